@@ -1,0 +1,454 @@
+/*
+ * llmux — one inference runtime for remote providers and local GGUF models.
+ *
+ * This header is the public contract. Conventions, everywhere below:
+ *
+ *  - Public names start with `llmux_`. Opaque handles come with a create/destroy pair and every
+ *    destroy function accepts NULL. Constructors take a params struct that comes from a
+ *    `*_default_params()` function, so new fields never break callers.
+ *  - Strings are NUL-terminated UTF-8. A NULL string means "absent".
+ *  - Ownership: structs the caller builds (llmux_request and everything it points to) stay owned
+ *    by the caller; the library copies what it needs and never frees them. Objects the library
+ *    returns (llmux_response, a decoded llmux_request, JSON text) are owned by the caller and
+ *    released with the free function named in their comment. Pointers inside a callback argument
+ *    (llmux_event) are valid only during the callback.
+ *  - Errors: functions return llmux_status (LLMUX_OK on success). Those that take a
+ *    `llmux_error_info *err` fill it on failure when it is not NULL. When a function fails, its
+ *    callbacks have not fired and its out-pointers are set to NULL.
+ *  - Thread-safety: pure functions (names, JSON encode/decode, defaults) are safe from any thread.
+ *    A llmux_runtime may be used from several threads at once; a cancel token may be triggered
+ *    from any thread (including signal handlers). A response or decoded request is not shared
+ *    state: one thread at a time.
+ *  - Out of memory: every allocation is checked; a failure is reported as LLMUX_E_OUT_OF_MEMORY.
+ */
+#ifndef LLMUX_H
+#define LLMUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define LLMUX_VERSION_MAJOR 0
+#define LLMUX_VERSION_MINOR 1
+#define LLMUX_VERSION_PATCH 0
+#define LLMUX_VERSION_NUM ((LLMUX_VERSION_MAJOR << 16) | (LLMUX_VERSION_MINOR << 8) | LLMUX_VERSION_PATCH)
+#define LLMUX_VERSION_STRING "0.1.0"
+
+/* The version of the linked library, as "MAJOR.MINOR.PATCH" (static storage). */
+const char *llmux_version(void);
+/* The version of the linked library as LLMUX_VERSION_NUM would spell it. */
+unsigned llmux_version_num(void);
+
+/* ----------------------------------------------------------------- errors */
+
+/* One taxonomy for every provider and the local engine. Append-only: values never change,
+ * new classes are added last. */
+typedef enum llmux_status {
+    LLMUX_OK = 0,
+    LLMUX_E_INVALID_REQUEST = 1,   /* the request is malformed or unsupported (HTTP 400) */
+    LLMUX_E_AUTHENTICATION = 2,    /* missing or wrong credentials (401) */
+    LLMUX_E_PERMISSION = 3,        /* credentials valid, access denied (403) */
+    LLMUX_E_MODEL_NOT_FOUND = 4,   /* unknown model or model file (404) */
+    LLMUX_E_RATE_LIMITED = 5,      /* too many requests; retry after a delay (429) */
+    LLMUX_E_CONTEXT_LENGTH = 6,    /* prompt + output exceed the context window (400) */
+    LLMUX_E_CONTENT_FILTERED = 7,  /* blocked by a safety filter (400) */
+    LLMUX_E_OVERLOADED = 8,        /* provider or engine temporarily overloaded (503) */
+    LLMUX_E_UPSTREAM_SERVER = 9,   /* upstream returned a server error (502) */
+    LLMUX_E_TIMEOUT = 10,          /* a deadline or timeout expired (504) */
+    LLMUX_E_NETWORK = 11,          /* DNS, connect, TLS or reset (502) */
+    LLMUX_E_CANCELLED = 12,        /* the caller cancelled (499) */
+    LLMUX_E_UPSTREAM_PROTOCOL = 13,/* malformed or truncated upstream response (502) */
+    LLMUX_E_CONFIGURATION = 14,    /* bad configuration: missing key, bad path, bad option (500) */
+    LLMUX_E_ROUTING = 15,          /* no target could serve the request (502) */
+    LLMUX_E_QUEUE_FULL = 16,       /* a bounded queue is full (429) */
+    LLMUX_E_OUT_OF_MEMORY = 17,    /* an allocation failed (507) */
+    LLMUX_E_INTERNAL = 18          /* a bug in llmux (500) */
+} llmux_status;
+
+/* Number of defined status values (LLMUX_OK included); grows as classes are appended. */
+#define LLMUX_STATUS_COUNT 19
+
+/* Short stable name, e.g. "rate_limited" ("unknown" for an undefined value). Static storage. */
+const char *llmux_status_name(llmux_status s);
+/* One-sentence description, e.g. "rate limited by the provider". Static storage. */
+const char *llmux_strerror(llmux_status s);
+/* Whether retrying the same request later can succeed (rate limited, overloaded, server,
+ * timeout, network, queue full). */
+bool llmux_status_retryable(llmux_status s);
+/* The HTTP status a server answers with for this class (200 for LLMUX_OK). */
+int llmux_status_http(llmux_status s);
+/* Parses a name from llmux_status_name(); returns false when unknown. */
+bool llmux_status_from_name(const char *name, llmux_status *out);
+
+/* A failure with its context. Plain data, fixed size: copy it freely. The provider fields keep
+ * what the upstream said (0 / "" when the error did not come from a provider). Never holds a
+ * secret. */
+typedef struct llmux_error_info {
+    llmux_status status;
+    char message[512];            /* human-readable, names the field or file at fault */
+    int provider_status;          /* upstream HTTP status, 0 if none */
+    char provider_code[128];      /* upstream error code/type, e.g. "overloaded_error" */
+    char provider_message[512];   /* upstream message, truncated */
+    int64_t retry_after_ms;       /* delay the upstream asked for, -1 if none */
+} llmux_error_info;
+
+/* ------------------------------------------------------- canonical request */
+
+typedef enum llmux_role {
+    LLMUX_ROLE_SYSTEM = 0,
+    LLMUX_ROLE_USER = 1,
+    LLMUX_ROLE_ASSISTANT = 2,
+    LLMUX_ROLE_TOOL = 3
+} llmux_role;
+
+typedef enum llmux_part_type {
+    LLMUX_PART_TEXT = 0,        /* text */
+    LLMUX_PART_IMAGE = 1,       /* image_url, or data (base64) + mime_type */
+    LLMUX_PART_TOOL_CALL = 2,   /* id, name, arguments (JSON text) */
+    LLMUX_PART_TOOL_RESULT = 3, /* id (the call answered), text (content), is_error */
+    LLMUX_PART_REASONING = 4    /* text, signature; redacted: text holds the opaque payload */
+} llmux_part_type;
+
+/* A typed content part. Only the fields of its type are read; the others stay NULL/false. */
+typedef struct llmux_part {
+    llmux_part_type type;
+    const char *text;       /* TEXT, TOOL_RESULT content, REASONING text or redacted data */
+    const char *image_url;  /* IMAGE: http(s) URL */
+    const char *data;       /* IMAGE: base64 bytes */
+    const char *mime_type;  /* IMAGE: e.g. "image/png" (with data) */
+    const char *id;         /* TOOL_CALL: call id; TOOL_RESULT: id of the call answered */
+    const char *name;       /* TOOL_CALL: tool name; TOOL_RESULT: tool name (optional) */
+    const char *arguments;  /* TOOL_CALL: arguments, a JSON text */
+    const char *signature;  /* REASONING: provider signature that must travel back unchanged */
+    bool is_error;          /* TOOL_RESULT: the tool failed */
+    bool redacted;          /* REASONING: encrypted/redacted reasoning */
+} llmux_part;
+
+typedef struct llmux_message {
+    llmux_role role;
+    const llmux_part *parts;
+    size_t n_parts;
+    const char *name;       /* optional participant name */
+} llmux_message;
+
+typedef struct llmux_tool {
+    const char *name;
+    const char *description;  /* optional */
+    const char *parameters;   /* JSON Schema text of the arguments object; NULL = no arguments */
+} llmux_tool;
+
+typedef enum llmux_tool_choice {
+    LLMUX_TOOL_CHOICE_AUTO = 0,     /* the model decides (default) */
+    LLMUX_TOOL_CHOICE_NONE = 1,     /* never call a tool */
+    LLMUX_TOOL_CHOICE_REQUIRED = 2, /* call at least one tool */
+    LLMUX_TOOL_CHOICE_TOOL = 3      /* call the tool named in tool_choice_name */
+} llmux_tool_choice;
+
+typedef enum llmux_format {
+    LLMUX_FORMAT_TEXT = 0,
+    LLMUX_FORMAT_JSON_OBJECT = 1,
+    LLMUX_FORMAT_JSON_SCHEMA = 2
+} llmux_format;
+
+typedef struct llmux_kv {
+    const char *key;
+    const char *value;
+} llmux_kv;
+
+/* Unset sampling values: floats are NaN (test with llmux_is_unset), integers are -1.
+ * An unset value means "the provider's or model's default". */
+#define LLMUX_UNSET_INT (-1)
+
+typedef struct llmux_sampling {
+    double temperature;        /* >= 0; 0 = greedy */
+    double top_p;              /* (0, 1] */
+    int32_t top_k;             /* >= 1 */
+    double min_p;              /* [0, 1] */
+    int32_t max_tokens;        /* >= 1: most output tokens */
+    const char *const *stop;   /* stop sequences; never part of the output */
+    size_t n_stop;
+    int64_t seed;              /* >= 0 for reproducible sampling */
+    double presence_penalty;   /* [-2, 2] */
+    double frequency_penalty;  /* [-2, 2] */
+    double repeat_penalty;     /* > 0; 1 = off (local engine, Ollama) */
+} llmux_sampling;
+
+typedef struct llmux_request {
+    const char *model;            /* "provider/model", "local/name" or a .gguf path; NULL = default */
+    const char *system;           /* optional system prompt (also accepted as a SYSTEM message) */
+    const llmux_message *messages;
+    size_t n_messages;
+    const llmux_tool *tools;
+    size_t n_tools;
+    llmux_tool_choice tool_choice;
+    const char *tool_choice_name; /* with LLMUX_TOOL_CHOICE_TOOL */
+    llmux_format response_format;
+    const char *schema_name;      /* with LLMUX_FORMAT_JSON_SCHEMA */
+    const char *schema;           /* JSON Schema text, with LLMUX_FORMAT_JSON_SCHEMA */
+    bool schema_strict;
+    llmux_sampling sampling;
+    bool stream;                  /* the caller wants events as they are produced */
+    int32_t priority;             /* higher runs first when queued; 0 = normal */
+    int64_t deadline_ms;          /* whole-request budget in milliseconds; 0 = none */
+    const llmux_kv *metadata;     /* caller's tags, kept in records */
+    size_t n_metadata;
+    const char *provider_options; /* JSON object text passed through, keyed by provider:
+                                     {"openai": {...}, "anthropic": {...}}; NULL = none */
+} llmux_request;
+
+/* A request with everything absent or unset (sampling NaN / -1, AUTO tool choice, TEXT format). */
+llmux_request llmux_request_default(void);
+/* An all-unset sampling block. */
+llmux_sampling llmux_sampling_default(void);
+/* True when a float sampling field is unset (NaN). */
+bool llmux_is_unset(double v);
+/* A NaN, the "unset" float value. */
+double llmux_unset(void);
+
+/* ------------------------------------------------------ canonical response */
+
+typedef enum llmux_finish_reason {
+    LLMUX_FINISH_NONE = 0,           /* not finished (only seen mid-stream) */
+    LLMUX_FINISH_STOP = 1,           /* natural end or a stop sequence */
+    LLMUX_FINISH_LENGTH = 2,         /* max_tokens or context reached */
+    LLMUX_FINISH_TOOL_CALLS = 3,     /* the model called tools */
+    LLMUX_FINISH_CONTENT_FILTER = 4, /* output blocked */
+    LLMUX_FINISH_CANCELLED = 5,      /* the caller cancelled */
+    LLMUX_FINISH_ERROR = 6           /* failed; see llmux_response.error */
+} llmux_finish_reason;
+
+/* "stop", "length", "tool_calls", "content_filter", "cancelled", "error" ("none" for NONE). */
+const char *llmux_finish_reason_name(llmux_finish_reason r);
+bool llmux_finish_reason_from_name(const char *name, llmux_finish_reason *out);
+
+/* Token counts; -1 when the provider did not report the value. input_tokens includes cached
+ * and cache-write tokens; output_tokens includes reasoning tokens. */
+typedef struct llmux_usage {
+    int64_t input_tokens;
+    int64_t output_tokens;
+    int64_t cached_input_tokens;  /* read from a prompt cache */
+    int64_t cache_write_tokens;   /* written to a prompt cache */
+    int64_t reasoning_tokens;
+    int64_t total_tokens;
+} llmux_usage;
+
+/* All values -1 (unknown). */
+llmux_usage llmux_usage_default(void);
+
+/* Cost in US dollars; known == false when no price was found (a warning says so). */
+typedef struct llmux_cost {
+    bool known;
+    double input;
+    double output;
+    double cache_read;
+    double cache_write;
+    double total;
+} llmux_cost;
+
+/* Milliseconds; -1 when not measured. */
+typedef struct llmux_timing {
+    double queued_ms;   /* waiting for a slot before work started */
+    double ttft_ms;     /* request start to first content event */
+    double total_ms;    /* request start to the terminal event */
+} llmux_timing;
+
+typedef struct llmux_warning {
+    const char *code;     /* stable, e.g. "price_unknown", "unsupported_parameter" */
+    const char *message;
+} llmux_warning;
+
+/* The result of one request. Owned by the caller; release with llmux_response_free(). */
+typedef struct llmux_response {
+    const char *id;
+    const char *model;          /* the model that answered */
+    const char *provider;       /* "local", "openai", ... */
+    const llmux_part *parts;    /* assistant content in index order: text, reasoning, tool calls */
+    size_t n_parts;
+    llmux_finish_reason finish_reason;
+    llmux_usage usage;
+    llmux_cost cost;
+    llmux_timing timing;
+    const llmux_warning *warnings;
+    size_t n_warnings;
+    llmux_error_info error;     /* status LLMUX_OK unless finish_reason is ERROR/CANCELLED */
+} llmux_response;
+
+/* Releases a response and everything it points to. Accepts NULL. */
+void llmux_response_free(llmux_response *resp);
+
+/* The concatenated TEXT parts of a response (owned by the response; "" when none). */
+const char *llmux_response_text(const llmux_response *resp);
+
+/* ----------------------------------------------------------------- events */
+
+typedef enum llmux_event_type {
+    LLMUX_EVENT_START = 0,           /* id, model, provider */
+    LLMUX_EVENT_TEXT_DELTA = 1,      /* index, text/text_len */
+    LLMUX_EVENT_REASONING_DELTA = 2, /* index, text/text_len and/or signature; redacted */
+    LLMUX_EVENT_TOOL_CALL_START = 3, /* index, id, name */
+    LLMUX_EVENT_TOOL_CALL_DELTA = 4, /* index, text/text_len: a fragment of the arguments JSON */
+    LLMUX_EVENT_TOOL_CALL_END = 5,   /* index */
+    LLMUX_EVENT_USAGE = 6,           /* usage */
+    LLMUX_EVENT_FINISH = 7,          /* finish_reason (terminal) */
+    LLMUX_EVENT_ERROR = 8            /* error (terminal) */
+} llmux_event_type;
+
+/* "start", "text_delta", "reasoning_delta", "tool_call_start", "tool_call_delta",
+ * "tool_call_end", "usage", "finish", "error". */
+const char *llmux_event_type_name(llmux_event_type t);
+bool llmux_event_type_from_name(const char *name, llmux_event_type *out);
+
+/* One canonical stream event. `index` is the position of the content part the event belongs to
+ * in the final response, so fragments of parallel tool calls can never be mixed up. Every
+ * stream ends with exactly one FINISH or ERROR event. All pointers are borrowed: valid only
+ * during the callback that receives the event. */
+typedef struct llmux_event {
+    llmux_event_type type;
+    uint32_t index;
+    const char *text;        /* delta bytes, not NUL-terminated in general: use text_len */
+    size_t text_len;
+    const char *id;          /* START: response id; TOOL_CALL_START: call id */
+    const char *name;        /* START: model; TOOL_CALL_START: tool name */
+    const char *provider;    /* START */
+    const char *signature;   /* REASONING_DELTA: signature (or fragment) */
+    bool redacted;           /* REASONING_DELTA */
+    llmux_usage usage;       /* USAGE */
+    llmux_finish_reason finish_reason; /* FINISH */
+    const llmux_error_info *error;     /* ERROR */
+} llmux_event;
+
+/* Receives events in order. Return false to cancel the request (it then ends with a FINISH
+ * event whose reason is CANCELLED). */
+typedef bool (*llmux_event_cb)(const llmux_event *ev, void *user_data);
+
+/* ----------------------------------------------------------- aggregation */
+
+/* Turns a stream of events into a response; the one aggregator every provider shares. */
+typedef struct llmux_aggregator llmux_aggregator;
+
+/* Returns NULL when out of memory. */
+llmux_aggregator *llmux_aggregator_create(void);
+/* Accepts NULL. */
+void llmux_aggregator_destroy(llmux_aggregator *agg);
+/* Feeds one event. Fails with LLMUX_E_UPSTREAM_PROTOCOL on an event that contradicts the
+ * stream so far (a delta for a part of another type, an event after the terminal one) and with
+ * LLMUX_E_INVALID_REQUEST past the size cap (64 MiB of content). */
+llmux_status llmux_aggregator_add(llmux_aggregator *agg, const llmux_event *ev, llmux_error_info *err);
+/* Whether a FINISH or ERROR event was added. */
+bool llmux_aggregator_done(const llmux_aggregator *agg);
+/* Builds the response from what was added so far (a stream without a terminal event yields
+ * finish_reason NONE). The caller owns the result; NULL when out of memory. */
+llmux_response *llmux_aggregator_response(const llmux_aggregator *agg);
+
+/* ----------------------------------------------------------------- JSON */
+
+/* Caps on JSON input (bytes); larger input is refused with LLMUX_E_INVALID_REQUEST. */
+#define LLMUX_JSON_MAX_BYTES (32u * 1024u * 1024u)
+
+/* Encodes a request / response / event as canonical JSON (docs/canonical-json.md). Returns a
+ * NUL-terminated string the caller releases with llmux_free(), or NULL when out of memory. */
+char *llmux_request_to_json(const llmux_request *req);
+char *llmux_response_to_json(const llmux_response *resp);
+char *llmux_event_to_json(const llmux_event *ev);
+
+/* Decodes canonical JSON. On success *out is owned by the caller (free with
+ * llmux_request_free / llmux_response_free). On failure returns LLMUX_E_INVALID_REQUEST with a
+ * message naming the field, e.g. `messages[2].content[0].type: unknown part type "imagex"`. */
+llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request **out, llmux_error_info *err);
+llmux_status llmux_response_from_json(const char *json, size_t len, llmux_response **out, llmux_error_info *err);
+
+/* Releases a request returned by llmux_request_from_json(). Accepts NULL. Never pass a request
+ * the caller built. */
+void llmux_request_free(llmux_request *req);
+/* Releases memory returned by llmux (JSON text). Accepts NULL. */
+void llmux_free(void *p);
+
+/* ----------------------------------------------------------- cancellation */
+
+/* A cancel token: trigger it from any thread; the request it is attached to stops at the next
+ * decode step or upstream read and ends with FINISH(CANCELLED). */
+typedef struct llmux_cancel llmux_cancel;
+
+/* Returns NULL when out of memory. */
+llmux_cancel *llmux_cancel_create(void);
+/* Accepts NULL. The token must outlive every request it is attached to. */
+void llmux_cancel_destroy(llmux_cancel *c);
+/* Async-signal-safe. Idempotent. */
+void llmux_cancel_trigger(llmux_cancel *c);
+bool llmux_cancel_is_triggered(const llmux_cancel *c);
+
+/* ---------------------------------------------------------------- runtime */
+
+typedef enum llmux_log_level {
+    LLMUX_LOG_DEBUG = 0,
+    LLMUX_LOG_INFO = 1,
+    LLMUX_LOG_WARN = 2,
+    LLMUX_LOG_ERROR = 3
+} llmux_log_level;
+
+typedef void (*llmux_log_cb)(llmux_log_level level, const char *message, void *user_data);
+
+/* Receives model-loading progress in [0, 1]. */
+typedef void (*llmux_progress_cb)(float progress, void *user_data);
+
+typedef struct llmux_runtime_params {
+    const char *const *model_dirs; /* directories local models may be loaded from */
+    size_t n_model_dirs;
+    const char *default_model;     /* used when a request names no model; NULL = none */
+    int32_t n_threads;             /* engine threads; 0 = number of cores */
+    int32_t n_ctx;                 /* local context size; 0 = the model's training context, capped at 4096 */
+    llmux_log_cb log;              /* NULL = silent */
+    llmux_log_level log_level;     /* least severe level passed to log */
+    void *log_user_data;
+    llmux_progress_cb progress;    /* model loading progress; NULL = none */
+    void *progress_user_data;
+} llmux_runtime_params;
+
+llmux_runtime_params llmux_runtime_default_params(void);
+
+/* A long-lived handle: model registry and execution. */
+typedef struct llmux_runtime llmux_runtime;
+
+/* Creates a runtime. Copies everything it needs from params. Model directories that do not exist
+ * are refused with LLMUX_E_CONFIGURATION. */
+llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err);
+/* Unloads models and releases the runtime. Accepts NULL. No request may be running. */
+void llmux_runtime_destroy(llmux_runtime *rt);
+
+typedef struct llmux_run_params {
+    llmux_event_cb on_event;  /* NULL = no streaming callback */
+    void *user_data;
+    llmux_cancel *cancel;     /* NULL = not cancellable; borrowed */
+} llmux_run_params;
+
+llmux_run_params llmux_run_default_params(void);
+
+/* Runs one request to completion, streaming events to params->on_event as they are produced,
+ * and returns the aggregated response in *out (owned by the caller, free with
+ * llmux_response_free). A request that was accepted always yields a response, also when it
+ * failed or was cancelled: its finish_reason and error say so, the status returned is the
+ * error's class and the last event delivered was ERROR or FINISH(CANCELLED). A request refused
+ * before it started (invalid, model not found) returns the error with *out == NULL and no event.
+ * Blocking; safe to call from several threads (requests on the same local model run one at a
+ * time). */
+llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
+                       llmux_response **out, llmux_error_info *err);
+
+/* Resolves a model path to its canonical form and checks it lies inside one of the runtime's
+ * model directories (no "..", no symlink escape). Writes the canonical path into buf. Returns
+ * LLMUX_E_PERMISSION when outside, LLMUX_E_MODEL_NOT_FOUND when missing, LLMUX_E_INVALID_REQUEST
+ * when buf is too small. */
+llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char *path, char *buf, size_t buf_size,
+                                            llmux_error_info *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMUX_H */
