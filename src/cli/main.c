@@ -1,1 +1,46 @@
-int main(void) { return 0; }
+/* `llmux`: dispatches subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fputs("usage: llmux <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
+          "  help [COMMAND]           show help\n"
+          "\n"
+          "options:\n"
+          "  -V, --version            print the version\n"
+          "  -h, --help               show this help\n"
+          "\n"
+          "Without --model, `llmux run` uses the bundled default model (a tiny model trained on\n"
+          "the Debian `fortunes` corpus), so it works without an API key or a download.\n",
+          f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+        printf("llmux %s\n", llmux_version());
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        if (strcmp(cmd, "help") == 0 && argc > 2) {
+            if (strcmp(argv[2], "run") == 0) {
+                char *args[] = {"run", "--help", NULL};
+                return cli_cmd_run(2, args);
+            }
+            return cli_usage_error("unknown command \"%s\" (try `llmux help`)", argv[2]);
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 1, argv + 1);
+    return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
+}

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/event_sink.h"
 #include "llmux.h"
 
 /* Capabilities an adapter declares. */
@@ -25,11 +26,6 @@ enum {
     LX_CAP_MODEL_LIST = 1u << 6
 };
 
-/* Receives canonical events; returns false to stop (cancel). */
-typedef struct lx_event_sink {
-    bool (*emit)(void *user_data, const llmux_event *ev);
-    void *user_data;
-} lx_event_sink;
 
 /* Where and how to reach one provider (set-once configuration). Borrowed strings. */
 typedef struct lx_provider_config {

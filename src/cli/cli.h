@@ -1,0 +1,31 @@
+/* llmux command-line interface: shared helpers of the subcommands. Uses the public API only. */
+#ifndef LLMUX_CLI_H
+#define LLMUX_CLI_H
+
+#include <stddef.h>
+
+#include "llmux.h"
+
+/* Exit codes: 0 success, 2 usage error, 10 + llmux_status for a failed request
+ * (docs/errors.md lists them). */
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_BASE 10
+
+/* Prints "llmux: <class>: <message>" to stderr and returns the exit code for the class. */
+int cli_fail(llmux_status st, const char *message);
+/* Prints "llmux: <message>" and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Path of the bundled default model, or NULL when it cannot be found. Static storage. */
+const char *cli_default_model_path(void);
+
+/* A progress bar on stderr for model loading; draws nothing when stderr is not a terminal. */
+void cli_progress(float progress, void *user_data);
+
+int cli_cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,319 @@
+/* `llmux run`: one request, streamed to stdout. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_STOPS 16
+#define MAX_MODEL_DIRS 16
+#define MAX_STDIN_PROMPT (16u * 1024u * 1024u)
+
+static void run_usage(FILE *f) {
+    fputs("usage: llmux run [options] [PROMPT]\n"
+          "\n"
+          "Runs one request and streams the answer to stdout. The prompt is read from stdin when\n"
+          "PROMPT is absent.\n"
+          "\n"
+          "options:\n"
+          "  -m, --model MODEL        local/NAME (looked up in the model directories) or a .gguf path;\n"
+          "                           default: the bundled model\n"
+          "      --model-dir DIR      allow loading local models from DIR (repeatable)\n"
+          "  -s, --system TEXT        system prompt\n"
+          "  -t, --temperature X      sampling temperature (0 = greedy)\n"
+          "      --top-p X            nucleus sampling probability, in (0, 1]\n"
+          "      --top-k N            sample among the N most likely tokens\n"
+          "      --min-p X            minimum probability relative to the top token\n"
+          "  -n, --max-tokens N       stop after N generated tokens\n"
+          "      --stop TEXT          stop sequence, never printed (repeatable, up to 16)\n"
+          "      --seed N             seed for reproducible sampling\n"
+          "      --repeat-penalty X   penalty for repeated tokens (1 = off)\n"
+          "      --threads N          CPU threads for the local engine\n"
+          "      --ctx N              context size for local models\n"
+          "      --json               print the final response as canonical JSON instead of text\n"
+          "      --events             print every canonical event as one JSON line\n"
+          "  -h, --help               show this help\n"
+          "\n"
+          "Errors are printed as `llmux: <class>: <message>`; the exit status is 10 + the class\n"
+          "number (docs/errors.md), 2 for a usage error.\n",
+          f);
+}
+
+static llmux_cancel *g_cancel;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    llmux_cancel_trigger(g_cancel);
+}
+
+typedef enum { OUT_TEXT, OUT_JSON, OUT_EVENTS } out_mode;
+
+typedef struct out_state {
+    out_mode mode;
+    bool wrote_text;
+    char last;
+} out_state;
+
+static bool print_event(const llmux_event *ev, void *ud) {
+    out_state *o = ud;
+    if (o->mode == OUT_EVENTS) {
+        char *j = llmux_event_to_json(ev);
+        if (j) {
+            fputs(j, stdout);
+            fputc('\n', stdout);
+            llmux_free(j);
+        }
+        fflush(stdout);
+    } else if (o->mode == OUT_TEXT && ev->type == LLMUX_EVENT_TEXT_DELTA && ev->text_len) {
+        fwrite(ev->text, 1, ev->text_len, stdout);
+        fflush(stdout);
+        o->wrote_text = true;
+        o->last = ev->text[ev->text_len - 1];
+    }
+    return true;
+}
+
+static bool parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static char *read_stdin(void) {
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+        len += n;
+        if (len > MAX_STDIN_PROMPT) {
+            free(buf);
+            errno = EFBIG;
+            return NULL;
+        }
+        if (cap - len - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Directory part of a path, into out. */
+static void dir_of(const char *path, char *out, size_t size) {
+    char canon[PATH_MAX];
+    const char *p = realpath(path, canon) ? canon : path;
+    const char *slash = strrchr(p, '/');
+    if (!slash) {
+        snprintf(out, size, ".");
+    } else if (slash == p) {
+        snprintf(out, size, "/");
+    } else {
+        snprintf(out, size, "%.*s", (int)(slash - p), p);
+    }
+}
+
+enum {
+    OPT_TOP_P = 256,
+    OPT_TOP_K,
+    OPT_MIN_P,
+    OPT_STOP,
+    OPT_SEED,
+    OPT_REPEAT,
+    OPT_THREADS,
+    OPT_CTX,
+    OPT_JSON,
+    OPT_EVENTS,
+    OPT_MODEL_DIR
+};
+
+int cli_cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},       {"system", required_argument, NULL, 's'},
+        {"temperature", required_argument, NULL, 't'}, {"top-p", required_argument, NULL, OPT_TOP_P},
+        {"top-k", required_argument, NULL, OPT_TOP_K}, {"min-p", required_argument, NULL, OPT_MIN_P},
+        {"max-tokens", required_argument, NULL, 'n'},  {"stop", required_argument, NULL, OPT_STOP},
+        {"seed", required_argument, NULL, OPT_SEED},   {"repeat-penalty", required_argument, NULL, OPT_REPEAT},
+        {"threads", required_argument, NULL, OPT_THREADS}, {"ctx", required_argument, NULL, OPT_CTX},
+        {"json", no_argument, NULL, OPT_JSON},         {"events", no_argument, NULL, OPT_EVENTS},
+        {"model-dir", required_argument, NULL, OPT_MODEL_DIR}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+
+    llmux_request req = llmux_request_default();
+    const char *model = NULL;
+    const char *stops[MAX_STOPS];
+    size_t n_stops = 0;
+    const char *dirs[MAX_MODEL_DIRS + 1];
+    size_t n_dirs = 0;
+    long threads = 0, n_ctx = 0;
+    out_state out = {OUT_TEXT, false, '\n'};
+    long lv;
+    double dv;
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:s:t:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 's': req.system = optarg; break;
+        case 't':
+            if (!parse_double(optarg, &dv) || dv < 0) return cli_usage_error("--temperature: expected a number >= 0, got \"%s\"", optarg);
+            req.sampling.temperature = dv;
+            break;
+        case OPT_TOP_P:
+            if (!parse_double(optarg, &dv) || dv <= 0 || dv > 1) return cli_usage_error("--top-p: expected a number in (0, 1], got \"%s\"", optarg);
+            req.sampling.top_p = dv;
+            break;
+        case OPT_MIN_P:
+            if (!parse_double(optarg, &dv) || dv < 0 || dv > 1) return cli_usage_error("--min-p: expected a number in [0, 1], got \"%s\"", optarg);
+            req.sampling.min_p = dv;
+            break;
+        case OPT_TOP_K:
+            if (!parse_int(optarg, 1, INT32_MAX, &lv)) return cli_usage_error("--top-k: expected an integer >= 1, got \"%s\"", optarg);
+            req.sampling.top_k = (int32_t)lv;
+            break;
+        case 'n':
+            if (!parse_int(optarg, 1, INT32_MAX, &lv)) return cli_usage_error("--max-tokens: expected an integer >= 1, got \"%s\"", optarg);
+            req.sampling.max_tokens = (int32_t)lv;
+            break;
+        case OPT_STOP:
+            if (!*optarg) return cli_usage_error("--stop: the stop sequence is empty");
+            if (n_stops == MAX_STOPS) return cli_usage_error("--stop: at most %d stop sequences", MAX_STOPS);
+            stops[n_stops++] = optarg;
+            break;
+        case OPT_SEED:
+            if (!parse_int(optarg, 0, LONG_MAX, &lv)) return cli_usage_error("--seed: expected an integer >= 0, got \"%s\"", optarg);
+            req.sampling.seed = lv;
+            break;
+        case OPT_REPEAT:
+            if (!parse_double(optarg, &dv) || dv <= 0) return cli_usage_error("--repeat-penalty: expected a number > 0, got \"%s\"", optarg);
+            req.sampling.repeat_penalty = dv;
+            break;
+        case OPT_THREADS:
+            if (!parse_int(optarg, 1, 1024, &threads)) return cli_usage_error("--threads: expected an integer in [1, 1024], got \"%s\"", optarg);
+            break;
+        case OPT_CTX:
+            if (!parse_int(optarg, 16, 1 << 20, &n_ctx)) return cli_usage_error("--ctx: expected an integer in [16, 1048576], got \"%s\"", optarg);
+            break;
+        case OPT_JSON: out.mode = OUT_JSON; break;
+        case OPT_EVENTS: out.mode = OUT_EVENTS; break;
+        case OPT_MODEL_DIR:
+            if (n_dirs == MAX_MODEL_DIRS) return cli_usage_error("--model-dir: at most %d directories", MAX_MODEL_DIRS);
+            dirs[n_dirs++] = optarg;
+            break;
+        case 'h': run_usage(stdout); return 0;
+        case ':': return cli_usage_error("option %s needs a value (see `llmux run --help`)", argv[optind - 1]);
+        default: return cli_usage_error("unknown option %s (see `llmux run --help`)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc - 1) return cli_usage_error("expected one PROMPT argument, got %d (quote the prompt)", argc - optind);
+    req.sampling.stop = stops;
+    req.sampling.n_stop = n_stops;
+
+    char *stdin_prompt = NULL;
+    const char *prompt;
+    if (optind < argc) {
+        prompt = argv[optind];
+    } else {
+        stdin_prompt = read_stdin();
+        if (!stdin_prompt) return cli_usage_error("cannot read the prompt from stdin: %s", strerror(errno));
+        prompt = stdin_prompt;
+    }
+
+    /* Whoever runs the CLI owns the machine: an explicit path is allowed as given (its directory
+     * becomes an allowed model directory); the bundled model's directory is always allowed. */
+    char model_dir[PATH_MAX], default_dir[PATH_MAX];
+    const char *def = cli_default_model_path();
+    if (model && (strchr(model, '/') && strncmp(model, "local/", 6) != 0)) {
+        dir_of(model, model_dir, sizeof model_dir);
+        dirs[n_dirs++] = model_dir;
+    }
+    if (def) {
+        dir_of(def, default_dir, sizeof default_dir);
+        dirs[n_dirs++] = default_dir;
+    }
+    if (!model && !def) {
+        free(stdin_prompt);
+        return cli_fail(LLMUX_E_CONFIGURATION, "the bundled default model was not found; pass --model PATH");
+    }
+
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    rp.model_dirs = dirs;
+    rp.n_model_dirs = n_dirs;
+    rp.default_model = def;
+    rp.n_threads = (int32_t)threads;
+    rp.n_ctx = (int32_t)n_ctx;
+    rp.progress = cli_progress;
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
+    if (st != LLMUX_OK) {
+        free(stdin_prompt);
+        return cli_fail(st, err.message);
+    }
+
+    llmux_part part = {0};
+    part.type = LLMUX_PART_TEXT;
+    part.text = prompt;
+    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
+    req.model = model;
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.stream = out.mode != OUT_JSON;
+
+    g_cancel = llmux_cancel_create();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    llmux_run_params run = llmux_run_default_params();
+    run.on_event = print_event;
+    run.user_data = &out;
+    run.cancel = g_cancel;
+    llmux_response *resp = NULL;
+    st = llmux_run(rt, &req, &run, &resp, &err);
+
+    int code = 0;
+    if (out.mode == OUT_TEXT && out.wrote_text && out.last != '\n') fputc('\n', stdout);
+    if (out.mode == OUT_JSON && resp) {
+        char *j = llmux_response_to_json(resp);
+        if (j) {
+            puts(j);
+            llmux_free(j);
+        }
+    }
+    fflush(stdout);
+    if (st != LLMUX_OK) code = cli_fail(st, err.message);
+    llmux_response_free(resp);
+    llmux_runtime_destroy(rt);
+    llmux_cancel_destroy(g_cancel);
+    free(stdin_prompt);
+    return code;
+}

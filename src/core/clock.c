@@ -1,0 +1,33 @@
+#define _POSIX_C_SOURCE 200809L
+#include "clock.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t lx_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double lx_ms_between(int64_t from_ns, int64_t to_ns) { return (double)(to_ns - from_ns) / 1e6; }
+
+/* splitmix64 over time, pid and a counter: unique ids without a global RNG state to seed. */
+static uint64_t mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+void lx_make_id(char *buf, unsigned long size, const char *prefix) {
+    static atomic_ullong counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t n = atomic_fetch_add(&counter, 1);
+    uint64_t a = mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48));
+    uint64_t b = mix(a ^ n);
+    snprintf(buf, size, "%s%016llx%08llx", prefix, (unsigned long long)a, (unsigned long long)(b & 0xffffffffULL));
+}

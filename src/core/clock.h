@@ -1,0 +1,14 @@
+/* Monotonic time. */
+#ifndef LX_CLOCK_H
+#define LX_CLOCK_H
+
+#include <stdint.h>
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+int64_t lx_now_ns(void);
+/* Milliseconds between two lx_now_ns() readings. */
+double lx_ms_between(int64_t from_ns, int64_t to_ns);
+/* Writes a random identifier "<prefix><24 hex digits>" into buf (NUL-terminated, truncated to size). */
+void lx_make_id(char *buf, unsigned long size, const char *prefix);
+
+#endif

@@ -1,0 +1,74 @@
+/* The local engine: one GGUF model loaded through llama.cpp, generating canonical events.
+ *
+ * Lifecycle: lx_model_load() -> any number of lx_model_generate() calls, ONE AT A TIME (the
+ * caller serialises; the runtime holds a per-model lock) -> lx_model_free(). The model owns one
+ * llama_context whose KV cache keeps the previous request's tokens, so a request whose prompt
+ * shares a prefix with the previous one only processes the new suffix. */
+#ifndef LX_ENGINE_H
+#define LX_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/event_sink.h"
+#include "llmux.h"
+
+typedef struct lx_model lx_model;
+
+typedef struct lx_model_params {
+    const char *path;            /* a GGUF file; the caller has checked it is allowed */
+    int32_t n_threads;           /* 0 = number of online cores */
+    int32_t n_ctx;               /* 0 = training context, capped at 4096 */
+    bool vocab_only;             /* load the tokenizer only (no context, no generation) */
+    llmux_progress_cb progress;  /* NULL = none */
+    void *progress_user_data;
+} lx_model_params;
+
+lx_model_params lx_model_default_params(void);
+
+/* Loads a model. Errors: MODEL_NOT_FOUND (missing file), CONFIGURATION (not a GGUF file, truncated
+ * or unsupported: the message says which and quotes llama.cpp's reason), OUT_OF_MEMORY. */
+llmux_status lx_model_load(const lx_model_params *p, lx_model **out, llmux_error_info *err);
+/* Accepts NULL. */
+void lx_model_free(lx_model *m);
+
+/* Display name: the file name without ".gguf". Owned by the model. */
+const char *lx_model_name(const lx_model *m);
+/* Context size of the model's context (0 for vocab-only). */
+int32_t lx_model_n_ctx(const lx_model *m);
+/* The llama.cpp vocabulary (for tokenizer tests). */
+const struct llama_vocab *lx_model_vocab(const lx_model *m);
+
+/* Tokenizes text. Returns the count, or the negative of the count needed when n_max is too small
+ * (like llama_tokenize). */
+int32_t lx_model_tokenize(const lx_model *m, const char *text, size_t len, bool add_special, bool parse_special,
+                          int32_t *tokens, int32_t n_max);
+
+/* Renders a request into the prompt text: the model's chat template when it has one, else plain
+ * completion (system and message texts joined by blank lines). *used_template tells which.
+ * Returns false with err set on an unsupported part (images) or out of memory. The caller frees
+ * *prompt with free(). */
+bool lx_model_render_prompt(const lx_model *m, const llmux_request *req, char **prompt, bool *used_template,
+                            llmux_error_info *err);
+
+/* What one generation did, for usage, timing and warnings. */
+typedef struct lx_gen_stats {
+    int32_t n_prompt;         /* prompt tokens */
+    int32_t n_reused;         /* prompt tokens whose KV came from the previous request */
+    int32_t n_generated;      /* sampled tokens (stop tokens included) */
+    int64_t t_prompt_ns;      /* prompt processing time */
+    int64_t t_gen_ns;         /* generation time after the first token */
+    const char *warning;      /* static text when something in the request was ignored, else NULL */
+    const char *warning_code;
+} lx_gen_stats;
+
+/* Runs one request: emits START, TEXT_DELTA..., USAGE, FINISH through sink. Cancellation
+ * (cancel token, deadline_ns, or the sink returning false) is checked before every decode step
+ * and inside llama_decode; it ends the stream with FINISH(CANCELLED) (deadline: ERROR timeout).
+ * Errors before START (context length, bad request) return the error without emitting.
+ * deadline_ns: CLOCK_MONOTONIC instant, 0 = none. */
+llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmux_cancel *cancel, int64_t deadline_ns,
+                               lx_event_sink sink, lx_gen_stats *stats, llmux_error_info *err);
+
+#endif

@@ -1,0 +1,307 @@
+/* The runtime: resolves a request's model, runs it on the engine (remote providers plug in here
+ * through the provider interface), streams events to the caller and aggregates the response. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/response.h"
+#include "engine/engine.h"
+#include "engine/paths.h"
+#include "llmux.h"
+
+/* Bounded registry: a runtime never holds more than this many loaded local models. */
+#define LX_MAX_MODELS 16
+
+typedef struct loaded_model {
+    char *path;              /* canonical */
+    lx_model *model;
+    pthread_mutex_t lock;    /* one generation at a time per model */
+} loaded_model;
+
+struct llmux_runtime {
+    /* set once at creation */
+    char **model_dirs;
+    size_t n_model_dirs;
+    char *default_model;
+    int32_t n_threads;
+    int32_t n_ctx;
+    llmux_log_cb log;
+    llmux_log_level log_level;
+    void *log_user_data;
+    llmux_progress_cb progress;
+    void *progress_user_data;
+    /* state */
+    pthread_mutex_t lock;    /* guards models[] */
+    loaded_model *models[LX_MAX_MODELS];
+    size_t n_models;
+};
+
+static void rt_log(const llmux_runtime *rt, llmux_log_level lvl, const char *msg) {
+    if (rt->log && lvl >= rt->log_level) rt->log(lvl, msg, rt->log_user_data);
+}
+
+static char *dup_str(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err) {
+    *out = NULL;
+    llmux_runtime_params defaults = llmux_runtime_default_params();
+    if (!params) params = &defaults;
+    llmux_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
+    llmux_status st = LLMUX_OK;
+    if (params->n_model_dirs) {
+        rt->model_dirs = calloc(params->n_model_dirs, sizeof(char *));
+        if (!rt->model_dirs) goto oom;
+    }
+    for (size_t i = 0; i < params->n_model_dirs; i++) {
+        struct stat sb;
+        const char *d = params->model_dirs[i];
+        if (!d || stat(d, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            st = lx_error(err, LLMUX_E_CONFIGURATION, "model directory %s does not exist", d ? d : "(null)");
+            goto fail;
+        }
+        rt->model_dirs[i] = dup_str(d);
+        if (!rt->model_dirs[i]) goto oom;
+        rt->n_model_dirs++;
+    }
+    if (params->default_model && !(rt->default_model = dup_str(params->default_model))) goto oom;
+    rt->n_threads = params->n_threads;
+    rt->n_ctx = params->n_ctx;
+    rt->log = params->log;
+    rt->log_level = params->log_level;
+    rt->log_user_data = params->log_user_data;
+    rt->progress = params->progress;
+    rt->progress_user_data = params->progress_user_data;
+    pthread_mutex_init(&rt->lock, NULL);
+    *out = rt;
+    return LLMUX_OK;
+oom:
+    st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
+fail:
+    for (size_t i = 0; i < rt->n_model_dirs; i++) free(rt->model_dirs[i]);
+    free(rt->model_dirs);
+    free(rt->default_model);
+    free(rt);
+    return st;
+}
+
+void llmux_runtime_destroy(llmux_runtime *rt) {
+    if (!rt) return;
+    for (size_t i = 0; i < rt->n_models; i++) {
+        lx_model_free(rt->models[i]->model);
+        pthread_mutex_destroy(&rt->models[i]->lock);
+        free(rt->models[i]->path);
+        free(rt->models[i]);
+    }
+    for (size_t i = 0; i < rt->n_model_dirs; i++) free(rt->model_dirs[i]);
+    free(rt->model_dirs);
+    free(rt->default_model);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
+}
+
+llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char *path, char *buf, size_t buf_size,
+                                            llmux_error_info *err) {
+    return lx_path_check_allowed((const char *const *)rt->model_dirs, rt->n_model_dirs, path, buf, buf_size, err);
+}
+
+/* ------------------------------------------------------------ resolution */
+
+static bool is_path_like(const char *m) {
+    size_t n = strlen(m);
+    return m[0] == '/' || m[0] == '.' || (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
+}
+
+/* Resolves "local/NAME", a bare NAME or a path to a canonical, allowed GGUF path. */
+static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, char *out, size_t out_size,
+                                  llmux_error_info *err) {
+    if (is_path_like(spec)) return llmux_runtime_check_model_path(rt, spec, out, out_size, err);
+    const char *name = strncmp(spec, "local/", 6) == 0 ? spec + 6 : spec;
+    if (!*name) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: empty local model name");
+    for (size_t i = 0; i < rt->n_model_dirs; i++) {
+        static const char *const suffixes[] = {"", ".gguf"};
+        for (size_t s = 0; s < 2; s++) {
+            char cand[PATH_MAX];
+            int k = snprintf(cand, sizeof cand, "%s/%s%s", rt->model_dirs[i], name, suffixes[s]);
+            if (k < 0 || (size_t)k >= sizeof cand) continue;
+            struct stat sb;
+            if (stat(cand, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+            /* Found by name: it must still resolve inside an allowed directory ("../x" or a
+             * symlink pointing out is refused). */
+            return llmux_runtime_check_model_path(rt, cand, out, out_size, err);
+        }
+    }
+    return lx_error(err, LLMUX_E_MODEL_NOT_FOUND, "local model \"%s\" not found in the %zu model director%s", name,
+                    rt->n_model_dirs, rt->n_model_dirs == 1 ? "y" : "ies");
+}
+
+static bool is_remote(const char *spec) {
+    static const char *const providers[] = {"openai/", "anthropic/", "gemini/", "openrouter/", "ollama/", "openai-compatible/"};
+    for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++)
+        if (strncmp(spec, providers[i], strlen(providers[i])) == 0) return true;
+    return false;
+}
+
+/* Finds or loads a model by canonical path. */
+static llmux_status get_model(llmux_runtime *rt, const char *canon, loaded_model **out, llmux_error_info *err) {
+    *out = NULL;
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < rt->n_models; i++)
+        if (strcmp(rt->models[i]->path, canon) == 0) {
+            *out = rt->models[i];
+            pthread_mutex_unlock(&rt->lock);
+            return LLMUX_OK;
+        }
+    llmux_status st;
+    if (rt->n_models == LX_MAX_MODELS) {
+        st = lx_error(err, LLMUX_E_OVERLOADED, "%d models are loaded; no room for %s", LX_MAX_MODELS, canon);
+        goto done;
+    }
+    loaded_model *lm = calloc(1, sizeof *lm);
+    if (!lm || !(lm->path = dup_str(canon))) {
+        free(lm);
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory loading %s", canon);
+        goto done;
+    }
+    lx_model_params mp = lx_model_default_params();
+    mp.path = canon;
+    mp.n_threads = rt->n_threads;
+    mp.n_ctx = rt->n_ctx;
+    mp.progress = rt->progress;
+    mp.progress_user_data = rt->progress_user_data;
+    st = lx_model_load(&mp, &lm->model, err);
+    if (st != LLMUX_OK) {
+        free(lm->path);
+        free(lm);
+        goto done;
+    }
+    pthread_mutex_init(&lm->lock, NULL);
+    rt->models[rt->n_models++] = lm;
+    *out = lm;
+    rt_log(rt, LLMUX_LOG_INFO, "model loaded");
+done:
+    pthread_mutex_unlock(&rt->lock);
+    return st;
+}
+
+/* ------------------------------------------------------------------ run */
+
+typedef struct run_ctx {
+    llmux_aggregator *agg;
+    const llmux_run_params *params;
+    int64_t t_start;
+    int64_t t_first;      /* first content event, 0 until then */
+    llmux_status agg_status;
+    llmux_error_info agg_err;
+} run_ctx;
+
+static bool on_event(void *ud, const llmux_event *ev) {
+    run_ctx *rc = ud;
+    if (!rc->t_first && (ev->type == LLMUX_EVENT_TEXT_DELTA || ev->type == LLMUX_EVENT_REASONING_DELTA ||
+                         ev->type == LLMUX_EVENT_TOOL_CALL_START))
+        rc->t_first = lx_now_ns();
+    if (rc->agg_status == LLMUX_OK) rc->agg_status = llmux_aggregator_add(rc->agg, ev, &rc->agg_err);
+    bool keep = true;
+    if (rc->params->on_event) keep = rc->params->on_event(ev, rc->params->user_data);
+    return keep && rc->agg_status == LLMUX_OK;
+}
+
+static bool validate(const llmux_request *req, llmux_error_info *err) {
+    const llmux_sampling *s = &req->sampling;
+    if (!req->n_messages && !req->system) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: at least one message is required");
+        return false;
+    }
+    if (!llmux_is_unset(s->temperature) && !(s->temperature >= 0)) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "temperature: must be a number >= 0");
+        return false;
+    }
+    if (!llmux_is_unset(s->top_p) && !(s->top_p > 0 && s->top_p <= 1)) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "top_p: must be in (0, 1]");
+        return false;
+    }
+    if (s->max_tokens != LLMUX_UNSET_INT && s->max_tokens < 1) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "max_tokens: must be >= 1");
+        return false;
+    }
+    for (size_t i = 0; i < s->n_stop; i++)
+        if (!s->stop[i] || !s->stop[i][0]) {
+            lx_error(err, LLMUX_E_INVALID_REQUEST, "stop[%zu]: must be a non-empty string", i);
+            return false;
+        }
+    return true;
+}
+
+llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
+                       llmux_response **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    *out = NULL;
+    llmux_run_params defaults = llmux_run_default_params();
+    if (!params) params = &defaults;
+    int64_t t_start = lx_now_ns();
+    if (!validate(req, err)) return err->status;
+
+    const char *spec = req->model && *req->model ? req->model : rt->default_model;
+    if (!spec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
+    if (is_remote(spec))
+        return lx_error(err, LLMUX_E_ROUTING, "model %s: remote providers are not wired into this build", spec);
+
+    char canon[PATH_MAX];
+    llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
+    if (st != LLMUX_OK) return st;
+    loaded_model *lm;
+    if ((st = get_model(rt, canon, &lm, err)) != LLMUX_OK) return st;
+
+    run_ctx rc;
+    memset(&rc, 0, sizeof rc);
+    rc.params = params;
+    rc.t_start = t_start;
+    rc.agg = llmux_aggregator_create();
+    if (!rc.agg) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the aggregator");
+
+    int64_t deadline = req->deadline_ms > 0 ? t_start + req->deadline_ms * 1000000 : 0;
+    pthread_mutex_lock(&lm->lock);
+    int64_t t_run = lx_now_ns();
+    lx_gen_stats stats;
+    lx_event_sink sink = {on_event, &rc};
+    st = lx_model_generate(lm->model, req, params->cancel, deadline, sink, &stats, err);
+    pthread_mutex_unlock(&lm->lock);
+
+    if (rc.agg_status != LLMUX_OK && st == LLMUX_OK) {
+        *err = rc.agg_err;
+        st = rc.agg_status;
+    }
+    if (!llmux_aggregator_done(rc.agg)) {
+        /* Refused before START (context length, empty prompt): no event went out. */
+        llmux_aggregator_destroy(rc.agg);
+        return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_INTERNAL, "the engine ended without a terminal event");
+    }
+    llmux_response *resp = llmux_aggregator_response(rc.agg);
+    llmux_aggregator_destroy(rc.agg);
+    if (!resp) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    int64_t t_end = lx_now_ns();
+    lx_response_set_timing(resp, lx_ms_between(t_start, t_run), rc.t_first ? lx_ms_between(t_start, rc.t_first) : -1,
+                           lx_ms_between(t_start, t_end));
+    if (stats.warning && !lx_response_add_warning(resp, stats.warning_code, stats.warning)) {
+        llmux_response_free(resp);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    }
+    if (st != LLMUX_OK) lx_response_set_error(resp, err);
+    *out = resp;
+    return st;
+}
