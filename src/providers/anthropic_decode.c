@@ -221,6 +221,13 @@ static llmux_finish_reason map_stop(const char *r) {
 /* USAGE (when anything was reported) then FINISH. Anthropic's input_tokens excludes the tokens
  * read from and written to the prompt cache; canonical input_tokens includes them. */
 static llmux_status finish(adec *d, llmux_error_info *err) {
+    /* max_tokens can cut a tool_use block short without its content_block_stop: close it here
+     * so that USAGE and FINISH come after every part. */
+    for (size_t i = 0; i < d->n_blocks; i++) {
+        if (d->blocks[i].kind != BLOCK_TOOL || d->blocks[i].stopped) continue;
+        llmux_status st = lx_emit_tool_end(&d->em, (int64_t)i, err);
+        if (st != LLMUX_OK) return st;
+    }
     if (d->input >= 0 || d->output >= 0) {
         llmux_usage u = llmux_usage_default();
         if (d->input >= 0)
