@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -233,11 +234,31 @@ void lx_redact_secrets(char *s, const char *secret) {
     }
 }
 
+/* Upstream text lands in logs and JSON: invalid UTF-8 becomes '?', control characters spaces. */
+static void sanitize(char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f) s[i] = ' ';
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        if (len > 1 && i + len <= n && lx_utf8_valid(s + i, len)) {
+            i += len;
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 llmux_status lx_provider_error(llmux_error_info *err, llmux_status status, const char *provider, int http_status,
                                const char *code, const char *message, int64_t retry_after_ms) {
     if (!err) return status;
     char msg[sizeof err->provider_message];
     lx_copy_field(msg, sizeof msg, message);
+    sanitize(msg);
     lx_redact_secrets(msg, NULL);
     if (http_status > 0)
         lx_error(err, status, "%s: HTTP %d: %s%s%s", provider ? provider : "provider", http_status,
@@ -248,6 +269,7 @@ llmux_status lx_provider_error(llmux_error_info *err, llmux_status status, const
     lx_redact_secrets(err->message, NULL);
     err->provider_status = http_status;
     lx_copy_field(err->provider_code, sizeof err->provider_code, code);
+    sanitize(err->provider_code);
     lx_redact_secrets(err->provider_code, NULL);
     memcpy(err->provider_message, msg, sizeof msg);
     err->retry_after_ms = retry_after_ms;

@@ -1,0 +1,352 @@
+/* Canonical request -> OpenAI Chat Completions body (also OpenRouter and OpenAI-compatible
+ * servers: vLLM, llama-server, LM Studio, MLX, TGI). */
+#include <ctype.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "providers/openai_internal.h"
+
+static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
+
+bool lx_openai_is_reasoning_model(const char *model) {
+    if (!model) return false;
+    const char *slash = strrchr(model, '/');
+    const char *m = slash ? slash + 1 : model;
+    if ((m[0] == 'o' || m[0] == 'O') && (m[1] == '1' || m[1] == '3' || m[1] == '4') &&
+        (m[2] == '\0' || m[2] == '-' || m[2] == '.' || m[2] == '_'))
+        return true;
+    return strncmp(m, "gpt-5", 5) == 0;
+}
+
+/* Adds key: value (a new reference, stolen); false when out of memory. */
+static bool set_new(json_t *obj, const char *key, json_t *v) { return v && json_object_set_new(obj, key, v) == 0; }
+
+static llmux_status oom(llmux_error_info *err) { return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "openai: out of memory"); }
+
+static json_t *image_part(const llmux_part *p, size_t mi, size_t pi, llmux_error_info *err) {
+    json_t *url;
+    if (p->image_url) {
+        url = json_string(p->image_url);
+    } else if (p->data && p->mime_type) {
+        url = json_sprintf("data:%s;base64,%s", p->mime_type, p->data);
+    } else {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: image needs image_url or data + mime_type", mi,
+                 pi);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s, s:{s:o}}", "type", "image_url", "image_url", "url", url);
+    if (!o) oom(err);
+    return o;
+}
+
+/* Content of a user/system message: a plain string when it is one text part (the form every
+ * compatible server accepts), else an array of typed parts. */
+static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images, llmux_error_info *err) {
+    size_t n_text = 0, n_other = 0;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        if (m->parts[i].type == LLMUX_PART_TEXT) n_text++;
+        else if (m->parts[i].type == LLMUX_PART_IMAGE) n_other++;
+    }
+    if (n_other == 0 && n_text <= 1) {
+        for (size_t i = 0; i < m->n_parts; i++)
+            if (m->parts[i].type == LLMUX_PART_TEXT) return json_string(m->parts[i].text ? m->parts[i].text : "");
+        return json_string("");
+    }
+    json_t *arr = json_array();
+    if (!arr) return NULL;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const llmux_part *p = &m->parts[i];
+        json_t *o = NULL;
+        if (p->type == LLMUX_PART_TEXT) {
+            o = json_pack("{s:s, s:s}", "type", "text", "text", p->text ? p->text : "");
+        } else if (p->type == LLMUX_PART_IMAGE) {
+            if (!allow_images) {
+                lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: images are only allowed in user messages",
+                         mi, i);
+                json_decref(arr);
+                return NULL;
+            }
+            o = image_part(p, mi, i, err);
+            if (!o) {
+                json_decref(arr);
+                return NULL;
+            }
+        } else {
+            continue;
+        }
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            oom(err);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
+    static const char *const roles[] = {"system", "user", "assistant", "tool"};
+    if ((unsigned)m->role > LLMUX_ROLE_TOOL)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", mi, (int)m->role);
+    /* Tool results travel as one "tool" message each, whatever the canonical role holding them. */
+    size_t n_results = 0, n_calls = 0, n_content = 0;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const llmux_part *p = &m->parts[i];
+        if (p->type == LLMUX_PART_TOOL_RESULT) {
+            if (!p->id || !*p->id)
+                return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu].id: a tool result needs the call id",
+                                mi, i);
+            json_t *o = json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id", p->id, "content", p->text ? p->text : "");
+            if (!o || json_array_append_new(msgs, o) != 0) return oom(err);
+            n_results++;
+        } else if (p->type == LLMUX_PART_TOOL_CALL) {
+            if (m->role != LLMUX_ROLE_ASSISTANT)
+                return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: tool calls belong to assistant messages",
+                                mi, i);
+            n_calls++;
+        } else if (p->type == LLMUX_PART_TEXT || p->type == LLMUX_PART_IMAGE) {
+            n_content++;
+        }
+        /* Reasoning parts are dropped: Chat Completions takes no reasoning input. */
+    }
+    if (m->role == LLMUX_ROLE_TOOL) {
+        if (n_content > 0)
+            return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu]: a tool message holds tool_result parts only", mi);
+        return LLMUX_OK;
+    }
+    if (n_results > 0 && n_content == 0 && n_calls == 0) return LLMUX_OK;
+
+    json_t *o = json_object();
+    if (!o || !set_new(o, "role", json_string(roles[m->role]))) {
+        json_decref(o);
+        return oom(err);
+    }
+    if (m->role == LLMUX_ROLE_ASSISTANT) {
+        /* Assistant text is one string; null when the turn only called tools. */
+        size_t total = 0;
+        for (size_t i = 0; i < m->n_parts; i++) {
+            const llmux_part *p = &m->parts[i];
+            if (p->type == LLMUX_PART_IMAGE) {
+                json_decref(o);
+                return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: images are only allowed in user messages",
+                                mi, i);
+            }
+            if (p->type == LLMUX_PART_TEXT && p->text) total += strlen(p->text);
+        }
+        json_t *content;
+        if (n_content == 0 && n_calls > 0) {
+            content = json_null();
+        } else {
+            lx_buf b;
+            lx_buf_init(&b, total + 1);
+            bool ok = lx_buf_append(&b, "", 0);
+            for (size_t i = 0; ok && i < m->n_parts; i++)
+                if (m->parts[i].type == LLMUX_PART_TEXT && m->parts[i].text) ok = lx_buf_append_str(&b, m->parts[i].text);
+            content = ok ? json_stringn(b.data, b.len) : NULL;
+            lx_buf_free(&b);
+        }
+        if (!set_new(o, "content", content)) {
+            json_decref(o);
+            return oom(err);
+        }
+        if (n_calls > 0) {
+            json_t *calls = json_array();
+            if (!set_new(o, "tool_calls", calls)) {
+                json_decref(o);
+                return oom(err);
+            }
+            for (size_t i = 0; i < m->n_parts; i++) {
+                const llmux_part *p = &m->parts[i];
+                if (p->type != LLMUX_PART_TOOL_CALL) continue;
+                if (!p->id || !p->name) {
+                    json_decref(o);
+                    return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: a tool call needs id and name",
+                                    mi, i);
+                }
+                json_t *c = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", p->id, "type", "function", "function", "name",
+                                      p->name, "arguments", p->arguments && *p->arguments ? p->arguments : "{}");
+                if (!c || json_array_append_new(calls, c) != 0) {
+                    json_decref(o);
+                    return oom(err);
+                }
+            }
+        }
+    } else {
+        json_t *content = user_content(m, mi, m->role == LLMUX_ROLE_USER, err);
+        if (!content) {
+            json_decref(o);
+            return err && err->status != LLMUX_OK ? err->status : oom(err);
+        }
+        if (!set_new(o, "content", content)) {
+            json_decref(o);
+            return oom(err);
+        }
+    }
+    if (m->name && !set_new(o, "name", json_string(m->name))) {
+        json_decref(o);
+        return oom(err);
+    }
+    /* In a mixed message (Anthropic style: results, then text) the "tool" messages were added
+     * first: they must directly follow the assistant turn that made the calls. */
+    if (json_array_append_new(msgs, o) != 0) return oom(err);
+    return LLMUX_OK;
+}
+
+static llmux_status add_tools(json_t *body, const llmux_request *req, llmux_error_info *err) {
+    if (req->n_tools == 0) {
+        if (req->tool_choice == LLMUX_TOOL_CHOICE_REQUIRED || req->tool_choice == LLMUX_TOOL_CHOICE_TOOL)
+            return lx_error(err, LLMUX_E_INVALID_REQUEST, "tool_choice: requires tools");
+        return LLMUX_OK;
+    }
+    json_t *tools = json_array();
+    if (!set_new(body, "tools", tools)) return oom(err);
+    for (size_t i = 0; i < req->n_tools; i++) {
+        const llmux_tool *t = &req->tools[i];
+        if (!t->name || !*t->name) return lx_error(err, LLMUX_E_INVALID_REQUEST, "tools[%zu].name: missing", i);
+        json_t *params;
+        if (t->parameters) {
+            char field[48];
+            snprintf(field, sizeof field, "tools[%zu].parameters", i);
+            params = lx_json_parse_request(t->parameters, field, err);
+            if (!params) return LLMUX_E_INVALID_REQUEST;
+        } else {
+            params = json_pack("{s:s, s:{}}", "type", "object", "properties");
+        }
+        json_t *fn = json_object();
+        bool ok = fn && set_new(fn, "name", json_string(t->name)) &&
+                  (!t->description || set_new(fn, "description", json_string(t->description))) &&
+                  set_new(fn, "parameters", params);
+        if (!ok) {
+            json_decref(fn);
+            return oom(err);
+        }
+        json_t *o = json_pack("{s:s, s:o}", "type", "function", "function", fn);
+        if (!o || json_array_append_new(tools, o) != 0) return oom(err);
+    }
+    json_t *choice = NULL;
+    switch (req->tool_choice) {
+    case LLMUX_TOOL_CHOICE_AUTO: break;
+    case LLMUX_TOOL_CHOICE_NONE: choice = json_string("none"); break;
+    case LLMUX_TOOL_CHOICE_REQUIRED: choice = json_string("required"); break;
+    case LLMUX_TOOL_CHOICE_TOOL:
+        if (!req->tool_choice_name || !*req->tool_choice_name)
+            return lx_error(err, LLMUX_E_INVALID_REQUEST, "tool_choice_name: required with tool_choice \"tool\"");
+        choice = json_pack("{s:s, s:{s:s}}", "type", "function", "function", "name", req->tool_choice_name);
+        break;
+    default: return lx_error(err, LLMUX_E_INVALID_REQUEST, "tool_choice: unknown value %d", (int)req->tool_choice);
+    }
+    if (req->tool_choice != LLMUX_TOOL_CHOICE_AUTO && !set_new(body, "tool_choice", choice)) return oom(err);
+    return LLMUX_OK;
+}
+
+static llmux_status add_format(json_t *body, const llmux_request *req, llmux_error_info *err) {
+    json_t *rf = NULL;
+    switch (req->response_format) {
+    case LLMUX_FORMAT_TEXT: return LLMUX_OK;
+    case LLMUX_FORMAT_JSON_OBJECT: rf = json_pack("{s:s}", "type", "json_object"); break;
+    case LLMUX_FORMAT_JSON_SCHEMA: {
+        json_t *schema = lx_json_parse_request(req->schema, "schema", err);
+        if (!schema) return LLMUX_E_INVALID_REQUEST;
+        rf = json_pack("{s:s, s:{s:s, s:o, s:b}}", "type", "json_schema", "json_schema", "name",
+                       req->schema_name && *req->schema_name ? req->schema_name : "response", "schema", schema, "strict",
+                       req->schema_strict);
+        break;
+    }
+    default: return lx_error(err, LLMUX_E_INVALID_REQUEST, "response_format: unknown value %d", (int)req->response_format);
+    }
+    return set_new(body, "response_format", rf) ? LLMUX_OK : oom(err);
+}
+
+static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, const char *model,
+                                 const llmux_sampling *s, llmux_error_info *err) {
+    bool ok = true;
+    if (!llmux_is_unset(s->temperature)) ok = ok && set_new(body, "temperature", json_real(s->temperature));
+    if (!llmux_is_unset(s->top_p)) ok = ok && set_new(body, "top_p", json_real(s->top_p));
+    if (s->max_tokens != LLMUX_UNSET_INT) {
+        if (s->max_tokens < 1) return lx_error(err, LLMUX_E_INVALID_REQUEST, "sampling.max_tokens: must be >= 1");
+        /* OpenAI's reasoning models reject max_tokens; OpenRouter translates max_tokens itself. */
+        const char *key = !is_name(cfg, "openrouter") && lx_openai_is_reasoning_model(model) ? "max_completion_tokens"
+                                                                                             : "max_tokens";
+        ok = ok && set_new(body, key, json_integer(s->max_tokens));
+    }
+    if (s->n_stop > 0) {
+        json_t *stop = json_array();
+        ok = ok && set_new(body, "stop", stop);
+        for (size_t i = 0; ok && i < s->n_stop; i++) {
+            if (!s->stop[i]) return lx_error(err, LLMUX_E_INVALID_REQUEST, "sampling.stop[%zu]: NULL", i);
+            ok = json_array_append_new(stop, json_string(s->stop[i])) == 0;
+        }
+    }
+    if (s->seed != LLMUX_UNSET_INT) ok = ok && set_new(body, "seed", json_integer(s->seed));
+    if (!llmux_is_unset(s->presence_penalty)) ok = ok && set_new(body, "presence_penalty", json_real(s->presence_penalty));
+    if (!llmux_is_unset(s->frequency_penalty))
+        ok = ok && set_new(body, "frequency_penalty", json_real(s->frequency_penalty));
+    /* OpenAI itself rejects these; OpenRouter, vLLM and most compatible servers accept them
+     * under these names (llama-server reads top_k/min_p and its own repeat_penalty). */
+    if (!is_name(cfg, "openai")) {
+        if (s->top_k != LLMUX_UNSET_INT) ok = ok && set_new(body, "top_k", json_integer(s->top_k));
+        if (!llmux_is_unset(s->min_p)) ok = ok && set_new(body, "min_p", json_real(s->min_p));
+        if (!llmux_is_unset(s->repeat_penalty))
+            ok = ok && set_new(body, "repetition_penalty", json_real(s->repeat_penalty));
+    }
+    return ok ? LLMUX_OK : oom(err);
+}
+
+static llmux_status build_body(const lx_provider_config *cfg, const llmux_request *req, const char *model, json_t *body,
+                               llmux_error_info *err) {
+    if (!set_new(body, "model", json_string(model))) return oom(err);
+    json_t *msgs = json_array();
+    if (!set_new(body, "messages", msgs)) return oom(err);
+    if (req->system) {
+        json_t *o = json_pack("{s:s, s:s}", "role", "system", "content", req->system);
+        if (!o || json_array_append_new(msgs, o) != 0) return oom(err);
+    }
+    if (req->n_messages > 0 && !req->messages) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: NULL");
+    for (size_t i = 0; i < req->n_messages; i++) {
+        llmux_status st = add_message(msgs, &req->messages[i], i, err);
+        if (st != LLMUX_OK) return st;
+    }
+    if (json_array_size(msgs) == 0) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: empty");
+    llmux_status st = add_tools(body, req, err);
+    if (st == LLMUX_OK) st = add_format(body, req, err);
+    if (st == LLMUX_OK) st = add_sampling(body, cfg, model, &req->sampling, err);
+    if (st != LLMUX_OK) return st;
+    if (req->stream) {
+        if (!set_new(body, "stream", json_true())) return oom(err);
+        if (!set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1))) return oom(err);
+    }
+    /* Pass-through last, so callers can override anything the adapter wrote. */
+    st = lx_merge_provider_options(body, req->provider_options, "openai", err);
+    if (st == LLMUX_OK && cfg->name && strcmp(cfg->name, "openai") != 0)
+        st = lx_merge_provider_options(body, req->provider_options, cfg->name, err);
+    return st;
+}
+
+llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
+                              llmux_error_info *err) {
+    if (!cfg || !req || !out) return lx_error(err, LLMUX_E_INTERNAL, "openai: encode called with NULL");
+    const char *model = cfg->model && *cfg->model ? cfg->model : req->model;
+    if (!model || !*model) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: missing");
+    if (!lx_wire_set(out, "POST", "/chat/completions")) return lx_error(err, LLMUX_E_INTERNAL, "openai: path too long");
+    out->stream = req->stream;
+    bool ok = lx_wire_add_header(out, "Content-Type", "application/json", false) &&
+              lx_wire_add_header(out, "Accept", req->stream ? "text/event-stream" : "application/json", false);
+    if (ok && cfg->api_key && *cfg->api_key) {
+        char auth[sizeof out->headers[0].value];
+        int n = snprintf(auth, sizeof auth, "Bearer %s", cfg->api_key);
+        ok = n > 0 && (size_t)n < sizeof auth && lx_wire_add_header(out, "Authorization", auth, true);
+        memset(auth, 0, sizeof auth);
+        if (!ok) return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
+    }
+    if (ok && cfg->referer) ok = lx_wire_add_header(out, "HTTP-Referer", cfg->referer, false);
+    if (ok && cfg->title) ok = lx_wire_add_header(out, "X-Title", cfg->title, false);
+    if (!ok) return lx_error(err, LLMUX_E_CONFIGURATION, "openai: a header value is too long or contains a line break");
+
+    json_t *body = json_object();
+    if (!body) return oom(err);
+    lx_error_clear(err);
+    llmux_status st = build_body(cfg, req, model, body, err);
+    if (st == LLMUX_OK && !lx_json_dump_buf(body, &out->body))
+        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "openai: request body exceeds %zu bytes", out->body.max);
+    json_decref(body);
+    return st;
+}

@@ -1,0 +1,24 @@
+/* Pieces of the OpenAI Chat Completions adapter shared between its files. */
+#ifndef LX_OPENAI_INTERNAL_H
+#define LX_OPENAI_INTERNAL_H
+
+#include <jansson.h>
+
+#include "providers/common.h"
+
+/* Canonical request -> POST /chat/completions (openai_encode.c). */
+llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
+                              llmux_error_info *err);
+
+/* Whether a model needs `max_completion_tokens` instead of `max_tokens` (o1/o3/o4/gpt-5
+ * reasoning models; a "vendor/" prefix is ignored). */
+bool lx_openai_is_reasoning_model(const char *model);
+
+/* Maps an OpenAI/OpenRouter error object ({"message","type","code","param"} or OpenRouter's
+ * {"code":<int>,"message","metadata"} / {"error_type","http_status","availability"}) to the
+ * taxonomy. http_status 0 = the error arrived inside a 200 body or stream. retry_after may be
+ * NULL. Returns the status written to err. */
+llmux_status lx_openai_error_from_object(const char *provider, const json_t *error_obj, int http_status,
+                                         const char *retry_after, llmux_error_info *err);
+
+#endif
