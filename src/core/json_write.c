@@ -129,6 +129,13 @@ size_t lx_json_format_double(char *out, double v) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (strtod(tmp, NULL) == v) break;
     }
+    /* %g switches to an exponent once it exceeds the precision ("8.3e+02"); below 1e17 the
+     * plain digits are easier to read and still exact. */
+    const char *e = strchr(tmp, 'e');
+    if (e) {
+        int x = atoi(e + 1);
+        if (x >= 0 && x < 17) snprintf(tmp, sizeof tmp, "%.*g", x + 1, v);
+    }
     /* The locale may spell the decimal point differently (even in several bytes). */
     size_t n = 0;
     bool point = false;
