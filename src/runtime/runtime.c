@@ -275,6 +275,7 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
     if (!rc.agg) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the aggregator");
 
     int64_t deadline = req->deadline_ms > 0 ? t_start + req->deadline_ms * 1000000 : 0;
+    int64_t t_wait = lx_now_ns();
     pthread_mutex_lock(&lm->lock);
     int64_t t_run = lx_now_ns();
     lx_gen_stats stats;
@@ -295,7 +296,7 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
     llmux_aggregator_destroy(rc.agg);
     if (!resp) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
     int64_t t_end = lx_now_ns();
-    lx_response_set_timing(resp, lx_ms_between(t_start, t_run), rc.t_first ? lx_ms_between(t_start, rc.t_first) : -1,
+    lx_response_set_timing(resp, lx_ms_between(t_wait, t_run), rc.t_first ? lx_ms_between(t_start, rc.t_first) : -1,
                            lx_ms_between(t_start, t_end));
     if (stats.warning && !lx_response_add_warning(resp, stats.warning_code, stats.warning)) {
         llmux_response_free(resp);
