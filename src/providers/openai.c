@@ -496,6 +496,12 @@ static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
         return st == LLMUX_OK ? LLMUX_OK : fail_with(d, st, err);
     }
     bool pending = false;
+    lx_error_clear(&d->last_err);
+    st = lx_sse_flush(&d->sse, on_sse, d, &d->last_err);
+    if (st != LLMUX_OK) {
+        *err = d->last_err;
+        return fail_with(d, st, err);
+    }
     st = lx_sse_finish(&d->sse, &pending, err);
     if (st != LLMUX_OK) return fail_with(d, st, err);
     if (d->finished) return LLMUX_OK;

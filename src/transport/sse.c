@@ -185,6 +185,14 @@ llmux_status lx_sse_feed(lx_sse_parser *p, const char *data, size_t len, lx_sse_
     return feed_bytes(p, data, len, cb, user_data, err);
 }
 
+llmux_status lx_sse_flush(lx_sse_parser *p, lx_sse_cb cb, void *user_data, llmux_error_info *err) {
+    if (p->failed) return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "SSE: stream already failed");
+    if (p->line.len > 0 || !p->has_data) return LLMUX_OK;
+    llmux_status st = dispatch(p, cb, user_data);
+    if (st != LLMUX_OK) p->failed = true;
+    return st;
+}
+
 llmux_status lx_sse_finish(lx_sse_parser *p, bool *pending, llmux_error_info *err) {
     if (pending) *pending = p->has_data || p->line.len > 0 || (!p->bom_done && p->bom_matched > 0);
     if (p->failed) return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "SSE: stream already failed");

@@ -60,6 +60,12 @@ void lx_sse_parser_free(lx_sse_parser *p);
 llmux_status lx_sse_feed(lx_sse_parser *p, const char *data, size_t len, lx_sse_cb cb, void *user_data,
                          llmux_error_info *err);
 
+/* A deliberate, opt-in deviation for adapters: at end of stream, dispatches a pending event
+ * whose lines were all terminated but whose closing blank line never came (documentation
+ * examples and some servers end the body with a single "\n"). An unterminated last line is
+ * still not dispatched. Call before lx_sse_finish. Returns like lx_sse_feed. */
+llmux_status lx_sse_flush(lx_sse_parser *p, lx_sse_cb cb, void *user_data, llmux_error_info *err);
+
 /* End of stream. Per the specification an incomplete event (data without the blank line that
  * dispatches it, or an unterminated line) is discarded, not dispatched; *pending (when not NULL)
  * says whether there was one, so callers can detect truncation. Returns LLMUX_OK or the error

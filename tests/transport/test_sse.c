@@ -222,6 +222,33 @@ static void test_eof_incomplete_event_discarded(void **s) {
     free(got);
 }
 
+static void test_flush_pending_event(void **s) {
+    (void)s;
+    lx_sse_parser p;
+    lx_sse_parser_init(&p, 1024);
+    collect c;
+    collect_init(&c);
+    llmux_error_info err;
+    /* A terminated line without the closing blank line: flushed on request. */
+    assert_int_equal(lx_sse_feed(&p, "data: a\n\ndata: b\ndata: c\n", 25, on_event, &c, &err), LLMUX_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(lx_sse_flush(&p, on_event, &c, &err), LLMUX_OK);
+    assert_string_equal(c.out.data, "message|a||-1\nmessage|b\nc||-1\n");
+    bool pending = true;
+    assert_int_equal(lx_sse_finish(&p, &pending, &err), LLMUX_OK);
+    assert_false(pending);
+    lx_sse_parser_free(&p);
+    /* An unterminated line is never flushed. */
+    lx_sse_parser_init(&p, 1024);
+    assert_int_equal(lx_sse_feed(&p, "data: b\ndata: c", 15, on_event, &c, &err), LLMUX_OK);
+    assert_int_equal(lx_sse_flush(&p, on_event, &c, &err), LLMUX_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(lx_sse_finish(&p, &pending, &err), LLMUX_OK);
+    assert_true(pending);
+    lx_sse_parser_free(&p);
+    lx_buf_free(&c.out);
+}
+
 static void test_utf8_passthrough(void **s) {
     (void)s;
     /* "é" and an emoji, split inside the characters by byte-by-byte feeding. */
@@ -419,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_bom),
         cmocka_unit_test(test_empty_data_not_dispatched),
         cmocka_unit_test(test_eof_incomplete_event_discarded),
+        cmocka_unit_test(test_flush_pending_event),
         cmocka_unit_test(test_utf8_passthrough),
         cmocka_unit_test(test_split_at_every_byte),
         cmocka_unit_test(test_split_recorded_fixture),
