@@ -397,6 +397,17 @@ typedef void (*llmux_log_cb)(llmux_log_level level, const char *message, void *u
 /* Receives model-loading progress in [0, 1]. */
 typedef void (*llmux_progress_cb)(float progress, void *user_data);
 
+/* How to reach one remote provider. Strings are copied by llmux_runtime_create(). */
+typedef struct llmux_provider_params {
+    const char *name;      /* the prefix of model names: "openai", "anthropic", "gemini", "openrouter",
+                              "ollama", or a custom name for any OpenAI-compatible server */
+    const char *protocol;  /* "openai", "anthropic", "gemini", "ollama"; NULL = derived from name
+                              (custom names speak "openai") */
+    const char *base_url;  /* NULL = $<SDK>_BASE_URL / OLLAMA_HOST, else the provider's public URL */
+    const char *api_key;   /* NULL = the SDK's environment variable (OPENAI_API_KEY, ...). A secret:
+                              never logged, never in errors, events or records. */
+} llmux_provider_params;
+
 typedef struct llmux_runtime_params {
     const char *const *model_dirs; /* directories local models may be loaded from */
     size_t n_model_dirs;
@@ -408,6 +419,12 @@ typedef struct llmux_runtime_params {
     void *log_user_data;
     llmux_progress_cb progress;    /* model loading progress; NULL = none */
     void *progress_user_data;
+    const llmux_provider_params *providers; /* overrides per provider; the five hosted providers
+                                               work without an entry (keys from the environment) */
+    size_t n_providers;
+    int64_t connect_timeout_ms;    /* remote: TCP+TLS connect; 0 = 10 s */
+    int64_t first_byte_timeout_ms; /* remote: request sent to first response byte; 0 = 120 s */
+    int64_t idle_timeout_ms;       /* remote: longest gap between stream chunks; 0 = 60 s */
 } llmux_runtime_params;
 
 llmux_runtime_params llmux_runtime_default_params(void);

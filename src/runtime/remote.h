@@ -1,0 +1,45 @@
+/* Remote execution: one request against one provider (adapter + HTTP transport). */
+#ifndef LX_REMOTE_H
+#define LX_REMOTE_H
+
+#include <stdint.h>
+
+#include "core/event_sink.h"
+#include "llmux.h"
+#include "providers/provider.h"
+
+/* Timeouts for one remote attempt (milliseconds, > 0). */
+typedef struct lx_remote_timeouts {
+    int64_t connect_ms;
+    int64_t first_byte_ms;
+    int64_t idle_ms;
+} lx_remote_timeouts;
+
+/* A resolved remote target: the adapter and its configuration. The strings live in `storage`. */
+typedef struct lx_remote_target {
+    const lx_provider *provider;
+    lx_provider_config cfg;
+    char storage[4096];
+} lx_remote_target;
+
+/* Whether a model spec names a remote provider ("openai/gpt-4o-mini", or "<name>/..." for a
+ * configured custom provider). */
+bool lx_remote_is_remote(const char *model_spec, const llmux_provider_params *providers, size_t n_providers);
+
+/* Resolves "provider/model" with the runtime's provider overrides and the environment variables
+ * each official SDK reads (OPENAI_API_KEY/OPENAI_BASE_URL, ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL,
+ * GEMINI_API_KEY, OPENROUTER_API_KEY, OLLAMA_HOST). Errors: MODEL_NOT_FOUND (unknown provider),
+ * AUTHENTICATION (a provider that needs a key has none: the message names the variable). */
+llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_params *providers, size_t n_providers,
+                               lx_remote_target *out, llmux_error_info *err);
+
+/* Runs the request: encode, send, stream the body through the adapter's decoder into sink.
+ * Cancellation (token, deadline, or sink returning false) aborts the transfer and closes the
+ * socket promptly. Every accepted request ends with exactly one FINISH or ERROR event through
+ * the sink (a failure before any event is returned without emitting, so the caller may retry
+ * or fall back). deadline_ns: CLOCK_MONOTONIC instant, 0 = none. */
+llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                           int64_t deadline_ns, const lx_remote_timeouts *timeouts, lx_event_sink sink,
+                           llmux_error_info *err);
+
+#endif
