@@ -22,8 +22,14 @@ static void run_usage(FILE *f) {
           "PROMPT is absent.\n"
           "\n"
           "options:\n"
-          "  -m, --model MODEL        local/NAME (looked up in the model directories) or a .gguf path;\n"
+          "  -m, --model MODEL        PROVIDER/MODEL (openai/gpt-4o-mini, anthropic/claude-sonnet-4-5,\n"
+          "                           gemini/gemini-2.5-flash, openrouter/..., ollama/llama3.2),\n"
+          "                           local/NAME (looked up in the model directories) or a .gguf path;\n"
           "                           default: the bundled model\n"
+          "      --base-url URL       base URL of the model's provider (any OpenAI-compatible server\n"
+          "                           with -m openai/MODEL); default: the SDK's environment variable\n"
+          "      --api-key KEY        API key for the model's provider; default: the SDK's environment\n"
+          "                           variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, ...)\n"
           "      --model-dir DIR      allow loading local models from DIR (repeatable)\n"
           "  -s, --system TEXT        system prompt\n"
           "  -t, --temperature X      sampling temperature (0 = greedy)\n"
@@ -137,6 +143,12 @@ static void dir_of(const char *path, char *out, size_t size) {
     }
 }
 
+/* A local model spec: "local/NAME", or a path ("/x", "./x", "../x", "x.gguf"). */
+static bool is_local_spec(const char *m) {
+    size_t n = strlen(m);
+    return strncmp(m, "local/", 6) == 0 || m[0] == '/' || m[0] == '.' || (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
+}
+
 enum {
     OPT_TOP_P = 256,
     OPT_TOP_K,
@@ -148,7 +160,9 @@ enum {
     OPT_CTX,
     OPT_JSON,
     OPT_EVENTS,
-    OPT_MODEL_DIR
+    OPT_MODEL_DIR,
+    OPT_BASE_URL,
+    OPT_API_KEY
 };
 
 int cli_cmd_run(int argc, char **argv) {
@@ -161,10 +175,12 @@ int cli_cmd_run(int argc, char **argv) {
         {"threads", required_argument, NULL, OPT_THREADS}, {"ctx", required_argument, NULL, OPT_CTX},
         {"json", no_argument, NULL, OPT_JSON},         {"events", no_argument, NULL, OPT_EVENTS},
         {"model-dir", required_argument, NULL, OPT_MODEL_DIR}, {"help", no_argument, NULL, 'h'},
+        {"base-url", required_argument, NULL, OPT_BASE_URL}, {"api-key", required_argument, NULL, OPT_API_KEY},
         {NULL, 0, NULL, 0}};
 
     llmux_request req = llmux_request_default();
     const char *model = NULL;
+    const char *base_url = NULL, *api_key = NULL;
     const char *stops[MAX_STOPS];
     size_t n_stops = 0;
     const char *dirs[MAX_MODEL_DIRS + 1];
@@ -226,6 +242,8 @@ int cli_cmd_run(int argc, char **argv) {
             if (n_dirs == MAX_MODEL_DIRS) return cli_usage_error("--model-dir: at most %d directories", MAX_MODEL_DIRS);
             dirs[n_dirs++] = optarg;
             break;
+        case OPT_BASE_URL: base_url = optarg; break;
+        case OPT_API_KEY: api_key = optarg; break;
         case 'h': run_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux run --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux run --help`)", argv[optind - 1]);
@@ -249,7 +267,19 @@ int cli_cmd_run(int argc, char **argv) {
      * becomes an allowed model directory); the bundled model's directory is always allowed. */
     char model_dir[PATH_MAX], default_dir[PATH_MAX];
     const char *def = cli_default_model_path();
-    if (model && (strchr(model, '/') && strncmp(model, "local/", 6) != 0)) {
+    /* --base-url / --api-key configure the provider named by the model's prefix. */
+    char provider_name[64] = "";
+    llmux_provider_params provider = {0};
+    if (base_url || api_key) {
+        const char *slash = model ? strchr(model, '/') : NULL;
+        if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name || is_local_spec(model))
+            return cli_usage_error("--base-url/--api-key need a remote model PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini)");
+        memcpy(provider_name, model, (size_t)(slash - model));
+        provider.name = provider_name;
+        provider.base_url = base_url;
+        provider.api_key = api_key;
+    }
+    if (model && is_local_spec(model) && strncmp(model, "local/", 6) != 0) {
         dir_of(model, model_dir, sizeof model_dir);
         dirs[n_dirs++] = model_dir;
     }
@@ -269,6 +299,10 @@ int cli_cmd_run(int argc, char **argv) {
     rp.n_threads = (int32_t)threads;
     rp.n_ctx = (int32_t)n_ctx;
     rp.progress = cli_progress;
+    if (provider.name) {
+        rp.providers = &provider;
+        rp.n_providers = 1;
+    }
     llmux_runtime *rt = NULL;
     llmux_error_info err;
     llmux_status st = llmux_runtime_create(&rp, &rt, &err);

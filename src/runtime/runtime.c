@@ -14,6 +14,7 @@
 #include "core/response.h"
 #include "engine/engine.h"
 #include "engine/paths.h"
+#include "remote.h"
 #include "llmux.h"
 
 /* Bounded registry: a runtime never holds more than this many loaded local models. */
@@ -37,6 +38,9 @@ struct llmux_runtime {
     void *log_user_data;
     llmux_progress_cb progress;
     void *progress_user_data;
+    llmux_provider_params *providers; /* deep copies */
+    size_t n_providers;
+    lx_remote_timeouts timeouts;
     /* state */
     pthread_mutex_t lock;    /* guards models[] */
     loaded_model *models[LX_MAX_MODELS];
@@ -53,6 +57,25 @@ static char *dup_str(const char *s) {
     char *d = malloc(n);
     if (d) memcpy(d, s, n);
     return d;
+}
+
+static void free_config(llmux_runtime *rt) {
+    for (size_t i = 0; i < rt->n_model_dirs; i++) free(rt->model_dirs[i]);
+    free(rt->model_dirs);
+    free(rt->default_model);
+    for (size_t i = 0; i < rt->n_providers; i++) {
+        llmux_provider_params *p = &rt->providers[i];
+        free((char *)p->name);
+        free((char *)p->protocol);
+        free((char *)p->base_url);
+        if (p->api_key) {
+            /* Do not leave the secret in freed memory. */
+            volatile char *k = (volatile char *)p->api_key;
+            while (*k) *k++ = 0;
+            free((char *)p->api_key);
+        }
+    }
+    free(rt->providers);
 }
 
 llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err) {
@@ -85,15 +108,33 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     rt->log_user_data = params->log_user_data;
     rt->progress = params->progress;
     rt->progress_user_data = params->progress_user_data;
+    if (params->n_providers) {
+        rt->providers = calloc(params->n_providers, sizeof *rt->providers);
+        if (!rt->providers) goto oom;
+    }
+    for (size_t i = 0; i < params->n_providers; i++) {
+        const llmux_provider_params *src = &params->providers[i];
+        llmux_provider_params *dst = &rt->providers[i];
+        rt->n_providers++;
+        if (!src->name || !*src->name) {
+            st = lx_error(err, LLMUX_E_CONFIGURATION, "providers[%zu].name: missing", i);
+            goto fail;
+        }
+        if (!(dst->name = dup_str(src->name)) || (src->protocol && !(dst->protocol = dup_str(src->protocol))) ||
+            (src->base_url && !(dst->base_url = dup_str(src->base_url))) ||
+            (src->api_key && !(dst->api_key = dup_str(src->api_key))))
+            goto oom;
+    }
+    rt->timeouts.connect_ms = params->connect_timeout_ms > 0 ? params->connect_timeout_ms : 10000;
+    rt->timeouts.first_byte_ms = params->first_byte_timeout_ms > 0 ? params->first_byte_timeout_ms : 120000;
+    rt->timeouts.idle_ms = params->idle_timeout_ms > 0 ? params->idle_timeout_ms : 60000;
     pthread_mutex_init(&rt->lock, NULL);
     *out = rt;
     return LLMUX_OK;
 oom:
     st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
 fail:
-    for (size_t i = 0; i < rt->n_model_dirs; i++) free(rt->model_dirs[i]);
-    free(rt->model_dirs);
-    free(rt->default_model);
+    free_config(rt);
     free(rt);
     return st;
 }
@@ -106,9 +147,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
         free(rt->models[i]->path);
         free(rt->models[i]);
     }
-    for (size_t i = 0; i < rt->n_model_dirs; i++) free(rt->model_dirs[i]);
-    free(rt->model_dirs);
-    free(rt->default_model);
+    free_config(rt);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
 }
@@ -146,13 +185,6 @@ static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, cha
     }
     return lx_error(err, LLMUX_E_MODEL_NOT_FOUND, "local model \"%s\" not found in the %zu model director%s", name,
                     rt->n_model_dirs, rt->n_model_dirs == 1 ? "y" : "ies");
-}
-
-static bool is_remote(const char *spec) {
-    static const char *const providers[] = {"openai/", "anthropic/", "gemini/", "openrouter/", "ollama/", "openai-compatible/"};
-    for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++)
-        if (strncmp(spec, providers[i], strlen(providers[i])) == 0) return true;
-    return false;
 }
 
 /* Finds or loads a model by canonical path. */
@@ -245,6 +277,60 @@ static bool validate(const llmux_request *req, llmux_error_info *err) {
     return true;
 }
 
+/* Builds the response from an aggregator that saw a terminal event, with timing and the error. */
+static llmux_status finish_response(run_ctx *rc, int64_t t_wait, int64_t t_run, const lx_gen_stats *stats,
+                                    llmux_status st, llmux_response **out, llmux_error_info *err) {
+    llmux_response *resp = llmux_aggregator_response(rc->agg);
+    llmux_aggregator_destroy(rc->agg);
+    rc->agg = NULL;
+    if (!resp) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    int64_t t_end = lx_now_ns();
+    lx_response_set_timing(resp, lx_ms_between(t_wait, t_run), rc->t_first ? lx_ms_between(rc->t_start, rc->t_first) : -1,
+                           lx_ms_between(rc->t_start, t_end));
+    if (stats && stats->warning && !lx_response_add_warning(resp, stats->warning_code, stats->warning)) {
+        llmux_response_free(resp);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    }
+    if (st != LLMUX_OK) lx_response_set_error(resp, err);
+    *out = resp;
+    return st;
+}
+
+static llmux_status run_remote(llmux_runtime *rt, const char *spec, const llmux_request *req,
+                               const llmux_run_params *params, llmux_response **out, llmux_error_info *err) {
+    int64_t t_start = lx_now_ns();
+    lx_remote_target *target = malloc(sizeof *target);
+    if (!target) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", spec);
+    llmux_status st = lx_remote_resolve(spec, rt->providers, rt->n_providers, target, err);
+    if (st != LLMUX_OK) {
+        free(target);
+        return st;
+    }
+    run_ctx rc;
+    memset(&rc, 0, sizeof rc);
+    rc.params = params;
+    rc.t_start = t_start;
+    rc.agg = llmux_aggregator_create();
+    if (!rc.agg) {
+        free(target);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the aggregator");
+    }
+    int64_t deadline = req->deadline_ms > 0 ? t_start + req->deadline_ms * 1000000 : 0;
+    lx_event_sink sink = {on_event, &rc};
+    st = lx_remote_run(target, req, params->cancel, deadline, &rt->timeouts, sink, err);
+    free(target);
+    if (rc.agg_status != LLMUX_OK && st == LLMUX_OK) {
+        *err = rc.agg_err;
+        st = rc.agg_status;
+    }
+    if (!llmux_aggregator_done(rc.agg)) {
+        /* Failed before the first event: nothing reached the caller. */
+        llmux_aggregator_destroy(rc.agg);
+        return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "the provider ended without a terminal event");
+    }
+    return finish_response(&rc, t_start, t_start, NULL, st, out, err);
+}
+
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
                        llmux_response **out, llmux_error_info *err) {
     llmux_error_info local_err;
@@ -258,8 +344,7 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
 
     const char *spec = req->model && *req->model ? req->model : rt->default_model;
     if (!spec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
-    if (is_remote(spec))
-        return lx_error(err, LLMUX_E_ROUTING, "model %s: remote providers are not wired into this build", spec);
+    if (lx_remote_is_remote(spec, rt->providers, rt->n_providers)) return run_remote(rt, spec, req, params, out, err);
 
     char canon[PATH_MAX];
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
@@ -292,17 +377,5 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
         llmux_aggregator_destroy(rc.agg);
         return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_INTERNAL, "the engine ended without a terminal event");
     }
-    llmux_response *resp = llmux_aggregator_response(rc.agg);
-    llmux_aggregator_destroy(rc.agg);
-    if (!resp) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
-    int64_t t_end = lx_now_ns();
-    lx_response_set_timing(resp, lx_ms_between(t_wait, t_run), rc.t_first ? lx_ms_between(t_start, rc.t_first) : -1,
-                           lx_ms_between(t_start, t_end));
-    if (stats.warning && !lx_response_add_warning(resp, stats.warning_code, stats.warning)) {
-        llmux_response_free(resp);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
-    }
-    if (st != LLMUX_OK) lx_response_set_error(resp, err);
-    *out = resp;
-    return st;
+    return finish_response(&rc, t_wait, t_run, &stats, st, out, err);
 }
