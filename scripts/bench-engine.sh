@@ -8,7 +8,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" build >/dev/null
+cmake -S "$root" -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target bench_engine gguf_gen >/dev/null
 runs=${RUNS:-5}; npp=${N_PROMPT:-512}; ntg=${N_GEN:-128}; threads=${THREADS:-$(nproc)}
 
 # llama-bench, built once with the same flags as the library llmux links (see build-llama.sh).
