@@ -56,7 +56,7 @@ const char *cli_default_model_path(void) {
 
 void cli_progress(float progress, void *user_data) {
     (void)user_data;
-    if (!isatty(STDERR_FILENO)) return;
+    if (!isatty(STDERR_FILENO) || !isatty(STDOUT_FILENO)) return;
     int width = 30;
     int done = (int)(progress * (float)width + 0.5f);
     if (done > width) done = width;
