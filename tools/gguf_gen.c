@@ -1,0 +1,502 @@
+/* gguf_gen: writes a GGUF model with random weights (llama, qwen2 or gemma) for tests,
+ * benchmarks and as the starting point of tools/train_fortunes.c.
+ *
+ * The model carries a built-in byte-level vocabulary (see add_byte_vocab), so it loads, tokenizes
+ * and decodes with llama.cpp without any other file. Tensor data is streamed to disk one tensor at
+ * a time, so memory stays bounded by the largest tensor, whatever the model size. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ggml.h"
+#include "gguf.h"
+
+/* Keeps a mistyped flag from asking for a model the machine cannot hold. */
+#define GEN_MAX_DIM     (1 << 16)
+#define GEN_MAX_LAYER   256
+#define GEN_MAX_CTX     (1 << 20)
+#define GEN_N_BYTE_TOK  256
+#define GEN_TOK_BOS     256
+#define GEN_TOK_EOS     257
+#define GEN_N_VOCAB     258
+
+enum gen_arch { ARCH_LLAMA, ARCH_QWEN2, ARCH_GEMMA };
+
+struct gen_params {
+    enum gen_arch arch;
+    int n_layer;
+    int n_embd;
+    int n_head;
+    int n_head_kv;
+    int n_ff;
+    int n_ctx;
+    enum ggml_type type;   /* type of the 2-D weight matrices; norms and biases stay F32 */
+    uint64_t seed;
+    float std;             /* standard deviation of the weights */
+    float embd_std;        /* standard deviation of token_embd (0: std) */
+    int tied;              /* 1: no output.weight, llama.cpp reuses token_embd */
+    const char *out;
+};
+
+static const char *arch_name(enum gen_arch a) {
+    switch (a) {
+    case ARCH_LLAMA: return "llama";
+    case ARCH_QWEN2: return "qwen2";
+    case ARCH_GEMMA: return "gemma";
+    }
+    return "?";
+}
+
+/* splitmix64: tiny, seedable, and the same stream on every platform. */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(uint64_t *s) {
+    return ((double)(rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+static void fill_normal(uint64_t *s, float *dst, size_t n, float std) {
+    size_t i = 0;
+    while (i < n) {
+        /* Box-Muller yields two independent normals per pair of uniforms. */
+        double r = sqrt(-2.0 * log(rng_uniform(s)));
+        double t = 6.283185307179586 * rng_uniform(s);
+        dst[i++] = (float)(r * cos(t)) * std;
+        if (i < n) {
+            dst[i++] = (float)(r * sin(t)) * std;
+        }
+    }
+}
+
+/* GPT-2's bytes_to_unicode(): printable bytes stand for themselves, the other 68 bytes map to
+ * U+0100 upwards. With these 256 symbols as the whole vocabulary and no merges, llama.cpp's BPE
+ * tokenizer maps every byte of any input to exactly one token. */
+static int byte_symbol(int b, char out[4]) {
+    unsigned cp;
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) {
+        cp = (unsigned)b;
+    } else {
+        unsigned n = 0;
+        for (int x = 0; x < b; x++) {
+            if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255))) {
+                n++;
+            }
+        }
+        cp = 256 + n;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        out[1] = 0;
+        return 1;
+    }
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    out[2] = 0;
+    return 2;
+}
+
+static void add_byte_vocab(struct gguf_context *g) {
+    static char sym[GEN_N_BYTE_TOK][4];
+    const char *tokens[GEN_N_VOCAB];
+    int32_t types[GEN_N_VOCAB];
+    float scores[GEN_N_VOCAB];
+    for (int b = 0; b < GEN_N_BYTE_TOK; b++) {
+        byte_symbol(b, sym[b]);
+        tokens[b] = sym[b];
+        types[b] = 1; /* LLAMA_TOKEN_TYPE_NORMAL */
+        scores[b] = 0.0f;
+    }
+    tokens[GEN_TOK_BOS] = "<s>";
+    tokens[GEN_TOK_EOS] = "</s>";
+    types[GEN_TOK_BOS] = types[GEN_TOK_EOS] = 3; /* LLAMA_TOKEN_TYPE_CONTROL */
+    scores[GEN_TOK_BOS] = scores[GEN_TOK_EOS] = 0.0f;
+
+    gguf_set_val_str(g, "tokenizer.ggml.model", "gpt2");
+    gguf_set_val_str(g, "tokenizer.ggml.pre", "default");
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokens, GEN_N_VOCAB);
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, GEN_N_VOCAB);
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, GEN_N_VOCAB);
+    /* llama.cpp requires the key; an empty list keeps the tokenizer byte-level. */
+    gguf_set_arr_str(g, "tokenizer.ggml.merges", NULL, 0);
+    gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", GEN_TOK_BOS);
+    gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", GEN_TOK_EOS);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", true);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", false);
+}
+
+static void set_u32(struct gguf_context *g, const char *arch, const char *key, uint32_t v) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    gguf_set_val_u32(g, k, v);
+}
+
+static void set_f32(struct gguf_context *g, const char *arch, const char *key, float v) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    gguf_set_val_f32(g, k, v);
+}
+
+static uint32_t file_type(enum ggml_type t) {
+    switch (t) {
+    case GGML_TYPE_F32: return 0;  /* LLAMA_FTYPE_ALL_F32 */
+    case GGML_TYPE_F16: return 1;  /* LLAMA_FTYPE_MOSTLY_F16 */
+    case GGML_TYPE_Q8_0: return 7; /* LLAMA_FTYPE_MOSTLY_Q8_0 */
+    default: return 15;            /* LLAMA_FTYPE_MOSTLY_Q4_K_M */
+    }
+}
+
+/* One tensor to generate: how it is filled is decided from its role. */
+struct gen_tensor {
+    char name[GGML_MAX_NAME];
+    int64_t ne0, ne1; /* ne1 == 0: 1-D */
+    enum ggml_type type;
+    float std;        /* 0: constant ones (norm weights) */
+    int zero;         /* biases start at zero */
+};
+
+struct gen_list {
+    struct gen_tensor *t;
+    size_t n, cap;
+};
+
+static int list_add(struct gen_list *l, const char *name, int64_t ne0, int64_t ne1,
+                    enum ggml_type type, float std, int zero) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct gen_tensor *t = realloc(l->t, cap * sizeof *t);
+        if (!t) {
+            return -1;
+        }
+        l->t = t;
+        l->cap = cap;
+    }
+    struct gen_tensor *e = &l->t[l->n++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ne0 = ne0;
+    e->ne1 = ne1;
+    /* A quantized type needs whole blocks per row; rows that do not fit fall back to F16, as
+     * llama-quantize does. */
+    if (ne1 > 0 && ne0 % ggml_blck_size(type) != 0) {
+        type = GGML_TYPE_F16;
+    }
+    e->type = ne1 > 0 ? type : GGML_TYPE_F32;
+    e->std = std;
+    e->zero = zero;
+    return 0;
+}
+
+static int build_list(const struct gen_params *p, struct gen_list *l) {
+    const int64_t hd = p->n_embd / p->n_head;
+    const int64_t nq = hd * p->n_head, nkv = hd * p->n_head_kv;
+    /* GPT-2's residual scaling: projections that write into the residual stream start smaller,
+     * so the stream's variance does not grow with depth. */
+    const float std_res = p->std / sqrtf(2.0f * (float)p->n_layer);
+    char n[GGML_MAX_NAME];
+    int rc = 0;
+    rc |= list_add(l, "token_embd.weight", p->n_embd, GEN_N_VOCAB, p->type,
+                   p->embd_std > 0 ? p->embd_std : p->std, 0);
+    rc |= list_add(l, "output_norm.weight", p->n_embd, 0, GGML_TYPE_F32, 0, 0);
+    if (!p->tied && p->arch != ARCH_GEMMA) {
+        rc |= list_add(l, "output.weight", p->n_embd, GEN_N_VOCAB, p->type, p->std, 0);
+    }
+    for (int i = 0; i < p->n_layer && rc == 0; i++) {
+#define T(suffix, ne0, ne1, std, zero)                                   \
+    do {                                                                 \
+        snprintf(n, sizeof n, "blk.%d.%s", i, suffix);                   \
+        rc |= list_add(l, n, ne0, ne1, p->type, std, zero);              \
+    } while (0)
+        T("attn_norm.weight", p->n_embd, 0, 0, 0);
+        T("attn_q.weight", p->n_embd, nq, p->std, 0);
+        T("attn_k.weight", p->n_embd, nkv, p->std, 0);
+        T("attn_v.weight", p->n_embd, nkv, p->std, 0);
+        if (p->arch == ARCH_QWEN2) {
+            T("attn_q.bias", nq, 0, 0, 1);
+            T("attn_k.bias", nkv, 0, 0, 1);
+            T("attn_v.bias", nkv, 0, 0, 1);
+        }
+        T("attn_output.weight", nq, p->n_embd, std_res, 0);
+        T("ffn_norm.weight", p->n_embd, 0, 0, 0);
+        T("ffn_gate.weight", p->n_embd, p->n_ff, p->std, 0);
+        T("ffn_up.weight", p->n_embd, p->n_ff, p->std, 0);
+        T("ffn_down.weight", p->n_ff, p->n_embd, std_res, 0);
+#undef T
+    }
+    return rc;
+}
+
+static int write_zeros(FILE *f, size_t n) {
+    static const char z[64];
+    while (n > 0) {
+        size_t k = n < sizeof z ? n : sizeof z;
+        if (fwrite(z, 1, k, f) != k) {
+            return -1;
+        }
+        n -= k;
+    }
+    return 0;
+}
+
+static int generate(const struct gen_params *p) {
+    struct gen_list l = {0};
+    struct ggml_context *meta = NULL;
+    struct gguf_context *g = NULL;
+    FILE *f = NULL;
+    float *src = NULL;
+    void *dst = NULL;
+    void *hdr = NULL;
+    int rc = -1;
+    const char *an = arch_name(p->arch);
+
+    if (build_list(p, &l) != 0) {
+        fprintf(stderr, "gguf_gen: out of memory\n");
+        goto done;
+    }
+    struct ggml_init_params ip = {
+        .mem_size = (l.n + 1) * ggml_tensor_overhead(),
+        .mem_buffer = NULL,
+        .no_alloc = true,
+    };
+    meta = ggml_init(ip);
+    g = gguf_init_empty();
+    if (!meta || !g) {
+        fprintf(stderr, "gguf_gen: out of memory\n");
+        goto done;
+    }
+
+    gguf_set_val_str(g, "general.architecture", an);
+    gguf_set_val_str(g, "general.name", "llmux-random");
+    gguf_set_val_u32(g, "general.file_type", file_type(p->type));
+    set_u32(g, an, "context_length", (uint32_t)p->n_ctx);
+    set_u32(g, an, "embedding_length", (uint32_t)p->n_embd);
+    set_u32(g, an, "block_count", (uint32_t)p->n_layer);
+    set_u32(g, an, "feed_forward_length", (uint32_t)p->n_ff);
+    set_u32(g, an, "attention.head_count", (uint32_t)p->n_head);
+    set_u32(g, an, "attention.head_count_kv", (uint32_t)p->n_head_kv);
+    set_u32(g, an, "rope.dimension_count", (uint32_t)(p->n_embd / p->n_head));
+    set_u32(g, an, "vocab_size", GEN_N_VOCAB);
+    set_f32(g, an, "attention.layer_norm_rms_epsilon", 1e-5f);
+    set_f32(g, an, "rope.freq_base", 10000.0f);
+    add_byte_vocab(g);
+
+    size_t max_row_elems = 0, max_bytes = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        struct gen_tensor *e = &l.t[i];
+        struct ggml_tensor *t = e->ne1 > 0 ? ggml_new_tensor_2d(meta, e->type, e->ne0, e->ne1)
+                                           : ggml_new_tensor_1d(meta, e->type, e->ne0);
+        ggml_set_name(t, e->name);
+        gguf_add_tensor(g, t);
+        size_t elems = (size_t)e->ne0 * (size_t)(e->ne1 > 0 ? e->ne1 : 1);
+        if (elems > max_row_elems) {
+            max_row_elems = elems;
+        }
+        if (ggml_nbytes(t) > max_bytes) {
+            max_bytes = ggml_nbytes(t);
+        }
+    }
+
+    f = fopen(p->out, "wb");
+    if (!f) {
+        fprintf(stderr, "gguf_gen: cannot open %s: %s\n", p->out, strerror(errno));
+        goto done;
+    }
+    size_t meta_size = gguf_get_meta_size(g);
+    hdr = malloc(meta_size);
+    src = malloc(max_row_elems * sizeof *src);
+    dst = malloc(max_bytes);
+    if (!hdr || !src || !dst) {
+        fprintf(stderr, "gguf_gen: out of memory\n");
+        goto done;
+    }
+    gguf_get_meta_data(g, hdr);
+    if (fwrite(hdr, 1, meta_size, f) != meta_size) {
+        goto io_fail;
+    }
+
+    uint64_t rng = p->seed;
+    const size_t align = gguf_get_alignment(g);
+    for (size_t i = 0; i < l.n; i++) {
+        struct gen_tensor *e = &l.t[i];
+        const int64_t rows = e->ne1 > 0 ? e->ne1 : 1;
+        const size_t elems = (size_t)e->ne0 * (size_t)rows;
+        if (e->zero) {
+            memset(src, 0, elems * sizeof *src);
+        } else if (e->std == 0) {
+            for (size_t j = 0; j < elems; j++) {
+                src[j] = 1.0f;
+            }
+        } else {
+            fill_normal(&rng, src, elems, e->std);
+        }
+        size_t nbytes;
+        if (e->type == GGML_TYPE_F32) {
+            memcpy(dst, src, elems * sizeof *src);
+            nbytes = elems * sizeof *src;
+        } else if (e->type == GGML_TYPE_F16) {
+            ggml_fp32_to_fp16_row(src, dst, (int64_t)elems);
+            nbytes = elems * sizeof(ggml_fp16_t);
+        } else {
+            nbytes = ggml_quantize_chunk(e->type, src, dst, 0, rows, e->ne0, NULL);
+        }
+        if (fwrite(dst, 1, nbytes, f) != nbytes) {
+            goto io_fail;
+        }
+        size_t pad = (align - nbytes % align) % align;
+        if (write_zeros(f, pad) != 0) {
+            goto io_fail;
+        }
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        goto io_fail;
+    }
+    f = NULL;
+    rc = 0;
+    goto done;
+
+io_fail:
+    fprintf(stderr, "gguf_gen: write to %s failed: %s\n", p->out, strerror(errno));
+done:
+    if (f) {
+        fclose(f);
+    }
+    free(hdr);
+    free(src);
+    free(dst);
+    if (g) {
+        gguf_free(g);
+    }
+    if (meta) {
+        ggml_free(meta);
+    }
+    free(l.t);
+    return rc;
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: gguf_gen --out PATH [--arch llama|qwen2|gemma] [--n-layer N] [--n-embd N]\n"
+            "                [--n-head N] [--n-head-kv N] [--n-ff N] [--ctx N]\n"
+            "                [--type f32|f16|q8_0|q4_k] [--seed N] [--std X] [--embd-std X] [--tied]\n"
+            "Writes a model with random weights and a byte-level vocabulary (258 tokens).\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    struct gen_params p = {
+        .arch = ARCH_LLAMA, .n_layer = 2, .n_embd = 256, .n_head = 4, .n_head_kv = 0,
+        .n_ff = 0, .n_ctx = 256, .type = GGML_TYPE_F16, .seed = 42, .std = 0.02f,
+        .tied = 0, .out = NULL,
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "--tied")) {
+            p.tied = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 0;
+        }
+        if (!v) {
+            usage();
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--out")) {
+            p.out = v;
+        } else if (!strcmp(a, "--arch")) {
+            if (!strcmp(v, "llama")) {
+                p.arch = ARCH_LLAMA;
+            } else if (!strcmp(v, "qwen2")) {
+                p.arch = ARCH_QWEN2;
+            } else if (!strcmp(v, "gemma")) {
+                p.arch = ARCH_GEMMA;
+            } else {
+                bad = 1;
+            }
+        } else if (!strcmp(a, "--type")) {
+            if (!strcmp(v, "f32")) {
+                p.type = GGML_TYPE_F32;
+            } else if (!strcmp(v, "f16")) {
+                p.type = GGML_TYPE_F16;
+            } else if (!strcmp(v, "q8_0")) {
+                p.type = GGML_TYPE_Q8_0;
+            } else if (!strcmp(v, "q4_k")) {
+                p.type = GGML_TYPE_Q4_K;
+            } else {
+                bad = 1;
+            }
+        } else if (!strcmp(a, "--n-layer")) {
+            bad = parse_int(v, 1, GEN_MAX_LAYER, &p.n_layer);
+        } else if (!strcmp(a, "--n-embd")) {
+            bad = parse_int(v, 1, GEN_MAX_DIM, &p.n_embd);
+        } else if (!strcmp(a, "--n-head")) {
+            bad = parse_int(v, 1, GEN_MAX_DIM, &p.n_head);
+        } else if (!strcmp(a, "--n-head-kv")) {
+            bad = parse_int(v, 1, GEN_MAX_DIM, &p.n_head_kv);
+        } else if (!strcmp(a, "--n-ff")) {
+            bad = parse_int(v, 1, 4 * GEN_MAX_DIM, &p.n_ff);
+        } else if (!strcmp(a, "--ctx")) {
+            bad = parse_int(v, 1, GEN_MAX_CTX, &p.n_ctx);
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            p.seed = strtoull(v, &end, 10);
+            bad = errno || end == v || *end;
+        } else if (!strcmp(a, "--embd-std")) {
+            char *end;
+            p.embd_std = strtof(v, &end);
+            bad = end == v || *end || !(p.embd_std > 0.0f) || p.embd_std > 10.0f;
+        } else if (!strcmp(a, "--std")) {
+            char *end;
+            p.std = strtof(v, &end);
+            bad = end == v || *end || !(p.std > 0.0f) || p.std > 10.0f;
+        } else {
+            bad = 1;
+        }
+        if (bad) {
+            fprintf(stderr, "gguf_gen: bad option %s %s\n", a, v);
+            usage();
+            return 2;
+        }
+    }
+    if (!p.out) {
+        usage();
+        return 2;
+    }
+    if (p.n_head_kv == 0) {
+        p.n_head_kv = p.n_head;
+    }
+    if (p.n_ff == 0) {
+        p.n_ff = 4 * p.n_embd;
+    }
+    if (p.n_embd % p.n_head != 0 || p.n_head % p.n_head_kv != 0 || (p.n_embd / p.n_head) % 2) {
+        fprintf(stderr, "gguf_gen: n_embd must split into n_head even-sized heads, and n_head "
+                        "must be a multiple of n_head_kv\n");
+        return 2;
+    }
+    if (generate(&p) != 0) {
+        remove(p.out);
+        return 1;
+    }
+    return 0;
+}
