@@ -43,7 +43,10 @@ json_t *lx_jr_parse(lx_jr *r, const char *json, size_t len) {
     json_error_t e;
     json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
     if (!v) {
-        lx_jr_fail(r, "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+        /* jansson reports its own allocation failures as parse errors, and a failure while it sets
+         * up the lexer with no message at all: keep the class right in both cases. */
+        if (json_error_code(&e) == json_error_out_of_memory || e.text[0] == '\0') lx_jr_oom(r);
+        else lx_jr_fail(r, "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
         return NULL;
     }
     return v;
