@@ -9,7 +9,7 @@ static const unsigned char k_bom[3] = {0xEF, 0xBB, 0xBF};
 void lx_ndjson_init(lx_ndjson_framer *f, size_t max) {
     memset(f, 0, sizeof *f);
     f->max = max;
-    lx_buf_init(&f->line, max);
+    lx_buf_init(&f->line, max + 1); /* + the CR of a CRLF split from its LF */
 }
 
 void lx_ndjson_free(lx_ndjson_framer *f) {
@@ -35,7 +35,7 @@ static llmux_status deliver(lx_ndjson_framer *f, const char *s, size_t n, lx_ndj
 
 /* Appends to the carried line, telling the cap from out of memory. */
 static llmux_status carry(lx_ndjson_framer *f, const char *s, size_t n, llmux_error_info *err) {
-    if (n > f->max || f->line.len > f->max - n) return fail(f, err, false);
+    if (n > f->max + 1 || f->line.len > f->max + 1 - n) return fail(f, err, false);
     if (!lx_buf_append(&f->line, s, n)) return fail(f, err, true);
     return LLMUX_OK;
 }
@@ -50,6 +50,9 @@ static llmux_status feed_bytes(lx_ndjson_framer *f, const char *s, size_t len, l
         llmux_status st;
         if (f->line.len) {
             if ((st = carry(f, s + i, j - i, err)) != LLMUX_OK) return st;
+            size_t n = f->line.len;
+            if (n > 0 && f->line.data[n - 1] == '\r') n--;
+            if (n > f->max) return fail(f, err, false);
             st = deliver(f, f->line.data, f->line.len, cb, ud);
             lx_buf_reset(&f->line);
         } else {
@@ -98,6 +101,9 @@ llmux_status lx_ndjson_finish(lx_ndjson_framer *f, lx_ndjson_cb cb, void *user_d
         if (st != LLMUX_OK) return st;
     }
     llmux_status st = LLMUX_OK;
+    size_t n = f->line.len;
+    if (n > 0 && f->line.data[n - 1] == '\r') n--;
+    if (n > f->max) return fail(f, err, false);
     if (f->line.len) st = deliver(f, f->line.data, f->line.len, cb, user_data);
     lx_buf_reset(&f->line);
     return st;
