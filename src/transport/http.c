@@ -1,0 +1,513 @@
+/* HTTP client on libcurl's multi interface; see http.h for the design (pool of multi handles,
+ * timeouts enforced by the poll loop, cancellation, secrets). */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "transport/http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+
+#define DEFAULT_MAX_IDLE 4
+#define NS_PER_MS 1000000
+
+struct lx_http_client {
+    pthread_mutex_t mu;         /* guards idle / n_idle */
+    CURLM **idle;               /* multi handles not in use, with their cached connections */
+    size_t n_idle;
+    size_t max_idle;
+    CURLSH *share;              /* DNS cache and TLS sessions, shared by every multi handle */
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    char *user_agent;
+};
+
+/* ------------------------------------------------------------ global init */
+
+static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
+static CURLcode g_init_result = CURLE_FAILED_INIT;
+
+static void global_init(void) { g_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ----------------------------------------------------------------- client */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud) {
+    (void)h;
+    (void)access;
+    lx_http_client *c = ud;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud) {
+    (void)h;
+    lx_http_client *c = ud;
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST) pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+lx_http_client_params lx_http_client_default_params(void) {
+    lx_http_client_params p = {.max_idle = DEFAULT_MAX_IDLE, .user_agent = NULL};
+    return p;
+}
+
+llmux_status lx_http_client_create(const lx_http_client_params *params, lx_http_client **out, llmux_error_info *err) {
+    if (!out) return lx_error(err, LLMUX_E_INTERNAL, "http: client_create without out");
+    *out = NULL;
+    pthread_once(&g_init_once, global_init);
+    if (g_init_result != CURLE_OK) return lx_error(err, LLMUX_E_INTERNAL, "http: libcurl failed to initialise");
+    lx_http_client_params p = params ? *params : lx_http_client_default_params();
+    lx_http_client *c = calloc(1, sizeof *c);
+    if (!c) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+    c->max_idle = p.max_idle ? p.max_idle : DEFAULT_MAX_IDLE;
+    pthread_mutex_init(&c->mu, NULL);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&c->share_locks[i], NULL);
+    c->idle = calloc(c->max_idle, sizeof *c->idle);
+    c->user_agent = strdup(p.user_agent ? p.user_agent : "llmux/" LLMUX_VERSION_STRING);
+    c->share = curl_share_init();
+    if (!c->idle || !c->user_agent || !c->share) goto oom;
+    if (curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        lx_http_client_destroy(c);
+        return lx_error(err, LLMUX_E_INTERNAL, "http: libcurl share setup failed");
+    }
+    *out = c;
+    return LLMUX_OK;
+oom:
+    lx_http_client_destroy(c);
+    return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+}
+
+void lx_http_client_destroy(lx_http_client *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n_idle; i++) curl_multi_cleanup(c->idle[i]);
+    /* The multi handles (and the easy handles that used the share) are gone: the share is free. */
+    if (c->share) curl_share_cleanup(c->share);
+    free(c->idle);
+    free(c->user_agent);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&c->share_locks[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static CURLM *pool_take(lx_http_client *c) {
+    CURLM *m = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->n_idle) m = c->idle[--c->n_idle];
+    pthread_mutex_unlock(&c->mu);
+    return m ? m : curl_multi_init();
+}
+
+static void pool_give(lx_http_client *c, CURLM *m) {
+    pthread_mutex_lock(&c->mu);
+    if (c->n_idle < c->max_idle) {
+        c->idle[c->n_idle++] = m;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (m) curl_multi_cleanup(m);
+}
+
+/* --------------------------------------------------------------- request */
+
+lx_http_request lx_http_request_default(void) {
+    lx_http_request r;
+    memset(&r, 0, sizeof r);
+    r.method = "GET";
+    return r;
+}
+
+void lx_http_response_free(lx_http_response *r) {
+    if (!r) return;
+    free(r->error_body);
+    r->error_body = NULL;
+    r->error_body_len = 0;
+}
+
+typedef struct xfer {
+    const lx_http_request *req;
+    lx_http_response *resp;
+    llmux_error_info *err;
+    CURL *easy;
+    size_t max_error_body;
+    lx_buf error_body;
+    char retry_after_ms[32];
+    bool headers_done;     /* the final response's headers are complete */
+    bool got_first_byte;
+    int64_t last_byte_ns;
+    bool cb_failed;        /* a callback asked to abort: cb_status + err hold why */
+    llmux_status cb_status;
+    bool oom;
+} xfer;
+
+static bool is_2xx(int status) { return status >= 200 && status < 300; }
+
+/* Copies a header value with surrounding blanks and the line break removed. */
+static void copy_value(char *dst, size_t dst_size, const char *v, size_t n) {
+    while (n && (*v == ' ' || *v == '\t')) v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (n >= dst_size) n = dst_size - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static bool header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen) {
+    size_t k = strlen(name);
+    if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0) return false;
+    *value = line + k + 1;
+    *vlen = n - k - 1;
+    return true;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
+    xfer *x = ud;
+    size_t n = size * nitems;
+    int64_t now = lx_now_ns();
+    x->got_first_byte = true;
+    x->last_byte_ns = now;
+    lx_http_response *r = x->resp;
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        /* A new response begins (after a 1xx, or the first one): forget the previous headers. */
+        const char *sp = memchr(line, ' ', n);
+        int status = 0;
+        if (sp) {
+            for (const char *p = sp + 1; p < line + n && *p >= '0' && *p <= '9' && status < 1000; p++)
+                status = status * 10 + (*p - '0');
+        }
+        r->status = status;
+        r->content_type[0] = '\0';
+        r->retry_after[0] = '\0';
+        x->retry_after_ms[0] = '\0';
+        x->headers_done = false;
+        return n;
+    }
+    if (n <= 2 && (n == 0 || line[0] == '\r' || line[0] == '\n')) {
+        if (r->status >= 200 && !x->headers_done) {
+            x->headers_done = true;
+            long ver = 0;
+            if (curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver) == CURLE_OK) {
+                r->http_version = ver == CURL_HTTP_VERSION_2_0 ? 2 : ver == CURL_HTTP_VERSION_1_1 ? 11
+                                  : ver == CURL_HTTP_VERSION_1_0 ? 10 : 0;
+            }
+            if (!r->retry_after[0] && x->retry_after_ms[0]) {
+                char *end = NULL;
+                double ms = strtod(x->retry_after_ms, &end);
+                if (end != x->retry_after_ms && *end == '\0' && ms >= 0 && ms < 1e12)
+                    snprintf(r->retry_after, sizeof r->retry_after, "%.3f", ms / 1000.0);
+            }
+            if (x->req->on_headers) {
+                llmux_status st = x->req->on_headers(x->req->user_data, r, x->err);
+                if (st != LLMUX_OK) {
+                    x->cb_failed = true;
+                    x->cb_status = st;
+                    return 0;
+                }
+            }
+        }
+        return n;
+    }
+    const char *v;
+    size_t vlen;
+    if (header_is(line, n, "content-type", &v, &vlen)) copy_value(r->content_type, sizeof r->content_type, v, vlen);
+    else if (header_is(line, n, "retry-after", &v, &vlen)) copy_value(r->retry_after, sizeof r->retry_after, v, vlen);
+    else if (header_is(line, n, "retry-after-ms", &v, &vlen))
+        copy_value(x->retry_after_ms, sizeof x->retry_after_ms, v, vlen);
+    return n;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    x->got_first_byte = true;
+    x->last_byte_ns = lx_now_ns();
+    x->resp->body_bytes += n;
+    if (is_2xx(x->resp->status)) {
+        if (!x->req->on_data || n == 0) return n;
+        llmux_status st = x->req->on_data(x->req->user_data, data, n, x->err);
+        if (st != LLMUX_OK) {
+            x->cb_failed = true;
+            x->cb_status = st;
+            return 0;
+        }
+        return n;
+    }
+    size_t room = x->max_error_body - x->error_body.len;
+    size_t take = n < room ? n : room;
+    if (take && !lx_buf_append(&x->error_body, data, take)) {
+        x->oom = true;
+        return 0;
+    }
+    if (take < n) {
+        /* Past the cap: stop reading; what was kept is enough to map the error. */
+        x->resp->error_body_truncated = true;
+        return 0;
+    }
+    return n;
+}
+
+/* Replaces each verbatim occurrence of a secret header value in msg with "[redacted]". */
+static void scrub(char *msg, size_t size, const lx_http_request *req) {
+    static const char mark[] = "[redacted]";
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const char *s = req->headers[i].value;
+        if (!req->headers[i].secret || !s || !*s) continue;
+        size_t sl = strlen(s);
+        char *p;
+        while ((p = strstr(msg, s)) != NULL) {
+            size_t tail = strlen(p + sl);
+            size_t ml = sizeof mark - 1;
+            if ((size_t)(p - msg) + ml + tail + 1 > size) {
+                *p = '\0'; /* no room: cut the message at the secret */
+                break;
+            }
+            memmove(p + ml, p + sl, tail + 1);
+            memcpy(p, mark, ml);
+        }
+    }
+}
+
+static bool valid_header(const lx_http_header *h) {
+    if (!h->name || !*h->name || !h->value) return false;
+    for (const char *p = h->name; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= 32 || ch >= 127 || ch == ':') return false;
+    }
+    for (const char *p = h->value; *p; p++)
+        if (*p == '\r' || *p == '\n') return false;
+    return true;
+}
+
+static void free_headers(struct curl_slist *list) {
+    /* The list holds credentials: wipe every line before it goes back to the allocator. */
+    for (struct curl_slist *l = list; l; l = l->next)
+        if (l->data) explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(list);
+}
+
+static llmux_status build_headers(const lx_http_request *req, struct curl_slist **out, llmux_error_info *err) {
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const lx_http_header *h = &req->headers[i];
+        if (!valid_header(h)) {
+            free_headers(list);
+            /* Name the header, never its value (it may be a credential). */
+            return lx_error(err, LLMUX_E_CONFIGURATION, "http: header %zu (%.64s) has an invalid name or a line break",
+                            i, h->name && !h->secret ? h->name : "?");
+        }
+        size_t n = strlen(h->name) + strlen(h->value) + 3;
+        char *line = malloc(n);
+        if (!line) {
+            free_headers(list);
+            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+        }
+        /* "Name;" is libcurl's spelling of a header with an empty value. */
+        if (*h->value) snprintf(line, n, "%s: %s", h->name, h->value);
+        else snprintf(line, n, "%s;", h->name);
+        struct curl_slist *next = curl_slist_append(list, line);
+        explicit_bzero(line, n);
+        free(line);
+        if (!next) {
+            free_headers(list);
+            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+        }
+        list = next;
+    }
+    /* No "Expect: 100-continue" round trip for large bodies: providers answer directly. */
+    struct curl_slist *next = curl_slist_append(list, "Expect:");
+    if (!next) {
+        free_headers(list);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+    }
+    *out = next;
+    return LLMUX_OK;
+}
+
+static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_request *req, bool connected,
+                             llmux_error_info *err) {
+    char msg[CURL_ERROR_SIZE + 64];
+    snprintf(msg, sizeof msg, "%s", errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
+    scrub(msg, sizeof msg, req);
+    llmux_status st;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return lx_error(err, LLMUX_E_TIMEOUT, "http: %s (%s)", connected ? "timeout" : "connect timeout", msg);
+    case CURLE_OUT_OF_MEMORY:
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return lx_error(err, LLMUX_E_CONFIGURATION, "http: bad URL (%s)", msg);
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_TOO_MANY_REDIRECTS:
+        st = LLMUX_E_UPSTREAM_PROTOCOL;
+        break;
+    default: /* resolve, connect, TLS, send/recv, got nothing, partial body, HTTP/2 stream... */
+        st = LLMUX_E_NETWORK;
+        break;
+    }
+    return lx_error(err, st, "http: %s", msg);
+}
+
+static int64_t min_nonzero(int64_t a, int64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
+
+llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
+                                 llmux_error_info *err) {
+    if (resp) memset(resp, 0, sizeof *resp);
+    if (!c || !req || !req->url || !req->method || !resp)
+        return lx_error(err, LLMUX_E_INTERNAL, "http: request_run called with NULL");
+    if (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "http: only http:// and https:// URLs are supported");
+
+    int64_t start = lx_now_ns();
+    const lx_http_timeouts *to = &req->timeouts;
+    int64_t deadline = min_nonzero(req->deadline_ns, to->total_ms > 0 ? start + to->total_ms * NS_PER_MS : 0);
+    if (llmux_cancel_is_triggered(req->cancel)) return lx_error(err, LLMUX_E_CANCELLED, "http: cancelled");
+    if (deadline && start >= deadline) return lx_error(err, LLMUX_E_TIMEOUT, "http: deadline reached before the request");
+
+    xfer x;
+    memset(&x, 0, sizeof x);
+    x.req = req;
+    x.resp = resp;
+    x.err = err;
+    x.max_error_body = req->max_error_body ? req->max_error_body : LX_HTTP_ERROR_BODY_MAX;
+    lx_buf_init(&x.error_body, x.max_error_body);
+
+    struct curl_slist *headers = NULL;
+    llmux_status st = build_headers(req, &headers, err);
+    if (st != LLMUX_OK) return st;
+
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    CURLM *m = pool_take(c);
+    CURL *e = curl_easy_init();
+    x.easy = e;
+    if (!m || !e) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+        goto out;
+    }
+    bool ok = curl_easy_setopt(e, CURLOPT_URL, req->url) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_SHARE, c->share) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_HEADERDATA, &x) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, &x) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+    /* HTTP/2 when TLS negotiates it, HTTP/1.1 otherwise (a failure is tolerated: a libcurl
+     * without nghttp2 still speaks HTTP/1.1). */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+#else
+    ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
+#endif
+    if (to->connect_ms > 0) ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)to->connect_ms) == CURLE_OK;
+    if (req->body) {
+        ok = ok && curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK;
+        ok = ok && curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body) == CURLE_OK;
+        if (strcmp(req->method, "POST") != 0)
+            ok = ok && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+    } else if (strcmp(req->method, "GET") == 0) {
+        ok = ok && curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+    } else {
+        ok = ok && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+    }
+    if (!ok) {
+        st = lx_error(err, LLMUX_E_INTERNAL, "http: libcurl refused an option");
+        goto out;
+    }
+    if (curl_multi_add_handle(m, e) != CURLM_OK) {
+        st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_add_handle failed");
+        goto out;
+    }
+
+    int64_t sent_ns = 0; /* when the connection was ready and the request went out */
+    bool done = false;
+    CURLcode result = CURLE_OK;
+    for (;;) {
+        if (llmux_cancel_is_triggered(req->cancel)) {
+            st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled");
+            break;
+        }
+        int running = 0;
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_perform failed");
+            break;
+        }
+        int queued;
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(m, &queued)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) {
+                done = true;
+                result = msg->data.result;
+            }
+        }
+        if (done) break;
+        int64_t now = lx_now_ns();
+        if (!sent_ns) {
+            curl_off_t us = 0;
+            if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK && us > 0) sent_ns = start + us * 1000;
+        }
+        if (deadline && now >= deadline) {
+            st = lx_error(err, LLMUX_E_TIMEOUT, "http: deadline reached after %lld ms",
+                          (long long)((now - start) / NS_PER_MS));
+            break;
+        }
+        int64_t fb_at = 0, idle_at = 0;
+        if (to->first_byte_ms > 0 && sent_ns && !x.got_first_byte) fb_at = sent_ns + to->first_byte_ms * NS_PER_MS;
+        if (to->idle_ms > 0 && x.got_first_byte) idle_at = x.last_byte_ns + to->idle_ms * NS_PER_MS;
+        if (fb_at && now >= fb_at) {
+            st = lx_error(err, LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
+                          (long long)to->first_byte_ms);
+            break;
+        }
+        if (idle_at && now >= idle_at) {
+            st = lx_error(err, LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
+            break;
+        }
+        /* Sleep until the next timer, curl's own (curl_multi_poll shortens the wait for those),
+         * or the poll interval that bounds how late a cancel trigger is seen. */
+        int64_t wake = min_nonzero(min_nonzero(deadline, fb_at), idle_at);
+        int64_t wait_ms = req->cancel || !sent_ns ? LX_HTTP_POLL_MS : 1000;
+        if (wake) {
+            int64_t left = (wake - now + NS_PER_MS - 1) / NS_PER_MS;
+            if (left < wait_ms) wait_ms = left < 1 ? 1 : left;
+        }
+        if (curl_multi_poll(m, NULL, 0, (int)wait_ms, NULL) != CURLM_OK) {
+            st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_poll failed");
+            break;
+        }
+    }
+    if (done) {
+        if (x.oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+        else if (x.cb_failed) st = x.cb_status;
+        else if (result == CURLE_OK || (result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
+        else st = map_curl(result, errbuf, req, sent_ns != 0, err);
+    }
+    long nconn = 0;
+    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK) resp->new_connections = nconn;
+    /* Removing an unfinished transfer makes libcurl close its HTTP/1.1 connection (never reused)
+     * or reset its HTTP/2 stream. */
+    curl_multi_remove_handle(m, e);
+
+out:
+    if (e) curl_easy_cleanup(e);
+    if (m) pool_give(c, m);
+    free_headers(headers);
+    if (x.error_body.len) {
+        resp->error_body_len = x.error_body.len;
+        resp->error_body = lx_buf_steal(&x.error_body);
+    }
+    lx_buf_free(&x.error_body);
+    return st;
+}

@@ -1,0 +1,138 @@
+/* HTTP client for provider requests, on libcurl's multi interface.
+ *
+ * One blocking call runs one request: it drives its own curl multi handle in a curl_multi_poll
+ * loop, streams the response body to a callback as chunks arrive, and enforces per-request
+ * timeouts (connect by libcurl; first byte, idle gap and total deadline by the loop) and a cancel
+ * token (checked at least every LX_HTTP_POLL_MS, so a trigger from another thread is seen within
+ * about that time).
+ *
+ * Connection reuse: libcurl forbids sharing one connection cache between threads running at the
+ * same time (CURL_LOCK_DATA_CONNECT "is not supported ... between multiple concurrent threads"),
+ * so the client keeps a small pool of idle multi handles, each with its own connection cache. A
+ * request borrows one (or creates one when all are busy) and returns it afterwards, keeping its
+ * idle connections. Sequential requests to one host therefore reuse one TCP/TLS connection, and
+ * concurrent requests from several threads never touch the same curl handle. DNS answers and TLS
+ * sessions are shared between all of them through a locked CURLSH. The client is thread-safe.
+ *
+ * An aborted transfer (cancel, timeout, callback error) is removed from its multi handle before
+ * it completed: libcurl closes an HTTP/1.1 connection in that case (never returned to the pool)
+ * and resets the stream of an HTTP/2 one.
+ *
+ * Defaults kept on purpose: TLS peer and host verification on; proxy environment variables
+ * (http_proxy, https_proxy, no_proxy...) honoured; CURLOPT_VERBOSE off; redirects not followed
+ * (a redirect is reported as the 3xx status it is). HTTP/2 is negotiated over TLS (ALPN), HTTP/1.1
+ * otherwise. Only http:// and https:// URLs are accepted.
+ *
+ * Secrets: header values marked secret are never logged nor copied into error messages (libcurl's
+ * messages are scrubbed of them as well), and their copies are wiped before being freed. */
+#ifndef LX_HTTP_H
+#define LX_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmux.h"
+
+/* Longest wait inside the poll loop (ms): bounds how late a cancel trigger is noticed. */
+#define LX_HTTP_POLL_MS 20
+/* Default cap on a buffered non-2xx body (bytes). */
+#define LX_HTTP_ERROR_BODY_MAX (1024u * 1024u)
+
+typedef struct lx_http_client lx_http_client;
+
+typedef struct lx_http_client_params {
+    size_t max_idle;          /* idle multi handles (each with its connections) kept; 0 = 4 */
+    const char *user_agent;   /* NULL = "llmux/<version>"; copied */
+} lx_http_client_params;
+
+lx_http_client_params lx_http_client_default_params(void);
+
+/* Creates a client (curl_global_init runs once per process, on first use). Returns
+ * LLMUX_E_OUT_OF_MEMORY or LLMUX_E_INTERNAL (libcurl could not initialise); *out is NULL then. */
+llmux_status lx_http_client_create(const lx_http_client_params *params, lx_http_client **out, llmux_error_info *err);
+/* Closes the pooled connections and frees the client. Accepts NULL. No request may be running. */
+void lx_http_client_destroy(lx_http_client *c);
+
+typedef struct lx_http_header {
+    const char *name;
+    const char *value;
+    bool secret;  /* a credential: never logged, scrubbed from messages, wiped after use */
+} lx_http_header;
+
+/* Per-request timeouts in milliseconds; 0 = none.
+ *  connect:    TCP + TLS handshake (libcurl's CURLOPT_CONNECTTIMEOUT_MS).
+ *  first_byte: from the request being sent (connection ready) to the first response byte
+ *              (the status line), i.e. the upstream's time to answer.
+ *  idle:       longest gap between two received chunks (headers or body) after the first.
+ *  total:      the whole request, from the call; combined with deadline_ns below. */
+typedef struct lx_http_timeouts {
+    int64_t connect_ms;
+    int64_t first_byte_ms;
+    int64_t idle_ms;
+    int64_t total_ms;
+} lx_http_timeouts;
+
+/* What is known about the final response (after any 1xx). Strings are NUL-terminated, "" when
+ * the header was absent, and truncated to their field. */
+typedef struct lx_http_response {
+    int status;              /* HTTP status; 0 when no response arrived */
+    long http_version;       /* 11, 2 (HTTP/2) or 0 when unknown */
+    char content_type[128];
+    char retry_after[64];    /* Retry-After; when absent, retry-after-ms converted to seconds */
+    /* A non-2xx body, buffered up to max_error_body bytes (NUL-terminated; NULL when empty).
+     * Owner: the response (lx_http_response_free). */
+    char *error_body;
+    size_t error_body_len;
+    bool error_body_truncated; /* the body was longer than the cap (the rest was not read) */
+    uint64_t body_bytes;     /* body bytes received (any status) */
+    long new_connections;    /* connections opened for this request (0 = a pooled one was reused) */
+} lx_http_response;
+
+/* Releases what a response owns (not the struct itself). Accepts NULL. */
+void lx_http_response_free(lx_http_response *r);
+
+/* Receives the final response's status and headers once they are complete (before any body
+ * byte). A status other than LLMUX_OK aborts the transfer; the request returns it and err (filled
+ * by the callback) as they are. */
+typedef llmux_status (*lx_http_headers_cb)(void *user_data, const lx_http_response *resp, llmux_error_info *err);
+/* Receives body bytes of a 2xx response as they arrive (any split). Same abort rule. */
+typedef llmux_status (*lx_http_data_cb)(void *user_data, const char *data, size_t len, llmux_error_info *err);
+
+typedef struct lx_http_request {
+    const char *method;          /* "GET", "POST", ... */
+    const char *url;             /* http:// or https:// */
+    const lx_http_header *headers;
+    size_t n_headers;
+    const char *body;            /* NULL = no body */
+    size_t body_len;
+    lx_http_timeouts timeouts;
+    int64_t deadline_ns;         /* CLOCK_MONOTONIC instant; 0 = none */
+    const llmux_cancel *cancel;  /* NULL = not cancellable; borrowed */
+    lx_http_headers_cb on_headers; /* may be NULL */
+    lx_http_data_cb on_data;       /* may be NULL (2xx body discarded) */
+    void *user_data;
+    size_t max_error_body;       /* 0 = LX_HTTP_ERROR_BODY_MAX */
+} lx_http_request;
+
+/* A request with no headers, no body, no timeouts and method GET. */
+lx_http_request lx_http_request_default(void);
+
+/* Runs one request to completion; blocking. Thread-safe on a shared client.
+ *
+ * Returns LLMUX_OK when a complete response was received, whatever its status (resp->status
+ * says; a non-2xx body is in resp->error_body, never passed to on_data). Otherwise:
+ *  LLMUX_E_CANCELLED   the cancel token was triggered;
+ *  LLMUX_E_TIMEOUT     a timeout fired; the message names it ("connect timeout", "first-byte
+ *                      timeout", "idle timeout", "deadline");
+ *  LLMUX_E_NETWORK     DNS, connect, TLS, send/receive failure, connection closed early
+ *                      (message from libcurl, never holding a secret header value);
+ *  LLMUX_E_UPSTREAM_PROTOCOL  a malformed HTTP response;
+ *  LLMUX_E_CONFIGURATION      a malformed or unsupported URL, or a header with a line break;
+ *  a callback's status, as it returned it.
+ * resp is always filled with what arrived (status, headers) and must be released with
+ * lx_http_response_free, also on failure. */
+llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
+                                 llmux_error_info *err);
+
+#endif

@@ -1,0 +1,520 @@
+/* HTTP client against the fake server: streaming, framing, timeouts, cancellation, connection
+ * reuse, error bodies, secrets. Timing bounds are loose on purpose (a loaded 2-core machine). */
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "support/fake_server.h"
+#include "transport/http.h"
+
+static const char k_secret[] = "Bearer sk-test-0123456789abcdef";
+
+typedef struct fixture {
+    lx_fake_server *srv;
+    lx_http_client *client;
+} fixture;
+
+typedef struct sink {
+    lx_buf body;
+    int calls;
+    int fail_after;  /* >0: the callback fails on that call */
+} sink;
+
+static llmux_status collect(void *ud, const char *data, size_t len, llmux_error_info *err) {
+    sink *s = ud;
+    s->calls++;
+    if (s->fail_after && s->calls >= s->fail_after)
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "test: callback refused chunk %d", s->calls);
+    assert_true(lx_buf_append(&s->body, data, len));
+    return LLMUX_OK;
+}
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->srv = lx_fake_server_start();
+    assert_non_null(f->srv);
+    assert_int_equal(lx_http_client_create(NULL, &f->client, NULL), LLMUX_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    lx_http_client_destroy(f->client);
+    lx_fake_server_stop(f->srv);
+    free(f);
+    return 0;
+}
+
+static lx_http_request make_request(fixture *f, const char *path, const lx_http_header *h, size_t nh, sink *s,
+                                    char *url, size_t url_size) {
+    lx_fake_server_url(f->srv, path, url, url_size);
+    lx_http_request r = lx_http_request_default();
+    r.method = "POST";
+    r.url = url;
+    r.headers = h;
+    r.n_headers = nh;
+    r.body = "{\"q\":1}";
+    r.body_len = strlen(r.body);
+    r.on_data = collect;
+    r.user_data = s;
+    r.timeouts.connect_ms = 10000;
+    r.timeouts.first_byte_ms = 30000;
+    r.timeouts.idle_ms = 30000;
+    r.timeouts.total_ms = 60000;
+    return r;
+}
+
+static const char k_stream[] = "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n";
+
+static void test_chunked_stream(void **state) {
+    fixture *f = *state;
+    lx_fake_response fr = {.method = "POST", .path_prefix = "/v1/chat", .status = 200,
+                           .headers = "Content-Type: text/event-stream\r\n", .body = k_stream, .chunked = true,
+                           .chunk_size = 3, .chunk_delay_ms = 5};
+    assert_true(lx_fake_server_push(f->srv, &fr));
+    lx_http_header h[] = {{"Content-Type", "application/json", false}, {"Authorization", k_secret, true}};
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    char url[128];
+    lx_http_request r = make_request(f, "/v1/chat/completions", h, 2, &s, url, sizeof url);
+    lx_http_response resp;
+    llmux_error_info err;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_OK);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(resp.http_version, 11);
+    assert_string_equal(resp.content_type, "text/event-stream");
+    assert_string_equal(resp.retry_after, "");
+    assert_null(resp.error_body);
+    assert_int_equal(resp.body_bytes, strlen(k_stream));
+    assert_int_equal(s.body.len, strlen(k_stream));
+    assert_memory_equal(s.body.data, k_stream, strlen(k_stream));
+    /* Delivered as it arrived, not buffered to the end. */
+    assert_true(s.calls >= 2);
+
+    lx_fake_request rq;
+    assert_true(lx_fake_server_request(f->srv, 0, &rq));
+    assert_string_equal(rq.method, "POST");
+    assert_string_equal(rq.path, "/v1/chat/completions");
+    assert_string_equal(rq.body, "{\"q\":1}");
+    char v[256];
+    assert_true(lx_fake_request_header(&rq, "authorization", v, sizeof v));
+    assert_string_equal(v, k_secret);
+    assert_true(lx_fake_request_header(&rq, "content-type", v, sizeof v));
+    assert_string_equal(v, "application/json");
+    assert_false(lx_fake_request_header(&rq, "expect", v, sizeof v));
+    assert_true(lx_fake_request_header(&rq, "user-agent", v, sizeof v));
+    assert_string_equal(v, "llmux/" LLMUX_VERSION_STRING);
+    free(rq.body);
+    assert_int_equal(lx_fake_server_mismatches(f->srv), 0);
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+}
+
+static void test_length_and_close_delimited(void **state) {
+    fixture *f = *state;
+    lx_fake_response a = {.status = 200, .body = "0123456789", .chunk_size = 4, .chunk_delay_ms = 2};
+    lx_fake_response b = {.status = 200, .body = "abcdefghij", .close_delimited = true, .chunk_size = 1};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    assert_true(lx_fake_server_push(f->srv, &b));
+    for (int i = 0; i < 2; i++) {
+        sink s = {0};
+        lx_buf_init(&s.body, 1 << 20);
+        char url[128];
+        lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+        r.method = "GET";
+        r.body = NULL;
+        lx_http_response resp;
+        assert_int_equal(lx_http_request_run(f->client, &r, &resp, NULL), LLMUX_OK);
+        assert_int_equal(resp.status, 200);
+        assert_string_equal(s.body.data, i == 0 ? "0123456789" : "abcdefghij");
+        lx_http_response_free(&resp);
+        lx_buf_free(&s.body);
+    }
+    lx_fake_request rq;
+    assert_true(lx_fake_server_request(f->srv, 1, &rq));
+    assert_string_equal(rq.method, "GET");
+    assert_int_equal(rq.body_len, 0);
+    free(rq.body);
+}
+
+static void test_connect_refused(void **state) {
+    fixture *f = *state;
+    int port = lx_fake_closed_port();
+    assert_true(port > 0);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat", port);
+    lx_http_header h[] = {{"Authorization", k_secret, true}};
+    lx_http_request r = lx_http_request_default();
+    r.url = url;
+    r.headers = h;
+    r.n_headers = 1;
+    r.timeouts.connect_ms = 5000;
+    lx_http_response resp;
+    llmux_error_info err;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_NETWORK);
+    assert_int_equal(err.status, LLMUX_E_NETWORK);
+    assert_int_equal(resp.status, 0);
+    assert_true(strlen(err.message) > 6);
+    assert_null(strstr(err.message, "sk-test"));
+    lx_http_response_free(&resp);
+}
+
+static void test_bad_url_and_header(void **state) {
+    fixture *f = *state;
+    lx_http_request r = lx_http_request_default();
+    r.url = "ftp://127.0.0.1/x";
+    lx_http_response resp;
+    llmux_error_info err;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_CONFIGURATION);
+    char url[128];
+    lx_fake_server_url(f->srv, "/x", url, sizeof url);
+    lx_http_header h[] = {{"Authorization", "Bearer sk-evil\r\nX-Injected: 1", true}};
+    r.url = url;
+    r.headers = h;
+    r.n_headers = 1;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_CONFIGURATION);
+    assert_null(strstr(err.message, "sk-evil"));
+    assert_int_equal(lx_fake_server_requests(f->srv), 0);
+}
+
+static int64_t ms_since(int64_t t0) { return (lx_now_ns() - t0) / 1000000; }
+
+static void test_first_byte_timeout(void **state) {
+    fixture *f = *state;
+    lx_fake_response fr = {.status = 200, .body = "late", .status_delay_ms = 5000};
+    assert_true(lx_fake_server_push(f->srv, &fr));
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    char url[128];
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    r.timeouts.first_byte_ms = 300;
+    lx_http_response resp;
+    llmux_error_info err;
+    int64_t t0 = lx_now_ns();
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_TIMEOUT);
+    int64_t took = ms_since(t0);
+    assert_non_null(strstr(err.message, "first-byte timeout"));
+    assert_true(took >= 250);
+    assert_true(took < 4000);
+    assert_int_equal(resp.status, 0);
+    assert_int_equal(s.calls, 0);
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+}
+
+static void test_idle_timeout(void **state) {
+    fixture *f = *state;
+    lx_fake_response fr = {.status = 200, .body = k_stream, .chunked = true, .end = LX_FAKE_END_STALL,
+                           .end_after = 10};
+    assert_true(lx_fake_server_push(f->srv, &fr));
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    char url[128];
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    r.timeouts.idle_ms = 300;
+    lx_http_response resp;
+    llmux_error_info err;
+    int64_t t0 = lx_now_ns();
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_TIMEOUT);
+    assert_true(ms_since(t0) < 5000);
+    assert_non_null(strstr(err.message, "idle timeout"));
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(s.body.len, 10);
+    assert_memory_equal(s.body.data, k_stream, 10);
+    /* The stalled connection was closed, not kept for the next request. */
+    assert_true(lx_fake_server_wait_closed(f->srv, 1, 5000));
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+}
+
+static void test_total_deadline(void **state) {
+    fixture *f = *state;
+    char body[200];
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    lx_fake_response fr = {.status = 200, .body = body, .chunked = true, .chunk_size = 1, .chunk_delay_ms = 50};
+    assert_true(lx_fake_server_push(f->srv, &fr));
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    char url[128];
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    r.timeouts.total_ms = 500;
+    lx_http_response resp;
+    llmux_error_info err;
+    int64_t t0 = lx_now_ns();
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_TIMEOUT);
+    int64_t took = ms_since(t0);
+    assert_non_null(strstr(err.message, "deadline"));
+    assert_true(took >= 450);
+    assert_true(took < 5000);
+    assert_true(s.body.len > 0);
+    assert_true(s.body.len < sizeof body - 1);
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+
+    /* An absolute deadline already past: refused before any I/O. */
+    r.timeouts.total_ms = 0;
+    r.deadline_ns = lx_now_ns() - 1;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_TIMEOUT);
+    assert_int_equal(lx_fake_server_requests(f->srv), 1);
+    lx_http_response_free(&resp);
+}
+
+typedef struct canceller {
+    llmux_cancel *cancel;
+    int after_ms;
+    int64_t fired_ns;
+} canceller;
+
+static void *cancel_thread(void *arg) {
+    canceller *c = arg;
+    usleep((useconds_t)c->after_ms * 1000);
+    c->fired_ns = lx_now_ns();
+    llmux_cancel_trigger(c->cancel);
+    return NULL;
+}
+
+static void test_cancel_from_thread(void **state) {
+    fixture *f = *state;
+    char body[400];
+    memset(body, 'y', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    lx_fake_response fr = {.status = 200, .body = body, .chunked = true, .chunk_size = 2, .chunk_delay_ms = 50};
+    assert_true(lx_fake_server_push(f->srv, &fr));
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    char url[128];
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    canceller c = {.cancel = llmux_cancel_create(), .after_ms = 400};
+    assert_non_null(c.cancel);
+    r.cancel = c.cancel;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_thread, &c), 0);
+    lx_http_response resp;
+    llmux_error_info err;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_CANCELLED);
+    int64_t after_trigger = ms_since(c.fired_ns);
+    pthread_join(th, NULL);
+    assert_true(after_trigger < 2000);
+    assert_true(s.body.len > 0);
+    assert_true(s.body.len < sizeof body - 1);
+    /* The upstream connection is closed, and the next request opens a new one. */
+    assert_true(lx_fake_server_wait_closed(f->srv, 1, 5000));
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+
+    lx_fake_response ok = {.status = 200, .body = "fresh"};
+    assert_true(lx_fake_server_push(f->srv, &ok));
+    sink s2 = {0};
+    lx_buf_init(&s2.body, 1 << 20);
+    r = make_request(f, "/x", NULL, 0, &s2, url, sizeof url);
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_OK);
+    assert_string_equal(s2.body.data, "fresh");
+    assert_int_equal(resp.new_connections, 1);
+    assert_int_equal(lx_fake_server_connections(f->srv), 2);
+    lx_http_response_free(&resp);
+    lx_buf_free(&s2.body);
+
+    /* A token triggered before the call: nothing is sent. */
+    r.cancel = c.cancel;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_CANCELLED);
+    assert_int_equal(lx_fake_server_requests(f->srv), 2);
+    llmux_cancel_destroy(c.cancel);
+}
+
+static void test_connection_reuse(void **state) {
+    fixture *f = *state;
+    lx_fake_response a = {.status = 200, .body = "one", .chunked = true};
+    lx_fake_response b = {.status = 200, .body = "two"};
+    lx_fake_response c = {.status = 429, .body = "{\"error\":\"slow down\"}"};
+    lx_fake_response d = {.status = 200, .body = "four"};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    assert_true(lx_fake_server_push(f->srv, &b));
+    assert_true(lx_fake_server_push(f->srv, &c));
+    assert_true(lx_fake_server_push(f->srv, &d));
+    const char *want[] = {"one", "two", "", "four"};
+    for (int i = 0; i < 4; i++) {
+        sink s = {0};
+        lx_buf_init(&s.body, 1 << 20);
+        char url[128];
+        lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+        lx_http_response resp;
+        assert_int_equal(lx_http_request_run(f->client, &r, &resp, NULL), LLMUX_OK);
+        assert_string_equal(s.body.data ? s.body.data : "", want[i]);
+        assert_int_equal(resp.new_connections, i == 0 ? 1 : 0);
+        lx_http_response_free(&resp);
+        lx_buf_free(&s.body);
+    }
+    assert_int_equal(lx_fake_server_requests(f->srv), 4);
+    assert_int_equal(lx_fake_server_connections(f->srv), 1);
+}
+
+static void test_error_status_headers(void **state) {
+    fixture *f = *state;
+    const char *body = "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}";
+    lx_fake_response a = {.status = 429, .headers = "Content-Type: application/json\r\nRetry-After: 7\r\n",
+                          .body = body, .chunk_size = 5, .chunk_delay_ms = 1};
+    lx_fake_response b = {.status = 503, .headers = "retry-after-ms: 1500\r\n", .body = "busy", .chunked = true};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    assert_true(lx_fake_server_push(f->srv, &b));
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    char url[128];
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    lx_http_response resp;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, NULL), LLMUX_OK);
+    assert_int_equal(resp.status, 429);
+    assert_string_equal(resp.retry_after, "7");
+    assert_string_equal(resp.content_type, "application/json");
+    assert_non_null(resp.error_body);
+    assert_int_equal(resp.error_body_len, strlen(body));
+    assert_string_equal(resp.error_body, body);
+    assert_false(resp.error_body_truncated);
+    assert_int_equal(s.calls, 0); /* a non-2xx body never reaches on_data */
+    lx_http_response_free(&resp);
+
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, NULL), LLMUX_OK);
+    assert_int_equal(resp.status, 503);
+    assert_string_equal(resp.retry_after, "1.500");
+    assert_string_equal(resp.error_body, "busy");
+    assert_int_equal(s.calls, 0);
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+}
+
+static void test_error_body_capped(void **state) {
+    fixture *f = *state;
+    static char big[20000];
+    memset(big, 'e', sizeof big - 1);
+    lx_fake_response a = {.status = 500, .body = big, .chunked = true, .chunk_size = 1000};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    char url[128];
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    r.max_error_body = 100;
+    lx_http_response resp;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, NULL), LLMUX_OK);
+    assert_int_equal(resp.status, 500);
+    assert_int_equal(resp.error_body_len, 100);
+    assert_true(resp.error_body_truncated);
+    assert_int_equal(strlen(resp.error_body), 100);
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+}
+
+static void test_callback_abort_and_broken_body(void **state) {
+    fixture *f = *state;
+    lx_fake_response a = {.status = 200, .body = k_stream, .chunked = true, .chunk_size = 4, .chunk_delay_ms = 10};
+    lx_fake_response b = {.status = 200, .body = k_stream, .chunked = true, .chunk_size = 5,
+                          .end = LX_FAKE_END_BREAK, .end_after = 15};
+    lx_fake_response c = {.status = 200, .body = k_stream, .end = LX_FAKE_END_BREAK, .end_after = 7};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    assert_true(lx_fake_server_push(f->srv, &b));
+    assert_true(lx_fake_server_push(f->srv, &c));
+    char url[128];
+    sink s = {.fail_after = 2};
+    lx_buf_init(&s.body, 1 << 20);
+    lx_http_request r = make_request(f, "/x", NULL, 0, &s, url, sizeof url);
+    lx_http_response resp;
+    llmux_error_info err;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_UPSTREAM_PROTOCOL);
+    assert_string_equal(err.message, "test: callback refused chunk 2");
+    lx_http_response_free(&resp);
+    assert_true(lx_fake_server_wait_closed(f->srv, 1, 5000));
+
+    /* Chunked body cut short, then a Content-Length body cut short: both are network errors
+     * after the bytes that did arrive were delivered. */
+    for (int i = 0; i < 2; i++) {
+        sink s2 = {0};
+        lx_buf_init(&s2.body, 1 << 20);
+        r = make_request(f, "/x", NULL, 0, &s2, url, sizeof url);
+        assert_int_equal(lx_http_request_run(f->client, &r, &resp, &err), LLMUX_E_NETWORK);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(s2.body.len, i == 0 ? 15 : 7);
+        assert_memory_equal(s2.body.data, k_stream, s2.body.len);
+        lx_http_response_free(&resp);
+        lx_buf_free(&s2.body);
+    }
+    lx_buf_free(&s.body);
+}
+
+typedef struct par {
+    lx_http_client *client;
+    char url[128];
+    llmux_status st;
+    char body[64];
+} par;
+
+static void *par_thread(void *arg) {
+    par *p = arg;
+    sink s = {0};
+    lx_buf_init(&s.body, 1 << 20);
+    lx_http_request r = lx_http_request_default();
+    r.url = p->url;
+    r.on_data = collect;
+    r.user_data = &s;
+    r.timeouts.total_ms = 30000;
+    lx_http_response resp;
+    p->st = lx_http_request_run(p->client, &r, &resp, NULL);
+    snprintf(p->body, sizeof p->body, "%s", s.body.data ? s.body.data : "");
+    lx_http_response_free(&resp);
+    lx_buf_free(&s.body);
+    return NULL;
+}
+
+/* One client shared by threads: each request runs on its own multi handle. */
+static void test_threads_share_client(void **state) {
+    fixture *f = *state;
+    for (int i = 0; i < 4; i++) {
+        lx_fake_response a = {.status = 200, .body = "same", .chunk_size = 1, .chunk_delay_ms = 5};
+        assert_true(lx_fake_server_push(f->srv, &a));
+    }
+    par p[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        p[i].client = f->client;
+        lx_fake_server_url(f->srv, "/p", p[i].url, sizeof p[i].url);
+        assert_int_equal(pthread_create(&th[i], NULL, par_thread, &p[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(p[i].st, LLMUX_OK);
+        assert_string_equal(p[i].body, "same");
+    }
+    assert_int_equal(lx_fake_server_requests(f->srv), 4);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_chunked_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_length_and_close_delimited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_url_and_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_byte_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_total_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_from_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_status_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_body_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_callback_abort_and_broken_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_share_client, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
