@@ -395,7 +395,7 @@ static void test_decode_malformed(void **state) {
 
 static void test_decode_cancel(void **state) {
     (void)state;
-    size_t len;
+    size_t len = 0;
     char *data = h_read_file(DATA "stream_parallel_tools.sse", &len);
     assert_non_null(data);
     h_rec r = {0};

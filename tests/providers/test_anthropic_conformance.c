@@ -257,7 +257,7 @@ static void test_error_bodies(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[512];
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
-        size_t len;
+        size_t len = 0;
         char *body = h_read_file(path, &len);
         assert_non_null(body);
         llmux_error_info err;

@@ -177,7 +177,7 @@ static void test_decode_nonstream(void **s) {
     (void)s;
     expect_events(false, DATA "response_text.json", DATA "response_text.events", LLMUX_OK);
     /* stream:false ignored by a server that streams anyway. */
-    size_t len;
+    size_t len = 0;
     char *body = h_read_file(DATA "stream_tool_calls.ndjson", &len);
     lx_provider_config cfg = cfg_model("m");
     h_result r = h_decode(&lx_provider_ollama, &cfg, false, body, len, 0, 0);
@@ -190,7 +190,7 @@ static void test_decode_nonstream(void **s) {
 static void test_decode_midstream_error(void **s) {
     (void)s;
     expect_events(true, DATA "stream_error_midstream.ndjson", DATA "stream_error_midstream.events", LLMUX_E_UPSTREAM_SERVER);
-    size_t len;
+    size_t len = 0;
     char *body = h_read_file(DATA "stream_error_midstream.ndjson", &len);
     lx_provider_config cfg = cfg_model("m");
     h_result r = h_decode(&lx_provider_ollama, &cfg, true, body, len, 0, 0);

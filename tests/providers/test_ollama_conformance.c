@@ -27,7 +27,7 @@ static char *load_or_skip(const char *path, size_t *len) {
 static h_result decode_file(const char *name, bool stream) {
     char path[256];
     snprintf(path, sizeof path, FIX "%s", name);
-    size_t len;
+    size_t len = 0;
     char *body = load_or_skip(path, &len);
     lx_provider_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -108,7 +108,7 @@ static void test_errors(void **s) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[256];
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
-        size_t len;
+        size_t len = 0;
         char *body = load_or_skip(path, &len);
         llmux_error_info e;
         lx_provider_ollama.map_error(cases[i].http, body, len, NULL, &e);

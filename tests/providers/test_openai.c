@@ -333,7 +333,7 @@ static void test_decode_midstream_error(void **s) {
     (void)s;
     expect_events("openrouter", true, DATA "stream_midstream_error.sse", DATA "stream_midstream_error.events",
                   LLMUX_E_RATE_LIMITED);
-    size_t len;
+    size_t len = 0;
     char *body = h_read_file(DATA "stream_midstream_error.sse", &len);
     lx_provider_config cfg = cfg_named("openrouter", "m");
     h_result r = h_decode(&lx_provider_openai, &cfg, true, body, len, 0, 0);

@@ -26,7 +26,7 @@ static char *load_or_skip(const char *path, size_t *len) {
 }
 
 static h_result decode_file(const char *provider, const char *path, bool stream) {
-    size_t len;
+    size_t len = 0;
     char *body = load_or_skip(path, &len);
     lx_provider_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -198,7 +198,7 @@ static void check_errors(const err_file *cases, size_t n, const char *headers_fi
     for (size_t i = 0; i < n; i++) {
         char path[256];
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
-        size_t len;
+        size_t len = 0;
         char *body = load_or_skip(path, &len);
         llmux_error_info e;
         lx_provider_openai.map_error(cases[i].http, body, len, NULL, &e);
@@ -228,7 +228,7 @@ static void test_openai_errors(void **s) {
     };
     check_errors(cases, sizeof cases / sizeof cases[0], NULL);
     /* 429 with the recorded headers: Retry-After wins over the message hint. */
-    size_t len;
+    size_t len = 0;
     char *body = load_or_skip(FIX "openai_chat/error_429.json", &len);
     llmux_error_info e;
     lx_provider_openai.map_error(429, body, len, "1", &e);
@@ -261,7 +261,7 @@ static void test_openrouter_errors(void **s) {
         {"openrouter/error_529.json", 529, LLMUX_E_OVERLOADED},
     };
     check_errors(cases, sizeof cases / sizeof cases[0], NULL);
-    size_t len;
+    size_t len = 0;
     char *body = load_or_skip(FIX "openrouter/error_429_capacity_exhausted_docs.json", &len);
     llmux_error_info e;
     lx_provider_openai.map_error(429, body, len, NULL, &e);
