@@ -464,6 +464,67 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
 llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char *path, char *buf, size_t buf_size,
                                             llmux_error_info *err);
 
+
+/* ------------------------------------------------------------- embeddings */
+
+typedef struct llmux_embed_request {
+    const char *model;             /* "openai/text-embedding-3-small", "gemini/gemini-embedding-001",
+                                      "ollama/nomic-embed-text", ... */
+    const char *const *inputs;     /* the texts to embed */
+    size_t n_inputs;
+    int32_t dimensions;            /* > 0: ask for this many dimensions where supported; 0 = default */
+    const char *provider_options;  /* JSON object text keyed by provider, as in llmux_request */
+} llmux_embed_request;
+
+llmux_embed_request llmux_embed_request_default(void);
+
+/* Embedding vectors, one per input in input order. Owned by the caller; release with
+ * llmux_embeddings_free(). */
+typedef struct llmux_embeddings {
+    const char *model;
+    const char *provider;
+    size_t n;              /* number of vectors */
+    size_t dim;            /* floats per vector */
+    const float *data;     /* (n, dim), row-major */
+    llmux_usage usage;     /* input_tokens when the provider reports it, else -1 */
+} llmux_embeddings;
+
+/* Accepts NULL. */
+void llmux_embeddings_free(llmux_embeddings *e);
+
+/* Embeds the inputs with a remote provider. Blocking; thread-safe like llmux_run. Errors as for
+ * llmux_run; a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure *out is NULL. */
+llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
+                         llmux_embeddings **out, llmux_error_info *err);
+
+/* ------------------------------------------------------------ model lists */
+
+typedef struct llmux_model_info {
+    const char *id;             /* "provider/model", usable as llmux_request.model */
+    const char *name;           /* display name; NULL when the provider gives none */
+    const char *provider;
+    int64_t context_length;     /* tokens; -1 unknown */
+    int64_t max_output_tokens;  /* -1 unknown */
+    double input_price;         /* USD per million input tokens; NaN unknown */
+    double output_price;        /* USD per million output tokens; NaN unknown */
+    double cache_read_price;    /* USD per million cached input tokens; NaN unknown */
+    double cache_write_price;   /* USD per million cache-write tokens; NaN unknown */
+} llmux_model_info;
+
+/* Owned by the caller; release with llmux_model_list_free(). */
+typedef struct llmux_model_list {
+    const llmux_model_info *models;
+    size_t n;
+} llmux_model_list;
+
+/* Accepts NULL. */
+void llmux_model_list_free(llmux_model_list *list);
+
+/* Asks a provider ("openai", "anthropic", "gemini", "openrouter", "ollama" or a configured custom
+ * name) for its models. Blocking; thread-safe. On failure *out is NULL. */
+llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
+                               llmux_model_list **out, llmux_error_info *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,6 +82,16 @@ typedef struct lx_provider {
     void (*decoder_destroy)(lx_decoder *d); /* accepts NULL */
     /* Maps a non-2xx response (status, body, Retry-After header or NULL) to the taxonomy. */
     void (*map_error)(int http_status, const char *body, size_t len, const char *retry_after, llmux_error_info *err);
+    /* Embeddings: request and whole-body response (capped at LX_WIRE_MAX_BODY). NULL = unsupported. */
+    llmux_status (*encode_embed)(const lx_provider_config *cfg, const llmux_embed_request *req, lx_wire_request *out,
+                                 llmux_error_info *err);
+    llmux_status (*decode_embed)(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
+                                 llmux_error_info *err);
+    /* Model list: request and whole-body response. NULL = unsupported. Ids in the list are
+     * prefixed with cfg->name ("openrouter/meta-llama/..."). */
+    llmux_status (*encode_models)(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err);
+    llmux_status (*decode_models)(const lx_provider_config *cfg, const char *body, size_t len, llmux_model_list **out,
+                                  llmux_error_info *err);
 } lx_provider;
 
 /* The adapters. OpenRouter and other OpenAI-compatible servers use lx_provider_openai with
