@@ -42,4 +42,31 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
                            int64_t deadline_ns, const lx_remote_timeouts *timeouts, lx_event_sink sink,
                            llmux_error_info *err);
 
+/* Resolution details (lx_remote_resolve):
+ *  - The provider name is the spec up to the first '/', the model everything after it:
+ *    "openrouter/meta-llama/llama-3.1-8b-instruct" -> openrouter, "meta-llama/llama-3.1-8b-instruct".
+ *  - Built-in names: openai (https://api.openai.com/v1, OPENAI_API_KEY, OPENAI_BASE_URL),
+ *    anthropic (https://api.anthropic.com/v1, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL), gemini
+ *    (https://generativelanguage.googleapis.com/v1beta, GEMINI_API_KEY, else GOOGLE_API_KEY),
+ *    openrouter (https://openrouter.ai/api/v1, OPENROUTER_API_KEY, protocol openai), ollama
+ *    (http://127.0.0.1:11434 or OLLAMA_HOST, no key). A llmux_provider_params entry with the same
+ *    name overrides the environment field by field (base_url, api_key, protocol); any other name
+ *    needs an entry with a base_url and speaks "openai" unless it sets a protocol; its key is
+ *    optional.
+ *  - Anthropic base URLs follow the SDK's convention (no version: ANTHROPIC_BASE_URL=
+ *    "https://api.anthropic.com"): "/v1" is appended when the URL does not already end with it,
+ *    whether it came from the environment or from params. OLLAMA_HOST (and an ollama base_url)
+ *    may lack a scheme ("host", "host:port", ":port"): http and port 11434 are assumed, as
+ *    Ollama's own client does. A trailing '/' is removed; other URLs must start with http(s)://.
+ *  - The four hosted providers fail with LLMUX_E_AUTHENTICATION naming the variable when no key is
+ *    found, before any network I/O.
+ *  - The target's cfg points into its own storage: do not copy a target by value.
+ *
+ * Remote requests share one process-wide HTTP client (lx_http_client: a pool of connections per
+ * host reused across requests and threads). */
+
+/* Releases the shared HTTP client and its pooled connections. Call only when no remote request
+ * is running (e.g. at exit, or in tests before a leak check); the next request creates a new one. */
+void lx_remote_shutdown(void);
+
 #endif

@@ -15,7 +15,7 @@
 /* How the body ends. */
 typedef enum lx_fake_end {
     LX_FAKE_END_NORMAL = 0,  /* the whole body, then keep-alive (or close when close_delimited) */
-    LX_FAKE_END_BREAK = 1,   /* after end_after body bytes, reset the connection (RST) */
+    LX_FAKE_END_BREAK = 1,   /* after end_after body bytes, close the socket without finishing the framing */
     LX_FAKE_END_STALL = 2    /* after end_after body bytes, send nothing more; keep the socket */
 } lx_fake_end;
 

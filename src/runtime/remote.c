@@ -1,0 +1,335 @@
+/* Remote execution: provider resolution (names, environment, base URLs) and one request through
+ * an adapter and the HTTP client, with the terminal-event guarantee of remote.h. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "runtime/remote.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "transport/http.h"
+
+/* The hosted providers llmux knows without configuration. */
+typedef struct builtin {
+    const char *name;
+    const char *protocol;
+    const char *base_url;   /* public endpoint */
+    const char *key_env;    /* the official SDK's variable; NULL = no key needed */
+    const char *key_env2;   /* a second accepted variable; NULL = none */
+    const char *url_env;    /* base URL variable; NULL = none */
+} builtin;
+
+static const builtin k_builtins[] = {
+    {"openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", NULL, "OPENAI_BASE_URL"},
+    {"anthropic", "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", NULL, "ANTHROPIC_BASE_URL"},
+    {"gemini", "gemini", "https://generativelanguage.googleapis.com/v1beta", "GEMINI_API_KEY", "GOOGLE_API_KEY", NULL},
+    {"openrouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", NULL, NULL},
+    /* Ollama's own client default (envconfig.Host): 127.0.0.1, not "localhost", so an IPv6-first
+     * resolver never sends us to ::1 where ollama does not listen by default. */
+    {"ollama", "ollama", "http://127.0.0.1:11434", NULL, NULL, "OLLAMA_HOST"},
+};
+#define N_BUILTINS (sizeof k_builtins / sizeof k_builtins[0])
+
+static const builtin *find_builtin(const char *name, size_t len) {
+    for (size_t i = 0; i < N_BUILTINS; i++)
+        if (strlen(k_builtins[i].name) == len && memcmp(k_builtins[i].name, name, len) == 0) return &k_builtins[i];
+    return NULL;
+}
+
+static const llmux_provider_params *find_params(const char *name, size_t len, const llmux_provider_params *p,
+                                                size_t n) {
+    for (size_t i = 0; p && i < n; i++)
+        if (p[i].name && strlen(p[i].name) == len && memcmp(p[i].name, name, len) == 0) return &p[i];
+    return NULL;
+}
+
+static const lx_provider *adapter_for(const char *protocol) {
+    if (!protocol) return NULL;
+    if (strcmp(protocol, "openai") == 0) return &lx_provider_openai;
+    if (strcmp(protocol, "anthropic") == 0) return &lx_provider_anthropic;
+    if (strcmp(protocol, "gemini") == 0) return &lx_provider_gemini;
+    if (strcmp(protocol, "ollama") == 0) return &lx_provider_ollama;
+    return NULL;
+}
+
+bool lx_remote_is_remote(const char *model_spec, const llmux_provider_params *providers, size_t n_providers) {
+    if (!model_spec) return false;
+    const char *slash = strchr(model_spec, '/');
+    if (!slash || slash == model_spec) return false;
+    size_t len = (size_t)(slash - model_spec);
+    return find_params(model_spec, len, providers, n_providers) || find_builtin(model_spec, len);
+}
+
+/* Packs strings into target->storage. */
+typedef struct packer {
+    lx_remote_target *t;
+    size_t off;
+    bool full;
+} packer;
+
+static const char *pack(packer *p, const char *s, size_t n) {
+    if (p->full || n >= sizeof p->t->storage - p->off) {
+        p->full = true;
+        return NULL;
+    }
+    char *dst = p->t->storage + p->off;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    p->off += n + 1;
+    return dst;
+}
+
+static const char *env_nonempty(const char *name) {
+    const char *v = name ? getenv(name) : NULL;
+    return v && *v ? v : NULL;
+}
+
+/* OLLAMA_HOST as Ollama's client reads it: "host", "host:port", ":port", "scheme://host[:port]".
+ * Without a scheme it is http and the port defaults to 11434. */
+static void ollama_url(const char *host, char *out, size_t size) {
+    while (*host == ' ' || *host == '\t') host++;
+    if (strstr(host, "://")) {
+        snprintf(out, size, "%s", host);
+        return;
+    }
+    size_t hl = strcspn(host, "/");
+    const char *colon = memchr(host, ':', hl);
+    bool bracket = host[0] == '['; /* an IPv6 literal: a port comes after the ']' */
+    if (bracket) {
+        const char *close = memchr(host, ']', hl);
+        colon = close && (size_t)(close - host) + 1 < hl && close[1] == ':' ? close + 1 : NULL;
+    }
+    if (hl == 0) snprintf(out, size, "http://127.0.0.1:11434");
+    else if (colon == host) snprintf(out, size, "http://127.0.0.1%.*s", (int)hl, host);
+    else if (colon) snprintf(out, size, "http://%.*s", (int)hl, host);
+    else snprintf(out, size, "http://%.*s:11434", (int)hl, host);
+}
+
+llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_params *providers, size_t n_providers,
+                               lx_remote_target *out, llmux_error_info *err) {
+    if (!model_spec || !out) return lx_error(err, LLMUX_E_INTERNAL, "remote: resolve called with NULL");
+    memset(out, 0, sizeof *out);
+    const char *slash = strchr(model_spec, '/');
+    if (!slash || slash == model_spec)
+        return lx_error(err, LLMUX_E_MODEL_NOT_FOUND, "model \"%.200s\": expected provider/model", model_spec);
+    size_t name_len = (size_t)(slash - model_spec);
+    const char *model = slash + 1;
+    const builtin *b = find_builtin(model_spec, name_len);
+    const llmux_provider_params *pp = find_params(model_spec, name_len, providers, n_providers);
+    if (!b && !pp)
+        return lx_error(err, LLMUX_E_MODEL_NOT_FOUND, "model \"%.200s\": unknown provider \"%.*s\"", model_spec,
+                        (int)(name_len > 64 ? 64 : name_len), model_spec);
+    if (!*model) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model \"%.200s\": no model name after the provider", model_spec);
+
+    const char *name_for_msg = b ? b->name : pp->name;
+    const char *protocol = pp && pp->protocol ? pp->protocol : b ? b->protocol : "openai";
+    const lx_provider *adapter = adapter_for(protocol);
+    if (!adapter)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "provider %.64s: unknown protocol \"%.64s\"", name_for_msg, protocol);
+
+    /* Base URL: explicit params, then the SDK's variable, then the public endpoint. */
+    const char *url = pp && pp->base_url && *pp->base_url ? pp->base_url : NULL;
+    if (!url && b) url = env_nonempty(b->url_env);
+    if (!url && b) url = b->base_url;
+    if (!url)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "provider %.64s: base_url is required for a custom provider",
+                        name_for_msg);
+    char ubuf[1024];
+    if (strcmp(protocol, "ollama") == 0) ollama_url(url, ubuf, sizeof ubuf);
+    else snprintf(ubuf, sizeof ubuf, "%s", url);
+    size_t ul = strlen(ubuf);
+    while (ul && ubuf[ul - 1] == '/') ubuf[--ul] = '\0';
+    /* Anthropic's SDK takes its base URL without the version (ANTHROPIC_BASE_URL=
+     * "https://api.anthropic.com"); the adapter's paths start after "/v1". */
+    if (strcmp(protocol, "anthropic") == 0 && (ul < 3 || strcmp(ubuf + ul - 3, "/v1") != 0)) {
+        if (ul + 3 >= sizeof ubuf) return lx_error(err, LLMUX_E_CONFIGURATION, "provider %.64s: base_url too long", name_for_msg);
+        memcpy(ubuf + ul, "/v1", 4);
+        ul += 3;
+    }
+    if (strncmp(ubuf, "http://", 7) != 0 && strncmp(ubuf, "https://", 8) != 0)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "provider %.64s: base_url must start with http:// or https://",
+                        name_for_msg);
+
+    /* Key: explicit params, then the SDK's variables. */
+    const char *key = pp && pp->api_key && *pp->api_key ? pp->api_key : NULL;
+    if (!key && b) key = env_nonempty(b->key_env);
+    if (!key && b) key = env_nonempty(b->key_env2);
+    if (!key && b && b->key_env) {
+        if (b->key_env2)
+            return lx_error(err, LLMUX_E_AUTHENTICATION, "provider %s: no API key: set %s (or %s) or configure api_key",
+                            b->name, b->key_env, b->key_env2);
+        return lx_error(err, LLMUX_E_AUTHENTICATION, "provider %s: no API key: set %s or configure api_key", b->name,
+                        b->key_env);
+    }
+
+    packer pk = {.t = out};
+    out->provider = adapter;
+    out->cfg.name = pack(&pk, model_spec, name_len);
+    out->cfg.base_url = pack(&pk, ubuf, ul);
+    out->cfg.model = pack(&pk, model, strlen(model));
+    out->cfg.api_key = key ? pack(&pk, key, strlen(key)) : NULL;
+    if (pk.full) {
+        explicit_bzero(out, sizeof *out);
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "model \"%.200s\": name, base URL and key are too long",
+                        model_spec);
+    }
+    return LLMUX_OK;
+}
+
+/* ------------------------------------------------------------------ run */
+
+static pthread_mutex_t g_client_mu = PTHREAD_MUTEX_INITIALIZER;
+static lx_http_client *g_client;
+
+static llmux_status shared_client(lx_http_client **out, llmux_error_info *err) {
+    llmux_status st = LLMUX_OK;
+    pthread_mutex_lock(&g_client_mu);
+    if (!g_client) st = lx_http_client_create(NULL, &g_client, err);
+    *out = g_client;
+    pthread_mutex_unlock(&g_client_mu);
+    return st;
+}
+
+void lx_remote_shutdown(void) {
+    pthread_mutex_lock(&g_client_mu);
+    lx_http_client_destroy(g_client);
+    g_client = NULL;
+    pthread_mutex_unlock(&g_client_mu);
+}
+
+typedef struct run_state {
+    lx_event_sink outer;
+    const lx_provider *p;
+    lx_decoder *dec;
+    bool any;                 /* an event reached the caller's sink */
+    bool terminal;            /* FINISH or ERROR reached it */
+    llmux_status terminal_st; /* OK for FINISH (CANCELLED when cancelled), else the ERROR's class */
+    llmux_error_info terminal_err;
+} run_state;
+
+static bool wrapped_emit(void *ud, const llmux_event *ev) {
+    run_state *r = ud;
+    if (r->terminal) return false; /* nothing after the terminal event */
+    r->any = true;
+    if (ev->type == LLMUX_EVENT_FINISH) {
+        r->terminal = true;
+        r->terminal_st = ev->finish_reason == LLMUX_FINISH_CANCELLED ? LLMUX_E_CANCELLED : LLMUX_OK;
+        if (r->terminal_st == LLMUX_E_CANCELLED) lx_error(&r->terminal_err, LLMUX_E_CANCELLED, "cancelled");
+    } else if (ev->type == LLMUX_EVENT_ERROR) {
+        r->terminal = true;
+        if (ev->error) r->terminal_err = *ev->error;
+        else lx_error(&r->terminal_err, LLMUX_E_UPSTREAM_PROTOCOL, "error event without details");
+        r->terminal_st = r->terminal_err.status;
+    }
+    return r->outer.emit(r->outer.user_data, ev);
+}
+
+static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_info *err) {
+    run_state *r = ud;
+    return r->p->decoder_feed(r->dec, data, len, err);
+}
+
+static int64_t pick(int64_t v, int64_t dflt) { return v > 0 ? v : dflt; }
+
+static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info *e) {
+    llmux_event ev;
+    memset(&ev, 0, sizeof ev);
+    if (st == LLMUX_E_CANCELLED) {
+        ev.type = LLMUX_EVENT_FINISH;
+        ev.finish_reason = LLMUX_FINISH_CANCELLED;
+    } else {
+        ev.type = LLMUX_EVENT_ERROR;
+        ev.error = e;
+    }
+    r->terminal = true;
+    r->outer.emit(r->outer.user_data, &ev); /* the stream ends here whatever the sink answers */
+}
+
+llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                           int64_t deadline_ns, const lx_remote_timeouts *timeouts, lx_event_sink sink,
+                           llmux_error_info *err) {
+    if (!t || !t->provider || !req || !sink.emit) return lx_error(err, LLMUX_E_INTERNAL, "remote: run called with NULL");
+    if (llmux_cancel_is_triggered(cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled before the request");
+    const lx_provider *p = t->provider;
+    llmux_error_info e;
+    lx_error_clear(&e);
+    lx_http_client *client = NULL;
+    llmux_status st = shared_client(&client, &e);
+    if (st != LLMUX_OK) {
+        if (err) *err = e;
+        return st;
+    }
+
+    lx_wire_request w;
+    memset(&w, 0, sizeof w);
+    lx_buf_init(&w.body, LLMUX_JSON_MAX_BYTES);
+    lx_buf url;
+    lx_buf_init(&url, 8192);
+    run_state r = {.outer = sink, .p = p};
+    lx_http_response resp;
+    memset(&resp, 0, sizeof resp);
+
+    st = p->encode(&t->cfg, req, &w, &e);
+    if (st != LLMUX_OK) goto done;
+    if (!lx_buf_append_str(&url, t->cfg.base_url) || !lx_buf_append_str(&url, w.path)) {
+        st = lx_error(&e, LLMUX_E_CONFIGURATION, "%s: request URL too long", t->cfg.name);
+        goto done;
+    }
+    lx_http_header headers[LX_WIRE_MAX_HEADERS];
+    for (size_t i = 0; i < w.n_headers && i < LX_WIRE_MAX_HEADERS; i++)
+        headers[i] = (lx_http_header){w.headers[i].name, w.headers[i].value, w.headers[i].secret};
+    r.dec = p->decoder_create(&t->cfg, w.stream, (lx_event_sink){wrapped_emit, &r});
+    if (!r.dec) {
+        st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
+        goto done;
+    }
+
+    lx_http_request hr = lx_http_request_default();
+    hr.method = w.method;
+    hr.url = url.data;
+    hr.headers = headers;
+    hr.n_headers = w.n_headers < LX_WIRE_MAX_HEADERS ? w.n_headers : LX_WIRE_MAX_HEADERS;
+    hr.body = w.body.len ? w.body.data : NULL;
+    hr.body_len = w.body.len;
+    hr.timeouts.connect_ms = pick(timeouts ? timeouts->connect_ms : 0, 10000);
+    hr.timeouts.first_byte_ms = pick(timeouts ? timeouts->first_byte_ms : 0, 120000);
+    hr.timeouts.idle_ms = pick(timeouts ? timeouts->idle_ms : 0, 60000);
+    hr.deadline_ns = deadline_ns;
+    hr.cancel = cancel;
+    hr.on_data = feed;
+    hr.user_data = &r;
+    st = lx_http_request_run(client, &hr, &resp, &e);
+    if (st == LLMUX_OK) {
+        if (resp.status < 200 || resp.status > 299) {
+            p->map_error(resp.status, resp.error_body ? resp.error_body : "", resp.error_body_len,
+                         resp.retry_after[0] ? resp.retry_after : NULL, &e);
+            st = e.status != LLMUX_OK ? e.status : lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", t->cfg.name, resp.status);
+        } else {
+            st = p->decoder_end(r.dec, &e);
+        }
+    }
+
+done:
+    if (r.terminal) {
+        /* The stream already ended: its terminal event decides the outcome. */
+        st = r.terminal_st;
+        e = r.terminal_err;
+    } else {
+        if (st == LLMUX_OK)
+            st = lx_error(&e, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response ended without a finish", t->cfg.name);
+        /* A failure before any event is returned silently so the caller may retry or fall back;
+         * after one, the stream must end with exactly one terminal event. */
+        if (r.any) emit_terminal(&r, st, &e);
+    }
+    p->decoder_destroy(r.dec);
+    lx_http_response_free(&resp);
+    for (size_t i = 0; i < LX_WIRE_MAX_HEADERS; i++)
+        if (w.headers[i].secret) explicit_bzero(w.headers[i].value, sizeof w.headers[i].value);
+    lx_buf_free(&w.body);
+    lx_buf_free(&url);
+    if (err) *err = e;
+    return st == LLMUX_OK ? LLMUX_OK : st;
+}
