@@ -15,95 +15,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "runtime/remote.h"
+#include "support/event_log.h"
 #include "support/fake_server.h"
-
-/* ------------------------------------------------------------ event log */
-
-typedef struct log {
-    lx_buf out;
-    int n_terminal;
-    int n_events;
-    int stop_at_text;           /* return false on this TEXT_DELTA (1-based); 0 = never */
-    llmux_cancel *cancel_at_text_token; /* trigger on the first TEXT_DELTA */
-    int64_t triggered_ns;
-    int n_text;
-    bool after_terminal;        /* an event arrived after the terminal one */
-} log_t;
-
-static void esc(lx_buf *b, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '"' || c == '\\') lx_buf_printf(b, "\\%c", c);
-        else if (c == '\n') lx_buf_append_str(b, "\\n");
-        else lx_buf_append(b, &c, 1);
-    }
-}
-
-static void str(lx_buf *b, const char *s) {
-    if (!s) {
-        lx_buf_append_str(b, " -");
-        return;
-    }
-    lx_buf_append_str(b, " \"");
-    esc(b, s, strlen(s));
-    lx_buf_append_str(b, "\"");
-}
-
-static bool log_emit(void *ud, const llmux_event *ev) {
-    log_t *l = ud;
-    lx_buf *b = &l->out;
-    if (l->n_terminal) l->after_terminal = true;
-    l->n_events++;
-    lx_buf_append_str(b, llmux_event_type_name(ev->type));
-    switch (ev->type) {
-    case LLMUX_EVENT_START:
-        str(b, ev->id);
-        str(b, ev->name);
-        str(b, ev->provider);
-        break;
-    case LLMUX_EVENT_TEXT_DELTA:
-    case LLMUX_EVENT_TOOL_CALL_DELTA:
-    case LLMUX_EVENT_REASONING_DELTA:
-        lx_buf_printf(b, " %u \"", ev->index);
-        esc(b, ev->text ? ev->text : "", ev->text_len);
-        lx_buf_append_str(b, "\"");
-        break;
-    case LLMUX_EVENT_TOOL_CALL_START:
-        lx_buf_printf(b, " %u", ev->index);
-        str(b, ev->id);
-        str(b, ev->name);
-        break;
-    case LLMUX_EVENT_TOOL_CALL_END: lx_buf_printf(b, " %u", ev->index); break;
-    case LLMUX_EVENT_USAGE:
-        lx_buf_printf(b, " in=%lld out=%lld total=%lld", (long long)ev->usage.input_tokens,
-                      (long long)ev->usage.output_tokens, (long long)ev->usage.total_tokens);
-        break;
-    case LLMUX_EVENT_FINISH:
-        l->n_terminal++;
-        lx_buf_printf(b, " %s", llmux_finish_reason_name(ev->finish_reason));
-        break;
-    case LLMUX_EVENT_ERROR:
-        l->n_terminal++;
-        lx_buf_printf(b, " %s", ev->error ? llmux_status_name(ev->error->status) : "?");
-        break;
-    }
-    lx_buf_append_str(b, "\n");
-    if (ev->type == LLMUX_EVENT_TEXT_DELTA) {
-        l->n_text++;
-        if (l->cancel_at_text_token && l->n_text == 1) {
-            l->triggered_ns = lx_now_ns();
-            llmux_cancel_trigger(l->cancel_at_text_token);
-        }
-        if (l->stop_at_text && l->n_text == l->stop_at_text) return false;
-    }
-    return true;
-}
-
-static void log_init(log_t *l) {
-    memset(l, 0, sizeof *l);
-    lx_buf_init(&l->out, 1 << 20);
-    lx_buf_append(&l->out, "", 0);
-}
 
 /* ------------------------------------------------------------ providers */
 
@@ -421,7 +334,7 @@ static void scenario(void **state, bool stream, bool tool) {
     expect_events(&l, stream ? (tool ? p->ev_stream_tool : p->ev_stream_text) : (tool ? p->ev_tool : p->ev_text));
     check_wire(f, 0, stream);
     assert_int_equal(lx_fake_server_mismatches(f->srv), 0);
-    lx_buf_free(&l.out);
+    log_free(&l);
 }
 
 static void test_stream_text(void **state) { scenario(state, true, false); }
@@ -445,7 +358,7 @@ static void test_rate_limited(void **state) {
         assert_true(strlen(err.provider_message) > 0);
         /* A failure before any event: returned, nothing emitted (the caller may retry). */
         assert_int_equal(l.n_events, 0);
-        lx_buf_free(&l.out);
+        log_free(&l);
     }
 }
 
@@ -470,7 +383,7 @@ static void test_server_error_no_key_leak(void **state) {
         assert_null(strstr(err.provider_message, secret));
     }
     assert_int_equal(l.n_events, 0);
-    lx_buf_free(&l.out);
+    log_free(&l);
 }
 
 /* Byte offset just past the n-th complete event/line of a stream body. */
@@ -497,7 +410,7 @@ static void test_broken_before_first_event(void **state) {
     assert_int_equal(run(f, true, NULL, &l, &err), LLMUX_E_NETWORK);
     assert_int_equal(err.status, LLMUX_E_NETWORK);
     assert_int_equal(l.n_events, 0);
-    lx_buf_free(&l.out);
+    log_free(&l);
 }
 
 static void test_broken_midway(void **state) {
@@ -527,7 +440,7 @@ static void test_broken_midway(void **state) {
     char expect[1024];
     snprintf(expect, sizeof expect, "%.*serror network\n", (int)(second - want), want);
     expect_events(&l, expect);
-    lx_buf_free(&l.out);
+    log_free(&l);
 }
 
 static void test_cancel_by_sink(void **state) {
@@ -548,7 +461,7 @@ static void test_cancel_by_sink(void **state) {
     expect_events(&l, expect);
     /* The upstream connection was closed, not kept. */
     assert_true(lx_fake_server_wait_closed(f->srv, 1, 5000));
-    lx_buf_free(&l.out);
+    log_free(&l);
 }
 
 static void test_cancel_by_token(void **state) {
@@ -576,7 +489,7 @@ static void test_cancel_by_token(void **state) {
     assert_null(strstr(l.out.data, "usage"));
     assert_true(lx_fake_server_wait_closed(f->srv, 1, 5000));
     llmux_cancel_destroy(l.cancel_at_text_token);
-    lx_buf_free(&l.out);
+    log_free(&l);
 }
 
 static void test_missing_key(void **state) {
