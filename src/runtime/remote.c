@@ -331,5 +331,5 @@ done:
     lx_buf_free(&w.body);
     lx_buf_free(&url);
     if (err) *err = e;
-    return st == LLMUX_OK ? LLMUX_OK : st;
+    return st;
 }
