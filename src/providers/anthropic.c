@@ -9,6 +9,7 @@
 #include "core/utf8.h"
 #include "providers/anthropic_internal.h"
 #include "providers/common.h"
+#include "providers/extra.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 
@@ -455,11 +456,13 @@ static void map_error(int http_status, const char *body, size_t len, const char 
 
 const lx_provider lx_provider_anthropic = {
     .protocol = "anthropic",
-    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_REASONING | LX_CAP_STREAM_USAGE,
+    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_REASONING | LX_CAP_STREAM_USAGE | LX_CAP_MODEL_LIST,
     .encode = encode,
     .decoder_create = lx_anthropic_decoder_create,
     .decoder_feed = lx_anthropic_decoder_feed,
     .decoder_end = lx_anthropic_decoder_end,
     .decoder_destroy = lx_anthropic_decoder_destroy,
     .map_error = map_error,
+    .encode_models = lx_anthropic_encode_models,
+    .decode_models = lx_anthropic_decode_models,
 };

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "providers/common.h"
+#include "providers/extra.h"
 #include "providers/gemini_internal.h"
 
 typedef struct enc {
@@ -588,11 +589,16 @@ static void map_error(int http_status, const char *body, size_t len, const char 
 
 const lx_provider lx_provider_gemini = {
     .protocol = "gemini",
-    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE,
+    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE |
+            LX_CAP_EMBEDDINGS | LX_CAP_MODEL_LIST,
     .encode = encode,
     .decoder_create = lx_gemini_decoder_create,
     .decoder_feed = lx_gemini_decoder_feed,
     .decoder_end = lx_gemini_decoder_end,
     .decoder_destroy = lx_gemini_decoder_destroy,
     .map_error = map_error,
+    .encode_embed = lx_gemini_encode_embed,
+    .decode_embed = lx_gemini_decode_embed,
+    .encode_models = lx_gemini_encode_models,
+    .decode_models = lx_gemini_decode_models,
 };

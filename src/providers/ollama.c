@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/utf8.h"
 #include "providers/common.h"
+#include "providers/extra.h"
 #include "transport/ndjson.h"
 
 /* ------------------------------------------------------------ encode */
@@ -441,11 +442,16 @@ static llmux_status ollama_decoder_end(lx_decoder *d, llmux_error_info *err) {
 
 const lx_provider lx_provider_ollama = {
     .protocol = "ollama",
-    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE,
+    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE |
+            LX_CAP_EMBEDDINGS | LX_CAP_MODEL_LIST,
     .encode = ollama_encode,
     .decoder_create = ollama_decoder_create,
     .decoder_feed = ollama_decoder_feed,
     .decoder_end = ollama_decoder_end,
     .decoder_destroy = ollama_decoder_destroy,
     .map_error = ollama_map_error,
+    .encode_embed = lx_ollama_encode_embed,
+    .decode_embed = lx_ollama_decode_embed,
+    .encode_models = lx_ollama_encode_models,
+    .decode_models = lx_ollama_decode_models,
 };

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "providers/extra.h"
 #include "providers/openai_internal.h"
 #include "transport/sse.h"
 
@@ -517,11 +518,16 @@ static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
 
 const lx_provider lx_provider_openai = {
     .protocol = "openai",
-    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE,
+    .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE |
+            LX_CAP_EMBEDDINGS | LX_CAP_MODEL_LIST,
     .encode = lx_openai_encode,
     .decoder_create = openai_decoder_create,
     .decoder_feed = openai_decoder_feed,
     .decoder_end = openai_decoder_end,
     .decoder_destroy = openai_decoder_destroy,
     .map_error = openai_map_error,
+    .encode_embed = lx_openai_encode_embed,
+    .decode_embed = lx_openai_decode_embed,
+    .encode_models = lx_openai_encode_models,
+    .decode_models = lx_openai_decode_models,
 };

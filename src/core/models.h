@@ -1,0 +1,26 @@
+/* Building llmux_model_list: one arena per list, owned by a private container, so
+ * llmux_model_list_free() releases everything at once. At most LX_MODELS_MAX entries. */
+#ifndef LX_MODELS_H
+#define LX_MODELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "llmux.h"
+
+#define LX_MODELS_MAX 20000u
+
+/* An empty list; NULL when out of memory. */
+llmux_model_list *lx_model_list_new(void);
+
+/* Appends an entry with id "<prefix>/<name>" (prefix NULL or "" = name alone), provider
+ * copied, display name NULL, lengths -1 and prices NaN, and gives it to the caller to fill in
+ * *out (strings through lx_model_list_strdup); the pointer is valid until the next append.
+ * Errors: LLMUX_E_UPSTREAM_PROTOCOL past LX_MODELS_MAX entries, LLMUX_E_OUT_OF_MEMORY. */
+llmux_status lx_model_list_push(llmux_model_list *l, const char *prefix, const char *name, const char *provider,
+                                llmux_model_info **out, llmux_error_info *err);
+
+/* Copies into the list's arena. NULL in gives NULL out; NULL out otherwise means out of memory. */
+char *lx_model_list_strdup(llmux_model_list *l, const char *s);
+
+#endif

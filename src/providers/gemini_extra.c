@@ -1,0 +1,192 @@
+/* Gemini embeddings (POST /models/{model}:batchEmbedContents, one request per input) and
+ * model list (GET /models). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/embeddings.h"
+#include "core/error.h"
+#include "core/models.h"
+#include "providers/extra.h"
+#include "providers/gemini_internal.h"
+
+static const char *who_of(const lx_provider_config *cfg) { return cfg && cfg->name ? cfg->name : "gemini"; }
+
+/* The model goes into the URL path: only characters that need no escaping (as gemini.c). */
+static bool valid_model(const char *m) {
+    if (!*m) return false;
+    for (const char *p = m; *p; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+              ch == '.' || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+static bool key_header(lx_wire_request *out, const lx_provider_config *cfg) {
+    return !cfg->api_key || !*cfg->api_key || lx_wire_add_header(out, "x-goog-api-key", cfg->api_key, true);
+}
+
+/* One EmbedContentRequest: {"model","content":{"parts":[{"text"}]},"outputDimensionality"?}
+ * plus the caller's provider_options.gemini fields (taskType, title...). */
+static json_t *one_request(const char *model_ref, const llmux_embed_request *req, json_t *inputs, size_t i,
+                           json_t *opts) {
+    json_t *r = json_pack("{s:s, s:{s:[{s:O}]}}", "model", model_ref, "content", "parts", "text",
+                          json_array_get(inputs, i));
+    if (!r) return NULL;
+    if ((req->dimensions > 0 && json_object_set_new(r, "outputDimensionality", json_integer(req->dimensions)) != 0) ||
+        (opts && json_object_update(r, opts) != 0)) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+llmux_status lx_gemini_encode_embed(const lx_provider_config *cfg, const llmux_embed_request *req, lx_wire_request *out,
+                                    llmux_error_info *err) {
+    if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "gemini: encode_embed called with NULL");
+    const char *who = who_of(cfg);
+    llmux_status st = lx_embed_check_request(req, who, err);
+    if (st != LLMUX_OK) return st;
+    const char *model = cfg->model;
+    if (model && strncmp(model, "models/", 7) == 0) model += 7;
+    if (!model || !valid_model(model))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "%s: model \"%.64s\" is missing or not a plain model id", who,
+                        model ? model : "");
+    char path[256], model_ref[160];
+    if (snprintf(path, sizeof path, "/models/%s:batchEmbedContents", model) >= (int)sizeof path ||
+        snprintf(model_ref, sizeof model_ref, "models/%s", model) >= (int)sizeof model_ref)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "%s: model name too long", who);
+    if (!lx_wire_set(out, "POST", path)) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
+    out->stream = false;
+    if (!lx_wire_add_header(out, "content-type", "application/json", false) || !key_header(out, cfg))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "%s: a header value is too long or holds a line break", who);
+
+    json_t *inputs = NULL, *opts = NULL, *body = NULL, *requests = NULL;
+    st = lx_embed_inputs_json(req, who, &inputs, err);
+    if (st == LLMUX_OK) st = lx_provider_options_get(req->provider_options, "gemini", &opts, err);
+    if (st != LLMUX_OK) goto done;
+    if (opts && !json_is_object(opts)) {
+        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "provider_options.gemini: must be a JSON object");
+        goto done;
+    }
+    body = json_object();
+    requests = json_array();
+    if (!body || !requests) goto oom;
+    for (size_t i = 0; i < req->n_inputs; i++)
+        if (json_array_append_new(requests, one_request(model_ref, req, inputs, i, opts)) != 0) goto oom;
+    if (json_object_set(body, "requests", requests) != 0) goto oom;
+    if (!lx_json_dump_buf(body, &out->body))
+        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "%s: request body exceeds %zu bytes", who, out->body.max);
+    goto done;
+oom:
+    st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+done:
+    json_decref(inputs);
+    json_decref(opts);
+    json_decref(requests);
+    json_decref(body);
+    return st;
+}
+
+llmux_status lx_gemini_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
+                                    llmux_error_info *err) {
+    *out = NULL;
+    const char *who = who_of(cfg);
+    json_t *j = lx_extra_parse_object(body, len, who, "embeddings", err);
+    if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
+    llmux_status st;
+    json_t *embs = lx_json_arr(j, "embeddings");
+    json_t *e = lx_json_obj(j, "error");
+    if (!embs) {
+        st = e ? lx_gemini_error(e, 0, -1, who, err)
+               : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: embeddings: missing or not an array",
+                          who);
+        json_decref(j);
+        return st;
+    }
+    size_t n = json_array_size(embs);
+    if (n > LX_EMBED_MAX_VECTORS) {
+        json_decref(j);
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %zu embeddings, more than the cap of %u", who, n,
+                        LX_EMBED_MAX_VECTORS);
+    }
+    const json_t *rows[LX_EMBED_MAX_VECTORS];
+    for (size_t i = 0; i < n; i++) rows[i] = lx_json_arr(json_array_get(embs, i), "values");
+    st = lx_embeddings_from_json_rows(rows, n, who, "embeddings[%zu].values", out, err);
+    if (st == LLMUX_OK && !lx_embeddings_set_meta(*out, cfg->model, who)) {
+        llmux_embeddings_free(*out);
+        *out = NULL;
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+    }
+    json_decref(j);
+    return st;
+}
+
+llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err) {
+    if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "gemini: encode_models called with NULL");
+    const char *who = who_of(cfg);
+    /* pageSize=1000 is the API's maximum: one request lists every model (nextPageToken is not followed). */
+    if (!lx_wire_set(out, "GET", "/models?pageSize=1000")) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
+    out->stream = false;
+    lx_buf_reset(&out->body);
+    if (!lx_wire_add_header(out, "accept", "application/json", false) || !key_header(out, cfg))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "%s: a header value is too long or holds a line break", who);
+    return LLMUX_OK;
+}
+
+llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
+                                     llmux_model_list **out, llmux_error_info *err) {
+    *out = NULL;
+    const char *who = who_of(cfg);
+    json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
+    if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
+    llmux_status st = LLMUX_OK;
+    llmux_model_list *l = NULL;
+    json_t *models = lx_json_arr(j, "models");
+    json_t *e = lx_json_obj(j, "error");
+    if (!models && e) {
+        st = lx_gemini_error(e, 0, -1, who, err);
+        goto done;
+    }
+    l = lx_model_list_new();
+    if (!l) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+        goto done;
+    }
+    /* An account with no models gets {} (proto3 leaves an empty repeated field out). */
+    json_t *mv = json_object_get(j, "models");
+    if (mv && !models) {
+        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: models: not an array", who);
+        goto done;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(models, i, item) {
+        const char *name = lx_json_str(item, "name");
+        if (!name || !*name) {
+            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: models[%zu].name: missing or not a string",
+                          who, i);
+            goto done;
+        }
+        if (strncmp(name, "models/", 7) == 0 && name[7]) name += 7;
+        llmux_model_info *m;
+        st = lx_model_list_push(l, who, name, who, &m, err);
+        if (st != LLMUX_OK) goto done;
+        const char *display = lx_json_str(item, "displayName");
+        if (display && !(m->name = lx_model_list_strdup(l, display))) {
+            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+            goto done;
+        }
+        m->context_length = lx_extra_count(item, "inputTokenLimit");
+        m->max_output_tokens = lx_extra_count(item, "outputTokenLimit");
+    }
+done:
+    json_decref(j);
+    if (st != LLMUX_OK) {
+        llmux_model_list_free(l);
+        return st;
+    }
+    *out = l;
+    return LLMUX_OK;
+}
