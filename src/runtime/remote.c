@@ -333,3 +333,6 @@ done:
     if (err) *err = e;
     return st;
 }
+
+/* For remote_extra.c: embeddings and model lists go through the same pooled client. */
+llmux_status lx_remote_client(lx_http_client **out, llmux_error_info *err) { return shared_client(out, err); }

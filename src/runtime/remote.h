@@ -69,4 +69,34 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
  * is running (e.g. at exit, or in tests before a leak check); the next request creates a new one. */
 void lx_remote_shutdown(void);
 
+/* ------------------------------------------- embeddings and model lists (remote_extra.c) */
+
+typedef struct lx_http_client lx_http_client;
+
+/* The process-wide HTTP client every remote request shares (created on first use; released by
+ * lx_remote_shutdown). Errors: LLMUX_E_OUT_OF_MEMORY, LLMUX_E_INTERNAL. */
+llmux_status lx_remote_client(lx_http_client **out, llmux_error_info *err);
+
+/* Resolves a bare provider name ("openrouter", "ollama", a configured custom name) the way
+ * lx_remote_resolve resolves "<name>/<model>" (same environment variables and overrides, same
+ * errors); out->cfg.model is NULL. A name that is empty, holds a '/' or is longer than 64 bytes
+ * is LLMUX_E_INVALID_REQUEST. */
+llmux_status lx_remote_resolve_provider(const char *name, const llmux_provider_params *providers, size_t n_providers,
+                                        lx_remote_target *out, llmux_error_info *err);
+
+/* Embeds req->inputs with the target's adapter: encode_embed, one HTTP request whose 2xx body is
+ * buffered (capped at LX_WIRE_MAX_BODY), decode_embed. Errors: LLMUX_E_INVALID_REQUEST when the
+ * adapter has no embeddings (Anthropic) or the request is malformed; a non-2xx answer through the
+ * adapter's map_error; LLMUX_E_UPSTREAM_PROTOCOL for a malformed body or a vector count other than
+ * req->n_inputs; transport errors as lx_http_request_run. On success *out is the caller's
+ * (llmux_embeddings_free); on failure it is NULL. deadline_ns as for lx_remote_run. */
+llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_request *req, const llmux_cancel *cancel,
+                             int64_t deadline_ns, const lx_remote_timeouts *timeouts, llmux_embeddings **out,
+                             llmux_error_info *err);
+
+/* Lists the target provider's models (encode_models / decode_models), otherwise as
+ * lx_remote_embed. *out is the caller's (llmux_model_list_free). */
+llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel *cancel, int64_t deadline_ns,
+                                   const lx_remote_timeouts *timeouts, llmux_model_list **out, llmux_error_info *err);
+
 #endif

@@ -379,3 +379,14 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
     }
     return finish_response(&rc, t_wait, t_run, &stats, st, out, err);
 }
+
+/* ---------------------------------------------- accessors (runtime_internal.h) */
+
+#include "runtime/runtime_internal.h" /* here, so the accessors are checked against their declarations */
+
+const llmux_provider_params *lx_runtime_providers(const llmux_runtime *rt, size_t *n) {
+    *n = rt->n_providers;
+    return rt->providers;
+}
+
+lx_remote_timeouts lx_runtime_timeouts(const llmux_runtime *rt) { return rt->timeouts; }

@@ -1,0 +1,68 @@
+/* The public embeddings and model-list calls (llmux.h): resolution with the runtime's provider
+ * overrides and timeouts, then one remote request (remote_extra.c). Remote only for now. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "providers/extra.h"
+#include "runtime/remote.h"
+#include "runtime/runtime_internal.h"
+
+/* What llmux_run would send to the local engine: "local/...", a bare name, a path. */
+static bool is_local_spec(const char *m) {
+    size_t n = strlen(m);
+    return strncmp(m, "local/", 6) == 0 || !strchr(m, '/') || m[0] == '/' || m[0] == '.' ||
+           (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
+}
+
+llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
+                         llmux_embeddings **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_embed: rt, req and out are required");
+    if (!req->model || !*req->model)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: missing (embeddings need PROVIDER/MODEL)");
+    llmux_status st = lx_embed_check_request(req, "embed", err);
+    if (st != LLMUX_OK) return st;
+    size_t np = 0;
+    const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
+    if (!lx_remote_is_remote(req->model, pp, np) && is_local_spec(req->model))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                        "model \"%.200s\": local embeddings are not supported yet (use a remote PROVIDER/MODEL)",
+                        req->model);
+    /* Heap, not stack: a target carries 4 KiB of storage, and it holds the key until wiped. */
+    lx_remote_target *t = malloc(sizeof *t);
+    if (!t) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %.200s", req->model);
+    st = lx_remote_resolve(req->model, pp, np, t, err);
+    if (st == LLMUX_OK) {
+        lx_remote_timeouts to = lx_runtime_timeouts(rt);
+        st = lx_remote_embed(t, req, cancel, 0, &to, out, err);
+    }
+    explicit_bzero(t, sizeof *t);
+    free(t);
+    return st;
+}
+
+llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
+                               llmux_model_list **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_list_models: rt and out are required");
+    size_t np = 0;
+    const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
+    lx_remote_target *t = malloc(sizeof *t);
+    if (!t) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving a provider");
+    llmux_status st = lx_remote_resolve_provider(provider, pp, np, t, err);
+    if (st == LLMUX_OK) {
+        lx_remote_timeouts to = lx_runtime_timeouts(rt);
+        st = lx_remote_list_models(t, cancel, 0, &to, out, err);
+    }
+    explicit_bzero(t, sizeof *t);
+    free(t);
+    return st;
+}
