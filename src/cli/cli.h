@@ -3,6 +3,7 @@
 #define LLMUX_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "llmux.h"
 
@@ -27,5 +28,13 @@ const char *cli_default_model_path(void);
 void cli_progress(float progress, void *user_data);
 
 int cli_cmd_run(int argc, char **argv);
+int cli_cmd_models(int argc, char **argv);
+int cli_cmd_embed(int argc, char **argv);
+
+/* JSON output helpers (json_out.c): a quoted, escaped string (NULL as ""); a number in its
+ * shortest round-trip form, null when not finite; the same for a float. */
+void cli_json_string(FILE *f, const char *s);
+void cli_json_number(FILE *f, double v);
+void cli_json_float(FILE *f, float v);
 
 #endif

@@ -9,6 +9,8 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
+          "  models PROVIDER          list a remote provider's models, context lengths and prices\n"
+          "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -36,11 +38,21 @@ int main(int argc, char **argv) {
                 char *args[] = {"run", "--help", NULL};
                 return cli_cmd_run(2, args);
             }
+            if (strcmp(argv[2], "models") == 0) {
+                char *args[] = {"models", "--help", NULL};
+                return cli_cmd_models(2, args);
+            }
+            if (strcmp(argv[2], "embed") == 0) {
+                char *args[] = {"embed", "--help", NULL};
+                return cli_cmd_embed(2, args);
+            }
             return cli_usage_error("unknown command \"%s\" (try `llmux help`)", argv[2]);
         }
         usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "models") == 0) return cli_cmd_models(argc - 1, argv + 1);
+    if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }

@@ -1,0 +1,213 @@
+/* `llmux embed -m PROVIDER/MODEL TEXT...`: embedding vectors as one JSON object. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_STDIN (64u * 1024u * 1024u)
+#define MAX_INPUTS 4096
+
+static void embed_usage(FILE *f) {
+    fputs("usage: llmux embed [options] -m PROVIDER/MODEL [TEXT...]\n"
+          "\n"
+          "Embeds each TEXT (or, without TEXT, each non-empty line of stdin) with a remote provider and\n"
+          "prints one JSON object: {\"model\",\"provider\",\"dim\",\"embeddings\":[[...],...],\"usage\"},\n"
+          "vectors in input order. Local models cannot embed yet.\n"
+          "\n"
+          "options:\n"
+          "  -m, --model MODEL        PROVIDER/MODEL: openai/text-embedding-3-small,\n"
+          "                           gemini/gemini-embedding-001, ollama/nomic-embed-text, ...\n"
+          "  -d, --dimensions N       ask for N dimensions (where the model supports it)\n"
+          "      --base-url URL       the provider's base URL (any OpenAI-compatible server)\n"
+          "      --api-key KEY        API key; default: the SDK's environment variable\n"
+          "  -h, --help               show this help\n",
+          f);
+}
+
+static llmux_cancel *g_cancel;
+
+static void on_signal(int sig) {
+    (void)sig;
+    llmux_cancel_trigger(g_cancel);
+}
+
+/* Reads stdin (capped) and splits it into non-empty lines in place; NULL on failure. */
+static char *read_lines(const char **lines, size_t *n, const char **why) {
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+        len += got;
+        if (cap - len - 1 == 0) {
+            if (cap >= MAX_STDIN) {
+                *why = "stdin is larger than 64 MiB";
+                free(buf);
+                return NULL;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    buf[len] = '\0';
+    *n = 0;
+    for (char *p = buf; *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        size_t l = strlen(p);
+        if (l && p[l - 1] == '\r') p[--l] = '\0';
+        if (l) {
+            if (*n == MAX_INPUTS) {
+                *why = "more than 4096 lines on stdin";
+                free(buf);
+                return NULL;
+            }
+            lines[(*n)++] = p;
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return buf;
+}
+
+static void print_usage_field(const char *key, int64_t v, bool *first) {
+    if (v < 0) return;
+    printf("%s\"%s\":%lld", *first ? "" : ",", key, (long long)v);
+    *first = false;
+}
+
+static void print_embeddings(const llmux_embeddings *e) {
+    fputs("{\"model\":", stdout);
+    cli_json_string(stdout, e->model);
+    fputs(",\"provider\":", stdout);
+    cli_json_string(stdout, e->provider);
+    printf(",\"dim\":%zu,\"embeddings\":[", e->dim);
+    for (size_t i = 0; i < e->n; i++) {
+        fputs(i ? ",\n[" : "\n[", stdout);
+        for (size_t j = 0; j < e->dim; j++) {
+            if (j) fputc(',', stdout);
+            cli_json_float(stdout, e->data[i * e->dim + j]);
+        }
+        fputc(']', stdout);
+    }
+    fputs("],\n\"usage\":{", stdout);
+    bool first = true;
+    print_usage_field("input_tokens", e->usage.input_tokens, &first);
+    print_usage_field("total_tokens", e->usage.total_tokens, &first);
+    fputs("}}\n", stdout);
+}
+
+enum { OPT_BASE_URL = 256, OPT_API_KEY };
+
+int cli_cmd_embed(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"dimensions", required_argument, NULL, 'd'},
+                                         {"base-url", required_argument, NULL, OPT_BASE_URL},
+                                         {"api-key", required_argument, NULL, OPT_API_KEY},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *model = NULL, *base_url = NULL, *api_key = NULL;
+    long dims = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'd': {
+            char *end;
+            errno = 0;
+            dims = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || dims < 1 || dims > 65536)
+                return cli_usage_error("--dimensions: expected an integer in [1, 65536], got \"%s\"", optarg);
+            break;
+        }
+        case OPT_BASE_URL: base_url = optarg; break;
+        case OPT_API_KEY: api_key = optarg; break;
+        case 'h': embed_usage(stdout); return 0;
+        case ':': return cli_usage_error("option %s needs a value (see `llmux embed --help`)", argv[optind - 1]);
+        default: return cli_usage_error("unknown option %s (see `llmux embed --help`)", argv[optind - 1]);
+        }
+    }
+    if (!model) return cli_usage_error("embed needs -m PROVIDER/MODEL (e.g. -m openai/text-embedding-3-small)");
+    const char *slash = strchr(model, '/');
+    char provider_name[65];
+    if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name)
+        return cli_usage_error("-m: expected PROVIDER/MODEL, got \"%s\"", model);
+    memcpy(provider_name, model, (size_t)(slash - model));
+    provider_name[slash - model] = '\0';
+
+    static const char *lines[MAX_INPUTS];
+    const char **inputs;
+    size_t n_inputs;
+    char *stdin_buf = NULL;
+    if (optind < argc) {
+        if ((size_t)(argc - optind) > MAX_INPUTS) return cli_usage_error("at most %d TEXT arguments", MAX_INPUTS);
+        inputs = (const char **)(argv + optind);
+        n_inputs = (size_t)(argc - optind);
+    } else {
+        const char *why = NULL;
+        stdin_buf = read_lines(lines, &n_inputs, &why);
+        if (!stdin_buf) return why ? cli_usage_error("%s", why) : cli_fail(LLMUX_E_OUT_OF_MEMORY, "reading stdin");
+        if (n_inputs == 0) {
+            free(stdin_buf);
+            return cli_usage_error("nothing to embed: give TEXT arguments or lines on stdin");
+        }
+        inputs = lines;
+    }
+
+    llmux_provider_params pp = {0};
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    if (base_url || api_key) {
+        pp.name = provider_name;
+        pp.base_url = base_url;
+        pp.api_key = api_key;
+        rp.providers = &pp;
+        rp.n_providers = 1;
+    }
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
+    if (st != LLMUX_OK) {
+        free(stdin_buf);
+        return cli_fail(st, err.message);
+    }
+    g_cancel = llmux_cancel_create();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    llmux_embed_request req = llmux_embed_request_default();
+    req.model = model;
+    req.inputs = inputs;
+    req.n_inputs = n_inputs;
+    req.dimensions = (int32_t)dims;
+    llmux_embeddings *e = NULL;
+    st = llmux_embed(rt, &req, g_cancel, &e, &err);
+    int code = 0;
+    if (st != LLMUX_OK) {
+        code = cli_fail(st, err.message);
+    } else {
+        print_embeddings(e);
+        if (fflush(stdout) != 0) code = cli_fail(LLMUX_E_INTERNAL, "cannot write to stdout");
+    }
+    llmux_embeddings_free(e);
+    llmux_runtime_destroy(rt);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    llmux_cancel_destroy(g_cancel);
+    free(stdin_buf);
+    return code;
+}

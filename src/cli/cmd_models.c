@@ -1,0 +1,153 @@
+/* `llmux models PROVIDER`: the models a remote provider offers. */
+#define _XOPEN_SOURCE 700
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void models_usage(FILE *f) {
+    fputs("usage: llmux models [options] PROVIDER\n"
+          "\n"
+          "Lists the models of a remote provider (openai, anthropic, gemini, openrouter, ollama, or any\n"
+          "OpenAI-compatible server given with --base-url), one per line: the id to pass as -m, then\n"
+          "what the provider says about it: context=TOKENS, max_output=TOKENS, and prices in USD per\n"
+          "million tokens (input, output, cache_read, cache_write; OpenRouter publishes them).\n"
+          "\n"
+          "options:\n"
+          "      --base-url URL       the provider's base URL (required for a custom name)\n"
+          "      --api-key KEY        API key; default: the SDK's environment variable\n"
+          "      --json               print a JSON array of objects (unknown values are null)\n"
+          "  -h, --help               show this help\n",
+          f);
+}
+
+static llmux_cancel *g_cancel;
+
+static void on_signal(int sig) {
+    (void)sig;
+    llmux_cancel_trigger(g_cancel);
+}
+
+static void print_price(const char *label, double v) {
+    if (isnan(v)) return;
+    printf("\t%s=$", label);
+    cli_json_number(stdout, v);
+    fputs("/M", stdout);
+}
+
+static void print_text(const llmux_model_list *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        const llmux_model_info *m = &l->models[i];
+        fputs(m->id, stdout);
+        if (m->context_length >= 0) printf("\tcontext=%lld", (long long)m->context_length);
+        if (m->max_output_tokens >= 0) printf("\tmax_output=%lld", (long long)m->max_output_tokens);
+        print_price("input", m->input_price);
+        print_price("output", m->output_price);
+        print_price("cache_read", m->cache_read_price);
+        print_price("cache_write", m->cache_write_price);
+        fputc('\n', stdout);
+    }
+}
+
+static void json_count(const char *key, int64_t v) {
+    printf(",\"%s\":", key);
+    if (v < 0) fputs("null", stdout);
+    else printf("%lld", (long long)v);
+}
+
+static void json_price(const char *key, double v) {
+    printf(",\"%s\":", key);
+    cli_json_number(stdout, v); /* NaN (unknown) prints null */
+}
+
+static void print_json(const llmux_model_list *l) {
+    fputc('[', stdout);
+    for (size_t i = 0; i < l->n; i++) {
+        const llmux_model_info *m = &l->models[i];
+        fputs(i ? ",\n{\"id\":" : "\n{\"id\":", stdout);
+        cli_json_string(stdout, m->id);
+        fputs(",\"name\":", stdout);
+        if (m->name) cli_json_string(stdout, m->name);
+        else fputs("null", stdout);
+        fputs(",\"provider\":", stdout);
+        cli_json_string(stdout, m->provider);
+        json_count("context_length", m->context_length);
+        json_count("max_output_tokens", m->max_output_tokens);
+        json_price("input_price", m->input_price);
+        json_price("output_price", m->output_price);
+        json_price("cache_read_price", m->cache_read_price);
+        json_price("cache_write_price", m->cache_write_price);
+        fputc('}', stdout);
+    }
+    fputs(l->n ? "\n]\n" : "]\n", stdout);
+}
+
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON };
+
+int cli_cmd_models(int argc, char **argv) {
+    static const struct option opts[] = {{"base-url", required_argument, NULL, OPT_BASE_URL},
+                                         {"api-key", required_argument, NULL, OPT_API_KEY},
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *base_url = NULL, *api_key = NULL;
+    int json = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_BASE_URL: base_url = optarg; break;
+        case OPT_API_KEY: api_key = optarg; break;
+        case OPT_JSON: json = 1; break;
+        case 'h': models_usage(stdout); return 0;
+        case ':': return cli_usage_error("option %s needs a value (see `llmux models --help`)", argv[optind - 1]);
+        default: return cli_usage_error("unknown option %s (see `llmux models --help`)", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) return cli_usage_error("expected one PROVIDER (e.g. `llmux models openai`)");
+    const char *provider = argv[optind];
+    if (!*provider || strchr(provider, '/'))
+        return cli_usage_error("PROVIDER is a bare provider name such as openai or openrouter, got \"%s\"", provider);
+
+    llmux_provider_params pp = {0};
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    if (base_url || api_key) {
+        pp.name = provider;
+        pp.base_url = base_url;
+        pp.api_key = api_key;
+        rp.providers = &pp;
+        rp.n_providers = 1;
+    }
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
+    if (st != LLMUX_OK) return cli_fail(st, err.message);
+
+    g_cancel = llmux_cancel_create();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    llmux_model_list *list = NULL;
+    st = llmux_list_models(rt, provider, g_cancel, &list, &err);
+    int code = 0;
+    if (st != LLMUX_OK) {
+        code = cli_fail(st, err.message);
+    } else {
+        if (json) print_json(list);
+        else print_text(list);
+        if (fflush(stdout) != 0) code = cli_fail(LLMUX_E_INTERNAL, "cannot write to stdout");
+    }
+    llmux_model_list_free(list);
+    llmux_runtime_destroy(rt);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    llmux_cancel_destroy(g_cancel);
+    return code;
+}
