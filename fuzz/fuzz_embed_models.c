@@ -1,8 +1,7 @@
 /* Feeds arbitrary bytes to every adapter's decode_embed and decode_models (OpenAI as "openai"
- * and as "openrouter", whose price parsing differs). The first byte picks nothing: every decoder
- * sees every input. Checked: a result satisfies its own invariants (n, dim within the caps, finite
- * floats, ids "<provider>/...", known counts >= -1, prices NaN or >= 0); a failure leaves *out
- * NULL and fills err with a non-OK status. */
+ * and as "openrouter", whose price parsing differs); every decoder sees every input. Checked: a
+ * result satisfies its invariants (n, dim within the caps, finite floats, ids "<provider>/...",
+ * counts >= -1, prices NaN or finite and >= 0); a failure leaves *out NULL and err filled. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +34,7 @@ static void check_embed(const lx_provider *p, const char *name, const char *data
     llmux_embeddings_free(e);
 }
 
-static bool price_ok(double v) { return isnan(v) || v >= 0; }
+static bool price_ok(double v) { return isnan(v) || (isfinite(v) && v >= 0); }
 
 static void check_models(const lx_provider *p, const char *name, const char *data, size_t size) {
     lx_provider_config cfg;

@@ -196,14 +196,15 @@ static double decimal_per_million(const char *s) {
     double m = (double)mant;
     if (mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22)
         return exp10 >= 0 ? m * k_pow10[exp10] : m / k_pow10[-exp10];
-    return m * pow(10.0, exp10);
+    double r = m * pow(10.0, exp10);
+    return isfinite(r) ? r : NAN; /* "1e400" is no price */
 }
 
 double lx_openrouter_price_per_million(const json_t *v) {
     if (json_is_string(v)) return decimal_per_million(json_string_value(v));
     if (json_is_number(v)) {
         double x = json_number_value(v);
-        return x >= 0 && isfinite(x) ? x * 1e6 : NAN;
+        return x >= 0 && isfinite(x * 1e6) ? x * 1e6 : NAN;
     }
     return NAN;
 }

@@ -459,7 +459,7 @@ static void test_openrouter_price_parsing(void **state) {
              {"3", 3000000.0},      {"00.000002", 2.0},  {".000004", 4.0},    {"0.0000000000001", 1e-7},
              {"-1", NAN},           {"", NAN},           {".", NAN},          {"abc", NAN},
              {"0.1x", NAN},         {"1e", NAN},         {"1e+", NAN},        {"0,00003", NAN},
-             {"0.000003 ", NAN}};
+             {"0.000003 ", NAN},    {"1e400", NAN},      {"1e-400", 0.0}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         json_t *v = json_string(k[i].s);
         double got = lx_openrouter_price_per_million(v);
