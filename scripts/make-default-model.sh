@@ -1,7 +1,7 @@
 #!/bin/sh
 # Rebuilds models/llmux-fortunes.gguf from scratch: builds the tools, gathers the corpus from the
 # Debian package `fortunes`, writes a random-init model with gguf_gen, trains it with
-# train_fortunes (llama.cpp's training API, 2 threads) and converts the result to F16.
+# train_fortunes (llama.cpp's training API, 2 threads) and converts the result to Q8_0.
 # Deterministic seeds; expect ~25-35 minutes on a 2-core machine. See docs/default-model.md.
 set -eu
 
@@ -31,7 +31,7 @@ FILES=$(find "$FORTUNES" -maxdepth 1 -type f ! -name '*.dat' ! -name '*.u8' ! -n
 
 # shellcheck disable=SC2086 # FILES is a list of paths without spaces
 "$BUILD/bin/train_fortunes" --model-in "$WORK/init.gguf" --out "$WORK/llmux-fortunes.gguf" \
-    --out-type f16 --ctx 256 --ubatch 256 --threads "$THREADS" --steps "$STEPS" --evals 11 \
+    --out-type q8_0 --ctx 256 --ubatch 256 --threads "$THREADS" --steps "$STEPS" --evals 11 \
     --warmup 100 --lr 2e-4 --lr-min 2e-5 --max-val-chunks 32 --seed 1 $FILES \
     | tee "$WORK/train.log"
 

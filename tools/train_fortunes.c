@@ -1,5 +1,7 @@
 /* train_fortunes: trains a small byte-level model (made by gguf_gen) on fortune cookies with
- * llama.cpp's own training API (llama_opt_init / llama_opt_epoch), then writes it as F16 or Q8_0.
+ * llama.cpp's own training API (llama_opt_init / llama_opt_epoch), then writes it as Q8_0 (or F16).
+ * Q8_0 is the default: the trained weights grow to rms ~1, and the CPU F16 matmul path (which
+ * rounds activations to F16) then overflows to NaN, while Q8_0 keeps F32 scales per block.
  *
  * Corpus format: the fortune files' text, split on lines holding only "%". Each fortune becomes
  * BOS + text + EOS, so a prompt (which gets BOS from the tokenizer) starts a new fortune and the
@@ -595,7 +597,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: train_fortunes --model-in INIT.gguf --out OUT.gguf [options] FILE...\n"
             "  --out-f32 PATH     trained F32 model (default OUT.f32.gguf)\n"
-            "  --out-type T       f16|q8_0|f32 (default f16)\n"
+            "  --out-type T       q8_0|f16|f32 (default q8_0)\n"
             "  --ctx N            training context (default 256)\n"
             "  --ubatch N         micro-batch; n_ctx/N are accumulated per step (default 128)\n"
             "  --threads N        (default 2)\n"
@@ -610,7 +612,7 @@ static void usage(void) {
 int main(int argc, char **argv) {
     static char f32_default[4096];
     struct opts o = {
-        .out_type = "f16", .n_ctx = 256, .n_ubatch = 128, .threads = 2, .steps = 1000, .n_evals = 10,
+        .out_type = "q8_0", .n_ctx = 256, .n_ubatch = 128, .threads = 2, .steps = 1000, .n_evals = 10,
         .lr = 2e-3f, .lr_min = 2e-4f, .wd = 0.01f, .warmup = 100, .val_frac = 0.02f,
         .max_val_chunks = 64, .seed = 1,
     };
