@@ -168,6 +168,7 @@ static long file_size(const char *path) {
 }
 
 static char *slurp(const char *path, long *len) {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         return NULL;
@@ -191,7 +192,7 @@ static void test_same_seed_same_bytes(void **state) {
     assert_int_equal(gen(a, "--n-layer 1 --n-embd 64 --seed 5"), 0);
     assert_int_equal(gen(b, "--n-layer 1 --n-embd 64 --seed 5"), 0);
     assert_int_equal(gen(c, "--n-layer 1 --n-embd 64 --seed 6"), 0);
-    long la, lb, lc;
+    long la = 0, lb = 0, lc = 0;
     char *da = slurp(a, &la), *db = slurp(b, &lb), *dc = slurp(c, &lc);
     assert_non_null(da);
     assert_non_null(db);
@@ -228,7 +229,7 @@ static void test_truncated_file_refused(void **state) {
     snprintf(p, sizeof p, "%s/full.gguf", g_dir);
     snprintf(t, sizeof t, "%s/truncated.gguf", g_dir);
     assert_int_equal(gen(p, "--type q8_0 --n-layer 2 --n-embd 128"), 0);
-    long len;
+    long len = 0;
     char *d = slurp(p, &len);
     assert_non_null(d);
     /* Cut inside the tensor data, and (second file) inside the header. */
