@@ -1,103 +1,20 @@
 /* Anthropic Messages API: canonical request -> POST /messages, and HTTP error mapping.
  * Wire format: https://docs.claude.com/en/api/messages (see docs/providers.md for the choices
  * made where canonical and wire disagree). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "core/utf8.h"
 #include "providers/anthropic_internal.h"
 #include "providers/common.h"
+#include "providers/enc.h"
 #include "providers/extra.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 
-/* Encoder state: the first failure wins and every builder returns NULL/false after it. */
-typedef struct enc {
-    llmux_error_info *err;
-    llmux_status st;
-} enc;
-
-static bool failf(enc *c, llmux_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static bool failf(enc *c, llmux_status st, const char *fmt, ...) {
-    if (c->st != LLMUX_OK) return false;
-    char msg[sizeof c->err->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->st = lx_error(c->err, st, "anthropic: %s", msg);
-    return false;
-}
-
-static bool oom(enc *c) { return failf(c, LLMUX_E_OUT_OF_MEMORY, "out of memory while encoding the request"); }
-
-/* A JSON string; invalid UTF-8 from the caller is an invalid request, not an OOM. */
-static json_t *jstr(enc *c, const char *s, const char *where) {
-    if (!s) s = "";
-    json_t *j = json_string(s);
-    if (!j) {
-        if (!lx_utf8_valid(s, strlen(s))) failf(c, LLMUX_E_INVALID_REQUEST, "%s: not valid UTF-8", where);
-        else oom(c);
-    }
-    return j;
-}
-
-/* Steals v (also on failure). */
-static bool set(enc *c, json_t *obj, const char *key, json_t *v) {
-    if (!v) return c->st == LLMUX_OK ? oom(c) : false;
-    if (json_object_set_new(obj, key, v) != 0) return oom(c);
-    return true;
-}
-
-static bool push(enc *c, json_t *arr, json_t *v) {
-    if (!v) return c->st == LLMUX_OK ? oom(c) : false;
-    if (json_array_append_new(arr, v) != 0) return oom(c);
-    return true;
-}
-
-static json_t *new_obj(enc *c, const char *type) {
-    json_t *o = json_object();
-    if (!o) {
-        oom(c);
-        return NULL;
-    }
-    if (type && !set(c, o, "type", json_string(type))) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* Parses caller JSON that must be an object (tool arguments, schemas). NULL/"" gives {}. */
-static json_t *parse_object(enc *c, const char *text, const char *where) {
-    if (!text || !*text) {
-        json_t *o = json_object();
-        if (!o) oom(c);
-        return o;
-    }
-    json_t *j = lx_json_parse_request(text, where, c->err);
-    if (!j) {
-        c->st = LLMUX_E_INVALID_REQUEST;
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s: must be a JSON object", where);
-        return NULL;
-    }
-    return j;
-}
-
-static json_t *text_block(enc *c, const char *text, const char *where) {
-    json_t *b = new_obj(c, "text");
-    if (b && !set(c, b, "text", jstr(c, text, where))) {
+static json_t *text_block(lx_enc *c, const char *text, const char *where) {
+    json_t *b = lx_enc_obj(c, "text");
+    if (b && !lx_enc_set(c, b, "text", lx_enc_str(c, text, where))) {
         json_decref(b);
         return NULL;
     }
@@ -117,7 +34,7 @@ static bool split_data_url(const char *url, char *mime, size_t mime_size, const 
     return true;
 }
 
-static json_t *image_block(enc *c, const llmux_part *p, const char *where) {
+static json_t *image_block(lx_enc *c, const llmux_part *p, const char *where) {
     json_t *src = NULL;
     char mime[128];
     const char *data = p->data;
@@ -125,62 +42,65 @@ static json_t *image_block(enc *c, const llmux_part *p, const char *where) {
     if (!data && p->image_url && split_data_url(p->image_url, mime, sizeof mime, &data)) media = mime;
     if (data) {
         if (!media || !*media) {
-            failf(c, LLMUX_E_INVALID_REQUEST, "%s.mime_type: required with base64 image data", where);
+            lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.mime_type: required with base64 image data", where);
             return NULL;
         }
-        src = new_obj(c, "base64");
-        if (src && (!set(c, src, "media_type", jstr(c, media, where)) || !set(c, src, "data", jstr(c, data, where)))) {
+        src = lx_enc_obj(c, "base64");
+        if (src && (!lx_enc_set(c, src, "media_type", lx_enc_str(c, media, where)) ||
+                    !lx_enc_set(c, src, "data", lx_enc_str(c, data, where)))) {
             json_decref(src);
             return NULL;
         }
     } else if (p->image_url && *p->image_url) {
-        src = new_obj(c, "url");
-        if (src && !set(c, src, "url", jstr(c, p->image_url, where))) {
+        src = lx_enc_obj(c, "url");
+        if (src && !lx_enc_set(c, src, "url", lx_enc_str(c, p->image_url, where))) {
             json_decref(src);
             return NULL;
         }
     } else {
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s: an image needs image_url or data", where);
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: an image needs image_url or data", where);
         return NULL;
     }
     if (!src) return NULL;
-    json_t *b = new_obj(c, "image");
+    json_t *b = lx_enc_obj(c, "image");
     if (!b) {
         json_decref(src);
         return NULL;
     }
-    if (!set(c, b, "source", src)) {
+    if (!lx_enc_set(c, b, "source", src)) {
         json_decref(b);
         return NULL;
     }
     return b;
 }
 
-static json_t *tool_use_block(enc *c, const llmux_part *p, const char *where) {
+static json_t *tool_use_block(lx_enc *c, const llmux_part *p, const char *where) {
     char field[96];
     if (!p->id || !*p->id || !p->name || !*p->name) {
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s: a tool call needs id and name", where);
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: a tool call needs id and name", where);
         return NULL;
     }
     snprintf(field, sizeof field, "%s.arguments", where);
-    json_t *b = new_obj(c, "tool_use");
+    json_t *b = lx_enc_obj(c, "tool_use");
     if (!b) return NULL;
-    if (!set(c, b, "id", jstr(c, p->id, where)) || !set(c, b, "name", jstr(c, p->name, where)) ||
-        !set(c, b, "input", parse_object(c, p->arguments, field))) {
+    if (!lx_enc_set(c, b, "id", lx_enc_str(c, p->id, where)) ||
+        !lx_enc_set(c, b, "name", lx_enc_str(c, p->name, where)) ||
+        !lx_enc_set(c, b, "input", lx_enc_parse_object(c, p->arguments, field))) {
         json_decref(b);
         return NULL;
     }
     return b;
 }
 
-static json_t *tool_result_block(enc *c, const llmux_part *p, const char *where) {
+static json_t *tool_result_block(lx_enc *c, const llmux_part *p, const char *where) {
     if (!p->id || !*p->id) {
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s.id: a tool result names the call it answers", where);
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.id: a tool result names the call it answers", where);
         return NULL;
     }
-    json_t *b = new_obj(c, "tool_result");
-    if (!b || !set(c, b, "tool_use_id", jstr(c, p->id, where)) || !set(c, b, "content", jstr(c, p->text, where)) ||
-        !set(c, b, "is_error", json_boolean(p->is_error))) {
+    json_t *b = lx_enc_obj(c, "tool_result");
+    if (!b || !lx_enc_set(c, b, "tool_use_id", lx_enc_str(c, p->id, where)) ||
+        !lx_enc_set(c, b, "content", lx_enc_str(c, p->text, where)) ||
+        !lx_enc_set(c, b, "is_error", json_boolean(p->is_error))) {
         json_decref(b);
         return NULL;
     }
@@ -189,17 +109,18 @@ static json_t *tool_result_block(enc *c, const llmux_part *p, const char *where)
 
 /* Thinking blocks go back exactly as they came: the signature (or the redacted payload) is what
  * lets the API verify them. Returns NULL without error for a part that must be dropped. */
-static json_t *thinking_block(enc *c, const llmux_part *p, const char *where) {
+static json_t *thinking_block(lx_enc *c, const llmux_part *p, const char *where) {
     json_t *b = NULL;
     if (p->redacted) {
-        b = new_obj(c, "redacted_thinking");
-        if (b && !set(c, b, "data", jstr(c, p->text, where))) goto fail;
+        b = lx_enc_obj(c, "redacted_thinking");
+        if (b && !lx_enc_set(c, b, "data", lx_enc_str(c, p->text, where))) goto fail;
         return b;
     }
     /* Unsigned reasoning (from another provider) cannot be verified: the API would reject it. */
     if (!p->signature || !*p->signature) return NULL;
-    b = new_obj(c, "thinking");
-    if (b && (!set(c, b, "thinking", jstr(c, p->text, where)) || !set(c, b, "signature", jstr(c, p->signature, where))))
+    b = lx_enc_obj(c, "thinking");
+    if (b && (!lx_enc_set(c, b, "thinking", lx_enc_str(c, p->text, where)) ||
+              !lx_enc_set(c, b, "signature", lx_enc_str(c, p->signature, where))))
         goto fail;
     return b;
 fail:
@@ -207,7 +128,7 @@ fail:
     return NULL;
 }
 
-static json_t *part_block(enc *c, llmux_role role, const llmux_part *p, const char *where) {
+static json_t *part_block(lx_enc *c, llmux_role role, const llmux_part *p, const char *where) {
     switch (p->type) {
     case LLMUX_PART_TEXT: return text_block(c, p->text, where);
     case LLMUX_PART_IMAGE:
@@ -222,29 +143,31 @@ static json_t *part_block(enc *c, llmux_role role, const llmux_part *p, const ch
     case LLMUX_PART_REASONING:
         if (role == LLMUX_ROLE_ASSISTANT) return thinking_block(c, p, where);
         break;
-    default: failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type); return NULL;
+    default:
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type);
+        return NULL;
     }
-    failf(c, LLMUX_E_INVALID_REQUEST, "%s: this part type is not allowed in a %s message", where,
-          role == LLMUX_ROLE_USER ? "user" : role == LLMUX_ROLE_ASSISTANT ? "assistant" : "tool");
+    lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: this part type is not allowed in a %s message", where,
+                 role == LLMUX_ROLE_USER ? "user" : role == LLMUX_ROLE_ASSISTANT ? "assistant" : "tool");
     return NULL;
 }
 
 /* Appends the system prompt pieces; a single piece stays a plain string. */
-static bool encode_system(enc *c, const llmux_request *req, json_t *body) {
+static bool encode_system(lx_enc *c, const llmux_request *req, json_t *body) {
     json_t *blocks = json_array();
-    if (!blocks) return oom(c);
+    if (!blocks) return lx_enc_oom(c);
     char where[64];
-    if (req->system && !push(c, blocks, text_block(c, req->system, "system"))) goto fail;
+    if (req->system && !lx_enc_push(c, blocks, text_block(c, req->system, "system"))) goto fail;
     for (size_t i = 0; i < req->n_messages; i++) {
         const llmux_message *m = &req->messages[i];
         if (m->role != LLMUX_ROLE_SYSTEM) continue;
         for (size_t j = 0; j < m->n_parts; j++) {
             snprintf(where, sizeof where, "messages[%zu].parts[%zu]", i, j);
             if (m->parts[j].type != LLMUX_PART_TEXT) {
-                failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
+                lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
                 goto fail;
             }
-            if (!push(c, blocks, text_block(c, m->parts[j].text, where))) goto fail;
+            if (!lx_enc_push(c, blocks, text_block(c, m->parts[j].text, where))) goto fail;
         }
     }
     size_t n = json_array_size(blocks);
@@ -255,17 +178,17 @@ static bool encode_system(enc *c, const llmux_request *req, json_t *body) {
     if (n == 1) {
         json_t *text = json_incref(json_object_get(json_array_get(blocks, 0), "text"));
         json_decref(blocks);
-        return set(c, body, "system", text);
+        return lx_enc_set(c, body, "system", text);
     }
-    return set(c, body, "system", blocks);
+    return lx_enc_set(c, body, "system", blocks);
 fail:
     json_decref(blocks);
     return false;
 }
 
-static bool encode_messages(enc *c, const llmux_request *req, json_t *body) {
+static bool encode_messages(lx_enc *c, const llmux_request *req, json_t *body) {
     json_t *msgs = json_array();
-    if (!set(c, body, "messages", msgs)) return false;
+    if (!lx_enc_set(c, body, "messages", msgs)) return false;
     char where[64];
     json_t *content = NULL;   /* the current wire message's content array */
     bool prev_tool = false;   /* it was built from TOOL messages: merge the next ones */
@@ -273,14 +196,14 @@ static bool encode_messages(enc *c, const llmux_request *req, json_t *body) {
         const llmux_message *m = &req->messages[i];
         if (m->role == LLMUX_ROLE_SYSTEM) continue;
         if (m->role != LLMUX_ROLE_USER && m->role != LLMUX_ROLE_ASSISTANT && m->role != LLMUX_ROLE_TOOL)
-            return failf(c, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", i, (int)m->role);
+            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", i, (int)m->role);
         bool is_tool = m->role == LLMUX_ROLE_TOOL;
         if (!(is_tool && prev_tool)) {
-            json_t *msg = new_obj(c, NULL);
-            if (!msg || !push(c, msgs, msg)) return false;
+            json_t *msg = lx_enc_obj(c, NULL);
+            if (!msg || !lx_enc_push(c, msgs, msg)) return false;
             content = json_array();
-            if (!set(c, msg, "role", json_string(m->role == LLMUX_ROLE_ASSISTANT ? "assistant" : "user")) ||
-                !set(c, msg, "content", content))
+            if (!lx_enc_set(c, msg, "role", json_string(m->role == LLMUX_ROLE_ASSISTANT ? "assistant" : "user")) ||
+                !lx_enc_set(c, msg, "content", content))
                 return false;
         }
         prev_tool = is_tool;
@@ -291,31 +214,31 @@ static bool encode_messages(enc *c, const llmux_request *req, json_t *body) {
                 if (c->st != LLMUX_OK) return false;
                 continue; /* dropped on purpose */
             }
-            if (!push(c, content, b)) return false;
+            if (!lx_enc_push(c, content, b)) return false;
         }
     }
     return true;
 }
 
-static bool encode_tools(enc *c, const llmux_request *req, json_t *body) {
+static bool encode_tools(lx_enc *c, const llmux_request *req, json_t *body) {
     char where[64];
     if (req->n_tools > 0) {
         json_t *tools = json_array();
-        if (!set(c, body, "tools", tools)) return false;
+        if (!lx_enc_set(c, body, "tools", tools)) return false;
         for (size_t i = 0; i < req->n_tools; i++) {
             const llmux_tool *t = &req->tools[i];
             snprintf(where, sizeof where, "tools[%zu]", i);
-            if (!t->name || !*t->name) return failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: required", where);
-            json_t *o = new_obj(c, NULL);
-            if (!push(c, tools, o) || !set(c, o, "name", jstr(c, t->name, where))) return false;
-            if (t->description && !set(c, o, "description", jstr(c, t->description, where))) return false;
+            if (!t->name || !*t->name) return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: required", where);
+            json_t *o = lx_enc_obj(c, NULL);
+            if (!lx_enc_push(c, tools, o) || !lx_enc_set(c, o, "name", lx_enc_str(c, t->name, where))) return false;
+            if (t->description && !lx_enc_set(c, o, "description", lx_enc_str(c, t->description, where))) return false;
             snprintf(where, sizeof where, "tools[%zu].parameters", i);
-            json_t *schema = t->parameters ? parse_object(c, t->parameters, where) : NULL;
+            json_t *schema = t->parameters ? lx_enc_parse_object(c, t->parameters, where) : NULL;
             if (!t->parameters) {
                 schema = json_pack("{s:s,s:{}}", "type", "object", "properties");
-                if (!schema) return oom(c);
+                if (!schema) return lx_enc_oom(c);
             }
-            if (!set(c, o, "input_schema", schema)) return false;
+            if (!lx_enc_set(c, o, "input_schema", schema)) return false;
         }
     }
     const char *type = NULL;
@@ -324,39 +247,36 @@ static bool encode_tools(enc *c, const llmux_request *req, json_t *body) {
     case LLMUX_TOOL_CHOICE_NONE: type = "none"; break;
     case LLMUX_TOOL_CHOICE_REQUIRED: type = "any"; break;
     case LLMUX_TOOL_CHOICE_TOOL: type = "tool"; break;
-    default: return failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: unknown value %d", (int)req->tool_choice);
+    default: return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: unknown value %d", (int)req->tool_choice);
     }
     if (req->n_tools == 0) {
         if (req->tool_choice == LLMUX_TOOL_CHOICE_NONE) return true; /* nothing to forbid */
-        return failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: requires tools");
+        return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: requires tools");
     }
-    json_t *tc = new_obj(c, type);
-    if (!set(c, body, "tool_choice", tc)) return false;
+    json_t *tc = lx_enc_obj(c, type);
+    if (!lx_enc_set(c, body, "tool_choice", tc)) return false;
     if (req->tool_choice == LLMUX_TOOL_CHOICE_TOOL) {
         if (!req->tool_choice_name || !*req->tool_choice_name)
-            return failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice_name: required with tool_choice \"tool\"");
-        if (!set(c, tc, "name", jstr(c, req->tool_choice_name, "tool_choice_name"))) return false;
+            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice_name: required with tool_choice \"tool\"");
+        if (!lx_enc_set(c, tc, "name", lx_enc_str(c, req->tool_choice_name, "tool_choice_name"))) return false;
     }
     return true;
 }
 
-static bool set_real(enc *c, json_t *body, const char *key, double v) {
-    return llmux_is_unset(v) ? true : set(c, body, key, json_real(v));
-}
-
-static bool encode_sampling(enc *c, const llmux_request *req, json_t *body) {
+static bool encode_sampling(lx_enc *c, const llmux_request *req, json_t *body) {
     const llmux_sampling *s = &req->sampling;
     if (s->max_tokens != LLMUX_UNSET_INT) {
-        if (s->max_tokens < 1) return failf(c, LLMUX_E_INVALID_REQUEST, "sampling.max_tokens: must be >= 1");
-        if (!set(c, body, "max_tokens", json_integer(s->max_tokens))) return false;
+        if (s->max_tokens < 1) return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "sampling.max_tokens: must be >= 1");
+        if (!lx_enc_set(c, body, "max_tokens", json_integer(s->max_tokens))) return false;
     }
-    if (!set_real(c, body, "temperature", s->temperature) || !set_real(c, body, "top_p", s->top_p)) return false;
-    if (s->top_k != LLMUX_UNSET_INT && !set(c, body, "top_k", json_integer(s->top_k))) return false;
+    if (!lx_enc_set_real(c, body, "temperature", s->temperature) || !lx_enc_set_real(c, body, "top_p", s->top_p))
+        return false;
+    if (s->top_k != LLMUX_UNSET_INT && !lx_enc_set(c, body, "top_k", json_integer(s->top_k))) return false;
     if (s->n_stop > 0) {
         json_t *stops = json_array();
-        if (!set(c, body, "stop_sequences", stops)) return false;
+        if (!lx_enc_set(c, body, "stop_sequences", stops)) return false;
         for (size_t i = 0; i < s->n_stop; i++)
-            if (!push(c, stops, jstr(c, s->stop[i], "sampling.stop"))) return false;
+            if (!lx_enc_push(c, stops, lx_enc_str(c, s->stop[i], "sampling.stop"))) return false;
     }
     /* min_p, seed, presence/frequency/repeat penalties: the Messages API has no such knobs;
      * they are sampling hints, so they are ignored rather than refused (docs/providers.md). */
@@ -365,18 +285,18 @@ static bool encode_sampling(enc *c, const llmux_request *req, json_t *body) {
 
 /* max_tokens is mandatory on the wire. Extended thinking needs budget_tokens < max_tokens, so the
  * default leaves the usual 4096 for the answer on top of the budget. */
-static bool default_max_tokens(enc *c, json_t *body) {
+static bool default_max_tokens(lx_enc *c, json_t *body) {
     if (json_object_get(body, "max_tokens")) return true;
     json_int_t n = LX_ANTHROPIC_DEFAULT_MAX_TOKENS;
     json_t *budget = json_object_get(lx_json_obj(body, "thinking"), "budget_tokens");
     if (json_is_integer(budget) && json_integer_value(budget) > 0 && json_integer_value(budget) < INT32_MAX)
         n += json_integer_value(budget);
-    return set(c, body, "max_tokens", json_integer(n));
+    return lx_enc_set(c, body, "max_tokens", json_integer(n));
 }
 
 static llmux_status encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                            llmux_error_info *err) {
-    enc c = {err, LLMUX_OK};
+    lx_enc c = {.err = err, .who = "anthropic", .req = req};
     if (!cfg || !cfg->model || !*cfg->model)
         return lx_error(err, LLMUX_E_CONFIGURATION, "anthropic: no model configured");
     if (req->response_format != LLMUX_FORMAT_TEXT)
@@ -386,11 +306,11 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
                         req->response_format == LLMUX_FORMAT_JSON_SCHEMA ? "json_schema" : "json_object");
     json_t *body = json_object();
     if (!body) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "anthropic: out of memory");
-    if (!set(&c, body, "model", jstr(&c, cfg->model, "model"))) goto done;
+    if (!lx_enc_set(&c, body, "model", lx_enc_str(&c, cfg->model, "model"))) goto done;
     if (!encode_system(&c, req, body) || !encode_messages(&c, req, body) || !encode_tools(&c, req, body) ||
         !encode_sampling(&c, req, body))
         goto done;
-    if (req->stream && !set(&c, body, "stream", json_true())) goto done;
+    if (req->stream && !lx_enc_set(&c, body, "stream", json_true())) goto done;
     c.st = lx_merge_provider_options(body, req->provider_options, "anthropic", err);
     if (c.st != LLMUX_OK || !default_max_tokens(&c, body)) goto done;
 

@@ -1,104 +1,33 @@
 /* Gemini API (generateContent / streamGenerateContent?alt=sse): canonical request -> wire
  * request, and HTTP error mapping. Wire format: https://ai.google.dev/api/generate-content
  * (see docs/providers.md for the choices made where canonical and wire disagree). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "core/utf8.h"
 #include "providers/common.h"
+#include "providers/enc.h"
 #include "providers/extra.h"
 #include "providers/gemini_internal.h"
 
-typedef struct enc {
-    llmux_error_info *err;
-    llmux_status st;
-    const llmux_request *req;
-} enc;
-
-static bool failf(enc *c, llmux_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static bool failf(enc *c, llmux_status st, const char *fmt, ...) {
-    if (c->st != LLMUX_OK) return false;
-    char msg[sizeof c->err->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    c->st = lx_error(c->err, st, "gemini: %s", msg);
-    return false;
-}
-
-static bool oom(enc *c) { return failf(c, LLMUX_E_OUT_OF_MEMORY, "out of memory while encoding the request"); }
-
-static json_t *jstr(enc *c, const char *s, const char *where) {
-    if (!s) s = "";
-    json_t *j = json_string(s);
-    if (!j) {
-        if (!lx_utf8_valid(s, strlen(s))) failf(c, LLMUX_E_INVALID_REQUEST, "%s: not valid UTF-8", where);
-        else oom(c);
-    }
-    return j;
-}
-
-/* Steals v (also on failure). */
-static bool set(enc *c, json_t *obj, const char *key, json_t *v) {
-    if (!v) return c->st == LLMUX_OK ? oom(c) : false;
-    if (json_object_set_new(obj, key, v) != 0) return oom(c);
-    return true;
-}
-
-static bool push(enc *c, json_t *arr, json_t *v) {
-    if (!v) return c->st == LLMUX_OK ? oom(c) : false;
-    if (json_array_append_new(arr, v) != 0) return oom(c);
-    return true;
-}
-
-static json_t *new_obj(enc *c) {
-    json_t *o = json_object();
-    if (!o) oom(c);
-    return o;
-}
-
-/* Caller JSON that must be an object; NULL/"" gives {}. */
-static json_t *parse_object(enc *c, const char *text, const char *where) {
-    if (!text || !*text) return new_obj(c);
-    json_t *j = lx_json_parse_request(text, where, c->err);
-    if (!j) {
-        c->st = LLMUX_E_INVALID_REQUEST;
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s: must be a JSON object", where);
-        return NULL;
-    }
-    return j;
-}
-
 /* {key: {k1: v1}} in one step; steals v1. */
-static json_t *wrap(enc *c, const char *key, json_t *inner) {
+static json_t *wrap(lx_enc *c, const char *key, json_t *inner) {
     if (!inner) return NULL;
-    json_t *o = new_obj(c);
+    json_t *o = lx_enc_obj(c, NULL);
     if (!o) {
         json_decref(inner);
         return NULL;
     }
-    if (!set(c, o, key, inner)) {
+    if (!lx_enc_set(c, o, key, inner)) {
         json_decref(o);
         return NULL;
     }
     return o;
 }
 
-static json_t *text_part(enc *c, const char *text, const char *where) {
-    json_t *p = new_obj(c);
-    if (p && !set(c, p, "text", jstr(c, text, where))) {
+static json_t *text_part(lx_enc *c, const char *text, const char *where) {
+    json_t *p = lx_enc_obj(c, NULL);
+    if (p && !lx_enc_set(c, p, "text", lx_enc_str(c, text, where))) {
         json_decref(p);
         return NULL;
     }
@@ -123,14 +52,14 @@ static const char *mime_from_url(const char *url) {
     return NULL;
 }
 
-static json_t *image_part(enc *c, const llmux_part *p, const char *where) {
+static json_t *image_part(lx_enc *c, const llmux_part *p, const char *where) {
     char mime[128];
     const char *data = p->data, *media = p->mime_type;
     if (!data && p->image_url && strncmp(p->image_url, "data:", 5) == 0) {
         const char *semi = strstr(p->image_url, ";base64,");
         size_t n = semi ? (size_t)(semi - (p->image_url + 5)) : 0;
         if (!semi || n == 0 || n >= sizeof mime) {
-            failf(c, LLMUX_E_INVALID_REQUEST, "%s.image_url: only base64 data URLs are supported", where);
+            lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.image_url: only base64 data URLs are supported", where);
             return NULL;
         }
         memcpy(mime, p->image_url + 5, n);
@@ -138,15 +67,16 @@ static json_t *image_part(enc *c, const llmux_part *p, const char *where) {
         media = mime;
         data = semi + 8;
     }
-    json_t *inner = new_obj(c);
+    json_t *inner = lx_enc_obj(c, NULL);
     if (!inner) return NULL;
     if (data) {
         if (!media || !*media) {
             json_decref(inner);
-            failf(c, LLMUX_E_INVALID_REQUEST, "%s.mime_type: required with base64 image data", where);
+            lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.mime_type: required with base64 image data", where);
             return NULL;
         }
-        if (!set(c, inner, "mimeType", jstr(c, media, where)) || !set(c, inner, "data", jstr(c, data, where))) {
+        if (!lx_enc_set(c, inner, "mimeType", lx_enc_str(c, media, where)) ||
+            !lx_enc_set(c, inner, "data", lx_enc_str(c, data, where))) {
             json_decref(inner);
             return NULL;
         }
@@ -154,28 +84,29 @@ static json_t *image_part(enc *c, const llmux_part *p, const char *where) {
     }
     if (!p->image_url || !*p->image_url) {
         json_decref(inner);
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s: an image needs image_url or data", where);
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: an image needs image_url or data", where);
         return NULL;
     }
     if (!media || !*media) media = mime_from_url(p->image_url);
-    if ((media && !set(c, inner, "mimeType", jstr(c, media, where))) ||
-        !set(c, inner, "fileUri", jstr(c, p->image_url, where))) {
+    if ((media && !lx_enc_set(c, inner, "mimeType", lx_enc_str(c, media, where))) ||
+        !lx_enc_set(c, inner, "fileUri", lx_enc_str(c, p->image_url, where))) {
         json_decref(inner);
         return NULL;
     }
     return wrap(c, "fileData", inner);
 }
 
-static json_t *call_part(enc *c, const llmux_part *p, const char *where) {
+static json_t *call_part(lx_enc *c, const llmux_part *p, const char *where) {
     char field[96];
     if (!p->name || !*p->name) {
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: a tool call needs a name", where);
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: a tool call needs a name", where);
         return NULL;
     }
     snprintf(field, sizeof field, "%s.arguments", where);
-    json_t *fc = new_obj(c);
+    json_t *fc = lx_enc_obj(c, NULL);
     if (!fc) return NULL;
-    if (!set(c, fc, "name", jstr(c, p->name, where)) || !set(c, fc, "args", parse_object(c, p->arguments, field))) {
+    if (!lx_enc_set(c, fc, "name", lx_enc_str(c, p->name, where)) ||
+        !lx_enc_set(c, fc, "args", lx_enc_parse_object(c, p->arguments, field))) {
         json_decref(fc);
         return NULL;
     }
@@ -184,7 +115,7 @@ static json_t *call_part(enc *c, const llmux_part *p, const char *where) {
 
 /* Gemini answers a call by name; a canonical result names the call by id, so the name comes
  * from the part or from the newest earlier call with that id. */
-static const char *result_name(const enc *c, size_t msg_index, const llmux_part *p) {
+static const char *result_name(const lx_enc *c, size_t msg_index, const llmux_part *p) {
     if (p->name && *p->name) return p->name;
     if (!p->id) return NULL;
     for (size_t i = msg_index; i-- > 0;) {
@@ -197,18 +128,19 @@ static const char *result_name(const enc *c, size_t msg_index, const llmux_part 
     return NULL;
 }
 
-static json_t *result_part(enc *c, size_t msg_index, const llmux_part *p, const char *where) {
+static json_t *result_part(lx_enc *c, size_t msg_index, const llmux_part *p, const char *where) {
     const char *name = result_name(c, msg_index, p);
     if (!name || !*name) {
-        failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: Gemini needs the tool name (no earlier call has id \"%.64s\")",
-              where, p->id ? p->id : "");
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST,
+                     "%s.name: Gemini needs the tool name (no earlier call has id \"%.64s\")", where,
+                     p->id ? p->id : "");
         return NULL;
     }
-    json_t *fr = new_obj(c);
+    json_t *fr = lx_enc_obj(c, NULL);
     if (!fr) return NULL;
     /* Documented convention: "error" holds a failure, anything else is the output. */
-    if (!set(c, fr, "name", jstr(c, name, where)) ||
-        !set(c, fr, "response", wrap(c, p->is_error ? "error" : "content", jstr(c, p->text, where)))) {
+    if (!lx_enc_set(c, fr, "name", lx_enc_str(c, name, where)) ||
+        !lx_enc_set(c, fr, "response", wrap(c, p->is_error ? "error" : "content", lx_enc_str(c, p->text, where)))) {
         json_decref(fr);
         return NULL;
     }
@@ -218,20 +150,20 @@ static json_t *result_part(enc *c, size_t msg_index, const llmux_part *p, const 
 /* A thought signature belongs to the part it came on. The decoder surfaces it as a REASONING part
  * just before that part; here it goes back onto the next part of the message, or onto an empty
  * text part when nothing follows (where Gemini put it in the first place). */
-static bool flush_signature(enc *c, json_t *parts, const char **pending) {
+static bool flush_signature(lx_enc *c, json_t *parts, const char **pending) {
     if (!*pending) return true;
     const char *sig = *pending;
     *pending = NULL;
     json_t *p = text_part(c, "", "thought signature");
     if (!p) return false;
-    if (!set(c, p, "thoughtSignature", jstr(c, sig, "thought signature"))) {
+    if (!lx_enc_set(c, p, "thoughtSignature", lx_enc_str(c, sig, "thought signature"))) {
         json_decref(p);
         return false;
     }
-    return push(c, parts, p);
+    return lx_enc_push(c, parts, p);
 }
 
-static bool add_part(enc *c, json_t *parts, json_t *part, const char *own_signature, const char **pending) {
+static bool add_part(lx_enc *c, json_t *parts, json_t *part, const char *own_signature, const char **pending) {
     if (!part) return false;
     const char *sig = own_signature && *own_signature ? own_signature : NULL;
     if (*pending && sig && !flush_signature(c, parts, pending)) {
@@ -240,14 +172,14 @@ static bool add_part(enc *c, json_t *parts, json_t *part, const char *own_signat
     }
     if (!sig) sig = *pending;
     *pending = NULL;
-    if (sig && !set(c, part, "thoughtSignature", jstr(c, sig, "thought signature"))) {
+    if (sig && !lx_enc_set(c, part, "thoughtSignature", lx_enc_str(c, sig, "thought signature"))) {
         json_decref(part);
         return false;
     }
-    return push(c, parts, part);
+    return lx_enc_push(c, parts, part);
 }
 
-static bool encode_part(enc *c, size_t i, const llmux_message *m, const llmux_part *p, json_t *parts,
+static bool encode_part(lx_enc *c, size_t i, const llmux_message *m, const llmux_part *p, json_t *parts,
                         const char **pending, const char *where) {
     llmux_role role = m->role;
     switch (p->type) {
@@ -268,7 +200,7 @@ static bool encode_part(enc *c, size_t i, const llmux_message *m, const llmux_pa
         if (p->redacted) return true;
         if (p->text && *p->text) {
             json_t *t = text_part(c, p->text, where);
-            if (t && !set(c, t, "thought", json_true())) {
+            if (t && !lx_enc_set(c, t, "thought", json_true())) {
                 json_decref(t);
                 return false;
             }
@@ -279,16 +211,16 @@ static bool encode_part(enc *c, size_t i, const llmux_message *m, const llmux_pa
             *pending = p->signature;
         }
         return true;
-    default: return failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type);
+    default: return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type);
     }
-    return failf(c, LLMUX_E_INVALID_REQUEST, "%s: this part type is not allowed in a %s message", where,
-                 role == LLMUX_ROLE_USER ? "user" : role == LLMUX_ROLE_ASSISTANT ? "assistant" : "tool");
+    return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: this part type is not allowed in a %s message", where,
+                        role == LLMUX_ROLE_USER ? "user" : role == LLMUX_ROLE_ASSISTANT ? "assistant" : "tool");
 }
 
-static bool encode_contents(enc *c, json_t *body) {
+static bool encode_contents(lx_enc *c, json_t *body) {
     const llmux_request *req = c->req;
     json_t *contents = json_array();
-    if (!set(c, body, "contents", contents)) return false;
+    if (!lx_enc_set(c, body, "contents", contents)) return false;
     char where[64];
     json_t *parts = NULL;
     bool prev_tool = false;
@@ -296,15 +228,15 @@ static bool encode_contents(enc *c, json_t *body) {
         const llmux_message *m = &req->messages[i];
         if (m->role == LLMUX_ROLE_SYSTEM) continue;
         if (m->role != LLMUX_ROLE_USER && m->role != LLMUX_ROLE_ASSISTANT && m->role != LLMUX_ROLE_TOOL)
-            return failf(c, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", i, (int)m->role);
+            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", i, (int)m->role);
         bool is_tool = m->role == LLMUX_ROLE_TOOL;
         /* Parallel calls are answered in one turn: consecutive tool messages merge. */
         if (!(is_tool && prev_tool)) {
-            json_t *content = new_obj(c);
-            if (!push(c, contents, content)) return false;
+            json_t *content = lx_enc_obj(c, NULL);
+            if (!lx_enc_push(c, contents, content)) return false;
             parts = json_array();
-            if (!set(c, content, "role", json_string(m->role == LLMUX_ROLE_ASSISTANT ? "model" : "user")) ||
-                !set(c, content, "parts", parts))
+            if (!lx_enc_set(c, content, "role", json_string(m->role == LLMUX_ROLE_ASSISTANT ? "model" : "user")) ||
+                !lx_enc_set(c, content, "parts", parts))
                 return false;
         }
         prev_tool = is_tool;
@@ -318,52 +250,54 @@ static bool encode_contents(enc *c, json_t *body) {
     return true;
 }
 
-static bool encode_system(enc *c, json_t *body) {
+static bool encode_system(lx_enc *c, json_t *body) {
     const llmux_request *req = c->req;
     json_t *parts = json_array();
-    if (!parts) return oom(c);
+    if (!parts) return lx_enc_oom(c);
     char where[64];
-    if (req->system && !push(c, parts, text_part(c, req->system, "system"))) goto fail;
+    if (req->system && !lx_enc_push(c, parts, text_part(c, req->system, "system"))) goto fail;
     for (size_t i = 0; i < req->n_messages; i++) {
         const llmux_message *m = &req->messages[i];
         if (m->role != LLMUX_ROLE_SYSTEM) continue;
         for (size_t j = 0; j < m->n_parts; j++) {
             snprintf(where, sizeof where, "messages[%zu].parts[%zu]", i, j);
             if (m->parts[j].type != LLMUX_PART_TEXT) {
-                failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
+                lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
                 goto fail;
             }
-            if (!push(c, parts, text_part(c, m->parts[j].text, where))) goto fail;
+            if (!lx_enc_push(c, parts, text_part(c, m->parts[j].text, where))) goto fail;
         }
     }
     if (json_array_size(parts) == 0) {
         json_decref(parts);
         return true;
     }
-    return set(c, body, "systemInstruction", wrap(c, "parts", parts));
+    return lx_enc_set(c, body, "systemInstruction", wrap(c, "parts", parts));
 fail:
     json_decref(parts);
     return false;
 }
 
-static bool encode_tools(enc *c, json_t *body) {
+static bool encode_tools(lx_enc *c, json_t *body) {
     const llmux_request *req = c->req;
     char where[64];
     if (req->n_tools > 0) {
         json_t *decls = json_array();
         json_t *tools = json_array();
-        if (!set(c, body, "tools", tools) || !push(c, tools, wrap(c, "functionDeclarations", decls))) return false;
+        if (!lx_enc_set(c, body, "tools", tools) || !lx_enc_push(c, tools, wrap(c, "functionDeclarations", decls)))
+            return false;
         for (size_t i = 0; i < req->n_tools; i++) {
             const llmux_tool *t = &req->tools[i];
             snprintf(where, sizeof where, "tools[%zu]", i);
-            if (!t->name || !*t->name) return failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: required", where);
-            json_t *d = new_obj(c);
-            if (!push(c, decls, d) || !set(c, d, "name", jstr(c, t->name, where))) return false;
-            if (t->description && !set(c, d, "description", jstr(c, t->description, where))) return false;
+            if (!t->name || !*t->name) return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.name: required", where);
+            json_t *d = lx_enc_obj(c, NULL);
+            if (!lx_enc_push(c, decls, d) || !lx_enc_set(c, d, "name", lx_enc_str(c, t->name, where))) return false;
+            if (t->description && !lx_enc_set(c, d, "description", lx_enc_str(c, t->description, where))) return false;
             if (t->parameters) {
                 snprintf(where, sizeof where, "tools[%zu].parameters", i);
                 /* Full JSON Schema; `parameters` would take only Gemini's OpenAPI subset. */
-                if (!set(c, d, "parametersJsonSchema", parse_object(c, t->parameters, where))) return false;
+                if (!lx_enc_set(c, d, "parametersJsonSchema", lx_enc_parse_object(c, t->parameters, where)))
+                    return false;
             }
         }
     }
@@ -373,67 +307,65 @@ static bool encode_tools(enc *c, json_t *body) {
     case LLMUX_TOOL_CHOICE_NONE: mode = "NONE"; break;
     case LLMUX_TOOL_CHOICE_REQUIRED: mode = "ANY"; break;
     case LLMUX_TOOL_CHOICE_TOOL: mode = "ANY"; break;
-    default: return failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: unknown value %d", (int)req->tool_choice);
+    default: return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: unknown value %d", (int)req->tool_choice);
     }
     if (req->n_tools == 0) {
         if (req->tool_choice == LLMUX_TOOL_CHOICE_NONE) return true;
-        return failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: requires tools");
+        return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice: requires tools");
     }
-    json_t *fcc = new_obj(c);
-    if (!set(c, body, "toolConfig", wrap(c, "functionCallingConfig", fcc)) ||
-        !set(c, fcc, "mode", json_string(mode)))
+    json_t *fcc = lx_enc_obj(c, NULL);
+    if (!lx_enc_set(c, body, "toolConfig", wrap(c, "functionCallingConfig", fcc)) ||
+        !lx_enc_set(c, fcc, "mode", json_string(mode)))
         return false;
     if (req->tool_choice == LLMUX_TOOL_CHOICE_TOOL) {
         if (!req->tool_choice_name || !*req->tool_choice_name)
-            return failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice_name: required with tool_choice \"tool\"");
+            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice_name: required with tool_choice \"tool\"");
         json_t *names = json_array();
-        if (!set(c, fcc, "allowedFunctionNames", names) ||
-            !push(c, names, jstr(c, req->tool_choice_name, "tool_choice_name")))
+        if (!lx_enc_set(c, fcc, "allowedFunctionNames", names) ||
+            !lx_enc_push(c, names, lx_enc_str(c, req->tool_choice_name, "tool_choice_name")))
             return false;
     }
     return true;
 }
 
-static bool set_real(enc *c, json_t *o, const char *key, double v) {
-    return llmux_is_unset(v) ? true : set(c, o, key, json_real(v));
-}
-
-static bool encode_generation(enc *c, json_t *gc) {
+static bool encode_generation(lx_enc *c, json_t *gc) {
     const llmux_request *req = c->req;
     const llmux_sampling *s = &req->sampling;
-    if (!set_real(c, gc, "temperature", s->temperature) || !set_real(c, gc, "topP", s->top_p)) return false;
-    if (s->top_k != LLMUX_UNSET_INT && !set(c, gc, "topK", json_integer(s->top_k))) return false;
+    if (!lx_enc_set_real(c, gc, "temperature", s->temperature) || !lx_enc_set_real(c, gc, "topP", s->top_p))
+        return false;
+    if (s->top_k != LLMUX_UNSET_INT && !lx_enc_set(c, gc, "topK", json_integer(s->top_k))) return false;
     if (s->max_tokens != LLMUX_UNSET_INT) {
-        if (s->max_tokens < 1) return failf(c, LLMUX_E_INVALID_REQUEST, "sampling.max_tokens: must be >= 1");
-        if (!set(c, gc, "maxOutputTokens", json_integer(s->max_tokens))) return false;
+        if (s->max_tokens < 1) return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "sampling.max_tokens: must be >= 1");
+        if (!lx_enc_set(c, gc, "maxOutputTokens", json_integer(s->max_tokens))) return false;
     }
     if (s->n_stop > 0) {
         json_t *stops = json_array();
-        if (!set(c, gc, "stopSequences", stops)) return false;
+        if (!lx_enc_set(c, gc, "stopSequences", stops)) return false;
         for (size_t i = 0; i < s->n_stop; i++)
-            if (!push(c, stops, jstr(c, s->stop[i], "sampling.stop"))) return false;
+            if (!lx_enc_push(c, stops, lx_enc_str(c, s->stop[i], "sampling.stop"))) return false;
     }
-    if (s->seed != LLMUX_UNSET_INT && !set(c, gc, "seed", json_integer(s->seed))) return false;
-    if (!set_real(c, gc, "presencePenalty", s->presence_penalty) ||
-        !set_real(c, gc, "frequencyPenalty", s->frequency_penalty))
+    if (s->seed != LLMUX_UNSET_INT && !lx_enc_set(c, gc, "seed", json_integer(s->seed))) return false;
+    if (!lx_enc_set_real(c, gc, "presencePenalty", s->presence_penalty) ||
+        !lx_enc_set_real(c, gc, "frequencyPenalty", s->frequency_penalty))
         return false;
     /* min_p and repeat_penalty have no Gemini equivalent; as sampling hints they are ignored. */
     if (req->response_format == LLMUX_FORMAT_JSON_OBJECT || req->response_format == LLMUX_FORMAT_JSON_SCHEMA) {
-        if (!set(c, gc, "responseMimeType", json_string("application/json"))) return false;
+        if (!lx_enc_set(c, gc, "responseMimeType", json_string("application/json"))) return false;
     }
     if (req->response_format == LLMUX_FORMAT_JSON_SCHEMA) {
-        if (!req->schema) return failf(c, LLMUX_E_INVALID_REQUEST, "schema: required with response_format json_schema");
+        if (!req->schema)
+            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "schema: required with response_format json_schema");
         /* responseJsonSchema takes standard JSON Schema; responseSchema only the OpenAPI subset. */
-        if (!set(c, gc, "responseJsonSchema", parse_object(c, req->schema, "schema"))) return false;
+        if (!lx_enc_set(c, gc, "responseJsonSchema", lx_enc_parse_object(c, req->schema, "schema"))) return false;
     } else if (req->response_format != LLMUX_FORMAT_TEXT && req->response_format != LLMUX_FORMAT_JSON_OBJECT) {
-        return failf(c, LLMUX_E_INVALID_REQUEST, "response_format: unknown value %d", (int)req->response_format);
+        return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "response_format: unknown value %d", (int)req->response_format);
     }
     return true;
 }
 
 /* provider_options.gemini: "generationConfig" fields and "thinkingConfig" go inside
  * generationConfig, every other field is set on the body (safetySettings, cachedContent...). */
-static bool merge_options(enc *c, json_t *body, json_t *gc) {
+static bool merge_options(lx_enc *c, json_t *body, json_t *gc) {
     const char *text = c->req->provider_options;
     if (!text) return true;
     json_t *all = lx_json_parse_request(text, "provider_options", c->err);
@@ -443,22 +375,24 @@ static bool merge_options(enc *c, json_t *body, json_t *gc) {
     }
     bool ok = true;
     json_t *g = json_is_object(all) ? json_object_get(all, "gemini") : NULL;
-    if (!json_is_object(all)) ok = failf(c, LLMUX_E_INVALID_REQUEST, "provider_options: must be a JSON object");
-    else if (g && !json_is_object(g)) ok = failf(c, LLMUX_E_INVALID_REQUEST, "provider_options.gemini: must be a JSON object");
+    if (!json_is_object(all)) ok = lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "provider_options: must be a JSON object");
+    else if (g && !json_is_object(g))
+        ok = lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "provider_options.gemini: must be a JSON object");
     const char *key;
     json_t *v;
     if (ok && g) {
         json_object_foreach(g, key, v) {
             if (strcmp(key, "generationConfig") == 0) {
                 if (!json_is_object(v)) {
-                    ok = failf(c, LLMUX_E_INVALID_REQUEST, "provider_options.gemini.generationConfig: must be an object");
+                    ok = lx_enc_failf(c, LLMUX_E_INVALID_REQUEST,
+                                      "provider_options.gemini.generationConfig: must be an object");
                     break;
                 }
-                if (json_object_update(gc, v) != 0) ok = oom(c);
+                if (json_object_update(gc, v) != 0) ok = lx_enc_oom(c);
             } else if (strcmp(key, "thinkingConfig") == 0) {
-                ok = set(c, gc, key, json_incref(v));
+                ok = lx_enc_set(c, gc, key, json_incref(v));
             } else {
-                ok = set(c, body, key, json_incref(v));
+                ok = lx_enc_set(c, body, key, json_incref(v));
             }
             if (!ok) break;
         }
@@ -481,7 +415,7 @@ static bool valid_model(const char *m) {
 
 static llmux_status encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                            llmux_error_info *err) {
-    enc c = {err, LLMUX_OK, req};
+    lx_enc c = {.err = err, .who = "gemini", .req = req};
     const char *model = cfg ? cfg->model : NULL;
     if (model && strncmp(model, "models/", 7) == 0) model += 7;
     if (!model || !valid_model(model))
@@ -498,7 +432,7 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
     if (!encode_contents(&c, body) || !encode_system(&c, body) || !encode_tools(&c, body) ||
         !encode_generation(&c, gc) || !merge_options(&c, body, gc))
         goto done;
-    if (json_object_size(gc) > 0 && !set(&c, body, "generationConfig", json_incref(gc))) goto done;
+    if (json_object_size(gc) > 0 && !lx_enc_set(&c, body, "generationConfig", json_incref(gc))) goto done;
     lx_buf_reset(&out->body);
     if (!lx_json_dump_buf(body, &out->body)) {
         c.st = lx_error(err, LLMUX_E_INVALID_REQUEST, "gemini: the request body exceeds its size cap");
