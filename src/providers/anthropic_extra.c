@@ -23,55 +23,22 @@ llmux_status lx_anthropic_encode_models(const lx_provider_config *cfg, lx_wire_r
     return LLMUX_OK;
 }
 
+static llmux_status body_error(const json_t *body, const char *who, llmux_error_info *err) {
+    json_t *e = lx_json_obj(body, "error");
+    return e ? lx_anthropic_error(e, 0, -1, who, err) : LLMUX_OK;
+}
+
+/* Newer API versions describe the limits; older answers simply lack them. */
+static void fill(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg) {
+    (void)cfg;
+    m->context_length = lx_extra_count(item, "max_input_tokens");
+    m->max_output_tokens = lx_extra_count(item, "max_tokens");
+}
+
+static const lx_model_list_layout k_models = {
+    .array = "data", .id_key = "id", .name_key = "display_name", .body_error = body_error, .fill = fill};
+
 llmux_status lx_anthropic_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
                                         llmux_model_list **out, llmux_error_info *err) {
-    *out = NULL;
-    const char *who = cfg && cfg->name ? cfg->name : "anthropic";
-    json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
-    if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
-    llmux_status st = LLMUX_OK;
-    llmux_model_list *l = NULL;
-    json_t *data = lx_json_arr(j, "data");
-    json_t *e = lx_json_obj(j, "error");
-    if (e && !data) {
-        st = lx_anthropic_error(e, 0, -1, who, err);
-        goto done;
-    }
-    if (!data) {
-        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: data: missing or not an array", who);
-        goto done;
-    }
-    l = lx_model_list_new();
-    if (!l) {
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-        goto done;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(data, i, item) {
-        const char *id = lx_json_str(item, "id");
-        if (!id || !*id) {
-            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: data[%zu].id: missing or not a string", who, i);
-            goto done;
-        }
-        llmux_model_info *m;
-        st = lx_model_list_push(l, who, id, who, &m, err);
-        if (st != LLMUX_OK) goto done;
-        const char *name = lx_json_str(item, "display_name");
-        if (name && !(m->name = lx_model_list_strdup(l, name))) {
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-            goto done;
-        }
-        /* Newer API versions describe the limits; older answers simply lack them. */
-        m->context_length = lx_extra_count(item, "max_input_tokens");
-        m->max_output_tokens = lx_extra_count(item, "max_tokens");
-    }
-done:
-    json_decref(j);
-    if (st != LLMUX_OK) {
-        llmux_model_list_free(l);
-        return st;
-    }
-    *out = l;
-    return LLMUX_OK;
+    return lx_extra_decode_models(&k_models, cfg, cfg && cfg->name ? cfg->name : "anthropic", body, len, out, err);
 }

@@ -26,6 +26,48 @@ bool lx_extra_bearer(lx_wire_request *w, const lx_provider_config *cfg);
 /* An integer field >= 0, else -1. */
 int64_t lx_extra_count(const json_t *obj, const char *key);
 
+/* The error a 2xx body carries instead of the expected array (OpenRouter and proxies answer
+ * some failures that way), mapped with the adapter's own taxonomy; LLMUX_OK when the body holds
+ * no error. `who` names the configured provider. */
+typedef llmux_status (*lx_extra_body_error_fn)(const json_t *body, const char *who, llmux_error_info *err);
+
+/* The body of an OpenAI-style embed endpoint (OpenAI, Ollama): {"model", "input": [...],
+ * "dimensions" when asked, extra_key: extra_value when extra_key is not NULL}, then
+ * provider_options[base] and, for a provider configured under another name, provider_options[who]
+ * merged on top (callers override what the adapter wrote). Written into out->body. */
+llmux_status lx_extra_embed_body(const llmux_embed_request *req, const char *model, const char *base, const char *who,
+                                 const char *extra_key, const char *extra_value, lx_wire_request *out,
+                                 llmux_error_info *err);
+/* Embeddings from a JSON array holding one vector per input, in input order: each element
+ * itself (key NULL) or its `key` field. More than LX_EMBED_MAX_VECTORS elements is
+ * LLMUX_E_UPSTREAM_PROTOCOL; what_fmt names row i in messages (lx_embeddings_from_json_rows). */
+llmux_status lx_extra_embeddings_rows(const json_t *arr, const char *key, const char *who, const char *what_fmt,
+                                      llmux_embeddings **out, llmux_error_info *err);
+/* Sets the result's model and provider; out of memory frees *out, sets it to NULL and returns
+ * LLMUX_E_OUT_OF_MEMORY. */
+llmux_status lx_extra_embeddings_meta(llmux_embeddings **out, const char *model, const char *who,
+                                      llmux_error_info *err);
+
+/* Where a model-list body keeps its entries; lx_extra_decode_models walks it. Every entry's id
+ * (id_key, else alt_id_key) must be a non-empty string; it becomes "<who>/<id>". */
+typedef struct lx_model_list_layout {
+    const char *array;        /* the list's field: "data", "models" */
+    bool may_be_absent;       /* an absent field is an empty list (proto3 leaves empty lists out) */
+    const char *id_key;       /* "id", "name" */
+    const char *alt_id_key;   /* tried when id_key is missing or empty; may be NULL */
+    const char *strip_prefix; /* dropped from the id when more follows ("models/"); may be NULL */
+    const char *name_key;     /* the display name; may be NULL */
+    lx_extra_body_error_fn body_error;
+    /* Copies what else the adapter knows about an entry (limits, prices); may be NULL. */
+    void (*fill)(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg);
+} lx_model_list_layout;
+
+/* Decodes a whole 2xx model-list body laid out as `layout` says. *out: a new list (the caller
+ * frees it) or NULL on failure: LLMUX_E_UPSTREAM_PROTOCOL for a malformed body, the mapped error
+ * for an error body, LLMUX_E_OUT_OF_MEMORY. */
+llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
+                                    const char *body, size_t len, llmux_model_list **out, llmux_error_info *err);
+
 /* ------------------------------------------------------------ adapters */
 
 llmux_status lx_openai_encode_embed(const lx_provider_config *cfg, const llmux_embed_request *req, lx_wire_request *out,

@@ -4,6 +4,7 @@
 
 #include "core/embeddings.h"
 #include "core/error.h"
+#include "core/models.h"
 #include "providers/extra.h"
 
 llmux_status lx_embed_check_request(const llmux_embed_request *req, const char *who, llmux_error_info *err) {
@@ -69,4 +70,110 @@ bool lx_extra_bearer(lx_wire_request *w, const lx_provider_config *cfg) {
 int64_t lx_extra_count(const json_t *obj, const char *key) {
     int64_t v;
     return lx_json_i64(obj, key, &v) && v >= 0 ? v : -1;
+}
+
+llmux_status lx_extra_embed_body(const llmux_embed_request *req, const char *model, const char *base, const char *who,
+                                 const char *extra_key, const char *extra_value, lx_wire_request *out,
+                                 llmux_error_info *err) {
+    json_t *inputs = NULL;
+    llmux_status st = lx_embed_inputs_json(req, who, &inputs, err);
+    if (st != LLMUX_OK) return st;
+    json_t *body = json_object();
+    if (body && json_object_set_new(body, "model", json_string(model)) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    if (!body || json_object_set_new(body, "input", inputs) != 0 ||
+        (req->dimensions > 0 && json_object_set_new(body, "dimensions", json_integer(req->dimensions)) != 0) ||
+        (extra_key && json_object_set_new(body, extra_key, json_string(extra_value)) != 0)) {
+        if (!body) json_decref(inputs); /* json_object_set_new steals it otherwise, also on failure */
+        json_decref(body);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+    }
+    st = lx_merge_provider_options(body, req->provider_options, base, err);
+    if (st == LLMUX_OK && strcmp(who, base) != 0) st = lx_merge_provider_options(body, req->provider_options, who, err);
+    if (st == LLMUX_OK && !lx_json_dump_buf(body, &out->body))
+        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "%s: request body exceeds %zu bytes", who, out->body.max);
+    json_decref(body);
+    return st;
+}
+
+llmux_status lx_extra_embeddings_rows(const json_t *arr, const char *key, const char *who, const char *what_fmt,
+                                      llmux_embeddings **out, llmux_error_info *err) {
+    size_t n = json_array_size(arr);
+    if (n > LX_EMBED_MAX_VECTORS)
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %zu embeddings, more than the cap of %u", who, n,
+                        LX_EMBED_MAX_VECTORS);
+    const json_t *rows[LX_EMBED_MAX_VECTORS];
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(arr, i);
+        rows[i] = key ? lx_json_arr(item, key) : item;
+    }
+    return lx_embeddings_from_json_rows(rows, n, who, what_fmt, out, err);
+}
+
+llmux_status lx_extra_embeddings_meta(llmux_embeddings **out, const char *model, const char *who,
+                                      llmux_error_info *err) {
+    if (lx_embeddings_set_meta(*out, model, who)) return LLMUX_OK;
+    llmux_embeddings_free(*out);
+    *out = NULL;
+    return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+}
+
+/* One entry: the id checks, the push, the display name, then the adapter's extras. */
+static llmux_status push_model(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
+                               llmux_model_list *l, const json_t *item, size_t i, llmux_error_info *err) {
+    const char *id = lx_json_str(item, layout->id_key);
+    if ((!id || !*id) && layout->alt_id_key) id = lx_json_str(item, layout->alt_id_key);
+    if (!id || !*id)
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s[%zu].%s: missing or not a string", who,
+                        layout->array, i, layout->id_key);
+    size_t strip = layout->strip_prefix ? strlen(layout->strip_prefix) : 0;
+    if (strip && strncmp(id, layout->strip_prefix, strip) == 0 && id[strip]) id += strip;
+    llmux_model_info *m;
+    llmux_status st = lx_model_list_push(l, who, id, who, &m, err);
+    if (st != LLMUX_OK) return st;
+    const char *name = layout->name_key ? lx_json_str(item, layout->name_key) : NULL;
+    if (name && !(m->name = lx_model_list_strdup(l, name)))
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+    if (layout->fill) layout->fill(m, item, cfg);
+    return LLMUX_OK;
+}
+
+llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
+                                    const char *body, size_t len, llmux_model_list **out, llmux_error_info *err) {
+    *out = NULL;
+    json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
+    if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
+    llmux_status st = LLMUX_OK;
+    llmux_model_list *l = NULL;
+    json_t *items = lx_json_arr(j, layout->array);
+    if (!items) st = layout->body_error(j, who, err);
+    if (st == LLMUX_OK && !items && !layout->may_be_absent)
+        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s: missing or not an array", who,
+                      layout->array);
+    if (st != LLMUX_OK) goto done;
+    l = lx_model_list_new();
+    if (!l) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
+        goto done;
+    }
+    if (!items && json_object_get(j, layout->array)) {
+        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s: not an array", who, layout->array);
+        goto done;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        st = push_model(layout, cfg, who, l, item, i, err);
+        if (st != LLMUX_OK) goto done;
+    }
+done:
+    json_decref(j);
+    if (st != LLMUX_OK) {
+        llmux_model_list_free(l);
+        return st;
+    }
+    *out = l;
+    return LLMUX_OK;
 }

@@ -401,9 +401,11 @@ static bool merge_options(lx_enc *c, json_t *body, json_t *gc) {
     return ok;
 }
 
-/* Model ids go into the URL path: refuse anything that would change the path or the query. */
-static bool valid_model(const char *m) {
-    if (!*m) return false;
+bool lx_gemini_model_id(const char *configured, const char **id) {
+    const char *m = configured;
+    if (m && strncmp(m, "models/", 7) == 0) m += 7;
+    *id = m;
+    if (!m || !*m) return false;
     for (const char *p = m; *p; p++) {
         char ch = *p;
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
@@ -416,9 +418,8 @@ static bool valid_model(const char *m) {
 static llmux_status encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                            llmux_error_info *err) {
     lx_enc c = {.err = err, .who = "gemini", .req = req};
-    const char *model = cfg ? cfg->model : NULL;
-    if (model && strncmp(model, "models/", 7) == 0) model += 7;
-    if (!model || !valid_model(model))
+    const char *model;
+    if (!lx_gemini_model_id(cfg ? cfg->model : NULL, &model))
         return lx_error(err, LLMUX_E_CONFIGURATION, "gemini: model \"%.64s\" is missing or not a plain model id",
                         model ? model : "");
     json_t *body = json_object();

@@ -11,16 +11,10 @@
 
 static const char *who_of(const lx_provider_config *cfg) { return cfg && cfg->name ? cfg->name : "gemini"; }
 
-/* The model goes into the URL path: only characters that need no escaping (as gemini.c). */
-static bool valid_model(const char *m) {
-    if (!*m) return false;
-    for (const char *p = m; *p; p++) {
-        char ch = *p;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-              ch == '.' || ch == '_'))
-            return false;
-    }
-    return true;
+/* A google.rpc.Status in a 2xx body. */
+static llmux_status body_error(const json_t *body, const char *who, llmux_error_info *err) {
+    json_t *e = lx_json_obj(body, "error");
+    return e ? lx_gemini_error(e, 0, -1, who, err) : LLMUX_OK;
 }
 
 static bool key_header(lx_wire_request *out, const lx_provider_config *cfg) {
@@ -48,9 +42,8 @@ llmux_status lx_gemini_encode_embed(const lx_provider_config *cfg, const llmux_e
     const char *who = who_of(cfg);
     llmux_status st = lx_embed_check_request(req, who, err);
     if (st != LLMUX_OK) return st;
-    const char *model = cfg->model;
-    if (model && strncmp(model, "models/", 7) == 0) model += 7;
-    if (!model || !valid_model(model))
+    const char *model;
+    if (!lx_gemini_model_id(cfg->model, &model))
         return lx_error(err, LLMUX_E_CONFIGURATION, "%s: model \"%.64s\" is missing or not a plain model id", who,
                         model ? model : "");
     char path[256], model_ref[160];
@@ -95,30 +88,13 @@ llmux_status lx_gemini_decode_embed(const lx_provider_config *cfg, const char *b
     const char *who = who_of(cfg);
     json_t *j = lx_extra_parse_object(body, len, who, "embeddings", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
-    llmux_status st;
     json_t *embs = lx_json_arr(j, "embeddings");
-    json_t *e = lx_json_obj(j, "error");
-    if (!embs) {
-        st = e ? lx_gemini_error(e, 0, -1, who, err)
-               : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: embeddings: missing or not an array",
-                          who);
-        json_decref(j);
-        return st;
-    }
-    size_t n = json_array_size(embs);
-    if (n > LX_EMBED_MAX_VECTORS) {
-        json_decref(j);
-        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %zu embeddings, more than the cap of %u", who, n,
-                        LX_EMBED_MAX_VECTORS);
-    }
-    const json_t *rows[LX_EMBED_MAX_VECTORS];
-    for (size_t i = 0; i < n; i++) rows[i] = lx_json_arr(json_array_get(embs, i), "values");
-    st = lx_embeddings_from_json_rows(rows, n, who, "embeddings[%zu].values", out, err);
-    if (st == LLMUX_OK && !lx_embeddings_set_meta(*out, cfg->model, who)) {
-        llmux_embeddings_free(*out);
-        *out = NULL;
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-    }
+    llmux_status st = embs ? LLMUX_OK : body_error(j, who, err);
+    if (!embs && st == LLMUX_OK)
+        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: embeddings: missing or not an array",
+                      who);
+    if (st == LLMUX_OK) st = lx_extra_embeddings_rows(embs, "values", who, "embeddings[%zu].values", out, err);
+    if (st == LLMUX_OK) st = lx_extra_embeddings_meta(out, cfg->model, who, err);
     json_decref(j);
     return st;
 }
@@ -135,58 +111,23 @@ llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, lx_wire_requ
     return LLMUX_OK;
 }
 
+static void fill(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg) {
+    (void)cfg;
+    m->context_length = lx_extra_count(item, "inputTokenLimit");
+    m->max_output_tokens = lx_extra_count(item, "outputTokenLimit");
+}
+
+/* Names are "models/<id>"; an account with no models gets {} (proto3 leaves an empty repeated
+ * field out). */
+static const lx_model_list_layout k_models = {.array = "models",
+                                              .may_be_absent = true,
+                                              .id_key = "name",
+                                              .strip_prefix = "models/",
+                                              .name_key = "displayName",
+                                              .body_error = body_error,
+                                              .fill = fill};
+
 llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
                                      llmux_model_list **out, llmux_error_info *err) {
-    *out = NULL;
-    const char *who = who_of(cfg);
-    json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
-    if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
-    llmux_status st = LLMUX_OK;
-    llmux_model_list *l = NULL;
-    json_t *models = lx_json_arr(j, "models");
-    json_t *e = lx_json_obj(j, "error");
-    if (!models && e) {
-        st = lx_gemini_error(e, 0, -1, who, err);
-        goto done;
-    }
-    l = lx_model_list_new();
-    if (!l) {
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-        goto done;
-    }
-    /* An account with no models gets {} (proto3 leaves an empty repeated field out). */
-    json_t *mv = json_object_get(j, "models");
-    if (mv && !models) {
-        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: models: not an array", who);
-        goto done;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(models, i, item) {
-        const char *name = lx_json_str(item, "name");
-        if (!name || !*name) {
-            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: models[%zu].name: missing or not a string",
-                          who, i);
-            goto done;
-        }
-        if (strncmp(name, "models/", 7) == 0 && name[7]) name += 7;
-        llmux_model_info *m;
-        st = lx_model_list_push(l, who, name, who, &m, err);
-        if (st != LLMUX_OK) goto done;
-        const char *display = lx_json_str(item, "displayName");
-        if (display && !(m->name = lx_model_list_strdup(l, display))) {
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-            goto done;
-        }
-        m->context_length = lx_extra_count(item, "inputTokenLimit");
-        m->max_output_tokens = lx_extra_count(item, "outputTokenLimit");
-    }
-done:
-    json_decref(j);
-    if (st != LLMUX_OK) {
-        llmux_model_list_free(l);
-        return st;
-    }
-    *out = l;
-    return LLMUX_OK;
+    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, out, err);
 }

@@ -14,6 +14,12 @@
 static const char *who_of(const lx_provider_config *cfg) { return cfg && cfg->name ? cfg->name : "openai"; }
 static bool is_openrouter(const lx_provider_config *cfg) { return cfg->name && strcmp(cfg->name, "openrouter") == 0; }
 
+/* OpenRouter answers some failures with 200 and an error object. */
+static llmux_status body_error(const json_t *body, const char *who, llmux_error_info *err) {
+    json_t *e = lx_json_obj(body, "error");
+    return e ? lx_openai_error_from_object(who, e, 0, NULL, err) : LLMUX_OK;
+}
+
 static bool common_headers(lx_wire_request *out, const lx_provider_config *cfg, bool body) {
     return (!body || lx_wire_add_header(out, "Content-Type", "application/json", false)) &&
            lx_wire_add_header(out, "Accept", "application/json", false) && lx_extra_bearer(out, cfg) &&
@@ -34,28 +40,8 @@ llmux_status lx_openai_encode_embed(const lx_provider_config *cfg, const llmux_e
     if (!common_headers(out, cfg, true))
         return lx_error(err, LLMUX_E_CONFIGURATION, "%s: a header value is too long or contains a line break", who);
 
-    json_t *inputs = NULL;
-    st = lx_embed_inputs_json(req, who, &inputs, err);
-    if (st != LLMUX_OK) return st;
-    json_t *body = json_object();
-    if (body && json_object_set_new(body, "model", json_string(model)) != 0) {
-        json_decref(body);
-        body = NULL;
-    }
-    if (!body || json_object_set_new(body, "input", inputs) != 0 || (req->dimensions > 0 && json_object_set_new(body, "dimensions", json_integer(req->dimensions)) != 0) ||
-        json_object_set_new(body, "encoding_format", json_string("float")) != 0) {
-        if (!body) json_decref(inputs); /* json_object_set_new steals it otherwise, also on failure */
-        json_decref(body);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-    }
     /* Pass-through last, so callers can override what the adapter wrote (e.g. "user"). */
-    st = lx_merge_provider_options(body, req->provider_options, "openai", err);
-    if (st == LLMUX_OK && strcmp(who, "openai") != 0)
-        st = lx_merge_provider_options(body, req->provider_options, who, err);
-    if (st == LLMUX_OK && !lx_json_dump_buf(body, &out->body))
-        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "%s: request body exceeds %zu bytes", who, out->body.max);
-    json_decref(body);
-    return st;
+    return lx_extra_embed_body(req, model, "openai", who, "encoding_format", "float", out, err);
 }
 
 llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
@@ -66,14 +52,11 @@ llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *b
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st;
     const json_t **rows = NULL;
-    json_t *e = lx_json_obj(j, "error");
     json_t *data = lx_json_arr(j, "data");
-    if (e && !data) { /* OpenRouter answers some failures with 200 and an error object */
-        st = lx_openai_error_from_object(who, e, 0, NULL, err);
-        goto done;
-    }
     if (!data) {
-        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: data: missing or not an array", who);
+        st = body_error(j, who, err);
+        if (st == LLMUX_OK)
+            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: data: missing or not an array", who);
         goto done;
     }
     size_t n = json_array_size(data);
@@ -123,11 +106,7 @@ llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *b
     (*out)->usage.input_tokens = lx_extra_count(usage, "prompt_tokens");
     (*out)->usage.total_tokens = lx_extra_count(usage, "total_tokens");
     const char *model = lx_json_str(j, "model");
-    if (!lx_embeddings_set_meta(*out, model ? model : cfg->model, who)) {
-        llmux_embeddings_free(*out);
-        *out = NULL;
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-    }
+    st = lx_extra_embeddings_meta(out, model ? model : cfg->model, who, err);
 done:
     free(rows);
     json_decref(j);
@@ -209,64 +188,24 @@ double lx_openrouter_price_per_million(const json_t *v) {
     return NAN;
 }
 
+static void fill(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg) {
+    /* OpenRouter and some compatible servers say context_length; vLLM says max_model_len. */
+    m->context_length = lx_extra_count(item, "context_length");
+    if (m->context_length < 0) m->context_length = lx_extra_count(item, "max_model_len");
+    if (is_openrouter(cfg)) {
+        m->max_output_tokens = lx_extra_count(lx_json_obj(item, "top_provider"), "max_completion_tokens");
+        json_t *p = lx_json_obj(item, "pricing");
+        m->input_price = lx_openrouter_price_per_million(json_object_get(p, "prompt"));
+        m->output_price = lx_openrouter_price_per_million(json_object_get(p, "completion"));
+        m->cache_read_price = lx_openrouter_price_per_million(json_object_get(p, "input_cache_read"));
+        m->cache_write_price = lx_openrouter_price_per_million(json_object_get(p, "input_cache_write"));
+    }
+}
+
+static const lx_model_list_layout k_models = {
+    .array = "data", .id_key = "id", .name_key = "name", .body_error = body_error, .fill = fill};
+
 llmux_status lx_openai_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
                                      llmux_model_list **out, llmux_error_info *err) {
-    *out = NULL;
-    const char *who = who_of(cfg);
-    json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
-    if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
-    llmux_status st = LLMUX_OK;
-    llmux_model_list *l = NULL;
-    json_t *data = lx_json_arr(j, "data");
-    json_t *e = lx_json_obj(j, "error");
-    if (e && !data) {
-        st = lx_openai_error_from_object(who, e, 0, NULL, err);
-        goto done;
-    }
-    if (!data) {
-        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: data: missing or not an array", who);
-        goto done;
-    }
-    l = lx_model_list_new();
-    if (!l) {
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-        goto done;
-    }
-    bool openrouter = is_openrouter(cfg);
-    size_t i;
-    json_t *item;
-    json_array_foreach(data, i, item) {
-        const char *id = lx_json_str(item, "id");
-        if (!id || !*id) {
-            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: data[%zu].id: missing or not a string", who, i);
-            goto done;
-        }
-        llmux_model_info *m;
-        st = lx_model_list_push(l, who, id, who, &m, err);
-        if (st != LLMUX_OK) goto done;
-        const char *name = lx_json_str(item, "name");
-        if (name && !(m->name = lx_model_list_strdup(l, name))) {
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-            goto done;
-        }
-        /* OpenRouter and some compatible servers say context_length; vLLM says max_model_len. */
-        m->context_length = lx_extra_count(item, "context_length");
-        if (m->context_length < 0) m->context_length = lx_extra_count(item, "max_model_len");
-        if (openrouter) {
-            m->max_output_tokens = lx_extra_count(lx_json_obj(item, "top_provider"), "max_completion_tokens");
-            json_t *p = lx_json_obj(item, "pricing");
-            m->input_price = lx_openrouter_price_per_million(json_object_get(p, "prompt"));
-            m->output_price = lx_openrouter_price_per_million(json_object_get(p, "completion"));
-            m->cache_read_price = lx_openrouter_price_per_million(json_object_get(p, "input_cache_read"));
-            m->cache_write_price = lx_openrouter_price_per_million(json_object_get(p, "input_cache_write"));
-        }
-    }
-done:
-    json_decref(j);
-    if (st != LLMUX_OK) {
-        llmux_model_list_free(l);
-        return st;
-    }
-    *out = l;
-    return LLMUX_OK;
+    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, out, err);
 }
