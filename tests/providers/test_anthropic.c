@@ -1,7 +1,7 @@
 /* Contract tests for the Anthropic Messages adapter: canonical request -> exact wire JSON
  * (golden files), wire responses (hand-written from the documented format) -> exact events,
  * error mapping for every class, and thinking signatures surviving a round trip. */
-#include "test_anthropic_gemini_harness.h"
+#include "decode_harness.h"
 
 #define DATA LLMUX_SOURCE_DIR "/tests/providers/data/anthropic/"
 
@@ -355,7 +355,7 @@ static void test_decode_non_streaming(void **state) {
 static void decode_string(bool stream, const char *body, llmux_status want, const char *needle) {
     h_rec r = {0};
     llmux_error_info err;
-    llmux_status st = h_decode(P, stream, body, strlen(body), 0, &r, &err);
+    llmux_status st = h_decode_rec(P, stream, body, strlen(body), 0, &r, &err);
     if (st != want) fail_msg("status %s (%s), want %s", llmux_status_name(st), err.message, llmux_status_name(want));
     if (needle && !strstr(err.message, needle)) fail_msg("message \"%s\" lacks \"%s\"", err.message, needle);
     h_rec_free(&r);
@@ -401,7 +401,7 @@ static void test_decode_cancel(void **state) {
     h_rec r = {0};
     r.stop_after = 3;
     llmux_error_info err;
-    assert_int_equal(h_decode(P, true, data, len, 0, &r, &err), LLMUX_E_CANCELLED);
+    assert_int_equal(h_decode_rec(P, true, data, len, 0, &r, &err), LLMUX_E_CANCELLED);
     assert_int_equal(r.n_events, 3);
     h_rec_free(&r);
     free(data);

@@ -4,32 +4,16 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include "test_anthropic_gemini_harness.h"
+#include "decode_harness.h"
 
 #define FIX LLMUX_SOURCE_DIR "/../shared/fixtures/providers/gemini/"
 
 static const lx_provider *P = &lx_provider_gemini;
 
-#define REQUIRE_FIXTURES()                                                                                              \
-    do {                                                                                                               \
-        struct stat st_;                                                                                               \
-        if (stat(FIX, &st_) != 0) {                                                                                    \
-            print_message("skipped: %s is absent\n", FIX);                                                             \
-            skip();                                                                                                    \
-        }                                                                                                              \
-    } while (0)
+#define REQUIRE_FIXTURES() h_require_dir(FIX)
 
 static llmux_response *decode(const char *name, bool stream, llmux_status want, llmux_error_info *err) {
-    char path[512];
-    snprintf(path, sizeof path, FIX "%s", name);
-    h_rec r = {0};
-    llmux_status st = h_decode_file(P, stream, path, &r, err);
-    if (st != want) fail_msg("%s: %s (%s), want %s", name, llmux_status_name(st), err->message, llmux_status_name(want));
-    assert_int_equal(r.agg_status, LLMUX_OK);
-    llmux_response *resp = llmux_aggregator_response(r.agg);
-    assert_non_null(resp);
-    h_rec_free(&r);
-    return resp;
+    return h_decode_response(P, FIX, name, stream, want, err);
 }
 
 static void expect_args(const llmux_part *p, const char *name, const char *json) {

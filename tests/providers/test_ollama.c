@@ -30,14 +30,7 @@ static void expect_golden(const lx_provider_config *cfg, const llmux_request *re
     lx_buf_init(&w->body, LX_WIRE_MAX_BODY);
     llmux_error_info err;
     if (lx_provider_ollama.encode(cfg, req, w, &err) != LLMUX_OK) fail_msg("encode: %s", err.message);
-    json_error_t je;
-    json_t *got = json_loadb(w->body.data, w->body.len, 0, &je);
-    json_t *want = json_load_file(golden, 0, &je);
-    assert_non_null(got);
-    if (!want) fail_msg("%s: %s", golden, je.text);
-    if (!json_equal(got, want)) fail_msg("body differs from %s:\n%s", golden, json_dumps(got, JSON_INDENT(2) | JSON_SORT_KEYS));
-    json_decref(got);
-    json_decref(want);
+    h_expect_golden(&w->body, golden);
 }
 
 static void test_encode_text(void **s) {
@@ -141,26 +134,8 @@ static void test_encode_errors(void **s) {
 }
 
 static void expect_events(bool stream, const char *wire, const char *events, llmux_status want_status) {
-    size_t len, elen;
-    char *body = h_read_file(wire, &len);
-    char *want = h_read_file(events, &elen);
-    assert_non_null(body);
-    assert_non_null(want);
     lx_provider_config cfg = cfg_model("m");
-    h_result r = h_decode(&lx_provider_ollama, &cfg, stream, body, len, 0, 0);
-    if (strcmp(r.events, want) != 0) fail_msg("%s: events differ:\n%s--- want:\n%s", wire, r.events, want);
-    assert_int_equal(r.status, want_status);
-    for (size_t k = 1; k < len; k++) {
-        h_result q = h_decode(&lx_provider_ollama, &cfg, stream, body, len, 0, k);
-        if (strcmp(q.events, want) != 0 || q.status != want_status) fail_msg("%s: split at %zu differs", wire, k);
-        free(q.events);
-    }
-    h_result b = h_decode(&lx_provider_ollama, &cfg, stream, body, len, 1, 0);
-    assert_string_equal(b.events, want);
-    free(b.events);
-    free(r.events);
-    free(body);
-    free(want);
+    h_expect_events(&lx_provider_ollama, &cfg, stream, wire, events, want_status);
 }
 
 static void test_decode_text_thinking(void **s) {

@@ -15,30 +15,13 @@
 
 #define FIX "../shared/fixtures/providers/ollama/"
 
-static char *load_or_skip(const char *path, size_t *len) {
-    char *b = h_read_file(path, len);
-    if (!b) {
-        printf("skipping: %s not present\n", path);
-        skip();
-    }
-    return b;
-}
-
 static h_result decode_file(const char *name, bool stream) {
     char path[256];
     snprintf(path, sizeof path, FIX "%s", name);
-    size_t len = 0;
-    char *body = load_or_skip(path, &len);
     lx_provider_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.name = "ollama";
-    h_result r = h_decode(&lx_provider_ollama, &cfg, stream, body, len, 0, 0);
-    h_result b = h_decode(&lx_provider_ollama, &cfg, stream, body, len, 1, 0);
-    assert_string_equal(b.events, r.events);
-    assert_int_equal(b.status, r.status);
-    free(b.events);
-    free(body);
-    return r;
+    return h_decode_fixture(&lx_provider_ollama, &cfg, path, stream);
 }
 
 static void test_streams(void **s) {
@@ -109,7 +92,7 @@ static void test_errors(void **s) {
         char path[256];
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
         size_t len = 0;
-        char *body = load_or_skip(path, &len);
+        char *body = h_load_or_skip(path, &len);
         llmux_error_info e;
         lx_provider_ollama.map_error(cases[i].http, body, len, NULL, &e);
         if (e.status != cases[i].want) fail_msg("%s: got %s", cases[i].file, llmux_status_name(e.status));

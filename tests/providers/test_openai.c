@@ -37,25 +37,9 @@ static void expect_golden(const lx_provider_config *cfg, const llmux_request *re
     llmux_error_info err;
     llmux_status st = lx_provider_openai.encode(cfg, req, w, &err);
     if (st != LLMUX_OK) fail_msg("encode failed: %s", err.message);
-    json_error_t je;
-    json_t *got = json_loadb(w->body.data, w->body.len, 0, &je);
-    assert_non_null(got);
-    json_t *want = json_load_file(golden, 0, &je);
-    if (!want) fail_msg("%s: %s", golden, je.text);
-    if (!json_equal(got, want)) {
-        char *g = json_dumps(got, JSON_INDENT(2) | JSON_SORT_KEYS);
-        fail_msg("body differs from %s:\n%s", golden, g);
-    }
-    json_decref(got);
-    json_decref(want);
+    h_expect_golden(&w->body, golden);
     /* The key never reaches the body. */
     assert_null(strstr(w->body.data, "SECRET"));
-}
-
-static const lx_wire_header *find_header(const lx_wire_request *w, const char *name) {
-    for (size_t i = 0; i < w->n_headers; i++)
-        if (strcmp(w->headers[i].name, name) == 0) return &w->headers[i];
-    return NULL;
 }
 
 static void test_encode_text(void **s) {
@@ -84,13 +68,13 @@ static void test_encode_text(void **s) {
     assert_string_equal(w.method, "POST");
     assert_string_equal(w.path, "/chat/completions");
     assert_false(w.stream);
-    const lx_wire_header *auth = find_header(&w, "Authorization");
+    const lx_wire_header *auth = h_header(&w, "Authorization");
     assert_non_null(auth);
     assert_string_equal(auth->value, "Bearer sk-test-SECRET-0123456789");
     assert_true(auth->secret);
-    assert_false(find_header(&w, "Content-Type")->secret);
-    assert_string_equal(find_header(&w, "Accept")->value, "application/json");
-    assert_null(find_header(&w, "HTTP-Referer"));
+    assert_false(h_header(&w, "Content-Type")->secret);
+    assert_string_equal(h_header(&w, "Accept")->value, "application/json");
+    assert_null(h_header(&w, "HTTP-Referer"));
     lx_buf_free(&w.body);
 }
 
@@ -124,7 +108,7 @@ static void test_encode_tools_images_schema_stream(void **s) {
     lx_wire_request w;
     expect_golden(&cfg, &r, DATA "request_tools_stream.json", &w);
     assert_true(w.stream);
-    assert_string_equal(find_header(&w, "Accept")->value, "text/event-stream");
+    assert_string_equal(h_header(&w, "Accept")->value, "text/event-stream");
     lx_buf_free(&w.body);
 }
 
@@ -173,9 +157,9 @@ static void test_encode_history_openrouter(void **s) {
     cfg.title = "llmux tests";
     lx_wire_request w;
     expect_golden(&cfg, &r, DATA "request_history.json", &w);
-    assert_string_equal(find_header(&w, "HTTP-Referer")->value, "https://llmux.example");
-    assert_string_equal(find_header(&w, "X-Title")->value, "llmux tests");
-    assert_true(find_header(&w, "Authorization")->secret);
+    assert_string_equal(h_header(&w, "HTTP-Referer")->value, "https://llmux.example");
+    assert_string_equal(h_header(&w, "X-Title")->value, "llmux tests");
+    assert_true(h_header(&w, "Authorization")->secret);
     lx_buf_free(&w.body);
 }
 
@@ -194,7 +178,7 @@ static void test_encode_compat_without_key(void **s) {
     lx_buf_init(&w.body, LX_WIRE_MAX_BODY);
     llmux_error_info err;
     assert_int_equal(lx_provider_openai.encode(&cfg, &r, &w, &err), LLMUX_OK);
-    assert_null(find_header(&w, "Authorization"));
+    assert_null(h_header(&w, "Authorization"));
     /* The name rule is about the model, whatever server hosts it. */
     assert_non_null(strstr(w.body.data, "\"max_completion_tokens\":10"));
     lx_buf_free(&w.body);
@@ -277,28 +261,9 @@ static void test_encode_errors(void **s) {
 
 static void expect_events(const char *provider, bool stream, const char *wire, const char *events,
                           llmux_status want_status) {
-    size_t len, elen;
-    char *body = h_read_file(wire, &len);
-    char *want = h_read_file(events, &elen);
-    assert_non_null(body);
-    assert_non_null(want);
     lx_provider_config cfg = cfg_named(provider, "m");
-    h_result r = h_decode(&lx_provider_openai, &cfg, stream, body, len, 0, 0);
-    if (strcmp(r.events, want) != 0) fail_msg("%s: events differ:\n%s--- want:\n%s", wire, r.events, want);
-    assert_int_equal(r.status, want_status);
     /* Same events and outcome whatever the chunking. */
-    for (size_t k = 1; k < len; k++) {
-        h_result q = h_decode(&lx_provider_openai, &cfg, stream, body, len, 0, k);
-        if (strcmp(q.events, want) != 0 || q.status != want_status) fail_msg("%s: split at %zu differs:\n%s", wire, k, q.events);
-        free(q.events);
-    }
-    h_result b = h_decode(&lx_provider_openai, &cfg, stream, body, len, 1, 0);
-    assert_string_equal(b.events, want);
-    assert_int_equal(b.status, want_status);
-    free(b.events);
-    free(r.events);
-    free(body);
-    free(want);
+    h_expect_events(&lx_provider_openai, &cfg, stream, wire, events, want_status);
 }
 
 static void test_decode_text_usage(void **s) {

@@ -16,29 +16,12 @@
 
 #define FIX "../shared/fixtures/providers/"
 
-static char *load_or_skip(const char *path, size_t *len) {
-    char *b = h_read_file(path, len);
-    if (!b) {
-        printf("skipping: %s not present\n", path);
-        skip();
-    }
-    return b;
-}
-
+/* Byte-by-byte feeding must agree (h_decode_fixture). */
 static h_result decode_file(const char *provider, const char *path, bool stream) {
-    size_t len = 0;
-    char *body = load_or_skip(path, &len);
     lx_provider_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.name = provider;
-    h_result r = h_decode(&lx_provider_openai, &cfg, stream, body, len, 0, 0);
-    /* Byte-by-byte feeding must agree. */
-    h_result b = h_decode(&lx_provider_openai, &cfg, stream, body, len, 1, 0);
-    assert_string_equal(b.events, r.events);
-    assert_int_equal(b.status, r.status);
-    free(b.events);
-    free(body);
-    return r;
+    return h_decode_fixture(&lx_provider_openai, &cfg, path, stream);
 }
 
 /* Concatenates the arguments deltas of the tool call at `index` and checks they are valid JSON. */
@@ -199,7 +182,7 @@ static void check_errors(const err_file *cases, size_t n, const char *headers_fi
         char path[256];
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
         size_t len = 0;
-        char *body = load_or_skip(path, &len);
+        char *body = h_load_or_skip(path, &len);
         llmux_error_info e;
         lx_provider_openai.map_error(cases[i].http, body, len, NULL, &e);
         if (e.status != cases[i].want)
@@ -229,7 +212,7 @@ static void test_openai_errors(void **s) {
     check_errors(cases, sizeof cases / sizeof cases[0], NULL);
     /* 429 with the recorded headers: Retry-After wins over the message hint. */
     size_t len = 0;
-    char *body = load_or_skip(FIX "openai_chat/error_429.json", &len);
+    char *body = h_load_or_skip(FIX "openai_chat/error_429.json", &len);
     llmux_error_info e;
     lx_provider_openai.map_error(429, body, len, "1", &e);
     assert_int_equal(e.retry_after_ms, 1000);
@@ -262,13 +245,13 @@ static void test_openrouter_errors(void **s) {
     };
     check_errors(cases, sizeof cases / sizeof cases[0], NULL);
     size_t len = 0;
-    char *body = load_or_skip(FIX "openrouter/error_429_capacity_exhausted_docs.json", &len);
+    char *body = h_load_or_skip(FIX "openrouter/error_429_capacity_exhausted_docs.json", &len);
     llmux_error_info e;
     lx_provider_openai.map_error(429, body, len, NULL, &e);
     assert_int_equal(e.retry_after_ms, 40000);
     assert_string_equal(e.provider_code, "capacity_exhausted");
     free(body);
-    body = load_or_skip(FIX "openrouter/error_429.json", &len);
+    body = h_load_or_skip(FIX "openrouter/error_429.json", &len);
     lx_provider_openai.map_error(429, body, len, NULL, &e);
     assert_non_null(strstr(e.provider_message, "temporarily rate-limited upstream")); /* metadata.raw kept */
     free(body);
