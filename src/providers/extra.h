@@ -31,6 +31,11 @@ int64_t lx_extra_count(const json_t *obj, const char *key);
  * no error. `who` names the configured provider. */
 typedef llmux_status (*lx_extra_body_error_fn)(const json_t *body, const char *who, llmux_error_info *err);
 
+/* body[key] when it is an array. Otherwise NULL with *st set: the body's own error
+ * (body_error), else LLMUX_E_UPSTREAM_PROTOCOL "<who>: <what>: <key>: missing or not an array". */
+json_t *lx_extra_body_array(const json_t *body, const char *key, const char *what, const char *who,
+                            lx_extra_body_error_fn body_error, llmux_status *st, llmux_error_info *err);
+
 /* The body of an OpenAI-style embed endpoint (OpenAI, Ollama): {"model", "input": [...],
  * "dimensions" when asked, extra_key: extra_value when extra_key is not NULL}, then
  * provider_options[base] and, for a provider configured under another name, provider_options[who]

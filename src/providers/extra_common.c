@@ -72,6 +72,17 @@ int64_t lx_extra_count(const json_t *obj, const char *key) {
     return lx_json_i64(obj, key, &v) && v >= 0 ? v : -1;
 }
 
+json_t *lx_extra_body_array(const json_t *body, const char *key, const char *what, const char *who,
+                            lx_extra_body_error_fn body_error, llmux_status *st, llmux_error_info *err) {
+    json_t *arr = lx_json_arr(body, key);
+    *st = LLMUX_OK;
+    if (arr) return arr;
+    *st = body_error(body, who, err);
+    if (*st == LLMUX_OK)
+        *st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %s: %s: missing or not an array", who, what, key);
+    return NULL;
+}
+
 llmux_status lx_extra_embed_body(const llmux_embed_request *req, const char *model, const char *base, const char *who,
                                  const char *extra_key, const char *extra_value, lx_wire_request *out,
                                  llmux_error_info *err) {
@@ -147,11 +158,13 @@ llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st = LLMUX_OK;
     llmux_model_list *l = NULL;
-    json_t *items = lx_json_arr(j, layout->array);
-    if (!items) st = layout->body_error(j, who, err);
-    if (st == LLMUX_OK && !items && !layout->may_be_absent)
-        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s: missing or not an array", who,
-                      layout->array);
+    json_t *items;
+    if (layout->may_be_absent) {
+        items = lx_json_arr(j, layout->array);
+        if (!items) st = layout->body_error(j, who, err);
+    } else {
+        items = lx_extra_body_array(j, layout->array, "model list", who, layout->body_error, &st, err);
+    }
     if (st != LLMUX_OK) goto done;
     l = lx_model_list_new();
     if (!l) {

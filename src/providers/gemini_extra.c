@@ -88,11 +88,8 @@ llmux_status lx_gemini_decode_embed(const lx_provider_config *cfg, const char *b
     const char *who = who_of(cfg);
     json_t *j = lx_extra_parse_object(body, len, who, "embeddings", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
-    json_t *embs = lx_json_arr(j, "embeddings");
-    llmux_status st = embs ? LLMUX_OK : body_error(j, who, err);
-    if (!embs && st == LLMUX_OK)
-        st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: embeddings: missing or not an array",
-                      who);
+    llmux_status st;
+    json_t *embs = lx_extra_body_array(j, "embeddings", "embeddings response", who, body_error, &st, err);
     if (st == LLMUX_OK) st = lx_extra_embeddings_rows(embs, "values", who, "embeddings[%zu].values", out, err);
     if (st == LLMUX_OK) st = lx_extra_embeddings_meta(out, cfg->model, who, err);
     json_decref(j);

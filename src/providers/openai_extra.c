@@ -52,13 +52,8 @@ llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *b
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st;
     const json_t **rows = NULL;
-    json_t *data = lx_json_arr(j, "data");
-    if (!data) {
-        st = body_error(j, who, err);
-        if (st == LLMUX_OK)
-            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: embeddings response: data: missing or not an array", who);
-        goto done;
-    }
+    json_t *data = lx_extra_body_array(j, "data", "embeddings response", who, body_error, &st, err);
+    if (!data) goto done;
     size_t n = json_array_size(data);
     if (n > LX_EMBED_MAX_VECTORS) {
         st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %zu embeddings, more than the cap of %u", who, n,
