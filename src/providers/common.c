@@ -276,6 +276,16 @@ llmux_status lx_provider_error(llmux_error_info *err, llmux_status status, const
     return status;
 }
 
+llmux_status lx_provider_error_raw(llmux_error_info *err, const char *provider, int http_status, const char *body,
+                                   size_t len, int64_t retry_after_ms) {
+    char text[256];
+    size_t n = body ? (len < sizeof text - 1 ? len : sizeof text - 1) : 0;
+    if (n) memcpy(text, body, n);
+    text[n] = '\0';
+    return lx_provider_error(err, lx_http_status_class(http_status), provider, http_status, NULL, text,
+                             retry_after_ms);
+}
+
 /* --------------------------------------------------------------- JSON */
 
 json_t *lx_json_parse_upstream(const char *data, size_t len, size_t max, const char *what, llmux_error_info *err) {
@@ -379,6 +389,25 @@ static bool copy_bounded(char *dst, size_t size, const char *src) {
     if (n >= size) return false;
     memcpy(dst, src, n + 1);
     return true;
+}
+
+llmux_status lx_chat_messages(json_t *body, const llmux_request *req, lx_chat_message_fn add, const char *who,
+                              llmux_error_info *err) {
+    json_t *msgs = json_array();
+    if (!msgs || json_object_set_new(body, "messages", msgs) != 0) goto oom;
+    if (req->system) {
+        json_t *o = json_pack("{s:s, s:s}", "role", "system", "content", req->system);
+        if (!o || json_array_append_new(msgs, o) != 0) goto oom;
+    }
+    if (req->n_messages > 0 && !req->messages) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: NULL");
+    for (size_t i = 0; i < req->n_messages; i++) {
+        llmux_status st = add(msgs, &req->messages[i], i, err);
+        if (st != LLMUX_OK) return st;
+    }
+    if (json_array_size(msgs) == 0) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: empty");
+    return LLMUX_OK;
+oom:
+    return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
 }
 
 bool lx_wire_set(lx_wire_request *w, const char *method, const char *path) {

@@ -58,6 +58,12 @@ void lx_redact_secrets(char *s, const char *secret);
 llmux_status lx_provider_error(llmux_error_info *err, llmux_status status, const char *provider, int http_status,
                                const char *code, const char *message, int64_t retry_after_ms);
 
+/* The error for a body that is not the provider's documented error envelope (a proxy's HTML
+ * page...): classified by HTTP status alone, its first 255 bytes kept as the message. Returns the
+ * status it filled err with. */
+llmux_status lx_provider_error_raw(llmux_error_info *err, const char *provider, int http_status, const char *body,
+                                   size_t len, int64_t retry_after_ms);
+
 /* --------------------------------------------------------------- JSON */
 
 /* Parses untrusted JSON (at most max bytes; NUL bytes in strings allowed). On failure returns
@@ -91,6 +97,16 @@ llmux_status lx_merge_provider_options(json_t *body, const char *provider_option
  * or has no such key). Invalid JSON or a non-object provider_options is LLMUX_E_INVALID_REQUEST. */
 llmux_status lx_provider_options_get(const char *provider_options, const char *key, json_t **out,
                                      llmux_error_info *err);
+
+/* Adds one canonical message (index mi) to a chat-style "messages" array, in the adapter's format. */
+typedef llmux_status (*lx_chat_message_fn)(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err);
+
+/* body["messages"] for a chat-style API (OpenAI Chat Completions, Ollama /api/chat): the
+ * request's system prompt first as {"role": "system"}, then each message through add. No
+ * message at all, or messages NULL with n_messages > 0, is LLMUX_E_INVALID_REQUEST; out of
+ * memory names `who`. */
+llmux_status lx_chat_messages(json_t *body, const llmux_request *req, lx_chat_message_fn add, const char *who,
+                              llmux_error_info *err);
 
 /* Sets method + path and clears headers. False when a field is too long. */
 bool lx_wire_set(lx_wire_request *w, const char *method, const char *path);

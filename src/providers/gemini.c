@@ -513,11 +513,7 @@ static void map_error(int http_status, const char *body, size_t len, const char 
     if (e) {
         lx_gemini_error(e, http_status, retry, "gemini", err);
     } else {
-        char text[256];
-        size_t n = body ? (len < sizeof text - 1 ? len : sizeof text - 1) : 0;
-        if (n) memcpy(text, body, n);
-        text[n] = '\0';
-        lx_provider_error(err, lx_http_status_class(http_status), "gemini", http_status, NULL, text, retry);
+        lx_provider_error_raw(err, "gemini", http_status, body, len, retry);
     }
     json_decref(j);
 }
