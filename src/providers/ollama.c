@@ -130,18 +130,8 @@ static llmux_status add_options(json_t *body, const llmux_sampling *s, llmux_err
 
 static llmux_status build_body(const llmux_request *req, const char *model, json_t *body, llmux_error_info *err) {
     if (!set_new(body, "model", json_string(model))) return oom(err);
-    json_t *msgs = json_array();
-    if (!set_new(body, "messages", msgs)) return oom(err);
-    if (req->system) {
-        json_t *o = json_pack("{s:s, s:s}", "role", "system", "content", req->system);
-        if (!o || json_array_append_new(msgs, o) != 0) return oom(err);
-    }
-    if (req->n_messages > 0 && !req->messages) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: NULL");
-    for (size_t i = 0; i < req->n_messages; i++) {
-        llmux_status st = add_message(msgs, &req->messages[i], i, err);
-        if (st != LLMUX_OK) return st;
-    }
-    if (json_array_size(msgs) == 0) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: empty");
+    llmux_status st = lx_chat_messages(body, req, add_message, "ollama", err);
+    if (st != LLMUX_OK) return st;
     if (req->n_tools > 0) {
         json_t *tools = json_array();
         if (!set_new(body, "tools", tools)) return oom(err);
@@ -180,7 +170,7 @@ static llmux_status build_body(const llmux_request *req, const char *model, json
         if (!schema) return LLMUX_E_INVALID_REQUEST;
         if (!set_new(body, "format", schema)) return oom(err);
     }
-    llmux_status st = add_options(body, &req->sampling, err);
+    st = add_options(body, &req->sampling, err);
     if (st != LLMUX_OK) return st;
     /* Streaming is Ollama's default: always say which one we want. */
     if (!set_new(body, "stream", json_boolean(req->stream))) return oom(err);

@@ -294,19 +294,9 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
 static llmux_status build_body(const lx_provider_config *cfg, const llmux_request *req, const char *model, json_t *body,
                                llmux_error_info *err) {
     if (!set_new(body, "model", json_string(model))) return oom(err);
-    json_t *msgs = json_array();
-    if (!set_new(body, "messages", msgs)) return oom(err);
-    if (req->system) {
-        json_t *o = json_pack("{s:s, s:s}", "role", "system", "content", req->system);
-        if (!o || json_array_append_new(msgs, o) != 0) return oom(err);
-    }
-    if (req->n_messages > 0 && !req->messages) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: NULL");
-    for (size_t i = 0; i < req->n_messages; i++) {
-        llmux_status st = add_message(msgs, &req->messages[i], i, err);
-        if (st != LLMUX_OK) return st;
-    }
-    if (json_array_size(msgs) == 0) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: empty");
-    llmux_status st = add_tools(body, req, err);
+    llmux_status st = lx_chat_messages(body, req, add_message, "openai", err);
+    if (st != LLMUX_OK) return st;
+    st = add_tools(body, req, err);
     if (st == LLMUX_OK) st = add_format(body, req, err);
     if (st == LLMUX_OK) st = add_sampling(body, cfg, model, &req->sampling, err);
     if (st != LLMUX_OK) return st;
