@@ -27,6 +27,17 @@ const char *cli_default_model_path(void);
 /* A progress bar on stderr for model loading; draws nothing when stderr is not a terminal. */
 void cli_progress(float progress, void *user_data);
 
+/* A cancel token that SIGINT and SIGTERM trigger (cancel.c); NULL when out of memory (the
+ * request then cannot be cancelled). One at a time: the handlers reach it through a global. */
+llmux_cancel *cli_cancel_begin(void);
+/* Restores the default SIGINT/SIGTERM handlers, then destroys the token. */
+void cli_cancel_end(void);
+
+/* A runtime for remote commands: with base_url or api_key, `provider` is configured with them
+ * (the runtime copies them); otherwise the runtime's defaults. */
+llmux_status cli_runtime_for_provider(const char *provider, const char *base_url, const char *api_key,
+                                      llmux_runtime **rt, llmux_error_info *err);
+
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);

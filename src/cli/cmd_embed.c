@@ -2,7 +2,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +26,6 @@ static void embed_usage(FILE *f) {
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "  -h, --help               show this help\n",
           f);
-}
-
-static llmux_cancel *g_cancel;
-
-static void on_signal(int sig) {
-    (void)sig;
-    llmux_cancel_trigger(g_cancel);
 }
 
 /* Reads stdin (capped) and splits it into non-empty lines in place; NULL on failure. */
@@ -166,28 +158,14 @@ int cli_cmd_embed(int argc, char **argv) {
         inputs = lines;
     }
 
-    llmux_provider_params pp = {0};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    if (base_url || api_key) {
-        pp.name = provider_name;
-        pp.base_url = base_url;
-        pp.api_key = api_key;
-        rp.providers = &pp;
-        rp.n_providers = 1;
-    }
     llmux_runtime *rt = NULL;
     llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
+    llmux_status st = cli_runtime_for_provider(provider_name, base_url, api_key, &rt, &err);
     if (st != LLMUX_OK) {
         free(stdin_buf);
         return cli_fail(st, err.message);
     }
-    g_cancel = llmux_cancel_create();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    llmux_cancel *cancel = cli_cancel_begin();
 
     llmux_embed_request req = llmux_embed_request_default();
     req.model = model;
@@ -195,7 +173,7 @@ int cli_cmd_embed(int argc, char **argv) {
     req.n_inputs = n_inputs;
     req.dimensions = (int32_t)dims;
     llmux_embeddings *e = NULL;
-    st = llmux_embed(rt, &req, g_cancel, &e, &err);
+    st = llmux_embed(rt, &req, cancel, &e, &err);
     int code = 0;
     if (st != LLMUX_OK) {
         code = cli_fail(st, err.message);
@@ -205,9 +183,7 @@ int cli_cmd_embed(int argc, char **argv) {
     }
     llmux_embeddings_free(e);
     llmux_runtime_destroy(rt);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    llmux_cancel_destroy(g_cancel);
+    cli_cancel_end();
     free(stdin_buf);
     return code;
 }

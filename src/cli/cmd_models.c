@@ -2,7 +2,6 @@
 #define _XOPEN_SOURCE 700
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,13 +21,6 @@ static void models_usage(FILE *f) {
           "      --json               print a JSON array of objects (unknown values are null)\n"
           "  -h, --help               show this help\n",
           f);
-}
-
-static llmux_cancel *g_cancel;
-
-static void on_signal(int sig) {
-    (void)sig;
-    llmux_cancel_trigger(g_cancel);
 }
 
 static void print_price(const char *label, double v) {
@@ -113,29 +105,15 @@ int cli_cmd_models(int argc, char **argv) {
     if (!*provider || strchr(provider, '/'))
         return cli_usage_error("PROVIDER is a bare provider name such as openai or openrouter, got \"%s\"", provider);
 
-    llmux_provider_params pp = {0};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    if (base_url || api_key) {
-        pp.name = provider;
-        pp.base_url = base_url;
-        pp.api_key = api_key;
-        rp.providers = &pp;
-        rp.n_providers = 1;
-    }
     llmux_runtime *rt = NULL;
     llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
+    llmux_status st = cli_runtime_for_provider(provider, base_url, api_key, &rt, &err);
     if (st != LLMUX_OK) return cli_fail(st, err.message);
 
-    g_cancel = llmux_cancel_create();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    llmux_cancel *cancel = cli_cancel_begin();
 
     llmux_model_list *list = NULL;
-    st = llmux_list_models(rt, provider, g_cancel, &list, &err);
+    st = llmux_list_models(rt, provider, cancel, &list, &err);
     int code = 0;
     if (st != LLMUX_OK) {
         code = cli_fail(st, err.message);
@@ -146,8 +124,6 @@ int cli_cmd_models(int argc, char **argv) {
     }
     llmux_model_list_free(list);
     llmux_runtime_destroy(rt);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    llmux_cancel_destroy(g_cancel);
+    cli_cancel_end();
     return code;
 }

@@ -4,7 +4,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +48,6 @@ static void run_usage(FILE *f) {
           "Errors are printed as `llmux: <class>: <message>`; the exit status is 10 + the class\n"
           "number (docs/errors.md), 2 for a usage error.\n",
           f);
-}
-
-static llmux_cancel *g_cancel;
-
-static void on_sigint(int sig) {
-    (void)sig;
-    llmux_cancel_trigger(g_cancel);
 }
 
 typedef enum { OUT_TEXT, OUT_JSON, OUT_EVENTS } out_mode;
@@ -320,17 +312,12 @@ int cli_cmd_run(int argc, char **argv) {
     req.n_messages = 1;
     req.stream = out.mode != OUT_JSON;
 
-    g_cancel = llmux_cancel_create();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    llmux_cancel *cancel = cli_cancel_begin();
 
     llmux_run_params run = llmux_run_default_params();
     run.on_event = print_event;
     run.user_data = &out;
-    run.cancel = g_cancel;
+    run.cancel = cancel;
     llmux_response *resp = NULL;
     st = llmux_run(rt, &req, &run, &resp, &err);
 
@@ -347,7 +334,7 @@ int cli_cmd_run(int argc, char **argv) {
     if (st != LLMUX_OK) code = cli_fail(st, err.message);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
-    llmux_cancel_destroy(g_cancel);
+    cli_cancel_end();
     free(stdin_prompt);
     return code;
 }

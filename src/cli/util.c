@@ -66,3 +66,17 @@ void cli_progress(float progress, void *user_data) {
     if (progress >= 1.0f) fputs("\r\033[K", stderr);
     fflush(stderr);
 }
+
+llmux_status cli_runtime_for_provider(const char *provider, const char *base_url, const char *api_key,
+                                      llmux_runtime **rt, llmux_error_info *err) {
+    llmux_provider_params pp = {0};
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    if (base_url || api_key) {
+        pp.name = provider;
+        pp.base_url = base_url;
+        pp.api_key = api_key;
+        rp.providers = &pp;
+        rp.n_providers = 1;
+    }
+    return llmux_runtime_create(&rp, rt, err);
+}
