@@ -101,6 +101,32 @@ static inline const lx_wire_header *h_header(const lx_wire_request *w, const cha
     return NULL;
 }
 
+/* An error body and what map_error must make of it. */
+typedef struct err_case {
+    int http;
+    const char *body;
+    const char *retry_after;
+    llmux_status want;
+    const char *code;
+    int64_t retry_ms;
+} err_case;
+
+/* Runs case i through p->map_error into *err (first filled with `fill` bytes, so an unset field
+ * shows) and checks the class, provider_status, provider_code and retry_after_ms. */
+static inline void h_check_error_case(const lx_provider *p, const err_case *c, size_t i, int fill,
+                                      llmux_error_info *err) {
+    memset(err, fill, sizeof *err);
+    p->map_error(c->http, c->body, strlen(c->body), c->retry_after, err);
+    if (err->status != c->want)
+        fail_msg("case %zu (HTTP %d): %s, want %s", i, c->http, llmux_status_name(err->status),
+                 llmux_status_name(c->want));
+    assert_int_equal(err->provider_status, c->http);
+    if (strcmp(err->provider_code, c->code) != 0)
+        fail_msg("case %zu: code \"%s\", want \"%s\"", i, err->provider_code, c->code);
+    if (err->retry_after_ms != c->retry_ms)
+        fail_msg("case %zu: retry %lld, want %lld", i, (long long)err->retry_after_ms, (long long)c->retry_ms);
+}
+
 /* ------------------------------------------- escaped format (h_decode) */
 
 typedef struct harness {

@@ -342,15 +342,6 @@ static void test_decode_malformed(void **state) {
 
 /* ------------------------------------------------------------ errors */
 
-typedef struct err_case {
-    int http;
-    const char *body;
-    const char *retry_after;
-    llmux_status want;
-    const char *code;
-    int64_t retry_ms;
-} err_case;
-
 static void test_map_error_classes(void **state) {
     (void)state;
     static const err_case cases[] = {
@@ -384,16 +375,8 @@ static void test_map_error_classes(void **state) {
         {400, "{\"error\":{\"code\":400,\"message\":\"odd\"}}", NULL, LLMUX_E_INVALID_REQUEST, "", -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const err_case *c = &cases[i];
         llmux_error_info err;
-        memset(&err, 0, sizeof err);
-        P->map_error(c->http, c->body, strlen(c->body), c->retry_after, &err);
-        if (err.status != c->want)
-            fail_msg("case %zu (HTTP %d): %s, want %s", i, c->http, llmux_status_name(err.status),
-                     llmux_status_name(c->want));
-        assert_int_equal(err.provider_status, c->http);
-        assert_string_equal(err.provider_code, c->code);
-        assert_int_equal(err.retry_after_ms, c->retry_ms);
+        h_check_error_case(P, &cases[i], i, 0, &err);
     }
     /* A key echoed in the message is redacted. */
     const char *b = "{\"error\":{\"code\":400,\"message\":\"API key not valid: AIzaSyA-1234567890abcdefghij\",\"status\":\"INVALID_ARGUMENT\"}}";

@@ -422,15 +422,6 @@ static void test_decode_cancel(void **s) {
 
 /* ---------------------------------------------------------------- errors */
 
-typedef struct err_case {
-    int http;
-    const char *body;
-    const char *retry_after;
-    llmux_status want;
-    const char *code;
-    int64_t retry_ms;
-} err_case;
-
 static void test_map_error(void **s) {
     (void)s;
     const err_case cases[] = {
@@ -479,15 +470,8 @@ static void test_map_error(void **s) {
         {500, "not json at all", NULL, LLMUX_E_UPSTREAM_SERVER, "", -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const err_case *c = &cases[i];
         llmux_error_info e;
-        memset(&e, 0x55, sizeof e);
-        lx_provider_openai.map_error(c->http, c->body, strlen(c->body), c->retry_after, &e);
-        if (e.status != c->want)
-            fail_msg("case %zu (HTTP %d): got %s, want %s", i, c->http, llmux_status_name(e.status), llmux_status_name(c->want));
-        assert_int_equal(e.provider_status, c->http);
-        if (strcmp(e.provider_code, c->code) != 0) fail_msg("case %zu: code \"%s\"", i, e.provider_code);
-        if (e.retry_after_ms != c->retry_ms) fail_msg("case %zu: retry %lld", i, (long long)e.retry_after_ms);
+        h_check_error_case(&lx_provider_openai, &cases[i], i, 0x55, &e);
         assert_true(strlen(e.message) > 0);
         assert_non_null(strstr(e.message, "HTTP"));
     }
