@@ -391,25 +391,6 @@ static bool copy_bounded(char *dst, size_t size, const char *src) {
     return true;
 }
 
-llmux_status lx_chat_messages(json_t *body, const llmux_request *req, lx_chat_message_fn add, const char *who,
-                              llmux_error_info *err) {
-    json_t *msgs = json_array();
-    if (!msgs || json_object_set_new(body, "messages", msgs) != 0) goto oom;
-    if (req->system) {
-        json_t *o = json_pack("{s:s, s:s}", "role", "system", "content", req->system);
-        if (!o || json_array_append_new(msgs, o) != 0) goto oom;
-    }
-    if (req->n_messages > 0 && !req->messages) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: NULL");
-    for (size_t i = 0; i < req->n_messages; i++) {
-        llmux_status st = add(msgs, &req->messages[i], i, err);
-        if (st != LLMUX_OK) return st;
-    }
-    if (json_array_size(msgs) == 0) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: empty");
-    return LLMUX_OK;
-oom:
-    return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
-}
-
 bool lx_wire_set(lx_wire_request *w, const char *method, const char *path) {
     w->n_headers = 0;
     return copy_bounded(w->method, sizeof w->method, method) && copy_bounded(w->path, sizeof w->path, path);

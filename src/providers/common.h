@@ -98,16 +98,6 @@ llmux_status lx_merge_provider_options(json_t *body, const char *provider_option
 llmux_status lx_provider_options_get(const char *provider_options, const char *key, json_t **out,
                                      llmux_error_info *err);
 
-/* Adds one canonical message (index mi) to a chat-style "messages" array, in the adapter's format. */
-typedef llmux_status (*lx_chat_message_fn)(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err);
-
-/* body["messages"] for a chat-style API (OpenAI Chat Completions, Ollama /api/chat): the
- * request's system prompt first as {"role": "system"}, then each message through add. No
- * message at all, or messages NULL with n_messages > 0, is LLMUX_E_INVALID_REQUEST; out of
- * memory names `who`. */
-llmux_status lx_chat_messages(json_t *body, const llmux_request *req, lx_chat_message_fn add, const char *who,
-                              llmux_error_info *err);
-
 /* Sets method + path and clears headers. False when a field is too long. */
 bool lx_wire_set(lx_wire_request *w, const char *method, const char *path);
 /* Appends a header; false when the table is full or a field is too long. */

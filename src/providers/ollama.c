@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "providers/chat.h"
 #include "providers/common.h"
 #include "providers/extra.h"
 #include "transport/ndjson.h"
@@ -132,32 +133,8 @@ static llmux_status build_body(const llmux_request *req, const char *model, json
     if (!set_new(body, "model", json_string(model))) return oom(err);
     llmux_status st = lx_chat_messages(body, req, add_message, "ollama", err);
     if (st != LLMUX_OK) return st;
-    if (req->n_tools > 0) {
-        json_t *tools = json_array();
-        if (!set_new(body, "tools", tools)) return oom(err);
-        for (size_t i = 0; i < req->n_tools; i++) {
-            const llmux_tool *t = &req->tools[i];
-            if (!t->name || !*t->name) return lx_error(err, LLMUX_E_INVALID_REQUEST, "tools[%zu].name: missing", i);
-            json_t *params;
-            if (t->parameters) {
-                char field[48];
-                snprintf(field, sizeof field, "tools[%zu].parameters", i);
-                if (!(params = lx_json_parse_request(t->parameters, field, err))) return LLMUX_E_INVALID_REQUEST;
-            } else {
-                params = json_pack("{s:s, s:{}}", "type", "object", "properties");
-            }
-            json_t *fn = json_object();
-            bool ok = fn && set_new(fn, "name", json_string(t->name)) &&
-                      (!t->description || set_new(fn, "description", json_string(t->description))) &&
-                      set_new(fn, "parameters", params);
-            if (!ok) {
-                json_decref(fn);
-                return oom(err);
-            }
-            json_t *o = json_pack("{s:s, s:o}", "type", "function", "function", fn);
-            if (!o || json_array_append_new(tools, o) != 0) return oom(err);
-        }
-    }
+    st = lx_chat_tools(body, req, "ollama", err);
+    if (st != LLMUX_OK) return st;
     /* Ollama has no tool_choice: "none" is honoured by not sending tools; forcing a tool cannot
      * be expressed and would change the meaning, so it is refused. */
     if (req->tool_choice == LLMUX_TOOL_CHOICE_NONE) json_object_del(body, "tools");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "providers/chat.h"
 #include "providers/openai_internal.h"
 
 static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
@@ -197,31 +198,8 @@ static llmux_status add_tools(json_t *body, const llmux_request *req, llmux_erro
             return lx_error(err, LLMUX_E_INVALID_REQUEST, "tool_choice: requires tools");
         return LLMUX_OK;
     }
-    json_t *tools = json_array();
-    if (!set_new(body, "tools", tools)) return oom(err);
-    for (size_t i = 0; i < req->n_tools; i++) {
-        const llmux_tool *t = &req->tools[i];
-        if (!t->name || !*t->name) return lx_error(err, LLMUX_E_INVALID_REQUEST, "tools[%zu].name: missing", i);
-        json_t *params;
-        if (t->parameters) {
-            char field[48];
-            snprintf(field, sizeof field, "tools[%zu].parameters", i);
-            params = lx_json_parse_request(t->parameters, field, err);
-            if (!params) return LLMUX_E_INVALID_REQUEST;
-        } else {
-            params = json_pack("{s:s, s:{}}", "type", "object", "properties");
-        }
-        json_t *fn = json_object();
-        bool ok = fn && set_new(fn, "name", json_string(t->name)) &&
-                  (!t->description || set_new(fn, "description", json_string(t->description))) &&
-                  set_new(fn, "parameters", params);
-        if (!ok) {
-            json_decref(fn);
-            return oom(err);
-        }
-        json_t *o = json_pack("{s:s, s:o}", "type", "function", "function", fn);
-        if (!o || json_array_append_new(tools, o) != 0) return oom(err);
-    }
+    llmux_status st = lx_chat_tools(body, req, "openai", err);
+    if (st != LLMUX_OK) return st;
     json_t *choice = NULL;
     switch (req->tool_choice) {
     case LLMUX_TOOL_CHOICE_AUTO: break;
