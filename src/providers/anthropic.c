@@ -153,23 +153,10 @@ static json_t *part_block(lx_enc *c, llmux_role role, const llmux_part *p, const
 }
 
 /* Appends the system prompt pieces; a single piece stays a plain string. */
-static bool encode_system(lx_enc *c, const llmux_request *req, json_t *body) {
+static bool encode_system(lx_enc *c, json_t *body) {
     json_t *blocks = json_array();
     if (!blocks) return lx_enc_oom(c);
-    char where[64];
-    if (req->system && !lx_enc_push(c, blocks, text_block(c, req->system, "system"))) goto fail;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const llmux_message *m = &req->messages[i];
-        if (m->role != LLMUX_ROLE_SYSTEM) continue;
-        for (size_t j = 0; j < m->n_parts; j++) {
-            snprintf(where, sizeof where, "messages[%zu].parts[%zu]", i, j);
-            if (m->parts[j].type != LLMUX_PART_TEXT) {
-                lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
-                goto fail;
-            }
-            if (!lx_enc_push(c, blocks, text_block(c, m->parts[j].text, where))) goto fail;
-        }
-    }
+    if (!lx_enc_system_texts(c, blocks, text_block)) goto fail;
     size_t n = json_array_size(blocks);
     if (n == 0) {
         json_decref(blocks);
@@ -307,7 +294,7 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
     json_t *body = json_object();
     if (!body) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "anthropic: out of memory");
     if (!lx_enc_set(&c, body, "model", lx_enc_str(&c, cfg->model, "model"))) goto done;
-    if (!encode_system(&c, req, body) || !encode_messages(&c, req, body) || !encode_tools(&c, req, body) ||
+    if (!encode_system(&c, body) || !encode_messages(&c, req, body) || !encode_tools(&c, req, body) ||
         !encode_sampling(&c, req, body))
         goto done;
     if (req->stream && !lx_enc_set(&c, body, "stream", json_true())) goto done;

@@ -75,3 +75,20 @@ json_t *lx_enc_parse_object(lx_enc *c, const char *text, const char *where) {
     }
     return j;
 }
+
+bool lx_enc_system_texts(lx_enc *c, json_t *arr, lx_enc_text_fn text) {
+    const llmux_request *req = c->req;
+    char where[64];
+    if (req->system && !lx_enc_push(c, arr, text(c, req->system, "system"))) return false;
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const llmux_message *m = &req->messages[i];
+        if (m->role != LLMUX_ROLE_SYSTEM) continue;
+        for (size_t j = 0; j < m->n_parts; j++) {
+            snprintf(where, sizeof where, "messages[%zu].parts[%zu]", i, j);
+            if (m->parts[j].type != LLMUX_PART_TEXT)
+                return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
+            if (!lx_enc_push(c, arr, text(c, m->parts[j].text, where))) return false;
+        }
+    }
+    return true;
+}

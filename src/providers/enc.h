@@ -42,4 +42,10 @@ json_t *lx_enc_obj(lx_enc *c, const char *type);
  * Invalid JSON or another type is LLMUX_E_INVALID_REQUEST naming `where`. */
 json_t *lx_enc_parse_object(lx_enc *c, const char *text, const char *where);
 
+/* Makes one text element of the adapter's format (an Anthropic text block, a Gemini part). */
+typedef json_t *(*lx_enc_text_fn)(lx_enc *c, const char *text, const char *where);
+/* Appends the request's system prompt, then the text of every SYSTEM message, to arr, each as
+ * text() makes it. A system message holding anything but text is LLMUX_E_INVALID_REQUEST. */
+bool lx_enc_system_texts(lx_enc *c, json_t *arr, lx_enc_text_fn text);
+
 #endif

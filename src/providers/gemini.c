@@ -251,23 +251,9 @@ static bool encode_contents(lx_enc *c, json_t *body) {
 }
 
 static bool encode_system(lx_enc *c, json_t *body) {
-    const llmux_request *req = c->req;
     json_t *parts = json_array();
     if (!parts) return lx_enc_oom(c);
-    char where[64];
-    if (req->system && !lx_enc_push(c, parts, text_part(c, req->system, "system"))) goto fail;
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const llmux_message *m = &req->messages[i];
-        if (m->role != LLMUX_ROLE_SYSTEM) continue;
-        for (size_t j = 0; j < m->n_parts; j++) {
-            snprintf(where, sizeof where, "messages[%zu].parts[%zu]", i, j);
-            if (m->parts[j].type != LLMUX_PART_TEXT) {
-                lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: a system message holds text only", where);
-                goto fail;
-            }
-            if (!lx_enc_push(c, parts, text_part(c, m->parts[j].text, where))) goto fail;
-        }
-    }
+    if (!lx_enc_system_texts(c, parts, text_part)) goto fail;
     if (json_array_size(parts) == 0) {
         json_decref(parts);
         return true;
