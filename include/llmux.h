@@ -406,6 +406,8 @@ typedef struct llmux_provider_params {
     const char *base_url;  /* NULL = $<SDK>_BASE_URL / OLLAMA_HOST, else the provider's public URL */
     const char *api_key;   /* NULL = the SDK's environment variable (OPENAI_API_KEY, ...). A secret:
                               never logged, never in errors, events or records. */
+    const char *http_referer; /* OpenRouter app attribution (HTTP-Referer header); NULL = none */
+    const char *app_title;    /* OpenRouter app attribution (X-Title header); NULL = none */
 } llmux_provider_params;
 
 typedef struct llmux_runtime_params {

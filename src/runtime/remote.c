@@ -171,6 +171,8 @@ llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_para
     out->cfg.base_url = pack(&pk, ubuf, ul);
     out->cfg.model = pack(&pk, model, strlen(model));
     out->cfg.api_key = key ? pack(&pk, key, strlen(key)) : NULL;
+    if (pp && pp->http_referer) out->cfg.referer = pack(&pk, pp->http_referer, strlen(pp->http_referer));
+    if (pp && pp->app_title) out->cfg.title = pack(&pk, pp->app_title, strlen(pp->app_title));
     if (pk.full) {
         explicit_bzero(out, sizeof *out);
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "model \"%.200s\": name, base URL and key are too long",

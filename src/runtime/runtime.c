@@ -68,6 +68,8 @@ static void free_config(llmux_runtime *rt) {
         free((char *)p->name);
         free((char *)p->protocol);
         free((char *)p->base_url);
+        free((char *)p->http_referer);
+        free((char *)p->app_title);
         if (p->api_key) {
             /* Do not leave the secret in freed memory. */
             volatile char *k = (volatile char *)p->api_key;
@@ -122,7 +124,9 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
         }
         if (!(dst->name = dup_str(src->name)) || (src->protocol && !(dst->protocol = dup_str(src->protocol))) ||
             (src->base_url && !(dst->base_url = dup_str(src->base_url))) ||
-            (src->api_key && !(dst->api_key = dup_str(src->api_key))))
+            (src->api_key && !(dst->api_key = dup_str(src->api_key))) ||
+            (src->http_referer && !(dst->http_referer = dup_str(src->http_referer))) ||
+            (src->app_title && !(dst->app_title = dup_str(src->app_title))))
             goto oom;
     }
     rt->timeouts.connect_ms = params->connect_timeout_ms > 0 ? params->connect_timeout_ms : 10000;
