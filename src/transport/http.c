@@ -1,5 +1,5 @@
-/* HTTP client on libcurl's multi interface; see http.h for the design (pool of multi handles,
- * timeouts enforced by the poll loop, cancellation, secrets). */
+/* HTTP client on libcurl's multi interface: request setup and result mapping. The transfers run
+ * on the client's event loop (http_loop.c); see http.h for the design. */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include "transport/http.h"
 
@@ -13,16 +13,14 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "transport/http_loop.h"
 
 #define DEFAULT_MAX_IDLE 4
 #define NS_PER_MS 1000000
 
 struct lx_http_client {
-    pthread_mutex_t mu;         /* guards idle / n_idle */
-    CURLM **idle;               /* multi handles not in use, with their cached connections */
-    size_t n_idle;
-    size_t max_idle;
-    CURLSH *share;              /* DNS cache and TLS sessions, shared by every multi handle */
+    lx_http_loop *loop;         /* the thread and multi handle every transfer runs on */
+    CURLSH *share;              /* DNS cache and TLS sessions, shared by every easy handle */
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     char *user_agent;
 };
@@ -62,13 +60,10 @@ llmux_status lx_http_client_create(const lx_http_client_params *params, lx_http_
     lx_http_client_params p = params ? *params : lx_http_client_default_params();
     lx_http_client *c = calloc(1, sizeof *c);
     if (!c) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
-    c->max_idle = p.max_idle ? p.max_idle : DEFAULT_MAX_IDLE;
-    pthread_mutex_init(&c->mu, NULL);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&c->share_locks[i], NULL);
-    c->idle = calloc(c->max_idle, sizeof *c->idle);
     c->user_agent = strdup(p.user_agent ? p.user_agent : "llmux/" LLMUX_VERSION_STRING);
     c->share = curl_share_init();
-    if (!c->idle || !c->user_agent || !c->share) goto oom;
+    if (!c->user_agent || !c->share) goto oom;
     if (curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
         curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
         curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
@@ -76,6 +71,11 @@ llmux_status lx_http_client_create(const lx_http_client_params *params, lx_http_
         curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
         lx_http_client_destroy(c);
         return lx_error(err, LLMUX_E_INTERNAL, "http: libcurl share setup failed");
+    }
+    c->loop = lx_http_loop_create();
+    if (!c->loop) {
+        lx_http_client_destroy(c);
+        return lx_error(err, LLMUX_E_INTERNAL, "http: the event loop could not start");
     }
     *out = c;
     return LLMUX_OK;
@@ -86,32 +86,13 @@ oom:
 
 void lx_http_client_destroy(lx_http_client *c) {
     if (!c) return;
-    for (size_t i = 0; i < c->n_idle; i++) curl_multi_cleanup(c->idle[i]);
-    /* The multi handles (and the easy handles that used the share) are gone: the share is free. */
+    /* Ends running requests (CANCELLED) and waits for their callers to have released their easy
+     * handles: then nothing uses the share. */
+    lx_http_loop_destroy(c->loop);
     if (c->share) curl_share_cleanup(c->share);
-    free(c->idle);
     free(c->user_agent);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&c->share_locks[i]);
-    pthread_mutex_destroy(&c->mu);
     free(c);
-}
-
-static CURLM *pool_take(lx_http_client *c) {
-    CURLM *m = NULL;
-    pthread_mutex_lock(&c->mu);
-    if (c->n_idle) m = c->idle[--c->n_idle];
-    pthread_mutex_unlock(&c->mu);
-    return m ? m : curl_multi_init();
-}
-
-static void pool_give(lx_http_client *c, CURLM *m) {
-    pthread_mutex_lock(&c->mu);
-    if (c->n_idle < c->max_idle) {
-        c->idle[c->n_idle++] = m;
-        m = NULL;
-    }
-    pthread_mutex_unlock(&c->mu);
-    if (m) curl_multi_cleanup(m);
 }
 
 /* --------------------------------------------------------------- request */
@@ -144,6 +125,8 @@ typedef struct xfer {
     bool cb_failed;        /* a callback asked to abort: cb_status + err hold why */
     llmux_status cb_status;
     bool oom;
+    /* For the loop thread's tick. */
+    int64_t start, deadline, sent_ns; /* sent_ns: when the connection was ready and the request went out */
 } xfer;
 
 static bool is_2xx(int status) { return status >= 200 && status < 300; }
@@ -356,6 +339,41 @@ static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_requ
 
 static int64_t min_nonzero(int64_t a, int64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
 
+/* On the loop thread: the cancel token and the loop's timeouts (connect is libcurl's). Sets how
+ * long until the next check: the poll interval while a cancel can come or the connection is not
+ * ready, otherwise up to a second, shortened to the next timeout. */
+static llmux_status tick(void *ud, int *next_ms) {
+    xfer *x = ud;
+    const lx_http_request *req = x->req;
+    const lx_http_timeouts *to = &req->timeouts;
+    if (llmux_cancel_is_triggered(req->cancel)) return lx_error(x->err, LLMUX_E_CANCELLED, "http: cancelled");
+    int64_t now = lx_now_ns();
+    if (!x->sent_ns) {
+        curl_off_t us = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK && us > 0)
+            x->sent_ns = x->start + us * 1000;
+    }
+    if (x->deadline && now >= x->deadline)
+        return lx_error(x->err, LLMUX_E_TIMEOUT, "http: deadline reached after %lld ms",
+                        (long long)((now - x->start) / NS_PER_MS));
+    int64_t fb_at = 0, idle_at = 0;
+    if (to->first_byte_ms > 0 && x->sent_ns && !x->got_first_byte) fb_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
+    if (to->idle_ms > 0 && x->got_first_byte) idle_at = x->last_byte_ns + to->idle_ms * NS_PER_MS;
+    if (fb_at && now >= fb_at)
+        return lx_error(x->err, LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
+                        (long long)to->first_byte_ms);
+    if (idle_at && now >= idle_at)
+        return lx_error(x->err, LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
+    int64_t wake = min_nonzero(min_nonzero(x->deadline, fb_at), idle_at);
+    int64_t wait_ms = req->cancel || !x->sent_ns ? LX_HTTP_POLL_MS : 1000;
+    if (wake) {
+        int64_t left = (wake - now + NS_PER_MS - 1) / NS_PER_MS;
+        if (left < wait_ms) wait_ms = left < 1 ? 1 : left;
+    }
+    *next_ms = (int)wait_ms;
+    return LLMUX_OK;
+}
+
 llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
                                  llmux_error_info *err) {
     if (resp) memset(resp, 0, sizeof *resp);
@@ -369,6 +387,10 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
     int64_t deadline = min_nonzero(req->deadline_ns, to->total_ms > 0 ? start + to->total_ms * NS_PER_MS : 0);
     if (llmux_cancel_is_triggered(req->cancel)) return lx_error(err, LLMUX_E_CANCELLED, "http: cancelled");
     if (deadline && start >= deadline) return lx_error(err, LLMUX_E_TIMEOUT, "http: deadline reached before the request");
+    /* From a callback of another request: it would wait for the thread that runs it. */
+    if (lx_http_loop_is_current(c->loop))
+        return lx_error(err, LLMUX_E_INTERNAL, "http: request_run called from an HTTP callback");
+    if (!lx_http_loop_enter(c->loop)) return lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
 
     xfer x;
     memset(&x, 0, sizeof x);
@@ -376,18 +398,22 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
     x.resp = resp;
     x.err = err;
     x.max_error_body = req->max_error_body ? req->max_error_body : LX_HTTP_ERROR_BODY_MAX;
+    x.start = start;
+    x.deadline = deadline;
     lx_buf_init(&x.error_body, x.max_error_body);
 
     struct curl_slist *headers = NULL;
     llmux_status st = build_headers(req, &headers, err);
-    if (st != LLMUX_OK) return st;
+    if (st != LLMUX_OK) {
+        lx_http_loop_leave(c->loop);
+        return st;
+    }
 
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
-    CURLM *m = pool_take(c);
     CURL *e = curl_easy_init();
     x.easy = e;
-    if (!m || !e) {
+    if (!e) {
         st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
         goto out;
     }
@@ -426,84 +452,41 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
         st = lx_error(err, LLMUX_E_INTERNAL, "http: libcurl refused an option");
         goto out;
     }
-    if (curl_multi_add_handle(m, e) != CURLM_OK) {
-        st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_add_handle failed");
+    lx_http_job job = {.easy = e, .tick = tick, .ud = &x};
+    if (!lx_http_loop_run(c->loop, &job)) {
+        st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
         goto out;
     }
-
-    int64_t sent_ns = 0; /* when the connection was ready and the request went out */
-    bool done = false;
-    CURLcode result = CURLE_OK;
-    for (;;) {
-        if (llmux_cancel_is_triggered(req->cancel)) {
-            st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled");
-            break;
-        }
-        int running = 0;
-        if (curl_multi_perform(m, &running) != CURLM_OK) {
-            st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_perform failed");
-            break;
-        }
-        int queued;
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(m, &queued)) != NULL) {
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) {
-                done = true;
-                result = msg->data.result;
-            }
-        }
-        if (done) break;
-        int64_t now = lx_now_ns();
-        if (!sent_ns) {
-            curl_off_t us = 0;
-            if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK && us > 0) sent_ns = start + us * 1000;
-        }
-        if (deadline && now >= deadline) {
-            st = lx_error(err, LLMUX_E_TIMEOUT, "http: deadline reached after %lld ms",
-                          (long long)((now - start) / NS_PER_MS));
-            break;
-        }
-        int64_t fb_at = 0, idle_at = 0;
-        if (to->first_byte_ms > 0 && sent_ns && !x.got_first_byte) fb_at = sent_ns + to->first_byte_ms * NS_PER_MS;
-        if (to->idle_ms > 0 && x.got_first_byte) idle_at = x.last_byte_ns + to->idle_ms * NS_PER_MS;
-        if (fb_at && now >= fb_at) {
-            st = lx_error(err, LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
-                          (long long)to->first_byte_ms);
-            break;
-        }
-        if (idle_at && now >= idle_at) {
-            st = lx_error(err, LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
-            break;
-        }
-        /* Sleep until the next timer, curl's own (curl_multi_poll shortens the wait for those),
-         * or the poll interval that bounds how late a cancel trigger is seen. */
-        int64_t wake = min_nonzero(min_nonzero(deadline, fb_at), idle_at);
-        int64_t wait_ms = req->cancel || !sent_ns ? LX_HTTP_POLL_MS : 1000;
-        if (wake) {
-            int64_t left = (wake - now + NS_PER_MS - 1) / NS_PER_MS;
-            if (left < wait_ms) wait_ms = left < 1 ? 1 : left;
-        }
-        if (curl_multi_poll(m, NULL, 0, (int)wait_ms, NULL) != CURLM_OK) {
-            st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_poll failed");
-            break;
-        }
+    /* The loop is done with the transfer: x and e are this thread's again. */
+    if (!x.sent_ns) {
+        curl_off_t us = 0;
+        if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK && us > 0) x.sent_ns = start + us * 1000;
     }
-    if (done) {
+    switch (job.end) {
+    case LX_HTTP_JOB_COMPLETED:
         if (x.oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
         else if (x.cb_failed) st = x.cb_status;
-        else if (result == CURLE_OK || (result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
-        else st = map_curl(result, errbuf, req, sent_ns != 0, err);
+        else if (job.result == CURLE_OK || (job.result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
+        else st = map_curl(job.result, errbuf, req, x.sent_ns != 0, err);
+        break;
+    case LX_HTTP_JOB_ABORTED:
+        st = job.aborted; /* the tick filled err */
+        break;
+    case LX_HTTP_JOB_SHUTDOWN:
+        st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
+        break;
+    case LX_HTTP_JOB_ADD_FAILED:
+    default:
+        st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_add_handle failed");
+        break;
     }
     long nconn = 0;
     if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK) resp->new_connections = nconn;
-    /* Removing an unfinished transfer makes libcurl close its HTTP/1.1 connection (never reused)
-     * or reset its HTTP/2 stream. */
-    curl_multi_remove_handle(m, e);
 
 out:
     if (e) curl_easy_cleanup(e);
-    if (m) pool_give(c, m);
     free_headers(headers);
+    lx_http_loop_leave(c->loop);
     if (x.error_body.len) {
         resp->error_body_len = x.error_body.len;
         resp->error_body = lx_buf_steal(&x.error_body);

@@ -1,21 +1,21 @@
-/* HTTP client for provider requests, on libcurl's multi interface.
+/* HTTP client for provider requests, on libcurl's multi interface driven by an event loop.
  *
- * One blocking call runs one request: it drives its own curl multi handle in a curl_multi_poll
- * loop, streams the response body to a callback as chunks arrive, and enforces per-request
- * timeouts (connect by libcurl; first byte, idle gap and total deadline by the loop) and a cancel
- * token (checked at least every LX_HTTP_POLL_MS, so a trigger from another thread is seen within
- * about that time).
+ * Each client owns one loop thread (a libevent base) and one curl multi handle driven through the
+ * multi-socket API (http_loop.c): every request of the client runs on that thread, so one thread
+ * carries any number of concurrent streams. lx_http_request_run stays blocking for its caller: it
+ * prepares the transfer in the calling thread, hands it to the loop, and waits for its end. The
+ * loop streams the response body to a callback as chunks arrive and enforces per-request timeouts
+ * (connect by libcurl; first byte, idle gap and total deadline by a per-transfer timer) and a
+ * cancel token (checked at least every LX_HTTP_POLL_MS, so a trigger from another thread is seen
+ * within about that time).
  *
- * Connection reuse: libcurl forbids sharing one connection cache between threads running at the
- * same time (CURL_LOCK_DATA_CONNECT "is not supported ... between multiple concurrent threads"),
- * so the client keeps a small pool of idle multi handles, each with its own connection cache. A
- * request borrows one (or creates one when all are busy) and returns it afterwards, keeping its
- * idle connections. Sequential requests to one host therefore reuse one TCP/TLS connection, and
- * concurrent requests from several threads never touch the same curl handle. DNS answers and TLS
- * sessions are shared between all of them through a locked CURLSH. The client is thread-safe.
+ * Connection reuse: the single multi handle's connection cache, which only the loop thread
+ * touches (what libcurl requires), serves every request: sequential requests to one host reuse one
+ * TCP/TLS connection, concurrent ones open their own (or share an HTTP/2 one). DNS answers and TLS
+ * sessions are shared through a locked CURLSH. The client is thread-safe.
  *
  * An aborted transfer (cancel, timeout, callback error) is removed from its multi handle before
- * it completed: libcurl closes an HTTP/1.1 connection in that case (never returned to the pool)
+ * it completed: libcurl closes an HTTP/1.1 connection in that case (never cached for reuse)
  * and resets the stream of an HTTP/2 one.
  *
  * Defaults kept on purpose: TLS peer and host verification on; proxy environment variables
@@ -34,7 +34,7 @@
 
 #include "llmux.h"
 
-/* Longest wait inside the poll loop (ms): bounds how late a cancel trigger is noticed. */
+/* Longest gap between two checks of a transfer (ms): bounds how late a cancel trigger is noticed. */
 #define LX_HTTP_POLL_MS 20
 /* Default cap on a buffered non-2xx body (bytes). */
 #define LX_HTTP_ERROR_BODY_MAX (1024u * 1024u)
@@ -42,7 +42,7 @@
 typedef struct lx_http_client lx_http_client;
 
 typedef struct lx_http_client_params {
-    size_t max_idle;          /* idle multi handles (each with its connections) kept; 0 = 4 */
+    size_t max_idle;          /* unused since the event loop (one multi handle); kept for callers */
     const char *user_agent;   /* NULL = "llmux/<version>"; copied */
 } lx_http_client_params;
 
@@ -51,7 +51,9 @@ lx_http_client_params lx_http_client_default_params(void);
 /* Creates a client (curl_global_init runs once per process, on first use). Returns
  * LLMUX_E_OUT_OF_MEMORY or LLMUX_E_INTERNAL (libcurl could not initialise); *out is NULL then. */
 llmux_status lx_http_client_create(const lx_http_client_params *params, lx_http_client **out, llmux_error_info *err);
-/* Closes the pooled connections and frees the client. Accepts NULL. No request may be running. */
+/* Stops the loop thread, closes the cached connections and frees the client. Accepts NULL.
+ * Requests still running end with LLMUX_E_CANCELLED; destroy waits until their callers are out of
+ * lx_http_request_run, but they must not start new ones on a client being destroyed. */
 void lx_http_client_destroy(lx_http_client *c);
 
 typedef struct lx_http_header {
@@ -86,13 +88,17 @@ typedef struct lx_http_response {
     size_t error_body_len;
     bool error_body_truncated; /* the body was longer than the cap (the rest was not read) */
     uint64_t body_bytes;     /* body bytes received (any status) */
-    long new_connections;    /* connections opened for this request (0 = a pooled one was reused) */
+    long new_connections;    /* connections opened for this request (0 = a cached one was reused) */
 } lx_http_response;
 
 /* Releases what a response owns (not the struct itself). Accepts NULL. */
 void lx_http_response_free(lx_http_response *r);
 
-/* Receives the final response's status and headers once they are complete (before any body
+/* Callbacks run on the client's loop thread, not the caller's, while the caller is blocked in
+ * lx_http_request_run: they must be quick (they delay every other stream of the client) and must
+ * not run a request on the same client (refused with LLMUX_E_INTERNAL: it would deadlock).
+ *
+ * Receives the final response's status and headers once they are complete (before any body
  * byte). A status other than LLMUX_OK aborts the transfer; the request returns it and err (filled
  * by the callback) as they are. */
 typedef llmux_status (*lx_http_headers_cb)(void *user_data, const lx_http_response *resp, llmux_error_info *err);
@@ -118,7 +124,8 @@ typedef struct lx_http_request {
 /* A request with no headers, no body, no timeouts and method GET. */
 lx_http_request lx_http_request_default(void);
 
-/* Runs one request to completion; blocking. Thread-safe on a shared client.
+/* Runs one request to completion; blocking (the transfer itself runs on the loop thread).
+ * Thread-safe on a shared client.
  *
  * Returns LLMUX_OK when a complete response was received, whatever its status (resp->status
  * says; a non-2xx body is in resp->error_body, never passed to on_data). Otherwise:

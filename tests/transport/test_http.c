@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -500,6 +501,181 @@ static void test_threads_share_client(void **state) {
     assert_int_equal(lx_fake_server_requests(f->srv), 4);
 }
 
+/* Eight callers stream at once through one client: every chunk is delivered on the same thread,
+ * the client's loop thread, and none on a caller's. */
+#define LOOP_CALLERS 8
+
+typedef struct loop_caller {
+    lx_http_client *client;
+    char url[128];
+    pthread_t self;
+    pthread_mutex_t *mu;
+    pthread_t *seen;        /* the thread of the first on_data call of any caller */
+    int *seen_n;
+    int foreign;            /* on_data calls from a thread other than *seen */
+    int on_caller;          /* on_data calls on this caller's own thread */
+    lx_buf body;
+    llmux_status st;
+    int status;
+} loop_caller;
+
+static llmux_status loop_collect(void *ud, const char *data, size_t len, llmux_error_info *err) {
+    (void)err;
+    loop_caller *lc = ud;
+    pthread_t me = pthread_self();
+    pthread_mutex_lock(lc->mu);
+    if (*lc->seen_n == 0) *lc->seen = me;
+    (*lc->seen_n)++;
+    if (!pthread_equal(*lc->seen, me)) lc->foreign++;
+    pthread_mutex_unlock(lc->mu);
+    if (pthread_equal(lc->self, me)) lc->on_caller++;
+    return lx_buf_append(&lc->body, data, len) ? LLMUX_OK : LLMUX_E_OUT_OF_MEMORY;
+}
+
+static void *loop_caller_thread(void *arg) {
+    loop_caller *lc = arg;
+    lc->self = pthread_self();
+    lx_http_request r = lx_http_request_default();
+    r.url = lc->url;
+    r.on_data = loop_collect;
+    r.user_data = lc;
+    r.timeouts.connect_ms = 10000;
+    r.timeouts.idle_ms = 20000;
+    r.timeouts.total_ms = 60000;
+    lx_http_response resp;
+    lc->st = lx_http_request_run(lc->client, &r, &resp, NULL);
+    lc->status = resp.status;
+    lx_http_response_free(&resp);
+    return NULL;
+}
+
+static void test_one_loop_thread_many_streams(void **state) {
+    fixture *f = *state;
+    for (int i = 0; i < LOOP_CALLERS; i++) {
+        lx_fake_response a = {.status = 200, .body = k_stream, .chunked = true, .chunk_size = 6,
+                              .chunk_delay_ms = 3};
+        assert_true(lx_fake_server_push(f->srv, &a));
+    }
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_t seen;
+    int seen_n = 0;
+    loop_caller lc[LOOP_CALLERS];
+    pthread_t th[LOOP_CALLERS];
+    memset(lc, 0, sizeof lc);
+    for (int i = 0; i < LOOP_CALLERS; i++) {
+        lc[i].client = f->client;
+        lc[i].mu = &mu;
+        lc[i].seen = &seen;
+        lc[i].seen_n = &seen_n;
+        lx_buf_init(&lc[i].body, 1 << 16);
+        lx_fake_server_url(f->srv, "/s", lc[i].url, sizeof lc[i].url);
+        assert_int_equal(pthread_create(&th[i], NULL, loop_caller_thread, &lc[i]), 0);
+    }
+    for (int i = 0; i < LOOP_CALLERS; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < LOOP_CALLERS; i++) {
+        assert_int_equal(lc[i].st, LLMUX_OK);
+        assert_int_equal(lc[i].status, 200);
+        assert_int_equal(lc[i].body.len, strlen(k_stream));
+        assert_memory_equal(lc[i].body.data, k_stream, strlen(k_stream));
+        assert_int_equal(lc[i].foreign, 0);
+        assert_int_equal(lc[i].on_caller, 0);
+        assert_false(pthread_equal(seen, lc[i].self));
+        lx_buf_free(&lc[i].body);
+    }
+    /* k_stream in 6-byte writes with pauses: several deliveries per stream. */
+    assert_true(seen_n >= LOOP_CALLERS * 2);
+    assert_false(pthread_equal(seen, pthread_self()));
+    assert_int_equal(lx_fake_server_requests(f->srv), LOOP_CALLERS);
+    assert_int_equal(lx_fake_server_mismatches(f->srv), 0);
+}
+
+typedef struct closing_caller {
+    lx_http_client *client;
+    char url[128];
+    llmux_status st;
+    llmux_error_info err;
+    atomic_size_t got; /* written by the loop thread, polled by the test */
+} closing_caller;
+
+static llmux_status count_bytes(void *ud, const char *data, size_t len, llmux_error_info *err) {
+    (void)data;
+    (void)err;
+    atomic_fetch_add(&((closing_caller *)ud)->got, len);
+    return LLMUX_OK;
+}
+
+static void *closing_thread(void *arg) {
+    closing_caller *cc = arg;
+    lx_http_request r = lx_http_request_default();
+    r.url = cc->url;
+    r.on_data = count_bytes;
+    r.user_data = cc;
+    lx_http_response resp;
+    cc->st = lx_http_request_run(cc->client, &r, &resp, &cc->err);
+    lx_http_response_free(&resp);
+    return NULL;
+}
+
+/* Destroying a client with a stream in flight ends it with CANCELLED and frees everything. */
+static void test_destroy_cancels_in_flight(void **state) {
+    fixture *f = *state;
+    lx_fake_response a = {.status = 200, .body = k_stream, .chunked = true, .end = LX_FAKE_END_STALL,
+                          .end_after = 10};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    closing_caller cc;
+    memset(&cc, 0, sizeof cc);
+    assert_int_equal(lx_http_client_create(NULL, &cc.client, NULL), LLMUX_OK);
+    lx_fake_server_url(f->srv, "/c", cc.url, sizeof cc.url);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, closing_thread, &cc), 0);
+    /* Mid-body: the first 10 bytes arrived, the rest never will. */
+    for (int i = 0; i < 1000 && atomic_load(&cc.got) < 10; i++) usleep(10000);
+    lx_http_client_destroy(cc.client);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(cc.st, LLMUX_E_CANCELLED);
+    assert_int_equal(cc.err.status, LLMUX_E_CANCELLED);
+    assert_int_equal(atomic_load(&cc.got), 10);
+    assert_true(lx_fake_server_wait_closed(f->srv, 1, 5000));
+}
+
+typedef struct nested {
+    lx_http_client *client;
+    char url[128];
+    llmux_status inner;
+} nested;
+
+static llmux_status nested_run(void *ud, const lx_http_response *resp, llmux_error_info *err) {
+    (void)resp;
+    (void)err;
+    nested *n = ud;
+    lx_http_request r = lx_http_request_default();
+    r.url = n->url;
+    lx_http_response inner;
+    llmux_error_info e;
+    n->inner = lx_http_request_run(n->client, &r, &inner, &e);
+    lx_http_response_free(&inner);
+    return LLMUX_OK;
+}
+
+/* A request started from a callback would wait on the thread that has to run it: refused. */
+static void test_request_from_callback_refused(void **state) {
+    fixture *f = *state;
+    lx_fake_response a = {.status = 200, .body = "outer"};
+    assert_true(lx_fake_server_push(f->srv, &a));
+    nested n = {.client = f->client, .inner = LLMUX_OK};
+    lx_fake_server_url(f->srv, "/n", n.url, sizeof n.url);
+    lx_http_request r = lx_http_request_default();
+    r.url = n.url;
+    r.on_headers = nested_run;
+    r.user_data = &n;
+    lx_http_response resp;
+    assert_int_equal(lx_http_request_run(f->client, &r, &resp, NULL), LLMUX_OK);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(n.inner, LLMUX_E_INTERNAL);
+    assert_int_equal(lx_fake_server_requests(f->srv), 1);
+    lx_http_response_free(&resp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_chunked_stream, setup, teardown),
@@ -515,6 +691,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_error_body_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_abort_and_broken_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_share_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_loop_thread_many_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_cancels_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_from_callback_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
