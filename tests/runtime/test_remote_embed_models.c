@@ -32,7 +32,7 @@ static void start(fx *f, const char *name, const char *protocol, const char *suf
     f->srv = lx_fake_server_start();
     assert_non_null(f->srv);
     lx_fake_server_url(f->srv, suffix, f->url, sizeof f->url);
-    llmux_provider_params p = {name, protocol, f->url, "k"};
+    llmux_provider_params p = {.name = name, .protocol = protocol, .base_url = f->url, .api_key = "k"};
     llmux_runtime_params rp = llmux_runtime_default_params();
     rp.providers = &p;
     rp.n_providers = 1;
@@ -207,7 +207,7 @@ static void test_embed_refusals(void **state) {
     llmux_runtime *rt2;
     char url[256];
     lx_fake_server_url(f.srv, "", url, sizeof url);
-    llmux_provider_params p = {"ollama", NULL, url, NULL};
+    llmux_provider_params p = {.name = "ollama", .base_url = url};
     llmux_runtime_params rp = llmux_runtime_default_params();
     rp.providers = &p;
     rp.n_providers = 1;
