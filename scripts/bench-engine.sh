@@ -20,7 +20,7 @@ if [ ! -x "$deps/llama-bench-build/bin/llama-bench" ]; then
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_BUILD_TOOLS=ON -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=ON \
     "-DCMAKE_C_FLAGS=$no_amx" "-DCMAKE_CXX_FLAGS=$no_amx" >/dev/null
-  cmake --build "$deps/llama-bench-build" -j "$(nproc)" --target llama-bench >/dev/null
+  cmake --build "$deps/llama-bench-build" -j "$(nproc)" --target llama-bench >"$deps/llama-bench-build.log" 2>&1
 fi
 
 model=build/bench-model.gguf

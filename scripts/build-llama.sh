@@ -24,6 +24,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 jobs=${LLMUX_JOBS:-$(nproc)}
 rm -rf "$deps/llama-build"
 cmake -S "$deps/llama.cpp" -B "$deps/llama-build" "${args[@]}" -DCMAKE_INSTALL_PREFIX="$deps/llama" >/dev/null
-cmake --build "$deps/llama-build" -j "$jobs" --target llama ggml
+echo "build-llama: building llama.cpp's llama and ggml libraries (log: .deps/llama-build.log)"
+cmake --build "$deps/llama-build" -j "$jobs" --target llama ggml >"$deps/llama-build.log" 2>&1 || {
+  tail -40 "$deps/llama-build.log" >&2; echo "build-llama: llama.cpp build failed" >&2; exit 1; }
 cmake --install "$deps/llama-build" >/dev/null
 printf '%s' "$want" > "$stamp"
