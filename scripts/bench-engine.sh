@@ -30,13 +30,14 @@ build/bin/gguf_gen "${shape[@]}" --seed 1 --out "$model" >/dev/null
 
 echo "model: ${shape[*]} ($(du -h "$model" | cut -f1)), prompt $npp, generate $ntg, $runs runs, $threads threads"
 ours=$(build/bin/bench_engine "$model" "$npp" "$ntg" "$runs" "$threads")
-theirs=$("$deps/llama-bench-build/bin/llama-bench" -m "$model" -p "$npp" -n "$ntg" -r "$runs" -t "$threads" -o csv 2>/dev/null)
-
+# llama-bench's tg test starts from an empty context unless given a depth; llmux generates after
+# the prompt, so tg is measured at depth n_prompt on both sides.
+lb_csv() { "$deps/llama-bench-build/bin/llama-bench" -m "$model" -r "$runs" -t "$threads" -o csv "$@" 2>/dev/null; }
+avg_ts() { awk -F, 'NR==1 {for(i=1;i<=NF;i++) {gsub(/"/,"",$i); h[$i]=i}} NR>1 {gsub(/"/,""); print $h["avg_ts"]}'; }
 get() { echo "$ours" | awk -v k="$1" '$1==k {print $2}'; }
-# llama-bench csv: avg_ts per test row (pp then tg); it reports means, we report medians.
-lb_pp=$(echo "$theirs" | awk -F, 'NR==1 {for(i=1;i<=NF;i++) {gsub(/"/,"",$i); h[$i]=i}} NR>1 {gsub(/"/,""); if ($h["n_prompt"]>0) print $h["avg_ts"]}')
-lb_tg=$(echo "$theirs" | awk -F, 'NR==1 {for(i=1;i<=NF;i++) {gsub(/"/,"",$i); h[$i]=i}} NR>1 {gsub(/"/,""); if ($h["n_gen"]>0) print $h["avg_ts"]}')
+lb_pp=$(lb_csv -p "$npp" -n 0 | avg_ts)
+lb_tg=$(lb_csv -p 0 -n "$ntg" -d "$npp" | avg_ts)
 printf '%-22s %12s %12s %8s\n' "" "llmux" "llama-bench" "ratio"
 printf '%-22s %12.1f %12.1f %8.2f\n' "prompt tok/s (pp$npp)" "$(get pp_tok_s)" "$lb_pp" "$(awk -v a="$(get pp_tok_s)" -v b="$lb_pp" 'BEGIN {print a / b}')"
-printf '%-22s %12.1f %12.1f %8.2f\n' "generate tok/s (tg$ntg)" "$(get tg_tok_s)" "$lb_tg" "$(awk -v a="$(get tg_tok_s)" -v b="$lb_tg" 'BEGIN {print a / b}')"
+printf '%-22s %12.1f %12.1f %8.2f\n' "generate tok/s (tg$ntg@$npp)" "$(get tg_tok_s)" "$lb_tg" "$(awk -v a="$(get tg_tok_s)" -v b="$lb_tg" 'BEGIN {print a / b}')"
 printf '%-22s %12.1f %12s\n' "time to first token ms" "$(get ttft_ms)" "-"
