@@ -13,49 +13,23 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/cli_run.h"
 #include <jansson.h>
 
 #define LLMUX LLMUX_TEST_BIN_DIR "/llmux"
 #define DEFAULT_MODEL LLMUX_SOURCE_DIR "/models/llmux-fortunes.gguf"
 
-typedef struct result {
-    int code;
-    char out[1 << 16];
-    char err[8192];
-} result;
-
-static char g_dir[PATH_MAX];
-
-/* Runs a shell command line; captures stdout and stderr (bounded) and the exit code. */
-static void run(const char *cmdline, result *r) {
-    char errpath[PATH_MAX], cmd[8192];
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", g_dir);
-    snprintf(cmd, sizeof cmd, "%s 2>'%s'", cmdline, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(r->out, 1, sizeof r->out - 1, p);
-    r->out[n] = '\0';
-    int st = pclose(p);
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(r->err, 1, sizeof r->err - 1, e) : 0;
-    r->err[n] = '\0';
-    if (e) fclose(e);
-}
+#define run cli_run
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-cli-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-    return 0;
+    return cli_scratch_create("llmux-cli");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return cli_scratch_remove();
 }
 
 static void need_default_model(void) {
@@ -67,7 +41,7 @@ static void need_default_model(void) {
 
 static void test_version_and_help(void **state) {
     (void)state;
-    result r;
+    cli_result r;
     run(LLMUX " --version", &r);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "llmux 0.1.0\n");
@@ -85,7 +59,7 @@ static void test_version_and_help(void **state) {
 static void test_run_default_model_text(void **state) {
     (void)state;
     need_default_model();
-    result r;
+    cli_result r;
     run(LLMUX " run -n 40 --seed 3 'Once upon a time'", &r);
     assert_int_equal(r.code, 0);
     size_t n = strlen(r.out);
@@ -97,7 +71,7 @@ static void test_run_default_model_text(void **state) {
         if ((r.out[i] >= 'a' && r.out[i] <= 'z') || (r.out[i] >= 'A' && r.out[i] <= 'Z') || r.out[i] == ' ') letters++;
     assert_true(letters * 10 >= n * 7);
     /* Same seed, same text. */
-    result r2;
+    cli_result r2;
     run(LLMUX " run -n 40 --seed 3 'Once upon a time'", &r2);
     assert_string_equal(r.out, r2.out);
 }
@@ -105,7 +79,7 @@ static void test_run_default_model_text(void **state) {
 static void test_run_json(void **state) {
     (void)state;
     need_default_model();
-    result r;
+    cli_result r;
     run(LLMUX " run --json -n 12 -t 0 'The meaning of life'", &r);
     assert_int_equal(r.code, 0);
     json_error_t je;
@@ -126,7 +100,7 @@ static void test_run_json(void **state) {
 static void test_run_events(void **state) {
     (void)state;
     need_default_model();
-    result r;
+    cli_result r;
     run("echo 'A penny saved' | " LLMUX " run --events -n 8 --seed 1", &r);
     assert_int_equal(r.code, 0);
     char *save = NULL;
@@ -150,19 +124,19 @@ static void test_run_events(void **state) {
 
 static void test_errors_and_exit_codes(void **state) {
     (void)state;
-    result r;
+    cli_result r;
     char cmd[PATH_MAX + 128];
     run(LLMUX " run --temperature hot 'x'", &r);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--temperature: expected a number >= 0"));
 
-    snprintf(cmd, sizeof cmd, LLMUX " run -m '%s/nope.gguf' 'x'", g_dir);
+    snprintf(cmd, sizeof cmd, LLMUX " run -m '%s/nope.gguf' 'x'", cli_scratch());
     run(cmd, &r);
     assert_int_equal(r.code, 10 + 4); /* model_not_found */
     assert_non_null(strstr(r.err, "llmux: model_not_found: "));
 
     char bad[PATH_MAX];
-    snprintf(bad, sizeof bad, "%s/bad.gguf", g_dir);
+    snprintf(bad, sizeof bad, "%s/bad.gguf", cli_scratch());
     FILE *f = fopen(bad, "w");
     assert_non_null(f);
     fputs("not a model", f);
@@ -181,7 +155,7 @@ static void test_errors_and_exit_codes(void **state) {
 static void test_stop_flag(void **state) {
     (void)state;
     need_default_model();
-    result full, cut;
+    cli_result full, cut;
     run(LLMUX " run -t 0 -n 30 'Q: What is'", &full);
     assert_int_equal(full.code, 0);
     size_t n = strlen(full.out);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/cli_run.h"
 #include <jansson.h>
 
 #include "llmux.h"
@@ -21,44 +23,16 @@
 #define LLMUX LLMUX_TEST_BIN_DIR "/llmux"
 #define DATA "tests/data/embed/"
 
-typedef struct result {
-    int code;
-    char out[1 << 16];
-    char err[8192];
-} result;
-
-static char g_dir[PATH_MAX];
-
-/* Runs a shell command line; captures stdout and stderr (bounded) and the exit code. */
-static void run(const char *cmdline, result *r) {
-    char errpath[PATH_MAX], cmd[8192];
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", g_dir);
-    snprintf(cmd, sizeof cmd, "%s 2>'%s'", cmdline, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(r->out, 1, sizeof r->out - 1, p);
-    r->out[n] = '\0';
-    int st = pclose(p);
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(r->err, 1, sizeof r->err - 1, e) : 0;
-    r->err[n] = '\0';
-    if (e) fclose(e);
-}
+#define run cli_run
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-cli-extra-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-    return 0;
+    return cli_scratch_create("llmux-cli-extra");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return cli_scratch_remove();
 }
 
 static void push(lx_fake_server *s, const char *path, int status, const char *body, const char *file) {
@@ -80,7 +54,7 @@ static void test_models_openrouter(void **state) {
     lx_fake_server_url(s, "/api/v1", url, sizeof url);
     push(s, "/api/v1/models", 200, NULL, DATA "openrouter_models.json");
     snprintf(cmd, sizeof cmd, LLMUX " models openrouter --base-url %s --api-key k", url);
-    result r;
+    cli_result r;
     run(cmd, &r);
     if (r.code != 0) fprintf(stderr, "%s", r.err);
     assert_int_equal(r.code, 0);
@@ -154,7 +128,7 @@ static void test_embed_openai(void **state) {
     push(s, "/v1/embeddings", 200, NULL, DATA "openai_embeddings.json");
     snprintf(cmd, sizeof cmd, LLMUX " embed -m openai/text-embedding-3-small --dimensions 3 --base-url %s --api-key k "
                               "'first text' second", url);
-    result r;
+    cli_result r;
     run(cmd, &r);
     if (r.code != 0) fprintf(stderr, "%s", r.err);
     assert_int_equal(r.code, 0);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "support/cli_run.h"
 #include <jansson.h>
 
 #include "support/fake_server.h"
@@ -21,47 +23,24 @@
 #define LLMUX LLMUX_TEST_BIN_DIR "/llmux"
 #define FAKE "tests/data/fake/"
 
-typedef struct result {
-    int code;
-    char out[1 << 16];
-    char err[8192];
-} result;
-
-static char g_dir[PATH_MAX];
-
-static void run(const char *cmdline, result *r) {
-    char errpath[PATH_MAX], cmd[8192];
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", g_dir);
-    /* No provider key may leak in from the environment of whoever runs the tests. */
+/* No provider key or base URL may leak in from the environment of whoever runs the tests. */
+static void run(const char *cmdline, cli_result *r) {
+    char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY -u GOOGLE_API_KEY -u OPENROUTER_API_KEY "
-             "-u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL -u OLLAMA_HOST %s 2>'%s'",
-             cmdline, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(r->out, 1, sizeof r->out - 1, p);
-    r->out[n] = '\0';
-    int st = pclose(p);
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(r->err, 1, sizeof r->err - 1, e) : 0;
-    r->err[n] = '\0';
-    if (e) fclose(e);
+             "-u OPENAI_BASE_URL -u ANTHROPIC_BASE_URL -u OLLAMA_HOST %s",
+             cmdline);
+    cli_run(cmd, r);
 }
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-cli-remote-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-    return 0;
+    return cli_scratch_create("llmux-cli-remote");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return cli_scratch_remove();
 }
 
 /* One provider's wiring: how its URLs look and which fixture files it replays. */
@@ -124,7 +103,7 @@ static void test_all_providers(void **state) {
         lx_fake_server *s = lx_fake_server_start();
         assert_non_null(s);
         char cmd[2048];
-        result r;
+        cli_result r;
 
         /* 1. Streamed text to stdout. */
         push(s, c->stream_path, 200, c->stream_text, true, c->sse);
@@ -176,7 +155,7 @@ static void test_all_providers(void **state) {
 
 static void test_missing_key(void **state) {
     (void)state;
-    result r;
+    cli_result r;
     run(LLMUX " run -m anthropic/claude-sonnet-4-5 'hi'", &r);
     assert_int_equal(r.code, 12); /* authentication */
     assert_non_null(strstr(r.err, "ANTHROPIC_API_KEY"));
@@ -184,7 +163,7 @@ static void test_missing_key(void **state) {
 
 static void test_flags_need_remote_model(void **state) {
     (void)state;
-    result r;
+    cli_result r;
     run(LLMUX " run --base-url http://127.0.0.1:9 'hi'", &r);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--base-url/--api-key need a remote model"));
