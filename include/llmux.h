@@ -241,7 +241,12 @@ typedef struct llmux_usage {
 /* All values -1 (unknown). */
 llmux_usage llmux_usage_default(void);
 
-/* Cost in US dollars; known == false when no price was found (a warning says so). */
+/* Cost in US dollars; known == false when neither the provider reported a cost nor the catalog
+ * has a price for the model (a "price_unknown" warning says so; the request never fails for it).
+ * input covers uncached input tokens, cache_read / cache_write the cached and cache-write ones.
+ * A component is NaN when only the total is known: a provider-reported cost (OpenRouter's
+ * usage.cost) for a model the catalog has no price for. When both exist the provider's figure is
+ * the total (it is what is billed) and the components come from the catalog's prices. */
 typedef struct llmux_cost {
     bool known;
     double input;
@@ -319,6 +324,8 @@ typedef struct llmux_event {
     const char *signature;   /* REASONING_DELTA: signature (or fragment) */
     bool redacted;           /* REASONING_DELTA */
     llmux_usage usage;       /* USAGE */
+    bool cost_known;         /* USAGE: the provider reported the request's cost (OpenRouter) */
+    double cost_usd;         /* USAGE: that cost in US dollars, when cost_known */
     llmux_finish_reason finish_reason; /* FINISH */
     const llmux_error_info *error;     /* ERROR */
 } llmux_event;
@@ -427,6 +434,9 @@ typedef struct llmux_runtime_params {
     int64_t connect_timeout_ms;    /* remote: TCP+TLS connect; 0 = 10 s */
     int64_t first_byte_timeout_ms; /* remote: request sent to first response byte; 0 = 120 s */
     int64_t idle_timeout_ms;       /* remote: longest gap between stream chunks; 0 = 60 s */
+    const char *ca_bundle;         /* remote: PEM file of trusted CA certificates; NULL =
+                                      $SSL_CERT_FILE, else $CURL_CA_BUNDLE, else the system store.
+                                      TLS peer and host verification are always on. Copied. */
 } llmux_runtime_params;
 
 llmux_runtime_params llmux_runtime_default_params(void);

@@ -299,6 +299,7 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
     hr.timeouts.connect_ms = pick(timeouts ? timeouts->connect_ms : 0, 10000);
     hr.timeouts.first_byte_ms = pick(timeouts ? timeouts->first_byte_ms : 0, 120000);
     hr.timeouts.idle_ms = pick(timeouts ? timeouts->idle_ms : 0, 60000);
+    hr.ca_bundle = timeouts ? timeouts->ca_bundle : NULL;
     hr.deadline_ns = deadline_ns;
     hr.cancel = cancel;
     hr.on_data = feed;

@@ -8,11 +8,12 @@
 #include "llmux.h"
 #include "providers/provider.h"
 
-/* Timeouts for one remote attempt (milliseconds, > 0). */
+/* Transport settings for one remote attempt: timeouts (milliseconds, > 0) and the CA bundle. */
 typedef struct lx_remote_timeouts {
     int64_t connect_ms;
     int64_t first_byte_ms;
     int64_t idle_ms;
+    const char *ca_bundle;  /* PEM file of trusted CAs; NULL = the system store (borrowed) */
 } lx_remote_timeouts;
 
 /* A resolved remote target: the adapter and its configuration. The strings live in `storage`. */

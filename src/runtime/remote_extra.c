@@ -73,6 +73,7 @@ static llmux_status fetch(const lx_remote_target *t, const lx_wire_request *w, c
     hr.timeouts.connect_ms = pick(timeouts ? timeouts->connect_ms : 0, 10000);
     hr.timeouts.first_byte_ms = pick(timeouts ? timeouts->first_byte_ms : 0, 120000);
     hr.timeouts.idle_ms = pick(timeouts ? timeouts->idle_ms : 0, 60000);
+    hr.ca_bundle = timeouts ? timeouts->ca_bundle : NULL;
     hr.deadline_ns = deadline_ns;
     hr.cancel = cancel;
     hr.on_data = on_data;

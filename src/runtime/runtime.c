@@ -41,6 +41,7 @@ struct llmux_runtime {
     llmux_provider_params *providers; /* deep copies */
     size_t n_providers;
     lx_remote_timeouts timeouts;
+    char *ca_bundle;         /* timeouts.ca_bundle points here */
     /* state */
     pthread_mutex_t lock;    /* guards models[] */
     loaded_model *models[LX_MAX_MODELS];
@@ -63,6 +64,7 @@ static void free_config(llmux_runtime *rt) {
     for (size_t i = 0; i < rt->n_model_dirs; i++) free(rt->model_dirs[i]);
     free(rt->model_dirs);
     free(rt->default_model);
+    free(rt->ca_bundle);
     for (size_t i = 0; i < rt->n_providers; i++) {
         llmux_provider_params *p = &rt->providers[i];
         free((char *)p->name);
@@ -132,6 +134,12 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     rt->timeouts.connect_ms = params->connect_timeout_ms > 0 ? params->connect_timeout_ms : 10000;
     rt->timeouts.first_byte_ms = params->first_byte_timeout_ms > 0 ? params->first_byte_timeout_ms : 120000;
     rt->timeouts.idle_ms = params->idle_timeout_ms > 0 ? params->idle_timeout_ms : 60000;
+    /* libcurl itself reads neither variable; the curl tool and most HTTP clients honour them. */
+    const char *ca = params->ca_bundle;
+    if (!ca || !*ca) ca = getenv("SSL_CERT_FILE");
+    if (!ca || !*ca) ca = getenv("CURL_CA_BUNDLE");
+    if (ca && *ca && !(rt->ca_bundle = dup_str(ca))) goto oom;
+    rt->timeouts.ca_bundle = rt->ca_bundle;
     pthread_mutex_init(&rt->lock, NULL);
     *out = rt;
     return LLMUX_OK;

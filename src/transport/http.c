@@ -437,6 +437,9 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
 #else
     ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
 #endif
+    /* Verification stays on: a custom bundle only changes which CAs are trusted. */
+    if (req->ca_bundle && *req->ca_bundle)
+        ok = ok && curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_bundle) == CURLE_OK;
     if (to->connect_ms > 0) ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)to->connect_ms) == CURLE_OK;
     if (req->body) {
         ok = ok && curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) == CURLE_OK;

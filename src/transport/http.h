@@ -119,6 +119,7 @@ typedef struct lx_http_request {
     lx_http_data_cb on_data;       /* may be NULL (2xx body discarded) */
     void *user_data;
     size_t max_error_body;       /* 0 = LX_HTTP_ERROR_BODY_MAX */
+    const char *ca_bundle;       /* PEM file of trusted CA certificates; NULL = the system store */
 } lx_http_request;
 
 /* A request with no headers, no body, no timeouts and method GET. */
