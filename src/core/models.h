@@ -9,6 +9,9 @@
 #include "llmux.h"
 
 #define LX_MODELS_MAX 20000u
+/* Pages one paginated listing may take: with the providers' 1000-entry pages that is far past
+ * any real catalog, and it stops a server that keeps handing out new cursors. */
+#define LX_MODELS_MAX_PAGES 50
 
 /* An empty list; NULL when out of memory. */
 llmux_model_list *lx_model_list_new(void);
@@ -19,6 +22,11 @@ llmux_model_list *lx_model_list_new(void);
  * Errors: LLMUX_E_UPSTREAM_PROTOCOL past LX_MODELS_MAX entries, LLMUX_E_OUT_OF_MEMORY. */
 llmux_status lx_model_list_push(llmux_model_list *l, const char *prefix, const char *name, const char *provider,
                                 llmux_model_info **out, llmux_error_info *err);
+
+/* Appends copies of src's entries to dst, in order (a later page of the same list); src is
+ * left as it was and stays the caller's. Errors: LLMUX_E_UPSTREAM_PROTOCOL when dst would pass
+ * LX_MODELS_MAX entries (dst unchanged), LLMUX_E_OUT_OF_MEMORY (dst may hold some of src). */
+llmux_status lx_model_list_append(llmux_model_list *dst, const llmux_model_list *src, llmux_error_info *err);
 
 /* Copies into the list's arena. NULL in gives NULL out; NULL out otherwise means out of memory. */
 char *lx_model_list_strdup(llmux_model_list *l, const char *s);

@@ -9,11 +9,13 @@
 /* The same API version the Messages adapter sends (anthropic.c). */
 #define ANTHROPIC_VERSION "2023-06-01"
 
-llmux_status lx_anthropic_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err) {
+llmux_status lx_anthropic_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                        llmux_error_info *err) {
     if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "anthropic: encode_models called with NULL");
-    /* limit=1000 is the API's maximum page: one request lists every model (has_more is not followed). */
-    if (!lx_wire_set(out, "GET", "/models?limit=1000"))
-        return lx_error(err, LLMUX_E_INTERNAL, "anthropic: path too long");
+    /* limit=1000 is the API's maximum page; the next page starts after the previous last_id. */
+    llmux_status st = lx_extra_models_path(out, "/models?limit=1000", "after_id", cursor,
+                                           cfg->name ? cfg->name : "anthropic", err);
+    if (st != LLMUX_OK) return st;
     out->stream = false;
     lx_buf_reset(&out->body);
     if (!lx_wire_add_header(out, "accept", "application/json", false) ||
@@ -35,10 +37,17 @@ static void fill(llmux_model_info *m, const json_t *item, const lx_provider_conf
     m->max_output_tokens = lx_extra_count(item, "max_tokens");
 }
 
-static const lx_model_list_layout k_models = {
-    .array = "data", .id_key = "id", .name_key = "display_name", .body_error = body_error, .fill = fill};
+/* A page is {data, has_more, first_id, last_id}; first_id/last_id are null on an empty page. */
+static const lx_model_list_layout k_models = {.array = "data",
+                                              .id_key = "id",
+                                              .name_key = "display_name",
+                                              .body_error = body_error,
+                                              .fill = fill,
+                                              .cursor_key = "last_id",
+                                              .more_key = "has_more"};
 
-llmux_status lx_anthropic_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                        llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, cfg && cfg->name ? cfg->name : "anthropic", body, len, out, err);
+llmux_status lx_anthropic_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                        size_t next_size, llmux_model_list **out, llmux_error_info *err) {
+    return lx_extra_decode_models(&k_models, cfg, cfg && cfg->name ? cfg->name : "anthropic", body, len, next,
+                                  next_size, out, err);
 }

@@ -65,13 +65,28 @@ typedef struct lx_model_list_layout {
     lx_extra_body_error_fn body_error;
     /* Copies what else the adapter knows about an entry (limits, prices); may be NULL. */
     void (*fill)(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg);
+    /* Pagination; both NULL = one page holds everything. cursor_key names the next page's
+     * cursor (a string; absent, null or "" = none). When more_key is set (Anthropic's
+     * has_more), the cursor counts only when that boolean is true, and must then be there. */
+    const char *cursor_key;   /* "last_id", "nextPageToken" */
+    const char *more_key;     /* "has_more"; may be NULL */
 } lx_model_list_layout;
 
-/* Decodes a whole 2xx model-list body laid out as `layout` says. *out: a new list (the caller
- * frees it) or NULL on failure: LLMUX_E_UPSTREAM_PROTOCOL for a malformed body, the mapped error
- * for an error body, LLMUX_E_OUT_OF_MEMORY. */
+/* Decodes a whole 2xx model-list page laid out as `layout` says, as decode_models in
+ * provider.h. *out: a new list (the caller frees it) or NULL on failure: LLMUX_E_UPSTREAM_PROTOCOL
+ * for a malformed body (a wrongly typed cursor or more_key included), the mapped error for an
+ * error body, LLMUX_E_OUT_OF_MEMORY. next: the cursor, "" for none and on failure. */
 llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
-                                    const char *body, size_t len, llmux_model_list **out, llmux_error_info *err);
+                                    const char *body, size_t len, char *next, size_t next_size,
+                                    llmux_model_list **out, llmux_error_info *err);
+
+/* Sets out to GET `first` (a path that already holds a query, "/models?limit=1000"), followed
+ * by "&<param>=<cursor percent-encoded>" when cursor is neither NULL nor "". Everything but
+ * RFC 3986's unreserved characters is encoded. LLMUX_E_UPSTREAM_PROTOCOL when the cursor is over
+ * LX_MODELS_CURSOR_MAX bytes or the encoded path does not fit in out->path (the cursor came from
+ * the server). */
+llmux_status lx_extra_models_path(lx_wire_request *out, const char *first, const char *param, const char *cursor,
+                                  const char *who, llmux_error_info *err);
 
 /* ------------------------------------------------------------ adapters */
 
@@ -79,32 +94,36 @@ llmux_status lx_openai_encode_embed(const lx_provider_config *cfg, const llmux_e
                                     llmux_error_info *err);
 llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
                                     llmux_error_info *err);
-llmux_status lx_openai_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err);
-llmux_status lx_openai_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                     llmux_model_list **out, llmux_error_info *err);
+llmux_status lx_openai_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                     llmux_error_info *err);
+llmux_status lx_openai_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                     size_t next_size, llmux_model_list **out, llmux_error_info *err);
 /* OpenRouter's price strings (USD per token, e.g. "0.0000025") as USD per million tokens,
  * computed from the decimal digits so "0.00003" gives exactly 30. NaN when absent, unparsable
  * or negative (OpenRouter's "-1" marks a price that varies per request). */
 double lx_openrouter_price_per_million(const json_t *v);
 
-llmux_status lx_anthropic_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err);
-llmux_status lx_anthropic_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                        llmux_model_list **out, llmux_error_info *err);
+llmux_status lx_anthropic_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                        llmux_error_info *err);
+llmux_status lx_anthropic_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                        size_t next_size, llmux_model_list **out, llmux_error_info *err);
 
 llmux_status lx_gemini_encode_embed(const lx_provider_config *cfg, const llmux_embed_request *req, lx_wire_request *out,
                                     llmux_error_info *err);
 llmux_status lx_gemini_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
                                     llmux_error_info *err);
-llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err);
-llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                     llmux_model_list **out, llmux_error_info *err);
+llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                     llmux_error_info *err);
+llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                     size_t next_size, llmux_model_list **out, llmux_error_info *err);
 
 llmux_status lx_ollama_encode_embed(const lx_provider_config *cfg, const llmux_embed_request *req, lx_wire_request *out,
                                     llmux_error_info *err);
 llmux_status lx_ollama_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
                                     llmux_error_info *err);
-llmux_status lx_ollama_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err);
-llmux_status lx_ollama_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                     llmux_model_list **out, llmux_error_info *err);
+llmux_status lx_ollama_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                     llmux_error_info *err);
+llmux_status lx_ollama_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                     size_t next_size, llmux_model_list **out, llmux_error_info *err);
 
 #endif

@@ -151,9 +151,40 @@ static llmux_status push_model(const lx_model_list_layout *layout, const lx_prov
     return LLMUX_OK;
 }
 
+/* The next page's cursor into next[size] ("" = none); see lx_model_list_layout. */
+static llmux_status page_cursor(const lx_model_list_layout *layout, const json_t *body, const char *who, char *next,
+                                size_t size, llmux_error_info *err) {
+    if (!layout->cursor_key) return LLMUX_OK;
+    if (layout->more_key) {
+        const json_t *more = json_object_get(body, layout->more_key);
+        if (more && !json_is_boolean(more) && !json_is_null(more))
+            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s: not a boolean", who, layout->more_key);
+    }
+    const json_t *c = json_object_get(body, layout->cursor_key);
+    if (c && !json_is_string(c) && !json_is_null(c))
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s: not a string", who, layout->cursor_key);
+    if (layout->more_key && !json_is_true(json_object_get(body, layout->more_key))) return LLMUX_OK;
+    size_t n = json_is_string(c) ? json_string_length(c) : 0;
+    if (n == 0) {
+        if (!layout->more_key) return LLMUX_OK;
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s is true but %s is missing or empty", who,
+                        layout->more_key, layout->cursor_key);
+    }
+    const char *v = json_string_value(c);
+    size_t cap = size - 1 < LX_MODELS_CURSOR_MAX ? size - 1 : LX_MODELS_CURSOR_MAX;
+    if (n > cap || strlen(v) != n)
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: %s: %zu bytes, at most %zu accepted", who,
+                        layout->cursor_key, n, cap);
+    memcpy(next, v, n + 1);
+    return LLMUX_OK;
+}
+
 llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
-                                    const char *body, size_t len, llmux_model_list **out, llmux_error_info *err) {
+                                    const char *body, size_t len, char *next, size_t next_size,
+                                    llmux_model_list **out, llmux_error_info *err) {
     *out = NULL;
+    if (!next || !next_size) return lx_error(err, LLMUX_E_INTERNAL, "%s: decode_models called without a cursor buffer", who);
+    next[0] = '\0';
     json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st = LLMUX_OK;
@@ -181,12 +212,59 @@ llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx
         st = push_model(layout, cfg, who, l, item, i, err);
         if (st != LLMUX_OK) goto done;
     }
+    st = page_cursor(layout, j, who, next, next_size, err);
 done:
     json_decref(j);
     if (st != LLMUX_OK) {
+        next[0] = '\0';
         llmux_model_list_free(l);
         return st;
     }
     *out = l;
+    return LLMUX_OK;
+}
+
+/* Every cursor decode accepts can be sent: 64 bytes cover "/models?pageSize=1000&pageToken=". */
+_Static_assert(3u * LX_MODELS_CURSOR_MAX + 64u <= sizeof(((lx_wire_request *)0)->path),
+               "an encoded page cursor must fit in a wire path");
+
+/* RFC 3986 unreserved: the only bytes a query value may carry as they are. */
+static bool unreserved(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
+}
+
+llmux_status lx_extra_models_path(lx_wire_request *out, const char *first, const char *param, const char *cursor,
+                                  const char *who, llmux_error_info *err) {
+    static const char hex[] = "0123456789ABCDEF";
+    char path[sizeof out->path];
+    size_t n = strlen(first);
+    if (n >= sizeof path) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
+    memcpy(path, first, n + 1);
+    if (cursor && *cursor) {
+        size_t cl = strlen(cursor);
+        if (cl > LX_MODELS_CURSOR_MAX)
+            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: page cursor of %zu bytes, at most %u accepted",
+                            who, cl, LX_MODELS_CURSOR_MAX);
+        int k = snprintf(path + n, sizeof path - n, "&%s=", param);
+        if (k < 0 || (size_t)k >= sizeof path - n) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
+        n += (size_t)k;
+        for (size_t i = 0; i < cl; i++) {
+            unsigned char c = (unsigned char)cursor[i];
+            size_t need = unreserved(c) ? 1 : 3;
+            if (n + need >= sizeof path)
+                return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL,
+                                "%s: model list: the page cursor does not fit in a request path once encoded", who);
+            if (need == 1) {
+                path[n++] = (char)c;
+            } else {
+                path[n++] = '%';
+                path[n++] = hex[c >> 4];
+                path[n++] = hex[c & 15];
+            }
+        }
+        path[n] = '\0';
+    }
+    if (!lx_wire_set(out, "GET", path)) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
     return LLMUX_OK;
 }

@@ -96,11 +96,13 @@ llmux_status lx_gemini_decode_embed(const lx_provider_config *cfg, const char *b
     return st;
 }
 
-llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err) {
+llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                     llmux_error_info *err) {
     if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "gemini: encode_models called with NULL");
     const char *who = who_of(cfg);
-    /* pageSize=1000 is the API's maximum: one request lists every model (nextPageToken is not followed). */
-    if (!lx_wire_set(out, "GET", "/models?pageSize=1000")) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
+    /* pageSize=1000 is the API's maximum (the default is 50); the next page is asked by token. */
+    llmux_status st = lx_extra_models_path(out, "/models?pageSize=1000", "pageToken", cursor, who, err);
+    if (st != LLMUX_OK) return st;
     out->stream = false;
     lx_buf_reset(&out->body);
     if (!lx_wire_add_header(out, "accept", "application/json", false) || !key_header(out, cfg))
@@ -122,9 +124,10 @@ static const lx_model_list_layout k_models = {.array = "models",
                                               .strip_prefix = "models/",
                                               .name_key = "displayName",
                                               .body_error = body_error,
-                                              .fill = fill};
+                                              .fill = fill,
+                                              .cursor_key = "nextPageToken"};
 
-llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                     llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, out, err);
+llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                     size_t next_size, llmux_model_list **out, llmux_error_info *err) {
+    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
 }

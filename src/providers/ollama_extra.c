@@ -49,9 +49,12 @@ llmux_status lx_ollama_decode_embed(const lx_provider_config *cfg, const char *b
     return st;
 }
 
-llmux_status lx_ollama_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err) {
+llmux_status lx_ollama_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                     llmux_error_info *err) {
     if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "ollama: encode_models called with NULL");
     const char *who = who_of(cfg);
+    /* /api/tags answers everything at once; decode_models never hands out a cursor. */
+    if (cursor && *cursor) return lx_error(err, LLMUX_E_INTERNAL, "%s: the model list has no pages", who);
     if (!lx_wire_set(out, "GET", "/api/tags")) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
     out->stream = false;
     lx_buf_reset(&out->body);
@@ -64,7 +67,7 @@ llmux_status lx_ollama_encode_models(const lx_provider_config *cfg, lx_wire_requ
 static const lx_model_list_layout k_models = {
     .array = "models", .id_key = "name", .alt_id_key = "model", .body_error = body_error};
 
-llmux_status lx_ollama_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                     llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, out, err);
+llmux_status lx_ollama_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                     size_t next_size, llmux_model_list **out, llmux_error_info *err) {
+    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
 }

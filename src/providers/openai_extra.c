@@ -108,9 +108,12 @@ done:
     return st;
 }
 
-llmux_status lx_openai_encode_models(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err) {
+llmux_status lx_openai_encode_models(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
+                                     llmux_error_info *err) {
     if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "openai: encode_models called with NULL");
     const char *who = who_of(cfg);
+    /* /models answers everything at once; decode_models never hands out a cursor. */
+    if (cursor && *cursor) return lx_error(err, LLMUX_E_INTERNAL, "%s: the model list has no pages", who);
     if (!lx_wire_set(out, "GET", "/models")) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
     out->stream = false;
     lx_buf_reset(&out->body);
@@ -200,7 +203,7 @@ static void fill(llmux_model_info *m, const json_t *item, const lx_provider_conf
 static const lx_model_list_layout k_models = {
     .array = "data", .id_key = "id", .name_key = "name", .body_error = body_error, .fill = fill};
 
-llmux_status lx_openai_decode_models(const lx_provider_config *cfg, const char *body, size_t len,
-                                     llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, out, err);
+llmux_status lx_openai_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                     size_t next_size, llmux_model_list **out, llmux_error_info *err) {
+    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
 }

@@ -58,6 +58,10 @@ typedef struct lx_wire_request {
 /* Caps on what an adapter accepts from the wire. */
 #define LX_WIRE_MAX_BODY (16u * 1024u * 1024u) /* non-streaming body */
 #define LX_WIRE_MAX_LINE (4u * 1024u * 1024u)  /* one SSE event / NDJSON line */
+/* A model-list page cursor (Anthropic's last_id, Gemini's nextPageToken): real ones are tens of
+ * bytes, anything past this is a broken or hostile server. Small enough that any cursor, every
+ * byte percent-encoded (x3), still fits in lx_wire_request.path after the first-page path. */
+#define LX_MODELS_CURSOR_MAX 320u
 
 typedef struct lx_decoder lx_decoder;
 
@@ -87,11 +91,16 @@ typedef struct lx_provider {
                                  llmux_error_info *err);
     llmux_status (*decode_embed)(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
                                  llmux_error_info *err);
-    /* Model list: request and whole-body response. NULL = unsupported. Ids in the list are
-     * prefixed with cfg->name ("openrouter/meta-llama/..."). */
-    llmux_status (*encode_models)(const lx_provider_config *cfg, lx_wire_request *out, llmux_error_info *err);
-    llmux_status (*decode_models)(const lx_provider_config *cfg, const char *body, size_t len, llmux_model_list **out,
+    /* Model list, one page per request: request and whole-body response. NULL = unsupported.
+     * Ids in the list are prefixed with cfg->name ("openrouter/meta-llama/..."). `cursor` (NULL
+     * or "" = the first page) is what decode_models returned in `next` for the previous page;
+     * it is upstream data, so encode_models percent-encodes it. decode_models writes the next
+     * page's cursor into next[next_size] ("" = last page, also on failure); a cursor longer than
+     * LX_MODELS_CURSOR_MAX bytes, or than next_size - 1, is LLMUX_E_UPSTREAM_PROTOCOL. */
+    llmux_status (*encode_models)(const lx_provider_config *cfg, const char *cursor, lx_wire_request *out,
                                   llmux_error_info *err);
+    llmux_status (*decode_models)(const lx_provider_config *cfg, const char *body, size_t len, char *next,
+                                  size_t next_size, llmux_model_list **out, llmux_error_info *err);
 } lx_provider;
 
 /* The adapters. OpenRouter and other OpenAI-compatible servers use lx_provider_openai with

@@ -95,8 +95,11 @@ llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_reques
                              int64_t deadline_ns, const lx_remote_timeouts *timeouts, llmux_embeddings **out,
                              llmux_error_info *err);
 
-/* Lists the target provider's models (encode_models / decode_models), otherwise as
- * lx_remote_embed. *out is the caller's (llmux_model_list_free). */
+/* Lists the target provider's models (encode_models / decode_models), every page: the adapter's
+ * cursor is followed until a page has none, all pages in one list in order. deadline_ns and
+ * cancel cover the whole walk. LLMUX_E_UPSTREAM_PROTOCOL for a cursor that repeats the previous
+ * one, more than LX_MODELS_MAX_PAGES pages or LX_MODELS_MAX models; an error on any page fails the call
+ * (no partial list). Otherwise as lx_remote_embed. *out is the caller's (llmux_model_list_free). */
 llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel *cancel, int64_t deadline_ns,
                                    const lx_remote_timeouts *timeouts, llmux_model_list **out, llmux_error_info *err);
 

@@ -1,11 +1,13 @@
-/* Remote embeddings and model lists: one buffered (non-streaming) HTTP request through an
- * adapter's encode_embed/decode_embed or encode_models/decode_models. */
+/* Remote embeddings and model lists: buffered (non-streaming) HTTP requests through an
+ * adapter's encode_embed/decode_embed (one request) or encode_models/decode_models (one request
+ * per page, following the adapter's cursor). */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/models.h"
 #include "runtime/remote.h"
 #include "transport/http.h"
 
@@ -141,10 +143,40 @@ llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel
     memset(&w, 0, sizeof w);
     lx_buf_init(&w.body, LLMUX_JSON_MAX_BYTES);
     lx_buf_init(&acc.buf, LX_WIRE_MAX_BODY);
-    llmux_status st = p->encode_models(&t->cfg, &w, err);
-    if (st == LLMUX_OK) st = fetch(t, &w, cancel, deadline_ns, timeouts, &acc, err);
-    if (st == LLMUX_OK) st = p->decode_models(&t->cfg, acc.buf.data, acc.buf.len, out, err);
+    char cursor[LX_MODELS_CURSOR_MAX + 1] = "", next[LX_MODELS_CURSOR_MAX + 1];
+    llmux_model_list *all = NULL;
+    llmux_status st = LLMUX_OK;
+    /* One walk, one deadline and one cancel token: deadline_ns bounds all the pages together. */
+    for (int page = 1; st == LLMUX_OK; page++) {
+        lx_buf_reset(&acc.buf);
+        llmux_model_list *l = NULL;
+        st = p->encode_models(&t->cfg, cursor, &w, err);
+        if (st == LLMUX_OK) st = fetch(t, &w, cancel, deadline_ns, timeouts, &acc, err);
+        if (st == LLMUX_OK) st = p->decode_models(&t->cfg, acc.buf.data, acc.buf.len, next, sizeof next, &l, err);
+        if (st != LLMUX_OK) break;
+        if (!all) {
+            all = l;
+        } else {
+            st = lx_model_list_append(all, l, err);
+            llmux_model_list_free(l);
+            if (st != LLMUX_OK) break;
+        }
+        if (!next[0]) break;
+        /* A cursor that does not move would list the same page forever. */
+        if (strcmp(next, cursor) == 0)
+            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: page %d repeats the previous page's cursor",
+                          acc.who, page);
+        else if (page >= LX_MODELS_MAX_PAGES)
+            st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: model list: more than %d pages", acc.who,
+                          LX_MODELS_MAX_PAGES);
+        memcpy(cursor, next, strlen(next) + 1);
+    }
     wire_free(&w);
     lx_buf_free(&acc.buf);
-    return st;
+    if (st != LLMUX_OK) {
+        llmux_model_list_free(all); /* no partial list */
+        return st;
+    }
+    *out = all;
+    return LLMUX_OK;
 }

@@ -87,15 +87,24 @@ static void decode_embed_fails(const lx_provider *p, const lx_provider_config *c
     assert_non_null(strstr(err.message, msg_part));
 }
 
-static llmux_model_list *decode_models_ok(const lx_provider *p, const lx_provider_config *cfg, const char *body,
-                                          size_t len) {
+/* A page that decodes, with its next-page cursor ("" = none). */
+static llmux_model_list *decode_page_ok(const lx_provider *p, const lx_provider_config *cfg, const char *body,
+                                        size_t len, const char *want_next) {
     llmux_model_list *l = NULL;
     llmux_error_info err;
-    llmux_status st = p->decode_models(cfg, body, len, &l, &err);
+    char next[LX_MODELS_CURSOR_MAX + 1];
+    memset(next, 'x', sizeof next);
+    llmux_status st = p->decode_models(cfg, body, len, next, sizeof next, &l, &err);
     if (st != LLMUX_OK) fprintf(stderr, "decode_models: %s\n", err.message);
     assert_int_equal(st, LLMUX_OK);
     assert_non_null(l);
+    assert_string_equal(next, want_next);
     return l;
+}
+
+static llmux_model_list *decode_models_ok(const lx_provider *p, const lx_provider_config *cfg, const char *body,
+                                          size_t len) {
+    return decode_page_ok(p, cfg, body, len, "");
 }
 
 static void decode_models_fails(const lx_provider *p, const lx_provider_config *cfg, const char *body,
@@ -104,7 +113,10 @@ static void decode_models_fails(const lx_provider *p, const lx_provider_config *
     llmux_model_list *l = (llmux_model_list *)(uintptr_t)1;
     llmux_error_info err;
     memset(&err, 0, sizeof err);
-    llmux_status st = p->decode_models(cfg, body, len, &l, &err);
+    char next[LX_MODELS_CURSOR_MAX + 1];
+    memset(next, 'x', sizeof next);
+    llmux_status st = p->decode_models(cfg, body, len, next, sizeof next, &l, &err);
+    assert_string_equal(next, ""); /* no cursor from a failed page */
     if (st != want || !strstr(err.message, msg_part))
         fprintf(stderr, "body %.80s: got %d \"%s\", want %d \"%s\"\n", body, st, err.message, want, msg_part);
     assert_int_equal(st, want);
@@ -380,7 +392,7 @@ static void test_openai_models(void **state) {
     lx_wire_request w;
     wire_init(&w);
     llmux_error_info err;
-    assert_int_equal(lx_provider_openai.encode_models(&cfg, &w, &err), LLMUX_OK);
+    assert_int_equal(lx_provider_openai.encode_models(&cfg, NULL, &w, &err), LLMUX_OK);
     assert_string_equal(w.method, "GET");
     assert_string_equal(w.path, "/models");
     assert_int_equal(w.body.len, 0);
@@ -493,7 +505,7 @@ static void test_anthropic_models(void **state) {
     lx_wire_request w;
     wire_init(&w);
     llmux_error_info err;
-    assert_int_equal(lx_provider_anthropic.encode_models(&cfg, &w, &err), LLMUX_OK);
+    assert_int_equal(lx_provider_anthropic.encode_models(&cfg, NULL, &w, &err), LLMUX_OK);
     assert_string_equal(w.method, "GET");
     assert_string_equal(w.path, "/models?limit=1000");
     assert_int_equal(w.body.len, 0);
@@ -595,7 +607,7 @@ static void test_gemini_models(void **state) {
     lx_wire_request w;
     wire_init(&w);
     llmux_error_info err;
-    assert_int_equal(lx_provider_gemini.encode_models(&cfg, &w, &err), LLMUX_OK);
+    assert_int_equal(lx_provider_gemini.encode_models(&cfg, NULL, &w, &err), LLMUX_OK);
     assert_string_equal(w.method, "GET");
     assert_string_equal(w.path, "/models?pageSize=1000");
     assert_string_equal(header(&w, "x-goog-api-key", NULL), "AIza-test");
@@ -657,7 +669,7 @@ static void test_ollama(void **state) {
     decode_embed_fails(&lx_provider_ollama, &cfg, "{\"error\":\"model not loaded\"}", LLMUX_E_UPSTREAM_SERVER, "ollama");
 
     wire_init(&w);
-    assert_int_equal(lx_provider_ollama.encode_models(&cfg, &w, &err), LLMUX_OK);
+    assert_int_equal(lx_provider_ollama.encode_models(&cfg, NULL, &w, &err), LLMUX_OK);
     assert_string_equal(w.method, "GET");
     assert_string_equal(w.path, "/api/tags");
     lx_buf_free(&w.body);
@@ -687,13 +699,17 @@ static void test_models_cap(void **state) {
 
 /* ------------------------------------------------ shared recorded fixtures */
 
-static llmux_model_list *shared(const lx_provider *p, const char *name, const char *path) {
+static llmux_model_list *shared_page(const lx_provider *p, const char *name, const char *path, const char *want_next) {
     size_t len;
     char *body = load_or_skip(path, &len);
     lx_provider_config cfg = config(name, NULL, NULL);
-    llmux_model_list *l = decode_models_ok(p, &cfg, body, len);
+    llmux_model_list *l = decode_page_ok(p, &cfg, body, len, want_next);
     free(body);
     return l;
+}
+
+static llmux_model_list *shared(const lx_provider *p, const char *name, const char *path) {
+    return shared_page(p, name, path, "");
 }
 
 static void test_shared_openai(void **state) {
@@ -727,7 +743,8 @@ static void test_shared_anthropic(void **state) {
 
 static void test_shared_gemini(void **state) {
     (void)state;
-    llmux_model_list *l = shared(&lx_provider_gemini, "gemini", FIX "gemini/models_list.json");
+    llmux_model_list *l = shared_page(&lx_provider_gemini, "gemini", FIX "gemini/models_list.json",
+                                     "Chltb2RlbHMvZ2VtaW5pLWVtYmVkZGluZy0wMDE=");
     assert_int_equal(l->n, 2);
     assert_model(&l->models[0], "gemini/gemini-2.5-flash", "Gemini 2.5 Flash", "gemini", 1048576, 65536);
     assert_model(&l->models[1], "gemini/gemini-embedding-001", "Gemini Embedding 001", "gemini", 2048, 1);
