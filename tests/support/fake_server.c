@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,45 +18,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_SCRIPT 64
-#define MAX_RECORDS 64
-#define MAX_CONNS 16
-#define MAX_HEAD (64 * 1024)
-#define MAX_REQUEST (8 * 1024 * 1024)
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "support/fake_server_internal.h"
+
+#define MAX_SCRIPT LX_FAKE_MAX_SCRIPT
+#define MAX_RECORDS LX_FAKE_MAX_RECORDS
+#define MAX_CONNS LX_FAKE_MAX_CONNS
+#define MAX_HEAD LX_FAKE_MAX_HEAD
+#define MAX_REQUEST LX_FAKE_MAX_REQUEST
 #define MAX_BODY_FILE (16 * 1024 * 1024)
 
-typedef struct entry {
-    lx_fake_response r;  /* strings below replace the caller's */
-    char *method;
-    char *path_prefix;
-    char *headers;
-    char *body;
-} entry;
-
-typedef struct conn {
-    int fd;
-    bool stalled;
-    char *buf;
-    size_t len;
-} conn;
-
-struct lx_fake_server {
-    int listen_fd;
-    int wake[2];  /* a byte in wake[0] means: stop */
-    int port;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    entry script[MAX_SCRIPT];
-    int n_script;
-    int next;
-    lx_fake_request *records;  /* MAX_RECORDS */
-    int n_requests;
-    int n_connections;
-    int n_closed;
-    int n_mismatches;
-    conn conns[MAX_CONNS];
-};
+typedef lx_fake_entry entry;
+typedef lx_fake_conn conn;
 
 /* ------------------------------------------------------------- utilities */
 
@@ -93,24 +69,52 @@ char *lx_fake_read_file(const char *path, size_t *len) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-/* Sleeps ms, waking early (returning false) when the server is stopping. */
-static bool nap(lx_fake_server *s, int ms) {
-    if (ms <= 0) return true;
+bool lx_fake_nap(lx_fake_server *s, int ms) {
+    if (ms <= 0) ms = 0;
     struct pollfd p = {.fd = s->wake[0], .events = POLLIN};
     return poll(&p, 1, ms) == 0;
 }
 
-static bool stopping(lx_fake_server *s) { return !nap(s, 0); }
+static bool nap(lx_fake_server *s, int ms) { return ms <= 0 ? true : lx_fake_nap(s, ms); }
 
-static bool send_all(lx_fake_server *s, int fd, const char *p, size_t n) {
+static bool stopping(lx_fake_server *s) { return !lx_fake_nap(s, 0); }
+
+int64_t lx_fake_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for `events`, or the server stops (false). */
+static bool wait_fd(lx_fake_server *s, int fd, short events) {
+    struct pollfd pf[2] = {{.fd = fd, .events = events}, {.fd = s->wake[0], .events = POLLIN}};
+    if (poll(pf, 2, 1000) < 0 && errno != EINTR) return false;
+    return !pf[1].revents;
+}
+
+bool lx_fake_send_all(lx_fake_server *s, lx_fake_conn *c, const void *data, size_t n) {
+    const char *p = data;
     while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (c->ssl) {
+            ERR_clear_error();
+            int w = SSL_write(c->ssl, p, n > 65536 ? 65536 : (int)n);
+            if (w <= 0) {
+                int e = SSL_get_error(c->ssl, w);
+                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+                    if (!wait_fd(s, c->fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN)) return false;
+                    continue;
+                }
+                return false;
+            }
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                struct pollfd pf[2] = {{.fd = fd, .events = POLLOUT}, {.fd = s->wake[0], .events = POLLIN}};
-                if (poll(pf, 2, 1000) < 0 && errno != EINTR) return false;
-                if (pf[1].revents) return false;
+                if (!wait_fd(s, c->fd, POLLOUT)) return false;
                 continue;
             }
             return false;
@@ -121,8 +125,39 @@ static bool send_all(lx_fake_server *s, int fd, const char *p, size_t n) {
     return true;
 }
 
+static bool send_all(lx_fake_server *s, conn *c, const char *p, size_t n) { return lx_fake_send_all(s, c, p, n); }
+
+ssize_t lx_fake_recv(lx_fake_conn *c, void *buf, size_t cap) {
+    if (!c->ssl) {
+        for (;;) {
+            ssize_t got = recv(c->fd, buf, cap, 0);
+            if (got > 0) return got;
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
+            return 0;
+        }
+    }
+    /* TLS: drain every decrypted byte OpenSSL holds, or poll would not report them again. */
+    size_t total = 0;
+    while (total < cap) {
+        ERR_clear_error();
+        int want = cap - total > 65536 ? 65536 : (int)(cap - total);
+        int got = SSL_read(c->ssl, (char *)buf + total, want);
+        if (got > 0) {
+            total += (size_t)got;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, got);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return total ? (ssize_t)total : -1;
+        return total ? (ssize_t)total : 0;
+    }
+    return (ssize_t)total;
+}
+
 static void close_conn(lx_fake_server *s, conn *c) {
     if (c->fd < 0) return;
+    lx_fake_h2_free(c);
+    lx_fake_tls_close(c);
     close(c->fd);
     c->fd = -1;
     c->stalled = false;
@@ -227,17 +262,33 @@ static bool send_simple(lx_fake_server *s, conn *c, int status, const char *msg)
     char head[256];
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
                      status, reason(status), strlen(msg));
-    return send_all(s, c->fd, head, (size_t)n) && send_all(s, c->fd, msg, strlen(msg));
+    return send_all(s, c, head, (size_t)n) && send_all(s, c, msg, strlen(msg));
+}
+
+/* The origin-form path of a request target: an absolute-form one ("http://host:port/p?q", what a
+ * client sends to a proxy) without its scheme and authority. */
+static const char *origin_path(const char *target) {
+    if (strncmp(target, "http://", 7) != 0 && strncmp(target, "https://", 8) != 0) return target;
+    const char *p = strstr(target, "://") + 3;
+    const char *slash = strchr(p, '/');
+    return slash ? slash : "/";
+}
+
+lx_fake_entry *lx_fake_take_entry(lx_fake_server *s, const char *method, const char *path, bool *match) {
+    if (s->opts.proxy) path = origin_path(path);
+    pthread_mutex_lock(&s->mu);
+    entry *e = s->next < s->n_script ? &s->script[s->next++] : NULL;
+    *match = e && (!e->method || strcmp(e->method, method) == 0) &&
+             (!e->path_prefix || strncmp(path, e->path_prefix, strlen(e->path_prefix)) == 0);
+    if (!*match) s->n_mismatches++;
+    pthread_mutex_unlock(&s->mu);
+    return e;
 }
 
 /* Serves one scripted response. Returns false when the connection must be closed. */
 static bool respond(lx_fake_server *s, conn *c, const char *method, const char *path) {
-    pthread_mutex_lock(&s->mu);
-    entry *e = s->next < s->n_script ? &s->script[s->next++] : NULL;
-    bool match = e && (!e->method || strcmp(e->method, method) == 0) &&
-                 (!e->path_prefix || strncmp(path, e->path_prefix, strlen(e->path_prefix)) == 0);
-    if (!match) s->n_mismatches++;
-    pthread_mutex_unlock(&s->mu);
+    bool match;
+    entry *e = lx_fake_take_entry(s, method, path, &match);
     if (!e) return send_simple(s, c, 500, "fake server: script exhausted");
     if (!match) return send_simple(s, c, 500, "fake server: unexpected request");
     const lx_fake_response *r = &e->r;
@@ -254,7 +305,7 @@ static bool respond(lx_fake_server *s, conn *c, const char *method, const char *
     else if (r->close_delimited) m = snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n\r\n");
     else m = snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n\r\n", body_len);
     if (m < 0 || (size_t)(n + m) >= sizeof head) return false;
-    if (!send_all(s, c->fd, head, (size_t)(n + m))) return false;
+    if (!send_all(s, c, head, (size_t)(n + m))) return false;
 
     size_t step = r->chunk_size ? r->chunk_size : (limit ? limit : 1);
     for (size_t off = 0; off < limit; off += step) {
@@ -263,10 +314,10 @@ static bool respond(lx_fake_server *s, conn *c, const char *method, const char *
         if (r->chunked) {
             char size_line[32];
             int sl = snprintf(size_line, sizeof size_line, "%zx\r\n", k);
-            if (!send_all(s, c->fd, size_line, (size_t)sl) || !send_all(s, c->fd, e->body + off, k) ||
-                !send_all(s, c->fd, "\r\n", 2))
+            if (!send_all(s, c, size_line, (size_t)sl) || !send_all(s, c, e->body + off, k) ||
+                !send_all(s, c, "\r\n", 2))
                 return false;
-        } else if (!send_all(s, c->fd, e->body + off, k)) {
+        } else if (!send_all(s, c, e->body + off, k)) {
             return false;
         }
     }
@@ -275,11 +326,11 @@ static bool respond(lx_fake_server *s, conn *c, const char *method, const char *
         c->stalled = true;
         return true;
     }
-    if (r->chunked && !send_all(s, c->fd, "0\r\n\r\n", 5)) return false;
+    if (r->chunked && !send_all(s, c, "0\r\n\r\n", 5)) return false;
     return !r->close_delimited;
 }
 
-static void record(lx_fake_server *s, lx_fake_request *rq) {
+void lx_fake_record(lx_fake_server *s, lx_fake_request *rq) {
     pthread_mutex_lock(&s->mu);
     if (s->n_requests < MAX_RECORDS) {
         s->records[s->n_requests] = *rq;
@@ -287,6 +338,13 @@ static void record(lx_fake_server *s, lx_fake_request *rq) {
     }
     s->n_requests++;
     pthread_mutex_unlock(&s->mu);
+}
+
+/* TLS handshake on c, then HTTP/2 when ALPN chose it. False when c must be closed. */
+static bool start_tls(lx_fake_server *s, conn *c) {
+    if (!lx_fake_tls_accept(s, c)) return false;
+    if (lx_fake_tls_is_h2(c)) return lx_fake_h2_start(s, c);
+    return true;
 }
 
 /* Reads what is available on c and serves every complete request. */
@@ -302,9 +360,9 @@ static void serve(lx_fake_server *s, conn *c) {
         close_conn(s, c);
         return;
     }
-    ssize_t got = recv(c->fd, c->buf + c->len, MAX_REQUEST - c->len, 0);
-    if (got <= 0) {
-        if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    ssize_t got = lx_fake_recv(c, c->buf + c->len, MAX_REQUEST - c->len);
+    if (got < 0) return;
+    if (got == 0) {
         close_conn(s, c);
         return;
     }
@@ -326,11 +384,19 @@ static void serve(lx_fake_server *s, conn *c) {
         char method[sizeof rq.method], path[sizeof rq.path];
         memcpy(method, rq.method, sizeof method);
         memcpy(path, rq.path, sizeof path);
-        record(s, &rq);
+        rq.http_version = 11;
+        rq.tls = c->ssl != NULL;
+        lx_fake_record(s, &rq);
         free(rq.body);
         memmove(c->buf, c->buf + used, c->len - (size_t)used);
         c->len -= (size_t)used;
         c->buf[c->len] = '\0';
+        if (s->opts.proxy && s->opts.tls && !c->ssl && strcmp(method, "CONNECT") == 0) {
+            /* The tunnel ends here: this connection becomes the TLS origin the client asked for. */
+            static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+            if (!send_all(s, c, ok, sizeof ok - 1) || !start_tls(s, c)) close_conn(s, c);
+            return;
+        }
         if (!respond(s, c, method, path)) close_conn(s, c);
         if (stopping(s)) return;
     }
@@ -338,6 +404,12 @@ static void serve(lx_fake_server *s, conn *c) {
 
 static void *server_main(void *arg) {
     lx_fake_server *s = arg;
+    /* OpenSSL writes with plain write(): a peer that went away must not kill the test process.
+     * SIGPIPE is sent to the writing thread, so blocking it here is enough. */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     for (;;) {
         struct pollfd pf[2 + MAX_CONNS];
         conn *who[2 + MAX_CONNS];
@@ -346,12 +418,15 @@ static void *server_main(void *arg) {
         who[n++] = NULL;
         pf[n] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
         who[n++] = NULL;
+        int timeout = -1; /* HTTP/2 streams wait on timers (delays), not only on sockets */
         for (int i = 0; i < MAX_CONNS; i++) {
             if (s->conns[i].fd < 0) continue;
             pf[n] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
             who[n++] = &s->conns[i];
+            int t = s->conns[i].h2 ? lx_fake_h2_next_ms(&s->conns[i]) : -1;
+            if (t >= 0 && (timeout < 0 || t < timeout)) timeout = t;
         }
-        if (poll(pf, n, -1) < 0) {
+        if (poll(pf, n, timeout) < 0) {
             if (errno == EINTR) continue;
             break;
         }
@@ -371,6 +446,7 @@ static void *server_main(void *arg) {
                     slot->fd = fd;
                     slot->len = 0;
                     slot->stalled = false;
+                    if (s->opts.tls && !s->opts.proxy && !start_tls(s, slot)) close_conn(s, slot);
                 } else {
                     close(fd);
                     pthread_mutex_lock(&s->mu);
@@ -381,9 +457,15 @@ static void *server_main(void *arg) {
         }
         for (nfds_t i = 2; i < n; i++) {
             if (!pf[i].revents || who[i]->fd != pf[i].fd) continue;
-            serve(s, who[i]);
+            if (who[i]->h2) {
+                if (!lx_fake_h2_on_readable(s, who[i])) close_conn(s, who[i]);
+            } else {
+                serve(s, who[i]);
+            }
             if (stopping(s)) break;
         }
+        for (int i = 0; i < MAX_CONNS; i++)
+            if (s->conns[i].fd >= 0 && s->conns[i].h2 && !lx_fake_h2_tick(s, &s->conns[i])) close_conn(s, &s->conns[i]);
     }
     for (int i = 0; i < MAX_CONNS; i++) close_conn(s, &s->conns[i]);
     return NULL;
@@ -391,9 +473,13 @@ static void *server_main(void *arg) {
 
 /* ------------------------------------------------------------- lifecycle */
 
-lx_fake_server *lx_fake_server_start(void) {
+lx_fake_server *lx_fake_server_start(void) { return lx_fake_server_start_opts(NULL); }
+
+lx_fake_server *lx_fake_server_start_opts(const lx_fake_server_opts *opts) {
     lx_fake_server *s = calloc(1, sizeof *s);
     if (!s) return NULL;
+    if (opts) s->opts = *opts;
+    s->opts.cert_san = NULL; /* only needed while the certificate is made, below */
     s->listen_fd = -1;
     s->wake[0] = s->wake[1] = -1;
     for (int i = 0; i < MAX_CONNS; i++) s->conns[i].fd = -1;
@@ -401,6 +487,12 @@ lx_fake_server *lx_fake_server_start(void) {
     pthread_cond_init(&s->cv, NULL);
     s->records = calloc(MAX_RECORDS, sizeof *s->records);
     if (!s->records || pipe(s->wake) != 0) goto fail;
+    if (s->opts.tls) {
+        s->opts.cert_san = opts->cert_san;
+        bool ok = lx_fake_tls_init(s);
+        s->opts.cert_san = NULL;
+        if (!ok) goto fail;
+    }
     s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s->listen_fd < 0) goto fail;
     struct sockaddr_in a;
@@ -421,6 +513,7 @@ fail:
     if (s->wake[0] >= 0) close(s->wake[0]);
     if (s->wake[1] >= 0) close(s->wake[1]);
     free(s->records);
+    lx_fake_tls_free(s);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -444,6 +537,7 @@ void lx_fake_server_stop(lx_fake_server *s) {
     }
     for (int i = 0; i < MAX_RECORDS; i++) free(s->records[i].body);
     free(s->records);
+    lx_fake_tls_free(s);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -451,8 +545,12 @@ void lx_fake_server_stop(lx_fake_server *s) {
 
 int lx_fake_server_port(const lx_fake_server *s) { return s->port; }
 
+const char *lx_fake_server_ca_file(const lx_fake_server *s) { return s->opts.tls ? s->ca_file : NULL; }
+
 void lx_fake_server_url(const lx_fake_server *s, const char *suffix, char *buf, size_t size) {
-    snprintf(buf, size, "http://127.0.0.1:%d%s", s->port, suffix ? suffix : "");
+    /* A proxy's own URL is plain http even when CONNECT leads to TLS. */
+    const char *scheme = s->opts.tls && !s->opts.proxy ? "https" : "http";
+    snprintf(buf, size, "%s://127.0.0.1:%d%s", scheme, s->port, suffix ? suffix : "");
 }
 
 bool lx_fake_server_push(lx_fake_server *s, const lx_fake_response *r) {
@@ -503,6 +601,9 @@ int lx_fake_server_connections(lx_fake_server *s) { return counter(s, &s->n_conn
 int lx_fake_server_requests(lx_fake_server *s) { return counter(s, &s->n_requests); }
 int lx_fake_server_mismatches(lx_fake_server *s) { return counter(s, &s->n_mismatches); }
 int lx_fake_server_closed(lx_fake_server *s) { return counter(s, &s->n_closed); }
+int lx_fake_server_tls_failures(lx_fake_server *s) { return counter(s, &s->n_tls_failures); }
+int lx_fake_server_h2_streams(lx_fake_server *s) { return counter(s, &s->n_h2_streams); }
+int lx_fake_server_h2_max_concurrent(lx_fake_server *s) { return counter(s, &s->h2_max_concurrent); }
 
 bool lx_fake_server_request(lx_fake_server *s, int i, lx_fake_request *out) {
     pthread_mutex_lock(&s->mu);

@@ -5,7 +5,13 @@
  *
  * Connections are served one request at a time, in the server thread, with keep-alive (a client
  * may send several requests over one connection; `n_connections` counts accepted sockets, so a
- * test can assert connection reuse). Every buffer is bounded. */
+ * test can assert connection reuse). Every buffer is bounded.
+ *
+ * Optional modes (lx_fake_server_start_opts): TLS with a certificate generated at start (its PEM
+ * file is the CA bundle a client trusts), HTTP/2 negotiated by ALPN (several concurrent streams
+ * per connection, each response delivered with the same script controls), and a forward proxy
+ * for plain http:// (absolute-form request targets; with TLS on, CONNECT turns the connection
+ * into the TLS origin itself, so https through a proxy is served by the same script). */
 #ifndef LX_FAKE_SERVER_H
 #define LX_FAKE_SERVER_H
 
@@ -37,23 +43,40 @@ typedef struct lx_fake_response {
     size_t end_after;          /* body bytes sent before BREAK / STALL */
 } lx_fake_response;
 
-/* One request as received. */
+/* One request as received. Over HTTP/2 the pseudo-headers fill method and path (:authority
+ * becomes a "host" line) and headers holds the regular fields as "name: value\r\n" lines. Through
+ * the proxy, path is the absolute-form target ("http://host:port/path"); CONNECT records
+ * "host:port". */
 typedef struct lx_fake_request {
     char method[16];
     char path[1024];
     char headers[16384];       /* the raw header lines after the request line */
     char *body;                /* NUL-terminated; owned by the server */
     size_t body_len;
+    int http_version;          /* 11 or 2 */
+    bool tls;                  /* arrived over TLS */
 } lx_fake_request;
 
 typedef struct lx_fake_server lx_fake_server;
 
+typedef struct lx_fake_server_opts {
+    bool tls;              /* accept TLS (a fresh self-signed CA-style certificate, see ca_file) */
+    bool h2;               /* with tls: ALPN offers "h2" (then "http/1.1"); else "http/1.1" only */
+    bool proxy;            /* a plain-HTTP forward proxy: absolute-form targets; CONNECT when tls */
+    const char *cert_san;  /* the certificate's subjectAltName; NULL = "IP:127.0.0.1,DNS:localhost" */
+} lx_fake_server_opts;
+
 /* Starts a server on 127.0.0.1 with an ephemeral port. NULL on failure (printed to stderr). */
 lx_fake_server *lx_fake_server_start(void);
+/* The same with options (NULL = plain HTTP/1.1, as lx_fake_server_start). */
+lx_fake_server *lx_fake_server_start_opts(const lx_fake_server_opts *opts);
+/* The PEM certificate file of a TLS server (in a temporary directory removed by stop); NULL
+ * without TLS. */
+const char *lx_fake_server_ca_file(const lx_fake_server *s);
 /* Stops the thread (promptly, even mid-delay or mid-stall), closes every socket, frees. Accepts NULL. */
 void lx_fake_server_stop(lx_fake_server *s);
 int lx_fake_server_port(const lx_fake_server *s);
-/* "http://127.0.0.1:PORT" followed by suffix (may be ""), into buf. */
+/* "http://127.0.0.1:PORT" (https:// for a TLS server) followed by suffix (may be ""), into buf. */
 void lx_fake_server_url(const lx_fake_server *s, const char *suffix, char *buf, size_t size);
 
 /* Appends a response to the script. False when out of memory, the script is full or the body
@@ -67,6 +90,11 @@ int lx_fake_server_requests(lx_fake_server *s);
 int lx_fake_server_mismatches(lx_fake_server *s);
 /* How many accepted connections have been closed by the peer or by the server so far. */
 int lx_fake_server_closed(lx_fake_server *s);
+/* TLS handshakes that failed (the client rejected the certificate, or spoke no TLS). */
+int lx_fake_server_tls_failures(lx_fake_server *s);
+/* HTTP/2 streams served, and the most streams that were open at once on one connection. */
+int lx_fake_server_h2_streams(lx_fake_server *s);
+int lx_fake_server_h2_max_concurrent(lx_fake_server *s);
 
 /* Copies the i-th recorded request (0-based) into *out; out->body is a new malloc'd copy the
  * caller frees. False when there is no such request. */
