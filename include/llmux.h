@@ -533,9 +533,33 @@ typedef struct llmux_model_list {
 void llmux_model_list_free(llmux_model_list *list);
 
 /* Asks a provider ("openai", "anthropic", "gemini", "openrouter", "ollama" or a configured custom
- * name) for its models. Blocking; thread-safe. On failure *out is NULL. */
+ * name) for its models. The models also go into the runtime's catalog as discovered entries (see
+ * below), so OpenRouter's prices price later requests. Blocking; thread-safe. On failure *out is
+ * NULL and the catalog is unchanged. */
 llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
                                llmux_model_list **out, llmux_error_info *err);
+
+/* ---------------------------------------------------------------- catalog */
+
+/* The runtime's model catalog prices every response (llmux_response.cost) from its usage: the
+ * entry whose id is the request's model ("openrouter/meta-llama/llama-3.1-8b-instruct"), else
+ * "<provider>/<model that answered>". A model without a price gets a "price_unknown" warning and
+ * an unknown cost, never an error. Local models cost 0.
+ *
+ * Static first: fields set here are never replaced by discovery (llmux_list_models), which fills
+ * and refreshes everything else; an unknown value (-1, NaN) never replaces a known one.
+ *
+ * Adds or updates entries (copied). id must be "provider/model"; provider may be NULL (taken from
+ * the id); prices are US dollars per million tokens (NaN = unknown) and must be >= 0; lengths
+ * -1 = unknown. A missing cache price falls back to the input price, with a "price_approximate"
+ * warning on responses that used the cache. Errors: LLMUX_E_INVALID_REQUEST naming the entry
+ * ("models[3].input_price: ..."), and then nothing was added; LLMUX_E_CONFIGURATION past 20000
+ * models; LLMUX_E_OUT_OF_MEMORY. Thread-safe. */
+llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err);
+
+/* A snapshot of the catalog, sorted by id, owned by the caller (llmux_model_list_free).
+ * Thread-safe. */
+llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **out, llmux_error_info *err);
 
 #ifdef __cplusplus
 }

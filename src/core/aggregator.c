@@ -1,6 +1,7 @@
 /* The one aggregator: canonical events in, a llmux_response out. Every provider adapter and the
  * local engine feed it, so the rules about indexes, terminal events and caps live only here. */
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@ struct llmux_aggregator {
     size_t cap_slots;
     size_t content_bytes;
     llmux_usage usage;
+    bool cost_known;      /* a USAGE event carried the provider's own cost figure */
+    double cost_usd;
     llmux_finish_reason finish;
     llmux_error_info error;
     bool done;
@@ -287,6 +290,18 @@ static void merge_usage(llmux_usage *dst, const llmux_usage *src) {
     if (src->total_tokens >= 0) dst->total_tokens = src->total_tokens;
 }
 
+static llmux_status add_usage(llmux_aggregator *a, const llmux_event *ev, llmux_error_info *err) {
+    if (ev->cost_known) {
+        if (!isfinite(ev->cost_usd) || ev->cost_usd < 0)
+            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "usage event with a cost that is not a finite number >= 0");
+        /* A later figure replaces an earlier one, like the token counts: it covers more. */
+        a->cost_known = true;
+        a->cost_usd = ev->cost_usd;
+    }
+    merge_usage(&a->usage, &ev->usage);
+    return LLMUX_OK;
+}
+
 static llmux_status add_finish(llmux_aggregator *a, const llmux_event *ev, llmux_error_info *err) {
     llmux_finish_reason r = ev->finish_reason;
     /* NONE is not an end, and ERROR needs the error an error event carries. */
@@ -329,7 +344,7 @@ llmux_status llmux_aggregator_add(llmux_aggregator *agg, const llmux_event *ev, 
     case LLMUX_EVENT_TOOL_CALL_START: return add_tool_start(agg, ev, err);
     case LLMUX_EVENT_TOOL_CALL_DELTA: return add_tool_delta(agg, ev, err);
     case LLMUX_EVENT_TOOL_CALL_END: return add_tool_end(agg, ev, err);
-    case LLMUX_EVENT_USAGE: merge_usage(&agg->usage, &ev->usage); return LLMUX_OK;
+    case LLMUX_EVENT_USAGE: return add_usage(agg, ev, err);
     case LLMUX_EVENT_FINISH: return add_finish(agg, ev, err);
     case LLMUX_EVENT_ERROR: return add_error(agg, ev, err);
     }
@@ -369,6 +384,11 @@ llmux_response *llmux_aggregator_response(const llmux_aggregator *agg) {
         if (!build_part(r, &agg->slots[i])) goto fail;
     r->finish_reason = agg->finish;
     r->usage = agg->usage;
+    if (agg->cost_known) {
+        /* Only the total is known here; the runtime may add a breakdown from catalog prices. */
+        r->cost = (llmux_cost){.known = true, .input = NAN, .output = NAN, .cache_read = NAN, .cache_write = NAN,
+                               .total = agg->cost_usd};
+    }
     lx_response_set_error(r, &agg->error);
     return r;
 fail:

@@ -28,10 +28,11 @@ static void write_cost(lx_jw *w, const llmux_cost *c) {
     if (!c->known) return;
     lx_jw_key(w, "cost");
     lx_jw_obj_begin(w);
-    lx_jw_kreal(w, "input", c->input);
-    lx_jw_kreal(w, "output", c->output);
-    lx_jw_kreal(w, "cache_read", c->cache_read);
-    lx_jw_kreal(w, "cache_write", c->cache_write);
+    /* A component is NaN when only the provider's total is known: left out, never invented. */
+    if (isfinite(c->input)) lx_jw_kreal(w, "input", c->input);
+    if (isfinite(c->output)) lx_jw_kreal(w, "output", c->output);
+    if (isfinite(c->cache_read)) lx_jw_kreal(w, "cache_read", c->cache_read);
+    if (isfinite(c->cache_write)) lx_jw_kreal(w, "cache_write", c->cache_write);
     lx_jw_kreal(w, "total", c->total);
     lx_jw_obj_end(w);
 }
@@ -108,6 +109,7 @@ char *llmux_event_to_json(const llmux_event *ev) {
     case LLMUX_EVENT_USAGE:
         lx_jw_key(&w, "usage");
         lx_jw_usage(&w, &ev->usage);
+        if (ev->cost_known) lx_jw_kreal(&w, "cost_usd", ev->cost_usd);
         break;
     case LLMUX_EVENT_FINISH: lx_jw_kstr(&w, "finish_reason", llmux_finish_reason_name(ev->finish_reason)); break;
     case LLMUX_EVENT_ERROR: {
@@ -175,7 +177,9 @@ static bool decode_cost(lx_jr *r, const json_t *obj, llmux_cost *c) {
     bool ok = lx_jr_expect_object(r, v) && lx_jr_check_keys(r, v, k_cost_keys);
     double *dst[] = {&c->input, &c->output, &c->cache_read, &c->cache_write, &c->total};
     for (size_t i = 0; ok && i < 5; i++) {
-        if (!json_object_get(v, k_cost_keys[i])) {
+        if (i < 4 && !json_object_get(v, k_cost_keys[i])) {
+            *dst[i] = NAN; /* a component left out: only the total is known */
+        } else if (!json_object_get(v, k_cost_keys[i])) {
             size_t o = lx_jr_push_key(r, k_cost_keys[i]);
             ok = lx_jr_fail(r, "missing");
             lx_jr_pop(r, o);

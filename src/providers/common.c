@@ -542,10 +542,18 @@ llmux_status lx_emit_tool_end(lx_emitter *e, int64_t key, llmux_error_info *err)
 }
 
 llmux_status lx_emit_usage(lx_emitter *e, const llmux_usage *u, llmux_error_info *err) {
+    return lx_emit_usage_cost(e, u, NAN, err);
+}
+
+llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost_usd, llmux_error_info *err) {
     llmux_status st = lx_emit_start(e, NULL, NULL, err);
     if (st != LLMUX_OK) return st;
     llmux_event ev = blank(LLMUX_EVENT_USAGE);
     ev.usage = *u;
+    if (isfinite(cost_usd) && cost_usd >= 0) {
+        ev.cost_known = true;
+        ev.cost_usd = cost_usd;
+    }
     return deliver(e, &ev, err);
 }
 

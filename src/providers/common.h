@@ -157,6 +157,9 @@ bool lx_emitter_has_tool(const lx_emitter *e, int64_t key);
 /* Whether a call with this key is open. */
 bool lx_emitter_tool_open(const lx_emitter *e, int64_t key);
 llmux_status lx_emit_usage(lx_emitter *e, const llmux_usage *u, llmux_error_info *err);
+/* USAGE with the provider's own cost figure for the request (OpenRouter's usage.cost), in US
+ * dollars; NaN, negative or infinite = not reported (same as lx_emit_usage). */
+llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost_usd, llmux_error_info *err);
 /* Ends every open tool call, then FINISH (START first if never sent). */
 llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_error_info *err);
 

@@ -4,6 +4,7 @@
  * what they omit (id, model, usage, [DONE]) or add (role on every chunk, keep-alive comments,
  * reasoning fields, usage chunks with non-empty choices). */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,7 +403,10 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
     json_t *u = lx_json_obj(j, "usage");
     if (u) {
         llmux_usage usage = map_usage(u);
-        if ((st = lx_emit_usage(&d->em, &usage, err)) != LLMUX_OK) return st;
+        /* OpenRouter bills in credits = USD and says how much in usage.cost; others omit it. */
+        json_t *cost = json_object_get(u, "cost");
+        double usd = json_is_number(cost) ? json_number_value(cost) : NAN;
+        if ((st = lx_emit_usage_cost(&d->em, &usage, usd, err)) != LLMUX_OK) return st;
     }
     return LLMUX_OK;
 }

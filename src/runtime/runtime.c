@@ -12,9 +12,11 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/response.h"
+#include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "engine/paths.h"
 #include "remote.h"
+#include "runtime/runtime_internal.h" /* also checks the accessors against their declarations */
 #include "llmux.h"
 
 /* Bounded registry: a runtime never holds more than this many loaded local models. */
@@ -44,6 +46,8 @@ struct llmux_runtime {
     char *ca_bundle;         /* timeouts.ca_bundle points here */
     /* state */
     pthread_mutex_t lock;    /* guards models[] */
+    pthread_mutex_t catalog_lock; /* guards catalog */
+    lx_catalog *catalog;
     loaded_model *models[LX_MAX_MODELS];
     size_t n_models;
 };
@@ -65,6 +69,7 @@ static void free_config(llmux_runtime *rt) {
     free(rt->model_dirs);
     free(rt->default_model);
     free(rt->ca_bundle);
+    lx_catalog_destroy(rt->catalog);
     for (size_t i = 0; i < rt->n_providers; i++) {
         llmux_provider_params *p = &rt->providers[i];
         free((char *)p->name);
@@ -140,7 +145,9 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if (!ca || !*ca) ca = getenv("CURL_CA_BUNDLE");
     if (ca && *ca && !(rt->ca_bundle = dup_str(ca))) goto oom;
     rt->timeouts.ca_bundle = rt->ca_bundle;
+    if (!(rt->catalog = lx_catalog_create())) goto oom;
     pthread_mutex_init(&rt->lock, NULL);
+    pthread_mutex_init(&rt->catalog_lock, NULL);
     *out = rt;
     return LLMUX_OK;
 oom:
@@ -161,6 +168,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     }
     free_config(rt);
     pthread_mutex_destroy(&rt->lock);
+    pthread_mutex_destroy(&rt->catalog_lock);
     free(rt);
 }
 
@@ -289,9 +297,11 @@ static bool validate(const llmux_request *req, llmux_error_info *err) {
     return true;
 }
 
-/* Builds the response from an aggregator that saw a terminal event, with timing and the error. */
-static llmux_status finish_response(run_ctx *rc, int64_t t_wait, int64_t t_run, const lx_gen_stats *stats,
-                                    llmux_status st, llmux_response **out, llmux_error_info *err) {
+/* Builds the response from an aggregator that saw a terminal event, with timing, cost (spec:
+ * the remote model spec to price; NULL = local, free) and the error. */
+static llmux_status finish_response(llmux_runtime *rt, const char *spec, run_ctx *rc, int64_t t_wait, int64_t t_run,
+                                    const lx_gen_stats *stats, llmux_status st, llmux_response **out,
+                                    llmux_error_info *err) {
     llmux_response *resp = llmux_aggregator_response(rc->agg);
     llmux_aggregator_destroy(rc->agg);
     rc->agg = NULL;
@@ -299,7 +309,9 @@ static llmux_status finish_response(run_ctx *rc, int64_t t_wait, int64_t t_run, 
     int64_t t_end = lx_now_ns();
     lx_response_set_timing(resp, lx_ms_between(t_wait, t_run), rc->t_first ? lx_ms_between(rc->t_start, rc->t_first) : -1,
                            lx_ms_between(rc->t_start, t_end));
-    if (stats && stats->warning && !lx_response_add_warning(resp, stats->warning_code, stats->warning)) {
+    bool priced = spec ? lx_runtime_price_response(rt, spec, resp)
+                       : (resp->cost = (llmux_cost){.known = true}, true); /* local inference has no price */
+    if (!priced || (stats && stats->warning && !lx_response_add_warning(resp, stats->warning_code, stats->warning))) {
         llmux_response_free(resp);
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
     }
@@ -340,7 +352,7 @@ static llmux_status run_remote(llmux_runtime *rt, const char *spec, const llmux_
         llmux_aggregator_destroy(rc.agg);
         return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "the provider ended without a terminal event");
     }
-    return finish_response(&rc, t_start, t_start, NULL, st, out, err);
+    return finish_response(rt, spec, &rc, t_start, t_start, NULL, st, out, err);
 }
 
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
@@ -389,12 +401,11 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
         llmux_aggregator_destroy(rc.agg);
         return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_INTERNAL, "the engine ended without a terminal event");
     }
-    return finish_response(&rc, t_wait, t_run, &stats, st, out, err);
+    return finish_response(rt, NULL, &rc, t_wait, t_run, &stats, st, out, err);
 }
 
 /* ---------------------------------------------- accessors (runtime_internal.h) */
 
-#include "runtime/runtime_internal.h" /* here, so the accessors are checked against their declarations */
 
 const llmux_provider_params *lx_runtime_providers(const llmux_runtime *rt, size_t *n) {
     *n = rt->n_providers;
@@ -402,3 +413,10 @@ const llmux_provider_params *lx_runtime_providers(const llmux_runtime *rt, size_
 }
 
 lx_remote_timeouts lx_runtime_timeouts(const llmux_runtime *rt) { return rt->timeouts; }
+
+lx_catalog *lx_runtime_catalog_lock(llmux_runtime *rt) {
+    pthread_mutex_lock(&rt->catalog_lock);
+    return rt->catalog;
+}
+
+void lx_runtime_catalog_unlock(llmux_runtime *rt) { pthread_mutex_unlock(&rt->catalog_lock); }

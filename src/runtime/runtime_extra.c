@@ -62,6 +62,10 @@ llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_ca
         lx_remote_timeouts to = lx_runtime_timeouts(rt);
         st = lx_remote_list_models(t, cancel, 0, &to, out, err);
     }
+    if (st == LLMUX_OK && (st = lx_runtime_catalog_discovered(rt, *out, err)) != LLMUX_OK) {
+        llmux_model_list_free(*out);
+        *out = NULL;
+    }
     explicit_bzero(t, sizeof *t);
     free(t);
     return st;

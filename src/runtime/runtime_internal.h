@@ -6,11 +6,25 @@
 #include <stddef.h>
 
 #include "llmux.h"
+#include "catalog/catalog.h"
 #include "runtime/remote.h"
 
 /* The provider overrides copied at creation (*n entries; borrowed, valid for the runtime's life). */
 const llmux_provider_params *lx_runtime_providers(const llmux_runtime *rt, size_t *n);
 /* The remote timeouts configured at creation. */
 lx_remote_timeouts lx_runtime_timeouts(const llmux_runtime *rt);
+
+/* The runtime's model catalog, locked: every lx_runtime_catalog_lock is paired with one
+ * lx_runtime_catalog_unlock, with no other runtime lock taken in between. */
+lx_catalog *lx_runtime_catalog_lock(llmux_runtime *rt);
+void lx_runtime_catalog_unlock(llmux_runtime *rt);
+
+/* Sets resp->cost from the catalog (runtime_catalog.c): the provider's reported total wins, the
+ * catalog's prices give the breakdown; adds "price_unknown" / "price_approximate" warnings.
+ * False only when out of memory (adding a warning). */
+bool lx_runtime_price_response(llmux_runtime *rt, const char *spec, llmux_response *resp);
+
+/* Merges a provider's model list into the catalog as discovered entries (runtime_catalog.c). */
+llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_list *list, llmux_error_info *err);
 
 #endif

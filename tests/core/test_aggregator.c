@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "llmux.h"
 
@@ -194,6 +195,45 @@ static void test_usage_merge(void **state) {
     llmux_aggregator_destroy(a);
 }
 
+/* A provider-reported cost: the latest figure is the response's total, components unknown;
+ * a negative or non-finite figure contradicts the stream. */
+static void test_reported_cost(void **state) {
+    (void)state;
+    llmux_aggregator *a = llmux_aggregator_create();
+    llmux_event ev = ev_of(LLMUX_EVENT_USAGE, 0);
+    ev.cost_known = true;
+    ev.cost_usd = 0.001;
+    add_ok(a, &ev);
+    ev.cost_usd = 0.00333825;
+    add_ok(a, &ev);
+    ev = ev_of(LLMUX_EVENT_USAGE, 0); /* usage without a cost keeps the cost */
+    ev.usage.input_tokens = 687;
+    add_ok(a, &ev);
+    ev = ev_of(LLMUX_EVENT_USAGE, 0);
+    ev.cost_known = true;
+    ev.cost_usd = -1;
+    add_bad(a, &ev, LLMUX_E_UPSTREAM_PROTOCOL, "usage event with a cost that is not a finite number >= 0");
+    ev.cost_usd = INFINITY;
+    add_bad(a, &ev, LLMUX_E_UPSTREAM_PROTOCOL, "usage event with a cost that is not a finite number >= 0");
+    ev.cost_usd = NAN;
+    add_bad(a, &ev, LLMUX_E_UPSTREAM_PROTOCOL, "usage event with a cost that is not a finite number >= 0");
+    finish(a, LLMUX_FINISH_STOP);
+    llmux_response *r = llmux_aggregator_response(a);
+    assert_true(r->cost.known);
+    assert_true(r->cost.total == 0.00333825);
+    assert_true(isnan(r->cost.input) && isnan(r->cost.output));
+    assert_int_equal(r->usage.input_tokens, 687);
+    llmux_response_free(r);
+    llmux_aggregator_destroy(a);
+
+    a = llmux_aggregator_create(); /* no cost reported: unknown */
+    finish(a, LLMUX_FINISH_STOP);
+    r = llmux_aggregator_response(a);
+    assert_false(r->cost.known);
+    llmux_response_free(r);
+    llmux_aggregator_destroy(a);
+}
+
 static void test_after_terminal_rejected(void **state) {
     (void)state;
     llmux_aggregator *a = llmux_aggregator_create();
@@ -375,6 +415,7 @@ int main(void) {
         cmocka_unit_test(test_empty_arguments),
         cmocka_unit_test(test_reasoning_and_signature),
         cmocka_unit_test(test_usage_merge),
+        cmocka_unit_test(test_reported_cost),
         cmocka_unit_test(test_after_terminal_rejected),
         cmocka_unit_test(test_contradictions_rejected),
         cmocka_unit_test(test_sparse_indices),

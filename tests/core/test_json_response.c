@@ -208,6 +208,31 @@ static void test_error_message_truncated(void **state) {
     llmux_response_free(r2);
 }
 
+/* Only the provider's total is known: components are left out and decode back to NaN; a cost
+ * without its total is refused. */
+static void test_cost_total_only(void **state) {
+    (void)state;
+    const char *json = "{\"finish_reason\":\"stop\",\"cost\":{\"total\":0.00333825}}";
+    llmux_response *r = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_response_from_json(json, strlen(json), &r, &err), LLMUX_OK);
+    assert_true(r->cost.known);
+    assert_true(r->cost.total == 0.00333825);
+    assert_true(isnan(r->cost.input) && isnan(r->cost.output));
+    assert_true(isnan(r->cost.cache_read) && isnan(r->cost.cache_write));
+    char *back = llmux_response_to_json(r);
+    assert_non_null(strstr(back, "\"cost\":{\"total\":0.00333825}"));
+    llmux_free(back);
+    llmux_response_free(r);
+    const char *partial = "{\"cost\":{\"input\":0.1,\"total\":0.2}}";
+    assert_int_equal(llmux_response_from_json(partial, strlen(partial), &r, &err), LLMUX_OK);
+    assert_true(r->cost.input == 0.1 && isnan(r->cost.output));
+    llmux_response_free(r);
+    const char *bad = "{\"cost\":{\"input\":-0.1,\"total\":0.2}}";
+    assert_int_equal(llmux_response_from_json(bad, strlen(bad), &r, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "cost.input"));
+}
+
 static void expect_event(const llmux_event *ev, const char *want) {
     char *json = llmux_event_to_json(ev);
     assert_non_null(json);
@@ -276,6 +301,9 @@ static void test_events(void **state) {
     ev.usage.input_tokens = 10;
     ev.usage.reasoning_tokens = 0;
     expect_event(&ev, "{\"type\":\"usage\",\"usage\":{\"input_tokens\":10,\"reasoning_tokens\":0}}");
+    ev.cost_known = true;
+    ev.cost_usd = 0.000669;
+    expect_event(&ev, "{\"type\":\"usage\",\"usage\":{\"input_tokens\":10,\"reasoning_tokens\":0},\"cost_usd\":0.000669}");
 
     memset(&ev, 0, sizeof ev);
     ev.type = LLMUX_EVENT_FINISH;
@@ -362,6 +390,7 @@ static void test_format_double(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cost_total_only),
         cmocka_unit_test(test_builder_defaults),
         cmocka_unit_test(test_response_text),
         cmocka_unit_test(test_many_parts_and_warnings),

@@ -198,6 +198,7 @@ static inline bool h_emit(void *ud, const llmux_event *ev) {
                       (long long)ev->usage.input_tokens, (long long)ev->usage.output_tokens,
                       (long long)ev->usage.cached_input_tokens, (long long)ev->usage.cache_write_tokens,
                       (long long)ev->usage.reasoning_tokens, (long long)ev->usage.total_tokens);
+        if (ev->cost_known) lx_buf_printf(b, " cost=%.9g", ev->cost_usd);
         break;
     case LLMUX_EVENT_FINISH: lx_buf_printf(b, " %s", llmux_finish_reason_name(ev->finish_reason)); break;
     case LLMUX_EVENT_ERROR: lx_buf_printf(b, " %s", ev->error ? llmux_status_name(ev->error->status) : "?"); break;
@@ -322,6 +323,7 @@ static inline bool h_emit_line(void *user, const llmux_event *ev) {
                  (long long)ev->usage.input_tokens, (long long)ev->usage.output_tokens,
                  (long long)ev->usage.cached_input_tokens, (long long)ev->usage.cache_write_tokens,
                  (long long)ev->usage.reasoning_tokens, (long long)ev->usage.total_tokens);
+        if (ev->cost_known) h_printf(b, "cost %.9g\n", ev->cost_usd);
         break;
     case LLMUX_EVENT_FINISH: h_printf(b, "finish %s\n", llmux_finish_reason_name(ev->finish_reason)); break;
     default: h_printf(b, "event %d\n", (int)ev->type); break;

@@ -87,7 +87,7 @@ static const prov k_openrouter = {
                       "text_delta 0 \"Hello\"\n"
                       "text_delta 0 \", world\"\n"
                       "text_delta 0 \"!\"\n"
-                      "usage in=11 out=4 total=15\n"
+                      "usage in=11 out=4 total=15 cost=2.1e-06\n"
                       "finish stop\n",
     .ev_stream_tool = "start \"chatcmpl-fk2\" \"gpt-4o-mini-2024-07-18\" \"openrouter\"\n"
                       "tool_call_start 0 \"call_fk\" \"get_weather\"\n"
@@ -103,7 +103,7 @@ static const prov k_openrouter = {
     .ev_tool = "start \"gen-fk2\" \"meta-llama/llama-3.1-8b-instruct\" \"openrouter\"\n"
                "tool_call_start 0 \"call_or\" \"get_weather\"\n"
                "tool_call_delta 0 \"{\\\"city\\\":\\\"Paris\\\"}\"\n"
-               "usage in=40 out=9 total=49\n"
+               "usage in=40 out=9 total=49 cost=4.9e-06\n"
                "tool_call_end 0\n"
                "finish tool_calls\n",
     .stream_tool_file = "tests/data/fake/openai/stream_tool.sse",

@@ -53,6 +53,7 @@ bool log_emit(void *ud, const llmux_event *ev) {
     case LLMUX_EVENT_USAGE:
         lx_buf_printf(b, " in=%lld out=%lld total=%lld", (long long)ev->usage.input_tokens,
                       (long long)ev->usage.output_tokens, (long long)ev->usage.total_tokens);
+        if (ev->cost_known) lx_buf_printf(b, " cost=%.9g", ev->cost_usd);
         break;
     case LLMUX_EVENT_FINISH:
         l->n_terminal++;

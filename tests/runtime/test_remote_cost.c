@@ -1,0 +1,245 @@
+/* Costs end to end against the fake provider server: OpenRouter's reported usage.cost reaches
+ * llmux_response.cost, the catalog prices other providers (configured with llmux_catalog_add or
+ * discovered through llmux_list_models), a configured price survives discovery, a model without
+ * a price gets a warning and never fails, and the catalog refuses malformed entries whole. */
+#define _DEFAULT_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "llmux.h"
+#include "support/fake_server.h"
+
+typedef struct fx {
+    lx_fake_server *srv;
+    llmux_runtime *rt;
+    char url[256];
+} fx;
+
+static void start(fx *f, const char *name, const char *suffix) {
+    memset(f, 0, sizeof *f);
+    f->srv = lx_fake_server_start();
+    assert_non_null(f->srv);
+    lx_fake_server_url(f->srv, suffix, f->url, sizeof f->url);
+    llmux_provider_params p = {.name = name, .base_url = f->url, .api_key = "k"};
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    rp.providers = &p;
+    rp.n_providers = 1;
+    llmux_error_info err;
+    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
+}
+
+static void stop(fx *f) {
+    llmux_runtime_destroy(f->rt);
+    lx_fake_server_stop(f->srv);
+}
+
+static void push(fx *f, const char *path, const char *ctype, const char *body, const char *file) {
+    lx_fake_response r;
+    memset(&r, 0, sizeof r);
+    r.path_prefix = path;
+    r.body = body;
+    r.body_file = file;
+    char h[128];
+    snprintf(h, sizeof h, "Content-Type: %s\r\n", ctype);
+    r.headers = h;
+    assert_true(lx_fake_server_push(f->srv, &r));
+}
+
+static llmux_response *run(fx *f, const char *model, bool stream) {
+    llmux_part part = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = &part, .n_parts = 1};
+    llmux_request req = llmux_request_default();
+    req.model = model;
+    req.messages = &m;
+    req.n_messages = 1;
+    req.stream = stream;
+    llmux_response *resp = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_run(f->rt, &req, NULL, &resp, &err), LLMUX_OK);
+    assert_non_null(resp);
+    return resp;
+}
+
+static const llmux_warning *warning(const llmux_response *r, const char *code) {
+    for (size_t i = 0; i < r->n_warnings; i++)
+        if (strcmp(r->warnings[i].code, code) == 0) return &r->warnings[i];
+    return NULL;
+}
+
+static llmux_model_info info(const char *id, double in, double out) {
+    llmux_model_info m = {.id = id, .context_length = -1, .max_output_tokens = -1, .input_price = in,
+                          .output_price = out, .cache_read_price = NAN, .cache_write_price = NAN};
+    return m;
+}
+
+#define NEAR(a, b) assert_true(fabs((a) - (b)) <= 1e-15)
+
+static void test_unpriced_model_warns_and_succeeds(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openai", "/v1");
+    push(&f, "/v1/chat/completions", "application/json", NULL, "tests/data/fake/openai/response_text.json");
+    llmux_response *r = run(&f, "openai/gpt-4o-mini", false);
+    assert_string_equal(llmux_response_text(r), "Hello, world!");
+    assert_false(r->cost.known);
+    const llmux_warning *w = warning(r, "price_unknown");
+    assert_non_null(w);
+    assert_non_null(strstr(w->message, "openai/gpt-4o-mini"));
+    llmux_response_free(r);
+    stop(&f);
+}
+
+static void test_configured_price(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openai", "/v1");
+    llmux_model_info m = info("openai/gpt-4o-mini", 0.15, 0.60);
+    llmux_error_info err;
+    assert_int_equal(llmux_catalog_add(f.rt, &m, 1, &err), LLMUX_OK);
+    push(&f, "/v1/chat/completions", "application/json", NULL, "tests/data/fake/openai/response_text.json");
+    llmux_response *r = run(&f, "openai/gpt-4o-mini", false);
+    /* usage: 11 input, 4 output tokens */
+    assert_true(r->cost.known);
+    NEAR(r->cost.input, 11 * 0.15 / 1e6);
+    NEAR(r->cost.output, 4 * 0.60 / 1e6);
+    NEAR(r->cost.cache_read, 0);
+    NEAR(r->cost.total, 11 * 0.15 / 1e6 + 4 * 0.60 / 1e6);
+    assert_int_equal(r->n_warnings, 0);
+    llmux_response_free(r);
+    stop(&f);
+}
+
+/* Only the dated model that answered is in the catalog: found through "<provider>/<model>". */
+static void test_price_of_the_answering_model(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openai", "/v1");
+    llmux_model_info m = info("openai/gpt-4o-mini-2024-07-18", 1.0, 2.0);
+    assert_int_equal(llmux_catalog_add(f.rt, &m, 1, NULL), LLMUX_OK);
+    push(&f, "/v1/chat/completions", "application/json", NULL, "tests/data/fake/openai/response_text.json");
+    llmux_response *r = run(&f, "openai/gpt-4o-mini", false);
+    assert_true(r->cost.known);
+    NEAR(r->cost.total, 11e-6 + 8e-6);
+    llmux_response_free(r);
+    stop(&f);
+}
+
+static void test_openrouter_reported_cost(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openrouter", "/api/v1");
+    push(&f, "/api/v1/chat/completions", "text/event-stream", NULL, "tests/data/fake/openrouter/stream_text.sse");
+    llmux_response *r = run(&f, "openrouter/meta-llama/llama-3.1-8b-instruct", true);
+    assert_true(r->cost.known);
+    NEAR(r->cost.total, 0.0000021);
+    assert_true(isnan(r->cost.input) && isnan(r->cost.output) && isnan(r->cost.cache_read));
+    assert_null(warning(r, "price_unknown"));
+    char *json = llmux_response_to_json(r);
+    assert_non_null(strstr(json, "\"cost\":{\"total\":2.1e-06}"));
+    llmux_free(json);
+    llmux_response_free(r);
+    stop(&f);
+}
+
+static const char k_or_models[] =
+    "{\"data\":[{\"id\":\"meta-llama/llama-3.1-8b-instruct\",\"name\":\"Meta: Llama 3.1 8B Instruct\","
+    "\"context_length\":131072,\"pricing\":{\"prompt\":\"0.00000002\",\"completion\":\"0.00000005\"}},"
+    "{\"id\":\"openai/gpt-4o\",\"name\":\"OpenAI: GPT-4o\",\"context_length\":128000,"
+    "\"pricing\":{\"prompt\":\"0.0000025\",\"completion\":\"0.00001\",\"input_cache_read\":\"0.00000125\"}}]}";
+
+/* The model list feeds the catalog: the next request gets a breakdown from the discovered prices
+ * while the total stays what OpenRouter billed; a configured price outlives discovery. */
+static void test_model_list_feeds_catalog(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openrouter", "/api/v1");
+    llmux_model_info pinned = info("openrouter/openai/gpt-4o", 2.0, NAN);
+    assert_int_equal(llmux_catalog_add(f.rt, &pinned, 1, NULL), LLMUX_OK);
+
+    push(&f, "/api/v1/models", "application/json", k_or_models, NULL);
+    llmux_model_list *l = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_list_models(f.rt, "openrouter", NULL, &l, &err), LLMUX_OK);
+    assert_int_equal(l->n, 2);
+    llmux_model_list_free(l);
+
+    assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
+    assert_int_equal(l->n, 2);
+    assert_string_equal(l->models[0].id, "openrouter/meta-llama/llama-3.1-8b-instruct");
+    assert_string_equal(l->models[0].name, "Meta: Llama 3.1 8B Instruct");
+    assert_int_equal(l->models[0].context_length, 131072);
+    NEAR(l->models[0].input_price, 0.02);
+    assert_string_equal(l->models[1].id, "openrouter/openai/gpt-4o");
+    assert_string_equal(l->models[1].provider, "openrouter");
+    NEAR(l->models[1].input_price, 2.0);   /* configured: kept */
+    NEAR(l->models[1].output_price, 10.0); /* configured unknown: discovered */
+    NEAR(l->models[1].cache_read_price, 1.25);
+    llmux_model_list_free(l);
+
+    push(&f, "/api/v1/chat/completions", "text/event-stream", NULL, "tests/data/fake/openrouter/stream_text.sse");
+    llmux_response *r = run(&f, "openrouter/meta-llama/llama-3.1-8b-instruct", true);
+    assert_true(r->cost.known);
+    NEAR(r->cost.input, 11 * 0.02 / 1e6);
+    NEAR(r->cost.output, 4 * 0.05 / 1e6);
+    NEAR(r->cost.total, 0.0000021); /* what OpenRouter reported, not the catalog's sum */
+    assert_int_equal(r->n_warnings, 0);
+    llmux_response_free(r);
+    stop(&f);
+}
+
+/* A failing model list leaves the catalog as it was. */
+static void test_failed_list_changes_nothing(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openrouter", "/api/v1");
+    push(&f, "/api/v1/models", "application/json", "{\"data\":[{\"id\":", NULL);
+    llmux_model_list *l = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_list_models(f.rt, "openrouter", NULL, &l, &err), LLMUX_E_UPSTREAM_PROTOCOL);
+    assert_null(l);
+    assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
+    assert_int_equal(l->n, 0);
+    llmux_model_list_free(l);
+    stop(&f);
+}
+
+static void test_catalog_add_refuses_whole_batch(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "openai", "/v1");
+    llmux_model_info ms[3] = {info("openai/a", 1, 2), info("openai/b", -1, 2), info("openai/c", 1, 2)};
+    llmux_error_info err;
+    assert_int_equal(llmux_catalog_add(f.rt, ms, 3, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "models[1].input_price"));
+    ms[1] = info("no-slash", 1, 2);
+    assert_int_equal(llmux_catalog_add(f.rt, ms, 3, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "models[1].id"));
+    llmux_model_list *l = NULL;
+    assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
+    assert_int_equal(l->n, 0);
+    llmux_model_list_free(l);
+    assert_int_equal(llmux_catalog_add(NULL, ms, 1, &err), LLMUX_E_INVALID_REQUEST);
+    assert_int_equal(llmux_catalog_list(f.rt, NULL, &err), LLMUX_E_INVALID_REQUEST);
+    stop(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unpriced_model_warns_and_succeeds),
+        cmocka_unit_test(test_configured_price),
+        cmocka_unit_test(test_price_of_the_answering_model),
+        cmocka_unit_test(test_openrouter_reported_cost),
+        cmocka_unit_test(test_model_list_feeds_catalog),
+        cmocka_unit_test(test_failed_list_changes_nothing),
+        cmocka_unit_test(test_catalog_add_refuses_whole_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
