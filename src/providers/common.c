@@ -166,6 +166,87 @@ int64_t lx_parse_duration_ms(const char *value) {
     return (int64_t)ceil(total_ms);
 }
 
+/* Exactly n digits. */
+static const char *read_fixed(const char *p, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++, p++) {
+        if (!isdigit((unsigned char)*p)) return NULL;
+        v = v * 10 + (*p - '0');
+    }
+    *out = v;
+    return p;
+}
+
+static int days_in_month(int y, int m) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+int64_t lx_parse_rfc3339_ms(const char *value, int64_t now_unix_ms) {
+    if (!value) return -1;
+    const char *p = skip_sp(value);
+    int y, mo, d, h, mi, s;
+    if (!(p = read_fixed(p, 4, &y)) || *p++ != '-' || !(p = read_fixed(p, 2, &mo)) || *p++ != '-' ||
+        !(p = read_fixed(p, 2, &d)))
+        return -1;
+    if (*p != 'T' && *p != 't' && *p != ' ') return -1;
+    p++;
+    if (!(p = read_fixed(p, 2, &h)) || *p++ != ':' || !(p = read_fixed(p, 2, &mi)) || *p++ != ':' ||
+        !(p = read_fixed(p, 2, &s)))
+        return -1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60) return -1;
+    int64_t frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        int n = 0;
+        bool beyond = false; /* a non-zero digit past the milliseconds: round up */
+        for (; isdigit((unsigned char)*p); p++, n++) {
+            if (n < 3) frac_ms = frac_ms * 10 + (*p - '0');
+            else if (*p != '0') beyond = true;
+        }
+        if (n == 0) return -1;
+        for (int i = n; i < 3; i++) frac_ms *= 10;
+        if (beyond) frac_ms++;
+    }
+    int64_t offset_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (!(p = read_fixed(p, 2, &oh)) || *p++ != ':' || !(p = read_fixed(p, 2, &om)) || oh > 23 || om > 59) return -1;
+        offset_s = sign * (oh * 3600 + om * 60);
+    } else {
+        return -1; /* RFC 3339 requires the offset: a local time would be a guess */
+    }
+    if (*skip_sp(p)) return -1;
+    /* A leap second counts as the next second's start: close enough for a retry delay. */
+    int64_t when_ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000 + frac_ms;
+    int64_t delta = when_ms - now_unix_ms;
+    return delta > 0 ? delta : 0;
+}
+
+int64_t lx_parse_ratelimit_reset(const char *list, int64_t now_unix_ms) {
+    if (!list) return -1;
+    int64_t best = -1;
+    const char *p = list;
+    for (int items = 0; *p && items < 16; items++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[96];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            int64_t ms = lx_parse_duration_ms(item);
+            if (ms < 0) ms = lx_parse_rfc3339_ms(item, now_unix_ms);
+            if (ms > best) best = ms;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return best;
+}
+
 bool lx_contains_ci(const char *h, const char *n) {
     if (!h || !n) return false;
     size_t nl = strlen(n);

@@ -32,6 +32,20 @@ int64_t lx_parse_retry_after(const char *value, int64_t now_unix_ms);
  * "12ms", "1h2m3.5s", "250us"). Returns milliseconds (rounded up), -1 when unparsable. */
 int64_t lx_parse_duration_ms(const char *value);
 
+/* Parses an RFC 3339 instant as Anthropic's anthropic-ratelimit-*-reset headers send it
+ * ("2026-01-01T00:00:15Z", "2026-01-01T01:00:15.250+01:00": 'T', 't' or a space between date and
+ * time, optional fractional seconds, 'Z'/'z' or a +-hh:mm offset), relative to now_unix_ms.
+ * Returns the milliseconds until then (fractions rounded up, an instant in the past gives 0), -1
+ * when absent or malformed (field out of range, missing offset, trailing bytes). */
+int64_t lx_parse_rfc3339_ms(const char *value, int64_t now_unix_ms);
+
+/* Parses lx_http_response.ratelimit_reset: comma-separated reset values of the exhausted rate
+ * limits, each a Go duration (lx_parse_duration_ms) or an RFC 3339 instant
+ * (lx_parse_rfc3339_ms). Returns the LATEST of them in milliseconds from now (every exhausted
+ * limit must have reset before a retry can pass); malformed items are skipped; -1 when no item
+ * parses. At most 16 items are read. */
+int64_t lx_parse_ratelimit_reset(const char *list, int64_t now_unix_ms);
+
 /* Current wall-clock time in Unix milliseconds (for lx_parse_retry_after). */
 int64_t lx_now_unix_ms(void);
 

@@ -308,7 +308,7 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
     if (st == LLMUX_OK) {
         if (resp.status < 200 || resp.status > 299) {
             p->map_error(resp.status, resp.error_body ? resp.error_body : "", resp.error_body_len,
-                         resp.retry_after[0] ? resp.retry_after : NULL, &e);
+                         lx_http_retry_hint(&resp), &e);
             st = e.status != LLMUX_OK ? e.status : lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", t->cfg.name, resp.status);
         } else {
             st = p->decoder_end(r.dec, &e);

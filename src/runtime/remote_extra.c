@@ -87,7 +87,7 @@ static llmux_status fetch(const lx_remote_target *t, const lx_wire_request *w, c
         llmux_error_info e;
         lx_error_clear(&e);
         t->provider->map_error(resp.status, resp.error_body ? resp.error_body : "", resp.error_body_len,
-                               resp.retry_after[0] ? resp.retry_after : NULL, &e);
+                               lx_http_retry_hint(&resp), &e);
         st = e.status != LLMUX_OK ? e.status : lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", acc->who, resp.status);
         if (err) *err = e;
     }

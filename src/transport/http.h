@@ -36,6 +36,8 @@
 
 /* Longest gap between two checks of a transfer (ms): bounds how late a cancel trigger is noticed. */
 #define LX_HTTP_POLL_MS 20
+/* Rate limits (header pairs) tracked per response; more are ignored. */
+#define LX_HTTP_MAX_LIMITS 8
 /* Default cap on a buffered non-2xx body (bytes). */
 #define LX_HTTP_ERROR_BODY_MAX (1024u * 1024u)
 
@@ -82,6 +84,16 @@ typedef struct lx_http_response {
     long http_version;       /* 11, 2 (HTTP/2) or 0 when unknown */
     char content_type[128];
     char retry_after[64];    /* Retry-After; when absent, retry-after-ms converted to seconds */
+    /* The reset values of the rate limits this response reports exhausted, raw, comma-separated
+     * in arrival order ("1s, 6m0s" or "2026-01-01T00:00:15Z"); "" when none is. A limit is a
+     * pair of headers, x-ratelimit-remaining-<k> / x-ratelimit-reset-<k> (OpenAI and compatible
+     * servers: Go durations) or anthropic-ratelimit-<k>-remaining / -reset (RFC 3339 instants),
+     * and it is exhausted when its remaining count is 0: that is the limit a 429 is about, so
+     * the wait it asks for is the LATEST of these resets (lx_parse_ratelimit_reset in
+     * providers/common.h), used when Retry-After is absent. Limits with requests left give no
+     * delay. Bounded: at most LX_HTTP_MAX_LIMITS limits are tracked, values that do not fit are
+     * left out whole, never cut. */
+    char ratelimit_reset[192];
     /* A non-2xx body, buffered up to max_error_body bytes (NUL-terminated; NULL when empty).
      * Owner: the response (lx_http_response_free). */
     char *error_body;
@@ -90,6 +102,10 @@ typedef struct lx_http_response {
     uint64_t body_bytes;     /* body bytes received (any status) */
     long new_connections;    /* connections opened for this request (0 = a cached one was reused) */
 } lx_http_response;
+
+/* What an error mapper gets as its retry hint: retry_after when present, else ratelimit_reset
+ * when a limit is exhausted, else NULL. Points into r. */
+const char *lx_http_retry_hint(const lx_http_response *r);
 
 /* Releases what a response owns (not the struct itself). Accepts NULL. */
 void lx_http_response_free(lx_http_response *r);
