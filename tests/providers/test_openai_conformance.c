@@ -129,6 +129,7 @@ static void test_openai_responses(void **s) {
     /* OpenRouter: usage with cached/reasoning details. */
     h_result r = decode_file("openrouter", FIX "openrouter/response_usage_accounting.json", false);
     assert_null(strstr(r.events, "reasoning=-1"));
+    assert_non_null(strstr(r.events, " cost=0.00435825\n")); /* usage.cost: what OpenRouter billed */
     free(r.events);
     /* A 200 body whose choice carries an error. */
     r = decode_file("openrouter", FIX "openrouter/response_200_with_error_docs.json", false);
@@ -149,6 +150,7 @@ static void test_openrouter_streams(void **s) {
     assert_int_equal(r.status, LLMUX_OK);
     assert_true(strstr(r.events, "reasoning_delta 0 ") != NULL);
     assert_non_null(strstr(r.events, " sig=\""));
+    assert_non_null(strstr(r.events, " cost=0.000669\n"));
     assert_non_null(strstr(r.events, "text_delta 1 "));
     assert_true(strstr(r.events, "reasoning_delta 0 ") < strstr(r.events, "text_delta 1 "));
     free(r.events);
