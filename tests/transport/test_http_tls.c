@@ -164,8 +164,9 @@ static void test_h2_stream(void **state) {
     assert_int_equal(resp.http_version, 2);
     assert_string_equal(resp.content_type, "text/event-stream");
     assert_string_equal(sink_text(&s), k_sse);
-    /* 60 bytes in 14-byte DATA frames 30 ms apart: one callback per frame. */
-    assert_int_equal(s.calls, 5);
+    /* 60 bytes in five 14-byte DATA frames 30 ms apart: several callbacks (a loaded client may
+     * read two frames at once, so not necessarily five). */
+    assert_true(s.calls >= 3);
     assert_int_equal(resp.new_connections, 1);
     lx_fake_request rq;
     assert_true(lx_fake_server_request(srv, 0, &rq));
@@ -243,8 +244,8 @@ static void test_h2_concurrent_one_connection(void **state) {
     assert_int_equal(w.resp.http_version, 2);
     lx_http_response_free(&w.resp);
     lx_buf_free(&w.s.body);
-    /* Each body takes >= 8 x 60 ms: served one after the other, the second would end >= 480 ms late. */
-    lx_fake_response slow = {.body = "0123456789abcdef", .chunk_size = 2, .chunk_delay_ms = 60};
+    /* Each body takes >= 7 x 150 ms: served one after the other, both would need >= 2100 ms. */
+    lx_fake_response slow = {.body = "0123456789abcdef", .chunk_size = 2, .chunk_delay_ms = 150};
     assert_true(lx_fake_server_push(srv, &slow));
     assert_true(lx_fake_server_push(srv, &slow));
     par p[2] = {{.c = c, .url = url, .ca = w.ca}, {.c = c, .url = url, .ca = w.ca}};
@@ -257,7 +258,7 @@ static void test_h2_concurrent_one_connection(void **state) {
         assert_int_equal(p[i].resp.http_version, 2);
         assert_int_equal(p[i].resp.new_connections, 0);
         assert_string_equal(sink_text(&p[i].s), "0123456789abcdef");
-        assert_int_equal(p[i].s.calls, 8);
+        assert_true(p[i].s.calls >= 4);
         lx_http_response_free(&p[i].resp);
         lx_buf_free(&p[i].s.body);
     }
@@ -266,7 +267,7 @@ static void test_h2_concurrent_one_connection(void **state) {
     assert_int_equal(lx_fake_server_h2_max_concurrent(srv), 2);
     /* Interleaved, not queued: both ended within one body's time (+ slack), not two. */
     int64_t last = p[0].end_ns > p[1].end_ns ? p[0].end_ns : p[1].end_ns;
-    assert_true((last - t0) / 1000000 < 900);
+    assert_true((last - t0) / 1000000 < 1800);
     lx_http_client_destroy(c);
     lx_fake_server_stop(srv);
 }
