@@ -141,6 +141,12 @@ static void test_map_error_uses_reset(void **state) {
     assert_int_equal(err.retry_after_ms, 45000);
     map(&lx_provider_gemini, gem, NULL, &err);
     assert_int_equal(err.retry_after_ms, -1);
+
+    const char *oll = "{\"error\":\"too many requests\"}";
+    map(&lx_provider_ollama, oll, "2s, 1m30s", &err);
+    assert_int_equal(err.retry_after_ms, 90000);
+    map(&lx_provider_ollama, oll, "7", &err);
+    assert_int_equal(err.retry_after_ms, 7000);
 }
 
 int main(void) {
