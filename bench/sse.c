@@ -1,11 +1,11 @@
-/* SSE / NDJSON parse + decode throughput for the openai and ollama decoders, and allocations per
- * canonical event.
+/* SSE / NDJSON parse + decode throughput for every adapter's stream decoder (openai, anthropic,
+ * gemini, ollama), and allocations per canonical event.
  *
  * Inputs, all in memory: (1) "recorded": the project's own fixture streams
  * (tests/providers/data/<provider>) plus, when present, the shared recorded streams under
  * ../shared/fixtures/providers, each decoded by a fresh decoder as one request would be; (2)
- * "long": one synthetic stream of 20,000 text chunks shaped like the recorded gpt-4o chunks
- * (OpenAI) or Ollama chunks, decoded by one decoder. Bodies are fed in 4 KiB pieces (a typical
+ * "long": one synthetic stream of 20,000 text chunks shaped like the recorded chunks of each
+ * provider (gpt-4o, Claude content_block_delta, Gemini candidates, Ollama), decoded by one decoder. Bodies are fed in 4 KiB pieces (a typical
  * socket read). Each figure is the median of 5 runs.
  *
  * Allocation counting: this executable defines malloc/calloc/realloc/free itself and forwards to
@@ -92,7 +92,7 @@ static bool decode_all(const lx_provider *p, const char *name, const body *bodie
         if (st == LLMUX_OK) st = p->decoder_end(d, &err);
         p->decoder_destroy(d);
         /* Recorded mid-stream error streams end in an error by design. */
-        if (st != LLMUX_OK && st != LLMUX_E_RATE_LIMITED && st != LLMUX_E_UPSTREAM_SERVER &&
+        if (st != LLMUX_OK && st != LLMUX_E_RATE_LIMITED && st != LLMUX_E_UPSTREAM_SERVER && st != LLMUX_E_OVERLOADED &&
             st != LLMUX_E_CONTEXT_LENGTH && st != LLMUX_E_UPSTREAM_PROTOCOL) {
             fprintf(stderr, "%s: body %zu failed: %s\n", name, i, err.message);
             return false;
@@ -189,10 +189,30 @@ int main(void) {
         "../shared/fixtures/providers/ollama/stream_text.ndjson",
         "../shared/fixtures/providers/ollama/stream_tool_call.ndjson",
     };
-    body ob[16], lb[16];
+    static const char *const anthropic_files[] = {
+        "tests/providers/data/anthropic/stream_text.sse",
+        "tests/providers/data/anthropic/stream_thinking.sse",
+        "tests/providers/data/anthropic/stream_parallel_tools.sse",
+        "tests/providers/data/anthropic/stream_redacted.sse",
+        "../shared/fixtures/providers/anthropic_messages/stream_text.sse",
+        "../shared/fixtures/providers/anthropic_messages/stream_thinking.sse",
+        "../shared/fixtures/providers/anthropic_messages/stream_tool_call.sse",
+        "../shared/fixtures/providers/anthropic_messages/stream_redacted_thinking.sse",
+    };
+    static const char *const gemini_files[] = {
+        "tests/providers/data/gemini/stream_text.sse",
+        "tests/providers/data/gemini/stream_thinking_tools.sse",
+        "../shared/fixtures/providers/gemini/stream_text.sse",
+        "../shared/fixtures/providers/gemini/stream_tool_call.sse",
+        "../shared/fixtures/providers/gemini/stream_text_firebase_fixture.sse",
+        "../shared/fixtures/providers/gemini/stream_thinking_tool_call_firebase_fixture.sse",
+    };
+    body ob[16], lb[16], ab[16], gb[16];
     size_t n_o = load_set(openai_files, sizeof openai_files / sizeof openai_files[0], ob);
     size_t n_l = load_set(ollama_files, sizeof ollama_files / sizeof ollama_files[0], lb);
-    if (n_o == 0 || n_l == 0) {
+    size_t n_a = load_set(anthropic_files, sizeof anthropic_files / sizeof anthropic_files[0], ab);
+    size_t n_g = load_set(gemini_files, sizeof gemini_files / sizeof gemini_files[0], gb);
+    if (n_o == 0 || n_l == 0 || n_a == 0 || n_g == 0) {
         fprintf(stderr, "run from the repository root (fixtures not found)\n");
         return 1;
     }
@@ -204,13 +224,42 @@ int main(void) {
                                  "\"assistant\",\"content\":\" token%d\"},\"done\":false}\n",
                              "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
                              "\"done_reason\":\"stop\",\"prompt_eval_count\":26,\"eval_count\":20000}\n", 20000);
-    printf("recorded: %zu openai/openrouter SSE streams, %zu ollama NDJSON streams; long: 20000 chunks\n\n", n_o, n_l);
+    body long_anthropic = synth(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\","
+        "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5-20250929\","
+        "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\" token%d\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\","
+        "\"stop_sequence\":null},\"usage\":{\"output_tokens\":20000}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        20000);
+    body long_gemini = synth(
+        "",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" token%d\"}],\"role\": \"model\"}}],"
+        "\"usageMetadata\": {\"promptTokenCount\": 15,\"totalTokenCount\": 15,\"promptTokensDetails\": "
+        "[{\"modality\": \"TEXT\",\"tokenCount\": 15}]},\"modelVersion\": \"gemini-2.5-flash\","
+        "\"responseId\": \"w1peaMz6INOvnvgPgYfPiQY\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \".\"}],\"role\": \"model\"},"
+        "\"finishReason\": \"STOP\"}],\"usageMetadata\": {\"promptTokenCount\": 15,\"candidatesTokenCount\": 20000,"
+        "\"totalTokenCount\": 20015},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"w1peaMz6INOvnvgPgYfPiQY\"}\r\n\r\n",
+        20000);
+    printf("recorded: %zu openai/openrouter, %zu anthropic, %zu gemini SSE streams, %zu ollama NDJSON streams; "
+           "long: 20000 chunks\n\n",
+           n_o, n_a, n_g, n_l);
     printf("| %-34s | %9s | %12s | %8s | %7s |\n", "input", "MB/s", "events/s", "ev/pass", "alloc/ev");
     printf("|%s|%s|%s|%s|%s|\n", "------------------------------------", "-----------", "--------------", "----------", "---------");
     measure("SSE parse only, recorded openai", NULL, NULL, ob, n_o, 200);
     measure("SSE parse only, long openai", NULL, NULL, &long_openai, 1, 5);
     measure("openai decode, recorded", &lx_provider_openai, "openai", ob, n_o, 200);
     measure("openai decode, long", &lx_provider_openai, "openai", &long_openai, 1, 5);
+    measure("anthropic decode, recorded", &lx_provider_anthropic, "anthropic", ab, n_a, 200);
+    measure("anthropic decode, long", &lx_provider_anthropic, "anthropic", &long_anthropic, 1, 5);
+    measure("gemini decode, recorded", &lx_provider_gemini, "gemini", gb, n_g, 200);
+    measure("gemini decode, long", &lx_provider_gemini, "gemini", &long_gemini, 1, 5);
     measure("ollama decode, recorded", &lx_provider_ollama, "ollama", lb, n_l, 2000);
     measure("ollama decode, long", &lx_provider_ollama, "ollama", &long_ollama, 1, 5);
     return 0;
