@@ -15,42 +15,12 @@
 #include <math.h>
 
 #include "llmux.h"
-#include "support/fake_server.h"
+#include "remote_fixture.h"
 
-typedef struct fx {
-    lx_fake_server *srv;
-    llmux_runtime *rt;
-    char url[256];
-} fx;
-
-static void start(fx *f, const char *name, const char *suffix) {
-    memset(f, 0, sizeof *f);
-    f->srv = lx_fake_server_start();
-    assert_non_null(f->srv);
-    lx_fake_server_url(f->srv, suffix, f->url, sizeof f->url);
-    llmux_provider_params p = {.name = name, .base_url = f->url, .api_key = "k"};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = &p;
-    rp.n_providers = 1;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
-}
-
-static void stop(fx *f) {
-    llmux_runtime_destroy(f->rt);
-    lx_fake_server_stop(f->srv);
-}
+static void start(fx *f, const char *name, const char *suffix) { fx_start(f, name, NULL, suffix, 0); }
 
 static void push(fx *f, const char *path, const char *ctype, const char *body, const char *file) {
-    lx_fake_response r;
-    memset(&r, 0, sizeof r);
-    r.path_prefix = path;
-    r.body = body;
-    r.body_file = file;
-    char h[128];
-    snprintf(h, sizeof h, "Content-Type: %s\r\n", ctype);
-    r.headers = h;
-    assert_true(lx_fake_server_push(f->srv, &r));
+    fx_push(f, NULL, path, 200, ctype, body, file, 0);
 }
 
 static llmux_response *run(fx *f, const char *model, bool stream) {
@@ -94,7 +64,7 @@ static void test_unpriced_model_warns_and_succeeds(void **state) {
     assert_non_null(w);
     assert_non_null(strstr(w->message, "openai/gpt-4o-mini"));
     llmux_response_free(r);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_configured_price(void **state) {
@@ -114,7 +84,7 @@ static void test_configured_price(void **state) {
     NEAR(r->cost.total, 11 * 0.15 / 1e6 + 4 * 0.60 / 1e6);
     assert_int_equal(r->n_warnings, 0);
     llmux_response_free(r);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* Only the dated model that answered is in the catalog: found through "<provider>/<model>". */
@@ -129,7 +99,7 @@ static void test_price_of_the_answering_model(void **state) {
     assert_true(r->cost.known);
     NEAR(r->cost.total, 11e-6 + 8e-6);
     llmux_response_free(r);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_openrouter_reported_cost(void **state) {
@@ -146,7 +116,7 @@ static void test_openrouter_reported_cost(void **state) {
     assert_non_null(strstr(json, "\"cost\":{\"total\":2.1e-06}"));
     llmux_free(json);
     llmux_response_free(r);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static const char k_or_models[] =
@@ -192,7 +162,7 @@ static void test_model_list_feeds_catalog(void **state) {
     NEAR(r->cost.total, 0.0000021); /* what OpenRouter reported, not the catalog's sum */
     assert_int_equal(r->n_warnings, 0);
     llmux_response_free(r);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* A failing model list leaves the catalog as it was. */
@@ -208,7 +178,7 @@ static void test_failed_list_changes_nothing(void **state) {
     assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
     assert_int_equal(l->n, 0);
     llmux_model_list_free(l);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_catalog_add_refuses_whole_batch(void **state) {
@@ -228,7 +198,7 @@ static void test_catalog_add_refuses_whole_batch(void **state) {
     llmux_model_list_free(l);
     assert_int_equal(llmux_catalog_add(NULL, ms, 1, &err), LLMUX_E_INVALID_REQUEST);
     assert_int_equal(llmux_catalog_list(f.rt, NULL, &err), LLMUX_E_INVALID_REQUEST);
-    stop(&f);
+    fx_stop(&f);
 }
 
 int main(void) {

@@ -16,46 +16,16 @@
 
 #include "llmux.h"
 #include "runtime/remote.h"
-#include "support/fake_server.h"
+#include "remote_fixture.h"
 
 #define DATA "tests/data/embed/"
 
-typedef struct fx {
-    lx_fake_server *srv;
-    llmux_runtime *rt;
-    char url[256];
-} fx;
-
-/* A runtime whose provider `name` points at the fake server (plus `suffix`) with key "k". */
 static void start(fx *f, const char *name, const char *protocol, const char *suffix, int64_t first_byte_ms) {
-    memset(f, 0, sizeof *f);
-    f->srv = lx_fake_server_start();
-    assert_non_null(f->srv);
-    lx_fake_server_url(f->srv, suffix, f->url, sizeof f->url);
-    llmux_provider_params p = {.name = name, .protocol = protocol, .base_url = f->url, .api_key = "k"};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = &p;
-    rp.n_providers = 1;
-    rp.first_byte_timeout_ms = first_byte_ms;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
-}
-
-static void stop(fx *f) {
-    llmux_runtime_destroy(f->rt);
-    lx_fake_server_stop(f->srv);
+    fx_start(f, name, protocol, suffix, first_byte_ms);
 }
 
 static void push(fx *f, const char *method, const char *path, int status, const char *body, const char *file) {
-    lx_fake_response r;
-    memset(&r, 0, sizeof r);
-    r.method = method;
-    r.path_prefix = path;
-    r.status = status;
-    r.body = body;
-    r.body_file = file;
-    r.headers = "Content-Type: application/json\r\n";
-    assert_true(lx_fake_server_push(f->srv, &r));
+    fx_push(f, method, path, status, "application/json", body, file, 0);
 }
 
 /* Checks the recorded request i: method, exact path, exact body (NULL = empty), a header value. */
@@ -134,7 +104,7 @@ static void test_openai_embed(void **state) {
     assert_non_null(strstr(err.message, "expected 2 like the first vector"));
     assert_int_equal(lx_fake_server_mismatches(f.srv), 0);
     assert_int_equal(lx_fake_server_requests(f.srv), 4);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_gemini_ollama_embed(void **state) {
@@ -155,7 +125,7 @@ static void test_gemini_ollama_embed(void **state) {
     assert_true(e->data[7] == 0.0625f);
     assert_string_equal(e->provider, "gemini");
     llmux_embeddings_free(e);
-    stop(&f);
+    fx_stop(&f);
 
     start(&f, "ollama", NULL, "", 0);
     push(&f, "POST", "/api/embed", 200, NULL, DATA "ollama_embed.json");
@@ -168,7 +138,7 @@ static void test_gemini_ollama_embed(void **state) {
     assert_true(e->data[0] == 0.010071029f);
     assert_int_equal(e->usage.input_tokens, 8);
     llmux_embeddings_free(e);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_embed_refusals(void **state) {
@@ -219,7 +189,7 @@ static void test_embed_refusals(void **state) {
     llmux_cancel_destroy(c);
     llmux_runtime_destroy(rt2);
     assert_int_equal(lx_fake_server_requests(f.srv), 0);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_first_byte_timeout_and_cap(void **state) {
@@ -256,7 +226,7 @@ static void test_first_byte_timeout_and_cap(void **state) {
     assert_null(l);
     assert_non_null(strstr(err.message, "first-byte"));
 
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* ------------------------------------------------------------ model lists */
@@ -276,7 +246,7 @@ static void test_list_models(void **state) {
     assert_true(l->models[1].input_price == 3.0);
     assert_true(l->models[1].cache_write_price == 3.75);
     llmux_model_list_free(l);
-    stop(&f);
+    fx_stop(&f);
 
     start(&f, "anthropic", NULL, "", 0);
     push(&f, "GET", "/v1/models", 200, NULL, DATA "anthropic_models.json");
@@ -292,7 +262,7 @@ static void test_list_models(void **state) {
     assert_int_equal(llmux_list_models(f.rt, "anthropic", NULL, &l, &err), LLMUX_E_OVERLOADED);
     assert_null(l);
     assert_int_equal(err.provider_status, 529);
-    stop(&f);
+    fx_stop(&f);
 
     start(&f, "gemini", NULL, "/v1beta", 0);
     push(&f, "GET", "/v1beta/models", 200, NULL, DATA "gemini_models.json");
@@ -302,7 +272,7 @@ static void test_list_models(void **state) {
     assert_string_equal(l->models[0].id, "gemini/gemini-2.5-flash");
     assert_int_equal(l->models[0].context_length, 1048576);
     llmux_model_list_free(l);
-    stop(&f);
+    fx_stop(&f);
 
     /* A custom OpenAI-compatible server (vLLM) by its configured name. */
     start(&f, "vllm", NULL, "/v1", 0);
@@ -323,7 +293,7 @@ static void test_list_models(void **state) {
     assert_int_equal(llmux_list_models(f.rt, "", NULL, &l, &err), LLMUX_E_INVALID_REQUEST);
     assert_int_equal(llmux_list_models(f.rt, NULL, NULL, &l, &err), LLMUX_E_INVALID_REQUEST);
     assert_int_equal(lx_fake_server_requests(f.srv), 1);
-    stop(&f);
+    fx_stop(&f);
 
     start(&f, "ollama", NULL, "", 0);
     push(&f, "GET", "/api/tags", 200, NULL, DATA "ollama_tags.json");
@@ -336,7 +306,7 @@ static void test_list_models(void **state) {
     assert_int_equal(llmux_list_models(f.rt, "ollama", NULL, &l, &err), LLMUX_OK);
     llmux_model_list_free(l);
     assert_int_equal(lx_fake_server_connections(f.srv), 1);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static int group_teardown(void **state) {

@@ -22,47 +22,14 @@
 #include "core/models.h"
 #include "llmux.h"
 #include "runtime/remote.h"
-#include "support/fake_server.h"
+#include "remote_fixture.h"
 
 #define FAKE "tests/data/fake/"
 
-typedef struct fx {
-    lx_fake_server *srv;
-    llmux_runtime *rt;
-    char url[256];
-    llmux_provider_params p;
-} fx;
-
-/* A runtime whose provider `name` points at the fake server (plus `suffix`) with key "k". */
-static void start(fx *f, const char *name, const char *suffix) {
-    memset(f, 0, sizeof *f);
-    f->srv = lx_fake_server_start();
-    assert_non_null(f->srv);
-    lx_fake_server_url(f->srv, suffix, f->url, sizeof f->url);
-    f->p = (llmux_provider_params){.name = name, .base_url = f->url, .api_key = "k"};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = &f->p;
-    rp.n_providers = 1;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
-}
-
-static void stop(fx *f) {
-    llmux_runtime_destroy(f->rt);
-    lx_fake_server_stop(f->srv);
-}
+static void start(fx *f, const char *name, const char *suffix) { fx_start(f, name, NULL, suffix, 0); }
 
 static void push_full(fx *f, const char *path, int status, const char *body, const char *file, int delay_ms) {
-    lx_fake_response r;
-    memset(&r, 0, sizeof r);
-    r.method = "GET";
-    r.path_prefix = path;
-    r.status = status;
-    r.body = body;
-    r.body_file = file;
-    r.status_delay_ms = delay_ms;
-    r.headers = "Content-Type: application/json\r\n";
-    assert_true(lx_fake_server_push(f->srv, &r));
+    fx_push(f, "GET", path, status, "application/json", body, file, delay_ms);
 }
 
 static void push(fx *f, const char *path, const char *body, const char *file) { push_full(f, path, 200, body, file, 0); }
@@ -129,7 +96,7 @@ static void test_anthropic_three_pages(void **state) {
     llmux_model_list_free(l);
     /* The pages went over one pooled connection. */
     assert_int_equal(lx_fake_server_connections(f.srv), 1);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_gemini_two_pages(void **state) {
@@ -156,7 +123,7 @@ static void test_gemini_two_pages(void **state) {
     assert_string_equal(l->models[2].name, "Gemini Fake Embedding");
     assert_int_equal(l->models[2].context_length, 2048);
     llmux_model_list_free(l);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* ----------------------------------------------------------------- guards */
@@ -171,14 +138,14 @@ static void test_repeated_cursor(void **state) {
     list_fails(&f, "gemini", NULL, LLMUX_E_UPSTREAM_PROTOCOL, "gemini: model list: page 2 repeats the previous page's cursor");
     assert_int_equal(lx_fake_server_requests(f.srv), 2);
     assert_request(&f, 1, "/v1beta/models?pageSize=1000&pageToken=same", "x-goog-api-key");
-    stop(&f);
+    fx_stop(&f);
 
     start(&f, "anthropic", "/v1");
     push(&f, "/v1/models", "{\"data\":[{\"id\":\"a\"}],\"has_more\":true,\"last_id\":\"a\"}", NULL);
     push(&f, "/v1/models", "{\"data\":[{\"id\":\"a\"}],\"has_more\":true,\"last_id\":\"a\"}", NULL);
     list_fails(&f, "anthropic", NULL, LLMUX_E_UPSTREAM_PROTOCOL, "anthropic: model list: page 2 repeats");
     assert_int_equal(lx_fake_server_requests(f.srv), 2);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* Page i of an endless Anthropic listing: one model, a fresh cursor, has_more forever. */
@@ -198,7 +165,7 @@ static void test_page_cap(void **state) {
     /* The 50th page's cursor is never followed. */
     assert_int_equal(lx_fake_server_requests(f.srv), LX_MODELS_MAX_PAGES);
     assert_request(&f, LX_MODELS_MAX_PAGES - 1, "/v1/models?limit=1000&after_id=m48", "x-api-key");
-    stop(&f);
+    fx_stop(&f);
 
     /* Exactly 50 pages are fine. */
     start(&f, "anthropic", "/v1");
@@ -213,7 +180,7 @@ static void test_page_cap(void **state) {
     assert_string_equal(l->models[48].id, "anthropic/m48");
     assert_string_equal(l->models[49].id, "anthropic/last");
     llmux_model_list_free(l);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* A Gemini page of n models named "<tag>i", with a next token or none. */
@@ -252,7 +219,7 @@ static void test_total_cap(void **state) {
     llmux_model_list_free(l);
     free(p1);
     free(p2);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* ------------------------------------------------------ errors on page N */
@@ -281,7 +248,7 @@ static void test_error_on_later_page(void **state) {
     push(&f, "/v1/models", "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}", NULL);
     list_fails(&f, "anthropic", NULL, LLMUX_E_RATE_LIMITED, "anthropic");
     assert_int_equal(lx_fake_server_mismatches(f.srv), 0);
-    stop(&f);
+    fx_stop(&f);
 }
 
 /* ---------------------------------------------- one deadline, one token */
@@ -318,7 +285,7 @@ static void test_cancel_mid_walk(void **state) {
     assert_true(ms < 2500); /* the held-back page was not waited for */
     assert_int_equal(lx_fake_server_requests(f.srv), 2);
     llmux_cancel_destroy(c);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static void test_one_deadline(void **state) {
@@ -342,7 +309,7 @@ static void test_one_deadline(void **state) {
     assert_null(l);
     assert_int_equal(lx_fake_server_requests(f.srv), 2);
     free(t);
-    stop(&f);
+    fx_stop(&f);
 }
 
 static int group_teardown(void **state) {
