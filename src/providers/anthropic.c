@@ -345,9 +345,8 @@ llmux_status lx_anthropic_error(const json_t *error, int http_status, int64_t re
 }
 
 static void map_error(int http_status, const char *body, size_t len, const char *retry_after, llmux_error_info *err) {
-    int64_t retry = lx_parse_retry_after(retry_after, lx_now_unix_ms());
     /* Without Retry-After: the exhausted limits' reset values (RFC 3339 instants for anthropic-ratelimit-*-reset). */
-    if (retry < 0) retry = lx_parse_ratelimit_reset(retry_after, lx_now_unix_ms());
+    int64_t retry = lx_parse_retry_hint(retry_after);
     json_t *j = body && len > 0 ? json_loadb(body, len < LX_WIRE_MAX_BODY ? len : LX_WIRE_MAX_BODY, 0, NULL) : NULL;
     json_t *e = lx_json_obj(j, "error");
     if (e) {

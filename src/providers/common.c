@@ -247,6 +247,13 @@ int64_t lx_parse_ratelimit_reset(const char *list, int64_t now_unix_ms) {
     return best;
 }
 
+int64_t lx_parse_retry_hint(const char *hint) {
+    if (!hint) return -1;
+    int64_t now = lx_now_unix_ms();
+    int64_t ms = lx_parse_retry_after(hint, now);
+    return ms >= 0 ? ms : lx_parse_ratelimit_reset(hint, now);
+}
+
 bool lx_contains_ci(const char *h, const char *n) {
     if (!h || !n) return false;
     size_t nl = strlen(n);

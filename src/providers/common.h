@@ -46,6 +46,11 @@ int64_t lx_parse_rfc3339_ms(const char *value, int64_t now_unix_ms);
  * parses. At most 16 items are read. */
 int64_t lx_parse_ratelimit_reset(const char *list, int64_t now_unix_ms);
 
+/* The retry delay a map_error gets from the runtime's hint (lx_http_retry_hint): a Retry-After
+ * value, else the exhausted limits' reset list (lx_parse_ratelimit_reset), both relative to the
+ * current time. Milliseconds; -1 when hint is NULL or neither form parses. */
+int64_t lx_parse_retry_hint(const char *hint);
+
 /* Current wall-clock time in Unix milliseconds (for lx_parse_retry_after). */
 int64_t lx_now_unix_ms(void);
 

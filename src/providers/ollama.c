@@ -231,11 +231,9 @@ static void ollama_map_error(int http_status, const char *body, size_t len, cons
     }
     llmux_status st = classify(http_status, msg);
     int64_t retry = -1;
-    if (st == LLMUX_E_RATE_LIMITED || st == LLMUX_E_OVERLOADED || st == LLMUX_E_UPSTREAM_SERVER) {
-        retry = lx_parse_retry_after(retry_after, lx_now_unix_ms());
-        /* Hosted Ollama or a gateway in front of it may send only rate-limit reset headers. */
-        if (retry < 0) retry = lx_parse_ratelimit_reset(retry_after, lx_now_unix_ms());
-    }
+    /* Hosted Ollama or a gateway in front of it may send only rate-limit reset headers. */
+    if (st == LLMUX_E_RATE_LIMITED || st == LLMUX_E_OVERLOADED || st == LLMUX_E_UPSTREAM_SERVER)
+        retry = lx_parse_retry_hint(retry_after);
     lx_provider_error(err, st, "ollama", http_status, NULL, msg, retry);
     json_decref(j);
 }

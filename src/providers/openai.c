@@ -144,10 +144,9 @@ llmux_status lx_openai_error_from_object(const char *provider, const json_t *e, 
 
     int64_t retry = -1;
     if (st == LLMUX_E_RATE_LIMITED || st == LLMUX_E_OVERLOADED || st == LLMUX_E_UPSTREAM_SERVER) {
-        retry = lx_parse_retry_after(retry_after, lx_now_unix_ms());
         /* Without Retry-After the runtime hands over the exhausted limits' x-ratelimit-reset-*
          * values (Go durations): wait for the latest. */
-        if (retry < 0) retry = lx_parse_ratelimit_reset(retry_after, lx_now_unix_ms());
+        retry = lx_parse_retry_hint(retry_after);
         double secs;
         json_t *ra = json_object_get(avail, "retry_after");
         if (retry < 0 && json_is_number(ra) && (secs = json_number_value(ra)) >= 0 && secs < 1e7)
@@ -184,9 +183,7 @@ static void openai_map_error(int http_status, const char *body, size_t len, cons
         if (json_is_string(j)) snprintf(text, sizeof text, "%s", json_string_value(j));
         llmux_status st = lx_http_status_class(http_status);
         if ((st == LLMUX_E_INVALID_REQUEST) && lx_mentions_context_length(text)) st = LLMUX_E_CONTEXT_LENGTH;
-        int64_t retry = lx_parse_retry_after(retry_after, lx_now_unix_ms());
-        if (retry < 0) retry = lx_parse_ratelimit_reset(retry_after, lx_now_unix_ms());
-        lx_provider_error(err, st, "openai", http_status, NULL, text, retry);
+        lx_provider_error(err, st, "openai", http_status, NULL, text, lx_parse_retry_hint(retry_after));
     }
     json_decref(j);
 }
