@@ -229,22 +229,7 @@ llmux_status lx_catalog_export(const lx_catalog *c, llmux_model_list **out, llmu
     for (size_t i = 0; i < c->n; i++) order[i] = &c->entries[i];
     qsort(order, c->n, sizeof *order, by_id);
     llmux_status st = LLMUX_OK;
-    for (size_t i = 0; st == LLMUX_OK && i < c->n; i++) {
-        const llmux_model_info *src = &order[i]->info;
-        llmux_model_info *m = NULL;
-        st = lx_model_list_push(l, NULL, src->id, src->provider, &m, err);
-        if (st != LLMUX_OK) break;
-        if (src->name && !(m->name = lx_model_list_strdup(l, src->name))) {
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory exporting the model catalog");
-            break;
-        }
-        m->context_length = src->context_length;
-        m->max_output_tokens = src->max_output_tokens;
-        m->input_price = src->input_price;
-        m->output_price = src->output_price;
-        m->cache_read_price = src->cache_read_price;
-        m->cache_write_price = src->cache_write_price;
-    }
+    for (size_t i = 0; st == LLMUX_OK && i < c->n; i++) st = lx_model_list_push_copy(l, &order[i]->info, err);
     free(order);
     if (st != LLMUX_OK) {
         llmux_model_list_free(l);

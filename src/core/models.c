@@ -76,23 +76,29 @@ oom:
     return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", provider ? provider : "models");
 }
 
+llmux_status lx_model_list_push_copy(llmux_model_list *l, const llmux_model_info *src, llmux_error_info *err) {
+    llmux_model_info *m;
+    llmux_status st = lx_model_list_push(l, NULL, src->id, src->provider, &m, err);
+    if (st != LLMUX_OK) return st;
+    /* Everything by value, then the strings re-homed in l's arena: src's owner may free it next. */
+    const char *id = m->id, *provider = m->provider;
+    *m = *src;
+    m->id = id;
+    m->provider = provider;
+    m->name = lx_model_list_strdup(l, src->name);
+    if (src->name && !m->name)
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", src->provider ? src->provider : "models");
+    return LLMUX_OK;
+}
+
 llmux_status lx_model_list_append(llmux_model_list *dst, const llmux_model_list *src, llmux_error_info *err) {
     if (!src || src->n == 0) return LLMUX_OK;
     const char *who = src->models[0].provider ? src->models[0].provider : "models";
     if (src->n > LX_MODELS_MAX - dst->n)
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: more than %u models in the list", who, LX_MODELS_MAX);
     for (size_t i = 0; i < src->n; i++) {
-        const llmux_model_info *s = &src->models[i];
-        llmux_model_info *m;
-        llmux_status st = lx_model_list_push(dst, NULL, s->id, s->provider, &m, err);
+        llmux_status st = lx_model_list_push_copy(dst, &src->models[i], err);
         if (st != LLMUX_OK) return st;
-        /* Everything by value, then the strings re-homed in dst's arena: src may be freed next. */
-        const char *id = m->id, *provider = m->provider;
-        *m = *s;
-        m->id = id;
-        m->provider = provider;
-        m->name = lx_model_list_strdup(dst, s->name);
-        if (s->name && !m->name) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
     }
     return LLMUX_OK;
 }

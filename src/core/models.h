@@ -23,6 +23,9 @@ llmux_model_list *lx_model_list_new(void);
 llmux_status lx_model_list_push(llmux_model_list *l, const char *prefix, const char *name, const char *provider,
                                 llmux_model_info **out, llmux_error_info *err);
 
+/* Appends a copy of one entry (strings copied into l's arena); errors as lx_model_list_push. */
+llmux_status lx_model_list_push_copy(llmux_model_list *l, const llmux_model_info *src, llmux_error_info *err);
+
 /* Appends copies of src's entries to dst, in order (a later page of the same list); src is
  * left as it was and stays the caller's. Errors: LLMUX_E_UPSTREAM_PROTOCOL when dst would pass
  * LX_MODELS_MAX entries (dst unchanged), LLMUX_E_OUT_OF_MEMORY (dst may hold some of src). */
