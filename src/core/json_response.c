@@ -177,14 +177,14 @@ static bool decode_cost(lx_jr *r, const json_t *obj, llmux_cost *c) {
     bool ok = lx_jr_expect_object(r, v) && lx_jr_check_keys(r, v, k_cost_keys);
     double *dst[] = {&c->input, &c->output, &c->cache_read, &c->cache_write, &c->total};
     for (size_t i = 0; ok && i < 5; i++) {
-        if (i < 4 && !json_object_get(v, k_cost_keys[i])) {
+        if (json_object_get(v, k_cost_keys[i])) {
+            ok = lx_jr_number(r, v, k_cost_keys[i], ge0, ">= 0", dst[i]);
+        } else if (dst[i] != &c->total) {
             *dst[i] = NAN; /* a component left out: only the total is known */
-        } else if (!json_object_get(v, k_cost_keys[i])) {
+        } else {
             size_t o = lx_jr_push_key(r, k_cost_keys[i]);
             ok = lx_jr_fail(r, "missing");
             lx_jr_pop(r, o);
-        } else {
-            ok = lx_jr_number(r, v, k_cost_keys[i], ge0, ">= 0", dst[i]);
         }
     }
     c->known = ok;
