@@ -44,13 +44,12 @@ llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_
 /* Copies the prices of the first catalog entry found under `spec`, else under
  * "<provider>/<model>" (the model that answered, e.g. a dated snapshot of an alias). */
 static bool find_prices(llmux_runtime *rt, const char *spec, const llmux_response *resp, llmux_model_info *out) {
-    char alt[1024] = "";
-    if (resp->provider && resp->model && strchr(spec, '/'))
-        snprintf(alt, sizeof alt, "%s/%s", resp->provider, resp->model);
     lx_catalog *c = lx_runtime_catalog_lock(rt);
     const llmux_model_info *m = lx_catalog_find(c, spec);
-    if ((!m || isnan(m->input_price) || isnan(m->output_price)) && alt[0] && strcmp(alt, spec) != 0) {
-        const llmux_model_info *m2 = lx_catalog_find(c, alt);
+    if ((!m || isnan(m->input_price) || isnan(m->output_price)) && resp->provider && resp->model) {
+        char alt[1024]; /* only formatted when the spec itself has no price */
+        snprintf(alt, sizeof alt, "%s/%s", resp->provider, resp->model);
+        const llmux_model_info *m2 = strcmp(alt, spec) != 0 ? lx_catalog_find(c, alt) : NULL;
         if (m2) m = m2;
     }
     if (m) *out = *m;
