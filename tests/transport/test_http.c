@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "support/fake_server.h"
 #include "transport/http.h"
+#include "http_sink.h"
 
 static const char k_secret[] = "Bearer sk-test-0123456789abcdef";
 
@@ -27,21 +28,6 @@ typedef struct fixture {
     lx_fake_server *srv;
     lx_http_client *client;
 } fixture;
-
-typedef struct sink {
-    lx_buf body;
-    int calls;
-    int fail_after;  /* >0: the callback fails on that call */
-} sink;
-
-static llmux_status collect(void *ud, const char *data, size_t len, llmux_error_info *err) {
-    sink *s = ud;
-    s->calls++;
-    if (s->fail_after && s->calls >= s->fail_after)
-        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "test: callback refused chunk %d", s->calls);
-    assert_true(lx_buf_append(&s->body, data, len));
-    return LLMUX_OK;
-}
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
@@ -64,20 +50,7 @@ static int teardown(void **state) {
 static lx_http_request make_request(fixture *f, const char *path, const lx_http_header *h, size_t nh, sink *s,
                                     char *url, size_t url_size) {
     lx_fake_server_url(f->srv, path, url, url_size);
-    lx_http_request r = lx_http_request_default();
-    r.method = "POST";
-    r.url = url;
-    r.headers = h;
-    r.n_headers = nh;
-    r.body = "{\"q\":1}";
-    r.body_len = strlen(r.body);
-    r.on_data = collect;
-    r.user_data = s;
-    r.timeouts.connect_ms = 10000;
-    r.timeouts.first_byte_ms = 30000;
-    r.timeouts.idle_ms = 30000;
-    r.timeouts.total_ms = 60000;
-    return r;
+    return test_request(url, h, nh, s, NULL);
 }
 
 static const char k_stream[] = "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n";

@@ -21,47 +21,10 @@
 #include "core/error.h"
 #include "support/fake_server.h"
 #include "transport/http.h"
+#include "http_sink.h"
 
 static const char k_secret[] = "Bearer sk-tls-test-0123456789abcdef";
 static const char k_sse[] = "data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: {\"n\":3}\n\ndata: [DONE]\n\n";
-
-typedef struct sink {
-    lx_buf body;
-    int calls;
-    int64_t first_ns;
-} sink;
-
-static llmux_status collect(void *ud, const char *data, size_t len, llmux_error_info *err) {
-    (void)err;
-    sink *s = ud;
-    if (!s->calls++) s->first_ns = lx_now_ns();
-    return lx_buf_append(&s->body, data, len) ? LLMUX_OK : LLMUX_E_OUT_OF_MEMORY;
-}
-
-static void sink_init(sink *s) {
-    memset(s, 0, sizeof *s);
-    lx_buf_init(&s->body, 1 << 20);
-}
-
-static const char *sink_text(const sink *s) { return s->body.data ? s->body.data : ""; }
-
-static lx_http_request request(const char *url, const lx_http_header *h, size_t nh, sink *s, const char *ca) {
-    lx_http_request r = lx_http_request_default();
-    r.method = "POST";
-    r.url = url;
-    r.headers = h;
-    r.n_headers = nh;
-    r.body = "{\"q\":1}";
-    r.body_len = strlen(r.body);
-    r.on_data = collect;
-    r.user_data = s;
-    r.timeouts.connect_ms = 10000;
-    r.timeouts.first_byte_ms = 30000;
-    r.timeouts.idle_ms = 30000;
-    r.timeouts.total_ms = 60000;
-    r.ca_bundle = ca;
-    return r;
-}
 
 static lx_fake_server *start(bool h2, const char *san) {
     lx_fake_server_opts o = {.tls = true, .h2 = h2, .cert_san = san};
@@ -84,7 +47,7 @@ static void test_unknown_ca_fails(void **state) {
     lx_http_header h[] = {{"authorization", k_secret, true}};
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, h, 1, &s, NULL);
+    lx_http_request r = test_request(url, h, 1, &s, NULL);
     lx_http_response resp;
     llmux_error_info err;
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_NETWORK);
@@ -116,7 +79,7 @@ static void test_ca_bundle_http11(void **state) {
     lx_http_header h[] = {{"authorization", k_secret, true}};
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, h, 1, &s, lx_fake_server_ca_file(srv));
+    lx_http_request r = test_request(url, h, 1, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
@@ -156,7 +119,7 @@ static void test_h2_stream(void **state) {
     lx_http_header h[] = {{"authorization", k_secret, true}, {"content-type", "application/json", false}};
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, h, 2, &s, lx_fake_server_ca_file(srv));
+    lx_http_request r = test_request(url, h, 2, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
@@ -192,7 +155,7 @@ static void test_h2_stream(void **state) {
                           .body = "{\"error\":\"slow\"}"};
     assert_true(lx_fake_server_push(srv, &e));
     sink_init(&s);
-    r = request(url, h, 2, &s, lx_fake_server_ca_file(srv));
+    r = test_request(url, h, 2, &s, lx_fake_server_ca_file(srv));
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
     assert_int_equal(resp.status, 429);
     assert_int_equal(resp.http_version, 2);
@@ -221,7 +184,7 @@ typedef struct par {
 static void *par_thread(void *arg) {
     par *p = arg;
     sink_init(&p->s);
-    lx_http_request r = request(p->url, NULL, 0, &p->s, p->ca);
+    lx_http_request r = test_request(p->url, NULL, 0, &p->s, p->ca);
     llmux_error_info err;
     p->st = lx_http_request_run(p->c, &r, &p->resp, &err);
     p->end_ns = lx_now_ns();
@@ -283,7 +246,7 @@ static void test_hostname_mismatch(void **state) {
     lx_fake_server_url(srv, "/v1/x", url, sizeof url);
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
+    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_NETWORK);
@@ -299,7 +262,7 @@ static void test_hostname_mismatch(void **state) {
     assert_true(lx_fake_server_push(ok, &(lx_fake_response){.body = "by-name"}));
     snprintf(url, sizeof url, "https://localhost:%d/v1/x", lx_fake_server_port(ok));
     sink_init(&s);
-    r = request(url, NULL, 0, &s, lx_fake_server_ca_file(ok));
+    r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(ok));
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
     assert_string_equal(sink_text(&s), "by-name");
     lx_http_response_free(&resp);
@@ -345,7 +308,7 @@ static void test_h2_cancel(void **state) {
     lx_fake_server_url(srv, "/v1/x", url, sizeof url);
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
+    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
     r.on_data = collect_atomic;
     canceller cc = {.cancel = llmux_cancel_create(), .s = &s};
     assert_non_null(cc.cancel);
@@ -368,7 +331,7 @@ static void test_h2_cancel(void **state) {
     /* The stream was reset, not the connection: the next request reuses it. */
     assert_true(lx_fake_server_push(srv, &(lx_fake_response){.body = "after"}));
     sink_init(&s);
-    r = request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
+    r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
     assert_string_equal(sink_text(&s), "after");
     assert_int_equal(resp.new_connections, 0);
@@ -392,7 +355,7 @@ static void test_h2_reset_midstream(void **state) {
     lx_fake_server_url(srv, "/v1/x", url, sizeof url);
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
+    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_NETWORK);
@@ -437,7 +400,7 @@ static void test_http_proxy_env(void **state) {
     lx_http_header h[] = {{"authorization", k_secret, true}};
     sink s;
     sink_init(&s);
-    lx_http_request r = request(target, h, 1, &s, NULL);
+    lx_http_request r = test_request(target, h, 1, &s, NULL);
     lx_http_response resp;
     llmux_error_info err;
     llmux_status st = lx_http_request_run(c, &r, &resp, &err);
@@ -465,7 +428,7 @@ static void test_http_proxy_env(void **state) {
     char durl[128];
     lx_fake_server_url(direct, "/v1/x", durl, sizeof durl);
     sink_init(&s);
-    r = request(durl, NULL, 0, &s, NULL);
+    r = test_request(durl, NULL, 0, &s, NULL);
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
     assert_string_equal(sink_text(&s), "direct");
     assert_int_equal(lx_fake_server_requests(proxy), 1);
@@ -479,7 +442,7 @@ static void test_http_proxy_env(void **state) {
     proxy_env(NULL, NULL, NULL);
     assert_true(lx_fake_server_push(direct, &(lx_fake_response){.body = "direct again"}));
     sink_init(&s);
-    r = request(durl, NULL, 0, &s, NULL);
+    r = test_request(durl, NULL, 0, &s, NULL);
     assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
     assert_string_equal(sink_text(&s), "direct again");
     assert_int_equal(lx_fake_server_requests(proxy), 1);
@@ -510,7 +473,7 @@ static void test_https_proxy_connect(void **state) {
     snprintf(url, sizeof url, "https://localhost:%d/v1/models", 1 + lx_fake_server_port(proxy));
     sink s;
     sink_init(&s);
-    lx_http_request r = request(url, NULL, 0, &s, lx_fake_server_ca_file(proxy));
+    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(proxy));
     lx_http_response resp;
     llmux_error_info err;
     llmux_status st = lx_http_request_run(c, &r, &resp, &err);
