@@ -31,3 +31,9 @@ void lx_make_id(char *buf, unsigned long size, const char *prefix) {
     uint64_t b = mix(a ^ n);
     snprintf(buf, size, "%s%016llx%08llx", prefix, (unsigned long long)a, (unsigned long long)(b & 0xffffffffULL));
 }
+
+int64_t lx_deadline_after(int64_t from_ns, int64_t ms) {
+    if (ms <= 0) return 0;
+    if (ms > (INT64_MAX - from_ns) / 1000000) return INT64_MAX;
+    return from_ns + ms * 1000000;
+}

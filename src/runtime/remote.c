@@ -183,25 +183,6 @@ llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_para
 
 /* ------------------------------------------------------------------ run */
 
-static pthread_mutex_t g_client_mu = PTHREAD_MUTEX_INITIALIZER;
-static lx_http_client *g_client;
-
-static llmux_status shared_client(lx_http_client **out, llmux_error_info *err) {
-    llmux_status st = LLMUX_OK;
-    pthread_mutex_lock(&g_client_mu);
-    if (!g_client) st = lx_http_client_create(NULL, &g_client, err);
-    *out = g_client;
-    pthread_mutex_unlock(&g_client_mu);
-    return st;
-}
-
-void lx_remote_shutdown(void) {
-    pthread_mutex_lock(&g_client_mu);
-    lx_http_client_destroy(g_client);
-    g_client = NULL;
-    pthread_mutex_unlock(&g_client_mu);
-}
-
 typedef struct run_state {
     lx_event_sink outer;
     const lx_provider *p;
@@ -234,7 +215,6 @@ static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_inf
     return r->p->decoder_feed(r->dec, data, len, err);
 }
 
-static int64_t pick(int64_t v, int64_t dflt) { return v > 0 ? v : dflt; }
 
 static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info *e) {
     llmux_event ev;
@@ -250,92 +230,153 @@ static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info 
     r->outer.emit(r->outer.user_data, &ev); /* the stream ends here whatever the sink answers */
 }
 
-llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
-                           int64_t deadline_ns, const lx_remote_timeouts *timeouts, lx_event_sink sink,
-                           llmux_error_info *err) {
-    if (!t || !t->provider || !req || !sink.emit) return lx_error(err, LLMUX_E_INTERNAL, "remote: run called with NULL");
-    if (llmux_cancel_is_triggered(cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled before the request");
-    const lx_provider *p = t->provider;
-    llmux_error_info e;
-    lx_error_clear(&e);
-    lx_http_client *client = NULL;
-    llmux_status st = shared_client(&client, &e);
-    if (st != LLMUX_OK) {
-        if (err) *err = e;
-        return st;
-    }
-
+/* One attempt in flight: everything the transfer borrows lives here until it ended. */
+typedef struct attempt {
+    run_state r;
+    const lx_remote_target *t;
     lx_wire_request w;
-    memset(&w, 0, sizeof w);
-    lx_buf_init(&w.body, LLMUX_JSON_MAX_BYTES);
     lx_buf url;
-    lx_buf_init(&url, 8192);
-    run_state r = {.outer = sink, .p = p};
-    lx_http_response resp;
-    memset(&resp, 0, sizeof resp);
-
-    st = p->encode(&t->cfg, req, &w, &e);
-    if (st != LLMUX_OK) goto done;
-    if (!lx_buf_append_str(&url, t->cfg.base_url) || !lx_buf_append_str(&url, w.path)) {
-        st = lx_error(&e, LLMUX_E_CONFIGURATION, "%s: request URL too long", t->cfg.name);
-        goto done;
-    }
     lx_http_header headers[LX_WIRE_MAX_HEADERS];
-    for (size_t i = 0; i < w.n_headers && i < LX_WIRE_MAX_HEADERS; i++)
-        headers[i] = (lx_http_header){w.headers[i].name, w.headers[i].value, w.headers[i].secret};
-    r.dec = p->decoder_create(&t->cfg, w.stream, (lx_event_sink){wrapped_emit, &r});
-    if (!r.dec) {
-        st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
-        goto done;
-    }
+    lx_http_request hr;
+    lx_http_response resp;
+    lx_remote_done_cb done;
+    void *user_data;
+} attempt;
 
-    lx_http_request hr = lx_http_request_default();
-    hr.method = w.method;
-    hr.url = url.data;
-    hr.headers = headers;
-    hr.n_headers = w.n_headers < LX_WIRE_MAX_HEADERS ? w.n_headers : LX_WIRE_MAX_HEADERS;
-    hr.body = w.body.len ? w.body.data : NULL;
-    hr.body_len = w.body.len;
-    hr.timeouts.connect_ms = pick(timeouts ? timeouts->connect_ms : 0, 10000);
-    hr.timeouts.first_byte_ms = pick(timeouts ? timeouts->first_byte_ms : 0, 120000);
-    hr.timeouts.idle_ms = pick(timeouts ? timeouts->idle_ms : 0, 60000);
-    hr.ca_bundle = timeouts ? timeouts->ca_bundle : NULL;
-    hr.deadline_ns = deadline_ns;
-    hr.cancel = cancel;
-    hr.on_data = feed;
-    hr.user_data = &r;
-    st = lx_http_request_run(client, &hr, &resp, &e);
+static void attempt_free(attempt *a) {
+    if (a->r.dec) a->r.p->decoder_destroy(a->r.dec);
+    lx_http_response_free(&a->resp);
+    for (size_t i = 0; i < LX_WIRE_MAX_HEADERS; i++)
+        if (a->w.headers[i].secret) explicit_bzero(a->w.headers[i].value, sizeof a->w.headers[i].value);
+    lx_buf_free(&a->w.body);
+    lx_buf_free(&a->url);
+    free(a);
+}
+
+/* The stream's outcome once the transport returned st: the terminal event decides when one went
+ * out; otherwise a failure after some event ends the stream with exactly one terminal event, and
+ * a failure before any event is returned silently so the caller may retry or fall back. */
+static llmux_status settle(attempt *a, llmux_status st, llmux_error_info *e) {
+    run_state *r = &a->r;
     if (st == LLMUX_OK) {
-        if (resp.status < 200 || resp.status > 299) {
-            p->map_error(resp.status, resp.error_body ? resp.error_body : "", resp.error_body_len,
-                         lx_http_retry_hint(&resp), &e);
-            st = e.status != LLMUX_OK ? e.status : lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", t->cfg.name, resp.status);
+        if (a->resp.status < 200 || a->resp.status > 299) {
+            a->t->provider->map_error(a->resp.status, a->resp.error_body ? a->resp.error_body : "",
+                                      a->resp.error_body_len, lx_http_retry_hint(&a->resp), e);
+            st = e->status != LLMUX_OK ? e->status
+                                       : lx_error(e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", a->t->cfg.name, a->resp.status);
         } else {
-            st = p->decoder_end(r.dec, &e);
+            st = r->p->decoder_end(r->dec, e);
         }
     }
-
-done:
-    if (r.terminal) {
-        /* The stream already ended: its terminal event decides the outcome. */
-        st = r.terminal_st;
-        e = r.terminal_err;
-    } else {
-        if (st == LLMUX_OK)
-            st = lx_error(&e, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response ended without a finish", t->cfg.name);
-        /* A failure before any event is returned silently so the caller may retry or fall back;
-         * after one, the stream must end with exactly one terminal event. */
-        if (r.any) emit_terminal(&r, st, &e);
+    if (r->terminal) {
+        *e = r->terminal_err;
+        return r->terminal_st;
     }
-    p->decoder_destroy(r.dec);
-    lx_http_response_free(&resp);
-    for (size_t i = 0; i < LX_WIRE_MAX_HEADERS; i++)
-        if (w.headers[i].secret) explicit_bzero(w.headers[i].value, sizeof w.headers[i].value);
-    lx_buf_free(&w.body);
-    lx_buf_free(&url);
-    if (err) *err = e;
+    if (st == LLMUX_OK)
+        st = lx_error(e, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response ended without a finish", a->t->cfg.name);
+    if (r->any) emit_terminal(r, st, e);
     return st;
 }
 
-/* For remote_extra.c: embeddings and model lists go through the same pooled client. */
-llmux_status lx_remote_client(lx_http_client **out, llmux_error_info *err) { return shared_client(out, err); }
+static void attempt_done(void *ud, llmux_status st, const llmux_error_info *err) {
+    attempt *a = ud;
+    llmux_error_info e = *err;
+    st = settle(a, st, &e);
+    lx_remote_done_cb done = a->done;
+    void *user_data = a->user_data;
+    attempt_free(a);
+    done(user_data, st, &e);
+}
+
+llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                             int64_t deadline_ns, const lx_remote_settings *timeouts, lx_event_sink sink,
+                             lx_remote_done_cb done, void *user_data, llmux_error_info *err) {
+    lx_http_client *client = timeouts ? timeouts->client : NULL;
+    if (!client || !t || !t->provider || !req || !sink.emit || !done)
+        return lx_error(err, LLMUX_E_INTERNAL, "remote: start called with NULL");
+    if (llmux_cancel_is_triggered(cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled before the request");
+    const lx_provider *p = t->provider;
+    attempt *a = calloc(1, sizeof *a);
+    if (!a) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
+    a->t = t;
+    a->done = done;
+    a->user_data = user_data;
+    a->r = (run_state){.outer = sink, .p = p};
+    lx_buf_init(&a->w.body, LLMUX_JSON_MAX_BYTES);
+    lx_buf_init(&a->url, 8192);
+    llmux_status st = p->encode(&t->cfg, req, &a->w, err);
+    if (st != LLMUX_OK) goto fail;
+    if (!lx_buf_append_str(&a->url, t->cfg.base_url) || !lx_buf_append_str(&a->url, a->w.path)) {
+        st = lx_error(err, LLMUX_E_CONFIGURATION, "%s: request URL too long", t->cfg.name);
+        goto fail;
+    }
+    size_t nh = a->w.n_headers < LX_WIRE_MAX_HEADERS ? a->w.n_headers : LX_WIRE_MAX_HEADERS;
+    for (size_t i = 0; i < nh; i++)
+        a->headers[i] = (lx_http_header){a->w.headers[i].name, a->w.headers[i].value, a->w.headers[i].secret};
+    a->r.dec = p->decoder_create(&t->cfg, a->w.stream, (lx_event_sink){wrapped_emit, &a->r});
+    if (!a->r.dec) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
+        goto fail;
+    }
+    lx_http_request *hr = &a->hr;
+    *hr = lx_http_request_default();
+    hr->method = a->w.method;
+    hr->url = a->url.data;
+    hr->headers = a->headers;
+    hr->n_headers = nh;
+    hr->body = a->w.body.len ? a->w.body.data : NULL;
+    hr->body_len = a->w.body.len;
+    hr->timeouts.connect_ms = lx_pick_ms(timeouts ? timeouts->connect_ms : 0, LX_DEFAULT_CONNECT_MS);
+    hr->timeouts.first_byte_ms = lx_pick_ms(timeouts ? timeouts->first_byte_ms : 0, LX_DEFAULT_FIRST_BYTE_MS);
+    hr->timeouts.idle_ms = lx_pick_ms(timeouts ? timeouts->idle_ms : 0, LX_DEFAULT_IDLE_MS);
+    hr->ca_bundle = timeouts ? timeouts->ca_bundle : NULL;
+    hr->deadline_ns = deadline_ns;
+    hr->cancel = cancel;
+    hr->on_data = feed;
+    hr->user_data = &a->r;
+    st = lx_http_request_start(client, hr, &a->resp, attempt_done, a, err);
+    if (st == LLMUX_OK) return LLMUX_OK;
+fail:
+    attempt_free(a);
+    return st;
+}
+
+/* The blocking form: start, then wait for the completion on this thread. */
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    llmux_status st;
+    llmux_error_info err;
+} waiter;
+
+static void waiter_done(void *ud, llmux_status st, const llmux_error_info *err) {
+    waiter *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->st = st;
+    w->err = *err;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                           int64_t deadline_ns, const lx_remote_settings *timeouts, lx_event_sink sink,
+                           llmux_error_info *err) {
+    if (timeouts && timeouts->client && lx_http_client_on_loop(timeouts->client))
+        return lx_error(err, LLMUX_E_INTERNAL, "remote: a blocking request from the HTTP loop thread would deadlock");
+    waiter w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    llmux_status st = lx_remote_start(t, req, cancel, deadline_ns, timeouts, sink, waiter_done, &w, err);
+    if (st == LLMUX_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        st = w.st;
+        if (err) *err = w.err;
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return st;
+}

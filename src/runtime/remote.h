@@ -8,13 +8,24 @@
 #include "llmux.h"
 #include "providers/provider.h"
 
-/* Transport settings for one remote attempt: timeouts (milliseconds, > 0) and the CA bundle. */
-typedef struct lx_remote_timeouts {
+typedef struct lx_http_client lx_http_client;
+
+/* The one place the remote timeout defaults live (milliseconds). */
+#define LX_DEFAULT_CONNECT_MS 10000
+#define LX_DEFAULT_FIRST_BYTE_MS 120000
+#define LX_DEFAULT_IDLE_MS 60000
+/* v when set (> 0), else the default. */
+static inline int64_t lx_pick_ms(int64_t v, int64_t dflt) { return v > 0 ? v : dflt; }
+
+/* Transport settings for remote requests: the runtime's HTTP client, timeouts (milliseconds;
+ * 0 = the defaults above) and the CA bundle. Borrowed: the runtime owns the client. */
+typedef struct lx_remote_settings {
+    lx_http_client *client; /* required: every transfer runs on this client's loop thread */
     int64_t connect_ms;
     int64_t first_byte_ms;
     int64_t idle_ms;
     const char *ca_bundle;  /* PEM file of trusted CAs; NULL = the system store (borrowed) */
-} lx_remote_timeouts;
+} lx_remote_settings;
 
 /* A resolved remote target: the adapter and its configuration. The strings live in `storage`. */
 typedef struct lx_remote_target {
@@ -34,13 +45,26 @@ bool lx_remote_is_remote(const char *model_spec, const llmux_provider_params *pr
 llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_params *providers, size_t n_providers,
                                lx_remote_target *out, llmux_error_info *err);
 
-/* Runs the request: encode, send, stream the body through the adapter's decoder into sink.
+/* Runs on the HTTP client's loop thread when a started attempt ended: st and err (borrowed for
+ * the call) as lx_remote_run would return them; the stream rules of lx_remote_run hold. */
+typedef void (*lx_remote_done_cb)(void *user_data, llmux_status st, const llmux_error_info *err);
+
+/* Starts the request on the client's loop and returns at once (no thread waits for it): events
+ * reach sink on the loop thread, then done runs there once. t and req must stay valid until
+ * done ran (the request is encoded before this returns, so req only needs to live until then).
+ * On failure (encoding, URL, cancelled, out of memory) nothing was emitted and done never runs. */
+llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                             int64_t deadline_ns, const lx_remote_settings *settings, lx_event_sink sink,
+                             lx_remote_done_cb done, void *user_data, llmux_error_info *err);
+
+/* Blocking form of lx_remote_start (waits on the calling thread, which must not be the loop
+ * thread; the sink runs on the loop thread). Runs the request: encode, send, stream the body through the adapter's decoder into sink.
  * Cancellation (token, deadline, or sink returning false) aborts the transfer and closes the
  * socket promptly. Every accepted request ends with exactly one FINISH or ERROR event through
  * the sink (a failure before any event is returned without emitting, so the caller may retry
  * or fall back). deadline_ns: CLOCK_MONOTONIC instant, 0 = none. */
 llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
-                           int64_t deadline_ns, const lx_remote_timeouts *timeouts, lx_event_sink sink,
+                           int64_t deadline_ns, const lx_remote_settings *timeouts, lx_event_sink sink,
                            llmux_error_info *err);
 
 /* Resolution details (lx_remote_resolve):
@@ -63,20 +87,10 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
  *    found, before any network I/O.
  *  - The target's cfg points into its own storage: do not copy a target by value.
  *
- * Remote requests share one process-wide HTTP client (lx_http_client: a pool of connections per
- * host reused across requests and threads). */
-
-/* Releases the shared HTTP client and its pooled connections. Call only when no remote request
- * is running (e.g. at exit, or in tests before a leak check); the next request creates a new one. */
-void lx_remote_shutdown(void);
+ * Remote requests run on the runtime's HTTP client (lx_remote_settings.client): one loop thread
+ * and one connection cache per runtime, released by llmux_runtime_destroy. */
 
 /* ------------------------------------------- embeddings and model lists (remote_extra.c) */
-
-typedef struct lx_http_client lx_http_client;
-
-/* The process-wide HTTP client every remote request shares (created on first use; released by
- * lx_remote_shutdown). Errors: LLMUX_E_OUT_OF_MEMORY, LLMUX_E_INTERNAL. */
-llmux_status lx_remote_client(lx_http_client **out, llmux_error_info *err);
 
 /* Resolves a bare provider name ("openrouter", "ollama", a configured custom name) the way
  * lx_remote_resolve resolves "<name>/<model>" (same environment variables and overrides, same
@@ -92,7 +106,7 @@ llmux_status lx_remote_resolve_provider(const char *name, const llmux_provider_p
  * req->n_inputs; transport errors as lx_http_request_run. On success *out is the caller's
  * (llmux_embeddings_free); on failure it is NULL. deadline_ns as for lx_remote_run. */
 llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_request *req, const llmux_cancel *cancel,
-                             int64_t deadline_ns, const lx_remote_timeouts *timeouts, llmux_embeddings **out,
+                             int64_t deadline_ns, const lx_remote_settings *timeouts, llmux_embeddings **out,
                              llmux_error_info *err);
 
 /* Lists the target provider's models (encode_models / decode_models), every page: the adapter's
@@ -101,6 +115,6 @@ llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_reques
  * one, more than LX_MODELS_MAX_PAGES pages or LX_MODELS_MAX models; an error on any page fails the call
  * (no partial list). Otherwise as lx_remote_embed. *out is the caller's (llmux_model_list_free). */
 llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel *cancel, int64_t deadline_ns,
-                                   const lx_remote_timeouts *timeouts, llmux_model_list **out, llmux_error_info *err);
+                                   const lx_remote_settings *timeouts, llmux_model_list **out, llmux_error_info *err);
 
 #endif

@@ -44,17 +44,15 @@ static llmux_status on_data(void *ud, const char *data, size_t len, llmux_error_
     return LLMUX_OK;
 }
 
-static int64_t pick(int64_t v, int64_t dflt) { return v > 0 ? v : dflt; }
-
 /* Sends w and buffers a 2xx body into acc; a non-2xx answer goes through the adapter's
  * map_error. */
 static llmux_status fetch(const lx_remote_target *t, const lx_wire_request *w, const llmux_cancel *cancel,
-                          int64_t deadline_ns, const lx_remote_timeouts *timeouts, body_acc *acc,
+                          int64_t deadline_ns, const lx_remote_settings *timeouts, body_acc *acc,
                           llmux_error_info *err) {
     if (llmux_cancel_is_triggered(cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled before the request");
-    lx_http_client *client = NULL;
-    llmux_status st = lx_remote_client(&client, err);
-    if (st != LLMUX_OK) return st;
+    lx_http_client *client = timeouts ? timeouts->client : NULL;
+    if (!client) return lx_error(err, LLMUX_E_INTERNAL, "%s: no HTTP client", acc->who);
+    llmux_status st;
     lx_buf url;
     lx_buf_init(&url, 8192);
     if (!lx_buf_append_str(&url, t->cfg.base_url) || !lx_buf_append_str(&url, w->path)) {
@@ -72,9 +70,9 @@ static llmux_status fetch(const lx_remote_target *t, const lx_wire_request *w, c
     hr.n_headers = nh;
     hr.body = w->body.len ? w->body.data : NULL;
     hr.body_len = w->body.len;
-    hr.timeouts.connect_ms = pick(timeouts ? timeouts->connect_ms : 0, 10000);
-    hr.timeouts.first_byte_ms = pick(timeouts ? timeouts->first_byte_ms : 0, 120000);
-    hr.timeouts.idle_ms = pick(timeouts ? timeouts->idle_ms : 0, 60000);
+    hr.timeouts.connect_ms = lx_pick_ms(timeouts ? timeouts->connect_ms : 0, LX_DEFAULT_CONNECT_MS);
+    hr.timeouts.first_byte_ms = lx_pick_ms(timeouts ? timeouts->first_byte_ms : 0, LX_DEFAULT_FIRST_BYTE_MS);
+    hr.timeouts.idle_ms = lx_pick_ms(timeouts ? timeouts->idle_ms : 0, LX_DEFAULT_IDLE_MS);
     hr.ca_bundle = timeouts ? timeouts->ca_bundle : NULL;
     hr.deadline_ns = deadline_ns;
     hr.cancel = cancel;
@@ -103,7 +101,7 @@ static void wire_free(lx_wire_request *w) {
 }
 
 llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_request *req, const llmux_cancel *cancel,
-                             int64_t deadline_ns, const lx_remote_timeouts *timeouts, llmux_embeddings **out,
+                             int64_t deadline_ns, const lx_remote_settings *timeouts, llmux_embeddings **out,
                              llmux_error_info *err) {
     if (out) *out = NULL;
     if (!t || !t->provider || !req || !out) return lx_error(err, LLMUX_E_INTERNAL, "remote: embed called with NULL");
@@ -131,7 +129,7 @@ llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_reques
 }
 
 llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel *cancel, int64_t deadline_ns,
-                                   const lx_remote_timeouts *timeouts, llmux_model_list **out, llmux_error_info *err) {
+                                   const lx_remote_settings *timeouts, llmux_model_list **out, llmux_error_info *err) {
     if (out) *out = NULL;
     if (!t || !t->provider || !out) return lx_error(err, LLMUX_E_INTERNAL, "remote: list_models called with NULL");
     const lx_provider *p = t->provider;

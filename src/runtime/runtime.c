@@ -1,5 +1,7 @@
-/* The runtime: resolves a request's model, runs it on the engine (remote providers plug in here
- * through the provider interface), streams events to the caller and aggregates the response. */
+/* The runtime: owns the HTTP client (its loop thread carries every remote stream) and the local
+ * models with their engine threads; resolves a request's model, starts it as an execution on
+ * the right producer and hands its events to the caller (execution.h). */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +18,10 @@
 #include "engine/engine.h"
 #include "engine/paths.h"
 #include "remote.h"
-#include "runtime/runtime_internal.h" /* also checks the accessors against their declarations */
+#include "runtime/execution.h"
+#include "runtime/local_worker.h"
+#include "runtime/runtime_internal.h"
+#include "transport/http.h" /* also checks the accessors against their declarations */
 #include "llmux.h"
 
 /* Bounded registry: a runtime never holds more than this many loaded local models. */
@@ -25,7 +30,7 @@
 typedef struct loaded_model {
     char *path;              /* canonical */
     lx_model *model;
-    pthread_mutex_t lock;    /* one generation at a time per model */
+    lx_worker *worker;       /* the model's engine thread: all its decoding happens there */
 } loaded_model;
 
 struct llmux_runtime {
@@ -42,8 +47,9 @@ struct llmux_runtime {
     void *progress_user_data;
     llmux_provider_params *providers; /* deep copies */
     size_t n_providers;
-    lx_remote_timeouts timeouts;
+    lx_remote_settings timeouts; /* .client is http below */
     char *ca_bundle;         /* timeouts.ca_bundle points here */
+    lx_http_client *http;    /* every remote request runs on its loop thread */
     /* state */
     pthread_mutex_t lock;    /* guards models[] */
     pthread_mutex_t catalog_lock; /* guards catalog */
@@ -136,9 +142,9 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
             (src->app_title && !(dst->app_title = dup_str(src->app_title))))
             goto oom;
     }
-    rt->timeouts.connect_ms = params->connect_timeout_ms > 0 ? params->connect_timeout_ms : 10000;
-    rt->timeouts.first_byte_ms = params->first_byte_timeout_ms > 0 ? params->first_byte_timeout_ms : 120000;
-    rt->timeouts.idle_ms = params->idle_timeout_ms > 0 ? params->idle_timeout_ms : 60000;
+    rt->timeouts.connect_ms = lx_pick_ms(params->connect_timeout_ms, LX_DEFAULT_CONNECT_MS);
+    rt->timeouts.first_byte_ms = lx_pick_ms(params->first_byte_timeout_ms, LX_DEFAULT_FIRST_BYTE_MS);
+    rt->timeouts.idle_ms = lx_pick_ms(params->idle_timeout_ms, LX_DEFAULT_IDLE_MS);
     /* libcurl itself reads neither variable; the curl tool and most HTTP clients honour them. */
     const char *ca = params->ca_bundle;
     if (!ca || !*ca) ca = getenv("SSL_CERT_FILE");
@@ -146,6 +152,8 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if (ca && *ca && !(rt->ca_bundle = dup_str(ca))) goto oom;
     rt->timeouts.ca_bundle = rt->ca_bundle;
     if (!(rt->catalog = lx_catalog_create())) goto oom;
+    if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
+    rt->timeouts.client = rt->http;
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->catalog_lock, NULL);
     *out = rt;
@@ -153,6 +161,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
 oom:
     st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
 fail:
+    lx_http_client_destroy(rt->http);
     free_config(rt);
     free(rt);
     return st;
@@ -160,9 +169,11 @@ fail:
 
 void llmux_runtime_destroy(llmux_runtime *rt) {
     if (!rt) return;
+    /* The loop first: it ends any transfer still open and closes the cached connections. */
+    lx_http_client_destroy(rt->http);
     for (size_t i = 0; i < rt->n_models; i++) {
+        lx_worker_destroy(rt->models[i]->worker);
         lx_model_free(rt->models[i]->model);
-        pthread_mutex_destroy(&rt->models[i]->lock);
         free(rt->models[i]->path);
         free(rt->models[i]);
     }
@@ -235,12 +246,15 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, loaded_model
     mp.progress = rt->progress;
     mp.progress_user_data = rt->progress_user_data;
     st = lx_model_load(&mp, &lm->model, err);
+    if (st == LLMUX_OK && !(lm->worker = lx_worker_create(lm->model))) {
+        lx_model_free(lm->model);
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the engine thread for %s", canon);
+    }
     if (st != LLMUX_OK) {
         free(lm->path);
         free(lm);
         goto done;
     }
-    pthread_mutex_init(&lm->lock, NULL);
     rt->models[rt->n_models++] = lm;
     *out = lm;
     rt_log(rt, LLMUX_LOG_INFO, "model loaded");
@@ -250,26 +264,6 @@ done:
 }
 
 /* ------------------------------------------------------------------ run */
-
-typedef struct run_ctx {
-    llmux_aggregator *agg;
-    const llmux_run_params *params;
-    int64_t t_start;
-    int64_t t_first;      /* first content event, 0 until then */
-    llmux_status agg_status;
-    llmux_error_info agg_err;
-} run_ctx;
-
-static bool on_event(void *ud, const llmux_event *ev) {
-    run_ctx *rc = ud;
-    if (!rc->t_first && (ev->type == LLMUX_EVENT_TEXT_DELTA || ev->type == LLMUX_EVENT_REASONING_DELTA ||
-                         ev->type == LLMUX_EVENT_TOOL_CALL_START))
-        rc->t_first = lx_now_ns();
-    if (rc->agg_status == LLMUX_OK) rc->agg_status = llmux_aggregator_add(rc->agg, ev, &rc->agg_err);
-    bool keep = true;
-    if (rc->params->on_event) keep = rc->params->on_event(ev, rc->params->user_data);
-    return keep && rc->agg_status == LLMUX_OK;
-}
 
 static bool validate(const llmux_request *req, llmux_error_info *err) {
     const llmux_sampling *s = &req->sampling;
@@ -294,65 +288,66 @@ static bool validate(const llmux_request *req, llmux_error_info *err) {
             lx_error(err, LLMUX_E_INVALID_REQUEST, "stop[%zu]: must be a non-empty string", i);
             return false;
         }
+    if (req->deadline_ms < 0) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "deadline_ms: must be >= 0");
+        return false;
+    }
     return true;
 }
 
-/* Builds the response from an aggregator that saw a terminal event, with timing, cost (spec:
- * the remote model spec to price; NULL = local, free) and the error. */
-static llmux_status finish_response(llmux_runtime *rt, const char *spec, run_ctx *rc, int64_t t_wait, int64_t t_run,
-                                    const lx_gen_stats *stats, llmux_status st, llmux_response **out,
+/* Builds the response of a consumed execution: timing, cost (spec: the remote model spec to
+ * price; NULL = local, free), the model that was asked for when no event named one, the error. */
+static llmux_status finish_response(llmux_runtime *rt, const char *spec, const char *model, const char *provider,
+                                    int64_t t_start, lx_exec_result *res, llmux_response **out,
                                     llmux_error_info *err) {
-    llmux_response *resp = llmux_aggregator_response(rc->agg);
-    llmux_aggregator_destroy(rc->agg);
-    rc->agg = NULL;
-    if (!resp) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    llmux_response *resp = res->resp;
+    *err = res->err;
+    if (!resp) return res->status;
     int64_t t_end = lx_now_ns();
-    lx_response_set_timing(resp, lx_ms_between(t_wait, t_run), rc->t_first ? lx_ms_between(rc->t_start, rc->t_first) : -1,
-                           lx_ms_between(rc->t_start, t_end));
-    bool priced = spec ? lx_runtime_price_response(rt, spec, resp)
-                       : (resp->cost = (llmux_cost){.known = true}, true); /* local inference has no price */
-    if (!priced || (stats && stats->warning && !lx_response_add_warning(resp, stats->warning_code, stats->warning))) {
+    int64_t t_run = res->t_run_ns ? res->t_run_ns : t_start;
+    lx_response_set_timing(resp, lx_ms_between(t_start, t_run),
+                           res->t_first_ns ? lx_ms_between(t_start, res->t_first_ns) : -1, lx_ms_between(t_start, t_end));
+    bool ok = (!resp->model || !*resp->model) ? lx_response_set_meta(resp, NULL, model, provider) : true;
+    ok = ok && (spec ? lx_runtime_price_response(rt, spec, resp)
+                     : (resp->cost = (llmux_cost){.known = true}, true)); /* local inference has no price */
+    if (ok && res->has_stats && res->stats.warning)
+        ok = lx_response_add_warning(resp, res->stats.warning_code, res->stats.warning);
+    if (!ok) {
         llmux_response_free(resp);
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
     }
-    if (st != LLMUX_OK) lx_response_set_error(resp, err);
+    if (res->status != LLMUX_OK) lx_response_set_error(resp, err);
     *out = resp;
-    return st;
+    return res->status;
 }
 
+static void remote_done(void *ud, llmux_status st, const llmux_error_info *err) { lx_exec_end(ud, st, err, NULL); }
+
 static llmux_status run_remote(llmux_runtime *rt, const char *spec, const llmux_request *req,
-                               const llmux_run_params *params, llmux_response **out, llmux_error_info *err) {
-    int64_t t_start = lx_now_ns();
+                               const llmux_run_params *params, int64_t t_start, llmux_response **out,
+                               llmux_error_info *err) {
     lx_remote_target *target = malloc(sizeof *target);
     if (!target) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", spec);
     llmux_status st = lx_remote_resolve(spec, rt->providers, rt->n_providers, target, err);
+    lx_exec *x = st == LLMUX_OK ? lx_exec_create(params->cancel) : NULL;
+    if (st == LLMUX_OK && !x) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
     if (st != LLMUX_OK) {
         free(target);
         return st;
     }
-    run_ctx rc;
-    memset(&rc, 0, sizeof rc);
-    rc.params = params;
-    rc.t_start = t_start;
-    rc.agg = llmux_aggregator_create();
-    if (!rc.agg) {
-        free(target);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the aggregator");
-    }
-    int64_t deadline = req->deadline_ms > 0 ? t_start + req->deadline_ms * 1000000 : 0;
-    lx_event_sink sink = {on_event, &rc};
-    st = lx_remote_run(target, req, params->cancel, deadline, &rt->timeouts, sink, err);
+    /* Accepted: from here on the caller always gets a terminal event and a response. */
+    int64_t deadline = lx_deadline_after(t_start, req->deadline_ms);
+    llmux_error_info e;
+    lx_error_clear(&e);
+    st = lx_remote_start(target, req, lx_exec_cancel(x), deadline, &rt->timeouts, lx_exec_sink(x), remote_done, x, &e);
+    if (st != LLMUX_OK) lx_exec_end(x, st, &e, NULL);
+    lx_exec_result res;
+    lx_exec_consume(x, params->on_event, params->user_data, &res);
+    lx_exec_destroy(x);
+    st = finish_response(rt, spec, target->cfg.model, target->cfg.name, t_start, &res, out, err);
+    explicit_bzero(target, sizeof *target); /* it holds the key */
     free(target);
-    if (rc.agg_status != LLMUX_OK && st == LLMUX_OK) {
-        *err = rc.agg_err;
-        st = rc.agg_status;
-    }
-    if (!llmux_aggregator_done(rc.agg)) {
-        /* Failed before the first event: nothing reached the caller. */
-        llmux_aggregator_destroy(rc.agg);
-        return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "the provider ended without a terminal event");
-    }
-    return finish_response(rt, spec, &rc, t_start, t_start, NULL, st, out, err);
+    return st;
 }
 
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
@@ -360,7 +355,8 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
     llmux_error_info local_err;
     if (!err) err = &local_err;
     lx_error_clear(err);
-    *out = NULL;
+    if (out) *out = NULL;
+    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_run: rt, req and out are required");
     llmux_run_params defaults = llmux_run_default_params();
     if (!params) params = &defaults;
     int64_t t_start = lx_now_ns();
@@ -368,40 +364,26 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
 
     const char *spec = req->model && *req->model ? req->model : rt->default_model;
     if (!spec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
-    if (lx_remote_is_remote(spec, rt->providers, rt->n_providers)) return run_remote(rt, spec, req, params, out, err);
+    if (lx_remote_is_remote(spec, rt->providers, rt->n_providers))
+        return run_remote(rt, spec, req, params, t_start, out, err);
 
     char canon[PATH_MAX];
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
     if (st != LLMUX_OK) return st;
     loaded_model *lm;
     if ((st = get_model(rt, canon, &lm, err)) != LLMUX_OK) return st;
+    lx_exec *x = lx_exec_create(params->cancel);
+    if (!x) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
 
-    run_ctx rc;
-    memset(&rc, 0, sizeof rc);
-    rc.params = params;
-    rc.t_start = t_start;
-    rc.agg = llmux_aggregator_create();
-    if (!rc.agg) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the aggregator");
-
-    int64_t deadline = req->deadline_ms > 0 ? t_start + req->deadline_ms * 1000000 : 0;
-    int64_t t_wait = lx_now_ns();
-    pthread_mutex_lock(&lm->lock);
-    int64_t t_run = lx_now_ns();
-    lx_gen_stats stats;
-    lx_event_sink sink = {on_event, &rc};
-    st = lx_model_generate(lm->model, req, params->cancel, deadline, sink, &stats, err);
-    pthread_mutex_unlock(&lm->lock);
-
-    if (rc.agg_status != LLMUX_OK && st == LLMUX_OK) {
-        *err = rc.agg_err;
-        st = rc.agg_status;
-    }
-    if (!llmux_aggregator_done(rc.agg)) {
-        /* Refused before START (context length, empty prompt): no event went out. */
-        llmux_aggregator_destroy(rc.agg);
-        return st != LLMUX_OK ? st : lx_error(err, LLMUX_E_INTERNAL, "the engine ended without a terminal event");
-    }
-    return finish_response(rt, NULL, &rc, t_wait, t_run, &stats, st, out, err);
+    /* Accepted: from here on the caller always gets a terminal event and a response. */
+    llmux_error_info e;
+    lx_error_clear(&e);
+    st = lx_worker_submit(lm->worker, req, x, lx_deadline_after(t_start, req->deadline_ms), &e);
+    if (st != LLMUX_OK) lx_exec_end(x, st, &e, NULL);
+    lx_exec_result res;
+    lx_exec_consume(x, params->on_event, params->user_data, &res);
+    lx_exec_destroy(x);
+    return finish_response(rt, NULL, lx_model_name(lm->model), "local", t_start, &res, out, err);
 }
 
 /* ---------------------------------------------- accessors (runtime_internal.h) */
@@ -412,7 +394,7 @@ const llmux_provider_params *lx_runtime_providers(const llmux_runtime *rt, size_
     return rt->providers;
 }
 
-lx_remote_timeouts lx_runtime_timeouts(const llmux_runtime *rt) { return rt->timeouts; }
+lx_remote_settings lx_runtime_timeouts(const llmux_runtime *rt) { return rt->timeouts; }
 
 lx_catalog *lx_runtime_catalog_lock(llmux_runtime *rt) {
     pthread_mutex_lock(&rt->catalog_lock);

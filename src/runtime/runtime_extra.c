@@ -38,7 +38,7 @@ llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmu
     if (!t) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %.200s", req->model);
     st = lx_remote_resolve(req->model, pp, np, t, err);
     if (st == LLMUX_OK) {
-        lx_remote_timeouts to = lx_runtime_timeouts(rt);
+        lx_remote_settings to = lx_runtime_timeouts(rt);
         st = lx_remote_embed(t, req, cancel, 0, &to, out, err);
     }
     explicit_bzero(t, sizeof *t);
@@ -59,7 +59,7 @@ llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_ca
     if (!t) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving a provider");
     llmux_status st = lx_remote_resolve_provider(provider, pp, np, t, err);
     if (st == LLMUX_OK) {
-        lx_remote_timeouts to = lx_runtime_timeouts(rt);
+        lx_remote_settings to = lx_runtime_timeouts(rt);
         st = lx_remote_list_models(t, cancel, 0, &to, out, err);
     }
     if (st == LLMUX_OK && (st = lx_runtime_catalog_discovered(rt, *out, err)) != LLMUX_OK) {

@@ -12,7 +12,7 @@
 /* The provider overrides copied at creation (*n entries; borrowed, valid for the runtime's life). */
 const llmux_provider_params *lx_runtime_providers(const llmux_runtime *rt, size_t *n);
 /* The remote timeouts configured at creation. */
-lx_remote_timeouts lx_runtime_timeouts(const llmux_runtime *rt);
+lx_remote_settings lx_runtime_timeouts(const llmux_runtime *rt);
 
 /* The runtime's model catalog, locked: every lx_runtime_catalog_lock is paired with one
  * lx_runtime_catalog_unlock, with no other runtime lock taken in between. */

@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,11 @@ typedef struct xfer {
     bool oom;
     /* For the loop thread's tick. */
     int64_t start, deadline, sent_ns; /* sent_ns: when the connection was ready and the request went out */
+    /* Owned by the transfer from xfer_prepare to xfer_release. */
+    lx_http_client *client;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
+    bool entered;          /* counted as a user of the client's loop */
 } xfer;
 
 static bool is_2xx(int status) { return status >= 200 && status < 300; }
@@ -455,11 +461,14 @@ static llmux_status tick(void *ud, int *next_ms) {
     return LLMUX_OK;
 }
 
-llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
+/* Checks the request and sets up x (easy handle, headers, callbacks). On failure x holds
+ * nothing that xfer_release would not free. */
+static llmux_status xfer_prepare(lx_http_client *c, const lx_http_request *req, lx_http_response *resp, xfer *x,
                                  llmux_error_info *err) {
+    memset(x, 0, sizeof *x);
     if (resp) memset(resp, 0, sizeof *resp);
     if (!c || !req || !req->url || !req->method || !resp)
-        return lx_error(err, LLMUX_E_INTERNAL, "http: request_run called with NULL");
+        return lx_error(err, LLMUX_E_INTERNAL, "http: request called with NULL");
     if (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0)
         return lx_error(err, LLMUX_E_CONFIGURATION, "http: only http:// and https:// URLs are supported");
 
@@ -468,46 +477,34 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
     int64_t deadline = min_nonzero(req->deadline_ns, to->total_ms > 0 ? start + to->total_ms * NS_PER_MS : 0);
     if (llmux_cancel_is_triggered(req->cancel)) return lx_error(err, LLMUX_E_CANCELLED, "http: cancelled");
     if (deadline && start >= deadline) return lx_error(err, LLMUX_E_TIMEOUT, "http: deadline reached before the request");
-    /* From a callback of another request: it would wait for the thread that runs it. */
-    if (lx_http_loop_is_current(c->loop))
-        return lx_error(err, LLMUX_E_INTERNAL, "http: request_run called from an HTTP callback");
     if (!lx_http_loop_enter(c->loop)) return lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
 
-    xfer x;
-    memset(&x, 0, sizeof x);
-    x.req = req;
-    x.resp = resp;
-    x.err = err;
-    x.max_error_body = req->max_error_body ? req->max_error_body : LX_HTTP_ERROR_BODY_MAX;
-    x.start = start;
-    x.deadline = deadline;
-    lx_buf_init(&x.error_body, x.max_error_body);
+    x->client = c;
+    x->entered = true;
+    x->req = req;
+    x->resp = resp;
+    x->err = err;
+    x->max_error_body = req->max_error_body ? req->max_error_body : LX_HTTP_ERROR_BODY_MAX;
+    x->start = start;
+    x->deadline = deadline;
+    lx_buf_init(&x->error_body, x->max_error_body);
 
-    struct curl_slist *headers = NULL;
-    llmux_status st = build_headers(req, &headers, err);
-    if (st != LLMUX_OK) {
-        lx_http_loop_leave(c->loop);
-        return st;
-    }
+    llmux_status st = build_headers(req, &x->headers, err);
+    if (st != LLMUX_OK) return st;
 
-    char errbuf[CURL_ERROR_SIZE];
-    errbuf[0] = '\0';
     CURL *e = curl_easy_init();
-    x.easy = e;
-    if (!e) {
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
-        goto out;
-    }
+    x->easy = e;
+    if (!e) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
     bool ok = curl_easy_setopt(e, CURLOPT_URL, req->url) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_SHARE, c->share) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-    ok = ok && curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent) == CURLE_OK;
-    ok = ok && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
-    ok = ok && curl_easy_setopt(e, CURLOPT_HEADERDATA, &x) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_HEADERDATA, x) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) == CURLE_OK;
-    ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, &x) == CURLE_OK;
+    ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, x) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
     /* HTTP/2 when TLS negotiates it, HTTP/1.1 otherwise (a failure is tolerated: a libcurl
@@ -532,29 +529,29 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
     } else {
         ok = ok && curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
     }
-    if (!ok) {
-        st = lx_error(err, LLMUX_E_INTERNAL, "http: libcurl refused an option");
-        goto out;
-    }
-    lx_http_job job = {.easy = e, .tick = tick, .ud = &x};
-    if (!lx_http_loop_run(c->loop, &job)) {
-        st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
-        goto out;
-    }
-    /* The loop is done with the transfer: x and e are this thread's again. */
-    if (!x.sent_ns) {
+    if (!ok) return lx_error(err, LLMUX_E_INTERNAL, "http: libcurl refused an option");
+    return LLMUX_OK;
+}
+
+/* The outcome of a transfer the loop is done with (see lx_http_request_run for the classes). */
+static llmux_status xfer_result(xfer *x, const lx_http_job *job) {
+    llmux_error_info *err = x->err;
+    lx_http_response *resp = x->resp;
+    CURL *e = x->easy;
+    llmux_status st;
+    if (!x->sent_ns) {
         curl_off_t us = 0;
-        if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK && us > 0) x.sent_ns = start + us * 1000;
+        if (curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &us) == CURLE_OK && us > 0) x->sent_ns = x->start + us * 1000;
     }
-    switch (job.end) {
+    switch (job->end) {
     case LX_HTTP_JOB_COMPLETED:
-        if (x.oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
-        else if (x.cb_failed) st = x.cb_status;
-        else if (job.result == CURLE_OK || (job.result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
-        else st = map_curl(job.result, errbuf, req, x.sent_ns != 0, err);
+        if (x->oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+        else if (x->cb_failed) st = x->cb_status;
+        else if (job->result == CURLE_OK || (job->result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
+        else st = map_curl(job->result, x->errbuf, x->req, x->sent_ns != 0, err);
         break;
     case LX_HTTP_JOB_ABORTED:
-        st = job.aborted; /* the tick filled err */
+        st = job->aborted; /* the tick filled err */
         break;
     case LX_HTTP_JOB_SHUTDOWN:
         st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
@@ -566,15 +563,85 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
     }
     long nconn = 0;
     if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK) resp->new_connections = nconn;
-
-out:
-    if (e) curl_easy_cleanup(e);
-    free_headers(headers);
-    lx_http_loop_leave(c->loop);
-    if (x.error_body.len) {
-        resp->error_body_len = x.error_body.len;
-        resp->error_body = lx_buf_steal(&x.error_body);
-    }
-    lx_buf_free(&x.error_body);
     return st;
 }
+
+/* Frees what xfer_prepare set up and hands the buffered error body to the response. */
+static void xfer_release(xfer *x) {
+    if (x->easy) curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    free_headers(x->headers);
+    x->headers = NULL;
+    if (x->entered) lx_http_loop_leave(x->client->loop);
+    x->entered = false;
+    if (x->error_body.len && x->resp) {
+        x->resp->error_body_len = x->error_body.len;
+        x->resp->error_body = lx_buf_steal(&x->error_body);
+    }
+    lx_buf_free(&x->error_body);
+}
+
+llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
+                                 llmux_error_info *err) {
+    /* From a callback of another request: it would wait for the thread that runs it. */
+    if (c && lx_http_loop_is_current(c->loop)) {
+        if (resp) memset(resp, 0, sizeof *resp);
+        return lx_error(err, LLMUX_E_INTERNAL, "http: request_run called from an HTTP callback");
+    }
+    xfer x;
+    llmux_status st = xfer_prepare(c, req, resp, &x, err);
+    if (st == LLMUX_OK) {
+        lx_http_job job = {.easy = x.easy, .tick = tick, .ud = &x};
+        if (!lx_http_loop_run(c->loop, &job)) st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
+        else st = xfer_result(&x, &job); /* the loop is done with the transfer: x is this thread's again */
+    }
+    xfer_release(&x);
+    return st;
+}
+
+/* ------------------------------------------------------ asynchronous transfers */
+
+struct lx_http_transfer {
+    xfer x;
+    lx_http_job job;
+    llmux_error_info err;
+    lx_http_done_cb done;
+    void *user_data;
+};
+
+static void transfer_end(lx_http_job *job) {
+    lx_http_transfer *t = (lx_http_transfer *)(void *)((char *)job - offsetof(lx_http_transfer, job));
+    llmux_status st = xfer_result(&t->x, job);
+    xfer_release(&t->x);
+    t->done(t->user_data, st, &t->err);
+    free(t);
+}
+
+llmux_status lx_http_request_start(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
+                                   lx_http_done_cb done, void *user_data, llmux_error_info *err) {
+    if (!done) return lx_error(err, LLMUX_E_INTERNAL, "http: request_start without a completion callback");
+    lx_http_transfer *t = calloc(1, sizeof *t);
+    if (!t) {
+        if (resp) memset(resp, 0, sizeof *resp);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+    }
+    lx_error_clear(&t->err);
+    llmux_status st = xfer_prepare(c, req, resp, &t->x, &t->err);
+    if (st == LLMUX_OK) {
+        t->done = done;
+        t->user_data = user_data;
+        t->job = (lx_http_job){.easy = t->x.easy, .tick = tick, .ud = &t->x, .on_end = transfer_end};
+        if (lx_http_loop_start(c->loop, &t->job)) return LLMUX_OK;
+        st = lx_error(&t->err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
+    }
+    if (err) *err = t->err;
+    xfer_release(&t->x);
+    free(t);
+    return st;
+}
+
+struct event_base *lx_http_client_base(lx_http_client *c) { return lx_http_loop_base(c->loop); }
+
+bool lx_http_client_post(lx_http_client *c, void (*fn)(void *arg), void *arg) { return lx_http_loop_post(c->loop, fn, arg); }
+
+bool lx_http_client_on_loop(const lx_http_client *c) { return lx_http_loop_is_current(c->loop); }

@@ -159,4 +159,31 @@ lx_http_request lx_http_request_default(void);
 llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
                                  llmux_error_info *err);
 
+/* ------------------------------------------------------ asynchronous transfers */
+
+/* Runs on the client's loop thread once a started request ended: st and err as
+ * lx_http_request_run would have returned them (err is borrowed for the call). resp (given to
+ * lx_http_request_start) is complete and the caller's again: release it with
+ * lx_http_response_free. */
+typedef void (*lx_http_done_cb)(void *user_data, llmux_status st, const llmux_error_info *err);
+
+typedef struct lx_http_transfer lx_http_transfer;
+
+/* Starts req on the client's loop and returns at once: no thread waits for it, so one loop
+ * carries any number of transfers. req (and everything it points to) and resp must stay valid
+ * until done runs; on_headers / on_data run on the loop thread as for lx_http_request_run.
+ * Callable from any thread, the loop thread included (from a callback). On failure (bad URL,
+ * cancelled, client closing, out of memory) done never runs and resp needs no release. */
+llmux_status lx_http_request_start(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,
+                                   lx_http_done_cb done, void *user_data, llmux_error_info *err);
+
+struct event_base;
+/* The client's libevent base (its loop thread), for callers that put their own watchers on it. */
+struct event_base *lx_http_client_base(lx_http_client *c);
+/* Runs fn(arg) on the client's loop thread soon; callable from any thread. False when the client
+ * is closing or out of memory (fn will not run). */
+bool lx_http_client_post(lx_http_client *c, void (*fn)(void *arg), void *arg);
+/* True when called on the client's loop thread. */
+bool lx_http_client_on_loop(const lx_http_client *c);
+
 #endif

@@ -16,6 +16,12 @@ typedef struct sock {
     struct sock *next, *prev;
 } sock;
 
+typedef struct post {
+    void (*fn)(void *arg);
+    void *arg;
+    struct post *next;
+} post;
+
 struct lx_http_loop {
     struct event_base *base;
     CURLM *multi;
@@ -27,6 +33,7 @@ struct lx_http_loop {
     pthread_mutex_t mu;       /* guards queue, stopping, users, each job's done */
     pthread_cond_t users_cv;
     lx_http_job *queue;       /* submitted, not yet added (LIFO order does not matter: all run at once) */
+    struct post *posts, *posts_tail; /* lx_http_loop_post calls not yet run (FIFO) */
     bool stopping;
     int users;                /* callers between enter and leave */
 
@@ -56,6 +63,12 @@ static void job_finish(lx_http_loop *l, lx_http_job *job, lx_http_job_end end) {
     else if (l->active == job) l->active = job->next;
     if (job->next) job->next->prev = job->prev;
     job->next = job->prev = NULL;
+    if (job->on_end) {
+        job->end = end;
+        job->done = true;
+        job->on_end(job); /* the job may be gone after this */
+        return;
+    }
     pthread_mutex_lock(&l->mu);
     job->end = end;
     job->done = true;
@@ -174,8 +187,18 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
     pthread_mutex_lock(&l->mu);
     lx_http_job *q = l->queue;
     l->queue = NULL;
+    post *posts = l->posts;
+    l->posts = l->posts_tail = NULL;
     bool stopping = l->stopping;
     pthread_mutex_unlock(&l->mu);
+    /* Posted functions first, in order; they run even when stopping so that what they own
+     * (an execution waiting for its end) is released. */
+    while (posts) {
+        post *p = posts;
+        posts = p->next;
+        p->fn(p->arg);
+        free(p);
+    }
     while (q) {
         lx_http_job *job = q;
         q = q->next;
@@ -255,6 +278,11 @@ void lx_http_loop_destroy(lx_http_loop *l) {
     /* The loop thread is gone: the multi handle and the events are this thread's now. Cleaning
      * the multi handle closes the cached connections (and may still call socket_cb). */
     if (l->multi) curl_multi_cleanup(l->multi);
+    while (l->posts) { /* only when the thread never ran: nothing to run them on */
+        post *p = l->posts;
+        l->posts = p->next;
+        free(p);
+    }
     while (l->socks) sock_free(l, l->socks);
     if (l->curl_timer) event_free(l->curl_timer);
     if (l->wake) event_free(l->wake);
@@ -282,7 +310,7 @@ bool lx_http_loop_is_current(const lx_http_loop *l) {
     return l->thread_started && pthread_equal(pthread_self(), l->thread);
 }
 
-bool lx_http_loop_run(lx_http_loop *l, lx_http_job *job) {
+static bool enqueue(lx_http_loop *l, lx_http_job *job) {
     job->loop = l;
     job->done = false;
     job->end = LX_HTTP_JOB_SHUTDOWN;
@@ -290,17 +318,50 @@ bool lx_http_loop_run(lx_http_loop *l, lx_http_job *job) {
     job->aborted = LLMUX_OK;
     job->timer = NULL;
     job->prev = NULL;
-    pthread_cond_init(&job->cv, NULL);
     pthread_mutex_lock(&l->mu);
     if (l->stopping) {
         pthread_mutex_unlock(&l->mu);
-        pthread_cond_destroy(&job->cv);
         return false;
     }
     job->next = l->queue;
     l->queue = job;
     pthread_mutex_unlock(&l->mu);
     event_active(l->wake, 0, 0);
+    return true;
+}
+
+bool lx_http_loop_start(lx_http_loop *l, lx_http_job *job) {
+    if (!job->on_end) return false;
+    return enqueue(l, job);
+}
+
+bool lx_http_loop_post(lx_http_loop *l, void (*fn)(void *arg), void *arg) {
+    post *p = malloc(sizeof *p);
+    if (!p) return false;
+    *p = (post){fn, arg, NULL};
+    pthread_mutex_lock(&l->mu);
+    if (l->stopping) {
+        pthread_mutex_unlock(&l->mu);
+        free(p);
+        return false;
+    }
+    if (l->posts_tail) l->posts_tail->next = p;
+    else l->posts = p;
+    l->posts_tail = p;
+    pthread_mutex_unlock(&l->mu);
+    event_active(l->wake, 0, 0);
+    return true;
+}
+
+struct event_base *lx_http_loop_base(lx_http_loop *l) { return l->base; }
+
+bool lx_http_loop_run(lx_http_loop *l, lx_http_job *job) {
+    job->on_end = NULL;
+    pthread_cond_init(&job->cv, NULL);
+    if (!enqueue(l, job)) {
+        pthread_cond_destroy(&job->cv);
+        return false;
+    }
     pthread_mutex_lock(&l->mu);
     while (!job->done) pthread_cond_wait(&job->cv, &l->mu);
     pthread_mutex_unlock(&l->mu);

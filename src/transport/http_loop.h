@@ -35,7 +35,12 @@ typedef struct lx_http_job {
     llmux_status (*tick)(void *ud, int *next_ms);
     void *ud;
 
-    /* Results, valid once lx_http_loop_run returned. */
+    /* Asynchronous jobs (lx_http_loop_start): runs on the loop thread once the job ended, with
+     * the results below set; the job is the callback's from then on (it may free it). NULL for
+     * lx_http_loop_run. */
+    void (*on_end)(struct lx_http_job *job);
+
+    /* Results, valid once lx_http_loop_run returned or on_end runs. */
     lx_http_job_end end;
     CURLcode result;
     llmux_status aborted;
@@ -57,6 +62,19 @@ void lx_http_loop_destroy(lx_http_loop *l);
 /* Runs job->easy on the loop thread; blocks until it ended (job->end says how). False without
  * running it when the loop is stopping. Must not be called from the loop thread itself. */
 bool lx_http_loop_run(lx_http_loop *l, lx_http_job *job);
+/* Hands job->easy to the loop and returns at once; job->on_end (required) runs on the loop
+ * thread when it ended. False without running it when the loop is stopping. Callable from any
+ * thread, the loop thread included. */
+bool lx_http_loop_start(lx_http_loop *l, lx_http_job *job);
+
+/* Runs fn(arg) on the loop thread soon (FIFO among posts); callable from any thread. False when
+ * the loop is stopping or out of memory (fn will not run). */
+bool lx_http_loop_post(lx_http_loop *l, void (*fn)(void *arg), void *arg);
+
+struct event_base;
+/* The loop's libevent base, for watchers that must run on the loop thread (the server). */
+struct event_base *lx_http_loop_base(lx_http_loop *l);
+
 /* Marks a caller as using the loop (and what the loop's owner shares with its easy handles)
  * until lx_http_loop_leave; false when the loop is stopping. Destroy waits for every leave. */
 bool lx_http_loop_enter(lx_http_loop *l);

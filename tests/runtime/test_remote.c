@@ -17,6 +17,7 @@
 #include "runtime/remote.h"
 #include "support/event_log.h"
 #include "support/fake_server.h"
+#include "runtime/shared_http.h"
 
 /* ------------------------------------------------------------ providers */
 
@@ -263,10 +264,11 @@ static llmux_request make_req(const fx *f, bool stream) {
     return r;
 }
 
-static const lx_remote_timeouts k_to = {.connect_ms = 10000, .first_byte_ms = 30000, .idle_ms = 30000};
+static lx_remote_settings k_to = {.connect_ms = 10000, .first_byte_ms = 30000, .idle_ms = 30000};
 
 static llmux_status run(fx *f, bool stream, const llmux_cancel *cancel, log_t *l, llmux_error_info *err) {
     llmux_request r = make_req(f, stream);
+    k_to.client = shared_http();
     return lx_remote_run(&f->target, &r, cancel, 0, &k_to, (lx_event_sink){log_emit, l}, err);
 }
 
@@ -522,16 +524,11 @@ static void test_missing_key(void **state) {
     cmocka_unit_test_prestate_setup_teardown(test_cancel_by_token, setup, teardown, (void *)&P), \
     cmocka_unit_test_prestate_setup_teardown(test_missing_key, setup, teardown, (void *)&P)
 
-static int group_teardown(void **state) {
-    (void)state;
-    lx_remote_shutdown();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         PROVIDER_TESTS(k_openai), PROVIDER_TESTS(k_openrouter), PROVIDER_TESTS(k_anthropic),
         PROVIDER_TESTS(k_gemini), PROVIDER_TESTS(k_ollama),
     };
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return cmocka_run_group_tests(tests, NULL, shared_http_free);
 }

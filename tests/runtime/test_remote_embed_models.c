@@ -309,11 +309,6 @@ static void test_list_models(void **state) {
     fx_stop(&f);
 }
 
-static int group_teardown(void **state) {
-    (void)state;
-    lx_remote_shutdown();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -323,5 +318,5 @@ int main(void) {
         cmocka_unit_test(test_first_byte_timeout_and_cap),
         cmocka_unit_test(test_list_models),
     };
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "runtime/remote.h"
 #include "support/event_log.h"
 #include "support/fake_server.h"
+#include "runtime/shared_http.h"
 
 static const char k_text[] = "tests/data/fake/openai/stream_text.sse";
 
@@ -58,18 +59,20 @@ static const llmux_part k_hi = {.type = LLMUX_PART_TEXT, .text = "Hi"};
 static const llmux_message k_msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &k_hi, .n_parts = 1}};
 
 static llmux_status run_t(const lx_remote_target *t, const char *model, const llmux_cancel *cancel, int64_t deadline,
-                          const lx_remote_timeouts *to, log_t *l, llmux_error_info *err) {
+                          const lx_remote_settings *to, log_t *l, llmux_error_info *err) {
     llmux_request r = llmux_request_default();
     r.model = model;
     r.messages = k_msgs;
     r.n_messages = 1;
     r.stream = true;
     r.sampling.max_tokens = 16;
-    static const lx_remote_timeouts dflt = {.connect_ms = 10000, .first_byte_ms = 30000, .idle_ms = 30000};
-    return lx_remote_run(t, &r, cancel, deadline, to ? to : &dflt, (lx_event_sink){log_emit, l}, err);
+    lx_remote_settings dflt = {.connect_ms = 10000, .first_byte_ms = 30000, .idle_ms = 30000};
+    lx_remote_settings use = to ? *to : dflt;
+    use.client = shared_http();
+    return lx_remote_run(t, &r, cancel, deadline, &use, (lx_event_sink){log_emit, l}, err);
 }
 
-static llmux_status run(fx *f, const llmux_cancel *cancel, int64_t deadline, const lx_remote_timeouts *to, log_t *l,
+static llmux_status run(fx *f, const llmux_cancel *cancel, int64_t deadline, const lx_remote_settings *to, log_t *l,
                         llmux_error_info *err) {
     return run_t(&f->openai, "openai/gpt-4o-mini", cancel, deadline, to, l, err);
 }
@@ -122,7 +125,7 @@ static void test_first_byte_timeout(void **state) {
     fx *f = *state;
     lx_fake_response r = {.status = 200, .body = "data: [DONE]\n\n", .status_delay_ms = 5000};
     assert_true(lx_fake_server_push(f->srv, &r));
-    lx_remote_timeouts to = {.connect_ms = 10000, .first_byte_ms = 300, .idle_ms = 30000};
+    lx_remote_settings to = {.connect_ms = 10000, .first_byte_ms = 300, .idle_ms = 30000};
     log_t l;
     log_init(&l);
     llmux_error_info err;
@@ -135,7 +138,7 @@ static void test_first_byte_timeout(void **state) {
 static void test_idle_timeout_midstream(void **state) {
     fx *f = *state;
     push(f, NULL, k_text, 0, 0, LX_FAKE_END_STALL, after_hello());
-    lx_remote_timeouts to = {.connect_ms = 10000, .first_byte_ms = 30000, .idle_ms = 300};
+    lx_remote_settings to = {.connect_ms = 10000, .first_byte_ms = 30000, .idle_ms = 300};
     log_t l;
     log_init(&l);
     llmux_error_info err;
@@ -302,11 +305,6 @@ static void test_threads(void **state) {
     }
 }
 
-static int group_teardown(void **state) {
-    (void)state;
-    lx_remote_shutdown();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -320,5 +318,5 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return cmocka_run_group_tests(tests, NULL, shared_http_free);
 }

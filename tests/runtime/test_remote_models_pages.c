@@ -23,6 +23,7 @@
 #include "llmux.h"
 #include "runtime/remote.h"
 #include "remote_fixture.h"
+#include "runtime/shared_http.h"
 
 #define FAKE "tests/data/fake/"
 
@@ -301,7 +302,7 @@ static void test_one_deadline(void **state) {
     assert_non_null(t);
     llmux_error_info err;
     assert_int_equal(lx_remote_resolve_provider("anthropic", &f.p, 1, t, &err), LLMUX_OK);
-    lx_remote_timeouts to = {.connect_ms = 5000, .first_byte_ms = 5000, .idle_ms = 5000};
+    lx_remote_settings to = {.client = shared_http(), .connect_ms = 5000, .first_byte_ms = 5000, .idle_ms = 5000};
     llmux_model_list *l = (llmux_model_list *)(uintptr_t)1;
     llmux_status st = lx_remote_list_models(t, NULL, lx_now_ns() + 500 * 1000000LL, &to, &l, &err);
     if (st != LLMUX_E_TIMEOUT) fprintf(stderr, "got %d \"%s\"\n", st, err.message);
@@ -312,11 +313,6 @@ static void test_one_deadline(void **state) {
     fx_stop(&f);
 }
 
-static int group_teardown(void **state) {
-    (void)state;
-    lx_remote_shutdown();
-    return 0;
-}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -325,5 +321,5 @@ int main(void) {
         cmocka_unit_test(test_total_cap),             cmocka_unit_test(test_error_on_later_page),
         cmocka_unit_test(test_cancel_mid_walk),       cmocka_unit_test(test_one_deadline),
     };
-    return cmocka_run_group_tests(tests, NULL, group_teardown);
+    return cmocka_run_group_tests(tests, NULL, shared_http_free);
 }
