@@ -445,9 +445,12 @@ llmux_runtime_params llmux_runtime_default_params(void);
 typedef struct llmux_runtime llmux_runtime;
 
 /* Creates a runtime. Copies everything it needs from params. Model directories that do not exist
- * are refused with LLMUX_E_CONFIGURATION. */
+ * are refused with LLMUX_E_CONFIGURATION. The runtime starts one thread for its HTTP loop (every
+ * remote request of the runtime runs on it, with one connection cache) and, later, one engine
+ * thread per loaded local model. */
 llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err);
-/* Unloads models and releases the runtime. Accepts NULL. No request may be running. */
+/* Unloads models, stops the runtime's threads, closes its cached connections and releases it.
+ * Accepts NULL. No request may be running. */
 void llmux_runtime_destroy(llmux_runtime *rt);
 
 typedef struct llmux_run_params {
@@ -460,12 +463,30 @@ llmux_run_params llmux_run_default_params(void);
 
 /* Runs one request to completion, streaming events to params->on_event as they are produced,
  * and returns the aggregated response in *out (owned by the caller, free with
- * llmux_response_free). A request that was accepted always yields a response, also when it
- * failed or was cancelled: its finish_reason and error say so, the status returned is the
- * error's class and the last event delivered was ERROR or FINISH(CANCELLED). A request refused
- * before it started (invalid, model not found) returns the error with *out == NULL and no event.
- * Blocking; safe to call from several threads (requests on the same local model run one at a
- * time). */
+ * llmux_response_free).
+ *
+ * Refused before it starts (invalid request, unknown provider or model, missing key, model file
+ * that does not load): returns the error with *out == NULL and no event delivered.
+ * Accepted (valid, model resolved): always exactly one terminal event (FINISH or ERROR, last) and
+ * a response, also when it failed before producing anything (an upstream 429 or 401, a prompt
+ * that does not fit the context, a full queue): the response's finish_reason is ERROR (or
+ * CANCELLED), its error holds the class, the provider's status and code and the retry delay, and
+ * the status returned is that class. A failure that happens before any event gives one event:
+ * ERROR.
+ *
+ * Threads and callbacks: the request is produced elsewhere (remote: the runtime's HTTP loop
+ * thread; local: the model's engine thread), but on_event always runs on the thread that called
+ * llmux_run, in order, and never after llmux_run returned. Events are handed over through a
+ * queue, so a slow callback delays only its own request (the producer keeps going; undelivered
+ * events are capped, see LLMUX_E_INVALID_REQUEST below), and a callback may call llmux_run (or
+ * any other llmux function) on the same runtime, also on the same local model: the nested
+ * request is queued behind the current one on that model's engine thread. Returning false from
+ * on_event cancels the request: the next and last event delivered is FINISH(CANCELLED).
+ * A response past the aggregator's 64 MiB content cap ends with ERROR (LLMUX_E_INVALID_REQUEST,
+ * the message names the cap), never as a cancellation.
+ *
+ * Blocking; safe to call from several threads at once. Requests on one local model run one at a
+ * time, by priority (higher first), at most 256 waiting (then LLMUX_E_QUEUE_FULL). */
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
                        llmux_response **out, llmux_error_info *err);
 
