@@ -490,6 +490,63 @@ llmux_run_params llmux_run_default_params(void);
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
                        llmux_response **out, llmux_error_info *err);
 
+/* ------------------------------------------------- asynchronous executions */
+
+/* An execution submitted with llmux_submit: a request in flight. A short-lived object owned by
+ * the caller (llmux_execution_free). */
+typedef struct llmux_execution llmux_execution;
+
+/* Runs on the runtime's loop thread once the execution ended, after its terminal event. */
+typedef void (*llmux_done_cb)(llmux_execution *ex, void *user_data);
+
+typedef struct llmux_submit_params {
+    llmux_event_cb on_event;  /* NULL = no streaming callback; runs on the runtime's loop thread */
+    llmux_done_cb on_done;    /* NULL = none; runs on the runtime's loop thread */
+    void *user_data;
+    llmux_cancel *cancel;     /* NULL = only llmux_execution_cancel; borrowed, must outlive the
+                                 execution */
+} llmux_submit_params;
+
+/* New fields are appended: always start from this. */
+llmux_submit_params llmux_submit_default_params(void);
+
+/* Starts req and returns at once with the execution in *out. No thread is created or blocked for
+ * it: a remote request runs on the runtime's loop thread with every other one, a local request
+ * queues on its model's engine thread. req is copied: the caller may free it on return.
+ *
+ * Refused (same cases as llmux_run): returns the error, *out is NULL, no callback ever runs.
+ * Accepted: LLMUX_OK; then on_event receives the events in order and exactly one terminal event,
+ * then on_done runs once; afterwards llmux_execution_wait returns the response.
+ *
+ * Callbacks run on the runtime's loop thread, which carries every remote stream of the runtime:
+ * they must return quickly and must not block (no llmux_run, llmux_embed, llmux_list_models or
+ * llmux_execution_wait there: wait refuses with LLMUX_E_INVALID_REQUEST). They may call
+ * llmux_submit, llmux_execution_cancel and llmux_execution_free. Returning false from on_event
+ * cancels the execution (its last event is then FINISH(CANCELLED)).
+ *
+ * To integrate with another event loop, have on_done (or on_event) post to that loop; for a
+ * blocking call, use llmux_run (events on the calling thread). Thread-safe. */
+llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llmux_submit_params *params,
+                          llmux_execution **out, llmux_error_info *err);
+
+/* Cancels the execution (upstream socket closed, or decoding stopped at the next step); it then
+ * ends with FINISH(CANCELLED) unless it had already ended. Any thread; idempotent; NULL ok. */
+void llmux_execution_cancel(llmux_execution *ex);
+
+/* Whether on_done has run. Any thread. */
+bool llmux_execution_done(llmux_execution *ex);
+
+/* Blocks until the execution ended, then hands over its response (*out, owned by the caller;
+ * only the first wait gets it, later ones get NULL) and returns its status (as llmux_run would
+ * have). Not from a callback on the loop thread (LLMUX_E_INVALID_REQUEST). */
+llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llmux_error_info *err);
+
+/* Releases the execution. Still running: it is cancelled, no callback of it starts after this
+ * returns (neither on_event nor on_done), and its memory is released once it ended. NULL ok.
+ * Any thread, also from its own callbacks. All executions must be freed (and have ended) before
+ * llmux_runtime_destroy. */
+void llmux_execution_free(llmux_execution *ex);
+
 /* Resolves a model path to its canonical form and checks it lies inside one of the runtime's
  * model directories (no "..", no symlink escape). Writes the canonical path into buf. Returns
  * LLMUX_E_PERMISSION when outside, LLMUX_E_MODEL_NOT_FOUND when missing, LLMUX_E_INVALID_REQUEST

@@ -18,6 +18,16 @@ typedef struct qev {
     char data[];             /* text, id, name, provider, signature */
 } qev;
 
+/* The consumer's state (only the consuming thread touches it). */
+typedef struct consumer {
+    llmux_aggregator *agg;
+    llmux_event_cb on_event;
+    void *user_data;
+    bool closed;             /* the terminal event was delivered */
+    llmux_status status;
+    llmux_error_info err;
+} consumer;
+
 struct lx_exec {
     llmux_cancel *cancel;    /* follows the caller's token */
 
@@ -30,6 +40,12 @@ struct lx_exec {
     lx_gen_stats stats;
     bool has_stats;
     int64_t t_run_ns;        /* when the producer started working (after any queue) */
+
+    void (*notify)(void *arg); /* lx_exec_set_notify */
+    void *notify_arg;
+    bool notify_pending;     /* notify ran and the consumer has not taken the queue since */
+
+    consumer c;              /* lx_exec_consume_begin .. lx_exec_consume_end */
 
     /* Producer side (one thread at a time, no lock needed). */
     bool p_terminal;         /* a terminal event was queued */
@@ -100,12 +116,28 @@ static bool is_terminal(const llmux_event *ev) {
     return ev->type == LLMUX_EVENT_FINISH || ev->type == LLMUX_EVENT_ERROR;
 }
 
+/* Under x->mu: the consumer has something to do. */
+static void wake(lx_exec *x) {
+    pthread_cond_signal(&x->cv);
+    if (x->notify && !x->notify_pending) {
+        x->notify_pending = true;
+        x->notify(x->notify_arg);
+    }
+}
+
 static void push(lx_exec *x, qev *q) {
     if (x->tail) x->tail->next = q;
     else x->head = q;
     x->tail = q;
     x->queued_bytes += q->size;
-    pthread_cond_signal(&x->cv);
+    wake(x);
+}
+
+void lx_exec_set_notify(lx_exec *x, void (*fn)(void *arg), void *arg) {
+    pthread_mutex_lock(&x->mu);
+    x->notify = fn;
+    x->notify_arg = arg;
+    pthread_mutex_unlock(&x->mu);
 }
 
 /* Queues a terminal event built from an outcome, outside the producer's own stream. */
@@ -185,20 +217,9 @@ void lx_exec_end(lx_exec *x, llmux_status st, const llmux_error_info *err, const
         x->has_stats = true;
     }
     x->ended = true;
-    pthread_cond_signal(&x->cv);
+    wake(x);
     pthread_mutex_unlock(&x->mu);
 }
-
-/* ------------------------------------------------------------------ consumer */
-
-typedef struct consumer {
-    llmux_aggregator *agg;
-    llmux_event_cb on_event;
-    void *user_data;
-    bool closed;             /* the terminal event was delivered */
-    llmux_status status;
-    llmux_error_info err;
-} consumer;
 
 /* Delivers ev to the aggregator and the callback; closes the consumer at the terminal event, or
  * earlier when it stops or the aggregator refuses. */
@@ -247,46 +268,54 @@ static void deliver(consumer *c, lx_exec *x, const llmux_event *ev) {
     }
 }
 
-void lx_exec_consume(lx_exec *x, llmux_event_cb on_event, void *user_data, lx_exec_result *out) {
-    memset(out, 0, sizeof *out);
-    consumer c = {.agg = llmux_aggregator_create(), .on_event = on_event, .user_data = user_data};
-    lx_error_clear(&c.err);
-    if (!c.agg) llmux_cancel_trigger(x->cancel); /* nothing can be aggregated: stop the producer */
-    for (;;) {
-        pthread_mutex_lock(&x->mu);
-        while (!x->head && !x->ended) pthread_cond_wait(&x->cv, &x->mu);
-        qev *batch = x->head;
-        bool ended = x->ended && !batch;
-        x->head = x->tail = NULL;
-        x->queued_bytes = 0;
-        pthread_mutex_unlock(&x->mu);
-        if (ended) break;
-        while (batch) {
-            qev *q = batch;
-            batch = q->next;
-            deliver(&c, x, &q->ev);
-            free(q);
-        }
+void lx_exec_consume_begin(lx_exec *x, llmux_event_cb on_event, void *user_data) {
+    consumer *c = &x->c;
+    *c = (consumer){.agg = llmux_aggregator_create(), .on_event = on_event, .user_data = user_data};
+    lx_error_clear(&c->err);
+    if (!c->agg) llmux_cancel_trigger(x->cancel); /* nothing can be aggregated: stop the producer */
+}
+
+bool lx_exec_consume_some(lx_exec *x, bool block) {
+    pthread_mutex_lock(&x->mu);
+    while (block && !x->head && !x->ended) pthread_cond_wait(&x->cv, &x->mu);
+    qev *batch = x->head;
+    bool finished = x->ended; /* then the batch taken now is the rest of the stream */
+    x->head = x->tail = NULL;
+    x->queued_bytes = 0;
+    x->notify_pending = false;
+    pthread_mutex_unlock(&x->mu);
+    while (batch) {
+        qev *q = batch;
+        batch = q->next;
+        deliver(&x->c, x, &q->ev);
+        free(q);
     }
-    if (!c.closed) {
+    return finished;
+}
+
+void lx_exec_consume_end(lx_exec *x, lx_exec_result *out) {
+    consumer *c = &x->c;
+    memset(out, 0, sizeof *out);
+    if (!c->closed) {
         /* Only when memory ran out for the terminal event itself. */
-        c.status = lx_error(&c.err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the stream");
+        c->status = lx_error(&c->err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the stream");
         llmux_event e;
         memset(&e, 0, sizeof e);
         e.type = LLMUX_EVENT_ERROR;
-        e.error = &c.err;
-        if (c.agg) llmux_aggregator_add(c.agg, &e, NULL);
-        if (on_event) on_event(&e, user_data);
+        e.error = &c->err;
+        if (c->agg) llmux_aggregator_add(c->agg, &e, NULL);
+        if (c->on_event) c->on_event(&e, c->user_data);
+        c->closed = true;
     }
-    out->status = c.status;
-    out->err = c.err;
+    out->status = c->status;
+    out->err = c->err;
     out->t_first_ns = x->t_first_ns;
     out->t_run_ns = x->t_run_ns;
     out->has_stats = x->has_stats;
     out->stats = x->stats;
-    if (c.agg) out->resp = llmux_aggregator_response(c.agg);
-    if (!out->resp) {
-        out->status = lx_error(&out->err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
-    }
-    llmux_aggregator_destroy(c.agg);
+    if (c->agg) out->resp = llmux_aggregator_response(c->agg);
+    if (!out->resp) out->status = lx_error(&out->err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    llmux_aggregator_destroy(c->agg);
+    c->agg = NULL;
 }
+

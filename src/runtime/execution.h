@@ -10,7 +10,8 @@
  * response.
  *
  * Lifecycle: lx_exec_create -> the producer: lx_exec_sink events ..., lx_exec_end once -> the
- * consumer: lx_exec_consume (returns after lx_exec_end) -> lx_exec_destroy. */
+ * consumer: lx_exec_consume_begin, lx_exec_consume_some until done, lx_exec_consume_end ->
+ * lx_exec_destroy. */
 #ifndef LX_EXECUTION_H
 #define LX_EXECUTION_H
 
@@ -30,7 +31,7 @@ typedef struct lx_exec lx_exec;
 /* caller_cancel: the caller's token (borrowed, may be NULL; must outlive the execution). NULL
  * when out of memory. */
 lx_exec *lx_exec_create(const llmux_cancel *caller_cancel);
-/* Accepts NULL. Only after lx_exec_consume returned (or when no producer was ever started). */
+/* Accepts NULL. Only after consuming finished (or when no producer was ever started). */
 void lx_exec_destroy(lx_exec *x);
 
 /* The execution's own cancel token: follows the caller's, and is triggered when the consumer
@@ -60,11 +61,20 @@ typedef struct lx_exec_result {
     bool has_stats;
 } lx_exec_result;
 
-/* On the consumer's thread: delivers each event to on_event (may be NULL) as it arrives,
- * aggregates them, and returns once the producer ended and every event was delivered. When
- * on_event returns false, the next and last event delivered is FINISH(CANCELLED) and the
- * producer is cancelled; when the aggregator refuses an event (its 64 MiB cap), the last event is
- * ERROR with that error. */
-void lx_exec_consume(lx_exec *x, llmux_event_cb on_event, void *user_data, lx_exec_result *out);
+/* The consumer, on one thread at a time: begin once (before the producer starts), then
+ * consume_some until it returns true (the producer ended and every event was delivered; block:
+ * wait for events instead of returning at once when there are none), then end once for the
+ * result. Each event goes to on_event (may be NULL) and the aggregator. When on_event returns
+ * false, the next and last event delivered is FINISH(CANCELLED) and the producer is cancelled;
+ * when the aggregator refuses an event (its 64 MiB cap), the last event is ERROR with that error. */
+void lx_exec_consume_begin(lx_exec *x, llmux_event_cb on_event, void *user_data);
+bool lx_exec_consume_some(lx_exec *x, bool block);
+void lx_exec_consume_end(lx_exec *x, lx_exec_result *out);
+
+/* fn(arg) is called (under the execution's lock, from the producer's thread) when events or the
+ * end arrive while no notification is pending; the pending state clears when the consumer takes
+ * the queue. fn must only schedule work (e.g. post to a loop), never consume. Set it before the
+ * producer starts. */
+void lx_exec_set_notify(lx_exec *x, void (*fn)(void *arg), void *arg);
 
 #endif

@@ -323,31 +323,76 @@ static llmux_status finish_response(llmux_runtime *rt, const char *spec, const c
 
 static void remote_done(void *ud, llmux_status st, const llmux_error_info *err) { lx_exec_end(ud, st, err, NULL); }
 
-static llmux_status run_remote(llmux_runtime *rt, const char *spec, const llmux_request *req,
-                               const llmux_run_params *params, int64_t t_start, llmux_response **out,
-                               llmux_error_info *err) {
-    lx_remote_target *target = malloc(sizeof *target);
-    if (!target) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", spec);
-    llmux_status st = lx_remote_resolve(spec, rt->providers, rt->n_providers, target, err);
-    lx_exec *x = st == LLMUX_OK ? lx_exec_create(params->cancel) : NULL;
-    if (st == LLMUX_OK && !x) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
-    if (st != LLMUX_OK) {
-        free(target);
-        return st;
+/* An accepted execution and what its producer borrows until it ended. */
+typedef struct started {
+    lx_exec *x;
+    lx_remote_target *target;  /* remote: owned (holds the key: wiped when freed) */
+    const char *spec;          /* remote: the spec to price; NULL for local */
+    const char *model;         /* the model asked for, for a response no event named */
+    const char *provider;
+    int64_t t_start;
+} started;
+
+static void started_release(started *s) {
+    lx_exec_destroy(s->x);
+    s->x = NULL;
+    if (s->target) {
+        explicit_bzero(s->target, sizeof *s->target);
+        free(s->target);
+        s->target = NULL;
     }
-    /* Accepted: from here on the caller always gets a terminal event and a response. */
-    int64_t deadline = lx_deadline_after(t_start, req->deadline_ms);
+}
+
+/* Validates, resolves and starts req. LLMUX_OK: accepted (s filled; the producer runs and will
+ * end the execution, also when starting it failed). Otherwise refused: nothing started.
+ * The consumer (on_event, user_data) is set up, and notify/arg set (NULL = a blocking consumer),
+ * before the producer starts.
+ * req must stay valid until the execution ended. */
+static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req, const llmux_cancel *cancel,
+                                    llmux_event_cb on_event, void *user_data, void (*notify)(void *), void *arg,
+                                    started *s, llmux_error_info *err) {
+    memset(s, 0, sizeof *s);
+    s->t_start = lx_now_ns();
+    if (!validate(req, err)) return err->status;
+    const char *spec = req->model && *req->model ? req->model : rt->default_model;
+    if (!spec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
+    int64_t deadline = lx_deadline_after(s->t_start, req->deadline_ms);
     llmux_error_info e;
     lx_error_clear(&e);
-    st = lx_remote_start(target, req, lx_exec_cancel(x), deadline, &rt->timeouts, lx_exec_sink(x), remote_done, x, &e);
-    if (st != LLMUX_OK) lx_exec_end(x, st, &e, NULL);
-    lx_exec_result res;
-    lx_exec_consume(x, params->on_event, params->user_data, &res);
-    lx_exec_destroy(x);
-    st = finish_response(rt, spec, target->cfg.model, target->cfg.name, t_start, &res, out, err);
-    explicit_bzero(target, sizeof *target); /* it holds the key */
-    free(target);
-    return st;
+    llmux_status st;
+    if (lx_remote_is_remote(spec, rt->providers, rt->n_providers)) {
+        if (!(s->target = malloc(sizeof *s->target)))
+            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %.200s", spec);
+        if ((st = lx_remote_resolve(spec, rt->providers, rt->n_providers, s->target, err)) != LLMUX_OK ||
+            !(s->x = lx_exec_create(cancel))) {
+            if (st == LLMUX_OK) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
+            started_release(s);
+            return st;
+        }
+        s->spec = spec;
+        s->model = s->target->cfg.model;
+        s->provider = s->target->cfg.name;
+        lx_exec_consume_begin(s->x, on_event, user_data);
+        if (notify) lx_exec_set_notify(s->x, notify, arg);
+        /* Accepted: from here on the caller always gets a terminal event and a response. */
+        st = lx_remote_start(s->target, req, lx_exec_cancel(s->x), deadline, &rt->timeouts, lx_exec_sink(s->x),
+                             remote_done, s->x, &e);
+    } else {
+        char canon[PATH_MAX];
+        loaded_model *lm;
+        if ((st = resolve_local(rt, spec, canon, sizeof canon, err)) != LLMUX_OK ||
+            (st = get_model(rt, canon, &lm, err)) != LLMUX_OK)
+            return st;
+        if (!(s->x = lx_exec_create(cancel)))
+            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
+        s->model = lx_model_name(lm->model);
+        s->provider = "local";
+        lx_exec_consume_begin(s->x, on_event, user_data);
+        if (notify) lx_exec_set_notify(s->x, notify, arg);
+        st = lx_worker_submit(lm->worker, req, s->x, deadline, &e);
+    }
+    if (st != LLMUX_OK) lx_exec_end(s->x, st, &e, NULL);
+    return LLMUX_OK;
 }
 
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
@@ -359,31 +404,175 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
     if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_run: rt, req and out are required");
     llmux_run_params defaults = llmux_run_default_params();
     if (!params) params = &defaults;
-    int64_t t_start = lx_now_ns();
-    if (!validate(req, err)) return err->status;
-
-    const char *spec = req->model && *req->model ? req->model : rt->default_model;
-    if (!spec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
-    if (lx_remote_is_remote(spec, rt->providers, rt->n_providers))
-        return run_remote(rt, spec, req, params, t_start, out, err);
-
-    char canon[PATH_MAX];
-    llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
+    started s;
+    llmux_status st = start_execution(rt, req, params->cancel, params->on_event, params->user_data, NULL, NULL, &s, err);
     if (st != LLMUX_OK) return st;
-    loaded_model *lm;
-    if ((st = get_model(rt, canon, &lm, err)) != LLMUX_OK) return st;
-    lx_exec *x = lx_exec_create(params->cancel);
-    if (!x) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
-
-    /* Accepted: from here on the caller always gets a terminal event and a response. */
-    llmux_error_info e;
-    lx_error_clear(&e);
-    st = lx_worker_submit(lm->worker, req, x, lx_deadline_after(t_start, req->deadline_ms), &e);
-    if (st != LLMUX_OK) lx_exec_end(x, st, &e, NULL);
+    while (!lx_exec_consume_some(s.x, true)) {
+    }
     lx_exec_result res;
-    lx_exec_consume(x, params->on_event, params->user_data, &res);
-    lx_exec_destroy(x);
-    return finish_response(rt, NULL, lx_model_name(lm->model), "local", t_start, &res, out, err);
+    lx_exec_consume_end(s.x, &res);
+    st = finish_response(rt, s.spec, s.model, s.provider, s.t_start, &res, out, err);
+    started_release(&s);
+    return st;
+}
+
+/* ------------------------------------------------------ asynchronous executions */
+
+struct llmux_execution {
+    llmux_runtime *rt;
+    llmux_request *req;        /* the execution's own copy */
+    llmux_submit_params params;
+    started s;
+
+    pthread_mutex_t mu;        /* guards the fields below */
+    pthread_cond_t cv;
+    bool done;                 /* on_done ran; resp/st/err final */
+    bool detached;             /* llmux_execution_free came first: the loop frees it at the end */
+    llmux_response *resp;
+    llmux_status st;
+    llmux_error_info err;
+};
+
+llmux_submit_params llmux_submit_default_params(void) {
+    llmux_submit_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static void execution_free_now(llmux_execution *ex) {
+    started_release(&ex->s);
+    llmux_request_free(ex->req);
+    llmux_response_free(ex->resp);
+    pthread_cond_destroy(&ex->cv);
+    pthread_mutex_destroy(&ex->mu);
+    free(ex);
+}
+
+/* On the loop thread whenever the execution's producer queued something. */
+static void execution_drain(void *arg) {
+    llmux_execution *ex = arg;
+    if (!lx_exec_consume_some(ex->s.x, false)) return;
+    lx_exec_result res;
+    lx_exec_consume_end(ex->s.x, &res);
+    llmux_response *resp = NULL;
+    llmux_error_info e;
+    llmux_status st = finish_response(ex->rt, ex->s.spec, ex->s.model, ex->s.provider, ex->s.t_start, &res, &resp, &e);
+    pthread_mutex_lock(&ex->mu);
+    ex->resp = resp;
+    ex->st = st;
+    ex->err = e;
+    pthread_mutex_unlock(&ex->mu);
+    pthread_mutex_lock(&ex->mu);
+    bool call_done = !ex->detached && ex->params.on_done;
+    pthread_mutex_unlock(&ex->mu);
+    if (call_done) ex->params.on_done(ex, ex->params.user_data);
+    pthread_mutex_lock(&ex->mu);
+    ex->done = true;
+    bool detached = ex->detached;
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    if (detached) execution_free_now(ex);
+}
+
+/* The caller's on_event, unless the execution was freed (then nothing more reaches the caller
+ * and the execution stops). */
+static bool execution_event(const llmux_event *ev, void *arg) {
+    llmux_execution *ex = arg;
+    pthread_mutex_lock(&ex->mu);
+    bool detached = ex->detached;
+    pthread_mutex_unlock(&ex->mu);
+    if (detached) return false;
+    return ex->params.on_event ? ex->params.on_event(ev, ex->params.user_data) : true;
+}
+
+/* The producer's notification: consume on the loop thread. */
+static void execution_notify(void *arg) {
+    llmux_execution *ex = arg;
+    if (!lx_http_client_post(ex->rt->http, execution_drain, ex)) {
+        /* Only when the runtime is being destroyed, which needs every execution ended. */
+        rt_log(ex->rt, LLMUX_LOG_ERROR, "an execution ended while the runtime was being destroyed");
+    }
+}
+
+llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llmux_submit_params *params,
+                          llmux_execution **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_submit: rt, req and out are required");
+    llmux_execution *ex = calloc(1, sizeof *ex);
+    char *json = llmux_request_to_json(req);
+    llmux_status st = LLMUX_OK;
+    if (!ex || !json) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting the request");
+    /* A deep copy through the canonical codec: the caller may free req once this returns. */
+    if (st == LLMUX_OK) st = llmux_request_from_json(json, strlen(json), &ex->req, err);
+    llmux_free(json);
+    if (st != LLMUX_OK) {
+        if (ex) llmux_request_free(ex->req);
+        free(ex);
+        return st;
+    }
+    ex->rt = rt;
+    if (params) ex->params = *params;
+    pthread_mutex_init(&ex->mu, NULL);
+    pthread_cond_init(&ex->cv, NULL);
+    st = start_execution(rt, ex->req, ex->params.cancel, execution_event, ex, execution_notify, ex, &ex->s, err);
+    if (st != LLMUX_OK) {
+        llmux_request_free(ex->req);
+        pthread_cond_destroy(&ex->cv);
+        pthread_mutex_destroy(&ex->mu);
+        free(ex);
+        return st;
+    }
+    *out = ex;
+    return LLMUX_OK;
+}
+
+void llmux_execution_cancel(llmux_execution *ex) {
+    if (ex) llmux_cancel_trigger((llmux_cancel *)lx_exec_cancel(ex->s.x));
+}
+
+bool llmux_execution_done(llmux_execution *ex) {
+    if (!ex) return false;
+    pthread_mutex_lock(&ex->mu);
+    bool d = ex->done;
+    pthread_mutex_unlock(&ex->mu);
+    return d;
+}
+
+llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    if (out) *out = NULL;
+    if (!ex) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_execution_wait: no execution");
+    if (lx_http_client_on_loop(ex->rt->http))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                        "llmux_execution_wait called from a callback on the runtime's loop thread (it would deadlock)");
+    pthread_mutex_lock(&ex->mu);
+    while (!ex->done) pthread_cond_wait(&ex->cv, &ex->mu);
+    if (out) {
+        *out = ex->resp;
+        ex->resp = NULL;
+    }
+    llmux_status st = ex->st;
+    *err = ex->err;
+    pthread_mutex_unlock(&ex->mu);
+    return st;
+}
+
+void llmux_execution_free(llmux_execution *ex) {
+    if (!ex) return;
+    pthread_mutex_lock(&ex->mu);
+    bool done = ex->done;
+    if (!done) {
+        /* Still running: cancel it; it frees itself on the loop thread once it ended (which
+         * cannot happen before this lock is released). */
+        ex->detached = true;
+        llmux_cancel_trigger((llmux_cancel *)lx_exec_cancel(ex->s.x));
+    }
+    pthread_mutex_unlock(&ex->mu);
+    if (done) execution_free_now(ex);
 }
 
 /* ---------------------------------------------- accessors (runtime_internal.h) */
