@@ -1,4 +1,5 @@
 /* `llmux`: dispatches subcommands. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ static void usage(FILE *f) {
           f);
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -55,4 +56,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "models") == 0) return cli_cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
+}
+
+int main(int argc, char **argv) {
+    int code = dispatch(argc, argv);
+    /* What a command printed last may still sit in stdio's buffer: a full disk or a closed pipe
+     * must not turn into exit 0 (`llmux --version > /dev/full`). */
+    if (code == 0 && !cli_stdout_ok()) code = cli_io_error("write error", NULL, errno);
+    return code;
 }
