@@ -273,8 +273,10 @@ int cli_cmd_run(int argc, char **argv) {
     llmux_provider_params provider = {0};
     if (base_url || api_key) {
         const char *slash = model ? strchr(model, '/') : NULL;
-        if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name || is_local_spec(model))
+        if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name || is_local_spec(model)) {
+            free(stdin_prompt);
             return cli_usage_error("--base-url/--api-key need a remote model PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini)");
+        }
         memcpy(provider_name, model, (size_t)(slash - model));
         provider.name = provider_name;
         provider.base_url = base_url;

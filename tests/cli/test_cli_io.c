@@ -82,6 +82,16 @@ static void test_stdin_empty(void **state) {
     assert_string_equal(r.out, "");
 }
 
+/* A usage error found after the prompt was read from stdin frees it (LeakSanitizer would turn a
+ * leak into a different exit status in the sanitizer build). */
+static void test_stdin_prompt_then_usage_error(void **state) {
+    (void)state;
+    cli_result r;
+    cli_run("echo hi | " LLMUX " run --base-url http://127.0.0.1:9/v1", &r);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--base-url/--api-key need a remote model"));
+}
+
 /* Item 13: past the 16 MiB cap: invalid_request naming the cap (was a usage error, exit 2).
  * Reading stops at cap + 1, so an endless producer ends too. */
 static void test_stdin_over_cap(void **state) {
@@ -163,6 +173,7 @@ int main(void) {
         cmocka_unit_test(test_stdin_closed),    cmocka_unit_test(test_stdin_empty),
         cmocka_unit_test(test_stdin_over_cap),  cmocka_unit_test(test_stdin_at_cap),
         cmocka_unit_test(test_stdout_full),     cmocka_unit_test(test_stdout_reader_gone_local),
+        cmocka_unit_test(test_stdin_prompt_then_usage_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
