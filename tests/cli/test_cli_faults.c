@@ -140,6 +140,13 @@ static void test_timeout_validation(void **state) {
             if (r.code != 2 || !strstr(r.err, "--timeout: ")) fail_msg("%s: exit %d: %s", cmd, r.code, r.err);
         }
     }
+    /* The bounds themselves and fractions are accepted: the run gets past option parsing. */
+    static const char *good[] = {"604800", "0.25", "1e-3"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(cmd, sizeof cmd, LLMUX " run --timeout %s -m local/does-not-exist x", good[i]);
+        cli_run(cmd, &r);
+        if (r.code != 10 + 4) fail_msg("%s: exit %d: %s", cmd, r.code, r.err); /* model_not_found */
+    }
     /* The default is documented. */
     cli_run(LLMUX " run --help", &r);
     assert_non_null(strstr(r.out, "--timeout SECONDS"));

@@ -139,6 +139,20 @@ static void test_stdout_full(void **state) {
     assert_int_equal(r.code, 3);
 }
 
+/* A closed stdout is refused up front: its descriptor would otherwise go to the next file the
+ * runtime opens. A closed stderr is quietly replaced by /dev/null and the run works. */
+static void test_stdout_closed(void **state) {
+    (void)state;
+    need_default_model();
+    cli_result r;
+    cli_run(LLMUX " run -n 4 --seed 1 'Once' >&-", &r);
+    assert_int_equal(r.code, 3);
+    assert_non_null(strstr(r.err, "llmux: write error: stdout is closed"));
+    cli_run("sh -c '" LLMUX " run -n 4 --seed 1 Once 2>&-'", &r);
+    assert_int_equal(r.code, 0);
+    assert_true(strlen(r.out) > 0);
+}
+
 /* Item 9, the bundled model: with SIGPIPE ignored and a reader that read one byte and left,
  * the run ends non-zero with the reason (it used to finish and exit 0). */
 static void test_stdout_reader_gone_local(void **state) {
@@ -173,7 +187,7 @@ int main(void) {
         cmocka_unit_test(test_stdin_closed),    cmocka_unit_test(test_stdin_empty),
         cmocka_unit_test(test_stdin_over_cap),  cmocka_unit_test(test_stdin_at_cap),
         cmocka_unit_test(test_stdout_full),     cmocka_unit_test(test_stdout_reader_gone_local),
-        cmocka_unit_test(test_stdin_prompt_then_usage_error),
+        cmocka_unit_test(test_stdin_prompt_then_usage_error), cmocka_unit_test(test_stdout_closed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
