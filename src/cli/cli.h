@@ -7,9 +7,11 @@
 
 #include "llmux.h"
 
-/* Exit codes: 0 success, 2 usage error, 10 + llmux_status for a failed request
+/* Exit codes: 0 success, 2 usage error, 3 an I/O error on the CLI's own stdin/stdout (a read
+ * error on stdin, stdout full or its reader gone), 10 + llmux_status for a failed request
  * (docs/errors.md lists them). */
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_IO 3
 #define CLI_EXIT_BASE 10
 
 /* Prints "llmux: <class>: <message>" to stderr and returns the exit code for the class. */
@@ -21,6 +23,47 @@ int cli_usage_error(const char *fmt, ...)
 #endif
     ;
 
+/* Prints "llmux: <what>: <target>: <strerror>" (without target when NULL) and returns
+ * CLI_EXIT_IO. */
+int cli_io_error(const char *what, const char *target, int err_no);
+/* Flushes stdout and reports whether everything written to it so far reached it; on false,
+ * errno says why. */
+bool cli_stdout_ok(void);
+
+/* All of stdin, read in bounded memory. */
+typedef enum cli_input_status {
+    CLI_INPUT_OK = 0,
+    CLI_INPUT_CLOSED,     /* fd 0 is not open */
+    CLI_INPUT_READ_ERROR, /* read(2) failed: *err_no says why (EISDIR for a directory) */
+    CLI_INPUT_TOO_BIG,    /* more than cap bytes (reading stopped at cap + 1) */
+    CLI_INPUT_NUL,        /* a NUL byte at offset *len; *out holds the text (freed by the caller) */
+    CLI_INPUT_NOMEM
+} cli_input_status;
+/* On OK (and NUL) *out is a malloc'd NUL-terminated copy of the input and *len its length (the
+ * NUL's offset for NUL); otherwise *out is NULL. */
+cli_input_status cli_read_stdin(size_t cap, char **out, size_t *len, int *err_no);
+/* Reports a failed read: usage error for a closed stdin ("no <what>: stdin is closed"),
+ * CLI_EXIT_IO for a read error, invalid_request past the cap or for a NUL byte (naming the cap
+ * or the offset nul_at). Returns the exit code. */
+int cli_input_fail(cli_input_status s, int err_no, size_t nul_at, const char *what, size_t cap);
+
+/* The overall deadline of a command (--timeout SECONDS). The default matches llmux.yaml's
+ * timeouts.total_ms; the cap keeps a typo from meaning "forever". */
+#define CLI_TIMEOUT_DEFAULT_MS 600000
+#define CLI_TIMEOUT_MAX_S 604800
+/* Parses --timeout's value into milliseconds: 0 on success, else prints the usage error and
+ * returns CLI_EXIT_USAGE. */
+int cli_parse_timeout(const char *s, int64_t *ms);
+/* A timer thread that triggers `cancel` ms from now. NULL when cancel is NULL or ms <= 0 or on
+ * failure (then there is no backstop; the request's own deadline still applies). */
+typedef struct cli_deadline cli_deadline;
+cli_deadline *cli_deadline_start(llmux_cancel *cancel, int64_t ms);
+/* Stops and frees the timer (accepts NULL); true when it fired. */
+bool cli_deadline_stop(cli_deadline *d);
+/* st, or LLMUX_E_TIMEOUT (with a message written into msg) when the cancel came from the timer
+ * and not from a signal. */
+llmux_status cli_deadline_status(llmux_status st, bool fired, int64_t ms, char *msg, size_t size);
+
 /* Path of the bundled default model, or NULL when it cannot be found. Static storage. */
 const char *cli_default_model_path(void);
 
@@ -30,6 +73,8 @@ void cli_progress(float progress, void *user_data);
 /* A cancel token that SIGINT and SIGTERM trigger (cancel.c); NULL when out of memory (the
  * request then cannot be cancelled). One at a time: the handlers reach it through a global. */
 llmux_cancel *cli_cancel_begin(void);
+/* True when SIGINT or SIGTERM arrived since cli_cancel_begin. */
+bool cli_cancel_signalled(void);
 /* Restores the default SIGINT/SIGTERM handlers, then destroys the token. */
 void cli_cancel_end(void);
 

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-#define MAX_STDIN (64u * 1024u * 1024u)
+#define MAX_STDIN ((size_t)64 * 1024 * 1024)
 #define MAX_INPUTS 4096
 
 static void embed_usage(FILE *f) {
@@ -24,34 +24,17 @@ static void embed_usage(FILE *f) {
           "  -d, --dimensions N       ask for N dimensions (where the model supports it)\n"
           "      --base-url URL       the provider's base URL (any OpenAI-compatible server)\n"
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
-          "  -h, --help               show this help\n",
+          "      --timeout SECONDS    total wall-clock budget, fractional allowed, at most 604800\n"
+          "                           (7 days); default: 600\n"
+          "  -h, --help               show this help\n"
+          "\n"
+          "Stdin is capped at 64 MiB and must not contain NUL bytes (invalid_request). Exit status:\n"
+          "as `llmux run --help` says (3: stdin unreadable or stdout unwritable).\n",
           f);
 }
 
-/* Reads stdin (capped) and splits it into non-empty lines in place; NULL on failure. */
-static char *read_lines(const char **lines, size_t *n, const char **why) {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
-        len += got;
-        if (cap - len - 1 == 0) {
-            if (cap >= MAX_STDIN) {
-                *why = "stdin is larger than 64 MiB";
-                free(buf);
-                return NULL;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    buf[len] = '\0';
+/* Splits buf into non-empty lines in place (a trailing \r dropped); false past MAX_INPUTS. */
+static bool split_lines(char *buf, const char **lines, size_t *n) {
     *n = 0;
     for (char *p = buf; *p;) {
         char *nl = strchr(p, '\n');
@@ -59,17 +42,13 @@ static char *read_lines(const char **lines, size_t *n, const char **why) {
         size_t l = strlen(p);
         if (l && p[l - 1] == '\r') p[--l] = '\0';
         if (l) {
-            if (*n == MAX_INPUTS) {
-                *why = "more than 4096 lines on stdin";
-                free(buf);
-                return NULL;
-            }
+            if (*n == MAX_INPUTS) return false;
             lines[(*n)++] = p;
         }
         if (!nl) break;
         p = nl + 1;
     }
-    return buf;
+    return true;
 }
 
 static void print_usage_field(const char *key, int64_t v, bool *first) {
@@ -99,17 +78,19 @@ static void print_embeddings(const llmux_embeddings *e) {
     fputs("}}\n", stdout);
 }
 
-enum { OPT_BASE_URL = 256, OPT_API_KEY };
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_TIMEOUT };
 
 int cli_cmd_embed(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"dimensions", required_argument, NULL, 'd'},
                                          {"base-url", required_argument, NULL, OPT_BASE_URL},
                                          {"api-key", required_argument, NULL, OPT_API_KEY},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *base_url = NULL, *api_key = NULL;
     long dims = 0;
+    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
     optind = 1;
     opterr = 0;
     int c;
@@ -126,6 +107,9 @@ int cli_cmd_embed(int argc, char **argv) {
         }
         case OPT_BASE_URL: base_url = optarg; break;
         case OPT_API_KEY: api_key = optarg; break;
+        case OPT_TIMEOUT:
+            if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
+            break;
         case 'h': embed_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux embed --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux embed --help`)", argv[optind - 1]);
@@ -148,9 +132,17 @@ int cli_cmd_embed(int argc, char **argv) {
         inputs = (const char **)(argv + optind);
         n_inputs = (size_t)(argc - optind);
     } else {
-        const char *why = NULL;
-        stdin_buf = read_lines(lines, &n_inputs, &why);
-        if (!stdin_buf) return why ? cli_usage_error("%s", why) : cli_fail(LLMUX_E_OUT_OF_MEMORY, "reading stdin");
+        size_t len;
+        int err_no;
+        cli_input_status in = cli_read_stdin(MAX_STDIN, &stdin_buf, &len, &err_no);
+        if (in != CLI_INPUT_OK) {
+            free(stdin_buf);
+            return cli_input_fail(in, err_no, len, "input", MAX_STDIN);
+        }
+        if (!split_lines(stdin_buf, lines, &n_inputs)) {
+            free(stdin_buf);
+            return cli_fail(LLMUX_E_INVALID_REQUEST, "more than 4096 lines on stdin");
+        }
         if (n_inputs == 0) {
             free(stdin_buf);
             return cli_usage_error("nothing to embed: give TEXT arguments or lines on stdin");
@@ -166,6 +158,8 @@ int cli_cmd_embed(int argc, char **argv) {
         return cli_fail(st, err.message);
     }
     llmux_cancel *cancel = cli_cancel_begin();
+    /* llmux_embed takes no deadline: the timer cancels it, reported as a timeout below. */
+    cli_deadline *timer = cli_deadline_start(cancel, timeout_ms);
 
     llmux_embed_request req = llmux_embed_request_default();
     req.model = model;
@@ -174,12 +168,13 @@ int cli_cmd_embed(int argc, char **argv) {
     req.dimensions = (int32_t)dims;
     llmux_embeddings *e = NULL;
     st = llmux_embed(rt, &req, cancel, &e, &err);
+    st = cli_deadline_status(st, cli_deadline_stop(timer), timeout_ms, err.message, sizeof err.message);
     int code = 0;
     if (st != LLMUX_OK) {
         code = cli_fail(st, err.message);
     } else {
         print_embeddings(e);
-        if (fflush(stdout) != 0) code = cli_fail(LLMUX_E_INTERNAL, "cannot write to stdout");
+        if (!cli_stdout_ok()) code = cli_io_error("write error", NULL, errno);
     }
     llmux_embeddings_free(e);
     llmux_runtime_destroy(rt);

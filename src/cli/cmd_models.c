@@ -1,5 +1,6 @@
 /* `llmux models PROVIDER`: the models a remote provider offers. */
 #define _XOPEN_SOURCE 700
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@ static void models_usage(FILE *f) {
           "      --base-url URL       the provider's base URL (required for a custom name)\n"
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --json               print a JSON array of objects (unknown values are null)\n"
+          "      --timeout SECONDS    total wall-clock budget (all pages), fractional allowed, at most\n"
+          "                           604800 (7 days); default: 600\n"
           "  -h, --help               show this help\n",
           f);
 }
@@ -77,16 +80,18 @@ static void print_json(const llmux_model_list *l) {
     fputs(l->n ? "\n]\n" : "]\n", stdout);
 }
 
-enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON };
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT };
 
 int cli_cmd_models(int argc, char **argv) {
     static const struct option opts[] = {{"base-url", required_argument, NULL, OPT_BASE_URL},
                                          {"api-key", required_argument, NULL, OPT_API_KEY},
                                          {"json", no_argument, NULL, OPT_JSON},
+                                         {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *base_url = NULL, *api_key = NULL;
     int json = 0;
+    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
     optind = 1;
     opterr = 0;
     int c;
@@ -95,6 +100,9 @@ int cli_cmd_models(int argc, char **argv) {
         case OPT_BASE_URL: base_url = optarg; break;
         case OPT_API_KEY: api_key = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_TIMEOUT:
+            if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
+            break;
         case 'h': models_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux models --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux models --help`)", argv[optind - 1]);
@@ -111,16 +119,19 @@ int cli_cmd_models(int argc, char **argv) {
     if (st != LLMUX_OK) return cli_fail(st, err.message);
 
     llmux_cancel *cancel = cli_cancel_begin();
+    /* llmux_list_models takes no deadline: the timer cancels it, reported as a timeout below. */
+    cli_deadline *timer = cli_deadline_start(cancel, timeout_ms);
 
     llmux_model_list *list = NULL;
     st = llmux_list_models(rt, provider, cancel, &list, &err);
+    st = cli_deadline_status(st, cli_deadline_stop(timer), timeout_ms, err.message, sizeof err.message);
     int code = 0;
     if (st != LLMUX_OK) {
         code = cli_fail(st, err.message);
     } else {
         if (json) print_json(list);
         else print_text(list);
-        if (fflush(stdout) != 0) code = cli_fail(LLMUX_E_INTERNAL, "cannot write to stdout");
+        if (!cli_stdout_ok()) code = cli_io_error("write error", NULL, errno);
     }
     llmux_model_list_free(list);
     llmux_runtime_destroy(rt);

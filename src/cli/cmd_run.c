@@ -12,7 +12,9 @@
 
 #define MAX_STOPS 16
 #define MAX_MODEL_DIRS 16
-#define MAX_STDIN_PROMPT (16u * 1024u * 1024u)
+#define MAX_STDIN_PROMPT ((size_t)16 * 1024 * 1024)
+/* How long after the request's deadline the backstop timer cancels it. */
+#define DEADLINE_GRACE_MS 2000
 
 static void run_usage(FILE *f) {
     fputs("usage: llmux run [options] [PROMPT]\n"
@@ -41,12 +43,20 @@ static void run_usage(FILE *f) {
           "      --repeat-penalty X   penalty for repeated tokens (1 = off)\n"
           "      --threads N          CPU threads for the local engine\n"
           "      --ctx N              context size for local models\n"
+          "      --timeout SECONDS    total wall-clock budget of the request, fractional allowed,\n"
+          "                           at most 604800 (7 days); default: 600\n"
           "      --json               print the final response as canonical JSON instead of text\n"
+          "                           (also when the request failed after it was accepted)\n"
           "      --events             print every canonical event as one JSON line\n"
           "  -h, --help               show this help\n"
           "\n"
+          "A prompt read from stdin must not be empty, contain a NUL byte or exceed 16 MiB\n"
+          "(invalid_request).\n"
+          "\n"
           "Errors are printed as `llmux: <class>: <message>`; the exit status is 10 + the class\n"
-          "number (docs/errors.md), 2 for a usage error.\n",
+          "number (docs/errors.md), 2 for a usage error, 3 when stdin cannot be read or stdout\n"
+          "cannot be written (`llmux: write error: ...`: generation stops at the first failed\n"
+          "write).\n",
           f);
 }
 
@@ -56,21 +66,30 @@ typedef struct out_state {
     out_mode mode;
     bool wrote_text;
     char last;
+    int write_errno; /* the first failed write's errno; 0 while stdout works */
 } out_state;
+
+/* Writes and flushes (the reader sees each event as it comes). A failure (a full disk, a reader
+ * that left with SIGPIPE ignored) is remembered: there is no point generating what nobody can
+ * receive, so the event callback then returns false and the runtime cancels the request. */
+static bool emit(out_state *o, const char *p, size_t n, bool newline) {
+    if (o->write_errno) return false;
+    errno = 0;
+    bool ok = fwrite(p, 1, n, stdout) == n && (!newline || fputc('\n', stdout) != EOF) && fflush(stdout) == 0;
+    if (!ok) o->write_errno = errno ? errno : EIO;
+    return ok;
+}
 
 static bool print_event(const llmux_event *ev, void *ud) {
     out_state *o = ud;
     if (o->mode == OUT_EVENTS) {
         char *j = llmux_event_to_json(ev);
-        if (j) {
-            fputs(j, stdout);
-            fputc('\n', stdout);
-            llmux_free(j);
-        }
-        fflush(stdout);
-    } else if (o->mode == OUT_TEXT && ev->type == LLMUX_EVENT_TEXT_DELTA && ev->text_len) {
-        fwrite(ev->text, 1, ev->text_len, stdout);
-        fflush(stdout);
+        bool ok = !j || emit(o, j, strlen(j), true);
+        llmux_free(j);
+        return ok;
+    }
+    if (o->mode == OUT_TEXT && ev->type == LLMUX_EVENT_TEXT_DELTA && ev->text_len) {
+        if (!emit(o, ev->text, ev->text_len, false)) return false;
         o->wrote_text = true;
         o->last = ev->text[ev->text_len - 1];
     }
@@ -93,32 +112,6 @@ static bool parse_int(const char *s, long lo, long hi, long *out) {
     if (errno || end == s || *end || v < lo || v > hi) return false;
     *out = v;
     return true;
-}
-
-static char *read_stdin(void) {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
-        len += n;
-        if (len > MAX_STDIN_PROMPT) {
-            free(buf);
-            errno = EFBIG;
-            return NULL;
-        }
-        if (cap - len - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    buf[len] = '\0';
-    return buf;
 }
 
 /* Directory part of a path, into out. */
@@ -154,7 +147,8 @@ enum {
     OPT_EVENTS,
     OPT_MODEL_DIR,
     OPT_BASE_URL,
-    OPT_API_KEY
+    OPT_API_KEY,
+    OPT_TIMEOUT
 };
 
 int cli_cmd_run(int argc, char **argv) {
@@ -168,7 +162,7 @@ int cli_cmd_run(int argc, char **argv) {
         {"json", no_argument, NULL, OPT_JSON},         {"events", no_argument, NULL, OPT_EVENTS},
         {"model-dir", required_argument, NULL, OPT_MODEL_DIR}, {"help", no_argument, NULL, 'h'},
         {"base-url", required_argument, NULL, OPT_BASE_URL}, {"api-key", required_argument, NULL, OPT_API_KEY},
-        {NULL, 0, NULL, 0}};
+        {"timeout", required_argument, NULL, OPT_TIMEOUT}, {NULL, 0, NULL, 0}};
 
     llmux_request req = llmux_request_default();
     const char *model = NULL;
@@ -178,7 +172,8 @@ int cli_cmd_run(int argc, char **argv) {
     const char *dirs[MAX_MODEL_DIRS + 1];
     size_t n_dirs = 0;
     long threads = 0, n_ctx = 0;
-    out_state out = {OUT_TEXT, false, '\n'};
+    out_state out = {OUT_TEXT, false, '\n', 0};
+    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
     long lv;
     double dv;
 
@@ -236,6 +231,9 @@ int cli_cmd_run(int argc, char **argv) {
             break;
         case OPT_BASE_URL: base_url = optarg; break;
         case OPT_API_KEY: api_key = optarg; break;
+        case OPT_TIMEOUT:
+            if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
+            break;
         case 'h': run_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux run --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux run --help`)", argv[optind - 1]);
@@ -250,8 +248,19 @@ int cli_cmd_run(int argc, char **argv) {
     if (optind < argc) {
         prompt = argv[optind];
     } else {
-        stdin_prompt = read_stdin();
-        if (!stdin_prompt) return cli_usage_error("cannot read the prompt from stdin: %s", strerror(errno));
+        size_t len;
+        int err_no;
+        cli_input_status in = cli_read_stdin(MAX_STDIN_PROMPT, &stdin_prompt, &len, &err_no);
+        if (in != CLI_INPUT_OK) {
+            free(stdin_prompt);
+            return cli_input_fail(in, err_no, len, "prompt", MAX_STDIN_PROMPT);
+        }
+        /* Most likely a mistake (`< /dev/null`, a pipeline whose producer failed); an explicit
+         * PROMPT argument "" stays allowed (the bundled model then writes a fortune of its own). */
+        if (len == 0) {
+            free(stdin_prompt);
+            return cli_fail(LLMUX_E_INVALID_REQUEST, "empty prompt: stdin was empty (give PROMPT or pipe one in)");
+        }
         prompt = stdin_prompt;
     }
 
@@ -264,8 +273,10 @@ int cli_cmd_run(int argc, char **argv) {
     llmux_provider_params provider = {0};
     if (base_url || api_key) {
         const char *slash = model ? strchr(model, '/') : NULL;
-        if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name || is_local_spec(model))
+        if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name || is_local_spec(model)) {
+            free(stdin_prompt);
             return cli_usage_error("--base-url/--api-key need a remote model PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini)");
+        }
         memcpy(provider_name, model, (size_t)(slash - model));
         provider.name = provider_name;
         provider.base_url = base_url;
@@ -311,8 +322,12 @@ int cli_cmd_run(int argc, char **argv) {
     req.messages = &msg;
     req.n_messages = 1;
     req.stream = out.mode != OUT_JSON;
+    req.deadline_ms = timeout_ms;
 
     llmux_cancel *cancel = cli_cancel_begin();
+    /* The runtime enforces deadline_ms; the timer, armed a little later, is the backstop for a
+     * step that does not look at it, so that nothing keeps `llmux run` alive forever. */
+    cli_deadline *timer = cli_deadline_start(cancel, timeout_ms + DEADLINE_GRACE_MS);
 
     llmux_run_params run = llmux_run_default_params();
     run.on_event = print_event;
@@ -320,18 +335,26 @@ int cli_cmd_run(int argc, char **argv) {
     run.cancel = cancel;
     llmux_response *resp = NULL;
     st = llmux_run(rt, &req, &run, &resp, &err);
+    bool fired = cli_deadline_stop(timer);
+    st = cli_deadline_status(st, fired, timeout_ms, err.message, sizeof err.message);
 
     int code = 0;
-    if (out.mode == OUT_TEXT && out.wrote_text && out.last != '\n') fputc('\n', stdout);
-    if (out.mode == OUT_JSON && resp) {
-        char *j = llmux_response_to_json(resp);
-        if (j) {
-            puts(j);
-            llmux_free(j);
+    if (!out.write_errno) {
+        if (out.mode == OUT_TEXT && out.wrote_text && out.last != '\n') fputc('\n', stdout);
+        /* Whenever there is a response, also a failed one (an accepted request that got an
+         * upstream 429): scripts read the error's class and retry hint from it. */
+        if (out.mode == OUT_JSON && resp) {
+            char *j = llmux_response_to_json(resp);
+            if (j) {
+                puts(j);
+                llmux_free(j);
+            }
         }
+        if (!cli_stdout_ok()) out.write_errno = errno;
     }
-    fflush(stdout);
-    if (st != LLMUX_OK) code = cli_fail(st, err.message);
+    /* A write error ends the request (the callback cancelled it): report that, not "cancelled". */
+    if (out.write_errno) code = cli_io_error("write error", NULL, out.write_errno);
+    else if (st != LLMUX_OK) code = cli_fail(st, err.message);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
     cli_cancel_end();

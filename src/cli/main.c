@@ -1,6 +1,9 @@
 /* `llmux`: dispatches subcommands. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -22,7 +25,7 @@ static void usage(FILE *f) {
           f);
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -55,4 +58,30 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "models") == 0) return cli_cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
+}
+
+/* A closed fd 1 or 2 would be handed to the next open(): the runtime's model file or a log would
+ * then receive the answer or the error messages. */
+static bool fd_closed(int fd) { return fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
+
+int main(int argc, char **argv) {
+    if (fd_closed(STDERR_FILENO)) {
+        /* Nobody to tell; keep the descriptor taken so nothing else lands on it. */
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0 && fd != STDERR_FILENO) {
+            /* open() took a lower closed descriptor (0 or 1): move it to 2 and leave that one
+             * closed, as it was, so its own check still sees it. */
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+    }
+    if (fd_closed(STDOUT_FILENO)) {
+        fputs("llmux: write error: stdout is closed\n", stderr);
+        return CLI_EXIT_IO;
+    }
+    int code = dispatch(argc, argv);
+    /* What a command printed last may still sit in stdio's buffer: a full disk or a closed pipe
+     * must not turn into exit 0 (`llmux --version > /dev/full`). */
+    if (code == 0 && !cli_stdout_ok()) code = cli_io_error("write error", NULL, errno);
+    return code;
 }

@@ -1,4 +1,5 @@
 #define _XOPEN_SOURCE 700
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,20 @@ int cli_usage_error(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return CLI_EXIT_USAGE;
+}
+
+int cli_io_error(const char *what, const char *target, int err_no) {
+    if (target) fprintf(stderr, "llmux: %s: %s: %s\n", what, target, strerror(err_no));
+    else fprintf(stderr, "llmux: %s: %s\n", what, strerror(err_no));
+    return CLI_EXIT_IO;
+}
+
+bool cli_stdout_ok(void) {
+    /* ferror catches a failure of an earlier write whose errno is long gone; EIO stands in then. */
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return true;
+    if (errno == 0) errno = EIO;
+    return false;
 }
 
 static int is_file(const char *p) {
