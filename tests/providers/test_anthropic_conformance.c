@@ -288,6 +288,7 @@ static void test_every_stream_file(void **state) {
 }
 
 int main(void) {
+    h_fixtures_or_skip("../shared/fixtures/providers");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streams_text),         cmocka_unit_test(test_streams_tools),
         cmocka_unit_test(test_streams_thinking),     cmocka_unit_test(test_streams_errors),

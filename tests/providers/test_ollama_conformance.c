@@ -104,6 +104,7 @@ static void test_errors(void **s) {
 }
 
 int main(void) {
+    h_fixtures_or_skip("../shared/fixtures/providers");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streams),
         cmocka_unit_test(test_responses),

@@ -260,6 +260,7 @@ static void test_openrouter_errors(void **s) {
 }
 
 int main(void) {
+    h_fixtures_or_skip("../shared/fixtures/providers");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openai_stream_text),
         cmocka_unit_test(test_openai_stream_tool_call),
