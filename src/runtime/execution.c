@@ -221,24 +221,32 @@ void lx_exec_end(lx_exec *x, llmux_status st, const llmux_error_info *err, const
     pthread_mutex_unlock(&x->mu);
 }
 
+/* Ends the consumer's stream early with a terminal event of its own (the producer is cancelled
+ * and what it still sends is drained silently): ERROR with e, or FINISH(CANCELLED) when e is
+ * NULL. st/msg: the outcome recorded for the caller. */
+static void close_early(consumer *c, lx_exec *x, const llmux_error_info *e, llmux_status st, const char *msg) {
+    llmux_cancel_trigger(x->cancel);
+    llmux_event t;
+    memset(&t, 0, sizeof t);
+    t.type = e ? LLMUX_EVENT_ERROR : LLMUX_EVENT_FINISH;
+    t.finish_reason = e ? LLMUX_FINISH_NONE : LLMUX_FINISH_CANCELLED;
+    t.error = e;
+    if (c->agg && !llmux_aggregator_done(c->agg)) llmux_aggregator_add(c->agg, &t, NULL);
+    if (c->on_event) c->on_event(&t, c->user_data);
+    c->closed = true;
+    if (e) c->err = *e;
+    else lx_error(&c->err, st, "%s", msg);
+    c->status = st;
+}
+
 /* Delivers ev to the aggregator and the callback; closes the consumer at the terminal event, or
- * earlier when it stops or the aggregator refuses. */
+ * earlier when it stops (then FINISH(CANCELLED)) or the aggregator refuses the event (its cap, or
+ * a contradicting event: then ERROR with the aggregator's error). */
 static void deliver(consumer *c, lx_exec *x, const llmux_event *ev) {
     if (c->closed) return;
     llmux_error_info agg_err;
-    llmux_status ast = c->agg ? llmux_aggregator_add(c->agg, ev, &agg_err) : LLMUX_OK;
-    if (ast != LLMUX_OK) {
-        /* The aggregator's cap (or a contradicting event): end the stream with that error. */
-        llmux_cancel_trigger(x->cancel);
-        llmux_event e;
-        memset(&e, 0, sizeof e);
-        e.type = LLMUX_EVENT_ERROR;
-        e.error = &agg_err;
-        if (c->agg && !llmux_aggregator_done(c->agg)) llmux_aggregator_add(c->agg, &e, NULL);
-        if (c->on_event) c->on_event(&e, c->user_data);
-        c->closed = true;
-        c->status = agg_err.status;
-        c->err = agg_err;
+    if (c->agg && llmux_aggregator_add(c->agg, ev, &agg_err) != LLMUX_OK) {
+        close_early(c, x, &agg_err, agg_err.status, NULL);
         return;
     }
     bool keep = c->on_event ? c->on_event(ev, c->user_data) : true;
@@ -253,19 +261,7 @@ static void deliver(consumer *c, lx_exec *x, const llmux_event *ev) {
         }
         return;
     }
-    if (!keep) {
-        /* The consumer stops: its last event is FINISH(CANCELLED), whatever the producer still
-         * sends (it is cancelled and drained silently). */
-        llmux_cancel_trigger(x->cancel);
-        llmux_event f;
-        memset(&f, 0, sizeof f);
-        f.type = LLMUX_EVENT_FINISH;
-        f.finish_reason = LLMUX_FINISH_CANCELLED;
-        if (c->agg) llmux_aggregator_add(c->agg, &f, NULL);
-        if (c->on_event) c->on_event(&f, c->user_data);
-        c->closed = true;
-        c->status = lx_error(&c->err, LLMUX_E_CANCELLED, "cancelled by the event consumer");
-    }
+    if (!keep) close_early(c, x, NULL, LLMUX_E_CANCELLED, "cancelled by the event consumer");
 }
 
 void lx_exec_consume_begin(lx_exec *x, llmux_event_cb on_event, void *user_data) {
@@ -298,14 +294,9 @@ void lx_exec_consume_end(lx_exec *x, lx_exec_result *out) {
     memset(out, 0, sizeof *out);
     if (!c->closed) {
         /* Only when memory ran out for the terminal event itself. */
-        c->status = lx_error(&c->err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the stream");
-        llmux_event e;
-        memset(&e, 0, sizeof e);
-        e.type = LLMUX_EVENT_ERROR;
-        e.error = &c->err;
-        if (c->agg) llmux_aggregator_add(c->agg, &e, NULL);
-        if (c->on_event) c->on_event(&e, c->user_data);
-        c->closed = true;
+        llmux_error_info oom;
+        lx_error(&oom, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the stream");
+        close_early(c, x, &oom, oom.status, NULL);
     }
     out->status = c->status;
     out->err = c->err;
