@@ -205,6 +205,7 @@ struct lx_decoder {
     bool finished;         /* FINISH emitted */
     bool failed;
     bool refusal;          /* text came as `refusal` */
+    char *key;             /* the configured key, masked in every error (lx_secret_dup) */
     llmux_error_info last_err;
     uint64_t tool_id_hash[LX_EMITTER_MAX_TOOLS]; /* per emitter tool slot: hash of the call id */
 };
@@ -440,11 +441,13 @@ static lx_decoder *openai_decoder_create(const lx_provider_config *cfg, bool str
     lx_sse_parser_init(&d->sse, LX_WIRE_MAX_LINE);
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     lx_error_clear(&d->last_err);
+    d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     return d;
 }
 
 static void openai_decoder_destroy(lx_decoder *d) {
     if (!d) return;
+    lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
     free(d);
@@ -455,7 +458,7 @@ static llmux_status failed_again(lx_decoder *d, llmux_error_info *err) {
     return d->last_err.status != LLMUX_OK ? d->last_err.status : LLMUX_E_UPSTREAM_PROTOCOL;
 }
 
-static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
+static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
     lx_error_clear(err);
     if (d->stream && !d->sniffed) {
@@ -484,7 +487,7 @@ static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t 
     return st;
 }
 
-static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
+static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
     lx_error_clear(err);
     llmux_error_info tmp;
@@ -518,6 +521,19 @@ static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
     return st == LLMUX_OK ? LLMUX_OK : fail_with(d, st, err);
 }
 
+/* Upstream text reaches errors here (an echoed key in a mid-stream error): mask the key. */
+static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
+    return lx_redact_status(feed_inner(d, data, len, err), err, &d->last_err, d->key);
+}
+
+static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
+    return lx_redact_status(end_inner(d, err), err, &d->last_err, d->key);
+}
+
+/* Canonical events so far, plus the bytes of a body decoded only at its end (a non-streaming
+ * answer, or one JSON document on a stream request), which has no events before then. */
+static uint64_t openai_decoder_progress(const lx_decoder *d) { return d->em.n_events + d->body.len; }
+
 const lx_provider lx_provider_openai = {
     .protocol = "openai",
     .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE |
@@ -527,6 +543,7 @@ const lx_provider lx_provider_openai = {
     .decoder_feed = openai_decoder_feed,
     .decoder_end = openai_decoder_end,
     .decoder_destroy = openai_decoder_destroy,
+    .decoder_progress = openai_decoder_progress,
     .map_error = openai_map_error,
     .encode_embed = lx_openai_encode_embed,
     .decode_embed = lx_openai_decode_embed,

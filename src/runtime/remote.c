@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "providers/common.h"
 #include "transport/http.h"
 
 /* The hosted providers llmux knows without configuration. */
@@ -234,6 +235,13 @@ static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_inf
     return r->p->decoder_feed(r->dec, data, len, err);
 }
 
+/* The idle timeout counts decoded events, not bytes (lx_http_progress_cb): keep-alive comments
+ * alone must not hold a stream open. */
+static uint64_t progress(void *ud) {
+    run_state *r = ud;
+    return r->p->decoder_progress ? r->p->decoder_progress(r->dec) : 0;
+}
+
 static int64_t pick(int64_t v, int64_t dflt) { return v > 0 ? v : dflt; }
 
 static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info *e) {
@@ -303,13 +311,13 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
     hr.deadline_ns = deadline_ns;
     hr.cancel = cancel;
     hr.on_data = feed;
+    hr.progress = p->decoder_progress ? progress : NULL;
+    hr.accept_types = w.accept_types;
     hr.user_data = &r;
     st = lx_http_request_run(client, &hr, &resp, &e);
     if (st == LLMUX_OK) {
         if (resp.status < 200 || resp.status > 299) {
-            p->map_error(resp.status, resp.error_body ? resp.error_body : "", resp.error_body_len,
-                         lx_http_retry_hint(&resp), &e);
-            st = e.status != LLMUX_OK ? e.status : lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", t->cfg.name, resp.status);
+            st = lx_provider_map_response(p, &t->cfg, &resp, &e); /* 3xx named, the key masked */
         } else {
             st = p->decoder_end(r.dec, &e);
         }
