@@ -300,7 +300,6 @@ static size_t mask_token(char *s, size_t from) {
 
 void lx_redact_secrets(char *s, const char *secret) {
     if (!s) return;
-    lx_redact_mask(s, secret); /* whole tokens only: see transport/redact.h */
     static const struct {
         const char *prefix;
         size_t min_tail; /* characters that must follow, to avoid masking prose */
@@ -320,6 +319,10 @@ void lx_redact_secrets(char *s, const char *secret) {
         }
         if (!hit) i++;
     }
+    /* The configured key last: masking a credential-shaped token above can turn the character
+     * next to a key occurrence into '*', making it a whole token (whole tokens only: see
+     * transport/redact.h). */
+    lx_redact_mask(s, secret);
 }
 
 /* Upstream text lands in logs and JSON: invalid UTF-8 becomes '?', control characters spaces. */

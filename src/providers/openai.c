@@ -206,6 +206,11 @@ struct lx_decoder {
     bool failed;
     bool refusal;          /* text came as `refusal` */
     char *key;             /* the configured key, masked in every error (lx_secret_dup) */
+    /* The first non-empty id / model of the stream, for START. Azure OpenAI opens with a
+     * prompt-filter chunk whose id and model are "" (and choices []): START waits for real
+     * values or for the first content, whichever comes first. */
+    char id[256];
+    char model[256];
     llmux_error_info last_err;
     uint64_t tool_id_hash[LX_EMITTER_MAX_TOOLS]; /* per emitter tool slot: hash of the call id */
 };
@@ -354,8 +359,21 @@ static llmux_finish_reason final_reason(const lx_decoder *d) {
     return r;
 }
 
+/* START with what is known so far ("" = absent). */
+static llmux_status emit_start(lx_decoder *d, llmux_error_info *err) {
+    return lx_emit_start(&d->em, d->id[0] ? d->id : NULL, d->model[0] ? d->model : NULL, err);
+}
+
+/* Keeps the first non-empty value of a string field. */
+static void remember(char *dst, size_t size, const json_t *j, const char *key) {
+    const char *v = lx_json_str(j, key);
+    if (!dst[0] && v && *v) lx_copy_field(dst, size, v);
+}
+
 static llmux_status emit_finish(lx_decoder *d, llmux_error_info *err) {
     if (d->finished) return LLMUX_OK;
+    llmux_status st = emit_start(d, err);
+    if (st != LLMUX_OK) return st;
     d->finished = true;
     return lx_emit_finish(&d->em, final_reason(d), err);
 }
@@ -369,9 +387,15 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
         if (json_is_string(e)) return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, json_string_value(e), -1);
         return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, "error", -1);
     }
-    llmux_status st = lx_emit_start(&d->em, lx_json_str(j, "id"), lx_json_str(j, "model"), err);
-    if (st != LLMUX_OK) return st;
+    remember(d->id, sizeof d->id, j, "id");
+    remember(d->model, sizeof d->model, j, "model");
     json_t *choices = json_object_get(j, "choices");
+    /* A chunk with neither both identifiers nor anything to emit (Azure's prompt-filter
+     * preamble) does not start the response yet. */
+    llmux_status st = LLMUX_OK;
+    if (whole || (d->id[0] && d->model[0]) || json_array_size(choices) > 0 || lx_json_obj(j, "usage"))
+        st = emit_start(d, err);
+    if (st != LLMUX_OK) return st;
     if (choices && !json_is_array(choices) && !json_is_null(choices))
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: choices is not an array", d->provider);
     if (whole && json_array_size(choices) == 0)
