@@ -474,6 +474,11 @@ static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_requ
         return lx_error(err, LLMUX_E_CONFIGURATION, "http: bad URL (%s)", msg);
     case CURLE_URL_MALFORMAT:
         return lx_error(err, LLMUX_E_CONFIGURATION, "http: bad URL (%s)", msg);
+    case CURLE_RECV_ERROR:
+        /* libcurl reports malformed chunked framing as a receive error, "<why> in
+         * chunked-encoding" (lib/http_chunks.c): the server broke HTTP, the network did not. */
+        st = strstr(msg, "chunked-encoding") ? LLMUX_E_UPSTREAM_PROTOCOL : LLMUX_E_NETWORK;
+        break;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_TOO_MANY_REDIRECTS:
