@@ -2,6 +2,10 @@
 
 #include <string.h>
 
+/* Shortest key prefix masked at the end of a cut message: a few characters of a key say little,
+ * and fewer would mask ordinary words that happen to start like it. */
+#define LX_REDACT_MIN_CUT 4
+
 bool lx_redact_key_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
@@ -30,9 +34,9 @@ size_t lx_redact_mask(char *s, const char *key) {
         count++;
     }
     /* A message cut inside the key (truncated to its buffer) ends with the key's first bytes. At
-     * least 4 of them, so a short key's first letter at the end of a sentence is not taken for
-     * one; the cut starts a token like a full match would. */
-    for (size_t m = kl - 1; m >= 4 && m < kl && m <= n; m--) {
+     * least LX_REDACT_MIN_CUT of them, so a word at the end of a sentence that merely starts
+     * like the key is not taken for it; the cut starts a token like a full match would. */
+    for (size_t m = kl - 1 < n ? kl - 1 : n; m >= LX_REDACT_MIN_CUT; m--) {
         size_t i = n - m;
         if (memcmp(s + i, key, m) == 0 && (i == 0 || !lx_redact_key_char(s[i - 1]) || !lx_redact_key_char(key[0]))) {
             memset(s + i, '*', m);

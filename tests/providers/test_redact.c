@@ -74,6 +74,10 @@ static void test_truncated_inside_key(void **s) {
     lx_redact_mask(buf, key);
     assert_null(strstr(buf, "xai-"));
     assert_non_null(strstr(buf, "provided: ****"));
+    /* The whole text is a cut key (shorter than the key itself). */
+    snprintf(buf, sizeof buf, "xai-0123");
+    lx_redact_mask(buf, key);
+    assert_string_equal(buf, "********");
     /* A short tail that merely starts like the key is not taken for it. */
     snprintf(buf, sizeof buf, "text ends with xai");
     lx_redact_mask(buf, key);

@@ -6,7 +6,8 @@
  * Cases: a drip of bytes that never completes an event, keep-alive comments (and Anthropic pings)
  * alone, a non-HTTP reply, a huge response header (one line, or many), an HTML page answering
  * 200, redirects (every provider), a connection reset mid-stream, broken chunked framing, and
- * floods (one SSE line past its cap; valid events past the 64 MiB response cap). */
+ * floods (one SSE line past its cap; valid events past the 64 MiB response cap). Each test stops
+ * its fixture before checking, so a failed check does not also report the fixture as leaked. */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -92,8 +93,9 @@ static void test_slow_drip(void **state) {
                           .chunked = true, .chunk_size = 1, .chunk_delay_ms = 250};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_TIMEOUT, &err, "idle");
+    llmux_status st = run(&f, &err);
     stop(&f);
+    expect(st, LLMUX_E_TIMEOUT, &err, "idle");
 }
 
 /* SSE comments every 200 ms and nothing else: bytes arrive, but no event, so the stream is idle. */
@@ -105,8 +107,9 @@ static void test_keepalive_only(void **state) {
                           .chunked = true, .chunk_delay_ms = 200, .repeat = 200};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_TIMEOUT, &err, "idle");
+    llmux_status st = run(&f, &err);
     stop(&f);
+    expect(st, LLMUX_E_TIMEOUT, &err, "idle");
 }
 
 /* Anthropic's keep-alive is a real SSE event (ping) that carries nothing: same outcome. */
@@ -119,8 +122,9 @@ static void test_anthropic_pings_only(void **state) {
                           .chunk_delay_ms = 200, .repeat = 200};
     push(&f, &r);
     llmux_error_info err;
-    expect(run_model(&f, "anthropic/claude-sonnet-4-5", &err), LLMUX_E_TIMEOUT, &err, "idle");
+    llmux_status st = run_model(&f, "anthropic/claude-sonnet-4-5", &err);
     stop(&f);
+    expect(st, LLMUX_E_TIMEOUT, &err, "idle");
 }
 
 /* The other side of the rule: a slow stream whose events keep coming finishes, even though it
@@ -133,8 +137,9 @@ static void test_slow_but_alive_stream_completes(void **state) {
                           .chunked = true, .chunk_size = 64, .chunk_delay_ms = 60};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_OK, &err, NULL);
+    llmux_status st = run(&f, &err);
     stop(&f);
+    expect(st, LLMUX_OK, &err, NULL);
 }
 
 static void test_garbage_reply(void **state) {
@@ -144,8 +149,9 @@ static void test_garbage_reply(void **state) {
     lx_fake_response r = {.raw = true, .body = "HELLO\r\n"};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_UPSTREAM_PROTOCOL, &err, "not HTTP");
+    llmux_status st = run(&f, &err);
     stop(&f);
+    expect(st, LLMUX_E_UPSTREAM_PROTOCOL, &err, "not HTTP");
 }
 
 static char *huge_head(size_t line_len, size_t n_lines) {
@@ -175,12 +181,13 @@ static void test_huge_header(void **state) {
     push(&f, &r);
     r.body = many;
     push(&f, &r);
-    llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_UPSTREAM_PROTOCOL, &err, "header too large");
-    expect(run(&f, &err), LLMUX_E_UPSTREAM_PROTOCOL, &err, "header too large");
+    llmux_error_info err1, err2;
+    llmux_status st1 = run(&f, &err1), st2 = run(&f, &err2);
     free(one);
     free(many);
     stop(&f);
+    expect(st1, LLMUX_E_UPSTREAM_PROTOCOL, &err1, "header too large");
+    expect(st2, LLMUX_E_UPSTREAM_PROTOCOL, &err2, "header too large");
 }
 
 /* A login portal or proxy page answering 200: named by its content type, not "truncated". */
@@ -192,8 +199,9 @@ static void test_html_page(void **state) {
                           .body = "<!DOCTYPE html><html><body>Sign in</body></html>"};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_UPSTREAM_PROTOCOL, &err, "text/html");
+    llmux_status st = run(&f, &err);
     stop(&f);
+    expect(st, LLMUX_E_UPSTREAM_PROTOCOL, &err, "text/html");
 }
 
 /* A redirect means the base URL is wrong: not retryable, and the target is named. */
@@ -214,9 +222,10 @@ static void test_redirect_every_provider(void **state) {
                               .body = "<html>Moved</html>"};
         push(&f, &r);
         llmux_error_info err;
-        expect(run_model(&f, k[i].model, &err), LLMUX_E_CONFIGURATION, &err, "https://api.example.com/v1/moved");
-        assert_int_equal(err.provider_status, k[i].status);
+        llmux_status st = run_model(&f, k[i].model, &err);
         stop(&f);
+        expect(st, LLMUX_E_CONFIGURATION, &err, "https://api.example.com/v1/moved");
+        assert_int_equal(err.provider_status, k[i].status);
     }
 }
 
@@ -230,8 +239,9 @@ static void test_reset_mid_stream(void **state) {
                           .end_after = 400};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_NETWORK, &err, NULL);
+    llmux_status st = run(&f, &err);
     stop(&f);
+    expect(st, LLMUX_E_NETWORK, &err, NULL);
 }
 
 /* Chunked framing cut inside a chunk, and a chunk size that is not hexadecimal. */
@@ -245,10 +255,11 @@ static void test_broken_chunked(void **state) {
     push(&f, &r);
     r.body = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n";
     push(&f, &r);
-    llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_NETWORK, &err, NULL);
-    expect(run(&f, &err), LLMUX_E_UPSTREAM_PROTOCOL, &err, "chunked");
+    llmux_error_info err1, err2;
+    llmux_status st1 = run(&f, &err1), st2 = run(&f, &err2);
     stop(&f);
+    expect(st1, LLMUX_E_NETWORK, &err1, NULL);
+    expect(st2, LLMUX_E_UPSTREAM_PROTOCOL, &err2, "chunked");
 }
 
 /* One SSE line that never ends, past the 4 MiB line cap: refused, not buffered without bound. */
@@ -267,9 +278,10 @@ static void test_flood_one_line(void **state) {
                           .repeat = 80};
     push(&f, &r);
     llmux_error_info err;
-    expect(run(&f, &err), LLMUX_E_UPSTREAM_PROTOCOL, &err, "cap");
+    llmux_status st = run(&f, &err);
     free(body);
     stop(&f);
+    expect(st, LLMUX_E_UPSTREAM_PROTOCOL, &err, "cap");
 }
 
 /* Valid events without end, past the 64 MiB response cap. The runtime reported this as
@@ -288,10 +300,10 @@ static void test_flood_events_past_response_cap(void **state) {
     push(&f, &r);
     llmux_error_info err;
     llmux_status st = run(&f, &err);
+    stop(&f);
     if (st == LLMUX_OK || st == LLMUX_E_CANCELLED)
         fail_msg("flood past the response cap: %s (%s)", llmux_status_name(st), err.message);
     if (!strstr(err.message, "cap")) fail_msg("message \"%s\" does not name the cap", err.message);
-    stop(&f);
 }
 
 int main(void) {
