@@ -24,7 +24,8 @@
  * otherwise. Only http:// and https:// URLs are accepted.
  *
  * Secrets: header values marked secret are never logged nor copied into error messages (libcurl's
- * messages are scrubbed of them as well), and their copies are wiped before being freed. */
+ * messages are scrubbed of them as well, whole tokens only: transport/redact.h), and their copies
+ * are wiped before being freed. */
 #ifndef LX_HTTP_H
 #define LX_HTTP_H
 

@@ -226,6 +226,7 @@ static void test_redirect_every_provider(void **state) {
         stop(&f);
         expect(st, LLMUX_E_CONFIGURATION, &err, "https://api.example.com/v1/moved");
         assert_int_equal(err.provider_status, k[i].status);
+        assert_false(llmux_status_retryable(st)); /* Ollama's 307 used to be a retryable server error */
     }
 }
 
