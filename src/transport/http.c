@@ -159,6 +159,7 @@ typedef struct xfer {
     bool oom;
     size_t header_bytes;   /* of the current response's header block (LX_HTTP_MAX_HEADER_BYTES) */
     uint64_t progress;     /* the last value of req->progress */
+    bool progressed;       /* it changed at least once */
     /* For the loop thread's tick. */
     int64_t start, deadline, sent_ns; /* sent_ns: when the connection was ready and the request went out */
 } xfer;
@@ -344,6 +345,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
             uint64_t p = req->progress(req->user_data);
             if (p != x->progress) {
                 x->progress = p;
+                x->progressed = true;
                 x->last_byte_ns = lx_now_ns();
             }
         }
@@ -512,12 +514,26 @@ static llmux_status tick(void *ud, int *next_ms) {
                         (long long)((now - x->start) / NS_PER_MS));
     int64_t fb_at = 0, idle_at = 0;
     if (to->first_byte_ms > 0 && x->sent_ns && !x->got_first_byte) fb_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
-    if (to->idle_ms > 0 && x->got_first_byte) idle_at = x->last_byte_ns + to->idle_ms * NS_PER_MS;
+    bool events = req->progress && is_2xx(x->resp->status); /* idle counts decoded progress */
+    if (to->idle_ms > 0 && x->got_first_byte) {
+        idle_at = x->last_byte_ns + to->idle_ms * NS_PER_MS;
+        /* Before the first event the upstream is still answering (a model's time to first token
+         * behind a proxy that sends keep-alives meanwhile): the first-byte budget, counted from
+         * the request, applies when it is the longer one. */
+        if (events && !x->progressed && to->first_byte_ms > 0 && x->sent_ns &&
+            x->sent_ns + to->first_byte_ms * NS_PER_MS > idle_at)
+            idle_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
+    }
     if (fb_at && now >= fb_at)
         return lx_error(x->err, LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
                         (long long)to->first_byte_ms);
-    if (idle_at && now >= idle_at)
+    if (idle_at && now >= idle_at) {
+        if (events)
+            return lx_error(x->err, LLMUX_E_TIMEOUT,
+                            "http: idle timeout: no event for %lld ms (keep-alive data does not count)",
+                            (long long)((now - (x->progressed ? x->last_byte_ns : x->sent_ns)) / NS_PER_MS));
         return lx_error(x->err, LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
+    }
     int64_t wake = min_nonzero(min_nonzero(x->deadline, fb_at), idle_at);
     int64_t wait_ms = req->cancel || !x->sent_ns ? LX_HTTP_POLL_MS : 1000;
     if (wake) {

@@ -73,7 +73,9 @@ typedef struct lx_http_header {
  *  first_byte: from the request being sent (connection ready) to the first response byte
  *              (the status line), i.e. the upstream's time to answer.
  *  idle:       longest gap between two received chunks (headers or body) after the first; with
- *              lx_http_request.progress, between two body chunks that made decoded progress.
+ *              lx_http_request.progress (2xx bodies), between two chunks that made decoded
+ *              progress, and until the first such chunk at least first_byte from the request
+ *              (an upstream may send keep-alives while its model has not started answering).
  *  total:      the whole request, from the call; combined with deadline_ns below. */
 typedef struct lx_http_timeouts {
     int64_t connect_ms;

@@ -112,6 +112,28 @@ static void test_keepalive_only(void **state) {
     expect(st, LLMUX_E_TIMEOUT, &err, "idle");
 }
 
+/* The review's case: the answer starts, then only comments follow, every 100 ms, without end. */
+static void test_keepalive_after_first_event(void **state) {
+    (void)state;
+    ffx f;
+    start(&f, "openai");
+    static const char first[] = "data: {\"id\":\"c1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":"
+                                "{\"content\":\"Hello\"}}]}\n\n";
+    size_t cap = sizeof first + 400 * 14;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    snprintf(body, cap, "%s", first);
+    for (int i = 0; i < 400; i++) strcat(body, ": keep-alive\n\n"); /* 14 bytes each */
+    lx_fake_response r = {.headers = "Content-Type: text/event-stream\r\n", .body = body, .chunked = true,
+                          .chunk_size = 14, .chunk_delay_ms = 20};
+    push(&f, &r);
+    llmux_error_info err;
+    llmux_status st = run(&f, &err);
+    free(body);
+    stop(&f);
+    expect(st, LLMUX_E_TIMEOUT, &err, "idle");
+}
+
 /* Anthropic's keep-alive is a real SSE event (ping) that carries nothing: same outcome. */
 static void test_anthropic_pings_only(void **state) {
     (void)state;
@@ -311,6 +333,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slow_drip),
         cmocka_unit_test(test_keepalive_only),
+        cmocka_unit_test(test_keepalive_after_first_event),
         cmocka_unit_test(test_anthropic_pings_only),
         cmocka_unit_test(test_slow_but_alive_stream_completes),
         cmocka_unit_test(test_garbage_reply),

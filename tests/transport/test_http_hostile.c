@@ -172,7 +172,8 @@ static uint64_t no_progress(void *ud) {
 }
 
 /* Comments every 100 ms for about 1.5 s. Without a progress counter each chunk counts (the
- * buffered-body behaviour, unchanged); with one that never moves, the 500 ms idle timeout fires. */
+ * buffered-body behaviour, unchanged); with one that never moves, the 500 ms idle timeout fires
+ * (first_byte 500 ms too: before the first event the longer of the two applies). */
 static void test_idle_counts_progress(void **state) {
     (void)state;
     tfx f;
@@ -186,6 +187,7 @@ static void test_idle_counts_progress(void **state) {
         sink_init(&s);
         lx_http_request rq = test_request(f.url, NULL, 0, &s, NULL);
         rq.timeouts.idle_ms = 500;
+        rq.timeouts.first_byte_ms = 500;
         if (with) rq.progress = no_progress;
         lx_http_response resp;
         llmux_error_info err;
@@ -203,12 +205,49 @@ static void test_idle_counts_progress(void **state) {
     stop(&f);
 }
 
+/* Progress = how many events ("data:" lines) the sink has seen. */
+static uint64_t data_lines(void *ud) {
+    const sink *s = ud;
+    uint64_t n = 0;
+    for (const char *p = sink_text(s); (p = strstr(p, "data:")) != NULL; p += 5) n++;
+    return n;
+}
+
+/* Keep-alives for about a second before the first event (a model's time to first token behind a
+ * proxy): longer than idle_ms, within first_byte_ms from the request, so the stream goes on; after
+ * the first event only idle_ms counts. */
+static void test_first_event_gets_first_byte_budget(void **state) {
+    (void)state;
+    tfx f;
+    start(&f);
+    char body[512] = "";
+    for (int i = 0; i < 10; i++) strcat(body, ": keep-alive\n\n");
+    strcat(body, "data: x\n\n");
+    lx_fake_response r = {.headers = "Content-Type: text/event-stream\r\n", .body = body, .chunked = true,
+                          .chunk_size = 14, .chunk_delay_ms = 100};
+    assert_true(lx_fake_server_push(f.srv, &r));
+    sink s;
+    sink_init(&s);
+    lx_http_request rq = test_request(f.url, NULL, 0, &s, NULL);
+    rq.timeouts.idle_ms = 400;
+    rq.timeouts.first_byte_ms = 10000;
+    rq.progress = data_lines;
+    lx_http_response resp;
+    llmux_error_info err;
+    llmux_status st = run(&f, &rq, &resp, &err);
+    lx_http_response_free(&resp);
+    stop(&f);
+    if (st != LLMUX_OK) fail_msg("%s: %s", llmux_status_name(st), err.message);
+    assert_non_null(strstr(sink_text(&s), "data: x"));
+    lx_buf_free(&s.body);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_type_match),  cmocka_unit_test(test_wrong_content_type_aborts),
         cmocka_unit_test(test_redirect_location),   cmocka_unit_test(test_non_http_reply),
         cmocka_unit_test(test_header_block_cap),    cmocka_unit_test(test_idle_counts_progress),
-        cmocka_unit_test(test_short_secret_keeps_message),
+        cmocka_unit_test(test_short_secret_keeps_message), cmocka_unit_test(test_first_event_gets_first_byte_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
