@@ -466,7 +466,8 @@ static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_requ
         /* libcurl refuses a header line past its own limit (100 KB) this way: a hostile or
          * broken server, not a lack of memory. */
         if (connected && !headers_done)
-            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "http: response header too large (%s)", msg);
+            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL,
+                            "http: response header too large (a header line past libcurl's limit)");
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
     case CURLE_UNSUPPORTED_PROTOCOL:
         /* Once the request is out, this is libcurl refusing the reply ("Received HTTP/0.9 when
