@@ -307,6 +307,8 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
         goto done;
     }
     out->stream = req->stream;
+    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
+    out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
     if (!lx_wire_set(out, "POST", "/messages") || !lx_wire_add_header(out, "content-type", "application/json", false) ||
         !lx_wire_add_header(out, "anthropic-version", ANTHROPIC_VERSION, false) ||
         (req->stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
@@ -365,6 +367,7 @@ const lx_provider lx_provider_anthropic = {
     .decoder_feed = lx_anthropic_decoder_feed,
     .decoder_end = lx_anthropic_decoder_end,
     .decoder_destroy = lx_anthropic_decoder_destroy,
+    .decoder_progress = lx_anthropic_decoder_progress,
     .map_error = map_error,
     .encode_models = lx_anthropic_encode_models,
     .decode_models = lx_anthropic_decode_models,

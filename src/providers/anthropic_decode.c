@@ -33,6 +33,7 @@ typedef struct adec {
     bool done;              /* message_stop seen: FINISH was emitted */
     llmux_status failed;    /* sticky: every call after a failure returns it */
     llmux_error_info failure;
+    char *key;              /* the configured key, masked in every error (lx_secret_dup) */
 } adec;
 
 lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stream, lx_event_sink sink) {
@@ -43,6 +44,7 @@ lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stre
     lx_sse_parser_init(&d->sse, LX_WIRE_MAX_LINE);
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     d->stream = stream;
+    d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     d->input = d->cache_read = d->cache_write = d->output = -1;
     d->finish = LLMUX_FINISH_NONE;
     return (lx_decoder *)d;
@@ -51,6 +53,7 @@ lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stre
 void lx_anthropic_decoder_destroy(lx_decoder *dec) {
     adec *d = (adec *)dec;
     if (!d) return;
+    lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
     free(d->blocks);
@@ -306,7 +309,7 @@ static llmux_status sticky(adec *d, llmux_error_info *err) {
     return d->failed;
 }
 
-llmux_status lx_anthropic_decoder_feed(lx_decoder *dec, const char *data, size_t len, llmux_error_info *err) {
+static llmux_status feed_inner(lx_decoder *dec, const char *data, size_t len, llmux_error_info *err) {
     adec *d = (adec *)dec;
     if (d->failed != LLMUX_OK) return sticky(d, err);
     if (!d->stream) {
@@ -351,7 +354,7 @@ static llmux_status decode_message(adec *d, llmux_error_info *err) {
     return st;
 }
 
-llmux_status lx_anthropic_decoder_end(lx_decoder *dec, llmux_error_info *err) {
+static llmux_status end_inner(lx_decoder *dec, llmux_error_info *err) {
     adec *d = (adec *)dec;
     if (d->failed != LLMUX_OK) return sticky(d, err);
     llmux_status st;
@@ -367,4 +370,21 @@ llmux_status lx_anthropic_decoder_end(lx_decoder *dec, llmux_error_info *err) {
         st = lx_error(&d->failure, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the stream ended before message_stop (truncated)",
                       d->provider);
     return st == LLMUX_OK ? LLMUX_OK : fail(d, st, err);
+}
+
+/* Upstream text reaches errors here (an echoed key in an error event): mask the key. */
+llmux_status lx_anthropic_decoder_feed(lx_decoder *dec, const char *data, size_t len, llmux_error_info *err) {
+    adec *d = (adec *)dec;
+    return lx_redact_status(feed_inner(dec, data, len, err), err, &d->failure, d->key);
+}
+
+llmux_status lx_anthropic_decoder_end(lx_decoder *dec, llmux_error_info *err) {
+    adec *d = (adec *)dec;
+    return lx_redact_status(end_inner(dec, err), err, &d->failure, d->key);
+}
+
+/* Canonical events so far, plus the bytes of a non-streaming body (decoded only at its end). */
+uint64_t lx_anthropic_decoder_progress(const lx_decoder *dec) {
+    const adec *d = (const adec *)dec;
+    return d->em.n_events + d->body.len;
 }

@@ -20,5 +20,6 @@ lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stre
 llmux_status lx_anthropic_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err);
 llmux_status lx_anthropic_decoder_end(lx_decoder *d, llmux_error_info *err);
 void lx_anthropic_decoder_destroy(lx_decoder *d);
+uint64_t lx_anthropic_decoder_progress(const lx_decoder *d);
 
 #endif

@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* explicit_bzero, strdup */
 #include "providers/common.h"
 
 #include <ctype.h>
@@ -5,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "transport/redact.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -297,10 +300,6 @@ static size_t mask_token(char *s, size_t from) {
 
 void lx_redact_secrets(char *s, const char *secret) {
     if (!s) return;
-    if (secret && strlen(secret) >= 4) {
-        size_t sl = strlen(secret);
-        for (char *p = strstr(s, secret); p; p = strstr(p + sl, secret)) memset(p, '*', sl);
-    }
     static const struct {
         const char *prefix;
         size_t min_tail; /* characters that must follow, to avoid masking prose */
@@ -320,6 +319,10 @@ void lx_redact_secrets(char *s, const char *secret) {
         }
         if (!hit) i++;
     }
+    /* The configured key last: masking a credential-shaped token above can turn the character
+     * next to a key occurrence into '*', making it a whole token (whole tokens only: see
+     * transport/redact.h). */
+    lx_redact_mask(s, secret);
 }
 
 /* Upstream text lands in logs and JSON: invalid UTF-8 becomes '?', control characters spaces. */
@@ -372,6 +375,61 @@ llmux_status lx_provider_error_raw(llmux_error_info *err, const char *provider, 
     text[n] = '\0';
     return lx_provider_error(err, lx_http_status_class(http_status), provider, http_status, NULL, text,
                              retry_after_ms);
+}
+
+void lx_redact_error(llmux_error_info *err, const char *key) {
+    if (!err) return;
+    lx_redact_secrets(err->message, key);
+    lx_redact_secrets(err->provider_message, key);
+    lx_redact_secrets(err->provider_code, key);
+}
+
+llmux_status lx_redact_status(llmux_status st, llmux_error_info *err, llmux_error_info *sticky, const char *key) {
+    if (st == LLMUX_OK) return st;
+    lx_redact_error(err, key);
+    if (sticky != err) lx_redact_error(sticky, key);
+    return st;
+}
+
+char *lx_secret_dup(const char *key) { return key && *key ? strdup(key) : NULL; }
+
+void lx_secret_free(char *key) {
+    if (!key) return;
+    explicit_bzero(key, strlen(key));
+    free(key);
+}
+
+/* Copies a header value that goes into a message: control bytes become spaces, long values are
+ * cut at `size` (the caller's cap) on a UTF-8 boundary. */
+static void copy_printable(char *dst, size_t size, const char *src) {
+    lx_copy_field(dst, size, src ? src : "");
+    sanitize(dst);
+}
+
+llmux_status lx_provider_map_response(const lx_provider *p, const lx_provider_config *cfg,
+                                      const lx_http_response *resp, llmux_error_info *err) {
+    llmux_error_info e;
+    lx_error_clear(&e);
+    const char *who = cfg && cfg->name ? cfg->name : p ? p->protocol : "provider";
+    const char *key = cfg ? cfg->api_key : NULL;
+    if (resp->status >= 300 && resp->status <= 399) {
+        /* Redirects are not followed (a POST would turn into a GET, a key could be sent to another
+         * host): a redirect means the configured base URL is not the API's, which retrying cannot
+         * fix. Naming the target tells the user what to configure instead. */
+        char loc[200];
+        copy_printable(loc, sizeof loc, resp->location);
+        char text[256];
+        snprintf(text, sizeof text, "redirected to %s; check base_url (redirects are not followed)",
+                 loc[0] ? loc : "(no Location header)");
+        lx_provider_error(&e, LLMUX_E_CONFIGURATION, who, resp->status, NULL, text, -1);
+    } else if (p && p->map_error) {
+        p->map_error(resp->status, resp->error_body ? resp->error_body : "", resp->error_body_len,
+                     lx_http_retry_hint(resp), &e);
+    }
+    if (e.status == LLMUX_OK) lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", who, resp->status);
+    lx_redact_error(&e, key);
+    if (err) *err = e;
+    return e.status;
 }
 
 /* --------------------------------------------------------------- JSON */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "providers/provider.h"
+#include "transport/http.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -65,9 +66,10 @@ bool lx_mentions_context_length(const char *text);
  * "content_policy_violation", "safety", "moderation"...). */
 bool lx_mentions_content_filter(const char *text);
 
-/* Replaces anything in s that looks like a credential with "[redacted]", in place: tokens that
- * start with "sk-", "sk_", "sk-ant-", "AIza", "or-", and the token after "Bearer " / "key=".
- * `secret` (may be NULL) is also redacted wherever it appears verbatim. */
+/* Masks with '*', in place (s never grows), anything in s that looks like a credential: tokens
+ * that start with "sk-", "sk_", "AIza", and the token after "Bearer " / "key=". `secret` (the
+ * configured key; may be NULL) is masked wherever it appears as a whole token (transport/redact.h:
+ * a short key never rewrites the words that contain it), also when s ends inside it. */
 void lx_redact_secrets(char *s, const char *secret);
 
 /* Fills err (when not NULL) as an error that came from the provider: status, a message naming
@@ -82,6 +84,28 @@ llmux_status lx_provider_error(llmux_error_info *err, llmux_status status, const
  * status it filled err with. */
 llmux_status lx_provider_error_raw(llmux_error_info *err, const char *provider, int http_status, const char *body,
                                    size_t len, int64_t retry_after_ms);
+
+/* Masks the configured key (and credential-shaped tokens, as lx_redact_secrets) in err's
+ * message, provider_message and provider_code. Every error that leaves an adapter with upstream
+ * text in it goes through this with cfg->api_key: upstreams echo the key back (401 bodies do). */
+void lx_redact_error(llmux_error_info *err, const char *key);
+
+/* For decoders: when st is an error, masks key in err and in the decoder's sticky copy (either
+ * may be NULL). Returns st. */
+llmux_status lx_redact_status(llmux_status st, llmux_error_info *err, llmux_error_info *sticky, const char *key);
+
+/* A private copy of the configured key for an object that outlives the config's borrow (NULL
+ * for NULL or ""); lx_secret_free wipes it before freeing. NULL also on out of memory: masking is
+ * then limited to credential-shaped tokens. */
+char *lx_secret_dup(const char *key);
+void lx_secret_free(char *key);
+
+/* The error for a complete non-2xx response: a 3xx is LLMUX_E_CONFIGURATION naming the redirect
+ * target (the Location header, capped), anything else goes through p->map_error (and becomes
+ * LLMUX_E_UPSTREAM_SERVER when the mapper set nothing). cfg->api_key is masked in the result.
+ * Returns the status it filled err with. */
+llmux_status lx_provider_map_response(const lx_provider *p, const lx_provider_config *cfg,
+                                      const lx_http_response *resp, llmux_error_info *err);
 
 /* --------------------------------------------------------------- JSON */
 

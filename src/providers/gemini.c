@@ -427,6 +427,8 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
     }
     snprintf(path, sizeof path, "/models/%s:%s", model, req->stream ? "streamGenerateContent?alt=sse" : "generateContent");
     out->stream = req->stream;
+    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
+    out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
     if (!lx_wire_set(out, "POST", path) || !lx_wire_add_header(out, "content-type", "application/json", false) ||
         (req->stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
         (cfg->api_key && *cfg->api_key && !lx_wire_add_header(out, "x-goog-api-key", cfg->api_key, true))) {
@@ -515,6 +517,7 @@ const lx_provider lx_provider_gemini = {
     .decoder_feed = lx_gemini_decoder_feed,
     .decoder_end = lx_gemini_decoder_end,
     .decoder_destroy = lx_gemini_decoder_destroy,
+    .decoder_progress = lx_gemini_decoder_progress,
     .map_error = map_error,
     .encode_embed = lx_gemini_encode_embed,
     .decode_embed = lx_gemini_decode_embed,

@@ -32,6 +32,7 @@ typedef struct gdec {
     llmux_finish_reason finish;
     llmux_status failed;
     llmux_error_info failure;
+    char *key;              /* the configured key, masked in every error (lx_secret_dup) */
 } gdec;
 
 lx_decoder *lx_gemini_decoder_create(const lx_provider_config *cfg, bool stream, lx_event_sink sink) {
@@ -43,6 +44,7 @@ lx_decoder *lx_gemini_decoder_create(const lx_provider_config *cfg, bool stream,
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     lx_buf_init(&d->raw, RAW_TAIL_MAX);
     d->stream = stream;
+    d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     d->at_line_start = true;
     return (lx_decoder *)d;
 }
@@ -50,6 +52,7 @@ lx_decoder *lx_gemini_decoder_create(const lx_provider_config *cfg, bool stream,
 void lx_gemini_decoder_destroy(lx_decoder *dec) {
     gdec *d = (gdec *)dec;
     if (!d) return;
+    lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
     lx_buf_free(&d->raw);
@@ -238,7 +241,7 @@ static llmux_status check_raw(gdec *d, bool at_end) {
     return st;
 }
 
-llmux_status lx_gemini_decoder_feed(lx_decoder *dec, const char *data, size_t len, llmux_error_info *err) {
+static llmux_status feed_inner(lx_decoder *dec, const char *data, size_t len, llmux_error_info *err) {
     gdec *d = (gdec *)dec;
     if (d->failed != LLMUX_OK) return sticky(d, err);
     if (!d->stream) {
@@ -296,7 +299,7 @@ static llmux_status decode_body(gdec *d, llmux_error_info *err) {
     return finish(d, err);
 }
 
-llmux_status lx_gemini_decoder_end(lx_decoder *dec, llmux_error_info *err) {
+static llmux_status end_inner(lx_decoder *dec, llmux_error_info *err) {
     gdec *d = (gdec *)dec;
     if (d->failed != LLMUX_OK) return sticky(d, err);
     if (d->em.finished) return LLMUX_OK;
@@ -314,4 +317,21 @@ llmux_status lx_gemini_decoder_end(lx_decoder *dec, llmux_error_info *err) {
                       "%s: the stream ended without a finishReason (truncated)", d->provider);
     if (st == LLMUX_OK) st = finish(d, &d->failure);
     return st == LLMUX_OK ? LLMUX_OK : fail(d, st, err);
+}
+
+/* Upstream text reaches errors here (an echoed key in an error event): mask the key. */
+llmux_status lx_gemini_decoder_feed(lx_decoder *dec, const char *data, size_t len, llmux_error_info *err) {
+    gdec *d = (gdec *)dec;
+    return lx_redact_status(feed_inner(dec, data, len, err), err, &d->failure, d->key);
+}
+
+llmux_status lx_gemini_decoder_end(lx_decoder *dec, llmux_error_info *err) {
+    gdec *d = (gdec *)dec;
+    return lx_redact_status(end_inner(dec, err), err, &d->failure, d->key);
+}
+
+/* Canonical events so far, plus the bytes of a non-streaming body (decoded only at its end). */
+uint64_t lx_gemini_decoder_progress(const lx_decoder *dec) {
+    const gdec *d = (const gdec *)dec;
+    return d->em.n_events + d->body.len;
 }

@@ -23,5 +23,6 @@ lx_decoder *lx_gemini_decoder_create(const lx_provider_config *cfg, bool stream,
 llmux_status lx_gemini_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err);
 llmux_status lx_gemini_decoder_end(lx_decoder *d, llmux_error_info *err);
 void lx_gemini_decoder_destroy(lx_decoder *d);
+uint64_t lx_gemini_decoder_progress(const lx_decoder *d);
 
 #endif

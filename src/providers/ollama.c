@@ -181,6 +181,8 @@ static llmux_status ollama_encode(const lx_provider_config *cfg, const llmux_req
     if (!model || !*model) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: missing");
     if (!lx_wire_set(out, "POST", "/api/chat")) return lx_error(err, LLMUX_E_INTERNAL, "ollama: path too long");
     out->stream = req->stream;
+    /* Ollama streams NDJSON as application/x-ndjson; a proxy may relabel it JSON. */
+    out->accept_types = req->stream ? "application/x-ndjson,application/json" : NULL;
     bool ok = lx_wire_add_header(out, "Content-Type", "application/json", false) &&
               lx_wire_add_header(out, "Accept", req->stream ? "application/x-ndjson" : "application/json", false);
     if (ok && cfg->api_key && *cfg->api_key) { /* ollama.com cloud models */
@@ -248,6 +250,7 @@ struct lx_decoder {
     bool done;             /* the "done": true object arrived */
     bool failed;
     llmux_error_info last_err;
+    char *key;             /* the configured key, masked in every error (lx_secret_dup) */
 };
 
 static llmux_finish_reason map_done_reason(const char *r, bool tools) {
@@ -336,7 +339,6 @@ static llmux_status on_line(void *ud, const char *line, size_t len) {
 }
 
 static lx_decoder *ollama_decoder_create(const lx_provider_config *cfg, bool stream, lx_event_sink sink) {
-    (void)cfg;
     lx_decoder *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->stream = stream;
@@ -344,11 +346,13 @@ static lx_decoder *ollama_decoder_create(const lx_provider_config *cfg, bool str
     lx_ndjson_init(&d->nd, LX_WIRE_MAX_LINE);
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     lx_error_clear(&d->last_err);
+    d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     return d;
 }
 
 static void ollama_decoder_destroy(lx_decoder *d) {
     if (!d) return;
+    lx_secret_free(d->key);
     lx_ndjson_free(&d->nd);
     lx_buf_free(&d->body);
     free(d);
@@ -360,7 +364,7 @@ static llmux_status fail(lx_decoder *d, llmux_status st, llmux_error_info *err) 
     return st;
 }
 
-static llmux_status ollama_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
+static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
     if (d->failed) {
         if (err) *err = d->last_err;
         return d->last_err.status != LLMUX_OK ? d->last_err.status : LLMUX_E_UPSTREAM_PROTOCOL;
@@ -379,7 +383,7 @@ static llmux_status ollama_decoder_feed(lx_decoder *d, const char *data, size_t 
     return st == LLMUX_OK ? LLMUX_OK : fail(d, st, err);
 }
 
-static llmux_status ollama_decoder_end(lx_decoder *d, llmux_error_info *err) {
+static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (d->failed) {
         if (err) *err = d->last_err;
         return d->last_err.status != LLMUX_OK ? d->last_err.status : LLMUX_E_UPSTREAM_PROTOCOL;
@@ -408,6 +412,18 @@ static llmux_status ollama_decoder_end(lx_decoder *d, llmux_error_info *err) {
     return LLMUX_OK;
 }
 
+/* Upstream text reaches errors here (an echoed key in an error line): mask the key. */
+static llmux_status ollama_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
+    return lx_redact_status(feed_inner(d, data, len, err), err, &d->last_err, d->key);
+}
+
+static llmux_status ollama_decoder_end(lx_decoder *d, llmux_error_info *err) {
+    return lx_redact_status(end_inner(d, err), err, &d->last_err, d->key);
+}
+
+/* Canonical events so far, plus the bytes of a non-streaming body (decoded only at its end). */
+static uint64_t ollama_decoder_progress(const lx_decoder *d) { return d->em.n_events + d->body.len; }
+
 const lx_provider lx_provider_ollama = {
     .protocol = "ollama",
     .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE |
@@ -417,6 +433,7 @@ const lx_provider lx_provider_ollama = {
     .decoder_feed = ollama_decoder_feed,
     .decoder_end = ollama_decoder_end,
     .decoder_destroy = ollama_decoder_destroy,
+    .decoder_progress = ollama_decoder_progress,
     .map_error = ollama_map_error,
     .encode_embed = lx_ollama_encode_embed,
     .decode_embed = lx_ollama_decode_embed,

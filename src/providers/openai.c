@@ -205,6 +205,12 @@ struct lx_decoder {
     bool finished;         /* FINISH emitted */
     bool failed;
     bool refusal;          /* text came as `refusal` */
+    char *key;             /* the configured key, masked in every error (lx_secret_dup) */
+    /* The first non-empty id / model of the stream, for START. Azure OpenAI opens with a
+     * prompt-filter chunk whose id and model are "" (and choices []): START waits for real
+     * values or for the first content, whichever comes first. */
+    char id[256];
+    char model[256];
     llmux_error_info last_err;
     uint64_t tool_id_hash[LX_EMITTER_MAX_TOOLS]; /* per emitter tool slot: hash of the call id */
 };
@@ -353,8 +359,21 @@ static llmux_finish_reason final_reason(const lx_decoder *d) {
     return r;
 }
 
+/* START with what is known so far ("" = absent). */
+static llmux_status emit_start(lx_decoder *d, llmux_error_info *err) {
+    return lx_emit_start(&d->em, d->id[0] ? d->id : NULL, d->model[0] ? d->model : NULL, err);
+}
+
+/* Keeps the first non-empty value of a string field. */
+static void remember(char *dst, size_t size, const json_t *j, const char *key) {
+    const char *v = lx_json_str(j, key);
+    if (!dst[0] && v && *v) lx_copy_field(dst, size, v);
+}
+
 static llmux_status emit_finish(lx_decoder *d, llmux_error_info *err) {
     if (d->finished) return LLMUX_OK;
+    llmux_status st = emit_start(d, err);
+    if (st != LLMUX_OK) return st;
     d->finished = true;
     return lx_emit_finish(&d->em, final_reason(d), err);
 }
@@ -368,9 +387,15 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
         if (json_is_string(e)) return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, json_string_value(e), -1);
         return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, "error", -1);
     }
-    llmux_status st = lx_emit_start(&d->em, lx_json_str(j, "id"), lx_json_str(j, "model"), err);
-    if (st != LLMUX_OK) return st;
+    remember(d->id, sizeof d->id, j, "id");
+    remember(d->model, sizeof d->model, j, "model");
     json_t *choices = json_object_get(j, "choices");
+    /* A chunk with neither both identifiers nor anything to emit (Azure's prompt-filter
+     * preamble) does not start the response yet. */
+    llmux_status st = LLMUX_OK;
+    if (whole || (d->id[0] && d->model[0]) || json_array_size(choices) > 0 || lx_json_obj(j, "usage"))
+        st = emit_start(d, err);
+    if (st != LLMUX_OK) return st;
     if (choices && !json_is_array(choices) && !json_is_null(choices))
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: choices is not an array", d->provider);
     if (whole && json_array_size(choices) == 0)
@@ -440,11 +465,13 @@ static lx_decoder *openai_decoder_create(const lx_provider_config *cfg, bool str
     lx_sse_parser_init(&d->sse, LX_WIRE_MAX_LINE);
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     lx_error_clear(&d->last_err);
+    d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     return d;
 }
 
 static void openai_decoder_destroy(lx_decoder *d) {
     if (!d) return;
+    lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
     free(d);
@@ -455,7 +482,7 @@ static llmux_status failed_again(lx_decoder *d, llmux_error_info *err) {
     return d->last_err.status != LLMUX_OK ? d->last_err.status : LLMUX_E_UPSTREAM_PROTOCOL;
 }
 
-static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
+static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
     lx_error_clear(err);
     if (d->stream && !d->sniffed) {
@@ -484,7 +511,7 @@ static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t 
     return st;
 }
 
-static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
+static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
     lx_error_clear(err);
     llmux_error_info tmp;
@@ -518,6 +545,19 @@ static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
     return st == LLMUX_OK ? LLMUX_OK : fail_with(d, st, err);
 }
 
+/* Upstream text reaches errors here (an echoed key in a mid-stream error): mask the key. */
+static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
+    return lx_redact_status(feed_inner(d, data, len, err), err, &d->last_err, d->key);
+}
+
+static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
+    return lx_redact_status(end_inner(d, err), err, &d->last_err, d->key);
+}
+
+/* Canonical events so far, plus the bytes of a body decoded only at its end (a non-streaming
+ * answer, or one JSON document on a stream request), which has no events before then. */
+static uint64_t openai_decoder_progress(const lx_decoder *d) { return d->em.n_events + d->body.len; }
+
 const lx_provider lx_provider_openai = {
     .protocol = "openai",
     .caps = LX_CAP_TOOLS | LX_CAP_VISION | LX_CAP_JSON_SCHEMA | LX_CAP_REASONING | LX_CAP_STREAM_USAGE |
@@ -527,6 +567,7 @@ const lx_provider lx_provider_openai = {
     .decoder_feed = openai_decoder_feed,
     .decoder_end = openai_decoder_end,
     .decoder_destroy = openai_decoder_destroy,
+    .decoder_progress = openai_decoder_progress,
     .map_error = openai_map_error,
     .encode_embed = lx_openai_encode_embed,
     .decode_embed = lx_openai_decode_embed,

@@ -296,6 +296,8 @@ llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request
     if (!model || !*model) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: missing");
     if (!lx_wire_set(out, "POST", "/chat/completions")) return lx_error(err, LLMUX_E_INTERNAL, "openai: path too long");
     out->stream = req->stream;
+    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
+    out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
     bool ok = lx_wire_add_header(out, "Content-Type", "application/json", false) &&
               lx_wire_add_header(out, "Accept", req->stream ? "text/event-stream" : "application/json", false);
     if (ok && cfg->api_key && *cfg->api_key) {

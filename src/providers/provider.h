@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/event_sink.h"
@@ -53,6 +54,10 @@ typedef struct lx_wire_request {
     size_t n_headers;
     lx_buf body;      /* JSON body; empty for GET. Owner: the caller (lx_buf_free). */
     bool stream;      /* the response body is a stream (SSE or NDJSON) */
+    /* Media types the 2xx body may have (lx_http_request.accept_types; a static string); NULL =
+     * any. Set for streams, so an HTML page answering 200 is named as such, not as a truncated
+     * stream. */
+    const char *accept_types;
 } lx_wire_request;
 
 /* Caps on what an adapter accepts from the wire. */
@@ -84,6 +89,10 @@ typedef struct lx_provider {
      * ends without the provider's terminal marker is LLMUX_E_UPSTREAM_PROTOCOL (truncated). */
     llmux_status (*decoder_end)(lx_decoder *d, llmux_error_info *err);
     void (*decoder_destroy)(lx_decoder *d); /* accepts NULL */
+    /* How many canonical events the decoder has emitted so far: the runtime's idle timeout
+     * measures the gap between changes of this count (lx_http_progress_cb), so keep-alive
+     * comments or pings never hold a stream open. NULL = raw bytes count as progress. */
+    uint64_t (*decoder_progress)(const lx_decoder *d);
     /* Maps a non-2xx response (status, body, Retry-After header or NULL) to the taxonomy. */
     void (*map_error)(int http_status, const char *body, size_t len, const char *retry_after, llmux_error_info *err);
     /* Embeddings: request and whole-body response (capped at LX_WIRE_MAX_BODY). NULL = unsupported. */

@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "providers/common.h"
 #include "transport/http.h"
 
 /* The hosted providers llmux knows without configuration. */
@@ -216,6 +217,13 @@ static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_inf
 }
 
 
+/* The idle timeout counts decoded events, not bytes (lx_http_request.progress): keep-alive
+ * comments alone must not hold a stream open. */
+static uint64_t progress(void *ud) {
+    run_state *r = ud;
+    return r->p->decoder_progress ? r->p->decoder_progress(r->dec) : 0;
+}
+
 static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info *e) {
     llmux_event ev;
     memset(&ev, 0, sizeof ev);
@@ -260,10 +268,7 @@ static llmux_status settle(attempt *a, llmux_status st, llmux_error_info *e) {
     run_state *r = &a->r;
     if (st == LLMUX_OK) {
         if (a->resp.status < 200 || a->resp.status > 299) {
-            a->t->provider->map_error(a->resp.status, a->resp.error_body ? a->resp.error_body : "",
-                                      a->resp.error_body_len, lx_http_retry_hint(&a->resp), e);
-            st = e->status != LLMUX_OK ? e->status
-                                       : lx_error(e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", a->t->cfg.name, a->resp.status);
+            st = lx_provider_map_response(a->t->provider, &a->t->cfg, &a->resp, e); /* 3xx named, the key masked */
         } else {
             st = r->p->decoder_end(r->dec, e);
         }
@@ -333,6 +338,8 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
     hr->deadline_ns = deadline_ns;
     hr->cancel = cancel;
     hr->on_data = feed;
+    hr->progress = p->decoder_progress ? progress : NULL;
+    hr->accept_types = a->w.accept_types;
     hr->user_data = &a->r;
     st = lx_http_request_start(client, hr, &a->resp, attempt_done, a, err);
     if (st == LLMUX_OK) return LLMUX_OK;

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/models.h"
+#include "providers/common.h"
 #include "runtime/remote.h"
 #include "transport/http.h"
 
@@ -82,12 +83,7 @@ static llmux_status fetch(const lx_remote_target *t, const lx_wire_request *w, c
     memset(&resp, 0, sizeof resp);
     st = lx_http_request_run(client, &hr, &resp, err);
     if (st == LLMUX_OK && (resp.status < 200 || resp.status > 299)) {
-        llmux_error_info e;
-        lx_error_clear(&e);
-        t->provider->map_error(resp.status, resp.error_body ? resp.error_body : "", resp.error_body_len,
-                               lx_http_retry_hint(&resp), &e);
-        st = e.status != LLMUX_OK ? e.status : lx_error(&e, LLMUX_E_UPSTREAM_SERVER, "%s: HTTP %d", acc->who, resp.status);
-        if (err) *err = e;
+        st = lx_provider_map_response(t->provider, &t->cfg, &resp, err); /* 3xx named, the key masked */
     }
     lx_http_response_free(&resp);
     lx_buf_free(&url);
@@ -116,7 +112,8 @@ llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_reques
     lx_buf_init(&acc.buf, LX_WIRE_MAX_BODY);
     llmux_status st = p->encode_embed(&t->cfg, req, &w, err);
     if (st == LLMUX_OK) st = fetch(t, &w, cancel, deadline_ns, timeouts, &acc, err);
-    if (st == LLMUX_OK) st = p->decode_embed(&t->cfg, acc.buf.data, acc.buf.len, out, err);
+    if (st == LLMUX_OK) st = lx_redact_status(p->decode_embed(&t->cfg, acc.buf.data, acc.buf.len, out, err), err, NULL,
+                                              t->cfg.api_key); /* a 200 body may echo the key */
     if (st == LLMUX_OK && (*out)->n != req->n_inputs) {
         st = lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %zu embeddings for %zu inputs", acc.who, (*out)->n,
                       req->n_inputs);
@@ -150,7 +147,9 @@ llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel
         llmux_model_list *l = NULL;
         st = p->encode_models(&t->cfg, cursor, &w, err);
         if (st == LLMUX_OK) st = fetch(t, &w, cancel, deadline_ns, timeouts, &acc, err);
-        if (st == LLMUX_OK) st = p->decode_models(&t->cfg, acc.buf.data, acc.buf.len, next, sizeof next, &l, err);
+        if (st == LLMUX_OK)
+            st = lx_redact_status(p->decode_models(&t->cfg, acc.buf.data, acc.buf.len, next, sizeof next, &l, err), err,
+                                  NULL, t->cfg.api_key); /* a 200 body may echo the key */
         if (st != LLMUX_OK) break;
         if (!all) {
             all = l;

@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "transport/http_loop.h"
+#include "transport/redact.h"
 
 #define DEFAULT_MAX_IDLE 4
 #define NS_PER_MS 1000000
@@ -105,6 +106,23 @@ lx_http_request lx_http_request_default(void) {
     return r;
 }
 
+bool lx_http_content_type_ok(const char *content_type, const char *accept) {
+    if (!accept || !*accept || !content_type) return true;
+    /* The media type without parameters or blanks ("text/event-stream; charset=utf-8"). */
+    const char *ct = content_type;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    size_t n = strcspn(ct, "; \t");
+    if (n == 0) return true;
+    for (const char *a = accept; *a;) {
+        while (*a == ' ') a++;
+        size_t m = strcspn(a, ", ");
+        if (m == n && strncasecmp(a, ct, n) == 0) return true;
+        a += m;
+        while (*a == ',' || *a == ' ') a++;
+    }
+    return false;
+}
+
 const char *lx_http_retry_hint(const lx_http_response *r) {
     if (!r) return NULL;
     return r->retry_after[0] ? r->retry_after : r->ratelimit_reset[0] ? r->ratelimit_reset : NULL;
@@ -140,6 +158,9 @@ typedef struct xfer {
     bool cb_failed;        /* a callback asked to abort: cb_status + err hold why */
     llmux_status cb_status;
     bool oom;
+    size_t header_bytes;   /* of the current response's header block (LX_HTTP_MAX_HEADER_BYTES) */
+    uint64_t progress;     /* the last value of req->progress */
+    bool progressed;       /* it changed at least once */
     /* For the loop thread's tick. */
     int64_t start, deadline, sent_ns; /* sent_ns: when the connection was ready and the request went out */
     /* Owned by the transfer from xfer_prepare to xfer_release. */
@@ -238,6 +259,13 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
     x->got_first_byte = true;
     x->last_byte_ns = now;
     lx_http_response *r = x->resp;
+    x->header_bytes += n;
+    if (x->header_bytes > LX_HTTP_MAX_HEADER_BYTES) {
+        x->cb_failed = true;
+        x->cb_status = lx_error(x->err, LLMUX_E_UPSTREAM_PROTOCOL, "http: response header too large (over %u bytes)",
+                                LX_HTTP_MAX_HEADER_BYTES);
+        return 0;
+    }
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         /* A new response begins (after a 1xx, or the first one): forget the previous headers. */
         const char *sp = memchr(line, ' ', n);
@@ -247,6 +275,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
                 status = status * 10 + (*p - '0');
         }
         r->status = status;
+        x->header_bytes = n;
+        r->location[0] = '\0';
         r->content_type[0] = '\0';
         r->retry_after[0] = '\0';
         r->ratelimit_reset[0] = '\0';
@@ -270,6 +300,15 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
                     snprintf(r->retry_after, sizeof r->retry_after, "%.3f", ms / 1000.0);
             }
             exhausted_resets(x, r->ratelimit_reset, sizeof r->ratelimit_reset);
+            if (is_2xx(r->status) && !lx_http_content_type_ok(r->content_type, x->req->accept_types)) {
+                /* An HTML error page or login portal answering 200: decoding it as the expected
+                 * stream would only report a truncated stream. */
+                x->cb_failed = true;
+                x->cb_status = lx_error(x->err, LLMUX_E_UPSTREAM_PROTOCOL,
+                                        "http: unexpected content type \"%.100s\" (expected %.100s)", r->content_type,
+                                        x->req->accept_types);
+                return 0;
+            }
             if (x->req->on_headers) {
                 llmux_status st = x->req->on_headers(x->req->user_data, r, x->err);
                 if (st != LLMUX_OK) {
@@ -284,6 +323,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
     const char *v;
     size_t vlen;
     if (header_is(line, n, "content-type", &v, &vlen)) copy_value(r->content_type, sizeof r->content_type, v, vlen);
+    else if (header_is(line, n, "location", &v, &vlen)) copy_value(r->location, sizeof r->location, v, vlen);
     else if (header_is(line, n, "retry-after", &v, &vlen)) copy_value(r->retry_after, sizeof r->retry_after, v, vlen);
     else if (header_is(line, n, "retry-after-ms", &v, &vlen))
         copy_value(x->retry_after_ms, sizeof x->retry_after_ms, v, vlen);
@@ -295,18 +335,29 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
     xfer *x = ud;
     size_t n = size * nmemb;
     x->got_first_byte = true;
-    x->last_byte_ns = lx_now_ns();
     x->resp->body_bytes += n;
     if (is_2xx(x->resp->status)) {
-        if (!x->req->on_data || n == 0) return n;
-        llmux_status st = x->req->on_data(x->req->user_data, data, n, x->err);
+        const lx_http_request *req = x->req;
+        if (!req->on_data || !req->progress) x->last_byte_ns = lx_now_ns();
+        if (!req->on_data || n == 0) return n;
+        llmux_status st = req->on_data(req->user_data, data, n, x->err);
         if (st != LLMUX_OK) {
             x->cb_failed = true;
             x->cb_status = st;
             return 0;
         }
+        if (req->progress) {
+            /* Only decoded progress restarts the idle timer (see lx_http_progress_cb). */
+            uint64_t p = req->progress(req->user_data);
+            if (p != x->progress) {
+                x->progress = p;
+                x->progressed = true;
+                x->last_byte_ns = lx_now_ns();
+            }
+        }
         return n;
     }
+    x->last_byte_ns = lx_now_ns();
     size_t room = x->max_error_body - x->error_body.len;
     size_t take = n < room ? n : room;
     if (take && !lx_buf_append(&x->error_body, data, take)) {
@@ -321,24 +372,34 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
-/* Replaces each verbatim occurrence of a secret header value in msg with "[redacted]". */
-static void scrub(char *msg, size_t size, const lx_http_request *req) {
+/* Replaces each whole-token occurrence (transport/redact.h: a short key must not rewrite words)
+ * of a secret header value in msg with "[redacted]". An "Authorization: Bearer <key>" value is
+ * also searched for without its scheme, since a message would quote the bare key. */
+static void scrub_one(char *msg, size_t size, const char *s) {
     static const char mark[] = "[redacted]";
+    size_t sl = strlen(s), ml = sizeof mark - 1;
+    size_t at = 0;
+    for (;;) {
+        size_t n = strlen(msg);
+        size_t i = lx_redact_find(msg, n, at, s);
+        if (i == (size_t)-1) break;
+        size_t tail = n - i - sl;
+        if (i + ml + tail + 1 > size) {
+            msg[i] = '\0'; /* no room: cut the message at the secret */
+            break;
+        }
+        memmove(msg + i + ml, msg + i + sl, tail + 1);
+        memcpy(msg + i, mark, ml);
+        at = i + ml;
+    }
+}
+
+static void scrub(char *msg, size_t size, const lx_http_request *req) {
     for (size_t i = 0; i < req->n_headers; i++) {
         const char *s = req->headers[i].value;
         if (!req->headers[i].secret || !s || !*s) continue;
-        size_t sl = strlen(s);
-        char *p;
-        while ((p = strstr(msg, s)) != NULL) {
-            size_t tail = strlen(p + sl);
-            size_t ml = sizeof mark - 1;
-            if ((size_t)(p - msg) + ml + tail + 1 > size) {
-                *p = '\0'; /* no room: cut the message at the secret */
-                break;
-            }
-            memmove(p + ml, p + sl, tail + 1);
-            memcpy(p, mark, ml);
-        }
+        scrub_one(msg, size, s);
+        if (strncasecmp(s, "Bearer ", 7) == 0 && s[7]) scrub_one(msg, size, s + 7);
     }
 }
 
@@ -399,7 +460,7 @@ static llmux_status build_headers(const lx_http_request *req, struct curl_slist 
 }
 
 static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_request *req, bool connected,
-                             llmux_error_info *err) {
+                             bool headers_done, llmux_error_info *err) {
     char msg[CURL_ERROR_SIZE + 64];
     snprintf(msg, sizeof msg, "%s", errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
     scrub(msg, sizeof msg, req);
@@ -408,10 +469,25 @@ static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_requ
     case CURLE_OPERATION_TIMEDOUT:
         return lx_error(err, LLMUX_E_TIMEOUT, "http: %s (%s)", connected ? "timeout" : "connect timeout", msg);
     case CURLE_OUT_OF_MEMORY:
+        /* libcurl refuses a header line past its own limit (100 KB) this way: a hostile or
+         * broken server, not a lack of memory. */
+        if (connected && !headers_done)
+            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL,
+                            "http: response header too large (a header line past libcurl's limit)");
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
-    case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
+        /* Once the request is out, this is libcurl refusing the reply ("Received HTTP/0.9 when
+         * not allowed"): the server does not speak HTTP on that port. */
+        if (connected)
+            return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "http: the server's reply is not HTTP (%s)", msg);
         return lx_error(err, LLMUX_E_CONFIGURATION, "http: bad URL (%s)", msg);
+    case CURLE_URL_MALFORMAT:
+        return lx_error(err, LLMUX_E_CONFIGURATION, "http: bad URL (%s)", msg);
+    case CURLE_RECV_ERROR:
+        /* libcurl reports malformed chunked framing as a receive error, "<why> in
+         * chunked-encoding" (lib/http_chunks.c): the server broke HTTP, the network did not. */
+        st = strstr(msg, "chunked-encoding") ? LLMUX_E_UPSTREAM_PROTOCOL : LLMUX_E_NETWORK;
+        break;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_TOO_MANY_REDIRECTS:
@@ -445,12 +521,26 @@ static llmux_status tick(void *ud, int *next_ms) {
                         (long long)((now - x->start) / NS_PER_MS));
     int64_t fb_at = 0, idle_at = 0;
     if (to->first_byte_ms > 0 && x->sent_ns && !x->got_first_byte) fb_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
-    if (to->idle_ms > 0 && x->got_first_byte) idle_at = x->last_byte_ns + to->idle_ms * NS_PER_MS;
+    bool events = req->progress && is_2xx(x->resp->status); /* idle counts decoded progress */
+    if (to->idle_ms > 0 && x->got_first_byte) {
+        idle_at = x->last_byte_ns + to->idle_ms * NS_PER_MS;
+        /* Before the first event the upstream is still answering (a model's time to first token
+         * behind a proxy that sends keep-alives meanwhile): the first-byte budget, counted from
+         * the request, applies when it is the longer one. */
+        if (events && !x->progressed && to->first_byte_ms > 0 && x->sent_ns &&
+            x->sent_ns + to->first_byte_ms * NS_PER_MS > idle_at)
+            idle_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
+    }
     if (fb_at && now >= fb_at)
         return lx_error(x->err, LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
                         (long long)to->first_byte_ms);
-    if (idle_at && now >= idle_at)
+    if (idle_at && now >= idle_at) {
+        if (events)
+            return lx_error(x->err, LLMUX_E_TIMEOUT,
+                            "http: idle timeout: no event for %lld ms (keep-alive data does not count)",
+                            (long long)((now - (x->progressed ? x->last_byte_ns : x->sent_ns)) / NS_PER_MS));
         return lx_error(x->err, LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
+    }
     int64_t wake = min_nonzero(min_nonzero(x->deadline, fb_at), idle_at);
     int64_t wait_ms = req->cancel || !x->sent_ns ? LX_HTTP_POLL_MS : 1000;
     if (wake) {
@@ -548,7 +638,7 @@ static llmux_status xfer_result(xfer *x, const lx_http_job *job) {
         if (x->oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
         else if (x->cb_failed) st = x->cb_status;
         else if (job->result == CURLE_OK || (job->result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
-        else st = map_curl(job->result, x->errbuf, x->req, x->sent_ns != 0, err);
+        else st = map_curl(job->result, x->errbuf, x->req, x->sent_ns != 0, x->headers_done, err);
         break;
     case LX_HTTP_JOB_ABORTED:
         st = job->aborted; /* the tick filled err */

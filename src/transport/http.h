@@ -24,7 +24,8 @@
  * otherwise. Only http:// and https:// URLs are accepted.
  *
  * Secrets: header values marked secret are never logged nor copied into error messages (libcurl's
- * messages are scrubbed of them as well), and their copies are wiped before being freed. */
+ * messages are scrubbed of them as well, whole tokens only: transport/redact.h), and their copies
+ * are wiped before being freed. */
 #ifndef LX_HTTP_H
 #define LX_HTTP_H
 
@@ -38,6 +39,9 @@
 #define LX_HTTP_POLL_MS 20
 /* Rate limits (header pairs) tracked per response; more are ignored. */
 #define LX_HTTP_MAX_LIMITS 8
+/* Cap on the final response's header block (bytes, all lines): libcurl's own limit reports a
+ * larger one as out of memory, which it is not. Real providers send a few kilobytes. */
+#define LX_HTTP_MAX_HEADER_BYTES (64u * 1024u)
 /* Default cap on a buffered non-2xx body (bytes). */
 #define LX_HTTP_ERROR_BODY_MAX (1024u * 1024u)
 
@@ -68,7 +72,10 @@ typedef struct lx_http_header {
  *  connect:    TCP + TLS handshake (libcurl's CURLOPT_CONNECTTIMEOUT_MS).
  *  first_byte: from the request being sent (connection ready) to the first response byte
  *              (the status line), i.e. the upstream's time to answer.
- *  idle:       longest gap between two received chunks (headers or body) after the first.
+ *  idle:       longest gap between two received chunks (headers or body) after the first; with
+ *              lx_http_request.progress (2xx bodies), between two chunks that made decoded
+ *              progress, and until the first such chunk at least first_byte from the request
+ *              (an upstream may send keep-alives while its model has not started answering).
  *  total:      the whole request, from the call; combined with deadline_ns below. */
 typedef struct lx_http_timeouts {
     int64_t connect_ms;
@@ -94,6 +101,9 @@ typedef struct lx_http_response {
      * delay. Bounded: at most LX_HTTP_MAX_LIMITS limits are tracked, values that do not fit are
      * left out whole, never cut. */
     char ratelimit_reset[192];
+    /* Location of a 3xx (redirects are not followed; the error names where it pointed), cut to
+     * the field. */
+    char location[256];
     /* A non-2xx body, buffered up to max_error_body bytes (NUL-terminated; NULL when empty).
      * Owner: the response (lx_http_response_free). */
     char *error_body;
@@ -120,6 +130,11 @@ void lx_http_response_free(lx_http_response *r);
 typedef llmux_status (*lx_http_headers_cb)(void *user_data, const lx_http_response *resp, llmux_error_info *err);
 /* Receives body bytes of a 2xx response as they arrive (any split). Same abort rule. */
 typedef llmux_status (*lx_http_data_cb)(void *user_data, const char *data, size_t len, llmux_error_info *err);
+/* A counter of decoded progress (events that carried content, as the body's consumer defines
+ * it), read after each on_data call: the idle timeout then measures the gap between changes of
+ * this value instead of between raw chunks, so keep-alive comments or a drip of bytes that never
+ * completes an event cannot hold a stream open forever. */
+typedef uint64_t (*lx_http_progress_cb)(void *user_data);
 
 typedef struct lx_http_request {
     const char *method;          /* "GET", "POST", ... */
@@ -136,7 +151,15 @@ typedef struct lx_http_request {
     void *user_data;
     size_t max_error_body;       /* 0 = LX_HTTP_ERROR_BODY_MAX */
     const char *ca_bundle;       /* PEM file of trusted CA certificates; NULL = the system store */
+    /* Media types a 2xx body may have, comma-separated ("text/event-stream"); NULL = any. Any
+     * other Content-Type aborts with LLMUX_E_UPSTREAM_PROTOCOL naming it (parameters such as
+     * charset and case are ignored; an absent Content-Type is accepted, as servers omit it). */
+    const char *accept_types;
+    lx_http_progress_cb progress; /* NULL = every received chunk counts as progress */
 } lx_http_request;
+
+/* Whether content_type fits accept as lx_http_request.accept_types describes. */
+bool lx_http_content_type_ok(const char *content_type, const char *accept);
 
 /* A request with no headers, no body, no timeouts and method GET. */
 lx_http_request lx_http_request_default(void);
@@ -151,7 +174,8 @@ lx_http_request lx_http_request_default(void);
  *                      timeout", "idle timeout", "deadline");
  *  LLMUX_E_NETWORK     DNS, connect, TLS, send/receive failure, connection closed early
  *                      (message from libcurl, never holding a secret header value);
- *  LLMUX_E_UPSTREAM_PROTOCOL  a malformed HTTP response;
+ *  LLMUX_E_UPSTREAM_PROTOCOL  a malformed or non-HTTP response, a header block past
+ *                      LX_HTTP_MAX_HEADER_BYTES, a 2xx Content-Type outside accept_types;
  *  LLMUX_E_CONFIGURATION      a malformed or unsupported URL, or a header with a line break;
  *  a callback's status, as it returned it.
  * resp is always filled with what arrived (status, headers) and must be released with

@@ -404,6 +404,35 @@ static bool cancel_emit(void *ud, const llmux_event *ev) {
     return ++*n < 2;
 }
 
+/* Azure OpenAI opens a stream with a prompt-filter chunk whose id and model are "" and whose
+ * choices are []: START must carry the first non-empty id and model (the later chunks'), not "". */
+static void test_decode_azure_empty_identity_preamble(void **s) {
+    (void)s;
+    static const char body[] =
+        "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
+        "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"\",\"role\":\"assistant\"},\"finish_reason\":null,"
+        "\"index\":0}],\"created\":1,\"id\":\"chatcmpl-az1\",\"model\":\"gpt-4o-2024-08-06\","
+        "\"object\":\"chat.completion.chunk\"}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null,\"index\":0}],"
+        "\"id\":\"chatcmpl-az1\",\"model\":\"gpt-4o-2024-08-06\"}\n\n"
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\",\"index\":0}],"
+        "\"id\":\"chatcmpl-az1\",\"model\":\"gpt-4o-2024-08-06\"}\n\n"
+        "data: [DONE]\n\n";
+    h_result r = decode_str("azure", true, body);
+    assert_int_equal(r.status, LLMUX_OK);
+    assert_string_equal(r.events, "start \"chatcmpl-az1\" \"gpt-4o-2024-08-06\" \"azure\"\ntext_delta 0 \"Hi\"\nfinish stop\n");
+    free(r.events);
+    /* Identifiers that never come: START still precedes the first content, without them. */
+    r = decode_str("azure", true,
+                   "data: {\"choices\":[],\"id\":\"\",\"model\":\"\"}\n\n"
+                   "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}],\"id\":\"\"}\n\n"
+                   "data: [DONE]\n\n");
+    assert_int_equal(r.status, LLMUX_OK);
+    assert_string_equal(r.events, "start - - \"azure\"\ntext_delta 0 \"x\"\nfinish stop\n");
+    free(r.events);
+}
+
 static void test_decode_cancel(void **s) {
     (void)s;
     int n = 0;
@@ -512,6 +541,7 @@ int main(void) {
         cmocka_unit_test(test_decode_truncated),
         cmocka_unit_test(test_decode_edge_cases),
         cmocka_unit_test(test_decode_cancel),
+        cmocka_unit_test(test_decode_azure_empty_identity_preamble),
         cmocka_unit_test(test_map_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

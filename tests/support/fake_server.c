@@ -295,38 +295,51 @@ static bool respond(lx_fake_server *s, conn *c, const char *method, const char *
     const lx_fake_response *r = &e->r;
     if (!nap(s, r->status_delay_ms)) return false;
 
-    size_t body_len = r->body_len;
+    size_t reps = r->repeat ? r->repeat : 1;
+    size_t body_len = r->body_len * reps;
     size_t limit = r->end == LX_FAKE_END_NORMAL ? body_len : (r->end_after < body_len ? r->end_after : body_len);
     char head[8192];
     int status = r->status ? r->status : 200;
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s", status, reason(status), e->headers ? e->headers : "");
     if (n < 0 || (size_t)n >= sizeof head) return false;
-    int m;
-    if (r->chunked) m = snprintf(head + n, sizeof head - (size_t)n, "Transfer-Encoding: chunked\r\n\r\n");
+    int m = 0;
+    if (r->raw) n = 0; /* the body is the whole reply */
+    else if (r->chunked) m = snprintf(head + n, sizeof head - (size_t)n, "Transfer-Encoding: chunked\r\n\r\n");
     else if (r->close_delimited) m = snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n\r\n");
     else m = snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n\r\n", body_len);
     if (m < 0 || (size_t)(n + m) >= sizeof head) return false;
     if (!send_all(s, c, head, (size_t)(n + m))) return false;
 
     size_t step = r->chunk_size ? r->chunk_size : (limit ? limit : 1);
-    for (size_t off = 0; off < limit; off += step) {
+    for (size_t off = 0; off < limit;) {
         if (off && !nap(s, r->chunk_delay_ms)) return false;
         size_t k = limit - off < step ? limit - off : step;
-        if (r->chunked) {
+        /* With repeats, a write stops at the end of one copy of the body. */
+        size_t at = r->body_len ? off % r->body_len : 0;
+        if (r->body_len && k > r->body_len - at) k = r->body_len - at;
+        if (r->chunked && !r->raw) {
             char size_line[32];
             int sl = snprintf(size_line, sizeof size_line, "%zx\r\n", k);
-            if (!send_all(s, c, size_line, (size_t)sl) || !send_all(s, c, e->body + off, k) ||
+            if (!send_all(s, c, size_line, (size_t)sl) || !send_all(s, c, e->body + at, k) ||
                 !send_all(s, c, "\r\n", 2))
                 return false;
-        } else if (!send_all(s, c, e->body + off, k)) {
+        } else if (!send_all(s, c, e->body + at, k)) {
             return false;
         }
+        off += k;
+    }
+    if (r->end == LX_FAKE_END_RESET) {
+        /* SO_LINGER with a zero timeout: close() sends RST (a crashed proxy, a dropped NAT entry). */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        return false;
     }
     if (r->end == LX_FAKE_END_BREAK) return false; /* close without finishing the framing */
     if (r->end == LX_FAKE_END_STALL) {
         c->stalled = true;
         return true;
     }
+    if (r->raw) return false; /* no framing of ours: the socket's end is the reply's end */
     if (r->chunked && !send_all(s, c, "0\r\n\r\n", 5)) return false;
     return !r->close_delimited;
 }

@@ -22,7 +22,9 @@
 typedef enum lx_fake_end {
     LX_FAKE_END_NORMAL = 0,  /* the whole body, then keep-alive (or close when close_delimited) */
     LX_FAKE_END_BREAK = 1,   /* after end_after body bytes, close the socket without finishing the framing */
-    LX_FAKE_END_STALL = 2    /* after end_after body bytes, send nothing more; keep the socket */
+    LX_FAKE_END_STALL = 2,   /* after end_after body bytes, send nothing more; keep the socket */
+    LX_FAKE_END_RESET = 3    /* after end_after body bytes, reset the connection (RST, not FIN);
+                              * HTTP/1.1 only */
 } lx_fake_end;
 
 /* One scripted response. Strings are copied by lx_fake_server_push. */
@@ -40,7 +42,13 @@ typedef struct lx_fake_response {
     int chunk_delay_ms;        /* pause between two writes */
     int status_delay_ms;       /* pause before the status line (first-byte timeouts) */
     lx_fake_end end;
-    size_t end_after;          /* body bytes sent before BREAK / STALL */
+    size_t end_after;          /* body bytes sent before BREAK / STALL / RESET (of all repeats) */
+    /* Hostile-upstream modes (HTTP/1.1 only; zero = off, so older scripts are unchanged): */
+    bool raw;                  /* send body as the whole reply, no status line or headers of ours
+                                * (garbage, a hand-made head, broken chunked framing); the socket
+                                * closes after it unless end is STALL */
+    size_t repeat;             /* send the body this many times (0 = once): endless-looking floods;
+                                * the length header counts every repeat */
 } lx_fake_response;
 
 /* One request as received. Over HTTP/2 the pseudo-headers fill method and path (:authority
