@@ -417,6 +417,38 @@ typedef struct llmux_provider_params {
     const char *app_title;    /* OpenRouter app attribution (X-Title header); NULL = none */
 } llmux_provider_params;
 
+/* ------------------------------------------------------ routing (aliases) */
+
+/* One target of an alias. */
+typedef struct llmux_alias_target {
+    const char *model;        /* "provider/model" or a local model, as llmux_request.model */
+    uint32_t weight;          /* > 0: load-balanced among the alias's weighted targets (a seeded
+                                 pick, recorded in the plan; the others stay fallbacks in list
+                                 order); 0 = an ordered fallback */
+    const char *overrides;    /* JSON object of canonical request fields applied to this target
+                                 only, e.g. {"sampling": {"temperature": 0.2, "max_tokens": 512}};
+                                 NULL = none */
+} llmux_alias_target;
+
+/* Attempts of one target before the plan moves to the next. */
+typedef struct llmux_retry_policy {
+    int32_t attempts;         /* tries per target, the first included; 0 = 2, 1 = no retry */
+    int64_t backoff_ms;       /* before the first retry; doubles each retry, full jitter; 0 = 200 */
+    int64_t max_backoff_ms;   /* cap on one backoff; 0 = 5000. A Retry-After (or rate-limit
+                                 reset) longer than the backoff wins, bounded by the deadline. */
+} llmux_retry_policy;
+
+/* A model alias: what a request naming `name` runs. */
+typedef struct llmux_alias {
+    const char *name;                   /* e.g. "smart"; never contains '/' */
+    const llmux_alias_target *targets;  /* at least one */
+    size_t n_targets;
+    llmux_retry_policy retry;
+    const llmux_status *fallback_on;    /* classes that move on to the next target; NULL = the
+                                           retryable classes (llmux_status_retryable) */
+    size_t n_fallback_on;
+} llmux_alias;
+
 typedef struct llmux_runtime_params {
     const char *const *model_dirs; /* directories local models may be loaded from */
     size_t n_model_dirs;
@@ -437,6 +469,20 @@ typedef struct llmux_runtime_params {
     const char *ca_bundle;         /* remote: PEM file of trusted CA certificates; NULL =
                                       $SSL_CERT_FILE, else $CURL_CA_BUNDLE, else the system store.
                                       TLS peer and host verification are always on. Copied. */
+    /* Fields below were appended after 0.1.0; llmux_runtime_default_params sets each default. */
+    const llmux_alias *aliases;    /* model aliases (deep-copied); names must be unique and must not
+                                      shadow a provider prefix */
+    size_t n_aliases;
+    int64_t total_timeout_ms;      /* whole execution when the request sets no deadline_ms; 0 = none
+                                      (the CLI and the config default to 600 s) */
+    int32_t cooldown_failures;     /* consecutive failed attempts that put a target in cooldown;
+                                      0 = 3; < 0 = never */
+    int64_t cooldown_ms;           /* how long a target in cooldown is skipped (then one request
+                                      probes it); 0 = 30 s */
+    const char *records;           /* execution records: "sqlite:PATH" or "postgresql://..."; NULL =
+                                      none. Copied. */
+    bool records_omit_bodies;      /* false (default): the request (needed by replay) and the
+                                      response text are stored; true: neither */
 } llmux_runtime_params;
 
 llmux_runtime_params llmux_runtime_default_params(void);
