@@ -536,6 +536,13 @@ llmux_run_params llmux_run_default_params(void);
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
                        llmux_response **out, llmux_error_info *err);
 
+/* The health of every target the runtime's aliases have used, as a JSON array (owned by the
+ * caller, llmux_free): [{"target": "openai/gpt-4o", "consecutive_failures": 3, "cooling_down":
+ * true, "cooldown_remaining_ms": 29000}, ...]. A target with cooldown_failures consecutive
+ * retryable failures is skipped for cooldown_ms (while its alias has another target left), then
+ * one request probes it: success heals it, failure starts a new period. Thread-safe. */
+llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llmux_error_info *err);
+
 /* ------------------------------------------------- asynchronous executions */
 
 /* An execution submitted with llmux_submit: a request in flight. A short-lived object owned by

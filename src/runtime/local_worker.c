@@ -8,9 +8,7 @@
 #include "core/error.h"
 
 typedef struct job {
-    const llmux_request *req;
-    lx_exec *x;
-    int64_t deadline_ns;
+    lx_worker_job j;
     struct job *next;
 } job;
 
@@ -25,14 +23,14 @@ struct lx_worker {
     bool stopping;
 };
 
-static void run_job(lx_worker *w, job *j) {
-    lx_exec_started(j->x);
+static void run_job(lx_worker *w, job *q) {
+    const lx_worker_job *j = &q->j;
+    if (j->started) j->started(j->user_data);
     lx_gen_stats stats;
     llmux_error_info err;
     lx_error_clear(&err);
-    llmux_status st = lx_model_generate(w->model, j->req, lx_exec_cancel(j->x), j->deadline_ns, lx_exec_sink(j->x),
-                                        &stats, &err);
-    lx_exec_end(j->x, st, &err, &stats);
+    llmux_status st = lx_model_generate(w->model, j->req, j->cancel, j->deadline_ns, j->sink, &stats, &err);
+    j->done(j->user_data, st, &err, &stats);
 }
 
 static void *worker_main(void *arg) {
@@ -59,7 +57,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&w->mu);
         llmux_error_info e;
         lx_error(&e, LLMUX_E_CANCELLED, "cancelled: the model is being unloaded");
-        lx_exec_end(j->x, LLMUX_E_CANCELLED, &e, NULL);
+        j->j.done(j->j.user_data, LLMUX_E_CANCELLED, &e, NULL);
         free(j);
         pthread_mutex_lock(&w->mu);
     }
@@ -94,11 +92,11 @@ void lx_worker_destroy(lx_worker *w) {
     free(w);
 }
 
-llmux_status lx_worker_submit(lx_worker *w, const llmux_request *req, lx_exec *x, int64_t deadline_ns,
-                              llmux_error_info *err) {
+llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *jb, llmux_error_info *err) {
     job *j = malloc(sizeof *j);
     if (!j) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory queueing the request");
-    *j = (job){.req = req, .x = x, .deadline_ns = deadline_ns};
+    *j = (job){.j = *jb};
+    const llmux_request *req = jb->req;
     pthread_mutex_lock(&w->mu);
     llmux_status st = LLMUX_OK;
     if (w->stopping) {
@@ -108,7 +106,7 @@ llmux_status lx_worker_submit(lx_worker *w, const llmux_request *req, lx_exec *x
                       lx_model_name(w->model), LX_WORKER_MAX_QUEUED);
     } else {
         job **at = &w->queue;
-        while (*at && (*at)->req->priority >= req->priority) at = &(*at)->next;
+        while (*at && (*at)->j.req->priority >= req->priority) at = &(*at)->next;
         j->next = *at;
         *at = j;
         w->n_queued++;

@@ -11,7 +11,7 @@
 
 #include "engine/engine.h"
 #include "llmux.h"
-#include "runtime/execution.h"
+#include "core/event_sink.h"
 
 /* Requests waiting for a model beyond those running: more are refused with LLMUX_E_QUEUE_FULL
  * at once instead of waiting without bound. */
@@ -25,12 +25,26 @@ lx_worker *lx_worker_create(lx_model *m);
  * and finishes first. Accepts NULL. */
 void lx_worker_destroy(lx_worker *w);
 
-/* Queues req for the model; its events and end go to x (lx_exec_end runs on the worker thread).
- * req is borrowed until lx_exec_end ran. Higher req->priority runs first, FIFO among equals.
- * deadline_ns: CLOCK_MONOTONIC instant, 0 = none. Errors (nothing queued, x untouched):
- * LLMUX_E_QUEUE_FULL, LLMUX_E_OUT_OF_MEMORY, LLMUX_E_CANCELLED (the worker is stopping). */
-llmux_status lx_worker_submit(lx_worker *w, const llmux_request *req, lx_exec *x, int64_t deadline_ns,
-                              llmux_error_info *err);
+/* Runs on the worker thread when a queued request ended: its outcome (err borrowed for the call)
+ * and generation figures (NULL when it never started). */
+typedef void (*lx_worker_done_cb)(void *user_data, llmux_status st, const llmux_error_info *err,
+                                  const lx_gen_stats *stats);
+
+/* What one queued request needs; everything is borrowed until done ran. */
+typedef struct lx_worker_job {
+    const llmux_request *req;
+    const llmux_cancel *cancel;
+    int64_t deadline_ns;          /* CLOCK_MONOTONIC instant, 0 = none */
+    lx_event_sink sink;           /* events, on the worker thread */
+    void (*started)(void *user_data); /* when generation begins (after the queue); may be NULL */
+    lx_worker_done_cb done;
+    void *user_data;
+} lx_worker_job;
+
+/* Queues a request for the model. Higher req->priority runs first, FIFO among equals. Errors
+ * (nothing queued, no callback runs): LLMUX_E_QUEUE_FULL, LLMUX_E_OUT_OF_MEMORY,
+ * LLMUX_E_CANCELLED (the worker is stopping). */
+llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *job, llmux_error_info *err);
 
 /* Requests queued or running (for choosing an idle model to unload). */
 size_t lx_worker_load(lx_worker *w);

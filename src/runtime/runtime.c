@@ -1,6 +1,6 @@
-/* The runtime: owns the HTTP client (its loop thread carries every remote stream) and the local
- * models with their engine threads; resolves a request's model, starts it as an execution on
- * the right producer and hands its events to the caller (execution.h). */
+/* The runtime handle: its set-once configuration (providers, aliases, timeouts), the HTTP client
+ * (its loop thread carries every remote stream), the local models with their engine threads, the
+ * targets' cooldown state and the catalog. Executions run in run.c and executor.c. */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/response.h"
@@ -18,7 +20,7 @@
 #include "engine/engine.h"
 #include "engine/paths.h"
 #include "remote.h"
-#include "runtime/execution.h"
+#include "router/router.h"
 #include "runtime/local_worker.h"
 #include "runtime/runtime_internal.h"
 #include "transport/http.h" /* also checks the accessors against their declarations */
@@ -32,6 +34,14 @@ typedef struct loaded_model {
     lx_model *model;
     lx_worker *worker;       /* the model's engine thread: all its decoding happens there */
 } loaded_model;
+
+/* One target's health, by spec. */
+typedef struct cooldown_entry {
+    char *target;
+    lx_cooldown c;
+} cooldown_entry;
+/* Targets tracked for cooldown; past it the oldest-healthy are forgotten (never one cooling down). */
+#define LX_MAX_COOLDOWNS 4096
 
 struct llmux_runtime {
     /* set once at creation */
@@ -50,6 +60,15 @@ struct llmux_runtime {
     lx_remote_settings timeouts; /* .client is http below */
     char *ca_bundle;         /* timeouts.ca_bundle points here */
     lx_http_client *http;    /* every remote request runs on its loop thread */
+    lx_aliases *aliases;
+    int64_t total_timeout_ms;
+    int32_t cooldown_failures;   /* < 0: never */
+    int64_t cooldown_ns;
+    /* state */
+    pthread_mutex_t cooldown_lock; /* guards cooldowns, seed */
+    struct cooldown_entry *cooldowns;
+    size_t n_cooldowns;
+    uint64_t seed;
     /* state */
     pthread_mutex_t lock;    /* guards models[] */
     pthread_mutex_t catalog_lock; /* guards catalog */
@@ -76,6 +95,9 @@ static void free_config(llmux_runtime *rt) {
     free(rt->default_model);
     free(rt->ca_bundle);
     lx_catalog_destroy(rt->catalog);
+    lx_aliases_destroy(rt->aliases);
+    for (size_t i = 0; i < rt->n_cooldowns; i++) free(rt->cooldowns[i].target);
+    free(rt->cooldowns);
     for (size_t i = 0; i < rt->n_providers; i++) {
         llmux_provider_params *p = &rt->providers[i];
         free((char *)p->name);
@@ -152,6 +174,19 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if (ca && *ca && !(rt->ca_bundle = dup_str(ca))) goto oom;
     rt->timeouts.ca_bundle = rt->ca_bundle;
     if (!(rt->catalog = lx_catalog_create())) goto oom;
+    if ((st = lx_aliases_create(params->aliases, params->n_aliases, &rt->aliases, err)) != LLMUX_OK) goto fail;
+    for (size_t i = 0; i < params->n_aliases; i++)
+        if (lx_remote_is_remote(params->aliases[i].name, rt->providers, rt->n_providers) ||
+            strncmp(params->aliases[i].name, "local", 6) == 0) {
+            st = lx_error(err, LLMUX_E_CONFIGURATION, "aliases[%zu].name: \"%.64s\" is a provider name", i,
+                          params->aliases[i].name);
+            goto fail;
+        }
+    rt->total_timeout_ms = params->total_timeout_ms > 0 ? params->total_timeout_ms : 0;
+    rt->cooldown_failures = params->cooldown_failures ? params->cooldown_failures : 3;
+    rt->cooldown_ns = (params->cooldown_ms > 0 ? params->cooldown_ms : 30000) * 1000000;
+    rt->seed = (uint64_t)lx_now_ns() ^ ((uint64_t)(uintptr_t)rt << 17);
+    pthread_mutex_init(&rt->cooldown_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
     pthread_mutex_init(&rt->lock, NULL);
@@ -180,6 +215,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     free_config(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->catalog_lock);
+    pthread_mutex_destroy(&rt->cooldown_lock);
     free(rt);
 }
 
@@ -263,318 +299,6 @@ done:
     return st;
 }
 
-/* ------------------------------------------------------------------ run */
-
-static bool validate(const llmux_request *req, llmux_error_info *err) {
-    const llmux_sampling *s = &req->sampling;
-    if (!req->n_messages && !req->system) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: at least one message is required");
-        return false;
-    }
-    if (!llmux_is_unset(s->temperature) && !(s->temperature >= 0)) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "temperature: must be a number >= 0");
-        return false;
-    }
-    if (!llmux_is_unset(s->top_p) && !(s->top_p > 0 && s->top_p <= 1)) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "top_p: must be in (0, 1]");
-        return false;
-    }
-    if (s->max_tokens != LLMUX_UNSET_INT && s->max_tokens < 1) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "max_tokens: must be >= 1");
-        return false;
-    }
-    for (size_t i = 0; i < s->n_stop; i++)
-        if (!s->stop[i] || !s->stop[i][0]) {
-            lx_error(err, LLMUX_E_INVALID_REQUEST, "stop[%zu]: must be a non-empty string", i);
-            return false;
-        }
-    if (req->deadline_ms < 0) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "deadline_ms: must be >= 0");
-        return false;
-    }
-    return true;
-}
-
-/* Builds the response of a consumed execution: timing, cost (spec: the remote model spec to
- * price; NULL = local, free), the model that was asked for when no event named one, the error. */
-static llmux_status finish_response(llmux_runtime *rt, const char *spec, const char *model, const char *provider,
-                                    int64_t t_start, lx_exec_result *res, llmux_response **out,
-                                    llmux_error_info *err) {
-    llmux_response *resp = res->resp;
-    *err = res->err;
-    if (!resp) return res->status;
-    int64_t t_end = lx_now_ns();
-    int64_t t_run = res->t_run_ns ? res->t_run_ns : t_start;
-    lx_response_set_timing(resp, lx_ms_between(t_start, t_run),
-                           res->t_first_ns ? lx_ms_between(t_start, res->t_first_ns) : -1, lx_ms_between(t_start, t_end));
-    bool ok = (!resp->model || !*resp->model) ? lx_response_set_meta(resp, NULL, model, provider) : true;
-    ok = ok && (spec ? lx_runtime_price_response(rt, spec, resp)
-                     : (resp->cost = (llmux_cost){.known = true}, true)); /* local inference has no price */
-    if (ok && res->has_stats && res->stats.warning)
-        ok = lx_response_add_warning(resp, res->stats.warning_code, res->stats.warning);
-    if (!ok) {
-        llmux_response_free(resp);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
-    }
-    if (res->status != LLMUX_OK) lx_response_set_error(resp, err);
-    *out = resp;
-    return res->status;
-}
-
-static void remote_done(void *ud, llmux_status st, const llmux_error_info *err) { lx_exec_end(ud, st, err, NULL); }
-
-/* An accepted execution and what its producer borrows until it ended. */
-typedef struct started {
-    lx_exec *x;
-    lx_remote_target *target;  /* remote: owned (holds the key: wiped when freed) */
-    const char *spec;          /* remote: the spec to price; NULL for local */
-    const char *model;         /* the model asked for, for a response no event named */
-    const char *provider;
-    int64_t t_start;
-} started;
-
-static void started_release(started *s) {
-    lx_exec_destroy(s->x);
-    s->x = NULL;
-    if (s->target) {
-        explicit_bzero(s->target, sizeof *s->target);
-        free(s->target);
-        s->target = NULL;
-    }
-}
-
-/* Validates, resolves and starts req. LLMUX_OK: accepted (s filled; the producer runs and will
- * end the execution, also when starting it failed). Otherwise refused: nothing started.
- * The consumer (on_event, user_data) is set up, and notify/arg set (NULL = a blocking consumer),
- * before the producer starts.
- * req must stay valid until the execution ended. */
-static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req, const llmux_cancel *cancel,
-                                    llmux_event_cb on_event, void *user_data, void (*notify)(void *), void *arg,
-                                    started *s, llmux_error_info *err) {
-    memset(s, 0, sizeof *s);
-    s->t_start = lx_now_ns();
-    if (!validate(req, err)) return err->status;
-    const char *spec = req->model && *req->model ? req->model : rt->default_model;
-    if (!spec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
-    int64_t deadline = lx_deadline_after(s->t_start, req->deadline_ms);
-    llmux_error_info e;
-    lx_error_clear(&e);
-    llmux_status st;
-    if (lx_remote_is_remote(spec, rt->providers, rt->n_providers)) {
-        if (!(s->target = malloc(sizeof *s->target)))
-            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %.200s", spec);
-        if ((st = lx_remote_resolve(spec, rt->providers, rt->n_providers, s->target, err)) != LLMUX_OK ||
-            !(s->x = lx_exec_create(cancel))) {
-            if (st == LLMUX_OK) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
-            started_release(s);
-            return st;
-        }
-        s->spec = spec;
-        s->model = s->target->cfg.model;
-        s->provider = s->target->cfg.name;
-        lx_exec_consume_begin(s->x, on_event, user_data);
-        if (notify) lx_exec_set_notify(s->x, notify, arg);
-        /* Accepted: from here on the caller always gets a terminal event and a response. */
-        st = lx_remote_start(s->target, req, lx_exec_cancel(s->x), deadline, &rt->timeouts, lx_exec_sink(s->x),
-                             remote_done, s->x, &e);
-    } else {
-        char canon[PATH_MAX];
-        loaded_model *lm;
-        if ((st = resolve_local(rt, spec, canon, sizeof canon, err)) != LLMUX_OK ||
-            (st = get_model(rt, canon, &lm, err)) != LLMUX_OK)
-            return st;
-        if (!(s->x = lx_exec_create(cancel)))
-            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
-        s->model = lx_model_name(lm->model);
-        s->provider = "local";
-        lx_exec_consume_begin(s->x, on_event, user_data);
-        if (notify) lx_exec_set_notify(s->x, notify, arg);
-        st = lx_worker_submit(lm->worker, req, s->x, deadline, &e);
-    }
-    if (st != LLMUX_OK) lx_exec_end(s->x, st, &e, NULL);
-    return LLMUX_OK;
-}
-
-llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
-                       llmux_response **out, llmux_error_info *err) {
-    llmux_error_info local_err;
-    if (!err) err = &local_err;
-    lx_error_clear(err);
-    if (out) *out = NULL;
-    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_run: rt, req and out are required");
-    llmux_run_params defaults = llmux_run_default_params();
-    if (!params) params = &defaults;
-    started s;
-    llmux_status st = start_execution(rt, req, params->cancel, params->on_event, params->user_data, NULL, NULL, &s, err);
-    if (st != LLMUX_OK) return st;
-    while (!lx_exec_consume_some(s.x, true)) {
-    }
-    lx_exec_result res;
-    lx_exec_consume_end(s.x, &res);
-    st = finish_response(rt, s.spec, s.model, s.provider, s.t_start, &res, out, err);
-    started_release(&s);
-    return st;
-}
-
-/* ------------------------------------------------------ asynchronous executions */
-
-struct llmux_execution {
-    llmux_runtime *rt;
-    llmux_request *req;        /* the execution's own copy */
-    llmux_submit_params params;
-    started s;
-
-    pthread_mutex_t mu;        /* guards the fields below */
-    pthread_cond_t cv;
-    bool done;                 /* on_done ran; resp/st/err final */
-    bool detached;             /* llmux_execution_free came first: the loop frees it at the end */
-    llmux_response *resp;
-    llmux_status st;
-    llmux_error_info err;
-};
-
-llmux_submit_params llmux_submit_default_params(void) {
-    llmux_submit_params p;
-    memset(&p, 0, sizeof p);
-    return p;
-}
-
-static void execution_free_now(llmux_execution *ex) {
-    started_release(&ex->s);
-    llmux_request_free(ex->req);
-    llmux_response_free(ex->resp);
-    pthread_cond_destroy(&ex->cv);
-    pthread_mutex_destroy(&ex->mu);
-    free(ex);
-}
-
-/* On the loop thread whenever the execution's producer queued something. */
-static void execution_drain(void *arg) {
-    llmux_execution *ex = arg;
-    if (!lx_exec_consume_some(ex->s.x, false)) return;
-    lx_exec_result res;
-    lx_exec_consume_end(ex->s.x, &res);
-    llmux_response *resp = NULL;
-    llmux_error_info e;
-    llmux_status st = finish_response(ex->rt, ex->s.spec, ex->s.model, ex->s.provider, ex->s.t_start, &res, &resp, &e);
-    pthread_mutex_lock(&ex->mu);
-    ex->resp = resp;
-    ex->st = st;
-    ex->err = e;
-    pthread_mutex_unlock(&ex->mu);
-    pthread_mutex_lock(&ex->mu);
-    bool call_done = !ex->detached && ex->params.on_done;
-    pthread_mutex_unlock(&ex->mu);
-    if (call_done) ex->params.on_done(ex, ex->params.user_data);
-    pthread_mutex_lock(&ex->mu);
-    ex->done = true;
-    bool detached = ex->detached;
-    pthread_cond_broadcast(&ex->cv);
-    pthread_mutex_unlock(&ex->mu);
-    if (detached) execution_free_now(ex);
-}
-
-/* The caller's on_event, unless the execution was freed (then nothing more reaches the caller
- * and the execution stops). */
-static bool execution_event(const llmux_event *ev, void *arg) {
-    llmux_execution *ex = arg;
-    pthread_mutex_lock(&ex->mu);
-    bool detached = ex->detached;
-    pthread_mutex_unlock(&ex->mu);
-    if (detached) return false;
-    return ex->params.on_event ? ex->params.on_event(ev, ex->params.user_data) : true;
-}
-
-/* The producer's notification: consume on the loop thread. */
-static void execution_notify(void *arg) {
-    llmux_execution *ex = arg;
-    if (!lx_http_client_post(ex->rt->http, execution_drain, ex)) {
-        /* Only when the runtime is being destroyed, which needs every execution ended. */
-        rt_log(ex->rt, LLMUX_LOG_ERROR, "an execution ended while the runtime was being destroyed");
-    }
-}
-
-llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llmux_submit_params *params,
-                          llmux_execution **out, llmux_error_info *err) {
-    llmux_error_info local_err;
-    if (!err) err = &local_err;
-    lx_error_clear(err);
-    if (out) *out = NULL;
-    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_submit: rt, req and out are required");
-    llmux_execution *ex = calloc(1, sizeof *ex);
-    char *json = llmux_request_to_json(req);
-    llmux_status st = LLMUX_OK;
-    if (!ex || !json) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting the request");
-    /* A deep copy through the canonical codec: the caller may free req once this returns. */
-    if (st == LLMUX_OK) st = llmux_request_from_json(json, strlen(json), &ex->req, err);
-    llmux_free(json);
-    if (st != LLMUX_OK) {
-        if (ex) llmux_request_free(ex->req);
-        free(ex);
-        return st;
-    }
-    ex->rt = rt;
-    if (params) ex->params = *params;
-    pthread_mutex_init(&ex->mu, NULL);
-    pthread_cond_init(&ex->cv, NULL);
-    st = start_execution(rt, ex->req, ex->params.cancel, execution_event, ex, execution_notify, ex, &ex->s, err);
-    if (st != LLMUX_OK) {
-        llmux_request_free(ex->req);
-        pthread_cond_destroy(&ex->cv);
-        pthread_mutex_destroy(&ex->mu);
-        free(ex);
-        return st;
-    }
-    *out = ex;
-    return LLMUX_OK;
-}
-
-void llmux_execution_cancel(llmux_execution *ex) {
-    if (ex) llmux_cancel_trigger((llmux_cancel *)lx_exec_cancel(ex->s.x));
-}
-
-bool llmux_execution_done(llmux_execution *ex) {
-    if (!ex) return false;
-    pthread_mutex_lock(&ex->mu);
-    bool d = ex->done;
-    pthread_mutex_unlock(&ex->mu);
-    return d;
-}
-
-llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llmux_error_info *err) {
-    llmux_error_info local_err;
-    if (!err) err = &local_err;
-    if (out) *out = NULL;
-    if (!ex) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_execution_wait: no execution");
-    if (lx_http_client_on_loop(ex->rt->http))
-        return lx_error(err, LLMUX_E_INVALID_REQUEST,
-                        "llmux_execution_wait called from a callback on the runtime's loop thread (it would deadlock)");
-    pthread_mutex_lock(&ex->mu);
-    while (!ex->done) pthread_cond_wait(&ex->cv, &ex->mu);
-    if (out) {
-        *out = ex->resp;
-        ex->resp = NULL;
-    }
-    llmux_status st = ex->st;
-    *err = ex->err;
-    pthread_mutex_unlock(&ex->mu);
-    return st;
-}
-
-void llmux_execution_free(llmux_execution *ex) {
-    if (!ex) return;
-    pthread_mutex_lock(&ex->mu);
-    bool done = ex->done;
-    if (!done) {
-        /* Still running: cancel it; it frees itself on the loop thread once it ended (which
-         * cannot happen before this lock is released). */
-        ex->detached = true;
-        llmux_cancel_trigger((llmux_cancel *)lx_exec_cancel(ex->s.x));
-    }
-    pthread_mutex_unlock(&ex->mu);
-    if (done) execution_free_now(ex);
-}
-
 /* ---------------------------------------------- accessors (runtime_internal.h) */
 
 
@@ -591,3 +315,88 @@ lx_catalog *lx_runtime_catalog_lock(llmux_runtime *rt) {
 }
 
 void lx_runtime_catalog_unlock(llmux_runtime *rt) { pthread_mutex_unlock(&rt->catalog_lock); }
+
+/* ------------------------------------------------ for the executor and run.c */
+
+const char *lx_runtime_default_model(const llmux_runtime *rt) { return rt->default_model; }
+
+int64_t lx_runtime_total_timeout_ms(const llmux_runtime *rt) { return rt->total_timeout_ms; }
+
+void lx_runtime_log(const llmux_runtime *rt, llmux_log_level level, const char *msg) { rt_log(rt, level, msg); }
+
+const lx_aliases *lx_runtime_aliases(const llmux_runtime *rt) { return rt->aliases; }
+
+bool lx_runtime_is_remote(const llmux_runtime *rt, const char *spec) {
+    return lx_remote_is_remote(spec, rt->providers, rt->n_providers);
+}
+
+uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
+    pthread_mutex_lock(&rt->cooldown_lock);
+    uint64_t v = lx_rng_next(&rt->seed);
+    pthread_mutex_unlock(&rt->cooldown_lock);
+    return v;
+}
+
+llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, lx_worker **w, const char **name,
+                              llmux_error_info *err) {
+    char canon[PATH_MAX];
+    loaded_model *lm;
+    llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
+    if (st == LLMUX_OK) st = get_model(rt, canon, &lm, err);
+    if (st != LLMUX_OK) return st;
+    *w = lm->worker;
+    *name = lx_model_name(lm->model);
+    return LLMUX_OK;
+}
+
+/* Under cooldown_lock: the entry of target, added when new (NULL when out of memory or full). */
+static cooldown_entry *cooldown_of(llmux_runtime *rt, const char *target, bool add) {
+    for (size_t i = 0; i < rt->n_cooldowns; i++)
+        if (strcmp(rt->cooldowns[i].target, target) == 0) return &rt->cooldowns[i];
+    if (!add || rt->n_cooldowns == LX_MAX_COOLDOWNS) return NULL;
+    cooldown_entry *grown = realloc(rt->cooldowns, (rt->n_cooldowns + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    rt->cooldowns = grown;
+    cooldown_entry *e = &rt->cooldowns[rt->n_cooldowns];
+    if (!(e->target = dup_str(target))) return NULL;
+    e->c = (lx_cooldown){0};
+    rt->n_cooldowns++;
+    return e;
+}
+
+int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target) {
+    pthread_mutex_lock(&rt->cooldown_lock);
+    cooldown_entry *e = cooldown_of(rt, target, false);
+    int v = e ? (int)lx_cooldown_check(&e->c, lx_now_ns()) : LX_COOLDOWN_USE;
+    pthread_mutex_unlock(&rt->cooldown_lock);
+    return v;
+}
+
+void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st) {
+    if (rt->cooldown_failures < 0) return;
+    pthread_mutex_lock(&rt->cooldown_lock);
+    cooldown_entry *e = cooldown_of(rt, target, st != LLMUX_OK);
+    if (e) lx_cooldown_record(&e->c, st, lx_now_ns(), rt->cooldown_failures, rt->cooldown_ns);
+    pthread_mutex_unlock(&rt->cooldown_lock);
+}
+
+llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llmux_error_info *err) {
+    if (json) *json = NULL;
+    if (!rt || !json) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_runtime_targets: rt and json are required");
+    json_t *arr = json_array();
+    bool ok = arr != NULL;
+    pthread_mutex_lock(&rt->cooldown_lock);
+    int64_t now = lx_now_ns();
+    for (size_t i = 0; i < rt->n_cooldowns && ok; i++) {
+        const cooldown_entry *e = &rt->cooldowns[i];
+        int64_t left = e->c.until_ns > now ? (e->c.until_ns - now + 999999) / 1000000 : 0;
+        ok = json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:I}", "target", e->target, "consecutive_failures",
+                                                  (int)e->c.failures, "cooling_down", left > 0,
+                                                  "cooldown_remaining_ms", (json_int_t)left)) == 0;
+    }
+    pthread_mutex_unlock(&rt->cooldown_lock);
+    if (ok) *json = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!*json) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory listing targets");
+    return LLMUX_OK;
+}

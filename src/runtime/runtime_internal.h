@@ -4,6 +4,7 @@
 #define LX_RUNTIME_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "llmux.h"
 #include "catalog/catalog.h"
@@ -26,5 +27,28 @@ bool lx_runtime_price_response(llmux_runtime *rt, const char *spec, llmux_respon
 
 /* Merges a provider's model list into the catalog as discovered entries (runtime_catalog.c). */
 llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_list *list, llmux_error_info *err);
+
+/* ---------------------------------------------------- for the executor (executor.c) */
+
+typedef struct lx_worker lx_worker;
+typedef struct lx_aliases lx_aliases;
+
+const char *lx_runtime_default_model(const llmux_runtime *rt);
+/* The execution budget when a request sets none (ms; 0 = none). */
+int64_t lx_runtime_total_timeout_ms(const llmux_runtime *rt);
+void lx_runtime_log(const llmux_runtime *rt, llmux_log_level level, const char *msg);
+/* The next seed for a weighted pick (thread-safe). */
+uint64_t lx_runtime_next_seed(llmux_runtime *rt);
+/* The runtime's aliases (never NULL; may be empty). */
+const lx_aliases *lx_runtime_aliases(const llmux_runtime *rt);
+/* Whether spec names a remote provider (else it is a local model). */
+bool lx_runtime_is_remote(const llmux_runtime *rt, const char *spec);
+/* Resolves a local model spec, loading the model when needed: its engine thread and display
+ * name (owned by the runtime). Errors as llmux_run's refusals. */
+llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, lx_worker **w, const char **name,
+                              llmux_error_info *err);
+/* The cooldown of one target (by spec), per runtime (router.h's rules, thread-safe). */
+int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
+void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);
 
 #endif

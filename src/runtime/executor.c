@@ -1,0 +1,384 @@
+/* The executor's plan driver; see executor.h. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include "runtime/executor.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "runtime/local_worker.h"
+#include "runtime/remote.h"
+#include "runtime/runtime_internal.h"
+#include "transport/http.h"
+
+struct lx_driver {
+    llmux_runtime *rt;
+    const llmux_request *req;
+    lx_exec *x;
+    lx_plan plan;
+    int64_t deadline_ns;
+    uint64_t rng;
+
+    size_t step;                /* current plan step */
+    int32_t tries;              /* attempts made on the current step */
+    llmux_request *step_req;    /* req with the step's overrides; NULL = req itself */
+    lx_remote_target *target;   /* the current remote target (holds the key: wiped) */
+
+    /* The current attempt. */
+    int64_t t_attempt_ns;
+    int64_t t_attempt_wall_ms;
+    int64_t t_first_ns;         /* its first content event, 0 = none */
+    bool forwarded;             /* an event of this execution reached the consumer */
+    bool held;                  /* a START is held back */
+    char *held_id, *held_name, *held_provider;
+    char cur_target[256];       /* the step's spec */
+    char cur_model[256];        /* the model as the target names it (remote: after the provider) */
+    char cur_provider[128];
+
+    struct event *timer;        /* backoff wait (loop thread) */
+    int64_t wake_ns;            /* the backoff's end */
+
+    lx_attempt_info attempts[LX_MAX_ATTEMPTS];
+    size_t n_attempts;
+    bool answered;              /* an attempt produced the stream (cur_* name it) */
+};
+
+static void start_attempt(lx_driver *d);
+
+/* ----------------------------------------------------------------- helpers */
+
+static int64_t wall_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void free_held(lx_driver *d) {
+    free(d->held_id);
+    free(d->held_name);
+    free(d->held_provider);
+    d->held_id = d->held_name = d->held_provider = NULL;
+    d->held = false;
+}
+
+static char *dup_or_null(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c) memcpy(c, s, n);
+    return c;
+}
+
+/* Deep-merges the object `over` into `base` (objects merge, anything else replaces). */
+static void merge(json_t *base, json_t *over) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(over, k, v) {
+        json_t *b = json_object_get(base, k);
+        if (json_is_object(b) && json_is_object(v)) merge(b, v);
+        else json_object_set(base, k, v);
+    }
+}
+
+/* req with a target's overrides applied, through the canonical JSON codec (so the result is
+ * validated like any decoded request). */
+static llmux_status apply_overrides(const llmux_request *req, const char *overrides, llmux_request **out,
+                                    llmux_error_info *err) {
+    *out = NULL;
+    char *text = llmux_request_to_json(req);
+    json_t *base = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *over = json_loads(overrides, 0, NULL);
+    llmux_free(text);
+    llmux_status st = LLMUX_OK;
+    if (!base || !over) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory applying a target's overrides");
+    } else {
+        merge(base, over);
+        char *merged = json_dumps(base, JSON_COMPACT);
+        if (!merged) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory applying a target's overrides");
+        else st = llmux_request_from_json(merged, strlen(merged), out, err);
+        free(merged);
+        if (st == LLMUX_E_INVALID_REQUEST) {
+            char m[sizeof err->message];
+            snprintf(m, sizeof m, "%s", err->message);
+            lx_error(err, LLMUX_E_CONFIGURATION, "target overrides: %s", m);
+            st = LLMUX_E_CONFIGURATION;
+        }
+    }
+    json_decref(base);
+    json_decref(over);
+    return st;
+}
+
+static lx_exec *exec_of(lx_driver *d) { return d->x; }
+
+static bool cancelled(lx_driver *d) { return llmux_cancel_is_triggered(lx_exec_cancel(exec_of(d))); }
+
+/* ------------------------------------------------------------- the attempt sink */
+
+static bool forward(lx_driver *d, const llmux_event *ev) {
+    lx_event_sink s = lx_exec_sink(d->x);
+    if (d->held) {
+        llmux_event start;
+        memset(&start, 0, sizeof start);
+        start.type = LLMUX_EVENT_START;
+        start.id = d->held_id;
+        start.name = d->held_name;
+        start.provider = d->held_provider;
+        s.emit(s.user_data, &start);
+        free_held(d);
+    }
+    d->forwarded = true;
+    return s.emit(s.user_data, ev);
+}
+
+static bool attempt_emit(void *ud, const llmux_event *ev) {
+    lx_driver *d = ud;
+    if (!d->t_first_ns && (ev->type == LLMUX_EVENT_TEXT_DELTA || ev->type == LLMUX_EVENT_REASONING_DELTA ||
+                           ev->type == LLMUX_EVENT_TOOL_CALL_START))
+        d->t_first_ns = lx_now_ns();
+    if (d->forwarded) return forward(d, ev);
+    switch (ev->type) {
+    case LLMUX_EVENT_START:
+        /* Held back: until content arrives, a failure can still be retried elsewhere. */
+        free_held(d);
+        d->held = true;
+        d->held_id = dup_or_null(ev->id);
+        d->held_name = dup_or_null(ev->name);
+        d->held_provider = dup_or_null(ev->provider);
+        return !cancelled(d);
+    case LLMUX_EVENT_ERROR:
+        return false; /* the attempt's outcome; its end callback carries the class */
+    case LLMUX_EVENT_FINISH:
+        if (ev->finish_reason == LLMUX_FINISH_CANCELLED) return false; /* the driver ends it */
+        return forward(d, ev);
+    default:
+        return forward(d, ev);
+    }
+}
+
+/* --------------------------------------------------------------- outcomes */
+
+static void finish(lx_driver *d, llmux_status st, const llmux_error_info *err, const lx_gen_stats *stats) {
+    d->answered = d->forwarded;
+    free_held(d);
+    lx_exec_end(d->x, st, err, stats); /* the execution is the consumer's from here */
+}
+
+static void record_attempt(lx_driver *d, llmux_status st, const llmux_error_info *err) {
+    if (d->n_attempts == LX_MAX_ATTEMPTS) return;
+    lx_attempt_info *a = &d->attempts[d->n_attempts++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->target, sizeof a->target, "%s", d->cur_target);
+    a->started_at_ms = d->t_attempt_wall_ms;
+    a->status = st;
+    a->http_status = err ? err->provider_status : 0;
+    if (st != LLMUX_OK && err) snprintf(a->error, sizeof a->error, "%s", err->message);
+    a->retry_delay_ms = -1;
+    a->ttft_ms = d->t_first_ns ? lx_ms_between(d->t_attempt_ns, d->t_first_ns) : -1;
+    a->duration_ms = lx_ms_between(d->t_attempt_ns, lx_now_ns());
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Waits delay_ms on the loop, checking the cancel token every LX_HTTP_POLL_MS. */
+static bool wait_then_retry(lx_driver *d, int64_t delay_ms) {
+    struct event_base *base = lx_http_client_base(lx_runtime_timeouts(d->rt).client);
+    if (!d->timer && !(d->timer = evtimer_new(base, on_timer, d))) return false;
+    d->wake_ns = lx_now_ns() + delay_ms * 1000000;
+    int64_t step = delay_ms < LX_HTTP_POLL_MS ? delay_ms : LX_HTTP_POLL_MS;
+    struct timeval tv = {.tv_sec = step / 1000, .tv_usec = (step % 1000) * 1000};
+    return evtimer_add(d->timer, &tv) == 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    lx_driver *d = arg;
+    llmux_error_info e;
+    if (cancelled(d)) {
+        lx_error(&e, LLMUX_E_CANCELLED, "cancelled during a retry backoff");
+        finish(d, LLMUX_E_CANCELLED, &e, NULL);
+        return;
+    }
+    int64_t now = lx_now_ns();
+    if (now < d->wake_ns) {
+        int64_t left = (d->wake_ns - now + 999999) / 1000000;
+        if (left > LX_HTTP_POLL_MS) left = LX_HTTP_POLL_MS;
+        struct timeval tv = {.tv_sec = 0, .tv_usec = left * 1000};
+        evtimer_add(d->timer, &tv);
+        return;
+    }
+    start_attempt(d);
+}
+
+/* An attempt ended (any thread): finish, retry, or fall back. */
+static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info *err, const lx_gen_stats *stats) {
+    llmux_error_info e;
+    if (err) e = *err;
+    else lx_error_clear(&e);
+    if (st != LLMUX_OK && e.status == LLMUX_OK) lx_error(&e, st, "attempt failed");
+    record_attempt(d, st, &e);
+    if (d->plan.alias) lx_runtime_cooldown_record(d->rt, d->cur_target, st);
+    if (d->target) {
+        explicit_bzero(d->target, sizeof *d->target);
+        free(d->target);
+        d->target = NULL;
+    }
+    llmux_request_free(d->step_req);
+    d->step_req = NULL;
+    if (st == LLMUX_OK || d->forwarded) {
+        finish(d, st, &e, stats);
+        return;
+    }
+    free_held(d); /* a START with nothing after it never reaches the consumer */
+    if (st == LLMUX_E_CANCELLED || cancelled(d)) {
+        lx_error(&e, LLMUX_E_CANCELLED, "cancelled");
+        finish(d, LLMUX_E_CANCELLED, &e, stats);
+        return;
+    }
+    int64_t now = lx_now_ns();
+    int64_t left_ms = d->deadline_ns ? (d->deadline_ns - now) / 1000000 : INT64_MAX;
+    d->tries++;
+    if (llmux_status_retryable(st) && d->tries < d->plan.retry.attempts) {
+        int64_t delay = lx_backoff_ms(&d->plan.retry, d->tries - 1, lx_rng_next(&d->rng), e.retry_after_ms);
+        if (delay < left_ms) {
+            if (d->n_attempts) d->attempts[d->n_attempts - 1].retry_delay_ms = delay;
+            if (wait_then_retry(d, delay)) return;
+        }
+        finish(d, st, &e, stats); /* no time left for the wait (or no timer): the failure stands */
+        return;
+    }
+    if (lx_plan_falls_back(&d->plan, lx_runtime_aliases(d->rt), st) && d->step + 1 < d->plan.n_steps && left_ms > 0) {
+        d->step++;
+        d->tries = 0;
+        start_attempt(d);
+        return;
+    }
+    finish(d, st, &e, stats);
+}
+
+static void remote_done(void *ud, llmux_status st, const llmux_error_info *err) { attempt_ended(ud, st, err, NULL); }
+
+static void local_started(void *ud) { lx_exec_started(((lx_driver *)ud)->x); }
+
+static void local_done(void *ud, llmux_status st, const llmux_error_info *err, const lx_gen_stats *stats) {
+    attempt_ended(ud, st, err, stats);
+}
+
+/* Starts an attempt on the current step, skipping targets in cooldown; every failure to start
+ * goes through attempt_ended like any failed attempt. */
+static void start_attempt(lx_driver *d) {
+    llmux_error_info e;
+    lx_error_clear(&e);
+    for (;;) {
+        const lx_plan_step *s = &d->plan.steps[d->step];
+        snprintf(d->cur_target, sizeof d->cur_target, "%s", s->model);
+        d->cur_model[0] = d->cur_provider[0] = '\0';
+        d->t_attempt_ns = lx_now_ns();
+        d->t_attempt_wall_ms = wall_ms();
+        d->t_first_ns = 0;
+        if (d->plan.alias && d->plan.n_steps > 1 && d->step + 1 < d->plan.n_steps &&
+            lx_runtime_cooldown_check(d->rt, s->model) == LX_COOLDOWN_SKIP) {
+            /* Cooling down and something else is left to try: skip it, listed as skipped. */
+            lx_error(&e, LLMUX_E_ROUTING, "skipped: %s is cooling down after repeated failures", s->model);
+            record_attempt(d, LLMUX_E_ROUTING, &e);
+            d->step++;
+            d->tries = 0;
+            continue;
+        }
+        break;
+    }
+    const lx_plan_step *s = &d->plan.steps[d->step];
+    if (d->deadline_ns && lx_now_ns() >= d->deadline_ns) {
+        lx_error(&e, LLMUX_E_TIMEOUT, "deadline reached before the attempt on %s", s->model);
+        attempt_ended(d, LLMUX_E_TIMEOUT, &e, NULL);
+        return;
+    }
+    const llmux_request *req = d->req;
+    llmux_status st = LLMUX_OK;
+    if (s->overrides) {
+        st = apply_overrides(d->req, s->overrides, &d->step_req, &e);
+        req = d->step_req;
+    }
+    lx_event_sink sink = {attempt_emit, d};
+    const llmux_cancel *cancel = lx_exec_cancel(d->x);
+    if (st == LLMUX_OK && lx_runtime_is_remote(d->rt, s->model)) {
+        size_t np;
+        const llmux_provider_params *pp = lx_runtime_providers(d->rt, &np);
+        if (!(d->target = malloc(sizeof *d->target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
+        else st = lx_remote_resolve(s->model, pp, np, d->target, &e);
+        if (st == LLMUX_OK) {
+            snprintf(d->cur_provider, sizeof d->cur_provider, "%s", d->target->cfg.name);
+            snprintf(d->cur_model, sizeof d->cur_model, "%s", d->target->cfg.model);
+            lx_remote_settings settings = lx_runtime_timeouts(d->rt);
+            st = lx_remote_start(d->target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
+            if (st == LLMUX_OK) return;
+        }
+    } else if (st == LLMUX_OK) {
+        lx_worker *w = NULL;
+        const char *name = NULL;
+        st = lx_runtime_local(d->rt, s->model, &w, &name, &e);
+        if (st == LLMUX_OK) {
+            snprintf(d->cur_provider, sizeof d->cur_provider, "local");
+            snprintf(d->cur_model, sizeof d->cur_model, "%s", name);
+            lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
+                                 .started = local_started, .done = local_done, .user_data = d};
+            st = lx_worker_submit(w, &job, &e);
+            if (st == LLMUX_OK) return;
+        }
+    }
+    attempt_ended(d, st, &e, NULL);
+}
+
+/* ------------------------------------------------------------------- public */
+
+llmux_status lx_driver_start(llmux_runtime *rt, const llmux_request *req, const lx_plan *plan, lx_exec *x,
+                             int64_t deadline_ns, lx_driver **out, llmux_error_info *err) {
+    *out = NULL;
+    lx_driver *d = calloc(1, sizeof *d);
+    if (!d) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
+    d->rt = rt;
+    d->req = req;
+    d->x = x;
+    d->plan = *plan;
+    d->deadline_ns = deadline_ns;
+    d->rng = plan->seed ^ 0x5bd1e995u;
+    *out = d;
+    start_attempt(d);
+    return LLMUX_OK;
+}
+
+void lx_driver_free(lx_driver *d) {
+    if (!d) return;
+    if (d->timer) event_free(d->timer);
+    free_held(d);
+    llmux_request_free(d->step_req);
+    if (d->target) {
+        explicit_bzero(d->target, sizeof *d->target);
+        free(d->target);
+    }
+    free(d);
+}
+
+const lx_attempt_info *lx_driver_attempts(const lx_driver *d, size_t *n) {
+    *n = d->n_attempts;
+    return d->attempts;
+}
+
+const lx_plan *lx_driver_plan(const lx_driver *d) { return &d->plan; }
+
+const char *lx_driver_model(const lx_driver *d) { return d->cur_model[0] ? d->cur_model : NULL; }
+
+const char *lx_driver_provider(const lx_driver *d) { return d->cur_provider[0] ? d->cur_provider : NULL; }
+
+const char *lx_driver_priced_spec(const lx_driver *d) {
+    if (!d->answered || strcmp(d->cur_provider, "local") == 0) return NULL;
+    return d->cur_target;
+}

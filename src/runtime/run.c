@@ -1,0 +1,333 @@
+/* Running executions: validation, the routing plan, the executor, and the two ways to consume an
+ * execution: llmux_run (blocking, callbacks on the caller's thread) and llmux_submit (callbacks on
+ * the runtime's loop thread). See docs/executions.md. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/response.h"
+#include "router/router.h"
+#include "runtime/execution.h"
+#include "runtime/executor.h"
+#include "runtime/remote.h"
+#include "runtime/runtime_internal.h"
+#include "transport/http.h"
+
+/* ------------------------------------------------------------------ run */
+
+static bool validate(const llmux_request *req, llmux_error_info *err) {
+    const llmux_sampling *s = &req->sampling;
+    if (!req->n_messages && !req->system) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: at least one message is required");
+        return false;
+    }
+    if (!llmux_is_unset(s->temperature) && !(s->temperature >= 0)) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "temperature: must be a number >= 0");
+        return false;
+    }
+    if (!llmux_is_unset(s->top_p) && !(s->top_p > 0 && s->top_p <= 1)) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "top_p: must be in (0, 1]");
+        return false;
+    }
+    if (s->max_tokens != LLMUX_UNSET_INT && s->max_tokens < 1) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "max_tokens: must be >= 1");
+        return false;
+    }
+    for (size_t i = 0; i < s->n_stop; i++)
+        if (!s->stop[i] || !s->stop[i][0]) {
+            lx_error(err, LLMUX_E_INVALID_REQUEST, "stop[%zu]: must be a non-empty string", i);
+            return false;
+        }
+    if (req->deadline_ms < 0) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "deadline_ms: must be >= 0");
+        return false;
+    }
+    return true;
+}
+
+/* An accepted execution and what it needs until it is consumed. */
+typedef struct started {
+    lx_exec *x;
+    lx_driver *driver;
+    int64_t t_start;
+} started;
+
+static void started_release(started *s) {
+    lx_driver_free(s->driver); /* only after the execution ended: nothing runs on it any more */
+    s->driver = NULL;
+    lx_exec_destroy(s->x);
+    s->x = NULL;
+}
+
+/* Refuses a plain model the runtime cannot resolve, before anything starts: an unknown provider,
+ * a missing key, a local model that does not exist or does not load. */
+static llmux_status check_plain(llmux_runtime *rt, const char *spec, llmux_error_info *err) {
+    if (lx_runtime_is_remote(rt, spec)) {
+        size_t np;
+        const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
+        lx_remote_target *t = malloc(sizeof *t);
+        if (!t) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %.200s", spec);
+        llmux_status st = lx_remote_resolve(spec, pp, np, t, err);
+        explicit_bzero(t, sizeof *t);
+        free(t);
+        return st;
+    }
+    lx_worker *w;
+    const char *name;
+    return lx_runtime_local(rt, spec, &w, &name, err);
+}
+
+/* Validates, plans and starts req. LLMUX_OK: accepted (s filled; the execution will end, also
+ * when every attempt fails). Otherwise refused: nothing started. The consumer (on_event,
+ * user_data) is set up, and notify/arg set (NULL = a blocking consumer), before anything runs.
+ * req must stay valid until the execution ended. plan: a recorded plan to follow (replay), NULL =
+ * plan from the request's model. */
+static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req, const lx_plan *plan,
+                                    const llmux_cancel *cancel, llmux_event_cb on_event, void *user_data,
+                                    void (*notify)(void *), void *arg, started *s, llmux_error_info *err) {
+    memset(s, 0, sizeof *s);
+    s->t_start = lx_now_ns();
+    if (!validate(req, err)) return err->status;
+    lx_plan p;
+    if (plan) {
+        p = *plan;
+    } else {
+        const char *spec = req->model && *req->model ? req->model : lx_runtime_default_model(rt);
+        if (!spec)
+            return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: no model given and no default model configured");
+        const lx_alias *alias = lx_aliases_find(lx_runtime_aliases(rt), spec);
+        if (alias) {
+            lx_plan_for_alias(alias, lx_runtime_next_seed(rt), &p);
+        } else {
+            llmux_status st = check_plain(rt, spec, err);
+            if (st != LLMUX_OK) return st;
+            lx_plan_for_model(spec, &p);
+        }
+    }
+    if (!(s->x = lx_exec_create(cancel))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
+    lx_exec_consume_begin(s->x, on_event, user_data);
+    if (notify) lx_exec_set_notify(s->x, notify, arg);
+    /* Accepted: from here on the caller always gets a terminal event and a response. */
+    int64_t budget_ms = req->deadline_ms > 0 ? req->deadline_ms : lx_runtime_total_timeout_ms(rt);
+    llmux_error_info e;
+    lx_error_clear(&e);
+    if (lx_driver_start(rt, req, &p, s->x, lx_deadline_after(s->t_start, budget_ms), &s->driver, &e) != LLMUX_OK)
+        lx_exec_end(s->x, e.status, &e, NULL);
+    return LLMUX_OK;
+}
+
+/* Builds the response of a consumed execution: timing, cost, the model that was asked for when
+ * no event named one, the error. */
+static llmux_status build_response(llmux_runtime *rt, started *s, lx_exec_result *res, llmux_response **out,
+                                   llmux_error_info *err) {
+    llmux_response *resp = res->resp;
+    *err = res->err;
+    if (!resp) return res->status;
+    const lx_driver *d = s->driver;
+    int64_t t_end = lx_now_ns();
+    int64_t t_run = res->t_run_ns ? res->t_run_ns : s->t_start;
+    lx_response_set_timing(resp, lx_ms_between(s->t_start, t_run),
+                           res->t_first_ns ? lx_ms_between(s->t_start, res->t_first_ns) : -1,
+                           lx_ms_between(s->t_start, t_end));
+    bool ok = true;
+    if ((!resp->model || !*resp->model) && d)
+        ok = lx_response_set_meta(resp, NULL, lx_driver_model(d), lx_driver_provider(d));
+    const char *spec = d ? lx_driver_priced_spec(d) : NULL;
+    /* A remote answer is priced; a local one, or a request nothing answered, costs nothing. */
+    ok = ok && (spec ? lx_runtime_price_response(rt, spec, resp) : (resp->cost = (llmux_cost){.known = true}, true));
+    if (ok && res->has_stats && res->stats.warning)
+        ok = lx_response_add_warning(resp, res->stats.warning_code, res->stats.warning);
+    if (!ok) {
+        llmux_response_free(resp);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+    }
+    if (res->status != LLMUX_OK) lx_response_set_error(resp, err);
+    *out = resp;
+    return res->status;
+}
+
+llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
+                       llmux_response **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_run: rt, req and out are required");
+    llmux_run_params defaults = llmux_run_default_params();
+    if (!params) params = &defaults;
+    started s;
+    llmux_status st = start_execution(rt, req, NULL, params->cancel, params->on_event, params->user_data, NULL, NULL,
+                                      &s, err);
+    if (st != LLMUX_OK) return st;
+    while (!lx_exec_consume_some(s.x, true)) {
+    }
+    lx_exec_result res;
+    lx_exec_consume_end(s.x, &res);
+    st = build_response(rt, &s, &res, out, err);
+    started_release(&s);
+    return st;
+}
+
+/* ------------------------------------------------------ asynchronous executions */
+
+struct llmux_execution {
+    llmux_runtime *rt;
+    llmux_request *req;        /* the execution's own copy */
+    llmux_submit_params params;
+    started s;
+
+    pthread_mutex_t mu;        /* guards the fields below */
+    pthread_cond_t cv;
+    bool done;                 /* on_done ran; resp/st/err final */
+    bool detached;             /* llmux_execution_free came first: the loop frees it at the end */
+    llmux_response *resp;
+    llmux_status st;
+    llmux_error_info err;
+};
+
+llmux_submit_params llmux_submit_default_params(void) {
+    llmux_submit_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static void execution_free_now(llmux_execution *ex) {
+    started_release(&ex->s);
+    llmux_request_free(ex->req);
+    llmux_response_free(ex->resp);
+    pthread_cond_destroy(&ex->cv);
+    pthread_mutex_destroy(&ex->mu);
+    free(ex);
+}
+
+/* On the loop thread whenever the execution's producer queued something. */
+static void execution_drain(void *arg) {
+    llmux_execution *ex = arg;
+    if (!lx_exec_consume_some(ex->s.x, false)) return;
+    lx_exec_result res;
+    lx_exec_consume_end(ex->s.x, &res);
+    llmux_response *resp = NULL;
+    llmux_error_info e;
+    llmux_status st = build_response(ex->rt, &ex->s, &res, &resp, &e);
+    pthread_mutex_lock(&ex->mu);
+    ex->resp = resp;
+    ex->st = st;
+    ex->err = e;
+    pthread_mutex_unlock(&ex->mu);
+    pthread_mutex_lock(&ex->mu);
+    bool call_done = !ex->detached && ex->params.on_done;
+    pthread_mutex_unlock(&ex->mu);
+    if (call_done) ex->params.on_done(ex, ex->params.user_data);
+    pthread_mutex_lock(&ex->mu);
+    ex->done = true;
+    bool detached = ex->detached;
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    if (detached) execution_free_now(ex);
+}
+
+/* The caller's on_event, unless the execution was freed (then nothing more reaches the caller
+ * and the execution stops). */
+static bool execution_event(const llmux_event *ev, void *arg) {
+    llmux_execution *ex = arg;
+    pthread_mutex_lock(&ex->mu);
+    bool detached = ex->detached;
+    pthread_mutex_unlock(&ex->mu);
+    if (detached) return false;
+    return ex->params.on_event ? ex->params.on_event(ev, ex->params.user_data) : true;
+}
+
+/* The producer's notification: consume on the loop thread. */
+static void execution_notify(void *arg) {
+    llmux_execution *ex = arg;
+    if (!lx_http_client_post(lx_runtime_timeouts(ex->rt).client, execution_drain, ex)) {
+        /* Only when the runtime is being destroyed, which needs every execution ended. */
+        lx_runtime_log(ex->rt, LLMUX_LOG_ERROR, "an execution ended while the runtime was being destroyed");
+    }
+}
+
+llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llmux_submit_params *params,
+                          llmux_execution **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_submit: rt, req and out are required");
+    llmux_execution *ex = calloc(1, sizeof *ex);
+    char *json = llmux_request_to_json(req);
+    llmux_status st = LLMUX_OK;
+    if (!ex || !json) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting the request");
+    /* A deep copy through the canonical codec: the caller may free req once this returns. */
+    if (st == LLMUX_OK) st = llmux_request_from_json(json, strlen(json), &ex->req, err);
+    llmux_free(json);
+    if (st != LLMUX_OK) {
+        if (ex) llmux_request_free(ex->req);
+        free(ex);
+        return st;
+    }
+    ex->rt = rt;
+    if (params) ex->params = *params;
+    pthread_mutex_init(&ex->mu, NULL);
+    pthread_cond_init(&ex->cv, NULL);
+    st = start_execution(rt, ex->req, NULL, ex->params.cancel, execution_event, ex, execution_notify, ex, &ex->s, err);
+    if (st != LLMUX_OK) {
+        llmux_request_free(ex->req);
+        pthread_cond_destroy(&ex->cv);
+        pthread_mutex_destroy(&ex->mu);
+        free(ex);
+        return st;
+    }
+    *out = ex;
+    return LLMUX_OK;
+}
+
+void llmux_execution_cancel(llmux_execution *ex) {
+    if (ex) llmux_cancel_trigger((llmux_cancel *)lx_exec_cancel(ex->s.x));
+}
+
+bool llmux_execution_done(llmux_execution *ex) {
+    if (!ex) return false;
+    pthread_mutex_lock(&ex->mu);
+    bool d = ex->done;
+    pthread_mutex_unlock(&ex->mu);
+    return d;
+}
+
+llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    if (out) *out = NULL;
+    if (!ex) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_execution_wait: no execution");
+    if (lx_http_client_on_loop(lx_runtime_timeouts(ex->rt).client))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                        "llmux_execution_wait called from a callback on the runtime's loop thread (it would deadlock)");
+    pthread_mutex_lock(&ex->mu);
+    while (!ex->done) pthread_cond_wait(&ex->cv, &ex->mu);
+    if (out) {
+        *out = ex->resp;
+        ex->resp = NULL;
+    }
+    llmux_status st = ex->st;
+    *err = ex->err;
+    pthread_mutex_unlock(&ex->mu);
+    return st;
+}
+
+void llmux_execution_free(llmux_execution *ex) {
+    if (!ex) return;
+    pthread_mutex_lock(&ex->mu);
+    bool done = ex->done;
+    if (!done) {
+        /* Still running: cancel it; it frees itself on the loop thread once it ended (which
+         * cannot happen before this lock is released). */
+        ex->detached = true;
+        llmux_cancel_trigger((llmux_cancel *)lx_exec_cancel(ex->s.x));
+    }
+    pthread_mutex_unlock(&ex->mu);
+    if (done) execution_free_now(ex);
+}
+
