@@ -6,12 +6,6 @@
  * The upstream here is a libevent HTTP server in the test (thousands of connections at once, which
  * the scripted fake server is not built for), answering every request with the same SSE stream. */
 #define _DEFAULT_SOURCE
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/thread.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,68 +19,22 @@
 #include <cmocka.h>
 
 #include "llmux.h"
-#include "support/fake_server.h"
+#include "ev_upstream.h"
 
 #define N_EXEC 1000
 #define MODEL_DIR LLMUX_SOURCE_DIR "/models"
 #define MODEL MODEL_DIR "/llmux-fortunes.gguf"
 
-/* ------------------------------------------------------------- the upstream */
-
-typedef struct upstream {
-    struct event_base *base;
-    struct evhttp *http;
-    pthread_t thread;
-    int port;
-    char *body;
-    size_t body_len;
-    atomic_int requests;
-} upstream;
-
-static void on_request(struct evhttp_request *req, void *arg) {
-    upstream *u = arg;
-    atomic_fetch_add(&u->requests, 1);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/event-stream");
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, u->body, u->body_len);
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
-}
-
-static void *upstream_main(void *arg) {
-    upstream *u = arg;
-    event_base_dispatch(u->base);
-    return NULL;
-}
+typedef ev_upstream upstream;
 
 static void upstream_start(upstream *u) {
-    memset(u, 0, sizeof *u);
-    u->body = lx_fake_read_file("tests/data/fake/openai/stream_text.sse", &u->body_len);
-    assert_non_null(u->body);
-    assert_int_equal(evthread_use_pthreads(), 0);
-    u->base = event_base_new();
-    u->http = evhttp_new(u->base);
-    assert_non_null(u->http);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(u->http, "127.0.0.1", 0);
-    assert_non_null(bs);
-    struct sockaddr_storage ss;
-    ev_socklen_t len = sizeof ss;
-    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &len), 0);
-    u->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    evhttp_set_gencb(u->http, on_request, u);
-    assert_int_equal(pthread_create(&u->thread, NULL, upstream_main, u), 0);
+    ev_upstream_start(u, 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse");
 }
 
-static void upstream_stop(upstream *u) {
-    event_base_loopbreak(u->base);
-    pthread_join(u->thread, NULL);
-    evhttp_free(u->http);
-    event_base_free(u->base);
-    free(u->body);
-}
+static void upstream_stop(upstream *u) { ev_upstream_stop(u); }
 
 static llmux_runtime *runtime_for(upstream *u, char *url, size_t url_size, llmux_provider_params *p) {
-    snprintf(url, url_size, "http://127.0.0.1:%d/v1", u->port);
+    ev_upstream_url(u, url, url_size);
     *p = (llmux_provider_params){.name = "up", .protocol = "openai", .base_url = url, .api_key = "k"};
     llmux_runtime_params rp = llmux_runtime_default_params();
     rp.providers = p;
