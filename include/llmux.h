@@ -603,8 +603,9 @@ void llmux_execution_free(llmux_execution *ex);
 
 /* Resolves a model path to its canonical form and checks it lies inside one of the runtime's
  * model directories (no "..", no symlink escape). Writes the canonical path into buf. Returns
- * LLMUX_E_PERMISSION when outside, LLMUX_E_MODEL_NOT_FOUND when missing, LLMUX_E_INVALID_REQUEST
- * when buf is too small. */
+ * LLMUX_E_PERMISSION when outside, LLMUX_E_MODEL_NOT_FOUND when missing, LLMUX_E_CONFIGURATION
+ * when it is not a regular file (a directory, FIFO or device; nothing is opened),
+ * LLMUX_E_INVALID_REQUEST when buf is too small. */
 llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char *path, char *buf, size_t buf_size,
                                             llmux_error_info *err);
 

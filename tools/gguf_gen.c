@@ -38,6 +38,7 @@ struct gen_params {
     float std;             /* standard deviation of the weights */
     float embd_std;        /* standard deviation of token_embd (0: std) */
     int tied;              /* 1: no output.weight, llama.cpp reuses token_embd */
+    const char *chat_template; /* tokenizer.chat_template, NULL = none */
     const char *out;
 };
 
@@ -284,6 +285,9 @@ static int generate(const struct gen_params *p) {
     set_f32(g, an, "attention.layer_norm_rms_epsilon", 1e-5f);
     set_f32(g, an, "rope.freq_base", 10000.0f);
     add_byte_vocab(g);
+    if (p->chat_template) {
+        gguf_set_val_str(g, "tokenizer.chat_template", p->chat_template);
+    }
 
     size_t max_row_elems = 0, max_bytes = 0;
     for (size_t i = 0; i < l.n; i++) {
@@ -384,7 +388,10 @@ static void usage(void) {
             "usage: gguf_gen --out PATH [--arch llama|qwen2|gemma] [--n-layer N] [--n-embd N]\n"
             "                [--n-head N] [--n-head-kv N] [--n-ff N] [--ctx N]\n"
             "                [--type f32|f16|q8_0|q4_k] [--seed N] [--std X] [--embd-std X] [--tied]\n"
-            "Writes a model with random weights and a byte-level vocabulary (258 tokens).\n");
+            "                [--chat-template TEMPLATE]\n"
+            "Writes a model with random weights and a byte-level vocabulary (258 tokens: the 256 bytes,\n"
+            "then the control tokens <s> and </s>). --chat-template stores a template (or a name\n"
+            "llama.cpp knows, such as chatml or monarch) as tokenizer.chat_template.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -423,6 +430,8 @@ int main(int argc, char **argv) {
         i++;
         if (!strcmp(a, "--out")) {
             p.out = v;
+        } else if (!strcmp(a, "--chat-template")) {
+            p.chat_template = v;
         } else if (!strcmp(a, "--arch")) {
             if (!strcmp(v, "llama")) {
                 p.arch = ARCH_LLAMA;

@@ -3,7 +3,13 @@
  * Lifecycle: lx_model_load() -> any number of lx_model_generate() calls, ONE AT A TIME (the
  * caller serialises; the runtime holds a per-model lock) -> lx_model_free(). The model owns one
  * llama_context whose KV cache keeps the previous request's tokens, so a request whose prompt
- * shares a prefix with the previous one only processes the new suffix. */
+ * shares a prefix with the previous one only processes the new suffix.
+ *
+ * Untrusted files: the GGUF metadata llama.cpp would abort on is checked before llama.cpp sees
+ * the file (gguf_check.h). Files below mmap_min_bytes are read into memory, so the model never
+ * faults on a file rewritten underneath it; larger ones are memory-mapped, and every generation
+ * first compares the file's identity (device, inode, size, mtime) with the one loaded and
+ * reloads the model when the file changed. */
 #ifndef LX_ENGINE_H
 #define LX_ENGINE_H
 
@@ -19,19 +25,31 @@ typedef struct lx_model lx_model;
 typedef struct lx_model_params {
     const char *path;            /* a GGUF file; the caller has checked it is allowed */
     int32_t n_threads;           /* 0 = number of online cores */
-    int32_t n_ctx;               /* 0 = training context, capped at 4096 */
+    int32_t n_ctx;               /* 0 = training context, capped at 4096; the usable context is
+                                    exactly this many tokens */
     bool vocab_only;             /* load the tokenizer only (no context, no generation) */
-    llmux_progress_cb progress;  /* NULL = none */
+    llmux_progress_cb progress;  /* NULL = none; also called when a changed file is reloaded */
     void *progress_user_data;
+    const llmux_cancel *cancel;  /* NULL = none; borrowed for the duration of lx_model_load: a
+                                    trigger aborts the load (LLMUX_E_CANCELLED) */
+    int64_t mmap_min_bytes;      /* files at least this large are memory-mapped, smaller ones
+                                    read into memory; 0 = 64 MiB */
 } lx_model_params;
 
 lx_model_params lx_model_default_params(void);
 
-/* Loads a model. Errors: MODEL_NOT_FOUND (missing file), CONFIGURATION (not a GGUF file, truncated
- * or unsupported: the message says which and quotes llama.cpp's reason), OUT_OF_MEMORY. */
+/* Loads a model. Errors: MODEL_NOT_FOUND (missing file), PERMISSION (unreadable), CONFIGURATION
+ * (not a regular file, not GGUF, truncated, metadata llama.cpp cannot run, unsupported: the
+ * message names the key or quotes llama.cpp's reason), CANCELLED (p->cancel triggered; returns
+ * promptly even while llama.cpp is still allocating the context, which then finishes and frees
+ * itself in the background, see lx_engine_wait_background), OUT_OF_MEMORY. */
 llmux_status lx_model_load(const lx_model_params *p, lx_model **out, llmux_error_info *err);
 /* Accepts NULL. */
 void lx_model_free(lx_model *m);
+
+/* Waits until every context creation left behind by a cancelled load has finished and freed its
+ * memory. For tests and orderly shutdown; never needed for correctness. */
+void lx_engine_wait_background(void);
 
 /* Display name: the file name without ".gguf". Owned by the model. */
 const char *lx_model_name(const lx_model *m);
@@ -52,6 +70,14 @@ int32_t lx_model_tokenize(const lx_model *m, const char *text, size_t len, bool 
 bool lx_model_render_prompt(const lx_model *m, const llmux_request *req, char **prompt, bool *used_template,
                             llmux_error_info *err);
 
+/* Renders and tokenizes a request exactly as lx_model_generate does: template markup may yield
+ * special tokens, message content (system, user, assistant, tool) never does: it is tokenized
+ * as plain text. Writes at most cap tokens and their count to *n_out. A prompt that cannot fit
+ * is refused from its length before it is tokenized whole. Errors: CONTEXT_LENGTH (more than cap
+ * tokens), INVALID_REQUEST (empty, images, over the size cap), OUT_OF_MEMORY. */
+llmux_status lx_model_tokenize_request(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
+                                       int32_t *n_out, llmux_error_info *err);
+
 /* What one generation did, for usage, timing and warnings. */
 typedef struct lx_gen_stats {
     int32_t n_prompt;         /* prompt tokens */
@@ -67,7 +93,10 @@ typedef struct lx_gen_stats {
  * (cancel token, deadline_ns, or the sink returning false) is checked before every decode step
  * and inside llama_decode; it ends the stream with FINISH(CANCELLED) (deadline: ERROR timeout).
  * Errors before START (context length, bad request) return the error without emitting.
- * deadline_ns: CLOCK_MONOTONIC instant, 0 = none. */
+ * When the model file changed on disk since it was loaded, the model is reloaded first; when
+ * that fails, or the file is gone, the error is returned before START (and the next call tries
+ * again). Seeds: every seed >= 0 gives reproducible sampling (seeds >= 2^32 - 1 are hashed to
+ * 32 bits); a negative seed samples randomly. deadline_ns: CLOCK_MONOTONIC instant, 0 = none. */
 llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmux_cancel *cancel, int64_t deadline_ns,
                                lx_event_sink sink, lx_gen_stats *stats, llmux_error_info *err);
 

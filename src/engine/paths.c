@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,19 +27,22 @@ llmux_status lx_path_check_allowed(const char *const *dirs, size_t n_dirs, const
             return lx_error(err, LLMUX_E_MODEL_NOT_FOUND, "model file not found: %s", path);
         return lx_error(err, LLMUX_E_PERMISSION, "cannot resolve model path %s: %s", path, strerror(errno));
     }
-    struct stat st;
-    if (stat(canon, &st) != 0 || !S_ISREG(st.st_mode))
-        return lx_error(err, LLMUX_E_PERMISSION, "model path is not a regular file: %s", path);
-    for (size_t i = 0; i < n_dirs; i++) {
+    bool allowed = false;
+    for (size_t i = 0; i < n_dirs && !allowed; i++) {
         char cdir[PATH_MAX];
-        if (!dirs[i] || !realpath(dirs[i], cdir)) continue;
-        if (inside(cdir, canon)) {
-            size_t n = strlen(canon);
-            if (n + 1 > out_size)
-                return lx_error(err, LLMUX_E_INVALID_REQUEST, "buffer too small for model path (%zu bytes needed)", n + 1);
-            memcpy(out, canon, n + 1);
-            return LLMUX_OK;
-        }
+        if (dirs[i] && realpath(dirs[i], cdir)) allowed = inside(cdir, canon);
     }
-    return lx_error(err, LLMUX_E_PERMISSION, "model path %s is outside the allowed model directories", path);
+    if (!allowed) return lx_error(err, LLMUX_E_PERMISSION, "model path %s is outside the allowed model directories", path);
+    /* Only now, for a path that is allowed, say what it is; stat() opens nothing, so a FIFO
+     * cannot block here. */
+    struct stat st;
+    if (stat(canon, &st) != 0)
+        return lx_error(err, errno == ENOENT ? LLMUX_E_MODEL_NOT_FOUND : LLMUX_E_PERMISSION, "cannot stat model %s: %s",
+                        path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return lx_error(err, LLMUX_E_CONFIGURATION, "model %s is not a regular file", path);
+    size_t n = strlen(canon);
+    if (n + 1 > out_size)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "buffer too small for model path (%zu bytes needed)", n + 1);
+    memcpy(out, canon, n + 1);
+    return LLMUX_OK;
 }

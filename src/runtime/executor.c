@@ -29,6 +29,7 @@ struct lx_driver {
     int32_t tries;              /* attempts made on the current step */
     llmux_request *step_req;    /* req with the step's overrides; NULL = req itself */
     lx_remote_target *target;   /* the current remote target (holds the key: wiped) */
+    lx_local_use local;         /* the current local model, held until the attempt ended */
 
     /* The current attempt. */
     int64_t t_attempt_ns;
@@ -234,9 +235,12 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
     llmux_request_free(d->step_req);
     d->step_req = NULL;
     if (st == LLMUX_OK || d->forwarded) {
+        /* The answering model stays held until the caller consumed the execution
+         * (lx_driver_free): a model whose answer is still being read counts as in use. */
         finish(d, st, &e, stats);
         return;
     }
+    lx_runtime_local_release(d->rt, &d->local);
     free_held(d); /* a START with nothing after it never reaches the consumer */
     if (st == LLMUX_E_CANCELLED || cancelled(d)) {
         lx_error(&e, LLMUX_E_CANCELLED, "cancelled");
@@ -322,12 +326,11 @@ static void start_attempt(lx_driver *d) {
             if (st == LLMUX_OK) return;
         }
     } else if (st == LLMUX_OK) {
-        lx_worker *w = NULL;
-        const char *name = NULL;
-        st = lx_runtime_local(d->rt, s->model, &w, &name, &e);
+        st = lx_runtime_local(d->rt, s->model, cancel, &d->local, &e);
+        lx_worker *w = d->local.worker;
         if (st == LLMUX_OK) {
             snprintf(d->cur_provider, sizeof d->cur_provider, "local");
-            snprintf(d->cur_model, sizeof d->cur_model, "%s", name);
+            snprintf(d->cur_model, sizeof d->cur_model, "%s", d->local.name);
             lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
                                  .started = local_started, .done = local_done, .user_data = d};
             st = lx_worker_submit(w, &job, &e);
@@ -357,6 +360,7 @@ llmux_status lx_driver_start(llmux_runtime *rt, const llmux_request *req, const 
 
 void lx_driver_free(lx_driver *d) {
     if (!d) return;
+    lx_runtime_local_release(d->rt, &d->local);
     if (d->timer) event_free(d->timer);
     free_held(d);
     llmux_request_free(d->step_req);

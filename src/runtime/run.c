@@ -65,7 +65,8 @@ static void started_release(started *s) {
 
 /* Refuses a plain model the runtime cannot resolve, before anything starts: an unknown provider,
  * a missing key, a local model that does not exist or does not load. */
-static llmux_status check_plain(llmux_runtime *rt, const char *spec, llmux_error_info *err) {
+static llmux_status check_plain(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel,
+                                llmux_error_info *err) {
     if (lx_runtime_is_remote(rt, spec)) {
         size_t np;
         const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
@@ -76,9 +77,10 @@ static llmux_status check_plain(llmux_runtime *rt, const char *spec, llmux_error
         free(t);
         return st;
     }
-    lx_worker *w;
-    const char *name;
-    return lx_runtime_local(rt, spec, &w, &name, err);
+    lx_local_use use;
+    llmux_status st = lx_runtime_local(rt, spec, cancel, &use, err);
+    lx_runtime_local_release(rt, &use);
+    return st;
 }
 
 /* Validates, plans and starts req. LLMUX_OK: accepted (s filled; the execution will end, also
@@ -103,7 +105,7 @@ static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req,
         if (alias) {
             lx_plan_for_alias(alias, lx_runtime_next_seed(rt), &p);
         } else {
-            llmux_status st = check_plain(rt, spec, err);
+            llmux_status st = check_plain(rt, spec, cancel, err);
             if (st != LLMUX_OK) return st;
             lx_plan_for_model(spec, &p);
         }

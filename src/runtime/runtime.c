@@ -33,7 +33,11 @@ typedef struct loaded_model {
     char *path;              /* canonical */
     lx_model *model;
     lx_worker *worker;       /* the model's engine thread: all its decoding happens there */
+    int users;               /* attempts holding it (get_model .. put_model); guarded by rt->lock */
+    uint64_t last_used;      /* rt->use_clock at the last get_model; guarded by rt->lock */
 } loaded_model;
+
+static void free_loaded(loaded_model *lm);
 
 /* One target's health, by spec. */
 typedef struct cooldown_entry {
@@ -75,6 +79,7 @@ struct llmux_runtime {
     lx_catalog *catalog;
     loaded_model *models[LX_MAX_MODELS];
     size_t n_models;
+    uint64_t use_clock;      /* ticks once per get_model: orders models by last use */
 };
 
 static void rt_log(const llmux_runtime *rt, llmux_log_level lvl, const char *msg) {
@@ -206,12 +211,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     if (!rt) return;
     /* The loop first: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
-    for (size_t i = 0; i < rt->n_models; i++) {
-        lx_worker_destroy(rt->models[i]->worker);
-        lx_model_free(rt->models[i]->model);
-        free(rt->models[i]->path);
-        free(rt->models[i]);
-    }
+    for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
     free_config(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->catalog_lock);
@@ -231,12 +231,16 @@ static bool is_path_like(const char *m) {
     return m[0] == '/' || m[0] == '.' || (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
 }
 
-/* Resolves "local/NAME", a bare NAME or a path to a canonical, allowed GGUF path. */
+/* Resolves "local/NAME", a bare NAME or a path to a canonical, allowed GGUF path. A name is
+ * looked up as NAME, then NAME.gguf, in each model directory; a candidate that exists but is not
+ * a regular file (a directory, FIFO or device) is reported as such (CONFIGURATION) unless a
+ * regular one is found. */
 static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, char *out, size_t out_size,
                                   llmux_error_info *err) {
     if (is_path_like(spec)) return llmux_runtime_check_model_path(rt, spec, out, out_size, err);
     const char *name = strncmp(spec, "local/", 6) == 0 ? spec + 6 : spec;
     if (!*name) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: empty local model name");
+    char odd[PATH_MAX] = ""; /* the first candidate that exists but is not a regular file */
     for (size_t i = 0; i < rt->n_model_dirs; i++) {
         static const char *const suffixes[] = {"", ".gguf"};
         for (size_t s = 0; s < 2; s++) {
@@ -244,30 +248,64 @@ static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, cha
             int k = snprintf(cand, sizeof cand, "%s/%s%s", rt->model_dirs[i], name, suffixes[s]);
             if (k < 0 || (size_t)k >= sizeof cand) continue;
             struct stat sb;
-            if (stat(cand, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+            if (stat(cand, &sb) != 0) continue;
+            if (!S_ISREG(sb.st_mode)) {
+                if (!odd[0]) memcpy(odd, cand, (size_t)k + 1);
+                continue;
+            }
             /* Found by name: it must still resolve inside an allowed directory ("../x" or a
              * symlink pointing out is refused). */
             return llmux_runtime_check_model_path(rt, cand, out, out_size, err);
         }
     }
+    if (odd[0]) return llmux_runtime_check_model_path(rt, odd, out, out_size, err);
     return lx_error(err, LLMUX_E_MODEL_NOT_FOUND, "local model \"%s\" not found in the %zu model director%s", name,
                     rt->n_model_dirs, rt->n_model_dirs == 1 ? "y" : "ies");
 }
 
-/* Finds or loads a model by canonical path. */
-static llmux_status get_model(llmux_runtime *rt, const char *canon, loaded_model **out, llmux_error_info *err) {
+static void free_loaded(loaded_model *lm) {
+    if (!lm) return;
+    lx_worker_destroy(lm->worker); /* joins the engine thread: never under rt->lock (it may want it) */
+    lx_model_free(lm->model);
+    free(lm->path);
+    free(lm);
+}
+
+/* Finds or loads a model by canonical path and takes a use of it: the caller gives it back with
+ * put_model once its generation is over, and until then the model is never evicted. With all
+ * LX_MAX_MODELS slots taken, loading another evicts the least recently used model no request
+ * holds; when every one is in use the answer is OVERLOADED (retrying after one finishes can
+ * succeed). cancel (may be NULL) aborts the load with CANCELLED; a model whose load failed or
+ * was cancelled is never registered. Loads run under rt->lock, one at a time. */
+static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_cancel *cancel, loaded_model **out,
+                              llmux_error_info *err) {
     *out = NULL;
+    loaded_model *evicted = NULL; /* released after the lock: its engine thread may be waiting for it */
     pthread_mutex_lock(&rt->lock);
+    llmux_status st = LLMUX_OK;
     for (size_t i = 0; i < rt->n_models; i++)
         if (strcmp(rt->models[i]->path, canon) == 0) {
             *out = rt->models[i];
-            pthread_mutex_unlock(&rt->lock);
-            return LLMUX_OK;
+            goto take;
         }
-    llmux_status st;
     if (rt->n_models == LX_MAX_MODELS) {
-        st = lx_error(err, LLMUX_E_OVERLOADED, "%d models are loaded; no room for %s", LX_MAX_MODELS, canon);
-        goto done;
+        size_t victim = LX_MAX_MODELS;
+        for (size_t i = 0; i < rt->n_models; i++)
+            if (rt->models[i]->users == 0 &&
+                (victim == LX_MAX_MODELS || rt->models[i]->last_used < rt->models[victim]->last_used))
+                victim = i;
+        if (victim == LX_MAX_MODELS) {
+            st = lx_error(err, LLMUX_E_OVERLOADED,
+                          "all %d loaded local models are in use; %s can be loaded when one of them finishes",
+                          LX_MAX_MODELS, canon);
+            goto done;
+        }
+        /* No attempt holds it (users == 0): nothing is queued on its engine thread. */
+        char msg[PATH_MAX + 64];
+        snprintf(msg, sizeof msg, "unloaded the least recently used model %s", rt->models[victim]->path);
+        evicted = rt->models[victim];
+        rt->models[victim] = rt->models[--rt->n_models];
+        rt_log(rt, LLMUX_LOG_INFO, msg);
     }
     loaded_model *lm = calloc(1, sizeof *lm);
     if (!lm || !(lm->path = dup_str(canon))) {
@@ -281,6 +319,7 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, loaded_model
     mp.n_ctx = rt->n_ctx;
     mp.progress = rt->progress;
     mp.progress_user_data = rt->progress_user_data;
+    mp.cancel = cancel;
     st = lx_model_load(&mp, &lm->model, err);
     if (st == LLMUX_OK && !(lm->worker = lx_worker_create(lm->model))) {
         lx_model_free(lm->model);
@@ -294,9 +333,20 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, loaded_model
     rt->models[rt->n_models++] = lm;
     *out = lm;
     rt_log(rt, LLMUX_LOG_INFO, "model loaded");
+take:
+    (*out)->users++;
+    (*out)->last_used = ++rt->use_clock;
 done:
     pthread_mutex_unlock(&rt->lock);
+    free_loaded(evicted);
     return st;
+}
+
+/* Gives back a use taken by get_model. */
+static void put_model(llmux_runtime *rt, loaded_model *lm) {
+    pthread_mutex_lock(&rt->lock);
+    lm->users--;
+    pthread_mutex_unlock(&rt->lock);
 }
 
 /* ---------------------------------------------- accessors (runtime_internal.h) */
@@ -337,16 +387,23 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
     return v;
 }
 
-llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, lx_worker **w, const char **name,
+llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err) {
     char canon[PATH_MAX];
     loaded_model *lm;
+    memset(use, 0, sizeof *use);
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
-    if (st == LLMUX_OK) st = get_model(rt, canon, &lm, err);
+    if (st == LLMUX_OK) st = get_model(rt, canon, cancel, &lm, err);
     if (st != LLMUX_OK) return st;
-    *w = lm->worker;
-    *name = lx_model_name(lm->model);
+    use->worker = lm->worker;
+    use->name = lx_model_name(lm->model);
+    use->held = lm;
     return LLMUX_OK;
+}
+
+void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
+    if (use->held) put_model(rt, use->held);
+    memset(use, 0, sizeof *use);
 }
 
 /* Under cooldown_lock: the entry of target, added when new (NULL when out of memory or full). */

@@ -43,10 +43,18 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt);
 const lx_aliases *lx_runtime_aliases(const llmux_runtime *rt);
 /* Whether spec names a remote provider (else it is a local model). */
 bool lx_runtime_is_remote(const llmux_runtime *rt, const char *spec);
-/* Resolves a local model spec, loading the model when needed: its engine thread and display
- * name (owned by the runtime). Errors as llmux_run's refusals. */
-llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, lx_worker **w, const char **name,
+/* A local model held by one attempt: it is not unloaded until released. */
+typedef struct lx_local_use {
+    lx_worker *worker;       /* its engine thread */
+    const char *name;        /* display name (owned by the runtime) */
+    void *held;              /* the registry entry */
+} lx_local_use;
+
+/* Resolves a local model spec, loading the model when needed (cancel aborts the load), and holds
+ * it until lx_runtime_local_release. Errors as llmux_run's refusals. */
+llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err);
+void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
 /* The cooldown of one target (by spec), per runtime (router.h's rules, thread-safe). */
 int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
 void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);

@@ -115,8 +115,27 @@ static void test_missing_and_directory(void **state) {
     char out[PATH_MAX];
     llmux_error_info err;
     assert_int_equal(check("allowed/nope.gguf", out, &err), LLMUX_E_MODEL_NOT_FOUND);
-    assert_int_equal(check("allowed/sub", out, &err), LLMUX_E_PERMISSION);
+    /* A directory inside an allowed one is a configuration mistake, not a permission problem. */
+    assert_int_equal(check("allowed/sub", out, &err), LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    /* The allowed directory itself is not inside any allowed directory. */
     assert_int_equal(check("allowed", out, &err), LLMUX_E_PERMISSION);
+}
+
+/* A FIFO or a device inside an allowed directory: the same class and message as a directory,
+ * and checking it never opens it (opening a FIFO for reading blocks until a writer comes). */
+static void test_fifo_and_device(void **state) {
+    (void)state;
+    char out[PATH_MAX], fifo[PATH_MAX];
+    llmux_error_info err;
+    sub(fifo, "allowed/pipe.gguf");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(check("allowed/pipe.gguf", out, &err), LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    const char *dev[] = {"/dev"};
+    assert_int_equal(lx_path_check_allowed(dev, 1, "/dev/zero", out, sizeof out, &err), LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    unlink(fifo);
 }
 
 static void test_small_buffer(void **state) {
@@ -143,7 +162,7 @@ int main(void) {
         cmocka_unit_test(test_inside_allowed),        cmocka_unit_test(test_dotdot_escape_refused),
         cmocka_unit_test(test_symlink_escape_refused), cmocka_unit_test(test_prefix_is_not_inside),
         cmocka_unit_test(test_missing_and_directory), cmocka_unit_test(test_small_buffer),
-        cmocka_unit_test(test_no_dirs_refuses_all),
+        cmocka_unit_test(test_no_dirs_refuses_all),   cmocka_unit_test(test_fifo_and_device),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
