@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,7 +285,10 @@ int cli_cmd_run(int argc, char **argv) {
     }
     if (model && is_local_spec(model) && strncmp(model, "local/", 6) != 0) {
         dir_of(model, model_dir, sizeof model_dir);
-        dirs[n_dirs++] = model_dir;
+        /* A directory that does not exist holds no model: leave it out, so the lookup reports
+         * model_not_found instead of the runtime refusing the directory as configuration. */
+        struct stat dsb;
+        if (stat(model_dir, &dsb) == 0 && S_ISDIR(dsb.st_mode)) dirs[n_dirs++] = model_dir;
     }
     if (def) {
         dir_of(def, default_dir, sizeof default_dir);

@@ -53,6 +53,17 @@ static void test_small_ctx(void **state) {
     assert_int_equal(r.code, 0);
 }
 
+/* A model path in a directory that does not exist used to be `configuration` (the runtime refused
+ * the directory the CLI allowed for it); it is simply not found. */
+static void test_missing_model_dir(void **state) {
+    (void)state;
+    cli_result r;
+    cli_run(LLMUX " run -m /nonexistent-llmux-dir/x.gguf hi", &r);
+    assert_int_equal(r.code, 10 + 4); /* model_not_found */
+    assert_non_null(strstr(r.err, "llmux: model_not_found: "));
+    assert_non_null(strstr(r.err, "/nonexistent-llmux-dir/x.gguf"));
+}
+
 static void test_seed_edges(void **state) {
     (void)state;
     need_default_model();
@@ -120,6 +131,7 @@ static void test_huge_stdin_prompt(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_ctx),
+        cmocka_unit_test(test_missing_model_dir),
         cmocka_unit_test(test_seed_edges),
         cmocka_unit_test(test_not_regular_models),
         cmocka_unit_test(test_huge_stdin_prompt),
