@@ -32,6 +32,14 @@
 extern "C" {
 #endif
 
+/* Marks the public API: the only symbols libllmux.so exports (the rest is built hidden, and a
+ * linker version script keeps everything but llmux_* local). */
+#if defined(__GNUC__) || defined(__clang__)
+#define LLMUX_API __attribute__((visibility("default")))
+#else
+#define LLMUX_API
+#endif
+
 /* ---------------------------------------------------------------- version */
 
 #define LLMUX_VERSION_MAJOR 0
@@ -41,9 +49,9 @@ extern "C" {
 #define LLMUX_VERSION_STRING "0.1.0"
 
 /* The version of the linked library, as "MAJOR.MINOR.PATCH" (static storage). */
-const char *llmux_version(void);
+LLMUX_API const char *llmux_version(void);
 /* The version of the linked library as LLMUX_VERSION_NUM would spell it. */
-unsigned llmux_version_num(void);
+LLMUX_API unsigned llmux_version_num(void);
 
 /* ----------------------------------------------------------------- errors */
 
@@ -75,16 +83,16 @@ typedef enum llmux_status {
 #define LLMUX_STATUS_COUNT 19
 
 /* Short stable name, e.g. "rate_limited" ("unknown" for an undefined value). Static storage. */
-const char *llmux_status_name(llmux_status s);
+LLMUX_API const char *llmux_status_name(llmux_status s);
 /* One-sentence description, e.g. "rate limited by the provider". Static storage. */
-const char *llmux_strerror(llmux_status s);
+LLMUX_API const char *llmux_strerror(llmux_status s);
 /* Whether retrying the same request later can succeed (rate limited, overloaded, server,
  * timeout, network, queue full). */
-bool llmux_status_retryable(llmux_status s);
+LLMUX_API bool llmux_status_retryable(llmux_status s);
 /* The HTTP status a server answers with for this class (200 for LLMUX_OK). */
-int llmux_status_http(llmux_status s);
+LLMUX_API int llmux_status_http(llmux_status s);
 /* Parses a name from llmux_status_name(); returns false when unknown. */
-bool llmux_status_from_name(const char *name, llmux_status *out);
+LLMUX_API bool llmux_status_from_name(const char *name, llmux_status *out);
 
 /* A failure with its context. Plain data, fixed size: copy it freely. The provider fields keep
  * what the upstream said (0 / "" when the error did not come from a provider). Never holds a
@@ -203,13 +211,13 @@ typedef struct llmux_request {
 } llmux_request;
 
 /* A request with everything absent or unset (sampling NaN / -1, AUTO tool choice, TEXT format). */
-llmux_request llmux_request_default(void);
+LLMUX_API llmux_request llmux_request_default(void);
 /* An all-unset sampling block. */
-llmux_sampling llmux_sampling_default(void);
+LLMUX_API llmux_sampling llmux_sampling_default(void);
 /* True when a float sampling field is unset (NaN). */
-bool llmux_is_unset(double v);
+LLMUX_API bool llmux_is_unset(double v);
 /* A NaN, the "unset" float value. */
-double llmux_unset(void);
+LLMUX_API double llmux_unset(void);
 
 /* ------------------------------------------------------ canonical response */
 
@@ -224,8 +232,8 @@ typedef enum llmux_finish_reason {
 } llmux_finish_reason;
 
 /* "stop", "length", "tool_calls", "content_filter", "cancelled", "error" ("none" for NONE). */
-const char *llmux_finish_reason_name(llmux_finish_reason r);
-bool llmux_finish_reason_from_name(const char *name, llmux_finish_reason *out);
+LLMUX_API const char *llmux_finish_reason_name(llmux_finish_reason r);
+LLMUX_API bool llmux_finish_reason_from_name(const char *name, llmux_finish_reason *out);
 
 /* Token counts; -1 when the provider did not report the value. input_tokens includes cached
  * and cache-write tokens; output_tokens includes reasoning tokens. */
@@ -239,7 +247,7 @@ typedef struct llmux_usage {
 } llmux_usage;
 
 /* All values -1 (unknown). */
-llmux_usage llmux_usage_default(void);
+LLMUX_API llmux_usage llmux_usage_default(void);
 
 /* Cost in US dollars; known == false when neither the provider reported a cost nor the catalog
  * has a price for the model (a "price_unknown" warning says so; the request never fails for it).
@@ -285,10 +293,10 @@ typedef struct llmux_response {
 } llmux_response;
 
 /* Releases a response and everything it points to. Accepts NULL. */
-void llmux_response_free(llmux_response *resp);
+LLMUX_API void llmux_response_free(llmux_response *resp);
 
 /* The concatenated TEXT parts of a response (owned by the response; "" when none). */
-const char *llmux_response_text(const llmux_response *resp);
+LLMUX_API const char *llmux_response_text(const llmux_response *resp);
 
 /* ----------------------------------------------------------------- events */
 
@@ -306,8 +314,8 @@ typedef enum llmux_event_type {
 
 /* "start", "text_delta", "reasoning_delta", "tool_call_start", "tool_call_delta",
  * "tool_call_end", "usage", "finish", "error". */
-const char *llmux_event_type_name(llmux_event_type t);
-bool llmux_event_type_from_name(const char *name, llmux_event_type *out);
+LLMUX_API const char *llmux_event_type_name(llmux_event_type t);
+LLMUX_API bool llmux_event_type_from_name(const char *name, llmux_event_type *out);
 
 /* One canonical stream event. `index` is the position of the content part the event belongs to
  * in the final response, so fragments of parallel tool calls can never be mixed up. Every
@@ -340,18 +348,18 @@ typedef bool (*llmux_event_cb)(const llmux_event *ev, void *user_data);
 typedef struct llmux_aggregator llmux_aggregator;
 
 /* Returns NULL when out of memory. */
-llmux_aggregator *llmux_aggregator_create(void);
+LLMUX_API llmux_aggregator *llmux_aggregator_create(void);
 /* Accepts NULL. */
-void llmux_aggregator_destroy(llmux_aggregator *agg);
+LLMUX_API void llmux_aggregator_destroy(llmux_aggregator *agg);
 /* Feeds one event. Fails with LLMUX_E_UPSTREAM_PROTOCOL on an event that contradicts the
  * stream so far (a delta for a part of another type, an event after the terminal one) and with
  * LLMUX_E_INVALID_REQUEST past the size cap (64 MiB of content). */
-llmux_status llmux_aggregator_add(llmux_aggregator *agg, const llmux_event *ev, llmux_error_info *err);
+LLMUX_API llmux_status llmux_aggregator_add(llmux_aggregator *agg, const llmux_event *ev, llmux_error_info *err);
 /* Whether a FINISH or ERROR event was added. */
-bool llmux_aggregator_done(const llmux_aggregator *agg);
+LLMUX_API bool llmux_aggregator_done(const llmux_aggregator *agg);
 /* Builds the response from what was added so far (a stream without a terminal event yields
  * finish_reason NONE). The caller owns the result; NULL when out of memory. */
-llmux_response *llmux_aggregator_response(const llmux_aggregator *agg);
+LLMUX_API llmux_response *llmux_aggregator_response(const llmux_aggregator *agg);
 
 /* ----------------------------------------------------------------- JSON */
 
@@ -360,21 +368,21 @@ llmux_response *llmux_aggregator_response(const llmux_aggregator *agg);
 
 /* Encodes a request / response / event as canonical JSON (docs/canonical-json.md). Returns a
  * NUL-terminated string the caller releases with llmux_free(), or NULL when out of memory. */
-char *llmux_request_to_json(const llmux_request *req);
-char *llmux_response_to_json(const llmux_response *resp);
-char *llmux_event_to_json(const llmux_event *ev);
+LLMUX_API char *llmux_request_to_json(const llmux_request *req);
+LLMUX_API char *llmux_response_to_json(const llmux_response *resp);
+LLMUX_API char *llmux_event_to_json(const llmux_event *ev);
 
 /* Decodes canonical JSON. On success *out is owned by the caller (free with
  * llmux_request_free / llmux_response_free). On failure returns LLMUX_E_INVALID_REQUEST with a
  * message naming the field, e.g. `messages[2].content[0].type: unknown part type "imagex"`. */
-llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request **out, llmux_error_info *err);
-llmux_status llmux_response_from_json(const char *json, size_t len, llmux_response **out, llmux_error_info *err);
+LLMUX_API llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request **out, llmux_error_info *err);
+LLMUX_API llmux_status llmux_response_from_json(const char *json, size_t len, llmux_response **out, llmux_error_info *err);
 
 /* Releases a request returned by llmux_request_from_json(). Accepts NULL. Never pass a request
  * the caller built. */
-void llmux_request_free(llmux_request *req);
+LLMUX_API void llmux_request_free(llmux_request *req);
 /* Releases memory returned by llmux (JSON text). Accepts NULL. */
-void llmux_free(void *p);
+LLMUX_API void llmux_free(void *p);
 
 /* ----------------------------------------------------------- cancellation */
 
@@ -383,12 +391,12 @@ void llmux_free(void *p);
 typedef struct llmux_cancel llmux_cancel;
 
 /* Returns NULL when out of memory. */
-llmux_cancel *llmux_cancel_create(void);
+LLMUX_API llmux_cancel *llmux_cancel_create(void);
 /* Accepts NULL. The token must outlive every request it is attached to. */
-void llmux_cancel_destroy(llmux_cancel *c);
+LLMUX_API void llmux_cancel_destroy(llmux_cancel *c);
 /* Async-signal-safe. Idempotent. */
-void llmux_cancel_trigger(llmux_cancel *c);
-bool llmux_cancel_is_triggered(const llmux_cancel *c);
+LLMUX_API void llmux_cancel_trigger(llmux_cancel *c);
+LLMUX_API bool llmux_cancel_is_triggered(const llmux_cancel *c);
 
 /* ---------------------------------------------------------------- runtime */
 
@@ -486,7 +494,7 @@ typedef struct llmux_runtime_params {
                                       response text are stored; true: neither */
 } llmux_runtime_params;
 
-llmux_runtime_params llmux_runtime_default_params(void);
+LLMUX_API llmux_runtime_params llmux_runtime_default_params(void);
 
 /* A long-lived handle: model registry and execution. */
 typedef struct llmux_runtime llmux_runtime;
@@ -495,10 +503,10 @@ typedef struct llmux_runtime llmux_runtime;
  * are refused with LLMUX_E_CONFIGURATION. The runtime starts one thread for its HTTP loop (every
  * remote request of the runtime runs on it, with one connection cache) and, later, one engine
  * thread per loaded local model. */
-llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err);
+LLMUX_API llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err);
 /* Unloads models, stops the runtime's threads, closes its cached connections and releases it.
  * Accepts NULL. No request may be running. */
-void llmux_runtime_destroy(llmux_runtime *rt);
+LLMUX_API void llmux_runtime_destroy(llmux_runtime *rt);
 
 typedef struct llmux_run_params {
     llmux_event_cb on_event;  /* NULL = no streaming callback */
@@ -506,7 +514,7 @@ typedef struct llmux_run_params {
     llmux_cancel *cancel;     /* NULL = not cancellable; borrowed */
 } llmux_run_params;
 
-llmux_run_params llmux_run_default_params(void);
+LLMUX_API llmux_run_params llmux_run_default_params(void);
 
 /* Runs one request to completion, streaming events to params->on_event as they are produced,
  * and returns the aggregated response in *out (owned by the caller, free with
@@ -534,7 +542,7 @@ llmux_run_params llmux_run_default_params(void);
  *
  * Blocking; safe to call from several threads at once. Requests on one local model run one at a
  * time, by priority (higher first), at most 256 waiting (then LLMUX_E_QUEUE_FULL). */
-llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
+LLMUX_API llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
                        llmux_response **out, llmux_error_info *err);
 
 /* The health of every target the runtime's aliases have used, as a JSON array (owned by the
@@ -542,7 +550,7 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
  * true, "cooldown_remaining_ms": 29000}, ...]. A target with cooldown_failures consecutive
  * retryable failures is skipped for cooldown_ms (while its alias has another target left), then
  * one request probes it: success heals it, failure starts a new period. Thread-safe. */
-llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llmux_error_info *err);
+LLMUX_API llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llmux_error_info *err);
 
 /* ------------------------------------------------- asynchronous executions */
 
@@ -562,7 +570,7 @@ typedef struct llmux_submit_params {
 } llmux_submit_params;
 
 /* New fields are appended: always start from this. */
-llmux_submit_params llmux_submit_default_params(void);
+LLMUX_API llmux_submit_params llmux_submit_default_params(void);
 
 /* Starts req and returns at once with the execution in *out. No thread is created or blocked for
  * it: a remote request runs on the runtime's loop thread with every other one, a local request
@@ -580,33 +588,33 @@ llmux_submit_params llmux_submit_default_params(void);
  *
  * To integrate with another event loop, have on_done (or on_event) post to that loop; for a
  * blocking call, use llmux_run (events on the calling thread). Thread-safe. */
-llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llmux_submit_params *params,
+LLMUX_API llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llmux_submit_params *params,
                           llmux_execution **out, llmux_error_info *err);
 
 /* Cancels the execution (upstream socket closed, or decoding stopped at the next step); it then
  * ends with FINISH(CANCELLED) unless it had already ended. Any thread; idempotent; NULL ok. */
-void llmux_execution_cancel(llmux_execution *ex);
+LLMUX_API void llmux_execution_cancel(llmux_execution *ex);
 
 /* Whether on_done has run. Any thread. */
-bool llmux_execution_done(llmux_execution *ex);
+LLMUX_API bool llmux_execution_done(llmux_execution *ex);
 
 /* Blocks until the execution ended, then hands over its response (*out, owned by the caller;
  * only the first wait gets it, later ones get NULL) and returns its status (as llmux_run would
  * have). Not from a callback on the loop thread (LLMUX_E_INVALID_REQUEST). */
-llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llmux_error_info *err);
+LLMUX_API llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llmux_error_info *err);
 
 /* Releases the execution. Still running: it is cancelled, no callback of it starts after this
  * returns (neither on_event nor on_done), and its memory is released once it ended. NULL ok.
  * Any thread, also from its own callbacks. All executions must be freed (and have ended) before
  * llmux_runtime_destroy. */
-void llmux_execution_free(llmux_execution *ex);
+LLMUX_API void llmux_execution_free(llmux_execution *ex);
 
 /* Resolves a model path to its canonical form and checks it lies inside one of the runtime's
  * model directories (no "..", no symlink escape). Writes the canonical path into buf. Returns
  * LLMUX_E_PERMISSION when outside, LLMUX_E_MODEL_NOT_FOUND when missing, LLMUX_E_CONFIGURATION
  * when it is not a regular file (a directory, FIFO or device; nothing is opened),
  * LLMUX_E_INVALID_REQUEST when buf is too small. */
-llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char *path, char *buf, size_t buf_size,
+LLMUX_API llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char *path, char *buf, size_t buf_size,
                                             llmux_error_info *err);
 
 
@@ -621,7 +629,7 @@ typedef struct llmux_embed_request {
     const char *provider_options;  /* JSON object text keyed by provider, as in llmux_request */
 } llmux_embed_request;
 
-llmux_embed_request llmux_embed_request_default(void);
+LLMUX_API llmux_embed_request llmux_embed_request_default(void);
 
 /* Embedding vectors, one per input in input order. Owned by the caller; release with
  * llmux_embeddings_free(). */
@@ -635,11 +643,11 @@ typedef struct llmux_embeddings {
 } llmux_embeddings;
 
 /* Accepts NULL. */
-void llmux_embeddings_free(llmux_embeddings *e);
+LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
 /* Embeds the inputs with a remote provider. Blocking; thread-safe like llmux_run. Errors as for
  * llmux_run; a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure *out is NULL. */
-llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
+LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
                          llmux_embeddings **out, llmux_error_info *err);
 
 /* ------------------------------------------------------------ model lists */
@@ -663,13 +671,13 @@ typedef struct llmux_model_list {
 } llmux_model_list;
 
 /* Accepts NULL. */
-void llmux_model_list_free(llmux_model_list *list);
+LLMUX_API void llmux_model_list_free(llmux_model_list *list);
 
 /* Asks a provider ("openai", "anthropic", "gemini", "openrouter", "ollama" or a configured custom
  * name) for its models. The models also go into the runtime's catalog as discovered entries (see
  * below), so OpenRouter's prices price later requests. Blocking; thread-safe. On failure *out is
  * NULL and the catalog is unchanged. */
-llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
+LLMUX_API llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
                                llmux_model_list **out, llmux_error_info *err);
 
 /* ---------------------------------------------------------------- catalog */
@@ -688,11 +696,11 @@ llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_ca
  * warning on responses that used the cache. Errors: LLMUX_E_INVALID_REQUEST naming the entry
  * ("models[3].input_price: ..."), and then nothing was added; LLMUX_E_CONFIGURATION past 20000
  * models; LLMUX_E_OUT_OF_MEMORY. Thread-safe. */
-llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err);
+LLMUX_API llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err);
 
 /* A snapshot of the catalog, sorted by id, owned by the caller (llmux_model_list_free).
  * Thread-safe. */
-llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **out, llmux_error_info *err);
+LLMUX_API llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **out, llmux_error_info *err);
 
 #ifdef __cplusplus
 }
