@@ -20,6 +20,11 @@
  *    from any thread (including signal handlers). A response or decoded request is not shared
  *    state: one thread at a time.
  *  - Out of memory: every allocation is checked; a failure is reported as LLMUX_E_OUT_OF_MEMORY.
+ *  - Growing without breaking the ABI: functions and fields are only ever appended; structs
+ *    nested by value in public structs come last in them and carry reserved space of their own
+ *    (always zero: never read or write it); params structs come from `*_default_params()`, so a
+ *    caller compiled against an older header gets defaults for the fields it does not know.
+ *    libllmux.so exports llmux_* only (LLMUX_API), with SOVERSION 0 while the API is 0.x.
  */
 #ifndef LLMUX_H
 #define LLMUX_H
@@ -104,6 +109,7 @@ typedef struct llmux_error_info {
     char provider_code[128];      /* upstream error code/type, e.g. "overloaded_error" */
     char provider_message[512];   /* upstream message, truncated */
     int64_t retry_after_ms;       /* delay the upstream asked for, -1 if none */
+    int64_t reserved[4];          /* room to grow in place; always 0, never read */
 } llmux_error_info;
 
 /* ------------------------------------------------------- canonical request */
@@ -185,6 +191,7 @@ typedef struct llmux_sampling {
     double presence_penalty;   /* [-2, 2] */
     double frequency_penalty;  /* [-2, 2] */
     double repeat_penalty;     /* > 0; 1 = off (local engine, Ollama) */
+    int64_t reserved[4];       /* room to grow in place; always 0, never read */
 } llmux_sampling;
 
 typedef struct llmux_request {
@@ -200,7 +207,6 @@ typedef struct llmux_request {
     const char *schema_name;      /* with LLMUX_FORMAT_JSON_SCHEMA */
     const char *schema;           /* JSON Schema text, with LLMUX_FORMAT_JSON_SCHEMA */
     bool schema_strict;
-    llmux_sampling sampling;
     bool stream;                  /* the caller wants events as they are produced */
     int32_t priority;             /* higher runs first when queued; 0 = normal */
     int64_t deadline_ms;          /* whole-request budget in milliseconds; 0 = none */
@@ -208,6 +214,7 @@ typedef struct llmux_request {
     size_t n_metadata;
     const char *provider_options; /* JSON object text passed through, keyed by provider:
                                      {"openai": {...}, "anthropic": {...}}; NULL = none */
+    llmux_sampling sampling;      /* last: a nested struct grows into its own reserved space */
 } llmux_request;
 
 /* A request with everything absent or unset (sampling NaN / -1, AUTO tool choice, TEXT format). */
@@ -244,6 +251,7 @@ typedef struct llmux_usage {
     int64_t cache_write_tokens;   /* written to a prompt cache */
     int64_t reasoning_tokens;
     int64_t total_tokens;
+    int64_t reserved[4];          /* room to grow in place; always 0, never read */
 } llmux_usage;
 
 /* All values -1 (unknown). */
@@ -262,6 +270,7 @@ typedef struct llmux_cost {
     double cache_read;
     double cache_write;
     double total;
+    double reserved[2];           /* room to grow in place; always 0, never read */
 } llmux_cost;
 
 /* Milliseconds; -1 when not measured. */
@@ -269,6 +278,7 @@ typedef struct llmux_timing {
     double queued_ms;   /* waiting for a slot before work started */
     double ttft_ms;     /* request start to first content event */
     double total_ms;    /* request start to the terminal event */
+    double reserved[2]; /* room to grow in place; always 0, never read */
 } llmux_timing;
 
 typedef struct llmux_warning {
@@ -284,11 +294,12 @@ typedef struct llmux_response {
     const llmux_part *parts;    /* assistant content in index order: text, reasoning, tool calls */
     size_t n_parts;
     llmux_finish_reason finish_reason;
+    const llmux_warning *warnings;
+    size_t n_warnings;
+    /* Nested structs last, each with reserved space of its own to grow into. */
     llmux_usage usage;
     llmux_cost cost;
     llmux_timing timing;
-    const llmux_warning *warnings;
-    size_t n_warnings;
     llmux_error_info error;     /* status LLMUX_OK unless finish_reason is ERROR/CANCELLED */
 } llmux_response;
 
@@ -331,11 +342,11 @@ typedef struct llmux_event {
     const char *provider;    /* START */
     const char *signature;   /* REASONING_DELTA: signature (or fragment) */
     bool redacted;           /* REASONING_DELTA */
-    llmux_usage usage;       /* USAGE */
     bool cost_known;         /* USAGE: the provider reported the request's cost (OpenRouter) */
     double cost_usd;         /* USAGE: that cost in US dollars, when cost_known */
     llmux_finish_reason finish_reason; /* FINISH */
     const llmux_error_info *error;     /* ERROR */
+    llmux_usage usage;       /* USAGE (last: it grows into its own reserved space) */
 } llmux_event;
 
 /* Receives events in order. Return false to cancel the request (it then ends with a FINISH

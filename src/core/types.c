@@ -36,7 +36,8 @@ llmux_request llmux_request_default(void) {
 }
 
 llmux_usage llmux_usage_default(void) {
-    llmux_usage u = {-1, -1, -1, -1, -1, -1};
+    llmux_usage u = {.input_tokens = -1, .output_tokens = -1, .cached_input_tokens = -1, .cache_write_tokens = -1,
+                     .reasoning_tokens = -1, .total_tokens = -1};
     return u;
 }
 
