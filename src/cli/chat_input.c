@@ -153,9 +153,9 @@ chat_line_status chat_input_read(chat_input *in, const char **line, size_t *len,
     return in->interactive ? read_edited(in, line, len, err_no) : read_plain(in, line, len, err_no);
 }
 
-/* mkdir of each missing component of path below the existing base. */
-static bool make_dirs(char *path, size_t base_len) {
-    for (char *p = path + base_len + 1; *p; p++) {
+/* mkdir -p: the XDG base directory itself may not exist yet. */
+static bool make_dirs(char *path) {
+    for (char *p = path + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
         bool ok = mkdir(path, 0700) == 0 || errno == EEXIST;
@@ -169,17 +169,14 @@ bool chat_history_path(char *buf, size_t size) {
     char dir[PATH_MAX];
     const char *state = getenv("XDG_STATE_HOME");
     const char *home = getenv("HOME");
-    size_t base_len;
     /* The XDG spec ignores a relative XDG_STATE_HOME. */
     if (state && state[0] == '/') {
         if (snprintf(dir, sizeof dir, "%s/llmux", state) >= (int)sizeof dir) return false;
-        base_len = strlen(state);
     } else if (home && home[0] == '/') {
         if (snprintf(dir, sizeof dir, "%s/.local/state/llmux", home) >= (int)sizeof dir) return false;
-        base_len = strlen(home);
     } else {
         return false;
     }
-    if (!make_dirs(dir, base_len)) return false;
+    if (!make_dirs(dir)) return false;
     return snprintf(buf, size, "%s/chat_history", dir) < (int)size;
 }
