@@ -120,19 +120,33 @@ static void cmd_usage(chat_session *s) {
     else chat_printf(s, "cost: $%.6f\n", t->cost_usd);
 }
 
+/* A copy of s without trailing blanks: a file or model name typed with a stray space. NULL when
+ * out of memory. */
+static char *trimmed(const char *s) {
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    return strndup(s, n);
+}
+
 bool chat_command(chat_session *s, const char *line) {
     const char *name = line + 1;
     size_t n = strcspn(name, " \t");
     const char *arg = name + n;
     arg += strspn(arg, " \t");
+    char *word = trimmed(arg);
+    if (!word) {
+        cli_fail(LLMUX_E_OUT_OF_MEMORY, NULL);
+        return true;
+    }
 #define IS(cmd) (n == strlen(cmd) && strncmp(name, cmd, n) == 0)
-    if (IS("exit") || IS("quit")) return false;
-    if (IS("model")) cmd_model(s, arg);
+    bool go_on = true;
+    if (IS("exit") || IS("quit")) go_on = false;
+    else if (IS("model")) cmd_model(s, word);
     else if (IS("system")) cmd_system(s, arg);
     else if (IS("clear")) {
         chat_conv_clear(s->conv);
         chat_printf(s, "conversation cleared\n");
-    } else if (IS("save")) cmd_save(s, arg);
+    } else if (IS("save")) cmd_save(s, word);
     else if (IS("usage")) cmd_usage(s);
     else if (IS("help")) {
         chat_printf(s, "commands:\n");
@@ -142,5 +156,6 @@ bool chat_command(chat_session *s, const char *line) {
         cli_usage_error("unknown command \"/%.*s\" (try /help)", (int)(n > 64 ? 64 : n), name);
     }
 #undef IS
-    return true;
+    free(word);
+    return go_on;
 }

@@ -60,13 +60,22 @@ bool chat_write(chat_session *s, const char *p, size_t n) {
 }
 
 bool chat_printf(chat_session *s, const char *fmt, ...) {
-    char buf[1024];
+    char small[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (n < 0) return false;
-    return chat_write(s, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    if ((size_t)n < sizeof small) return chat_write(s, small, (size_t)n);
+    /* A long model name or file path: formatted again at its size. */
+    char *big = malloc((size_t)n + 1);
+    if (!big) return chat_write(s, small, sizeof small - 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    bool ok = chat_write(s, big, (size_t)n);
+    free(big);
+    return ok;
 }
 
 bool chat_request(chat_session *s, llmux_request *req) {

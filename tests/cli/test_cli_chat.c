@@ -370,6 +370,62 @@ static void test_interrupt_stream(void **state) {
     lx_fake_server_stop(s);
 }
 
+/* SIGTERM during an answer stops it and then ends the session by that signal (a chat is not a
+ * reason to outlive `kill`). */
+static void test_sigterm_ends(void **state) {
+    (void)state;
+    lx_fake_server *s = lx_fake_server_start();
+    assert_non_null(s);
+    push_drip(s);
+    static cli_pty p;
+    spawn_remote(&p, s, NULL);
+    prompt(&p);
+    cli_pty_send(&p, "count\r");
+    cli_pty_expect(&p, "tick tick ", WAIT_S);
+    assert_int_equal(kill(p.pid, SIGTERM), 0);
+    int st = cli_pty_wait(&p, WAIT_S);
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) fail_msg("status 0x%x; terminal:\n%s", st, p.buf);
+    lx_fake_server_stop(s);
+}
+
+/* The history file stays bounded: a file of 1500 old lines comes back with at most 1000
+ * entries, the newest (this session's line) among them. */
+static void test_history_bounded(void **state) {
+    (void)state;
+    char dir[PATH_MAX], path[PATH_MAX + 16], cmd[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/state/llmux", cli_scratch());
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/chat_history", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("_HiStOrY_V2_\n", f);
+    for (int i = 0; i < 1500; i++) fprintf(f, "old\\040line\\040%d\n", i);
+    fclose(f);
+
+    lx_fake_server *s = lx_fake_server_start();
+    assert_non_null(s);
+    static cli_pty p;
+    spawn_remote(&p, s, NULL);
+    prompt(&p);
+    cli_pty_send(&p, "/usage\r");
+    cli_pty_expect(&p, "tokens: 0 in, 0 out (0 answers)", WAIT_S);
+    prompt(&p);
+    leave(&p);
+    lx_fake_server_stop(s);
+
+    size_t len;
+    char *hist = lx_fake_read_file(path, &len);
+    assert_non_null(hist);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += hist[i] == '\n';
+    if (lines > 1001) fail_msg("history holds %zu lines", lines);
+    assert_true(lines > 900);
+    assert_non_null(strstr(hist, "/usage"));
+    assert_null(strstr(hist, "line\\0400\n")); /* the oldest went */
+    free(hist);
+}
+
 /* A failed turn prints the class and message; the session goes on and the failed question is
  * not part of the next request. */
 static void test_failed_turn(void **state) {
@@ -468,6 +524,8 @@ int main(void) {
         cmocka_unit_test(test_save),
         cmocka_unit_test(test_interrupt_stream),
         cmocka_unit_test(test_failed_turn),
+        cmocka_unit_test(test_sigterm_ends),
+        cmocka_unit_test(test_history_bounded),
         cmocka_unit_test(test_pipe),
         cmocka_unit_test(test_pipe_io_and_usage),
     };
