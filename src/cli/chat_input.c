@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <wchar.h>
 
 #include "chat.h"
 
@@ -48,7 +50,9 @@ chat_input *chat_input_open(bool interactive, const char *prompt, const char *hi
     if (!in->buf || !in->prompt) goto fail;
     if (!interactive) return in;
 
-    in->el = el_init("llmux", stdin, stdout, stderr);
+    /* With stdout redirected (`llmux chat > answers.txt`) the prompt and the echo of what is
+     * typed belong on the terminal, not in the file. */
+    in->el = el_init("llmux", stdin, isatty(STDOUT_FILENO) ? stdout : stderr, stderr);
     in->hist = history_init();
     if (!in->el || !in->hist) goto fail;
     HistEvent ev;
@@ -64,7 +68,8 @@ chat_input *chat_input_open(bool interactive, const char *prompt, const char *hi
     el_set(in->el, EL_PROMPT, prompt_of);
     el_set(in->el, EL_HIST, history, in->hist);
     el_set(in->el, EL_SETTY, "-d", "-isig", NULL);
-    el_set(in->el, EL_ADDFN, "llmux-interrupt", "throw the line away", on_interrupt_key);
+    /* The wide call: el_set's narrow EL_ADDFN copies both strings and never frees them. */
+    el_wset(in->el, EL_ADDFN, L"llmux-interrupt", L"throw the line away", on_interrupt_key);
     el_set(in->el, EL_BIND, "^C", "llmux-interrupt", NULL);
     el_source(in->el, NULL); /* the user's ~/.editrc, as other libedit programs do */
     return in;

@@ -173,6 +173,12 @@ static void turn(chat_session *s, const char *text) {
     }
 }
 
+/* Ends the line the editor left open (after Ctrl-C or Ctrl-D), on the stream it draws on. */
+static void editor_newline(chat_session *s) {
+    if (isatty(STDOUT_FILENO)) chat_write(s, "\n", 1);
+    else fputc('\n', stderr);
+}
+
 static bool blank(const char *s) { return s[strspn(s, " \t\r")] == '\0'; }
 
 /* Reads and answers lines until EOF, /exit, or an I/O error; returns the exit code. */
@@ -184,10 +190,10 @@ static int session_loop(chat_session *s, chat_input *in) {
         chat_line_status ls = chat_input_read(in, &line, &len, &err_no);
         switch (ls) {
         case CHAT_LINE_EOF:
-            if (s->interactive) chat_write(s, "\n", 1);
+            if (s->interactive) editor_newline(s);
             return s->write_errno ? cli_io_error("write error", NULL, s->write_errno) : 0;
         case CHAT_LINE_ERROR: return cli_io_error("read error", "stdin", err_no);
-        case CHAT_LINE_INTERRUPTED: chat_write(s, "\n", 1); break;
+        case CHAT_LINE_INTERRUPTED: editor_newline(s); break;
         case CHAT_LINE_TOO_LONG: cli_fail(LLMUX_E_INVALID_REQUEST, "input line longer than 1 MiB; skipped"); break;
         case CHAT_LINE_NUL: cli_fail(LLMUX_E_INVALID_REQUEST, "input line holds a NUL byte; skipped"); break;
         case CHAT_LINE_OK:
@@ -253,7 +259,7 @@ int cli_cmd_chat(int argc, char **argv) {
     if (!in) {
         code = cli_fail(LLMUX_E_OUT_OF_MEMORY, "cannot start the chat session");
     } else {
-        if (s.interactive)
+        if (s.interactive && isatty(STDOUT_FILENO))
             chat_printf(&s, "llmux chat with %s. /help lists the commands; Ctrl-D leaves.\n",
                         s.model ? s.model : "the bundled model");
         code = session_loop(&s, in);
