@@ -370,6 +370,66 @@ static void test_interrupt_stream(void **state) {
     lx_fake_server_stop(s);
 }
 
+/* An Anthropic answer with a signed thinking block: the next request sends the assistant turn
+ * back whole, the thinking text and its signature unchanged, before the text. */
+static void test_reasoning_travels_back(void **state) {
+    (void)state;
+    static const char stream[] =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
+        "\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":[],\"stop_reason\":null,"
+        "\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me think.\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"SIG-123\"}}\n\n"
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"Answer.\"}}\n\n"
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+        "\"usage\":{\"output_tokens\":7}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    lx_fake_server *s = lx_fake_server_start();
+    assert_non_null(s);
+    for (int i = 0; i < 2; i++) {
+        lx_fake_response r;
+        memset(&r, 0, sizeof r);
+        r.path_prefix = "/v1/messages";
+        r.headers = "Content-Type: text/event-stream\r\n";
+        r.body = stream;
+        r.chunked = true;
+        assert_true(lx_fake_server_push(s, &r));
+    }
+    char url[256], cmd[2048];
+    lx_fake_server_url(s, "/v1", url, sizeof url);
+    snprintf(cmd, sizeof cmd,
+             "printf 'one\\ntwo\\n' | " ENV_CLEAN LLMUX " chat -m anthropic/claude-x --base-url %s --api-key k", url);
+    cli_result r;
+    cli_run(cmd, &r);
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    assert_string_equal(r.out, "Answer.\nAnswer.\n"); /* the thinking is not printed */
+    assert_int_equal(lx_fake_server_requests(s), 2);
+    json_t *b1 = request_body(s, 1);
+    json_t *msgs = json_object_get(b1, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    json_t *asst = json_array_get(msgs, 1);
+    assert_string_equal(json_string_value(json_object_get(asst, "role")), "assistant");
+    json_t *content = json_object_get(asst, "content");
+    assert_int_equal(json_array_size(content), 2);
+    json_t *think = json_array_get(content, 0);
+    assert_string_equal(json_string_value(json_object_get(think, "type")), "thinking");
+    assert_string_equal(json_string_value(json_object_get(think, "thinking")), "Let me think.");
+    assert_string_equal(json_string_value(json_object_get(think, "signature")), "SIG-123");
+    json_t *text = json_array_get(content, 1);
+    assert_string_equal(json_string_value(json_object_get(text, "text")), "Answer.");
+    json_decref(b1);
+    lx_fake_server_stop(s);
+}
+
 /* SIGTERM during an answer stops it and then ends the session by that signal (a chat is not a
  * reason to outlive `kill`). */
 static void test_sigterm_ends(void **state) {
@@ -485,6 +545,30 @@ static void test_pipe(void **state) {
     assert_string_equal(r.out, run.out);
 }
 
+/* /model with a .gguf path outside every model directory: the path is allowed (as with `llmux
+ * run -m PATH`) and the copy answers as the bundled model does; an unknown model fails that turn
+ * only. */
+static void test_model_switch_local(void **state) {
+    (void)state;
+    char cmd[4 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/m' && cp models/llmux-fortunes.gguf '%s/m/copy.gguf'", cli_scratch(),
+             cli_scratch());
+    assert_int_equal(system(cmd), 0);
+    cli_result run, r;
+    cli_run(LLMUX " run -t 0 -n 8 Hello", &run);
+    assert_int_equal(run.code, 0);
+    snprintf(cmd, sizeof cmd,
+             "printf '/model local/no-such-model\\nHi\\n/model %s/m/copy.gguf\\nHello\\n' | " LLMUX " chat -t 0 -n 8",
+             cli_scratch());
+    cli_run(cmd, &r);
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    assert_non_null(strstr(r.err, "llmux: model_not_found: "));
+    char want[8192];
+    snprintf(want, sizeof want, "model: local/no-such-model (the conversation is kept)\nmodel: %s/m/copy.gguf (the conversation is kept)\n%s",
+             cli_scratch(), run.out);
+    assert_string_equal(r.out, want);
+}
+
 /* I/O failures of the CLI's own streams end it with 3; an empty stdin is a finished session;
  * stray arguments are usage errors; --help documents the commands. */
 static void test_pipe_io_and_usage(void **state) {
@@ -524,9 +608,11 @@ int main(void) {
         cmocka_unit_test(test_save),
         cmocka_unit_test(test_interrupt_stream),
         cmocka_unit_test(test_failed_turn),
+        cmocka_unit_test(test_reasoning_travels_back),
         cmocka_unit_test(test_sigterm_ends),
         cmocka_unit_test(test_history_bounded),
         cmocka_unit_test(test_pipe),
+        cmocka_unit_test(test_model_switch_local),
         cmocka_unit_test(test_pipe_io_and_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
