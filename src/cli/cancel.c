@@ -12,8 +12,10 @@
 /* The handler can only reach the token through a global; one command runs per process. */
 static llmux_cancel *g_cancel;
 static volatile sig_atomic_t g_signals;
+static volatile sig_atomic_t g_first_signal;
 
 static void on_signal(int sig) {
+    if (g_signals == 0) g_first_signal = sig;
     if (g_signals++ > 0 || !g_cancel) {
         /* signal() and raise() are async-signal-safe. */
         signal(sig, SIG_DFL);
@@ -26,6 +28,7 @@ static void on_signal(int sig) {
 llmux_cancel *cli_cancel_begin(void) {
     g_cancel = llmux_cancel_create();
     g_signals = 0;
+    g_first_signal = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -35,6 +38,8 @@ llmux_cancel *cli_cancel_begin(void) {
 }
 
 bool cli_cancel_signalled(void) { return g_signals > 0; }
+
+int cli_cancel_signal(void) { return g_first_signal; }
 
 void cli_cancel_end(void) {
     /* Default handlers first: a late signal must not reach a destroyed token. */

@@ -75,6 +75,8 @@ void cli_progress(float progress, void *user_data);
 llmux_cancel *cli_cancel_begin(void);
 /* True when SIGINT or SIGTERM arrived since cli_cancel_begin. */
 bool cli_cancel_signalled(void);
+/* The first of those signals (SIGINT or SIGTERM); 0 when none arrived. */
+int cli_cancel_signal(void);
 /* Restores the default SIGINT/SIGTERM handlers, then destroys the token. */
 void cli_cancel_end(void);
 
@@ -86,6 +88,7 @@ llmux_status cli_runtime_for_provider(const char *provider, const char *base_url
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
 int cli_cmd_embed(int argc, char **argv);
+int cli_cmd_chat(int argc, char **argv);
 
 /* JSON output helpers (json_out.c): a quoted, escaped string (NULL as ""); a number in its
  * shortest round-trip form, null when not finite; the same for a float. */
