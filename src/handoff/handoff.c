@@ -75,16 +75,20 @@ typedef struct state {
 
 static llmux_status oom(state *s) { return lx_error(s->err, LLMUX_E_OUT_OF_MEMORY, "handoff: out of memory"); }
 
-/* "<prefix><a><mid><b>" in the arena; NULL pieces count as "". */
-static char *concat(lx_arena *a, const char *prefix, const char *x, const char *mid, const char *y) {
-    const char *p[4] = {prefix, x, mid, y};
-    size_t len[4], total = 0;
-    for (int i = 0; i < 4; i++) total += len[i] = p[i] ? strlen(p[i]) : 0;
+/* The concatenation of up to five pieces in the arena; NULL pieces count as "". */
+static char *concat5(lx_arena *a, const char *p0, const char *p1, const char *p2, const char *p3, const char *p4) {
+    const char *p[5] = {p0, p1, p2, p3, p4};
+    size_t len[5], total = 0;
+    for (int i = 0; i < 5; i++) total += len[i] = p[i] ? strlen(p[i]) : 0;
     char *out = lx_arena_alloc(a, total + 1);
     if (!out) return NULL;
-    for (size_t i = 0, at = 0; i < 4; at += len[i], i++)
+    for (size_t i = 0, at = 0; i < 5; at += len[i], i++)
         if (len[i]) memcpy(out + at, p[i], len[i]);
     return out;
+}
+
+static char *concat(lx_arena *a, const char *p0, const char *p1, const char *p2, const char *p3) {
+    return concat5(a, p0, p1, p2, p3, NULL);
 }
 
 /* ------------------------------------------------------------ system */
@@ -138,8 +142,8 @@ static void push_part(state *s, size_t src, unsigned char side, const llmux_part
 /* A call or result that cannot travel as one: text in the same place, so nothing the model or
  * the tools said is lost. */
 static const char *call_as_text(state *s, const llmux_part *p) {
-    return concat(s->arena, "[tool call: ", p->name && *p->name ? p->name : "?", " ",
-                  p->arguments && *p->arguments ? p->arguments : "{}");
+    return concat5(s->arena, "[tool call: ", p->name && *p->name ? p->name : "?", " ",
+                   p->arguments && *p->arguments ? p->arguments : "{}", "]");
 }
 
 static const char *result_as_text(state *s, const llmux_part *p) {
