@@ -273,6 +273,42 @@ static void test_errors(void **state) {
     llmux_request_free(out);
 }
 
+/* The checker is what the property test and the fuzzer rely on: it must reject each broken
+ * shape, naming the problem. */
+static void test_check_rejects(void **state) {
+    (void)state;
+    static const struct {
+        const char *target, *json, *why;
+    } cases[] = {
+        {"anthropic", REQ(U("a") "," U("b")), "same role as the message before"},
+        {"gemini", REQ(A("a") "," U("b")), "must be a user turn"},
+        {"openai", REQ(U("q") ",{\"role\":\"tool\",\"content\":[" RES("x", "r") "]}"), "1 tool results answer no call"},
+        {"openai", REQ(U("q") ",{\"role\":\"assistant\",\"content\":[" CALL("c", "f") "]}"), "not answered right after"},
+        {"anthropic",
+         REQ(U("q") ",{\"role\":\"assistant\",\"content\":[" CALL("c", "f") "]},{\"role\":\"user\",\"content\":["
+                    "{\"type\":\"text\",\"text\":\"t\"}," RES("c", "r") "]}"),
+         "not answered right after"},
+        {"anthropic", REQ(U("q") ",{\"role\":\"assistant\",\"content\":[{\"type\":\"reasoning\",\"text\":\"t\"}]}"),
+         "foreign reasoning"},
+        {"openai", "{\"system\":\"s\",\"messages\":[" U("q") "]}", "system: must be the first message"},
+        {"anthropic", REQ(U("q") ",{\"role\":\"assistant\",\"content\":[" CALL("a.b", "f") "]},{\"role\":\"user\",\"content\":["
+                      RES("a.b", "r") "]}"),
+         "not valid for anthropic"},
+        {"ollama", REQ(U("q") ",{\"role\":\"assistant\",\"content\":[" CALL("c", "f") "," CALL("c", "f") "]}"), "used twice"},
+        {"local", REQ(U("q") ",{\"role\":\"user\",\"content\":[]}"), "empty message"},
+        {"openai", REQ(U(" ")), "blank text"},
+        {"openai", REQ(U("q") ",{\"role\":\"system\",\"content\":\"s\"}"), "a system message here"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        llmux_request *r = decode(cases[i].json);
+        lx_handoff_opts o = {.target_protocol = cases[i].target};
+        char why[256] = "";
+        assert_false(lx_handoff_check(r, &o, why, sizeof why));
+        if (!strstr(why, cases[i].why)) fail_msg("case %zu: \"%s\" lacks \"%s\"", i, why, cases[i].why);
+        llmux_request_free(r);
+    }
+}
+
 /* --------------------------------------------------------- property */
 
 typedef struct rng {
@@ -364,6 +400,7 @@ int main(void) {
         cmocka_unit_test(test_turns),       cmocka_unit_test(test_system),
         cmocka_unit_test(test_prefill),     cmocka_unit_test(test_ids),
         cmocka_unit_test(test_fields_copied), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_check_rejects),
         cmocka_unit_test(test_property),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
