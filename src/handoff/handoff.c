@@ -7,6 +7,7 @@
  * that is where every provider looks for it; whatever does not pair becomes text. Then the turns
  * are laid out the way the target's encoder expects them. Working on turns rather than messages
  * is what makes the function idempotent: its output has exactly one layout of its own turns. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,18 @@ static llmux_status add_reasoning(state *s, size_t src, const llmux_part *p) {
                                                                                                   : oom(s);
 }
 
+/* Chat Completions carries arguments as a string and the local engine prints them, so anything
+ * goes there; Anthropic (tool_use.input), Gemini (functionCall.args) and Ollama take a JSON
+ * object, and OpenAI models do produce broken argument text (a call cut by max_tokens). NULL
+ * and "" mean no arguments ({}). */
+static bool arguments_ok(const state *s, const char *args) {
+    if (s->target == LX_HANDOFF_OPENAI || s->target == LX_HANDOFF_LOCAL || !args || !*args) return true;
+    json_t *v = json_loads(args, 0, NULL);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    return ok;
+}
+
 static llmux_status add_message(state *s, size_t mi) {
     const llmux_message *m = &s->in->messages[mi];
     bool assistant = m->role == LLMUX_ROLE_ASSISTANT;
@@ -193,7 +206,7 @@ static llmux_status add_message(state *s, size_t mi) {
         case LLMUX_PART_TOOL_CALL:
             /* Calls belong to the assistant and need a name everywhere (OpenAI function.name,
              * Anthropic tool_use.name, Gemini functionCall.name). */
-            if (assistant && p->name && *p->name) push_part(s, mi, SIDE_ASSISTANT, p);
+            if (assistant && p->name && *p->name && arguments_ok(s, p->arguments)) push_part(s, mi, SIDE_ASSISTANT, p);
             else if (!push_text(s, mi, assistant ? SIDE_ASSISTANT : SIDE_USER, call_as_text(s, p))) return oom(s);
             break;
         case LLMUX_PART_TOOL_RESULT:

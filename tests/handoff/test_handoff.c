@@ -273,6 +273,19 @@ static void test_errors(void **state) {
     llmux_request_free(out);
 }
 
+/* Arguments that are not a JSON object travel as a call to OpenAI (a string there) but become
+ * text, with their result, for the targets that need an object. */
+static void test_broken_arguments(void **state) {
+    (void)state;
+    const char *in = REQ(U("q") ",{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_call\",\"id\":\"c\",\"name\":\"f\","
+                                   "\"arguments\":\"{\\\"city\\\":\"}]},{\"role\":\"tool\",\"content\":[" RES("c", "r") "]}");
+    expect(in, NULL, "anthropic", false,
+           REQ("{\"role\":\"user\",\"content\":\"q\"}," A("[tool call: f {\\\"city\\\":]") "," U("[tool result]\\nr")));
+    char *got = run_json(in, NULL, "openai", false);
+    assert_non_null(strstr(got, "{\"type\":\"tool_call\",\"id\":\"c\",\"name\":\"f\",\"arguments\":\"{\\\"city\\\":\"}"));
+    llmux_free(got);
+}
+
 /* The checker is what the property test and the fuzzer rely on: it must reject each broken
  * shape, naming the problem. */
 static void test_check_rejects(void **state) {
@@ -325,7 +338,7 @@ static uint32_t next(rng *r) { /* xorshift64* */
 static const char *pick(rng *r, const char *const *pool, size_t n) { return pool[next(r) % n]; }
 #define PICK(r, pool) pick(r, pool, sizeof pool / sizeof pool[0])
 
-static const char *const k_texts[] = {"hi", "", " \n", "ok ", "x", NULL};
+static const char *const k_texts[] = {"hi", "", " \n", "ok ", "zeta", NULL};
 static const char *const k_ids[] = {"c1", "c1", "c2", "a.b", "a_b", "", NULL, "call_0", "call_0_2",
                                     "call_abcdefghijklmnopqrstuvwxyz0123456789xyz", "toolu_01"};
 static const char *const k_names[] = {"f", "f", "g", "", NULL};
@@ -388,7 +401,24 @@ static void test_property(void **state) {
         bool as_text = next(&r) % 2;
         for (int t = 0; t < N_PROTOCOLS; t++) {
             lx_handoff_opts o = {.origin = origin, .target_protocol = k_protocols[t], .reasoning_as_text = as_text};
-            llmux_free(handoff_json(&req, &o)); /* checks the promises and idempotence */
+            char *j = handoff_json(&req, &o); /* checks the promises and idempotence */
+            /* Nothing the user, the tools or the assistant said is lost: every non-blank text
+             * and tool output is somewhere in the output (as a part, or in a text made of a
+             * call or result that could not travel as one). */
+            for (size_t i = 0; i < req.n_messages; i++)
+                for (size_t k = 0; k < req.messages[i].n_parts; k++) {
+                    const llmux_part *p = &req.messages[i].parts[k];
+                    /* (A system message keeps its text only: no encoder takes anything else there.) */
+                    bool said = p->type == LLMUX_PART_TEXT ||
+                                (p->type == LLMUX_PART_TOOL_RESULT && req.messages[i].role != LLMUX_ROLE_SYSTEM);
+                    if (!said || !p->text || strspn(p->text, " \n") == strlen(p->text)) continue;
+                    /* Trailing whitespace may go (Anthropic's prefill rule). */
+                    char want[16];
+                    snprintf(want, sizeof want, "%s", p->text);
+                    want[strcspn(want, " \n")] = '\0';
+                    if (!strstr(j, want)) fail_msg("round %d, %s: \"%s\" lost in %s", round, k_protocols[t], want, j);
+                }
+            llmux_free(j);
         }
     }
 }
@@ -400,7 +430,7 @@ int main(void) {
         cmocka_unit_test(test_turns),       cmocka_unit_test(test_system),
         cmocka_unit_test(test_prefill),     cmocka_unit_test(test_ids),
         cmocka_unit_test(test_fields_copied), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_check_rejects),
+        cmocka_unit_test(test_check_rejects),     cmocka_unit_test(test_broken_arguments),
         cmocka_unit_test(test_property),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
