@@ -325,6 +325,14 @@ typedef struct layout {
     size_t n_parts;
 } layout;
 
+/* Ollama takes images as bare base64 only (its adapter refuses URLs), while the other
+ * protocols accept a base64 data URL as well: an image that came as "data:<mime>;base64,<data>"
+ * is split for Ollama. Returns where the payload starts, NULL when the URL is not one. */
+static const char *data_url_payload(const char *url) {
+    const char *b64 = strncmp(url, "data:", 5) == 0 ? strstr(url, ";base64,") : NULL;
+    return b64 && b64 > url + 5 ? b64 + 8 : NULL;
+}
+
 /* Copies the fields of the part's type only (the header says the others are not read), so stray
  * fields never leak into the output. */
 static bool copy_part(state *s, const item *it, llmux_part *o) {
@@ -335,7 +343,14 @@ static bool copy_part(state *s, const item *it, llmux_part *o) {
 #define DUP(f) (!p->f || (o->f = lx_arena_strdup(a, p->f)) != NULL)
     switch (p->type) {
     case LLMUX_PART_TEXT: return DUP(text);
-    case LLMUX_PART_IMAGE: return DUP(image_url) && DUP(data) && DUP(mime_type);
+    case LLMUX_PART_IMAGE:
+        if (s->target == LX_HANDOFF_OLLAMA && !p->data && p->image_url && data_url_payload(p->image_url)) {
+            const char *payload = data_url_payload(p->image_url);
+            o->mime_type = lx_arena_strndup(a, p->image_url + 5, (size_t)(payload - 8 - (p->image_url + 5)));
+            o->data = lx_arena_strdup(a, payload);
+            return o->mime_type && o->data;
+        }
+        return DUP(image_url) && DUP(data) && DUP(mime_type);
     case LLMUX_PART_TOOL_CALL: o->id = it->new_id; return DUP(name) && DUP(arguments);
     case LLMUX_PART_TOOL_RESULT: {
         /* The call's id and name: Gemini and Ollama answer by name, and it must be the call's. */

@@ -286,6 +286,22 @@ static void test_broken_arguments(void **state) {
     llmux_free(got);
 }
 
+/* Images stay user content; a base64 data URL is split into data + mime type for Ollama, which
+ * takes nothing else; an assistant image is dropped (no provider takes one there). */
+static void test_images(void **state) {
+    (void)state;
+    const char *in = REQ("{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"url\":\"data:image/png;base64,iVBORw0K\"},"
+                         "{\"type\":\"image\",\"url\":\"https://example.com/a.png\"}]},"
+                         "{\"role\":\"assistant\",\"content\":[{\"type\":\"image\",\"data\":\"AAAA\",\"mime_type\":\"image/png\"},"
+                         "{\"type\":\"text\",\"text\":\"a\"}]}");
+    expect(in, NULL, "ollama", false,
+           REQ("{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"data\":\"iVBORw0K\",\"mime_type\":\"image/png\"},"
+               "{\"type\":\"image\",\"url\":\"https://example.com/a.png\"}]}," A("a")));
+    expect(in, NULL, "openai", false,
+           REQ("{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"url\":\"data:image/png;base64,iVBORw0K\"},"
+               "{\"type\":\"image\",\"url\":\"https://example.com/a.png\"}]}," A("a")));
+}
+
 /* The checker is what the property test and the fuzzer rely on: it must reject each broken
  * shape, naming the problem. */
 static void test_check_rejects(void **state) {
@@ -431,6 +447,7 @@ int main(void) {
         cmocka_unit_test(test_prefill),     cmocka_unit_test(test_ids),
         cmocka_unit_test(test_fields_copied), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check_rejects),     cmocka_unit_test(test_broken_arguments),
+        cmocka_unit_test(test_images),
         cmocka_unit_test(test_property),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

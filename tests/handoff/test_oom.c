@@ -47,12 +47,7 @@ static llmux_status run(const llmux_request *in, const lx_handoff_opts *o) {
     return st;
 }
 
-static void torture(const char *path, const char *origin, const char *target) {
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("missing %s", path);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+static void torture_json(const char *buf, size_t n, const char *path, const char *origin, const char *target) {
     llmux_request *in = NULL;
     llmux_error_info err;
     assert_int_equal(llmux_request_from_json(buf, n, &in, &err), LLMUX_OK);
@@ -72,6 +67,15 @@ static void torture(const char *path, const char *origin, const char *target) {
     llmux_request_free(in);
 }
 
+static void torture(const char *path, const char *origin, const char *target) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("missing %s", path);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    torture_json(buf, n, path, origin, target);
+}
+
 static void test_handoff_oom(void **state) {
     (void)state;
     static const char *const targets[] = {"openai", "anthropic", "gemini", "ollama", "local"};
@@ -80,6 +84,13 @@ static void test_handoff_oom(void **state) {
         torture("tests/data/handoff/in_gemini.json", "gemini", targets[t]);
         torture("tests/data/handoff/in_openai.json", "anthropic", targets[t]);
     }
+    /* Orphans turned into text, a data-URL image split for Ollama, metadata and stop copied. */
+    static const char images[] =
+        "{\"messages\":[{\"role\":\"tool\",\"content\":[{\"type\":\"tool_result\",\"id\":\"x\",\"content\":\"r\"}]},"
+        "{\"role\":\"user\",\"name\":\"n\",\"content\":[{\"type\":\"image\",\"url\":\"data:image/png;base64,AAAA\"}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_call\",\"id\":\"\",\"name\":\"f\"}]}],"
+        "\"stop\":[\"s\"],\"metadata\":{\"k\":\"v\"}}";
+    for (int t = 0; t < 5; t++) torture_json(images, sizeof images - 1, "inline", NULL, targets[t]);
 }
 
 int main(void) {
