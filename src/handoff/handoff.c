@@ -22,8 +22,7 @@
  * call turn that does not follow a user turn. Non-blank, since blank text is refused too. */
 #define FILLER_TEXT "(continued)"
 
-static const char *const k_protocols[LX_HANDOFF_PROTOCOL_COUNT] = {"openai", "anthropic", "gemini", "ollama",
-                                                                   "local"};
+static const char *const k_protocols[LX_HANDOFF_PROTOCOL_COUNT] = {"openai", "anthropic", "gemini", "ollama", "local"};
 
 const char *lx_handoff_protocol_name(lx_handoff_protocol p) {
     return (unsigned)p < LX_HANDOFF_PROTOCOL_COUNT ? k_protocols[p] : NULL;
@@ -175,7 +174,7 @@ static llmux_status add_reasoning(state *s, size_t src, const llmux_part *p) {
     }
     if (!s->reasoning_as_text || p->redacted || blank(p->text)) return LLMUX_OK;
     return push_text(s, src, SIDE_ASSISTANT, concat(s->arena, "[reasoning]\n", p->text, NULL, NULL)) ? LLMUX_OK
-                                                                                                  : oom(s);
+                                                                                                     : oom(s);
 }
 
 /* Chat Completions carries arguments as a string and the local engine prints them, so anything
@@ -206,8 +205,10 @@ static llmux_status add_message(state *s, size_t mi) {
         case LLMUX_PART_TOOL_CALL:
             /* Calls belong to the assistant and need a name everywhere (OpenAI function.name,
              * Anthropic tool_use.name, Gemini functionCall.name). */
-            if (assistant && p->name && *p->name && arguments_ok(s, p->arguments)) push_part(s, mi, SIDE_ASSISTANT, p);
-            else if (!push_text(s, mi, assistant ? SIDE_ASSISTANT : SIDE_USER, call_as_text(s, p))) return oom(s);
+            if (assistant && p->name && *p->name && arguments_ok(s, p->arguments))
+                push_part(s, mi, SIDE_ASSISTANT, p);
+            else if (!push_text(s, mi, assistant ? SIDE_ASSISTANT : SIDE_USER, call_as_text(s, p)))
+                return oom(s);
             break;
         case LLMUX_PART_TOOL_RESULT:
             /* A result is the user's side of the exchange wherever it was stored. */
@@ -220,8 +221,8 @@ static llmux_status add_message(state *s, size_t mi) {
             }
             break;
         default:
-            return lx_error(s->err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu].type: unknown part type %d", mi,
-                            j, (int)p->type);
+            return lx_error(s->err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu].type: unknown part type %d",
+                            mi, j, (int)p->type);
         }
     }
     return LLMUX_OK;
@@ -234,7 +235,8 @@ static llmux_status build_items(state *s) {
         if ((unsigned)m->role > LLMUX_ROLE_TOOL)
             return lx_error(s->err, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", i, (int)m->role);
         if (m->n_parts && !m->parts)
-            return lx_error(s->err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content: NULL with %zu parts", i, m->n_parts);
+            return lx_error(s->err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content: NULL with %zu parts", i,
+                            m->n_parts);
         n += m->n_parts;
     }
     s->items = malloc((n ? n : 1) * sizeof *s->items);
@@ -559,12 +561,14 @@ static bool copy_rest(lx_arena *a, const llmux_request *in, llmux_request *out) 
 llmux_status lx_handoff(const llmux_request *in, const lx_handoff_opts *opts, llmux_request **out,
                         llmux_error_info *err) {
     if (out) *out = NULL;
-    if (!in || !opts || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "handoff: request, options and out are required");
+    if (!in || !opts || !out)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "handoff: request, options and out are required");
     state s = {.in = in, .err = err, .reasoning_as_text = opts->reasoning_as_text};
     if (!lx_handoff_protocol_from_name(opts->target_protocol, &s.target))
-        return lx_error(err, LLMUX_E_INVALID_REQUEST,
-                        "handoff: unknown target protocol \"%.64s\" (expected openai, anthropic, gemini, ollama or local)",
-                        opts->target_protocol ? opts->target_protocol : "(null)");
+        return lx_error(
+            err, LLMUX_E_INVALID_REQUEST,
+            "handoff: unknown target protocol \"%.64s\" (expected openai, anthropic, gemini, ollama or local)",
+            opts->target_protocol ? opts->target_protocol : "(null)");
     if (in->n_messages && !in->messages) return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: NULL");
     const char *target = opts->target_provider ? opts->target_provider : opts->target_protocol;
     s.same_origin = same(opts->origin, target);

@@ -45,15 +45,16 @@ static bool check_parts(const llmux_message *m, size_t i, bool keep_reasoning, l
             if (blank(q->text)) return fail(why, ws, "messages[%zu].content[%zu]: blank text", i, j);
             break;
         case LLMUX_PART_IMAGE:
-            if (m->role != LLMUX_ROLE_USER) return fail(why, ws, "messages[%zu].content[%zu]: image outside a user message", i, j);
+            if (m->role != LLMUX_ROLE_USER)
+                return fail(why, ws, "messages[%zu].content[%zu]: image outside a user message", i, j);
             break;
         case LLMUX_PART_TOOL_CALL:
             if (m->role != LLMUX_ROLE_ASSISTANT)
                 return fail(why, ws, "messages[%zu].content[%zu]: tool call outside an assistant message", i, j);
             if (!q->name || !*q->name) return fail(why, ws, "messages[%zu].content[%zu]: tool call without name", i, j);
             if (!lx_handoff_id_valid(p, q->id))
-                return fail(why, ws, "messages[%zu].content[%zu]: id \"%.80s\" not valid for %s", i, j, q->id ? q->id : "",
-                            lx_handoff_protocol_name(p));
+                return fail(why, ws, "messages[%zu].content[%zu]: id \"%.80s\" not valid for %s", i, j,
+                            q->id ? q->id : "", lx_handoff_protocol_name(p));
             if (lx_idset_has(ids, q->id))
                 return fail(why, ws, "messages[%zu].content[%zu]: id \"%.80s\" used twice", i, j, q->id);
             lx_idset_add(ids, q->id);
@@ -93,7 +94,8 @@ static bool check_answers(const llmux_request *r, size_t i, bool alt, size_t *n_
         if (!res || res->type != LLMUX_PART_TOOL_RESULT || !res->id || strcmp(res->id, call->id) != 0)
             return fail(why, ws, "messages[%zu].content[%zu]: call \"%.80s\" not answered right after", i, j, call->id);
         if (!res->name || strcmp(res->name, call->name) != 0)
-            return fail(why, ws, "messages[%zu].content[%zu]: the result of \"%.80s\" names another tool", i, j, call->id);
+            return fail(why, ws, "messages[%zu].content[%zu]: the result of \"%.80s\" names another tool", i, j,
+                        call->id);
         k++;
     }
     *n_answered += k;
@@ -107,7 +109,8 @@ bool lx_handoff_check(const llmux_request *r, const lx_handoff_opts *o, char *wh
     const char *target = o->target_provider ? o->target_provider : o->target_protocol;
     bool keep = o->origin && strcmp(o->origin, target) == 0;
     bool alt = p == LX_HANDOFF_ANTHROPIC || p == LX_HANDOFF_GEMINI;
-    if (!alt && r->system) return fail(why, ws, "system: must be the first message for %s", lx_handoff_protocol_name(p));
+    if (!alt && r->system)
+        return fail(why, ws, "system: must be the first message for %s", lx_handoff_protocol_name(p));
 
     size_t n_calls = 0, n_results = 0, n_answered = 0;
     for (size_t i = 0; i < r->n_messages; i++) {
@@ -122,12 +125,15 @@ bool lx_handoff_check(const llmux_request *r, const lx_handoff_opts *o, char *wh
         ok = check_parts(m, i, keep, p, &ids, why, ws);
         if (!ok) break;
         if (m->role == LLMUX_ROLE_SYSTEM) {
-            if (alt || i != 0) ok = fail(why, ws, "messages[%zu]: a system message here", i);
+            if (alt || i != 0)
+                ok = fail(why, ws, "messages[%zu]: a system message here", i);
             else if (m->n_parts != 1 || m->parts[0].type != LLMUX_PART_TEXT)
                 ok = fail(why, ws, "messages[0]: the system message holds one text");
         } else if (alt) {
-            if (m->role == LLMUX_ROLE_TOOL) ok = fail(why, ws, "messages[%zu]: a tool message for an alternating target", i);
-            else if (i == 0 && m->role != LLMUX_ROLE_USER) ok = fail(why, ws, "messages[0]: must be a user turn");
+            if (m->role == LLMUX_ROLE_TOOL)
+                ok = fail(why, ws, "messages[%zu]: a tool message for an alternating target", i);
+            else if (i == 0 && m->role != LLMUX_ROLE_USER)
+                ok = fail(why, ws, "messages[0]: must be a user turn");
             else if (i > 0 && m->role == r->messages[i - 1].role)
                 ok = fail(why, ws, "messages[%zu]: same role as the message before", i);
         } else if (m->role == LLMUX_ROLE_TOOL) {

@@ -23,11 +23,8 @@ typedef struct id_rule {
 } id_rule;
 
 static const id_rule k_rules[LX_HANDOFF_PROTOCOL_COUNT] = {
-    [LX_HANDOFF_OPENAI] = {40, false},
-    [LX_HANDOFF_ANTHROPIC] = {64, true},
-    [LX_HANDOFF_GEMINI] = {64, false},
-    [LX_HANDOFF_OLLAMA] = {64, false},
-    [LX_HANDOFF_LOCAL] = {64, false},
+    [LX_HANDOFF_OPENAI] = {40, false}, [LX_HANDOFF_ANTHROPIC] = {64, true}, [LX_HANDOFF_GEMINI] = {64, false},
+    [LX_HANDOFF_OLLAMA] = {64, false}, [LX_HANDOFF_LOCAL] = {64, false},
 };
 
 static bool byte_ok(const id_rule *r, unsigned char c) {

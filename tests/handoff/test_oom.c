@@ -61,7 +61,8 @@ static void torture_json(const char *buf, size_t n, const char *path, const char
         g_count = 0;
         g_fail_at = k;
         llmux_status st = run(in, &o);
-        if (st != LLMUX_E_OUT_OF_MEMORY) fail_msg("%s -> %s: failure %ld of %ld gave %s", path, target, k, total, llmux_status_name(st));
+        if (st != LLMUX_E_OUT_OF_MEMORY)
+            fail_msg("%s -> %s: failure %ld of %ld gave %s", path, target, k, total, llmux_status_name(st));
     }
     g_fail_at = 0;
     llmux_request_free(in);

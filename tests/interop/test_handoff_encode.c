@@ -150,8 +150,9 @@ static uint32_t next(rng *r) { /* xorshift64* */
 #define PICK(r, pool) pool[next(r) % (sizeof pool / sizeof pool[0])]
 
 static const char *const k_texts[] = {"hi", "", " \n", "ok ", "zeta", NULL};
-static const char *const k_ids[] = {"c1", "c1", "c2", "a.b", "a_b", "", NULL, "call_0", "call_0_2",
-                                    "call_abcdefghijklmnopqrstuvwxyz0123456789xyz", "toolu_01"};
+static const char *const k_ids[] = {
+    "c1",      "c1", "c2", "a.b", "a_b", "", NULL, "call_0", "call_0_2", "call_abcdefghijklmnopqrstuvwxyz0123456789xyz",
+    "toolu_01"};
 static const char *const k_names[] = {"f", "f", "g", "", NULL};
 static const char *const k_sigs[] = {"sig", "", NULL};
 
