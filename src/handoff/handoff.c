@@ -409,41 +409,54 @@ static bool lay_assistant(state *s, layout *l, size_t a, size_t b) {
     return true;
 }
 
-/* A user turn: the results first, in the order of the calls they answer (Anthropic wants the
- * tool_result blocks at the start of the user message; Gemini pairs responses with calls by
- * order), then the user's own content. */
+/* A user turn: the results first, in the order of the calls they answer (Gemini pairs responses
+ * with calls by order), then the user's own content.
+ *  - Anthropic: one user message, the tool_result blocks at its start (the API looks for them
+ *    there).
+ *  - Gemini: the responses alone in one `tool` message (the encoder sends it as a user content),
+ *    then the content as a user message: Gemini refuses a content that mixes functionResponse
+ *    parts with text or media ("Requests ending with a model turn are not supported"), while the
+ *    same text as its own user content right after is accepted.
+ *  - Chat protocols: one `tool` message per result, then each user message as it was (and with
+ *    its participant name). */
 static bool lay_user(state *s, layout *l, size_t t) {
     size_t a = s->turn_start[t], b = s->turn_start[t + 1];
     size_t c0 = t > 0 ? s->turn_start[t - 1] : a, c1 = a;
-    bool alt = alternating(s->target);
-    if (alt) {
-        const char *name = turn_name(s, a, b, true);
+    bool anthropic = s->target == LX_HANDOFF_ANTHROPIC, gemini = s->target == LX_HANDOFF_GEMINI;
+    const char *name = NULL;
+    if (anthropic || gemini) {
+        name = turn_name(s, a, b, true);
         if (!copy_name(s, &name)) return false;
-        begin(l, LLMUX_ROLE_USER, name);
     }
+    begin(l, anthropic ? LLMUX_ROLE_USER : LLMUX_ROLE_TOOL, anthropic ? name : NULL);
     for (size_t c = c0; c < c1; c++) {
         const item *call = &s->items[c];
         if (call->part.type != LLMUX_PART_TOOL_CALL) continue;
-        if (!alt) begin(l, LLMUX_ROLE_TOOL, NULL);
         if (!emit(s, l, &s->items[call->pair])) return false;
-        if (!alt) end(l);
+        if (!anthropic && !gemini) {
+            end(l);
+            begin(l, LLMUX_ROLE_TOOL, NULL);
+        }
+    }
+    if (!anthropic) {
+        end(l);
+        if (gemini) begin(l, LLMUX_ROLE_USER, name);
     }
     size_t src = (size_t)-1;
     for (size_t i = a; i < b; i++) {
         const item *it = &s->items[i];
         if (it->part.type == LLMUX_PART_TOOL_RESULT) continue;
-        if (!alt && it->src != src) {
-            /* Chat protocols keep each user message (and its participant name) apart. */
+        if (!anthropic && !gemini && it->src != src) {
             if (src != (size_t)-1) end(l);
             src = it->src;
             const llmux_message *m = &s->in->messages[src];
-            const char *name = m->role == LLMUX_ROLE_USER ? m->name : NULL;
-            if (!copy_name(s, &name)) return false;
-            begin(l, LLMUX_ROLE_USER, name);
+            const char *own = m->role == LLMUX_ROLE_USER ? m->name : NULL;
+            if (!copy_name(s, &own)) return false;
+            begin(l, LLMUX_ROLE_USER, own);
         }
         if (!emit(s, l, it)) return false;
     }
-    if (alt || src != (size_t)-1) end(l);
+    if (anthropic || gemini || src != (size_t)-1) end(l);
     return true;
 }
 

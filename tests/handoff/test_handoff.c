@@ -327,6 +327,13 @@ static void test_check_rejects(void **state) {
         {"local", REQ(U("q") ",{\"role\":\"user\",\"content\":[]}"), "empty message"},
         {"openai", REQ(U(" ")), "blank text"},
         {"openai", REQ(U("q") ",{\"role\":\"system\",\"content\":\"s\"}"), "a system message here"},
+        {"gemini",
+         REQ(U("q") ",{\"role\":\"assistant\",\"content\":[" CALL("c", "f") "]},{\"role\":\"user\",\"content\":["
+                    RES("c", "r") ",{\"type\":\"text\",\"text\":\"t\"}]}"),
+         "not answered right after"},
+        {"gemini", REQ("{\"role\":\"user\",\"content\":[" RES("c", "r") "]}"), "a result outside a tool message"},
+        {"anthropic", REQ(U("q") "," A("a") ",{\"role\":\"tool\",\"content\":[" RES("c", "r") "]}"),
+         "a tool message for anthropic"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         llmux_request *r = decode(cases[i].json);
