@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "request_box.h"
 
 /* Per-collection caps; the 32 MiB input cap bounds everything else. */
 #define MAX_MESSAGES 10000
@@ -26,6 +27,15 @@ void llmux_request_free(llmux_request *req) {
     request_box *b = (request_box *)(void *)req;
     lx_arena_release(&b->arena);
     free(b);
+}
+
+llmux_request *lx_request_box_new(lx_arena **arena) {
+    request_box *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    lx_arena_init(&b->arena);
+    b->pub = llmux_request_default();
+    *arena = &b->arena;
+    return &b->pub;
 }
 
 /* ----------------------------------------------------------------- encode */
