@@ -152,6 +152,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if (ca && *ca && !(rt->ca_bundle = dup_str(ca))) goto oom;
     rt->timeouts.ca_bundle = rt->ca_bundle;
     if (!(rt->catalog = lx_catalog_create())) goto oom;
+    if ((st = lx_runtime_catalog_load_shipped(rt->catalog, err)) != LLMUX_OK) goto fail;
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
     pthread_mutex_init(&rt->lock, NULL);

@@ -7,8 +7,17 @@
 
 #include "core/error.h"
 #include "core/response.h"
+#include "catalog/catalog_static.h"
 #include "pricing/pricing.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/shipped_catalog.h"
+
+llmux_status lx_runtime_catalog_load_shipped(lx_catalog *c, llmux_error_info *err) {
+    llmux_status st = lx_catalog_load_static(c, lx_shipped_catalog, lx_shipped_catalog_size, err);
+    if (st == LLMUX_OK || st == LLMUX_E_OUT_OF_MEMORY) return st;
+    lx_error_clear(err);
+    return LLMUX_OK;
+}
 
 llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err) {
     llmux_error_info local_err;
@@ -30,6 +39,19 @@ llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **out, llmux
     if (!rt || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_catalog_list: rt and out are required");
     lx_catalog *c = lx_runtime_catalog_lock(rt);
     llmux_status st = lx_catalog_export(c, out, err);
+    lx_runtime_catalog_unlock(rt);
+    return st;
+}
+
+llmux_status llmux_catalog_export_json(llmux_runtime *rt, char **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !out)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_catalog_export_json: rt and out are required");
+    lx_catalog *c = lx_runtime_catalog_lock(rt);
+    llmux_status st = lx_catalog_export_json(c, out, err);
     lx_runtime_catalog_unlock(rt);
     return st;
 }
