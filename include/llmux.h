@@ -680,8 +680,8 @@ llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_ca
  * the id); prices are US dollars per million tokens (NaN = unknown) and must be >= 0; lengths
  * -1 = unknown. A missing cache price falls back to the input price, with a "price_approximate"
  * warning on responses that used the cache. Errors: LLMUX_E_INVALID_REQUEST naming the entry
- * ("models[3].input_price: ..."), and then nothing was added; LLMUX_E_CONFIGURATION past 20000
- * models; LLMUX_E_OUT_OF_MEMORY. Thread-safe. */
+ * ("models[3].input_price: ..."), and then nothing was added; LLMUX_E_CONFIGURATION past 21000
+ * models (a full 20000-model provider list next to the shipped entries); LLMUX_E_OUT_OF_MEMORY. Thread-safe. */
 llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err);
 
 /* A snapshot of the catalog, sorted by id, owned by the caller (llmux_model_list_free).

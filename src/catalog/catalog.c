@@ -12,7 +12,8 @@
 #include "core/models.h"
 #include "core/utf8.h"
 
-_Static_assert(LX_CATALOG_MAX_ENTRIES <= LX_MODELS_MAX, "an exported catalog must fit a model list");
+_Static_assert(LX_CATALOG_MAX_ENTRIES >= LX_MODELS_MAX + LX_CATALOG_STATIC_MAX_ENTRIES,
+               "a full provider list must fit next to the shipped entries");
 
 /* Field bits: which fields a configured entry set (pinned) and which the static layer set
  * (fixed); discovery leaves both alone, the static layer leaves pinned ones alone. */
@@ -248,7 +249,7 @@ llmux_status lx_catalog_export(const lx_catalog *c, llmux_model_list **out, llmu
     if (!c || !out) return lx_error(err, LLMUX_E_INTERNAL, "lx_catalog_export: NULL argument");
     *out = NULL;
     const entry **order = malloc((c->n ? c->n : 1) * sizeof *order);
-    llmux_model_list *l = order ? lx_model_list_new() : NULL;
+    llmux_model_list *l = order ? lx_model_list_new_max(LX_CATALOG_MAX_ENTRIES) : NULL;
     if (!l) {
         free(order);
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory exporting the model catalog");

@@ -20,7 +20,10 @@
 
 #include "llmux.h"
 
-#define LX_CATALOG_MAX_ENTRIES 20000u /* = LX_MODELS_MAX: every catalog can be exported */
+/* Room for a full provider list (LX_MODELS_MAX) next to the shipped entries, so shipping data
+ * never makes a legal model list fail to merge. */
+#define LX_CATALOG_STATIC_MAX_ENTRIES 1000u
+#define LX_CATALOG_MAX_ENTRIES (20000u + LX_CATALOG_STATIC_MAX_ENTRIES)
 #define LX_CATALOG_MAX_ID 512u    /* bytes in an id */
 #define LX_CATALOG_MAX_NAME 512u  /* bytes kept of a display name (cut on a UTF-8 boundary) */
 

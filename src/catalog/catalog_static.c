@@ -172,7 +172,7 @@ static llmux_status parse(json_t *root, parsed *p, llmux_error_info *err) {
     json_t *models = json_object_get(root, "models");
     if (!json_is_array(models)) return BAD("models: must be an array");
     size_t n = json_array_size(models);
-    if (n > LX_CATALOG_MAX_ENTRIES) return BAD("models: more than %u entries", LX_CATALOG_MAX_ENTRIES);
+    if (n > LX_CATALOG_STATIC_MAX_ENTRIES) return BAD("models: more than %u entries", LX_CATALOG_STATIC_MAX_ENTRIES);
     p->models = calloc(n ? n : 1, sizeof *p->models);
     p->meta = calloc(n ? n : 1, sizeof *p->meta);
     if (!p->models || !p->meta) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory reading the model catalog");

@@ -14,7 +14,7 @@
 /* Validates the whole document, then merges its models as LX_CATALOG_STATIC entries and attaches
  * their provenance (lx_catalog_meta). Nothing is merged when any part is invalid:
  * LLMUX_E_CONFIGURATION with a message naming the place ("models[3].price.date: ..."): not JSON
- * (line and column), over LX_CATALOG_STATIC_MAX_BYTES, an unknown schema or key, an id that is not
+ * (line and column), over LX_CATALOG_STATIC_MAX_BYTES or LX_CATALOG_STATIC_MAX_ENTRIES models, an unknown schema or key, an id that is not
  * "provider/model" or repeats, a length that is not an integer >= 0, a price that is not a finite
  * number >= 0, a price without a YYYY-MM-DD date and an https:// source, limits without an
  * https:// limits_source, a capability that is not true, false or null.
