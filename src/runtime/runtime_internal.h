@@ -30,6 +30,11 @@ bool lx_runtime_price_response(llmux_runtime *rt, const char *spec, llmux_respon
  * (tests/catalog, tests/runtime) is what keeps such data from shipping. */
 llmux_status lx_runtime_catalog_load_shipped(lx_catalog *c, llmux_error_info *err);
 
+/* Which catalog layer priced (or would price) a response to `spec`: the entry
+ * lx_runtime_price_response uses, and the layer that set its input price (configured, static =
+ * the shipped data, discovered); LX_PRICE_ORIGIN_NONE without one. For records of a cost's source. */
+lx_price_origin lx_runtime_price_origin(llmux_runtime *rt, const char *spec, const llmux_response *resp);
+
 /* Merges a provider's model list into the catalog as discovered entries (runtime_catalog.c). */
 llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_list *list, llmux_error_info *err);
 

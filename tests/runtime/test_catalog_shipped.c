@@ -18,6 +18,7 @@
 
 #include "llmux.h"
 #include "remote_fixture.h"
+#include "runtime/runtime_internal.h"
 
 static json_t *shipped(void) {
     json_error_t jerr;
@@ -115,6 +116,9 @@ static void test_request_priced_from_shipped_data(void **state) {
     assert_true(fabs(r->cost.total - (11 * in + 4 * out) / 1e6) <= 1e-18);
     assert_false(has_warning(r, "price_unknown"));
     assert_false(has_warning(r, "price_approximate"));
+    assert_int_equal(lx_runtime_price_origin(f.rt, id, r), LX_PRICE_ORIGIN_STATIC);
+    assert_int_equal(lx_runtime_price_origin(f.rt, "anthropic/not-shipped", &(llmux_response){0}),
+                     LX_PRICE_ORIGIN_NONE);
     llmux_response_free(r);
 
     /* A configured price for the same id wins over the shipped one. */
@@ -126,6 +130,7 @@ static void test_request_priced_from_shipped_data(void **state) {
     r = run(&f, id);
     assert_true(r->cost.input == 11 * 100 / 1e6);
     assert_true(r->cost.output == 4 * 1000 / 1e6);
+    assert_int_equal(lx_runtime_price_origin(f.rt, id, r), LX_PRICE_ORIGIN_CONFIGURED);
     llmux_response_free(r);
 
     /* The export says where each price came from now. */
