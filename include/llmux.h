@@ -698,20 +698,33 @@ LLMUX_API llmux_status llmux_list_models(llmux_runtime *rt, const char *provider
  * "<provider>/<model that answered>". A model without a price gets a "price_unknown" warning and
  * an unknown cost, never an error. Local models cost 0.
  *
- * Static first: fields set here are never replaced by discovery (llmux_list_models), which fills
- * and refreshes everything else; an unknown value (-1, NaN) never replaces a known one.
+ * Three layers, field by field: fields set here win over everything and are never replaced; the
+ * data shipped with llmux (data/catalog.json, compiled into the library and loaded into every
+ * runtime at creation: prices of the major providers' models with the date and page they were
+ * read from) comes next; discovery (llmux_list_models) fills and refreshes only the fields
+ * neither set. An unknown value (-1, NaN) never replaces a known one.
  *
  * Adds or updates entries (copied). id must be "provider/model"; provider may be NULL (taken from
  * the id); prices are US dollars per million tokens (NaN = unknown) and must be >= 0; lengths
  * -1 = unknown. A missing cache price falls back to the input price, with a "price_approximate"
  * warning on responses that used the cache. Errors: LLMUX_E_INVALID_REQUEST naming the entry
- * ("models[3].input_price: ..."), and then nothing was added; LLMUX_E_CONFIGURATION past 20000
- * models; LLMUX_E_OUT_OF_MEMORY. Thread-safe. */
+ * ("models[3].input_price: ..."), and then nothing was added; LLMUX_E_CONFIGURATION past 21000
+ * models (a full 20000-model provider list next to the shipped entries); LLMUX_E_OUT_OF_MEMORY. Thread-safe. */
 LLMUX_API llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err);
 
 /* A snapshot of the catalog, sorted by id, owned by the caller (llmux_model_list_free).
  * Thread-safe. */
 LLMUX_API llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **out, llmux_error_info *err);
+
+/* The catalog as a JSON array sorted by id, with what llmux_model_info has no room for. Each
+ * object has every key, null when unknown: id, name, provider, context_length,
+ * max_output_tokens, input_price, cache_read_price, cache_write_price, output_price (USD per
+ * million tokens), price_source ("configured", "static" = the data shipped with llmux,
+ * "discovered", or null), price_date and price_url (a static price: the day and the public page
+ * it was read from), limits_url, capabilities ({"tools", "vision", "reasoning", "json_schema"}:
+ * true, false or null; null for entries the shipped data does not describe) and note (tiers,
+ * caveats). *out is released with llmux_free(). Thread-safe. */
+LLMUX_API llmux_status llmux_catalog_export_json(llmux_runtime *rt, char **out, llmux_error_info *err);
 
 #ifdef __cplusplus
 }

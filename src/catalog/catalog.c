@@ -12,9 +12,11 @@
 #include "core/models.h"
 #include "core/utf8.h"
 
-_Static_assert(LX_CATALOG_MAX_ENTRIES <= LX_MODELS_MAX, "an exported catalog must fit a model list");
+_Static_assert(LX_CATALOG_MAX_ENTRIES >= LX_MODELS_MAX + LX_CATALOG_STATIC_MAX_ENTRIES,
+               "a full provider list must fit next to the shipped entries");
 
-/* Which fields a configured entry set: discovery leaves those alone. */
+/* Field bits: which fields a configured entry set (pinned) and which the static layer set
+ * (fixed); discovery leaves both alone, the static layer leaves pinned ones alone. */
 enum {
     F_NAME = 1u << 0,
     F_CONTEXT = 1u << 1,
@@ -28,6 +30,8 @@ enum {
 typedef struct entry {
     llmux_model_info info; /* id, name, provider owned (malloc) */
     uint32_t pinned;       /* F_* set by a configured entry */
+    uint32_t fixed;        /* F_* set by the static layer */
+    lx_catalog_meta *meta; /* owned, strings too; NULL when none */
 } entry;
 
 struct lx_catalog {
@@ -45,10 +49,20 @@ static uint64_t hash_id(const char *s) {
 
 lx_catalog *lx_catalog_create(void) { return calloc(1, sizeof(lx_catalog)); }
 
+static void meta_free(lx_catalog_meta *m) {
+    if (!m) return;
+    free((char *)m->price_date);
+    free((char *)m->price_url);
+    free((char *)m->limits_url);
+    free((char *)m->note);
+    free(m);
+}
+
 static void entry_free(entry *e) {
     free((char *)e->info.id);
     free((char *)e->info.name);
     free((char *)e->info.provider);
+    meta_free(e->meta);
 }
 
 void lx_catalog_destroy(lx_catalog *c) {
@@ -143,21 +157,33 @@ static char *provider_of(const llmux_model_info *m) {
     return p;
 }
 
-/* Sets one numeric field: a configured value pins it; a discovered value only lands on an
- * unpinned field; an unknown value never replaces a known one. */
-static void set_len(int64_t *dst, int64_t v, uint32_t *pinned, uint32_t bit, bool configured) {
-    if (v < 0 || (!configured && (*pinned & bit))) return;
-    *dst = v;
-    if (configured) *pinned |= bit;
+/* May the layer `source` write a field whose bit is `bit`? Configured always; static unless a
+ * configured value is there; discovered only where neither other layer wrote. */
+static bool may_set(const entry *e, uint32_t bit, lx_catalog_source source) {
+    if (source == LX_CATALOG_CONFIGURED) return true;
+    if (source == LX_CATALOG_STATIC) return !(e->pinned & bit);
+    return !((e->pinned | e->fixed) & bit);
 }
 
-static void set_price(double *dst, double v, uint32_t *pinned, uint32_t bit, bool configured) {
-    if (isnan(v) || (!configured && (*pinned & bit))) return;
-    *dst = v;
-    if (configured) *pinned |= bit;
+static void mark(entry *e, uint32_t bit, lx_catalog_source source) {
+    if (source == LX_CATALOG_CONFIGURED) e->pinned |= bit;
+    else if (source == LX_CATALOG_STATIC) e->fixed |= bit;
 }
 
-static bool apply(lx_catalog *c, const llmux_model_info *m, bool configured) {
+/* Sets one numeric field under the layer rules; an unknown value never replaces a known one. */
+static void set_len(entry *e, int64_t *dst, int64_t v, uint32_t bit, lx_catalog_source source) {
+    if (v < 0 || !may_set(e, bit, source)) return;
+    *dst = v;
+    mark(e, bit, source);
+}
+
+static void set_price(entry *e, double *dst, double v, uint32_t bit, lx_catalog_source source) {
+    if (isnan(v) || !may_set(e, bit, source)) return;
+    *dst = v;
+    mark(e, bit, source);
+}
+
+static bool apply(lx_catalog *c, const llmux_model_info *m, lx_catalog_source source) {
     size_t slot = slot_of(c, m->id);
     entry *e;
     if (c->index[slot]) {
@@ -173,25 +199,27 @@ static bool apply(lx_catalog *c, const llmux_model_info *m, bool configured) {
         }
         c->index[slot] = (uint32_t)(++c->n);
     }
-    if (m->name && *m->name && (configured || !(e->pinned & F_NAME))) {
+    if (m->name && *m->name && may_set(e, F_NAME, source)) {
         char *name = dup_cut(m->name, LX_CATALOG_MAX_NAME);
         if (!name) return false;
         free((char *)e->info.name);
         e->info.name = name;
-        if (configured) e->pinned |= F_NAME;
+        mark(e, F_NAME, source);
     }
-    set_len(&e->info.context_length, m->context_length, &e->pinned, F_CONTEXT, configured);
-    set_len(&e->info.max_output_tokens, m->max_output_tokens, &e->pinned, F_MAX_OUTPUT, configured);
-    set_price(&e->info.input_price, m->input_price, &e->pinned, F_INPUT, configured);
-    set_price(&e->info.output_price, m->output_price, &e->pinned, F_OUTPUT, configured);
-    set_price(&e->info.cache_read_price, m->cache_read_price, &e->pinned, F_CACHE_READ, configured);
-    set_price(&e->info.cache_write_price, m->cache_write_price, &e->pinned, F_CACHE_WRITE, configured);
+    set_len(e, &e->info.context_length, m->context_length, F_CONTEXT, source);
+    set_len(e, &e->info.max_output_tokens, m->max_output_tokens, F_MAX_OUTPUT, source);
+    set_price(e, &e->info.input_price, m->input_price, F_INPUT, source);
+    set_price(e, &e->info.output_price, m->output_price, F_OUTPUT, source);
+    set_price(e, &e->info.cache_read_price, m->cache_read_price, F_CACHE_READ, source);
+    set_price(e, &e->info.cache_write_price, m->cache_write_price, F_CACHE_WRITE, source);
     return true;
 }
 
 llmux_status lx_catalog_merge(lx_catalog *c, const llmux_model_info *models, size_t n, lx_catalog_source source,
                               llmux_error_info *err) {
     if (!c || (n && !models)) return lx_error(err, LLMUX_E_INTERNAL, "lx_catalog_merge: NULL argument");
+    if (source != LX_CATALOG_CONFIGURED && source != LX_CATALOG_STATIC && source != LX_CATALOG_DISCOVERED)
+        return lx_error(err, LLMUX_E_INTERNAL, "lx_catalog_merge: unknown source %d", (int)source);
     for (size_t i = 0; i < n; i++) {
         llmux_status st = check(&models[i], i, err);
         if (st != LLMUX_OK) return st;
@@ -206,7 +234,7 @@ llmux_status lx_catalog_merge(lx_catalog *c, const llmux_model_info *models, siz
     /* Room for every entry as if all were new, so applying cannot fail half-way for lack of slots. */
     if (!reserve(c, n)) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory growing the model catalog");
     for (size_t i = 0; i < n; i++)
-        if (!apply(c, &models[i], source == LX_CATALOG_CONFIGURED))
+        if (!apply(c, &models[i], source))
             return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory adding %.200s to the model catalog",
                             models[i].id);
     return LLMUX_OK;
@@ -221,7 +249,7 @@ llmux_status lx_catalog_export(const lx_catalog *c, llmux_model_list **out, llmu
     if (!c || !out) return lx_error(err, LLMUX_E_INTERNAL, "lx_catalog_export: NULL argument");
     *out = NULL;
     const entry **order = malloc((c->n ? c->n : 1) * sizeof *order);
-    llmux_model_list *l = order ? lx_model_list_new() : NULL;
+    llmux_model_list *l = order ? lx_model_list_new_max(LX_CATALOG_MAX_ENTRIES) : NULL;
     if (!l) {
         free(order);
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory exporting the model catalog");
@@ -237,4 +265,48 @@ llmux_status lx_catalog_export(const lx_catalog *c, llmux_model_list **out, llmu
     }
     *out = l;
     return LLMUX_OK;
+}
+
+static entry *find_entry(const lx_catalog *c, const char *id) {
+    if (!c || !id || !c->index_cap) return NULL;
+    uint32_t v = c->index[slot_of(c, id)];
+    return v ? &c->entries[v - 1] : NULL;
+}
+
+static bool dup_opt(const char **dst, const char *src) {
+    *dst = NULL;
+    if (!src) return true;
+    return (*dst = dup_cut(src, strlen(src))) != NULL;
+}
+
+llmux_status lx_catalog_set_meta(lx_catalog *c, const char *id, const lx_catalog_meta *meta, llmux_error_info *err) {
+    if (!meta) return lx_error(err, LLMUX_E_INTERNAL, "lx_catalog_set_meta: NULL argument");
+    entry *e = find_entry(c, id);
+    if (!e) return lx_error(err, LLMUX_E_INTERNAL, "lx_catalog_set_meta: %.200s is not in the catalog", id ? id : "(null)");
+    lx_catalog_meta *m = calloc(1, sizeof *m);
+    if (!m || !dup_opt(&m->price_date, meta->price_date) || !dup_opt(&m->price_url, meta->price_url) ||
+        !dup_opt(&m->limits_url, meta->limits_url) || !dup_opt(&m->note, meta->note)) {
+        meta_free(m);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory describing %.200s in the model catalog", id);
+    }
+    m->tools = meta->tools;
+    m->vision = meta->vision;
+    m->reasoning = meta->reasoning;
+    m->json_schema = meta->json_schema;
+    meta_free(e->meta);
+    e->meta = m;
+    return LLMUX_OK;
+}
+
+const lx_catalog_meta *lx_catalog_meta_of(const lx_catalog *c, const char *id) {
+    const entry *e = find_entry(c, id);
+    return e ? e->meta : NULL;
+}
+
+lx_price_origin lx_catalog_price_origin(const lx_catalog *c, const char *id) {
+    const entry *e = find_entry(c, id);
+    if (!e || isnan(e->info.input_price)) return LX_PRICE_ORIGIN_NONE;
+    if (e->pinned & F_INPUT) return LX_PRICE_ORIGIN_CONFIGURED;
+    if (e->fixed & F_INPUT) return LX_PRICE_ORIGIN_STATIC;
+    return LX_PRICE_ORIGIN_DISCOVERED;
 }

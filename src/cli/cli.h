@@ -87,6 +87,8 @@ llmux_status cli_runtime_for_provider(const char *provider, const char *base_url
 
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
+/* `llmux models --catalog [--json]` (cmd_models_catalog.c); returns the exit code. */
+int cli_models_catalog(int json);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_chat(int argc, char **argv);
 

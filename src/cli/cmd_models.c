@@ -1,4 +1,5 @@
-/* `llmux models PROVIDER`: the models a remote provider offers. */
+/* `llmux models PROVIDER`: the models a remote provider offers; `llmux models --catalog`: the
+ * merged model catalog (cmd_models_catalog.c). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <getopt.h>
@@ -10,13 +11,21 @@
 
 static void models_usage(FILE *f) {
     fputs("usage: llmux models [options] PROVIDER\n"
+          "       llmux models --catalog [--json]\n"
           "\n"
           "Lists the models of a remote provider (openai, anthropic, gemini, openrouter, ollama, or any\n"
           "OpenAI-compatible server given with --base-url), one per line: the id to pass as -m, then\n"
           "what the provider says about it: context=TOKENS, max_output=TOKENS, and prices in USD per\n"
           "million tokens (input, output, cache_read, cache_write; OpenRouter publishes them).\n"
           "\n"
+          "With --catalog, prints the model catalog instead: the data shipped with llmux (prices\n"
+          "read from the providers' pages, with the day they were read), overridden by configured\n"
+          "prices: id, context, max output, prices per million tokens (input, cached input, cache\n"
+          "write, output), the day a shipped price was read and where each price comes from. With\n"
+          "--json, a JSON array that adds the pages read, capabilities and notes.\n"
+          "\n"
           "options:\n"
+          "      --catalog            print the model catalog (no PROVIDER)\n"
           "      --base-url URL       the provider's base URL (required for a custom name)\n"
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --json               print a JSON array of objects (unknown values are null)\n"
@@ -80,17 +89,18 @@ static void print_json(const llmux_model_list *l) {
     fputs(l->n ? "\n]\n" : "]\n", stdout);
 }
 
-enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT };
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT, OPT_CATALOG };
 
 int cli_cmd_models(int argc, char **argv) {
     static const struct option opts[] = {{"base-url", required_argument, NULL, OPT_BASE_URL},
                                          {"api-key", required_argument, NULL, OPT_API_KEY},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"catalog", no_argument, NULL, OPT_CATALOG},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *base_url = NULL, *api_key = NULL;
-    int json = 0;
+    int json = 0, catalog = 0;
     int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
     optind = 1;
     opterr = 0;
@@ -100,6 +110,7 @@ int cli_cmd_models(int argc, char **argv) {
         case OPT_BASE_URL: base_url = optarg; break;
         case OPT_API_KEY: api_key = optarg; break;
         case OPT_JSON: json = 1; break;
+        case OPT_CATALOG: catalog = 1; break;
         case OPT_TIMEOUT:
             if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
             break;
@@ -107,6 +118,11 @@ int cli_cmd_models(int argc, char **argv) {
         case ':': return cli_usage_error("option %s needs a value (see `llmux models --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux models --help`)", argv[optind - 1]);
         }
+    }
+    if (catalog) {
+        if (optind != argc) return cli_usage_error("--catalog takes no PROVIDER (got \"%s\")", argv[optind]);
+        if (base_url || api_key) return cli_usage_error("--catalog asks no provider: drop --base-url and --api-key");
+        return cli_models_catalog(json);
     }
     if (optind != argc - 1) return cli_usage_error("expected one PROVIDER (e.g. `llmux models openai`)");
     const char *provider = argv[optind];

@@ -13,6 +13,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
           "  models PROVIDER          list a remote provider's models, context lengths and prices\n"
+          "  models --catalog         the model catalog: shipped prices (with dates) and configured ones\n"
           "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
           "  chat [options]           a conversation with a model (see `llmux chat --help`)\n"
           "  help [COMMAND]           show help\n"

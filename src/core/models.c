@@ -14,16 +14,20 @@ typedef struct models_box {
     lx_arena arena;
     llmux_model_info *items;
     size_t cap;
+    size_t max; /* entries allowed: LX_MODELS_MAX unless made with lx_model_list_new_max */
 } models_box;
 
 static models_box *box_of(llmux_model_list *l) { return (models_box *)(void *)l; }
 
-llmux_model_list *lx_model_list_new(void) {
+llmux_model_list *lx_model_list_new_max(size_t max) {
     models_box *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     lx_arena_init(&b->arena);
+    b->max = max;
     return &b->pub;
 }
+
+llmux_model_list *lx_model_list_new(void) { return lx_model_list_new_max(LX_MODELS_MAX); }
 
 void llmux_model_list_free(llmux_model_list *list) {
     if (!list) return;
@@ -38,9 +42,9 @@ llmux_status lx_model_list_push(llmux_model_list *l, const char *prefix, const c
                                 llmux_model_info **out, llmux_error_info *err) {
     models_box *b = box_of(l);
     if (out) *out = NULL;
-    if (l->n >= LX_MODELS_MAX)
-        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: more than %u models in the list",
-                        provider ? provider : "models", LX_MODELS_MAX);
+    if (l->n >= b->max)
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: more than %zu models in the list",
+                        provider ? provider : "models", b->max);
     /* The array doubles inside the arena; the old copies stay until the list is freed, which
      * costs at most as much again as the final array. */
     if (l->n == b->cap) {
@@ -94,8 +98,9 @@ llmux_status lx_model_list_push_copy(llmux_model_list *l, const llmux_model_info
 llmux_status lx_model_list_append(llmux_model_list *dst, const llmux_model_list *src, llmux_error_info *err) {
     if (!src || src->n == 0) return LLMUX_OK;
     const char *who = src->models[0].provider ? src->models[0].provider : "models";
-    if (src->n > LX_MODELS_MAX - dst->n)
-        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: more than %u models in the list", who, LX_MODELS_MAX);
+    size_t max = box_of(dst)->max;
+    if (src->n > max - dst->n)
+        return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: more than %zu models in the list", who, max);
     for (size_t i = 0; i < src->n; i++) {
         llmux_status st = lx_model_list_push_copy(dst, &src->models[i], err);
         if (st != LLMUX_OK) return st;

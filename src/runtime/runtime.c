@@ -179,6 +179,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if (ca && *ca && !(rt->ca_bundle = dup_str(ca))) goto oom;
     rt->timeouts.ca_bundle = rt->ca_bundle;
     if (!(rt->catalog = lx_catalog_create())) goto oom;
+    if ((st = lx_runtime_catalog_load_shipped(rt->catalog, err)) != LLMUX_OK) goto fail;
     if ((st = lx_aliases_create(params->aliases, params->n_aliases, &rt->aliases, err)) != LLMUX_OK) goto fail;
     for (size_t i = 0; i < params->n_aliases; i++)
         if (lx_remote_is_remote(params->aliases[i].name, rt->providers, rt->n_providers) ||

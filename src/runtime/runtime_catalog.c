@@ -7,8 +7,17 @@
 
 #include "core/error.h"
 #include "core/response.h"
+#include "catalog/catalog_static.h"
 #include "pricing/pricing.h"
 #include "runtime/runtime_internal.h"
+#include "runtime/shipped_catalog.h"
+
+llmux_status lx_runtime_catalog_load_shipped(lx_catalog *c, llmux_error_info *err) {
+    llmux_status st = lx_catalog_load_static(c, lx_shipped_catalog, lx_shipped_catalog_size, err);
+    if (st == LLMUX_OK || st == LLMUX_E_OUT_OF_MEMORY) return st;
+    lx_error_clear(err);
+    return LLMUX_OK;
+}
 
 llmux_status llmux_catalog_add(llmux_runtime *rt, const llmux_model_info *models, size_t n, llmux_error_info *err) {
     llmux_error_info local_err;
@@ -34,6 +43,19 @@ llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **out, llmux
     return st;
 }
 
+llmux_status llmux_catalog_export_json(llmux_runtime *rt, char **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !out)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_catalog_export_json: rt and out are required");
+    lx_catalog *c = lx_runtime_catalog_lock(rt);
+    llmux_status st = lx_catalog_export_json(c, out, err);
+    lx_runtime_catalog_unlock(rt);
+    return st;
+}
+
 llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_list *list, llmux_error_info *err) {
     lx_catalog *c = lx_runtime_catalog_lock(rt);
     llmux_status st = lx_catalog_merge(c, list->models, list->n, LX_CATALOG_DISCOVERED, err);
@@ -42,8 +64,10 @@ llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_
 }
 
 /* Copies the prices of the first catalog entry found under `spec`, else under
- * "<provider>/<model>" (the model that answered, e.g. a dated snapshot of an alias). */
-static bool find_prices(llmux_runtime *rt, const char *spec, const llmux_response *resp, llmux_model_info *out) {
+ * "<provider>/<model>" (the model that answered, e.g. a dated snapshot of an alias), and which
+ * layer its price came from (origin may be NULL). */
+static bool find_prices(llmux_runtime *rt, const char *spec, const llmux_response *resp, llmux_model_info *out,
+                        lx_price_origin *origin) {
     lx_catalog *c = lx_runtime_catalog_lock(rt);
     const llmux_model_info *m = lx_catalog_find(c, spec);
     if ((!m || isnan(m->input_price) || isnan(m->output_price)) && resp->provider && resp->model) {
@@ -53,16 +77,24 @@ static bool find_prices(llmux_runtime *rt, const char *spec, const llmux_respons
         if (m2) m = m2;
     }
     if (m) *out = *m;
+    if (origin) *origin = m ? lx_catalog_price_origin(c, m->id) : LX_PRICE_ORIGIN_NONE;
     lx_runtime_catalog_unlock(rt);
     if (m) out->id = out->name = out->provider = NULL; /* borrowed strings are not kept past the lock */
     return m != NULL;
+}
+
+lx_price_origin lx_runtime_price_origin(llmux_runtime *rt, const char *spec, const llmux_response *resp) {
+    llmux_model_info m;
+    lx_price_origin origin = LX_PRICE_ORIGIN_NONE;
+    find_prices(rt, spec, resp, &m, &origin);
+    return origin;
 }
 
 bool lx_runtime_price_response(llmux_runtime *rt, const char *spec, llmux_response *resp) {
     llmux_model_info m;
     llmux_cost cost;
     unsigned approx = 0;
-    lx_price_status ps = find_prices(rt, spec, resp, &m) ? lx_pricing_cost(&m, &resp->usage, &cost, &approx)
+    lx_price_status ps = find_prices(rt, spec, resp, &m, NULL) ? lx_pricing_cost(&m, &resp->usage, &cost, &approx)
                                                          : LX_PRICE_NO_PRICE;
     if (ps == LX_PRICE_OK) {
         /* The provider's own figure is what it bills; the catalog only explains it. */

@@ -25,6 +25,17 @@ void lx_runtime_catalog_unlock(llmux_runtime *rt);
  * False only when out of memory (adding a warning). */
 bool lx_runtime_price_response(llmux_runtime *rt, const char *spec, llmux_response *resp);
 
+/* Loads the catalog shipped with llmux (data/catalog.json, compiled in) into a new runtime's
+ * catalog as its static layer (runtime_catalog.c). Only LLMUX_E_OUT_OF_MEMORY fails: shipped data
+ * the loader refuses leaves the layer empty rather than break every runtime, and the test suite
+ * (tests/catalog, tests/runtime) is what keeps such data from shipping. */
+llmux_status lx_runtime_catalog_load_shipped(lx_catalog *c, llmux_error_info *err);
+
+/* Which catalog layer priced (or would price) a response to `spec`: the entry
+ * lx_runtime_price_response uses, and the layer that set its input price (configured, static =
+ * the shipped data, discovered); LX_PRICE_ORIGIN_NONE without one. For records of a cost's source. */
+lx_price_origin lx_runtime_price_origin(llmux_runtime *rt, const char *spec, const llmux_response *resp);
+
 /* Merges a provider's model list into the catalog as discovered entries (runtime_catalog.c). */
 llmux_status lx_runtime_catalog_discovered(llmux_runtime *rt, const llmux_model_list *list, llmux_error_info *err);
 

@@ -159,6 +159,11 @@ static void test_cap_and_names(void **state) {
     assert_int_equal(lx_catalog_merge(c, ms, 10, LX_CATALOG_DISCOVERED, &err), LLMUX_OK);
     assert_int_equal(lx_catalog_merge(c, &ms[n], 1, LX_CATALOG_DISCOVERED, &err), LLMUX_E_CONFIGURATION);
     assert_int_equal(lx_catalog_size(c), n);
+    /* A full catalog (more than one provider list may hold) still exports whole. */
+    llmux_model_list *l = NULL;
+    assert_int_equal(lx_catalog_export(c, &l, &err), LLMUX_OK);
+    assert_int_equal(l->n, n);
+    llmux_model_list_free(l);
     free(ms);
     free(ids);
     lx_catalog_destroy(c);

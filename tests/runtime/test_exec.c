@@ -292,9 +292,16 @@ static void test_destroy_stops_threads(void **state) {
         llmux_runtime_destroy(rt);
         /* Nothing the runtime started outlives it (the HTTP loop, the engine thread, and any
          * thread pool the engine spins up for a decode must all be gone). */
+        /* Threads of earlier tests (OpenMP workers of a finished engine thread) may still be
+         * exiting when `before` was counted, so fewer is fine; more is a leak. Give exiting
+         * threads a moment. */
         int after = thread_count();
-        if (after != before) fprintf(stderr, "threads: %d before, %d after round %d\n", before, after, round);
-        assert_int_equal(after, before);
+        for (int i = 0; i < 100 && after > before; i++) {
+            usleep(20 * 1000);
+            after = thread_count();
+        }
+        if (after > before) fprintf(stderr, "threads: %d before, %d after round %d\n", before, after, round);
+        assert_true(after <= before);
     }
     lx_fake_server_stop(s);
 }

@@ -52,10 +52,36 @@ static llmux_model_info info(const char *id, double in, double out) {
 
 #define NEAR(a, b) assert_true(fabs((a) - (b)) <= 1e-15)
 
+/* Entries in the runtime's catalog: every runtime starts with the shipped ones (data/catalog.json),
+ * so the tests below count what they add on top of those. */
+static size_t catalog_size(llmux_runtime *rt) {
+    llmux_model_list *l = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_catalog_list(rt, &l, &err), LLMUX_OK);
+    size_t n = l->n;
+    llmux_model_list_free(l);
+    return n;
+}
+
+static const llmux_model_info *find_model(const llmux_model_list *l, const char *id) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->models[i].id, id) == 0) return &l->models[i];
+    fail_msg("%s is not in the catalog", id);
+    return NULL;
+}
+
 static void test_unpriced_model_warns_and_succeeds(void **state) {
     (void)state;
     fx f;
     start(&f, "openai", "/v1");
+    /* The model must stay out of the shipped catalog (data/catalog.json) for this test to mean
+     * anything: say so here rather than fail below on a missing warning. */
+    llmux_model_list *l = NULL;
+    assert_int_equal(llmux_catalog_list(f.rt, &l, NULL), LLMUX_OK);
+    for (size_t i = 0; i < l->n; i++)
+        if (strncmp(l->models[i].id, "openai/gpt-4o-mini", 18) == 0)
+            fail_msg("%s is in the shipped catalog: pick an unpriced model for this test", l->models[i].id);
+    llmux_model_list_free(l);
     push(&f, "/v1/chat/completions", "application/json", NULL, "tests/data/fake/openai/response_text.json");
     llmux_response *r = run(&f, "openai/gpt-4o-mini", false);
     assert_string_equal(llmux_response_text(r), "Hello, world!");
@@ -131,6 +157,7 @@ static void test_model_list_feeds_catalog(void **state) {
     (void)state;
     fx f;
     start(&f, "openrouter", "/api/v1");
+    size_t n0 = catalog_size(f.rt);
     llmux_model_info pinned = info("openrouter/openai/gpt-4o", 2.0, NAN);
     assert_int_equal(llmux_catalog_add(f.rt, &pinned, 1, NULL), LLMUX_OK);
 
@@ -142,16 +169,16 @@ static void test_model_list_feeds_catalog(void **state) {
     llmux_model_list_free(l);
 
     assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
-    assert_int_equal(l->n, 2);
-    assert_string_equal(l->models[0].id, "openrouter/meta-llama/llama-3.1-8b-instruct");
-    assert_string_equal(l->models[0].name, "Meta: Llama 3.1 8B Instruct");
-    assert_int_equal(l->models[0].context_length, 131072);
-    NEAR(l->models[0].input_price, 0.02);
-    assert_string_equal(l->models[1].id, "openrouter/openai/gpt-4o");
-    assert_string_equal(l->models[1].provider, "openrouter");
-    NEAR(l->models[1].input_price, 2.0);   /* configured: kept */
-    NEAR(l->models[1].output_price, 10.0); /* configured unknown: discovered */
-    NEAR(l->models[1].cache_read_price, 1.25);
+    assert_int_equal(l->n, n0 + 2);
+    const llmux_model_info *llama = find_model(l, "openrouter/meta-llama/llama-3.1-8b-instruct");
+    assert_string_equal(llama->name, "Meta: Llama 3.1 8B Instruct");
+    assert_int_equal(llama->context_length, 131072);
+    NEAR(llama->input_price, 0.02);
+    const llmux_model_info *gpt = find_model(l, "openrouter/openai/gpt-4o");
+    assert_string_equal(gpt->provider, "openrouter");
+    NEAR(gpt->input_price, 2.0);   /* configured: kept */
+    NEAR(gpt->output_price, 10.0); /* configured unknown: discovered */
+    NEAR(gpt->cache_read_price, 1.25);
     llmux_model_list_free(l);
 
     push(&f, "/api/v1/chat/completions", "text/event-stream", NULL, "tests/data/fake/openrouter/stream_text.sse");
@@ -170,14 +197,13 @@ static void test_failed_list_changes_nothing(void **state) {
     (void)state;
     fx f;
     start(&f, "openrouter", "/api/v1");
+    size_t n0 = catalog_size(f.rt);
     push(&f, "/api/v1/models", "application/json", "{\"data\":[{\"id\":", NULL);
     llmux_model_list *l = NULL;
     llmux_error_info err;
     assert_int_equal(llmux_list_models(f.rt, "openrouter", NULL, &l, &err), LLMUX_E_UPSTREAM_PROTOCOL);
     assert_null(l);
-    assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
-    assert_int_equal(l->n, 0);
-    llmux_model_list_free(l);
+    assert_int_equal(catalog_size(f.rt), n0);
     fx_stop(&f);
 }
 
@@ -185,6 +211,7 @@ static void test_catalog_add_refuses_whole_batch(void **state) {
     (void)state;
     fx f;
     start(&f, "openai", "/v1");
+    size_t n0 = catalog_size(f.rt);
     llmux_model_info ms[3] = {info("openai/a", 1, 2), info("openai/b", -1, 2), info("openai/c", 1, 2)};
     llmux_error_info err;
     assert_int_equal(llmux_catalog_add(f.rt, ms, 3, &err), LLMUX_E_INVALID_REQUEST);
@@ -192,10 +219,7 @@ static void test_catalog_add_refuses_whole_batch(void **state) {
     ms[1] = info("no-slash", 1, 2);
     assert_int_equal(llmux_catalog_add(f.rt, ms, 3, &err), LLMUX_E_INVALID_REQUEST);
     assert_non_null(strstr(err.message, "models[1].id"));
-    llmux_model_list *l = NULL;
-    assert_int_equal(llmux_catalog_list(f.rt, &l, &err), LLMUX_OK);
-    assert_int_equal(l->n, 0);
-    llmux_model_list_free(l);
+    assert_int_equal(catalog_size(f.rt), n0);
     assert_int_equal(llmux_catalog_add(NULL, ms, 1, &err), LLMUX_E_INVALID_REQUEST);
     assert_int_equal(llmux_catalog_list(f.rt, NULL, &err), LLMUX_E_INVALID_REQUEST);
     fx_stop(&f);
