@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "handoff/handoff.h"
 #include "runtime/local_worker.h"
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"
@@ -276,6 +277,39 @@ static void local_done(void *ud, llmux_status st, const llmux_error_info *err, c
     attempt_ended(ud, st, err, stats);
 }
 
+/* The provider a plan step names: what comes before '/' for a remote spec, "local" otherwise. */
+static void provider_of(lx_driver *d, const char *spec, char *out, size_t size) {
+    const char *slash = strchr(spec, '/');
+    if (lx_runtime_is_remote(d->rt, spec) && slash) snprintf(out, size, "%.*s", (int)(slash - spec), spec);
+    else snprintf(out, size, "local");
+}
+
+/* The request for the current attempt: the step's overrides applied, and, when the plan has
+ * moved to a target of another provider than its first one (the provider the conversation was
+ * written for), the conversation handed off to the target's conventions (src/handoff/: tool-call
+ * ids, system placement, alternation, tool results, foreign reasoning). *req is d->req or
+ * d->step_req. */
+static llmux_status prepare_request(lx_driver *d, const lx_plan_step *s, const char *protocol,
+                                    const llmux_request **req, llmux_error_info *e) {
+    *req = d->req;
+    if (s->overrides) {
+        llmux_status st = apply_overrides(d->req, s->overrides, &d->step_req, e);
+        if (st != LLMUX_OK) return st;
+        *req = d->step_req;
+    }
+    char origin[128];
+    provider_of(d, d->plan.steps[0].model, origin, sizeof origin);
+    if (d->step == 0 || strcmp(origin, d->cur_provider) == 0) return LLMUX_OK;
+    lx_handoff_opts o = {.origin = origin, .target_protocol = protocol, .target_provider = d->cur_provider};
+    llmux_request *handed = NULL;
+    llmux_status st = lx_handoff(*req, &o, &handed, e);
+    if (st != LLMUX_OK) return st;
+    llmux_request_free(d->step_req);
+    d->step_req = handed;
+    *req = handed;
+    return LLMUX_OK;
+}
+
 /* Starts an attempt on the current step, skipping targets in cooldown; every failure to start
  * goes through attempt_ended like any failed attempt. */
 static void start_attempt(lx_driver *d) {
@@ -305,15 +339,13 @@ static void start_attempt(lx_driver *d) {
         attempt_ended(d, LLMUX_E_TIMEOUT, &e, NULL);
         return;
     }
-    const llmux_request *req = d->req;
-    llmux_status st = LLMUX_OK;
-    if (s->overrides) {
-        st = apply_overrides(d->req, s->overrides, &d->step_req, &e);
-        req = d->step_req;
-    }
     lx_event_sink sink = {attempt_emit, d};
     const llmux_cancel *cancel = lx_exec_cancel(d->x);
-    if (st == LLMUX_OK && lx_runtime_is_remote(d->rt, s->model)) {
+    bool remote = lx_runtime_is_remote(d->rt, s->model);
+    const char *protocol = "local";
+    llmux_status st = LLMUX_OK;
+    /* Resolve the target first: the request is prepared for it. */
+    if (remote) {
         size_t np;
         const llmux_provider_params *pp = lx_runtime_providers(d->rt, &np);
         if (!(d->target = malloc(sizeof *d->target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
@@ -321,21 +353,26 @@ static void start_attempt(lx_driver *d) {
         if (st == LLMUX_OK) {
             snprintf(d->cur_provider, sizeof d->cur_provider, "%s", d->target->cfg.name);
             snprintf(d->cur_model, sizeof d->cur_model, "%s", d->target->cfg.model);
-            lx_remote_settings settings = lx_runtime_timeouts(d->rt);
-            st = lx_remote_start(d->target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
-            if (st == LLMUX_OK) return;
+            protocol = d->target->provider->protocol;
         }
-    } else if (st == LLMUX_OK) {
+    } else {
         st = lx_runtime_local(d->rt, s->model, cancel, &d->local, &e);
-        lx_worker *w = d->local.worker;
         if (st == LLMUX_OK) {
             snprintf(d->cur_provider, sizeof d->cur_provider, "local");
             snprintf(d->cur_model, sizeof d->cur_model, "%s", d->local.name);
-            lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
-                                 .started = local_started, .done = local_done, .user_data = d};
-            st = lx_worker_submit(w, &job, &e);
-            if (st == LLMUX_OK) return;
         }
+    }
+    const llmux_request *req = d->req;
+    if (st == LLMUX_OK) st = prepare_request(d, s, protocol, &req, &e);
+    if (st == LLMUX_OK && remote) {
+        lx_remote_settings settings = lx_runtime_timeouts(d->rt);
+        st = lx_remote_start(d->target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
+        if (st == LLMUX_OK) return;
+    } else if (st == LLMUX_OK) {
+        lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
+                             .started = local_started, .done = local_done, .user_data = d};
+        st = lx_worker_submit(d->local.worker, &job, &e);
+        if (st == LLMUX_OK) return;
     }
     attempt_ended(d, st, &e, NULL);
 }
