@@ -226,6 +226,21 @@ LLMUX_API bool llmux_is_unset(double v);
 /* A NaN, the "unset" float value. */
 LLMUX_API double llmux_unset(void);
 
+/* What a model spec (llmux_request.model) names, from its spelling alone:
+ *  - "local/NAME" or a bare NAME without '/': a local model looked up in the model directories
+ *    (a bare NAME is first matched against the runtime's aliases);
+ *  - a path ("/...", "./...", "../...", or anything ending in ".gguf"): a local GGUF file;
+ *  - "provider/model" otherwise: a remote provider (an unknown provider name is refused with
+ *    LLMUX_E_MODEL_NOT_FOUND naming it). */
+typedef enum llmux_model_kind {
+    LLMUX_MODEL_LOCAL_NAME = 0,
+    LLMUX_MODEL_LOCAL_PATH = 1,
+    LLMUX_MODEL_REMOTE = 2
+} llmux_model_kind;
+
+/* Classifies a spec (NULL or "" is LOCAL_NAME: the default model). Pure; any thread. */
+LLMUX_API llmux_model_kind llmux_model_kind_of(const char *spec);
+
 /* ------------------------------------------------------ canonical response */
 
 typedef enum llmux_finish_reason {

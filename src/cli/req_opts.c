@@ -120,10 +120,7 @@ void cli_req_opts_help(FILE *f) {
           f);
 }
 
-bool cli_is_local_spec(const char *m) {
-    size_t n = strlen(m);
-    return strncmp(m, "local/", 6) == 0 || m[0] == '/' || m[0] == '.' || (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
-}
+bool cli_is_local_spec(const char *m) { return llmux_model_kind_of(m) != LLMUX_MODEL_REMOTE; }
 
 /* Directory part of a path, into out. */
 static void dir_of(const char *path, char *out, size_t size) {

@@ -56,13 +56,6 @@ static const lx_provider *adapter_for(const char *protocol) {
     return NULL;
 }
 
-bool lx_remote_is_remote(const char *model_spec, const llmux_provider_params *providers, size_t n_providers) {
-    if (!model_spec) return false;
-    const char *slash = strchr(model_spec, '/');
-    if (!slash || slash == model_spec) return false;
-    size_t len = (size_t)(slash - model_spec);
-    return find_params(model_spec, len, providers, n_providers) || find_builtin(model_spec, len);
-}
 
 /* Packs strings into target->storage. */
 typedef struct packer {

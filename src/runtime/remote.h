@@ -34,9 +34,6 @@ typedef struct lx_remote_target {
     char storage[4096];
 } lx_remote_target;
 
-/* Whether a model spec names a remote provider ("openai/gpt-4o-mini", or "<name>/..." for a
- * configured custom provider). */
-bool lx_remote_is_remote(const char *model_spec, const llmux_provider_params *providers, size_t n_providers);
 
 /* Resolves "provider/model" with the runtime's provider overrides and the environment variables
  * each official SDK reads (OPENAI_API_KEY/OPENAI_BASE_URL, ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL,

@@ -182,8 +182,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if ((st = lx_runtime_catalog_load_shipped(rt->catalog, err)) != LLMUX_OK) goto fail;
     if ((st = lx_aliases_create(params->aliases, params->n_aliases, &rt->aliases, err)) != LLMUX_OK) goto fail;
     for (size_t i = 0; i < params->n_aliases; i++)
-        if (lx_remote_is_remote(params->aliases[i].name, rt->providers, rt->n_providers) ||
-            strncmp(params->aliases[i].name, "local", 6) == 0) {
+        if (strcmp(params->aliases[i].name, "local") == 0) {
             st = lx_error(err, LLMUX_E_CONFIGURATION, "aliases[%zu].name: \"%.64s\" is a provider name", i,
                           params->aliases[i].name);
             goto fail;
@@ -227,10 +226,6 @@ llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, const char 
 
 /* ------------------------------------------------------------ resolution */
 
-static bool is_path_like(const char *m) {
-    size_t n = strlen(m);
-    return m[0] == '/' || m[0] == '.' || (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
-}
 
 /* Resolves "local/NAME", a bare NAME or a path to a canonical, allowed GGUF path. A name is
  * looked up as NAME, then NAME.gguf, in each model directory; a candidate that exists but is not
@@ -238,7 +233,8 @@ static bool is_path_like(const char *m) {
  * regular one is found. */
 static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, char *out, size_t out_size,
                                   llmux_error_info *err) {
-    if (is_path_like(spec)) return llmux_runtime_check_model_path(rt, spec, out, out_size, err);
+    if (llmux_model_kind_of(spec) == LLMUX_MODEL_LOCAL_PATH)
+        return llmux_runtime_check_model_path(rt, spec, out, out_size, err);
     const char *name = strncmp(spec, "local/", 6) == 0 ? spec + 6 : spec;
     if (!*name) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: empty local model name");
     char odd[PATH_MAX] = ""; /* the first candidate that exists but is not a regular file */
@@ -378,7 +374,8 @@ void lx_runtime_log(const llmux_runtime *rt, llmux_log_level level, const char *
 const lx_aliases *lx_runtime_aliases(const llmux_runtime *rt) { return rt->aliases; }
 
 bool lx_runtime_is_remote(const llmux_runtime *rt, const char *spec) {
-    return lx_remote_is_remote(spec, rt->providers, rt->n_providers);
+    (void)rt;
+    return llmux_model_kind_of(spec) == LLMUX_MODEL_REMOTE;
 }
 
 uint64_t lx_runtime_next_seed(llmux_runtime *rt) {

@@ -9,12 +9,6 @@
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"
 
-/* What llmux_run would send to the local engine: "local/...", a bare name, a path. */
-static bool is_local_spec(const char *m) {
-    size_t n = strlen(m);
-    return strncmp(m, "local/", 6) == 0 || !strchr(m, '/') || m[0] == '/' || m[0] == '.' ||
-           (n > 5 && strcmp(m + n - 5, ".gguf") == 0);
-}
 
 llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
                          llmux_embeddings **out, llmux_error_info *err) {
@@ -29,7 +23,7 @@ llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmu
     if (st != LLMUX_OK) return st;
     size_t np = 0;
     const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
-    if (!lx_remote_is_remote(req->model, pp, np) && is_local_spec(req->model))
+    if (llmux_model_kind_of(req->model) != LLMUX_MODEL_REMOTE)
         return lx_error(err, LLMUX_E_INVALID_REQUEST,
                         "model \"%.200s\": local embeddings are not supported yet (use a remote PROVIDER/MODEL)",
                         req->model);

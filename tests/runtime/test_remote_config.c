@@ -186,21 +186,20 @@ static void test_bad_specs(void **state) {
     assert_int_equal(resolve(big, NULL, 0, &err), LLMUX_E_INVALID_REQUEST);
 }
 
-static void test_is_remote(void **state) {
+/* The one spec classifier (llmux_model_kind_of). */
+static void test_model_kind(void **state) {
     (void)state;
-    llmux_provider_params p = {.name = "vllm", .base_url = "http://gpu:8000/v1"};
-    assert_true(lx_remote_is_remote("openai/gpt-4o-mini", NULL, 0));
-    assert_true(lx_remote_is_remote("anthropic/claude", NULL, 0));
-    assert_true(lx_remote_is_remote("gemini/gemini-2.5-flash", NULL, 0));
-    assert_true(lx_remote_is_remote("openrouter/a/b", NULL, 0));
-    assert_true(lx_remote_is_remote("ollama/llama3.2", NULL, 0));
-    assert_true(lx_remote_is_remote("vllm/x", &p, 1));
-    assert_false(lx_remote_is_remote("vllm/x", NULL, 0));
-    assert_false(lx_remote_is_remote("local/fortunes", NULL, 0));
-    assert_false(lx_remote_is_remote("models/x.gguf", NULL, 0));
-    assert_false(lx_remote_is_remote("/abs/x.gguf", NULL, 0));
-    assert_false(lx_remote_is_remote("openai", NULL, 0));
-    assert_false(lx_remote_is_remote(NULL, NULL, 0));
+    assert_int_equal(llmux_model_kind_of("openai/gpt-4o-mini"), LLMUX_MODEL_REMOTE);
+    assert_int_equal(llmux_model_kind_of("openrouter/a/b"), LLMUX_MODEL_REMOTE);
+    assert_int_equal(llmux_model_kind_of("vllm/x"), LLMUX_MODEL_REMOTE); /* unknown providers are refused by name later */
+    assert_int_equal(llmux_model_kind_of("local/fortunes"), LLMUX_MODEL_LOCAL_NAME);
+    assert_int_equal(llmux_model_kind_of("fortunes"), LLMUX_MODEL_LOCAL_NAME);
+    assert_int_equal(llmux_model_kind_of("openai"), LLMUX_MODEL_LOCAL_NAME);
+    assert_int_equal(llmux_model_kind_of(NULL), LLMUX_MODEL_LOCAL_NAME);
+    assert_int_equal(llmux_model_kind_of("models/x.gguf"), LLMUX_MODEL_LOCAL_PATH);
+    assert_int_equal(llmux_model_kind_of("/abs/x"), LLMUX_MODEL_LOCAL_PATH);
+    assert_int_equal(llmux_model_kind_of("./x"), LLMUX_MODEL_LOCAL_PATH);
+    assert_int_equal(llmux_model_kind_of("/x"), LLMUX_MODEL_LOCAL_PATH);
 }
 
 int main(void) {
@@ -212,7 +211,7 @@ int main(void) {
         cmocka_unit_test_setup(test_ollama_host, clean_env),
         cmocka_unit_test_setup(test_custom_providers, clean_env),
         cmocka_unit_test_setup(test_bad_specs, clean_env),
-        cmocka_unit_test_setup(test_is_remote, clean_env),
+        cmocka_unit_test(test_model_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
