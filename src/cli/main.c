@@ -14,6 +14,7 @@ static void usage(FILE *f) {
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
           "  models PROVIDER          list a remote provider's models, context lengths and prices\n"
           "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
+          "  records list|show|export execution records: attempts, usage, cost (see `llmux records --help`)\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -49,6 +50,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"embed", "--help", NULL};
                 return cli_cmd_embed(2, args);
             }
+            if (strcmp(argv[2], "records") == 0) {
+                char *args[] = {"records", "--help", NULL};
+                return cli_cmd_records(2, args);
+            }
             return cli_usage_error("unknown command \"%s\" (try `llmux help`)", argv[2]);
         }
         usage(stdout);
@@ -57,6 +62,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "models") == 0) return cli_cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
+    if (strcmp(cmd, "records") == 0) return cli_cmd_records(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 
