@@ -27,7 +27,12 @@ static void quiet_notices(void *arg, const char *message) { (void)arg, (void)mes
 
 llmux_status lx_pg_open(const char *url, void **out, llmux_error_info *err) {
     *out = NULL;
-    PGconn *c = PQconnectdb(url);
+    /* connect_timeout first, so the URL's own value (expanded from dbname after it) wins; without
+     * one libpq waits for the kernel's TCP timeout on an unreachable host, minutes in which the
+     * writer's queue would fill. */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {"10", url, NULL};
+    PGconn *c = PQconnectdbParams(keys, values, 1);
     if (!c) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
         char safe[256], msg[400];
