@@ -180,6 +180,39 @@ static void test_migrations_idempotent(void **state) {
     }
 }
 
+static void *open_close(void *arg) {
+    lx_store *s = NULL;
+    llmux_error_info e;
+    llmux_status st = lx_store_open(arg, &s, &e);
+    if (st != LLMUX_OK) fprintf(stderr, "concurrent open: %s\n", e.message);
+    lx_store_close(s);
+    return (void *)(intptr_t)st;
+}
+
+/* Several processes starting at once on a new database (here: threads with their own
+ * connections): every open succeeds and the migrations ran once. */
+static void test_concurrent_first_open(void **state) {
+    (void)state;
+    char url[512];
+    snprintf(url, sizeof url, "%s", fresh_url());
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) assert_int_equal(pthread_create(&t[i], NULL, open_close, url), 0);
+    for (int i = 0; i < 6; i++) {
+        void *res;
+        pthread_join(t[i], &res);
+        assert_int_equal((intptr_t)res, LLMUX_OK);
+    }
+    lx_store *s = NULL;
+    llmux_error_info e;
+    assert_int_equal(lx_store_open(url, &s, &e), LLMUX_OK);
+    assert_int_equal(lx_store_schema_version(s), lx_store_schema_latest());
+    lx_exec_record *r = make_record("after-race", 1, "m", LLMUX_OK, 1);
+    insert1(s, r);
+    lx_exec_record_free(r);
+    assert_int_equal(count_all(s), 1);
+    lx_store_close(s);
+}
+
 static void test_round_trip_every_field(void **state) {
     (void)state;
     lx_store *s = open_fresh();
@@ -560,7 +593,8 @@ static void test_json_errors(void **state) {
 }
 
 #define STORE_SUITE_TESTS                                                                                          \
-    cmocka_unit_test(test_migrations_idempotent), cmocka_unit_test(test_round_trip_every_field),                    \
+    cmocka_unit_test(test_migrations_idempotent), cmocka_unit_test(test_concurrent_first_open),                   \
+        cmocka_unit_test(test_round_trip_every_field),                    \
         cmocka_unit_test(test_filters_and_order), cmocka_unit_test(test_outcomes_with_attempts),                    \
         cmocka_unit_test(test_validation), cmocka_unit_test(test_writer_many_threads_tiny_queue),                   \
         cmocka_unit_test(test_writer_stop_flushes), cmocka_unit_test(test_writer_bad_record_isolated),              \

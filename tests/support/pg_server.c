@@ -25,8 +25,20 @@ struct pg_server {
 /* The newest installed version's bin directory (glob sorts, so "16" after "15"; versions are
  * two digits since PostgreSQL 10). */
 static bool find_bin(char *out, size_t size) {
+    /* LLMUX_TEST_PG_BIN names another installation (a non-Debian system); a directory without
+     * initdb means "not installed", which is also how the SKIP path is exercised. */
+    const char *env = getenv("LLMUX_TEST_PG_BIN");
+    if (env && *env) {
+        char initdb[PATH_MAX];
+        snprintf(out, size, "%s", env);
+        snprintf(initdb, sizeof initdb, "%s/initdb", env);
+        return access(initdb, X_OK) == 0;
+    }
     glob_t g;
-    if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0) return false;
+    if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0) {
+        globfree(&g);
+        return false;
+    }
     const char *last = g.gl_pathv[g.gl_pathc - 1];
     snprintf(out, size, "%.*s", (int)(strlen(last) - strlen("/initdb")), last);
     globfree(&g);
@@ -80,7 +92,8 @@ int pg_server_start(const char *db, pg_server **out) {
     pg_server *s = calloc(1, sizeof *s);
     if (!s) return -1;
     if (!find_bin(s->bin, sizeof s->bin)) {
-        fprintf(stderr, "pg_server: no PostgreSQL in /usr/lib/postgresql/*/bin (apt-get install postgresql): skipped\n");
+        fprintf(stderr, "pg_server: no initdb in %s (apt-get install postgresql): skipped\n",
+                getenv("LLMUX_TEST_PG_BIN") ? getenv("LLMUX_TEST_PG_BIN") : "/usr/lib/postgresql/*/bin");
         free(s);
         return PG_SERVER_SKIP;
     }
