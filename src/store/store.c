@@ -104,8 +104,10 @@ void lx_store_close(lx_store *s) {
 
 static lx_sql_param ptext(const char *s) { return (lx_sql_param){.type = s ? LX_SQL_TEXT : LX_SQL_NULL, .text = s}; }
 static lx_sql_param pint(int64_t i) { return (lx_sql_param){.type = LX_SQL_INT, .i = i}; }
-/* NaN has no SQL spelling both databases share: stored as NULL. */
-static lx_sql_param preal(double d) { return (lx_sql_param){.type = isnan(d) ? LX_SQL_NULL : LX_SQL_REAL, .d = d}; }
+/* NaN and infinities have no SQL spelling both databases share: stored as NULL (read back NaN). */
+static lx_sql_param preal(double d) { return (lx_sql_param){.type = isfinite(d) ? LX_SQL_REAL : LX_SQL_NULL, .d = d}; }
+/* An attempt's times are NOT NULL with -1 for "unknown": a non-finite value is unknown. */
+static lx_sql_param pms(double d) { return (lx_sql_param){.type = LX_SQL_REAL, .d = isfinite(d) ? d : -1}; }
 
 static const char k_insert_exec[] =
     "INSERT INTO executions (id, replay_of, request_id, caller, started_at_ms, ended_at_ms, requested_model,"
@@ -157,8 +159,8 @@ static llmux_status insert_one(lx_store *s, const lx_exec_record *r, llmux_error
         lx_sql_param q[] = {
             ptext(r->id),          pint(a->n),          ptext(a->target),
             pint(a->started_at_ms), pint(a->http_status), ptext(llmux_status_name(a->status)),
-            ptext(a->error_message), pint(a->retry_delay_ms), preal(a->ttft_ms),
-            preal(a->duration_ms),
+            ptext(a->error_message), pint(a->retry_delay_ms), pms(a->ttft_ms),
+            pms(a->duration_ms),
         };
         st = s->b->query(s->db, k_insert_attempt, q, (int)(sizeof q / sizeof q[0]), NULL, NULL, err);
     }

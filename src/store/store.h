@@ -125,9 +125,9 @@ llmux_status lx_store_get(lx_store *s, const char *id, lx_exec_record **out, llm
 
 /* The writer thread: a bounded queue drained in batched transactions. Submitting never waits on
  * the database unless the queue is full; then it waits (nothing is dropped). A failed transaction
- * is retried with a doubling backoff; when every retry failed, the batch's records are inserted
- * one by one so one bad record loses only itself, and every record that could not be written is
- * counted and named in the log (never silently lost). */
+ * is retried with a doubling backoff (a refused record, LLMUX_E_INVALID_REQUEST, is not retried:
+ * its batch is inserted one record per transaction so it loses only itself). Every record that
+ * could not be written is counted and named in the log (never silently lost). */
 typedef struct lx_record_writer lx_record_writer;
 
 typedef void (*lx_record_log_cb)(llmux_log_level level, const char *message, void *user_data);

@@ -1,10 +1,11 @@
 /* The records writer thread (DESIGN.md §5): producers append to a bounded ring and only wait when
  * it is full; the thread takes up to batch_max records at a time and commits them in one
- * transaction. A failed transaction is retried with a doubling backoff; after the last retry the
- * batch is tried record by record, so a record the database refuses (a duplicate id) costs only
- * itself. What still cannot be written is counted and named in the log: never dropped silently. */
+ * transaction. A failed transaction is retried with a doubling backoff. When the database refused
+ * a record (a duplicate id) the batch is tried record by record, so that record costs only itself.
+ * What still cannot be written is counted and named in the log: never dropped silently. */
 #define _XOPEN_SOURCE 700
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,19 @@ static void sleep_ms(int64_t ms) {
     }
 }
 
-static void logf_(lx_record_writer *w, llmux_log_level level, const char *fmt, const char *a, const char *b) {
+static void wlog(lx_record_writer *w, llmux_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void wlog(lx_record_writer *w, llmux_log_level level, const char *fmt, ...) {
     if (!w->p.log) return;
     char msg[1024];
-    snprintf(msg, sizeof msg, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     w->p.log(level, msg, w->p.log_user_data);
 }
 
@@ -54,47 +64,53 @@ static void note_failure(lx_record_writer *w, const llmux_error_info *e) {
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Commits batch[0..n), retrying; true when committed. */
-static bool commit_with_retries(lx_record_writer *w, lx_exec_record **batch, size_t n, int retries) {
+/* Commits batch[0..n), retrying up to `retries` times; returns the last status. A record the
+ * database refuses (LLMUX_E_INVALID_REQUEST: a duplicate id) would be refused again, so that
+ * failure is not retried. */
+static llmux_status commit_with_retries(lx_record_writer *w, lx_exec_record **batch, size_t n, int retries) {
     int64_t backoff = w->p.retry_backoff_ms;
     for (int attempt = 0;; attempt++) {
         llmux_error_info e;
         lx_error_clear(&e);
-        if (lx_store_insert(w->store, batch, n, &e) == LLMUX_OK) return true;
+        llmux_status st = lx_store_insert(w->store, batch, n, &e);
+        if (st == LLMUX_OK) return st;
         note_failure(w, &e);
-        /* A record the database refuses will be refused again: no point waiting. */
-        bool hopeless = e.status == LLMUX_E_INVALID_REQUEST;
-        if (attempt >= retries || hopeless) {
-            logf_(w, LLMUX_LOG_ERROR, "records: write failed, giving up: %s%s", e.message, "");
-            return false;
+        if (attempt >= retries || st == LLMUX_E_INVALID_REQUEST) {
+            wlog(w, LLMUX_LOG_ERROR, "records: write of %zu record(s) failed: %s", n, e.message);
+            return st;
         }
-        logf_(w, LLMUX_LOG_WARN, "records: write failed, retrying: %s%s", e.message, "");
+        wlog(w, LLMUX_LOG_WARN, "records: write failed, retrying in %lld ms: %s", (long long)backoff, e.message);
         sleep_ms(backoff);
         if (backoff < 5000) backoff *= 2;
     }
 }
 
 static void write_batch(lx_record_writer *w, lx_exec_record **batch, size_t n) {
-    uint64_t written = 0, lost = 0;
+    uint64_t written = 0;
     int retries = w->p.retries < 0 ? 0 : w->p.retries;
-    if (commit_with_retries(w, batch, n, retries)) {
+    llmux_status st = commit_with_retries(w, batch, n, retries);
+    bool *ok = NULL;
+    if (st == LLMUX_OK) {
         written = n;
-    } else {
-        /* One by one, each with one more try: the good records of a batch with a bad one still
-         * land, and a store that is down fails fast here. */
+    } else if (st == LLMUX_E_INVALID_REQUEST && n > 1 && (ok = calloc(n, sizeof *ok)) != NULL) {
+        /* Some record was refused: the others still land, one transaction each. A failure of the
+         * store itself (not of a record) ends this: the rest would fail the same way. */
         for (size_t i = 0; i < n; i++) {
-            if (n > 1 && commit_with_retries(w, &batch[i], 1, 0)) {
-                written++;
-            } else {
-                lost++;
-                logf_(w, LLMUX_LOG_ERROR, "records: execution %s not recorded%s", batch[i]->id ? batch[i]->id : "?", "");
-            }
+            st = commit_with_retries(w, &batch[i], 1, 0);
+            ok[i] = st == LLMUX_OK;
+            written += ok[i];
+            if (st != LLMUX_OK && st != LLMUX_E_INVALID_REQUEST) break;
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        if (written == n || (ok && ok[i])) continue;
+        wlog(w, LLMUX_LOG_ERROR, "records: execution %s not recorded", batch[i]->id ? batch[i]->id : "?");
+    }
+    free(ok);
     for (size_t i = 0; i < n; i++) lx_exec_record_free(batch[i]);
     pthread_mutex_lock(&w->mu);
     w->stats.written += written;
-    w->stats.lost += lost;
+    w->stats.lost += n - written;
     w->done += n;
     pthread_cond_broadcast(&w->progress);
     pthread_mutex_unlock(&w->mu);
@@ -194,8 +210,8 @@ void lx_record_writer_submit(lx_record_writer *w, lx_exec_record *r) {
         w->stats.submitted++;
         w->stats.lost++;
         pthread_mutex_unlock(&w->mu);
-        logf_(w, LLMUX_LOG_ERROR, "records: execution %s submitted after the writer stopped; not recorded%s",
-              r->id ? r->id : "?", "");
+        wlog(w, LLMUX_LOG_ERROR, "records: execution %s submitted after the writer stopped; not recorded",
+             r->id ? r->id : "?");
         lx_exec_record_free(r);
         return;
     }

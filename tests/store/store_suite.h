@@ -383,6 +383,19 @@ static void test_outcomes_with_attempts(void **state) {
     assert_int_equal(got->attempts[1].status, LLMUX_E_CANCELLED);
     lx_exec_record_free(got);
     for (int i = 0; i < 3; i++) lx_exec_record_free(all[i]);
+    /* Values with no SQL form: an unknown time reads back as -1, an infinite cost as unknown. */
+    lx_exec_record *odd = make_record("exec-odd", 400, "m", LLMUX_OK, 1);
+    odd->attempts[0].ttft_ms = NAN;
+    odd->attempts[0].duration_ms = INFINITY;
+    odd->cost.total = INFINITY;
+    insert1(s, odd);
+    lx_exec_record_free(odd);
+    assert_int_equal(lx_store_get(s, "exec-odd", &got, &e), LLMUX_OK);
+    assert_true(got->attempts[0].ttft_ms == -1);
+    assert_true(got->attempts[0].duration_ms == -1);
+    assert_true(isnan(got->cost.total));
+    assert_true(got->cost.input == 0.25);
+    lx_exec_record_free(got);
     lx_store_close(s);
 }
 
