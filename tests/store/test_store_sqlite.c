@@ -4,7 +4,9 @@
  * database, a schema from a newer llmux. URL handling is tested here too: it needs no server. */
 #include "store_suite.h"
 
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,6 +193,56 @@ static void test_writer_retry_succeeds_after_lock_released(void **state) {
     lx_store_close(s);
 }
 
+/* A disk that takes no more (a file size limit on this process, which binds root too, unlike file
+ * modes, so it stands in for the read-only file in CI): the write fails, the writer retries, gives
+ * up loudly, and writes again once there is room. */
+static void test_writer_disk_full(void **state) {
+    lx_store *s = open_fresh();
+    lx_exec_record *small = make_record("small-0", 1, "m", LLMUX_OK, 1);
+    insert1(s, small);
+    lx_exec_record_free(small);
+    log_acc log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    lx_record_writer_params p = lx_record_writer_default_params();
+    p.retries = 1;
+    p.retry_backoff_ms = 5;
+    p.log = collect_log;
+    p.log_user_data = &log;
+    lx_record_writer *w;
+    llmux_error_info e;
+    assert_int_equal(lx_record_writer_start_ex(s, &p, &w, &e), LLMUX_OK);
+
+    struct rlimit old, tight;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    tight = old;
+    tight.rlim_cur = 256 * 1024; /* the database and its WAL are far smaller; the record is not */
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
+    lx_exec_record *big = make_record("big-0", 2, "m", LLMUX_OK, 1);
+    big->response_text = malloc(2u << 20);
+    memset(big->response_text, 'x', (2u << 20) - 1);
+    big->response_text[(2u << 20) - 1] = '\0';
+    lx_record_writer_submit(w, big);
+    lx_record_writer_flush(w);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+
+    lx_record_writer_stats st;
+    lx_record_writer_get_stats(w, &st);
+    assert_int_equal(st.lost, 1);
+    assert_int_equal(st.written, 0);
+    assert_int_equal(st.failed_transactions, 2); /* the try and its one retry */
+    /* SQLite reports EFBIG as "disk I/O error" (ENOSPC would be "database or disk is full"). */
+    assert_non_null(strstr(st.last_error.message, "records (sqlite): "));
+    assert_non_null(strstr(st.last_error.message, "disk"));
+    assert_non_null(strstr(log.text, "execution big-0 not recorded"));
+    /* Room again: the same writer goes on. */
+    lx_record_writer_submit(w, make_record("small-1", 3, "m", LLMUX_OK, 1));
+    lx_record_writer_stop(w);
+    assert_int_equal(lx_store_open(current_url(), &s, &e), LLMUX_OK);
+    assert_int_equal(count_all(s), 2);
+    lx_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         STORE_SUITE_TESTS,
@@ -199,6 +251,7 @@ int main(void) {
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_writer_locked_database_gives_up_loudly),
         cmocka_unit_test(test_writer_retry_succeeds_after_lock_released),
+        cmocka_unit_test(test_writer_disk_full),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
