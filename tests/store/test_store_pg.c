@@ -5,6 +5,7 @@
 #include "store_suite.h"
 
 #include <libpq-fe.h>
+#include <time.h>
 
 #include "support/pg_server.h"
 
@@ -93,6 +94,49 @@ static void test_server_down_then_back(void **state) {
     lx_store_close(s);
 }
 
+static void *commit_later(void *arg) {
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    PGresult *r = PQexec(arg, "COMMIT");
+    PQclear(r);
+    return NULL;
+}
+
+/* Stop flushes what is queued even while the database makes the writer wait: another session
+ * holds a lock on the table, the records sit in the queue and in a blocked transaction (no
+ * timeout: PostgreSQL waits for the lock) when stop is called, and all are there afterwards. */
+static void test_stop_waits_for_a_blocked_write(void **state) {
+    lx_store *s = open_fresh();
+    PGconn *c = PQconnectdb(current_url());
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "BEGIN; LOCK TABLE executions IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    lx_record_writer *w;
+    llmux_error_info e;
+    assert_int_equal(lx_record_writer_start(s, 4, &w, &e), LLMUX_OK);
+    /* The lock goes 300 ms from now, whatever this thread does (a submit may wait for it). */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, commit_later, c), 0);
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "blocked-%d", i);
+        lx_record_writer_submit(w, make_record(id, i, "m", LLMUX_OK, 1));
+        if (i == 3) {
+            /* Four submits fit the queue without waiting, microseconds in: nothing written yet. */
+            lx_record_writer_stats st;
+            lx_record_writer_get_stats(w, &st);
+            assert_int_equal(st.written, 0);
+        }
+    }
+    lx_record_writer_stop(w);
+    pthread_join(t, NULL);
+    PQfinish(c);
+    assert_int_equal(lx_store_open(current_url(), &s, &e), LLMUX_OK);
+    assert_int_equal(count_all(s), 10);
+    lx_store_close(s);
+}
+
 static int setup(void **state) { return 0; }
 static int teardown(void **state) { return 0; }
 
@@ -107,6 +151,7 @@ int main(void) {
         STORE_SUITE_TESTS,
         cmocka_unit_test(test_backend_and_versions),
         cmocka_unit_test(test_server_down_then_back),
+        cmocka_unit_test(test_stop_waits_for_a_blocked_write),
     };
     rc = cmocka_run_group_tests(tests, setup, teardown);
     pg_server_destroy(g_pg);
