@@ -227,8 +227,8 @@ static bool rattempts(rd *r, const json_t *o, lx_exec_record *rec) {
 llmux_status lx_exec_record_from_json(const char *json, size_t len, lx_exec_record **out, llmux_error_info *err) {
     *out = NULL;
     if (!json) return lx_error(err, LLMUX_E_INVALID_REQUEST, "record: NULL");
-    if (len > LLMUX_JSON_MAX_BYTES)
-        return lx_error(err, LLMUX_E_INVALID_REQUEST, "record: larger than %u bytes", LLMUX_JSON_MAX_BYTES);
+    if (len > LX_RECORD_JSON_MAX)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "record: larger than %u bytes", LX_RECORD_JSON_MAX);
     json_error_t je;
     json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     if (!o) return lx_error(err, LLMUX_E_INVALID_REQUEST, "record: line %d column %d: %s", je.line, je.column, je.text);

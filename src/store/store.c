@@ -305,6 +305,9 @@ llmux_status lx_store_list(lx_store *s, const lx_record_filter *f, lx_exec_recor
     if (!s) return lx_error(err, LLMUX_E_INTERNAL, "records: no store");
     lx_record_filter none = {0};
     if (!f) f = &none;
+    /* A server restarted since the last call: reconnect rather than fail this read. */
+    llmux_status cst = s->b->ensure_connected(s->db, err);
+    if (cst != LLMUX_OK) return cst;
     llmux_status st = check_filter_text(f->model, "model", err);
     if (st == LLMUX_OK) st = check_filter_text(f->status, "status", err);
     if (st != LLMUX_OK) return st;
@@ -358,9 +361,11 @@ llmux_status lx_store_get(lx_store *s, const char *id, lx_exec_record **out, llm
     if (!lx_record_id_valid(id))
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "records: not a valid execution id (1..%d characters of A-Z a-z 0-9 . _ : -)",
                         LX_RECORD_ID_MAX);
+    llmux_status st = s->b->ensure_connected(s->db, err);
+    if (st != LLMUX_OK) return st;
     rows rs = {0};
     lx_sql_param p = ptext(id);
-    llmux_status st = s->b->query(s->db, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = $1", &p, 1, read_exec, &rs, err);
+    st = s->b->query(s->db, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = $1", &p, 1, read_exec, &rs, err);
     if (st == LLMUX_OK && rs.n == 0) st = lx_error(err, LLMUX_E_INVALID_REQUEST, "no record %s", id);
     if (st == LLMUX_OK) st = load_attempts(s, rs.v[0], err);
     if (st != LLMUX_OK) {

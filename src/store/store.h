@@ -19,6 +19,8 @@
 #define LX_RECORD_ID_MAX 128                      /* bytes of an execution id */
 #define LX_RECORD_TEXT_MAX (16u * 1024u * 1024u)  /* bytes of any one text field */
 #define LX_RECORD_ATTEMPTS_MAX 1000
+#define LX_RECORD_JSON_MAX (256u * 1024u * 1024u) /* bytes of one record's JSON read back: several
+                                                     texts at their cap, escaped, fit */
 #define LX_RECORD_FILTER_TEXT_MAX 256             /* bytes of a model / status filter */
 #define LX_RECORD_LIST_DEFAULT 100                /* rows of a list with limit 0 */
 #define LX_RECORD_LIST_MAX 10000                  /* most rows one list returns */

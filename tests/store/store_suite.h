@@ -330,6 +330,9 @@ static void test_filters_and_order(void **state) {
     list_ids(s, &f, "e2");
     f = (lx_record_filter){.model = "nope"};
     list_ids(s, &f, "");
+    /* Filter text is data, never SQL. */
+    f = (lx_record_filter){.model = "x' OR '1'='1"};
+    list_ids(s, &f, "");
     /* The model filter also matches what answered when the request named an alias. */
     lx_exec_record *r = make_record("e6", 6000, "chain", LLMUX_OK, 1);
     free(r->model);

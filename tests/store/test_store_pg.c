@@ -62,7 +62,12 @@ static void test_server_down_then_back(void **state) {
     lx_record_writer_submit(w, make_record("before-down", 1, "m", LLMUX_OK, 1));
     lx_record_writer_flush(w);
 
+    lx_store *reader;
+    assert_int_equal(lx_store_open(current_url(), &reader, &e), LLMUX_OK);
     assert_int_equal(pg_server_stop(g_pg), 0);
+    lx_exec_record **v;
+    size_t n;
+    assert_int_equal(lx_store_list(reader, NULL, &v, &n, &e), LLMUX_E_NETWORK);
     for (int i = 0; i < 4; i++) {
         char id[16];
         snprintf(id, sizeof id, "down-%d", i);
@@ -85,6 +90,11 @@ static void test_server_down_then_back(void **state) {
     assert_int_equal(pg_server_restart(g_pg), 0);
     lx_record_writer_submit(w, make_record("after-up", 20, "m", LLMUX_OK, 2));
     lx_record_writer_stop(w);
+    /* A reader opened before the outage reads again too. */
+    assert_int_equal(lx_store_list(reader, NULL, &v, &n, &e), LLMUX_OK);
+    assert_int_equal(n, 2);
+    lx_exec_record_list_free(v, n);
+    lx_store_close(reader);
     assert_int_equal(lx_store_open(current_url(), &s, &e), LLMUX_OK);
     assert_int_equal(count_all(s), 2);
     lx_exec_record *got;
