@@ -27,11 +27,11 @@ static void quiet_notices(void *arg, const char *message) { (void)arg, (void)mes
 
 llmux_status lx_pg_open(const char *url, void **out, llmux_error_info *err) {
     *out = NULL;
-    /* connect_timeout first, so the URL's own value (expanded from dbname after it) wins; without
-     * one libpq waits for the kernel's TCP timeout on an unreachable host, minutes in which the
-     * writer's queue would fill. */
-    const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *const values[] = {"10", url, NULL};
+    /* Defaults first, so the URL's own values (expanded from dbname after them) win. Without a
+     * connect timeout libpq waits for the kernel's TCP timeout on an unreachable host; without a
+     * statement timeout a lock held elsewhere could stall the writer, and shutdown, forever. */
+    const char *const keys[] = {"connect_timeout", "options", "dbname", NULL};
+    const char *const values[] = {"10", "-c statement_timeout=60000", url, NULL};
     PGconn *c = PQconnectdbParams(keys, values, 1);
     if (!c) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
