@@ -741,6 +741,51 @@ LLMUX_API llmux_status llmux_catalog_list(llmux_runtime *rt, llmux_model_list **
  * caveats). *out is released with llmux_free(). Thread-safe. */
 LLMUX_API llmux_status llmux_catalog_export_json(llmux_runtime *rt, char **out, llmux_error_info *err);
 
+/* ------------------------------------------------------ execution records */
+
+/* Reading the execution records a runtime writes (llmux_runtime_params.records): every execution
+ * with its attempts, usage, cost and, unless bodies are off, the request and the response text.
+ * docs/records.md describes the schema and the JSON of a record.
+ *
+ * Thread-safety: a llmux_records handle may be used from several threads (calls are serialized
+ * on it); open one handle per thread for parallel reads. Reading while a runtime writes the same
+ * database is fine (SQLite WAL readers never block the writer; PostgreSQL is a server). */
+typedef struct llmux_records llmux_records;
+
+/* Which records llmux_records_list returns. Start from llmux_records_filter_default(). */
+typedef struct llmux_records_filter {
+    int64_t since_ms;       /* records started at or after this unix time in ms; 0 = no bound */
+    const char *model;      /* the requested model (or alias) or the model that answered; NULL = any */
+    const char *status;     /* final status name (llmux_status_name: "ok", "cancelled", ...); NULL = any */
+    size_t limit;           /* most records; 0 = 100; at most 10000 */
+    const char *before_id;  /* paging: records older (in list order) than this id, e.g. the last of
+                               the previous page; NULL = from the newest */
+    bool with_attempts;     /* include each record's "attempts" array */
+} llmux_records_filter;
+
+/* Everything unset: newest 100 records of any model and status, without attempts. */
+LLMUX_API llmux_records_filter llmux_records_filter_default(void);
+
+/* Opens a records database: "sqlite:PATH" or "postgresql://..." / "postgres://...". Creates and
+ * migrates the schema when needed (so the first open of a new path creates the file). Errors:
+ * LLMUX_E_CONFIGURATION for a bad URL, an unreachable server or a schema newer than this library
+ * (messages never contain a password); LLMUX_E_OUT_OF_MEMORY. On success *out is owned by the
+ * caller (llmux_records_close). */
+LLMUX_API llmux_status llmux_records_open(const char *url, llmux_records **out, llmux_error_info *err);
+/* Closes the connection and frees the handle. Accepts NULL. */
+LLMUX_API void llmux_records_close(llmux_records *rec);
+/* Records matching the filter (NULL = the defaults), newest first, as JSON lines: one record
+ * object per line, each ending in "\n"; "" when none match. *jsonl is owned by the caller
+ * (llmux_free). Errors: LLMUX_E_INVALID_REQUEST for a filter past its caps (unknown status, a
+ * model over 256 bytes, limit over 10000, a malformed before_id); LLMUX_E_NETWORK or
+ * LLMUX_E_INTERNAL when the database fails. */
+LLMUX_API llmux_status llmux_records_list(llmux_records *rec, const llmux_records_filter *filter, char **jsonl,
+                                llmux_error_info *err);
+/* One record with all its attempts, as a JSON object (no trailing newline); *json is owned by the
+ * caller (llmux_free). An id that is malformed (ids are 1..128 characters of A-Z a-z 0-9 . _ : -)
+ * or unknown: LLMUX_E_INVALID_REQUEST ("no record <id>"). */
+LLMUX_API llmux_status llmux_records_get(llmux_records *rec, const char *id, char **json, llmux_error_info *err);
+
 #ifdef __cplusplus
 }
 #endif

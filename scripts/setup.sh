@@ -8,6 +8,7 @@ packages=(build-essential cmake pkg-config git ca-certificates
           libcurl4-openssl-dev libevent-dev libjansson-dev libsqlite3-dev libpq-dev libyaml-dev
           libseccomp-dev libcmocka-dev clang libclang-rt-dev
           libedit-dev  # line editing and history for `llmux chat`
+          postgresql  # a real server for the records tests (tests/support/pg_server.c)
           libssl-dev libnghttp2-dev)  # the tests' TLS / HTTP/2 fake server
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -91,6 +91,15 @@ int cli_cmd_models(int argc, char **argv);
 int cli_models_catalog(int json);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_chat(int argc, char **argv);
+int cli_cmd_records(int argc, char **argv);
+
+/* The execution records database (records_url.c): flag (--records) if set, else $LLMUX_RECORDS,
+ * else "sqlite:$XDG_DATA_HOME/llmux/records.db" (~/.local/share/llmux/records.db). The default is
+ * written into buf. NULL when no default can be formed (no HOME). */
+const char *cli_records_url(const char *flag, char *buf, size_t size);
+/* --since's value (since.c): RFC 3339, a date, or a duration before now_ms ("30m", "7d"); unix
+ * epoch ms into *out. 0 on success, else prints the usage error and returns CLI_EXIT_USAGE. */
+int cli_parse_since(const char *s, int64_t now_ms, int64_t *out);
 
 /* JSON output helpers (json_out.c): a quoted, escaped string (NULL as ""); a number in its
  * shortest round-trip form, null when not finite; the same for a float. */

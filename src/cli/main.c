@@ -16,6 +16,7 @@ static void usage(FILE *f) {
           "  models --catalog         the model catalog: shipped prices (with dates) and configured ones\n"
           "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
           "  chat [options]           a conversation with a model (see `llmux chat --help`)\n"
+          "  records list|show|export execution records: attempts, usage, cost (see `llmux records --help`)\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -55,6 +56,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"chat", "--help", NULL};
                 return cli_cmd_chat(2, args);
             }
+            if (strcmp(argv[2], "records") == 0) {
+                char *args[] = {"records", "--help", NULL};
+                return cli_cmd_records(2, args);
+            }
             return cli_usage_error("unknown command \"%s\" (try `llmux help`)", argv[2]);
         }
         usage(stdout);
@@ -64,6 +69,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "models") == 0) return cli_cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
     if (strcmp(cmd, "chat") == 0) return cli_cmd_chat(argc - 1, argv + 1);
+    if (strcmp(cmd, "records") == 0) return cli_cmd_records(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 

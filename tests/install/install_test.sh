@@ -23,6 +23,6 @@ cc -std=c11 -Wall -Wextra -Werror "$src/tests/install/consumer.c" -o "$prefix/co
 "$prefix/consumer_shared" | grep -q "^llmux 0\.[0-9]*\.[0-9]* rate_limited$"
 # The archive holds llmux and llama.cpp; its dependencies link as the system has them (shared).
 cc -std=c11 "$src/tests/install/consumer.c" -o "$prefix/consumer_static" $(pkg-config --cflags llmux) \
-   "$prefix/lib/libllmux.a" $(pkg-config --libs libcurl libevent libevent_pthreads jansson) -lstdc++ -lm -lpthread -lgomp
+   "$prefix/lib/libllmux.a" $(pkg-config --libs libcurl libevent libevent_pthreads jansson sqlite3 libpq) -lstdc++ -lm -lpthread -lgomp
 "$prefix/consumer_static" | grep -q "rate_limited$"
 echo "install test: shared ($soname) and static consumers ran"
