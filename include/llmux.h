@@ -316,6 +316,9 @@ typedef struct llmux_response {
     llmux_cost cost;
     llmux_timing timing;
     llmux_error_info error;     /* status LLMUX_OK unless finish_reason is ERROR/CANCELLED */
+    /* Appended after 0.1.0. */
+    const char *execution_id;   /* this execution's id in the runtime's records ("exec_..."), also
+                                   when records are off; NULL in a decoded response */
 } llmux_response;
 
 /* Releases a response and everything it points to. Accepts NULL. */
@@ -634,6 +637,16 @@ LLMUX_API llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response 
  * Any thread, also from its own callbacks. All executions must be freed (and have ended) before
  * llmux_runtime_destroy. */
 LLMUX_API void llmux_execution_free(llmux_execution *ex);
+
+/* Runs a recorded execution again (runtime params `records` must be set): the recorded request
+ * (records_omit_bodies must have been off) with the recorded plan — for an alias the same
+ * targets in the same order with the same weighted pick; the seed and every other field are in
+ * the request. The new execution is recorded with replay_of = execution_id. Otherwise as
+ * llmux_run: blocking, callbacks on the calling thread, the same outcomes. Errors before
+ * anything runs: LLMUX_E_CONFIGURATION (no records), LLMUX_E_INVALID_REQUEST (no such execution,
+ * recorded without its request, or its alias changed so that the plan no longer matches). */
+LLMUX_API llmux_status llmux_replay(llmux_runtime *rt, const char *execution_id, const llmux_run_params *params,
+                                    llmux_response **out, llmux_error_info *err);
 
 /* Resolves a model path to its canonical form and checks it lies inside one of the runtime's
  * model directories (no "..", no symlink escape). Writes the canonical path into buf. Returns

@@ -45,6 +45,7 @@ char *llmux_response_to_json(const llmux_response *resp) {
     if (resp->id) lx_jw_kstr(&w, "id", resp->id);
     if (resp->model) lx_jw_kstr(&w, "model", resp->model);
     if (resp->provider) lx_jw_kstr(&w, "provider", resp->provider);
+    if (resp->execution_id) lx_jw_kstr(&w, "execution_id", resp->execution_id);
     lx_jw_key(&w, "content");
     lx_jw_arr_begin(&w);
     for (size_t i = 0; resp->parts && i < resp->n_parts; i++) lx_jw_part(&w, &resp->parts[i]);
@@ -128,7 +129,7 @@ char *llmux_event_to_json(const llmux_event *ev) {
 
 static const char *const k_response_keys[] = {"id",     "model",  "provider", "content", "finish_reason",
                                               "usage",  "cost",   "timing",   "warnings", "error",
-                                              NULL};
+                                              "execution_id", NULL};
 static const char *const k_cost_keys[] = {"input", "output", "cache_read", "cache_write", "total", NULL};
 static const char *const k_timing_keys[] = {"queued_ms", "ttft_ms", "total_ms", NULL};
 static const char *const k_warning_keys[] = {"code", "message", NULL};
@@ -226,7 +227,8 @@ static bool decode_response(lx_jr *r, const json_t *root, llmux_response *resp) 
     if (!json_is_object(root)) return lx_jr_fail(r, "must be a JSON object");
     return lx_jr_check_keys(r, root, k_response_keys) && lx_jr_string(r, root, "id", false, &resp->id) &&
            lx_jr_string(r, root, "model", false, &resp->model) &&
-           lx_jr_string(r, root, "provider", false, &resp->provider) && decode_content(r, root, resp) &&
+           lx_jr_string(r, root, "provider", false, &resp->provider) &&
+           lx_jr_string(r, root, "execution_id", false, &resp->execution_id) && decode_content(r, root, resp) &&
            decode_finish(r, root, resp) && lx_jr_usage(r, root, "usage", &resp->usage) &&
            decode_cost(r, root, &resp->cost) && decode_timing(r, root, &resp->timing) &&
            decode_warnings(r, root, resp) && lx_jr_error(r, root, "error", &resp->error);

@@ -24,6 +24,7 @@ typedef struct consumer {
     llmux_event_cb on_event;
     void *user_data;
     bool closed;             /* the terminal event was delivered */
+    bool provider_cost;      /* a USAGE event carried the provider's own cost */
     llmux_status status;
     llmux_error_info err;
 } consumer;
@@ -249,6 +250,7 @@ static void deliver(consumer *c, lx_exec *x, const llmux_event *ev) {
         close_early(c, x, &agg_err, agg_err.status, NULL);
         return;
     }
+    if (ev->type == LLMUX_EVENT_USAGE && ev->cost_known) c->provider_cost = true;
     bool keep = c->on_event ? c->on_event(ev, c->user_data) : true;
     if (is_terminal(ev)) {
         c->closed = true;
@@ -302,6 +304,7 @@ void lx_exec_consume_end(lx_exec *x, lx_exec_result *out) {
     out->err = c->err;
     out->t_first_ns = x->t_first_ns;
     out->t_run_ns = x->t_run_ns;
+    out->provider_cost = c->provider_cost;
     out->has_stats = x->has_stats;
     out->stats = x->stats;
     if (c->agg) out->resp = llmux_aggregator_response(c->agg);

@@ -57,6 +57,7 @@ typedef struct lx_exec_result {
     llmux_error_info err;      /* status's details */
     int64_t t_first_ns;        /* first content event produced, 0 when none */
     int64_t t_run_ns;          /* lx_exec_started, 0 when never called */
+    bool provider_cost;        /* the cost came from the provider (a USAGE event's cost) */
     lx_gen_stats stats;        /* valid when has_stats */
     bool has_stats;
 } lx_exec_result;

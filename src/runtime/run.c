@@ -13,6 +13,8 @@
 #include "router/router.h"
 #include "runtime/execution.h"
 #include "runtime/executor.h"
+#include "runtime/record.h"
+#include "store/store.h"
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"
 #include "transport/http.h"
@@ -54,6 +56,10 @@ typedef struct started {
     lx_exec *x;
     lx_driver *driver;
     int64_t t_start;
+    int64_t started_at_ms;       /* wall clock, for the record */
+    char id[40];                 /* the execution id ("exec_...") */
+    const llmux_request *req;
+    const char *replay_of;       /* NULL unless a replay */
 } started;
 
 static void started_release(started *s) {
@@ -91,8 +97,13 @@ static llmux_status check_plain(llmux_runtime *rt, const char *spec, const llmux
 static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req, const lx_plan *plan,
                                     const llmux_cancel *cancel, llmux_event_cb on_event, void *user_data,
                                     void (*notify)(void *), void *arg, started *s, llmux_error_info *err) {
+    const char *replay_of = s->replay_of; /* set by a replay before the call */
     memset(s, 0, sizeof *s);
+    s->replay_of = replay_of;
     s->t_start = lx_now_ns();
+    s->started_at_ms = lx_wall_ms();
+    s->req = req;
+    lx_make_id(s->id, sizeof s->id, "exec_");
     if (!validate(req, err)) return err->status;
     lx_plan p;
     if (plan) {
@@ -122,6 +133,24 @@ static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req,
     return LLMUX_OK;
 }
 
+/* Hands the execution's record to the runtime's writer (refused requests too: resp NULL). */
+static void record(llmux_runtime *rt, const started *s, const llmux_response *resp, llmux_status st,
+                   const llmux_error_info *err, bool provider_cost) {
+    if (!lx_runtime_records_on(rt)) return;
+    lx_record_input in = {.id = s->id, .replay_of = s->replay_of, .req = s->req, .bodies = lx_runtime_records_bodies(rt),
+                          .resp = resp, .status = st, .err = err, .started_at_ms = s->started_at_ms,
+                          .provider_cost = provider_cost};
+    in.requested_model = s->req && s->req->model && *s->req->model ? s->req->model : lx_runtime_default_model(rt);
+    if (s->driver) {
+        in.plan = lx_driver_plan(s->driver);
+        in.attempts = lx_driver_attempts(s->driver, &in.n_attempts);
+        in.priced_spec = lx_driver_priced_spec(s->driver);
+    }
+    lx_exec_record *r = lx_record_build(rt, &in);
+    if (!r) lx_runtime_log(rt, LLMUX_LOG_ERROR, "out of memory building an execution record: it is lost");
+    lx_runtime_record(rt, r);
+}
+
 /* Builds the response of a consumed execution: timing, cost, the model that was asked for when
  * no event named one, the error. */
 static llmux_status build_response(llmux_runtime *rt, started *s, lx_exec_result *res, llmux_response **out,
@@ -148,8 +177,29 @@ static llmux_status build_response(llmux_runtime *rt, started *s, lx_exec_result
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
     }
     if (res->status != LLMUX_OK) lx_response_set_error(resp, err);
+    resp->execution_id = lx_response_strdup(resp, s->id); /* NULL only when out of memory */
+    record(rt, s, resp, res->status, err, res->provider_cost);
     *out = resp;
     return res->status;
+}
+
+/* llmux_run's body: start (with a recorded plan for a replay), consume on this thread, respond. */
+static llmux_status run_blocking(llmux_runtime *rt, const llmux_request *req, const lx_plan *plan, const char *replay_of,
+                                 const llmux_run_params *params, llmux_response **out, llmux_error_info *err) {
+    started s = {.replay_of = replay_of};
+    llmux_status st = start_execution(rt, req, plan, params->cancel, params->on_event, params->user_data, NULL, NULL,
+                                      &s, err);
+    if (st != LLMUX_OK) {
+        record(rt, &s, NULL, st, err, false);
+        return st;
+    }
+    while (!lx_exec_consume_some(s.x, true)) {
+    }
+    lx_exec_result res;
+    lx_exec_consume_end(s.x, &res);
+    st = build_response(rt, &s, &res, out, err);
+    started_release(&s);
+    return st;
 }
 
 llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_run_params *params,
@@ -160,17 +210,51 @@ llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, const llmux_
     if (out) *out = NULL;
     if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_run: rt, req and out are required");
     llmux_run_params defaults = llmux_run_default_params();
-    if (!params) params = &defaults;
-    started s;
-    llmux_status st = start_execution(rt, req, NULL, params->cancel, params->on_event, params->user_data, NULL, NULL,
-                                      &s, err);
+    return run_blocking(rt, req, NULL, NULL, params ? params : &defaults, out, err);
+}
+
+llmux_status llmux_replay(llmux_runtime *rt, const char *execution_id, const llmux_run_params *params,
+                          llmux_response **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (out) *out = NULL;
+    if (!rt || !execution_id || !out)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_replay: rt, execution_id and out are required");
+    if (!lx_record_id_valid(execution_id))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_replay: \"%.64s\" is not an execution id", execution_id);
+    const char *url = lx_runtime_records_url(rt);
+    if (!url) return lx_error(err, LLMUX_E_CONFIGURATION, "replay needs execution records: the runtime has none");
+    lx_store *store = NULL;
+    lx_exec_record *rec = NULL;
+    llmux_request *req = NULL;
+    llmux_status st = lx_store_open(url, &store, err);
+    if (st == LLMUX_OK) st = lx_store_get(store, execution_id, &rec, err);
+    lx_store_close(store);
     if (st != LLMUX_OK) return st;
-    while (!lx_exec_consume_some(s.x, true)) {
+    if (!rec->request_json) {
+        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "execution %s was recorded without its request (records bodies off)",
+                      execution_id);
+        goto done;
     }
-    lx_exec_result res;
-    lx_exec_consume_end(s.x, &res);
-    st = build_response(rt, &s, &res, out, err);
-    started_release(&s);
+    if ((st = llmux_request_from_json(rec->request_json, strlen(rec->request_json), &req, err)) != LLMUX_OK) goto done;
+    /* The same plan: an alias's recorded targets, order and weighted pick; else the same model. */
+    lx_plan plan;
+    llmux_error_info pe;
+    if (!rec->plan_json || lx_plan_from_json(rec->plan_json, lx_runtime_aliases(rt), &plan, &pe) != LLMUX_OK) {
+        const char *model = req->model && *req->model ? req->model : rec->requested_model;
+        if (lx_aliases_find(lx_runtime_aliases(rt), model)) {
+            st = lx_error(err, LLMUX_E_INVALID_REQUEST, "execution %s: its plan cannot be followed again (%s)",
+                          execution_id, rec->plan_json ? pe.message : "no plan recorded");
+            goto done;
+        }
+        lx_plan_for_model(model, &plan);
+    }
+    llmux_run_params defaults = llmux_run_default_params();
+    st = run_blocking(rt, req, &plan, execution_id, params ? params : &defaults, out, err);
+done:
+    llmux_request_free(req);
+    lx_exec_record_free(rec);
     return st;
 }
 
@@ -277,6 +361,7 @@ llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llm
     pthread_cond_init(&ex->cv, NULL);
     st = start_execution(rt, ex->req, NULL, ex->params.cancel, execution_event, ex, execution_notify, ex, &ex->s, err);
     if (st != LLMUX_OK) {
+        record(rt, &ex->s, NULL, st, err, false);
         llmux_request_free(ex->req);
         pthread_cond_destroy(&ex->cv);
         pthread_mutex_destroy(&ex->mu);

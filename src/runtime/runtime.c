@@ -21,6 +21,7 @@
 #include "engine/paths.h"
 #include "remote.h"
 #include "router/router.h"
+#include "store/store.h"
 #include "runtime/local_worker.h"
 #include "runtime/runtime_internal.h"
 #include "transport/http.h" /* also checks the accessors against their declarations */
@@ -71,6 +72,9 @@ struct llmux_runtime {
     /* state */
     pthread_mutex_t cooldown_lock; /* guards cooldowns, seed */
     struct cooldown_entry *cooldowns;
+    lx_record_writer *records;   /* NULL when records are off */
+    char *records_url;           /* for replay's reads */
+    bool records_omit_bodies;
     size_t n_cooldowns;
     uint64_t seed;
     /* state */
@@ -119,6 +123,9 @@ static void free_config(llmux_runtime *rt) {
     }
     free(rt->providers);
 }
+
+/* The records writer's failures go to the runtime's log (from the writer thread). */
+static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_log(ud, level, msg); }
 
 llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err) {
     *out = NULL;
@@ -191,6 +198,16 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     rt->cooldown_failures = params->cooldown_failures ? params->cooldown_failures : 3;
     rt->cooldown_ns = (params->cooldown_ms > 0 ? params->cooldown_ms : 30000) * 1000000;
     rt->seed = (uint64_t)lx_now_ns() ^ ((uint64_t)(uintptr_t)rt << 17);
+    rt->records_omit_bodies = params->records_omit_bodies;
+    if (params->records && *params->records) {
+        lx_store *store = NULL;
+        if (!(rt->records_url = dup_str(params->records))) goto oom;
+        if ((st = lx_store_open(params->records, &store, err)) != LLMUX_OK) goto fail;
+        lx_record_writer_params wp = lx_record_writer_default_params();
+        wp.log = records_log;
+        wp.log_user_data = rt;
+        if ((st = lx_record_writer_start_ex(store, &wp, &rt->records, err)) != LLMUX_OK) goto fail;
+    }
     pthread_mutex_init(&rt->cooldown_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
@@ -201,6 +218,8 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
 oom:
     st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
 fail:
+    lx_record_writer_stop(rt->records);
+    free(rt->records_url);
     lx_http_client_destroy(rt->http);
     free_config(rt);
     free(rt);
@@ -211,6 +230,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     if (!rt) return;
     /* The loop first: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
+    /* Then the records: everything queued is written before the writer stops. */
+    lx_record_writer_stop(rt->records);
+    free(rt->records_url);
     for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
     free_config(rt);
     pthread_mutex_destroy(&rt->lock);
@@ -454,4 +476,18 @@ llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llmux_error_i
     json_decref(arr);
     if (!*json) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory listing targets");
     return LLMUX_OK;
+}
+
+void lx_runtime_record(llmux_runtime *rt, lx_exec_record *r) {
+    if (rt->records && r) lx_record_writer_submit(rt->records, r); /* blocks while its queue is full */
+    else lx_exec_record_free(r);
+}
+
+bool lx_runtime_records_on(const llmux_runtime *rt) { return rt->records != NULL; }
+
+bool lx_runtime_records_bodies(const llmux_runtime *rt) { return !rt->records_omit_bodies; }
+
+const char *lx_runtime_records_url(llmux_runtime *rt) {
+    if (rt->records) lx_record_writer_flush(rt->records); /* what was submitted is readable */
+    return rt->records_url;
 }

@@ -70,4 +70,16 @@ void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
 int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
 void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);
 
+/* ------------------------------------------------------------------ records */
+
+typedef struct lx_exec_record lx_exec_record;
+/* Hands a heap record to the writer thread (blocks while its queue is full); frees it when
+ * records are off. NULL ok. */
+void lx_runtime_record(llmux_runtime *rt, lx_exec_record *r);
+bool lx_runtime_records_on(const llmux_runtime *rt);
+/* Whether requests and response text are stored (records_omit_bodies not set). */
+bool lx_runtime_records_bodies(const llmux_runtime *rt);
+/* The records URL, after flushing the writer (so what was submitted can be read); NULL = off. */
+const char *lx_runtime_records_url(llmux_runtime *rt);
+
 #endif

@@ -1,0 +1,100 @@
+/* One execution record (src/store/) from what an execution leaves behind: the request, the plan
+ * and attempts of its driver, the response. Built on the consumer's thread once the response
+ * exists, then handed to the runtime's writer thread. */
+#define _DEFAULT_SOURCE
+#include "runtime/record.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "catalog/catalog.h"
+#include "runtime/runtime_internal.h"
+
+int64_t lx_wall_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static char *dup_or_null(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c) memcpy(c, s, n);
+    return c;
+}
+
+/* Where the response's cost came from. */
+static const char *cost_source(llmux_runtime *rt, const lx_record_input *in) {
+    const llmux_response *r = in->resp;
+    if (!r || !r->cost.known) return "unknown";
+    if (in->provider_cost) return "provider";
+    if (!in->priced_spec) return "local"; /* local inference, or nothing answered: free */
+    switch (lx_runtime_price_origin(rt, in->priced_spec, r)) {
+    case LX_PRICE_ORIGIN_CONFIGURED: return "config";
+    case LX_PRICE_ORIGIN_STATIC:
+    case LX_PRICE_ORIGIN_DISCOVERED: return "catalog";
+    default: return "unknown";
+    }
+}
+
+static char *warnings_json(const llmux_response *r) {
+    if (!r || r->n_warnings == 0) return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->n_warnings; i++)
+        json_array_append_new(a, json_pack("{s:s?,s:s?}", "code", r->warnings[i].code, "message", r->warnings[i].message));
+    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return s;
+}
+
+lx_exec_record *lx_record_build(llmux_runtime *rt, const lx_record_input *in) {
+    lx_exec_record *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    const llmux_response *resp = in->resp;
+    bool ok = (r->id = dup_or_null(in->id)) != NULL;
+    r->replay_of = dup_or_null(in->replay_of);
+    r->started_at_ms = in->started_at_ms;
+    r->ended_at_ms = lx_wall_ms();
+    r->requested_model = dup_or_null(in->requested_model ? in->requested_model : "");
+    ok = ok && r->requested_model;
+    if (in->plan) ok = ok && (r->plan_json = lx_plan_to_json(in->plan)) != NULL;
+    r->model = dup_or_null(resp && resp->model && *resp->model ? resp->model : NULL);
+    r->provider = dup_or_null(resp && resp->provider && *resp->provider ? resp->provider : NULL);
+    r->status = in->status;
+    if (in->status != LLMUX_OK && in->err) r->error_message = dup_or_null(in->err->message);
+    r->finish_reason = resp ? resp->finish_reason : LLMUX_FINISH_ERROR;
+    r->usage = resp ? resp->usage : llmux_usage_default();
+    if (resp) r->cost = resp->cost;
+    ok = ok && (r->cost_source = dup_or_null(cost_source(rt, in))) != NULL;
+    r->warnings_json = warnings_json(resp);
+    if (in->bodies) {
+        if (in->req) r->request_json = llmux_request_to_json(in->req);
+        if (resp) r->response_text = dup_or_null(llmux_response_text(resp));
+    }
+    if (in->n_attempts) {
+        r->attempts = calloc(in->n_attempts, sizeof *r->attempts);
+        ok = ok && r->attempts;
+        for (size_t i = 0; ok && i < in->n_attempts; i++) {
+            const lx_attempt_info *a = &in->attempts[i];
+            lx_attempt_record *o = &r->attempts[i];
+            r->n_attempts++;
+            o->n = (int32_t)i;
+            ok = (o->target = dup_or_null(a->target)) != NULL;
+            o->started_at_ms = a->started_at_ms;
+            o->http_status = a->http_status;
+            o->status = a->status;
+            if (a->status != LLMUX_OK) o->error_message = dup_or_null(a->error[0] ? a->error : llmux_strerror(a->status));
+            o->retry_delay_ms = a->retry_delay_ms;
+            o->ttft_ms = a->ttft_ms;
+            o->duration_ms = a->duration_ms;
+        }
+    }
+    if (!ok) {
+        lx_exec_record_free(r);
+        return NULL;
+    }
+    return r;
+}
