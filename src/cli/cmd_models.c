@@ -21,7 +21,9 @@ static void models_usage(FILE *f) {
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --json               print a JSON array of objects (unknown values are null)\n"
           "      --timeout SECONDS    total wall-clock budget (all pages), fractional allowed, at most\n"
-          "                           604800 (7 days); default: 600\n"
+          "                           604800 (7 days); default: timeouts.total_ms of llmux.yaml, else 600\n"
+          "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -h, --help               show this help\n",
           f);
 }
@@ -80,18 +82,20 @@ static void print_json(const llmux_model_list *l) {
     fputs(l->n ? "\n]\n" : "]\n", stdout);
 }
 
-enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT };
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT, OPT_CONFIG };
 
 int cli_cmd_models(int argc, char **argv) {
     static const struct option opts[] = {{"base-url", required_argument, NULL, OPT_BASE_URL},
                                          {"api-key", required_argument, NULL, OPT_API_KEY},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"config", required_argument, NULL, OPT_CONFIG},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *base_url = NULL, *api_key = NULL;
     int json = 0;
-    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+    int64_t timeout_ms = -1; /* not given: timeouts.total_ms of llmux.yaml, else the default */
+    const char *config_path = NULL;
     optind = 1;
     opterr = 0;
     int c;
@@ -103,6 +107,7 @@ int cli_cmd_models(int argc, char **argv) {
         case OPT_TIMEOUT:
             if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
             break;
+        case OPT_CONFIG: config_path = optarg; break;
         case 'h': models_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux models --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux models --help`)", argv[optind - 1]);
@@ -113,10 +118,17 @@ int cli_cmd_models(int argc, char **argv) {
     if (!*provider || strchr(provider, '/'))
         return cli_usage_error("PROVIDER is a bare provider name such as openai or openrouter, got \"%s\"", provider);
 
+    lx_config *cfg = NULL;
+    int cfg_code = cli_config_open(config_path, &cfg);
+    if (cfg_code != 0) return cfg_code;
+    if (timeout_ms < 0) timeout_ms = cli_config_timeout_ms(cfg);
     llmux_runtime *rt = NULL;
     llmux_error_info err;
-    llmux_status st = cli_runtime_for_provider(provider, base_url, api_key, &rt, &err);
-    if (st != LLMUX_OK) return cli_fail(st, err.message);
+    llmux_status st = cli_runtime_with_config(cfg, provider, base_url, api_key, &rt, &err);
+    if (st != LLMUX_OK) {
+        lx_config_free(cfg);
+        return cli_fail(st, err.message);
+    }
 
     llmux_cancel *cancel = cli_cancel_begin();
     /* llmux_list_models takes no deadline: the timer cancels it, reported as a timeout below. */
@@ -135,6 +147,7 @@ int cli_cmd_models(int argc, char **argv) {
     }
     llmux_model_list_free(list);
     llmux_runtime_destroy(rt);
+    lx_config_free(cfg);
     cli_cancel_end();
     return code;
 }

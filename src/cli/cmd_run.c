@@ -44,7 +44,11 @@ static void run_usage(FILE *f) {
           "      --threads N          CPU threads for the local engine\n"
           "      --ctx N              context size for local models\n"
           "      --timeout SECONDS    total wall-clock budget of the request, fractional allowed,\n"
-          "                           at most 604800 (7 days); default: 600\n"
+          "                           at most 604800 (7 days); default: timeouts.total_ms of\n"
+          "                           llmux.yaml, else 600\n"
+          "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml;\n"
+          "                           the options above win over the file\n"
           "      --json               print the final response as canonical JSON instead of text\n"
           "                           (also when the request failed after it was accepted)\n"
           "      --events             print every canonical event as one JSON line\n"
@@ -148,7 +152,8 @@ enum {
     OPT_MODEL_DIR,
     OPT_BASE_URL,
     OPT_API_KEY,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_CONFIG
 };
 
 int cli_cmd_run(int argc, char **argv) {
@@ -162,18 +167,22 @@ int cli_cmd_run(int argc, char **argv) {
         {"json", no_argument, NULL, OPT_JSON},         {"events", no_argument, NULL, OPT_EVENTS},
         {"model-dir", required_argument, NULL, OPT_MODEL_DIR}, {"help", no_argument, NULL, 'h'},
         {"base-url", required_argument, NULL, OPT_BASE_URL}, {"api-key", required_argument, NULL, OPT_API_KEY},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT}, {NULL, 0, NULL, 0}};
+        {"timeout", required_argument, NULL, OPT_TIMEOUT}, {"config", required_argument, NULL, OPT_CONFIG},
+        {NULL, 0, NULL, 0}};
 
     llmux_request req = llmux_request_default();
     const char *model = NULL;
     const char *base_url = NULL, *api_key = NULL;
     const char *stops[MAX_STOPS];
     size_t n_stops = 0;
-    const char *dirs[MAX_MODEL_DIRS + 1];
+    /* --model-dir, then llmux.yaml's local.model_dirs, then an explicit model's directory and the
+     * bundled model's. */
+    const char *dirs[MAX_MODEL_DIRS + LX_CONFIG_MAX_MODEL_DIRS + 2];
     size_t n_dirs = 0;
     long threads = 0, n_ctx = 0;
     out_state out = {OUT_TEXT, false, '\n', 0};
-    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+    int64_t timeout_ms = -1; /* not given: timeouts.total_ms of llmux.yaml, else the default */
+    const char *config_path = NULL;
     long lv;
     double dv;
 
@@ -234,6 +243,7 @@ int cli_cmd_run(int argc, char **argv) {
         case OPT_TIMEOUT:
             if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
             break;
+        case OPT_CONFIG: config_path = optarg; break;
         case 'h': run_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux run --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux run --help`)", argv[optind - 1]);
@@ -242,6 +252,12 @@ int cli_cmd_run(int argc, char **argv) {
     if (optind < argc - 1) return cli_usage_error("expected one PROMPT argument, got %d (quote the prompt)", argc - optind);
     req.sampling.stop = stops;
     req.sampling.n_stop = n_stops;
+
+    /* Before stdin is read: a broken llmux.yaml fails at once, not after a pasted prompt. */
+    lx_config *cfg = NULL;
+    int cfg_code = cli_config_open(config_path, &cfg);
+    if (cfg_code != 0) return cfg_code;
+    if (timeout_ms < 0) timeout_ms = cli_config_timeout_ms(cfg);
 
     char *stdin_prompt = NULL;
     const char *prompt;
@@ -253,12 +269,14 @@ int cli_cmd_run(int argc, char **argv) {
         cli_input_status in = cli_read_stdin(MAX_STDIN_PROMPT, &stdin_prompt, &len, &err_no);
         if (in != CLI_INPUT_OK) {
             free(stdin_prompt);
+            lx_config_free(cfg);
             return cli_input_fail(in, err_no, len, "prompt", MAX_STDIN_PROMPT);
         }
         /* Most likely a mistake (`< /dev/null`, a pipeline whose producer failed); an explicit
          * PROMPT argument "" stays allowed (the bundled model then writes a fortune of its own). */
         if (len == 0) {
             free(stdin_prompt);
+            lx_config_free(cfg);
             return cli_fail(LLMUX_E_INVALID_REQUEST, "empty prompt: stdin was empty (give PROMPT or pipe one in)");
         }
         prompt = stdin_prompt;
@@ -270,18 +288,27 @@ int cli_cmd_run(int argc, char **argv) {
     const char *def = cli_default_model_path();
     /* --base-url / --api-key configure the provider named by the model's prefix. */
     char provider_name[64] = "";
-    llmux_provider_params provider = {0};
     if (base_url || api_key) {
         const char *slash = model ? strchr(model, '/') : NULL;
         if (!slash || slash == model || (size_t)(slash - model) >= sizeof provider_name || is_local_spec(model)) {
             free(stdin_prompt);
+            lx_config_free(cfg);
             return cli_usage_error("--base-url/--api-key need a remote model PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini)");
         }
         memcpy(provider_name, model, (size_t)(slash - model));
-        provider.name = provider_name;
-        provider.base_url = base_url;
-        provider.api_key = api_key;
     }
+    /* llmux.yaml's directories are allowed too (after --model-dir's). */
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    llmux_provider_params *owned_providers = NULL;
+    llmux_error_info err;
+    llmux_status st = cli_config_runtime_params(cfg, provider_name[0] ? provider_name : NULL, base_url, api_key, &rp,
+                                                &owned_providers, &err);
+    if (st != LLMUX_OK) {
+        free(stdin_prompt);
+        lx_config_free(cfg);
+        return cli_fail(st, err.message);
+    }
+    for (size_t i = 0; i < rp.n_model_dirs; i++) dirs[n_dirs++] = rp.model_dirs[i];
     if (model && is_local_spec(model) && strncmp(model, "local/", 6) != 0) {
         dir_of(model, model_dir, sizeof model_dir);
         dirs[n_dirs++] = model_dir;
@@ -292,25 +319,28 @@ int cli_cmd_run(int argc, char **argv) {
     }
     if (!model && !def) {
         free(stdin_prompt);
+        free(owned_providers);
+        lx_config_free(cfg);
         return cli_fail(LLMUX_E_CONFIGURATION, "the bundled default model was not found; pass --model PATH");
     }
 
-    llmux_runtime_params rp = llmux_runtime_default_params();
     rp.model_dirs = dirs;
     rp.n_model_dirs = n_dirs;
     rp.default_model = def;
-    rp.n_threads = (int32_t)threads;
-    rp.n_ctx = (int32_t)n_ctx;
+    /* The flags win over local.threads / local.ctx. */
+    if (threads) rp.n_threads = (int32_t)threads;
+    if (n_ctx) rp.n_ctx = (int32_t)n_ctx;
     rp.progress = cli_progress;
-    if (provider.name) {
-        rp.providers = &provider;
-        rp.n_providers = 1;
-    }
     llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
+    st = llmux_runtime_create(&rp, &rt, &err);
+    free(owned_providers); /* copied by the runtime */
+    if (st == LLMUX_OK && (st = cli_config_prices(rt, cfg, &err)) != LLMUX_OK) {
+        llmux_runtime_destroy(rt);
+        rt = NULL;
+    }
     if (st != LLMUX_OK) {
         free(stdin_prompt);
+        lx_config_free(cfg);
         return cli_fail(st, err.message);
     }
 
@@ -357,6 +387,7 @@ int cli_cmd_run(int argc, char **argv) {
     else if (st != LLMUX_OK) code = cli_fail(st, err.message);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
+    lx_config_free(cfg);
     cli_cancel_end();
     free(stdin_prompt);
     return code;

@@ -8,15 +8,18 @@
 #include "cli.h"
 
 static void usage(FILE *f) {
-    fputs("usage: llmux <command> [options]\n"
+    fputs("usage: llmux [--config FILE] <command> [options]\n"
           "\n"
           "commands:\n"
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
           "  models PROVIDER          list a remote provider's models, context lengths and prices\n"
           "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
+          "  config check [FILE]      validate llmux.yaml and print what it resolves to\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
+          "      --config FILE        the configuration file (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -V, --version            print the version\n"
           "  -h, --help               show this help\n"
           "\n"
@@ -26,6 +29,21 @@ static void usage(FILE *f) {
 }
 
 static int dispatch(int argc, char **argv) {
+    /* `llmux --config FILE <command> ...` (or --config=FILE): for every command that reads it. */
+    while (argc >= 2 && strncmp(argv[1], "--config", 8) == 0 && (argv[1][8] == '\0' || argv[1][8] == '=')) {
+        if (argv[1][8] == '=') {
+            cli_config_set_global(argv[1] + 9);
+            argv[1] = argv[0];
+            argc -= 1;
+            argv += 1;
+        } else {
+            if (argc < 3) return cli_usage_error("option --config needs a value");
+            cli_config_set_global(argv[2]);
+            argv[2] = argv[0];
+            argc -= 2;
+            argv += 2;
+        }
+    }
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -49,6 +67,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"embed", "--help", NULL};
                 return cli_cmd_embed(2, args);
             }
+            if (strcmp(argv[2], "config") == 0) {
+                char *args[] = {"config", "--help", NULL};
+                return cli_cmd_config(2, args);
+            }
             return cli_usage_error("unknown command \"%s\" (try `llmux help`)", argv[2]);
         }
         usage(stdout);
@@ -57,6 +79,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cli_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "models") == 0) return cli_cmd_models(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0) return cli_cmd_config(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 
