@@ -425,9 +425,9 @@ typedef struct llmux_alias_target {
     uint32_t weight;          /* > 0: load-balanced among the alias's weighted targets (a seeded
                                  pick, recorded in the plan; the others stay fallbacks in list
                                  order); 0 = an ordered fallback */
-    const char *overrides;    /* JSON object of canonical request fields applied to this target
-                                 only, e.g. {"sampling": {"temperature": 0.2, "max_tokens": 512}};
-                                 NULL = none */
+    const char *overrides;    /* JSON object of canonical request fields (flat, as in
+                                 docs/canonical-json.md) applied to this target only, e.g.
+                                 {"temperature": 0.2, "max_tokens": 512}; NULL = none */
 } llmux_alias_target;
 
 /* Attempts of one target before the plan moves to the next. */

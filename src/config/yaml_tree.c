@@ -306,6 +306,9 @@ llmux_status lx_ytree_parse(lx_ytree *t, const char *file, const char *text, siz
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory while reading the configuration", file);
     }
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    /* A configuration file is UTF-8; without this, libyaml would guess UTF-16 from a BOM and
+     * its offsets would no longer be bytes of text. */
+    yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
     bool ok = true, done = false;
     while (ok && !done) {
         yaml_event_t ev;
