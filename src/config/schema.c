@@ -167,7 +167,7 @@ static bool parse_price(lx_cfg_ctx *c, const lx_ynode *key, const lx_ynode *n, l
         const lx_ynode *v = lx_ymap_get(n, keys[i], NULL);
         if (v)
             WITH_KEY(c, keys[i],
-                     lx_cfg_number(c, v, 0, false, MAX_PRICE, "a price >= 0 (USD per million tokens)", dst[i]));
+                     lx_cfg_number(c, v, 0, false, MAX_PRICE, "a price in [0, 1000000] (USD per million tokens)", dst[i]));
     }
     return true;
 }

@@ -273,7 +273,7 @@ static void test_numbers_and_ranges(void **state) {
     expect_error("local: {ctx: 8}\n", "t.yaml:1:14: local.ctx: expected 0 or an integer in [16, 1048576], got 8");
     expect_error("prices: {\"x\": {input: 1}}\n", "t.yaml:1:10: prices.x: expected \"provider/model\" as the key");
     expect_error("prices: {\"a/b\": {input: -1}}\n",
-                 "t.yaml:1:25: prices[\"a/b\"].input: expected a price >= 0 (USD per million tokens), got \"-1\"");
+                 "t.yaml:1:25: prices[\"a/b\"].input: expected a price in [0, 1000000] (USD per million tokens), got \"-1\"");
     expect_error("prices: {\"a/b\": {}}\n", "t.yaml:1:17: prices[\"a/b\"]: no price given (input, output, cache_read, "
                                            "cache_write)");
 }
