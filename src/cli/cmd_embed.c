@@ -25,7 +25,7 @@ static void embed_usage(FILE *f) {
           "      --base-url URL       the provider's base URL (any OpenAI-compatible server)\n"
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --timeout SECONDS    total wall-clock budget, fractional allowed, at most 604800\n"
-          "                           (7 days); default: timeouts.total_ms of llmux.yaml, else 600\n"
+          "                           (7 days); default: 600, or timeouts.total_ms of llmux.yaml\n"
           "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
           "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -h, --help               show this help\n"

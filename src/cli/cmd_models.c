@@ -21,7 +21,7 @@ static void models_usage(FILE *f) {
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --json               print a JSON array of objects (unknown values are null)\n"
           "      --timeout SECONDS    total wall-clock budget (all pages), fractional allowed, at most\n"
-          "                           604800 (7 days); default: timeouts.total_ms of llmux.yaml, else 600\n"
+          "                           604800 (7 days); default: 600, or timeouts.total_ms of llmux.yaml\n"
           "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
           "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -h, --help               show this help\n",

@@ -8,7 +8,8 @@
 #include "cli.h"
 
 static void usage(FILE *f) {
-    fputs("usage: llmux [--config FILE] <command> [options]\n"
+    fputs("usage: llmux <command> [options]\n"
+          "       llmux --config FILE <command> [options]\n"
           "\n"
           "commands:\n"
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
