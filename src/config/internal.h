@@ -88,6 +88,16 @@ typedef struct lx_cfg_ctx {
     lx_config *cfg;
 } lx_cfg_ctx;
 
+/* Evaluates body (a bool expression checking the value of `key`) with the path extended by key;
+ * returns false from the calling function when body is false. */
+#define LX_CFG_WITH_KEY(c, key, body)                  \
+    do {                                               \
+        size_t old_ = lx_cpath_key(&(c)->path, (key)); \
+        bool ok_ = (body);                             \
+        lx_cpath_pop(&(c)->path, old_);                \
+        if (!ok_) return false;                        \
+    } while (0)
+
 /* Reports an error at node n (its line and column) under the current path. Returns false so
  * callers can `return lx_cfg_fail(...)`. */
 bool lx_cfg_fail(lx_cfg_ctx *c, const lx_ynode *n, const char *fmt, ...)
@@ -129,7 +139,7 @@ const char *lx_cfg_resolve_path(lx_cfg_ctx *c, const lx_ynode *n, const char *p)
 /* ---------------------------------------------------------- the config */
 
 typedef struct lx_cfg_provider_meta {
-    int key_source;             /* lx_cfg_key_source */
+    int key_source;             /* LX_CFG_KEY_* */
     const char *key_env;        /* the variable's name for KEY_ENV */
     const char *base_url_env;   /* base_url came from env:VAR */
 } lx_cfg_provider_meta;
@@ -173,7 +183,8 @@ struct lx_config {
  * already naming the section. */
 bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root);
 bool lx_cfg_parse_providers(lx_cfg_ctx *c, const lx_ynode *n);
-bool lx_cfg_parse_models(lx_cfg_ctx *c, const lx_ynode *n, const lx_ynode *providers_node);
+/* After lx_cfg_parse_providers: targets are checked against the providers in c->cfg. */
+bool lx_cfg_parse_models(lx_cfg_ctx *c, const lx_ynode *n);
 /* Whether name is one of the built-in providers. */
 bool lx_cfg_builtin_provider(const char *name);
 extern const char *const lx_cfg_builtin_providers[];

@@ -11,15 +11,6 @@
 #define MAX_TIMEOUT_MS 604800000  /* 7 days, the CLI's --timeout cap */
 #define MAX_PRICE 1e6             /* USD per million tokens; more is a typo */
 
-/* Runs fn on the value of key in map (when present) with the path extended by key. */
-#define WITH_KEY(c, key, body)                                   \
-    do {                                                         \
-        size_t old_ = lx_cpath_key(&(c)->path, (key));           \
-        bool ok_ = (body);                                       \
-        lx_cpath_pop(&(c)->path, old_);                          \
-        if (!ok_) return false;                                  \
-    } while (0)
-
 static bool parse_local(lx_cfg_ctx *c, const lx_ynode *n) {
     static const char *const keys[] = {"model_dirs", "threads", "ctx", NULL};
     if (!lx_cfg_check_map(c, n, keys, "a mapping (model_dirs, threads, ctx)")) return false;
@@ -27,7 +18,7 @@ static bool parse_local(lx_cfg_ctx *c, const lx_ynode *n) {
     const lx_ynode *v;
     if ((v = lx_ymap_get(n, "threads", NULL))) {
         int64_t t;
-        WITH_KEY(c, "threads", lx_cfg_int(c, v, 0, 1024, "an integer in [0, 1024] (0 = one per core)", &t));
+        LX_CFG_WITH_KEY(c, "threads", lx_cfg_int(c, v, 0, 1024, "an integer in [0, 1024] (0 = one per core)", &t));
         cfg->threads = (int32_t)t;
         cfg->has_threads = true;
     }
@@ -73,7 +64,7 @@ static bool parse_timeouts(lx_cfg_ctx *c, const lx_ynode *n) {
     for (size_t i = 0; i < 4; i++) {
         const lx_ynode *v = lx_ymap_get(n, keys[i], NULL);
         if (v)
-            WITH_KEY(c, keys[i],
+            LX_CFG_WITH_KEY(c, keys[i],
                      lx_cfg_int(c, v, 1, MAX_TIMEOUT_MS, "a positive integer (milliseconds, at most 7 days)", dst[i]));
     }
     return true;
@@ -85,7 +76,7 @@ static bool parse_cooldown(lx_cfg_ctx *c, const lx_ynode *n) {
     const lx_ynode *v;
     if ((v = lx_ymap_get(n, "failures", NULL))) {
         int64_t f;
-        WITH_KEY(c, "failures", lx_cfg_int(c, v, 0, 1000, "an integer in [0, 1000] (0 = never)", &f));
+        LX_CFG_WITH_KEY(c, "failures", lx_cfg_int(c, v, 0, 1000, "an integer in [0, 1000] (0 = never)", &f));
         /* 0 in the file reads "never"; the runtime spells that as a negative count (0 there
          * means its default). */
         c->cfg->cooldown_failures = f == 0 ? -1 : (int32_t)f;
@@ -93,7 +84,7 @@ static bool parse_cooldown(lx_cfg_ctx *c, const lx_ynode *n) {
     }
     if ((v = lx_ymap_get(n, "seconds", NULL))) {
         double s;
-        WITH_KEY(c, "seconds", lx_cfg_number(c, v, 0, true, 86400, "a number of seconds in (0, 86400]", &s));
+        LX_CFG_WITH_KEY(c, "seconds", lx_cfg_number(c, v, 0, true, 86400, "a number of seconds in (0, 86400]", &s));
         int64_t ms = (int64_t)llround(s * 1000.0);
         c->cfg->cooldown_ms = ms > 0 ? ms : 1;
         c->cfg->has_cooldown_seconds = true;
@@ -139,10 +130,10 @@ static bool parse_records(lx_cfg_ctx *c, const lx_ynode *n) {
         return false;
     const lx_ynode *v = lx_ymap_get(n, "url", NULL);
     if (!v) return lx_cfg_fail(c, n, "url is required (\"sqlite:PATH\" or a \"postgresql://\" URL)");
-    WITH_KEY(c, "url", records_url(c, v));
+    LX_CFG_WITH_KEY(c, "url", records_url(c, v));
     if ((v = lx_ymap_get(n, "bodies", NULL))) {
         bool bodies;
-        WITH_KEY(c, "bodies", lx_cfg_bool(c, v, &bodies));
+        LX_CFG_WITH_KEY(c, "bodies", lx_cfg_bool(c, v, &bodies));
         c->cfg->records_omit_bodies = !bodies;
     }
     return true;
@@ -166,7 +157,7 @@ static bool parse_price(lx_cfg_ctx *c, const lx_ynode *key, const lx_ynode *n, l
         *dst[i] = NAN;
         const lx_ynode *v = lx_ymap_get(n, keys[i], NULL);
         if (v)
-            WITH_KEY(c, keys[i],
+            LX_CFG_WITH_KEY(c, keys[i],
                      lx_cfg_number(c, v, 0, false, MAX_PRICE, "a price in [0, 1000000] (USD per million tokens)", dst[i]));
     }
     return true;
@@ -180,7 +171,7 @@ static bool parse_prices(lx_cfg_ctx *c, const lx_ynode *n) {
     cfg->prices = lx_arena_alloc(&cfg->arena, (n->n ? n->n : 1) * sizeof *cfg->prices);
     if (!cfg->prices) return lx_cfg_oom(c);
     for (size_t i = 0; i < n->n; i++) {
-        WITH_KEY(c, n->keys[i]->str, parse_price(c, n->keys[i], n->items[i], &cfg->prices[i]));
+        LX_CFG_WITH_KEY(c, n->keys[i]->str, parse_price(c, n->keys[i], n->items[i], &cfg->prices[i]));
         cfg->n_prices++;
     }
     return true;
@@ -196,15 +187,15 @@ bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
      * out) is the same as no section. */
     const lx_ynode *providers = lx_ymap_get(root, "providers", NULL);
     if (lx_cfg_is_null(providers)) providers = NULL;
-    if (providers) WITH_KEY(c, "providers", lx_cfg_parse_providers(c, providers));
+    if (providers) LX_CFG_WITH_KEY(c, "providers", lx_cfg_parse_providers(c, providers));
     const lx_ynode *v;
     if ((v = lx_ymap_get(root, "models", NULL)) && !lx_cfg_is_null(v))
-        WITH_KEY(c, "models", lx_cfg_parse_models(c, v, providers));
-    if ((v = lx_ymap_get(root, "local", NULL)) && !lx_cfg_is_null(v)) WITH_KEY(c, "local", parse_local(c, v));
-    if ((v = lx_ymap_get(root, "timeouts", NULL)) && !lx_cfg_is_null(v)) WITH_KEY(c, "timeouts", parse_timeouts(c, v));
-    if ((v = lx_ymap_get(root, "cooldown", NULL)) && !lx_cfg_is_null(v)) WITH_KEY(c, "cooldown", parse_cooldown(c, v));
-    if ((v = lx_ymap_get(root, "records", NULL)) && !lx_cfg_is_null(v)) WITH_KEY(c, "records", parse_records(c, v));
-    if ((v = lx_ymap_get(root, "prices", NULL)) && !lx_cfg_is_null(v)) WITH_KEY(c, "prices", parse_prices(c, v));
+        LX_CFG_WITH_KEY(c, "models", lx_cfg_parse_models(c, v));
+    if ((v = lx_ymap_get(root, "local", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "local", parse_local(c, v));
+    if ((v = lx_ymap_get(root, "timeouts", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "timeouts", parse_timeouts(c, v));
+    if ((v = lx_ymap_get(root, "cooldown", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "cooldown", parse_cooldown(c, v));
+    if ((v = lx_ymap_get(root, "records", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "records", parse_records(c, v));
+    if ((v = lx_ymap_get(root, "prices", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "prices", parse_prices(c, v));
     if ((v = lx_ymap_get(root, "server", NULL)) && !lx_cfg_is_null(v)) {
         /* The server's keys are defined with `llmux serve`; until then only the shape is
          * checked, so a file written for the server still loads here. */

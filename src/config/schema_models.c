@@ -14,15 +14,6 @@
 #define MAX_BACKOFF_MS 3600000
 #define MAX_STOPS 16
 
-/* The same bracket as schema.c: the value of key with the path extended by it. */
-#define WITH_KEY(c, key, body)                                   \
-    do {                                                         \
-        size_t old_ = lx_cpath_key(&(c)->path, (key));           \
-        bool ok_ = (body);                                       \
-        lx_cpath_pop(&(c)->path, old_);                          \
-        if (!ok_) return false;                                  \
-    } while (0)
-
 const char *const lx_cfg_builtin_providers[] = {"openai", "anthropic", "gemini", "openrouter", "ollama", NULL};
 static const char *const k_protocols[] = {"openai", "anthropic", "gemini", "ollama", NULL};
 
@@ -86,8 +77,8 @@ static bool parse_provider(lx_cfg_ctx *c, const lx_ynode *key, const lx_ynode *n
         }
         lx_cpath_pop(&c->path, old);
     }
-    if ((v = lx_ymap_get(n, "http_referer", NULL))) WITH_KEY(c, "http_referer", lx_cfg_string_env(c, v, false, &p->http_referer, NULL));
-    if ((v = lx_ymap_get(n, "app_title", NULL))) WITH_KEY(c, "app_title", lx_cfg_string_env(c, v, false, &p->app_title, NULL));
+    if ((v = lx_ymap_get(n, "http_referer", NULL))) LX_CFG_WITH_KEY(c, "http_referer", lx_cfg_string_env(c, v, false, &p->http_referer, NULL));
+    if ((v = lx_ymap_get(n, "app_title", NULL))) LX_CFG_WITH_KEY(c, "app_title", lx_cfg_string_env(c, v, false, &p->app_title, NULL));
     if (!lx_cfg_builtin_provider(name) && !p->base_url) {
         const char *hint = lx_cfg_suggest(name, lx_cfg_builtin_providers, 5);
         if (hint) return lx_cfg_fail(c, key, "not a built-in provider (did you mean \"%s\"?); a new one needs base_url", hint);
@@ -106,7 +97,7 @@ bool lx_cfg_parse_providers(lx_cfg_ctx *c, const lx_ynode *n) {
     cfg->provider_meta = lx_arena_alloc(&cfg->arena, cap * sizeof *cfg->provider_meta);
     if (!cfg->providers || !cfg->provider_meta) return lx_cfg_oom(c);
     for (size_t i = 0; i < n->n; i++) {
-        WITH_KEY(c, n->keys[i]->str,
+        LX_CFG_WITH_KEY(c, n->keys[i]->str,
                  parse_provider(c, n->keys[i], n->items[i], &cfg->providers[i], &cfg->provider_meta[i]));
         cfg->n_providers++;
     }
@@ -303,13 +294,13 @@ static bool parse_target(lx_cfg_ctx *c, const lx_ynode *n, const lx_ynode *model
     if (!lx_cfg_check_map(c, n, keys, "PROVIDER/MODEL or a mapping (model, weight, params)")) return false;
     const lx_ynode *v = lx_ymap_get(n, "model", NULL);
     if (!v) return lx_cfg_fail(c, n, "model is required");
-    WITH_KEY(c, "model", target_model(c, v, models, &t->model));
+    LX_CFG_WITH_KEY(c, "model", target_model(c, v, models, &t->model));
     if ((v = lx_ymap_get(n, "weight", NULL))) {
         int64_t wt;
-        WITH_KEY(c, "weight", lx_cfg_int(c, v, 1, MAX_WEIGHT, "a positive integer", &wt));
+        LX_CFG_WITH_KEY(c, "weight", lx_cfg_int(c, v, 1, MAX_WEIGHT, "a positive integer", &wt));
         t->weight = (uint32_t)wt;
     }
-    if ((v = lx_ymap_get(n, "params", NULL))) WITH_KEY(c, "params", parse_params(c, v, &t->overrides));
+    if ((v = lx_ymap_get(n, "params", NULL))) LX_CFG_WITH_KEY(c, "params", parse_params(c, v, &t->overrides));
     return true;
 }
 
@@ -319,15 +310,15 @@ static bool parse_retry(lx_cfg_ctx *c, const lx_ynode *n, llmux_retry_policy *r)
     const lx_ynode *v;
     int64_t x;
     if ((v = lx_ymap_get(n, "attempts", NULL))) {
-        WITH_KEY(c, "attempts", lx_cfg_int(c, v, 1, MAX_ATTEMPTS, "an integer in [1, 100] (1 = no retry)", &x));
+        LX_CFG_WITH_KEY(c, "attempts", lx_cfg_int(c, v, 1, MAX_ATTEMPTS, "an integer in [1, 100] (1 = no retry)", &x));
         r->attempts = (int32_t)x;
     }
     if ((v = lx_ymap_get(n, "backoff_ms", NULL))) {
-        WITH_KEY(c, "backoff_ms", lx_cfg_int(c, v, 1, MAX_BACKOFF_MS, "a positive integer (milliseconds, at most 1 h)", &x));
+        LX_CFG_WITH_KEY(c, "backoff_ms", lx_cfg_int(c, v, 1, MAX_BACKOFF_MS, "a positive integer (milliseconds, at most 1 h)", &x));
         r->backoff_ms = x;
     }
     if ((v = lx_ymap_get(n, "max_backoff_ms", NULL))) {
-        WITH_KEY(c, "max_backoff_ms",
+        LX_CFG_WITH_KEY(c, "max_backoff_ms",
                  lx_cfg_int(c, v, 1, MAX_BACKOFF_MS, "a positive integer (milliseconds, at most 1 h)", &x) &&
                      (x >= (r->backoff_ms ? r->backoff_ms : 1) ||
                       lx_cfg_fail(c, v, "smaller than backoff_ms (%lld)", (long long)r->backoff_ms)));
@@ -386,20 +377,19 @@ static bool parse_alias(lx_cfg_ctx *c, const lx_ynode *key, const lx_ynode *n, c
     a->targets = targets;
     a->n_targets = t->n;
     const lx_ynode *v;
-    if ((v = lx_ymap_get(n, "retry", NULL))) WITH_KEY(c, "retry", parse_retry(c, v, &a->retry));
-    if ((v = lx_ymap_get(n, "fallback_on", NULL))) WITH_KEY(c, "fallback_on", parse_fallback_on(c, v, a));
+    if ((v = lx_ymap_get(n, "retry", NULL))) LX_CFG_WITH_KEY(c, "retry", parse_retry(c, v, &a->retry));
+    if ((v = lx_ymap_get(n, "fallback_on", NULL))) LX_CFG_WITH_KEY(c, "fallback_on", parse_fallback_on(c, v, a));
     return true;
 }
 
-bool lx_cfg_parse_models(lx_cfg_ctx *c, const lx_ynode *n, const lx_ynode *providers_node) {
-    (void)providers_node; /* providers are parsed first; their names are in c->cfg */
+bool lx_cfg_parse_models(lx_cfg_ctx *c, const lx_ynode *n) {
     if (n->kind != LX_YN_MAP) return lx_cfg_fail(c, n, "expected a mapping of alias names to {targets, ...}");
     if (n->n > MAX_ALIASES) return lx_cfg_fail(c, n, "more than %d aliases", MAX_ALIASES);
     lx_config *cfg = c->cfg;
     cfg->aliases = lx_arena_alloc(&cfg->arena, (n->n ? n->n : 1) * sizeof *cfg->aliases);
     if (!cfg->aliases) return lx_cfg_oom(c);
     for (size_t i = 0; i < n->n; i++) {
-        WITH_KEY(c, n->keys[i]->str, parse_alias(c, n->keys[i], n->items[i], n, &cfg->aliases[i]));
+        LX_CFG_WITH_KEY(c, n->keys[i]->str, parse_alias(c, n->keys[i], n->items[i], n, &cfg->aliases[i]));
         cfg->n_aliases++;
     }
     return true;
