@@ -2,6 +2,7 @@
  * schema and the report. Beyond "no crash, no leak, no hang": a failure always carries a
  * configuration (or out-of-memory) status and a message that starts with the file name, and a
  * success yields params whose every overrides text is canonical request JSON. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
