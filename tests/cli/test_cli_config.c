@@ -277,11 +277,43 @@ static void test_run_prices(void **state) {
     lx_fake_server_stop(s);
 }
 
+/* embed and models read the same file: a provider defined there, its key from the environment. */
+static void test_embed_and_models_with_config(void **state) {
+    (void)state;
+    lx_fake_server *s = lx_fake_server_start();
+    assert_non_null(s);
+    const char *path = fake_config(s, "extra.yaml", "");
+    lx_fake_response fr;
+    memset(&fr, 0, sizeof fr);
+    fr.path_prefix = "/v1/embeddings";
+    fr.body_file = "tests/data/embed/openai_embeddings.json";
+    fr.headers = "Content-Type: application/json\r\n";
+    assert_true(lx_fake_server_push(s, &fr));
+    fr.path_prefix = "/v1/models";
+    fr.body = "{\"object\":\"list\",\"data\":[{\"id\":\"m-one\",\"object\":\"model\"}]}";
+    fr.body_file = NULL;
+    assert_true(lx_fake_server_push(s, &fr));
+    char cmd[1024];
+    cli_result r;
+    snprintf(cmd, sizeof cmd, LLMUX " embed --config %s -m fake/text-embedding-3-small one two", path);
+    run(cmd, &r);
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    assert_non_null(strstr(r.out, "\"dim\":3"));
+    check_auth(s, 0, "Bearer " SECRET);
+    snprintf(cmd, sizeof cmd, LLMUX " --config %s models fake", path);
+    run(cmd, &r);
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    assert_non_null(strstr(r.out, "m-one"));
+    check_auth(s, 1, "Bearer " SECRET);
+    assert_int_equal(lx_fake_server_mismatches(s), 0);
+    lx_fake_server_stop(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_valid),     cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_run_with_config), cmocka_unit_test(test_run_timeouts),
-        cmocka_unit_test(test_run_prices),
+        cmocka_unit_test(test_run_prices),      cmocka_unit_test(test_embed_and_models_with_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
