@@ -66,7 +66,9 @@ static char *dir_of(const char *path) {
 llmux_status lx_config_load(const char *path, lx_config **out, llmux_error_info *err) {
     *out = NULL;
     lx_error_clear(err);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below as not a
+     * regular file); reads of a regular file ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return lx_error(err, LLMUX_E_CONFIGURATION, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -220,6 +220,12 @@ static void test_size_cap(void **state) {
     assert_int_equal(lx_config_load(g_dir, &cfg, &err), LLMUX_E_CONFIGURATION);
     snprintf(want, sizeof want, "%s: not a regular file", g_dir);
     assert_string_equal(err.message, want);
+    /* A FIFO is refused at once, not waited on. */
+    snprintf(path, sizeof path, "%s/fifo.yaml", g_dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(lx_config_load(path, &cfg, &err), LLMUX_E_CONFIGURATION);
+    snprintf(want, sizeof want, "%s: not a regular file", path);
+    assert_string_equal(err.message, want);
 }
 
 static void test_targets(void **state) {
