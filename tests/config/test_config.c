@@ -481,6 +481,27 @@ static void test_small_sections(void **state) {
     lx_config_free(cfg);
 }
 
+/* The report masks passwords in URLs and never shows a key, whatever its source. */
+static void test_report_masks_secrets(void **state) {
+    (void)state;
+    lx_config *cfg = load_ok("records: \"postgresql://me:hunter2@db:5432/x\"\n"
+                             "providers:\n"
+                             "  box: {base_url: \"https://u:pw-secret@h.example/v1\", api_key: sk-literal-secret}\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    lx_config_print(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "  box: protocol openai, base_url https://u:***@h.example/v1, key: set (in the file)\n"));
+    assert_non_null(strstr(buf, "records: postgresql://me:***@db:5432/x (bodies stored)\n"));
+    assert_null(strstr(buf, "hunter2"));
+    assert_null(strstr(buf, "pw-secret"));
+    assert_null(strstr(buf, "sk-literal-secret"));
+    free(buf);
+    lx_config_free(cfg);
+}
+
 static void test_empty_files(void **state) {
     (void)state;
     static const char *const empties[] = {"", "# only a comment\n", "~\n", "---\n", "\n\n"};
@@ -621,6 +642,7 @@ int main(void) {
         cmocka_unit_test(test_numbers_and_ranges), cmocka_unit_test(test_providers),
         cmocka_unit_test(test_issue_example),    cmocka_unit_test(test_overrides_json),
         cmocka_unit_test(test_small_sections),   cmocka_unit_test(test_empty_files),
+        cmocka_unit_test(test_report_masks_secrets),
         cmocka_unit_test(test_discovery),        cmocka_unit_test(test_relative_paths),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
