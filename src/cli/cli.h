@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "config/config.h"
 #include "llmux.h"
 
 /* Exit codes: 0 success, 2 usage error, 3 an I/O error on the CLI's own stdin/stdout (a read
@@ -84,11 +85,35 @@ void cli_cancel_end(void);
  * (the runtime copies them); otherwise the runtime's defaults. */
 llmux_status cli_runtime_for_provider(const char *provider, const char *base_url, const char *api_key,
                                       llmux_runtime **rt, llmux_error_info *err);
+/* The same with a configuration file's settings (cfg may be NULL), its prices added to the
+ * catalog; the flags win over the file. */
+llmux_status cli_runtime_with_config(const lx_config *cfg, const char *provider, const char *base_url,
+                                     const char *api_key, llmux_runtime **rt, llmux_error_info *err);
+
+/* llmux.yaml (config_use.c). The file named by `llmux --config FILE <command>`; a command's own
+ * --config wins. */
+void cli_config_set_global(const char *path);
+/* Finds (lx_config_find: path, else the global --config, else $LLMUX_CONFIG, ...) and loads the
+ * configuration. 0 with *out NULL when there is no file; else *out is owned by the caller
+ * (lx_config_free). On error prints it and returns the exit code (with *out NULL). */
+int cli_config_open(const char *path, lx_config **out);
+/* Overlays cfg (NULL = none) onto rp, then lets --base-url / --api-key (when given) override the
+ * entry of `provider`. *owned is a provider array the caller frees after llmux_runtime_create
+ * (NULL when none was needed). */
+llmux_status cli_config_runtime_params(const lx_config *cfg, const char *provider, const char *base_url,
+                                       const char *api_key, llmux_runtime_params *rp, llmux_provider_params **owned,
+                                       llmux_error_info *err);
+/* Adds the file's prices: to the runtime's catalog. */
+llmux_status cli_config_prices(llmux_runtime *rt, const lx_config *cfg, llmux_error_info *err);
+/* The default of --timeout: timeouts.total_ms of the file, else CLI_TIMEOUT_DEFAULT_MS. */
+int64_t cli_config_timeout_ms(const lx_config *cfg);
 
 int cli_cmd_run(int argc, char **argv);
+int cli_cmd_replay(int argc, char **argv);
+int cli_cmd_config(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
 /* `llmux models --catalog [--json]` (cmd_models_catalog.c); returns the exit code. */
-int cli_models_catalog(int json);
+int cli_models_catalog(const lx_config *cfg, int json);
 int cli_cmd_embed(int argc, char **argv);
 int cli_cmd_chat(int argc, char **argv);
 int cli_cmd_records(int argc, char **argv);
@@ -97,6 +122,9 @@ int cli_cmd_records(int argc, char **argv);
  * else "sqlite:$XDG_DATA_HOME/llmux/records.db" (~/.local/share/llmux/records.db). The default is
  * written into buf. NULL when no default can be formed (no HOME). */
 const char *cli_records_url(const char *flag, char *buf, size_t size);
+/* The same with llmux.yaml's `records:` between the environment and the default: flag, then
+ * $LLMUX_RECORDS, then the file, then the default (*is_default set, when not NULL). */
+const char *cli_records_url_cfg(const char *flag, const lx_config *cfg, char *buf, size_t size, bool *is_default);
 /* --since's value (since.c): RFC 3339, a date, or a duration before now_ms ("30m", "7d"); unix
  * epoch ms into *out. 0 on success, else prints the usage error and returns CLI_EXIT_USAGE. */
 int cli_parse_since(const char *s, int64_t now_ms, int64_t *out);

@@ -242,7 +242,10 @@ int cli_cmd_chat(int argc, char **argv) {
 
     s.interactive = isatty(STDIN_FILENO) == 1;
     int code = cli_req_runtime(&s.opts, s.opts.model, &s.rt);
-    if (code != 0) return code;
+    if (code != 0) {
+        cli_req_opts_free(&s.opts);
+        return code;
+    }
     s.conv = chat_conv_create();
     s.model = s.opts.model ? strdup(s.opts.model) : NULL;
     s.system = s.opts.system ? strdup(s.opts.system) : NULL;
@@ -270,5 +273,6 @@ int cli_cmd_chat(int argc, char **argv) {
     free(s.model);
     free(s.system);
     llmux_runtime_destroy(s.rt);
+    cli_req_opts_free(&s.opts);
     return code;
 }

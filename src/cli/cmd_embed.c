@@ -25,7 +25,9 @@ static void embed_usage(FILE *f) {
           "      --base-url URL       the provider's base URL (any OpenAI-compatible server)\n"
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --timeout SECONDS    total wall-clock budget, fractional allowed, at most 604800\n"
-          "                           (7 days); default: 600\n"
+          "                           (7 days); default: 600, or timeouts.total_ms of llmux.yaml\n"
+          "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -h, --help               show this help\n"
           "\n"
           "Stdin is capped at 64 MiB and must not contain NUL bytes (invalid_request). Exit status:\n"
@@ -78,7 +80,7 @@ static void print_embeddings(const llmux_embeddings *e) {
     fputs("}}\n", stdout);
 }
 
-enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_TIMEOUT };
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_TIMEOUT, OPT_CONFIG };
 
 int cli_cmd_embed(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
@@ -86,11 +88,13 @@ int cli_cmd_embed(int argc, char **argv) {
                                          {"base-url", required_argument, NULL, OPT_BASE_URL},
                                          {"api-key", required_argument, NULL, OPT_API_KEY},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                         {"config", required_argument, NULL, OPT_CONFIG},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *base_url = NULL, *api_key = NULL;
     long dims = 0;
-    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+    int64_t timeout_ms = -1; /* not given: timeouts.total_ms of llmux.yaml, else the default */
+    const char *config_path = NULL;
     optind = 1;
     opterr = 0;
     int c;
@@ -110,6 +114,7 @@ int cli_cmd_embed(int argc, char **argv) {
         case OPT_TIMEOUT:
             if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
             break;
+        case OPT_CONFIG: config_path = optarg; break;
         case 'h': embed_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux embed --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux embed --help`)", argv[optind - 1]);
@@ -150,10 +155,18 @@ int cli_cmd_embed(int argc, char **argv) {
         inputs = lines;
     }
 
+    lx_config *cfg = NULL;
+    int cfg_code = cli_config_open(config_path, &cfg);
+    if (cfg_code != 0) {
+        free(stdin_buf);
+        return cfg_code;
+    }
+    if (timeout_ms < 0) timeout_ms = cli_config_timeout_ms(cfg);
     llmux_runtime *rt = NULL;
     llmux_error_info err;
-    llmux_status st = cli_runtime_for_provider(provider_name, base_url, api_key, &rt, &err);
+    llmux_status st = cli_runtime_with_config(cfg, provider_name, base_url, api_key, &rt, &err);
     if (st != LLMUX_OK) {
+        lx_config_free(cfg);
         free(stdin_buf);
         return cli_fail(st, err.message);
     }
@@ -178,6 +191,7 @@ int cli_cmd_embed(int argc, char **argv) {
     }
     llmux_embeddings_free(e);
     llmux_runtime_destroy(rt);
+    lx_config_free(cfg);
     cli_cancel_end();
     free(stdin_buf);
     return code;

@@ -30,7 +30,9 @@ static void models_usage(FILE *f) {
           "      --api-key KEY        API key; default: the SDK's environment variable\n"
           "      --json               print a JSON array of objects (unknown values are null)\n"
           "      --timeout SECONDS    total wall-clock budget (all pages), fractional allowed, at most\n"
-          "                           604800 (7 days); default: 600\n"
+          "                           604800 (7 days); default: 600, or timeouts.total_ms of llmux.yaml\n"
+          "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -h, --help               show this help\n",
           f);
 }
@@ -89,7 +91,7 @@ static void print_json(const llmux_model_list *l) {
     fputs(l->n ? "\n]\n" : "]\n", stdout);
 }
 
-enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT, OPT_CATALOG };
+enum { OPT_BASE_URL = 256, OPT_API_KEY, OPT_JSON, OPT_TIMEOUT, OPT_CATALOG, OPT_CONFIG };
 
 int cli_cmd_models(int argc, char **argv) {
     static const struct option opts[] = {{"base-url", required_argument, NULL, OPT_BASE_URL},
@@ -97,11 +99,13 @@ int cli_cmd_models(int argc, char **argv) {
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                          {"catalog", no_argument, NULL, OPT_CATALOG},
+                                         {"config", required_argument, NULL, OPT_CONFIG},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *base_url = NULL, *api_key = NULL;
     int json = 0, catalog = 0;
-    int64_t timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+    int64_t timeout_ms = -1; /* not given: timeouts.total_ms of llmux.yaml, else the default */
+    const char *config_path = NULL;
     optind = 1;
     opterr = 0;
     int c;
@@ -114,6 +118,7 @@ int cli_cmd_models(int argc, char **argv) {
         case OPT_TIMEOUT:
             if (cli_parse_timeout(optarg, &timeout_ms) != 0) return CLI_EXIT_USAGE;
             break;
+        case OPT_CONFIG: config_path = optarg; break;
         case 'h': models_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux models --help`)", argv[optind - 1]);
         default: return cli_usage_error("unknown option %s (see `llmux models --help`)", argv[optind - 1]);
@@ -122,17 +127,29 @@ int cli_cmd_models(int argc, char **argv) {
     if (catalog) {
         if (optind != argc) return cli_usage_error("--catalog takes no PROVIDER (got \"%s\")", argv[optind]);
         if (base_url || api_key) return cli_usage_error("--catalog asks no provider: drop --base-url and --api-key");
-        return cli_models_catalog(json);
+        lx_config *cfg = NULL; /* its prices: configured entries win over the shipped ones */
+        int cfg_code = cli_config_open(config_path, &cfg);
+        if (cfg_code != 0) return cfg_code;
+        int code = cli_models_catalog(cfg, json);
+        lx_config_free(cfg);
+        return code;
     }
     if (optind != argc - 1) return cli_usage_error("expected one PROVIDER (e.g. `llmux models openai`)");
     const char *provider = argv[optind];
     if (!*provider || strchr(provider, '/'))
         return cli_usage_error("PROVIDER is a bare provider name such as openai or openrouter, got \"%s\"", provider);
 
+    lx_config *cfg = NULL;
+    int cfg_code = cli_config_open(config_path, &cfg);
+    if (cfg_code != 0) return cfg_code;
+    if (timeout_ms < 0) timeout_ms = cli_config_timeout_ms(cfg);
     llmux_runtime *rt = NULL;
     llmux_error_info err;
-    llmux_status st = cli_runtime_for_provider(provider, base_url, api_key, &rt, &err);
-    if (st != LLMUX_OK) return cli_fail(st, err.message);
+    llmux_status st = cli_runtime_with_config(cfg, provider, base_url, api_key, &rt, &err);
+    if (st != LLMUX_OK) {
+        lx_config_free(cfg);
+        return cli_fail(st, err.message);
+    }
 
     llmux_cancel *cancel = cli_cancel_begin();
     /* llmux_list_models takes no deadline: the timer cancels it, reported as a timeout below. */
@@ -151,6 +168,7 @@ int cli_cmd_models(int argc, char **argv) {
     }
     llmux_model_list_free(list);
     llmux_runtime_destroy(rt);
+    lx_config_free(cfg);
     cli_cancel_end();
     return code;
 }

@@ -55,11 +55,15 @@ static int print_table(const char *json) {
     return 0;
 }
 
-int cli_models_catalog(int json) {
+int cli_models_catalog(const lx_config *cfg, int json) {
     llmux_runtime_params params = llmux_runtime_default_params();
     llmux_runtime *rt = NULL;
     llmux_error_info err;
     llmux_status st = llmux_runtime_create(&params, &rt, &err);
+    if (st == LLMUX_OK && (st = cli_config_prices(rt, cfg, &err)) != LLMUX_OK) {
+        llmux_runtime_destroy(rt);
+        rt = NULL;
+    }
     if (st != LLMUX_OK) return cli_fail(st, err.message);
     char *doc = NULL;
     st = llmux_catalog_export_json(rt, &doc, &err);

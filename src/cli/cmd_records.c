@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "config/config.h"
 
 /* records_text.c */
 void cli_records_print_line(const json_t *rec);
@@ -109,7 +110,13 @@ static int parse(int argc, char **argv, opts *o) {
  * created by a read command (a typo in --records would otherwise look like "no records"). */
 static int open_records(const opts *o, llmux_records **rec) {
     char buf[4096];
-    const char *url = cli_records_url(o->records, buf, sizeof buf);
+    lx_config *cfg = NULL; /* llmux.yaml's records:, when the flag and the environment say nothing */
+    int cfg_code = cli_config_open(NULL, &cfg);
+    if (cfg_code != 0) return cfg_code;
+    char chosen[4096];
+    const char *found = cli_records_url_cfg(o->records, cfg, buf, sizeof buf, NULL);
+    const char *url = found ? (snprintf(chosen, sizeof chosen, "%s", found), chosen) : NULL;
+    lx_config_free(cfg);
     if (!url) return cli_fail(LLMUX_E_CONFIGURATION, "records: no database: pass --records URL or set LLMUX_RECORDS");
     if (strncmp(url, "sqlite:", 7) == 0) {
         const char *path = url + 7;

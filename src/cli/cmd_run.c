@@ -106,6 +106,13 @@ int cli_cmd_run(int argc, char **argv) {
     }
     if (optind < argc - 1) return cli_usage_error("expected one PROMPT argument, got %d (quote the prompt)", argc - optind);
 
+    /* Before stdin is read: a broken llmux.yaml fails at once, not after a pasted prompt. */
+    int cfg_code = cli_req_config(&o);
+    if (cfg_code != 0) {
+        cli_req_opts_free(&o);
+        return cfg_code;
+    }
+
     char *stdin_prompt = NULL;
     const char *prompt;
     if (optind < argc) {
@@ -116,12 +123,14 @@ int cli_cmd_run(int argc, char **argv) {
         cli_input_status in = cli_read_stdin(MAX_STDIN_PROMPT, &stdin_prompt, &len, &err_no);
         if (in != CLI_INPUT_OK) {
             free(stdin_prompt);
+            cli_req_opts_free(&o);
             return cli_input_fail(in, err_no, len, "prompt", MAX_STDIN_PROMPT);
         }
         /* Most likely a mistake (`< /dev/null`, a pipeline whose producer failed); an explicit
          * PROMPT argument "" stays allowed (the bundled model then writes a fortune of its own). */
         if (len == 0) {
             free(stdin_prompt);
+            cli_req_opts_free(&o);
             return cli_fail(LLMUX_E_INVALID_REQUEST, "empty prompt: stdin was empty (give PROMPT or pipe one in)");
         }
         prompt = stdin_prompt;
@@ -131,6 +140,7 @@ int cli_cmd_run(int argc, char **argv) {
     int rc = cli_req_runtime(&o, o.model, &rt);
     if (rc != 0) {
         free(stdin_prompt);
+        cli_req_opts_free(&o);
         return rc;
     }
 
@@ -181,7 +191,97 @@ int cli_cmd_run(int argc, char **argv) {
     else if (st != LLMUX_OK) code = cli_fail(st, err.message);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
+    cli_req_opts_free(&o);
     cli_cancel_end();
     free(stdin_prompt);
+    return code;
+}
+
+/* ------------------------------------------------------------------ replay */
+
+static void replay_usage(FILE *f) {
+    fputs("usage: llmux replay [options] EXECUTION_ID\n"
+          "\n"
+          "Runs a recorded execution again: the recorded request with the recorded routing plan (for\n"
+          "an alias: the same targets in the same order with the same weighted pick; the seed is in\n"
+          "the request). The new execution is recorded with a link to the original (replay_of).\n"
+          "Ids come from `llmux records list` or a response's execution_id.\n"
+          "\n"
+          "options:\n"
+          "      --config FILE        llmux.yaml (providers, aliases, records)\n"
+          "      --model-dir DIR      allow loading local models from DIR (repeatable)\n"
+          "      --timeout SECONDS    total wall-clock budget (default 600 or timeouts.total_ms)\n"
+          "      --json               print the final response as canonical JSON instead of text\n"
+          "      --events             print every canonical event as one JSON line\n"
+          "  -h, --help               show this help\n"
+          "\n"
+          "The records database is $LLMUX_RECORDS, else llmux.yaml's records:, else\n"
+          "~/.local/share/llmux/records.db (docs/records.md).\n",
+          f);
+}
+
+int cli_cmd_replay(int argc, char **argv) {
+    static const struct option opts[] = {CLI_REQ_LONG_OPTS,
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"events", no_argument, NULL, OPT_EVENTS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    cli_req_opts o;
+    cli_req_opts_init(&o);
+    out_state out = {OUT_TEXT, false, '\n', 0};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":" CLI_REQ_SHORT_OPTS "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_JSON: out.mode = OUT_JSON; break;
+        case OPT_EVENTS: out.mode = OUT_EVENTS; break;
+        case 'h': replay_usage(stdout); return 0;
+        case ':': return cli_usage_error("option %s needs a value (see `llmux replay --help`)", argv[optind - 1]);
+        case '?': return cli_usage_error("unknown option %s (see `llmux replay --help`)", argv[optind - 1]);
+        default: {
+            int r = cli_req_opt(&o, c, optarg);
+            if (r == CLI_REQ_OPT_NOT_MINE) return cli_usage_error("unknown option %s (see `llmux replay --help`)", argv[optind - 1]);
+            if (r != CLI_REQ_OPT_TAKEN) return r;
+        }
+        }
+    }
+    if (optind != argc - 1) return cli_usage_error("expected one EXECUTION_ID (see `llmux records list`)");
+    const char *id = argv[optind];
+    llmux_runtime *rt = NULL;
+    int rc = cli_req_runtime(&o, NULL, &rt);
+    if (rc != 0) {
+        cli_req_opts_free(&o);
+        return rc;
+    }
+    llmux_cancel *cancel = cli_cancel_begin();
+    cli_deadline *timer = cli_deadline_start(cancel, o.timeout_ms);
+    llmux_run_params run = llmux_run_default_params();
+    run.on_event = print_event;
+    run.user_data = &out;
+    run.cancel = cancel;
+    llmux_response *resp = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_replay(rt, id, &run, &resp, &err);
+    bool fired = cli_deadline_stop(timer);
+    st = cli_deadline_status(st, fired, o.timeout_ms, err.message, sizeof err.message);
+    int code = 0;
+    if (!out.write_errno) {
+        if (out.mode == OUT_TEXT && out.wrote_text && out.last != '\n') fputc('\n', stdout);
+        if (out.mode == OUT_JSON && resp) {
+            char *j = llmux_response_to_json(resp);
+            if (j) {
+                puts(j);
+                llmux_free(j);
+            }
+        }
+        if (!cli_stdout_ok()) out.write_errno = errno;
+    }
+    if (out.write_errno) code = cli_io_error("write error", NULL, out.write_errno);
+    else if (st != LLMUX_OK) code = cli_fail(st, err.message);
+    llmux_response_free(resp);
+    llmux_runtime_destroy(rt);
+    cli_req_opts_free(&o);
+    cli_cancel_end();
     return code;
 }

@@ -9,6 +9,7 @@
 
 static void usage(FILE *f) {
     fputs("usage: llmux <command> [options]\n"
+          "       llmux --config FILE <command> [options]\n"
           "\n"
           "commands:\n"
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
@@ -17,9 +18,13 @@ static void usage(FILE *f) {
           "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
           "  chat [options]           a conversation with a model (see `llmux chat --help`)\n"
           "  records list|show|export execution records: attempts, usage, cost (see `llmux records --help`)\n"
+          "  replay EXECUTION_ID      run a recorded execution again with its recorded plan\n"
+          "  config check [FILE]      validate llmux.yaml and print what it resolves to\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
+          "      --config FILE        the configuration file (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml\n"
           "  -V, --version            print the version\n"
           "  -h, --help               show this help\n"
           "\n"
@@ -29,6 +34,21 @@ static void usage(FILE *f) {
 }
 
 static int dispatch(int argc, char **argv) {
+    /* `llmux --config FILE <command> ...` (or --config=FILE): for every command that reads it. */
+    while (argc >= 2 && strncmp(argv[1], "--config", 8) == 0 && (argv[1][8] == '\0' || argv[1][8] == '=')) {
+        if (argv[1][8] == '=') {
+            cli_config_set_global(argv[1] + 9);
+            argv[1] = argv[0];
+            argc -= 1;
+            argv += 1;
+        } else {
+            if (argc < 3) return cli_usage_error("option --config needs a value");
+            cli_config_set_global(argv[2]);
+            argv[2] = argv[0];
+            argc -= 2;
+            argv += 2;
+        }
+    }
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -56,9 +76,17 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"chat", "--help", NULL};
                 return cli_cmd_chat(2, args);
             }
+            if (strcmp(argv[2], "replay") == 0) {
+                char *args[] = {"replay", "--help", NULL};
+                return cli_cmd_replay(2, args);
+            }
             if (strcmp(argv[2], "records") == 0) {
                 char *args[] = {"records", "--help", NULL};
                 return cli_cmd_records(2, args);
+            }
+            if (strcmp(argv[2], "config") == 0) {
+                char *args[] = {"config", "--help", NULL};
+                return cli_cmd_config(2, args);
             }
             return cli_usage_error("unknown command \"%s\" (try `llmux help`)", argv[2]);
         }
@@ -70,6 +98,8 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "embed") == 0) return cli_cmd_embed(argc - 1, argv + 1);
     if (strcmp(cmd, "chat") == 0) return cli_cmd_chat(argc - 1, argv + 1);
     if (strcmp(cmd, "records") == 0) return cli_cmd_records(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0) return cli_cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0) return cli_cmd_config(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 

@@ -5,11 +5,21 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "config/config.h"
 
 const char *cli_records_url(const char *flag, char *buf, size_t size) {
+    return cli_records_url_cfg(flag, NULL, buf, size, NULL);
+}
+
+const char *cli_records_url_cfg(const char *flag, const lx_config *cfg, char *buf, size_t size, bool *is_default) {
+    if (is_default) *is_default = false;
     if (flag && *flag) return flag;
     const char *env = getenv("LLMUX_RECORDS");
     if (env && *env) return env;
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    if (rp.records && *rp.records) return rp.records; /* llmux.yaml's records: */
+    if (is_default) *is_default = true;
     /* XDG Base Directory: $XDG_DATA_HOME, else ~/.local/share
      * (https://specifications.freedesktop.org/basedir-spec/latest/). A relative XDG_DATA_HOME is
      * invalid per the spec and ignored. */

@@ -2,6 +2,8 @@
 #define _XOPEN_SOURCE 700
 #include "req_opts.h"
 
+#include "config/config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -12,7 +14,7 @@
 void cli_req_opts_init(cli_req_opts *o) {
     memset(o, 0, sizeof *o);
     o->sampling = llmux_sampling_default();
-    o->timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+    o->timeout_ms = -1; /* settled by cli_req_config */
 }
 
 static bool parse_double(const char *s, double *out) {
@@ -89,6 +91,7 @@ int cli_req_opt(cli_req_opts *o, int c, const char *arg) {
     case CLI_OPT_TIMEOUT:
         if (cli_parse_timeout(arg, &o->timeout_ms) != 0) return CLI_EXIT_USAGE;
         break;
+    case CLI_OPT_CONFIG: o->config_path = arg; break;
     default: return CLI_REQ_OPT_NOT_MINE;
     }
     return CLI_REQ_OPT_TAKEN;
@@ -116,7 +119,11 @@ void cli_req_opts_help(FILE *f) {
           "      --threads N          CPU threads for the local engine\n"
           "      --ctx N              context size for local models\n"
           "      --timeout SECONDS    total wall-clock budget of the request, fractional allowed,\n"
-          "                           at most 604800 (7 days); default: 600\n",
+          "                           at most 604800 (7 days); default: 600, or timeouts.total_ms\n"
+          "                           of llmux.yaml\n"
+          "      --config FILE        llmux.yaml to use (docs/configuration.md); default:\n"
+          "                           $LLMUX_CONFIG, ./llmux.yaml, ~/.config/llmux/llmux.yaml;\n"
+          "                           the options above win over the file\n",
           f);
 }
 
@@ -136,28 +143,50 @@ static void dir_of(const char *path, char *out, size_t size) {
     }
 }
 
-int cli_req_runtime(const cli_req_opts *o, const char *model, llmux_runtime **rt) {
+void cli_req_opts_free(cli_req_opts *o) {
+    lx_config_free(o->cfg);
+    o->cfg = NULL;
+    o->cfg_loaded = false;
+}
+
+int cli_req_config(cli_req_opts *o) {
+    if (!o->cfg_loaded) {
+        int code = cli_config_open(o->config_path, &o->cfg);
+        if (code != 0) return code;
+        o->cfg_loaded = true;
+    }
+    if (o->timeout_ms < 0) o->timeout_ms = cli_config_timeout_ms(o->cfg);
+    return 0;
+}
+
+int cli_req_runtime(cli_req_opts *o, const char *model, llmux_runtime **rt) {
     *rt = NULL;
-    /* Whoever runs the CLI owns the machine: an explicit path is allowed as given (its directory
-     * becomes an allowed model directory); the bundled model's directory is always allowed. */
-    const char *dirs[CLI_MAX_MODEL_DIRS + 2];
-    size_t n_dirs = o->n_dirs;
-    memcpy(dirs, o->dirs, n_dirs * sizeof dirs[0]);
-    char model_dir[PATH_MAX], default_dir[PATH_MAX];
-    const char *def = cli_default_model_path();
-    /* --base-url / --api-key configure the provider named by the model's prefix. */
+    int code = cli_req_config(o);
+    if (code != 0) return code;
+    /* --base-url / --api-key configure the provider named by the model's prefix (over the
+     * file's entry for it). */
     char provider_name[64] = "";
-    llmux_provider_params provider = {0};
     if (o->base_url || o->api_key) {
         const char *m = o->model;
         const char *slash = m ? strchr(m, '/') : NULL;
         if (!slash || slash == m || (size_t)(slash - m) >= sizeof provider_name || cli_is_local_spec(m))
             return cli_usage_error("--base-url/--api-key need a remote model PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini)");
         memcpy(provider_name, m, (size_t)(slash - m));
-        provider.name = provider_name;
-        provider.base_url = o->base_url;
-        provider.api_key = o->api_key;
     }
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    llmux_provider_params *owned = NULL;
+    llmux_error_info err;
+    llmux_status st = cli_config_runtime_params(o->cfg, provider_name[0] ? provider_name : NULL, o->base_url,
+                                                o->api_key, &rp, &owned, &err);
+    if (st != LLMUX_OK) return cli_fail(st, err.message);
+    /* Whoever runs the CLI owns the machine: --model-dir, then llmux.yaml's model_dirs, then an
+     * explicit path's directory (allowed as given) and the bundled model's. */
+    const char *dirs[CLI_MAX_MODEL_DIRS + LX_CONFIG_MAX_MODEL_DIRS + 2];
+    size_t n_dirs = o->n_dirs;
+    memcpy(dirs, o->dirs, n_dirs * sizeof dirs[0]);
+    for (size_t i = 0; i < rp.n_model_dirs && i < LX_CONFIG_MAX_MODEL_DIRS; i++) dirs[n_dirs++] = rp.model_dirs[i];
+    char model_dir[PATH_MAX], default_dir[PATH_MAX];
+    const char *def = cli_default_model_path();
     if (model && cli_is_local_spec(model) && strncmp(model, "local/", 6) != 0) {
         dir_of(model, model_dir, sizeof model_dir);
         /* A directory that does not exist holds no model: leave it out, so the lookup reports
@@ -169,21 +198,33 @@ int cli_req_runtime(const cli_req_opts *o, const char *model, llmux_runtime **rt
         dir_of(def, default_dir, sizeof default_dir);
         dirs[n_dirs++] = default_dir;
     }
-    if (!model && !def) return cli_fail(LLMUX_E_CONFIGURATION, "the bundled default model was not found; pass --model PATH");
-
-    llmux_runtime_params rp = llmux_runtime_default_params();
+    if (!model && !def) {
+        free(owned);
+        return cli_fail(LLMUX_E_CONFIGURATION, "the bundled default model was not found; pass --model PATH");
+    }
     rp.model_dirs = dirs;
     rp.n_model_dirs = n_dirs;
     rp.default_model = def;
-    rp.n_threads = (int32_t)o->threads;
-    rp.n_ctx = (int32_t)o->n_ctx;
+    if (o->threads) rp.n_threads = (int32_t)o->threads; /* the flags win over local.threads / ctx */
+    if (o->n_ctx) rp.n_ctx = (int32_t)o->n_ctx;
     rp.progress = cli_progress;
-    if (provider.name) {
-        rp.providers = &provider;
-        rp.n_providers = 1;
+    /* Every run is recorded (llmux records, llmux replay): the configured database, else the
+     * default one. The default is best effort: when it cannot be opened (a read-only home), the
+     * run goes on without records after a warning; a configured one that fails is an error. */
+    char records_buf[4096];
+    bool records_default = false;
+    rp.records = cli_records_url_cfg(NULL, o->cfg, records_buf, sizeof records_buf, &records_default);
+    st = llmux_runtime_create(&rp, rt, &err);
+    if (st == LLMUX_E_CONFIGURATION && records_default && rp.records) {
+        fprintf(stderr, "llmux: warning: execution records are off: %s\n", err.message);
+        rp.records = NULL;
+        st = llmux_runtime_create(&rp, rt, &err);
     }
-    llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, rt, &err);
+    free(owned); /* copied by the runtime */
+    if (st == LLMUX_OK && (st = cli_config_prices(*rt, o->cfg, &err)) != LLMUX_OK) {
+        llmux_runtime_destroy(*rt);
+        *rt = NULL;
+    }
     if (st != LLMUX_OK) return cli_fail(st, err.message);
     return 0;
 }

@@ -24,11 +24,20 @@ typedef struct cli_req_opts {
     size_t n_dirs;
     long threads; /* 0 = the engine's default */
     long n_ctx;   /* 0 = the model's default */
-    int64_t timeout_ms;
+    int64_t timeout_ms;   /* -1 until given: then llmux.yaml's timeouts.total_ms, else the default */
+    const char *config_path; /* --config; NULL = discovery (docs/configuration.md) */
+    struct lx_config *cfg;   /* loaded by cli_req_config; NULL = no file; freed by cli_req_opts_free */
+    bool cfg_loaded;
 } cli_req_opts;
 
-/* Everything unset; the default --timeout. */
+/* Everything unset. */
 void cli_req_opts_init(cli_req_opts *o);
+/* Releases the loaded llmux.yaml. */
+void cli_req_opts_free(cli_req_opts *o);
+/* Finds and loads llmux.yaml once (a broken file fails here, before anything else happens) and
+ * settles the timeout (--timeout, else timeouts.total_ms, else the default). 0 or an exit code
+ * (the error printed). */
+int cli_req_config(cli_req_opts *o);
 
 /* getopt_long's values of the shared long options without a short form; a command numbers its
  * own from CLI_OPT_COMMAND on. */
@@ -45,6 +54,7 @@ enum {
     CLI_OPT_BASE_URL,
     CLI_OPT_API_KEY,
     CLI_OPT_TIMEOUT,
+    CLI_OPT_CONFIG,
     CLI_OPT_COMMAND = 512
 };
 
@@ -60,7 +70,7 @@ enum {
         {"threads", required_argument, NULL, CLI_OPT_THREADS}, {"ctx", required_argument, NULL, CLI_OPT_CTX},    \
         {"model-dir", required_argument, NULL, CLI_OPT_MODEL_DIR},                                               \
         {"base-url", required_argument, NULL, CLI_OPT_BASE_URL}, {"api-key", required_argument, NULL, CLI_OPT_API_KEY}, \
-        {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT}
+        {"timeout", required_argument, NULL, CLI_OPT_TIMEOUT}, {"config", required_argument, NULL, CLI_OPT_CONFIG}
 
 /* What cli_req_opt did with an option. */
 #define CLI_REQ_OPT_TAKEN 0
@@ -81,6 +91,6 @@ bool cli_is_local_spec(const char *model);
  * to): the --model-dir directories, the directory of a model given as a path, the bundled model's
  * directory; --base-url/--api-key configure the provider named by o->model's prefix. Returns 0,
  * or prints the error (usage or llmux class) and returns its exit code. */
-int cli_req_runtime(const cli_req_opts *o, const char *model, llmux_runtime **rt);
+int cli_req_runtime(cli_req_opts *o, const char *model, llmux_runtime **rt);
 
 #endif

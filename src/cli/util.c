@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,14 +85,19 @@ void cli_progress(float progress, void *user_data) {
 
 llmux_status cli_runtime_for_provider(const char *provider, const char *base_url, const char *api_key,
                                       llmux_runtime **rt, llmux_error_info *err) {
-    llmux_provider_params pp = {0};
+    return cli_runtime_with_config(NULL, provider, base_url, api_key, rt, err);
+}
+
+llmux_status cli_runtime_with_config(const lx_config *cfg, const char *provider, const char *base_url,
+                                     const char *api_key, llmux_runtime **rt, llmux_error_info *err) {
     llmux_runtime_params rp = llmux_runtime_default_params();
-    if (base_url || api_key) {
-        pp.name = provider;
-        pp.base_url = base_url;
-        pp.api_key = api_key;
-        rp.providers = &pp;
-        rp.n_providers = 1;
+    llmux_provider_params *owned = NULL;
+    llmux_status st = cli_config_runtime_params(cfg, provider, base_url, api_key, &rp, &owned, err);
+    if (st == LLMUX_OK) st = llmux_runtime_create(&rp, rt, err);
+    free(owned);
+    if (st == LLMUX_OK && (st = cli_config_prices(*rt, cfg, err)) != LLMUX_OK) {
+        llmux_runtime_destroy(*rt);
+        *rt = NULL;
     }
-    return llmux_runtime_create(&rp, rt, err);
+    return st;
 }

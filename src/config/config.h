@@ -1,0 +1,69 @@
+/* llmux.yaml: the configuration file of the CLI and the server (docs/configuration.md).
+ *
+ * A file is read whole (at most LX_CONFIG_MAX_BYTES), parsed with libyaml, checked against the
+ * schema and resolved (env: references, relative paths): a loaded lx_config is valid, and every
+ * error is LLMUX_E_CONFIGURATION with a message "FILE:LINE:COLUMN: KEY.PATH: what is wrong",
+ * e.g. `llmux.yaml:12:31: models.chain.targets[1].weight: expected a positive integer, got "0"`.
+ * Secrets (API keys, values of environment variables) never appear in messages. */
+#ifndef LX_CONFIG_H
+#define LX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "llmux.h"
+
+/* Caps: a configuration file is hand-written; anything bigger is a mistake or an attack. */
+#define LX_CONFIG_MAX_BYTES (1u << 20)   /* the file */
+#define LX_CONFIG_MAX_DEPTH 32           /* nested mappings / sequences */
+#define LX_CONFIG_MAX_NODES 100000       /* nodes, counting what aliases expand to */
+#define LX_CONFIG_MAX_MODEL_DIRS 64      /* local.model_dirs */
+
+/* The config's own defaults (what `llmux config check` prints for an absent key, and what
+ * lx_config_runtime_params sets for total_ms). */
+#define LX_CONFIG_DEFAULT_TOTAL_MS 600000
+
+typedef struct lx_config lx_config;
+
+/* Reads and validates the file at path. On success *out is owned by the caller
+ * (lx_config_free). On failure *out is NULL and err says why (LLMUX_E_CONFIGURATION, or
+ * LLMUX_E_OUT_OF_MEMORY). */
+llmux_status lx_config_load(const char *path, lx_config **out, llmux_error_info *err);
+/* The same for text in memory; `name` stands for the file in messages, and relative paths in the
+ * file resolve against `base_dir` (NULL = the current directory). */
+llmux_status lx_config_load_text(const char *name, const char *base_dir, const char *text, size_t len,
+                                 lx_config **out, llmux_error_info *err);
+/* Accepts NULL. Wipes the resolved secrets before freeing them. */
+void lx_config_free(lx_config *cfg);
+
+/* Finds the file to load: `explicit_path` (--config), else $LLMUX_CONFIG, else ./llmux.yaml,
+ * else $XDG_CONFIG_HOME/llmux/llmux.yaml (~/.config/llmux/llmux.yaml when XDG_CONFIG_HOME is unset
+ * or not absolute). Writes the path into buf, or "" when no file exists (defaults apply). An
+ * explicit path or $LLMUX_CONFIG naming no file is LLMUX_E_CONFIGURATION. */
+llmux_status lx_config_find(const char *explicit_path, char *buf, size_t size, llmux_error_info *err);
+
+/* Overlays what the file sets onto *out (which the caller initialised, normally from
+ * llmux_runtime_default_params): providers, aliases, model_dirs, n_threads, n_ctx, the four
+ * timeouts (total_timeout_ms is LX_CONFIG_DEFAULT_TOTAL_MS when the file sets none), cooldown,
+ * records. Pointers borrow from cfg: it must outlive every use of *out (llmux_runtime_create
+ * copies them). */
+void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out);
+
+/* The `prices:` entries as catalog entries for llmux_catalog_add (ids "provider/model", unknown
+ * prices NaN, lengths -1). Borrowed from cfg; *n = 0 when there are none. */
+void lx_config_prices(const lx_config *cfg, const llmux_model_info **out, size_t *n);
+
+/* The file the config came from (the name given to load). */
+const char *lx_config_path(const lx_config *cfg);
+
+/* Writes the resolved configuration as `llmux config check` shows it: each alias with its
+ * targets (weights, per-target params), retry policy (defaults filled in) and fallback classes;
+ * providers with their protocol, base URL and where the key comes from ("key: set (env:VAR)",
+ * "key: set (in the file)", "key: none", never the key); local, timeouts, cooldown, records,
+ * prices. A value read from env:VAR that may hold a secret (base_url, records) is shown as
+ * "(env:VAR)", and a password inside a URL as "***". */
+void lx_config_print(const lx_config *cfg, FILE *f);
+
+#endif

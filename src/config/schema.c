@@ -1,0 +1,211 @@
+/* The top level of llmux.yaml and its small sections: local, timeouts, cooldown, records, prices,
+ * server. providers and models are in schema_models.c. docs/configuration.md is the reference. */
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/internal.h"
+
+#define MAX_MODEL_DIRS LX_CONFIG_MAX_MODEL_DIRS
+#define MAX_PRICES 20000          /* the catalog's own cap (llmux_catalog_add) */
+#define MAX_TIMEOUT_MS 604800000  /* 7 days, the CLI's --timeout cap */
+#define MAX_PRICE 1e6             /* USD per million tokens; more is a typo */
+
+static bool parse_local(lx_cfg_ctx *c, const lx_ynode *n) {
+    static const char *const keys[] = {"model_dirs", "threads", "ctx", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (model_dirs, threads, ctx)")) return false;
+    lx_config *cfg = c->cfg;
+    const lx_ynode *v;
+    if ((v = lx_ymap_get(n, "threads", NULL))) {
+        int64_t t;
+        LX_CFG_WITH_KEY(c, "threads", lx_cfg_int(c, v, 0, 1024, "an integer in [0, 1024] (0 = one per core)", &t));
+        cfg->threads = (int32_t)t;
+        cfg->has_threads = true;
+    }
+    if ((v = lx_ymap_get(n, "ctx", NULL))) {
+        int64_t t;
+        size_t old = lx_cpath_key(&c->path, "ctx");
+        bool ok = lx_cfg_int(c, v, 0, 1 << 20, "0 or an integer in [16, 1048576]", &t) &&
+                  (t == 0 || t >= 16 || lx_cfg_fail(c, v, "expected 0 or an integer in [16, 1048576], got %lld", (long long)t));
+        lx_cpath_pop(&c->path, old);
+        if (!ok) return false;
+        cfg->ctx = (int32_t)t;
+        cfg->has_ctx = true;
+    }
+    if ((v = lx_ymap_get(n, "model_dirs", NULL))) {
+        size_t old = lx_cpath_key(&c->path, "model_dirs");
+        if (v->kind != LX_YN_SEQ) return lx_cfg_fail(c, v, "expected a sequence of directories, e.g. [./models]");
+        if (v->n > MAX_MODEL_DIRS) return lx_cfg_fail(c, v, "more than %d directories", MAX_MODEL_DIRS);
+        cfg->model_dirs = lx_arena_alloc(&cfg->arena, (v->n ? v->n : 1) * sizeof *cfg->model_dirs);
+        if (!cfg->model_dirs) return lx_cfg_oom(c);
+        for (size_t i = 0; i < v->n; i++) {
+            size_t o = lx_cpath_index(&c->path, i);
+            const char *s, *p;
+            if (!lx_cfg_string_env(c, v->items[i], false, &s, NULL)) return false;
+            if (!*s) return lx_cfg_fail(c, v->items[i], "expected a directory, got an empty string");
+            if (!(p = lx_cfg_resolve_path(c, v->items[i], s))) return false;
+            /* The runtime refuses a missing directory too, but only here can the error say where
+             * it was written. */
+            struct stat st;
+            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+                return lx_cfg_fail(c, v->items[i], "%.200s is not a directory", p);
+            cfg->model_dirs[cfg->n_model_dirs++] = p;
+            lx_cpath_pop(&c->path, o);
+        }
+        lx_cpath_pop(&c->path, old);
+    }
+    return true;
+}
+
+static bool parse_timeouts(lx_cfg_ctx *c, const lx_ynode *n) {
+    static const char *const keys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (connect_ms, first_byte_ms, idle_ms, total_ms)")) return false;
+    int64_t *dst[] = {&c->cfg->connect_ms, &c->cfg->first_byte_ms, &c->cfg->idle_ms, &c->cfg->total_ms};
+    for (size_t i = 0; i < 4; i++) {
+        const lx_ynode *v = lx_ymap_get(n, keys[i], NULL);
+        if (v)
+            LX_CFG_WITH_KEY(c, keys[i],
+                     lx_cfg_int(c, v, 1, MAX_TIMEOUT_MS, "a positive integer (milliseconds, at most 7 days)", dst[i]));
+    }
+    return true;
+}
+
+static bool parse_cooldown(lx_cfg_ctx *c, const lx_ynode *n) {
+    static const char *const keys[] = {"failures", "seconds", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (failures, seconds)")) return false;
+    const lx_ynode *v;
+    if ((v = lx_ymap_get(n, "failures", NULL))) {
+        int64_t f;
+        LX_CFG_WITH_KEY(c, "failures", lx_cfg_int(c, v, 0, 1000, "an integer in [0, 1000] (0 = never)", &f));
+        /* 0 in the file reads "never"; the runtime spells that as a negative count (0 there
+         * means its default). */
+        c->cfg->cooldown_failures = f == 0 ? -1 : (int32_t)f;
+        c->cfg->has_cooldown_failures = true;
+    }
+    if ((v = lx_ymap_get(n, "seconds", NULL))) {
+        double s;
+        LX_CFG_WITH_KEY(c, "seconds", lx_cfg_number(c, v, 0, true, 86400, "a number of seconds in (0, 86400]", &s));
+        int64_t ms = (int64_t)llround(s * 1000.0);
+        c->cfg->cooldown_ms = ms > 0 ? ms : 1;
+        c->cfg->has_cooldown_seconds = true;
+    }
+    return true;
+}
+
+/* "sqlite:PATH" (PATH resolved like other paths) or a postgresql:// / postgres:// URL. */
+static bool records_url(lx_cfg_ctx *c, const lx_ynode *n) {
+    const char *s, *env;
+    if (!lx_cfg_string_env(c, n, true, &s, &env)) return false;
+    lx_config *cfg = c->cfg;
+    cfg->has_records = true;
+    cfg->records_env = env;
+    if (!env && strcmp(s, "none") == 0) {
+        cfg->records = NULL;
+        return true;
+    }
+    if (strncmp(s, "sqlite:", 7) == 0) {
+        if (!s[7]) return lx_cfg_fail(c, n, "sqlite: needs a file path, e.g. \"sqlite:./records.db\"");
+        const char *p = lx_cfg_resolve_path(c, n, s + 7);
+        if (!p) return false;
+        size_t l = strlen(p) + 8;
+        char *r = lx_arena_alloc(&cfg->arena, l);
+        if (!r) return lx_cfg_oom(c);
+        memcpy(r, "sqlite:", 7);
+        memcpy(r + 7, p, l - 7);
+        cfg->records = r;
+        return true;
+    }
+    if ((strncmp(s, "postgresql://", 13) == 0 && s[13]) || (strncmp(s, "postgres://", 11) == 0 && s[11])) {
+        cfg->records = s;
+        return true;
+    }
+    /* The value may be a URL with a password: never quoted. */
+    return lx_cfg_fail(c, n, "expected \"sqlite:PATH\", a \"postgresql://\" URL or none");
+}
+
+static bool parse_records(lx_cfg_ctx *c, const lx_ynode *n) {
+    if (n->kind == LX_YN_SCALAR) return records_url(c, n);
+    static const char *const keys[] = {"url", "bodies", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "\"sqlite:PATH\", a \"postgresql://\" URL or a mapping (url, bodies)"))
+        return false;
+    const lx_ynode *v = lx_ymap_get(n, "url", NULL);
+    if (!v) return lx_cfg_fail(c, n, "url is required (\"sqlite:PATH\" or a \"postgresql://\" URL)");
+    LX_CFG_WITH_KEY(c, "url", records_url(c, v));
+    if ((v = lx_ymap_get(n, "bodies", NULL))) {
+        bool bodies;
+        LX_CFG_WITH_KEY(c, "bodies", lx_cfg_bool(c, v, &bodies));
+        c->cfg->records_omit_bodies = !bodies;
+    }
+    return true;
+}
+
+static bool valid_model_id(const char *id) {
+    const char *slash = strchr(id, '/');
+    return slash && slash != id && slash[1];
+}
+
+static bool parse_price(lx_cfg_ctx *c, const lx_ynode *key, const lx_ynode *n, llmux_model_info *m) {
+    static const char *const keys[] = {"input", "output", "cache_read", "cache_write", NULL};
+    if (!valid_model_id(key->str)) return lx_cfg_fail(c, key, "expected \"provider/model\" as the key");
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (input, output, cache_read, cache_write)")) return false;
+    if (n->n == 0) return lx_cfg_fail(c, n, "no price given (input, output, cache_read, cache_write)");
+    if (!(m->id = lx_arena_strdup(&c->cfg->arena, key->str))) return lx_cfg_oom(c);
+    m->context_length = -1;
+    m->max_output_tokens = -1;
+    double *dst[] = {&m->input_price, &m->output_price, &m->cache_read_price, &m->cache_write_price};
+    for (size_t i = 0; i < 4; i++) {
+        *dst[i] = NAN;
+        const lx_ynode *v = lx_ymap_get(n, keys[i], NULL);
+        if (v)
+            LX_CFG_WITH_KEY(c, keys[i],
+                     lx_cfg_number(c, v, 0, false, MAX_PRICE, "a price in [0, 1000000] (USD per million tokens)", dst[i]));
+    }
+    return true;
+}
+
+static bool parse_prices(lx_cfg_ctx *c, const lx_ynode *n) {
+    if (n->kind != LX_YN_MAP)
+        return lx_cfg_fail(c, n, "expected a mapping of \"provider/model\": {input, output, cache_read, cache_write}");
+    if (n->n > MAX_PRICES) return lx_cfg_fail(c, n, "more than %d prices", MAX_PRICES);
+    lx_config *cfg = c->cfg;
+    cfg->prices = lx_arena_alloc(&cfg->arena, (n->n ? n->n : 1) * sizeof *cfg->prices);
+    if (!cfg->prices) return lx_cfg_oom(c);
+    for (size_t i = 0; i < n->n; i++) {
+        LX_CFG_WITH_KEY(c, n->keys[i]->str, parse_price(c, n->keys[i], n->items[i], &cfg->prices[i]));
+        cfg->n_prices++;
+    }
+    return true;
+}
+
+static const char *const k_top[] = {"providers", "models", "local", "timeouts", "cooldown",
+                                    "records",   "prices", "server", NULL};
+
+bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
+    if (!root || lx_cfg_is_null(root)) return true; /* an empty file: every default */
+    if (!lx_cfg_check_map(c, root, k_top, "a mapping at the top level (providers, models, local, ...)")) return false;
+    /* A section written with nothing after its colon (a template with its entries commented
+     * out) is the same as no section. */
+    const lx_ynode *providers = lx_ymap_get(root, "providers", NULL);
+    if (lx_cfg_is_null(providers)) providers = NULL;
+    if (providers) LX_CFG_WITH_KEY(c, "providers", lx_cfg_parse_providers(c, providers));
+    const lx_ynode *v;
+    if ((v = lx_ymap_get(root, "models", NULL)) && !lx_cfg_is_null(v))
+        LX_CFG_WITH_KEY(c, "models", lx_cfg_parse_models(c, v));
+    if ((v = lx_ymap_get(root, "local", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "local", parse_local(c, v));
+    if ((v = lx_ymap_get(root, "timeouts", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "timeouts", parse_timeouts(c, v));
+    if ((v = lx_ymap_get(root, "cooldown", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "cooldown", parse_cooldown(c, v));
+    if ((v = lx_ymap_get(root, "records", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "records", parse_records(c, v));
+    if ((v = lx_ymap_get(root, "prices", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "prices", parse_prices(c, v));
+    if ((v = lx_ymap_get(root, "server", NULL)) && !lx_cfg_is_null(v)) {
+        /* The server's keys are defined with `llmux serve`; until then only the shape is
+         * checked, so a file written for the server still loads here. */
+        if (v->kind != LX_YN_MAP) {
+            size_t old = lx_cpath_key(&c->path, "server");
+            lx_cfg_fail(c, v, "expected a mapping of server settings");
+            lx_cpath_pop(&c->path, old);
+            return false;
+        }
+        c->cfg->has_server = true;
+    }
+    return true;
+}
