@@ -1,8 +1,9 @@
 /* Executor benchmark: what an execution costs on one runtime against an in-process upstream
  * (a libevent HTTP server on its own thread answering with a recorded OpenAI stream).
- *   1. memory per in-flight remote execution: N executions submitted to an upstream that holds
- *      every request; RSS growth / N once all N requests arrived (includes libcurl's per-transfer
- *      state and our socket buffers, not the upstream's);
+ *   1. memory per in-flight remote execution: N executions submitted to an upstream (in a forked
+ *      child process, so its own buffers are not counted) that holds every request; RSS and heap
+ *      growth / N once all N requests arrived (includes libcurl's per-transfer and per-connection
+ *      state);
  *   2. latency of one execution alone, submit -> first event and submit -> done, p50/p99;
  *   3. executions per second with 256 in flight on the one loop thread.
  * Prints numbers; not a test. Run from the repository root:
@@ -13,6 +14,7 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "llmux.h"
@@ -32,10 +35,11 @@ typedef struct upstream {
     char *body;
     size_t body_len;
     atomic_int requests;
-    atomic_int hold;                 /* hold requests instead of answering */
+    int hold;                        /* hold requests instead of answering */
     struct evhttp_request **held;
     int n_held, cap_held;
-    struct event *release;           /* answers every held request (on the upstream's thread) */
+    int ctl_fd;                      /* commands from the parent: 'h' hold, 'r' release */
+    int note_fd;                     /* to the parent: one byte when cap_held requests are held */
 } upstream;
 
 static void answer(upstream *u, struct evhttp_request *req) {
@@ -49,25 +53,30 @@ static void answer(upstream *u, struct evhttp_request *req) {
 static void on_request(struct evhttp_request *req, void *arg) {
     upstream *u = arg;
     atomic_fetch_add(&u->requests, 1);
-    if (atomic_load(&u->hold) && u->n_held < u->cap_held) {
+    if (u->hold && u->n_held < u->cap_held) {
         u->held[u->n_held++] = req;
+        if (u->n_held == u->cap_held && write(u->note_fd, "n", 1) != 1) abort();
         return;
     }
     answer(u, req);
 }
 
-static void on_release(evutil_socket_t fd, short what, void *arg) {
-    (void)fd;
+static void on_ctl(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     upstream *u = arg;
-    for (int i = 0; i < u->n_held; i++) answer(u, u->held[i]);
-    u->n_held = 0;
+    char c;
+    if (read(fd, &c, 1) != 1) {
+        event_base_loopbreak(u->base);
+        return;
+    }
+    if (c == 'h') u->hold = 1;
+    if (c == 'r') {
+        u->hold = 0;
+        for (int i = 0; i < u->n_held; i++) answer(u, u->held[i]);
+        u->n_held = 0;
+    }
 }
 
-static void *upstream_main(void *arg) {
-    event_base_dispatch(((upstream *)arg)->base);
-    return NULL;
-}
 
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -142,7 +151,9 @@ int main(int argc, char **argv) {
     upstream u;
     memset(&u, 0, sizeof u);
     u.body = read_file("tests/data/fake/openai/stream_text.sse", &u.body_len);
-    if (!u.body || evthread_use_pthreads() != 0) return 1;
+    if (!u.body) return 1;
+    int ctl[2], note[2];
+    if (pipe(ctl) != 0 || pipe(note) != 0) return 1;
     u.base = event_base_new();
     u.http = evhttp_new(u.base);
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(u.http, "127.0.0.1", 0);
@@ -153,9 +164,26 @@ int main(int argc, char **argv) {
     u.port = ntohs(sa.sin_port);
     u.cap_held = n_inflight;
     u.held = calloc((size_t)n_inflight, sizeof *u.held);
-    u.release = event_new(u.base, -1, 0, on_release, &u);
     evhttp_set_gencb(u.http, on_request, &u);
-    pthread_create(&u.thread, NULL, upstream_main, &u);
+    pid_t child = fork();
+    if (child < 0) return 1;
+    if (child == 0) { /* the upstream: its own process, its own memory */
+        close(ctl[1]);
+        close(note[0]);
+        u.ctl_fd = ctl[0];
+        u.note_fd = note[1];
+        event_reinit(u.base);
+        struct event *ctl_ev = event_new(u.base, u.ctl_fd, EV_READ | EV_PERSIST, on_ctl, &u);
+        event_add(ctl_ev, NULL);
+        event_base_dispatch(u.base);
+        _exit(0);
+    }
+    close(ctl[0]);
+    close(note[1]);
+    evhttp_free(u.http); /* the parent's copies: the child serves */
+    event_base_free(u.base);
+    free(u.body);
+    free(u.held);
 
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", u.port);
@@ -174,19 +202,22 @@ int main(int argc, char **argv) {
     }
 
     /* 1. Memory per in-flight execution. */
-    atomic_store(&u.hold, 1);
-    int base_requests = atomic_load(&u.requests);
+    if (write(ctl[1], "h", 1) != 1) return 1;
+    usleep(100000);
     long rss0 = rss_kib();
+    size_t heap0 = mallinfo2().uordblks;
     llmux_execution **exs = calloc((size_t)n_inflight, sizeof *exs);
     for (int i = 0; i < n_inflight; i++) submit(rt, NULL, &exs[i]);
-    while (atomic_load(&u.requests) - base_requests < n_inflight) usleep(1000);
+    char note_byte;
+    if (read(note[0], &note_byte, 1) != 1) return 1; /* all N requests are held upstream */
     usleep(100000);
     long rss1 = rss_kib();
-    atomic_store(&u.hold, 0);
-    event_active(u.release, 0, 0);
+    size_t heap1 = mallinfo2().uordblks;
+    if (write(ctl[1], "r", 1) != 1) return 1;
     for (int i = 0; i < n_inflight; i++) finish(exs[i]);
     printf("in_flight_executions %d\n", n_inflight);
     printf("rss_per_in_flight_kib %.2f\n", (double)(rss1 - rss0) / n_inflight);
+    printf("heap_per_in_flight_kib %.2f\n", (double)(heap1 - heap0) / 1024.0 / n_inflight);
 
     /* 2. One at a time: submit -> first text event, submit -> done. */
     double *first = calloc((size_t)n_latency, sizeof *first), *done = calloc((size_t)n_latency, sizeof *done);
@@ -221,7 +252,7 @@ int main(int argc, char **argv) {
     printf("executions_per_second %.0f\n", n_tput / secs);
 
     llmux_runtime_destroy(rt);
-    event_base_loopbreak(u.base);
-    pthread_join(u.thread, NULL);
+    close(ctl[1]); /* the child's loop ends on EOF */
+    waitpid(child, NULL, 0);
     return 0;
 }

@@ -46,8 +46,8 @@ struct lx_driver {
     struct event *timer;        /* backoff wait (loop thread) */
     int64_t wake_ns;            /* the backoff's end */
 
-    lx_attempt_info attempts[LX_MAX_ATTEMPTS];
-    size_t n_attempts;
+    lx_attempt_info *attempts;  /* grown as attempts are made (most executions make one) */
+    size_t n_attempts, cap_attempts;
     bool answered;              /* an attempt produced the stream (cur_* name it) */
 };
 
@@ -175,6 +175,13 @@ static void finish(lx_driver *d, llmux_status st, const llmux_error_info *err, c
 
 static void record_attempt(lx_driver *d, llmux_status st, const llmux_error_info *err) {
     if (d->n_attempts == LX_MAX_ATTEMPTS) return;
+    if (d->n_attempts == d->cap_attempts) {
+        size_t cap = d->cap_attempts ? d->cap_attempts * 2 : 1;
+        lx_attempt_info *grown = realloc(d->attempts, cap * sizeof *grown);
+        if (!grown) return; /* the attempt is made, only its line in the record is missing */
+        d->attempts = grown;
+        d->cap_attempts = cap;
+    }
     lx_attempt_info *a = &d->attempts[d->n_attempts++];
     memset(a, 0, sizeof *a);
     snprintf(a->target, sizeof a->target, "%s", d->cur_target);
@@ -399,6 +406,7 @@ void lx_driver_free(lx_driver *d) {
     if (!d) return;
     lx_runtime_local_release(d->rt, &d->local);
     if (d->timer) event_free(d->timer);
+    free(d->attempts);
     free_held(d);
     llmux_request_free(d->step_req);
     if (d->target) {
