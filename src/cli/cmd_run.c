@@ -74,36 +74,65 @@ static bool print_event(const llmux_event *ev, void *ud) {
     return true;
 }
 
+/* Ends the output of a run or a replay and returns the exit code. */
+static int report(out_state *out, const llmux_response *resp, llmux_status st, const llmux_error_info *err) {
+    if (!out->write_errno) {
+        if (out->mode == OUT_TEXT && out->wrote_text && out->last != '\n') fputc('\n', stdout);
+        /* Whenever there is a response, also a failed one (an accepted request that got an
+         * upstream 429): scripts read the error's class and retry hint from it. */
+        if (out->mode == OUT_JSON && resp) {
+            char *j = llmux_response_to_json(resp);
+            if (j) {
+                puts(j);
+                llmux_free(j);
+            }
+        }
+        if (!cli_stdout_ok()) out->write_errno = errno;
+    }
+    /* A write error ends the request (the callback cancelled it): report that, not "cancelled". */
+    if (out->write_errno) return cli_io_error("write error", NULL, out->write_errno);
+    if (st != LLMUX_OK) return cli_fail(st, err->message);
+    return 0;
+}
+
 enum { OPT_JSON = CLI_OPT_COMMAND, OPT_EVENTS };
 
-int cli_cmd_run(int argc, char **argv) {
+/* The options of `run` and `replay`: the shared request options, --json, --events, --help.
+ * 0 to go on; -1 when the help was printed (exit 0); else the exit code of a usage error. */
+static int parse_args(int argc, char **argv, const char *cmd, void (*usage)(FILE *), cli_req_opts *o,
+                      out_state *out) {
     static const struct option opts[] = {CLI_REQ_LONG_OPTS,
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"events", no_argument, NULL, OPT_EVENTS},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-
-    cli_req_opts o;
-    cli_req_opts_init(&o);
-    out_state out = {OUT_TEXT, false, '\n', 0};
-
+    cli_req_opts_init(o);
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":" CLI_REQ_SHORT_OPTS "h", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_JSON: out.mode = OUT_JSON; break;
-        case OPT_EVENTS: out.mode = OUT_EVENTS; break;
-        case 'h': run_usage(stdout); return 0;
-        case ':': return cli_usage_error("option %s needs a value (see `llmux run --help`)", argv[optind - 1]);
-        case '?': return cli_usage_error("unknown option %s (see `llmux run --help`)", argv[optind - 1]);
+        case OPT_JSON: out->mode = OUT_JSON; break;
+        case OPT_EVENTS: out->mode = OUT_EVENTS; break;
+        case 'h': usage(stdout); return -1;
+        case ':': return cli_usage_error("option %s needs a value (see `llmux %s --help`)", argv[optind - 1], cmd);
+        case '?': return cli_usage_error("unknown option %s (see `llmux %s --help`)", argv[optind - 1], cmd);
         default: {
-            int r = cli_req_opt(&o, c, optarg);
-            if (r == CLI_REQ_OPT_NOT_MINE) return cli_usage_error("unknown option %s (see `llmux run --help`)", argv[optind - 1]);
+            int r = cli_req_opt(o, c, optarg);
+            if (r == CLI_REQ_OPT_NOT_MINE)
+                return cli_usage_error("unknown option %s (see `llmux %s --help`)", argv[optind - 1], cmd);
             if (r != CLI_REQ_OPT_TAKEN) return r;
         }
         }
     }
+    return 0;
+}
+
+int cli_cmd_run(int argc, char **argv) {
+    cli_req_opts o;
+    out_state out = {OUT_TEXT, false, '\n', 0};
+    int parsed = parse_args(argc, argv, "run", run_usage, &o, &out);
+    if (parsed != 0) return parsed < 0 ? 0 : parsed;
     if (optind < argc - 1) return cli_usage_error("expected one PROMPT argument, got %d (quote the prompt)", argc - optind);
 
     /* Before stdin is read: a broken llmux.yaml fails at once, not after a pasted prompt. */
@@ -172,23 +201,7 @@ int cli_cmd_run(int argc, char **argv) {
     bool fired = cli_deadline_stop(timer);
     st = cli_deadline_status(st, fired, o.timeout_ms, err.message, sizeof err.message);
 
-    int code = 0;
-    if (!out.write_errno) {
-        if (out.mode == OUT_TEXT && out.wrote_text && out.last != '\n') fputc('\n', stdout);
-        /* Whenever there is a response, also a failed one (an accepted request that got an
-         * upstream 429): scripts read the error's class and retry hint from it. */
-        if (out.mode == OUT_JSON && resp) {
-            char *j = llmux_response_to_json(resp);
-            if (j) {
-                puts(j);
-                llmux_free(j);
-            }
-        }
-        if (!cli_stdout_ok()) out.write_errno = errno;
-    }
-    /* A write error ends the request (the callback cancelled it): report that, not "cancelled". */
-    if (out.write_errno) code = cli_io_error("write error", NULL, out.write_errno);
-    else if (st != LLMUX_OK) code = cli_fail(st, err.message);
+    int code = report(&out, resp, st, &err);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
     cli_req_opts_free(&o);
@@ -221,31 +234,10 @@ static void replay_usage(FILE *f) {
 }
 
 int cli_cmd_replay(int argc, char **argv) {
-    static const struct option opts[] = {CLI_REQ_LONG_OPTS,
-                                         {"json", no_argument, NULL, OPT_JSON},
-                                         {"events", no_argument, NULL, OPT_EVENTS},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     cli_req_opts o;
-    cli_req_opts_init(&o);
     out_state out = {OUT_TEXT, false, '\n', 0};
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":" CLI_REQ_SHORT_OPTS "h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_JSON: out.mode = OUT_JSON; break;
-        case OPT_EVENTS: out.mode = OUT_EVENTS; break;
-        case 'h': replay_usage(stdout); return 0;
-        case ':': return cli_usage_error("option %s needs a value (see `llmux replay --help`)", argv[optind - 1]);
-        case '?': return cli_usage_error("unknown option %s (see `llmux replay --help`)", argv[optind - 1]);
-        default: {
-            int r = cli_req_opt(&o, c, optarg);
-            if (r == CLI_REQ_OPT_NOT_MINE) return cli_usage_error("unknown option %s (see `llmux replay --help`)", argv[optind - 1]);
-            if (r != CLI_REQ_OPT_TAKEN) return r;
-        }
-        }
-    }
+    int parsed = parse_args(argc, argv, "replay", replay_usage, &o, &out);
+    if (parsed != 0) return parsed < 0 ? 0 : parsed;
     if (optind != argc - 1) return cli_usage_error("expected one EXECUTION_ID (see `llmux records list`)");
     const char *id = argv[optind];
     llmux_runtime *rt = NULL;
@@ -265,20 +257,7 @@ int cli_cmd_replay(int argc, char **argv) {
     llmux_status st = llmux_replay(rt, id, &run, &resp, &err);
     bool fired = cli_deadline_stop(timer);
     st = cli_deadline_status(st, fired, o.timeout_ms, err.message, sizeof err.message);
-    int code = 0;
-    if (!out.write_errno) {
-        if (out.mode == OUT_TEXT && out.wrote_text && out.last != '\n') fputc('\n', stdout);
-        if (out.mode == OUT_JSON && resp) {
-            char *j = llmux_response_to_json(resp);
-            if (j) {
-                puts(j);
-                llmux_free(j);
-            }
-        }
-        if (!cli_stdout_ok()) out.write_errno = errno;
-    }
-    if (out.write_errno) code = cli_io_error("write error", NULL, out.write_errno);
-    else if (st != LLMUX_OK) code = cli_fail(st, err.message);
+    int code = report(&out, resp, st, &err);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
     cli_req_opts_free(&o);
