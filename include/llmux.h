@@ -583,6 +583,19 @@ LLMUX_API llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llm
 
 /* ------------------------------------------------- asynchronous executions */
 
+/* Integration with the runtime's event loop (the server runs on it, so a proxied request crosses
+ * no thread). The loop is a libevent 2.1 `struct event_base` (returned as void * so this header
+ * needs no libevent), run by the runtime's own thread with evthread pthread locking enabled:
+ * events may be added to it from any thread, and their callbacks run on the loop thread, like
+ * llmux_submit's. Never run, stop or free it. Valid until llmux_runtime_destroy. */
+LLMUX_API void *llmux_runtime_event_base(llmux_runtime *rt);
+/* Runs fn(arg) on the loop thread soon (FIFO among posts). Any thread. LLMUX_E_CANCELLED when the
+ * runtime is being destroyed, LLMUX_E_OUT_OF_MEMORY; fn then never runs. */
+LLMUX_API llmux_status llmux_runtime_post(llmux_runtime *rt, void (*fn)(void *arg), void *arg);
+/* Whether the calling thread is the runtime's loop thread. */
+LLMUX_API bool llmux_runtime_on_loop(llmux_runtime *rt);
+
+
 /* An execution submitted with llmux_submit: a request in flight. A short-lived object owned by
  * the caller (llmux_execution_free). */
 typedef struct llmux_execution llmux_execution;

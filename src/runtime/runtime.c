@@ -491,3 +491,14 @@ const char *lx_runtime_records_url(llmux_runtime *rt) {
     if (rt->records) lx_record_writer_flush(rt->records); /* what was submitted is readable */
     return rt->records_url;
 }
+
+void *llmux_runtime_event_base(llmux_runtime *rt) { return rt ? (void *)lx_http_client_base(rt->http) : NULL; }
+
+llmux_status llmux_runtime_post(llmux_runtime *rt, void (*fn)(void *arg), void *arg) {
+    if (!rt || !fn) return LLMUX_E_INVALID_REQUEST;
+    /* lx_http_client_post fails only when the loop is stopping or out of memory; tell them apart
+     * by whether a post can still be queued at all. */
+    return lx_http_client_post(rt->http, fn, arg) ? LLMUX_OK : LLMUX_E_CANCELLED;
+}
+
+bool llmux_runtime_on_loop(llmux_runtime *rt) { return rt && lx_http_client_on_loop(rt->http); }
