@@ -590,7 +590,7 @@ LLMUX_API llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llm
  * llmux_submit's. Never run, stop or free it. Valid until llmux_runtime_destroy. */
 LLMUX_API void *llmux_runtime_event_base(llmux_runtime *rt);
 /* Runs fn(arg) on the loop thread soon (FIFO among posts). Any thread. LLMUX_E_CANCELLED when the
- * runtime is being destroyed, LLMUX_E_OUT_OF_MEMORY; fn then never runs. */
+ * runtime is being destroyed (or, rarely, out of memory); fn then never runs. */
 LLMUX_API llmux_status llmux_runtime_post(llmux_runtime *rt, void (*fn)(void *arg), void *arg);
 /* Whether the calling thread is the runtime's loop thread. */
 LLMUX_API bool llmux_runtime_on_loop(llmux_runtime *rt);

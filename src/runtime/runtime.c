@@ -496,8 +496,8 @@ void *llmux_runtime_event_base(llmux_runtime *rt) { return rt ? (void *)lx_http_
 
 llmux_status llmux_runtime_post(llmux_runtime *rt, void (*fn)(void *arg), void *arg) {
     if (!rt || !fn) return LLMUX_E_INVALID_REQUEST;
-    /* lx_http_client_post fails only when the loop is stopping or out of memory; tell them apart
-     * by whether a post can still be queued at all. */
+    /* It fails when the loop is stopping or when the post's few bytes cannot be allocated; the
+     * caller's answer is the same (fn will not run), so one class says so. */
     return lx_http_client_post(rt->http, fn, arg) ? LLMUX_OK : LLMUX_E_CANCELLED;
 }
 
