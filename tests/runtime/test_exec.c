@@ -24,45 +24,11 @@
 
 #include "llmux.h"
 #include "support/fake_server.h"
+#include "two_providers.h"
 
 #define STREAM "tests/data/fake/openai/stream_text.sse"
 #define MODEL_DIR LLMUX_SOURCE_DIR "/models"
 #define MODEL MODEL_DIR "/llmux-fortunes.gguf"
-
-/* A runtime with two OpenAI-compatible providers, "a" and "b", each on its own fake server. */
-typedef struct two {
-    lx_fake_server *sa, *sb;
-    char ua[256], ub[256];
-    llmux_provider_params p[2];
-    llmux_runtime *rt;
-} two;
-
-static void two_start(two *t) {
-    memset(t, 0, sizeof *t);
-    t->sa = lx_fake_server_start();
-    t->sb = lx_fake_server_start();
-    assert_non_null(t->sa);
-    assert_non_null(t->sb);
-    lx_fake_server_url(t->sa, "/v1", t->ua, sizeof t->ua);
-    lx_fake_server_url(t->sb, "/v1", t->ub, sizeof t->ub);
-    t->p[0] = (llmux_provider_params){.name = "a", .protocol = "openai", .base_url = t->ua, .api_key = "k"};
-    t->p[1] = (llmux_provider_params){.name = "b", .protocol = "openai", .base_url = t->ub, .api_key = "k"};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = t->p;
-    rp.n_providers = 2;
-    const char *dirs[] = {MODEL_DIR};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
-    assert_int_equal(llmux_runtime_create(&rp, &t->rt, NULL), LLMUX_OK);
-}
-
-static void two_stop(two *t) {
-    llmux_runtime_destroy(t->rt);
-    lx_fake_server_stop(t->sa);
-    lx_fake_server_stop(t->sb);
-}
 
 static void push_stream(lx_fake_server *s, int chunk_delay_ms) {
     lx_fake_response r = {.status = 200, .headers = "Content-Type: text/event-stream\r\n", .body_file = STREAM,

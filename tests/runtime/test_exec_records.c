@@ -19,6 +19,7 @@
 #include "ev_upstream.h"
 #include "support/fake_server.h"
 #include "support/pg_server.h"
+#include "two_providers.h"
 
 #define STREAM "tests/data/fake/openai/stream_text.sse"
 #define ERR429 "tests/data/fake/openai/error_429.json"
@@ -60,42 +61,9 @@ static const char *str(json_t *o, const char *k) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-typedef struct two {
-    lx_fake_server *sa, *sb;
-    char ua[128], ub[128];
-    llmux_provider_params p[2];
-    llmux_alias_target t[2];
-    llmux_alias alias;
-    llmux_runtime *rt;
-} two;
-
-static void two_start(two *f) {
-    memset(f, 0, sizeof *f);
-    f->sa = lx_fake_server_start();
-    f->sb = lx_fake_server_start();
-    lx_fake_server_url(f->sa, "/v1", f->ua, sizeof f->ua);
-    lx_fake_server_url(f->sb, "/v1", f->ub, sizeof f->ub);
-    f->p[0] = (llmux_provider_params){.name = "a", .protocol = "openai", .base_url = f->ua, .api_key = "k"};
-    f->p[1] = (llmux_provider_params){.name = "b", .protocol = "openai", .base_url = f->ub, .api_key = "k"};
-    f->t[0] = (llmux_alias_target){.model = "a/m"};
-    f->t[1] = (llmux_alias_target){.model = "b/m"};
-    f->alias = (llmux_alias){.name = "duo", .targets = f->t, .n_targets = 2, .retry = {.attempts = 1}};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = f->p;
-    rp.n_providers = 2;
-    rp.aliases = &f->alias;
-    rp.n_aliases = 1;
-    rp.records = g_url;
-    llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, &f->rt, &err);
-    if (st != LLMUX_OK) fprintf(stderr, "%s\n", err.message);
-    assert_int_equal(st, LLMUX_OK);
-}
-
-static void two_stop(two *f) {
-    llmux_runtime_destroy(f->rt);
-    lx_fake_server_stop(f->sa);
-    lx_fake_server_stop(f->sb);
+static void records_two_start(two *f) {
+    two_opts o = {.attempts = 1, .records = g_url};
+    two_start_opts(f, &o);
 }
 
 static void push(lx_fake_server *s, int status, const char *file) {
@@ -113,7 +81,7 @@ static bool stop_at_text(const llmux_event *ev, void *ud) {
 static void test_one_record_per_outcome(void **state) {
     (void)state;
     two f;
-    two_start(&f);
+    records_two_start(&f);
     char ids[4][64];
     llmux_response *resp = NULL;
     llmux_error_info err;

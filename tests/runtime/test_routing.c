@@ -21,51 +21,19 @@
 #include "llmux.h"
 #include "ev_upstream.h"
 #include "support/fake_server.h"
+#include "two_providers.h"
 
 #define STREAM "tests/data/fake/openai/stream_text.sse"
 #define ERR429 "tests/data/fake/openai/error_429.json"
 
-typedef struct fx {
-    lx_fake_server *sa, *sb;
-    char ua[128], ub[128];
-    llmux_provider_params p[2];
-    llmux_alias_target targets[2];
-    llmux_alias alias;
-    llmux_runtime *rt;
-} fx;
+typedef two fx;
 
-/* Providers "a" and "b" on two fake servers; alias "duo" = [a/m, b/m] with the given retry
- * attempts (and no backoff to speak of); cooldown after cool_failures (0 = default) for cool_ms. */
 static void fx_start(fx *f, int32_t attempts, int32_t cool_failures, int64_t cool_ms) {
-    memset(f, 0, sizeof *f);
-    f->sa = lx_fake_server_start();
-    f->sb = lx_fake_server_start();
-    assert_non_null(f->sa);
-    assert_non_null(f->sb);
-    lx_fake_server_url(f->sa, "/v1", f->ua, sizeof f->ua);
-    lx_fake_server_url(f->sb, "/v1", f->ub, sizeof f->ub);
-    f->p[0] = (llmux_provider_params){.name = "a", .protocol = "openai", .base_url = f->ua, .api_key = "k"};
-    f->p[1] = (llmux_provider_params){.name = "b", .protocol = "openai", .base_url = f->ub, .api_key = "k"};
-    f->targets[0] = (llmux_alias_target){.model = "a/m"};
-    f->targets[1] = (llmux_alias_target){.model = "b/m"};
-    f->alias = (llmux_alias){.name = "duo", .targets = f->targets, .n_targets = 2,
-                             .retry = {.attempts = attempts, .backoff_ms = 1, .max_backoff_ms = 1}};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = f->p;
-    rp.n_providers = 2;
-    rp.aliases = &f->alias;
-    rp.n_aliases = 1;
-    rp.cooldown_failures = cool_failures;
-    rp.cooldown_ms = cool_ms;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
+    two_opts o = {.attempts = attempts, .cooldown_failures = cool_failures, .cooldown_ms = cool_ms};
+    two_start_opts(f, &o);
 }
 
-static void fx_stop(fx *f) {
-    llmux_runtime_destroy(f->rt);
-    lx_fake_server_stop(f->sa);
-    lx_fake_server_stop(f->sb);
-}
+static void fx_stop(fx *f) { two_stop(f); }
 
 static void push(lx_fake_server *s, int status, const char *extra_headers, const char *file, lx_fake_end end,
                  size_t end_after) {
