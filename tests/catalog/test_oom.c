@@ -51,12 +51,12 @@ static void test_load_and_export(void **state) {
     fclose(f);
     assert_true(g_len > 0);
     /* Every entry costs allocations: a sweep that tried only a handful would prove little. */
-    assert_true(torture(op_load) > 20);
+    assert_true(oom_torture(op_load) > 20);
 
     g_loaded = lx_catalog_create();
     llmux_error_info err;
     assert_int_equal(lx_catalog_load_static(g_loaded, g_doc, g_len, &err), LLMUX_OK);
-    assert_true(torture(op_export_json) > 1);
+    assert_true(oom_torture(op_export_json) > 1);
     lx_catalog_destroy(g_loaded);
     free(g_doc);
 }

@@ -91,14 +91,14 @@ static llmux_status op_aggregate(void) {
 
 static void test_request_json_oom(void **state) {
     (void)state;
-    long points = torture(op_decode_encode_request);
+    long points = oom_torture(op_decode_encode_request);
     print_message("request decode+encode: %ld allocation failure points, all reported\n", points);
     assert_true(points > 5);
 }
 
 static void test_aggregator_oom(void **state) {
     (void)state;
-    long points = torture(op_aggregate);
+    long points = oom_torture(op_aggregate);
     print_message("aggregate+encode: %ld allocation failure points, all reported\n", points);
     assert_true(points > 3);
 }

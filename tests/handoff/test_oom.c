@@ -14,57 +14,32 @@
 
 #include "handoff/handoff.h"
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-
-static long g_count;   /* allocations so far */
-static long g_fail_at; /* the allocation that fails (1-based); 0 = never */
-static int g_armed;    /* count only inside the operation under test */
-
-static int should_fail(void) {
-    if (!g_armed) return 0;
-    g_count++;
-    return g_fail_at && g_count == g_fail_at;
-}
-
-void *__wrap_malloc(size_t n);
-void *__wrap_malloc(size_t n) { return should_fail() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_calloc(size_t n, size_t m) { return should_fail() ? NULL : __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n);
-void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_realloc(p, n); }
+#include "support/oom_torture.h"
 
 static llmux_status run(const llmux_request *in, const lx_handoff_opts *o) {
     llmux_request *out = (llmux_request *)in; /* must come back NULL on failure */
     llmux_error_info err;
-    g_armed = 1;
     llmux_status st = lx_handoff(in, o, &out, &err);
-    g_armed = 0;
     if (st != LLMUX_OK) assert_null(out);
     if (st != LLMUX_OK) assert_int_equal(err.status, st);
     llmux_request_free(out);
     return st;
 }
 
+static const llmux_request *g_in;
+static const lx_handoff_opts *g_opts;
+
+static llmux_status run_current(void) { return run(g_in, g_opts); }
+
 static void torture_json(const char *buf, size_t n, const char *path, const char *origin, const char *target) {
     llmux_request *in = NULL;
     llmux_error_info err;
     assert_int_equal(llmux_request_from_json(buf, n, &in, &err), LLMUX_OK);
     lx_handoff_opts o = {.origin = origin, .target_protocol = target, .reasoning_as_text = true};
-    g_fail_at = 0;
-    g_count = 0;
-    assert_int_equal(run(in, &o), LLMUX_OK);
-    long total = g_count;
-    assert_true(total > 3); /* the output's arena, the work arrays, the id set at least */
-    for (long k = 1; k <= total; k++) {
-        g_count = 0;
-        g_fail_at = k;
-        llmux_status st = run(in, &o);
-        if (st != LLMUX_E_OUT_OF_MEMORY)
-            fail_msg("%s -> %s: failure %ld of %ld gave %s", path, target, k, total, llmux_status_name(st));
-    }
-    g_fail_at = 0;
+    g_in = in;
+    g_opts = &o;
+    long total = oom_torture(run_current);
+    if (total <= 3) fail_msg("%s -> %s: only %ld allocations", path, target, total);
     llmux_request_free(in);
 }
 

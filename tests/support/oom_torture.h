@@ -34,7 +34,7 @@ void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_r
 typedef llmux_status (*op_fn)(void);
 
 /* Runs op with every allocation failing in turn; returns how many failure points were tried. */
-static long torture(op_fn op) {
+static long oom_torture(op_fn op) {
     g_armed = 1;
     g_fail_at = 0;
     g_count = 0;
