@@ -216,6 +216,29 @@ static void *cancel_later(void *arg) {
     return NULL;
 }
 
+/* Cancelling mid-stream closes the upstream connection (the fake server sees it closed) and
+ * ends the stream with FINISH(CANCELLED) after what was received. */
+static void test_cancel_mid_stream_closes_upstream(void **state) {
+    (void)state;
+    fx f;
+    fx_start(&f, 1, 0, 0);
+    push(f.sa, 200, NULL, STREAM, LX_FAKE_END_STALL, after_events(2));
+    llmux_cancel *c = llmux_cancel_create();
+    pthread_t th;
+    seen s = {0};
+    llmux_request req = request("a/m");
+    llmux_response *resp = NULL;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, c), 0);
+    assert_int_equal(run(&f, &req, c, &s, &resp, NULL), LLMUX_E_CANCELLED);
+    pthread_join(th, NULL);
+    assert_string_equal(s.text, "Hello");
+    assert_int_equal(resp->finish_reason, LLMUX_FINISH_CANCELLED);
+    assert_true(lx_fake_server_wait_closed(f.sa, 1, 5000)); /* the socket went away */
+    llmux_response_free(resp);
+    llmux_cancel_destroy(c);
+    fx_stop(&f);
+}
+
 static void test_cancel_during_backoff(void **state) {
     (void)state;
     fx f;
@@ -431,6 +454,7 @@ int main(void) {
         cmocka_unit_test(test_fallback_when_stream_dies_before_first_token),
         cmocka_unit_test(test_deadline_mid_stream),
         cmocka_unit_test(test_cancel_during_backoff),
+        cmocka_unit_test(test_cancel_mid_stream_closes_upstream),
         cmocka_unit_test(test_cooldown_skips_then_probes),
         cmocka_unit_test(test_weighted_picks_follow_weights),
         cmocka_unit_test(test_overrides_reach_the_wire),
