@@ -226,6 +226,27 @@ LLMUX_API bool llmux_is_unset(double v);
 /* A NaN, the "unset" float value. */
 LLMUX_API double llmux_unset(void);
 
+/* Checks every rule a request must satisfy before anything runs it, with the message llmux_run
+ * and llmux_request_from_json give for the same fault (one validator behind all three). The
+ * message starts with the field's canonical JSON path (docs/canonical-json.md), also for a
+ * request built in C: `messages[2].content[0].id: missing` (a message's parts are its "content",
+ * a tool result's text its "content", an image's image_url its "url"). Rules, in this order:
+ * messages (at most 10000; each a known role, at most 1000 parts; parts as their type requires:
+ * TEXT text, IMAGE exactly one of image_url / data and mime_type with data, TOOL_CALL id and
+ * name, TOOL_RESULT id and text), tools (at most 512, each a non-empty name, parameters a JSON
+ * object), tool_choice (REQUIRED needs a tool; TOOL a non-empty tool_choice_name naming one of
+ * tools), response_format (JSON_SCHEMA needs schema, a JSON object; schema_name, schema and
+ * schema_strict only with JSON_SCHEMA), the sampling ranges of llmux_sampling (NaN / -1 = unset
+ * is always fine; stop: at most 16, each non-empty), deadline_ms >= 0, metadata (at most 256,
+ * keys and values not NULL), provider_options a JSON object, and at last at least one message
+ * or a system prompt. A count with a NULL array is refused (`tools: missing (n_tools is 2)`).
+ * It does not resolve the model (unknown providers, missing keys and files are llmux_run's).
+ *
+ * Returns LLMUX_OK, or LLMUX_E_INVALID_REQUEST with err filled (when not NULL). Reads req only,
+ * keeps nothing; pure: safe from any thread (req must not change meanwhile). A server calls it
+ * before llmux_submit to answer 400 without touching the runtime. */
+LLMUX_API llmux_status llmux_request_validate(const llmux_request *req, llmux_error_info *err);
+
 /* What a model spec (llmux_request.model) names, from its spelling alone:
  *  - "local/NAME" or a bare NAME without '/': a local model looked up in the model directories
  *    (a bare NAME is first matched against the runtime's aliases);
