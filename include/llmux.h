@@ -566,6 +566,19 @@ typedef struct llmux_run_params {
 
 LLMUX_API llmux_run_params llmux_run_default_params(void);
 
+/* What a blocking call other than llmux_run takes besides its request (llmux_embed,
+ * llmux_list_models): a struct, so it can grow without breaking callers. Start from
+ * llmux_call_default_params(); a NULL params pointer means the defaults. */
+typedef struct llmux_call_params {
+    llmux_cancel *cancel;     /* NULL = not cancellable; borrowed, must outlive the call */
+    int64_t deadline_ms;      /* the whole call, from its start; 0 = the runtime's
+                                 total_timeout_ms (none when that is 0); < 0 refused with
+                                 LLMUX_E_INVALID_REQUEST. Expiry: LLMUX_E_TIMEOUT */
+} llmux_call_params;
+
+/* { cancel = NULL, deadline_ms = 0 }. Pure; any thread. */
+LLMUX_API llmux_call_params llmux_call_default_params(void);
+
 /* Runs one request to completion, streaming events to params->on_event as they are produced,
  * and returns the aggregated response in *out (owned by the caller, free with
  * llmux_response_free).
@@ -705,9 +718,13 @@ typedef struct llmux_embeddings {
 /* Accepts NULL. */
 LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
-/* Embeds the inputs with a remote provider. Blocking; thread-safe like llmux_run. Errors as for
- * llmux_run; a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure *out is NULL. */
-LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
+/* Embeds the inputs with a remote provider. params: cancel token and deadline (NULL = the
+ * defaults: not cancellable, the runtime's total_timeout_ms). Blocking; thread-safe like
+ * llmux_run. Errors as for llmux_run (a triggered token: LLMUX_E_CANCELLED; the deadline:
+ * LLMUX_E_TIMEOUT); a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure
+ * *out is NULL. Changed in 0.1 (docs/api-changes.md): the third argument was a bare
+ * llmux_cancel *. */
+LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, const llmux_call_params *params,
                          llmux_embeddings **out, llmux_error_info *err);
 
 /* ------------------------------------------------------------ model lists */
@@ -736,8 +753,10 @@ LLMUX_API void llmux_model_list_free(llmux_model_list *list);
 /* Asks a provider ("openai", "anthropic", "gemini", "openrouter", "ollama" or a configured custom
  * name) for its models. The models also go into the runtime's catalog as discovered entries (see
  * below), so OpenRouter's prices price later requests. Blocking; thread-safe. On failure *out is
- * NULL and the catalog is unchanged. */
-LLMUX_API llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
+ * NULL and the catalog is unchanged. params as for llmux_embed (NULL = the defaults); the deadline
+ * bounds every page of the list together. Changed in 0.1 (docs/api-changes.md): the third
+ * argument was a bare llmux_cancel *. */
+LLMUX_API llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, const llmux_call_params *params,
                                llmux_model_list **out, llmux_error_info *err);
 
 /* ---------------------------------------------------------------- catalog */
