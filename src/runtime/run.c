@@ -314,6 +314,15 @@ llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llm
     lx_error_clear(err);
     if (out) *out = NULL;
     if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_submit: rt, req and out are required");
+    /* Validated before the copy below, so a refusal reads as llmux_run's: the copy goes through
+     * JSON, whose decoding would name a C-only fault (an enum out of range) differently. */
+    llmux_status vst = llmux_request_validate(req, err);
+    if (vst != LLMUX_OK) {
+        started refused = {.req = req, .started_at_ms = lx_wall_ms()};
+        lx_make_id(refused.id, sizeof refused.id, "exec_");
+        record(rt, &refused, NULL, vst, err, false);
+        return vst;
+    }
     llmux_execution *ex = calloc(1, sizeof *ex);
     char *json = llmux_request_to_json(req);
     llmux_status st = LLMUX_OK;
