@@ -424,7 +424,9 @@ LLMUX_API char *llmux_event_to_json(const llmux_event *ev);
 
 /* Decodes canonical JSON. On success *out is owned by the caller (free with
  * llmux_request_free / llmux_response_free). On failure returns LLMUX_E_INVALID_REQUEST with a
- * message naming the field, e.g. `messages[2].content[0].type: unknown part type "imagex"`. */
+ * message naming the field, e.g. `messages[2].content[0].type: unknown part type "imagex"`.
+ * A decoded request has passed every rule of llmux_request_validate but the last (at least one
+ * message or a system prompt): JSON also carries request fragments, such as alias overrides. */
 LLMUX_API llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request **out, llmux_error_info *err);
 LLMUX_API llmux_status llmux_response_from_json(const char *json, size_t len, llmux_response **out, llmux_error_info *err);
 

@@ -391,7 +391,8 @@ static bool decode_sampling(lx_jr *r, const json_t *obj, llmux_sampling *s) {
               decode_int(r, obj, "top_k", INT32_MIN, INT32_MAX, LX_REQ_INT32_POSITIVE, &top_k) &&
               lx_jr_number(r, obj, "min_p", any_number, "in [0, 1]", &s->min_p) &&
               decode_int(r, obj, "max_tokens", INT32_MIN, INT32_MAX, LX_REQ_INT32_POSITIVE, &max_tokens) &&
-              decode_stop(r, obj, s) && decode_int(r, obj, "seed", INT64_MIN, INT64_MAX, LX_REQ_NON_NEGATIVE, &s->seed) &&
+              decode_stop(r, obj, s) &&
+              decode_int(r, obj, "seed", INT64_MIN, INT64_MAX, LX_REQ_NON_NEGATIVE, &s->seed) &&
               lx_jr_number(r, obj, "presence_penalty", any_number, "in [-2, 2]", &s->presence_penalty) &&
               lx_jr_number(r, obj, "frequency_penalty", any_number, "in [-2, 2]", &s->frequency_penalty) &&
               lx_jr_number(r, obj, "repeat_penalty", any_number, "> 0", &s->repeat_penalty);

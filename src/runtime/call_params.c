@@ -18,8 +18,8 @@ llmux_status lx_call_begin(const llmux_runtime *rt, const llmux_call_params *par
     *cancel = p.cancel;
     *deadline_ns = 0;
     if (p.deadline_ms < 0)
-        return lx_error(err, LLMUX_E_INVALID_REQUEST, "%s: params.deadline_ms: must be >= 0 (0 = the runtime's default)",
-                        fn);
+        return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                        "%s: params.deadline_ms: must be >= 0 (0 = the runtime's default)", fn);
     /* As llmux_run: without a deadline of its own, a call gets the runtime's whole-call budget. */
     int64_t ms = p.deadline_ms > 0 ? p.deadline_ms : lx_runtime_total_timeout_ms(rt);
     *deadline_ns = lx_deadline_after(lx_now_ns(), ms);

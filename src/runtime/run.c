@@ -1,6 +1,6 @@
 /* Running executions: validation (llmux_request_validate), the routing plan, the executor, and
- * the two ways to consume an execution: llmux_run (blocking, callbacks on the caller's thread) and llmux_submit (callbacks on
- * the runtime's loop thread). See docs/executions.md. */
+ * the two ways to consume an execution: llmux_run (blocking, callbacks on the caller's thread)
+ * and llmux_submit (callbacks on the runtime's loop thread). See docs/executions.md. */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <pthread.h>
 #include <stdio.h>
