@@ -226,6 +226,27 @@ LLMUX_API bool llmux_is_unset(double v);
 /* A NaN, the "unset" float value. */
 LLMUX_API double llmux_unset(void);
 
+/* Checks every rule a request must satisfy before anything runs it, with the message llmux_run
+ * and llmux_request_from_json give for the same fault (one validator behind all three). The
+ * message starts with the field's canonical JSON path (docs/canonical-json.md), also for a
+ * request built in C: `messages[2].content[0].id: missing` (a message's parts are its "content",
+ * a tool result's text its "content", an image's image_url its "url"). Rules, in this order:
+ * messages (at most 10000; each a known role, at most 1000 parts; parts as their type requires:
+ * TEXT text, IMAGE exactly one of image_url / data and mime_type with data, TOOL_CALL id and
+ * name, TOOL_RESULT id and text), tools (at most 512, each a non-empty name, parameters a JSON
+ * object), tool_choice (REQUIRED needs a tool; TOOL a non-empty tool_choice_name naming one of
+ * tools), response_format (JSON_SCHEMA needs schema, a JSON object; schema_name, schema and
+ * schema_strict only with JSON_SCHEMA), the sampling ranges of llmux_sampling (NaN / -1 = unset
+ * is always fine; stop: at most 16, each non-empty), deadline_ms >= 0, metadata (at most 256,
+ * keys and values not NULL), provider_options a JSON object, and at last at least one message
+ * or a system prompt. A count with a NULL array is refused (`tools: missing (n_tools is 2)`).
+ * It does not resolve the model (unknown providers, missing keys and files are llmux_run's).
+ *
+ * Returns LLMUX_OK, or LLMUX_E_INVALID_REQUEST with err filled (when not NULL). Reads req only,
+ * keeps nothing; pure: safe from any thread (req must not change meanwhile). A server calls it
+ * before llmux_submit to answer 400 without touching the runtime. */
+LLMUX_API llmux_status llmux_request_validate(const llmux_request *req, llmux_error_info *err);
+
 /* What a model spec (llmux_request.model) names, from its spelling alone:
  *  - "local/NAME" or a bare NAME without '/': a local model looked up in the model directories
  *    (a bare NAME is first matched against the runtime's aliases);
@@ -403,7 +424,9 @@ LLMUX_API char *llmux_event_to_json(const llmux_event *ev);
 
 /* Decodes canonical JSON. On success *out is owned by the caller (free with
  * llmux_request_free / llmux_response_free). On failure returns LLMUX_E_INVALID_REQUEST with a
- * message naming the field, e.g. `messages[2].content[0].type: unknown part type "imagex"`. */
+ * message naming the field, e.g. `messages[2].content[0].type: unknown part type "imagex"`.
+ * A decoded request has passed every rule of llmux_request_validate but the last (at least one
+ * message or a system prompt): JSON also carries request fragments, such as alias overrides. */
 LLMUX_API llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request **out, llmux_error_info *err);
 LLMUX_API llmux_status llmux_response_from_json(const char *json, size_t len, llmux_response **out, llmux_error_info *err);
 
@@ -544,6 +567,19 @@ typedef struct llmux_run_params {
 } llmux_run_params;
 
 LLMUX_API llmux_run_params llmux_run_default_params(void);
+
+/* What a blocking call other than llmux_run takes besides its request (llmux_embed,
+ * llmux_list_models): a struct, so it can grow without breaking callers. Start from
+ * llmux_call_default_params(); a NULL params pointer means the defaults. */
+typedef struct llmux_call_params {
+    llmux_cancel *cancel;     /* NULL = not cancellable; borrowed, must outlive the call */
+    int64_t deadline_ms;      /* the whole call, from its start; 0 = the runtime's
+                                 total_timeout_ms (none when that is 0); < 0 refused with
+                                 LLMUX_E_INVALID_REQUEST. Expiry: LLMUX_E_TIMEOUT */
+} llmux_call_params;
+
+/* { cancel = NULL, deadline_ms = 0 }. Pure; any thread. */
+LLMUX_API llmux_call_params llmux_call_default_params(void);
 
 /* Runs one request to completion, streaming events to params->on_event as they are produced,
  * and returns the aggregated response in *out (owned by the caller, free with
@@ -697,9 +733,13 @@ typedef struct llmux_embeddings {
 /* Accepts NULL. */
 LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
-/* Embeds the inputs with a remote provider. Blocking; thread-safe like llmux_run. Errors as for
- * llmux_run; a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure *out is NULL. */
-LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
+/* Embeds the inputs with a remote provider. params: cancel token and deadline (NULL = the
+ * defaults: not cancellable, the runtime's total_timeout_ms). Blocking; thread-safe like
+ * llmux_run. Errors as for llmux_run (a triggered token: LLMUX_E_CANCELLED; the deadline:
+ * LLMUX_E_TIMEOUT); a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure
+ * *out is NULL. Changed in 0.1 (docs/api-changes.md): the third argument was a bare
+ * llmux_cancel *. */
+LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, const llmux_call_params *params,
                          llmux_embeddings **out, llmux_error_info *err);
 
 /* ------------------------------------------------------------ model lists */
@@ -728,8 +768,10 @@ LLMUX_API void llmux_model_list_free(llmux_model_list *list);
 /* Asks a provider ("openai", "anthropic", "gemini", "openrouter", "ollama" or a configured custom
  * name) for its models. The models also go into the runtime's catalog as discovered entries (see
  * below), so OpenRouter's prices price later requests. Blocking; thread-safe. On failure *out is
- * NULL and the catalog is unchanged. */
-LLMUX_API llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
+ * NULL and the catalog is unchanged. params as for llmux_embed (NULL = the defaults); the deadline
+ * bounds every page of the list together. Changed in 0.1 (docs/api-changes.md): the third
+ * argument was a bare llmux_cancel *. */
+LLMUX_API llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, const llmux_call_params *params,
                                llmux_model_list **out, llmux_error_info *err);
 
 /* ---------------------------------------------------------------- catalog */

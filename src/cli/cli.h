@@ -55,7 +55,7 @@ int cli_input_fail(cli_input_status s, int err_no, size_t nul_at, const char *wh
 /* Parses --timeout's value into milliseconds: 0 on success, else prints the usage error and
  * returns CLI_EXIT_USAGE. */
 int cli_parse_timeout(const char *s, int64_t *ms);
-/* A timer thread that triggers `cancel` ms from now. NULL when cancel is NULL or ms <= 0 or on
+/* A timer thread that triggers `cancel` ms from now (llmux_run's backstop). NULL when cancel is NULL or ms <= 0 or on
  * failure (then there is no backstop; the request's own deadline still applies). */
 typedef struct cli_deadline cli_deadline;
 cli_deadline *cli_deadline_start(llmux_cancel *cancel, int64_t ms);
@@ -64,6 +64,12 @@ bool cli_deadline_stop(cli_deadline *d);
 /* st, or LLMUX_E_TIMEOUT (with a message written into msg) when the cancel came from the timer
  * and not from a signal. */
 llmux_status cli_deadline_status(llmux_status st, bool fired, int64_t ms, char *msg, size_t size);
+/* Monotonic milliseconds, to time a call made with llmux_call_params.deadline_ms. */
+int64_t cli_now_ms(void);
+/* For a call that ran under deadline_ms = ms from started_ms (llmux_embed, llmux_list_models):
+ * when it timed out because that deadline passed (not an earlier connect or idle timeout), the
+ * message names --timeout, as for `llmux run`. Returns st. */
+llmux_status cli_deadline_named(llmux_status st, int64_t started_ms, int64_t ms, char *msg, size_t size);
 
 /* Path of the bundled default model, or NULL when it cannot be found. Static storage. */
 const char *cli_default_model_path(void);

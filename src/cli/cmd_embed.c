@@ -171,8 +171,10 @@ int cli_cmd_embed(int argc, char **argv) {
         return cli_fail(st, err.message);
     }
     llmux_cancel *cancel = cli_cancel_begin();
-    /* llmux_embed takes no deadline: the timer cancels it, reported as a timeout below. */
-    cli_deadline *timer = cli_deadline_start(cancel, timeout_ms);
+    llmux_call_params params = llmux_call_default_params();
+    params.cancel = cancel;
+    params.deadline_ms = timeout_ms;
+    int64_t started_ms = cli_now_ms();
 
     llmux_embed_request req = llmux_embed_request_default();
     req.model = model;
@@ -180,8 +182,8 @@ int cli_cmd_embed(int argc, char **argv) {
     req.n_inputs = n_inputs;
     req.dimensions = (int32_t)dims;
     llmux_embeddings *e = NULL;
-    st = llmux_embed(rt, &req, cancel, &e, &err);
-    st = cli_deadline_status(st, cli_deadline_stop(timer), timeout_ms, err.message, sizeof err.message);
+    st = llmux_embed(rt, &req, &params, &e, &err);
+    st = cli_deadline_named(st, started_ms, timeout_ms, err.message, sizeof err.message);
     int code = 0;
     if (st != LLMUX_OK) {
         code = cli_fail(st, err.message);

@@ -152,12 +152,14 @@ int cli_cmd_models(int argc, char **argv) {
     }
 
     llmux_cancel *cancel = cli_cancel_begin();
-    /* llmux_list_models takes no deadline: the timer cancels it, reported as a timeout below. */
-    cli_deadline *timer = cli_deadline_start(cancel, timeout_ms);
+    llmux_call_params params = llmux_call_default_params();
+    params.cancel = cancel;
+    params.deadline_ms = timeout_ms;
+    int64_t started_ms = cli_now_ms();
 
     llmux_model_list *list = NULL;
-    st = llmux_list_models(rt, provider, cancel, &list, &err);
-    st = cli_deadline_status(st, cli_deadline_stop(timer), timeout_ms, err.message, sizeof err.message);
+    st = llmux_list_models(rt, provider, &params, &list, &err);
+    st = cli_deadline_named(st, started_ms, timeout_ms, err.message, sizeof err.message);
     int code = 0;
     if (st != LLMUX_OK) {
         code = cli_fail(st, err.message);

@@ -1,7 +1,7 @@
-/* The CLI's overall deadline as a timer thread that triggers the command's cancel token.
- * llmux_embed and llmux_list_models take no deadline, only a token; for llmux_run the request's
- * deadline_ms is the primary bound and this timer only a backstop (armed a little later) for a
- * path that would not honour it. The caller reports a cancel caused by the timer as a timeout. */
+/* The CLI's overall deadline (--timeout). llmux_embed and llmux_list_models take it as
+ * llmux_call_params.deadline_ms; for llmux_run the request's deadline_ms is the primary bound and
+ * a timer thread that triggers the command's cancel token only a backstop (armed a little later)
+ * for a path that would not honour it. Either way the user sees a timeout naming --timeout. */
 #define _XOPEN_SOURCE 700
 #include <pthread.h>
 #include <stdlib.h>
@@ -100,5 +100,17 @@ llmux_status cli_deadline_status(llmux_status st, bool fired, int64_t ms, char *
         snprintf(msg, size, "no answer within the %.3g s deadline (--timeout)", (double)ms / 1000.0);
         return LLMUX_E_TIMEOUT;
     }
+    return st;
+}
+
+int64_t cli_now_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+llmux_status cli_deadline_named(llmux_status st, int64_t started_ms, int64_t ms, char *msg, size_t size) {
+    if (st == LLMUX_E_TIMEOUT && ms > 0 && cli_now_ms() - started_ms >= ms)
+        snprintf(msg, size, "no answer within the %.3g s deadline (--timeout)", (double)ms / 1000.0);
     return st;
 }

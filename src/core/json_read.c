@@ -240,33 +240,25 @@ bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
         return false;
     }
     out->type = t;
+    /* Types only: which fields a part needs is lx_part_rules' (request_check.c), run by the
+     * request rules and by the response decoder. */
     switch (t) {
     case LLMUX_PART_TEXT:
-        return lx_jr_check_keys(r, v, k_text_keys) && lx_jr_string(r, v, "text", true, &out->text);
+        return lx_jr_check_keys(r, v, k_text_keys) && lx_jr_string(r, v, "text", false, &out->text);
     case LLMUX_PART_IMAGE:
-        if (!lx_jr_check_keys(r, v, k_image_keys) || !lx_jr_string(r, v, "url", false, &out->image_url) ||
-            !lx_jr_string(r, v, "data", false, &out->data) ||
-            !lx_jr_string(r, v, "mime_type", false, &out->mime_type))
-            return false;
-        if (out->image_url && out->data) return lx_jr_fail(r, "image has both \"url\" and \"data\"");
-        if (!out->image_url && !out->data) return lx_jr_fail(r, "image needs \"url\" or \"data\"");
-        if (out->data && !out->mime_type) {
-            size_t old = lx_jr_push_key(r, "mime_type");
-            lx_jr_fail(r, "missing (required with \"data\")");
-            lx_jr_pop(r, old);
-            return false;
-        }
-        return true;
+        return lx_jr_check_keys(r, v, k_image_keys) && lx_jr_string(r, v, "url", false, &out->image_url) &&
+               lx_jr_string(r, v, "data", false, &out->data) &&
+               lx_jr_string(r, v, "mime_type", false, &out->mime_type);
     case LLMUX_PART_TOOL_CALL:
-        if (!lx_jr_check_keys(r, v, k_call_keys) || !lx_jr_string(r, v, "id", true, &out->id) ||
-            !lx_jr_string(r, v, "name", true, &out->name) ||
+        if (!lx_jr_check_keys(r, v, k_call_keys) || !lx_jr_string(r, v, "id", false, &out->id) ||
+            !lx_jr_string(r, v, "name", false, &out->name) ||
             !lx_jr_string(r, v, "arguments", false, &out->arguments))
             return false;
         if (!out->arguments && !(out->arguments = lx_arena_strdup(r->arena, "{}"))) return lx_jr_oom(r);
         return true;
     case LLMUX_PART_TOOL_RESULT:
-        return lx_jr_check_keys(r, v, k_result_keys) && lx_jr_string(r, v, "id", true, &out->id) &&
-               lx_jr_string(r, v, "name", false, &out->name) && lx_jr_string(r, v, "content", true, &out->text) &&
+        return lx_jr_check_keys(r, v, k_result_keys) && lx_jr_string(r, v, "id", false, &out->id) &&
+               lx_jr_string(r, v, "name", false, &out->name) && lx_jr_string(r, v, "content", false, &out->text) &&
                lx_jr_bool(r, v, "is_error", &out->is_error);
     case LLMUX_PART_REASONING:
         return lx_jr_check_keys(r, v, k_reasoning_keys) && lx_jr_string(r, v, "text", false, &out->text) &&

@@ -7,13 +7,7 @@
 #include "error.h"
 #include "json.h"
 #include "request_box.h"
-
-/* Per-collection caps; the 32 MiB input cap bounds everything else. */
-#define MAX_MESSAGES 10000
-#define MAX_PARTS 1000
-#define MAX_TOOLS 512
-#define MAX_STOP 16
-#define MAX_METADATA 256
+#include "request_check.h"
 
 /* A decoded request and everything it points to live in one arena; `pub` comes first so the
  * public pointer is also the box pointer. */
@@ -169,6 +163,12 @@ char *llmux_request_to_json(const llmux_request *req) {
 
 /* ----------------------------------------------------------------- decode */
 
+/* Decoding checks types and spellings only (a JSON value that has no C form: a wrong type, an
+ * unknown field or enum name, an absent role or part type); every rule on the values (ranges,
+ * required fields, caps, consistency) is lx_request_rules', run on the decoded request. So the
+ * decoder, llmux_request_validate and llmux_run say the same thing about the same request.
+ * Collections are decoded whole before their caps are checked: the 32 MiB input cap bounds them. */
+
 static const char *const k_request_keys[] = {
     "model",       "system",      "messages",         "tools",  "tool_choice",       "response_format",
     "temperature", "top_p",       "top_k",            "min_p",  "max_tokens",        "stop",
@@ -184,14 +184,6 @@ static bool fail_at(lx_jr *r, const char *key, const char *what, const char *val
     lx_jr_show(v, sizeof v, value);
     size_t old = lx_jr_push_key(r, key);
     lx_jr_fail(r, "%s \"%s\"", what, v);
-    lx_jr_pop(r, old);
-    return false;
-}
-
-static bool nonempty(lx_jr *r, const char *key, const char *s) {
-    if (!s || *s) return true;
-    size_t old = lx_jr_push_key(r, key);
-    lx_jr_fail(r, "must not be empty");
     lx_jr_pop(r, old);
     return false;
 }
@@ -213,7 +205,7 @@ static bool decode_content(lx_jr *r, const json_t *c, llmux_message *m) {
         return true;
     }
     if (!json_is_array(c)) return lx_jr_fail(r, "must be a string or an array of parts");
-    if (!lx_jr_expect_array(r, c, MAX_PARTS)) return false;
+    if (!lx_jr_expect_array(r, c, SIZE_MAX)) return false;
     size_t n = json_array_size(c);
     llmux_part *parts = alloc_array(r, n, sizeof *parts);
     if (!parts) return false;
@@ -248,7 +240,7 @@ static bool decode_messages(lx_jr *r, const json_t *obj, llmux_request *req) {
     const json_t *v = json_object_get(obj, "messages");
     if (!v) return true;
     size_t old = lx_jr_push_key(r, "messages");
-    bool ok = lx_jr_expect_array(r, v, MAX_MESSAGES);
+    bool ok = lx_jr_expect_array(r, v, SIZE_MAX);
     size_t n = ok ? json_array_size(v) : 0;
     llmux_message *msgs = ok ? alloc_array(r, n, sizeof *msgs) : NULL;
     ok = ok && msgs;
@@ -269,7 +261,7 @@ static bool decode_tools(lx_jr *r, const json_t *obj, llmux_request *req) {
     const json_t *v = json_object_get(obj, "tools");
     if (!v) return true;
     size_t old = lx_jr_push_key(r, "tools");
-    bool ok = lx_jr_expect_array(r, v, MAX_TOOLS);
+    bool ok = lx_jr_expect_array(r, v, SIZE_MAX);
     size_t n = ok ? json_array_size(v) : 0;
     llmux_tool *tools = ok ? alloc_array(r, n, sizeof *tools) : NULL;
     ok = ok && tools;
@@ -277,7 +269,7 @@ static bool decode_tools(lx_jr *r, const json_t *obj, llmux_request *req) {
         size_t o = lx_jr_push_index(r, i);
         const json_t *t = json_array_get(v, i);
         ok = lx_jr_expect_object(r, t) && lx_jr_check_keys(r, t, k_tool_keys) &&
-             lx_jr_string(r, t, "name", true, &tools[i].name) && nonempty(r, "name", tools[i].name) &&
+             lx_jr_string(r, t, "name", false, &tools[i].name) &&
              lx_jr_string(r, t, "description", false, &tools[i].description) &&
              lx_jr_json_object(r, t, "parameters", &tools[i].parameters);
         lx_jr_pop(r, o);
@@ -314,8 +306,7 @@ static bool decode_tool_choice(lx_jr *r, const json_t *obj, llmux_request *req) 
         const char *type = NULL;
         ok = lx_jr_check_keys(r, v, k_choice_keys) && lx_jr_string(r, v, "type", true, &type);
         if (ok && strcmp(type, "tool") != 0) ok = fail_at(r, "type", "must be \"tool\", not", type);
-        ok = ok && lx_jr_string(r, v, "name", true, &req->tool_choice_name) &&
-             nonempty(r, "name", req->tool_choice_name);
+        ok = ok && lx_jr_string(r, v, "name", false, &req->tool_choice_name);
         if (ok) req->tool_choice = LLMUX_TOOL_CHOICE_TOOL;
     } else {
         lx_jr_fail(r, "must be a string or an object");
@@ -336,24 +327,9 @@ static bool decode_format(lx_jr *r, const json_t *obj, llmux_request *req) {
         while (i < 3 && strcmp(type, k_formats[i]) != 0) i++;
         if (i == 3) ok = fail_at(r, "type", "unknown format", type);
     }
-    if (ok && i != LLMUX_FORMAT_JSON_SCHEMA) {
-        static const char *const schema_only[] = {"name", "schema", "strict"};
-        for (size_t k = 0; ok && k < 3; k++)
-            if (json_object_get(v, schema_only[k])) {
-                size_t o = lx_jr_push_key(r, schema_only[k]);
-                ok = lx_jr_fail(r, "only allowed with type \"json_schema\"");
-                lx_jr_pop(r, o);
-            }
-    }
-    if (ok && i == LLMUX_FORMAT_JSON_SCHEMA) {
-        ok = lx_jr_string(r, v, "name", false, &req->schema_name) &&
-             lx_jr_json_object(r, v, "schema", &req->schema) && lx_jr_bool(r, v, "strict", &req->schema_strict);
-        if (ok && !req->schema) {
-            size_t o = lx_jr_push_key(r, "schema");
-            ok = lx_jr_fail(r, "missing (required with type \"json_schema\")");
-            lx_jr_pop(r, o);
-        }
-    }
+    /* Read whatever the type; which fields a type allows is a rule (lx_request_rules). */
+    ok = ok && lx_jr_string(r, v, "name", false, &req->schema_name) &&
+         lx_jr_json_object(r, v, "schema", &req->schema) && lx_jr_bool(r, v, "strict", &req->schema_strict);
     if (ok) req->response_format = (llmux_format)i;
     lx_jr_pop(r, old);
     return ok;
@@ -367,15 +343,12 @@ static bool decode_stop(lx_jr *r, const json_t *obj, llmux_sampling *s) {
     if (json_is_string(v)) {
         const char **stop = alloc_array(r, 1, sizeof *stop);
         ok = stop && lx_jr_string_value(r, v, &stop[0]);
-        if (ok && !stop[0][0]) ok = lx_jr_fail(r, "must not be empty");
         if (ok) {
             s->stop = stop;
             s->n_stop = 1;
         }
     } else if (!json_is_array(v)) {
         ok = lx_jr_fail(r, "must be a string or an array of strings");
-    } else if (json_array_size(v) > MAX_STOP) {
-        ok = lx_jr_fail(r, "too many stop sequences: %zu (the limit is %d)", json_array_size(v), MAX_STOP);
     } else {
         size_t n = json_array_size(v);
         const char **stop = alloc_array(r, n, sizeof *stop);
@@ -383,7 +356,6 @@ static bool decode_stop(lx_jr *r, const json_t *obj, llmux_sampling *s) {
         for (size_t i = 0; ok && i < n; i++) {
             size_t o = lx_jr_push_index(r, i);
             ok = lx_jr_string_value(r, json_array_get(v, i), &stop[i]);
-            if (ok && !stop[i][0]) ok = lx_jr_fail(r, "must not be empty");
             lx_jr_pop(r, o);
         }
         if (ok) {
@@ -395,23 +367,35 @@ static bool decode_stop(lx_jr *r, const json_t *obj, llmux_sampling *s) {
     return ok;
 }
 
-static bool ge0(double x) { return x >= 0; }
-static bool unit_open(double x) { return x > 0 && x <= 1; }
-static bool unit_closed(double x) { return x >= 0 && x <= 1; }
-static bool penalty(double x) { return x >= -2 && x <= 2; }
-static bool gt0(double x) { return x > 0; }
+static bool any_number(double x) {
+    (void)x;
+    return true;
+}
 
+/* An integer of the field's C type. -1 is how C spells "unset"; in JSON it is a value like any
+ * other, which the rules refuse, so it is stored as -2 (equally refused) rather than vanish. */
+static bool decode_int(lx_jr *r, const json_t *obj, const char *key, int64_t min, int64_t max, const char *what,
+                       int64_t *out) {
+    int64_t v = *out;
+    if (!lx_jr_int(r, obj, key, min, max, what, &v)) return false;
+    if (json_object_get(obj, key) && v == LLMUX_UNSET_INT) v = LLMUX_UNSET_INT - 1;
+    *out = v;
+    return true;
+}
+
+/* The `what` texts are the rules' own, so a value of the wrong type reads like an out-of-range one. */
 static bool decode_sampling(lx_jr *r, const json_t *obj, llmux_sampling *s) {
     int64_t top_k = s->top_k, max_tokens = s->max_tokens;
-    bool ok = lx_jr_number(r, obj, "temperature", ge0, ">= 0", &s->temperature) &&
-              lx_jr_number(r, obj, "top_p", unit_open, "in (0, 1]", &s->top_p) &&
-              lx_jr_int(r, obj, "top_k", 1, INT32_MAX, "in [1, 2147483647]", &top_k) &&
-              lx_jr_number(r, obj, "min_p", unit_closed, "in [0, 1]", &s->min_p) &&
-              lx_jr_int(r, obj, "max_tokens", 1, INT32_MAX, "in [1, 2147483647]", &max_tokens) &&
-              decode_stop(r, obj, s) && lx_jr_int(r, obj, "seed", 0, INT64_MAX, ">= 0", &s->seed) &&
-              lx_jr_number(r, obj, "presence_penalty", penalty, "in [-2, 2]", &s->presence_penalty) &&
-              lx_jr_number(r, obj, "frequency_penalty", penalty, "in [-2, 2]", &s->frequency_penalty) &&
-              lx_jr_number(r, obj, "repeat_penalty", gt0, "> 0", &s->repeat_penalty);
+    bool ok = lx_jr_number(r, obj, "temperature", any_number, ">= 0", &s->temperature) &&
+              lx_jr_number(r, obj, "top_p", any_number, "in (0, 1]", &s->top_p) &&
+              decode_int(r, obj, "top_k", INT32_MIN, INT32_MAX, LX_REQ_INT32_POSITIVE, &top_k) &&
+              lx_jr_number(r, obj, "min_p", any_number, "in [0, 1]", &s->min_p) &&
+              decode_int(r, obj, "max_tokens", INT32_MIN, INT32_MAX, LX_REQ_INT32_POSITIVE, &max_tokens) &&
+              decode_stop(r, obj, s) &&
+              decode_int(r, obj, "seed", INT64_MIN, INT64_MAX, LX_REQ_NON_NEGATIVE, &s->seed) &&
+              lx_jr_number(r, obj, "presence_penalty", any_number, "in [-2, 2]", &s->presence_penalty) &&
+              lx_jr_number(r, obj, "frequency_penalty", any_number, "in [-2, 2]", &s->frequency_penalty) &&
+              lx_jr_number(r, obj, "repeat_penalty", any_number, "> 0", &s->repeat_penalty);
     s->top_k = (int32_t)top_k;
     s->max_tokens = (int32_t)max_tokens;
     return ok;
@@ -423,7 +407,6 @@ static bool decode_metadata(lx_jr *r, const json_t *obj, llmux_request *req) {
     size_t old = lx_jr_push_key(r, "metadata");
     bool ok = lx_jr_expect_object(r, v);
     size_t n = ok ? json_object_size(v) : 0;
-    if (ok && n > MAX_METADATA) ok = lx_jr_fail(r, "too many entries: %zu (the limit is %d)", n, MAX_METADATA);
     llmux_kv *kv = ok ? alloc_array(r, n, sizeof *kv) : NULL;
     ok = ok && kv;
     size_t i = 0;
@@ -454,7 +437,7 @@ static bool decode_request(lx_jr *r, const json_t *root, llmux_request *req) {
            decode_sampling(r, root, &req->sampling) && lx_jr_bool(r, root, "stream", &req->stream) &&
            lx_jr_int(r, root, "priority", INT32_MIN, INT32_MAX, "in [-2147483648, 2147483647]", &priority) &&
            (req->priority = (int32_t)priority, true) &&
-           lx_jr_int(r, root, "deadline_ms", 0, INT64_MAX, ">= 0", &req->deadline_ms) &&
+           lx_jr_int(r, root, "deadline_ms", INT64_MIN, INT64_MAX, LX_REQ_NON_NEGATIVE, &req->deadline_ms) &&
            decode_metadata(r, root, req) && lx_jr_json_object(r, root, "provider_options", &req->provider_options);
 }
 
@@ -468,7 +451,7 @@ llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request
     lx_jr r;
     lx_jr_init(&r, &b->arena, err, "request");
     json_t *root = lx_jr_parse(&r, json, len);
-    bool ok = root && decode_request(&r, root, &b->pub);
+    bool ok = root && decode_request(&r, root, &b->pub) && lx_request_rules(&r, &b->pub);
     json_decref(root);
     if (!ok) {
         llmux_request_free(&b->pub);

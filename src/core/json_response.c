@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "request_check.h"
 #include "response.h"
 
 #define MAX_RESPONSE_PARTS 100000
@@ -144,7 +145,7 @@ static bool decode_content(lx_jr *r, const json_t *obj, llmux_response *resp) {
     for (size_t i = 0; ok && i < json_array_size(v); i++) {
         size_t o = lx_jr_push_index(r, i);
         llmux_part part;
-        ok = lx_jr_part(r, json_array_get(v, i), &part);
+        ok = lx_jr_part(r, json_array_get(v, i), &part) && lx_part_rules(r, &part);
         if (ok) {
             llmux_part *p = lx_response_push_part(resp, part.type);
             if (p)

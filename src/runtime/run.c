@@ -1,6 +1,6 @@
-/* Running executions: validation, the routing plan, the executor, and the two ways to consume an
- * execution: llmux_run (blocking, callbacks on the caller's thread) and llmux_submit (callbacks on
- * the runtime's loop thread). See docs/executions.md. */
+/* Running executions: validation (llmux_request_validate), the routing plan, the executor, and
+ * the two ways to consume an execution: llmux_run (blocking, callbacks on the caller's thread)
+ * and llmux_submit (callbacks on the runtime's loop thread). See docs/executions.md. */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,36 +20,6 @@
 #include "transport/http.h"
 
 /* ------------------------------------------------------------------ run */
-
-static bool validate(const llmux_request *req, llmux_error_info *err) {
-    const llmux_sampling *s = &req->sampling;
-    if (!req->n_messages && !req->system) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "messages: at least one message is required");
-        return false;
-    }
-    if (!llmux_is_unset(s->temperature) && !(s->temperature >= 0)) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "temperature: must be a number >= 0");
-        return false;
-    }
-    if (!llmux_is_unset(s->top_p) && !(s->top_p > 0 && s->top_p <= 1)) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "top_p: must be in (0, 1]");
-        return false;
-    }
-    if (s->max_tokens != LLMUX_UNSET_INT && s->max_tokens < 1) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "max_tokens: must be >= 1");
-        return false;
-    }
-    for (size_t i = 0; i < s->n_stop; i++)
-        if (!s->stop[i] || !s->stop[i][0]) {
-            lx_error(err, LLMUX_E_INVALID_REQUEST, "stop[%zu]: must be a non-empty string", i);
-            return false;
-        }
-    if (req->deadline_ms < 0) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST, "deadline_ms: must be >= 0");
-        return false;
-    }
-    return true;
-}
 
 /* An accepted execution and what it needs until it is consumed. */
 typedef struct started {
@@ -104,7 +74,8 @@ static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req,
     s->started_at_ms = lx_wall_ms();
     s->req = req;
     lx_make_id(s->id, sizeof s->id, "exec_");
-    if (!validate(req, err)) return err->status;
+    llmux_status vst = llmux_request_validate(req, err);
+    if (vst != LLMUX_OK) return vst;
     lx_plan p;
     if (plan) {
         p = *plan;
@@ -343,6 +314,15 @@ llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llm
     lx_error_clear(err);
     if (out) *out = NULL;
     if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_submit: rt, req and out are required");
+    /* Validated before the copy below, so a refusal reads as llmux_run's: the copy goes through
+     * JSON, whose decoding would name a C-only fault (an enum out of range) differently. */
+    llmux_status vst = llmux_request_validate(req, err);
+    if (vst != LLMUX_OK) {
+        started refused = {.req = req, .started_at_ms = lx_wall_ms()};
+        lx_make_id(refused.id, sizeof refused.id, "exec_");
+        record(rt, &refused, NULL, vst, err, false);
+        return vst;
+    }
     llmux_execution *ex = calloc(1, sizeof *ex);
     char *json = llmux_request_to_json(req);
     llmux_status st = LLMUX_OK;

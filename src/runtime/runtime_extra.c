@@ -6,17 +6,21 @@
 
 #include "core/error.h"
 #include "providers/extra.h"
+#include "runtime/call_params.h"
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"
 
 
-llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmux_cancel *cancel,
+llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, const llmux_call_params *params,
                          llmux_embeddings **out, llmux_error_info *err) {
     llmux_error_info local_err;
     if (!err) err = &local_err;
     lx_error_clear(err);
     if (out) *out = NULL;
     if (!rt || !req || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_embed: rt, req and out are required");
+    const llmux_cancel *cancel;
+    int64_t deadline_ns;
+    if (lx_call_begin(rt, params, "llmux_embed", &cancel, &deadline_ns, err) != LLMUX_OK) return err->status;
     if (!req->model || !*req->model)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "model: missing (embeddings need PROVIDER/MODEL)");
     llmux_status st = lx_embed_check_request(req, "embed", err);
@@ -33,20 +37,23 @@ llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, llmu
     st = lx_remote_resolve(req->model, pp, np, t, err);
     if (st == LLMUX_OK) {
         lx_remote_settings to = lx_runtime_timeouts(rt);
-        st = lx_remote_embed(t, req, cancel, 0, &to, out, err);
+        st = lx_remote_embed(t, req, cancel, deadline_ns, &to, out, err);
     }
     explicit_bzero(t, sizeof *t);
     free(t);
     return st;
 }
 
-llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_cancel *cancel,
+llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, const llmux_call_params *params,
                                llmux_model_list **out, llmux_error_info *err) {
     llmux_error_info local_err;
     if (!err) err = &local_err;
     lx_error_clear(err);
     if (out) *out = NULL;
     if (!rt || !out) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_list_models: rt and out are required");
+    const llmux_cancel *cancel;
+    int64_t deadline_ns;
+    if (lx_call_begin(rt, params, "llmux_list_models", &cancel, &deadline_ns, err) != LLMUX_OK) return err->status;
     size_t np = 0;
     const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
     lx_remote_target *t = malloc(sizeof *t);
@@ -54,7 +61,7 @@ llmux_status llmux_list_models(llmux_runtime *rt, const char *provider, llmux_ca
     llmux_status st = lx_remote_resolve_provider(provider, pp, np, t, err);
     if (st == LLMUX_OK) {
         lx_remote_settings to = lx_runtime_timeouts(rt);
-        st = lx_remote_list_models(t, cancel, 0, &to, out, err);
+        st = lx_remote_list_models(t, cancel, deadline_ns, &to, out, err);
     }
     if (st == LLMUX_OK && (st = lx_runtime_catalog_discovered(rt, *out, err)) != LLMUX_OK) {
         llmux_model_list_free(*out);

@@ -153,8 +153,8 @@ static void test_timeout_validation(void **state) {
     assert_non_null(strstr(r.out, "default: 600"));
 }
 
-/* Item 8: models and embed take a cancel token only; the CLI's timer turns the deadline into a
- * timeout (not "cancelled") while the upstream stays silent. */
+/* Item 8: models and embed pass --timeout as llmux_call_params.deadline_ms: a silent upstream
+ * ends in a timeout (exit 20, the message names --timeout), not "cancelled". */
 static void test_models_and_embed_timeout(void **state) {
     (void)state;
     lx_fake_server *s = lx_fake_server_start();

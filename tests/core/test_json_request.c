@@ -373,7 +373,8 @@ static const bad_case k_bad[] = {
      "\"16\",\"17\"]}",
      "stop: too many stop sequences: 17 (the limit is 16)"},
     {"{\"stop\":[\"a\",\"\"]}", "stop[1]: must not be empty"},
-    {"{\"stop\":\"\"}", "stop: must not be empty"},
+    /* The shorthand decodes to the canonical one-element array, and the rules name its element. */
+    {"{\"stop\":\"\"}", "stop[0]: must not be empty"},
     {"{\"stop\":[1]}", "stop[0]: must be a string"},
     {"{\"stop\":{}}", "stop: must be a string or an array of strings"},
     {"{\"tools\":[{\"name\":\"a\"},{\"description\":\"x\"}]}", "tools[1].name: missing"},

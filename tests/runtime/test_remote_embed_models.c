@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <math.h>
@@ -182,13 +183,70 @@ static void test_embed_refusals(void **state) {
     rp.providers = &p;
     rp.n_providers = 1;
     assert_int_equal(llmux_runtime_create(&rp, &rt2, &err), LLMUX_OK);
-    assert_int_equal(llmux_embed(rt2, &req, c, &e, &err), LLMUX_E_CANCELLED);
+    llmux_call_params cp = llmux_call_default_params();
+    cp.cancel = c;
+    assert_int_equal(llmux_embed(rt2, &req, &cp, &e, &err), LLMUX_E_CANCELLED);
     llmux_model_list *l = (llmux_model_list *)(uintptr_t)1;
-    assert_int_equal(llmux_list_models(rt2, "ollama", c, &l, &err), LLMUX_E_CANCELLED);
+    assert_int_equal(llmux_list_models(rt2, "ollama", &cp, &l, &err), LLMUX_E_CANCELLED);
     assert_null(l);
     llmux_cancel_destroy(c);
     llmux_runtime_destroy(rt2);
     assert_int_equal(lx_fake_server_requests(f.srv), 0);
+    fx_stop(&f);
+}
+
+static int64_t now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* llmux_call_params.deadline_ms bounds the whole call: a silent upstream (status line held back
+ * 1.5 s, first-byte timeout 60 s) ends in the timeout class at the deadline, for both calls. A
+ * negative deadline is refused before any I/O. */
+static void test_call_deadline(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "ollama", NULL, "", 60000);
+    lx_fake_response r;
+    memset(&r, 0, sizeof r);
+    r.body = "{\"models\":[]}";
+    r.status_delay_ms = 1500;
+    assert_true(lx_fake_server_push(f.srv, &r));
+    llmux_call_params cp = llmux_call_default_params();
+    assert_null(cp.cancel);
+    assert_int_equal(cp.deadline_ms, 0);
+    cp.deadline_ms = 200;
+    llmux_model_list *l = (llmux_model_list *)(uintptr_t)1;
+    llmux_error_info err;
+    int64_t t0 = now_ms();
+    assert_int_equal(llmux_list_models(f.rt, "ollama", &cp, &l, &err), LLMUX_E_TIMEOUT);
+    int64_t took = now_ms() - t0;
+    assert_null(l);
+    assert_non_null(strstr(err.message, "deadline"));
+    if (took < 150 || took > 1200) fail_msg("list_models deadline 200 ms took %lld ms", (long long)took);
+
+    memset(&r, 0, sizeof r);
+    r.body = "{\"embeddings\":[[1.0]]}";
+    r.status_delay_ms = 1500;
+    assert_true(lx_fake_server_push(f.srv, &r));
+    llmux_embed_request req = embed_req("ollama/x", 1, 0);
+    llmux_embeddings *e = (llmux_embeddings *)(uintptr_t)1;
+    t0 = now_ms();
+    assert_int_equal(llmux_embed(f.rt, &req, &cp, &e, &err), LLMUX_E_TIMEOUT);
+    took = now_ms() - t0;
+    assert_null(e);
+    assert_non_null(strstr(err.message, "deadline"));
+    if (took < 150 || took > 1200) fail_msg("embed deadline 200 ms took %lld ms", (long long)took);
+
+    int before = lx_fake_server_requests(f.srv);
+    cp.deadline_ms = -1;
+    assert_int_equal(llmux_embed(f.rt, &req, &cp, &e, &err), LLMUX_E_INVALID_REQUEST);
+    assert_string_equal(err.message, "llmux_embed: params.deadline_ms: must be >= 0 (0 = the runtime's default)");
+    assert_int_equal(llmux_list_models(f.rt, "ollama", &cp, &l, &err), LLMUX_E_INVALID_REQUEST);
+    assert_string_equal(err.message,
+                        "llmux_list_models: params.deadline_ms: must be >= 0 (0 = the runtime's default)");
+    assert_int_equal(lx_fake_server_requests(f.srv), before);
     fx_stop(&f);
 }
 
@@ -316,6 +374,7 @@ int main(void) {
         cmocka_unit_test(test_gemini_ollama_embed),
         cmocka_unit_test(test_embed_refusals),
         cmocka_unit_test(test_first_byte_timeout_and_cap),
+        cmocka_unit_test(test_call_deadline),
         cmocka_unit_test(test_list_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

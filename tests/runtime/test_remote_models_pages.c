@@ -52,7 +52,9 @@ static void list_fails(fx *f, const char *provider, llmux_cancel *cancel, llmux_
     llmux_model_list *l = (llmux_model_list *)(uintptr_t)1;
     llmux_error_info err;
     memset(&err, 0, sizeof err);
-    llmux_status st = llmux_list_models(f->rt, provider, cancel, &l, &err);
+    llmux_call_params cp = llmux_call_default_params();
+    cp.cancel = cancel;
+    llmux_status st = llmux_list_models(f->rt, provider, &cp, &l, &err);
     if (st != want || !strstr(err.message, msg))
         fprintf(stderr, "got %d \"%s\", want %d \"%s\"\n", st, err.message, want, msg);
     assert_int_equal(st, want);
