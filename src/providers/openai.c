@@ -212,7 +212,6 @@ struct lx_decoder {
     char id[256];
     char model[256];
     llmux_error_info last_err;
-    uint64_t tool_id_hash[LX_EMITTER_MAX_TOOLS]; /* per emitter tool slot: hash of the call id */
 };
 
 static uint64_t fnv1a(const char *s) {
@@ -274,7 +273,7 @@ static llmux_status decode_tool_calls(lx_decoder *d, const json_t *calls, llmux_
         if (open && id && *id) {
             for (size_t s = d->em.n_tools; s-- > 0;) {
                 if (d->em.tools[s].key != key) continue;
-                if (d->tool_id_hash[s] != fnv1a(id)) {
+                if (d->em.tools[s].tag != fnv1a(id)) { /* the tag: a hash of the call's id */
                     if ((st = lx_emit_tool_end(&d->em, key, err)) != LLMUX_OK) return st;
                     open = false;
                 }
@@ -288,7 +287,7 @@ static llmux_status decode_tool_calls(lx_decoder *d, const json_t *calls, llmux_
                 id = gen;
             }
             if ((st = lx_emit_tool_start(&d->em, key, id, name, err)) != LLMUX_OK) return st;
-            d->tool_id_hash[d->em.n_tools - 1] = fnv1a(id);
+            d->em.tools[d->em.n_tools - 1].tag = fnv1a(id);
         }
         if (json_is_string(args_v)) {
             st = lx_emit_tool_delta(&d->em, key, json_string_value(args_v), json_string_length(args_v), err);
@@ -471,6 +470,7 @@ static lx_decoder *openai_decoder_create(const lx_provider_config *cfg, bool str
 
 static void openai_decoder_destroy(lx_decoder *d) {
     if (!d) return;
+    lx_emitter_free(&d->em);
     lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);

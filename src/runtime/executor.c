@@ -29,7 +29,6 @@ struct lx_driver {
     size_t step;                /* current plan step */
     int32_t tries;              /* attempts made on the current step */
     llmux_request *step_req;    /* req with the step's overrides; NULL = req itself */
-    lx_remote_target *target;   /* the current remote target (holds the key: wiped) */
     lx_local_use local;         /* the current local model, held until the attempt ended */
 
     /* The current attempt. */
@@ -235,11 +234,6 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
     if (st != LLMUX_OK && e.status == LLMUX_OK) lx_error(&e, st, "attempt failed");
     record_attempt(d, st, &e);
     if (d->plan.alias) lx_runtime_cooldown_record(d->rt, d->cur_target, st);
-    if (d->target) {
-        explicit_bzero(d->target, sizeof *d->target);
-        free(d->target);
-        d->target = NULL;
-    }
     llmux_request_free(d->step_req);
     d->step_req = NULL;
     if (st == LLMUX_OK || d->forwarded) {
@@ -351,16 +345,18 @@ static void start_attempt(lx_driver *d) {
     bool remote = lx_runtime_is_remote(d->rt, s->model);
     const char *protocol = "local";
     llmux_status st = LLMUX_OK;
-    /* Resolve the target first: the request is prepared for it. */
+    /* Resolve the target first: the request is prepared for it. The resolved target (4 KiB, the
+     * key in it) lives only while the attempt starts: lx_remote_start copies what it keeps. */
+    lx_remote_target *target = NULL;
     if (remote) {
         size_t np;
         const llmux_provider_params *pp = lx_runtime_providers(d->rt, &np);
-        if (!(d->target = malloc(sizeof *d->target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
-        else st = lx_remote_resolve(s->model, pp, np, d->target, &e);
+        if (!(target = malloc(sizeof *target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
+        else st = lx_remote_resolve(s->model, pp, np, target, &e);
         if (st == LLMUX_OK) {
-            snprintf(d->cur_provider, sizeof d->cur_provider, "%s", d->target->cfg.name);
-            snprintf(d->cur_model, sizeof d->cur_model, "%s", d->target->cfg.model);
-            protocol = d->target->provider->protocol;
+            snprintf(d->cur_provider, sizeof d->cur_provider, "%s", target->cfg.name);
+            snprintf(d->cur_model, sizeof d->cur_model, "%s", target->cfg.model);
+            protocol = target->provider->protocol;
         }
     } else {
         st = lx_runtime_local(d->rt, s->model, cancel, &d->local, &e);
@@ -373,13 +369,21 @@ static void start_attempt(lx_driver *d) {
     if (st == LLMUX_OK) st = prepare_request(d, s, protocol, &req, &e);
     if (st == LLMUX_OK && remote) {
         lx_remote_settings settings = lx_runtime_timeouts(d->rt);
-        st = lx_remote_start(d->target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
+        st = lx_remote_start(target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
+        /* Not d: once started, the attempt may already have ended on the loop thread. */
+        explicit_bzero(target, sizeof *target);
+        free(target);
+        target = NULL;
         if (st == LLMUX_OK) return;
     } else if (st == LLMUX_OK) {
         lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
                              .started = local_started, .done = local_done, .user_data = d};
         st = lx_worker_submit(d->local.worker, &job, &e);
         if (st == LLMUX_OK) return;
+    }
+    if (target) { /* resolved, then the request could not be prepared */
+        explicit_bzero(target, sizeof *target);
+        free(target);
     }
     attempt_ended(d, st, &e, NULL);
 }
@@ -409,10 +413,6 @@ void lx_driver_free(lx_driver *d) {
     free(d->attempts);
     free_held(d);
     llmux_request_free(d->step_req);
-    if (d->target) {
-        explicit_bzero(d->target, sizeof *d->target);
-        free(d->target);
-    }
     free(d);
 }
 
