@@ -211,7 +211,11 @@ struct lx_decoder {
      * values or for the first content, whichever comes first. */
     char id[256];
     char model[256];
-    llmux_error_info last_err;
+    /* The failure that stopped the decoder, repeated by later calls: allocated when it happens,
+     * since every stream in flight holds a decoder and most never fail (NULL until then). */
+    llmux_error_info *last_err;
+    /* Where on_sse reports, for the duration of one lx_sse_feed / lx_sse_flush (on the stack). */
+    llmux_error_info *work;
 };
 
 static uint64_t fnv1a(const char *s) {
@@ -249,7 +253,8 @@ static llmux_usage map_usage(const json_t *u) {
 
 static llmux_status fail_with(lx_decoder *d, llmux_status st, llmux_error_info *err) {
     d->failed = true;
-    if (err) d->last_err = *err;
+    if (err && !d->last_err) d->last_err = malloc(sizeof *d->last_err); /* NULL: failed_again says less */
+    if (err && d->last_err) *d->last_err = *err;
     return st;
 }
 
@@ -435,7 +440,8 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
 
 static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
     lx_decoder *d = ud;
-    llmux_error_info *err = &d->last_err;
+    llmux_error_info scratch;
+    llmux_error_info *err = d->work ? d->work : &scratch;
     if (d->done) return LLMUX_OK; /* nothing counts after [DONE] */
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         d->done = true;
@@ -463,7 +469,6 @@ static lx_decoder *openai_decoder_create(const lx_provider_config *cfg, bool str
     lx_emitter_init(&d->em, sink, d->provider);
     lx_sse_parser_init(&d->sse, LX_WIRE_MAX_LINE);
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
-    lx_error_clear(&d->last_err);
     d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     return d;
 }
@@ -474,16 +479,23 @@ static void openai_decoder_destroy(lx_decoder *d) {
     lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
+    free(d->last_err);
     free(d);
 }
 
 static llmux_status failed_again(lx_decoder *d, llmux_error_info *err) {
-    if (err) *err = d->last_err;
-    return d->last_err.status != LLMUX_OK ? d->last_err.status : LLMUX_E_UPSTREAM_PROTOCOL;
+    if (!d->last_err) {
+        lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response already failed", d->provider);
+        return LLMUX_E_UPSTREAM_PROTOCOL;
+    }
+    if (err) *err = *d->last_err;
+    return d->last_err->status != LLMUX_OK ? d->last_err->status : LLMUX_E_UPSTREAM_PROTOCOL;
 }
 
 static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
+    llmux_error_info tmp;
+    if (!err) err = &tmp;
     lx_error_clear(err);
     if (d->stream && !d->sniffed) {
         /* A server that ignores stream:true (or answers an error with 200) sends one JSON body. */
@@ -498,17 +510,18 @@ static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmu
         if (!lx_buf_append(&d->body, data, len)) {
             lx_error(err, d->body.len + len > d->body.max ? LLMUX_E_UPSTREAM_PROTOCOL : LLMUX_E_OUT_OF_MEMORY,
                      "%s: response body larger than %zu bytes", d->provider, (size_t)LX_WIRE_MAX_BODY);
-            return fail_with(d, err ? err->status : LLMUX_E_UPSTREAM_PROTOCOL, err);
+            return fail_with(d, err->status, err);
         }
         return LLMUX_OK;
     }
-    lx_error_clear(&d->last_err);
-    llmux_status st = lx_sse_feed(&d->sse, data, len, on_sse, d, &d->last_err);
-    if (st != LLMUX_OK) {
-        d->failed = true;
-        if (err) *err = d->last_err;
-    }
-    return st;
+    llmux_error_info work; /* the caller's err stays clear unless this call fails */
+    lx_error_clear(&work);
+    d->work = &work;
+    llmux_status st = lx_sse_feed(&d->sse, data, len, on_sse, d, &work);
+    d->work = NULL;
+    if (st == LLMUX_OK) return st;
+    *err = work;
+    return fail_with(d, st, err);
 }
 
 static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
@@ -526,10 +539,13 @@ static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
         return st == LLMUX_OK ? LLMUX_OK : fail_with(d, st, err);
     }
     bool pending = false;
-    lx_error_clear(&d->last_err);
-    st = lx_sse_flush(&d->sse, on_sse, d, &d->last_err);
+    llmux_error_info work;
+    lx_error_clear(&work);
+    d->work = &work;
+    st = lx_sse_flush(&d->sse, on_sse, d, &work);
+    d->work = NULL;
     if (st != LLMUX_OK) {
-        *err = d->last_err;
+        *err = work;
         return fail_with(d, st, err);
     }
     st = lx_sse_finish(&d->sse, &pending, err);
@@ -547,11 +563,11 @@ static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
 
 /* Upstream text reaches errors here (an echoed key in a mid-stream error): mask the key. */
 static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
-    return lx_redact_status(feed_inner(d, data, len, err), err, &d->last_err, d->key);
+    return lx_redact_status(feed_inner(d, data, len, err), err, d->last_err, d->key);
 }
 
 static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
-    return lx_redact_status(end_inner(d, err), err, &d->last_err, d->key);
+    return lx_redact_status(end_inner(d, err), err, d->last_err, d->key);
 }
 
 /* Canonical events so far, plus the bytes of a body decoded only at its end (a non-streaming
