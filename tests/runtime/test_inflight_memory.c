@@ -3,19 +3,22 @@
  * under a bound. Then the upstream answers and every execution completes with the right text.
  *
  * A memory bound, not a timing: nothing here depends on speed. It guards the work that brought an
- * execution from ~84 KiB of heap to ~14 KiB (docs/benchmarks.md, "Executor"): the adapter's wire
- * request (~18 KiB of fixed header slots) freed once the transfer is set up, the 4 KiB resolved
- * target released after the start, the decoded request copy in a small arena block instead of a
- * 16 KiB one, the emitter's tool table allocated on the first tool call, libcurl's receive buffer
- * at 4 KiB instead of 16 KiB. Any one of those coming back crosses the bound.
+ * execution from ~84 KiB of heap to ~22 KiB (docs/benchmarks.md, "Executor"): the adapter's wire
+ * request (~18 KiB of fixed header slots) freed once the transfer is set up, the decoded request
+ * copy in a small arena block instead of a 16 KiB one, libcurl's receive buffer at 4 KiB instead
+ * of its 16 KiB default, the emitter's tool table (6 KiB) allocated on the first tool call, the
+ * 4 KiB resolved target released after the start, error details allocated only when needed.
  *
- * Why 24 KiB: about 14 KiB is measured today with libcurl 7.88 (of which ~10 KiB is libcurl's
- * easy handle and connection, outside llmux's control); the margin absorbs other libcurl and
- * allocator versions without letting a 16 KiB regression through. The figure is glibc's
- * mallinfo2().uordblks, which counts every thread's arena, so the upstream runs in a forked child
- * process and its own buffers are not counted (what the target excludes). Under AddressSanitizer
- * the allocator and allocation sizes differ (redzones), so there the executions still run and are
- * checked but the bound is not asserted. */
+ * Why 28 KiB: 22 KiB is measured here (N = 200) with libcurl 7.88, ~14 KiB of it libcurl's own
+ * (easy handle, connection, the receive buffer); the 6 KiB margin absorbs other libcurl and
+ * allocator versions, while each of the large regressions (the wire request, the 16 KiB arena
+ * block, libcurl's default buffer, the fixed tool table) crosses it on its own. Smaller creep is
+ * what the benchmark's figure tracks.
+ *
+ * The figure is glibc's mallinfo2().uordblks, which counts every thread's arena, so the upstream
+ * runs in a forked child process and its own buffers are not counted (what the target excludes).
+ * Under AddressSanitizer the allocator and allocation sizes differ (redzones), so there the
+ * executions still run and are checked but the bound is not asserted. */
 #define _DEFAULT_SOURCE
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -50,7 +53,7 @@
 #endif
 
 #define N_INFLIGHT 200
-#define BOUND_BYTES (24 * 1024)
+#define BOUND_BYTES (28 * 1024)
 
 /* The upstream, in the child: answers at once until told to hold ('h'), then keeps requests
  * until released ('r'), writing one byte to the parent when N_INFLIGHT are held. */
