@@ -192,6 +192,9 @@ static void openai_map_error(int http_status, const char *body, size_t len, cons
 
 #define MAX_PROVIDER_NAME 64
 
+/* The longest START id / model kept (bytes with the NUL), as the fixed fields held before. */
+#define ID_MAX 256
+
 struct lx_decoder {
     char provider[MAX_PROVIDER_NAME];
     bool stream;
@@ -209,8 +212,8 @@ struct lx_decoder {
     /* The first non-empty id / model of the stream, for START. Azure OpenAI opens with a
      * prompt-filter chunk whose id and model are "" (and choices []): START waits for real
      * values or for the first content, whichever comes first. */
-    char id[256];
-    char model[256];
+    char *id;              /* NULL until known; at most ID_MAX - 1 bytes (sized to the value) */
+    char *model;
     /* The failure that stopped the decoder, repeated by later calls: allocated when it happens,
      * since every stream in flight holds a decoder and most never fail (NULL until then). */
     llmux_error_info *last_err;
@@ -365,13 +368,18 @@ static llmux_finish_reason final_reason(const lx_decoder *d) {
 
 /* START with what is known so far ("" = absent). */
 static llmux_status emit_start(lx_decoder *d, llmux_error_info *err) {
-    return lx_emit_start(&d->em, d->id[0] ? d->id : NULL, d->model[0] ? d->model : NULL, err);
+    return lx_emit_start(&d->em, d->id, d->model, err);
 }
 
 /* Keeps the first non-empty value of a string field. */
-static void remember(char *dst, size_t size, const json_t *j, const char *key) {
+/* Keeps the first non-empty value of key, cut to ID_MAX - 1 bytes; out of memory: stays unknown
+ * (START then goes without it). */
+static void remember(char **dst, const json_t *j, const char *key) {
     const char *v = lx_json_str(j, key);
-    if (!dst[0] && v && *v) lx_copy_field(dst, size, v);
+    if (*dst || !v || !*v) return;
+    size_t size = strlen(v) + 1;
+    if (size > ID_MAX) size = ID_MAX;
+    if ((*dst = malloc(size))) lx_copy_field(*dst, size, v);
 }
 
 static llmux_status emit_finish(lx_decoder *d, llmux_error_info *err) {
@@ -391,13 +399,13 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
         if (json_is_string(e)) return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, json_string_value(e), -1);
         return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, "error", -1);
     }
-    remember(d->id, sizeof d->id, j, "id");
-    remember(d->model, sizeof d->model, j, "model");
+    remember(&d->id, j, "id");
+    remember(&d->model, j, "model");
     json_t *choices = json_object_get(j, "choices");
     /* A chunk with neither both identifiers nor anything to emit (Azure's prompt-filter
      * preamble) does not start the response yet. */
     llmux_status st = LLMUX_OK;
-    if (whole || (d->id[0] && d->model[0]) || json_array_size(choices) > 0 || lx_json_obj(j, "usage"))
+    if (whole || (d->id && d->model) || json_array_size(choices) > 0 || lx_json_obj(j, "usage"))
         st = emit_start(d, err);
     if (st != LLMUX_OK) return st;
     if (choices && !json_is_array(choices) && !json_is_null(choices))
@@ -480,6 +488,8 @@ static void openai_decoder_destroy(lx_decoder *d) {
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
     free(d->last_err);
+    free(d->id);
+    free(d->model);
     free(d);
 }
 
