@@ -41,7 +41,9 @@ struct llmux_aggregator {
     bool cost_known;      /* a USAGE event carried the provider's own cost figure */
     double cost_usd;
     llmux_finish_reason finish;
-    llmux_error_info error;
+    /* The terminal error (ERROR, or CANCELLED), allocated when it arrives: every execution in
+     * flight holds an aggregator, and most never need these 1.2 KiB. NULL = none. */
+    llmux_error_info *error;
     bool done;
     const char *terminal; /* name of the terminal event, for error messages */
 };
@@ -51,7 +53,6 @@ llmux_aggregator *llmux_aggregator_create(void) {
     if (!a) return NULL;
     a->usage = llmux_usage_default();
     a->finish = LLMUX_FINISH_NONE;
-    lx_error_clear(&a->error);
     return a;
 }
 
@@ -69,6 +70,7 @@ void llmux_aggregator_destroy(llmux_aggregator *agg) {
     free(agg->id);
     free(agg->model);
     free(agg->provider);
+    free(agg->error);
     free(agg);
 }
 
@@ -309,9 +311,12 @@ static llmux_status add_finish(llmux_aggregator *a, const llmux_event *ev, llmux
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL,
                         "finish event with finish reason \"%s\" (failures end with an error event)",
                         llmux_finish_reason_name(r));
+    if (r == LLMUX_FINISH_CANCELLED) {
+        if (!a->error && !(a->error = malloc(sizeof *a->error)))
+            return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the response");
+        lx_error(a->error, LLMUX_E_CANCELLED, "%s", llmux_strerror(LLMUX_E_CANCELLED));
+    }
     a->finish = r;
-    if (r == LLMUX_FINISH_CANCELLED)
-        lx_error(&a->error, LLMUX_E_CANCELLED, "%s", llmux_strerror(LLMUX_E_CANCELLED));
     a->done = true;
     a->terminal = "finish";
     return LLMUX_OK;
@@ -321,11 +326,13 @@ static llmux_status add_error(llmux_aggregator *a, const llmux_event *ev, llmux_
     if (!ev->error) return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "error event without error details");
     if (ev->error->status == LLMUX_OK)
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "error event with status \"ok\"");
-    a->error = *ev->error;
+    if (!a->error && !(a->error = malloc(sizeof *a->error)))
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the response");
+    *a->error = *ev->error;
     /* The fields are fixed arrays filled by others: make sure they end. */
-    a->error.message[sizeof a->error.message - 1] = '\0';
-    a->error.provider_code[sizeof a->error.provider_code - 1] = '\0';
-    a->error.provider_message[sizeof a->error.provider_message - 1] = '\0';
+    a->error->message[sizeof a->error->message - 1] = '\0';
+    a->error->provider_code[sizeof a->error->provider_code - 1] = '\0';
+    a->error->provider_message[sizeof a->error->provider_message - 1] = '\0';
     a->finish = LLMUX_FINISH_ERROR;
     a->done = true;
     a->terminal = "error";
@@ -389,7 +396,7 @@ llmux_response *llmux_aggregator_response(const llmux_aggregator *agg) {
         r->cost = (llmux_cost){.known = true, .input = NAN, .output = NAN, .cache_read = NAN, .cache_write = NAN,
                                .total = agg->cost_usd};
     }
-    lx_response_set_error(r, &agg->error);
+    lx_response_set_error(r, agg->error); /* NULL: cleared */
     return r;
 fail:
     llmux_response_free(r);

@@ -12,7 +12,10 @@ struct lx_arena_block {
     alignas(max_align_t) unsigned char data[];
 };
 
-enum { LX_ARENA_BLOCK = 16 * 1024 };
+/* Blocks grow from LX_ARENA_FIRST to LX_ARENA_BLOCK bytes, doubling: a small object (a decoded
+ * request of a few hundred bytes, held by every execution in flight) costs a small block, a large
+ * one still takes a logarithmic number of blocks. */
+enum { LX_ARENA_FIRST = 512, LX_ARENA_BLOCK = 16 * 1024 };
 
 void lx_arena_init(lx_arena *a) {
     a->head = NULL;
@@ -37,7 +40,8 @@ void *lx_arena_alloc(lx_arena *a, size_t size) {
     size_t need = (size + align - 1) & ~(align - 1);
     lx_arena_block *b = a->head;
     if (!b || b->cap - b->used < need) {
-        size_t cap = need > LX_ARENA_BLOCK ? need : LX_ARENA_BLOCK;
+        size_t grow = b ? (b->cap < LX_ARENA_BLOCK / 2 ? b->cap * 2 : LX_ARENA_BLOCK) : LX_ARENA_FIRST;
+        size_t cap = need > grow ? need : grow;
         if (cap > SIZE_MAX - sizeof(lx_arena_block)) return NULL;
         lx_arena_block *nb = malloc(sizeof(lx_arena_block) + cap);
         if (!nb) return NULL;

@@ -53,6 +53,7 @@ lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stre
 void lx_anthropic_decoder_destroy(lx_decoder *dec) {
     adec *d = (adec *)dec;
     if (!d) return;
+    lx_emitter_free(&d->em);
     lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);

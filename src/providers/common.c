@@ -563,6 +563,12 @@ void lx_emitter_init(lx_emitter *e, lx_event_sink sink, const char *provider) {
     e->reasoning_index = -1;
 }
 
+void lx_emitter_free(lx_emitter *e) {
+    free(e->tools);
+    e->tools = NULL;
+    e->n_tools = e->cap_tools = 0;
+}
+
 static llmux_status deliver(lx_emitter *e, llmux_event *ev, llmux_error_info *err) {
     if (e->finished)
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %s event after the end of the response",
@@ -647,10 +653,19 @@ llmux_status lx_emit_tool_start(lx_emitter *e, int64_t key, const char *id, cons
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: more than %d tool calls", prov, LX_EMITTER_MAX_TOOLS);
     llmux_status st = lx_emit_start(e, NULL, NULL, err);
     if (st != LLMUX_OK) return st;
+    if (e->n_tools == e->cap_tools) {
+        size_t cap = e->cap_tools ? e->cap_tools * 2 : 4;
+        if (cap > LX_EMITTER_MAX_TOOLS) cap = LX_EMITTER_MAX_TOOLS;
+        lx_emitter_tool *grown = realloc(e->tools, cap * sizeof *grown);
+        if (!grown) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory for a tool call", prov);
+        e->tools = grown;
+        e->cap_tools = cap;
+    }
     t = &e->tools[e->n_tools++];
     t->key = key;
     t->index = e->next_index++;
     t->open = true;
+    t->tag = 0;
     llmux_event ev = blank(LLMUX_EVENT_TOOL_CALL_START);
     ev.index = t->index;
     ev.id = id ? id : "";

@@ -154,11 +154,14 @@ typedef struct lx_emitter_tool {
     int64_t key;     /* the adapter's own key for the call (OpenAI index, Anthropic block index...) */
     uint32_t index;  /* canonical part index */
     bool open;
+    uint64_t tag;    /* the adapter's own value for the call (OpenAI: a hash of its id); 0 at start */
 } lx_emitter_tool;
 
 /* Turns adapter-level happenings into canonical events with part indices assigned in order of
- * first appearance. Plain data: embed it in a decoder, no allocation. Every lx_emit_* returns
- * LLMUX_OK, LLMUX_E_CANCELLED (the sink returned false; err filled) or
+ * first appearance. Embed it in a decoder; its only allocation is the tool-call table, made at
+ * the first tool call (most responses have none, and every stream in flight holds an emitter),
+ * released by lx_emitter_free. Every lx_emit_* returns LLMUX_OK, LLMUX_E_CANCELLED (the sink
+ * returned false; err filled), LLMUX_E_OUT_OF_MEMORY (the tool table could not grow) or
  * LLMUX_E_UPSTREAM_PROTOCOL (an event that contradicts the stream: unknown tool key, too many
  * tools, anything after FINISH). */
 typedef struct lx_emitter {
@@ -167,8 +170,8 @@ typedef struct lx_emitter {
     uint32_t next_index;
     int64_t text_index;       /* -1 = no open text part */
     int64_t reasoning_index;  /* -1 = no open reasoning part */
-    lx_emitter_tool tools[LX_EMITTER_MAX_TOOLS];
-    size_t n_tools;
+    lx_emitter_tool *tools;   /* n_tools used of cap_tools; NULL until the first tool call */
+    size_t n_tools, cap_tools;
     bool started;
     bool finished;
     bool cancelled;
@@ -176,6 +179,8 @@ typedef struct lx_emitter {
 } lx_emitter;
 
 void lx_emitter_init(lx_emitter *e, lx_event_sink sink, const char *provider);
+/* Releases the tool table. Accepts an emitter that was only initialised (or zeroed). */
+void lx_emitter_free(lx_emitter *e);
 
 /* START once (later calls are no-ops); id / model may be NULL. Content emitters call it
  * implicitly with NULLs when it has not been sent. */

@@ -52,6 +52,7 @@ lx_decoder *lx_gemini_decoder_create(const lx_provider_config *cfg, bool stream,
 void lx_gemini_decoder_destroy(lx_decoder *dec) {
     gdec *d = (gdec *)dec;
     if (!d) return;
+    lx_emitter_free(&d->em);
     lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);

@@ -352,6 +352,7 @@ static lx_decoder *ollama_decoder_create(const lx_provider_config *cfg, bool str
 
 static void ollama_decoder_destroy(lx_decoder *d) {
     if (!d) return;
+    lx_emitter_free(&d->em);
     lx_secret_free(d->key);
     lx_ndjson_free(&d->nd);
     lx_buf_free(&d->body);

@@ -192,6 +192,9 @@ static void openai_map_error(int http_status, const char *body, size_t len, cons
 
 #define MAX_PROVIDER_NAME 64
 
+/* The longest START id / model kept (bytes with the NUL), as the fixed fields held before. */
+#define ID_MAX 256
+
 struct lx_decoder {
     char provider[MAX_PROVIDER_NAME];
     bool stream;
@@ -209,10 +212,13 @@ struct lx_decoder {
     /* The first non-empty id / model of the stream, for START. Azure OpenAI opens with a
      * prompt-filter chunk whose id and model are "" (and choices []): START waits for real
      * values or for the first content, whichever comes first. */
-    char id[256];
-    char model[256];
-    llmux_error_info last_err;
-    uint64_t tool_id_hash[LX_EMITTER_MAX_TOOLS]; /* per emitter tool slot: hash of the call id */
+    char *id;              /* NULL until known; at most ID_MAX - 1 bytes (sized to the value) */
+    char *model;
+    /* The failure that stopped the decoder, repeated by later calls: allocated when it happens,
+     * since every stream in flight holds a decoder and most never fail (NULL until then). */
+    llmux_error_info *last_err;
+    /* Where on_sse reports, for the duration of one lx_sse_feed / lx_sse_flush (on the stack). */
+    llmux_error_info *work;
 };
 
 static uint64_t fnv1a(const char *s) {
@@ -250,7 +256,8 @@ static llmux_usage map_usage(const json_t *u) {
 
 static llmux_status fail_with(lx_decoder *d, llmux_status st, llmux_error_info *err) {
     d->failed = true;
-    if (err) d->last_err = *err;
+    if (err && !d->last_err) d->last_err = malloc(sizeof *d->last_err); /* NULL: failed_again says less */
+    if (err && d->last_err) *d->last_err = *err;
     return st;
 }
 
@@ -274,7 +281,7 @@ static llmux_status decode_tool_calls(lx_decoder *d, const json_t *calls, llmux_
         if (open && id && *id) {
             for (size_t s = d->em.n_tools; s-- > 0;) {
                 if (d->em.tools[s].key != key) continue;
-                if (d->tool_id_hash[s] != fnv1a(id)) {
+                if (d->em.tools[s].tag != fnv1a(id)) { /* the tag: a hash of the call's id */
                     if ((st = lx_emit_tool_end(&d->em, key, err)) != LLMUX_OK) return st;
                     open = false;
                 }
@@ -288,7 +295,7 @@ static llmux_status decode_tool_calls(lx_decoder *d, const json_t *calls, llmux_
                 id = gen;
             }
             if ((st = lx_emit_tool_start(&d->em, key, id, name, err)) != LLMUX_OK) return st;
-            d->tool_id_hash[d->em.n_tools - 1] = fnv1a(id);
+            d->em.tools[d->em.n_tools - 1].tag = fnv1a(id);
         }
         if (json_is_string(args_v)) {
             st = lx_emit_tool_delta(&d->em, key, json_string_value(args_v), json_string_length(args_v), err);
@@ -361,13 +368,18 @@ static llmux_finish_reason final_reason(const lx_decoder *d) {
 
 /* START with what is known so far ("" = absent). */
 static llmux_status emit_start(lx_decoder *d, llmux_error_info *err) {
-    return lx_emit_start(&d->em, d->id[0] ? d->id : NULL, d->model[0] ? d->model : NULL, err);
+    return lx_emit_start(&d->em, d->id, d->model, err);
 }
 
 /* Keeps the first non-empty value of a string field. */
-static void remember(char *dst, size_t size, const json_t *j, const char *key) {
+/* Keeps the first non-empty value of key, cut to ID_MAX - 1 bytes; out of memory: stays unknown
+ * (START then goes without it). */
+static void remember(char **dst, const json_t *j, const char *key) {
     const char *v = lx_json_str(j, key);
-    if (!dst[0] && v && *v) lx_copy_field(dst, size, v);
+    if (*dst || !v || !*v) return;
+    size_t size = strlen(v) + 1;
+    if (size > ID_MAX) size = ID_MAX;
+    if ((*dst = malloc(size))) lx_copy_field(*dst, size, v);
 }
 
 static llmux_status emit_finish(lx_decoder *d, llmux_error_info *err) {
@@ -387,13 +399,13 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
         if (json_is_string(e)) return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, json_string_value(e), -1);
         return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, NULL, "error", -1);
     }
-    remember(d->id, sizeof d->id, j, "id");
-    remember(d->model, sizeof d->model, j, "model");
+    remember(&d->id, j, "id");
+    remember(&d->model, j, "model");
     json_t *choices = json_object_get(j, "choices");
     /* A chunk with neither both identifiers nor anything to emit (Azure's prompt-filter
      * preamble) does not start the response yet. */
     llmux_status st = LLMUX_OK;
-    if (whole || (d->id[0] && d->model[0]) || json_array_size(choices) > 0 || lx_json_obj(j, "usage"))
+    if (whole || (d->id && d->model) || json_array_size(choices) > 0 || lx_json_obj(j, "usage"))
         st = emit_start(d, err);
     if (st != LLMUX_OK) return st;
     if (choices && !json_is_array(choices) && !json_is_null(choices))
@@ -436,7 +448,8 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
 
 static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
     lx_decoder *d = ud;
-    llmux_error_info *err = &d->last_err;
+    llmux_error_info scratch;
+    llmux_error_info *err = d->work ? d->work : &scratch;
     if (d->done) return LLMUX_OK; /* nothing counts after [DONE] */
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         d->done = true;
@@ -464,26 +477,35 @@ static lx_decoder *openai_decoder_create(const lx_provider_config *cfg, bool str
     lx_emitter_init(&d->em, sink, d->provider);
     lx_sse_parser_init(&d->sse, LX_WIRE_MAX_LINE);
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
-    lx_error_clear(&d->last_err);
     d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
     return d;
 }
 
 static void openai_decoder_destroy(lx_decoder *d) {
     if (!d) return;
+    lx_emitter_free(&d->em);
     lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
+    free(d->last_err);
+    free(d->id);
+    free(d->model);
     free(d);
 }
 
 static llmux_status failed_again(lx_decoder *d, llmux_error_info *err) {
-    if (err) *err = d->last_err;
-    return d->last_err.status != LLMUX_OK ? d->last_err.status : LLMUX_E_UPSTREAM_PROTOCOL;
+    if (!d->last_err) {
+        lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response already failed", d->provider);
+        return LLMUX_E_UPSTREAM_PROTOCOL;
+    }
+    if (err) *err = *d->last_err;
+    return d->last_err->status != LLMUX_OK ? d->last_err->status : LLMUX_E_UPSTREAM_PROTOCOL;
 }
 
 static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
+    llmux_error_info tmp;
+    if (!err) err = &tmp;
     lx_error_clear(err);
     if (d->stream && !d->sniffed) {
         /* A server that ignores stream:true (or answers an error with 200) sends one JSON body. */
@@ -498,17 +520,18 @@ static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmu
         if (!lx_buf_append(&d->body, data, len)) {
             lx_error(err, d->body.len + len > d->body.max ? LLMUX_E_UPSTREAM_PROTOCOL : LLMUX_E_OUT_OF_MEMORY,
                      "%s: response body larger than %zu bytes", d->provider, (size_t)LX_WIRE_MAX_BODY);
-            return fail_with(d, err ? err->status : LLMUX_E_UPSTREAM_PROTOCOL, err);
+            return fail_with(d, err->status, err);
         }
         return LLMUX_OK;
     }
-    lx_error_clear(&d->last_err);
-    llmux_status st = lx_sse_feed(&d->sse, data, len, on_sse, d, &d->last_err);
-    if (st != LLMUX_OK) {
-        d->failed = true;
-        if (err) *err = d->last_err;
-    }
-    return st;
+    llmux_error_info work; /* the caller's err stays clear unless this call fails */
+    lx_error_clear(&work);
+    d->work = &work;
+    llmux_status st = lx_sse_feed(&d->sse, data, len, on_sse, d, &work);
+    d->work = NULL;
+    if (st == LLMUX_OK) return st;
+    *err = work;
+    return fail_with(d, st, err);
 }
 
 static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
@@ -526,10 +549,13 @@ static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
         return st == LLMUX_OK ? LLMUX_OK : fail_with(d, st, err);
     }
     bool pending = false;
-    lx_error_clear(&d->last_err);
-    st = lx_sse_flush(&d->sse, on_sse, d, &d->last_err);
+    llmux_error_info work;
+    lx_error_clear(&work);
+    d->work = &work;
+    st = lx_sse_flush(&d->sse, on_sse, d, &work);
+    d->work = NULL;
     if (st != LLMUX_OK) {
-        *err = d->last_err;
+        *err = work;
         return fail_with(d, st, err);
     }
     st = lx_sse_finish(&d->sse, &pending, err);
@@ -547,11 +573,11 @@ static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
 
 /* Upstream text reaches errors here (an echoed key in a mid-stream error): mask the key. */
 static llmux_status openai_decoder_feed(lx_decoder *d, const char *data, size_t len, llmux_error_info *err) {
-    return lx_redact_status(feed_inner(d, data, len, err), err, &d->last_err, d->key);
+    return lx_redact_status(feed_inner(d, data, len, err), err, d->last_err, d->key);
 }
 
 static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
-    return lx_redact_status(end_inner(d, err), err, &d->last_err, d->key);
+    return lx_redact_status(end_inner(d, err), err, d->last_err, d->key);
 }
 
 /* Canonical events so far, plus the bytes of a body decoded only at its end (a non-streaming

@@ -26,7 +26,10 @@ typedef struct consumer {
     bool closed;             /* the terminal event was delivered */
     bool provider_cost;      /* a USAGE event carried the provider's own cost */
     llmux_status status;
-    llmux_error_info err;
+    /* status's details, allocated when the stream closes with an error or a cancellation: every
+     * execution in flight holds a consumer, and a normal end needs none. NULL otherwise (also
+     * when out of memory: lx_exec_consume_end then says so). */
+    llmux_error_info *err;
 } consumer;
 
 struct lx_exec {
@@ -73,6 +76,7 @@ void lx_exec_destroy(lx_exec *x) {
         x->head = q->next;
         free(q);
     }
+    free(x->c.err);
     llmux_cancel_destroy(x->cancel);
     pthread_cond_destroy(&x->cv);
     pthread_mutex_destroy(&x->mu);
@@ -225,6 +229,12 @@ void lx_exec_end(lx_exec *x, llmux_status st, const llmux_error_info *err, const
 /* Ends the consumer's stream early with a terminal event of its own (the producer is cancelled
  * and what it still sends is drained silently): ERROR with e, or FINISH(CANCELLED) when e is
  * NULL. st/msg: the outcome recorded for the caller. */
+/* c->err, allocated on first use; NULL when out of memory. */
+static llmux_error_info *err_slot(consumer *c) {
+    if (!c->err) c->err = malloc(sizeof *c->err);
+    return c->err;
+}
+
 static void close_early(consumer *c, lx_exec *x, const llmux_error_info *e, llmux_status st, const char *msg) {
     llmux_cancel_trigger(x->cancel);
     llmux_event t;
@@ -235,8 +245,9 @@ static void close_early(consumer *c, lx_exec *x, const llmux_error_info *e, llmu
     if (c->agg && !llmux_aggregator_done(c->agg)) llmux_aggregator_add(c->agg, &t, NULL);
     if (c->on_event) c->on_event(&t, c->user_data);
     c->closed = true;
-    if (e) c->err = *e;
-    else lx_error(&c->err, st, "%s", msg);
+    llmux_error_info *slot = err_slot(c);
+    if (slot && e) *slot = *e;
+    else if (slot) lx_error(slot, st, "%s", msg);
     c->status = st;
 }
 
@@ -255,11 +266,16 @@ static void deliver(consumer *c, lx_exec *x, const llmux_event *ev) {
     if (is_terminal(ev)) {
         c->closed = true;
         if (ev->type == LLMUX_EVENT_ERROR) {
-            if (ev->error) c->err = *ev->error;
-            else lx_error(&c->err, LLMUX_E_UPSTREAM_PROTOCOL, "error event without details");
-            c->status = c->err.status;
+            llmux_error_info e;
+            if (ev->error) e = *ev->error;
+            else lx_error(&e, LLMUX_E_UPSTREAM_PROTOCOL, "error event without details");
+            c->status = e.status;
+            llmux_error_info *slot = err_slot(c);
+            if (slot) *slot = e;
         } else if (ev->finish_reason == LLMUX_FINISH_CANCELLED) {
-            c->status = lx_error(&c->err, LLMUX_E_CANCELLED, "cancelled");
+            c->status = LLMUX_E_CANCELLED;
+            llmux_error_info *slot = err_slot(c);
+            if (slot) lx_error(slot, LLMUX_E_CANCELLED, "cancelled");
         }
         return;
     }
@@ -269,7 +285,6 @@ static void deliver(consumer *c, lx_exec *x, const llmux_event *ev) {
 void lx_exec_consume_begin(lx_exec *x, llmux_event_cb on_event, void *user_data) {
     consumer *c = &x->c;
     *c = (consumer){.agg = llmux_aggregator_create(), .on_event = on_event, .user_data = user_data};
-    lx_error_clear(&c->err);
     if (!c->agg) llmux_cancel_trigger(x->cancel); /* nothing can be aggregated: stop the producer */
 }
 
@@ -301,7 +316,11 @@ void lx_exec_consume_end(lx_exec *x, lx_exec_result *out) {
         close_early(c, x, &oom, oom.status, NULL);
     }
     out->status = c->status;
-    out->err = c->err;
+    if (c->err) out->err = *c->err;
+    else if (c->status != LLMUX_OK) lx_error(&out->err, c->status, "out of memory keeping the error details");
+    else lx_error_clear(&out->err);
+    free(c->err);
+    c->err = NULL;
     out->t_first_ns = x->t_first_ns;
     out->t_run_ns = x->t_run_ns;
     out->provider_cost = c->provider_cost;

@@ -29,7 +29,6 @@ struct lx_driver {
     size_t step;                /* current plan step */
     int32_t tries;              /* attempts made on the current step */
     llmux_request *step_req;    /* req with the step's overrides; NULL = req itself */
-    lx_remote_target *target;   /* the current remote target (holds the key: wiped) */
     lx_local_use local;         /* the current local model, held until the attempt ended */
 
     /* The current attempt. */
@@ -39,9 +38,12 @@ struct lx_driver {
     bool forwarded;             /* an event of this execution reached the consumer */
     bool held;                  /* a START is held back */
     char *held_id, *held_name, *held_provider;
-    char cur_target[256];       /* the step's spec */
-    char cur_model[256];        /* the model as the target names it (remote: after the provider) */
-    char cur_provider[128];
+    /* The current step's names, sized to what they hold (every execution in flight has a
+     * driver). cur_target borrows the plan step's spec (the alias's or the request's string, both
+     * outliving the driver); the others are copies, NULL when unknown. */
+    const char *cur_target;     /* the step's spec */
+    char *cur_model;            /* the model as the target names it (remote: after the provider) */
+    char *cur_provider;
 
     struct event *timer;        /* backoff wait (loop thread) */
     int64_t wake_ns;            /* the backoff's end */
@@ -76,6 +78,15 @@ static char *dup_or_null(const char *s) {
     if (c) memcpy(c, s, n);
     return c;
 }
+
+/* Replaces *slot with a copy of s (NULL = none; also when out of memory: the name is then
+ * unknown, as for a target that could not be resolved). */
+static void set_name(char **slot, const char *s) {
+    free(*slot);
+    *slot = dup_or_null(s);
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
 
 /* Deep-merges the object `over` into `base` (objects merge, anything else replaces). */
 static void merge(json_t *base, json_t *over) {
@@ -184,7 +195,7 @@ static void record_attempt(lx_driver *d, llmux_status st, const llmux_error_info
     }
     lx_attempt_info *a = &d->attempts[d->n_attempts++];
     memset(a, 0, sizeof *a);
-    snprintf(a->target, sizeof a->target, "%s", d->cur_target);
+    snprintf(a->target, sizeof a->target, "%s", d->cur_target ? d->cur_target : "");
     a->started_at_ms = d->t_attempt_wall_ms;
     a->status = st;
     a->http_status = err ? err->provider_status : 0;
@@ -235,11 +246,6 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
     if (st != LLMUX_OK && e.status == LLMUX_OK) lx_error(&e, st, "attempt failed");
     record_attempt(d, st, &e);
     if (d->plan.alias) lx_runtime_cooldown_record(d->rt, d->cur_target, st);
-    if (d->target) {
-        explicit_bzero(d->target, sizeof *d->target);
-        free(d->target);
-        d->target = NULL;
-    }
     llmux_request_free(d->step_req);
     d->step_req = NULL;
     if (st == LLMUX_OK || d->forwarded) {
@@ -306,8 +312,8 @@ static llmux_status prepare_request(lx_driver *d, const lx_plan_step *s, const c
     }
     char origin[128];
     provider_of(d, d->plan.steps[0].model, origin, sizeof origin);
-    if (d->step == 0 || strcmp(origin, d->cur_provider) == 0) return LLMUX_OK;
-    lx_handoff_opts o = {.origin = origin, .target_protocol = protocol, .target_provider = d->cur_provider};
+    if (d->step == 0 || strcmp(origin, or_empty(d->cur_provider)) == 0) return LLMUX_OK;
+    lx_handoff_opts o = {.origin = origin, .target_protocol = protocol, .target_provider = or_empty(d->cur_provider)};
     llmux_request *handed = NULL;
     llmux_status st = lx_handoff(*req, &o, &handed, e);
     if (st != LLMUX_OK) return st;
@@ -324,8 +330,9 @@ static void start_attempt(lx_driver *d) {
     lx_error_clear(&e);
     for (;;) {
         const lx_plan_step *s = &d->plan.steps[d->step];
-        snprintf(d->cur_target, sizeof d->cur_target, "%s", s->model);
-        d->cur_model[0] = d->cur_provider[0] = '\0';
+        d->cur_target = s->model;
+        set_name(&d->cur_model, NULL);
+        set_name(&d->cur_provider, NULL);
         d->t_attempt_ns = lx_now_ns();
         d->t_attempt_wall_ms = wall_ms();
         d->t_first_ns = 0;
@@ -351,35 +358,45 @@ static void start_attempt(lx_driver *d) {
     bool remote = lx_runtime_is_remote(d->rt, s->model);
     const char *protocol = "local";
     llmux_status st = LLMUX_OK;
-    /* Resolve the target first: the request is prepared for it. */
+    /* Resolve the target first: the request is prepared for it. The resolved target (4 KiB, the
+     * key in it) lives only while the attempt starts: lx_remote_start copies what it keeps. */
+    lx_remote_target *target = NULL;
     if (remote) {
         size_t np;
         const llmux_provider_params *pp = lx_runtime_providers(d->rt, &np);
-        if (!(d->target = malloc(sizeof *d->target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
-        else st = lx_remote_resolve(s->model, pp, np, d->target, &e);
+        if (!(target = malloc(sizeof *target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
+        else st = lx_remote_resolve(s->model, pp, np, target, &e);
         if (st == LLMUX_OK) {
-            snprintf(d->cur_provider, sizeof d->cur_provider, "%s", d->target->cfg.name);
-            snprintf(d->cur_model, sizeof d->cur_model, "%s", d->target->cfg.model);
-            protocol = d->target->provider->protocol;
+            set_name(&d->cur_provider, target->cfg.name);
+            set_name(&d->cur_model, target->cfg.model);
+            protocol = target->provider->protocol;
         }
     } else {
         st = lx_runtime_local(d->rt, s->model, cancel, &d->local, &e);
         if (st == LLMUX_OK) {
-            snprintf(d->cur_provider, sizeof d->cur_provider, "local");
-            snprintf(d->cur_model, sizeof d->cur_model, "%s", d->local.name);
+            set_name(&d->cur_provider, "local");
+            set_name(&d->cur_model, d->local.name);
         }
     }
     const llmux_request *req = d->req;
     if (st == LLMUX_OK) st = prepare_request(d, s, protocol, &req, &e);
     if (st == LLMUX_OK && remote) {
         lx_remote_settings settings = lx_runtime_timeouts(d->rt);
-        st = lx_remote_start(d->target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
+        st = lx_remote_start(target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
+        /* Not d: once started, the attempt may already have ended on the loop thread. */
+        explicit_bzero(target, sizeof *target);
+        free(target);
+        target = NULL;
         if (st == LLMUX_OK) return;
     } else if (st == LLMUX_OK) {
         lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
                              .started = local_started, .done = local_done, .user_data = d};
         st = lx_worker_submit(d->local.worker, &job, &e);
         if (st == LLMUX_OK) return;
+    }
+    if (target) { /* resolved, then the request could not be prepared */
+        explicit_bzero(target, sizeof *target);
+        free(target);
     }
     attempt_ended(d, st, &e, NULL);
 }
@@ -409,10 +426,8 @@ void lx_driver_free(lx_driver *d) {
     free(d->attempts);
     free_held(d);
     llmux_request_free(d->step_req);
-    if (d->target) {
-        explicit_bzero(d->target, sizeof *d->target);
-        free(d->target);
-    }
+    free(d->cur_model);
+    free(d->cur_provider);
     free(d);
 }
 
@@ -423,11 +438,13 @@ const lx_attempt_info *lx_driver_attempts(const lx_driver *d, size_t *n) {
 
 const lx_plan *lx_driver_plan(const lx_driver *d) { return &d->plan; }
 
-const char *lx_driver_model(const lx_driver *d) { return d->cur_model[0] ? d->cur_model : NULL; }
+const char *lx_driver_model(const lx_driver *d) { return d->cur_model && d->cur_model[0] ? d->cur_model : NULL; }
 
-const char *lx_driver_provider(const lx_driver *d) { return d->cur_provider[0] ? d->cur_provider : NULL; }
+const char *lx_driver_provider(const lx_driver *d) {
+    return d->cur_provider && d->cur_provider[0] ? d->cur_provider : NULL;
+}
 
 const char *lx_driver_priced_spec(const lx_driver *d) {
-    if (!d->answered || strcmp(d->cur_provider, "local") == 0) return NULL;
+    if (!d->answered || !d->cur_target || strcmp(or_empty(d->cur_provider), "local") == 0) return NULL;
     return d->cur_target;
 }

@@ -184,7 +184,9 @@ typedef struct run_state {
     bool any;                 /* an event reached the caller's sink */
     bool terminal;            /* FINISH or ERROR reached it */
     llmux_status terminal_st; /* OK for FINISH (CANCELLED when cancelled), else the ERROR's class */
-    llmux_error_info terminal_err;
+    /* The ERROR event's details, copied when it passes: allocated then rather than held by every
+     * stream in flight (1.2 KiB each). NULL otherwise, and when out of memory. */
+    llmux_error_info *terminal_err;
 } run_state;
 
 static bool wrapped_emit(void *ud, const llmux_event *ev) {
@@ -194,12 +196,14 @@ static bool wrapped_emit(void *ud, const llmux_event *ev) {
     if (ev->type == LLMUX_EVENT_FINISH) {
         r->terminal = true;
         r->terminal_st = ev->finish_reason == LLMUX_FINISH_CANCELLED ? LLMUX_E_CANCELLED : LLMUX_OK;
-        if (r->terminal_st == LLMUX_E_CANCELLED) lx_error(&r->terminal_err, LLMUX_E_CANCELLED, "cancelled");
     } else if (ev->type == LLMUX_EVENT_ERROR) {
         r->terminal = true;
-        if (ev->error) r->terminal_err = *ev->error;
-        else lx_error(&r->terminal_err, LLMUX_E_UPSTREAM_PROTOCOL, "error event without details");
-        r->terminal_st = r->terminal_err.status;
+        r->terminal_err = malloc(sizeof *r->terminal_err);
+        llmux_error_info e;
+        if (ev->error) e = *ev->error;
+        else lx_error(&e, LLMUX_E_UPSTREAM_PROTOCOL, "error event without details");
+        r->terminal_st = e.status;
+        if (r->terminal_err) *r->terminal_err = e;
     }
     return r->outer.emit(r->outer.user_data, ev);
 }
@@ -231,26 +235,49 @@ static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info 
     r->outer.emit(r->outer.user_data, &ev); /* the stream ends here whatever the sink answers */
 }
 
-/* One attempt in flight: everything the transfer borrows lives here until it ended. */
+/* One attempt in flight: everything the transfer borrows lives here until it ended, and only
+ * that. The encoded request (the adapter's lx_wire_request: a fixed table of 1 KiB header values,
+ * about 18 KiB) is gone once the transfer is set up, since libcurl copies the URL and the header
+ * lines then; the body stays (libcurl reads it in place) and the transfer keeps its own copies of
+ * the secret header values. The target's configuration is copied (its strings, the key among
+ * them, in `strings`, wiped before the attempt is freed), so the caller's target need not outlive
+ * the call. */
 typedef struct attempt {
     run_state r;
-    const lx_remote_target *t;
-    lx_wire_request w;
-    lx_buf url;
-    lx_http_header headers[LX_WIRE_MAX_HEADERS];
+    const lx_provider *provider;
+    lx_provider_config cfg;
+    lx_buf body;
     lx_http_request hr;
     lx_http_response resp;
     lx_remote_done_cb done;
     void *user_data;
+    char method[sizeof ((lx_wire_request *)0)->method];
+    size_t strings_size;
+    char strings[];
 } attempt;
+
+static size_t cfg_strings_size(const lx_provider_config *c) {
+    const char *f[] = {c->name, c->base_url, c->api_key, c->model, c->referer, c->title};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) n += f[i] ? strlen(f[i]) + 1 : 0;
+    return n;
+}
+
+static const char *copy_str(char **p, const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = *p;
+    memcpy(d, s, n);
+    *p += n;
+    return d;
+}
 
 static void attempt_free(attempt *a) {
     if (a->r.dec) a->r.p->decoder_destroy(a->r.dec);
+    free(a->r.terminal_err);
     lx_http_response_free(&a->resp);
-    for (size_t i = 0; i < LX_WIRE_MAX_HEADERS; i++)
-        if (a->w.headers[i].secret) explicit_bzero(a->w.headers[i].value, sizeof a->w.headers[i].value);
-    lx_buf_free(&a->w.body);
-    lx_buf_free(&a->url);
+    lx_buf_free(&a->body);
+    explicit_bzero(a->strings, a->strings_size);
     free(a);
 }
 
@@ -261,17 +288,20 @@ static llmux_status settle(attempt *a, llmux_status st, llmux_error_info *e) {
     run_state *r = &a->r;
     if (st == LLMUX_OK) {
         if (a->resp.status < 200 || a->resp.status > 299) {
-            st = lx_provider_map_response(a->t->provider, &a->t->cfg, &a->resp, e); /* 3xx named, the key masked */
+            st = lx_provider_map_response(a->provider, &a->cfg, &a->resp, e); /* 3xx named, the key masked */
         } else {
             st = r->p->decoder_end(r->dec, e);
         }
     }
     if (r->terminal) {
-        *e = r->terminal_err;
+        if (r->terminal_st == LLMUX_E_CANCELLED) lx_error(e, LLMUX_E_CANCELLED, "cancelled");
+        else if (r->terminal_err) *e = *r->terminal_err;
+        else if (r->terminal_st != LLMUX_OK) lx_error(e, r->terminal_st, "%s: out of memory keeping the error", a->cfg.name);
+        else memset(e, 0, sizeof *e); /* a normal FINISH: no error */
         return r->terminal_st;
     }
     if (st == LLMUX_OK)
-        st = lx_error(e, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response ended without a finish", a->t->cfg.name);
+        st = lx_error(e, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response ended without a finish", a->cfg.name);
     if (r->any) emit_terminal(r, st, e);
     return st;
 }
@@ -286,6 +316,22 @@ static void attempt_done(void *ud, llmux_status st, const llmux_error_info *err)
     done(user_data, st, &e);
 }
 
+/* The wire request's headers as the transport takes them (borrowed from w). */
+static size_t http_headers(const lx_wire_request *w, lx_http_header *out) {
+    size_t nh = w->n_headers < LX_WIRE_MAX_HEADERS ? w->n_headers : LX_WIRE_MAX_HEADERS;
+    for (size_t i = 0; i < nh; i++) out[i] = (lx_http_header){w->headers[i].name, w->headers[i].value, w->headers[i].secret};
+    return nh;
+}
+
+/* Wipes the secret header values of w, then frees it (and its body unless stolen). */
+static void wire_free(lx_wire_request *w) {
+    if (!w) return;
+    for (size_t i = 0; i < LX_WIRE_MAX_HEADERS; i++)
+        if (w->headers[i].secret) explicit_bzero(w->headers[i].value, sizeof w->headers[i].value);
+    lx_buf_free(&w->body);
+    free(w);
+}
+
 llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
                              int64_t deadline_ns, const lx_remote_settings *timeouts, lx_event_sink sink,
                              lx_remote_done_cb done, void *user_data, llmux_error_info *err) {
@@ -294,36 +340,56 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
         return lx_error(err, LLMUX_E_INTERNAL, "remote: start called with NULL");
     if (llmux_cancel_is_triggered(cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled before the request");
     const lx_provider *p = t->provider;
-    attempt *a = calloc(1, sizeof *a);
-    if (!a) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
-    a->t = t;
+    size_t ss = cfg_strings_size(&t->cfg);
+    attempt *a = calloc(1, sizeof *a + ss);
+    /* Only for the setup: freed before this returns. */
+    lx_wire_request *w = calloc(1, sizeof *w);
+    lx_http_header headers[LX_WIRE_MAX_HEADERS];
+    lx_buf url;
+    lx_buf_init(&url, 8192);
+    if (!a || !w) {
+        free(a);
+        free(w);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
+    }
+    a->provider = p;
+    a->strings_size = ss;
+    char *sp = a->strings;
+    a->cfg.name = copy_str(&sp, t->cfg.name);
+    a->cfg.base_url = copy_str(&sp, t->cfg.base_url);
+    a->cfg.api_key = copy_str(&sp, t->cfg.api_key);
+    a->cfg.model = copy_str(&sp, t->cfg.model);
+    a->cfg.referer = copy_str(&sp, t->cfg.referer);
+    a->cfg.title = copy_str(&sp, t->cfg.title);
     a->done = done;
     a->user_data = user_data;
     a->r = (run_state){.outer = sink, .p = p};
-    lx_buf_init(&a->w.body, LLMUX_JSON_MAX_BYTES);
-    lx_buf_init(&a->url, 8192);
-    llmux_status st = p->encode(&t->cfg, req, &a->w, err);
+    lx_buf_init(&a->body, LLMUX_JSON_MAX_BYTES);
+    lx_buf_init(&w->body, LLMUX_JSON_MAX_BYTES);
+    llmux_status st = p->encode(&a->cfg, req, w, err);
     if (st != LLMUX_OK) goto fail;
-    if (!lx_buf_append_str(&a->url, t->cfg.base_url) || !lx_buf_append_str(&a->url, a->w.path)) {
-        st = lx_error(err, LLMUX_E_CONFIGURATION, "%s: request URL too long", t->cfg.name);
+    if (!lx_buf_append_str(&url, a->cfg.base_url) || !lx_buf_append_str(&url, w->path)) {
+        st = lx_error(err, LLMUX_E_CONFIGURATION, "%s: request URL too long", a->cfg.name);
         goto fail;
     }
-    size_t nh = a->w.n_headers < LX_WIRE_MAX_HEADERS ? a->w.n_headers : LX_WIRE_MAX_HEADERS;
-    for (size_t i = 0; i < nh; i++)
-        a->headers[i] = (lx_http_header){a->w.headers[i].name, a->w.headers[i].value, a->w.headers[i].secret};
-    a->r.dec = p->decoder_create(&t->cfg, a->w.stream, (lx_event_sink){wrapped_emit, &a->r});
+    size_t nh = http_headers(w, headers);
+    a->r.dec = p->decoder_create(&a->cfg, w->stream, (lx_event_sink){wrapped_emit, &a->r});
     if (!a->r.dec) {
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", t->cfg.name);
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", a->cfg.name);
         goto fail;
     }
+    a->body = w->body; /* the transfer reads it until it ended */
+    lx_buf_init(&w->body, LLMUX_JSON_MAX_BYTES);
     lx_http_request *hr = &a->hr;
     *hr = lx_http_request_default();
-    hr->method = a->w.method;
-    hr->url = a->url.data;
-    hr->headers = a->headers;
+    memcpy(a->method, w->method, sizeof a->method);
+    a->method[sizeof a->method - 1] = '\0';
+    hr->method = a->method;
+    hr->url = url.data;
+    hr->headers = headers;
     hr->n_headers = nh;
-    hr->body = a->w.body.len ? a->w.body.data : NULL;
-    hr->body_len = a->w.body.len;
+    hr->body = a->body.len ? a->body.data : NULL;
+    hr->body_len = a->body.len;
     hr->timeouts.connect_ms = lx_pick_ms(timeouts ? timeouts->connect_ms : 0, LX_DEFAULT_CONNECT_MS);
     hr->timeouts.first_byte_ms = lx_pick_ms(timeouts ? timeouts->first_byte_ms : 0, LX_DEFAULT_FIRST_BYTE_MS);
     hr->timeouts.idle_ms = lx_pick_ms(timeouts ? timeouts->idle_ms : 0, LX_DEFAULT_IDLE_MS);
@@ -332,11 +398,18 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
     hr->cancel = cancel;
     hr->on_data = feed;
     hr->progress = p->decoder_progress ? progress : NULL;
-    hr->accept_types = a->w.accept_types;
+    hr->accept_types = w->accept_types; /* a static string */
     hr->user_data = &a->r;
     st = lx_http_request_start(client, hr, &a->resp, attempt_done, a, err);
-    if (st == LLMUX_OK) return LLMUX_OK;
+    /* From here on a belongs to the transfer (attempt_done may already have run on the loop
+     * thread): only the setup's own copies are released. */
+    wire_free(w);
+    lx_buf_free(&url);
+    if (st != LLMUX_OK) attempt_free(a);
+    return st;
 fail:
+    wire_free(w);
+    lx_buf_free(&url);
     attempt_free(a);
     return st;
 }

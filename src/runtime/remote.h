@@ -47,8 +47,9 @@ llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_para
 typedef void (*lx_remote_done_cb)(void *user_data, llmux_status st, const llmux_error_info *err);
 
 /* Starts the request on the client's loop and returns at once (no thread waits for it): events
- * reach sink on the loop thread, then done runs there once. t and req must stay valid until
- * done ran (the request is encoded before this returns, so req only needs to live until then).
+ * reach sink on the loop thread, then done runs there once. t and req need only live until this
+ * returns: the request is encoded and the target's configuration copied (the key wiped when the
+ * attempt ends).
  * On failure (encoding, URL, cancelled, out of memory) nothing was emitted and done never runs. */
 llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
                              int64_t deadline_ns, const lx_remote_settings *settings, lx_event_sink sink,

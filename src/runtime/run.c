@@ -243,7 +243,9 @@ struct llmux_execution {
     bool detached;             /* llmux_execution_free came first: the loop frees it at the end */
     llmux_response *resp;
     llmux_status st;
-    llmux_error_info err;
+    /* st's details, allocated when the execution ends (an execution in flight does not need
+     * these 1.2 KiB); NULL when out of memory then. */
+    llmux_error_info *err;
 };
 
 llmux_submit_params llmux_submit_default_params(void) {
@@ -256,6 +258,7 @@ static void execution_free_now(llmux_execution *ex) {
     started_release(&ex->s);
     llmux_request_free(ex->req);
     llmux_response_free(ex->resp);
+    free(ex->err);
     pthread_cond_destroy(&ex->cv);
     pthread_mutex_destroy(&ex->mu);
     free(ex);
@@ -270,10 +273,12 @@ static void execution_drain(void *arg) {
     llmux_response *resp = NULL;
     llmux_error_info e;
     llmux_status st = build_response(ex->rt, &ex->s, &res, &resp, &e);
+    llmux_error_info *kept = malloc(sizeof *kept);
+    if (kept) *kept = e;
     pthread_mutex_lock(&ex->mu);
     ex->resp = resp;
     ex->st = st;
-    ex->err = e;
+    ex->err = kept;
     pthread_mutex_unlock(&ex->mu);
     pthread_mutex_lock(&ex->mu);
     bool call_done = !ex->detached && ex->params.on_done;
@@ -379,7 +384,9 @@ llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llm
         ex->resp = NULL;
     }
     llmux_status st = ex->st;
-    *err = ex->err;
+    if (ex->err) *err = *ex->err;
+    else if (st != LLMUX_OK) lx_error(err, st, "out of memory keeping the error details");
+    else lx_error_clear(err);
     pthread_mutex_unlock(&ex->mu);
     return st;
 }

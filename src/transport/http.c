@@ -18,6 +18,8 @@
 #include "transport/redact.h"
 
 #define DEFAULT_MAX_IDLE 4
+/* CURLOPT_BUFFERSIZE (see xfer_prepare); libcurl's minimum is 1 KiB. */
+#define LX_HTTP_RECV_BUFFER 4096
 #define NS_PER_MS 1000000
 
 struct lx_http_client {
@@ -166,6 +168,12 @@ typedef struct xfer {
     /* Owned by the transfer from xfer_prepare to xfer_release. */
     lx_http_client *client;
     struct curl_slist *headers;
+    /* Copies of the secret header values, for scrubbing libcurl's messages at the end: the
+     * caller's headers need only live until the transfer is set up (lx_http_request_start), so
+     * an in-flight transfer keeps these few bytes instead of the caller's header table. NULL
+     * when no header is secret; wiped before being freed. */
+    char **secrets;
+    size_t n_secrets;
     char errbuf[CURL_ERROR_SIZE];
     bool entered;          /* counted as a user of the client's loop */
 } xfer;
@@ -394,13 +402,41 @@ static void scrub_one(char *msg, size_t size, const char *s) {
     }
 }
 
-static void scrub(char *msg, size_t size, const lx_http_request *req) {
-    for (size_t i = 0; i < req->n_headers; i++) {
-        const char *s = req->headers[i].value;
-        if (!req->headers[i].secret || !s || !*s) continue;
+static void scrub(char *msg, size_t size, const xfer *x) {
+    for (size_t i = 0; i < x->n_secrets; i++) {
+        const char *s = x->secrets[i];
         scrub_one(msg, size, s);
         if (strncasecmp(s, "Bearer ", 7) == 0 && s[7]) scrub_one(msg, size, s + 7);
     }
+}
+
+static void free_secrets(xfer *x) {
+    for (size_t i = 0; i < x->n_secrets; i++) {
+        explicit_bzero(x->secrets[i], strlen(x->secrets[i]));
+        free(x->secrets[i]);
+    }
+    free(x->secrets);
+    x->secrets = NULL;
+    x->n_secrets = 0;
+}
+
+/* Copies the non-empty secret header values into x (for scrub). False when out of memory. */
+static bool copy_secrets(xfer *x, const lx_http_request *req) {
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (req->headers[i].secret && req->headers[i].value && *req->headers[i].value) n++;
+    if (!n) return true;
+    if (!(x->secrets = calloc(n, sizeof *x->secrets))) return false;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const char *v = req->headers[i].value;
+        if (!req->headers[i].secret || !v || !*v) continue;
+        size_t len = strlen(v) + 1;
+        char *c = malloc(len);
+        if (!c) return false; /* xfer_release frees those copied so far */
+        memcpy(c, v, len);
+        x->secrets[x->n_secrets++] = c;
+    }
+    return true;
 }
 
 static bool valid_header(const lx_http_header *h) {
@@ -459,11 +495,11 @@ static llmux_status build_headers(const lx_http_request *req, struct curl_slist 
     return LLMUX_OK;
 }
 
-static llmux_status map_curl(CURLcode rc, const char *errbuf, const lx_http_request *req, bool connected,
-                             bool headers_done, llmux_error_info *err) {
+static llmux_status map_curl(CURLcode rc, const char *errbuf, const xfer *x, bool connected, bool headers_done,
+                             llmux_error_info *err) {
     char msg[CURL_ERROR_SIZE + 64];
     snprintf(msg, sizeof msg, "%s", errbuf && *errbuf ? errbuf : curl_easy_strerror(rc));
-    scrub(msg, sizeof msg, req);
+    scrub(msg, sizeof msg, x);
     llmux_status st;
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -581,6 +617,7 @@ static llmux_status xfer_prepare(lx_http_client *c, const lx_http_request *req, 
 
     llmux_status st = build_headers(req, &x->headers, err);
     if (st != LLMUX_OK) return st;
+    if (!copy_secrets(x, req)) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
 
     CURL *e = curl_easy_init();
     x->easy = e;
@@ -597,6 +634,11 @@ static llmux_status xfer_prepare(lx_http_client *c, const lx_http_request *req, 
     ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, x) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L) == CURLE_OK;
     ok = ok && curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+    /* libcurl's receive buffer, one per transfer for its whole life (16 KiB by default): the
+     * largest per-transfer allocation once a thousand streams are in flight, while a streamed
+     * chunk is typically under a kilobyte. A read of a large non-streaming body takes more,
+     * smaller reads; the data itself is not copied more often. */
+    ok = ok && curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)LX_HTTP_RECV_BUFFER) == CURLE_OK;
     /* HTTP/2 when TLS negotiates it, HTTP/1.1 otherwise (a failure is tolerated: a libcurl
      * without nghttp2 still speaks HTTP/1.1). */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -638,7 +680,7 @@ static llmux_status xfer_result(xfer *x, const lx_http_job *job) {
         if (x->oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
         else if (x->cb_failed) st = x->cb_status;
         else if (job->result == CURLE_OK || (job->result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
-        else st = map_curl(job->result, x->errbuf, x->req, x->sent_ns != 0, x->headers_done, err);
+        else st = map_curl(job->result, x->errbuf, x, x->sent_ns != 0, x->headers_done, err);
         break;
     case LX_HTTP_JOB_ABORTED:
         st = job->aborted; /* the tick filled err */
@@ -662,6 +704,7 @@ static void xfer_release(xfer *x) {
     x->easy = NULL;
     free_headers(x->headers);
     x->headers = NULL;
+    free_secrets(x);
     if (x->entered) lx_http_loop_leave(x->client->loop);
     x->entered = false;
     if (x->error_body.len && x->resp) {

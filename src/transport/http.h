@@ -194,8 +194,10 @@ typedef void (*lx_http_done_cb)(void *user_data, llmux_status st, const llmux_er
 typedef struct lx_http_transfer lx_http_transfer;
 
 /* Starts req on the client's loop and returns at once: no thread waits for it, so one loop
- * carries any number of transfers. req (and everything it points to) and resp must stay valid
- * until done runs; on_headers / on_data run on the loop thread as for lx_http_request_run.
+ * carries any number of transfers. req, its body and resp must stay valid until done runs; the
+ * URL and the headers are copied before this returns (the transfer keeps its own copies of the
+ * secret values, wiped when it ends), so the caller may free them then. on_headers / on_data run
+ * on the loop thread as for lx_http_request_run.
  * Callable from any thread, the loop thread included (from a callback). On failure (bad URL,
  * cancelled, client closing, out of memory) done never runs and resp needs no release. */
 llmux_status lx_http_request_start(lx_http_client *c, const lx_http_request *req, lx_http_response *resp,

@@ -649,6 +649,73 @@ static void test_request_from_callback_refused(void **state) {
     lx_http_response_free(&resp);
 }
 
+/* lx_http_request_start copies the URL and the headers before it returns (http.h): the caller may
+ * wipe and free them at once, and libcurl's message is still scrubbed of the secret at the end,
+ * from the transfer's own copy. The secret here is what libcurl's connect error quotes (the
+ * address), so the scrubbing is observable; under AddressSanitizer a read of the freed headers
+ * would fail the test. */
+typedef struct started_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    llmux_status st;
+    llmux_error_info err;
+} started_wait;
+
+static void started_done(void *ud, llmux_status st, const llmux_error_info *err) {
+    started_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->st = st;
+    w->err = *err;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void test_start_copies_headers(void **state) {
+    fixture *f = *state;
+    int port = lx_fake_closed_port();
+    assert_true(port > 0);
+    char *url = malloc(128);
+    assert_non_null(url);
+    snprintf(url, 128, "http://127.0.0.1:%d/v1/chat", port);
+    char *name = strdup("Authorization"), *value = strdup("Bearer 127.0.0.1");
+    assert_non_null(name);
+    assert_non_null(value);
+    lx_http_header *h = malloc(sizeof *h);
+    assert_non_null(h);
+    *h = (lx_http_header){name, value, true};
+    lx_http_request *r = malloc(sizeof *r);
+    assert_non_null(r);
+    *r = lx_http_request_default();
+    r->url = url;
+    r->headers = h;
+    r->n_headers = 1;
+    r->timeouts.connect_ms = 5000;
+    started_wait w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    lx_http_response resp;
+    llmux_error_info err;
+    assert_int_equal(lx_http_request_start(f->client, r, &resp, started_done, &w, &err), LLMUX_OK);
+    memset(value, 'x', strlen(value));
+    memset(url, 'x', 127);
+    free(value);
+    free(name);
+    free(h);
+    free(url);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done) pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    assert_int_equal(w.st, LLMUX_E_NETWORK);
+    assert_non_null(strstr(w.err.message, "[redacted]"));
+    assert_null(strstr(w.err.message, "127.0.0.1"));
+    lx_http_response_free(&resp);
+    free(r);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_chunked_stream, setup, teardown),
@@ -667,6 +734,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_one_loop_thread_many_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_cancels_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_from_callback_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_copies_headers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
