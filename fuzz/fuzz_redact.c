@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/common.h"
+#include "providers/redact.h"
 #include "transport/redact.h"
 
 #define MAX_TEXT 4096 /* past the largest error field */

@@ -6,9 +6,12 @@
 
 #include "core/error.h"
 #include "providers/anthropic_internal.h"
-#include "providers/common.h"
+#include "providers/embed_models.h"
 #include "providers/enc.h"
-#include "providers/extra.h"
+#include "providers/errors.h"
+#include "providers/json_util.h"
+#include "providers/ratelimit.h"
+#include "providers/wire.h"
 
 #define ANTHROPIC_VERSION "2023-06-01"
 
@@ -369,6 +372,7 @@ const lx_provider lx_provider_anthropic = {
     .decoder_destroy = lx_anthropic_decoder_destroy,
     .decoder_progress = lx_anthropic_decoder_progress,
     .map_error = map_error,
+    .keep_headers = lx_ratelimit_headers_anthropic,
     .encode_models = lx_anthropic_encode_models,
     .decode_models = lx_anthropic_decode_models,
 };

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/emitter.h"
 #include "core/error.h"
 #include "providers/anthropic_internal.h"
-#include "providers/common.h"
+#include "providers/json_util.h"
+#include "providers/redact.h"
 #include "transport/sse.h"
 
 #define MAX_BLOCKS 4096 /* content blocks per response; more is a protocol error */

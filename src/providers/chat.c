@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include "providers/common.h"
+#include "providers/json_util.h"
 
 llmux_status lx_chat_messages(json_t *body, const llmux_request *req, lx_chat_message_fn add, const char *who,
                               llmux_error_info *err) {

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
-#include "providers/common.h"
+#include "providers/json_util.h"
 
 bool lx_enc_failf(lx_enc *c, llmux_status st, const char *fmt, ...) {
     if (c->st != LLMUX_OK) return false;

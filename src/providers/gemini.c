@@ -5,10 +5,14 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "providers/common.h"
+#include "providers/dates.h"
+#include "providers/embed_models.h"
 #include "providers/enc.h"
-#include "providers/extra.h"
+#include "providers/errors.h"
 #include "providers/gemini_internal.h"
+#include "providers/json_util.h"
+#include "providers/ratelimit.h"
+#include "providers/wire.h"
 
 /* {key: {k1: v1}} in one step; steals v1. */
 static json_t *wrap(lx_enc *c, const char *key, json_t *inner) {
@@ -519,6 +523,7 @@ const lx_provider lx_provider_gemini = {
     .decoder_destroy = lx_gemini_decoder_destroy,
     .decoder_progress = lx_gemini_decoder_progress,
     .map_error = map_error,
+    .keep_headers = lx_ratelimit_headers_openai, /* a gateway's rate limits */
     .encode_embed = lx_gemini_encode_embed,
     .decode_embed = lx_gemini_decode_embed,
     .encode_models = lx_gemini_encode_models,

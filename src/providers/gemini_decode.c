@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/emitter.h"
 #include "core/error.h"
-#include "providers/common.h"
+#include "providers/errors.h"
 #include "providers/gemini_internal.h"
+#include "providers/json_util.h"
+#include "providers/redact.h"
 #include "transport/sse.h"
 
 #define RAW_TAIL_MAX (64u * 1024u) /* a bare JSON error appended to a stream */

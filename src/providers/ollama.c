@@ -6,11 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/emitter.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "providers/chat.h"
-#include "providers/common.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
+#include "providers/errors.h"
+#include "providers/json_util.h"
+#include "providers/ratelimit.h"
+#include "providers/redact.h"
+#include "providers/wire.h"
 #include "transport/ndjson.h"
 
 /* ------------------------------------------------------------ encode */
@@ -436,6 +441,7 @@ const lx_provider lx_provider_ollama = {
     .decoder_destroy = ollama_decoder_destroy,
     .decoder_progress = ollama_decoder_progress,
     .map_error = ollama_map_error,
+    .keep_headers = lx_ratelimit_headers_openai, /* a gateway's rate limits */
     .encode_embed = lx_ollama_encode_embed,
     .decode_embed = lx_ollama_decode_embed,
     .encode_models = lx_ollama_encode_models,

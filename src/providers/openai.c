@@ -9,10 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/emitter.h"
 #include "core/error.h"
 #include "core/utf8.h"
-#include "providers/extra.h"
+#include "providers/dates.h"
+#include "providers/embed_models.h"
+#include "providers/errors.h"
+#include "providers/json_util.h"
 #include "providers/openai_internal.h"
+#include "providers/ratelimit.h"
+#include "providers/redact.h"
 #include "transport/sse.h"
 
 /* ------------------------------------------------------------ errors */
@@ -595,6 +601,7 @@ const lx_provider lx_provider_openai = {
     .decoder_destroy = openai_decoder_destroy,
     .decoder_progress = openai_decoder_progress,
     .map_error = openai_map_error,
+    .keep_headers = lx_ratelimit_headers_openai,
     .encode_embed = lx_openai_encode_embed,
     .decode_embed = lx_openai_decode_embed,
     .encode_models = lx_openai_encode_models,

@@ -5,7 +5,9 @@
 
 #include "core/error.h"
 #include "providers/chat.h"
+#include "providers/json_util.h"
 #include "providers/openai_internal.h"
+#include "providers/wire.h"
 
 static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
 

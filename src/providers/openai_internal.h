@@ -3,8 +3,9 @@
 #define LX_OPENAI_INTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
-#include "providers/common.h"
+#include "providers/provider.h"
 
 /* Canonical request -> POST /chat/completions (openai_encode.c). */
 llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,

@@ -93,8 +93,14 @@ typedef struct lx_provider {
      * measures the gap between changes of this count (lx_http_progress_cb), so keep-alive
      * comments or pings never hold a stream open. NULL = raw bytes count as progress. */
     uint64_t (*decoder_progress)(const lx_decoder *d);
-    /* Maps a non-2xx response (status, body, Retry-After header or NULL) to the taxonomy. */
+    /* Maps a non-2xx response (status, body, retry hint or NULL) to the taxonomy. The hint is
+     * the Retry-After value, else the reset list of the rate limits the response reports
+     * exhausted (lx_ratelimit_retry_hint: parse it with lx_parse_retry_hint). */
     void (*map_error)(int http_status, const char *body, size_t len, const char *retry_after, llmux_error_info *err);
+    /* Prefixes of the response header names map_error's hint is read from (the adapter's
+     * rate-limit headers, e.g. lx_ratelimit_headers_openai), NULL-terminated; the runtime asks
+     * the transport to keep those lines (lx_http_request.keep_header_prefixes). NULL = none. */
+    const char *const *keep_headers;
     /* Embeddings: request and whole-body response (capped at LX_WIRE_MAX_BODY). NULL = unsupported. */
     llmux_status (*encode_embed)(const lx_provider_config *cfg, const llmux_embed_request *req, lx_wire_request *out,
                                  llmux_error_info *err);

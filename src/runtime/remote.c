@@ -10,7 +10,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "providers/common.h"
+#include "providers/errors.h"
 #include "transport/http.h"
 
 /* The hosted providers llmux knows without configuration. */
@@ -399,6 +399,7 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
     hr->on_data = feed;
     hr->progress = p->decoder_progress ? progress : NULL;
     hr->accept_types = w->accept_types; /* a static string */
+    hr->keep_header_prefixes = p->keep_headers; /* what map_error reads: lx_provider_map_response */
     hr->user_data = &a->r;
     st = lx_http_request_start(client, hr, &a->resp, attempt_done, a, err);
     /* From here on a belongs to the transfer (attempt_done may already have run on the loop

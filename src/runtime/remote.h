@@ -88,7 +88,7 @@ llmux_status lx_remote_run(const lx_remote_target *t, const llmux_request *req, 
  * Remote requests run on the runtime's HTTP client (lx_remote_settings.client): one loop thread
  * and one connection cache per runtime, released by llmux_runtime_destroy. */
 
-/* ------------------------------------------- embeddings and model lists (remote_extra.c) */
+/* ------------------------------------------- embeddings and model lists (remote_embed_models.c) */
 
 /* Resolves a bare provider name ("openrouter", "ollama", a configured custom name) the way
  * lx_remote_resolve resolves "<name>/<model>" (same environment variables and overrides, same

@@ -1,5 +1,5 @@
 /* Read access to a runtime's set-once configuration for the runtime module's other files
- * (runtime_extra.c). The runtime's struct stays private to runtime.c. */
+ * (runtime_embed_models.c). The runtime's struct stays private to runtime.c. */
 #ifndef LX_RUNTIME_INTERNAL_H
 #define LX_RUNTIME_INTERNAL_H
 

@@ -125,24 +125,14 @@ bool lx_http_content_type_ok(const char *content_type, const char *accept) {
     return false;
 }
 
-const char *lx_http_retry_hint(const lx_http_response *r) {
-    if (!r) return NULL;
-    return r->retry_after[0] ? r->retry_after : r->ratelimit_reset[0] ? r->ratelimit_reset : NULL;
-}
-
 void lx_http_response_free(lx_http_response *r) {
     if (!r) return;
     free(r->error_body);
     r->error_body = NULL;
     r->error_body_len = 0;
+    lx_buf_free(&r->kept_headers);
+    r->kept_headers_dropped = 0;
 }
-
-/* One rate limit as its headers arrive (remaining and reset come in any order). */
-typedef struct ratelimit {
-    char key[32];        /* "requests", "input-tokens"... */
-    bool exhausted;      /* its remaining count was 0 */
-    char reset[64];
-} ratelimit;
 
 typedef struct xfer {
     const lx_http_request *req;
@@ -152,8 +142,6 @@ typedef struct xfer {
     size_t max_error_body;
     lx_buf error_body;
     char retry_after_ms[32];
-    ratelimit limits[LX_HTTP_MAX_LIMITS];
-    size_t n_limits;
     bool headers_done;     /* the final response's headers are complete */
     bool got_first_byte;
     int64_t last_byte_ns;
@@ -197,67 +185,40 @@ static bool header_is(const char *line, size_t n, const char *name, const char *
     return true;
 }
 
-/* The limit named key (len bytes), added when new; NULL when the table is full or the key long. */
-static ratelimit *limit_for(xfer *x, const char *key, size_t len) {
-    if (len == 0 || len >= sizeof x->limits[0].key) return NULL;
-    for (size_t i = 0; i < x->n_limits; i++)
-        if (strlen(x->limits[i].key) == len && strncasecmp(x->limits[i].key, key, len) == 0) return &x->limits[i];
-    if (x->n_limits == LX_HTTP_MAX_LIMITS) return NULL;
-    ratelimit *l = &x->limits[x->n_limits++];
-    memset(l, 0, sizeof *l);
-    memcpy(l->key, key, len);
-    return l;
-}
-
 static bool has_prefix_ci(const char *s, size_t n, const char *prefix) {
     size_t k = strlen(prefix);
     return n >= k && strncasecmp(s, prefix, k) == 0;
 }
 
-/* Records x-ratelimit-{remaining,reset}-<k> and anthropic-ratelimit-<k>-{remaining,reset}. */
-static void ratelimit_header(xfer *x, const char *line, size_t n) {
+/* Keeps the line in resp->kept_headers when its name starts with one of the request's
+ * keep_header_prefixes (see lx_http_response.kept_headers for the form and the bounds). False
+ * only when out of memory. */
+static bool keep_header(xfer *x, const char *line, size_t n) {
+    const char *const *prefix = x->req->keep_header_prefixes;
+    if (!prefix) return true;
     const char *colon = memchr(line, ':', n);
-    if (!colon) return;
-    const char *name = line, *key;
-    size_t nl = (size_t)(colon - line), kl;
-    bool is_reset;
-    if (has_prefix_ci(name, nl, "x-ratelimit-remaining-")) {
-        key = name + 22, kl = nl - 22, is_reset = false;
-    } else if (has_prefix_ci(name, nl, "x-ratelimit-reset-")) {
-        key = name + 18, kl = nl - 18, is_reset = true;
-    } else if (has_prefix_ci(name, nl, "anthropic-ratelimit-")) {
-        key = name + 20, kl = nl - 20;
-        if (kl > 10 && strncasecmp(key + kl - 10, "-remaining", 10) == 0) kl -= 10, is_reset = false;
-        else if (kl > 6 && strncasecmp(key + kl - 6, "-reset", 6) == 0) kl -= 6, is_reset = true;
-        else return; /* -limit */
-    } else {
-        return;
+    if (!colon || colon == line) return true;
+    size_t nl = (size_t)(colon - line);
+    bool wanted = false;
+    for (; *prefix && !wanted; prefix++) wanted = has_prefix_ci(line, nl, *prefix);
+    if (!wanted) return true;
+    const char *v = colon + 1;
+    size_t vl = n - nl - 1;
+    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+    lx_http_response *r = x->resp;
+    lx_buf *b = &r->kept_headers;
+    size_t need = nl + 2 + vl + 1; /* "name: value\n" */
+    bool clean = true;
+    for (size_t i = 0; i < nl && clean; i++) clean = (unsigned char)line[i] > 32 && (unsigned char)line[i] != 127;
+    for (size_t i = 0; i < vl && clean; i++)
+        clean = v[i] == '\t' || ((unsigned char)v[i] >= 32 && (unsigned char)v[i] != 127);
+    if (!clean || need > LX_HTTP_KEPT_LINE_MAX || need > LX_HTTP_KEPT_HEADERS_MAX - b->len) {
+        r->kept_headers_dropped++; /* whole lines only: a cut value would lie */
+        return true;
     }
-    ratelimit *l = limit_for(x, key, kl);
-    if (!l) return;
-    char value[256];
-    copy_value(value, sizeof value, colon + 1, n - nl - 1);
-    if (is_reset) {
-        if (strlen(value) < sizeof l->reset) memcpy(l->reset, value, sizeof l->reset); /* a cut one would lie */
-    } else {
-        /* "0" (or "0.0"): nothing left. Anything unparsable counts as not exhausted. */
-        char *end = NULL;
-        double left = strtod(value, &end);
-        l->exhausted = end != value && *end == '\0' && left == 0;
-    }
-}
-
-/* Joins the reset values of the exhausted limits (see lx_http_response.ratelimit_reset). */
-static void exhausted_resets(const xfer *x, char *out, size_t size) {
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < x->n_limits; i++) {
-        const ratelimit *l = &x->limits[i];
-        if (!l->exhausted || !l->reset[0] || strchr(l->reset, ',')) continue;
-        size_t need = strlen(l->reset) + (used ? 2 : 0);
-        if (used + need + 1 > size) continue; /* whole values only */
-        used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", l->reset);
-    }
+    if (!b->max) lx_buf_init(b, LX_HTTP_KEPT_HEADERS_MAX); /* the response was zeroed: first use */
+    return lx_buf_printf(b, "%.*s: %.*s\n", (int)nl, line, (int)vl, v);
 }
 
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
@@ -287,9 +248,9 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
         r->location[0] = '\0';
         r->content_type[0] = '\0';
         r->retry_after[0] = '\0';
-        r->ratelimit_reset[0] = '\0';
+        lx_buf_reset(&r->kept_headers);
+        r->kept_headers_dropped = 0;
         x->retry_after_ms[0] = '\0';
-        x->n_limits = 0;
         x->headers_done = false;
         return n;
     }
@@ -307,7 +268,6 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
                 if (end != x->retry_after_ms && *end == '\0' && ms >= 0 && ms < 1e12)
                     snprintf(r->retry_after, sizeof r->retry_after, "%.3f", ms / 1000.0);
             }
-            exhausted_resets(x, r->ratelimit_reset, sizeof r->ratelimit_reset);
             if (is_2xx(r->status) && !lx_http_content_type_ok(r->content_type, x->req->accept_types)) {
                 /* An HTML error page or login portal answering 200: decoding it as the expected
                  * stream would only report a truncated stream. */
@@ -335,7 +295,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
     else if (header_is(line, n, "retry-after", &v, &vlen)) copy_value(r->retry_after, sizeof r->retry_after, v, vlen);
     else if (header_is(line, n, "retry-after-ms", &v, &vlen))
         copy_value(x->retry_after_ms, sizeof x->retry_after_ms, v, vlen);
-    else ratelimit_header(x, line, n);
+    if (!keep_header(x, line, n)) {
+        x->oom = true;
+        return 0;
+    }
     return n;
 }
 

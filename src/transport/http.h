@@ -33,12 +33,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "llmux.h"
 
 /* Longest gap between two checks of a transfer (ms): bounds how late a cancel trigger is noticed. */
 #define LX_HTTP_POLL_MS 20
-/* Rate limits (header pairs) tracked per response; more are ignored. */
-#define LX_HTTP_MAX_LIMITS 8
+/* Caps on the header lines a response keeps for lx_http_request.keep_header_prefixes: all kept
+ * lines together, and one line (bytes, as stored). Rate-limit headers, what providers ask for,
+ * take a few hundred bytes. */
+#define LX_HTTP_KEPT_HEADERS_MAX 2048u
+#define LX_HTTP_KEPT_LINE_MAX 512u
 /* Cap on the final response's header block (bytes, all lines): libcurl's own limit reports a
  * larger one as out of memory, which it is not. Real providers send a few kilobytes. */
 #define LX_HTTP_MAX_HEADER_BYTES (64u * 1024u)
@@ -91,16 +95,15 @@ typedef struct lx_http_response {
     long http_version;       /* 11, 2 (HTTP/2) or 0 when unknown */
     char content_type[128];
     char retry_after[64];    /* Retry-After; when absent, retry-after-ms converted to seconds */
-    /* The reset values of the rate limits this response reports exhausted, raw, comma-separated
-     * in arrival order ("1s, 6m0s" or "2026-01-01T00:00:15Z"); "" when none is. A limit is a
-     * pair of headers, x-ratelimit-remaining-<k> / x-ratelimit-reset-<k> (OpenAI and compatible
-     * servers: Go durations) or anthropic-ratelimit-<k>-remaining / -reset (RFC 3339 instants),
-     * and it is exhausted when its remaining count is 0: that is the limit a 429 is about, so
-     * the wait it asks for is the LATEST of these resets (lx_parse_ratelimit_reset in
-     * providers/common.h), used when Retry-After is absent. Limits with requests left give no
-     * delay. Bounded: at most LX_HTTP_MAX_LIMITS limits are tracked, values that do not fit are
-     * left out whole, never cut. */
-    char ratelimit_reset[192];
+    /* The header lines whose names start with one of the request's keep_header_prefixes
+     * (case-insensitive), raw, for the caller to interpret (a provider adapter's rate-limit
+     * headers: providers/ratelimit.h), in arrival order: "name: value\n" each, the name as sent,
+     * the value without surrounding blanks. NUL-terminated; data is NULL when none was kept.
+     * Bounded: a line longer than LX_HTTP_KEPT_LINE_MAX, one that would take the whole past
+     * LX_HTTP_KEPT_HEADERS_MAX, or one holding a control byte is left out whole, never cut, and
+     * counted in kept_headers_dropped. Owner: the response (lx_http_response_free). */
+    lx_buf kept_headers;
+    unsigned kept_headers_dropped;
     /* Location of a 3xx (redirects are not followed; the error names where it pointed), cut to
      * the field. */
     char location[256];
@@ -112,10 +115,6 @@ typedef struct lx_http_response {
     uint64_t body_bytes;     /* body bytes received (any status) */
     long new_connections;    /* connections opened for this request (0 = a cached one was reused) */
 } lx_http_response;
-
-/* What an error mapper gets as its retry hint: retry_after when present, else ratelimit_reset
- * when a limit is exhausted, else NULL. Points into r. */
-const char *lx_http_retry_hint(const lx_http_response *r);
 
 /* Releases what a response owns (not the struct itself). Accepts NULL. */
 void lx_http_response_free(lx_http_response *r);
@@ -156,6 +155,10 @@ typedef struct lx_http_request {
      * charset and case are ignored; an absent Content-Type is accepted, as servers omit it). */
     const char *accept_types;
     lx_http_progress_cb progress; /* NULL = every received chunk counts as progress */
+    /* Header-name prefixes, NULL-terminated ({"x-ratelimit-", NULL}), compared without regard
+     * to case: the final response's header lines whose names start with one of them are kept in
+     * lx_http_response.kept_headers. NULL = none. Borrowed. */
+    const char *const *keep_header_prefixes;
 } lx_http_request;
 
 /* Whether content_type fits accept as lx_http_request.accept_types describes. */

@@ -8,7 +8,7 @@
  * the key's letters are. A key glued inside a longer token is left alone on purpose: such text
  * is not the key as a client would send it.
  *
- * Used by transport/http.c (libcurl messages) and providers/common.c (error fields). */
+ * Used by transport/http.c (libcurl messages) and providers/redact.c (error fields). */
 #ifndef LX_REDACT_H
 #define LX_REDACT_H
 

@@ -17,7 +17,7 @@
 #include "core/buf.h"
 #include "core/embeddings.h"
 #include "core/models.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
 #include "support/fake_server.h"
 
 #define FIX "../shared/fixtures/providers/"

@@ -15,7 +15,7 @@
 
 #include "core/buf.h"
 #include "core/models.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
 #include "support/fake_server.h"
 
 #define FAKE "tests/data/fake/"
@@ -249,9 +249,9 @@ static void test_encode_paths(void **state) {
     llmux_error_info err;
     char *first = repeat('p', sizeof w.path - 4);
     first[0] = '/';
-    assert_int_equal(lx_extra_models_path(&w, first, "t", "abc", "x", &err), LLMUX_E_UPSTREAM_PROTOCOL);
+    assert_int_equal(lx_models_page_path(&w, first, "t", "abc", "x", &err), LLMUX_E_UPSTREAM_PROTOCOL);
     assert_string_equal(err.message, "x: model list: the page cursor does not fit in a request path once encoded");
-    assert_int_equal(lx_extra_models_path(&w, first, "t", "", "x", &err), LLMUX_OK);
+    assert_int_equal(lx_models_page_path(&w, first, "t", "", "x", &err), LLMUX_OK);
     assert_string_equal(w.path, first);
     free(first);
 }

@@ -12,7 +12,6 @@
 #include <jansson.h>
 
 #include "decode_harness.h"
-#include "providers/common.h"
 
 #define DATA LLMUX_SOURCE_DIR "/tests/providers/data/ollama/"
 

@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "decode_harness.h"
-#include "providers/common.h"
 
 #define FIX "../shared/fixtures/providers/ollama/"
 

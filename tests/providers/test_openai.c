@@ -12,9 +12,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "decode_harness.h"
-#include "providers/common.h"
 #include "core/utf8.h"
+#include "decode_harness.h"
 #include "providers/openai_internal.h"
 
 #define DATA LLMUX_SOURCE_DIR "/tests/providers/data/openai/"

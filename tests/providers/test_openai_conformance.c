@@ -12,7 +12,6 @@
 #include <jansson.h>
 
 #include "decode_harness.h"
-#include "providers/common.h"
 
 #define FIX "../shared/fixtures/providers/"
 

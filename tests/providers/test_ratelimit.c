@@ -1,6 +1,7 @@
 /* Rate-limit reset values into a retry delay: the RFC 3339 parser (Anthropic's reset instants),
- * the "latest exhausted reset" list parser, and each adapter's map_error using them when
- * Retry-After is absent. Exact millisecond values against a fixed "now". */
+ * the header lines into the resets of the exhausted limits, the "latest exhausted reset" list
+ * parser, the hint lx_provider_map_response hands map_error, and each adapter's map_error using
+ * it when Retry-After is absent. Exact millisecond values against a fixed "now". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +11,12 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "core/error.h"
-#include "providers/common.h"
+#include "providers/dates.h"
+#include "providers/errors.h"
 #include "providers/provider.h"
+#include "providers/ratelimit.h"
 
 extern const lx_provider lx_provider_openai;
 extern const lx_provider lx_provider_anthropic;
@@ -93,6 +97,151 @@ static void test_reset_list_latest(void **state) {
     assert_int_equal(lx_parse_ratelimit_reset(many, NEW_YEAR_2026), 1000);
 }
 
+/* The resets lx_ratelimit_exhausted_resets finds in a header block (as the transport keeps it). */
+static const char *resets(const char *headers, size_t len, size_t size) {
+    static char out[LX_RATELIMIT_LIST_MAX];
+    assert_true(size <= sizeof out);
+    memset(out, 'X', sizeof out);
+    lx_ratelimit_exhausted_resets(headers, len, out, size);
+    assert_true(strlen(out) < size);
+    return out;
+}
+#define RESETS(h) resets((h), strlen(h), LX_RATELIMIT_LIST_MAX)
+
+static void test_exhausted_resets(void **state) {
+    (void)state;
+    /* Both families, names in any case, arrival order of the limits; -limit lines ignored. */
+    assert_string_equal(RESETS("x-ratelimit-limit-tokens: 150000\nx-ratelimit-remaining-tokens: 0\n"
+                               "x-ratelimit-reset-tokens: 6m0s\n"),
+                        "6m0s");
+    assert_string_equal(RESETS("X-RateLimit-Reset-Requests: 1s\nX-RateLimit-Remaining-Requests: 0\n"
+                               "X-RATELIMIT-REMAINING-TOKENS: 0\nx-ratelimit-reset-tokens: 6m0s\n"),
+                        "1s, 6m0s");
+    assert_string_equal(RESETS("anthropic-ratelimit-tokens-limit: 10\nanthropic-ratelimit-tokens-remaining: 0\n"
+                               "anthropic-ratelimit-tokens-reset: 2026-01-01T00:00:20Z\n"),
+                        "2026-01-01T00:00:20Z");
+    /* Raw header lines work too: CRLF, no blank after the colon, blanks around the value, no final
+     * line break, lines that are not headers. */
+    assert_string_equal(RESETS("x-ratelimit-remaining-a:0\r\nx-ratelimit-reset-a:\t 2s \r\n\r\nnot a header\n"
+                               ": 0\nx-ratelimit-remaining-b: 0\nx-ratelimit-reset-b: 3s"),
+                        "2s, 3s");
+    /* Not exhausted: requests left, an unparsable count, a count with trailing bytes, no count. */
+    assert_string_equal(RESETS("x-ratelimit-remaining-a: 1\nx-ratelimit-reset-a: 2s\n"
+                               "x-ratelimit-remaining-b: none\nx-ratelimit-reset-b: 2s\n"
+                               "x-ratelimit-remaining-c: 0 left\nx-ratelimit-reset-c: 2s\n"
+                               "x-ratelimit-reset-d: 2s\n"),
+                        "");
+    /* Exhausted without a reset, or with one holding a comma: nothing to add. */
+    assert_string_equal(RESETS("x-ratelimit-remaining-a: 0\nx-ratelimit-remaining-b: 0\nx-ratelimit-reset-b: 1s,2s\n"),
+                        "");
+    /* A reset of LX_RATELIMIT_RESET_MAX bytes or more is left out whole; one just below is kept. */
+    char h[512], v[LX_RATELIMIT_RESET_MAX + 1];
+    memset(v, '1', sizeof v);
+    v[LX_RATELIMIT_RESET_MAX - 2] = 's';
+    v[LX_RATELIMIT_RESET_MAX - 1] = '\0';
+    snprintf(h, sizeof h, "x-ratelimit-remaining-a: 0\nx-ratelimit-reset-a: %s\n", v);
+    assert_string_equal(RESETS(h), v);
+    v[LX_RATELIMIT_RESET_MAX - 2] = '1';
+    v[LX_RATELIMIT_RESET_MAX - 1] = 's';
+    v[LX_RATELIMIT_RESET_MAX] = '\0';
+    snprintf(h, sizeof h, "x-ratelimit-remaining-a: 0\nx-ratelimit-reset-a: %s\n", v);
+    assert_string_equal(RESETS(h), "");
+    /* A limit name of LX_RATELIMIT_KEY_MAX bytes or more is ignored. */
+    char key[LX_RATELIMIT_KEY_MAX + 1];
+    memset(key, 'k', sizeof key - 1);
+    key[LX_RATELIMIT_KEY_MAX] = '\0';
+    snprintf(h, sizeof h, "x-ratelimit-remaining-%s: 0\nx-ratelimit-reset-%s: 1s\n", key, key);
+    assert_string_equal(RESETS(h), "");
+    key[LX_RATELIMIT_KEY_MAX - 1] = '\0';
+    snprintf(h, sizeof h, "x-ratelimit-remaining-%s: 0\nx-ratelimit-reset-%s: 1s\n", key, key);
+    assert_string_equal(RESETS(h), "1s");
+    /* At most LX_RATELIMIT_MAX_LIMITS limits: later ones are ignored, known ones still update. */
+    char many[2048] = "", want[256] = "";
+    for (int i = 0; i < 12; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "x-ratelimit-reset-k%d: %ds\nx-ratelimit-remaining-k%d: 0\n", i, 10 + i, i);
+        strcat(many, line);
+        if (i < LX_RATELIMIT_MAX_LIMITS) {
+            snprintf(line, sizeof line, "%s%ds", i ? ", " : "", 10 + i);
+            strcat(want, line);
+        }
+    }
+    assert_string_equal(RESETS(many), want);
+    /* Only len bytes are read (the block need not be NUL-terminated there). */
+    const char *two = "x-ratelimit-remaining-a: 0\nx-ratelimit-reset-a: 2s\nx-ratelimit-reset-a: 9s\n";
+    assert_string_equal(resets(two, strlen(two) - strlen("x-ratelimit-reset-a: 9s\n"), LX_RATELIMIT_LIST_MAX), "2s");
+    /* The same key again: the later value wins. */
+    assert_string_equal(RESETS(two), "9s");
+    /* Values that do not fit in out are left out whole. */
+    const char *three = "x-ratelimit-remaining-a: 0\nx-ratelimit-reset-a: 10s\n"
+                        "x-ratelimit-remaining-b: 0\nx-ratelimit-reset-b: 200s\n"
+                        "x-ratelimit-remaining-c: 0\nx-ratelimit-reset-c: 3s\n";
+    assert_string_equal(resets(three, strlen(three), 9), "10s, 3s");
+    assert_string_equal(resets(three, strlen(three), 10), "10s, 200s");
+    assert_string_equal(resets(three, strlen(three), 1), "");
+    /* NULL or empty: nothing. */
+    assert_string_equal(resets(NULL, 0, 8), "");
+    assert_string_equal(resets("", 0, 8), "");
+}
+
+/* A response as the transport leaves it: Retry-After and kept header lines. */
+static lx_http_response response(int status, const char *retry_after, const char *kept) {
+    lx_http_response r;
+    memset(&r, 0, sizeof r);
+    r.status = status;
+    snprintf(r.retry_after, sizeof r.retry_after, "%s", retry_after ? retry_after : "");
+    lx_buf_init(&r.kept_headers, 4096);
+    if (kept) assert_true(lx_buf_append_str(&r.kept_headers, kept));
+    return r;
+}
+
+static void test_retry_hint(void **state) {
+    (void)state;
+    char buf[LX_RATELIMIT_LIST_MAX];
+    static const char exhausted[] = "x-ratelimit-remaining-tokens: 0\nx-ratelimit-reset-tokens: 6m0s\n";
+    lx_http_response r = response(429, NULL, exhausted);
+    assert_string_equal(lx_ratelimit_retry_hint(&r, buf, sizeof buf), "6m0s");
+    lx_buf_free(&r.kept_headers);
+    /* Retry-After wins over the resets. */
+    r = response(429, "15", exhausted);
+    assert_string_equal(lx_ratelimit_retry_hint(&r, buf, sizeof buf), "15");
+    lx_buf_free(&r.kept_headers);
+    /* Nothing exhausted, nothing kept. */
+    r = response(429, NULL, "x-ratelimit-remaining-tokens: 5\nx-ratelimit-reset-tokens: 6m0s\n");
+    assert_null(lx_ratelimit_retry_hint(&r, buf, sizeof buf));
+    lx_buf_free(&r.kept_headers);
+    r = response(429, NULL, NULL);
+    assert_null(lx_ratelimit_retry_hint(&r, buf, sizeof buf));
+    assert_null(lx_ratelimit_retry_hint(NULL, buf, sizeof buf));
+    assert_null(lx_ratelimit_retry_hint(&r, NULL, 0));
+}
+
+/* lx_provider_map_response hands map_error the hint from the kept headers. */
+static void test_map_response_reads_kept_headers(void **state) {
+    (void)state;
+    const char *body = "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"tokens\",\"code\":\"rate_limit_exceeded\"}}";
+    lx_provider_config cfg = {.name = "openai", .base_url = "http://127.0.0.1:1", .model = "gpt-4o-mini"};
+    lx_http_response r = response(429, NULL,
+                                  "x-ratelimit-remaining-requests: 0\nx-ratelimit-reset-requests: 20s\n"
+                                  "x-ratelimit-remaining-tokens: 0\nx-ratelimit-reset-tokens: 1.5s\n");
+    r.error_body = (char *)body;
+    r.error_body_len = strlen(body);
+    llmux_error_info err;
+    assert_int_equal(lx_provider_map_response(&lx_provider_openai, &cfg, &r, &err), LLMUX_E_RATE_LIMITED);
+    assert_int_equal(err.provider_status, 429);
+    assert_int_equal(err.retry_after_ms, 20000);
+    lx_buf_free(&r.kept_headers);
+    /* What each adapter asks the transport to keep. */
+    const lx_provider *const openai_style[] = {&lx_provider_openai, &lx_provider_gemini, &lx_provider_ollama};
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(openai_style[i]->keep_headers[0], "x-ratelimit-");
+        assert_null(openai_style[i]->keep_headers[1]);
+    }
+    assert_string_equal(lx_provider_anthropic.keep_headers[0], "anthropic-ratelimit-");
+    assert_string_equal(lx_provider_anthropic.keep_headers[1], "x-ratelimit-");
+    assert_null(lx_provider_anthropic.keep_headers[2]);
+}
+
 /* The hint reaches err->retry_after_ms through each adapter's map_error. */
 static void map(const lx_provider *p, const char *body, const char *hint, llmux_error_info *err) {
     lx_error_clear(err);
@@ -154,6 +303,9 @@ int main(void) {
         cmocka_unit_test(test_rfc3339_exact),
         cmocka_unit_test(test_rfc3339_malformed),
         cmocka_unit_test(test_reset_list_latest),
+        cmocka_unit_test(test_exhausted_resets),
+        cmocka_unit_test(test_retry_hint),
+        cmocka_unit_test(test_map_response_reads_kept_headers),
         cmocka_unit_test(test_map_error_uses_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

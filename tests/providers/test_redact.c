@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "providers/common.h"
+#include "providers/errors.h"
+#include "providers/redact.h"
 #include "transport/redact.h"
 
 static void mask(const char *in, const char *key, const char *want) {

@@ -5,7 +5,9 @@
 #include "core/embeddings.h"
 #include "core/error.h"
 #include "core/models.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
+#include "providers/json_util.h"
+#include "providers/wire.h"
 
 llmux_status lx_embed_check_request(const llmux_embed_request *req, const char *who, llmux_error_info *err) {
     if (!req) return lx_error(err, LLMUX_E_INTERNAL, "%s: embed request is NULL", who);
@@ -45,8 +47,7 @@ oom:
     return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", who);
 }
 
-json_t *lx_extra_parse_object(const char *body, size_t len, const char *who, const char *what,
-                              llmux_error_info *err) {
+json_t *lx_body_object(const char *body, size_t len, const char *who, const char *what, llmux_error_info *err) {
     char label[96];
     snprintf(label, sizeof label, "%s %s", who, what);
     json_t *j = lx_json_parse_upstream(body ? body : "", body ? len : 0, LX_WIRE_MAX_BODY, label, err);
@@ -58,22 +59,8 @@ json_t *lx_extra_parse_object(const char *body, size_t len, const char *who, con
     return j;
 }
 
-bool lx_extra_bearer(lx_wire_request *w, const lx_provider_config *cfg) {
-    if (!cfg->api_key || !*cfg->api_key) return true;
-    char auth[sizeof w->headers[0].value];
-    int n = snprintf(auth, sizeof auth, "Bearer %s", cfg->api_key);
-    bool ok = n > 0 && (size_t)n < sizeof auth && lx_wire_add_header(w, "Authorization", auth, true);
-    memset(auth, 0, sizeof auth);
-    return ok;
-}
-
-int64_t lx_extra_count(const json_t *obj, const char *key) {
-    int64_t v;
-    return lx_json_i64(obj, key, &v) && v >= 0 ? v : -1;
-}
-
-json_t *lx_extra_body_array(const json_t *body, const char *key, const char *what, const char *who,
-                            lx_extra_body_error_fn body_error, llmux_status *st, llmux_error_info *err) {
+json_t *lx_body_array(const json_t *body, const char *key, const char *what, const char *who,
+                      lx_body_error_fn body_error, llmux_status *st, llmux_error_info *err) {
     json_t *arr = lx_json_arr(body, key);
     *st = LLMUX_OK;
     if (arr) return arr;
@@ -83,9 +70,9 @@ json_t *lx_extra_body_array(const json_t *body, const char *key, const char *wha
     return NULL;
 }
 
-llmux_status lx_extra_embed_body(const llmux_embed_request *req, const char *model, const char *base, const char *who,
-                                 const char *extra_key, const char *extra_value, lx_wire_request *out,
-                                 llmux_error_info *err) {
+llmux_status lx_embed_openai_body(const llmux_embed_request *req, const char *model, const char *base, const char *who,
+                                  const char *extra_key, const char *extra_value, lx_wire_request *out,
+                                  llmux_error_info *err) {
     json_t *inputs = NULL;
     llmux_status st = lx_embed_inputs_json(req, who, &inputs, err);
     if (st != LLMUX_OK) return st;
@@ -109,8 +96,8 @@ llmux_status lx_extra_embed_body(const llmux_embed_request *req, const char *mod
     return st;
 }
 
-llmux_status lx_extra_embeddings_rows(const json_t *arr, const char *key, const char *who, const char *what_fmt,
-                                      llmux_embeddings **out, llmux_error_info *err) {
+llmux_status lx_embed_rows(const json_t *arr, const char *key, const char *who, const char *what_fmt,
+                           llmux_embeddings **out, llmux_error_info *err) {
     size_t n = json_array_size(arr);
     if (n > LX_EMBED_MAX_VECTORS)
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %zu embeddings, more than the cap of %u", who, n,
@@ -123,8 +110,7 @@ llmux_status lx_extra_embeddings_rows(const json_t *arr, const char *key, const 
     return lx_embeddings_from_json_rows(rows, n, who, what_fmt, out, err);
 }
 
-llmux_status lx_extra_embeddings_meta(llmux_embeddings **out, const char *model, const char *who,
-                                      llmux_error_info *err) {
+llmux_status lx_embed_set_meta(llmux_embeddings **out, const char *model, const char *who, llmux_error_info *err) {
     if (lx_embeddings_set_meta(*out, model, who)) return LLMUX_OK;
     llmux_embeddings_free(*out);
     *out = NULL;
@@ -179,13 +165,13 @@ static llmux_status page_cursor(const lx_model_list_layout *layout, const json_t
     return LLMUX_OK;
 }
 
-llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
-                                    const char *body, size_t len, char *next, size_t next_size,
-                                    llmux_model_list **out, llmux_error_info *err) {
+llmux_status lx_models_decode_page(const lx_model_list_layout *layout, const lx_provider_config *cfg, const char *who,
+                                   const char *body, size_t len, char *next, size_t next_size,
+                                   llmux_model_list **out, llmux_error_info *err) {
     *out = NULL;
     if (!next || !next_size) return lx_error(err, LLMUX_E_INTERNAL, "%s: decode_models called without a cursor buffer", who);
     next[0] = '\0';
-    json_t *j = lx_extra_parse_object(body, len, who, "model list", err);
+    json_t *j = lx_body_object(body, len, who, "model list", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st = LLMUX_OK;
     llmux_model_list *l = NULL;
@@ -194,7 +180,7 @@ llmux_status lx_extra_decode_models(const lx_model_list_layout *layout, const lx
         items = lx_json_arr(j, layout->array);
         if (!items) st = layout->body_error(j, who, err);
     } else {
-        items = lx_extra_body_array(j, layout->array, "model list", who, layout->body_error, &st, err);
+        items = lx_body_array(j, layout->array, "model list", who, layout->body_error, &st, err);
     }
     if (st != LLMUX_OK) goto done;
     l = lx_model_list_new();
@@ -234,8 +220,8 @@ static bool unreserved(unsigned char c) {
            c == '_' || c == '~';
 }
 
-llmux_status lx_extra_models_path(lx_wire_request *out, const char *first, const char *param, const char *cursor,
-                                  const char *who, llmux_error_info *err) {
+llmux_status lx_models_page_path(lx_wire_request *out, const char *first, const char *param, const char *cursor,
+                                 const char *who, llmux_error_info *err) {
     static const char hex[] = "0123456789ABCDEF";
     char path[sizeof out->path];
     size_t n = strlen(first);

@@ -4,7 +4,9 @@
 #include "core/error.h"
 #include "core/models.h"
 #include "providers/anthropic_internal.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
+#include "providers/json_util.h"
+#include "providers/wire.h"
 
 /* The same API version the Messages adapter sends (anthropic.c). */
 #define ANTHROPIC_VERSION "2023-06-01"
@@ -13,8 +15,8 @@ llmux_status lx_anthropic_encode_models(const lx_provider_config *cfg, const cha
                                         llmux_error_info *err) {
     if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "anthropic: encode_models called with NULL");
     /* limit=1000 is the API's maximum page; the next page starts after the previous last_id. */
-    llmux_status st = lx_extra_models_path(out, "/models?limit=1000", "after_id", cursor,
-                                           cfg->name ? cfg->name : "anthropic", err);
+    llmux_status st = lx_models_page_path(out, "/models?limit=1000", "after_id", cursor,
+                                          cfg->name ? cfg->name : "anthropic", err);
     if (st != LLMUX_OK) return st;
     out->stream = false;
     lx_buf_reset(&out->body);
@@ -33,8 +35,8 @@ static llmux_status body_error(const json_t *body, const char *who, llmux_error_
 /* Newer API versions describe the limits; older answers simply lack them. */
 static void fill(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg) {
     (void)cfg;
-    m->context_length = lx_extra_count(item, "max_input_tokens");
-    m->max_output_tokens = lx_extra_count(item, "max_tokens");
+    m->context_length = lx_json_count(item, "max_input_tokens");
+    m->max_output_tokens = lx_json_count(item, "max_tokens");
 }
 
 /* A page is {data, has_more, first_id, last_id}; first_id/last_id are null on an empty page. */
@@ -48,6 +50,6 @@ static const lx_model_list_layout k_models = {.array = "data",
 
 llmux_status lx_anthropic_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
                                         size_t next_size, llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, cfg && cfg->name ? cfg->name : "anthropic", body, len, next,
-                                  next_size, out, err);
+    return lx_models_decode_page(&k_models, cfg, cfg && cfg->name ? cfg->name : "anthropic", body, len, next,
+                                 next_size, out, err);
 }

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "providers/common.h"
+#include "core/emitter.h"
 
 typedef struct counts {
     int starts, tool_starts, tool_ends, finishes;

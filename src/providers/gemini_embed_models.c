@@ -6,8 +6,10 @@
 #include "core/embeddings.h"
 #include "core/error.h"
 #include "core/models.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
 #include "providers/gemini_internal.h"
+#include "providers/json_util.h"
+#include "providers/wire.h"
 
 static const char *who_of(const lx_provider_config *cfg) { return cfg && cfg->name ? cfg->name : "gemini"; }
 
@@ -86,12 +88,12 @@ llmux_status lx_gemini_decode_embed(const lx_provider_config *cfg, const char *b
                                     llmux_error_info *err) {
     *out = NULL;
     const char *who = who_of(cfg);
-    json_t *j = lx_extra_parse_object(body, len, who, "embeddings", err);
+    json_t *j = lx_body_object(body, len, who, "embeddings", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st;
-    json_t *embs = lx_extra_body_array(j, "embeddings", "embeddings response", who, body_error, &st, err);
-    if (st == LLMUX_OK) st = lx_extra_embeddings_rows(embs, "values", who, "embeddings[%zu].values", out, err);
-    if (st == LLMUX_OK) st = lx_extra_embeddings_meta(out, cfg->model, who, err);
+    json_t *embs = lx_body_array(j, "embeddings", "embeddings response", who, body_error, &st, err);
+    if (st == LLMUX_OK) st = lx_embed_rows(embs, "values", who, "embeddings[%zu].values", out, err);
+    if (st == LLMUX_OK) st = lx_embed_set_meta(out, cfg->model, who, err);
     json_decref(j);
     return st;
 }
@@ -101,7 +103,7 @@ llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, const char *
     if (!cfg || !out) return lx_error(err, LLMUX_E_INTERNAL, "gemini: encode_models called with NULL");
     const char *who = who_of(cfg);
     /* pageSize=1000 is the API's maximum (the default is 50); the next page is asked by token. */
-    llmux_status st = lx_extra_models_path(out, "/models?pageSize=1000", "pageToken", cursor, who, err);
+    llmux_status st = lx_models_page_path(out, "/models?pageSize=1000", "pageToken", cursor, who, err);
     if (st != LLMUX_OK) return st;
     out->stream = false;
     lx_buf_reset(&out->body);
@@ -112,8 +114,8 @@ llmux_status lx_gemini_encode_models(const lx_provider_config *cfg, const char *
 
 static void fill(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg) {
     (void)cfg;
-    m->context_length = lx_extra_count(item, "inputTokenLimit");
-    m->max_output_tokens = lx_extra_count(item, "outputTokenLimit");
+    m->context_length = lx_json_count(item, "inputTokenLimit");
+    m->max_output_tokens = lx_json_count(item, "outputTokenLimit");
 }
 
 /* Names are "models/<id>"; an account with no models gets {} (proto3 leaves an empty repeated
@@ -129,5 +131,5 @@ static const lx_model_list_layout k_models = {.array = "models",
 
 llmux_status lx_gemini_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
                                      size_t next_size, llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
+    return lx_models_decode_page(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
 }

@@ -8,8 +8,10 @@
 #include "core/embeddings.h"
 #include "core/error.h"
 #include "core/models.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
+#include "providers/json_util.h"
 #include "providers/openai_internal.h"
+#include "providers/wire.h"
 
 static const char *who_of(const lx_provider_config *cfg) { return cfg && cfg->name ? cfg->name : "openai"; }
 static bool is_openrouter(const lx_provider_config *cfg) { return cfg->name && strcmp(cfg->name, "openrouter") == 0; }
@@ -22,7 +24,7 @@ static llmux_status body_error(const json_t *body, const char *who, llmux_error_
 
 static bool common_headers(lx_wire_request *out, const lx_provider_config *cfg, bool body) {
     return (!body || lx_wire_add_header(out, "Content-Type", "application/json", false)) &&
-           lx_wire_add_header(out, "Accept", "application/json", false) && lx_extra_bearer(out, cfg) &&
+           lx_wire_add_header(out, "Accept", "application/json", false) && lx_wire_add_bearer(out, cfg) &&
            (!cfg->referer || lx_wire_add_header(out, "HTTP-Referer", cfg->referer, false)) &&
            (!cfg->title || lx_wire_add_header(out, "X-Title", cfg->title, false));
 }
@@ -41,18 +43,18 @@ llmux_status lx_openai_encode_embed(const lx_provider_config *cfg, const llmux_e
         return lx_error(err, LLMUX_E_CONFIGURATION, "%s: a header value is too long or contains a line break", who);
 
     /* Pass-through last, so callers can override what the adapter wrote (e.g. "user"). */
-    return lx_extra_embed_body(req, model, "openai", who, "encoding_format", "float", out, err);
+    return lx_embed_openai_body(req, model, "openai", who, "encoding_format", "float", out, err);
 }
 
 llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
                                     llmux_error_info *err) {
     *out = NULL;
     const char *who = who_of(cfg);
-    json_t *j = lx_extra_parse_object(body, len, who, "embeddings", err);
+    json_t *j = lx_body_object(body, len, who, "embeddings", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st;
     const json_t **rows = NULL;
-    json_t *data = lx_extra_body_array(j, "data", "embeddings response", who, body_error, &st, err);
+    json_t *data = lx_body_array(j, "data", "embeddings response", who, body_error, &st, err);
     if (!data) goto done;
     size_t n = json_array_size(data);
     if (n > LX_EMBED_MAX_VECTORS) {
@@ -98,10 +100,10 @@ llmux_status lx_openai_decode_embed(const lx_provider_config *cfg, const char *b
     st = lx_embeddings_from_json_rows(rows, n, who, "embedding with index %zu", out, err);
     if (st != LLMUX_OK) goto done;
     json_t *usage = lx_json_obj(j, "usage");
-    (*out)->usage.input_tokens = lx_extra_count(usage, "prompt_tokens");
-    (*out)->usage.total_tokens = lx_extra_count(usage, "total_tokens");
+    (*out)->usage.input_tokens = lx_json_count(usage, "prompt_tokens");
+    (*out)->usage.total_tokens = lx_json_count(usage, "total_tokens");
     const char *model = lx_json_str(j, "model");
-    st = lx_extra_embeddings_meta(out, model ? model : cfg->model, who, err);
+    st = lx_embed_set_meta(out, model ? model : cfg->model, who, err);
 done:
     free(rows);
     json_decref(j);
@@ -188,10 +190,10 @@ double lx_openrouter_price_per_million(const json_t *v) {
 
 static void fill(llmux_model_info *m, const json_t *item, const lx_provider_config *cfg) {
     /* OpenRouter and some compatible servers say context_length; vLLM says max_model_len. */
-    m->context_length = lx_extra_count(item, "context_length");
-    if (m->context_length < 0) m->context_length = lx_extra_count(item, "max_model_len");
+    m->context_length = lx_json_count(item, "context_length");
+    if (m->context_length < 0) m->context_length = lx_json_count(item, "max_model_len");
     if (is_openrouter(cfg)) {
-        m->max_output_tokens = lx_extra_count(lx_json_obj(item, "top_provider"), "max_completion_tokens");
+        m->max_output_tokens = lx_json_count(lx_json_obj(item, "top_provider"), "max_completion_tokens");
         json_t *p = lx_json_obj(item, "pricing");
         m->input_price = lx_openrouter_price_per_million(json_object_get(p, "prompt"));
         m->output_price = lx_openrouter_price_per_million(json_object_get(p, "completion"));
@@ -205,5 +207,5 @@ static const lx_model_list_layout k_models = {
 
 llmux_status lx_openai_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
                                      size_t next_size, llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
+    return lx_models_decode_page(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
 }

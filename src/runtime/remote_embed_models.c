@@ -8,7 +8,8 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/models.h"
-#include "providers/common.h"
+#include "providers/errors.h"
+#include "providers/redact.h"
 #include "runtime/remote.h"
 #include "transport/http.h"
 
@@ -79,6 +80,7 @@ static llmux_status fetch(const lx_remote_target *t, const lx_wire_request *w, c
     hr.cancel = cancel;
     hr.on_data = on_data;
     hr.user_data = acc;
+    hr.keep_header_prefixes = t->provider->keep_headers; /* what map_error reads */
     lx_http_response resp;
     memset(&resp, 0, sizeof resp);
     st = lx_http_request_run(client, &hr, &resp, err);

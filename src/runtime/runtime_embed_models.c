@@ -1,11 +1,11 @@
 /* The public embeddings and model-list calls (llmux.h): resolution with the runtime's provider
- * overrides and timeouts, then one remote request (remote_extra.c). Remote only for now. */
+ * overrides and timeouts, then one remote request (remote_embed_models.c). Remote only for now. */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
 #include "runtime/call_params.h"
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"

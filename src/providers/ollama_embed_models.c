@@ -4,7 +4,10 @@
 #include "core/embeddings.h"
 #include "core/error.h"
 #include "core/models.h"
-#include "providers/extra.h"
+#include "providers/embed_models.h"
+#include "providers/errors.h"
+#include "providers/json_util.h"
+#include "providers/wire.h"
 
 static const char *who_of(const lx_provider_config *cfg) { return cfg && cfg->name ? cfg->name : "ollama"; }
 
@@ -25,25 +28,25 @@ llmux_status lx_ollama_encode_embed(const lx_provider_config *cfg, const llmux_e
     if (!lx_wire_set(out, "POST", "/api/embed")) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
     out->stream = false;
     if (!lx_wire_add_header(out, "Content-Type", "application/json", false) ||
-        !lx_wire_add_header(out, "Accept", "application/json", false) || !lx_extra_bearer(out, cfg))
+        !lx_wire_add_header(out, "Accept", "application/json", false) || !lx_wire_add_bearer(out, cfg))
         return lx_error(err, LLMUX_E_CONFIGURATION, "%s: a header value is too long or contains a line break", who);
     /* Pass-through last ("truncate", "keep_alive", "options"...). */
-    return lx_extra_embed_body(req, model, "ollama", who, NULL, NULL, out, err);
+    return lx_embed_openai_body(req, model, "ollama", who, NULL, NULL, out, err);
 }
 
 llmux_status lx_ollama_decode_embed(const lx_provider_config *cfg, const char *body, size_t len, llmux_embeddings **out,
                                     llmux_error_info *err) {
     *out = NULL;
     const char *who = who_of(cfg);
-    json_t *j = lx_extra_parse_object(body, len, who, "embeddings", err);
+    json_t *j = lx_body_object(body, len, who, "embeddings", err);
     if (!j) return LLMUX_E_UPSTREAM_PROTOCOL;
     llmux_status st;
-    json_t *embs = lx_extra_body_array(j, "embeddings", "embeddings response", who, body_error, &st, err);
-    if (st == LLMUX_OK) st = lx_extra_embeddings_rows(embs, NULL, who, "embeddings[%zu]", out, err);
+    json_t *embs = lx_body_array(j, "embeddings", "embeddings response", who, body_error, &st, err);
+    if (st == LLMUX_OK) st = lx_embed_rows(embs, NULL, who, "embeddings[%zu]", out, err);
     if (st == LLMUX_OK) {
-        (*out)->usage.input_tokens = lx_extra_count(j, "prompt_eval_count");
+        (*out)->usage.input_tokens = lx_json_count(j, "prompt_eval_count");
         const char *model = lx_json_str(j, "model");
-        st = lx_extra_embeddings_meta(out, model ? model : cfg->model, who, err);
+        st = lx_embed_set_meta(out, model ? model : cfg->model, who, err);
     }
     json_decref(j);
     return st;
@@ -58,7 +61,7 @@ llmux_status lx_ollama_encode_models(const lx_provider_config *cfg, const char *
     if (!lx_wire_set(out, "GET", "/api/tags")) return lx_error(err, LLMUX_E_INTERNAL, "%s: path too long", who);
     out->stream = false;
     lx_buf_reset(&out->body);
-    if (!lx_wire_add_header(out, "Accept", "application/json", false) || !lx_extra_bearer(out, cfg))
+    if (!lx_wire_add_header(out, "Accept", "application/json", false) || !lx_wire_add_bearer(out, cfg))
         return lx_error(err, LLMUX_E_CONFIGURATION, "%s: a header value is too long or contains a line break", who);
     return LLMUX_OK;
 }
@@ -69,5 +72,5 @@ static const lx_model_list_layout k_models = {
 
 llmux_status lx_ollama_decode_models(const lx_provider_config *cfg, const char *body, size_t len, char *next,
                                      size_t next_size, llmux_model_list **out, llmux_error_info *err) {
-    return lx_extra_decode_models(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
+    return lx_models_decode_page(&k_models, cfg, who_of(cfg), body, len, next, next_size, out, err);
 }

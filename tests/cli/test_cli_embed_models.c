@@ -27,7 +27,7 @@
 
 static int setup(void **state) {
     (void)state;
-    return cli_scratch_create("llmux-cli-extra");
+    return cli_scratch_create("llmux-cli-embed-models");
 }
 
 static int teardown(void **state) {
