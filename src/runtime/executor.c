@@ -1,5 +1,5 @@
 /* The executor's plan driver; see executor.h. */
-#define _DEFAULT_SOURCE /* explicit_bzero */
+#define _DEFAULT_SOURCE /* gettimeofday */
 #include "runtime/executor.h"
 
 #include <event2/event.h>
@@ -13,8 +13,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "handoff/handoff.h"
-#include "runtime/local_worker.h"
-#include "runtime/remote.h"
+#include "runtime/target.h"
 #include "runtime/runtime_internal.h"
 #include "transport/http.h"
 
@@ -29,7 +28,9 @@ struct lx_driver {
     size_t step;                /* current plan step */
     int32_t tries;              /* attempts made on the current step */
     llmux_request *step_req;    /* req with the step's overrides; NULL = req itself */
-    lx_local_use local;         /* the current local model, held until the attempt ended */
+    lx_target target;           /* the current attempt's target, held until it ended (the answering
+                                   one until the execution was consumed: lx_driver_free) */
+    lx_attempt_cbs cbs;         /* what the current attempt reports to */
 
     /* The current attempt. */
     int64_t t_attempt_ns;
@@ -54,6 +55,11 @@ struct lx_driver {
 };
 
 static void start_attempt(lx_driver *d);
+
+/* Gives back the current target (a local model's registry use), once. */
+static void release_target(lx_driver *d) {
+    if (d->target.ops) d->target.ops->release(&d->target);
+}
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -254,7 +260,7 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
         finish(d, st, &e, stats);
         return;
     }
-    lx_runtime_local_release(d->rt, &d->local);
+    release_target(d);
     free_held(d); /* a START with nothing after it never reaches the consumer */
     if (st == LLMUX_E_CANCELLED || cancelled(d)) {
         lx_error(&e, LLMUX_E_CANCELLED, "cancelled");
@@ -282,11 +288,9 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
     finish(d, st, &e, stats);
 }
 
-static void remote_done(void *ud, llmux_status st, const llmux_error_info *err) { attempt_ended(ud, st, err, NULL); }
+static void attempt_started(void *ud) { lx_exec_started(((lx_driver *)ud)->x); }
 
-static void local_started(void *ud) { lx_exec_started(((lx_driver *)ud)->x); }
-
-static void local_done(void *ud, llmux_status st, const llmux_error_info *err, const lx_gen_stats *stats) {
+static void attempt_done(void *ud, llmux_status st, const llmux_error_info *err, const lx_gen_stats *stats) {
     attempt_ended(ud, st, err, stats);
 }
 
@@ -353,50 +357,22 @@ static void start_attempt(lx_driver *d) {
         attempt_ended(d, LLMUX_E_TIMEOUT, &e, NULL);
         return;
     }
-    lx_event_sink sink = {attempt_emit, d};
     const llmux_cancel *cancel = lx_exec_cancel(d->x);
-    bool remote = lx_runtime_is_remote(d->rt, s->model);
-    const char *protocol = "local";
-    llmux_status st = LLMUX_OK;
-    /* Resolve the target first: the request is prepared for it. The resolved target (4 KiB, the
-     * key in it) lives only while the attempt starts: lx_remote_start copies what it keeps. */
-    lx_remote_target *target = NULL;
-    if (remote) {
-        size_t np;
-        const llmux_provider_params *pp = lx_runtime_providers(d->rt, &np);
-        if (!(target = malloc(sizeof *target))) st = lx_error(&e, LLMUX_E_OUT_OF_MEMORY, "out of memory");
-        else st = lx_remote_resolve(s->model, pp, np, target, &e);
-        if (st == LLMUX_OK) {
-            set_name(&d->cur_provider, target->cfg.name);
-            set_name(&d->cur_model, target->cfg.model);
-            protocol = target->provider->protocol;
-        }
-    } else {
-        st = lx_runtime_local(d->rt, s->model, cancel, &d->local, &e);
-        if (st == LLMUX_OK) {
-            set_name(&d->cur_provider, "local");
-            set_name(&d->cur_model, d->local.name);
-        }
-    }
+    /* Resolve the target first: the request is prepared for its protocol. */
+    lx_target_init(&d->target, d->rt, s->model);
+    llmux_status st = d->target.ops->resolve(&d->target, s->model, cancel, &e);
     const llmux_request *req = d->req;
-    if (st == LLMUX_OK) st = prepare_request(d, s, protocol, &req, &e);
-    if (st == LLMUX_OK && remote) {
-        lx_remote_settings settings = lx_runtime_timeouts(d->rt);
-        st = lx_remote_start(target, req, cancel, d->deadline_ns, &settings, sink, remote_done, d, &e);
-        /* Not d: once started, the attempt may already have ended on the loop thread. */
-        explicit_bzero(target, sizeof *target);
-        free(target);
-        target = NULL;
-        if (st == LLMUX_OK) return;
-    } else if (st == LLMUX_OK) {
-        lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = d->deadline_ns, .sink = sink,
-                             .started = local_started, .done = local_done, .user_data = d};
-        st = lx_worker_submit(d->local.worker, &job, &e);
-        if (st == LLMUX_OK) return;
+    if (st == LLMUX_OK) {
+        set_name(&d->cur_provider, d->target.provider);
+        set_name(&d->cur_model, d->target.model);
+        st = prepare_request(d, s, d->target.protocol, &req, &e);
     }
-    if (target) { /* resolved, then the request could not be prepared */
-        explicit_bzero(target, sizeof *target);
-        free(target);
+    if (st == LLMUX_OK) {
+        d->cbs = (lx_attempt_cbs){.sink = {attempt_emit, d}, .started = attempt_started, .done = attempt_done,
+                                  .user_data = d};
+        st = d->target.ops->start(&d->target, req, cancel, d->deadline_ns, &d->cbs, &e);
+        /* Started: d is the attempt's now (it may already have ended on another thread). */
+        if (st == LLMUX_OK) return;
     }
     attempt_ended(d, st, &e, NULL);
 }
@@ -421,7 +397,7 @@ llmux_status lx_driver_start(llmux_runtime *rt, const llmux_request *req, const 
 
 void lx_driver_free(lx_driver *d) {
     if (!d) return;
-    lx_runtime_local_release(d->rt, &d->local);
+    release_target(d);
     if (d->timer) event_free(d->timer);
     free(d->attempts);
     free_held(d);
