@@ -66,6 +66,7 @@ static void test_indices_and_order(void **state) {
     assert_int_equal(lx_emit_text(&e, "late", 4, &err), LLMUX_E_UPSTREAM_PROTOCOL);
     assert_non_null(strstr(err.message, "test: "));
     assert_int_equal(r.n, sizeof want / sizeof want[0]);
+    lx_emitter_free(&e); /* the tool table, allocated at the first tool call */
 }
 
 static void test_tool_rules(void **state) {
@@ -87,6 +88,7 @@ static void test_tool_rules(void **state) {
     for (int64_t k = 2; k <= LX_EMITTER_MAX_TOOLS - 1; k++)
         assert_int_equal(lx_emit_tool_start(&e, k, NULL, NULL, &err), LLMUX_OK);
     assert_int_equal(lx_emit_tool_start(&e, 100000, NULL, NULL, &err), LLMUX_E_UPSTREAM_PROTOCOL); /* cap */
+    lx_emitter_free(&e); /* the tool table, allocated at the first tool call */
 }
 
 static void test_sink_stops(void **state) {
@@ -99,6 +101,7 @@ static void test_sink_stops(void **state) {
     assert_int_equal(err.status, LLMUX_E_CANCELLED);
     assert_int_equal(lx_emit_text(&e, "b", 1, &err), LLMUX_E_CANCELLED);
     assert_int_equal(r.n, 2);
+    lx_emitter_free(&e); /* the tool table, allocated at the first tool call */
 }
 
 int main(void) {
