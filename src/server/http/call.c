@@ -106,9 +106,28 @@ static void detach(lx_call *c) {
     c->evcon = NULL;
 }
 
+/* A final reply is written by libevent after we handed it over; a graceful stop waits for that
+ * (lx_server_stop) before it frees the connections. libevent calls on_complete only when the
+ * reply was fully written, so that wait is bounded. */
+static void on_complete(struct evhttp_request *req, void *arg) {
+    lx_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->flushing--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void track_flush(lx_call *c) {
+    pthread_mutex_lock(&c->s->mu);
+    c->s->flushing++;
+    pthread_mutex_unlock(&c->s->mu);
+    evhttp_request_set_on_complete_cb(c->req, on_complete, c->s);
+}
+
 static void reply_error(lx_call *c, llmux_status st, const char *msg, int64_t retry_after_ms) {
     detach(c);
     c->replied = true;
+    track_flush(c);
     lx_call_reply_error(c->req, c->f, st, msg, retry_after_ms);
 }
 
@@ -202,6 +221,7 @@ static void finish_plain(lx_call *c) {
     }
     detach(c);
     c->replied = true;
+    track_flush(c);
     lx_call_reply_json(c->req, 200, body, -1);
     free(body);
 }
@@ -214,6 +234,7 @@ static void on_done(llmux_execution *ex, void *ud) {
         } else if (c->headers_sent) {
             detach(c);
             c->replied = true;
+            track_flush(c);
             evhttp_send_reply_end(c->req);
         } else {
             reply_error(c, LLMUX_E_INTERNAL, "the execution ended without an answer", -1);

@@ -28,6 +28,7 @@ struct lx_server {
     pthread_mutex_t mu;             /* guards active (read by the stopping thread) */
     pthread_cond_t cv;
     int active;
+    int flushing;                   /* final replies handed to libevent, not yet fully written */
 };
 
 /* Translates the request's body and starts its execution; answers the client itself on any

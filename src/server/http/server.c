@@ -227,7 +227,8 @@ oom:
     return LLMUX_E_OUT_OF_MEMORY;
 }
 
-/* Waits until no request is in flight or the (monotonic) deadline passed; true when none is. */
+/* Waits until no request is in flight and no final reply is still being written, or the
+ * deadline passed; true when idle. */
 static bool wait_idle(lx_server *s, int64_t ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -239,8 +240,8 @@ static bool wait_idle(lx_server *s, int64_t ms) {
     }
     pthread_mutex_lock(&s->mu);
     int rc = 0;
-    while (s->active > 0 && rc == 0) rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    bool idle = s->active == 0;
+    while ((s->active > 0 || s->flushing > 0) && rc == 0) rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    bool idle = s->active == 0 && s->flushing == 0;
     pthread_mutex_unlock(&s->mu);
     return idle;
 }
@@ -254,6 +255,9 @@ void lx_server_stop(lx_server *s, int64_t grace_ms) {
          * bug from hanging the process forever. */
         wait_idle(s, 30000);
     }
+    /* Replies of requests that ended during the grace period may still be on their way out:
+     * a client that stopped reading must not keep the process alive for long. */
+    wait_idle(s, 5000);
     run_on_loop(s, teardown);
     params_free(s);
     pthread_mutex_destroy(&s->mu);
