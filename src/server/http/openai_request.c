@@ -148,9 +148,11 @@ static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *ou
     return true;
 }
 
+static bool tool_choice(lx_srv_req *r, const json_t *root, llmux_error_info *err);
+
 static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *ts = json_object_get(root, "tools");
-    if (!ts || json_is_null(ts)) return true;
+    if (!ts || json_is_null(ts)) return tool_choice(r, root, err);
     if (!json_is_array(ts)) return lx_srv_fail(err, "tools: expected an array"), false;
     if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d tools", LX_SRV_MAX_TOOLS), false;
     llmux_tool *out = lx_srv_alloc(r, json_array_size(ts) * sizeof *out);
@@ -173,6 +175,10 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     }
     r->req.tools = out;
     r->req.n_tools = json_array_size(ts);
+    return tool_choice(r, root, err);
+}
+
+static bool tool_choice(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *tc = json_object_get(root, "tool_choice");
     if (!tc || json_is_null(tc)) return true;
     const char *s = json_string_value(tc);
