@@ -104,6 +104,12 @@ static void test_openai_full_request(void **state) {
     assert_int_equal(r->req.tool_choice, LLMUX_TOOL_CHOICE_NONE);
     assert_false(r->req.stream);
     lx_srv_req_free(r);
+    /* An empty content array (found by fuzz_server_request: it once overflowed the parts). */
+    r = openai_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":[]},{\"role\":\"user\",\"content\":[]}]}");
+    assert_int_equal(r->req.messages[0].n_parts, 1);
+    assert_string_equal(r->req.messages[0].parts[0].text, "");
+    assert_int_equal(r->req.messages[1].n_parts, 0);
+    lx_srv_req_free(r);
 }
 
 static void test_openai_refusals(void **state) {

@@ -101,7 +101,8 @@ static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *ou
     if (!role) return lx_srv_fail(err, "%s.role: expected a string", where), false;
     json_t *content = json_object_get(m, "content");
     json_t *calls = json_object_get(m, "tool_calls");
-    size_t n_content = json_is_array(content) ? json_array_size(content) : 1;
+    /* At least one slot: an empty content array still becomes one (empty) text part. */
+    size_t n_content = json_is_array(content) && json_array_size(content) ? json_array_size(content) : 1;
     size_t n_calls = json_is_array(calls) ? json_array_size(calls) : 0;
     if (n_content + n_calls > LX_SRV_MAX_PARTS)
         return lx_srv_fail(err, "%s: more than %d content parts", where, LX_SRV_MAX_PARTS), false;
