@@ -433,6 +433,51 @@ static void test_body_cap(void **state) {
     sf_stop(&f);
 }
 
+static void test_header_cap(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.max_header_bytes = 2048;
+    sf f;
+    sf_start_with(&f, &sp);
+    char big[4096 + 16];
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', 4096);
+    big[7 + 4096] = 0;
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    sf_http(&f, "GET", "/health", NULL, 0, big, &r);
+    assert_int_equal(r.status, 400);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* A stream whose upstream is quiet gets keep-alives: Anthropic `ping` events between its real
+ * events, never before message_start. */
+static void test_keepalive_pings(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.keepalive_ms = 50;
+    sf f;
+    sf_start_with(&f, &sp);
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_text.sse", NULL, 256, 400);
+    sf_reply r;
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":5,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    frame fr[128];
+    size_t n = parse_sse(r.body, fr, 128);
+    assert_string_equal(fr[0].event, "message_start");
+    assert_string_equal(fr[n - 1].event, "message_stop");
+    size_t pings = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fr[i].event, "ping") == 0) {
+            assert_string_equal(fr[i].data, "{\"type\":\"ping\"}");
+            pings++;
+        }
+    assert_true(pings >= 1);
+    frames_free(fr, n);
+    free(r.body);
+    sf_stop(&f);
+}
+
 static void test_models_and_health(void **state) {
     sf f;
     sf_start(&f);
@@ -564,6 +609,8 @@ int main(void) {
         cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_header_cap),
+        cmocka_unit_test(test_keepalive_pings),
         cmocka_unit_test(test_models_and_health),
         cmocka_unit_test(test_disconnect_cancels_upstream),
         cmocka_unit_test(test_busy_is_429),

@@ -20,7 +20,7 @@ typedef struct lx_server_params {
     const char *host;          /* address to bind; NULL = "127.0.0.1" */
     int port;                  /* 0 = an ephemeral port (lx_server_port says which) */
     size_t max_body_bytes;     /* a larger body → 413 */
-    size_t max_header_bytes;   /* larger headers → 413 (libevent's answer) */
+    size_t max_header_bytes;   /* larger headers → 400 (answered by libevent itself) */
     int max_requests;          /* generations in flight at once; more → 429 with Retry-After */
     int64_t keepalive_ms;      /* SSE keep-alive (ping) period on a begun stream */
     const char *const *models; /* ids listed first by GET /v1/models (aliases, local/<name>);
