@@ -478,6 +478,28 @@ static void test_keepalive_pings(void **state) {
     sf_stop(&f);
 }
 
+/* The idle timeout is for clients that send nothing; an answer that takes longer than it (here a
+ * 1 s timeout and an upstream that holds its status line 2.5 s) still arrives, streamed or not. */
+static void test_idle_timeout_spares_slow_answers(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.idle_timeout_s = 1;
+    sf f;
+    sf_start_with(&f, &sp);
+    lx_fake_response fr;
+    memset(&fr, 0, sizeof fr);
+    fr.path_prefix = "/v1/chat/completions";
+    fr.headers = "Content-Type: application/json\r\n";
+    fr.body_file = "tests/data/fake/openai/response_text.json";
+    fr.status_delay_ms = 2500;
+    assert_true(lx_fake_server_push(f.up, &fr));
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"chat.completion\""));
+    free(r.body);
+    sf_stop(&f);
+}
+
 static void test_models_and_health(void **state) {
     sf f;
     sf_start(&f);
@@ -611,6 +633,7 @@ int main(void) {
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_header_cap),
         cmocka_unit_test(test_keepalive_pings),
+        cmocka_unit_test(test_idle_timeout_spares_slow_answers),
         cmocka_unit_test(test_models_and_health),
         cmocka_unit_test(test_disconnect_cancels_upstream),
         cmocka_unit_test(test_busy_is_429),

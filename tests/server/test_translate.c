@@ -319,12 +319,29 @@ static void test_stream_errors(void **state) {
     lx_srv_stream_free(s);
 }
 
+/* Bytes that are not UTF-8 in model output become U+FFFD; the stream goes on. */
+static void test_invalid_utf8_output(void **state) {
+    llmux_event evs[] = {{.type = LLMUX_EVENT_TEXT_DELTA, .text = "a\xff\xc3", .text_len = 3},
+                         {.type = LLMUX_EVENT_TEXT_DELTA, .text = "\xc3\xa9", .text_len = 2},
+                         {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_STOP}};
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_ANTHROPIC, "i", "m", 1, false);
+    char *all = feed(s, evs, 3);
+    assert_non_null(strstr(all, "\"text\":\"a\xef\xbf\xbd\xef\xbf\xbd\"}"));
+    assert_non_null(strstr(all, "\"text\":\"\xc3\xa9\"}"));
+    assert_non_null(strstr(all, "message_stop"));
+    free(all);
+    lx_srv_stream_free(s);
+    json_t *j = lx_srv_json_text("x\0y\xed\xa0\x80", 6); /* a NUL and an encoded surrogate */
+    assert_string_equal(json_string_value(j), "x\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
-        cmocka_unit_test(test_stream_errors),
+        cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,50 @@ const char *lx_srv_anthropic_stop(llmux_finish_reason r, bool tool_calls_seen) {
     }
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when the bytes there are not one
+ * (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!len || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;
+    if (c == 0xED && p[1] > 0x9F) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;
+    if (c == 0xF4 && p[1] > 0x8F) return 0;
+    return len;
+}
+
+json_t *lx_srv_json_text(const char *p, size_t n) {
+    if (!p) return json_string("");
+    json_t *s = json_stringn(p, n);
+    if (s) return s;
+    /* Invalid UTF-8 (or a NUL, which jansson refuses too): repair a copy. */
+    char *fixed = malloc(n * 3 + 1);
+    if (!fixed) return NULL;
+    size_t k = 0;
+    const unsigned char *u = (const unsigned char *)p;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] ? utf8_seq(u + i, n - i) : 0;
+        if (len) {
+            memcpy(fixed + k, u + i, len);
+            k += len;
+            i += len;
+        } else {
+            memcpy(fixed + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    s = json_stringn(fixed, k);
+    free(fixed);
+    return s;
+}
+
+static json_t *text_or_empty(const char *t) { return lx_srv_json_text(t, t ? strlen(t) : 0); }
+
 static json_int_t known(int64_t v) { return v < 0 ? 0 : v; }
 
 static bool has_tool_call(const llmux_response *resp) {
@@ -59,17 +103,17 @@ char *lx_srv_openai_response(const llmux_response *resp, const char *id, const c
     for (size_t i = 0; msg && calls && i < resp->n_parts; i++) {
         const llmux_part *p = &resp->parts[i];
         if (p->type == LLMUX_PART_TOOL_CALL) {
-            json_array_append_new(calls, json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", p->id ? p->id : "", "type", "function",
+            json_array_append_new(calls, json_pack("{s:s,s:s,s:{s:s,s:o}}", "id", p->id ? p->id : "", "type", "function",
                                                    "function", "name", p->name ? p->name : "", "arguments",
-                                                   p->arguments ? p->arguments : "{}"));
+                                                   text_or_empty(p->arguments ? p->arguments : "{}")));
         } else if (p->type == LLMUX_PART_REASONING && !p->redacted && p->text && !reasoning) {
             /* Chat Completions has no reasoning field; reasoning_content is the de-facto one
              * (DeepSeek, vLLM, llama-server) that OpenAI clients ignore when they do not know it. */
-            reasoning = json_string(p->text);
+            reasoning = text_or_empty(p->text);
         }
     }
     if (!msg || !calls) goto oom;
-    json_object_set_new(msg, "content", text_len || !json_array_size(calls) ? json_string(text) : json_null());
+    json_object_set_new(msg, "content", text_len || !json_array_size(calls) ? text_or_empty(text) : json_null());
     if (json_array_size(calls)) json_object_set(msg, "tool_calls", calls);
     if (reasoning) json_object_set_new(msg, "reasoning_content", reasoning);
     json_decref(calls);
@@ -100,7 +144,7 @@ char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, cons
         const llmux_part *p = &resp->parts[i];
         json_t *b = NULL;
         if (p->type == LLMUX_PART_TEXT) {
-            b = json_pack("{s:s,s:s}", "type", "text", "text", p->text ? p->text : "");
+            b = json_pack("{s:s,s:o}", "type", "text", "text", text_or_empty(p->text));
         } else if (p->type == LLMUX_PART_TOOL_CALL) {
             json_t *input = json_loads(p->arguments && *p->arguments ? p->arguments : "{}", JSON_DECODE_ANY, NULL);
             /* A backend that produced arguments that are not an object: Anthropic's input must be
@@ -114,7 +158,7 @@ char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, cons
         } else if (p->type == LLMUX_PART_REASONING && p->redacted) {
             b = json_pack("{s:s,s:s}", "type", "redacted_thinking", "data", p->text ? p->text : "");
         } else if (p->type == LLMUX_PART_REASONING) {
-            b = json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", p->text ? p->text : "", "signature",
+            b = json_pack("{s:s,s:o,s:s}", "type", "thinking", "thinking", text_or_empty(p->text), "signature",
                           p->signature ? p->signature : "");
         } else {
             continue;

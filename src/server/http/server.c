@@ -23,7 +23,8 @@ lx_server_params lx_server_default_params(void) {
                               .max_body_bytes = LX_SERVER_DEFAULT_MAX_BODY,
                               .max_header_bytes = LX_SERVER_DEFAULT_MAX_HEADERS,
                               .max_requests = LX_SERVER_DEFAULT_MAX_REQUESTS,
-                              .keepalive_ms = LX_SERVER_DEFAULT_KEEPALIVE_MS};
+                              .keepalive_ms = LX_SERVER_DEFAULT_KEEPALIVE_MS,
+                              .idle_timeout_s = LX_SERVER_DEFAULT_IDLE_TIMEOUT_S};
 }
 
 int lx_server_port(const lx_server *s) { return s->port; }
@@ -145,9 +146,8 @@ static void setup(lx_server *s) {
     evhttp_set_max_body_size(s->http, (ev_ssize_t)s->p.max_body_bytes);
     evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->p.max_header_bytes);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
-    /* A client that sends nothing for this long loses its connection (slowloris); streams are
-     * written by us, so an idle reader of a live stream is not cut by it. */
-    evhttp_set_timeout(s->http, 120);
+    /* A client that sends nothing for this long loses its connection (slowloris). */
+    evhttp_set_timeout(s->http, s->p.idle_timeout_s > 0 ? s->p.idle_timeout_s : LX_SERVER_DEFAULT_IDLE_TIMEOUT_S);
     evhttp_set_gencb(s->http, route, s);
     if (!(s->sock = evhttp_bind_socket_with_handle(s->http, s->p.host, (ev_uint16_t)s->p.port))) {
         snprintf(s->setup_msg, sizeof s->setup_msg, "cannot listen on %.200s:%d (address in use or not local)", s->p.host,

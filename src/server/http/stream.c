@@ -141,11 +141,11 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     }
     switch (ev->type) {
     case LLMUX_EVENT_TEXT_DELTA:
-        if (ev->text_len) chunk(s, b, json_pack("{s:s%}", "content", ev->text, ev->text_len), NULL);
+        if (ev->text_len) chunk(s, b, json_pack("{s:o}", "content", lx_srv_json_text(ev->text, ev->text_len)), NULL);
         break;
     case LLMUX_EVENT_REASONING_DELTA:
         if (ev->text_len && !ev->redacted)
-            chunk(s, b, json_pack("{s:s%}", "reasoning_content", ev->text, ev->text_len), NULL);
+            chunk(s, b, json_pack("{s:o}", "reasoning_content", lx_srv_json_text(ev->text, ev->text_len)), NULL);
         break;
     case LLMUX_EVENT_TOOL_CALL_START: {
         if (s->n_tools == MAX_STREAM_TOOLS) {
@@ -171,8 +171,8 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         long k = tool_ordinal(s, ev->index);
         if (k >= 0 && ev->text_len)
             chunk(s, b,
-                  json_pack("{s:[{s:I,s:{s:s%}}]}", "tool_calls", "index", (json_int_t)k, "function", "arguments",
-                            ev->text, ev->text_len),
+                  json_pack("{s:[{s:I,s:{s:o}}]}", "tool_calls", "index", (json_int_t)k, "function", "arguments",
+                            lx_srv_json_text(ev->text, ev->text_len)),
                   NULL);
         break;
     }
@@ -242,7 +242,7 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     switch (ev->type) {
     case LLMUX_EVENT_TEXT_DELTA:
         open_block(s, b, ev->index, BLOCK_TEXT, json_pack("{s:s,s:s}", "type", "text", "text", ""));
-        if (ev->text_len) delta(s, b, json_pack("{s:s,s:s%}", "type", "text_delta", "text", ev->text, ev->text_len));
+        if (ev->text_len) delta(s, b, json_pack("{s:s,s:o}", "type", "text_delta", "text", lx_srv_json_text(ev->text, ev->text_len)));
         break;
     case LLMUX_EVENT_REASONING_DELTA:
         if (ev->redacted) {
@@ -253,7 +253,7 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
             break;
         }
         open_block(s, b, ev->index, BLOCK_THINKING, json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""));
-        if (ev->text_len) delta(s, b, json_pack("{s:s,s:s%}", "type", "thinking_delta", "thinking", ev->text, ev->text_len));
+        if (ev->text_len) delta(s, b, json_pack("{s:s,s:o}", "type", "thinking_delta", "thinking", lx_srv_json_text(ev->text, ev->text_len)));
         if (ev->signature && *ev->signature)
             delta(s, b, json_pack("{s:s,s:s}", "type", "signature_delta", "signature", ev->signature));
         break;
@@ -265,7 +265,7 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         break;
     case LLMUX_EVENT_TOOL_CALL_DELTA:
         if (s->open == BLOCK_TOOL && s->open_canon == ev->index && ev->text_len)
-            delta(s, b, json_pack("{s:s,s:s%}", "type", "input_json_delta", "partial_json", ev->text, ev->text_len));
+            delta(s, b, json_pack("{s:s,s:o}", "type", "input_json_delta", "partial_json", lx_srv_json_text(ev->text, ev->text_len)));
         break;
     case LLMUX_EVENT_TOOL_CALL_END:
         if (s->open == BLOCK_TOOL && s->open_canon == ev->index) close_block(s, b);

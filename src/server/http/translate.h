@@ -68,6 +68,10 @@ bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, ll
 char *lx_srv_openai_response(const llmux_response *resp, const char *id, const char *model, long created);
 char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, const char *model);
 
+/* A JSON string of n bytes of model output; bytes that are not UTF-8 (a local model can emit
+ * them) become U+FFFD instead of failing the whole answer. New reference; NULL when out of memory. */
+json_t *lx_srv_json_text(const char *p, size_t n);
+
 /* Usage objects in each format (unknown counts as 0); new references, NULL when out of memory. */
 json_t *lx_srv_openai_usage(const llmux_usage *u);
 json_t *lx_srv_anthropic_usage(const llmux_usage *u);
