@@ -500,6 +500,31 @@ static void test_idle_timeout_spares_slow_answers(void **state) {
     sf_stop(&f);
 }
 
+/* X-Request-Id: a client's is echoed and recorded with the execution; without one the response
+ * id is echoed; a malformed one is refused. */
+static void test_request_id(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    const char *body = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    assert_int_equal(sf_http(&f, "POST", "/v1/chat/completions", body, strlen(body), "X-Request-Id: req-42.a:b_c", &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_true(has_header(&r, "X-Request-Id: req-42.a:b_c\r\n"));
+    free(r.body);
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"local/nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 404);
+    assert_true(has_header(&r, "X-Request-Id: chatcmpl-"));
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, "X-Request-Id: bad id!", &r), CURLE_OK);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "X-Request-Id"));
+    free(r.body);
+    sf_stop(&f);
+}
+
 static void test_models_and_health(void **state) {
     sf f;
     sf_start(&f);
@@ -634,6 +659,7 @@ int main(void) {
         cmocka_unit_test(test_header_cap),
         cmocka_unit_test(test_keepalive_pings),
         cmocka_unit_test(test_idle_timeout_spares_slow_answers),
+        cmocka_unit_test(test_request_id),
         cmocka_unit_test(test_models_and_health),
         cmocka_unit_test(test_disconnect_cancels_upstream),
         cmocka_unit_test(test_busy_is_429),

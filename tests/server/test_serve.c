@@ -95,6 +95,7 @@ static void serve_cleanup(proc *p) {
 }
 
 typedef struct req {
+    const char *header; /* one extra request header line, or NULL */
     int port;
     const char *path, *body;
     long status;
@@ -124,10 +125,26 @@ static void *do_req(void *arg) {
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (r->body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+    struct curl_slist *h = r->header ? curl_slist_append(NULL, r->header) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     r->rc = curl_easy_perform(c);
+    curl_slist_free_all(h);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_cleanup(c);
     return NULL;
+}
+
+static bool records_contain(const proc *p, const char *needle) {
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/records.db", p->dir);
+    llmux_records *rec = NULL;
+    assert_int_equal(llmux_records_open(url, &rec, NULL), LLMUX_OK);
+    char *jsonl = NULL;
+    assert_int_equal(llmux_records_list(rec, NULL, &jsonl, NULL), LLMUX_OK);
+    bool found = strstr(jsonl, needle) != NULL;
+    llmux_free(jsonl);
+    llmux_records_close(rec);
+    return found;
 }
 
 static int count_records(const proc *p) {
@@ -152,13 +169,14 @@ static void test_serve_answers_and_stops(void **state) {
     req h = {.port = p.port, .path = "/health"};
     do_req(&h);
     assert_int_equal(h.status, 200);
-    req r = {.port = p.port, .path = "/v1/chat/completions",
+    req r = {.port = p.port, .path = "/v1/chat/completions", .header = "X-Request-Id: trace-7",
              .body = "{\"model\":\"local/llmux-fortunes\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
     do_req(&r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.buf, "\"object\":\"chat.completion\""));
     assert_int_equal(serve_stop(&p, SIGTERM), 0);
     assert_int_equal(count_records(&p), 1); /* flushed by the runtime on the way out */
+    assert_true(records_contain(&p, "\"request_id\":\"trace-7\""));
     serve_cleanup(&p);
 }
 

@@ -255,7 +255,18 @@ static void make_id(lx_call *c) {
              (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec, ++counter);
 }
 
-void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f) {
+/* Appends {"request_id": id} to the request's metadata (the caller's own tags come first). */
+static bool tag_request_id(lx_srv_req *r, const char *id) {
+    llmux_kv *kv = lx_srv_alloc(r, (r->req.n_metadata + 1) * sizeof *kv);
+    char *v = lx_srv_strdup(r, id, strlen(id));
+    if (!kv || !v) return false;
+    if (r->req.n_metadata) memcpy(kv, r->req.metadata, r->req.n_metadata * sizeof *kv);
+    kv[r->req.n_metadata++] = (llmux_kv){.key = "request_id", .value = v};
+    r->req.metadata = kv;
+    return true;
+}
+
+void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id) {
     pthread_mutex_lock(&s->mu);
     bool full = s->active >= s->p.max_requests;
     pthread_mutex_unlock(&s->mu);
@@ -292,9 +303,11 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f) {
     c->f = f;
     c->stream = r->req.stream;
     make_id(c);
+    if (!request_id) evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->id);
     bool ok = c->stream ? (c->st = lx_srv_stream_create(f, c->id, c->model, c->created, r->include_usage)) &&
                               (c->ping = evtimer_new(s->base, on_ping, c))
                         : (c->agg = llmux_aggregator_create()) != NULL;
+    ok = ok && tag_request_id(r, request_id ? request_id : c->id);
     pthread_mutex_lock(&s->mu);
     s->active++;
     pthread_mutex_unlock(&s->mu);

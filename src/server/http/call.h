@@ -32,8 +32,10 @@ struct lx_server {
 };
 
 /* Translates the request's body and starts its execution; answers the client itself on any
- * failure. */
-void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f);
+ * failure. request_id: the client's (validated) X-Request-Id, already echoed; NULL = none (the
+ * response id is echoed instead). Either goes into the request's metadata as "request_id", so the
+ * execution record carries it. */
+void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id);
 /* Cancels every request in flight (shutdown after the grace period). */
 void lx_call_cancel_all(lx_server *s);
 

@@ -76,6 +76,19 @@ static void models_route(lx_server *s, struct evhttp_request *req) {
     free(body);
 }
 
+/* A client's X-Request-Id is echoed and recorded, so it must be a harmless token. */
+static bool request_id_ok(const char *v) {
+    size_t n = strlen(v);
+    if (n < 1 || n > 128) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == ':' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
 static void route(struct evhttp_request *req, void *arg) {
     lx_server *s = arg;
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
@@ -86,6 +99,13 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "malformed request target", -1);
         return;
     }
+    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    if (rid && !request_id_ok(rid)) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST,
+                            "X-Request-Id: expected 1..128 characters of A-Z a-z 0-9 . _ : -", -1);
+        return;
+    }
+    if (rid) evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", rid);
     if (!s->accepting) {
         lx_call_reply_error(req, f, LLMUX_E_OVERLOADED, "the server is shutting down", 1000);
         return;
@@ -107,7 +127,7 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "this route takes POST", -1);
         return;
     }
-    lx_call_start(s, req, f);
+    lx_call_start(s, req, f, rid);
 }
 
 /* --------------------------------------------------------- loop hand-offs */
