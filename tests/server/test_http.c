@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -93,6 +96,11 @@ static void fixture_openai_text(const char *file, char *out, size_t size) {
 }
 
 static bool has_header(const sf_reply *r, const char *line) { return strcasestr(r->headers, line) != NULL; }
+
+static void wait_active(sf *f, int n) {
+    for (int i = 0; i < 1000 && lx_server_active(f->srv) != n; i++) usleep(10000);
+    assert_int_equal(lx_server_active(f->srv), n);
+}
 
 /* ---------------------------------------------------------- local model */
 
@@ -525,6 +533,45 @@ static void test_request_id(void **state) {
     sf_stop(&f);
 }
 
+/* A client that sends a streaming request and never reads: once the unread bytes pass the cap
+ * the execution is cancelled (the upstream connection closes) instead of buffering the whole
+ * answer in memory. */
+static void test_slow_reader_cancelled(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.max_unsent_bytes = 64 * 1024;
+    sf f;
+    sf_start_with(&f, &sp);
+    /* ~24 MB of content chunks and no [DONE]: far more than socket buffers hold. */
+    static const char chunk[] =
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+        "\"delta\":{\"content\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"},\"finish_reason\":null}]}\n\n";
+    lx_fake_response fr;
+    memset(&fr, 0, sizeof fr);
+    fr.path_prefix = "/v1/chat/completions";
+    fr.headers = "Content-Type: text/event-stream\r\n";
+    fr.body = chunk;
+    fr.repeat = 120000;
+    fr.chunk_size = 65536;
+    assert_true(lx_fake_server_push(f.up, &fr));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lx_server_port(f.srv))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *body = "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    assert_int_equal(write(fd, head, (size_t)n), n);
+    /* Never read. The runtime closes the upstream connection once the server cancels. */
+    assert_true(lx_fake_server_wait_closed(f.up, 1, 20000));
+    wait_active(&f, 0);
+    close(fd);
+    sf_stop(&f);
+}
+
 static void test_models_and_health(void **state) {
     sf f;
     sf_start(&f);
@@ -573,10 +620,6 @@ static void *client_run(void *arg) {
 static const char *k_slow_stream =
     "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
 
-static void wait_active(sf *f, int n) {
-    for (int i = 0; i < 1000 && lx_server_active(f->srv) != n; i++) usleep(10000);
-    assert_int_equal(lx_server_active(f->srv), n);
-}
 
 static void test_disconnect_cancels_upstream(void **state) {
     sf f;
@@ -660,6 +703,7 @@ int main(void) {
         cmocka_unit_test(test_keepalive_pings),
         cmocka_unit_test(test_idle_timeout_spares_slow_answers),
         cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_slow_reader_cancelled),
         cmocka_unit_test(test_models_and_health),
         cmocka_unit_test(test_disconnect_cancels_upstream),
         cmocka_unit_test(test_busy_is_429),

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -28,6 +29,7 @@ struct lx_call {
     bool replied;           /* the final reply (or reply end) was handed to libevent */
     bool headers_sent;      /* the SSE response began */
     bool starting;          /* inside llmux_submit: an on_done there defers the free to us */
+    bool overflow;          /* the client left too much unread: the execution was cancelled */
     bool done_pending;
     llmux_execution *ex;
     llmux_aggregator *agg;  /* non-streamed answers */
@@ -167,11 +169,19 @@ static void send_sse(lx_call *c, char *text) {
         evbuffer_free(b);
     }
     free(text);
+    /* libevent queues whatever it cannot write yet: a client that does not read would make that
+     * queue grow without bound. Past the cap the execution is cancelled; its stream then ends
+     * with an in-stream error and the idle timeout closes the connection if it stays stuck. */
+    struct bufferevent *bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
+    if (!c->overflow && bev && evbuffer_get_length(bufferevent_get_output(bev)) > c->s->p.max_unsent_bytes) {
+        c->overflow = true;
+        llmux_execution_cancel(c->ex);
+    }
 }
 
 static void on_ping(evutil_socket_t fd, short what, void *arg) {
     lx_call *c = arg;
-    if (c->replied) return;
+    if (c->replied || lx_srv_stream_ended(c->st)) return; /* nothing may follow the last event */
     send_sse(c, lx_srv_stream_ping(c->st));
     struct timeval tv = {.tv_sec = c->s->p.keepalive_ms / 1000, .tv_usec = (c->s->p.keepalive_ms % 1000) * 1000};
     evtimer_add(c->ping, &tv);
@@ -189,6 +199,8 @@ static bool on_event(const llmux_event *ev, void *ud) {
         reply_error(c, ev->error->status, ev->error->message, ev->error->retry_after_ms);
         return true;
     }
+    /* A client that stopped reading gets no more content, only the stream's end. */
+    if (c->overflow && ev->type != LLMUX_EVENT_FINISH && ev->type != LLMUX_EVENT_ERROR) return false;
     char *text = NULL;
     if (!lx_srv_stream_event(c->st, ev, &text)) {
         if (!c->headers_sent) reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the stream", -1);

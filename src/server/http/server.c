@@ -24,6 +24,7 @@ lx_server_params lx_server_default_params(void) {
                               .max_header_bytes = LX_SERVER_DEFAULT_MAX_HEADERS,
                               .max_requests = LX_SERVER_DEFAULT_MAX_REQUESTS,
                               .keepalive_ms = LX_SERVER_DEFAULT_KEEPALIVE_MS,
+                              .max_unsent_bytes = LX_SERVER_DEFAULT_MAX_UNSENT,
                               .idle_timeout_s = LX_SERVER_DEFAULT_IDLE_TIMEOUT_S};
 }
 

@@ -16,6 +16,7 @@
 #define LX_SERVER_DEFAULT_MAX_REQUESTS 256
 #define LX_SERVER_DEFAULT_KEEPALIVE_MS 15000
 #define LX_SERVER_DEFAULT_IDLE_TIMEOUT_S 120
+#define LX_SERVER_DEFAULT_MAX_UNSENT ((size_t)4 * 1024 * 1024)
 
 typedef struct lx_server_params {
     const char *host;          /* address to bind; NULL = "127.0.0.1" */
@@ -24,6 +25,8 @@ typedef struct lx_server_params {
     size_t max_header_bytes;   /* larger headers → 400 (answered by libevent itself) */
     int max_requests;          /* generations in flight at once; more → 429 with Retry-After */
     int64_t keepalive_ms;      /* SSE keep-alive (ping) period on a begun stream */
+    size_t max_unsent_bytes;   /* a stream whose client leaves this much unread is cancelled
+                                  (it ends with an in-stream error; memory stays bounded) */
     int idle_timeout_s;        /* a connection that sends nothing (between requests, or while
                                   sending one) for this long is closed */
     const char *const *models; /* ids listed first by GET /v1/models (aliases, local/<name>);
