@@ -28,7 +28,8 @@ static void serve_usage(FILE *f) {
             "(provider/model). docs/server.md describes the API.\n"
             "\n"
             "options:\n"
-            "      --listen HOST:PORT   address to listen on (default 127.0.0.1:%d)\n"
+            "      --listen HOST:PORT   address to listen on (default: server.listen of llmux.yaml,\n"
+            "                           else 127.0.0.1:%d)\n"
             "      --grace SECONDS      on SIGINT/SIGTERM, how long in-flight requests may finish\n"
             "                           before they are cancelled (default %d)\n"
             "      --max-body BYTES     largest request body (default %zu; larger: 413)\n"
@@ -85,6 +86,7 @@ int cli_cmd_serve(int argc, char **argv) {
     cli_req_opts_init(&o);
     lx_server_params sp = lx_server_default_params();
     char host[256] = "127.0.0.1";
+    bool listen_given = false;
     long grace_s = SERVE_GRACE_DEFAULT_S;
     optind = 1;
     opterr = 0;
@@ -95,6 +97,7 @@ int cli_cmd_serve(int argc, char **argv) {
         case 'h': serve_usage(stdout); return 0;
         case OPT_LISTEN:
             if (parse_listen(optarg, host, sizeof host, &sp.port) != 0) return CLI_EXIT_USAGE;
+            listen_given = true;
             break;
         case OPT_GRACE:
             errno = 0;
@@ -137,6 +140,13 @@ int cli_cmd_serve(int argc, char **argv) {
     if (code != 0) {
         cli_req_opts_free(&o);
         return code;
+    }
+    /* --listen wins over llmux.yaml's server.listen. */
+    const char *cfg_listen = lx_config_server_listen(o.cfg);
+    if (!listen_given && cfg_listen && parse_listen(cfg_listen, host, sizeof host, &sp.port) != 0) {
+        llmux_runtime_destroy(rt);
+        cli_req_opts_free(&o);
+        return CLI_EXIT_USAGE;
     }
     /* /v1/models lists the bundled model and the aliases first. */
     char bundled[PATH_MAX];

@@ -34,7 +34,7 @@ typedef struct proc {
 
 /* Starts `llmux serve --listen 127.0.0.1:0 --grace G` with a scratch HOME and records database
  * and the openai provider at upstream_url; waits for the "serving on" line. */
-static void serve_start(proc *p, const char *upstream_url, int grace_s) {
+static void serve_start_cfg(proc *p, const char *upstream_url, int grace_s, const char *config_text) {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "/tmp/llmux-serve-XXXXXX");
     assert_non_null(mkdtemp(p->dir));
@@ -54,6 +54,14 @@ static void serve_start(proc *p, const char *upstream_url, int grace_s) {
         unsetenv("LLMUX_CONFIG");
         setenv("OPENAI_BASE_URL", upstream_url, 1);
         setenv("OPENAI_API_KEY", "k", 1);
+        if (config_text) { /* the address comes from the file */
+            char cfg[128];
+            snprintf(cfg, sizeof cfg, "%s/llmux.yaml", p->dir);
+            FILE *f = fopen(cfg, "w");
+            if (!f || fputs(config_text, f) < 0 || fclose(f) != 0) _exit(126);
+            execl(LLMUX_TEST_BIN_DIR "/llmux", "llmux", "serve", "--config", cfg, "--grace", grace, "--threads", "2",
+                  "--ctx", "256", (char *)NULL);
+        }
         execl(LLMUX_TEST_BIN_DIR "/llmux", "llmux", "serve", "--listen", "127.0.0.1:0", "--grace", grace, "--threads",
               "2", "--ctx", "256", (char *)NULL);
         _exit(127);
@@ -73,6 +81,8 @@ static void serve_start(proc *p, const char *upstream_url, int grace_s) {
     p->port = atoi(s + strlen("serving on http://127.0.0.1:"));
     assert_true(p->port > 0);
 }
+
+static void serve_start(proc *p, const char *upstream_url, int grace_s) { serve_start_cfg(p, upstream_url, grace_s, NULL); }
 
 /* Signals the server and returns its exit status (asserts it exits within 60 s). */
 static int serve_stop(proc *p, int sig) {
@@ -219,6 +229,28 @@ static void stop_mid_stream(int grace_s, bool completes) {
 static void test_sigint_lets_stream_finish(void **state) { stop_mid_stream(30, true); }
 static void test_sigint_cancels_after_grace(void **state) { stop_mid_stream(0, false); }
 
+/* server.listen of llmux.yaml picks the address when --listen is not given (port 0 here: any free
+ * port, so not the default 4000); a malformed one is a configuration error naming it. */
+static void test_listen_from_config(void **state) {
+    proc p;
+    serve_start_cfg(&p, "http://127.0.0.1:1/v1", 1, "server:\n  listen: \"127.0.0.1:0\"\n");
+    assert_true(p.port != 4000);
+    req h = {.port = p.port, .path = "/health"};
+    do_req(&h);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(serve_stop(&p, SIGTERM), 0);
+    serve_cleanup(&p);
+    char dir[] = "/tmp/llmux-serve-cfg-XXXXXX", cmd[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd,
+             "printf 'server:\\n  listen: nowhere\\n' > %s/bad.yaml && " LLMUX_TEST_BIN_DIR
+             "/llmux serve --config %s/bad.yaml 2> %s/err; echo $? > %s/rc; grep -q 'server.listen' %s/err",
+             dir, dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -qx 24 %s/rc && rm -rf %s", dir, dir); /* 10 + configuration */
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_usage_errors(void **state) {
     int rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen nowhere >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
@@ -235,6 +267,7 @@ int main(void) {
         cmocka_unit_test(test_serve_answers_and_stops),
         cmocka_unit_test(test_sigint_lets_stream_finish),
         cmocka_unit_test(test_sigint_cancels_after_grace),
+        cmocka_unit_test(test_listen_from_config),
         cmocka_unit_test(test_usage_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
