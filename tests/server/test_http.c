@@ -215,6 +215,55 @@ static void test_openai_stream_exact_order(void **state) {
     sf_stop(&f);
 }
 
+/* The upstream dies after content went out: the client's stream ends with an in-stream error in
+ * its own format and nothing after it (no [DONE] / message_stop). */
+static void test_failure_mid_stream(void **state) {
+    sf f;
+    sf_start(&f);
+    for (int i = 0; i < 2; i++) {
+        lx_fake_response fr;
+        memset(&fr, 0, sizeof fr);
+        fr.path_prefix = i == 0 ? "/v1/chat/completions" : "/v1/messages";
+        fr.headers = "Content-Type: text/event-stream\r\n";
+        fr.body_file = i == 0 ? "tests/data/fake/openai/stream_text.sse" : "tests/data/fake/anthropic/stream_text.sse";
+        fr.chunked = true;
+        fr.chunk_size = 64;
+        fr.end = LX_FAKE_END_BREAK;
+        fr.end_after = 700; /* past the first content deltas of both fixtures */
+        assert_true(lx_fake_server_push(f.up, &fr));
+    }
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_true(n >= 3);
+    assert_non_null(strstr(fr[1].data, "\"content\":")); /* content went out first */
+    json_t *j = load(fr[n - 1].data);
+    json_t *e = json_object_get(j, "error");
+    assert_true(json_is_object(e));
+    assert_string_equal(json_string_value(json_object_get(e, "type")), "server_error");
+    json_decref(j);
+    assert_null(strstr(r.body, "[DONE]"));
+    frames_free(fr, n);
+    free(r.body);
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":5,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    n = parse_sse(r.body, fr, 64);
+    assert_string_equal(fr[0].event, "message_start");
+    assert_string_equal(fr[n - 1].event, "error");
+    j = load(fr[n - 1].data);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "type")), "api_error");
+    json_decref(j);
+    assert_null(strstr(r.body, "message_stop"));
+    frames_free(fr, n);
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* An OpenAI-format backend's tool call reaches an Anthropic client as a tool_use block. */
 static void test_openai_tool_call_as_tool_use(void **state) {
     sf f;
@@ -698,6 +747,7 @@ int main(void) {
         cmocka_unit_test(test_openai_tool_call_as_tool_use),
         cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_failure_mid_stream),
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_header_cap),
         cmocka_unit_test(test_keepalive_pings),
