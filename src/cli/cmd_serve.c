@@ -1,6 +1,7 @@
 /* `llmux serve`: the OpenAI- and Anthropic-compatible HTTP server (src/server/http/) on a runtime
  * built like `llmux run`'s (llmux.yaml, model directories, the bundled model, records). */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -61,6 +62,45 @@ static int parse_listen(const char *s, char *host, size_t size, int *port) {
     else if (n >= size) return cli_usage_error("--listen: host too long");
     else snprintf(host, size, "%.*s", (int)n, s);
     return 0;
+}
+
+/* The ids /v1/models lists before the catalog: the bundled model, the aliases, then every
+ * other *.gguf in the model directories as local/<name>. Strings are owned by the list. */
+#define SERVE_MAX_LISTED 4096
+
+typedef struct id_list {
+    char **ids;
+    size_t n;
+} id_list;
+
+static void ids_add(id_list *l, const char *id, size_t len) {
+    if (l->n == SERVE_MAX_LISTED) return;
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->ids[i]) == len && strncmp(l->ids[i], id, len) == 0) return;
+    char *s = malloc(len + 1);
+    if (!s) return;
+    memcpy(s, id, len);
+    s[len] = 0;
+    l->ids[l->n++] = s;
+}
+
+static void ids_add_dir(id_list *l, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n <= 5 || strcmp(e->d_name + n - 5, ".gguf") != 0 || e->d_name[0] == '.') continue;
+        char id[512];
+        int k = snprintf(id, sizeof id, "local/%.*s", (int)(n - 5), e->d_name);
+        if (k > 0 && (size_t)k < sizeof id) ids_add(l, id, (size_t)k);
+    }
+    closedir(d);
+}
+
+static void ids_free(id_list *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->ids[i]);
+    free(l->ids);
 }
 
 /* "local/<file name without .gguf>" of the bundled model, into buf; "" when there is none. */
@@ -153,19 +193,27 @@ int cli_cmd_serve(int argc, char **argv) {
     bundled_id(bundled, sizeof bundled);
     llmux_runtime_params cfgp = llmux_runtime_default_params();
     lx_config_runtime_params(o.cfg, &cfgp);
-    const char **ids = calloc(cfgp.n_aliases + 1, sizeof *ids);
-    size_t n_ids = 0;
-    if (ids) {
-        if (bundled[0]) ids[n_ids++] = bundled;
-        for (size_t i = 0; i < cfgp.n_aliases; i++) ids[n_ids++] = cfgp.aliases[i].name;
+    id_list ids = {.ids = calloc(SERVE_MAX_LISTED, sizeof(char *))};
+    if (ids.ids) {
+        if (bundled[0]) ids_add(&ids, bundled, strlen(bundled));
+        for (size_t i = 0; i < cfgp.n_aliases; i++) ids_add(&ids, cfgp.aliases[i].name, strlen(cfgp.aliases[i].name));
+        for (size_t i = 0; i < o.n_dirs; i++) ids_add_dir(&ids, o.dirs[i]);
+        for (size_t i = 0; i < cfgp.n_model_dirs; i++) ids_add_dir(&ids, cfgp.model_dirs[i]);
+        const char *def = cli_default_model_path();
+        if (def) {
+            char dir[PATH_MAX];
+            const char *slash = strrchr(def, '/');
+            snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - def) : 1, slash ? def : ".");
+            ids_add_dir(&ids, dir);
+        }
     }
-    sp.models = ids;
-    sp.n_models = n_ids;
+    sp.models = (const char *const *)ids.ids;
+    sp.n_models = ids.n;
 
     lx_server *srv = NULL;
     llmux_error_info err;
     llmux_status st = lx_server_start(rt, &sp, &srv, &err);
-    free(ids);
+    ids_free(&ids); /* copied by the server */
     if (st != LLMUX_OK) {
         llmux_runtime_destroy(rt);
         cli_req_opts_free(&o);

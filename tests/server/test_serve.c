@@ -233,11 +233,27 @@ static void test_sigint_cancels_after_grace(void **state) { stop_mid_stream(0, f
  * port, so not the default 4000); a malformed one is a configuration error naming it. */
 static void test_listen_from_config(void **state) {
     proc p;
-    serve_start_cfg(&p, "http://127.0.0.1:1/v1", 1, "server:\n  listen: \"127.0.0.1:0\"\n");
+    /* Also: models in the configured model directories are listed as local/<name>. */
+    assert_int_equal(system("mkdir -p /tmp/llmux-serve-models && ln -sf " LLMUX_SOURCE_DIR
+                            "/models/llmux-fortunes.gguf /tmp/llmux-serve-models/extra-model.gguf"), 0);
+    serve_start_cfg(&p, "http://127.0.0.1:1/v1", 1,
+                    "server:\n  listen: \"127.0.0.1:0\"\nlocal:\n  model_dirs: [/tmp/llmux-serve-models]\n"
+                    "models:\n  smart:\n    targets: [local/extra-model]\n");
     assert_true(p.port != 4000);
     req h = {.port = p.port, .path = "/health"};
     do_req(&h);
     assert_int_equal(h.status, 200);
+    req m = {.port = p.port, .path = "/v1/models"};
+    do_req(&m);
+    const char *a = strstr(m.buf, "\"id\":\"local/llmux-fortunes\""), *b = strstr(m.buf, "\"id\":\"smart\""),
+               *c = strstr(m.buf, "\"id\":\"local/extra-model\"");
+    assert_true(a && b && c && a < b && b < c); /* bundled, aliases, then the directories */
+    /* The alias runs on the extra model. */
+    req r = {.port = p.port, .path = "/v1/chat/completions",
+             .body = "{\"model\":\"smart\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
+    do_req(&r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(system("rm -rf /tmp/llmux-serve-models"), 0);
     assert_int_equal(serve_stop(&p, SIGTERM), 0);
     serve_cleanup(&p);
     char dir[] = "/tmp/llmux-serve-cfg-XXXXXX", cmd[512];
