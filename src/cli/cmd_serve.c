@@ -16,7 +16,7 @@
 
 #define SERVE_GRACE_DEFAULT_S 10
 
-enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY };
+enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_INSECURE };
 
 static void serve_usage(FILE *f) {
     fprintf(f,
@@ -37,10 +37,12 @@ static void serve_usage(FILE *f) {
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
             "      --config FILE        llmux.yaml to use\n"
+            "      --insecure-no-auth   allow a non-loopback --listen address although the server\n"
+            "                           has no API keys yet (anyone who reaches it can use it)\n"
             "  -h, --help               show this help\n"
             "\n"
             "Not yet: API keys and budgets (server.keys), --unix IPC, /metrics. Without keys the\n"
-            "server accepts every request: keep it on loopback.\n",
+            "server accepts every request, so it only listens on loopback unless --insecure-no-auth.\n",
             LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY);
 }
 
@@ -103,6 +105,12 @@ static void ids_free(id_list *l) {
     free(l->ids);
 }
 
+/* Whether host is a loopback address (127.0.0.0/8, ::1, localhost): the only addresses a server
+ * without API keys may listen on by default. */
+static bool loopback(const char *host) {
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
 /* "local/<file name without .gguf>" of the bundled model, into buf; "" when there is none. */
 static void bundled_id(char *buf, size_t size) {
     buf[0] = 0;
@@ -120,13 +128,14 @@ int cli_cmd_serve(int argc, char **argv) {
                                           {"listen", required_argument, NULL, OPT_LISTEN},
                                           {"grace", required_argument, NULL, OPT_GRACE},
                                           {"max-body", required_argument, NULL, OPT_MAX_BODY},
+                                          {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     cli_req_opts o;
     cli_req_opts_init(&o);
     lx_server_params sp = lx_server_default_params();
     char host[256] = "127.0.0.1";
-    bool listen_given = false;
+    bool listen_given = false, insecure = false;
     long grace_s = SERVE_GRACE_DEFAULT_S;
     optind = 1;
     opterr = 0;
@@ -145,6 +154,7 @@ int cli_cmd_serve(int argc, char **argv) {
             if (!*optarg || *end || errno || grace_s < 0 || grace_s > 3600)
                 return cli_usage_error("--grace: expected 0..3600 seconds, got \"%s\"", optarg);
             break;
+        case OPT_INSECURE: insecure = true; break;
         case OPT_MAX_BODY: {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -187,6 +197,13 @@ int cli_cmd_serve(int argc, char **argv) {
         llmux_runtime_destroy(rt);
         cli_req_opts_free(&o);
         return CLI_EXIT_USAGE;
+    }
+    if (!loopback(host) && !insecure) {
+        llmux_runtime_destroy(rt);
+        cli_req_opts_free(&o);
+        return cli_usage_error("refusing to listen on %s: the server has no API keys yet, so anyone who reaches it "
+                               "could use every configured provider; listen on loopback, or pass --insecure-no-auth",
+                               host);
     }
     /* /v1/models lists the bundled model and the aliases first. */
     char bundled[PATH_MAX];

@@ -272,6 +272,11 @@ static void test_usage_errors(void **state) {
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
     rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --grace -1 >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    /* Without API keys a non-loopback address needs --insecure-no-auth. */
+    rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen 0.0.0.0:0 2>&1 | grep -q -- --insecure-no-auth");
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen 0.0.0.0:0 >/dev/null 2>&1");
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
     rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --help | grep -q -- --listen");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
 }
