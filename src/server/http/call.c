@@ -356,3 +356,10 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
 void lx_call_cancel_all(lx_server *s) {
     for (lx_call *c = s->calls; c; c = c->next) llmux_execution_cancel(c->ex);
 }
+
+void lx_call_abandon_all(lx_server *s) {
+    for (lx_call *c = s->calls; c; c = c->next) {
+        detach(c);
+        c->replied = true; /* its request dies with its connection: never touched again */
+    }
+}

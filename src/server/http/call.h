@@ -38,6 +38,9 @@ struct lx_server {
 void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id);
 /* Cancels every request in flight (shutdown after the grace period). */
 void lx_call_cancel_all(lx_server *s);
+/* Before the connections are freed: calls still in flight (a cancelled execution that did not
+ * end, which would be a bug) let go of their requests so nothing touches freed memory. */
+void lx_call_abandon_all(lx_server *s);
 
 /* Replies: JSON with a status code; retry_after_ms > 0 (or a 429/503) adds Retry-After. */
 void lx_call_reply_json(struct evhttp_request *req, int code, const char *body, int64_t retry_after_ms);

@@ -193,6 +193,7 @@ static void stop_accepting(lx_server *s) {
 static void cancel_all(lx_server *s) { lx_call_cancel_all(s); }
 
 static void teardown(lx_server *s) {
+    lx_call_abandon_all(s);
     if (s->http) evhttp_free(s->http);
     s->http = NULL;
 }
