@@ -2,8 +2,8 @@
  * tests/server/sdk/package-lock.json, installed by scripts/install-sdk-clients.sh) as real
  * clients of the server, run with node: model lists, chat streamed and not, tool calls through
  * both formats from OpenAI and Anthropic backends (the fake provider server), errors surfacing as
- * the SDKs' own error classes with our Retry-After, and an aborted stream followed by a working
- * request. Skipped (77) only when node is absent. */
+ * the SDKs' own error classes with our Retry-After, and an aborted stream (which closes the
+ * upstream connection) followed by a working request. Skipped (77) only when node is absent. */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,9 @@ static void test_sdks(void **state) {
     sf_push(&f, "/v1/chat/completions", 429, "application/json", "tests/data/fake/openai/error_429.json", "Retry-After: 7\r\n", 0, 0);
     sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
     sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
+    /* The aborted stream: ~1 KiB in 32-byte writes 250 ms apart (keep-alive: only a cancel closes
+     * its connection before the test ends). */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 32, 250);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "node " LLMUX_SOURCE_DIR "/tests/server/sdk/clients.mjs http://127.0.0.1:%d 2>&1",
              lx_server_port(f.srv));
@@ -45,8 +48,11 @@ static void test_sdks(void **state) {
     assert_int_equal(failed, 0);
     assert_int_equal(ok, SDK_CHECKS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(lx_fake_server_requests(f.up), 4);
+    assert_int_equal(lx_fake_server_requests(f.up), 5);
     assert_int_equal(lx_fake_server_mismatches(f.up), 0);
+    /* The SDK's abort closed its connection, the server cancelled the execution, and the runtime
+     * closed the upstream socket (the answer would otherwise have ended on a kept-alive one). */
+    assert_true(lx_fake_server_wait_closed(f.up, 1, 10000));
     sf_stop(&f);
 }
 

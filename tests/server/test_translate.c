@@ -331,9 +331,15 @@ static void test_invalid_utf8_output(void **state) {
     assert_non_null(strstr(all, "message_stop"));
     free(all);
     lx_srv_stream_free(s);
-    json_t *j = lx_srv_json_text("x\0y\xed\xa0\x80", 6); /* a NUL and an encoded surrogate */
-    assert_string_equal(json_string_value(j), "x\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    json_t *j = lx_srv_json_text("x\0y\xed\xa0\x80", 6); /* a NUL (kept) and an encoded surrogate */
+    assert_int_equal(json_string_length(j), 12);
+    assert_memory_equal(json_string_value(j), "x\0y\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12);
     json_decref(j);
+    /* An upstream message cut mid-character still makes an error body. */
+    char *body = lx_srv_error_body(LX_SRV_OPENAI, LLMUX_E_UPSTREAM_SERVER, "boom \xe2\x82");
+    assert_non_null(body);
+    assert_non_null(strstr(body, "\"message\":\"boom \xef\xbf\xbd\xef\xbf\xbd\""));
+    free(body);
 }
 
 int main(void) {

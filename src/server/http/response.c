@@ -46,13 +46,13 @@ json_t *lx_srv_json_text(const char *p, size_t n) {
     if (!p) return json_string("");
     json_t *s = json_stringn(p, n);
     if (s) return s;
-    /* Invalid UTF-8 (or a NUL, which jansson refuses too): repair a copy. */
+    /* Invalid UTF-8: repair a copy (a NUL byte is valid and kept: JSON writes it as \u0000). */
     char *fixed = malloc(n * 3 + 1);
     if (!fixed) return NULL;
     size_t k = 0;
     const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < n;) {
-        size_t len = u[i] ? utf8_seq(u + i, n - i) : 0;
+        size_t len = utf8_seq(u + i, n - i);
         if (len) {
             memcpy(fixed + k, u + i, len);
             k += len;
@@ -207,9 +207,11 @@ static const char *anthropic_type(llmux_status st) {
 
 json_t *lx_srv_error_json(lx_srv_format f, llmux_status st, const char *message) {
     if (!message || !*message) message = llmux_strerror(st);
+    /* An upstream's message may have been cut mid-character: repaired, never dropped. */
+    json_t *m = text_or_empty(message);
     if (f == LX_SRV_ANTHROPIC)
-        return json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", anthropic_type(st), "message", message);
-    return json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", message, "type", openai_type(st), "param", "code",
+        return json_pack("{s:s,s:{s:s,s:o}}", "type", "error", "error", "type", anthropic_type(st), "message", m);
+    return json_pack("{s:{s:o,s:s,s:n,s:s}}", "error", "message", m, "type", openai_type(st), "param", "code",
                      llmux_status_name(st));
 }
 

@@ -19,6 +19,9 @@
 
 #include "server/http/translate.h"
 
+/* Event strings (ids, names, signatures) as JSON, repaired when not UTF-8 (lx_srv_json_text). */
+static json_t *jstr(const char *v) { return lx_srv_json_text(v ? v : "", v ? strlen(v) : 0); }
+
 /* A stream may interleave at most this many tool calls (a cap on the index map). */
 #define MAX_STREAM_TOOLS 4096
 
@@ -161,9 +164,8 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         t[s->n_tools] = ev->index;
         s->tool_seen = true;
         chunk(s, b,
-              json_pack("{s:[{s:I,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", (json_int_t)s->n_tools++, "id",
-                        ev->id ? ev->id : "", "type", "function", "function", "name", ev->name ? ev->name : "",
-                        "arguments", ""),
+              json_pack("{s:[{s:I,s:o,s:s,s:{s:o,s:s}}]}", "tool_calls", "index", (json_int_t)s->n_tools++, "id",
+                        jstr(ev->id), "type", "function", "function", "name", jstr(ev->name), "arguments", ""),
               NULL);
         break;
     }
@@ -248,20 +250,18 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         if (ev->redacted) {
             /* Redacted thinking arrives whole in its start block; it has no deltas. */
             open_block(s, b, ev->index, BLOCK_REDACTED,
-                       json_pack("{s:s,s:s%}", "type", "redacted_thinking", "data", ev->text ? ev->text : "",
-                                 ev->text ? ev->text_len : 0));
+                       json_pack("{s:s,s:o}", "type", "redacted_thinking", "data", lx_srv_json_text(ev->text, ev->text_len)));
             break;
         }
         open_block(s, b, ev->index, BLOCK_THINKING, json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""));
         if (ev->text_len) delta(s, b, json_pack("{s:s,s:o}", "type", "thinking_delta", "thinking", lx_srv_json_text(ev->text, ev->text_len)));
         if (ev->signature && *ev->signature)
-            delta(s, b, json_pack("{s:s,s:s}", "type", "signature_delta", "signature", ev->signature));
+            delta(s, b, json_pack("{s:s,s:o}", "type", "signature_delta", "signature", jstr(ev->signature)));
         break;
     case LLMUX_EVENT_TOOL_CALL_START:
         s->tool_seen = true;
         open_block(s, b, ev->index, BLOCK_TOOL,
-                   json_pack("{s:s,s:s,s:s,s:{}}", "type", "tool_use", "id", ev->id ? ev->id : "", "name",
-                             ev->name ? ev->name : "", "input"));
+                   json_pack("{s:s,s:o,s:o,s:{}}", "type", "tool_use", "id", jstr(ev->id), "name", jstr(ev->name), "input"));
         break;
     case LLMUX_EVENT_TOOL_CALL_DELTA:
         if (s->open == BLOCK_TOOL && s->open_canon == ev->index && ev->text_len)
