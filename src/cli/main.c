@@ -20,6 +20,7 @@ static void usage(FILE *f) {
           "  records list|show|export execution records: attempts, usage, cost (see `llmux records --help`)\n"
           "  replay EXECUTION_ID      run a recorded execution again with its recorded plan\n"
           "  config check [FILE]      validate llmux.yaml and print what it resolves to\n"
+          "  serve                    OpenAI- and Anthropic-compatible HTTP server (see `llmux serve --help`)\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -84,6 +85,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"records", "--help", NULL};
                 return cli_cmd_records(2, args);
             }
+            if (strcmp(argv[2], "serve") == 0) {
+                char *args[] = {"serve", "--help", NULL};
+                return cli_cmd_serve(2, args);
+            }
             if (strcmp(argv[2], "config") == 0) {
                 char *args[] = {"config", "--help", NULL};
                 return cli_cmd_config(2, args);
@@ -100,6 +105,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "records") == 0) return cli_cmd_records(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0) return cli_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cli_cmd_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cli_cmd_serve(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 

@@ -177,6 +177,7 @@ struct lx_config {
     size_t n_prices;
 
     bool has_server;
+    const char *server_listen;  /* server.listen ("HOST:PORT"); NULL = unset */
 };
 
 /* Sections (schema.c, schema_models.c). Each takes the section's value node with the path

@@ -119,6 +119,8 @@ llmux_status lx_config_load(const char *path, lx_config **out, llmux_error_info 
 
 const char *lx_config_path(const lx_config *cfg) { return cfg ? cfg->path : NULL; }
 
+const char *lx_config_server_listen(const lx_config *cfg) { return cfg ? cfg->server_listen : NULL; }
+
 void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out) {
     if (!cfg || !out) return;
     if (cfg->n_providers) {

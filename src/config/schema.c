@@ -1,6 +1,7 @@
 /* The top level of llmux.yaml and its small sections: local, timeouts, cooldown, records, prices,
  * server. providers and models are in schema_models.c. docs/configuration.md is the reference. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -139,6 +140,28 @@ static bool parse_records(lx_cfg_ctx *c, const lx_ynode *n) {
     return true;
 }
 
+/* `server:` of `llmux serve` (docs/server.md). Only `listen` is defined so far; the keys of later
+ * server features (keys, limits, ...) are not checked yet, so a file written for them still loads. */
+static bool parse_server(lx_cfg_ctx *c, const lx_ynode *n) {
+    if (n->kind != LX_YN_MAP) return lx_cfg_fail(c, n, "expected a mapping of server settings");
+    c->cfg->has_server = true;
+    const lx_ynode *v = lx_ymap_get(n, "listen", NULL);
+    if (!v || lx_cfg_is_null(v)) return true;
+    const char *s;
+    LX_CFG_WITH_KEY(c, "listen", lx_cfg_string(c, v, &s));
+    const char *colon = strrchr(s, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || !colon[1] || *end || port < 0 || port > 65535) {
+        size_t old = lx_cpath_key(&c->path, "listen");
+        lx_cfg_fail(c, v, "expected \"HOST:PORT\" (e.g. \"127.0.0.1:4000\"), got \"%.100s\"", s);
+        lx_cpath_pop(&c->path, old);
+        return false;
+    }
+    c->cfg->server_listen = s;
+    return true;
+}
+
 static bool valid_model_id(const char *id) {
     const char *slash = strchr(id, '/');
     return slash && slash != id && slash[1];
@@ -196,16 +219,6 @@ bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
     if ((v = lx_ymap_get(root, "cooldown", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "cooldown", parse_cooldown(c, v));
     if ((v = lx_ymap_get(root, "records", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "records", parse_records(c, v));
     if ((v = lx_ymap_get(root, "prices", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "prices", parse_prices(c, v));
-    if ((v = lx_ymap_get(root, "server", NULL)) && !lx_cfg_is_null(v)) {
-        /* The server's keys are defined with `llmux serve`; until then only the shape is
-         * checked, so a file written for the server still loads here. */
-        if (v->kind != LX_YN_MAP) {
-            size_t old = lx_cpath_key(&c->path, "server");
-            lx_cfg_fail(c, v, "expected a mapping of server settings");
-            lx_cpath_pop(&c->path, old);
-            return false;
-        }
-        c->cfg->has_server = true;
-    }
+    if ((v = lx_ymap_get(root, "server", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "server", parse_server(c, v));
     return true;
 }

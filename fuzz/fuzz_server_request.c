@@ -1,0 +1,35 @@
+/* The server's request translators on untrusted bytes: the first byte picks the format (OpenAI
+ * Chat Completions or Anthropic Messages), the rest is the HTTP body. Beyond "no crash, no leak":
+ * a refusal always says why and leaves nothing behind, and an accepted body translates into a
+ * canonical request that llmux's own JSON encoding round-trips (so the runtime gets a request it
+ * can copy and record). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llmux.h"
+#include "server/http/translate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    bool anthropic = data[0] & 1;
+    const char *body = (const char *)data + 1;
+    size_t len = size - 1;
+    lx_srv_req *r = NULL;
+    llmux_error_info err;
+    llmux_status st = anthropic ? lx_srv_anthropic_request(body, len, &r, &err) : lx_srv_openai_request(body, len, &r, &err);
+    if (st != LLMUX_OK) {
+        if (r || err.status != st || err.message[0] == '\0') abort();
+        return 0;
+    }
+    char *j = llmux_request_to_json(&r->req);
+    if (!j) abort();
+    llmux_request *back = NULL;
+    if (llmux_request_from_json(j, strlen(j), &back, &err) != LLMUX_OK) abort();
+    llmux_request_free(back);
+    llmux_free(j);
+    lx_srv_req_free(r);
+    return 0;
+}

@@ -1,0 +1,279 @@
+/* Anthropic Messages request → canonical request (POST /v1/messages).
+ * Reference: https://docs.anthropic.com/en/api/messages. max_tokens is required, as in the
+ * Anthropic API; `thinking` travels to an Anthropic backend through provider_options (the
+ * canonical request has no reasoning knob of its own yet); tool_result blocks of a user message
+ * become a canonical TOOL message placed before the rest of that message. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/http/translate.h"
+
+static bool image_block(const json_t *b, const char *w, llmux_part *p, llmux_error_info *err) {
+    json_t *src = json_object_get(b, "source");
+    const char *type = json_string_value(json_object_get(src, "type"));
+    p->type = LLMUX_PART_IMAGE;
+    if (type && strcmp(type, "base64") == 0) {
+        p->mime_type = json_string_value(json_object_get(src, "media_type"));
+        p->data = json_string_value(json_object_get(src, "data"));
+        if (p->mime_type && p->data) return true;
+    } else if (type && strcmp(type, "url") == 0) {
+        if ((p->image_url = json_string_value(json_object_get(src, "url")))) return true;
+    }
+    return lx_srv_fail(err, "%s.source: expected {type: base64, media_type, data} or {type: url, url}", w), false;
+}
+
+/* The text of a tool_result's content: a string or text blocks (joined). */
+static bool result_text(lx_srv_req *r, const json_t *c, const char *w, const char **out, llmux_error_info *err) {
+    if (!c || json_is_null(c)) {
+        *out = "";
+        return true;
+    }
+    if (json_is_string(c)) {
+        *out = json_string_value(c);
+        return true;
+    }
+    if (!json_is_array(c)) return lx_srv_fail(err, "%s.content: expected a string or an array of blocks", w), false;
+    size_t total = 0, i, at = 0;
+    json_t *b;
+    json_array_foreach(c, i, b) {
+        const char *t = json_string_value(json_object_get(b, "text"));
+        if (!t) return lx_srv_fail(err, "%s.content[%zu]: only text blocks are supported in a tool result", w, i), false;
+        total += strlen(t);
+    }
+    char *s = lx_srv_alloc(r, total + 1);
+    if (!s) return lx_srv_fail(err, "out of memory"), false;
+    json_array_foreach(c, i, b) {
+        const char *t = json_string_value(json_object_get(b, "text"));
+        memcpy(s + at, t, strlen(t));
+        at += strlen(t);
+    }
+    *out = s;
+    return true;
+}
+
+static bool block(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
+    const char *type = json_string_value(json_object_get(b, "type"));
+    if (!type) return lx_srv_fail(err, "%s.type: expected a string", w), false;
+    if (strcmp(type, "text") == 0) {
+        *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(json_object_get(b, "text"))};
+        return p->text || (lx_srv_fail(err, "%s.text: expected a string", w), false);
+    }
+    if (strcmp(type, "image") == 0 && !assistant) return image_block(b, w, p, err);
+    if (strcmp(type, "tool_use") == 0 && assistant) {
+        json_t *input = json_object_get(b, "input");
+        *p = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = json_string_value(json_object_get(b, "id")),
+                          .name = json_string_value(json_object_get(b, "name"))};
+        if (!p->id || !p->name || !json_is_object(input))
+            return lx_srv_fail(err, "%s: a tool_use block needs id, name and an input object", w), false;
+        return (p->arguments = lx_srv_dump(r, input)) || (lx_srv_fail(err, "out of memory"), false);
+    }
+    if (strcmp(type, "tool_result") == 0 && !assistant) {
+        *p = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = json_string_value(json_object_get(b, "tool_use_id")),
+                          .is_error = json_is_true(json_object_get(b, "is_error"))};
+        if (!p->id) return lx_srv_fail(err, "%s.tool_use_id: expected a string", w), false;
+        return result_text(r, json_object_get(b, "content"), w, &p->text, err);
+    }
+    if (strcmp(type, "thinking") == 0 && assistant) {
+        *p = (llmux_part){.type = LLMUX_PART_REASONING, .text = json_string_value(json_object_get(b, "thinking")),
+                          .signature = json_string_value(json_object_get(b, "signature"))};
+        return p->text || (lx_srv_fail(err, "%s.thinking: expected a string", w), false);
+    }
+    if (strcmp(type, "redacted_thinking") == 0 && assistant) {
+        *p = (llmux_part){.type = LLMUX_PART_REASONING, .redacted = true,
+                          .text = json_string_value(json_object_get(b, "data"))};
+        return p->text || (lx_srv_fail(err, "%s.data: expected a string", w), false);
+    }
+    return lx_srv_fail(err, "%s.type: unsupported %s block \"%.40s\"", w, assistant ? "assistant" : "user", type), false;
+}
+
+/* One client message → one or two canonical messages (tool results first, as their own TOOL
+ * message). Returns how many were written to out, or -1 on error. */
+static int message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *out, llmux_error_info *err) {
+    char w[48];
+    snprintf(w, sizeof w, "messages[%zu]", mi);
+    const char *role = json_string_value(json_object_get(m, "role"));
+    bool assistant = role && strcmp(role, "assistant") == 0;
+    if (!role || (!assistant && strcmp(role, "user") != 0))
+        return lx_srv_fail(err, "%s.role: expected \"user\" or \"assistant\"", w), -1;
+    json_t *content = json_object_get(m, "content");
+    llmux_role crole = assistant ? LLMUX_ROLE_ASSISTANT : LLMUX_ROLE_USER;
+    if (json_is_string(content)) {
+        llmux_part *p = lx_srv_alloc(r, sizeof *p);
+        if (!p) return lx_srv_fail(err, "out of memory"), -1;
+        *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(content)};
+        out[0] = (llmux_message){.role = crole, .parts = p, .n_parts = 1};
+        return 1;
+    }
+    if (!json_is_array(content) || json_array_size(content) == 0)
+        return lx_srv_fail(err, "%s.content: expected a string or a non-empty array of blocks", w), -1;
+    size_t n = json_array_size(content);
+    if (n > LX_SRV_MAX_PARTS) return lx_srv_fail(err, "%s.content: more than %d blocks", w, LX_SRV_MAX_PARTS), -1;
+    llmux_part *results = lx_srv_alloc(r, n * sizeof *results), *rest = lx_srv_alloc(r, n * sizeof *rest);
+    if (!results || !rest) return lx_srv_fail(err, "out of memory"), -1;
+    size_t nr = 0, nx = 0, i;
+    json_t *b;
+    json_array_foreach(content, i, b) {
+        char bw[96];
+        snprintf(bw, sizeof bw, "%s.content[%zu]", w, i);
+        llmux_part p;
+        if (!json_is_object(b)) return lx_srv_fail(err, "%s: expected an object", bw), -1;
+        if (!block(r, b, bw, assistant, &p, err)) return -1;
+        if (p.type == LLMUX_PART_TOOL_RESULT) results[nr++] = p;
+        else rest[nx++] = p;
+    }
+    int k = 0;
+    if (nr) out[k++] = (llmux_message){.role = LLMUX_ROLE_TOOL, .parts = results, .n_parts = nr};
+    if (nx) out[k++] = (llmux_message){.role = crole, .parts = rest, .n_parts = nx};
+    return k;
+}
+
+static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *s = json_object_get(root, "system");
+    if (!s || json_is_null(s)) return true;
+    if (json_is_string(s)) {
+        r->req.system = json_string_value(s);
+        return true;
+    }
+    if (!json_is_array(s)) return lx_srv_fail(err, "system: expected a string or an array of text blocks"), false;
+    size_t total = 0, i, at = 0;
+    json_t *b;
+    json_array_foreach(s, i, b) {
+        const char *t = json_string_value(json_object_get(b, "text"));
+        if (!t) return lx_srv_fail(err, "system[%zu]: expected a text block", i), false;
+        total += strlen(t) + 1;
+    }
+    char *out = lx_srv_alloc(r, total + 1);
+    if (!out) return lx_srv_fail(err, "out of memory"), false;
+    /* Several system blocks are one prompt: joined by a blank line, as the text reads. */
+    json_array_foreach(s, i, b) {
+        const char *t = json_string_value(json_object_get(b, "text"));
+        if (i) out[at++] = '\n';
+        memcpy(out + at, t, strlen(t));
+        at += strlen(t);
+    }
+    r->req.system = out;
+    return true;
+}
+
+static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *ts = json_object_get(root, "tools");
+    if (ts && !json_is_null(ts)) {
+        if (!json_is_array(ts)) return lx_srv_fail(err, "tools: expected an array"), false;
+        if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d tools", LX_SRV_MAX_TOOLS), false;
+        llmux_tool *out = lx_srv_alloc(r, json_array_size(ts) * sizeof *out);
+        if (!out) return lx_srv_fail(err, "out of memory"), false;
+        size_t i;
+        json_t *t;
+        json_array_foreach(ts, i, t) {
+            const char *type = json_string_value(json_object_get(t, "type"));
+            json_t *schema = json_object_get(t, "input_schema");
+            out[i].name = json_string_value(json_object_get(t, "name"));
+            out[i].description = json_string_value(json_object_get(t, "description"));
+            if ((type && strcmp(type, "custom") != 0) || !out[i].name || !json_is_object(schema))
+                return lx_srv_fail(err, "tools[%zu]: only client tools {name, description, input_schema} are supported", i), false;
+            if (!(out[i].parameters = lx_srv_dump(r, schema))) return lx_srv_fail(err, "out of memory"), false;
+        }
+        r->req.tools = out;
+        r->req.n_tools = json_array_size(ts);
+    }
+    json_t *tc = json_object_get(root, "tool_choice");
+    if (!tc || json_is_null(tc)) return true;
+    const char *type = json_string_value(json_object_get(tc, "type"));
+    if (!type) return lx_srv_fail(err, "tool_choice.type: expected a string"), false;
+    if (strcmp(type, "auto") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_AUTO;
+    else if (strcmp(type, "any") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_REQUIRED;
+    else if (strcmp(type, "none") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_NONE;
+    else if (strcmp(type, "tool") == 0 && (r->req.tool_choice_name = json_string_value(json_object_get(tc, "name"))))
+        r->req.tool_choice = LLMUX_TOOL_CHOICE_TOOL;
+    else return lx_srv_fail(err, "tool_choice: expected type auto, any, none or tool (with name)"), false;
+    return true;
+}
+
+static bool thinking(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *t = json_object_get(root, "thinking");
+    if (!t || json_is_null(t)) return true;
+    if (!json_is_object(t)) return lx_srv_fail(err, "thinking: expected an object"), false;
+    json_t *po = json_pack("{s:{s:O}}", "anthropic", "thinking", t);
+    if (!po) return lx_srv_fail(err, "out of memory"), false;
+    r->req.provider_options = lx_srv_dump(r, po);
+    json_decref(po);
+    return r->req.provider_options || (lx_srv_fail(err, "out of memory"), false);
+}
+
+static bool stop_sequences(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *st = json_object_get(root, "stop_sequences");
+    if (!st || json_is_null(st)) return true;
+    if (!json_is_array(st)) return lx_srv_fail(err, "stop_sequences: expected an array of strings"), false;
+    size_t n = json_array_size(st);
+    if (n > LX_SRV_MAX_STOP) return lx_srv_fail(err, "stop_sequences: more than %d sequences", LX_SRV_MAX_STOP), false;
+    const char **out = lx_srv_alloc(r, (n ? n : 1) * sizeof *out);
+    if (!out) return lx_srv_fail(err, "out of memory"), false;
+    for (size_t i = 0; i < n; i++)
+        if (!(out[i] = json_string_value(json_array_get(st, i))) || !*out[i])
+            return lx_srv_fail(err, "stop_sequences[%zu]: expected a non-empty string", i), false;
+    r->req.sampling.stop = out;
+    r->req.sampling.n_stop = n;
+    return true;
+}
+
+llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
+    *out = NULL;
+    lx_srv_req *r = calloc(1, sizeof *r);
+    if (!r) return lx_srv_fail(err, "out of memory");
+    r->req = llmux_request_default();
+    if (!(r->root = lx_srv_parse_object(body, len, err))) goto fail;
+    const json_t *root = r->root;
+    if (!lx_srv_opt_string(root, "model", &r->req.model, err)) goto fail;
+    if (!r->req.model || !*r->req.model) {
+        lx_srv_fail(err, "model: required");
+        goto fail;
+    }
+    int64_t mt = -1, top_k = -1;
+    if (!lx_srv_opt_int(root, "max_tokens", 1, INT32_MAX, &mt, err)) goto fail;
+    if (mt < 1) {
+        lx_srv_fail(err, "max_tokens: required");
+        goto fail;
+    }
+    llmux_sampling *s = &r->req.sampling;
+    s->max_tokens = (int32_t)mt;
+    if (!lx_srv_opt_number(root, "temperature", 0, 1, &s->temperature, err) ||
+        !lx_srv_opt_number(root, "top_p", 0, 1, &s->top_p, err) || !lx_srv_opt_int(root, "top_k", 1, INT32_MAX, &top_k, err))
+        goto fail;
+    s->top_k = (int32_t)top_k;
+    json_t *msgs = json_object_get(root, "messages");
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+        lx_srv_fail(err, "messages: expected a non-empty array");
+        goto fail;
+    }
+    size_t nm = json_array_size(msgs);
+    if (nm > LX_SRV_MAX_MESSAGES) {
+        lx_srv_fail(err, "messages: more than %d messages", LX_SRV_MAX_MESSAGES);
+        goto fail;
+    }
+    llmux_message *ms = lx_srv_alloc(r, 2 * nm * sizeof *ms);
+    if (!ms) {
+        lx_srv_fail(err, "out of memory");
+        goto fail;
+    }
+    size_t k = 0, i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        if (!json_is_object(m)) {
+            lx_srv_fail(err, "messages[%zu]: expected an object", i);
+            goto fail;
+        }
+        int w = message(r, m, i, &ms[k], err);
+        if (w < 0) goto fail;
+        k += (size_t)w;
+    }
+    r->req.messages = ms;
+    r->req.n_messages = k;
+    if (!system_prompt(r, root, err) || !tools(r, root, err) || !thinking(r, root, err) || !stop_sequences(r, root, err) ||
+        !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
+        goto fail;
+    *out = r;
+    return LLMUX_OK;
+fail:
+    lx_srv_req_free(r);
+    return LLMUX_E_INVALID_REQUEST;
+}

@@ -1,0 +1,365 @@
+/* A generation request from the client's bytes to its last byte. Loop thread only (evhttp
+ * callbacks and llmux_submit callbacks both run there).
+ *
+ * Streaming: nothing is sent until the first event that belongs to the answer, so a failure
+ * before it (an upstream 429, an unknown model) still gets a proper HTTP status and error body;
+ * afterwards a failure is an in-stream error event. A client that goes away (the connection's
+ * close callback) frees the execution, which cancels it: the upstream socket closes or local
+ * decoding stops. */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "server/http/call.h"
+
+struct lx_call {
+    lx_server *s;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    lx_srv_format f;
+    bool stream;
+    bool replied;           /* the final reply (or reply end) was handed to libevent */
+    bool headers_sent;      /* the SSE response began */
+    bool starting;          /* inside llmux_submit: an on_done there defers the free to us */
+    bool overflow;          /* the client left too much unread: the execution was cancelled */
+    bool done_pending;
+    llmux_execution *ex;
+    llmux_aggregator *agg;  /* non-streamed answers */
+    lx_srv_stream *st;      /* streamed answers */
+    struct event *ping;
+    char id[64];
+    char *model;
+    long created;
+    lx_call *prev, *next;
+};
+
+static const char *reason(int code) {
+    switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
+    default: return "Error";
+    }
+}
+
+void lx_call_reply_json(struct evhttp_request *req, int code, const char *body, int64_t retry_after_ms) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    if (retry_after_ms > 0 || code == 429 || code == 503) {
+        /* Retry-After is in whole seconds (RFC 9110 §10.2.3): round up, at least 1. */
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)(retry_after_ms > 0 ? (retry_after_ms + 999) / 1000 : 1));
+        evhttp_add_header(h, "Retry-After", v);
+    }
+    struct evbuffer *b = evbuffer_new();
+    if (b) evbuffer_add(b, body, strlen(body));
+    evhttp_send_reply(req, code, reason(code), b);
+    if (b) evbuffer_free(b);
+}
+
+void lx_call_reply_error(struct evhttp_request *req, lx_srv_format f, llmux_status st, const char *message,
+                         int64_t retry_after_ms) {
+    char *body = lx_srv_error_body(f, st, message);
+    lx_call_reply_json(req, llmux_status_http(st), body ? body : "{}", retry_after_ms);
+    free(body);
+}
+
+/* ------------------------------------------------------------- lifetime */
+
+static void call_free(lx_call *c) {
+    lx_server *s = c->s;
+    if (c->prev) c->prev->next = c->next;
+    else s->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->ping) event_free(c->ping);
+    llmux_execution_free(c->ex);
+    llmux_aggregator_destroy(c->agg);
+    lx_srv_stream_free(c->st);
+    free(c->model);
+    free(c);
+    pthread_mutex_lock(&s->mu);
+    s->active--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Detaches the connection's close callback: after the final reply the connection may outlive
+ * the call (keep-alive) or be freed by libevent at any later point. */
+static void detach(lx_call *c) {
+    if (c->evcon) evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+    c->evcon = NULL;
+}
+
+/* A final reply is written by libevent after we handed it over; a graceful stop waits for that
+ * (lx_server_stop) before it frees the connections. libevent calls on_complete only when the
+ * reply was fully written, so that wait is bounded. */
+static void on_complete(struct evhttp_request *req, void *arg) {
+    lx_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->flushing--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void track_flush(lx_call *c) {
+    pthread_mutex_lock(&c->s->mu);
+    c->s->flushing++;
+    pthread_mutex_unlock(&c->s->mu);
+    evhttp_request_set_on_complete_cb(c->req, on_complete, c->s);
+}
+
+static void reply_error(lx_call *c, llmux_status st, const char *msg, int64_t retry_after_ms) {
+    detach(c);
+    c->replied = true;
+    track_flush(c);
+    lx_call_reply_error(c->req, c->f, st, msg, retry_after_ms);
+}
+
+/* The client closed its connection: libevent detached the request from it (it is ours to end)
+ * and the connection is being freed. */
+static void on_close(struct evhttp_connection *evcon, void *arg) {
+    lx_call *c = arg;
+    c->evcon = NULL;
+    llmux_execution_free(c->ex); /* cancels it; none of its callbacks runs after this */
+    c->ex = NULL;
+    if (!c->replied) {
+        c->replied = true;
+        /* With no connection these only release the request. */
+        if (c->headers_sent) evhttp_send_reply_end(c->req);
+        else evhttp_send_reply(c->req, 499, reason(499), NULL);
+    }
+    call_free(c);
+}
+
+/* ------------------------------------------------------------- streaming */
+
+static void send_sse(lx_call *c, char *text) {
+    if (!text) return;
+    if (!c->headers_sent) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+        evhttp_add_header(h, "Content-Type", "text/event-stream");
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_send_reply_start(c->req, 200, "OK");
+        c->headers_sent = true;
+        struct timeval tv = {.tv_sec = c->s->p.keepalive_ms / 1000, .tv_usec = (c->s->p.keepalive_ms % 1000) * 1000};
+        if (c->ping && c->s->p.keepalive_ms > 0) evtimer_add(c->ping, &tv);
+    }
+    struct evbuffer *b = evbuffer_new();
+    if (b) {
+        evbuffer_add(b, text, strlen(text));
+        evhttp_send_reply_chunk(c->req, b);
+        evbuffer_free(b);
+    }
+    free(text);
+    /* libevent queues whatever it cannot write yet: a client that does not read would make that
+     * queue grow without bound. Past the cap the execution is cancelled; its stream then ends
+     * with an in-stream error and the idle timeout closes the connection if it stays stuck. */
+    struct bufferevent *bev = c->evcon ? evhttp_connection_get_bufferevent(c->evcon) : NULL;
+    if (!c->overflow && bev && evbuffer_get_length(bufferevent_get_output(bev)) > c->s->p.max_unsent_bytes) {
+        c->overflow = true;
+        llmux_execution_cancel(c->ex);
+    }
+}
+
+static void on_ping(evutil_socket_t fd, short what, void *arg) {
+    lx_call *c = arg;
+    if (c->replied || lx_srv_stream_ended(c->st)) return; /* nothing may follow the last event */
+    send_sse(c, lx_srv_stream_ping(c->st));
+    struct timeval tv = {.tv_sec = c->s->p.keepalive_ms / 1000, .tv_usec = (c->s->p.keepalive_ms % 1000) * 1000};
+    evtimer_add(c->ping, &tv);
+}
+
+static bool on_event(const llmux_event *ev, void *ud) {
+    lx_call *c = ud;
+    if (c->replied) return false;
+    if (!c->stream) {
+        llmux_error_info err;
+        return llmux_aggregator_add(c->agg, ev, &err) == LLMUX_OK;
+    }
+    if (ev->type == LLMUX_EVENT_ERROR && !c->headers_sent) {
+        /* Nothing went out yet: the failure gets its HTTP status. */
+        reply_error(c, ev->error->status, ev->error->message, ev->error->retry_after_ms);
+        return true;
+    }
+    /* A client that stopped reading gets no more content, only the stream's end. */
+    if (c->overflow && ev->type != LLMUX_EVENT_FINISH && ev->type != LLMUX_EVENT_ERROR) return false;
+    char *text = NULL;
+    if (!lx_srv_stream_event(c->st, ev, &text)) {
+        if (!c->headers_sent) reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the stream", -1);
+        return false;
+    }
+    send_sse(c, text);
+    return true;
+}
+
+static void finish_plain(lx_call *c) {
+    llmux_response *resp = llmux_aggregator_response(c->agg);
+    if (!resp) {
+        reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response", -1);
+        return;
+    }
+    if (resp->finish_reason == LLMUX_FINISH_ERROR || resp->finish_reason == LLMUX_FINISH_CANCELLED ||
+        resp->finish_reason == LLMUX_FINISH_NONE) {
+        llmux_status st = resp->error.status != LLMUX_OK ? resp->error.status
+                          : resp->finish_reason == LLMUX_FINISH_CANCELLED ? LLMUX_E_CANCELLED : LLMUX_E_INTERNAL;
+        reply_error(c, st, resp->error.message, resp->error.retry_after_ms);
+        llmux_response_free(resp);
+        return;
+    }
+    char *body = c->f == LX_SRV_ANTHROPIC ? lx_srv_anthropic_response(resp, c->id, c->model)
+                                          : lx_srv_openai_response(resp, c->id, c->model, c->created);
+    llmux_response_free(resp);
+    if (!body) {
+        reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the response", -1);
+        return;
+    }
+    detach(c);
+    c->replied = true;
+    track_flush(c);
+    lx_call_reply_json(c->req, 200, body, -1);
+    free(body);
+}
+
+static void on_done(llmux_execution *ex, void *ud) {
+    lx_call *c = ud;
+    if (!c->replied) {
+        if (!c->stream) {
+            finish_plain(c);
+        } else if (c->headers_sent) {
+            detach(c);
+            c->replied = true;
+            track_flush(c);
+            evhttp_send_reply_end(c->req);
+        } else {
+            reply_error(c, LLMUX_E_INTERNAL, "the execution ended without an answer", -1);
+        }
+    }
+    if (c->starting) c->done_pending = true;
+    else call_free(c);
+}
+
+/* ----------------------------------------------------------------- start */
+
+static void make_id(lx_call *c) {
+    static unsigned long long counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->created = (long)ts.tv_sec;
+    snprintf(c->id, sizeof c->id, "%s%llx%lx%llx", c->f == LX_SRV_ANTHROPIC ? "msg_" : "chatcmpl-",
+             (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec, ++counter);
+}
+
+/* Appends {"request_id": id} to the request's metadata (the caller's own tags come first). */
+static bool tag_request_id(lx_srv_req *r, const char *id) {
+    llmux_kv *kv = lx_srv_alloc(r, (r->req.n_metadata + 1) * sizeof *kv);
+    char *v = lx_srv_strdup(r, id, strlen(id));
+    if (!kv || !v) return false;
+    if (r->req.n_metadata) memcpy(kv, r->req.metadata, r->req.n_metadata * sizeof *kv);
+    kv[r->req.n_metadata++] = (llmux_kv){.key = "request_id", .value = v};
+    r->req.metadata = kv;
+    return true;
+}
+
+void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id) {
+    pthread_mutex_lock(&s->mu);
+    bool full = s->active >= s->p.max_requests;
+    pthread_mutex_unlock(&s->mu);
+    if (full) {
+        lx_call_reply_error(req, f, LLMUX_E_QUEUE_FULL, "too many requests in flight on this server", 1000);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    /* libevent enforces the cap while reading; this is the same cap, kept for a body that
+     * arrived whole before libevent's check. */
+    if (len > s->p.max_body_bytes) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "request body too large", -1);
+        return;
+    }
+    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    llmux_error_info err;
+    lx_srv_req *r = NULL;
+    llmux_status st = f == LX_SRV_ANTHROPIC ? lx_srv_anthropic_request(body, len, &r, &err)
+                                            : lx_srv_openai_request(body, len, &r, &err);
+    if (st != LLMUX_OK) {
+        lx_call_reply_error(req, f, st, err.message, -1);
+        return;
+    }
+    lx_call *c = calloc(1, sizeof *c);
+    if (!c || !(c->model = strdup(r->req.model))) {
+        free(c);
+        lx_srv_req_free(r);
+        lx_call_reply_error(req, f, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
+        return;
+    }
+    c->s = s;
+    c->req = req;
+    c->f = f;
+    c->stream = r->req.stream;
+    make_id(c);
+    if (!request_id) evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->id);
+    bool ok = c->stream ? (c->st = lx_srv_stream_create(f, c->id, c->model, c->created, r->include_usage)) &&
+                              (c->ping = evtimer_new(s->base, on_ping, c))
+                        : (c->agg = llmux_aggregator_create()) != NULL;
+    ok = ok && tag_request_id(r, request_id ? request_id : c->id);
+    pthread_mutex_lock(&s->mu);
+    s->active++;
+    pthread_mutex_unlock(&s->mu);
+    c->next = s->calls;
+    if (s->calls) s->calls->prev = c;
+    s->calls = c;
+    if (!ok) {
+        lx_srv_req_free(r);
+        reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
+        call_free(c);
+        return;
+    }
+    llmux_submit_params sp = llmux_submit_default_params();
+    sp.on_event = on_event;
+    sp.on_done = on_done;
+    sp.user_data = c;
+    c->starting = true;
+    st = llmux_submit(s->rt, &r->req, &sp, &c->ex, &err);
+    c->starting = false;
+    lx_srv_req_free(r); /* llmux_submit copied it */
+    if (c->done_pending) {
+        call_free(c);
+        return;
+    }
+    if (st != LLMUX_OK) {
+        reply_error(c, st, err.message, err.retry_after_ms);
+        call_free(c);
+        return;
+    }
+    c->evcon = evhttp_request_get_connection(req);
+    if (c->evcon && !c->replied) evhttp_connection_set_closecb(c->evcon, on_close, c);
+}
+
+void lx_call_cancel_all(lx_server *s) {
+    for (lx_call *c = s->calls; c; c = c->next) llmux_execution_cancel(c->ex);
+}
+
+void lx_call_abandon_all(lx_server *s) {
+    for (lx_call *c = s->calls; c; c = c->next) {
+        detach(c);
+        c->replied = true; /* its request dies with its connection: never touched again */
+    }
+}

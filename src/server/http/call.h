@@ -1,0 +1,50 @@
+/* One generation request in flight (POST /v1/chat/completions or /v1/messages): the client's
+ * HTTP request, its execution and its stream encoder. Loop thread only. */
+#ifndef LX_SERVER_CALL_H
+#define LX_SERVER_CALL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <event2/http.h>
+
+#include "server/http/server.h"
+#include "server/http/translate.h"
+
+typedef struct lx_call lx_call;
+
+/* The server's state (server.c); set-once parameters apart from the computed state. */
+struct lx_server {
+    lx_server_params p;             /* copied at start */
+    llmux_runtime *rt;
+    struct event_base *base;        /* the runtime's loop */
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    int port;
+    bool ok;                        /* setup succeeded */
+    char setup_msg[300];
+    bool accepting;
+    lx_call *calls;                 /* in flight, for cancel-all at shutdown */
+    pthread_mutex_t mu;             /* guards active (read by the stopping thread) */
+    pthread_cond_t cv;
+    int active;
+    int flushing;                   /* final replies handed to libevent, not yet fully written */
+};
+
+/* Translates the request's body and starts its execution; answers the client itself on any
+ * failure. request_id: the client's (validated) X-Request-Id, already echoed; NULL = none (the
+ * response id is echoed instead). Either goes into the request's metadata as "request_id", so the
+ * execution record carries it. */
+void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id);
+/* Cancels every request in flight (shutdown after the grace period). */
+void lx_call_cancel_all(lx_server *s);
+/* Before the connections are freed: calls still in flight (a cancelled execution that did not
+ * end, which would be a bug) let go of their requests so nothing touches freed memory. */
+void lx_call_abandon_all(lx_server *s);
+
+/* Replies: JSON with a status code; retry_after_ms > 0 (or a 429/503) adds Retry-After. */
+void lx_call_reply_json(struct evhttp_request *req, int code, const char *body, int64_t retry_after_ms);
+void lx_call_reply_error(struct evhttp_request *req, lx_srv_format f, llmux_status st, const char *message,
+                         int64_t retry_after_ms);
+
+#endif

@@ -1,0 +1,315 @@
+/* OpenAI Chat Completions request → canonical request (POST /v1/chat/completions).
+ * Reference: https://platform.openai.com/docs/api-reference/chat/create. Fields llmux cannot
+ * honour in the answer (n > 1, logprobs) are refused with a 400 rather than silently ignored;
+ * fields that do not change the answer's shape (user, metadata, store, ...) are ignored. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/http/translate.h"
+
+/* "data:image/png;base64,AAAA" → mime + data; anything else is a URL passed through. */
+static bool image_part(lx_srv_req *r, const json_t *c, const char *where, llmux_part *p, llmux_error_info *err) {
+    json_t *iu = json_object_get(c, "image_url");
+    const char *url = json_is_object(iu) ? json_string_value(json_object_get(iu, "url")) : json_string_value(iu);
+    if (!url || !*url) return lx_srv_fail(err, "%s.image_url.url: expected a non-empty string", where), false;
+    p->type = LLMUX_PART_IMAGE;
+    if (strncmp(url, "data:", 5) != 0) {
+        p->image_url = url;
+        return true;
+    }
+    const char *semi = strstr(url, ";base64,");
+    if (!semi || semi == url + 5)
+        return lx_srv_fail(err, "%s.image_url.url: a data URL must be data:<mime>;base64,<data>", where), false;
+    p->mime_type = lx_srv_strdup(r, url + 5, (size_t)(semi - (url + 5)));
+    p->data = semi + 8;
+    return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
+}
+
+/* Text of a content that is a string or an array of text parts (system, tool, assistant). */
+static bool text_of(lx_srv_req *r, const json_t *content, const char *where, const char **out, llmux_error_info *err) {
+    if (json_is_string(content)) {
+        *out = json_string_value(content);
+        return true;
+    }
+    if (!json_is_array(content)) return lx_srv_fail(err, "%s: expected a string or an array of text parts", where), false;
+    size_t total = 0, i;
+    json_t *c;
+    json_array_foreach(content, i, c) {
+        const char *t = json_string_value(json_object_get(c, "text"));
+        if (!t) return lx_srv_fail(err, "%s[%zu]: expected a text part", where, i), false;
+        total += strlen(t);
+    }
+    char *s = lx_srv_alloc(r, total + 1);
+    if (!s) return lx_srv_fail(err, "out of memory"), false;
+    size_t at = 0;
+    json_array_foreach(content, i, c) {
+        const char *t = json_string_value(json_object_get(c, "text"));
+        size_t l = strlen(t);
+        memcpy(s + at, t, l);
+        at += l;
+    }
+    *out = s;
+    return true;
+}
+
+static bool content_parts(lx_srv_req *r, const json_t *content, const char *where, llmux_part *parts, size_t *n,
+                          llmux_error_info *err) {
+    if (json_is_string(content)) {
+        parts[(*n)++] = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(content)};
+        return true;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(content, i, c) {
+        char w[96];
+        snprintf(w, sizeof w, "%s[%zu]", where, i);
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!type) return lx_srv_fail(err, "%s.type: expected a string", w), false;
+        llmux_part *p = &parts[(*n)++];
+        if (strcmp(type, "text") == 0) {
+            const char *t = json_string_value(json_object_get(c, "text"));
+            if (!t) return lx_srv_fail(err, "%s.text: expected a string", w), false;
+            *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
+        } else if (strcmp(type, "image_url") == 0) {
+            if (!image_part(r, c, w, p, err)) return false;
+        } else {
+            return lx_srv_fail(err, "%s.type: unsupported content part type \"%.40s\"", w, type), false;
+        }
+    }
+    return true;
+}
+
+static bool tool_calls(const json_t *calls, const char *where, llmux_part *parts, size_t *n, llmux_error_info *err) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        json_t *fn = json_object_get(c, "function");
+        const char *id = json_string_value(json_object_get(c, "id"));
+        const char *name = json_string_value(json_object_get(fn, "name"));
+        const char *args = json_string_value(json_object_get(fn, "arguments"));
+        if (!id || !name) return lx_srv_fail(err, "%s.tool_calls[%zu]: needs id and function.name", where, i), false;
+        parts[(*n)++] = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = id, .name = name, .arguments = args ? args : "{}"};
+    }
+    return true;
+}
+
+static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *out, llmux_error_info *err) {
+    char where[48];
+    snprintf(where, sizeof where, "messages[%zu]", mi);
+    if (!json_is_object(m)) return lx_srv_fail(err, "%s: expected an object", where), false;
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (!role) return lx_srv_fail(err, "%s.role: expected a string", where), false;
+    json_t *content = json_object_get(m, "content");
+    json_t *calls = json_object_get(m, "tool_calls");
+    /* At least one slot: an empty content array still becomes one (empty) text part. */
+    size_t n_content = json_is_array(content) && json_array_size(content) ? json_array_size(content) : 1;
+    size_t n_calls = json_is_array(calls) ? json_array_size(calls) : 0;
+    if (n_content + n_calls > LX_SRV_MAX_PARTS)
+        return lx_srv_fail(err, "%s: more than %d content parts", where, LX_SRV_MAX_PARTS), false;
+    if (calls && !json_is_null(calls) && !json_is_array(calls))
+        return lx_srv_fail(err, "%s.tool_calls: expected an array", where), false;
+    llmux_part *parts = lx_srv_alloc(r, (n_content + n_calls) * sizeof *parts);
+    if (!parts) return lx_srv_fail(err, "out of memory"), false;
+    size_t n = 0;
+    const char *name = NULL;
+    if (!lx_srv_opt_string(m, "name", &name, err)) return false;
+    *out = (llmux_message){.parts = parts, .name = name};
+    char cw[64];
+    snprintf(cw, sizeof cw, "%s.content", where);
+    if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+        out->role = LLMUX_ROLE_SYSTEM;
+        if (!text_of(r, content, cw, &parts[0].text, err)) return false;
+        parts[0].type = LLMUX_PART_TEXT;
+        n = 1;
+    } else if (strcmp(role, "user") == 0) {
+        out->role = LLMUX_ROLE_USER;
+        if (!json_is_string(content) && !json_is_array(content))
+            return lx_srv_fail(err, "%s: expected a string or an array of parts", cw), false;
+        if (!content_parts(r, content, cw, parts, &n, err)) return false;
+    } else if (strcmp(role, "assistant") == 0) {
+        out->role = LLMUX_ROLE_ASSISTANT;
+        if (content && !json_is_null(content)) {
+            const char *t;
+            if (!text_of(r, content, cw, &t, err)) return false;
+            if (*t || !n_calls) parts[n++] = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
+        }
+        if (n_calls && !tool_calls(calls, where, parts, &n, err)) return false;
+        if (!n) return lx_srv_fail(err, "%s: an assistant message needs content or tool_calls", where), false;
+    } else if (strcmp(role, "tool") == 0) {
+        out->role = LLMUX_ROLE_TOOL;
+        const char *id = json_string_value(json_object_get(m, "tool_call_id"));
+        if (!id) return lx_srv_fail(err, "%s.tool_call_id: expected a string", where), false;
+        const char *t;
+        if (!text_of(r, content, cw, &t, err)) return false;
+        parts[n++] = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = id, .text = t};
+    } else {
+        return lx_srv_fail(err, "%s.role: unknown role \"%.40s\"", where, role), false;
+    }
+    out->n_parts = n;
+    return true;
+}
+
+static bool tool_choice(lx_srv_req *r, const json_t *root, llmux_error_info *err);
+
+static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *ts = json_object_get(root, "tools");
+    if (!ts || json_is_null(ts)) return tool_choice(r, root, err);
+    if (!json_is_array(ts)) return lx_srv_fail(err, "tools: expected an array"), false;
+    if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d tools", LX_SRV_MAX_TOOLS), false;
+    llmux_tool *out = lx_srv_alloc(r, json_array_size(ts) * sizeof *out);
+    if (!out) return lx_srv_fail(err, "out of memory"), false;
+    size_t i;
+    json_t *t;
+    json_array_foreach(ts, i, t) {
+        const char *type = json_string_value(json_object_get(t, "type"));
+        json_t *fn = json_object_get(t, "function");
+        if (!type || strcmp(type, "function") != 0 || !json_is_object(fn))
+            return lx_srv_fail(err, "tools[%zu]: only {\"type\": \"function\", \"function\": {...}} tools are supported", i), false;
+        out[i].name = json_string_value(json_object_get(fn, "name"));
+        if (!out[i].name || !*out[i].name) return lx_srv_fail(err, "tools[%zu].function.name: expected a string", i), false;
+        out[i].description = json_string_value(json_object_get(fn, "description"));
+        json_t *params = json_object_get(fn, "parameters");
+        if (params && !json_is_null(params)) {
+            if (!json_is_object(params)) return lx_srv_fail(err, "tools[%zu].function.parameters: expected an object", i), false;
+            if (!(out[i].parameters = lx_srv_dump(r, params))) return lx_srv_fail(err, "out of memory"), false;
+        }
+    }
+    r->req.tools = out;
+    r->req.n_tools = json_array_size(ts);
+    return tool_choice(r, root, err);
+}
+
+static bool tool_choice(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *tc = json_object_get(root, "tool_choice");
+    if (!tc || json_is_null(tc)) return true;
+    const char *s = json_string_value(tc);
+    if (s && strcmp(s, "auto") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_AUTO;
+    else if (s && strcmp(s, "none") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_NONE;
+    else if (s && strcmp(s, "required") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_REQUIRED;
+    else if (json_is_object(tc) && (s = json_string_value(json_object_get(json_object_get(tc, "function"), "name")))) {
+        r->req.tool_choice = LLMUX_TOOL_CHOICE_TOOL;
+        r->req.tool_choice_name = s;
+    } else {
+        return lx_srv_fail(err, "tool_choice: expected \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}"), false;
+    }
+    return true;
+}
+
+static bool response_format(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *rf = json_object_get(root, "response_format");
+    if (!rf || json_is_null(rf)) return true;
+    const char *type = json_string_value(json_object_get(rf, "type"));
+    if (!type) return lx_srv_fail(err, "response_format.type: expected a string"), false;
+    if (strcmp(type, "text") == 0) return true;
+    if (strcmp(type, "json_object") == 0) {
+        r->req.response_format = LLMUX_FORMAT_JSON_OBJECT;
+        return true;
+    }
+    if (strcmp(type, "json_schema") != 0)
+        return lx_srv_fail(err, "response_format.type: unknown type \"%.40s\"", type), false;
+    json_t *js = json_object_get(rf, "json_schema");
+    json_t *schema = json_object_get(js, "schema");
+    if (!json_is_object(js) || !json_is_object(schema))
+        return lx_srv_fail(err, "response_format.json_schema.schema: expected an object"), false;
+    r->req.response_format = LLMUX_FORMAT_JSON_SCHEMA;
+    r->req.schema_name = json_string_value(json_object_get(js, "name"));
+    r->req.schema_strict = json_is_true(json_object_get(js, "strict"));
+    if (!(r->req.schema = lx_srv_dump(r, schema))) return lx_srv_fail(err, "out of memory"), false;
+    return true;
+}
+
+static bool stop(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *st = json_object_get(root, "stop");
+    if (!st || json_is_null(st)) return true;
+    size_t n = json_is_string(st) ? 1 : json_is_array(st) ? json_array_size(st) : 0;
+    if (!json_is_string(st) && !json_is_array(st)) return lx_srv_fail(err, "stop: expected a string or an array of strings"), false;
+    if (n > LX_SRV_MAX_STOP) return lx_srv_fail(err, "stop: more than %d sequences", LX_SRV_MAX_STOP), false;
+    const char **out = lx_srv_alloc(r, (n ? n : 1) * sizeof *out);
+    if (!out) return lx_srv_fail(err, "out of memory"), false;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = json_is_string(st) ? json_string_value(st) : json_string_value(json_array_get(st, i));
+        if (!out[i] || !*out[i]) return lx_srv_fail(err, "stop[%zu]: expected a non-empty string", i), false;
+    }
+    r->req.sampling.stop = out;
+    r->req.sampling.n_stop = n;
+    return true;
+}
+
+/* Fields whose answer llmux cannot give in the OpenAI shape. */
+static bool refused(const json_t *root, llmux_error_info *err) {
+    int64_t n = 1;
+    if (!lx_srv_opt_int(root, "n", 1, 128, &n, err)) return false;
+    if (n != 1) return lx_srv_fail(err, "n: only n = 1 is supported (one choice per request)"), false;
+    bool lp = false;
+    if (!lx_srv_opt_bool(root, "logprobs", &lp, err)) return false;
+    json_t *tlp = json_object_get(root, "top_logprobs");
+    if (lp || (tlp && !json_is_null(tlp))) return lx_srv_fail(err, "logprobs: log probabilities are not supported"), false;
+    return true;
+}
+
+static bool sampling(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    llmux_sampling *s = &r->req.sampling;
+    int64_t mt = -1, mct = -1, seed = -1;
+    if (!lx_srv_opt_number(root, "temperature", 0, 2, &s->temperature, err) ||
+        !lx_srv_opt_number(root, "top_p", 0, 1, &s->top_p, err) ||
+        !lx_srv_opt_number(root, "presence_penalty", -2, 2, &s->presence_penalty, err) ||
+        !lx_srv_opt_number(root, "frequency_penalty", -2, 2, &s->frequency_penalty, err) ||
+        !lx_srv_opt_int(root, "max_tokens", 1, INT32_MAX, &mt, err) ||
+        !lx_srv_opt_int(root, "max_completion_tokens", 1, INT32_MAX, &mct, err) ||
+        !lx_srv_opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err))
+        return false;
+    /* max_completion_tokens replaced max_tokens; the newer field wins when both are sent. */
+    s->max_tokens = (int32_t)(mct > 0 ? mct : mt);
+    /* A negative seed is legal in OpenAI's API; the canonical seed is >= 0: keep the bits. */
+    if (json_is_integer(json_object_get(root, "seed"))) s->seed = seed < 0 ? (int64_t)((uint64_t)seed >> 1) : seed;
+    return stop(r, root, err);
+}
+
+llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
+    *out = NULL;
+    lx_srv_req *r = calloc(1, sizeof *r);
+    if (!r) return lx_srv_fail(err, "out of memory");
+    r->req = llmux_request_default();
+    if (!(r->root = lx_srv_parse_object(body, len, err))) goto fail;
+    const json_t *root = r->root;
+    if (!lx_srv_opt_string(root, "model", &r->req.model, err)) goto fail;
+    if (!r->req.model || !*r->req.model) {
+        lx_srv_fail(err, "model: required");
+        goto fail;
+    }
+    json_t *msgs = json_object_get(root, "messages");
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+        lx_srv_fail(err, "messages: expected a non-empty array");
+        goto fail;
+    }
+    if (json_array_size(msgs) > LX_SRV_MAX_MESSAGES) {
+        lx_srv_fail(err, "messages: more than %d messages", LX_SRV_MAX_MESSAGES);
+        goto fail;
+    }
+    llmux_message *ms = lx_srv_alloc(r, json_array_size(msgs) * sizeof *ms);
+    if (!ms) {
+        lx_srv_fail(err, "out of memory");
+        goto fail;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) if (!message(r, m, i, &ms[i], err)) goto fail;
+    r->req.messages = ms;
+    r->req.n_messages = json_array_size(msgs);
+    if (!refused(root, err) || !tools(r, root, err) || !response_format(r, root, err) || !sampling(r, root, err) ||
+        !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
+        goto fail;
+    json_t *so = json_object_get(root, "stream_options");
+    if (so && !json_is_null(so)) {
+        if (!json_is_object(so)) {
+            lx_srv_fail(err, "stream_options: expected an object");
+            goto fail;
+        }
+        if (!lx_srv_opt_bool(so, "include_usage", &r->include_usage, err)) goto fail;
+    }
+    *out = r;
+    return LLMUX_OK;
+fail:
+    lx_srv_req_free(r);
+    return LLMUX_E_INVALID_REQUEST;
+}

@@ -1,0 +1,136 @@
+/* What the request translators share: the allocation bag of a translated request, JSON parsing
+ * with caps, typed optional fields. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/http/translate.h"
+
+void *lx_srv_alloc(lx_srv_req *r, size_t size) {
+    if (r->n_allocs == r->cap_allocs) {
+        size_t cap = r->cap_allocs ? r->cap_allocs * 2 : 16;
+        void **a = realloc(r->allocs, cap * sizeof *a);
+        if (!a) return NULL;
+        r->allocs = a;
+        r->cap_allocs = cap;
+    }
+    void *p = calloc(1, size ? size : 1);
+    if (p) r->allocs[r->n_allocs++] = p;
+    return p;
+}
+
+char *lx_srv_strdup(lx_srv_req *r, const char *s, size_t n) {
+    char *p = lx_srv_alloc(r, n + 1);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+char *lx_srv_dump(lx_srv_req *r, const json_t *v) {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s) return NULL;
+    char *p = lx_srv_strdup(r, s, strlen(s));
+    free(s);
+    return p;
+}
+
+void lx_srv_req_free(lx_srv_req *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n_allocs; i++) free(r->allocs[i]);
+    free(r->allocs);
+    json_decref(r->root);
+    free(r);
+}
+
+llmux_status lx_srv_fail(llmux_error_info *err, const char *fmt, ...) {
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->status = LLMUX_E_INVALID_REQUEST;
+        err->retry_after_ms = -1;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return LLMUX_E_INVALID_REQUEST;
+}
+
+/* Nesting deeper than the cap is refused before jansson builds it: jansson's own limit is
+ * 2048 levels, far more than any real request needs. Strings are skipped so brackets in them do
+ * not count. */
+static bool depth_ok(const char *s, size_t len) {
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > LX_SRV_MAX_JSON_DEPTH) return false;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return true;
+}
+
+json_t *lx_srv_parse_object(const char *body, size_t len, llmux_error_info *err) {
+    if (!depth_ok(body, len)) {
+        lx_srv_fail(err, "body: JSON nested deeper than %d levels", LX_SRV_MAX_JSON_DEPTH);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        lx_srv_fail(err, "body: invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        lx_srv_fail(err, "body: expected a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+bool lx_srv_opt_number(const json_t *obj, const char *name, double lo, double hi, double *out, llmux_error_info *err) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_number(v)) return lx_srv_fail(err, "%s: expected a number", name), false;
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < lo || d > hi) return lx_srv_fail(err, "%s: must be in [%g, %g]", name, lo, hi), false;
+    *out = d;
+    return true;
+}
+
+bool lx_srv_opt_int(const json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out, llmux_error_info *err) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_integer(v)) return lx_srv_fail(err, "%s: expected an integer", name), false;
+    json_int_t i = json_integer_value(v);
+    if (i < lo || i > hi)
+        return lx_srv_fail(err, "%s: must be in [%lld, %lld]", name, (long long)lo, (long long)hi), false;
+    *out = i;
+    return true;
+}
+
+bool lx_srv_opt_bool(const json_t *obj, const char *name, bool *out, llmux_error_info *err) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) return lx_srv_fail(err, "%s: expected true or false", name), false;
+    *out = json_is_true(v);
+    return true;
+}
+
+bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, llmux_error_info *err) {
+    *out = NULL;
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_string(v)) return lx_srv_fail(err, "%s: expected a string", name), false;
+    *out = json_string_value(v);
+    return true;
+}

@@ -1,0 +1,288 @@
+/* The HTTP server's lifecycle and routes on the runtime's loop (see server.h). Every function
+ * here except lx_server_start / lx_server_stop / lx_server_active runs on the loop thread, so the
+ * server's state needs no lock; the counter of requests in flight is also read by the stopping
+ * thread and is guarded by mu. */
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "server/http/call.h"
+#include "server/http/server.h"
+
+lx_server_params lx_server_default_params(void) {
+    return (lx_server_params){.host = "127.0.0.1",
+                              .port = LX_SERVER_DEFAULT_PORT,
+                              .max_body_bytes = LX_SERVER_DEFAULT_MAX_BODY,
+                              .max_header_bytes = LX_SERVER_DEFAULT_MAX_HEADERS,
+                              .max_requests = LX_SERVER_DEFAULT_MAX_REQUESTS,
+                              .keepalive_ms = LX_SERVER_DEFAULT_KEEPALIVE_MS,
+                              .max_unsent_bytes = LX_SERVER_DEFAULT_MAX_UNSENT,
+                              .idle_timeout_s = LX_SERVER_DEFAULT_IDLE_TIMEOUT_S};
+}
+
+int lx_server_port(const lx_server *s) { return s->port; }
+
+int lx_server_active(lx_server *s) {
+    pthread_mutex_lock(&s->mu);
+    int n = s->active;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* ------------------------------------------------------------ small routes */
+
+static void models_route(lx_server *s, struct evhttp_request *req) {
+    /* Anthropic's SDK lists models on the same path with its own shape; its requests carry
+     * anthropic-version. */
+    bool anthropic = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version") != NULL;
+    json_t *data = json_array();
+    llmux_model_list *cat = NULL;
+    llmux_error_info err;
+    if (llmux_catalog_list(s->rt, &cat, &err) != LLMUX_OK) cat = NULL;
+    size_t n = s->p.n_models + (cat ? cat->n : 0);
+    for (size_t i = 0; data && i < n; i++) {
+        const char *id = i < s->p.n_models ? s->p.models[i] : cat->models[i - s->p.n_models].id;
+        const char *owner = i < s->p.n_models ? "llmux" : cat->models[i - s->p.n_models].provider;
+        json_t *m = anthropic ? json_pack("{s:s,s:s,s:s,s:s}", "type", "model", "id", id, "display_name", id,
+                                          "created_at", "1970-01-01T00:00:00Z")
+                              : json_pack("{s:s,s:s,s:i,s:s}", "id", id, "object", "model", "created", 0, "owned_by",
+                                          owner ? owner : "llmux");
+        if (!m || json_array_append_new(data, m) != 0) {
+            json_decref(data);
+            data = NULL;
+        }
+    }
+    size_t nd = data ? json_array_size(data) : 0;
+    json_t *o = !data ? NULL
+                : anthropic ? json_pack("{s:o,s:b,s:o,s:o}", "data", data, "has_more", 0, "first_id",
+                                        nd ? json_incref(json_object_get(json_array_get(data, 0), "id")) : json_null(),
+                                        "last_id", nd ? json_incref(json_object_get(json_array_get(data, nd - 1), "id")) : json_null())
+                            : json_pack("{s:s,s:o}", "object", "list", "data", data);
+    llmux_model_list_free(cat);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body) {
+        lx_call_reply_error(req, anthropic ? LX_SRV_ANTHROPIC : LX_SRV_OPENAI, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
+        return;
+    }
+    lx_call_reply_json(req, 200, body, -1);
+    free(body);
+}
+
+/* A client's X-Request-Id is echoed and recorded, so it must be a harmless token. */
+static bool request_id_ok(const char *v) {
+    size_t n = strlen(v);
+    if (n < 1 || n > 128) return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == ':' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void route(struct evhttp_request *req, void *arg) {
+    lx_server *s = arg;
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    lx_srv_format f = path && strncmp(path, "/v1/messages", 12) == 0 ? LX_SRV_ANTHROPIC : LX_SRV_OPENAI;
+    if (!path) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "malformed request target", -1);
+        return;
+    }
+    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    if (rid && !request_id_ok(rid)) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST,
+                            "X-Request-Id: expected 1..128 characters of A-Z a-z 0-9 . _ : -", -1);
+        return;
+    }
+    if (rid) evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", rid);
+    if (!s->accepting) {
+        lx_call_reply_error(req, f, LLMUX_E_OVERLOADED, "the server is shutting down", 1000);
+        return;
+    }
+    if (strcmp(path, "/health") == 0 && cmd == EVHTTP_REQ_GET) {
+        lx_call_reply_json(req, 200, "{\"status\":\"ok\"}", -1);
+        return;
+    }
+    if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
+        models_route(s, req);
+        return;
+    }
+    bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
+    if (!chat && !messages) {
+        lx_call_reply_error(req, f, LLMUX_E_MODEL_NOT_FOUND, "no such route", -1);
+        return;
+    }
+    if (cmd != EVHTTP_REQ_POST) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "this route takes POST", -1);
+        return;
+    }
+    lx_call_start(s, req, f, rid);
+}
+
+/* --------------------------------------------------------- loop hand-offs */
+
+typedef struct on_loop {
+    lx_server *s;
+    void (*fn)(lx_server *s);
+    bool done;
+} on_loop;
+
+static void on_loop_run(void *arg) {
+    on_loop *o = arg;
+    o->fn(o->s);
+    pthread_mutex_lock(&o->s->mu);
+    o->done = true;
+    pthread_cond_broadcast(&o->s->cv);
+    pthread_mutex_unlock(&o->s->mu);
+}
+
+/* Runs fn on the loop thread and waits for it. False when the runtime refused the post. */
+static bool run_on_loop(lx_server *s, void (*fn)(lx_server *s)) {
+    on_loop o = {.s = s, .fn = fn};
+    if (llmux_runtime_post(s->rt, on_loop_run, &o) != LLMUX_OK) return false;
+    pthread_mutex_lock(&s->mu);
+    while (!o.done) pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
+static void setup(lx_server *s) {
+    s->base = llmux_runtime_event_base(s->rt);
+    if (!(s->http = evhttp_new(s->base))) {
+        snprintf(s->setup_msg, sizeof s->setup_msg, "out of memory creating the HTTP server");
+        return;
+    }
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)s->p.max_body_bytes);
+    evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->p.max_header_bytes);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
+    /* A client that sends nothing for this long loses its connection (slowloris). */
+    evhttp_set_timeout(s->http, s->p.idle_timeout_s > 0 ? s->p.idle_timeout_s : LX_SERVER_DEFAULT_IDLE_TIMEOUT_S);
+    evhttp_set_gencb(s->http, route, s);
+    if (!(s->sock = evhttp_bind_socket_with_handle(s->http, s->p.host, (ev_uint16_t)s->p.port))) {
+        snprintf(s->setup_msg, sizeof s->setup_msg, "cannot listen on %.200s:%d (address in use or not local)", s->p.host,
+                 s->p.port);
+        return;
+    }
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(s->sock);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    s->accepting = true;
+    s->ok = true;
+}
+
+static void stop_accepting(lx_server *s) {
+    s->accepting = false;
+    if (s->sock) evhttp_del_accept_socket(s->http, s->sock);
+    s->sock = NULL;
+}
+
+static void cancel_all(lx_server *s) { lx_call_cancel_all(s); }
+
+static void teardown(lx_server *s) {
+    lx_call_abandon_all(s);
+    if (s->http) evhttp_free(s->http);
+    s->http = NULL;
+}
+
+static void params_free(lx_server *s) {
+    for (size_t i = 0; i < s->p.n_models; i++) free((char *)s->p.models[i]);
+    free((void *)s->p.models);
+    free((char *)s->p.host);
+}
+
+llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_server **out, llmux_error_info *err) {
+    *out = NULL;
+    lx_server *s = calloc(1, sizeof *s);
+    if (!s) goto oom;
+    s->rt = rt;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->p = *p;
+    s->p.host = strdup(p->host ? p->host : "127.0.0.1");
+    s->p.models = p->n_models ? calloc(p->n_models, sizeof *s->p.models) : NULL;
+    if (!s->p.host || (p->n_models && !s->p.models)) goto oom_free;
+    for (size_t i = 0; i < p->n_models; i++)
+        if (!(((char **)s->p.models)[i] = strdup(p->models[i]))) goto oom_free;
+    if (!run_on_loop(s, setup)) {
+        snprintf(s->setup_msg, sizeof s->setup_msg, "the runtime is shutting down");
+    }
+    if (!s->ok) {
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->status = LLMUX_E_CONFIGURATION;
+            err->retry_after_ms = -1;
+            snprintf(err->message, sizeof err->message, "%s", s->setup_msg);
+        }
+        run_on_loop(s, teardown);
+        params_free(s);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return LLMUX_E_CONFIGURATION;
+    }
+    *out = s;
+    return LLMUX_OK;
+oom_free:
+    params_free(s);
+    free(s);
+oom:
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->status = LLMUX_E_OUT_OF_MEMORY;
+        err->retry_after_ms = -1;
+        snprintf(err->message, sizeof err->message, "out of memory starting the server");
+    }
+    return LLMUX_E_OUT_OF_MEMORY;
+}
+
+/* Waits until no request is in flight and no final reply is still being written, or the
+ * deadline passed; true when idle. */
+static bool wait_idle(lx_server *s, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    while ((s->active > 0 || s->flushing > 0) && rc == 0) rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    bool idle = s->active == 0 && s->flushing == 0;
+    pthread_mutex_unlock(&s->mu);
+    return idle;
+}
+
+void lx_server_stop(lx_server *s, int64_t grace_ms) {
+    if (!s) return;
+    run_on_loop(s, stop_accepting);
+    if (!wait_idle(s, grace_ms > 0 ? grace_ms : 0)) {
+        run_on_loop(s, cancel_all);
+        /* Cancelled executions end within a loop turn or a decode step; the bound only keeps a
+         * bug from hanging the process forever. */
+        wait_idle(s, 30000);
+    }
+    /* Replies of requests that ended during the grace period may still be on their way out:
+     * a client that stopped reading must not keep the process alive for long. */
+    wait_idle(s, 5000);
+    run_on_loop(s, teardown);
+    params_free(s);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}

@@ -1,0 +1,311 @@
+/* Canonical events → the client's SSE stream.
+ *
+ * OpenAI (platform.openai.com/docs/api-reference/chat-streaming): `data: <chat.completion.chunk>`
+ * lines — a role chunk, content deltas, tool_calls deltas keyed by `index` with id, type and name
+ * only in a call's first fragment, a chunk with the finish_reason and an empty delta, a usage
+ * chunk with empty choices when stream_options.include_usage (then every chunk carries
+ * "usage": null), and `data: [DONE]`.
+ *
+ * Anthropic (docs.anthropic.com/en/docs/build-with-claude/streaming): message_start, then per
+ * content block content_block_start / content_block_delta... / content_block_stop, then
+ * message_delta (stop_reason, usage) and message_stop; `ping` keep-alives; `error` events.
+ *
+ * A failure after the stream began becomes an in-stream error event in the client's format and
+ * ends the stream (nothing follows it). */
+#define _DEFAULT_SOURCE /* strdup */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/http/translate.h"
+
+/* Event strings (ids, names, signatures) as JSON, repaired when not UTF-8 (lx_srv_json_text). */
+static json_t *jstr(const char *v) { return lx_srv_json_text(v ? v : "", v ? strlen(v) : 0); }
+
+/* A stream may interleave at most this many tool calls (a cap on the index map). */
+#define MAX_STREAM_TOOLS 4096
+
+typedef enum { BLOCK_NONE, BLOCK_TEXT, BLOCK_TOOL, BLOCK_THINKING, BLOCK_REDACTED } block_kind;
+
+struct lx_srv_stream {
+    lx_srv_format f;
+    char *id, *model;
+    long created;
+    bool include_usage;
+    bool began, ended, tool_seen;
+    llmux_usage usage;
+    /* OpenAI: canonical part index of each tool call, in order; the position is the client's
+     * tool_calls[].index. */
+    uint32_t *tools;
+    size_t n_tools;
+    /* Anthropic: the open content block. */
+    block_kind open;
+    uint32_t open_canon; /* its canonical part index */
+    long n_blocks;       /* blocks started so far: the next block's index */
+};
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+/* `event: name` (Anthropic only) and `data: <json>`, then the blank line; takes o. */
+static void frame(sbuf *b, const char *event, json_t *o) {
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) {
+        b->oom = true;
+        return;
+    }
+    if (event) {
+        puts_(b, "event: ");
+        puts_(b, event);
+        puts_(b, "\n");
+    }
+    puts_(b, "data: ");
+    puts_(b, s);
+    puts_(b, "\n\n");
+    free(s);
+}
+
+lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char *model, long created,
+                                    bool include_usage) {
+    lx_srv_stream *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->f = f;
+    s->created = created;
+    s->include_usage = include_usage;
+    s->usage = llmux_usage_default();
+    s->id = strdup(id);
+    s->model = strdup(model);
+    if (!s->id || !s->model) {
+        lx_srv_stream_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void lx_srv_stream_free(lx_srv_stream *s) {
+    if (!s) return;
+    free(s->id);
+    free(s->model);
+    free(s->tools);
+    free(s);
+}
+
+bool lx_srv_stream_ended(const lx_srv_stream *s) { return s->ended; }
+
+/* ------------------------------------------------------------------ OpenAI */
+
+static void chunk(lx_srv_stream *s, sbuf *b, json_t *delta, const char *finish) {
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:o}]}", "id", s->id, "object", "chat.completion.chunk",
+                          "created", (json_int_t)s->created, "model", s->model, "choices", "index", 0, "delta", delta,
+                          "logprobs", "finish_reason", finish ? json_string(finish) : json_null());
+    if (o && s->include_usage) json_object_set_new(o, "usage", json_null());
+    frame(b, NULL, o);
+}
+
+static long tool_ordinal(const lx_srv_stream *s, uint32_t canon) {
+    for (size_t i = s->n_tools; i-- > 0;)
+        if (s->tools[i] == canon) return (long)i;
+    return -1;
+}
+
+static void openai_error(lx_srv_stream *s, sbuf *b, llmux_status st, const char *msg) {
+    frame(b, NULL, lx_srv_error_json(LX_SRV_OPENAI, st, msg));
+    s->ended = true;
+}
+
+static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
+    if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
+        s->began = true;
+        chunk(s, b, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL);
+    }
+    switch (ev->type) {
+    case LLMUX_EVENT_TEXT_DELTA:
+        if (ev->text_len) chunk(s, b, json_pack("{s:o}", "content", lx_srv_json_text(ev->text, ev->text_len)), NULL);
+        break;
+    case LLMUX_EVENT_REASONING_DELTA:
+        if (ev->text_len && !ev->redacted)
+            chunk(s, b, json_pack("{s:o}", "reasoning_content", lx_srv_json_text(ev->text, ev->text_len)), NULL);
+        break;
+    case LLMUX_EVENT_TOOL_CALL_START: {
+        if (s->n_tools == MAX_STREAM_TOOLS) {
+            openai_error(s, b, LLMUX_E_UPSTREAM_PROTOCOL, "too many tool calls in one answer");
+            break;
+        }
+        uint32_t *t = realloc(s->tools, (s->n_tools + 1) * sizeof *t);
+        if (!t) {
+            b->oom = true;
+            break;
+        }
+        s->tools = t;
+        t[s->n_tools] = ev->index;
+        s->tool_seen = true;
+        chunk(s, b,
+              json_pack("{s:[{s:I,s:o,s:s,s:{s:o,s:s}}]}", "tool_calls", "index", (json_int_t)s->n_tools++, "id",
+                        jstr(ev->id), "type", "function", "function", "name", jstr(ev->name), "arguments", ""),
+              NULL);
+        break;
+    }
+    case LLMUX_EVENT_TOOL_CALL_DELTA: {
+        long k = tool_ordinal(s, ev->index);
+        if (k >= 0 && ev->text_len)
+            chunk(s, b,
+                  json_pack("{s:[{s:I,s:{s:o}}]}", "tool_calls", "index", (json_int_t)k, "function", "arguments",
+                            lx_srv_json_text(ev->text, ev->text_len)),
+                  NULL);
+        break;
+    }
+    case LLMUX_EVENT_USAGE: s->usage = ev->usage; break;
+    case LLMUX_EVENT_FINISH:
+        if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
+            openai_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
+            break;
+        }
+        chunk(s, b, json_object(), lx_srv_openai_finish(ev->finish_reason, s->tool_seen));
+        if (s->include_usage) {
+            json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "chat.completion.chunk", "created",
+                                  (json_int_t)s->created, "model", s->model, "choices", "usage",
+                                  lx_srv_openai_usage(&s->usage));
+            frame(b, NULL, o);
+        }
+        puts_(b, "data: [DONE]\n\n");
+        s->ended = true;
+        break;
+    case LLMUX_EVENT_ERROR:
+        openai_error(s, b, ev->error ? ev->error->status : LLMUX_E_INTERNAL, ev->error ? ev->error->message : NULL);
+        break;
+    default: break;
+    }
+}
+
+/* --------------------------------------------------------------- Anthropic */
+
+static void close_block(lx_srv_stream *s, sbuf *b) {
+    if (s->open == BLOCK_NONE) return;
+    frame(b, "content_block_stop", json_pack("{s:s,s:I}", "type", "content_block_stop", "index", (json_int_t)(s->n_blocks - 1)));
+    s->open = BLOCK_NONE;
+}
+
+/* Makes the block of (canonical index, kind) the open one; starts it with `start` (taken). */
+static void open_block(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind kind, json_t *start) {
+    if (s->open == kind && s->open_canon == canon) {
+        json_decref(start);
+        return;
+    }
+    close_block(s, b);
+    frame(b, "content_block_start",
+          json_pack("{s:s,s:I,s:o}", "type", "content_block_start", "index", (json_int_t)s->n_blocks, "content_block", start));
+    s->n_blocks++;
+    s->open = kind;
+    s->open_canon = canon;
+}
+
+static void delta(lx_srv_stream *s, sbuf *b, json_t *d) {
+    frame(b, "content_block_delta",
+          json_pack("{s:s,s:I,s:o}", "type", "content_block_delta", "index", (json_int_t)(s->n_blocks - 1), "delta", d));
+}
+
+static void anthropic_error(lx_srv_stream *s, sbuf *b, llmux_status st, const char *msg) {
+    frame(b, "error", lx_srv_error_json(LX_SRV_ANTHROPIC, st, msg));
+    s->ended = true;
+}
+
+static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
+    if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
+        s->began = true;
+        frame(b, "message_start",
+              json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:[],s:n,s:n,s:{s:i,s:i}}}", "type", "message_start", "message", "id",
+                        s->id, "type", "message", "role", "assistant", "model", s->model, "content", "stop_reason",
+                        "stop_sequence", "usage", "input_tokens", 0, "output_tokens", 0));
+    }
+    switch (ev->type) {
+    case LLMUX_EVENT_TEXT_DELTA:
+        open_block(s, b, ev->index, BLOCK_TEXT, json_pack("{s:s,s:s}", "type", "text", "text", ""));
+        if (ev->text_len) delta(s, b, json_pack("{s:s,s:o}", "type", "text_delta", "text", lx_srv_json_text(ev->text, ev->text_len)));
+        break;
+    case LLMUX_EVENT_REASONING_DELTA:
+        if (ev->redacted) {
+            /* Redacted thinking arrives whole in its start block; it has no deltas. */
+            open_block(s, b, ev->index, BLOCK_REDACTED,
+                       json_pack("{s:s,s:o}", "type", "redacted_thinking", "data", lx_srv_json_text(ev->text, ev->text_len)));
+            break;
+        }
+        open_block(s, b, ev->index, BLOCK_THINKING, json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""));
+        if (ev->text_len) delta(s, b, json_pack("{s:s,s:o}", "type", "thinking_delta", "thinking", lx_srv_json_text(ev->text, ev->text_len)));
+        if (ev->signature && *ev->signature)
+            delta(s, b, json_pack("{s:s,s:o}", "type", "signature_delta", "signature", jstr(ev->signature)));
+        break;
+    case LLMUX_EVENT_TOOL_CALL_START:
+        s->tool_seen = true;
+        open_block(s, b, ev->index, BLOCK_TOOL,
+                   json_pack("{s:s,s:o,s:o,s:{}}", "type", "tool_use", "id", jstr(ev->id), "name", jstr(ev->name), "input"));
+        break;
+    case LLMUX_EVENT_TOOL_CALL_DELTA:
+        if (s->open == BLOCK_TOOL && s->open_canon == ev->index && ev->text_len)
+            delta(s, b, json_pack("{s:s,s:o}", "type", "input_json_delta", "partial_json", lx_srv_json_text(ev->text, ev->text_len)));
+        break;
+    case LLMUX_EVENT_TOOL_CALL_END:
+        if (s->open == BLOCK_TOOL && s->open_canon == ev->index) close_block(s, b);
+        break;
+    case LLMUX_EVENT_USAGE: s->usage = ev->usage; break;
+    case LLMUX_EVENT_FINISH:
+        if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
+            anthropic_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
+            break;
+        }
+        close_block(s, b);
+        frame(b, "message_delta",
+              json_pack("{s:s,s:{s:s,s:n},s:o}", "type", "message_delta", "delta", "stop_reason",
+                        lx_srv_anthropic_stop(ev->finish_reason, s->tool_seen), "stop_sequence", "usage",
+                        lx_srv_anthropic_usage(&s->usage)));
+        frame(b, "message_stop", json_pack("{s:s}", "type", "message_stop"));
+        s->ended = true;
+        break;
+    case LLMUX_EVENT_ERROR:
+        anthropic_error(s, b, ev->error ? ev->error->status : LLMUX_E_INTERNAL, ev->error ? ev->error->message : NULL);
+        break;
+    default: break;
+    }
+}
+
+bool lx_srv_stream_event(lx_srv_stream *s, const llmux_event *ev, char **out) {
+    *out = NULL;
+    if (s->ended) return true;
+    sbuf b = {0};
+    if (s->f == LX_SRV_ANTHROPIC) anthropic_event(s, ev, &b);
+    else openai_event(s, ev, &b);
+    if (b.oom) {
+        free(b.p);
+        return false;
+    }
+    *out = b.p;
+    return true;
+}
+
+char *lx_srv_stream_ping(lx_srv_stream *s) {
+    /* An SSE comment line is ignored by every SSE parser (WHATWG "server-sent events" §9.2.6). */
+    return strdup(s->f == LX_SRV_ANTHROPIC ? "event: ping\ndata: {\"type\":\"ping\"}\n\n" : ": keep-alive\n\n");
+}

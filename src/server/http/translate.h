@@ -1,0 +1,108 @@
+/* The server's translators between the client formats (OpenAI Chat Completions, Anthropic
+ * Messages) and llmux's canonical types. Pure functions on bytes and public llmux types: no
+ * sockets, no loop, so they are unit-tested and fuzzed on their own (fuzz/fuzz_server_request.c).
+ *
+ * References: OpenAI "Create chat completion" and "Chat completion chunk" objects
+ * (platform.openai.com/docs/api-reference/chat), Anthropic "Messages" and "Streaming messages"
+ * (docs.anthropic.com/en/api/messages, /en/docs/build-with-claude/streaming). */
+#ifndef LX_SERVER_TRANSLATE_H
+#define LX_SERVER_TRANSLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "llmux.h"
+
+/* Caps on what one client request may hold (each past its cap → 400 naming it). The body itself
+ * is capped before parsing (lx_server_params.max_body_bytes). */
+#define LX_SRV_MAX_MESSAGES 4096
+#define LX_SRV_MAX_PARTS 1024  /* per message */
+#define LX_SRV_MAX_TOOLS 512
+#define LX_SRV_MAX_STOP 16
+#define LX_SRV_MAX_JSON_DEPTH 64
+
+typedef enum lx_srv_format { LX_SRV_OPENAI = 0, LX_SRV_ANTHROPIC = 1 } lx_srv_format;
+
+/* A translated request and everything it points to: strings borrow from the parsed JSON (kept
+ * here), arrays and generated strings are owned by the bag. Released with lx_srv_req_free. */
+typedef struct lx_srv_req {
+    llmux_request req;
+    json_t *root;
+    void **allocs;           /* every allocation the request points to */
+    size_t n_allocs, cap_allocs;
+    bool include_usage;      /* OpenAI stream_options.include_usage */
+} lx_srv_req;
+
+/* Parses and translates a client body (len bytes, need not be NUL-terminated). On success *out
+ * is owned by the caller (lx_srv_req_free). On failure returns LLMUX_E_INVALID_REQUEST with a
+ * message naming the field ("messages[2].content[0].type: ...") and *out is NULL. */
+llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+void lx_srv_req_free(lx_srv_req *r);
+
+/* Helpers the translators share (request_common.c). */
+void *lx_srv_alloc(lx_srv_req *r, size_t size);          /* zeroed; NULL when out of memory */
+char *lx_srv_strdup(lx_srv_req *r, const char *s, size_t n);
+char *lx_srv_dump(lx_srv_req *r, const json_t *v);      /* compact JSON text of v */
+llmux_status lx_srv_fail(llmux_error_info *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Parses the body as one JSON object with the depth cap. NULL (err filled) when it is not one. */
+json_t *lx_srv_parse_object(const char *body, size_t len, llmux_error_info *err);
+/* Reads an optional number / integer / bool field: true when absent or valid (then *out set when
+ * present); false (err filled, naming `name`) when of the wrong type or out of range. */
+bool lx_srv_opt_number(const json_t *obj, const char *name, double lo, double hi, double *out, llmux_error_info *err);
+bool lx_srv_opt_int(const json_t *obj, const char *name, int64_t lo, int64_t hi, int64_t *out, llmux_error_info *err);
+bool lx_srv_opt_bool(const json_t *obj, const char *name, bool *out, llmux_error_info *err);
+/* An optional string field: true when absent (*out NULL) or a string. */
+bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, llmux_error_info *err);
+
+/* ----------------------------------------------------------------- output */
+
+/* The final, non-streamed answer in the client's format (JSON text, malloc'd; NULL when out of
+ * memory). created: unix seconds. */
+char *lx_srv_openai_response(const llmux_response *resp, const char *id, const char *model, long created);
+char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, const char *model);
+
+/* A JSON string of n bytes of model output; bytes that are not UTF-8 (a local model can emit
+ * them) become U+FFFD instead of failing the whole answer. New reference; NULL when out of memory. */
+json_t *lx_srv_json_text(const char *p, size_t n);
+
+/* Usage objects in each format (unknown counts as 0); new references, NULL when out of memory. */
+json_t *lx_srv_openai_usage(const llmux_usage *u);
+json_t *lx_srv_anthropic_usage(const llmux_usage *u);
+/* An error object in the client's format (new reference; NULL when out of memory); a NULL or
+ * empty message becomes the class's llmux_strerror. */
+json_t *lx_srv_error_json(lx_srv_format f, llmux_status st, const char *message);
+
+/* An error body in the client's format (malloc'd JSON text; NULL when out of memory). */
+char *lx_srv_error_body(lx_srv_format f, llmux_status st, const char *message);
+
+/* Streaming: canonical events in, the client's SSE bytes out. One per streamed request. */
+typedef struct lx_srv_stream lx_srv_stream;
+
+/* id: the response id the client sees; model: what the client asked for. NULL when out of memory. */
+lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char *model, long created,
+                                    bool include_usage);
+void lx_srv_stream_free(lx_srv_stream *s);
+/* Appends the SSE text one event produces to *out (a malloc'd, NUL-terminated buffer the caller
+ * frees; NULL when the event produces nothing). ERROR after the stream began → an in-stream error
+ * event; FINISH → the closing events (finish chunk, usage, [DONE] / message_delta, message_stop).
+ * False when out of memory. */
+bool lx_srv_stream_event(lx_srv_stream *s, const llmux_event *ev, char **out);
+/* A keep-alive: an Anthropic `ping` event, an SSE comment for OpenAI (malloc'd). */
+char *lx_srv_stream_ping(lx_srv_stream *s);
+/* Whether the stream has produced its terminal events. */
+bool lx_srv_stream_ended(const lx_srv_stream *s);
+
+/* "stop", "length", "tool_calls", "content_filter" / "end_turn", "max_tokens", "tool_use",
+ * "refusal". tool_calls_seen: the answer holds a tool call, which then wins over a plain stop
+ * (whatever backend answered, a tool call comes back as one). */
+const char *lx_srv_openai_finish(llmux_finish_reason r, bool tool_calls_seen);
+const char *lx_srv_anthropic_stop(llmux_finish_reason r, bool tool_calls_seen);
+
+#endif

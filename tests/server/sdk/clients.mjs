@@ -1,0 +1,119 @@
+// The official OpenAI and Anthropic SDKs against `llmux serve` (tests/server/test_sdk.c starts
+// the server and scripts the fake upstream in the order of the requests below).
+// Usage: node clients.mjs http://127.0.0.1:PORT
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+
+const base = process.argv[2];
+const LOCAL = 'local/llmux-fortunes';
+const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+const anthropic = new Anthropic({ baseURL: base, apiKey: 'unused', maxRetries: 0 });
+const user = [{ role: 'user', content: 'Hello' }];
+const weatherFn = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+const weatherTool = { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } };
+
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log(`ok ${name}`);
+  } catch (e) {
+    console.log(`FAIL ${name}: ${e?.stack || e}`);
+    process.exitCode = 1;
+  }
+}
+
+await check('openai models.list', async () => {
+  const ids = [];
+  for await (const m of openai.models.list()) ids.push(m.id);
+  assert.equal(ids[0], LOCAL);
+});
+
+await check('openai create', async () => {
+  const r = await openai.chat.completions.create({ model: LOCAL, messages: user, max_tokens: 8 });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(typeof r.choices[0].message.content, 'string');
+  assert.ok(r.usage.completion_tokens > 0);
+});
+
+await check('openai stream with usage', async () => {
+  const s = await openai.chat.completions.create({ model: LOCAL, messages: user, max_tokens: 8, stream: true, stream_options: { include_usage: true } });
+  let text = '', usage = null, chunks = 0;
+  for await (const c of s) {
+    chunks++;
+    if (c.choices[0]?.delta?.content) text += c.choices[0].delta.content;
+    if (c.usage) usage = c.usage;
+  }
+  assert.ok(chunks > 2 && text.length > 0);
+  assert.ok(usage.completion_tokens > 0);
+});
+
+await check('openai tool call (openai backend, streamed)', async () => {
+  const s = openai.chat.completions.stream({ model: 'openai/gpt-4o-mini', messages: user, tools: [weatherFn] });
+  const done = await s.finalChatCompletion();
+  const c = done.choices[0];
+  assert.equal(c.finish_reason, 'tool_calls');
+  assert.equal(c.message.tool_calls[0].function.name, 'get_weather');
+  assert.equal(JSON.parse(c.message.tool_calls[0].function.arguments).city, 'Paris');
+});
+
+await check('openai n=2 is BadRequestError', async () => {
+  await assert.rejects(openai.chat.completions.create({ model: LOCAL, messages: user, n: 2 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && /n = 1/.test(e.message));
+});
+
+await check('openai upstream 429 is RateLimitError', async () => {
+  await assert.rejects(openai.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: user }),
+    (e) => e instanceof OpenAI.RateLimitError && e.status === 429 && e.headers.get('retry-after') === '7');
+});
+
+await check('anthropic create', async () => {
+  const m = await anthropic.messages.create({ model: LOCAL, max_tokens: 8, messages: user });
+  assert.equal(m.type, 'message');
+  assert.equal(m.content[0].type, 'text');
+  assert.ok(['end_turn', 'max_tokens'].includes(m.stop_reason));
+});
+
+await check('anthropic tool_use (anthropic backend, streamed)', async () => {
+  const m = await anthropic.messages.stream({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 100, messages: user, tools: [weatherTool] }).finalMessage();
+  const t = m.content.find((b) => b.type === 'tool_use');
+  assert.equal(m.stop_reason, 'tool_use');
+  assert.equal(t.name, 'get_weather');
+  assert.equal(t.input.city, 'Paris');
+});
+
+await check('anthropic tool_use (openai backend, streamed)', async () => {
+  const m = await anthropic.messages.stream({ model: 'openai/gpt-4o-mini', max_tokens: 100, messages: user, tools: [weatherTool] }).finalMessage();
+  assert.equal(m.stop_reason, 'tool_use');
+  const t = m.content.find((b) => b.type === 'tool_use');
+  assert.equal(t.id, 'call_fk');
+  assert.equal(t.input.city, 'Paris');
+});
+
+await check('anthropic missing max_tokens is BadRequestError', async () => {
+  await assert.rejects(anthropic.messages.create({ model: LOCAL, messages: user }),
+    (e) => e instanceof Anthropic.BadRequestError && e.status === 400 && e.error?.error?.type === 'invalid_request_error');
+});
+
+await check('anthropic models.list', async () => {
+  const ids = [];
+  for await (const m of anthropic.models.list()) ids.push(m.id);
+  assert.equal(ids[0], LOCAL);
+});
+
+// Last: the upstream streams this answer slowly; the test asserts on the fake server's side that
+// the abort closed the upstream connection long before the stream would have ended.
+await check('openai aborted stream, then a working request', async () => {
+  const ac = new AbortController();
+  const s = await openai.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: user, stream: true }, { signal: ac.signal });
+  let chunks = 0;
+  try {
+    for await (const c of s) { chunks++; ac.abort(); }
+  } catch (e) {
+    // The SDK either ends the iteration quietly or raises its abort error.
+    assert.ok(e instanceof OpenAI.APIUserAbortError || e.name === 'AbortError', String(e));
+  }
+  assert.ok(chunks >= 1);
+  const r = await openai.chat.completions.create({ model: LOCAL, messages: user, max_tokens: 4 });
+  assert.equal(r.choices.length, 1);
+});

@@ -1,0 +1,766 @@
+/* llmux serve's HTTP server over real loopback sockets, with libcurl as the client: backed by the
+ * bundled local model and by the fake provider server speaking OpenAI and Anthropic. Proves the
+ * response shapes and exact SSE order of both client formats, tool calls crossing formats
+ * (an OpenAI backend's tool call as Anthropic tool_use and the reverse), errors with the class's
+ * status and the client's error shape, the body cap, cancellation of the upstream when a client
+ * hangs up mid-stream, the bound on requests in flight and the graceful stop. */
+#define _GNU_SOURCE /* strcasestr */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "server_fixture.h"
+
+/* ----------------------------------------------------------------- SSE */
+
+/* One SSE frame: its event name ("" when none) and data. */
+typedef struct frame {
+    char event[64];
+    char *data;
+} frame;
+
+/* Splits an SSE body into frames; asserts the framing (each frame ends with a blank line, each
+ * line is `event: ` or `data: ` or a comment). Returns the count; frames are freed by frames_free. */
+static size_t parse_sse(const char *body, frame *out, size_t max) {
+    size_t n = 0;
+    const char *p = body;
+    while (*p) {
+        const char *end = strstr(p, "\n\n");
+        assert_non_null(end); /* every frame is terminated */
+        assert_true(n < max);
+        frame *fr = &out[n];
+        memset(fr, 0, sizeof *fr);
+        const char *line = p;
+        bool comment_only = true;
+        while (line < end) {
+            const char *nl = memchr(line, '\n', (size_t)(end - line));
+            if (!nl) nl = end;
+            size_t len = (size_t)(nl - line);
+            if (strncmp(line, "event: ", 7) == 0) {
+                snprintf(fr->event, sizeof fr->event, "%.*s", (int)(len - 7), line + 7);
+                comment_only = false;
+            } else if (strncmp(line, "data: ", 6) == 0) {
+                fr->data = strndup(line + 6, len - 6);
+                comment_only = false;
+            } else {
+                assert_true(line[0] == ':'); /* nothing else is allowed in a frame */
+            }
+            line = nl + 1;
+        }
+        if (!comment_only) {
+            assert_non_null(fr->data);
+            n++;
+        }
+        p = end + 2;
+    }
+    return n;
+}
+
+static void frames_free(frame *f, size_t n) {
+    for (size_t i = 0; i < n; i++) free(f[i].data);
+}
+
+static json_t *load(const char *s) {
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    if (!j) fprintf(stderr, "not JSON (%s): %s\n", e.text, s);
+    assert_non_null(j);
+    return j;
+}
+
+/* The text an OpenAI SSE fixture streams (its content deltas joined). */
+static void fixture_openai_text(const char *file, char *out, size_t size) {
+    char *body = lx_fake_read_file(file, NULL);
+    assert_non_null(body);
+    frame fr[64];
+    size_t n = parse_sse(body, fr, 64);
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fr[i].data, "[DONE]") == 0) continue;
+        json_t *j = load(fr[i].data);
+        const char *t = json_string_value(json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
+        if (t) strncat(out, t, size - strlen(out) - 1);
+        json_decref(j);
+    }
+    frames_free(fr, n);
+    free(body);
+}
+
+static bool has_header(const sf_reply *r, const char *line) { return strcasestr(r->headers, line) != NULL; }
+
+static void wait_active(sf *f, int n) {
+    for (int i = 0; i < 1000 && lx_server_active(f->srv) != n; i++) usleep(10000);
+    assert_int_equal(lx_server_active(f->srv), n);
+}
+
+/* ---------------------------------------------------------- local model */
+
+static void test_openai_local_plain(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"" SF_LOCAL "\",\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+            "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hello\"}]}],\"max_tokens\":8,\"seed\":7}",
+            &r);
+    assert_int_equal(r.status, 200);
+    assert_true(has_header(&r, "Content-Type: application/json"));
+    json_t *j = load(r.body);
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "chat.completion");
+    assert_string_equal(json_string_value(json_object_get(j, "model")), SF_LOCAL);
+    assert_true(strncmp(json_string_value(json_object_get(j, "id")), "chatcmpl-", 9) == 0);
+    json_t *ch = json_array_get(json_object_get(j, "choices"), 0);
+    json_t *msg = json_object_get(ch, "message");
+    assert_string_equal(json_string_value(json_object_get(msg, "role")), "assistant");
+    assert_true(strlen(json_string_value(json_object_get(msg, "content"))) > 0);
+    const char *fin = json_string_value(json_object_get(ch, "finish_reason"));
+    assert_true(strcmp(fin, "stop") == 0 || strcmp(fin, "length") == 0);
+    json_int_t out = json_integer_value(json_object_get(json_object_get(j, "usage"), "completion_tokens"));
+    assert_true(out >= 1 && out <= 8);
+    json_decref(j);
+    free(r.body);
+    sf_stop(&f);
+}
+
+static void test_anthropic_local_stream(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":6,\"stream\":true,\"system\":[{\"type\":\"text\",\"text\":\"x\"}],"
+            "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    assert_true(has_header(&r, "Content-Type: text/event-stream"));
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    /* message_start, content_block_start, deltas..., content_block_stop, message_delta, message_stop */
+    assert_true(n >= 6);
+    assert_string_equal(fr[0].event, "message_start");
+    assert_string_equal(fr[1].event, "content_block_start");
+    for (size_t i = 2; i < n - 3; i++) assert_string_equal(fr[i].event, "content_block_delta");
+    assert_string_equal(fr[n - 3].event, "content_block_stop");
+    assert_string_equal(fr[n - 2].event, "message_delta");
+    assert_string_equal(fr[n - 1].event, "message_stop");
+    for (size_t i = 0; i < n; i++) { /* each data's type names its event */
+        json_t *j = load(fr[i].data);
+        assert_string_equal(json_string_value(json_object_get(j, "type")), fr[i].event);
+        json_decref(j);
+    }
+    json_t *md = load(fr[n - 2].data);
+    const char *stop = json_string_value(json_object_get(json_object_get(md, "delta"), "stop_reason"));
+    assert_true(strcmp(stop, "end_turn") == 0 || strcmp(stop, "max_tokens") == 0);
+    json_decref(md);
+    frames_free(fr, n);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* ---------------------------------------------------------- fake upstream */
+
+static void test_openai_stream_exact_order(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+            "\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+            &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_true(n >= 5);
+    assert_string_equal(fr[n - 1].data, "[DONE]");
+    char text[1024] = "", want[1024];
+    fixture_openai_text("tests/data/fake/openai/stream_text.sse", want, sizeof want);
+    const char *id = NULL;
+    for (size_t i = 0; i + 1 < n; i++) {
+        json_t *j = load(fr[i].data);
+        assert_string_equal(json_string_value(json_object_get(j, "object")), "chat.completion.chunk");
+        if (!id) id = strdup(json_string_value(json_object_get(j, "id")));
+        assert_string_equal(json_string_value(json_object_get(j, "id")), id); /* one id for the stream */
+        assert_true(json_object_get(j, "usage") != NULL);                      /* null or the usage */
+        json_t *choices = json_object_get(j, "choices");
+        json_t *c0 = json_array_get(choices, 0);
+        json_t *delta = json_object_get(c0, "delta");
+        if (i == 0) {
+            assert_string_equal(json_string_value(json_object_get(delta, "role")), "assistant");
+        } else if (i < n - 3) {
+            assert_null(json_object_get(delta, "role"));
+            assert_true(json_is_null(json_object_get(c0, "finish_reason")));
+            strcat(text, json_string_value(json_object_get(delta, "content")));
+        } else if (i == n - 3) {
+            assert_int_equal(json_object_size(delta), 0);
+            assert_string_equal(json_string_value(json_object_get(c0, "finish_reason")), "stop");
+        } else { /* the usage chunk */
+            assert_int_equal(json_array_size(choices), 0);
+            assert_true(json_integer_value(json_object_get(json_object_get(j, "usage"), "total_tokens")) > 0);
+        }
+        json_decref(j);
+    }
+    assert_string_equal(text, want);
+    free((void *)id);
+    frames_free(fr, n);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* The upstream dies after content went out: the client's stream ends with an in-stream error in
+ * its own format and nothing after it (no [DONE] / message_stop). */
+static void test_failure_mid_stream(void **state) {
+    sf f;
+    sf_start(&f);
+    for (int i = 0; i < 2; i++) {
+        lx_fake_response fr;
+        memset(&fr, 0, sizeof fr);
+        fr.path_prefix = i == 0 ? "/v1/chat/completions" : "/v1/messages";
+        fr.headers = "Content-Type: text/event-stream\r\n";
+        fr.body_file = i == 0 ? "tests/data/fake/openai/stream_text.sse" : "tests/data/fake/anthropic/stream_text.sse";
+        fr.chunked = true;
+        fr.chunk_size = 64;
+        fr.end = LX_FAKE_END_BREAK;
+        fr.end_after = 700; /* past the first content deltas of both fixtures */
+        assert_true(lx_fake_server_push(f.up, &fr));
+    }
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_true(n >= 3);
+    assert_non_null(strstr(fr[1].data, "\"content\":")); /* content went out first */
+    json_t *j = load(fr[n - 1].data);
+    json_t *e = json_object_get(j, "error");
+    assert_true(json_is_object(e));
+    assert_string_equal(json_string_value(json_object_get(e, "type")), "server_error");
+    json_decref(j);
+    assert_null(strstr(r.body, "[DONE]"));
+    frames_free(fr, n);
+    free(r.body);
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":5,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    n = parse_sse(r.body, fr, 64);
+    assert_string_equal(fr[0].event, "message_start");
+    assert_string_equal(fr[n - 1].event, "error");
+    j = load(fr[n - 1].data);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "type")), "api_error");
+    json_decref(j);
+    assert_null(strstr(r.body, "message_stop"));
+    frames_free(fr, n);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* An OpenAI-format backend's tool call reaches an Anthropic client as a tool_use block. */
+static void test_openai_tool_call_as_tool_use(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_tool.json", NULL, 0, 0);
+    const char *req = "{\"model\":\"openai/gpt-4o-mini\",\"max_tokens\":100,%s\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}],"
+                      "\"tools\":[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}]}";
+    char body[512];
+    snprintf(body, sizeof body, req, "\"stream\":true,");
+    sf_reply r;
+    sf_post(&f, "/v1/messages", body, &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_true(n >= 6);
+    assert_string_equal(fr[0].event, "message_start");
+    assert_string_equal(fr[1].event, "content_block_start");
+    json_t *start = load(fr[1].data);
+    json_t *cb = json_object_get(start, "content_block");
+    assert_string_equal(json_string_value(json_object_get(cb, "type")), "tool_use");
+    assert_string_equal(json_string_value(json_object_get(cb, "id")), "call_fk");
+    assert_string_equal(json_string_value(json_object_get(cb, "name")), "get_weather");
+    json_decref(start);
+    char args[256] = "";
+    size_t i = 2;
+    for (; i < n && strcmp(fr[i].event, "content_block_delta") == 0; i++) {
+        json_t *d = load(fr[i].data);
+        json_t *delta = json_object_get(d, "delta");
+        assert_string_equal(json_string_value(json_object_get(delta, "type")), "input_json_delta");
+        strcat(args, json_string_value(json_object_get(delta, "partial_json")));
+        json_decref(d);
+    }
+    assert_string_equal(args, "{\"city\":\"Paris\"}");
+    assert_int_equal(n, i + 3);
+    assert_string_equal(fr[i].event, "content_block_stop");
+    assert_string_equal(fr[i + 1].event, "message_delta");
+    assert_non_null(strstr(fr[i + 1].data, "\"stop_reason\":\"tool_use\""));
+    assert_string_equal(fr[i + 2].event, "message_stop");
+    frames_free(fr, n);
+    free(r.body);
+
+    snprintf(body, sizeof body, req, "");
+    sf_post(&f, "/v1/messages", body, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "message");
+    assert_string_equal(json_string_value(json_object_get(j, "stop_reason")), "tool_use");
+    json_t *b0 = json_array_get(json_object_get(j, "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(b0, "type")), "tool_use");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b0, "input"), "city")), "Paris");
+    json_decref(j);
+    free(r.body);
+    /* The upstream saw the Anthropic tool as an OpenAI function tool. */
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    assert_non_null(strstr(up.body, "\"get_weather\""));
+    assert_non_null(strstr(up.body, "\"function\""));
+    free(up.body);
+    sf_stop(&f);
+}
+
+/* An Anthropic backend's tool_use reaches an OpenAI client as tool_calls. */
+static void test_anthropic_tool_use_as_tool_calls(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_tool.json", NULL, 0, 0);
+    const char *req = "{\"model\":\"anthropic/claude-sonnet-4-5\",%s\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}],"
+                      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}],"
+                      "\"tool_choice\":\"required\"}";
+    char body[512];
+    snprintf(body, sizeof body, req, "\"stream\":true,");
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions", body, &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_string_equal(fr[n - 1].data, "[DONE]");
+    char args[256] = "";
+    int firsts = 0;
+    const char *finish = NULL;
+    for (size_t i = 1; i + 1 < n; i++) {
+        json_t *j = load(fr[i].data);
+        json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+        json_t *tc = json_array_get(json_object_get(json_object_get(c0, "delta"), "tool_calls"), 0);
+        if (tc) {
+            assert_int_equal(json_integer_value(json_object_get(tc, "index")), 0);
+            json_t *fn = json_object_get(tc, "function");
+            if (json_object_get(tc, "id")) { /* the first fragment: id, type and name, only there */
+                firsts++;
+                assert_string_equal(json_string_value(json_object_get(tc, "id")), "toolu_fk");
+                assert_string_equal(json_string_value(json_object_get(tc, "type")), "function");
+                assert_string_equal(json_string_value(json_object_get(fn, "name")), "get_weather");
+            } else {
+                assert_null(json_object_get(fn, "name"));
+            }
+            strcat(args, json_string_value(json_object_get(fn, "arguments")));
+        }
+        if (json_is_string(json_object_get(c0, "finish_reason"))) finish = strdup(json_string_value(json_object_get(c0, "finish_reason")));
+        json_decref(j);
+    }
+    assert_int_equal(firsts, 1);
+    json_t *parsed = load(args);
+    assert_string_equal(json_string_value(json_object_get(parsed, "city")), "Paris");
+    json_decref(parsed);
+    assert_non_null(finish);
+    assert_string_equal(finish, "tool_calls");
+    free((void *)finish);
+    frames_free(fr, n);
+    free(r.body);
+    /* tool_choice "required" went upstream as Anthropic's {"type":"any"}. */
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    assert_non_null(strstr(up.body, "\"any\""));
+    free(up.body);
+
+    snprintf(body, sizeof body, req, "");
+    sf_post(&f, "/v1/chat/completions", body, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "finish_reason")), "tool_calls");
+    json_t *tc = json_array_get(json_object_get(json_object_get(c0, "message"), "tool_calls"), 0);
+    assert_string_equal(json_string_value(json_object_get(tc, "type")), "function");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tc, "function"), "name")), "get_weather");
+    json_decref(j);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* -------------------------------------------------------------- errors */
+
+static void assert_openai_error(const sf_reply *r, long status, const char *type, const char *code) {
+    assert_int_equal(r->status, status);
+    json_t *j = load(r->body);
+    json_t *e = json_object_get(j, "error");
+    assert_true(json_is_object(e));
+    assert_true(strlen(json_string_value(json_object_get(e, "message"))) > 0);
+    assert_string_equal(json_string_value(json_object_get(e, "type")), type);
+    if (code) assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    json_decref(j);
+}
+
+static void assert_anthropic_error(const sf_reply *r, long status, const char *type) {
+    assert_int_equal(r->status, status);
+    json_t *j = load(r->body);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "error");
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "type")), type);
+    assert_true(strlen(json_string_value(json_object_get(e, "message"))) > 0);
+    json_decref(j);
+}
+
+static void test_errors(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    /* An upstream 429 before anything streamed: the client's status, shape and Retry-After. */
+    sf_push(&f, "/v1/chat/completions", 429, "application/json", "tests/data/fake/openai/error_429.json",
+            "Retry-After: 7\r\n", 0, 0);
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_openai_error(&r, 429, "rate_limit_error", "rate_limited");
+    assert_true(has_header(&r, "Retry-After: 7"));
+    free(r.body);
+    sf_push(&f, "/v1/messages", 429, "application/json", "tests/data/fake/anthropic/error_429.json", "retry-after: 3\r\n", 0, 0);
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":5,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_anthropic_error(&r, 429, "rate_limit_error");
+    assert_true(has_header(&r, "Retry-After: 3"));
+    free(r.body);
+    /* Malformed bodies and refused fields. */
+    sf_post(&f, "/v1/chat/completions", "{\"model\": ", &r);
+    assert_openai_error(&r, 400, "invalid_request_error", "invalid_request");
+    free(r.body);
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"" SF_LOCAL "\",\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_openai_error(&r, 400, "invalid_request_error", NULL);
+    assert_non_null(strstr(r.body, "n: only n = 1"));
+    free(r.body);
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"" SF_LOCAL "\",\"logprobs\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_openai_error(&r, 400, "invalid_request_error", NULL);
+    free(r.body);
+    sf_post(&f, "/v1/messages", "{\"model\":\"" SF_LOCAL "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_anthropic_error(&r, 400, "invalid_request_error");
+    assert_non_null(strstr(r.body, "max_tokens"));
+    free(r.body);
+    /* An unknown local model: refused before anything runs, with its class's status. */
+    sf_post(&f, "/v1/messages", "{\"model\":\"local/nope\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_anthropic_error(&r, 404, "not_found_error");
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/v1/nothing", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/v1/chat/completions", NULL, 0, NULL, &r), CURLE_OK);
+    assert_openai_error(&r, 400, "invalid_request_error", NULL);
+    free(r.body);
+    assert_int_equal(lx_fake_server_mismatches(f.up), 0);
+    sf_stop(&f);
+}
+
+static void test_body_cap(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.max_body_bytes = 4096;
+    sf f;
+    sf_start_with(&f, &sp);
+    size_t n = 64 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, ' ', n);
+    big[n] = 0;
+    memcpy(big, "{\"model\":\"x\",\"messages\":[],\"pad\":\"", 35);
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    sf_http(&f, "POST", "/v1/chat/completions", big, n, NULL, &r);
+    assert_int_equal(r.status, 413);
+    free(r.body);
+    free(big);
+    /* The server still answers afterwards. */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    sf_stop(&f);
+}
+
+static void test_header_cap(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.max_header_bytes = 2048;
+    sf f;
+    sf_start_with(&f, &sp);
+    char big[4096 + 16];
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', 4096);
+    big[7 + 4096] = 0;
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    sf_http(&f, "GET", "/health", NULL, 0, big, &r);
+    assert_int_equal(r.status, 400);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* A stream whose upstream is quiet gets keep-alives: Anthropic `ping` events between its real
+ * events, never before message_start. */
+static void test_keepalive_pings(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.keepalive_ms = 50;
+    sf f;
+    sf_start_with(&f, &sp);
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_text.sse", NULL, 256, 400);
+    sf_reply r;
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":5,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    frame fr[128];
+    size_t n = parse_sse(r.body, fr, 128);
+    assert_string_equal(fr[0].event, "message_start");
+    assert_string_equal(fr[n - 1].event, "message_stop");
+    size_t pings = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fr[i].event, "ping") == 0) {
+            assert_string_equal(fr[i].data, "{\"type\":\"ping\"}");
+            pings++;
+        }
+    assert_true(pings >= 1);
+    frames_free(fr, n);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* The idle timeout is for clients that send nothing; an answer that takes longer than it (here a
+ * 1 s timeout and an upstream that holds its status line 2.5 s) still arrives, streamed or not. */
+static void test_idle_timeout_spares_slow_answers(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.idle_timeout_s = 1;
+    sf f;
+    sf_start_with(&f, &sp);
+    lx_fake_response fr;
+    memset(&fr, 0, sizeof fr);
+    fr.path_prefix = "/v1/chat/completions";
+    fr.headers = "Content-Type: application/json\r\n";
+    fr.body_file = "tests/data/fake/openai/response_text.json";
+    fr.status_delay_ms = 2500;
+    assert_true(lx_fake_server_push(f.up, &fr));
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"chat.completion\""));
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* X-Request-Id: a client's is echoed and recorded with the execution; without one the response
+ * id is echoed; a malformed one is refused. */
+static void test_request_id(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    const char *body = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    assert_int_equal(sf_http(&f, "POST", "/v1/chat/completions", body, strlen(body), "X-Request-Id: req-42.a:b_c", &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_true(has_header(&r, "X-Request-Id: req-42.a:b_c\r\n"));
+    free(r.body);
+    sf_post(&f, "/v1/chat/completions", "{\"model\":\"local/nope\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 404);
+    assert_true(has_header(&r, "X-Request-Id: chatcmpl-"));
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, "X-Request-Id: bad id!", &r), CURLE_OK);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "X-Request-Id"));
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* A client that sends a streaming request and never reads: once the unread bytes pass the cap
+ * the execution is cancelled (the upstream connection closes) instead of buffering the whole
+ * answer in memory. */
+static void test_slow_reader_cancelled(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.max_unsent_bytes = 64 * 1024;
+    sf f;
+    sf_start_with(&f, &sp);
+    /* ~24 MB of content chunks and no [DONE]: far more than socket buffers hold. */
+    static const char chunk[] =
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+        "\"delta\":{\"content\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"},\"finish_reason\":null}]}\n\n";
+    lx_fake_response fr;
+    memset(&fr, 0, sizeof fr);
+    fr.path_prefix = "/v1/chat/completions";
+    fr.headers = "Content-Type: text/event-stream\r\n";
+    fr.body = chunk;
+    fr.repeat = 120000;
+    fr.chunk_size = 65536;
+    assert_true(lx_fake_server_push(f.up, &fr));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lx_server_port(f.srv))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char *body = "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    assert_int_equal(write(fd, head, (size_t)n), n);
+    /* Never read. The runtime closes the upstream connection once the server cancels. */
+    assert_true(lx_fake_server_wait_closed(f.up, 1, 20000));
+    wait_active(&f, 0);
+    close(fd);
+    sf_stop(&f);
+}
+
+static void test_models_and_health(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/v1/models", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
+    json_t *data = json_object_get(j, "data");
+    assert_true(json_array_size(data) > 2); /* the two given ids and the catalog */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(data, 0), "id")), SF_LOCAL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(data, 1), "id")), "smart");
+    assert_non_null(strstr(r.body, "\"id\":\"anthropic/")); /* from the shipped catalog */
+    json_decref(j);
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/v1/models", NULL, 0, "anthropic-version: 2023-06-01", &r), CURLE_OK);
+    j = load(r.body);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "type")), "model");
+    assert_true(json_is_false(json_object_get(j, "has_more")));
+    json_decref(j);
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, NULL, &r), CURLE_OK);
+    assert_string_equal(r.body, "{\"status\":\"ok\"}");
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* ------------------------------------------------- disconnects, limits, stop */
+
+typedef struct client {
+    const sf *f;
+    const char *path, *body;
+    sf_reply r;
+    CURLcode rc;
+} client;
+
+static void *client_run(void *arg) {
+    client *c = arg;
+    c->rc = sf_http(c->f, "POST", c->path, c->body, strlen(c->body), NULL, &c->r);
+    return NULL;
+}
+
+static const char *k_slow_stream =
+    "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+
+static void test_disconnect_cancels_upstream(void **state) {
+    sf f;
+    sf_start(&f);
+    /* ~1 KiB in 16-byte writes 100 ms apart: about 7 s if it ran to the end. */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 16, 100);
+    client c = {.f = &f, .path = "/v1/chat/completions", .body = k_slow_stream};
+    c.r.abort_after = 1; /* hang up on the first byte of the answer */
+    client_run(&c);
+    assert_int_equal(c.rc, CURLE_WRITE_ERROR);
+    /* The server noticed, freed the execution, and the runtime closed the upstream socket. */
+    assert_true(lx_fake_server_wait_closed(f.up, 1, 5000));
+    wait_active(&f, 0);
+    free(c.r.body);
+    sf_stop(&f);
+}
+
+static void test_busy_is_429(void **state) {
+    lx_server_params sp = lx_server_default_params();
+    sp.max_requests = 1;
+    sf f;
+    sf_start_with(&f, &sp);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 64, 100);
+    client c = {.f = &f, .path = "/v1/chat/completions", .body = k_slow_stream};
+    pthread_t t;
+    pthread_create(&t, NULL, client_run, &c);
+    wait_active(&f, 1);
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions", k_slow_stream, &r);
+    assert_openai_error(&r, 429, "rate_limit_error", "queue_full");
+    assert_true(has_header(&r, "Retry-After: 1"));
+    free(r.body);
+    pthread_join(t, NULL);
+    assert_int_equal(c.r.status, 200);
+    assert_non_null(strstr(c.r.body, "data: [DONE]\n\n"));
+    free(c.r.body);
+    sf_stop(&f);
+}
+
+/* Stop with a grace period long enough: the stream in flight ends normally. Stop without one:
+ * the stream is cancelled and ends with an in-stream error event. Both return. */
+static void stop_case(int64_t grace_ms, bool completes) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 64, 100);
+    client c = {.f = &f, .path = "/v1/chat/completions", .body = k_slow_stream};
+    pthread_t t;
+    pthread_create(&t, NULL, client_run, &c);
+    wait_active(&f, 1);
+    usleep(300000); /* the stream has begun */
+    lx_server_stop(f.srv, grace_ms);
+    pthread_join(t, NULL);
+    assert_int_equal(c.rc, CURLE_OK);
+    assert_int_equal(c.r.status, 200);
+    if (completes) {
+        assert_non_null(strstr(c.r.body, "data: [DONE]\n\n"));
+    } else {
+        assert_null(strstr(c.r.body, "[DONE]"));
+        assert_non_null(strstr(c.r.body, "data: {\"error\":{"));
+        assert_non_null(strstr(c.r.body, "\"code\":\"cancelled\""));
+    }
+    free(c.r.body);
+    llmux_runtime_destroy(f.rt);
+    lx_fake_server_stop(f.up);
+}
+
+static void test_graceful_stop_finishes(void **state) { stop_case(20000, true); }
+static void test_stop_cancels_after_grace(void **state) { stop_case(0, false); }
+
+int main(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openai_local_plain),
+        cmocka_unit_test(test_anthropic_local_stream),
+        cmocka_unit_test(test_openai_stream_exact_order),
+        cmocka_unit_test(test_openai_tool_call_as_tool_use),
+        cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_failure_mid_stream),
+        cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_header_cap),
+        cmocka_unit_test(test_keepalive_pings),
+        cmocka_unit_test(test_idle_timeout_spares_slow_answers),
+        cmocka_unit_test(test_request_id),
+        cmocka_unit_test(test_slow_reader_cancelled),
+        cmocka_unit_test(test_models_and_health),
+        cmocka_unit_test(test_disconnect_cancels_upstream),
+        cmocka_unit_test(test_busy_is_429),
+        cmocka_unit_test(test_graceful_stop_finishes),
+        cmocka_unit_test(test_stop_cancels_after_grace),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

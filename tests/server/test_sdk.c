@@ -1,0 +1,69 @@
+/* The official `openai` and `@anthropic-ai/sdk` npm packages (versions pinned in
+ * tests/server/sdk/package-lock.json, installed by scripts/install-sdk-clients.sh) as real
+ * clients of the server, run with node: model lists, chat streamed and not, tool calls through
+ * both formats from OpenAI and Anthropic backends (the fake provider server), errors surfacing as
+ * the SDKs' own error classes with our Retry-After, and an aborted stream (which closes the
+ * upstream connection) followed by a working request. Skipped (77) only when node is absent. */
+#define _DEFAULT_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server_fixture.h"
+
+#define SDK_CHECKS 12
+
+static void test_sdks(void **state) {
+    if (access(LLMUX_SOURCE_DIR "/tests/server/sdk/node_modules/openai/package.json", R_OK) != 0 ||
+        access(LLMUX_SOURCE_DIR "/tests/server/sdk/node_modules/@anthropic-ai/sdk/package.json", R_OK) != 0)
+        assert_int_equal(system(LLMUX_SOURCE_DIR "/scripts/install-sdk-clients.sh"), 0);
+    sf f;
+    sf_start(&f);
+    /* The upstream answers, in the order clients.mjs makes its remote requests. */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/chat/completions", 429, "application/json", "tests/data/fake/openai/error_429.json", "Retry-After: 7\r\n", 0, 0);
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
+    /* The aborted stream: ~1 KiB in 32-byte writes 250 ms apart (keep-alive: only a cancel closes
+     * its connection before the test ends). */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 32, 250);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "node " LLMUX_SOURCE_DIR "/tests/server/sdk/clients.mjs http://127.0.0.1:%d 2>&1",
+             lx_server_port(f.srv));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[4096];
+    int ok = 0, failed = 0;
+    while (fgets(line, sizeof line, p)) {
+        fputs(line, stderr);
+        if (strncmp(line, "ok ", 3) == 0) ok++;
+        if (strncmp(line, "FAIL ", 5) == 0) failed++;
+    }
+    int status = pclose(p);
+    assert_int_equal(failed, 0);
+    assert_int_equal(ok, SDK_CHECKS);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(lx_fake_server_requests(f.up), 5);
+    assert_int_equal(lx_fake_server_mismatches(f.up), 0);
+    /* The SDK's abort closed its connection, the server cancelled the execution, and the runtime
+     * closed the upstream socket (the answer would otherwise have ended on a kept-alive one). */
+    assert_true(lx_fake_server_wait_closed(f.up, 1, 10000));
+    sf_stop(&f);
+}
+
+int main(void) {
+    if (system("command -v node >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "node is not installed: the SDK tests are skipped\n");
+        return 77;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sdks)};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

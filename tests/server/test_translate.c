@@ -1,0 +1,353 @@
+/* The server's translators on their own: OpenAI and Anthropic request bodies → canonical
+ * requests (every mapped field, the refused ones, malformed input and the caps), and canonical
+ * events → each format's SSE bytes in the exact order. */
+#define _DEFAULT_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "server/http/translate.h"
+
+static lx_srv_req *openai_ok(const char *body) {
+    lx_srv_req *r = NULL;
+    llmux_error_info err;
+    llmux_status st = lx_srv_openai_request(body, strlen(body), &r, &err);
+    if (st != LLMUX_OK) fprintf(stderr, "refused: %s\n", err.message);
+    assert_int_equal(st, LLMUX_OK);
+    return r;
+}
+
+static lx_srv_req *anthropic_ok(const char *body) {
+    lx_srv_req *r = NULL;
+    llmux_error_info err;
+    llmux_status st = lx_srv_anthropic_request(body, strlen(body), &r, &err);
+    if (st != LLMUX_OK) fprintf(stderr, "refused: %s\n", err.message);
+    assert_int_equal(st, LLMUX_OK);
+    return r;
+}
+
+/* Refused with invalid_request and a message that contains `names`. */
+static void refused(llmux_status (*fn)(const char *, size_t, lx_srv_req **, llmux_error_info *), const char *body,
+                    size_t len, const char *names) {
+    lx_srv_req *r = (lx_srv_req *)1;
+    llmux_error_info err;
+    llmux_status st = fn(body, len, &r, &err);
+    if (st != LLMUX_E_INVALID_REQUEST) fprintf(stderr, "accepted: %.*s\n", (int)(len > 200 ? 200 : len), body);
+    assert_int_equal(st, LLMUX_E_INVALID_REQUEST);
+    assert_null(r);
+    if (!strstr(err.message, names)) fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err.message, names);
+    assert_non_null(strstr(err.message, names));
+}
+
+static void test_openai_full_request(void **state) {
+    lx_srv_req *r = openai_ok(
+        "{\"model\":\"openai/gpt-4o\",\"messages\":["
+        "{\"role\":\"developer\",\"content\":\"Be terse.\"},"
+        "{\"role\":\"user\",\"name\":\"ann\",\"content\":[{\"type\":\"text\",\"text\":\"What is this?\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x.test/a.png\"}}]},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"look\",\"arguments\":\"{\\\"q\\\":1}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":[{\"type\":\"text\",\"text\":\"a \"},{\"type\":\"text\",\"text\":\"cat\"}]}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"look\",\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}}],"
+        "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"look\"}},"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"strict\":true,\"schema\":{\"type\":\"object\"}}},"
+        "\"stop\":[\"END\",\"STOP\"],\"seed\":42,\"temperature\":0.5,\"top_p\":0.9,\"max_tokens\":10,"
+        "\"max_completion_tokens\":20,\"stream\":true,\"stream_options\":{\"include_usage\":true},\"user\":\"ignored\"}");
+    const llmux_request *q = &r->req;
+    assert_string_equal(q->model, "openai/gpt-4o");
+    assert_int_equal(q->n_messages, 4);
+    assert_int_equal(q->messages[0].role, LLMUX_ROLE_SYSTEM);
+    assert_string_equal(q->messages[0].parts[0].text, "Be terse.");
+    const llmux_message *u = &q->messages[1];
+    assert_int_equal(u->role, LLMUX_ROLE_USER);
+    assert_string_equal(u->name, "ann");
+    assert_int_equal(u->n_parts, 3);
+    assert_int_equal(u->parts[1].type, LLMUX_PART_IMAGE);
+    assert_string_equal(u->parts[1].mime_type, "image/png");
+    assert_string_equal(u->parts[1].data, "AAAA");
+    assert_string_equal(u->parts[2].image_url, "https://x.test/a.png");
+    const llmux_message *a = &q->messages[2];
+    assert_int_equal(a->n_parts, 1);
+    assert_int_equal(a->parts[0].type, LLMUX_PART_TOOL_CALL);
+    assert_string_equal(a->parts[0].arguments, "{\"q\":1}");
+    const llmux_message *t = &q->messages[3];
+    assert_int_equal(t->role, LLMUX_ROLE_TOOL);
+    assert_string_equal(t->parts[0].id, "c1");
+    assert_string_equal(t->parts[0].text, "a cat");
+    assert_int_equal(q->n_tools, 1);
+    assert_string_equal(q->tools[0].parameters, "{\"type\":\"object\"}");
+    assert_int_equal(q->tool_choice, LLMUX_TOOL_CHOICE_TOOL);
+    assert_string_equal(q->tool_choice_name, "look");
+    assert_int_equal(q->response_format, LLMUX_FORMAT_JSON_SCHEMA);
+    assert_string_equal(q->schema_name, "s");
+    assert_true(q->schema_strict);
+    assert_int_equal(q->sampling.n_stop, 2);
+    assert_string_equal(q->sampling.stop[1], "STOP");
+    assert_int_equal(q->sampling.seed, 42);
+    assert_true(q->sampling.temperature == 0.5);
+    assert_int_equal(q->sampling.max_tokens, 20); /* max_completion_tokens wins */
+    assert_true(q->stream);
+    assert_true(r->include_usage);
+    lx_srv_req_free(r);
+    /* Defaults stay unset. */
+    r = openai_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":\"Z\",\"tool_choice\":\"none\"}");
+    assert_true(llmux_is_unset(r->req.sampling.temperature));
+    assert_int_equal(r->req.sampling.max_tokens, LLMUX_UNSET_INT);
+    assert_int_equal(r->req.sampling.n_stop, 1);
+    assert_int_equal(r->req.tool_choice, LLMUX_TOOL_CHOICE_NONE);
+    assert_false(r->req.stream);
+    lx_srv_req_free(r);
+    /* An empty content array (found by fuzz_server_request: it once overflowed the parts). */
+    r = openai_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":[]},{\"role\":\"user\",\"content\":[]}]}");
+    assert_int_equal(r->req.messages[0].n_parts, 1);
+    assert_string_equal(r->req.messages[0].parts[0].text, "");
+    assert_int_equal(r->req.messages[1].n_parts, 0);
+    lx_srv_req_free(r);
+}
+
+static void test_openai_refusals(void **state) {
+#define REF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
+    REF("", "invalid JSON");
+    REF("[]", "expected a JSON object");
+    REF("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model");
+    REF("{\"model\":\"m\"}", "messages");
+    REF("{\"model\":\"m\",\"messages\":[]}", "messages");
+    REF("{\"model\":\"m\",\"n\":3,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "n: only n = 1");
+    REF("{\"model\":\"m\",\"logprobs\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "logprobs");
+    REF("{\"model\":\"m\",\"top_logprobs\":2,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "logprobs");
+    REF("{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", "messages[0].role");
+    REF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\"}]}]}", "messages[0].content[0].type");
+    REF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:;base64,\"}}]}]}", "data URL");
+    REF("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "tool_call_id");
+    REF("{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\"}]}", "content or tool_calls");
+    REF("{\"model\":\"m\",\"temperature\":\"hot\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "temperature");
+    REF("{\"model\":\"m\",\"temperature\":3,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "temperature");
+    REF("{\"model\":\"m\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "max_tokens");
+    REF("{\"model\":\"m\",\"stop\":[\"\"],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "stop[0]");
+    REF("{\"model\":\"m\",\"tools\":[{\"type\":\"retrieval\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0]");
+    REF("{\"model\":\"m\",\"tool_choice\":\"sometimes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tool_choice");
+    REF("{\"model\":\"m\",\"response_format\":{\"type\":\"yaml\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "response_format");
+    REF("{\"model\":\"m\",\"model\":\"n\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "invalid JSON");
+    REF("{\"model\":\"m\\u0000x\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "invalid JSON");
+#undef REF
+}
+
+static void test_caps(void **state) {
+    /* Nesting past the cap is refused before it is parsed. */
+    size_t depth = 10000;
+    char *deep = malloc(2 * depth + 64);
+    size_t n = (size_t)sprintf(deep, "{\"model\":\"m\",\"x\":");
+    for (size_t i = 0; i < depth; i++) deep[n++] = '[';
+    for (size_t i = 0; i < depth; i++) deep[n++] = ']';
+    deep[n++] = '}';
+    refused(lx_srv_openai_request, deep, n, "nested deeper");
+    refused(lx_srv_anthropic_request, deep, n, "nested deeper");
+    free(deep);
+    /* Too many messages / tools / stop sequences. */
+    size_t cap = 64 + (LX_SRV_MAX_MESSAGES + 1) * 40;
+    char *many = malloc(cap);
+    n = (size_t)sprintf(many, "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[");
+    for (int i = 0; i <= LX_SRV_MAX_MESSAGES; i++) n += (size_t)sprintf(many + n, "%s{\"role\":\"user\",\"content\":\"x\"}", i ? "," : "");
+    n += (size_t)sprintf(many + n, "]}");
+    refused(lx_srv_openai_request, many, n, "more than 4096 messages");
+    refused(lx_srv_anthropic_request, many, n, "more than 4096 messages");
+    free(many);
+    char stops[1024];
+    n = (size_t)sprintf(stops, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[");
+    for (int i = 0; i <= LX_SRV_MAX_STOP; i++) n += (size_t)sprintf(stops + n, "%s\"s%d\"", i ? "," : "", i);
+    sprintf(stops + n, "]}");
+    refused(lx_srv_openai_request, stops, strlen(stops), "stop");
+    /* A body that is not NUL-terminated is read only up to len. */
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}GARBAGE";
+    lx_srv_req *r = NULL;
+    assert_int_equal(lx_srv_openai_request(body, strlen(body) - 7, &r, NULL), LLMUX_OK);
+    lx_srv_req_free(r);
+}
+
+static void test_anthropic_request(void **state) {
+    lx_srv_req *r = anthropic_ok(
+        "{\"model\":\"anthropic/claude\",\"max_tokens\":64,\"system\":[{\"type\":\"text\",\"text\":\"A\"},{\"type\":\"text\",\"text\":\"B\"}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"look\"},"
+        "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/jpeg\",\"data\":\"QQ==\"}}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":\"sig\"},"
+        "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"a\":1}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"is_error\":true,"
+        "\"content\":[{\"type\":\"text\",\"text\":\"bad\"}]},{\"type\":\"text\",\"text\":\"and?\"}]}],"
+        "\"tools\":[{\"name\":\"f\",\"description\":\"d\",\"input_schema\":{\"type\":\"object\"}}],"
+        "\"tool_choice\":{\"type\":\"any\"},\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":32},"
+        "\"stop_sequences\":[\"X\"],\"temperature\":0.3,\"top_k\":5,\"stream\":true,\"metadata\":{\"user_id\":\"u\"}}");
+    const llmux_request *q = &r->req;
+    assert_string_equal(q->system, "A\nB");
+    assert_int_equal(q->sampling.max_tokens, 64);
+    assert_int_equal(q->sampling.top_k, 5);
+    /* user, assistant, then the tool result as its own TOOL message before the rest of the turn */
+    assert_int_equal(q->n_messages, 4);
+    assert_int_equal(q->messages[0].parts[1].type, LLMUX_PART_IMAGE);
+    assert_string_equal(q->messages[0].parts[1].mime_type, "image/jpeg");
+    assert_int_equal(q->messages[1].parts[0].type, LLMUX_PART_REASONING);
+    assert_string_equal(q->messages[1].parts[0].signature, "sig");
+    assert_string_equal(q->messages[1].parts[1].arguments, "{\"a\":1}");
+    assert_int_equal(q->messages[2].role, LLMUX_ROLE_TOOL);
+    assert_true(q->messages[2].parts[0].is_error);
+    assert_string_equal(q->messages[2].parts[0].text, "bad");
+    assert_int_equal(q->messages[3].role, LLMUX_ROLE_USER);
+    assert_string_equal(q->messages[3].parts[0].text, "and?");
+    assert_int_equal(q->tool_choice, LLMUX_TOOL_CHOICE_REQUIRED);
+    assert_string_equal(q->provider_options, "{\"anthropic\":{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":32}}}");
+    assert_string_equal(q->sampling.stop[0], "X");
+    assert_true(q->stream);
+    lx_srv_req_free(r);
+#define REF(body, names) refused(lx_srv_anthropic_request, body, strlen(body), names)
+    REF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "max_tokens: required");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", "messages[0].role");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[]}]}", "messages[0].content");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"b\",\"input\":{}}]}]}", "unsupported user block");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"b\",\"input\":[]}]}]}", "input object");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"w\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0]");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"tool_choice\":{\"type\":\"tool\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tool_choice");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"temperature\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "temperature");
+#undef REF
+}
+
+/* ------------------------------------------------------------- streams */
+
+static char *feed(lx_srv_stream *s, const llmux_event *evs, size_t n) {
+    size_t cap = 1, len = 0;
+    char *all = calloc(1, 1);
+    for (size_t i = 0; i < n; i++) {
+        char *out = NULL;
+        assert_true(lx_srv_stream_event(s, &evs[i], &out));
+        if (!out) continue;
+        cap = len + strlen(out) + 1;
+        all = realloc(all, cap);
+        memcpy(all + len, out, strlen(out) + 1);
+        len += strlen(out);
+        free(out);
+    }
+    return all;
+}
+
+#define TXT(i, t) {.type = LLMUX_EVENT_TEXT_DELTA, .index = i, .text = t, .text_len = sizeof t - 1}
+
+static const llmux_event k_tool_events[] = {
+    {.type = LLMUX_EVENT_START, .id = "up", .name = "m"},
+    TXT(0, "Hi"),
+    {.type = LLMUX_EVENT_TOOL_CALL_START, .index = 1, .id = "c1", .name = "f"},
+    {.type = LLMUX_EVENT_TOOL_CALL_START, .index = 2, .id = "c2", .name = "g"},
+    {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 2, .text = "{}", .text_len = 2},
+    {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 1, .text = "{\"a\":1}", .text_len = 7},
+    {.type = LLMUX_EVENT_TOOL_CALL_END, .index = 1},
+    {.type = LLMUX_EVENT_TOOL_CALL_END, .index = 2},
+    {.type = LLMUX_EVENT_USAGE, .usage = {.input_tokens = 3, .output_tokens = 4, .cached_input_tokens = -1,
+                                          .cache_write_tokens = -1, .reasoning_tokens = -1, .total_tokens = 7}},
+    /* A backend that says "stop" after a tool call: the client still sees a tool-call finish. */
+    {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_STOP},
+};
+
+static void test_openai_stream_bytes(void **state) {
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_OPENAI, "id1", "m", 5, false);
+    char *all = feed(s, k_tool_events, sizeof k_tool_events / sizeof k_tool_events[0]);
+#define CH(delta, fin) "data: {\"id\":\"id1\",\"object\":\"chat.completion.chunk\",\"created\":5,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":" delta ",\"logprobs\":null,\"finish_reason\":" fin "}]}\n\n"
+    const char *want =
+        CH("{\"role\":\"assistant\",\"content\":\"\"}", "null")
+        CH("{\"content\":\"Hi\"}", "null")
+        CH("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]}", "null")
+        CH("{\"tool_calls\":[{\"index\":1,\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":\"g\",\"arguments\":\"\"}}]}", "null")
+        CH("{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}", "null")
+        CH("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\\\":1}\"}}]}", "null")
+        CH("{}", "\"tool_calls\"")
+        "data: [DONE]\n\n";
+#undef CH
+    assert_string_equal(all, want);
+    assert_true(lx_srv_stream_ended(s));
+    free(all);
+    lx_srv_stream_free(s);
+}
+
+static void test_anthropic_stream_bytes(void **state) {
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_ANTHROPIC, "msg1", "m", 5, false);
+    char *all = feed(s, k_tool_events, sizeof k_tool_events / sizeof k_tool_events[0]);
+#define EV(name, data) "event: " name "\ndata: " data "\n\n"
+    const char *want =
+        EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}")
+        EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}")
+        EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}")
+        EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
+        EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"c1\",\"name\":\"f\",\"input\":{}}}")
+        EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}")
+        EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"c2\",\"name\":\"g\",\"input\":{}}}")
+        EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}")
+        EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":2}")
+        EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":3,\"output_tokens\":4,\"cache_read_input_tokens\":0,\"cache_creation_input_tokens\":0}}")
+        EV("message_stop", "{\"type\":\"message_stop\"}");
+#undef EV
+    /* Anthropic blocks never interleave: the fragment of c1 that arrived while c2 was open is
+     * where the canonical stream put it; llmux's adapters emit a call's fragments contiguously,
+     * so this only shows the encoder never writes a delta into the wrong block. */
+    assert_string_equal(all, want);
+    free(all);
+    lx_srv_stream_free(s);
+}
+
+static void test_stream_errors(void **state) {
+    llmux_error_info e = {.status = LLMUX_E_OVERLOADED, .message = "busy"};
+    llmux_event evs[] = {TXT(0, "a"), {.type = LLMUX_EVENT_ERROR, .error = &e}, TXT(0, "late")};
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_OPENAI, "i", "m", 1, true);
+    char *all = feed(s, evs, 3);
+    const char *err = strstr(all, "data: {\"error\":{\"message\":\"busy\",\"type\":\"server_error\",\"param\":null,\"code\":\"overloaded\"}}\n\n");
+    assert_non_null(err);
+    assert_int_equal(strlen(err), strlen("data: {\"error\":{\"message\":\"busy\",\"type\":\"server_error\",\"param\":null,\"code\":\"overloaded\"}}\n\n")); /* last */
+    assert_null(strstr(all, "late"));
+    assert_null(strstr(all, "[DONE]"));
+    free(all);
+    lx_srv_stream_free(s);
+    s = lx_srv_stream_create(LX_SRV_ANTHROPIC, "i", "m", 1, false);
+    all = feed(s, evs, 3);
+    assert_non_null(strstr(all, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n"));
+    assert_null(strstr(all, "message_stop"));
+    free(all);
+    char *ping = lx_srv_stream_ping(s);
+    assert_string_equal(ping, "event: ping\ndata: {\"type\":\"ping\"}\n\n");
+    free(ping);
+    lx_srv_stream_free(s);
+}
+
+/* Bytes that are not UTF-8 in model output become U+FFFD; the stream goes on. */
+static void test_invalid_utf8_output(void **state) {
+    llmux_event evs[] = {{.type = LLMUX_EVENT_TEXT_DELTA, .text = "a\xff\xc3", .text_len = 3},
+                         {.type = LLMUX_EVENT_TEXT_DELTA, .text = "\xc3\xa9", .text_len = 2},
+                         {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_STOP}};
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_ANTHROPIC, "i", "m", 1, false);
+    char *all = feed(s, evs, 3);
+    assert_non_null(strstr(all, "\"text\":\"a\xef\xbf\xbd\xef\xbf\xbd\"}"));
+    assert_non_null(strstr(all, "\"text\":\"\xc3\xa9\"}"));
+    assert_non_null(strstr(all, "message_stop"));
+    free(all);
+    lx_srv_stream_free(s);
+    json_t *j = lx_srv_json_text("x\0y\xed\xa0\x80", 6); /* a NUL (kept) and an encoded surrogate */
+    assert_int_equal(json_string_length(j), 12);
+    assert_memory_equal(json_string_value(j), "x\0y\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12);
+    json_decref(j);
+    /* An upstream message cut mid-character still makes an error body. */
+    char *body = lx_srv_error_body(LX_SRV_OPENAI, LLMUX_E_UPSTREAM_SERVER, "boom \xe2\x82");
+    assert_non_null(body);
+    assert_non_null(strstr(body, "\"message\":\"boom \xef\xbf\xbd\xef\xbf\xbd\""));
+    free(body);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
+        cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
+        cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
+        cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
