@@ -25,3 +25,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$root/scripts/build-llama.sh"
+
+# The official OpenAI and Anthropic SDKs the server tests run as real clients (pinned in
+# tests/server/sdk/package-lock.json, from the npm registry).
+if [ ! -f "$root/tests/server/sdk/node_modules/openai/package.json" ] ||
+   [ ! -f "$root/tests/server/sdk/node_modules/@anthropic-ai/sdk/package.json" ]; then
+  "$root/scripts/install-sdk-clients.sh"
+fi
