@@ -79,16 +79,16 @@ static void test_unpriced_model_warns_and_succeeds(void **state) {
     llmux_model_list *l = NULL;
     assert_int_equal(llmux_catalog_list(f.rt, &l, NULL), LLMUX_OK);
     for (size_t i = 0; i < l->n; i++)
-        if (strncmp(l->models[i].id, "openai/gpt-4o-mini", 18) == 0)
+        if (strncmp(l->models[i].id, "openai/llmux-unpriced", 21) == 0)
             fail_msg("%s is in the shipped catalog: pick an unpriced model for this test", l->models[i].id);
     llmux_model_list_free(l);
     push(&f, "/v1/chat/completions", "application/json", NULL, "tests/data/fake/openai/response_text.json");
-    llmux_response *r = run(&f, "openai/gpt-4o-mini", false);
+    llmux_response *r = run(&f, "openai/llmux-unpriced", false);
     assert_string_equal(llmux_response_text(r), "Hello, world!");
     assert_false(r->cost.known);
     const llmux_warning *w = warning(r, "price_unknown");
     assert_non_null(w);
-    assert_non_null(strstr(w->message, "openai/gpt-4o-mini"));
+    assert_non_null(strstr(w->message, "openai/llmux-unpriced"));
     llmux_response_free(r);
     fx_stop(&f);
 }
@@ -121,7 +121,7 @@ static void test_price_of_the_answering_model(void **state) {
     llmux_model_info m = info("openai/gpt-4o-mini-2024-07-18", 1.0, 2.0);
     assert_int_equal(llmux_catalog_add(f.rt, &m, 1, NULL), LLMUX_OK);
     push(&f, "/v1/chat/completions", "application/json", NULL, "tests/data/fake/openai/response_text.json");
-    llmux_response *r = run(&f, "openai/gpt-4o-mini", false);
+    llmux_response *r = run(&f, "openai/llmux-unpriced", false);
     assert_true(r->cost.known);
     NEAR(r->cost.total, 11e-6 + 8e-6);
     llmux_response_free(r);
