@@ -136,6 +136,14 @@ static void test_openai_refusals(void **state) {
     REF("{\"model\":\"m\",\"response_format\":{\"type\":\"yaml\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "response_format");
     REF("{\"model\":\"m\",\"model\":\"n\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "invalid JSON");
     REF("{\"model\":\"m\\u0000x\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "invalid JSON");
+    /* Rules of the canonical request (llmux_request_validate), found by fuzz_server_request:
+     * tool_choice "required" with no tools, and a named tool that is not among the tools. */
+    REF("{\"model\":\"m\",\"tool_choice\":\"required\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "tool_choice");
+    REF("{\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+        "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}},"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "tool_choice");
 #undef REF
 }
 

@@ -271,6 +271,10 @@ llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req *
     if (!system_prompt(r, root, err) || !tools(r, root, err) || !thinking(r, root, err) || !stop_sequences(r, root, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
+    /* The rules every entry point shares (llmux_request_validate): what is accepted here is a
+     * request the runtime accepts (tool_choice "required" without tools, say, is refused here
+     * with the field named, not later). */
+    if (llmux_request_validate(&r->req, err) != LLMUX_OK) goto fail;
     *out = r;
     return LLMUX_OK;
 fail:

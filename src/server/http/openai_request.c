@@ -307,6 +307,10 @@ llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **ou
         }
         if (!lx_srv_opt_bool(so, "include_usage", &r->include_usage, err)) goto fail;
     }
+    /* The rules every entry point shares (llmux_request_validate): what is accepted here is a
+     * request the runtime accepts (tool_choice "required" without tools, say, is refused here
+     * with the field named, not later). */
+    if (llmux_request_validate(&r->req, err) != LLMUX_OK) goto fail;
     *out = r;
     return LLMUX_OK;
 fail:
