@@ -37,3 +37,9 @@ int64_t lx_deadline_after(int64_t from_ns, int64_t ms) {
     if (ms > (INT64_MAX - from_ns) / 1000000) return INT64_MAX;
     return from_ns + ms * 1000000;
 }
+
+int64_t lx_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -6,6 +6,8 @@
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 int64_t lx_now_ns(void);
+/* Unix epoch milliseconds (CLOCK_REALTIME): for records; durations use lx_now_ns. */
+int64_t lx_wall_ms(void);
 /* Milliseconds between two lx_now_ns() readings. */
 double lx_ms_between(int64_t from_ns, int64_t to_ns);
 /* The CLOCK_MONOTONIC instant ms milliseconds after from_ns, saturated at INT64_MAX (so a huge

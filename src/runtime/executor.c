@@ -1,5 +1,4 @@
 /* The executor's plan driver; see executor.h. */
-#define _DEFAULT_SOURCE /* gettimeofday */
 #include "runtime/executor.h"
 
 #include <event2/event.h>
@@ -8,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -62,12 +60,6 @@ static void release_target(lx_driver *d) {
 }
 
 /* ----------------------------------------------------------------- helpers */
-
-static int64_t wall_ms(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void free_held(lx_driver *d) {
     free(d->held_id);
@@ -338,7 +330,7 @@ static void start_attempt(lx_driver *d) {
         set_name(&d->cur_model, NULL);
         set_name(&d->cur_provider, NULL);
         d->t_attempt_ns = lx_now_ns();
-        d->t_attempt_wall_ms = wall_ms();
+        d->t_attempt_wall_ms = lx_wall_ms();
         d->t_first_ns = 0;
         if (d->plan.alias && d->plan.n_steps > 1 && d->step + 1 < d->plan.n_steps &&
             lx_runtime_cooldown_check(d->rt, s->model) == LX_COOLDOWN_SKIP) {

@@ -7,16 +7,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "catalog/catalog.h"
+#include "core/clock.h"
 #include "runtime/runtime_internal.h"
-
-int64_t lx_wall_ms(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static char *dup_or_null(const char *s) {
     if (!s) return NULL;

@@ -5,13 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/clock.h" /* lx_wall_ms: records are wall-clock */
 #include "llmux.h"
 #include "router/router.h"
 #include "runtime/executor.h"
 #include "store/store.h"
-
-/* Unix epoch milliseconds (records are wall-clock; timing is monotonic). */
-int64_t lx_wall_ms(void);
 
 /* What one execution (or a refused request) leaves to record. Everything is borrowed. */
 typedef struct lx_record_input {
