@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "llmux.h"
 #include "support/fake_server.h"
 
 typedef struct ev_upstream {
@@ -77,6 +78,46 @@ static inline void ev_upstream_stop(ev_upstream *u) {
     evhttp_free(u->http);
     event_base_free(u->base);
     free(u->body);
+}
+
+/* Providers "a" and "b", each on its own ev_upstream serving `body_file` as an SSE stream, behind
+ * the alias `alias` = [a/m weight wa, b/m weight wb]; records at `records` (NULL = none). */
+typedef struct ev_pair {
+    ev_upstream ua, ub;
+    char url_a[64], url_b[64];
+    llmux_provider_params p[2];
+    llmux_alias_target t[2];
+    llmux_alias al;
+    llmux_runtime *rt;
+} ev_pair;
+
+static inline void ev_pair_start(ev_pair *e, const char *body_file, const char *alias, uint32_t wa, uint32_t wb,
+                                 const char *records) {
+    memset(e, 0, sizeof *e);
+    ev_upstream_start(&e->ua, 200, "text/event-stream", body_file);
+    ev_upstream_start(&e->ub, 200, "text/event-stream", body_file);
+    ev_upstream_url(&e->ua, e->url_a, sizeof e->url_a);
+    ev_upstream_url(&e->ub, e->url_b, sizeof e->url_b);
+    e->p[0] = (llmux_provider_params){.name = "a", .protocol = "openai", .base_url = e->url_a, .api_key = "k"};
+    e->p[1] = (llmux_provider_params){.name = "b", .protocol = "openai", .base_url = e->url_b, .api_key = "k"};
+    e->t[0] = (llmux_alias_target){.model = "a/m", .weight = wa};
+    e->t[1] = (llmux_alias_target){.model = "b/m", .weight = wb};
+    e->al = (llmux_alias){.name = alias, .targets = e->t, .n_targets = 2};
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    rp.providers = e->p;
+    rp.n_providers = 2;
+    rp.aliases = &e->al;
+    rp.n_aliases = 1;
+    rp.records = records;
+    assert_int_equal(llmux_runtime_create(&rp, &e->rt, NULL), LLMUX_OK);
+}
+
+/* Destroys the runtime (flushing its records) if still there, then stops both upstreams. */
+static inline void ev_pair_stop(ev_pair *e) {
+    llmux_runtime_destroy(e->rt);
+    e->rt = NULL;
+    ev_upstream_stop(&e->ua);
+    ev_upstream_stop(&e->ub);
 }
 
 #endif

@@ -214,27 +214,12 @@ static void test_thousand_then_destroy_loses_none(void **state) {
 
 static void test_replay_follows_the_plan(void **state) {
     (void)state;
-    ev_upstream ua, ub;
-    ev_upstream_start(&ua, 200, "text/event-stream", STREAM);
-    ev_upstream_start(&ub, 200, "text/event-stream", STREAM);
-    char url_a[64], url_b[64];
-    ev_upstream_url(&ua, url_a, sizeof url_a);
-    ev_upstream_url(&ub, url_b, sizeof url_b);
-    llmux_provider_params p[2] = {{.name = "a", .protocol = "openai", .base_url = url_a, .api_key = "k"},
-                                  {.name = "b", .protocol = "openai", .base_url = url_b, .api_key = "k"}};
-    llmux_alias_target t[2] = {{.model = "a/m", .weight = 1}, {.model = "b/m", .weight = 1}};
-    llmux_alias al = {.name = "coin", .targets = t, .n_targets = 2};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = p;
-    rp.n_providers = 2;
-    rp.aliases = &al;
-    rp.n_aliases = 1;
-    rp.records = g_url;
-    llmux_runtime *rt = NULL;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, NULL), LLMUX_OK);
+    ev_pair e;
+    ev_pair_start(&e, STREAM, "coin", 1, 1, g_url);
+    llmux_runtime *rt = e.rt;
     char id1[64] = "", id2[64] = "";
     /* Until both weighted picks occurred (a fair coin: 40 rounds miss one with probability 2^-39). */
-    for (int round = 0; round < 40 && !(atomic_load(&ua.requests) > 2 && atomic_load(&ub.requests) > 2); round++) {
+    for (int round = 0; round < 40 && !(atomic_load(&e.ua.requests) > 2 && atomic_load(&e.ub.requests) > 2); round++) {
         llmux_request req = request("coin");
         req.sampling.seed = 7;
         llmux_response *first = NULL, *again = NULL;
@@ -250,8 +235,9 @@ static void test_replay_follows_the_plan(void **state) {
         llmux_response_free(first);
         llmux_response_free(again);
     }
-    assert_true(atomic_load(&ua.requests) > 2 && atomic_load(&ub.requests) > 2);
+    assert_true(atomic_load(&e.ua.requests) > 2 && atomic_load(&e.ub.requests) > 2);
     llmux_runtime_destroy(rt); /* flushes the records */
+    e.rt = NULL;
     /* The replay links to the original and carries the same plan (targets, seed, pick). */
     json_t *o1 = get_record(id1), *o2 = get_record(id2);
     assert_string_equal(str(o2, "replay_of"), id1);
@@ -259,8 +245,7 @@ static void test_replay_follows_the_plan(void **state) {
     assert_non_null(str(json_object_get(o1, "plan"), "seed"));
     json_decref(o1);
     json_decref(o2);
-    ev_upstream_stop(&ua);
-    ev_upstream_stop(&ub);
+    ev_pair_stop(&e);
 }
 
 static void test_replay_errors(void **state) {

@@ -308,23 +308,9 @@ static void test_cooldown_skips_then_probes(void **state) {
 
 static void test_weighted_picks_follow_weights(void **state) {
     (void)state;
-    ev_upstream ua, ub;
-    ev_upstream_start(&ua, 200, "text/event-stream", STREAM);
-    ev_upstream_start(&ub, 200, "text/event-stream", STREAM);
-    char url_a[64], url_b[64];
-    ev_upstream_url(&ua, url_a, sizeof url_a);
-    ev_upstream_url(&ub, url_b, sizeof url_b);
-    llmux_provider_params p[2] = {{.name = "a", .protocol = "openai", .base_url = url_a, .api_key = "k"},
-                                  {.name = "b", .protocol = "openai", .base_url = url_b, .api_key = "k"}};
-    llmux_alias_target t[2] = {{.model = "a/m", .weight = 3}, {.model = "b/m", .weight = 1}};
-    llmux_alias al = {.name = "cheap", .targets = t, .n_targets = 2};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = p;
-    rp.n_providers = 2;
-    rp.aliases = &al;
-    rp.n_aliases = 1;
-    llmux_runtime *rt = NULL;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, NULL), LLMUX_OK);
+    ev_pair e;
+    ev_pair_start(&e, STREAM, "cheap", 3, 1, NULL);
+    llmux_runtime *rt = e.rt;
     const int n = 400;
     for (int i = 0; i < n; i++) {
         llmux_request req = request("cheap");
@@ -332,14 +318,12 @@ static void test_weighted_picks_follow_weights(void **state) {
         assert_int_equal(llmux_run(rt, &req, NULL, &resp, NULL), LLMUX_OK);
         llmux_response_free(resp);
     }
-    int a = atomic_load(&ua.requests), b = atomic_load(&ub.requests);
+    int a = atomic_load(&e.ua.requests), b = atomic_load(&e.ub.requests);
     assert_int_equal(a + b, n);
     /* 3:1 of 400 -> 300 expected, sd ~8.7; allow 5 sd. */
     if (a < 256 || a > 344) fprintf(stderr, "a got %d of %d\n", a, n);
     assert_true(a >= 256 && a <= 344);
-    llmux_runtime_destroy(rt);
-    ev_upstream_stop(&ua);
-    ev_upstream_stop(&ub);
+    ev_pair_stop(&e);
 }
 
 static void test_overrides_reach_the_wire(void **state) {
