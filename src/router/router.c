@@ -260,7 +260,11 @@ done:
 }
 
 bool lx_plan_falls_back(const lx_plan *p, const lx_aliases *a, llmux_status st) {
-    const lx_alias *al = p->alias ? lx_aliases_find(a, p->alias) : NULL;
+    return lx_alias_falls_back(a, p->alias, st);
+}
+
+bool lx_alias_falls_back(const lx_aliases *a, const char *alias, llmux_status st) {
+    const lx_alias *al = alias ? lx_aliases_find(a, alias) : NULL;
     return al && (int)st > 0 && (int)st < LLMUX_STATUS_COUNT && al->fallback_on[st];
 }
 

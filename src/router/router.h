@@ -80,6 +80,8 @@ llmux_status lx_plan_from_json(const char *json, const lx_aliases *a, lx_plan *o
 
 /* Whether a failure of class st moves the plan on to its next target. Without alias: never. */
 bool lx_plan_falls_back(const lx_plan *p, const lx_aliases *a, llmux_status st);
+/* The same for a plan's alias name alone (NULL = no alias: never). */
+bool lx_alias_falls_back(const lx_aliases *a, const char *alias, llmux_status st);
 
 /* The delay before retry number `retry` (0 = the first retry) under policy p: full jitter, a
  * uniform draw in [0, min(max_backoff, backoff * 2^retry)] from rnd; an upstream's requested

@@ -19,7 +19,6 @@ struct lx_driver {
     llmux_runtime *rt;
     const llmux_request *req;
     lx_exec *x;
-    lx_plan plan;
     int64_t deadline_ns;
     uint64_t rng;
 
@@ -50,6 +49,16 @@ struct lx_driver {
     lx_attempt_info *attempts;  /* grown as attempts are made (most executions make one) */
     size_t n_attempts, cap_attempts;
     bool answered;              /* an attempt produced the stream (cur_* name it) */
+
+    /* The routing plan, copied without lx_plan's fixed table of LX_ALIAS_MAX_TARGETS steps (most
+     * plans have one step, and every execution in flight holds a driver): the scalar fields here,
+     * the steps in the flexible array below. lx_driver_plan rebuilds an lx_plan. */
+    const char *plan_alias;     /* lx_plan.alias */
+    uint64_t plan_seed;
+    int32_t plan_picked;
+    llmux_retry_policy retry;
+    size_t n_steps;
+    lx_plan_step steps[];       /* n_steps */
 };
 
 static void start_attempt(lx_driver *d);
@@ -243,7 +252,7 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
     else lx_error_clear(&e);
     if (st != LLMUX_OK && e.status == LLMUX_OK) lx_error(&e, st, "attempt failed");
     record_attempt(d, st, &e);
-    if (d->plan.alias) lx_runtime_cooldown_record(d->rt, d->cur_target, st);
+    if (d->plan_alias) lx_runtime_cooldown_record(d->rt, d->cur_target, st);
     llmux_request_free(d->step_req);
     d->step_req = NULL;
     if (st == LLMUX_OK || d->forwarded) {
@@ -262,8 +271,8 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
     int64_t now = lx_now_ns();
     int64_t left_ms = d->deadline_ns ? (d->deadline_ns - now) / 1000000 : INT64_MAX;
     d->tries++;
-    if (llmux_status_retryable(st) && d->tries < d->plan.retry.attempts) {
-        int64_t delay = lx_backoff_ms(&d->plan.retry, d->tries - 1, lx_rng_next(&d->rng), e.retry_after_ms);
+    if (llmux_status_retryable(st) && d->tries < d->retry.attempts) {
+        int64_t delay = lx_backoff_ms(&d->retry, d->tries - 1, lx_rng_next(&d->rng), e.retry_after_ms);
         if (delay < left_ms) {
             if (d->n_attempts) d->attempts[d->n_attempts - 1].retry_delay_ms = delay;
             if (wait_then_retry(d, delay)) return;
@@ -271,7 +280,7 @@ static void attempt_ended(lx_driver *d, llmux_status st, const llmux_error_info 
         finish(d, st, &e, stats); /* no time left for the wait (or no timer): the failure stands */
         return;
     }
-    if (lx_plan_falls_back(&d->plan, lx_runtime_aliases(d->rt), st) && d->step + 1 < d->plan.n_steps && left_ms > 0) {
+    if (lx_alias_falls_back(lx_runtime_aliases(d->rt), d->plan_alias, st) && d->step + 1 < d->n_steps && left_ms > 0) {
         d->step++;
         d->tries = 0;
         start_attempt(d);
@@ -307,7 +316,7 @@ static llmux_status prepare_request(lx_driver *d, const lx_plan_step *s, const c
         *req = d->step_req;
     }
     char origin[128];
-    provider_of(d, d->plan.steps[0].model, origin, sizeof origin);
+    provider_of(d, d->steps[0].model, origin, sizeof origin);
     if (d->step == 0 || strcmp(origin, or_empty(d->cur_provider)) == 0) return LLMUX_OK;
     lx_handoff_opts o = {.origin = origin, .target_protocol = protocol, .target_provider = or_empty(d->cur_provider)};
     llmux_request *handed = NULL;
@@ -325,14 +334,14 @@ static void start_attempt(lx_driver *d) {
     llmux_error_info e;
     lx_error_clear(&e);
     for (;;) {
-        const lx_plan_step *s = &d->plan.steps[d->step];
+        const lx_plan_step *s = &d->steps[d->step];
         d->cur_target = s->model;
         set_name(&d->cur_model, NULL);
         set_name(&d->cur_provider, NULL);
         d->t_attempt_ns = lx_now_ns();
         d->t_attempt_wall_ms = lx_wall_ms();
         d->t_first_ns = 0;
-        if (d->plan.alias && d->plan.n_steps > 1 && d->step + 1 < d->plan.n_steps &&
+        if (d->plan_alias && d->n_steps > 1 && d->step + 1 < d->n_steps &&
             lx_runtime_cooldown_check(d->rt, s->model) == LX_COOLDOWN_SKIP) {
             /* Cooling down and something else is left to try: skip it, listed as skipped. */
             lx_error(&e, LLMUX_E_ROUTING, "skipped: %s is cooling down after repeated failures", s->model);
@@ -343,7 +352,7 @@ static void start_attempt(lx_driver *d) {
         }
         break;
     }
-    const lx_plan_step *s = &d->plan.steps[d->step];
+    const lx_plan_step *s = &d->steps[d->step];
     if (d->deadline_ns && lx_now_ns() >= d->deadline_ns) {
         lx_error(&e, LLMUX_E_TIMEOUT, "deadline reached before the attempt on %s", s->model);
         attempt_ended(d, LLMUX_E_TIMEOUT, &e, NULL);
@@ -374,12 +383,19 @@ static void start_attempt(lx_driver *d) {
 llmux_status lx_driver_start(llmux_runtime *rt, const llmux_request *req, const lx_plan *plan, lx_exec *x,
                              int64_t deadline_ns, lx_driver **out, llmux_error_info *err) {
     *out = NULL;
-    lx_driver *d = calloc(1, sizeof *d);
+    size_t n = plan->n_steps < LX_ALIAS_MAX_TARGETS ? plan->n_steps : LX_ALIAS_MAX_TARGETS;
+    /* At least one slot: start_attempt reads steps[0] (a plan always has a step). */
+    lx_driver *d = calloc(1, sizeof *d + (n ? n : 1) * sizeof d->steps[0]);
     if (!d) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the execution");
     d->rt = rt;
     d->req = req;
     d->x = x;
-    d->plan = *plan;
+    d->plan_alias = plan->alias;
+    d->plan_seed = plan->seed;
+    d->plan_picked = plan->picked;
+    d->retry = plan->retry;
+    d->n_steps = n;
+    memcpy(d->steps, plan->steps, n * sizeof d->steps[0]);
     d->deadline_ns = deadline_ns;
     d->rng = plan->seed ^ 0x5bd1e995u;
     *out = d;
@@ -404,7 +420,15 @@ const lx_attempt_info *lx_driver_attempts(const lx_driver *d, size_t *n) {
     return d->attempts;
 }
 
-const lx_plan *lx_driver_plan(const lx_driver *d) { return &d->plan; }
+void lx_driver_plan(const lx_driver *d, lx_plan *out) {
+    memset(out, 0, sizeof *out);
+    out->alias = d->plan_alias;
+    out->seed = d->plan_seed;
+    out->picked = d->plan_picked;
+    out->retry = d->retry;
+    out->n_steps = d->n_steps;
+    memcpy(out->steps, d->steps, d->n_steps * sizeof d->steps[0]);
+}
 
 const char *lx_driver_model(const lx_driver *d) { return d->cur_model && d->cur_model[0] ? d->cur_model : NULL; }
 

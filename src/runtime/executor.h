@@ -48,7 +48,7 @@ void lx_driver_free(lx_driver *d);
  * and provider of the last target tried (NULL when none could even be resolved), and the spec of
  * the remote target that answered, for pricing (NULL when nothing answered or it was local). */
 const lx_attempt_info *lx_driver_attempts(const lx_driver *d, size_t *n);
-const lx_plan *lx_driver_plan(const lx_driver *d);
+void lx_driver_plan(const lx_driver *d, lx_plan *out);
 const char *lx_driver_model(const lx_driver *d);
 const char *lx_driver_provider(const lx_driver *d);
 const char *lx_driver_priced_spec(const lx_driver *d);

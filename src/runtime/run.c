@@ -112,8 +112,10 @@ static void record(llmux_runtime *rt, const started *s, const llmux_response *re
                           .resp = resp, .status = st, .err = err, .started_at_ms = s->started_at_ms,
                           .provider_cost = provider_cost};
     in.requested_model = s->req && s->req->model && *s->req->model ? s->req->model : lx_runtime_default_model(rt);
+    lx_plan plan;
     if (s->driver) {
-        in.plan = lx_driver_plan(s->driver);
+        lx_driver_plan(s->driver, &plan);
+        in.plan = &plan;
         in.attempts = lx_driver_attempts(s->driver, &in.n_attempts);
         in.priced_spec = lx_driver_priced_spec(s->driver);
     }

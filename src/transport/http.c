@@ -18,8 +18,9 @@
 #include "transport/redact.h"
 
 #define DEFAULT_MAX_IDLE 4
-/* CURLOPT_BUFFERSIZE (see xfer_prepare); libcurl's minimum is 1 KiB. */
-#define LX_HTTP_RECV_BUFFER 4096
+/* CURLOPT_BUFFERSIZE (see xfer_prepare): libcurl's minimum (CURLOPT_BUFFERSIZE(3): "The minimum
+ * buffer size allowed to be set is 1024"). */
+#define LX_HTTP_RECV_BUFFER 1024
 #define NS_PER_MS 1000000
 
 struct lx_http_client {
@@ -132,12 +133,18 @@ void lx_http_response_free(lx_http_response *r) {
     r->error_body_len = 0;
     lx_buf_free(&r->kept_headers);
     r->kept_headers_dropped = 0;
+    free(r->location);
+    r->location = NULL;
 }
 
 typedef struct xfer {
     const lx_http_request *req;
     lx_http_response *resp;
+    /* Where failures are described: the caller's (lx_http_request_run), or for a started transfer
+     * (lazy_err) allocated by xerr when something fails, since every transfer in flight would
+     * otherwise hold 1.2 KiB of error details it almost never needs. */
     llmux_error_info *err;
+    bool lazy_err;
     CURL *easy;
     size_t max_error_body;
     lx_buf error_body;
@@ -167,6 +174,22 @@ typedef struct xfer {
 } xfer;
 
 static bool is_2xx(int status) { return status >= 200 && status < 300; }
+
+/* x's error details, allocated on first use for a started transfer (see xfer.err); NULL when out
+ * of memory (lx_error accepts NULL: the status still tells what happened). */
+static llmux_error_info *xerr(xfer *x) {
+    if (!x->err && x->lazy_err) {
+        x->err = malloc(sizeof *x->err);
+        lx_error_clear(x->err);
+    }
+    return x->err;
+}
+
+/* Copies a callback's error details into x's (only when it failed: the copy is 1.2 KiB). */
+static void keep_cb_error(xfer *x, const llmux_error_info *e) {
+    llmux_error_info *dst = xerr(x);
+    if (dst) *dst = *e;
+}
 
 /* Copies a header value with surrounding blanks and the line break removed. */
 static void copy_value(char *dst, size_t dst_size, const char *v, size_t n) {
@@ -231,7 +254,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
     x->header_bytes += n;
     if (x->header_bytes > LX_HTTP_MAX_HEADER_BYTES) {
         x->cb_failed = true;
-        x->cb_status = lx_error(x->err, LLMUX_E_UPSTREAM_PROTOCOL, "http: response header too large (over %u bytes)",
+        x->cb_status = lx_error(xerr(x), LLMUX_E_UPSTREAM_PROTOCOL, "http: response header too large (over %u bytes)",
                                 LX_HTTP_MAX_HEADER_BYTES);
         return 0;
     }
@@ -245,7 +268,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
         }
         r->status = status;
         x->header_bytes = n;
-        r->location[0] = '\0';
+        free(r->location);
+        r->location = NULL;
         r->content_type[0] = '\0';
         r->retry_after[0] = '\0';
         lx_buf_reset(&r->kept_headers);
@@ -272,14 +296,17 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
                 /* An HTML error page or login portal answering 200: decoding it as the expected
                  * stream would only report a truncated stream. */
                 x->cb_failed = true;
-                x->cb_status = lx_error(x->err, LLMUX_E_UPSTREAM_PROTOCOL,
+                x->cb_status = lx_error(xerr(x), LLMUX_E_UPSTREAM_PROTOCOL,
                                         "http: unexpected content type \"%.100s\" (expected %.100s)", r->content_type,
                                         x->req->accept_types);
                 return 0;
             }
             if (x->req->on_headers) {
-                llmux_status st = x->req->on_headers(x->req->user_data, r, x->err);
+                llmux_error_info e;
+                lx_error_clear(&e);
+                llmux_status st = x->req->on_headers(x->req->user_data, r, &e);
                 if (st != LLMUX_OK) {
+                    keep_cb_error(x, &e);
                     x->cb_failed = true;
                     x->cb_status = st;
                     return 0;
@@ -291,7 +318,15 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud) {
     const char *v;
     size_t vlen;
     if (header_is(line, n, "content-type", &v, &vlen)) copy_value(r->content_type, sizeof r->content_type, v, vlen);
-    else if (header_is(line, n, "location", &v, &vlen)) copy_value(r->location, sizeof r->location, v, vlen);
+    else if (header_is(line, n, "location", &v, &vlen)) {
+        char *loc = r->location ? r->location : malloc(LX_HTTP_LOCATION_MAX);
+        if (!loc) {
+            x->oom = true;
+            return 0;
+        }
+        r->location = loc;
+        copy_value(loc, LX_HTTP_LOCATION_MAX, v, vlen);
+    }
     else if (header_is(line, n, "retry-after", &v, &vlen)) copy_value(r->retry_after, sizeof r->retry_after, v, vlen);
     else if (header_is(line, n, "retry-after-ms", &v, &vlen))
         copy_value(x->retry_after_ms, sizeof x->retry_after_ms, v, vlen);
@@ -311,8 +346,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
         const lx_http_request *req = x->req;
         if (!req->on_data || !req->progress) x->last_byte_ns = lx_now_ns();
         if (!req->on_data || n == 0) return n;
-        llmux_status st = req->on_data(req->user_data, data, n, x->err);
+        /* On this stack for the call: copied into the transfer only when the callback failed. */
+        llmux_error_info e;
+        e.status = LLMUX_OK;
+        e.message[0] = '\0';
+        llmux_status st = req->on_data(req->user_data, data, n, &e);
         if (st != LLMUX_OK) {
+            keep_cb_error(x, &e);
             x->cb_failed = true;
             x->cb_status = st;
             return 0;
@@ -508,7 +548,7 @@ static llmux_status tick(void *ud, int *next_ms) {
     xfer *x = ud;
     const lx_http_request *req = x->req;
     const lx_http_timeouts *to = &req->timeouts;
-    if (llmux_cancel_is_triggered(req->cancel)) return lx_error(x->err, LLMUX_E_CANCELLED, "http: cancelled");
+    if (llmux_cancel_is_triggered(req->cancel)) return lx_error(xerr(x), LLMUX_E_CANCELLED, "http: cancelled");
     int64_t now = lx_now_ns();
     if (!x->sent_ns) {
         curl_off_t us = 0;
@@ -516,7 +556,7 @@ static llmux_status tick(void *ud, int *next_ms) {
             x->sent_ns = x->start + us * 1000;
     }
     if (x->deadline && now >= x->deadline)
-        return lx_error(x->err, LLMUX_E_TIMEOUT, "http: deadline reached after %lld ms",
+        return lx_error(xerr(x), LLMUX_E_TIMEOUT, "http: deadline reached after %lld ms",
                         (long long)((now - x->start) / NS_PER_MS));
     int64_t fb_at = 0, idle_at = 0;
     if (to->first_byte_ms > 0 && x->sent_ns && !x->got_first_byte) fb_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
@@ -531,14 +571,14 @@ static llmux_status tick(void *ud, int *next_ms) {
             idle_at = x->sent_ns + to->first_byte_ms * NS_PER_MS;
     }
     if (fb_at && now >= fb_at)
-        return lx_error(x->err, LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
+        return lx_error(xerr(x), LLMUX_E_TIMEOUT, "http: first-byte timeout: no response within %lld ms",
                         (long long)to->first_byte_ms);
     if (idle_at && now >= idle_at) {
         if (events)
-            return lx_error(x->err, LLMUX_E_TIMEOUT,
+            return lx_error(xerr(x), LLMUX_E_TIMEOUT,
                             "http: idle timeout: no event for %lld ms (keep-alive data does not count)",
                             (long long)((now - (x->progressed ? x->last_byte_ns : x->sent_ns)) / NS_PER_MS));
-        return lx_error(x->err, LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
+        return lx_error(xerr(x), LLMUX_E_TIMEOUT, "http: idle timeout: no data for %lld ms", (long long)to->idle_ms);
     }
     int64_t wake = min_nonzero(min_nonzero(x->deadline, fb_at), idle_at);
     int64_t wait_ms = req->cancel || !x->sent_ns ? LX_HTTP_POLL_MS : 1000;
@@ -630,7 +670,6 @@ static llmux_status xfer_prepare(lx_http_client *c, const lx_http_request *req, 
 
 /* The outcome of a transfer the loop is done with (see lx_http_request_run for the classes). */
 static llmux_status xfer_result(xfer *x, const lx_http_job *job) {
-    llmux_error_info *err = x->err;
     lx_http_response *resp = x->resp;
     CURL *e = x->easy;
     llmux_status st;
@@ -640,20 +679,20 @@ static llmux_status xfer_result(xfer *x, const lx_http_job *job) {
     }
     switch (job->end) {
     case LX_HTTP_JOB_COMPLETED:
-        if (x->oom) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
+        if (x->oom) st = lx_error(xerr(x), LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
         else if (x->cb_failed) st = x->cb_status;
         else if (job->result == CURLE_OK || (job->result == CURLE_WRITE_ERROR && resp->error_body_truncated)) st = LLMUX_OK;
-        else st = map_curl(job->result, x->errbuf, x, x->sent_ns != 0, x->headers_done, err);
+        else st = map_curl(job->result, x->errbuf, x, x->sent_ns != 0, x->headers_done, xerr(x));
         break;
     case LX_HTTP_JOB_ABORTED:
         st = job->aborted; /* the tick filled err */
         break;
     case LX_HTTP_JOB_SHUTDOWN:
-        st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
+        st = lx_error(xerr(x), LLMUX_E_CANCELLED, "http: cancelled (client closing)");
         break;
     case LX_HTTP_JOB_ADD_FAILED:
     default:
-        st = lx_error(err, LLMUX_E_INTERNAL, "http: curl_multi_add_handle failed");
+        st = lx_error(xerr(x), LLMUX_E_INTERNAL, "http: curl_multi_add_handle failed");
         break;
     }
     long nconn = 0;
@@ -698,9 +737,8 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
 /* ------------------------------------------------------ asynchronous transfers */
 
 struct lx_http_transfer {
-    xfer x;
+    xfer x;                 /* x.err: allocated when the transfer fails (xerr) */
     lx_http_job job;
-    llmux_error_info err;
     lx_http_done_cb done;
     void *user_data;
 };
@@ -709,7 +747,16 @@ static void transfer_end(lx_http_job *job) {
     lx_http_transfer *t = (lx_http_transfer *)(void *)((char *)job - offsetof(lx_http_transfer, job));
     llmux_status st = xfer_result(&t->x, job);
     xfer_release(&t->x);
-    t->done(t->user_data, st, &t->err);
+    llmux_error_info fallback;
+    const llmux_error_info *e = t->x.err;
+    if (!e) {
+        /* Nothing failed, or the details could not be allocated. */
+        if (st == LLMUX_OK) lx_error_clear(&fallback);
+        else lx_error(&fallback, st, "http: out of memory keeping the error details");
+        e = &fallback;
+    }
+    t->done(t->user_data, st, e);
+    free(t->x.err);
     free(t);
 }
 
@@ -721,16 +768,19 @@ llmux_status lx_http_request_start(lx_http_client *c, const lx_http_request *req
         if (resp) memset(resp, 0, sizeof *resp);
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
     }
-    lx_error_clear(&t->err);
-    llmux_status st = xfer_prepare(c, req, resp, &t->x, &t->err);
+    /* The setup reports into the caller's err; from then on the transfer's own, made on failure. */
+    llmux_status st = xfer_prepare(c, req, resp, &t->x, err);
     if (st == LLMUX_OK) {
+        t->x.err = NULL;
+        t->x.lazy_err = true;
         t->done = done;
         t->user_data = user_data;
         t->job = (lx_http_job){.easy = t->x.easy, .tick = tick, .ud = &t->x, .on_end = transfer_end};
         if (lx_http_loop_start(c->loop, &t->job)) return LLMUX_OK;
-        st = lx_error(&t->err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
+        t->x.err = err;
+        t->x.lazy_err = false;
+        st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
     }
-    if (err) *err = t->err;
     xfer_release(&t->x);
     free(t);
     return st;

@@ -88,6 +88,8 @@ typedef struct lx_http_timeouts {
     int64_t total_ms;
 } lx_http_timeouts;
 
+#define LX_HTTP_LOCATION_MAX 256
+
 /* What is known about the final response (after any 1xx). Strings are NUL-terminated, "" when
  * the header was absent, and truncated to their field. */
 typedef struct lx_http_response {
@@ -105,8 +107,10 @@ typedef struct lx_http_response {
     lx_buf kept_headers;
     unsigned kept_headers_dropped;
     /* Location of a 3xx (redirects are not followed; the error names where it pointed), cut to
-     * the field. */
-    char location[256];
+     * LX_HTTP_LOCATION_MAX - 1 bytes; NULL when absent. Allocated when the header arrives (a
+     * fixed field would cost every transfer in flight 256 bytes for a header only a misconfigured
+     * base URL produces). Owner: the response (lx_http_response_free). */
+    char *location;
     /* A non-2xx body, buffered up to max_error_body bytes (NUL-terminated; NULL when empty).
      * Owner: the response (lx_http_response_free). */
     char *error_body;
