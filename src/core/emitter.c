@@ -20,16 +20,28 @@ void lx_emitter_free(lx_emitter *e) {
     e->n_tools = e->cap_tools = 0;
 }
 
+static bool is_terminal(llmux_event_type t) { return t == LLMUX_EVENT_FINISH || t == LLMUX_EVENT_ERROR; }
+
+/* The stream guard: nothing after the terminal event; after the sink asked to stop, only USAGE
+ * and the terminal event. */
 static llmux_status deliver(lx_emitter *e, llmux_event *ev, llmux_error_info *err) {
     if (e->finished)
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "%s: %s event after the end of the response",
                         e->provider ? e->provider : "provider", llmux_event_type_name(ev->type));
-    if (e->cancelled) return lx_error(err, LLMUX_E_CANCELLED, "cancelled by the event consumer");
-    e->n_events++;
-    if (e->sink.emit && !e->sink.emit(e->sink.user_data, ev)) {
-        e->cancelled = true;
+    bool terminal = is_terminal(ev->type);
+    if (e->cancelled && !terminal && ev->type != LLMUX_EVENT_USAGE)
         return lx_error(err, LLMUX_E_CANCELLED, "cancelled by the event consumer");
+    e->n_events++;
+    if (ev->type == LLMUX_EVENT_START) e->started = true;
+    if (terminal) {
+        e->finished = true;
+        if (ev->type == LLMUX_EVENT_ERROR) e->end_status = ev->error ? ev->error->status : LLMUX_E_INTERNAL;
+        else e->end_status = ev->finish_reason == LLMUX_FINISH_CANCELLED ? LLMUX_E_CANCELLED : LLMUX_OK;
     }
+    bool keep = !e->sink.emit || e->sink.emit(e->sink.user_data, ev);
+    if (!keep) e->cancelled = true;
+    /* A refused terminal event still ended the stream: there is nothing left to stop. */
+    if (!keep && !terminal) return lx_error(err, LLMUX_E_CANCELLED, "cancelled by the event consumer");
     return LLMUX_OK;
 }
 
@@ -47,9 +59,7 @@ llmux_status lx_emit_start(lx_emitter *e, const char *id, const char *model, llm
     ev.id = id;
     ev.name = model;
     ev.provider = e->provider;
-    llmux_status st = deliver(e, &ev, err);
-    if (st == LLMUX_OK) e->started = true;
-    return st;
+    return deliver(e, &ev, err);
 }
 
 llmux_status lx_emit_text(lx_emitter *e, const char *text, size_t len, llmux_error_info *err) {
@@ -170,12 +180,49 @@ llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost
 }
 
 llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_error_info *err) {
-    llmux_status st = lx_emit_start(e, NULL, NULL, err);
-    for (size_t i = 0; st == LLMUX_OK && i < e->n_tools; i++) st = end_tool(e, &e->tools[i], err);
-    if (st != LLMUX_OK) return st;
+    llmux_status st = LLMUX_OK;
+    if (!e->cancelled) {
+        st = lx_emit_start(e, NULL, NULL, err);
+        for (size_t i = 0; st == LLMUX_OK && i < e->n_tools; i++) st = end_tool(e, &e->tools[i], err);
+        if (st != LLMUX_OK && st != LLMUX_E_CANCELLED) return st;
+    }
     llmux_event ev = blank(LLMUX_EVENT_FINISH);
-    ev.finish_reason = reason;
-    st = deliver(e, &ev, err);
-    e->finished = true;
-    return st;
+    ev.finish_reason = e->cancelled ? LLMUX_FINISH_CANCELLED : reason;
+    llmux_status fst = deliver(e, &ev, err);
+    if (fst != LLMUX_OK) return fst;
+    return e->cancelled ? lx_error(err, LLMUX_E_CANCELLED, "cancelled by the event consumer") : LLMUX_OK;
+}
+
+llmux_status lx_emit_error(lx_emitter *e, const llmux_error_info *info, llmux_error_info *err) {
+    llmux_error_info fallback;
+    if (!info) {
+        lx_error(&fallback, LLMUX_E_INTERNAL, "%s: the stream failed without details",
+                 e->provider ? e->provider : "provider");
+        info = &fallback;
+    }
+    if (!e->cancelled) {
+        llmux_status st = lx_emit_start(e, NULL, NULL, err);
+        if (st != LLMUX_OK && st != LLMUX_E_CANCELLED) return st;
+    }
+    llmux_event ev = blank(LLMUX_EVENT_ERROR);
+    ev.error = info;
+    return deliver(e, &ev, err);
+}
+
+bool lx_emitter_close(lx_emitter *e, llmux_status st, const llmux_error_info *info) {
+    if (e->finished || e->n_events == 0) return false;
+    llmux_error_info ignored;
+    if (st == LLMUX_E_CANCELLED) {
+        e->cancelled = true; /* FINISH(CANCELLED), no tool calls closed after the stop */
+        lx_emit_finish(e, LLMUX_FINISH_CANCELLED, &ignored);
+        return e->finished;
+    }
+    llmux_error_info fallback;
+    if (!info || info->status == LLMUX_OK) {
+        lx_error(&fallback, st != LLMUX_OK ? st : LLMUX_E_INTERNAL, "%s: the stream ended without a terminal event",
+                 e->provider ? e->provider : "provider");
+        info = &fallback;
+    }
+    lx_emit_error(e, info, &ignored);
+    return e->finished;
 }

@@ -1,8 +1,14 @@
-/* The event emitter: turns what a stream decoder sees into canonical events, with part indices
- * assigned in order of first appearance and the ordering rules of a stream (START once and
- * first, tool calls closed before FINISH, nothing after FINISH). The provider adapters' decoders
- * embed one. It knows nothing of any provider: the name it is given only labels START and its
- * messages. */
+/* The event emitter and stream guard: turns what a producer sees into canonical events, with part
+ * indices assigned in order of first appearance, and is the one place the rules of a stream are
+ * enforced: START once and first, tool calls closed before FINISH, exactly one terminal event
+ * (FINISH or ERROR) for a stream that delivered anything, nothing after it. Every producer emits
+ * through one: the provider adapters' decoders embed one (the remote attempt ends their streams
+ * through it: lx_emitter_close), and so does the local engine. It knows nothing of any provider:
+ * the name it is given only labels START and its messages.
+ *
+ * When the sink returns false (the consumer stops), content events are no longer delivered;
+ * USAGE (what was spent) and the terminal event still are, so a stopped stream ends like any
+ * other, with FINISH(CANCELLED). */
 #ifndef LX_CORE_EMITTER_H
 #define LX_CORE_EMITTER_H
 
@@ -37,9 +43,12 @@ typedef struct lx_emitter {
     int64_t reasoning_index;  /* -1 = no open reasoning part */
     lx_emitter_tool *tools;   /* n_tools used of cap_tools; NULL until the first tool call */
     size_t n_tools, cap_tools;
-    bool started;
-    bool finished;
-    bool cancelled;
+    bool started;             /* START was delivered (whatever the sink answered) */
+    bool finished;            /* the terminal event (FINISH or ERROR) was delivered */
+    bool cancelled;           /* the sink returned false */
+    /* How the stream ended, once finished: LLMUX_OK for FINISH, LLMUX_E_CANCELLED for
+     * FINISH(CANCELLED), the ERROR's status. */
+    llmux_status end_status;
     uint64_t n_events;        /* events delivered, for benchmarks */
 } lx_emitter;
 
@@ -73,7 +82,17 @@ llmux_status lx_emit_usage(lx_emitter *e, const llmux_usage *u, llmux_error_info
 /* USAGE with the provider's own cost figure for the request (OpenRouter's usage.cost), in US
  * dollars; NaN, negative or infinite = not reported (same as lx_emit_usage). */
 llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost_usd, llmux_error_info *err);
-/* Ends every open tool call, then FINISH (START first if never sent). */
+/* Ends every open tool call, then FINISH (START first if never sent). After the sink asked to
+ * stop, FINISH(CANCELLED) whatever reason says (the stream did not end on its own). */
 llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_error_info *err);
+/* ERROR with info (borrowed for the call; NULL = LLMUX_E_INTERNAL without details): the terminal
+ * event of a stream that failed (START first if never sent). */
+llmux_status lx_emit_error(lx_emitter *e, const llmux_error_info *info, llmux_error_info *err);
+/* Ends the stream from a producer's outcome unless its terminal event already went out: a
+ * stream that delivered an event gets FINISH(CANCELLED) for LLMUX_E_CANCELLED, else ERROR with
+ * info (st without details when info is NULL). A stream that delivered nothing stays silent, so
+ * its caller may retry or fall back without the consumer having seen anything. Returns whether
+ * a terminal event was delivered by this call. */
+bool lx_emitter_close(lx_emitter *e, llmux_status st, const llmux_error_info *info);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/emitter.h"
 #include "core/error.h"
 #include "gguf_check.h"
 #include "llama.h"
@@ -583,45 +584,26 @@ static struct llama_sampler *build_sampler(const lx_model *m, const llmux_sampli
 
 /* -------------------------------------------------------------- generation */
 
+/* A generation's events go through the core emitter, the one stream guard (START first, exactly
+ * one terminal event, nothing after it; after the sink asked to stop, only USAGE and the terminal
+ * event). The sink's stop is mirrored into m->sink_stopped, which abort_cb reads inside
+ * llama_decode. */
 typedef struct gen_state {
     lx_model *m;
-    lx_event_sink sink;
-    bool started;
+    lx_emitter em;
 } gen_state;
 
-static bool emit(gen_state *g, const llmux_event *ev) {
-    if (g->m->sink_stopped) return false;
-    if (!g->sink.emit(g->sink.user_data, ev)) g->m->sink_stopped = true;
+/* Whether the sink still takes content (false once it asked to stop). */
+static bool sink_open(gen_state *g) {
+    if (g->em.cancelled) g->m->sink_stopped = true;
     return !g->m->sink_stopped;
 }
 
 static void on_text(void *ud, const char *text, size_t len) {
     gen_state *g = ud;
-    llmux_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = LLMUX_EVENT_TEXT_DELTA;
-    ev.index = 0;
-    ev.text = text;
-    ev.text_len = len;
-    emit(g, &ev);
-}
-
-static void emit_finish(gen_state *g, llmux_finish_reason r) {
-    llmux_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = LLMUX_EVENT_FINISH;
-    ev.finish_reason = r;
-    /* The terminal event is delivered even after the sink asked to stop: every stream ends with
-     * exactly one terminal event. */
-    g->sink.emit(g->sink.user_data, &ev);
-}
-
-static void emit_error(gen_state *g, const llmux_error_info *e) {
-    llmux_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = LLMUX_EVENT_ERROR;
-    ev.error = e;
-    g->sink.emit(g->sink.user_data, &ev);
+    if (!sink_open(g)) return;
+    lx_emit_text(&g->em, text, len, NULL); /* one text part: index 0 */
+    sink_open(g);
 }
 
 /* Decodes tokens[0..n) at the end of the cache, n_batch at a time. Returns llama_decode's code. */
@@ -692,19 +674,15 @@ llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmu
     m->cancel = cancel;
     m->deadline_ns = deadline_ns;
     m->sink_stopped = false;
-    gen_state g = {m, sink, false};
+    gen_state g = {.m = m};
+    lx_emitter_init(&g.em, sink, "local");
     lx_stop_filter stop;
     lx_stop_init(&stop, req->sampling.stop, req->sampling.n_stop, on_text, &g);
 
     char id[40];
     lx_make_id(id, sizeof id, "local-");
-    llmux_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = LLMUX_EVENT_START;
-    ev.id = id;
-    ev.name = m->name;
-    ev.provider = "local";
-    emit(&g, &ev);
+    lx_emit_start(&g.em, id, m->name, NULL);
+    sink_open(&g);
 
     llmux_finish_reason reason = LLMUX_FINISH_STOP;
     if (m->n_cache < 0) {
@@ -764,23 +742,23 @@ llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmu
     llama_sampler_free(smpl);
     free(tokens);
 
-    memset(&ev, 0, sizeof ev);
-    ev.type = LLMUX_EVENT_USAGE;
-    ev.usage = llmux_usage_default();
-    ev.usage.input_tokens = stats->n_prompt;
-    ev.usage.output_tokens = stats->n_generated;
-    ev.usage.cached_input_tokens = stats->n_reused;
-    ev.usage.cache_write_tokens = 0;
-    ev.usage.reasoning_tokens = 0;
-    ev.usage.total_tokens = stats->n_prompt + stats->n_generated;
-    g.sink.emit(g.sink.user_data, &ev);
+    llmux_usage usage = llmux_usage_default();
+    usage.input_tokens = stats->n_prompt;
+    usage.output_tokens = stats->n_generated;
+    usage.cached_input_tokens = stats->n_reused;
+    usage.cache_write_tokens = 0;
+    usage.reasoning_tokens = 0;
+    usage.total_tokens = stats->n_prompt + stats->n_generated;
+    lx_emit_usage(&g.em, &usage, NULL); /* delivered after a stop too: the tokens were spent */
 
+    /* The terminal event, delivered whatever the sink answered before (the emitter's rule). */
     if (st != LLMUX_OK) {
-        emit_error(&g, err);
+        lx_emit_error(&g.em, err, NULL);
     } else {
-        emit_finish(&g, reason);
-        if (reason == LLMUX_FINISH_CANCELLED) st = lx_error(err, LLMUX_E_CANCELLED, "the request was cancelled");
+        lx_emit_finish(&g.em, reason, NULL); /* FINISH(CANCELLED) whenever the sink had stopped */
+        if (g.em.end_status == LLMUX_E_CANCELLED) st = lx_error(err, LLMUX_E_CANCELLED, "the request was cancelled");
     }
+    lx_emitter_free(&g.em);
     m->cancel = NULL;
     m->deadline_ns = 0;
     return st;

@@ -371,6 +371,7 @@ const lx_provider lx_provider_anthropic = {
     .decoder_end = lx_anthropic_decoder_end,
     .decoder_destroy = lx_anthropic_decoder_destroy,
     .decoder_progress = lx_anthropic_decoder_progress,
+    .decoder_emitter = lx_anthropic_decoder_emitter,
     .map_error = map_error,
     .keep_headers = lx_ratelimit_headers_anthropic,
     .encode_models = lx_anthropic_encode_models,

@@ -387,6 +387,8 @@ llmux_status lx_anthropic_decoder_end(lx_decoder *dec, llmux_error_info *err) {
 }
 
 /* Canonical events so far, plus the bytes of a non-streaming body (decoded only at its end). */
+struct lx_emitter *lx_anthropic_decoder_emitter(lx_decoder *dec) { return &((adec *)dec)->em; }
+
 uint64_t lx_anthropic_decoder_progress(const lx_decoder *dec) {
     const adec *d = (const adec *)dec;
     return d->em.n_events + d->body.len;

@@ -21,5 +21,6 @@ llmux_status lx_anthropic_decoder_feed(lx_decoder *d, const char *data, size_t l
 llmux_status lx_anthropic_decoder_end(lx_decoder *d, llmux_error_info *err);
 void lx_anthropic_decoder_destroy(lx_decoder *d);
 uint64_t lx_anthropic_decoder_progress(const lx_decoder *d);
+struct lx_emitter *lx_anthropic_decoder_emitter(lx_decoder *d);
 
 #endif

@@ -522,6 +522,7 @@ const lx_provider lx_provider_gemini = {
     .decoder_end = lx_gemini_decoder_end,
     .decoder_destroy = lx_gemini_decoder_destroy,
     .decoder_progress = lx_gemini_decoder_progress,
+    .decoder_emitter = lx_gemini_decoder_emitter,
     .map_error = map_error,
     .keep_headers = lx_ratelimit_headers_openai, /* a gateway's rate limits */
     .encode_embed = lx_gemini_encode_embed,

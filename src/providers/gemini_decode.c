@@ -335,6 +335,8 @@ llmux_status lx_gemini_decoder_end(lx_decoder *dec, llmux_error_info *err) {
 }
 
 /* Canonical events so far, plus the bytes of a non-streaming body (decoded only at its end). */
+struct lx_emitter *lx_gemini_decoder_emitter(lx_decoder *dec) { return &((gdec *)dec)->em; }
+
 uint64_t lx_gemini_decoder_progress(const lx_decoder *dec) {
     const gdec *d = (const gdec *)dec;
     return d->em.n_events + d->body.len;

@@ -24,5 +24,6 @@ llmux_status lx_gemini_decoder_feed(lx_decoder *d, const char *data, size_t len,
 llmux_status lx_gemini_decoder_end(lx_decoder *d, llmux_error_info *err);
 void lx_gemini_decoder_destroy(lx_decoder *d);
 uint64_t lx_gemini_decoder_progress(const lx_decoder *d);
+struct lx_emitter *lx_gemini_decoder_emitter(lx_decoder *d);
 
 #endif

@@ -428,6 +428,8 @@ static llmux_status ollama_decoder_end(lx_decoder *d, llmux_error_info *err) {
 }
 
 /* Canonical events so far, plus the bytes of a non-streaming body (decoded only at its end). */
+static struct lx_emitter *ollama_decoder_emitter(lx_decoder *d) { return &d->em; }
+
 static uint64_t ollama_decoder_progress(const lx_decoder *d) { return d->em.n_events + d->body.len; }
 
 const lx_provider lx_provider_ollama = {
@@ -440,6 +442,7 @@ const lx_provider lx_provider_ollama = {
     .decoder_end = ollama_decoder_end,
     .decoder_destroy = ollama_decoder_destroy,
     .decoder_progress = ollama_decoder_progress,
+    .decoder_emitter = ollama_decoder_emitter,
     .map_error = ollama_map_error,
     .keep_headers = lx_ratelimit_headers_openai, /* a gateway's rate limits */
     .encode_embed = lx_ollama_encode_embed,

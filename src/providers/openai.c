@@ -588,6 +588,8 @@ static llmux_status openai_decoder_end(lx_decoder *d, llmux_error_info *err) {
 
 /* Canonical events so far, plus the bytes of a body decoded only at its end (a non-streaming
  * answer, or one JSON document on a stream request), which has no events before then. */
+static struct lx_emitter *openai_decoder_emitter(lx_decoder *d) { return &d->em; }
+
 static uint64_t openai_decoder_progress(const lx_decoder *d) { return d->em.n_events + d->body.len; }
 
 const lx_provider lx_provider_openai = {
@@ -600,6 +602,7 @@ const lx_provider lx_provider_openai = {
     .decoder_end = openai_decoder_end,
     .decoder_destroy = openai_decoder_destroy,
     .decoder_progress = openai_decoder_progress,
+    .decoder_emitter = openai_decoder_emitter,
     .map_error = openai_map_error,
     .keep_headers = lx_ratelimit_headers_openai,
     .encode_embed = lx_openai_encode_embed,

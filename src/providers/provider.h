@@ -93,6 +93,10 @@ typedef struct lx_provider {
      * measures the gap between changes of this count (lx_http_progress_cb), so keep-alive
      * comments or pings never hold a stream open. NULL = raw bytes count as progress. */
     uint64_t (*decoder_progress)(const lx_decoder *d);
+    /* The decoder's emitter (core/emitter.h), the stream guard of its events: the runtime ends a
+     * stream the transport cut short through it (lx_emitter_close), so the rule "exactly one
+     * terminal event" lives in one place. Required. */
+    struct lx_emitter *(*decoder_emitter)(lx_decoder *d);
     /* Maps a non-2xx response (status, body, retry hint or NULL) to the taxonomy. The hint is
      * the Retry-After value, else the reset list of the rate limits the response reports
      * exhausted (lx_ratelimit_retry_hint: parse it with lx_parse_retry_hint). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/emitter.h"
 #include "core/error.h"
 #include "providers/errors.h"
 #include "transport/http.h"
@@ -177,63 +178,12 @@ llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_para
 
 /* ------------------------------------------------------------------ run */
 
-typedef struct run_state {
-    lx_event_sink outer;
-    const lx_provider *p;
-    lx_decoder *dec;
-    bool any;                 /* an event reached the caller's sink */
-    bool terminal;            /* FINISH or ERROR reached it */
-    llmux_status terminal_st; /* OK for FINISH (CANCELLED when cancelled), else the ERROR's class */
-    /* The ERROR event's details, copied when it passes: allocated then rather than held by every
-     * stream in flight (1.2 KiB each). NULL otherwise, and when out of memory. */
-    llmux_error_info *terminal_err;
-} run_state;
+/* The stream's rules (START first, exactly one terminal event, nothing after it) are the
+ * adapter's emitter's (core/emitter.h): its decoder writes straight into the caller's sink, and
+ * settle() below ends a stream the transport cut short through that same emitter. */
 
-static bool wrapped_emit(void *ud, const llmux_event *ev) {
-    run_state *r = ud;
-    if (r->terminal) return false; /* nothing after the terminal event */
-    r->any = true;
-    if (ev->type == LLMUX_EVENT_FINISH) {
-        r->terminal = true;
-        r->terminal_st = ev->finish_reason == LLMUX_FINISH_CANCELLED ? LLMUX_E_CANCELLED : LLMUX_OK;
-    } else if (ev->type == LLMUX_EVENT_ERROR) {
-        r->terminal = true;
-        r->terminal_err = malloc(sizeof *r->terminal_err);
-        llmux_error_info e;
-        if (ev->error) e = *ev->error;
-        else lx_error(&e, LLMUX_E_UPSTREAM_PROTOCOL, "error event without details");
-        r->terminal_st = e.status;
-        if (r->terminal_err) *r->terminal_err = e;
-    }
-    return r->outer.emit(r->outer.user_data, ev);
-}
-
-static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_info *err) {
-    run_state *r = ud;
-    return r->p->decoder_feed(r->dec, data, len, err);
-}
-
-
-/* The idle timeout counts decoded events, not bytes (lx_http_request.progress): keep-alive
- * comments alone must not hold a stream open. */
-static uint64_t progress(void *ud) {
-    run_state *r = ud;
-    return r->p->decoder_progress ? r->p->decoder_progress(r->dec) : 0;
-}
-
-static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info *e) {
-    llmux_event ev;
-    memset(&ev, 0, sizeof ev);
-    if (st == LLMUX_E_CANCELLED) {
-        ev.type = LLMUX_EVENT_FINISH;
-        ev.finish_reason = LLMUX_FINISH_CANCELLED;
-    } else {
-        ev.type = LLMUX_EVENT_ERROR;
-        ev.error = e;
-    }
-    r->terminal = true;
-    r->outer.emit(r->outer.user_data, &ev); /* the stream ends here whatever the sink answers */
-}
+static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_info *err);
+static uint64_t progress(void *ud);
 
 /* One attempt in flight: everything the transfer borrows lives here until it ended, and only
  * that. The encoded request (the adapter's lx_wire_request: a fixed table of 1 KiB header values,
@@ -243,8 +193,8 @@ static void emit_terminal(run_state *r, llmux_status st, const llmux_error_info 
  * them, in `strings`, wiped before the attempt is freed), so the caller's target need not outlive
  * the call. */
 typedef struct attempt {
-    run_state r;
     const lx_provider *provider;
+    lx_decoder *dec;
     lx_provider_config cfg;
     lx_buf body;
     lx_http_request hr;
@@ -272,9 +222,20 @@ static const char *copy_str(char **p, const char *s) {
     return d;
 }
 
+static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_info *err) {
+    attempt *a = ud;
+    return a->provider->decoder_feed(a->dec, data, len, err);
+}
+
+/* The idle timeout counts decoded events, not bytes (lx_http_request.progress): keep-alive
+ * comments alone must not hold a stream open. */
+static uint64_t progress(void *ud) {
+    attempt *a = ud;
+    return a->provider->decoder_progress(a->dec);
+}
+
 static void attempt_free(attempt *a) {
-    if (a->r.dec) a->r.p->decoder_destroy(a->r.dec);
-    free(a->r.terminal_err);
+    if (a->dec) a->provider->decoder_destroy(a->dec);
     lx_http_response_free(&a->resp);
     lx_buf_free(&a->body);
     explicit_bzero(a->strings, a->strings_size);
@@ -282,27 +243,28 @@ static void attempt_free(attempt *a) {
 }
 
 /* The stream's outcome once the transport returned st: the terminal event decides when one went
- * out; otherwise a failure after some event ends the stream with exactly one terminal event, and
- * a failure before any event is returned silently so the caller may retry or fall back. */
+ * out; otherwise the emitter ends a stream that delivered anything with exactly one terminal
+ * event, and a failure before any event is returned silently so the caller may retry or fall
+ * back. */
 static llmux_status settle(attempt *a, llmux_status st, llmux_error_info *e) {
-    run_state *r = &a->r;
     if (st == LLMUX_OK) {
         if (a->resp.status < 200 || a->resp.status > 299) {
             st = lx_provider_map_response(a->provider, &a->cfg, &a->resp, e); /* 3xx named, the key masked */
         } else {
-            st = r->p->decoder_end(r->dec, e);
+            st = a->provider->decoder_end(a->dec, e);
         }
     }
-    if (r->terminal) {
-        if (r->terminal_st == LLMUX_E_CANCELLED) lx_error(e, LLMUX_E_CANCELLED, "cancelled");
-        else if (r->terminal_err) *e = *r->terminal_err;
-        else if (r->terminal_st != LLMUX_OK) lx_error(e, r->terminal_st, "%s: out of memory keeping the error", a->cfg.name);
-        else memset(e, 0, sizeof *e); /* a normal FINISH: no error */
-        return r->terminal_st;
+    lx_emitter *em = a->provider->decoder_emitter(a->dec);
+    if (em->finished) {
+        /* The adapter's FINISH (adapters end streams with FINISH; failures are returned). */
+        if (em->end_status == LLMUX_OK) lx_error_clear(e);
+        else if (em->end_status == LLMUX_E_CANCELLED) lx_error(e, LLMUX_E_CANCELLED, "cancelled");
+        else if (e->status != em->end_status) lx_error(e, em->end_status, "%s: the stream ended with an error", a->cfg.name);
+        return em->end_status;
     }
     if (st == LLMUX_OK)
         st = lx_error(e, LLMUX_E_UPSTREAM_PROTOCOL, "%s: the response ended without a finish", a->cfg.name);
-    if (r->any) emit_terminal(r, st, e);
+    lx_emitter_close(em, st, e);
     return st;
 }
 
@@ -363,7 +325,6 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
     a->cfg.title = copy_str(&sp, t->cfg.title);
     a->done = done;
     a->user_data = user_data;
-    a->r = (run_state){.outer = sink, .p = p};
     lx_buf_init(&a->body, LLMUX_JSON_MAX_BYTES);
     lx_buf_init(&w->body, LLMUX_JSON_MAX_BYTES);
     llmux_status st = p->encode(&a->cfg, req, w, err);
@@ -373,8 +334,8 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
         goto fail;
     }
     size_t nh = http_headers(w, headers);
-    a->r.dec = p->decoder_create(&a->cfg, w->stream, (lx_event_sink){wrapped_emit, &a->r});
-    if (!a->r.dec) {
+    a->dec = p->decoder_create(&a->cfg, w->stream, sink);
+    if (!a->dec) {
         st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", a->cfg.name);
         goto fail;
     }
@@ -400,7 +361,7 @@ llmux_status lx_remote_start(const lx_remote_target *t, const llmux_request *req
     hr->progress = p->decoder_progress ? progress : NULL;
     hr->accept_types = w->accept_types; /* a static string */
     hr->keep_header_prefixes = p->keep_headers; /* what map_error reads: lx_provider_map_response */
-    hr->user_data = &a->r;
+    hr->user_data = a;
     st = lx_http_request_start(client, hr, &a->resp, attempt_done, a, err);
     /* From here on a belongs to the transfer (attempt_done may already have run on the loop
      * thread): only the setup's own copies are released. */
