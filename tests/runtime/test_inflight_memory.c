@@ -3,17 +3,20 @@
  * under a bound. Then the upstream answers and every execution completes with the right text.
  *
  * A memory bound, not a timing: nothing here depends on speed. It guards the work that brought an
- * execution from ~84 KiB of heap to ~21 KiB (docs/benchmarks.md, "Executor"): the adapter's wire
- * request (~18 KiB of fixed header slots) freed once the transfer is set up, the decoded request
- * copy in a small arena block instead of a 16 KiB one, libcurl's receive buffer at 4 KiB instead
- * of its 16 KiB default, the emitter's tool table (6 KiB) allocated on the first tool call, the
- * 4 KiB resolved target released after the start, error details allocated only when needed.
+ * execution from ~84 KiB of heap to under 16 KiB (docs/benchmarks.md, "Executor"): the adapter's
+ * wire request (~18 KiB of fixed header slots) freed once the transfer is set up, the decoded
+ * request copy in a small arena block instead of a 16 KiB one, libcurl's receive buffer at its
+ * 1 KiB minimum instead of its 16 KiB default, the emitter's tool table (6 KiB) allocated on the
+ * first tool call, the 4 KiB resolved target released after the start, error details (1.2 KiB
+ * each: the transfer's among them) allocated only when needed, the driver's plan sized to its
+ * steps.
  *
- * Why 26 KiB: 21.4 KiB is measured here (N = 200) with libcurl 7.88, ~14 KiB of it libcurl's own
- * (easy handle, connection, the receive buffer); the 4.6 KiB margin absorbs other libcurl and
- * allocator versions, while each of the large regressions (the wire request, the 16 KiB arena
- * block, libcurl's default buffer, the fixed tool table) crosses it on its own. Smaller creep is
- * what the benchmark's figure tracks.
+ * Why 16 KiB: the executor issue's goal. 15.8 KiB is measured here (N = 200) with libcurl 7.88 and
+ * glibc 2.36, ~11 KiB of it libcurl's own (easy handle, connection, receive buffer); the figure is
+ * stable to a few bytes from run to run, so the small margin holds on this toolchain, and each of
+ * the items above crosses the bound on its own if it comes back (the smallest, the transfer's
+ * error details, by ~1 KiB). Another libcurl may need the bound revisited: its own share is what
+ * moves.
  *
  * The figure is glibc's mallinfo2().uordblks, which counts every thread's arena, so the upstream
  * runs in a forked child process and its own buffers are not counted (what the target excludes).
@@ -53,7 +56,7 @@
 #endif
 
 #define N_INFLIGHT 200
-#define BOUND_BYTES (26 * 1024)
+#define BOUND_BYTES (16 * 1024)
 
 /* The upstream, in the child: answers at once until told to hold ('h'), then keeps requests
  * until released ('r'), writing one byte to the parent when N_INFLIGHT are held. */
