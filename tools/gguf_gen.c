@@ -22,6 +22,7 @@
 #define GEN_TOK_BOS     256
 #define GEN_TOK_EOS     257
 #define GEN_N_VOCAB     258
+#define GEN_MAX_LONG_TOKEN 4096
 
 enum gen_arch { ARCH_LLAMA, ARCH_QWEN2, ARCH_GEMMA };
 
@@ -39,6 +40,8 @@ struct gen_params {
     float embd_std;        /* standard deviation of token_embd (0: std) */
     int tied;              /* 1: no output.weight, llama.cpp reuses token_embd */
     const char *chat_template; /* tokenizer.chat_template, NULL = none */
+    int long_token;        /* > 0: one more token (id 258) of this many 'x' bytes, for tests of
+                              pieces longer than a fixed buffer; 0 = none */
     const char *out;
 };
 
@@ -103,11 +106,16 @@ static int byte_symbol(int b, char out[4]) {
     return 2;
 }
 
-static void add_byte_vocab(struct gguf_context *g) {
+/* The vocabulary's size: the bytes, <s>, </s>, and the long token when asked for. */
+static int n_vocab(const struct gen_params *p) { return GEN_N_VOCAB + (p->long_token > 0 ? 1 : 0); }
+
+static void add_byte_vocab(struct gguf_context *g, const struct gen_params *p) {
     static char sym[GEN_N_BYTE_TOK][4];
-    const char *tokens[GEN_N_VOCAB];
-    int32_t types[GEN_N_VOCAB];
-    float scores[GEN_N_VOCAB];
+    static char long_tok[GEN_MAX_LONG_TOKEN + 1];
+    const char *tokens[GEN_N_VOCAB + 1];
+    int32_t types[GEN_N_VOCAB + 1];
+    float scores[GEN_N_VOCAB + 1];
+    const int nv = n_vocab(p);
     for (int b = 0; b < GEN_N_BYTE_TOK; b++) {
         byte_symbol(b, sym[b]);
         tokens[b] = sym[b];
@@ -118,12 +126,19 @@ static void add_byte_vocab(struct gguf_context *g) {
     tokens[GEN_TOK_EOS] = "</s>";
     types[GEN_TOK_BOS] = types[GEN_TOK_EOS] = 3; /* LLAMA_TOKEN_TYPE_CONTROL */
     scores[GEN_TOK_BOS] = scores[GEN_TOK_EOS] = 0.0f;
+    if (p->long_token > 0) {
+        memset(long_tok, 'x', (size_t)p->long_token); /* 'x' is its own byte symbol */
+        long_tok[p->long_token] = '\0';
+        tokens[GEN_N_VOCAB] = long_tok;
+        types[GEN_N_VOCAB] = 1; /* LLAMA_TOKEN_TYPE_NORMAL */
+        scores[GEN_N_VOCAB] = 0.0f;
+    }
 
     gguf_set_val_str(g, "tokenizer.ggml.model", "gpt2");
     gguf_set_val_str(g, "tokenizer.ggml.pre", "default");
-    gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokens, GEN_N_VOCAB);
-    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, GEN_N_VOCAB);
-    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, GEN_N_VOCAB);
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokens, (size_t)nv);
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (size_t)nv);
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (size_t)nv);
     /* llama.cpp requires the key; an empty list keeps the tokenizer byte-level. */
     gguf_set_arr_str(g, "tokenizer.ggml.merges", NULL, 0);
     gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", GEN_TOK_BOS);
@@ -201,11 +216,11 @@ static int build_list(const struct gen_params *p, struct gen_list *l) {
     const float std_res = p->std / sqrtf(2.0f * (float)p->n_layer);
     char n[GGML_MAX_NAME];
     int rc = 0;
-    rc |= list_add(l, "token_embd.weight", p->n_embd, GEN_N_VOCAB, p->type,
+    rc |= list_add(l, "token_embd.weight", p->n_embd, n_vocab(p), p->type,
                    p->embd_std > 0 ? p->embd_std : p->std, 0);
     rc |= list_add(l, "output_norm.weight", p->n_embd, 0, GGML_TYPE_F32, 0, 0);
     if (!p->tied && p->arch != ARCH_GEMMA) {
-        rc |= list_add(l, "output.weight", p->n_embd, GEN_N_VOCAB, p->type, p->std, 0);
+        rc |= list_add(l, "output.weight", p->n_embd, n_vocab(p), p->type, p->std, 0);
     }
     for (int i = 0; i < p->n_layer && rc == 0; i++) {
 #define T(suffix, ne0, ne1, std, zero)                                   \
@@ -281,10 +296,10 @@ static int generate(const struct gen_params *p) {
     set_u32(g, an, "attention.head_count", (uint32_t)p->n_head);
     set_u32(g, an, "attention.head_count_kv", (uint32_t)p->n_head_kv);
     set_u32(g, an, "rope.dimension_count", (uint32_t)(p->n_embd / p->n_head));
-    set_u32(g, an, "vocab_size", GEN_N_VOCAB);
+    set_u32(g, an, "vocab_size", (uint32_t)n_vocab(p));
     set_f32(g, an, "attention.layer_norm_rms_epsilon", 1e-5f);
     set_f32(g, an, "rope.freq_base", 10000.0f);
-    add_byte_vocab(g);
+    add_byte_vocab(g, p);
     if (p->chat_template) {
         gguf_set_val_str(g, "tokenizer.chat_template", p->chat_template);
     }
@@ -388,10 +403,11 @@ static void usage(void) {
             "usage: gguf_gen --out PATH [--arch llama|qwen2|gemma] [--n-layer N] [--n-embd N]\n"
             "                [--n-head N] [--n-head-kv N] [--n-ff N] [--ctx N]\n"
             "                [--type f32|f16|q8_0|q4_k] [--seed N] [--std X] [--embd-std X] [--tied]\n"
-            "                [--chat-template TEMPLATE]\n"
+            "                [--chat-template TEMPLATE] [--long-token LEN]\n"
             "Writes a model with random weights and a byte-level vocabulary (258 tokens: the 256 bytes,\n"
             "then the control tokens <s> and </s>). --chat-template stores a template (or a name\n"
-            "llama.cpp knows, such as chatml or monarch) as tokenizer.chat_template.\n");
+            "llama.cpp knows, such as chatml or monarch) as tokenizer.chat_template. --long-token\n"
+            "adds token 258, LEN (1..4096) bytes of 'x', for tests of long token pieces.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -464,6 +480,8 @@ int main(int argc, char **argv) {
             bad = parse_int(v, 1, GEN_MAX_DIM, &p.n_head_kv);
         } else if (!strcmp(a, "--n-ff")) {
             bad = parse_int(v, 1, 4 * GEN_MAX_DIM, &p.n_ff);
+        } else if (!strcmp(a, "--long-token")) {
+            bad = parse_int(v, 1, GEN_MAX_LONG_TOKEN, &p.long_token);
         } else if (!strcmp(a, "--ctx")) {
             bad = parse_int(v, 1, GEN_MAX_CTX, &p.n_ctx);
         } else if (!strcmp(a, "--seed")) {

@@ -380,6 +380,31 @@ const char *lx_model_name(const lx_model *m) { return m->name; }
 int32_t lx_model_n_ctx(const lx_model *m) { return m->n_ctx; }
 const struct llama_vocab *lx_model_vocab(const lx_model *m) { return m->vocab; }
 
+int32_t lx_model_token_piece(const lx_model *m, int32_t token, char *buf, size_t buf_size, char **heap,
+                             size_t *heap_cap, const char **out) {
+    *out = NULL;
+    if (!m->vocab) return -1;
+    int32_t cap = buf_size > INT32_MAX ? INT32_MAX : (int32_t)buf_size;
+    int32_t k = llama_token_to_piece(m->vocab, token, buf, cap, 0, false);
+    if (k >= 0) {
+        *out = buf;
+        return k;
+    }
+    /* Too long for buf: llama.cpp returned minus the size it needs. */
+    if (k == INT32_MIN) return -1;
+    size_t need = (size_t)-(int64_t)k;
+    if (need > *heap_cap) {
+        char *grown = realloc(*heap, need);
+        if (!grown) return -1;
+        *heap = grown;
+        *heap_cap = need;
+    }
+    k = llama_token_to_piece(m->vocab, token, *heap, (int32_t)need, 0, false);
+    if (k < 0) return -1;
+    *out = *heap;
+    return k;
+}
+
 int32_t lx_model_tokenize(const lx_model *m, const char *text, size_t len, bool add_special, bool parse_special,
                           int32_t *tokens, int32_t n_max) {
     if (len > INT32_MAX || !m->vocab) return INT32_MIN;
@@ -696,6 +721,8 @@ llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmu
     stats->t_prompt_ns = t1 - t0;
 
     int32_t max_new = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : INT32_MAX;
+    char *long_piece = NULL; /* pieces longer than the stack buffer below */
+    size_t long_cap = 0;
     while (rc == 0) {
         if (m->sink_stopped || llmux_cancel_is_triggered(cancel)) {
             reason = LLMUX_FINISH_CANCELLED;
@@ -716,10 +743,15 @@ llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmu
         llama_token tok = llama_sampler_sample(smpl, m->ctx, -1);
         stats->n_generated++;
         if (llama_vocab_is_eog(m->vocab, tok)) break;
+        /* Pieces are short; a longer one (a vocabulary may hold any token) goes to long_piece. */
         char piece[256];
-        int32_t k = llama_token_to_piece(m->vocab, tok, piece, sizeof piece, 0, false);
-        if (k < 0) k = 0; /* a piece longer than 256 bytes does not exist in real vocabularies */
-        if (!lx_stop_feed(&stop, piece, (size_t)k)) {
+        const char *text = NULL;
+        int32_t k = lx_model_token_piece(m, tok, piece, sizeof piece, &long_piece, &long_cap, &text);
+        if (k < 0) {
+            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering token %d", (int)tok);
+            break;
+        }
+        if (!lx_stop_feed(&stop, text, (size_t)k)) {
             st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory in the stop filter");
             break;
         }
@@ -739,6 +771,7 @@ llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmu
 
     if (reason != LLMUX_FINISH_CANCELLED && st == LLMUX_OK) lx_stop_flush(&stop);
     lx_stop_free(&stop);
+    free(long_piece);
     llama_sampler_free(smpl);
     free(tokens);
 

@@ -63,6 +63,14 @@ const struct llama_vocab *lx_model_vocab(const lx_model *m);
 int32_t lx_model_tokenize(const lx_model *m, const char *text, size_t len, bool add_special, bool parse_special,
                           int32_t *tokens, int32_t n_max);
 
+/* A token's text as generation emits it (llama_token_to_piece, special tokens not rendered).
+ * Written to buf when it fits buf_size bytes, else to *heap, grown to the size llama.cpp asks
+ * for (the caller keeps *heap / *heap_cap across calls and frees *heap). *out points at the bytes
+ * (not NUL-terminated). Returns the length, or -1 when out of memory or llama.cpp refuses the
+ * token (*out is then NULL). */
+int32_t lx_model_token_piece(const lx_model *m, int32_t token, char *buf, size_t buf_size, char **heap,
+                             size_t *heap_cap, const char **out);
+
 /* Renders a request into the prompt text: the model's chat template when it has one, else plain
  * completion (system and message texts joined by blank lines). *used_template tells which.
  * Returns false with err set on an unsupported part (images) or out of memory. The caller frees

@@ -412,6 +412,40 @@ static lx_model *load_model(const char *path, int32_t n_ctx) {
     return m;
 }
 
+/* A token whose text is longer than the engine's 256-byte piece buffer is rendered whole (it
+ * used to be dropped): gguf_gen --long-token adds token 258, 300 bytes of 'x'. */
+static void test_long_token_piece(void **state) {
+    (void)state;
+    lx_model_params p = lx_model_default_params();
+    p.path = make_model("long_token.gguf", TINY " --ctx 64 --long-token 300");
+    p.vocab_only = true;
+    lx_model *m = NULL;
+    llmux_error_info err;
+    assert_int_equal(lx_model_load(&p, &m, &err), LLMUX_OK);
+    char buf[256];
+    char *heap = NULL;
+    size_t cap = 0;
+    const char *out = NULL;
+    int32_t k = lx_model_token_piece(m, 258, buf, sizeof buf, &heap, &cap, &out);
+    assert_int_equal(k, 300);
+    assert_non_null(heap);
+    assert_ptr_equal(out, heap);
+    assert_true(cap >= 300);
+    for (int i = 0; i < k; i++) assert_int_equal(out[i], 'x');
+    /* A short token stays in the caller's buffer ("a" is byte token 97). */
+    k = lx_model_token_piece(m, 'a', buf, sizeof buf, &heap, &cap, &out);
+    assert_int_equal(k, 1);
+    assert_ptr_equal(out, buf);
+    assert_int_equal(out[0], 'a');
+    /* A buffer of exactly the piece's size holds it. */
+    char exact[300];
+    k = lx_model_token_piece(m, 258, exact, sizeof exact, &heap, &cap, &out);
+    assert_int_equal(k, 300);
+    assert_ptr_equal(out, exact);
+    free(heap);
+    lx_model_free(m);
+}
+
 static char *repeat_char(char ch, size_t n) {
     char *s = malloc(n + 1);
     assert_non_null(s);
@@ -796,6 +830,7 @@ int main(void) {
         cmocka_unit_test(test_seed_edges),            cmocka_unit_test(test_special_tokens_in_content_are_text),
         cmocka_unit_test(test_model_file_replaced),   cmocka_unit_test(test_cancelled_load),
         cmocka_unit_test(test_not_regular_files),     cmocka_unit_test(test_huge_prompt_fails_fast),
+        cmocka_unit_test(test_long_token_piece),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
