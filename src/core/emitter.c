@@ -195,7 +195,7 @@ llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_err
 
 llmux_status lx_emit_error(lx_emitter *e, const llmux_error_info *info, llmux_error_info *err) {
     llmux_error_info fallback;
-    if (!info) {
+    if (!info || info->status == LLMUX_OK) {
         lx_error(&fallback, LLMUX_E_INTERNAL, "%s: the stream failed without details",
                  e->provider ? e->provider : "provider");
         info = &fallback;

@@ -29,12 +29,12 @@ typedef struct lx_emitter_tool {
 } lx_emitter_tool;
 
 /* Turns adapter-level happenings into canonical events with part indices assigned in order of
- * first appearance. Embed it in a decoder; its only allocation is the tool-call table, made at
- * the first tool call (most responses have none, and every stream in flight holds an emitter),
- * released by lx_emitter_free. Every lx_emit_* returns LLMUX_OK, LLMUX_E_CANCELLED (the sink
- * returned false; err filled), LLMUX_E_OUT_OF_MEMORY (the tool table could not grow) or
- * LLMUX_E_UPSTREAM_PROTOCOL (an event that contradicts the stream: unknown tool key, too many
- * tools, anything after FINISH). */
+ * first appearance. Embed it in a decoder or a generation; its only allocation is the tool-call
+ * table, made at the first tool call (most responses have none, and every stream in flight holds
+ * an emitter), released by lx_emitter_free. Every lx_emit_* returns LLMUX_OK, LLMUX_E_CANCELLED
+ * (the sink returned false, now or before; err filled), LLMUX_E_OUT_OF_MEMORY (the tool table
+ * could not grow) or LLMUX_E_UPSTREAM_PROTOCOL (an event that contradicts the stream: unknown tool
+ * key, too many tools, anything after the terminal event). Not thread-safe: one producer. */
 typedef struct lx_emitter {
     lx_event_sink sink;
     const char *provider;     /* START's provider (borrowed, static or config lifetime) */
@@ -85,7 +85,8 @@ llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost
 /* Ends every open tool call, then FINISH (START first if never sent). After the sink asked to
  * stop, FINISH(CANCELLED) whatever reason says (the stream did not end on its own). */
 llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_error_info *err);
-/* ERROR with info (borrowed for the call; NULL = LLMUX_E_INTERNAL without details): the terminal
+/* ERROR with info (borrowed for the call; NULL or a status of LLMUX_OK = LLMUX_E_INTERNAL without
+ * details): the terminal
  * event of a stream that failed (START first if never sent). */
 llmux_status lx_emit_error(lx_emitter *e, const llmux_error_info *info, llmux_error_info *err);
 /* Ends the stream from a producer's outcome unless its terminal event already went out: a

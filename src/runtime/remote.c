@@ -182,9 +182,6 @@ llmux_status lx_remote_resolve(const char *model_spec, const llmux_provider_para
  * adapter's emitter's (core/emitter.h): its decoder writes straight into the caller's sink, and
  * settle() below ends a stream the transport cut short through that same emitter. */
 
-static llmux_status feed(void *ud, const char *data, size_t len, llmux_error_info *err);
-static uint64_t progress(void *ud);
-
 /* One attempt in flight: everything the transfer borrows lives here until it ended, and only
  * that. The encoded request (the adapter's lx_wire_request: a fixed table of 1 KiB header values,
  * about 18 KiB) is gone once the transfer is set up, since libcurl copies the URL and the header
