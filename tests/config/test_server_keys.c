@@ -1,6 +1,6 @@
 /* server.keys, server.cors_origins and server.limits of llmux.yaml (src/config/schema_server.c)
  * and the SHA-256 the keys are held as (src/config/sha256.c). */
-#define _DEFAULT_SOURCE /* setenv */
+#define _DEFAULT_SOURCE /* setenv, open_memstream */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +90,19 @@ static void test_keys_loaded(void **state) {
     assert_string_equal(ss.cors_origins[0], "https://app.example");
     assert_int_equal(ss.max_body_bytes, 1048576);
     assert_int_equal(ss.max_streams_per_key, 8);
+    /* `llmux config check` shows names and limits, never a key or its digest. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    assert_non_null(m);
+    lx_config_print(cfg, m);
+    fclose(m);
+    assert_non_null(strstr(text, "  key alice: models [smart, local/*], budget 20.00 USD, 600 rpm\n"));
+    assert_non_null(strstr(text, "  key ci: models [*]\n"));
+    assert_non_null(strstr(text, "  cors origin: https://app.example\n"));
+    assert_null(strstr(text, "sk-alice"));
+    assert_null(strstr(text, "9f86d0"));
+    free(text);
     lx_config_free(cfg);
     lx_config_server(NULL, &ss);
     assert_int_equal(ss.n_keys, 0);
