@@ -118,9 +118,12 @@ static void route(struct evhttp_request *req, void *arg) {
         return;
     }
     /* Everything but /health needs a key when keys are configured; Anthropic's SDK lists models
-     * with anthropic-version, so its refusals come in its format. */
+     * with anthropic-version, so its refusals there come in its format. */
     lx_auth_grant g = LX_AUTH_GRANT_NONE;
-    lx_srv_format af = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version") ? LX_SRV_ANTHROPIC : f;
+    lx_srv_format af = strcmp(path, "/v1/models") == 0 &&
+                               evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version")
+                           ? LX_SRV_ANTHROPIC
+                           : f;
     if (!lx_auth_check(s, req, af, NULL, &g)) return;
     if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
         models_route(s, req, &g);
