@@ -42,10 +42,11 @@ static int cmp_i64(const void *a, const void *b) {
 }
 
 /* The time does not depend on where the inputs differ: on 4 KiB buffers an early-exit compare
- * takes ~1/4096 of the time for a difference in the first byte as for one in the last; here the
- * medians of interleaved rounds stay within 1.5x of each other. */
+ * takes a small fraction of the time for a difference in the first byte as for one in the last;
+ * here the fastest of many interleaved rounds (noise from other processes only ever adds time)
+ * stay within 1.5x of each other. */
 static void test_ct_equal_timing(void **state) {
-    enum { N = 4096, ROUNDS = 31, REPS = 200 };
+    enum { N = 4096, ROUNDS = 101, REPS = 100 };
     static unsigned char a[N], first[N], last[N];
     memset(a, 7, N);
     memcpy(first, a, N);
@@ -65,9 +66,9 @@ static void test_ct_equal_timing(void **state) {
     }
     qsort(tf, ROUNDS, sizeof *tf, cmp_i64);
     qsort(tl, ROUNDS, sizeof *tl, cmp_i64);
-    double ratio = (double)tf[ROUNDS / 2] / (double)(tl[ROUNDS / 2] ? tl[ROUNDS / 2] : 1);
-    print_message("lx_ct_equal, 4 KiB: median %lld ns (first byte differs) vs %lld ns (last byte), ratio %.2f\n",
-                  (long long)tf[ROUNDS / 2] / REPS, (long long)tl[ROUNDS / 2] / REPS, ratio);
+    double ratio = (double)tf[0] / (double)(tl[0] ? tl[0] : 1);
+    print_message("lx_ct_equal, 4 KiB: fastest %lld ns (first byte differs) vs %lld ns (last byte), ratio %.2f\n",
+                  (long long)tf[0] / REPS, (long long)tl[0] / REPS, ratio);
     assert_true(ratio > 1 / 1.5 && ratio < 1.5);
     (void)sink;
 }

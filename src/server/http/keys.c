@@ -1,4 +1,5 @@
 /* API-key helpers without state (keys.h). */
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -94,6 +95,6 @@ int64_t lx_rate_take(lx_rate *r, int64_t rpm, int64_t now_ms) {
         return 0;
     }
     double wait = (1.0 - r->tokens) * 60000.0 / (double)rpm;
-    int64_t ms = (int64_t)wait + 1;
+    int64_t ms = (int64_t)ceil(wait);
     return ms < 1 ? 1 : ms;
 }
