@@ -32,12 +32,15 @@ static int hexval(char ch) {
 
 /* key: the plaintext (file or env:VAR) → its digest; the arena copy is wiped at once. */
 static bool key_plain(lx_cfg_ctx *c, const lx_ynode *v, unsigned char out[32]) {
-    const char *s;
-    if (!lx_cfg_string_env(c, v, true, &s, NULL)) return false;
+    const char *s, *env;
+    if (!lx_cfg_string_env(c, v, true, &s, &env)) return false;
     size_t n = strlen(s);
     bool ok = n >= LX_CONFIG_KEY_MIN_BYTES && n <= LX_CONFIG_KEY_MAX_BYTES;
     if (ok) lx_sha256(s, n, out);
     explicit_bzero((char *)s, n);
+    /* A key written in the file also sits in the parsed tree (released after the load): wiped
+     * there too. (The environment keeps its variable: it is the process's, not ours to change.) */
+    if (!env) explicit_bzero((char *)v->str, v->len);
     if (!ok)
         return lx_cfg_fail(c, v, "a key must be %d..%d bytes long (a short key can be guessed)", LX_CONFIG_KEY_MIN_BYTES,
                            LX_CONFIG_KEY_MAX_BYTES);

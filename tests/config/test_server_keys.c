@@ -149,6 +149,20 @@ static void test_keys_malformed(void **state) {
     unsetenv("LLMUX_TEST_SHORT_KEY");
 }
 
+/* A key written in the file (not recommended, but accepted) is hashed like one from env:. */
+static void test_key_in_file(void **state) {
+    llmux_error_info err;
+    lx_config *cfg = load("server:\n  keys:\n    - {name: f, key: \"sk-in-the-file-0123456789\", models: [\"a/*\"]}\n", &err);
+    if (!cfg) fail_msg("%s", err.message);
+    lx_config_server_settings ss;
+    lx_config_server(cfg, &ss);
+    unsigned char d[32];
+    lx_sha256("sk-in-the-file-0123456789", 25, d);
+    assert_int_equal(ss.n_keys, 1);
+    assert_memory_equal(ss.keys[0].sha256, d, 32);
+    lx_config_free(cfg);
+}
+
 static void test_keys_cap(void **state) {
     size_t n = LX_CONFIG_MAX_KEYS + 1, cap = 64 + n * 64;
     char *text = malloc(cap);
@@ -164,6 +178,7 @@ int main(void) {
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_keys_loaded),
         cmocka_unit_test(test_keys_malformed),
+        cmocka_unit_test(test_key_in_file),
         cmocka_unit_test(test_keys_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
