@@ -60,20 +60,36 @@ static void test_sdks(void **state) {
 /* With API keys (tests/server/sdk/keys.mjs): wrong keys surface as each SDK's
  * AuthenticationError, and each SDK's retry waits our Retry-After before succeeding. */
 #define SDK_KEY "sk-sdk-test-0123456789abcdef"
-#define SDK_KEY_CHECKS 5
+#define SPENDER_KEY "sk-sdk-spender-0123456789"
+#define SDK_KEY_CHECKS 7
 
 static void test_sdks_with_keys(void **state) {
     static const char *const all[] = {"*"};
-    lx_config_key key = {.name = "sdk", .models = all, .n_models = 1, .budget_usd = -1, .rpm = 60};
-    lx_sha256(SDK_KEY, strlen(SDK_KEY), key.sha256);
+    lx_config_key keys[2] = {
+        {.name = "sdk", .models = all, .n_models = 1, .budget_usd = -1, .rpm = 60},
+        {.name = "spender", .models = all, .n_models = 1, .budget_usd = 1},
+    };
+    lx_sha256(SDK_KEY, strlen(SDK_KEY), keys[0].sha256);
+    lx_sha256(SPENDER_KEY, strlen(SPENDER_KEY), keys[1].sha256);
+    /* The budget's spending so far comes from an (empty) records database; what the priced
+     * request below costs is then counted in memory. */
+    char dir[] = "/tmp/llmux-sdk-XXXXXX", records[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(records, sizeof records, "sqlite:%s/records.db", dir);
     lx_server_params sp = lx_server_default_params();
-    sp.keys = &key;
-    sp.n_keys = 1;
+    sp.keys = keys;
+    sp.n_keys = 2;
+    sp.records = records;
     sf f;
     sf_start_with(&f, &sp);
+    /* 1 USD per token: the fake answer (11 + 4 tokens) costs 15 USD, past spender's 1 USD. */
+    llmux_model_info price = {.id = "openai/gpt-4o-mini", .context_length = -1, .max_output_tokens = -1,
+                              .input_price = 1e6, .output_price = 1e6, .cache_read_price = 1e6, .cache_write_price = 1e6};
+    assert_int_equal(llmux_catalog_add(f.rt, &price, 1, NULL), LLMUX_OK);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "node " LLMUX_SOURCE_DIR "/tests/server/sdk/keys.mjs http://127.0.0.1:%d %s 2>&1",
-             lx_server_port(f.srv), SDK_KEY);
+    snprintf(cmd, sizeof cmd, "node " LLMUX_SOURCE_DIR "/tests/server/sdk/keys.mjs http://127.0.0.1:%d %s %s 2>&1",
+             lx_server_port(f.srv), SDK_KEY, SPENDER_KEY);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char line[4096];
@@ -87,7 +103,10 @@ static void test_sdks_with_keys(void **state) {
     assert_int_equal(failed, 0);
     assert_int_equal(ok, SDK_KEY_CHECKS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(lx_fake_server_requests(f.up), 1); /* only the priced request went upstream */
     sf_stop(&f);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(void) {

@@ -3,12 +3,14 @@
 // each SDK's AuthenticationError, a right one works, and each SDK's retry honours our Retry-After
 // (a 429 with Retry-After: 1, then success: the SDK sent the request twice, about 1 s apart; its
 // own backoff would have waited 0.375..0.5 s).
-// Usage: node keys.mjs http://127.0.0.1:PORT KEY
+// A second key, SPENDER (1 USD budget), spends it with one priced request; the next one is refused
+// with a 429 carrying x-should-retry: false, which each SDK obeys: RateLimitError after one request.
+// Usage: node keys.mjs http://127.0.0.1:PORT KEY SPENDER
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 
-const [base, key] = process.argv.slice(2);
+const [base, key, spender] = process.argv.slice(2);
 const LOCAL = 'local/llmux-fortunes';
 const user = [{ role: 'user', content: 'Hello' }];
 
@@ -95,4 +97,23 @@ await check('anthropic retry honours Retry-After', async () => {
   const waited = t.sent[1] - t.sent[0];
   console.log(`# the retry waited ${waited} ms`);
   assert.ok(waited >= 950 && waited < 3000, `waited ${waited} ms`);
+});
+
+await check('openai budget spent is RateLimitError, not retried', async () => {
+  const c = new OpenAI({ baseURL: `${base}/v1`, apiKey: spender, maxRetries: 0 });
+  const r = await c.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: user }); // 15 USD
+  assert.equal(r.object, 'chat.completion');
+  const t = countingFetch();
+  const retrying = new OpenAI({ baseURL: `${base}/v1`, apiKey: spender, maxRetries: 2, fetch: t.fetch });
+  await assert.rejects(retrying.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: user }),
+    (e) => e instanceof OpenAI.RateLimitError && /budget exceeded/.test(e.message));
+  assert.equal(t.sent.length, 1, `requests sent: ${t.sent.length}`);
+});
+
+await check('anthropic budget spent is RateLimitError, not retried', async () => {
+  const t = countingFetch();
+  const c = new Anthropic({ baseURL: base, apiKey: spender, maxRetries: 2, fetch: t.fetch });
+  await assert.rejects(c.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 4, messages: user }),
+    (e) => e instanceof Anthropic.RateLimitError && e.error?.error?.type === 'rate_limit_error' && /budget exceeded/.test(e.message));
+  assert.equal(t.sent.length, 1, `requests sent: ${t.sent.length}`);
 });
