@@ -395,6 +395,13 @@ static void test_budget_from_records(void **state) {
     assert_null(srv);
     assert_non_null(strstr(err.message, "carol"));
     assert_non_null(strstr(err.message, "records"));
+    /* ... and so is a records database that cannot be opened. */
+    sp = keyed(keys);
+    sp.port = 0;
+    sp.records = "sqlite:/proc/llmux-no-such-dir/records.db";
+    assert_int_equal(lx_server_start(rt, &sp, &srv, &err), LLMUX_E_CONFIGURATION);
+    assert_null(srv);
+    assert_non_null(strstr(err.message, "budgets are counted from the execution records, which cannot be opened"));
     llmux_runtime_destroy(rt);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

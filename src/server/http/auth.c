@@ -5,6 +5,7 @@
  * execution that ends (llmux_execution_cost in call.c): no database query per request. */
 #define _DEFAULT_SOURCE
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +57,21 @@ void lx_auth_destroy(lx_auth *a) {
     free(a);
 }
 
-static llmux_status fail(llmux_error_info *err, llmux_status st, const char *fmt, const char *arg, const char *arg2) {
+static llmux_status fail(llmux_error_info *err, llmux_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static llmux_status fail(llmux_error_info *err, llmux_status st, const char *fmt, ...) {
     if (err) {
         memset(err, 0, sizeof *err);
         err->status = st;
         err->retry_after_ms = -1;
-        snprintf(err->message, sizeof err->message, fmt, arg, arg2);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
     }
     return st;
 }
@@ -99,16 +109,21 @@ static llmux_status load_spending(lx_auth *a, const char *records, llmux_error_i
         if (a->cfg[i].budget_usd >= 0)
             return fail(err, LLMUX_E_CONFIGURATION,
                         "server.keys: key \"%s\" has a budget, but execution records are off (records: none); a budget "
-                        "is counted from the records%s",
-                        a->cfg[i].name, "");
+                        "is counted from the records",
+                        a->cfg[i].name);
     llmux_records *rec = NULL;
-    llmux_status st = llmux_records_open(records, &rec, err);
-    if (st != LLMUX_OK) return st;
+    llmux_error_info e;
+    llmux_status st = llmux_records_open(records, &rec, &e);
+    if (st != LLMUX_OK)
+        return fail(err, st, "server.keys: budgets are counted from the execution records, which cannot be opened: %.700s",
+                    e.message);
     for (size_t i = 0; st == LLMUX_OK && i < a->n_keys; i++)
-        if (a->cfg[i].budget_usd >= 0)
-            st = llmux_records_caller_cost(rec, a->cfg[i].name, 0, &a->keys[i].spent_usd, err);
+        if (a->cfg[i].budget_usd >= 0) st = llmux_records_caller_cost(rec, a->cfg[i].name, 0, &a->keys[i].spent_usd, &e);
     llmux_records_close(rec);
-    return st;
+    if (st != LLMUX_OK)
+        return fail(err, st, "server.keys: reading what the keys spent from the execution records failed: %.700s",
+                    e.message);
+    return LLMUX_OK;
 }
 
 lx_auth *lx_auth_create(const lx_server_params *p, llmux_error_info *err) {
@@ -129,7 +144,7 @@ lx_auth *lx_auth_create(const lx_server_params *p, llmux_error_info *err) {
     return a;
 oom:
     lx_auth_destroy(a);
-    fail(err, LLMUX_E_OUT_OF_MEMORY, "out of memory loading the server's keys%s%s", "", "");
+    fail(err, LLMUX_E_OUT_OF_MEMORY, "out of memory loading the server's keys");
     return NULL;
 }
 
