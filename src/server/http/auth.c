@@ -40,6 +40,7 @@ struct lx_auth {
 static void keys_free(lx_auth *a) {
     for (size_t i = 0; a->cfg && i < a->n_keys; i++) {
         lx_config_key *k = &a->cfg[i];
+        explicit_bzero(k->sha256, sizeof k->sha256); /* not a secret, but nothing of a key outlives the server */
         for (size_t j = 0; j < k->n_models; j++) free((char *)k->models[j]);
         free((void *)k->models);
         free((char *)k->name);
@@ -53,7 +54,6 @@ void lx_auth_destroy(lx_auth *a) {
     keys_free(a);
     for (size_t i = 0; i < a->n_cors; i++) free(a->cors[i]);
     free(a->cors);
-    /* The digests are not secrets, but nothing of a key should outlive the server. */
     free(a);
 }
 
