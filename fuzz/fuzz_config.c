@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!devnull) devnull = fopen("/dev/null", "w");
     /* A variable for env: references to find (and one left unset). */
     setenv("LLMUX_FUZZ_KEY", "sk-fuzz", 0);
+    setenv("LLMUX_FUZZ_SERVER_KEY", "sk-fuzz-server-0123456789", 0); /* long enough for server.keys */
     lx_config *cfg = NULL;
     llmux_error_info err;
     llmux_status st = lx_config_load_text("fuzz.yaml", NULL, (const char *)data, size, &cfg, &err);
@@ -38,6 +39,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (o && llmux_request_from_json(o, strlen(o), &req, NULL) != LLMUX_OK) abort();
             llmux_request_free(req);
         }
+    }
+    /* server.keys: every loaded key has a valid name, a digest and at least one pattern; names and
+     * digests are unique; no key's plaintext survives in the config. */
+    lx_config_server_settings ss;
+    lx_config_server(cfg, &ss);
+    if (ss.n_keys > LX_CONFIG_MAX_KEYS || ss.n_cors_origins > LX_CONFIG_MAX_CORS_ORIGINS) abort();
+    for (size_t i = 0; i < ss.n_keys; i++) {
+        const lx_config_key *k = &ss.keys[i];
+        if (!k->name || !*k->name || strlen(k->name) > 64 || k->n_models == 0 || !k->models) abort();
+        for (size_t m = 0; m < k->n_models; m++)
+            if (!k->models[m] || !*k->models[m]) abort();
+        if (k->rpm < 0 || (k->budget_usd >= 0 && !(k->budget_usd > 0))) abort();
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ss.keys[j].name, k->name) == 0 || memcmp(ss.keys[j].sha256, k->sha256, 32) == 0) abort();
     }
     if (devnull) lx_config_print(cfg, devnull);
     lx_config_free(cfg);

@@ -687,6 +687,13 @@ LLMUX_API llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response 
  * llmux_runtime_destroy. */
 LLMUX_API void llmux_execution_free(llmux_execution *ex);
 
+/* The cost of an execution that ended (its response's llmux_response.cost) into *out, so a
+ * callback can account for it without llmux_execution_wait (which it may not call): from on_done
+ * on, and on any thread once llmux_execution_done is true, until llmux_execution_wait handed the
+ * response over. Returns false (and *out = {.known = false}) before that, after the wait took the
+ * response, or for NULL arguments. Appended after 0.1.0. */
+LLMUX_API bool llmux_execution_cost(llmux_execution *ex, llmux_cost *out);
+
 /* Runs a recorded execution again (runtime params `records` must be set): the recorded request
  * (records_omit_bodies must have been off) with the recorded plan — for an alias the same
  * targets in the same order with the same weighted pick; the seed and every other field are in
@@ -853,6 +860,14 @@ LLMUX_API llmux_status llmux_records_list(llmux_records *rec, const llmux_record
  * caller (llmux_free). An id that is malformed (ids are 1..128 characters of A-Z a-z 0-9 . _ : -)
  * or unknown: LLMUX_E_INVALID_REQUEST ("no record <id>"). */
 LLMUX_API llmux_status llmux_records_get(llmux_records *rec, const char *id, char **json, llmux_error_info *err);
+/* The summed cost (USD, cost.total) of the recorded executions whose caller is `caller` (the name
+ * of the API key a server recorded: request metadata "key_name" becomes the record's caller) and
+ * that started at or after since_ms (unix ms; 0 = all), counting only known costs; 0 when there
+ * are none. One aggregate query. Errors: LLMUX_E_INVALID_REQUEST (caller NULL, empty or over 256
+ * bytes; since_ms < 0), LLMUX_E_NETWORK or LLMUX_E_INTERNAL when the database fails; *usd is
+ * then 0. Thread-safe like the other llmux_records_* calls. Appended after 0.1.0. */
+LLMUX_API llmux_status llmux_records_caller_cost(llmux_records *rec, const char *caller, int64_t since_ms, double *usd,
+                                                 llmux_error_info *err);
 
 #ifdef __cplusplus
 }

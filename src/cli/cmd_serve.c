@@ -37,12 +37,14 @@ static void serve_usage(FILE *f) {
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
             "      --config FILE        llmux.yaml to use\n"
-            "      --insecure-no-auth   allow a non-loopback --listen address although the server\n"
-            "                           has no API keys yet (anyone who reaches it can use it)\n"
+            "      --insecure-no-auth   allow a non-loopback --listen address without API keys\n"
+            "                           (anyone who reaches it can use every provider)\n"
             "  -h, --help               show this help\n"
             "\n"
-            "Not yet: API keys and budgets (server.keys), --unix IPC, /metrics. Without keys the\n"
-            "server accepts every request, so it only listens on loopback unless --insecure-no-auth.\n",
+            "API keys, their model lists, budgets and rates: server.keys of llmux.yaml (clients send\n"
+            "\"Authorization: Bearer KEY\" or \"x-api-key: KEY\"); CORS: server.cors_origins. Without\n"
+            "keys the server accepts every request, so it only listens on loopback unless\n"
+            "--insecure-no-auth.\n",
             LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY);
 }
 
@@ -135,7 +137,7 @@ int cli_cmd_serve(int argc, char **argv) {
     cli_req_opts_init(&o);
     lx_server_params sp = lx_server_default_params();
     char host[256] = "127.0.0.1";
-    bool listen_given = false, insecure = false;
+    bool listen_given = false, insecure = false, max_body_given = false;
     long grace_s = SERVE_GRACE_DEFAULT_S;
     optind = 1;
     opterr = 0;
@@ -161,6 +163,7 @@ int cli_cmd_serve(int argc, char **argv) {
             if (!*optarg || *end || errno || v < 1024 || v > LLMUX_JSON_MAX_BYTES)
                 return cli_usage_error("--max-body: expected 1024..%u bytes, got \"%s\"", LLMUX_JSON_MAX_BYTES, optarg);
             sp.max_body_bytes = (size_t)v;
+            max_body_given = true;
             break;
         }
         case ':': return cli_usage_error("option %s needs a value", argv[optind - 1]);
@@ -198,13 +201,27 @@ int cli_cmd_serve(int argc, char **argv) {
         cli_req_opts_free(&o);
         return CLI_EXIT_USAGE;
     }
-    if (!loopback(host) && !insecure) {
+    /* server.keys, cors_origins, limits (borrowed from o.cfg, copied by the server). */
+    lx_config_server_settings ss;
+    lx_config_server(o.cfg, &ss);
+    if (!loopback(host) && ss.n_keys == 0 && !insecure) {
         llmux_runtime_destroy(rt);
         cli_req_opts_free(&o);
-        return cli_usage_error("refusing to listen on %s: the server has no API keys yet, so anyone who reaches it "
-                               "could use every configured provider; listen on loopback, or pass --insecure-no-auth",
+        return cli_usage_error("refusing to listen on %s: no API keys are configured (server.keys in llmux.yaml), so "
+                               "anyone who reaches it could use every configured provider; add keys, listen on "
+                               "loopback, or pass --insecure-no-auth",
                                host);
     }
+    sp.keys = ss.keys;
+    sp.n_keys = ss.n_keys;
+    sp.cors_origins = ss.cors_origins;
+    sp.n_cors_origins = ss.n_cors_origins;
+    if (ss.max_streams_per_key > 0) sp.max_streams_per_key = (int)ss.max_streams_per_key;
+    if (!max_body_given && ss.max_body_bytes > 0) sp.max_body_bytes = (size_t)ss.max_body_bytes; /* the flag wins */
+    /* Budgets are counted from the records the runtime writes: the same database. */
+    char records_buf[4096];
+    bool records_default = false;
+    sp.records = cli_records_url_cfg(NULL, o.cfg, records_buf, sizeof records_buf, &records_default);
     /* /v1/models lists the bundled model and the aliases first. */
     char bundled[PATH_MAX];
     bundled_id(bundled, sizeof bundled);
@@ -241,9 +258,12 @@ int cli_cmd_serve(int argc, char **argv) {
     snprintf(hostbuf, sizeof hostbuf, shown, host);
     printf("llmux: serving on http://%s:%d (OpenAI /v1/chat/completions, Anthropic /v1/messages)\n", hostbuf,
            lx_server_port(srv));
+    if (ss.n_keys) printf("llmux: %zu API key%s (server.keys); requests without one get 401\n", ss.n_keys, ss.n_keys == 1 ? "" : "s");
+    else printf("llmux: no API keys configured: every request is served\n");
     printf("try:\n  curl http://%s:%d/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-           "    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
-           hostbuf, lx_server_port(srv), bundled[0] ? bundled : "openai/gpt-4o-mini");
+           "%s    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
+           hostbuf, lx_server_port(srv), ss.n_keys ? "    -H \"Authorization: Bearer $LLMUX_KEY\" \\\n" : "",
+           bundled[0] ? bundled : "openai/gpt-4o-mini");
     fflush(stdout);
 
     int sig = 0;

@@ -54,6 +54,42 @@ void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out);
  * cfg is NULL. */
 const char *lx_config_server_listen(const lx_config *cfg);
 
+/* ------------------------------------------------------------- server.keys */
+
+#define LX_CONFIG_MAX_KEYS 1024          /* server.keys entries */
+#define LX_CONFIG_MAX_KEY_MODELS 256     /* model patterns of one key */
+#define LX_CONFIG_MAX_CORS_ORIGINS 64
+#define LX_CONFIG_KEY_MIN_BYTES 16       /* a shorter key is guessable: refused */
+#define LX_CONFIG_KEY_MAX_BYTES 4096
+
+/* SHA-256 of len bytes (FIPS 180-4). Keys are held only as this digest: llmux.yaml's keys are
+ * hashed at load, and the server hashes a presented key the same way. Any thread. */
+void lx_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/* One API key of `llmux serve` (server.keys). The plaintext is never kept: it was hashed at load
+ * and its copy wiped. */
+typedef struct lx_config_key {
+    const char *name;             /* 1..64 of A-Z a-z 0-9 . _ - ; unique; what records and logs show */
+    unsigned char sha256[32];     /* the key's digest; unique */
+    const char *const *models;    /* glob patterns: "smart", "*", "local/" + "*" ...; at least one */
+    size_t n_models;
+    double budget_usd;            /* total spend allowed (USD, from the records); < 0 = none */
+    int64_t rpm;                  /* requests per minute; 0 = no limit */
+} lx_config_key;
+
+/* What `server:` sets besides listen. Zero / NULL for what the file does not set. */
+typedef struct lx_config_server_settings {
+    const lx_config_key *keys;
+    size_t n_keys;
+    const char *const *cors_origins; /* "*" or "scheme://host[:port]" */
+    size_t n_cors_origins;
+    int64_t max_body_bytes;       /* server.limits.max_body_bytes; 0 = unset */
+    int64_t max_streams_per_key;  /* server.limits.max_streams_per_key; 0 = unset */
+} lx_config_server_settings;
+
+/* Fills *out from cfg (borrowed: cfg must outlive its use); all zero when cfg is NULL. */
+void lx_config_server(const lx_config *cfg, lx_config_server_settings *out);
+
 /* The `prices:` entries as catalog entries for llmux_catalog_add (ids "provider/model", unknown
  * prices NaN, lengths -1). Borrowed from cfg; *n = 0 when there are none. */
 void lx_config_prices(const lx_config *cfg, const llmux_model_info **out, size_t *n);

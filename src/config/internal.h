@@ -178,6 +178,7 @@ struct lx_config {
 
     bool has_server;
     const char *server_listen;  /* server.listen ("HOST:PORT"); NULL = unset */
+    lx_config_server_settings server; /* server.keys, cors_origins, limits (schema_server.c) */
 };
 
 /* Sections (schema.c, schema_models.c). Each takes the section's value node with the path
@@ -186,6 +187,8 @@ bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root);
 bool lx_cfg_parse_providers(lx_cfg_ctx *c, const lx_ynode *n);
 /* After lx_cfg_parse_providers: targets are checked against the providers in c->cfg. */
 bool lx_cfg_parse_models(lx_cfg_ctx *c, const lx_ynode *n);
+/* server.keys, server.cors_origins and server.limits of the `server:` mapping n (schema_server.c). */
+bool lx_cfg_parse_server_auth(lx_cfg_ctx *c, const lx_ynode *n);
 /* Whether name is one of the built-in providers. */
 bool lx_cfg_builtin_provider(const char *name);
 extern const char *const lx_cfg_builtin_providers[];

@@ -121,6 +121,11 @@ const char *lx_config_path(const lx_config *cfg) { return cfg ? cfg->path : NULL
 
 const char *lx_config_server_listen(const lx_config *cfg) { return cfg ? cfg->server_listen : NULL; }
 
+void lx_config_server(const lx_config *cfg, lx_config_server_settings *out) {
+    if (cfg) *out = cfg->server;
+    else memset(out, 0, sizeof *out);
+}
+
 void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out) {
     if (!cfg || !out) return;
     if (cfg->n_providers) {

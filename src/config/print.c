@@ -161,5 +161,22 @@ void lx_config_print(const lx_config *cfg, FILE *f) {
         print_price(f, "cache_write", m->cache_write_price, &first);
         fputs(" (USD per million tokens)\n", f);
     }
-    if (cfg->has_server) fputs("server: set (its keys are checked by `llmux serve`)\n", f);
+    if (cfg->has_server) {
+        fprintf(f, "server:\n  listen: %s\n", cfg->server_listen ? cfg->server_listen : "(default 127.0.0.1:4000)");
+        const lx_config_server_settings *ss = &cfg->server;
+        /* Names, patterns and limits only: a key is held as its digest, and not even that is shown. */
+        if (!ss->n_keys) fputs("  keys: none (every request is served; loopback only)\n", f);
+        for (size_t i = 0; i < ss->n_keys; i++) {
+            const lx_config_key *k = &ss->keys[i];
+            fprintf(f, "  key %s: models [", k->name);
+            for (size_t j = 0; j < k->n_models; j++) fprintf(f, "%s%s", j ? ", " : "", k->models[j]);
+            fputs("]", f);
+            if (k->budget_usd >= 0) fprintf(f, ", budget %.2f USD", k->budget_usd);
+            if (k->rpm) fprintf(f, ", %lld rpm", (long long)k->rpm);
+            fputs("\n", f);
+        }
+        for (size_t i = 0; i < ss->n_cors_origins; i++) fprintf(f, "  cors origin: %s\n", ss->cors_origins[i]);
+        if (ss->max_body_bytes) fprintf(f, "  max_body_bytes: %lld\n", (long long)ss->max_body_bytes);
+        if (ss->max_streams_per_key) fprintf(f, "  max_streams_per_key: %lld\n", (long long)ss->max_streams_per_key);
+    }
 }

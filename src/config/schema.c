@@ -140,11 +140,13 @@ static bool parse_records(lx_cfg_ctx *c, const lx_ynode *n) {
     return true;
 }
 
-/* `server:` of `llmux serve` (docs/server.md). Only `listen` is defined so far; the keys of later
- * server features (keys, limits, ...) are not checked yet, so a file written for them still loads. */
+/* `server:` of `llmux serve` (docs/server.md): listen here, keys / cors_origins / limits in
+ * schema_server.c. Other keys are not checked yet, so a file written for later server features
+ * still loads. */
 static bool parse_server(lx_cfg_ctx *c, const lx_ynode *n) {
     if (n->kind != LX_YN_MAP) return lx_cfg_fail(c, n, "expected a mapping of server settings");
     c->cfg->has_server = true;
+    if (!lx_cfg_parse_server_auth(c, n)) return false;
     const lx_ynode *v = lx_ymap_get(n, "listen", NULL);
     if (!v || lx_cfg_is_null(v)) return true;
     const char *s;

@@ -44,12 +44,26 @@ static char *warnings_json(const llmux_response *r) {
     return s;
 }
 
+/* The value of a metadata tag of the request, or NULL; the last one wins (a server appends its
+ * own tags after any the client sent). */
+static const char *meta(const llmux_request *req, const char *key) {
+    const char *v = NULL;
+    for (size_t i = 0; req && i < req->n_metadata; i++)
+        if (req->metadata[i].key && strcmp(req->metadata[i].key, key) == 0) v = req->metadata[i].value;
+    return v;
+}
+
 lx_exec_record *lx_record_build(llmux_runtime *rt, const lx_record_input *in) {
     lx_exec_record *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     const llmux_response *resp = in->resp;
     bool ok = (r->id = dup_or_null(in->id)) != NULL;
     r->replay_of = dup_or_null(in->replay_of);
+    /* A server tags its requests (docs/server.md): the client's X-Request-Id and the name of the
+     * API key; they get columns of their own so budgets can be summed per key without bodies. */
+    const char *rid = meta(in->req, "request_id"), *caller = meta(in->req, "key_name");
+    if (rid) ok = ok && (r->request_id = dup_or_null(rid)) != NULL;
+    if (caller) ok = ok && (r->caller = dup_or_null(caller)) != NULL;
     r->started_at_ms = in->started_at_ms;
     r->ended_at_ms = lx_wall_ms();
     r->requested_model = dup_or_null(in->requested_model ? in->requested_model : "");

@@ -102,3 +102,15 @@ llmux_status llmux_records_get(llmux_records *rec, const char *id, char **json, 
     if (!*json) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
     return LLMUX_OK;
 }
+
+llmux_status llmux_records_caller_cost(llmux_records *rec, const char *caller, int64_t since_ms, double *usd,
+                                       llmux_error_info *err) {
+    if (!usd) return lx_error(err, LLMUX_E_INVALID_REQUEST, "records: usd is NULL");
+    *usd = 0.0;
+    if (!rec) return lx_error(err, LLMUX_E_INVALID_REQUEST, "records: handle is NULL");
+    pthread_mutex_lock(&rec->mu);
+    llmux_status st = lx_store_caller_cost(rec->store, caller, since_ms, usd, err);
+    pthread_mutex_unlock(&rec->mu);
+    if (st != LLMUX_OK) *usd = 0.0;
+    return st;
+}

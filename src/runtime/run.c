@@ -393,6 +393,17 @@ llmux_status llmux_execution_wait(llmux_execution *ex, llmux_response **out, llm
     return st;
 }
 
+bool llmux_execution_cost(llmux_execution *ex, llmux_cost *out) {
+    if (out) *out = (llmux_cost){.known = false};
+    if (!ex || !out) return false;
+    /* resp is set under mu before on_done runs (execution_drain), and taken only by wait. */
+    pthread_mutex_lock(&ex->mu);
+    bool have = ex->resp != NULL;
+    if (have) *out = ex->resp->cost;
+    pthread_mutex_unlock(&ex->mu);
+    return have;
+}
+
 void llmux_execution_free(llmux_execution *ex) {
     if (!ex) return;
     pthread_mutex_lock(&ex->mu);

@@ -376,3 +376,26 @@ llmux_status lx_store_get(lx_store *s, const char *id, lx_exec_record **out, llm
     free(rs.v);
     return LLMUX_OK;
 }
+
+static bool read_sum(const lx_sql_row *row, void *ud, llmux_error_info *err) {
+    (void)err;
+    *(double *)ud = row->is_null(row, 0) ? 0.0 : row->f64(row, 0);
+    return true;
+}
+
+llmux_status lx_store_caller_cost(lx_store *s, const char *caller, int64_t since_ms, double *usd, llmux_error_info *err) {
+    *usd = 0.0;
+    if (!s) return lx_error(err, LLMUX_E_INTERNAL, "records: no store");
+    if (!caller) return lx_error(err, LLMUX_E_INVALID_REQUEST, "records filter: caller is required");
+    llmux_status st = check_filter_text(caller, "caller", err);
+    if (st != LLMUX_OK) return st;
+    if (since_ms < 0) return lx_error(err, LLMUX_E_INVALID_REQUEST, "records filter: since must be >= 0");
+    st = s->b->ensure_connected(s->db, err);
+    if (st != LLMUX_OK) return st;
+    static const char sql[] = "SELECT SUM(cost_total) FROM executions WHERE caller = $1 AND started_at_ms >= $2"
+                              " AND cost_known = 1 AND cost_total IS NOT NULL";
+    static const char sql_pg[] = "SELECT SUM(cost_total) FROM executions WHERE caller = $1::text"
+                                 " AND started_at_ms >= $2::bigint AND cost_known = 1 AND cost_total IS NOT NULL";
+    lx_sql_param p[] = {ptext(caller), pint(since_ms)};
+    return s->b->query(s->db, s->b == &lx_pg_backend ? sql_pg : sql, p, 2, read_sum, usd, err);
+}

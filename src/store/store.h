@@ -123,6 +123,12 @@ llmux_status lx_store_list(lx_store *s, const lx_record_filter *f, lx_exec_recor
 /* One record with its attempts (ordered by n). Unknown id: LLMUX_E_INVALID_REQUEST "no record <id>". */
 llmux_status lx_store_get(lx_store *s, const char *id, lx_exec_record **out, llmux_error_info *err);
 
+/* The summed cost_total (USD) of the executions recorded for caller (the API key name a server
+ * recorded) that started at or after since_ms (0 = all) and whose cost is known; 0 when none.
+ * caller: 1..LX_RECORD_FILTER_TEXT_MAX bytes, else LLMUX_E_INVALID_REQUEST. One query (an
+ * aggregate: no rows are loaded). */
+llmux_status lx_store_caller_cost(lx_store *s, const char *caller, int64_t since_ms, double *usd, llmux_error_info *err);
+
 /* ------------------------------------------------------------------ writer */
 
 /* The writer thread: a bounded queue drained in batched transactions. Submitting never waits on

@@ -3,7 +3,8 @@
  * clients of the server, run with node: model lists, chat streamed and not, tool calls through
  * both formats from OpenAI and Anthropic backends (the fake provider server), errors surfacing as
  * the SDKs' own error classes with our Retry-After, and an aborted stream (which closes the
- * upstream connection) followed by a working request. Skipped (77) only when node is absent. */
+ * upstream connection) followed by a working request; with API keys, a wrong key as each SDK's
+ * AuthenticationError and its retry waiting our Retry-After. Skipped (77) only when node is absent. */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,13 +57,65 @@ static void test_sdks(void **state) {
     sf_stop(&f);
 }
 
+/* With API keys (tests/server/sdk/keys.mjs): wrong keys surface as each SDK's
+ * AuthenticationError, and each SDK's retry waits our Retry-After before succeeding. */
+#define SDK_KEY "sk-sdk-test-0123456789abcdef"
+#define SPENDER_KEY "sk-sdk-spender-0123456789"
+#define SDK_KEY_CHECKS 7
+
+static void test_sdks_with_keys(void **state) {
+    static const char *const all[] = {"*"};
+    lx_config_key keys[2] = {
+        {.name = "sdk", .models = all, .n_models = 1, .budget_usd = -1, .rpm = 60},
+        {.name = "spender", .models = all, .n_models = 1, .budget_usd = 1},
+    };
+    lx_sha256(SDK_KEY, strlen(SDK_KEY), keys[0].sha256);
+    lx_sha256(SPENDER_KEY, strlen(SPENDER_KEY), keys[1].sha256);
+    /* The budget's spending so far comes from an (empty) records database; what the priced
+     * request below costs is then counted in memory. */
+    char dir[] = "/tmp/llmux-sdk-XXXXXX", records[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(records, sizeof records, "sqlite:%s/records.db", dir);
+    lx_server_params sp = lx_server_default_params();
+    sp.keys = keys;
+    sp.n_keys = 2;
+    sp.records = records;
+    sf f;
+    sf_start_with(&f, &sp);
+    /* 1 USD per token: the fake answer (11 + 4 tokens) costs 15 USD, past spender's 1 USD. */
+    llmux_model_info price = {.id = "openai/gpt-4o-mini", .context_length = -1, .max_output_tokens = -1,
+                              .input_price = 1e6, .output_price = 1e6, .cache_read_price = 1e6, .cache_write_price = 1e6};
+    assert_int_equal(llmux_catalog_add(f.rt, &price, 1, NULL), LLMUX_OK);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "node " LLMUX_SOURCE_DIR "/tests/server/sdk/keys.mjs http://127.0.0.1:%d %s %s 2>&1",
+             lx_server_port(f.srv), SDK_KEY, SPENDER_KEY);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[4096];
+    int ok = 0, failed = 0;
+    while (fgets(line, sizeof line, p)) {
+        fputs(line, stderr);
+        if (strncmp(line, "ok ", 3) == 0) ok++;
+        if (strncmp(line, "FAIL ", 5) == 0) failed++;
+    }
+    int status = pclose(p);
+    assert_int_equal(failed, 0);
+    assert_int_equal(ok, SDK_KEY_CHECKS);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(lx_fake_server_requests(f.up), 1); /* only the priced request went upstream */
+    sf_stop(&f);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     if (system("command -v node >/dev/null 2>&1") != 0) {
         fprintf(stderr, "node is not installed: the SDK tests are skipped\n");
         return 77;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sdks)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sdks), cmocka_unit_test(test_sdks_with_keys)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;

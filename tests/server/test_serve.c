@@ -76,9 +76,11 @@ static void serve_start_cfg(proc *p, const char *upstream_url, int grace_s, cons
         n += (size_t)k;
         p->out[n] = 0;
     }
-    const char *s = strstr(p->out, "serving on http://127.0.0.1:");
+    const char *s = strstr(p->out, "serving on http://");
     assert_non_null(s);
-    p->port = atoi(s + strlen("serving on http://127.0.0.1:"));
+    s = strchr(s + strlen("serving on http://"), ':'); /* an IPv4 host: 127.0.0.1 or 0.0.0.0 */
+    assert_non_null(s);
+    p->port = atoi(s + 1);
     assert_true(p->port > 0);
 }
 
@@ -267,13 +269,48 @@ static void test_listen_from_config(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* server.keys from llmux.yaml on the real process: with keys it may listen on every address
+ * without --insecure-no-auth; a request needs the key (from env:VAR), the record names the key,
+ * and server.limits.max_body_bytes applies. */
+static void test_keys_from_config(void **state) {
+    setenv("LLMUX_SERVE_TEST_KEY", "sk-serve-test-0123456789", 1);
+    proc p;
+    serve_start_cfg(&p, "http://127.0.0.1:1/v1", 1,
+                    "server:\n  listen: \"0.0.0.0:0\"\n"
+                    "  keys:\n    - {name: ci, key: env:LLMUX_SERVE_TEST_KEY, models: [\"local/*\"], rpm: 100}\n"
+                    "  limits: {max_body_bytes: 2048}\n");
+    assert_non_null(strstr(p.out, "1 API key (server.keys)"));
+    assert_non_null(strstr(p.out, "Authorization: Bearer $LLMUX_KEY"));
+    const char *body = "{\"model\":\"local/llmux-fortunes\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    req r = {.port = p.port, .path = "/v1/chat/completions", .body = body};
+    do_req(&r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.buf, "\"authentication_error\""));
+    req ok = {.port = p.port, .path = "/v1/chat/completions", .header = "Authorization: Bearer sk-serve-test-0123456789",
+              .body = body};
+    do_req(&ok);
+    assert_int_equal(ok.status, 200);
+    static char big[4096];
+    memset(big, ' ', sizeof big - 1);
+    memcpy(big, "{\"model\":\"local/llmux-fortunes\"", 31);
+    req large = {.port = p.port, .path = "/v1/chat/completions", .header = "x-api-key: sk-serve-test-0123456789",
+                 .body = big};
+    do_req(&large);
+    assert_int_equal(large.status, 413);
+    assert_int_equal(serve_stop(&p, SIGTERM), 0);
+    assert_true(records_contain(&p, "\"caller\":\"ci\""));
+    assert_false(records_contain(&p, "sk-serve-test"));
+    serve_cleanup(&p);
+    unsetenv("LLMUX_SERVE_TEST_KEY");
+}
+
 static void test_usage_errors(void **state) {
     int rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen nowhere >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
     rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --grace -1 >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
-    /* Without API keys a non-loopback address needs --insecure-no-auth. */
-    rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen 0.0.0.0:0 2>&1 | grep -q -- --insecure-no-auth");
+    /* Without API keys a non-loopback address needs --insecure-no-auth; the message says so. */
+    rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen 0.0.0.0:0 2>&1 | grep -q -- 'no API keys are configured (server.keys.*--insecure-no-auth'");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
     rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen 0.0.0.0:0 >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
@@ -289,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_sigint_lets_stream_finish),
         cmocka_unit_test(test_sigint_cancels_after_grace),
         cmocka_unit_test(test_listen_from_config),
+        cmocka_unit_test(test_keys_from_config),
         cmocka_unit_test(test_usage_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -608,7 +608,46 @@ static void test_json_errors(void **state) {
     }
 }
 
+/* What a caller (an API key's name) spent: known costs only, from since_ms on; one aggregate. */
+static void test_caller_cost(void **state) {
+    (void)state;
+    lx_store *s = open_fresh();
+    struct {
+        const char *id, *caller;
+        int64_t t;
+        bool known;
+        double total;
+    } rows[] = {
+        {"c1", "alice", 1000, true, 0.75}, {"c2", "alice", 2000, true, 1.5}, {"c3", "bob", 2000, true, 9.0},
+        {"c4", "alice", 3000, false, 0.0}, {"c5", NULL, 3000, true, 4.0},  {"c6", "alice", 4000, true, 0.25},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        lx_exec_record *r = make_record(rows[i].id, rows[i].t, "smart", LLMUX_OK, 0);
+        free(r->caller);
+        r->caller = xstrdup(rows[i].caller);
+        r->cost.known = rows[i].known;
+        r->cost.total = rows[i].known ? rows[i].total : NAN;
+        insert1(s, r);
+        lx_exec_record_free(r);
+    }
+    llmux_error_info e;
+    double usd = -1;
+    assert_int_equal(lx_store_caller_cost(s, "alice", 0, &usd, &e), LLMUX_OK);
+    assert_real_eq(usd, 2.5);
+    assert_int_equal(lx_store_caller_cost(s, "alice", 2000, &usd, &e), LLMUX_OK);
+    assert_real_eq(usd, 1.75);
+    assert_int_equal(lx_store_caller_cost(s, "bob", 0, &usd, &e), LLMUX_OK);
+    assert_real_eq(usd, 9.0);
+    assert_int_equal(lx_store_caller_cost(s, "nobody", 0, &usd, &e), LLMUX_OK);
+    assert_real_eq(usd, 0.0);
+    assert_int_equal(lx_store_caller_cost(s, "", 0, &usd, &e), LLMUX_E_INVALID_REQUEST);
+    assert_int_equal(lx_store_caller_cost(s, NULL, 0, &usd, &e), LLMUX_E_INVALID_REQUEST);
+    assert_int_equal(lx_store_caller_cost(s, "alice", -1, &usd, &e), LLMUX_E_INVALID_REQUEST);
+    lx_store_close(s);
+}
+
 #define STORE_SUITE_TESTS                                                                                          \
+    cmocka_unit_test(test_caller_cost),                                                                            \
     cmocka_unit_test(test_migrations_idempotent), cmocka_unit_test(test_concurrent_first_open),                   \
         cmocka_unit_test(test_round_trip_every_field),                    \
         cmocka_unit_test(test_filters_and_order), cmocka_unit_test(test_outcomes_with_attempts),                    \

@@ -38,6 +38,7 @@ struct lx_call {
     char id[64];
     char *model;
     long created;
+    lx_auth_grant grant;    /* the request's key and its slot (released in call_free) */
     lx_call *prev, *next;
 };
 
@@ -89,6 +90,7 @@ static void call_free(lx_call *c) {
     if (c->prev) c->prev->next = c->next;
     else s->calls = c->next;
     if (c->next) c->next->prev = c->prev;
+    lx_auth_release(s->auth, &c->grant);
     if (c->ping) event_free(c->ping);
     llmux_execution_free(c->ex);
     llmux_aggregator_destroy(c->agg);
@@ -240,6 +242,9 @@ static void finish_plain(lx_call *c) {
 
 static void on_done(llmux_execution *ex, void *ud) {
     lx_call *c = ud;
+    /* The key's budget grows by what this execution cost (the records get the same figure). */
+    llmux_cost cost;
+    if (llmux_execution_cost(ex, &cost) && cost.known) lx_auth_charge(c->s->auth, &c->grant, cost.total);
     if (!c->replied) {
         if (!c->stream) {
             finish_plain(c);
@@ -267,18 +272,19 @@ static void make_id(lx_call *c) {
              (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec, ++counter);
 }
 
-/* Appends {"request_id": id} to the request's metadata (the caller's own tags come first). */
-static bool tag_request_id(lx_srv_req *r, const char *id) {
+/* Appends {key: value} to the request's metadata (the caller's own tags come first). */
+static bool tag(lx_srv_req *r, const char *key, const char *value) {
     llmux_kv *kv = lx_srv_alloc(r, (r->req.n_metadata + 1) * sizeof *kv);
-    char *v = lx_srv_strdup(r, id, strlen(id));
+    char *v = lx_srv_strdup(r, value, strlen(value));
     if (!kv || !v) return false;
     if (r->req.n_metadata) memcpy(kv, r->req.metadata, r->req.n_metadata * sizeof *kv);
-    kv[r->req.n_metadata++] = (llmux_kv){.key = "request_id", .value = v};
+    kv[r->req.n_metadata++] = (llmux_kv){.key = key, .value = v};
     r->req.metadata = kv;
     return true;
 }
 
-void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id) {
+void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id,
+                   const lx_auth_grant *g) {
     pthread_mutex_lock(&s->mu);
     bool full = s->active >= s->p.max_requests;
     pthread_mutex_unlock(&s->mu);
@@ -303,9 +309,15 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         lx_call_reply_error(req, f, st, err.message, -1);
         return;
     }
+    lx_auth_grant grant = *g;
+    if (!lx_auth_admit(s, req, f, r->req.model, &grant)) {
+        lx_srv_req_free(r);
+        return;
+    }
     lx_call *c = calloc(1, sizeof *c);
     if (!c || !(c->model = strdup(r->req.model))) {
         free(c);
+        lx_auth_release(s->auth, &grant);
         lx_srv_req_free(r);
         lx_call_reply_error(req, f, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
         return;
@@ -313,13 +325,16 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     c->s = s;
     c->req = req;
     c->f = f;
+    c->grant = grant;
     c->stream = r->req.stream;
     make_id(c);
     if (!request_id) evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->id);
     bool ok = c->stream ? (c->st = lx_srv_stream_create(f, c->id, c->model, c->created, r->include_usage)) &&
                               (c->ping = evtimer_new(s->base, on_ping, c))
                         : (c->agg = llmux_aggregator_create()) != NULL;
-    ok = ok && tag_request_id(r, request_id ? request_id : c->id);
+    ok = ok && tag(r, "request_id", request_id ? request_id : c->id);
+    const char *key_name = lx_auth_key_name(s->auth, &c->grant);
+    ok = ok && (!key_name || tag(r, "key_name", key_name));
     pthread_mutex_lock(&s->mu);
     s->active++;
     pthread_mutex_unlock(&s->mu);

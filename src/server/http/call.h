@@ -8,6 +8,7 @@
 
 #include <event2/http.h>
 
+#include "server/http/auth.h"
 #include "server/http/server.h"
 #include "server/http/translate.h"
 
@@ -17,6 +18,7 @@ typedef struct lx_call lx_call;
 struct lx_server {
     lx_server_params p;             /* copied at start */
     llmux_runtime *rt;
+    lx_auth *auth;                  /* keys, per-key limits, CORS (auth.h) */
     struct event_base *base;        /* the runtime's loop */
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
@@ -31,11 +33,13 @@ struct lx_server {
     int flushing;                   /* final replies handed to libevent, not yet fully written */
 };
 
-/* Translates the request's body and starts its execution; answers the client itself on any
- * failure. request_id: the client's (validated) X-Request-Id, already echoed; NULL = none (the
- * response id is echoed instead). Either goes into the request's metadata as "request_id", so the
- * execution record carries it. */
-void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id);
+/* Translates the request's body, admits it for its key (lx_auth_admit: model, budget, rate,
+ * slots) and starts its execution; answers the client itself on any failure. request_id: the
+ * client's (validated) X-Request-Id, already echoed; NULL = none (the response id is echoed
+ * instead). Either goes into the request's metadata as "request_id", and the key's name as
+ * "key_name", so the execution record carries them. g: the key lx_auth_check identified. */
+void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id,
+                   const lx_auth_grant *g);
 /* Cancels every request in flight (shutdown after the grace period). */
 void lx_call_cancel_all(lx_server *s);
 /* Before the connections are freed: calls still in flight (a cancelled execution that did not

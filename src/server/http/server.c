@@ -39,7 +39,7 @@ int lx_server_active(lx_server *s) {
 
 /* ------------------------------------------------------------ small routes */
 
-static void models_route(lx_server *s, struct evhttp_request *req) {
+static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g) {
     /* Anthropic's SDK lists models on the same path with its own shape; its requests carry
      * anthropic-version. */
     bool anthropic = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version") != NULL;
@@ -51,6 +51,7 @@ static void models_route(lx_server *s, struct evhttp_request *req) {
     for (size_t i = 0; data && i < n; i++) {
         const char *id = i < s->p.n_models ? s->p.models[i] : cat->models[i - s->p.n_models].id;
         const char *owner = i < s->p.n_models ? "llmux" : cat->models[i - s->p.n_models].provider;
+        if (!lx_auth_allows(s->auth, g, id)) continue; /* a key sees only the models it may use */
         json_t *m = anthropic ? json_pack("{s:s,s:s,s:s,s:s}", "type", "model", "id", id, "display_name", id,
                                           "created_at", "1970-01-01T00:00:00Z")
                               : json_pack("{s:s,s:s,s:i,s:s}", "id", id, "object", "model", "created", 0, "owned_by",
@@ -100,6 +101,7 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "malformed request target", -1);
         return;
     }
+    if (lx_cors_handle(s, req)) return; /* a CORS preflight, answered */
     const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     if (rid && !request_id_ok(rid)) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST,
@@ -115,8 +117,16 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_json(req, 200, "{\"status\":\"ok\"}", -1);
         return;
     }
+    /* Everything but /health needs a key when keys are configured; Anthropic's SDK lists models
+     * with anthropic-version, so its refusals there come in its format. */
+    lx_auth_grant g = LX_AUTH_GRANT_NONE;
+    lx_srv_format af = strcmp(path, "/v1/models") == 0 &&
+                               evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version")
+                           ? LX_SRV_ANTHROPIC
+                           : f;
+    if (!lx_auth_check(s, req, af, NULL, &g)) return;
     if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
-        models_route(s, req);
+        models_route(s, req, &g);
         return;
     }
     bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
@@ -128,7 +138,7 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "this route takes POST", -1);
         return;
     }
-    lx_call_start(s, req, f, rid);
+    lx_call_start(s, req, f, rid, &g);
 }
 
 /* --------------------------------------------------------- loop hand-offs */
@@ -199,6 +209,8 @@ static void teardown(lx_server *s) {
 }
 
 static void params_free(lx_server *s) {
+    lx_auth_destroy(s->auth);
+    s->auth = NULL;
     for (size_t i = 0; i < s->p.n_models; i++) free((char *)s->p.models[i]);
     free((void *)s->p.models);
     free((char *)s->p.host);
@@ -217,6 +229,20 @@ llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_se
     if (!s->p.host || (p->n_models && !s->p.models)) goto oom_free;
     for (size_t i = 0; i < p->n_models; i++)
         if (!(((char **)s->p.models)[i] = strdup(p->models[i]))) goto oom_free;
+    /* The auth state copies the keys and origins; the params keep no pointer to the caller's. */
+    s->p.keys = NULL;
+    s->p.n_keys = 0;
+    s->p.cors_origins = NULL;
+    s->p.n_cors_origins = 0;
+    s->p.records = NULL;
+    if (!(s->auth = lx_auth_create(p, err))) {
+        llmux_status ast = err ? err->status : LLMUX_E_CONFIGURATION;
+        params_free(s);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return ast;
+    }
     if (!run_on_loop(s, setup)) {
         snprintf(s->setup_msg, sizeof s->setup_msg, "the runtime is shutting down");
     }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "llmux.h"
 
 #define LX_SERVER_DEFAULT_PORT 4000
@@ -17,6 +18,7 @@
 #define LX_SERVER_DEFAULT_KEEPALIVE_MS 15000
 #define LX_SERVER_DEFAULT_IDLE_TIMEOUT_S 120
 #define LX_SERVER_DEFAULT_MAX_UNSENT ((size_t)4 * 1024 * 1024)
+#define LX_SERVER_DEFAULT_MAX_STREAMS_PER_KEY 64
 
 typedef struct lx_server_params {
     const char *host;          /* address to bind; NULL = "127.0.0.1" */
@@ -32,6 +34,17 @@ typedef struct lx_server_params {
     const char *const *models; /* ids listed first by GET /v1/models (aliases, local/<name>);
                                   copied */
     size_t n_models;
+    /* Access (auth.h, docs/server.md). */
+    const lx_config_key *keys; /* API keys (server.keys), copied; none = every request is served
+                                  (the CLI then listens on loopback only) */
+    size_t n_keys;
+    const char *const *cors_origins; /* server.cors_origins, copied; none = CORS off */
+    size_t n_cors_origins;
+    int max_streams_per_key;   /* generations in flight per key; more → 429 with Retry-After;
+                                  0 = LX_SERVER_DEFAULT_MAX_STREAMS_PER_KEY */
+    const char *records;       /* the runtime's records URL: what each key with a budget spent is
+                                  loaded from it at start; NULL = none (then a key with a budget
+                                  is refused) */
 } lx_server_params;
 
 lx_server_params lx_server_default_params(void);
@@ -39,8 +52,8 @@ lx_server_params lx_server_default_params(void);
 typedef struct lx_server lx_server;
 
 /* Binds and starts serving on rt's loop. Not from the loop thread (it waits for the loop).
- * LLMUX_E_CONFIGURATION when the address cannot be bound (the message says why). rt must
- * outlive the server. */
+ * LLMUX_E_CONFIGURATION when the address cannot be bound or a key has a budget but there are no
+ * records (the message says why). rt must outlive the server. */
 llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_server **out, llmux_error_info *err);
 /* The bound port. */
 int lx_server_port(const lx_server *s);
