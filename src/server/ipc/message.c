@@ -103,7 +103,9 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
     bool needs_id = m->type == LX_IPC_REQUEST || m->type == LX_IPC_CANCEL || m->type == LX_IPC_EVENT ||
                     m->type == LX_IPC_RESPONSE;
     if (needs_id && !m->id) return fail(m, err, size, "id: required in a %s message", type);
-    bool needs_session = m->type != LX_IPC_HELLO && m->type != LX_IPC_ERROR;
+    /* The server checks the session of a request or cancel itself: a missing one is a wrong one
+     * (fatal), not a malformed message. */
+    bool needs_session = m->type == LX_IPC_WELCOME || m->type == LX_IPC_EVENT || m->type == LX_IPC_RESPONSE;
     if (needs_session && !m->session) return fail(m, err, size, "session: required in a %s message", type);
     const char *body_key = NULL;
     switch (m->type) {
