@@ -341,6 +341,10 @@ static void test_wrong_session(void **state) {
     cl_send_raw(fd, "{\"type\":\"cancel\",\"id\":\"x\"}");
     expect_fatal(fd, "authentication", "wrong session id");
     close(fd);
+    fd = cl_open(&f, s);
+    cl_send(fd, lx_ipc_cancel("not-a-session", "x"));
+    expect_fatal(fd, "authentication", "wrong session id");
+    close(fd);
     fx_stop(&f);
 }
 
@@ -705,7 +709,7 @@ static void test_codec(void **state) {
     static const char *const bad[] = {
         "{\"type\":\"hello\"}",                                        /* no token */
         "{\"type\":\"hello\",\"token\":\"t\",\"version\":2}",          /* version */
-        "{\"type\":\"request\",\"session\":\"abc\",\"id\":\"1\",\"request\":{}}", /* session shape */
+        "{\"type\":\"welcome\",\"session\":\"abc\"}",           /* session shape */
         "{\"type\":\"request\",\"session\":\"0123456789abcdef0123456789abcdef\",\"request\":{}}", /* no id */
         "{\"type\":\"request\",\"session\":\"0123456789abcdef0123456789abcdef\",\"id\":\"1\",\"request\":[]}",
         "{\"type\":\"hello\",\"token\":\"t\",\"token\":\"u\"}",        /* duplicate key */

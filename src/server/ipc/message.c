@@ -94,8 +94,10 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
     while (t < sizeof k_types / sizeof *k_types && strcmp(k_types[t], type) != 0) t++;
     if (t == sizeof k_types / sizeof *k_types) return fail(m, err, size, "type: unknown message type \"%.64s\"", type);
     m->type = (lx_ipc_type)t;
+    /* Only a welcome's session is checked for shape here: any other wrong session is the
+     * server's to refuse (fatally), not a malformed message. */
     if (!str_field(m->root, "session", false, LX_IPC_MAX_FIELD, &m->session, NULL) ||
-        (m->session && !session_ok(m->session)))
+        (m->session && m->type == LX_IPC_WELCOME && !session_ok(m->session)))
         return fail(m, err, size, "session: expected the session id of the welcome message");
     json_t *ver = json_object_get(m->root, "version");
     if (ver && (!json_is_integer(ver) || json_integer_value(ver) != LX_IPC_VERSION))
