@@ -648,12 +648,19 @@ static void test_directory_rules(void **state) {
     close(fd);
     assert_int_equal(lx_ipc_server_start(rt, &p, &s, &err), LLMUX_E_CONFIGURATION);
     assert_non_null(strstr(err.message, "not a socket"));
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0); /* not removed by the refusal */
+    assert_true(S_ISREG(sb.st_mode));
     unlink(path);
     /* A live server on the path: refused; a stale socket file: replaced. */
     assert_int_equal(lx_ipc_server_start(rt, &p, &s, &err), LLMUX_OK);
     lx_ipc_server *s2 = NULL;
     assert_int_equal(lx_ipc_server_start(rt, &p, &s2, &err), LLMUX_E_CONFIGURATION);
     assert_non_null(strstr(err.message, "another server"));
+    /* The refusal left the live server's files alone. */
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISSOCK(sb.st_mode));
+    assert_int_equal(lstat(lx_ipc_server_token_path(s), &sb), 0);
     lx_ipc_server_stop(s, 0);
     int stale = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};

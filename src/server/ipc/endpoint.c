@@ -114,9 +114,7 @@ static bool write_token(lx_ipc_endpoint *e, char *err, size_t size) {
     return ok;
 }
 
-bool lx_ipc_endpoint_open(const char *path, lx_ipc_endpoint *e, char *err, size_t size) {
-    memset(e, 0, sizeof *e);
-    e->fd = -1;
+static bool open_endpoint(const char *path, lx_ipc_endpoint *e, char *err, size_t size) {
     if (!path || !*path || strlen(path) > LX_IPC_MAX_PATH) {
         snprintf(err, size, "socket path: expected 1..%d bytes", LX_IPC_MAX_PATH);
         return false;
@@ -146,6 +144,17 @@ bool lx_ipc_endpoint_open(const char *path, lx_ipc_endpoint *e, char *err, size_
     }
     e->fd = fd;
     return true;
+}
+
+bool lx_ipc_endpoint_open(const char *path, lx_ipc_endpoint *e, char *err, size_t size) {
+    memset(e, 0, sizeof *e);
+    e->fd = -1;
+    if (open_endpoint(path, e, err, size)) return true;
+    /* Whatever is at the path now is not ours (another server's socket, a file that is not a
+     * socket): a later close must not remove it. */
+    memset(e, 0, sizeof *e);
+    e->fd = -1;
+    return false;
 }
 
 void lx_ipc_endpoint_close(lx_ipc_endpoint *e) {
