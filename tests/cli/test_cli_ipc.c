@@ -34,7 +34,8 @@ typedef struct srv {
 
 static srv g;
 
-static void server_start(void) {
+/* Starts `llmux serve --unix` (with extra arguments, NULL-terminated list in extra). */
+static void server_start_with(char *const *extra) {
     memset(&g, 0, sizeof g);
     signal(SIGPIPE, SIG_IGN);
     g.up = lx_fake_server_start();
@@ -51,7 +52,10 @@ static void server_start(void) {
     unsetenv("LLMUX_CONFIG");
     setenv("OPENAI_BASE_URL", url, 1);
     setenv("OPENAI_API_KEY", "k", 1);
-    char *argv[] = {LLMUX, "serve", "--unix", g.sock, "--grace", "0", "--threads", "2", "--ctx", "256", NULL};
+    char *argv[24] = {LLMUX, "serve", "--unix", g.sock, "--grace", "0", "--threads", "2", "--ctx", "256"};
+    int n = 10;
+    for (int i = 0; extra && extra[i] && n < 23; i++) argv[n++] = extra[i];
+    argv[n] = NULL;
     cli_spawn(&g.child, argv, g.err, true);
     if (!cli_child_read_until(&g.child, "serving IPC on unix:", 60)) {
         char e[2048];
@@ -59,8 +63,10 @@ static void server_start(void) {
         fail_msg("serve did not start: %s / %s", g.child.out_buf, e);
     }
     /* --unix alone: no HTTP listener. */
-    assert_null(strstr(g.child.out_buf, "http://"));
+    if (!extra) assert_null(strstr(g.child.out_buf, "http://"));
 }
+
+static void server_start(void) { server_start_with(NULL); }
 
 static void server_stop(void) {
     kill(g.child.pid, SIGTERM);
@@ -204,11 +210,49 @@ static void test_sigint_cancels(void **state) {
     server_stop();
 }
 
+/* --unix with --listen: both servers in one process, on one loop. */
+static void test_with_http(void **state) {
+    char *extra[] = {"--listen", "127.0.0.1:0", NULL};
+    server_start_with(extra);
+    assert_true(cli_child_read_until(&g.child, "serving on http://127.0.0.1:", 30));
+    char out[8192], err[2048];
+    push("tests/data/fake/openai/stream_text.sse", 200, "text/event-stream", 0, 0);
+    assert_int_equal(run_ipc(out, sizeof out, err, sizeof err, "--socket", g.sock, "-m", "openai/gpt-4o-mini", "Hi", NULL), 0);
+    assert_string_equal(out, "Hello, world!\n");
+    server_stop();
+}
+
+static void test_serve_usage(void **state) {
+    char dir[64] = "/tmp/llmux-cli-ipc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char sock[128], err_path[128], errbuf[1024];
+    snprintf(sock, sizeof sock, "%s/llmux.sock", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    cli_child c;
+    char *bad_frame[] = {LLMUX, "serve", "--unix", sock, "--max-frame", "10", NULL};
+    cli_spawn(&c, bad_frame, err_path, true);
+    int st = cli_child_wait(&c, 30);
+    assert_int_equal(WEXITSTATUS(st), 2);
+    /* A world-writable directory is refused: configuration (24), nothing created. */
+    char *in_tmp[] = {LLMUX, "serve", "--unix", "/tmp/llmux-cli-ipc-test.sock", NULL};
+    cli_spawn(&c, in_tmp, err_path, true);
+    st = cli_child_wait(&c, 60);
+    assert_int_equal(WEXITSTATUS(st), 24);
+    cli_read_small_file(err_path, errbuf, sizeof errbuf);
+    assert_non_null(strstr(errbuf, "others may write"));
+    struct stat sb;
+    assert_int_not_equal(lstat("/tmp/llmux-cli-ipc-test.sock", &sb), 0);
+    unlink(err_path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_errors_and_exit_codes),
         cmocka_unit_test(test_sigint_cancels),
+        cmocka_unit_test(test_with_http),
+        cmocka_unit_test(test_serve_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -619,6 +619,58 @@ static void test_stop_cancels_in_flight(void **state) {
     fx_stop(&f);
 }
 
+typedef struct stopper {
+    lx_ipc_server *ipc;
+    int64_t grace_ms;
+} stopper;
+
+static void *stop_main(void *arg) {
+    stopper *st = arg;
+    lx_ipc_server_stop(st->ipc, st->grace_ms);
+    return NULL;
+}
+
+/* A stop with a grace period: the stream in flight finishes normally, a new request on the open
+ * connection is refused as overloaded, the socket file is gone at once. */
+static void test_stop_grace_lets_finish(void **state) {
+    fx f;
+    fx_start(&f);
+    push_stream(&f, 64, 100);
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&f, s);
+    send_request(fd, s, "r1", "openai/gpt-4o-mini", true);
+    lx_ipc_msg m;
+    assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+    lx_ipc_msg_clear(&m);
+    stopper st = {.ipc = f.ipc, .grace_ms = 30000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_main, &st), 0);
+    struct stat sb;
+    for (int i = 0; i < 500 && lstat(f.path, &sb) == 0; i++) usleep(10000);
+    assert_int_not_equal(lstat(f.path, &sb), 0);
+    send_request(fd, s, "late", LOCAL, true);
+    outcome o = {0};
+    o.events = 1;
+    bool refused = false;
+    while (!o.responded || !refused) {
+        assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+        if (m.type == LX_IPC_ERROR) {
+            assert_string_equal(m.id, "late");
+            assert_string_equal(m.err_status, "overloaded");
+            refused = true;
+        } else {
+            note(&o, &m);
+        }
+        lx_ipc_msg_clear(&m);
+    }
+    assert_string_equal(o.finish, "stop");
+    assert_string_equal(o.last_event, "finish");
+    pthread_join(t, NULL);
+    f.ipc = NULL;
+    close(fd);
+    fx_stop(&f);
+}
+
 static void test_directory_rules(void **state) {
     signal(SIGPIPE, SIG_IGN);
     llmux_runtime *rt = NULL;
@@ -755,6 +807,7 @@ int main(void) {
         cmocka_unit_test(test_unread_client_cancelled),
         cmocka_unit_test(test_max_executions),
         cmocka_unit_test(test_stop_cancels_in_flight),
+        cmocka_unit_test(test_stop_grace_lets_finish),
         cmocka_unit_test(test_directory_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
