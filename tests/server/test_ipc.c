@@ -742,6 +742,7 @@ static void test_codec(void **state) {
     buf[6] = 'c';
     assert_int_equal(lx_frame_peek(buf, 7, 100, &len), LX_FRAME_OK);
     assert_int_equal(lx_frame_peek(buf, 7, 2, &len), LX_FRAME_TOO_LARGE);
+    assert_int_equal(lx_frame_peek(buf, 7, 3, &len), LX_FRAME_OK); /* exactly the cap */
     uint8_t *enc;
     size_t n;
     assert_int_equal(lx_frame_encode("xyz", 3, 100, &enc, &n), LX_FRAME_OK);

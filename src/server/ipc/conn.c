@@ -49,7 +49,8 @@ struct lx_ipc_conn {
     char session[LX_IPC_SESSION_HEX + 1];
     ipc_exec *execs;
     int n_execs;
-    struct ucred peer;          /* SO_PEERCRED, for messages; the token is the authentication */
+    struct ucred peer;          /* SO_PEERCRED (pid, uid), kept for diagnostics: the socket's
+                                   mode already limits who connects, the token authenticates */
     lx_ipc_conn *prev, *next;
 };
 
