@@ -111,7 +111,8 @@ static void cancel_execs(lx_ipc_conn *c) {
 
 /* Queues one frame (payload is freed). False when it was not sent: out of memory, larger than
  * the frame cap, or the connection is going away. Past the unsent cap the connection's
- * executions are cancelled; past twice the cap the connection is dropped. */
+ * executions are cancelled (only their terminal events and responses go out after that); past
+ * twice the cap plus one frame (room for such a response) the connection is dropped. */
 static bool send_payload(lx_ipc_conn *c, char *payload) {
     if (!payload) return false;
     size_t len = strlen(payload);
@@ -126,7 +127,7 @@ static bool send_payload(lx_ipc_conn *c, char *payload) {
     free(payload);
     if (!ok || c->closing) return ok;
     size_t n = unsent(c);
-    if (n > 2 * c->s->p.max_unsent_bytes) {
+    if (n > 2 * c->s->p.max_unsent_bytes + c->s->p.max_frame_bytes) {
         reap_soon(c);
     } else if (n > c->s->p.max_unsent_bytes && !c->overflow) {
         c->overflow = true;

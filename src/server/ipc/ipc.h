@@ -25,7 +25,8 @@ typedef struct lx_ipc_params {
     size_t max_frame_bytes;    /* payload cap of a frame, both directions (LX_FRAME_DEFAULT_MAX) */
     int max_executions;        /* executions in flight per connection; more → queue_full error */
     size_t max_unsent_bytes;   /* bytes a client leaves unread: past this its executions are
-                                  cancelled; past twice this the connection is closed */
+                                  cancelled; past twice this plus one frame the connection
+                                  is closed */
     int max_connections;       /* open connections; more are closed at once */
     int handshake_timeout_ms;  /* a connection without a valid hello by then is closed */
 } lx_ipc_params;
