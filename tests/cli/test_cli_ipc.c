@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cli_spawn.h"
+#include "llmux.h"
 #include "support/fake_server.h"
 
 #define LLMUX LLMUX_TEST_BIN_DIR "/llmux"
@@ -68,7 +69,9 @@ static void server_start_with(char *const *extra) {
 
 static void server_start(void) { server_start_with(NULL); }
 
-static void server_stop(void) {
+/* Stops the server (SIGTERM: exit 0, files removed); with needle, asserts that the execution
+ * records it flushed contain it. */
+static void server_stop_checking(const char *needle) {
     kill(g.child.pid, SIGTERM);
     int st = cli_child_wait(&g.child, 60);
     assert_true(WIFEXITED(st));
@@ -78,11 +81,25 @@ static void server_stop(void) {
     snprintf(token, sizeof token, "%s.token", g.sock);
     assert_int_not_equal(lstat(g.sock, &sb), 0);
     assert_int_not_equal(lstat(token, &sb), 0);
+    if (needle) {
+        char url[128];
+        snprintf(url, sizeof url, "sqlite:%s/records.db", g.dir);
+        llmux_records *rec = NULL;
+        llmux_error_info err;
+        assert_int_equal(llmux_records_open(url, &rec, &err), LLMUX_OK);
+        char *jsonl = NULL;
+        assert_int_equal(llmux_records_list(rec, NULL, &jsonl, &err), LLMUX_OK);
+        if (!strstr(jsonl, needle)) fail_msg("%s not in the records: %s", needle, jsonl);
+        llmux_free(jsonl);
+        llmux_records_close(rec);
+    }
     lx_fake_server_stop(g.up);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g.dir);
     assert_int_equal(system(cmd), 0);
 }
+
+static void server_stop(void) { server_stop_checking(NULL); }
 
 /* Runs `llmux ipc ARGS...` (NULL-terminated), stdout into out, stderr into err; the exit code. */
 static int run_ipc(char *out, size_t out_size, char *err, size_t err_size, ...) {
@@ -219,7 +236,8 @@ static void test_with_http(void **state) {
     push("tests/data/fake/openai/stream_text.sse", 200, "text/event-stream", 0, 0);
     assert_int_equal(run_ipc(out, sizeof out, err, sizeof err, "--socket", g.sock, "-m", "openai/gpt-4o-mini", "Hi", NULL), 0);
     assert_string_equal(out, "Hello, world!\n");
-    server_stop();
+    /* The execution record carries the client's request id. */
+    server_stop_checking("\"metadata\":{\"request_id\":\"1\"}");
 }
 
 static void test_serve_usage(void **state) {

@@ -226,6 +226,23 @@ static ipc_exec *find_exec(lx_ipc_conn *c, const char *id) {
     return NULL;
 }
 
+/* The request as submitted: req with {"request_id": id} appended to its metadata, so the
+ * execution record can be found by the client's id (as the HTTP server does with X-Request-Id);
+ * unless the client tagged one itself or the metadata is full (256). A shallow copy: *kv holds
+ * the new array (the caller frees it after llmux_submit, which copies the request). */
+static llmux_request tagged(const llmux_request *req, const char *id, llmux_kv **kv) {
+    llmux_request r = *req;
+    *kv = NULL;
+    for (size_t i = 0; i < req->n_metadata; i++)
+        if (strcmp(req->metadata[i].key, "request_id") == 0) return r;
+    if (req->n_metadata >= 256 || !(*kv = malloc((req->n_metadata + 1) * sizeof **kv))) return r;
+    if (req->n_metadata) memcpy(*kv, req->metadata, req->n_metadata * sizeof **kv);
+    (*kv)[req->n_metadata] = (llmux_kv){.key = "request_id", .value = id};
+    r.metadata = *kv;
+    r.n_metadata = req->n_metadata + 1;
+    return r;
+}
+
 static void start_exec(lx_ipc_conn *c, const lx_ipc_msg *m) {
     lx_ipc_server *s = c->s;
     if (!s->accepting) {
@@ -275,9 +292,12 @@ static void start_exec(lx_ipc_conn *c, const lx_ipc_msg *m) {
     sp.on_event = on_event;
     sp.on_done = on_done;
     sp.user_data = e;
+    llmux_kv *kv;
+    llmux_request sub = tagged(req, e->id, &kv);
     e->starting = true;
-    st = llmux_submit(s->rt, req, &sp, &e->ex, &err);
+    st = llmux_submit(s->rt, &sub, &sp, &e->ex, &err);
     e->starting = false;
+    free(kv);
     llmux_request_free(req); /* llmux_submit copied it */
     if (e->done_pending) {
         exec_free(e);
