@@ -246,6 +246,11 @@ static void test_serve_usage(void **state) {
     char sock[128], err_path[128], errbuf[1024];
     snprintf(sock, sizeof sock, "%s/llmux.sock", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
+    char rec[128], rec_file[128];
+    snprintf(rec, sizeof rec, "sqlite:%s/records.db", dir);
+    snprintf(rec_file, sizeof rec_file, "%s/records.db", dir);
+    setenv("LLMUX_RECORDS", rec, 1);
+    setenv("HOME", dir, 1);
     cli_child c;
     char *bad_frame[] = {LLMUX, "serve", "--unix", sock, "--max-frame", "10", NULL};
     cli_spawn(&c, bad_frame, err_path, true);
@@ -261,7 +266,8 @@ static void test_serve_usage(void **state) {
     struct stat sb;
     assert_int_not_equal(lstat("/tmp/llmux-cli-ipc-test.sock", &sb), 0);
     unlink(err_path);
-    rmdir(dir);
+    unlink(rec_file);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 int main(void) {
