@@ -547,6 +547,13 @@ static void test_unread_client_cancelled(void **state) {
     }
     assert_string_equal(o.last_error_status, "cancelled");
     assert_string_equal(o.finish, "cancelled");
+    /* Caught up: the connection runs new executions again. */
+    send_request(fd, s, "after", LOCAL, false);
+    lx_ipc_msg m;
+    assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+    assert_int_equal(m.type, LX_IPC_RESPONSE);
+    assert_string_equal(m.id, "after");
+    lx_ipc_msg_clear(&m);
     close(fd);
     fx_stop(&f);
 }

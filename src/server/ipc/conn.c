@@ -387,8 +387,11 @@ static void on_read(struct bufferevent *bev, void *arg) {
 
 static void on_write(struct bufferevent *bev, void *arg) {
     lx_ipc_conn *c = arg;
+    if (unsent(c) != 0) return;
     /* The last error frame of a closing connection is out. */
-    if (c->closing && unsent(c) == 0) reap_soon(c);
+    if (c->closing) reap_soon(c);
+    /* A client that caught up may run new executions (the cancelled ones stay cancelled). */
+    else c->overflow = false;
 }
 
 static void on_sock_event(struct bufferevent *bev, short what, void *arg) {
