@@ -152,9 +152,10 @@ static void print_event(ipc_client *c, json_t *ev) {
         free(j);
         return;
     }
+    const char *type = json_string_value(json_object_get(ev, "type"));
     json_t *text = json_object_get(ev, "text");
-    if (c->mode == OUT_TEXT && strcmp(json_string_value(json_object_get(ev, "type")) ? json_string_value(json_object_get(ev, "type")) : "", "text_delta") == 0 &&
-        json_is_string(text) && json_string_length(text) > 0) {
+    if (c->mode == OUT_TEXT && type && strcmp(type, "text_delta") == 0 && json_is_string(text) &&
+        json_string_length(text) > 0) {
         size_t n = json_string_length(text);
         if (emit(c, json_string_value(text), n, false)) {
             c->wrote_text = true;

@@ -5,7 +5,8 @@
  * A client connects, proves it may read PATH.token (hello with the token), gets a session id
  * (welcome) and then runs any number of executions at once on the connection: request frames
  * tagged with a client-chosen id, answered by event frames and one response frame each; cancel
- * frames stop one. Uses the public API only. */
+ * frames stop one. Uses the public API only. The process ignores SIGPIPE (`llmux serve` does): a
+ * write to a client that left must be an error, not a signal. */
 #ifndef LX_IPC_H
 #define LX_IPC_H
 
