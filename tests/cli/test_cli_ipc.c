@@ -196,6 +196,9 @@ static void test_errors_and_exit_codes(void **state) {
     snprintf(none, sizeof none, "%s/run/none.sock", g.dir);
     assert_int_equal(run_ipc(out, sizeof out, err, sizeof err, "--socket", none, "--token-file", bad, "Hi", NULL), 21);
     assert_non_null(strstr(err, "llmux: network: cannot connect"));
+    /* No PROMPT and an empty stdin (/dev/null): invalid_request (11), as for `llmux run`. */
+    assert_int_equal(run_ipc(out, sizeof out, err, sizeof err, "--socket", g.sock, NULL), 11);
+    assert_non_null(strstr(err, "empty prompt"));
     /* Usage errors. */
     assert_int_equal(run_ipc(out, sizeof out, err, sizeof err, "Hi", NULL), 2);
     assert_int_equal(run_ipc(out, sizeof out, err, sizeof err, "--socket", g.sock, "--threads", "2", "Hi", NULL), 2);

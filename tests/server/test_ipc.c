@@ -595,6 +595,30 @@ static void test_max_executions(void **state) {
     fx_stop(&f);
 }
 
+static void test_max_connections(void **state) {
+    lx_ipc_params p = lx_ipc_default_params();
+    p.max_connections = 2;
+    fx f;
+    fx_start_with(&f, &p);
+    char s[LX_IPC_SESSION_HEX + 1];
+    int a = cl_open(&f, s), b = cl_open(&f, s);
+    /* The third is closed at once, before any frame. */
+    int c = cl_connect(&f);
+    char *buf;
+    size_t n;
+    struct pollfd pf = {.fd = c, .events = POLLIN};
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    assert_int_equal(lx_frame_read_fd(c, LX_FRAME_DEFAULT_MAX, &buf, &n), LX_FRAME_EOF);
+    close(c);
+    /* A slot frees when a client leaves. */
+    close(a);
+    for (int i = 0; i < 500 && lx_ipc_server_connections(f.ipc) != 1; i++) usleep(10000);
+    int d = cl_open(&f, s);
+    close(b);
+    close(d);
+    fx_stop(&f);
+}
+
 static void test_stop_cancels_in_flight(void **state) {
     fx f;
     fx_start(&f);
@@ -811,6 +835,7 @@ int main(void) {
         cmocka_unit_test(test_disconnect_cancels),
         cmocka_unit_test(test_unread_client_cancelled),
         cmocka_unit_test(test_max_executions),
+        cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_stop_cancels_in_flight),
         cmocka_unit_test(test_stop_grace_lets_finish),
         cmocka_unit_test(test_directory_rules),
