@@ -5,8 +5,8 @@
  * Covered: the files' modes and the directory rules, the handshake (ok, wrong token, no hello,
  * timeout), a wrong session id, an oversized frame, malformed frames, two executions multiplexed
  * on one connection, cancel of one while the other goes on, a client disconnect cancelling its
- * execution (the upstream socket closes), a client that stops reading, the per-connection cap,
- * and the stop cancelling what is in flight. */
+ * execution (the upstream socket closes), a client that stops reading (and catches up), the
+ * per-connection and connection caps, and the stop with and without a grace period. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
