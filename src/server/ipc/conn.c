@@ -267,10 +267,12 @@ static void start_exec(lx_ipc_conn *c, const lx_ipc_msg *m) {
     char *body = json_dumps(m->body, JSON_COMPACT);
     llmux_request *req = NULL;
     llmux_error_info err;
-    llmux_status st = body ? llmux_request_from_json(body, strlen(body), &req, &err) : LLMUX_E_OUT_OF_MEMORY;
+    llmux_status st = LLMUX_E_OUT_OF_MEMORY;
+    snprintf(err.message, sizeof err.message, "out of memory");
+    if (body) st = llmux_request_from_json(body, strlen(body), &req, &err);
     free(body);
     if (st != LLMUX_OK) {
-        send_error(c, m->id, st, body ? err.message : "out of memory", false);
+        send_error(c, m->id, st, err.message, false);
         return;
     }
     ipc_exec *e = calloc(1, sizeof *e);
