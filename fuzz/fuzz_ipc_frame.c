@@ -48,9 +48,10 @@ static void check_message(const char *p, size_t n) {
         } else if (req || e.message[0] == 0) {
             abort();
         }
-        /* What the server would send back for it parses again, tagged with the same id. */
-        if (m.session) {
-            char *w = lx_ipc_wrap(LX_IPC_RESPONSE, m.session, m.id, body);
+        /* What the server would send back for it parses again, tagged with the same id (the
+         * server wraps with its own session id, never the client's string). */
+        {
+            char *w = lx_ipc_wrap(LX_IPC_RESPONSE, "0123456789abcdef0123456789abcdef", m.id, body);
             lx_ipc_msg back;
             if (!w || !lx_ipc_msg_parse(w, strlen(w), &back, err, sizeof err) || back.type != LX_IPC_RESPONSE ||
                 strcmp(back.id, m.id) != 0)
