@@ -1,4 +1,4 @@
-/* The IPC server's state, shared by its lifecycle (server.c) and its connections (conn.c). Loop
+/* The IPC server's state, shared by its lifecycle (ipc.c) and its connections (conn.c). Loop
  * thread only, except the counters under mu. */
 #ifndef LX_IPC_INTERNAL_H
 #define LX_IPC_INTERNAL_H
