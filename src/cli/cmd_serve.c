@@ -13,10 +13,12 @@
 #include "cli.h"
 #include "req_opts.h"
 #include "server/http/server.h"
+#include "serve_ipc.h"
+#include "server/ipc/ipc.h"
 
 #define SERVE_GRACE_DEFAULT_S 10
 
-enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_INSECURE };
+enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_INSECURE, OPT_UNIX, OPT_MAX_FRAME };
 
 static void serve_usage(FILE *f) {
     fprintf(f,
@@ -37,6 +39,9 @@ static void serve_usage(FILE *f) {
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
             "      --config FILE        llmux.yaml to use\n"
+            "      --unix PATH          also serve llmux's IPC on a Unix socket, token in PATH.token\n"
+            "                           (docs/ipc.md); without --listen only the socket is served\n"
+            "      --max-frame BYTES    largest IPC frame (default %zu)\n"
             "      --insecure-no-auth   allow a non-loopback --listen address without API keys\n"
             "                           (anyone who reaches it can use every provider)\n"
             "  -h, --help               show this help\n"
@@ -45,7 +50,7 @@ static void serve_usage(FILE *f) {
             "\"Authorization: Bearer KEY\" or \"x-api-key: KEY\"); CORS: server.cors_origins. Without\n"
             "keys the server accepts every request, so it only listens on loopback unless\n"
             "--insecure-no-auth.\n",
-            LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY);
+            LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY, LX_FRAME_DEFAULT_MAX);
 }
 
 /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT". */
@@ -131,11 +136,14 @@ int cli_cmd_serve(int argc, char **argv) {
                                           {"grace", required_argument, NULL, OPT_GRACE},
                                           {"max-body", required_argument, NULL, OPT_MAX_BODY},
                                           {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
+                                          {"unix", required_argument, NULL, OPT_UNIX},
+                                          {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     cli_req_opts o;
     cli_req_opts_init(&o);
     lx_server_params sp = lx_server_default_params();
+    lx_ipc_params ipcp = lx_ipc_default_params();
     char host[256] = "127.0.0.1";
     bool listen_given = false, insecure = false, max_body_given = false;
     long grace_s = SERVE_GRACE_DEFAULT_S;
@@ -157,6 +165,10 @@ int cli_cmd_serve(int argc, char **argv) {
                 return cli_usage_error("--grace: expected 0..3600 seconds, got \"%s\"", optarg);
             break;
         case OPT_INSECURE: insecure = true; break;
+        case OPT_UNIX: ipcp.path = optarg; break;
+        case OPT_MAX_FRAME:
+            if (cli_serve_size_arg("--max-frame", optarg, &ipcp.max_frame_bytes) != 0) return CLI_EXIT_USAGE;
+            break;
         case OPT_MAX_BODY: {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -245,8 +257,11 @@ int cli_cmd_serve(int argc, char **argv) {
     sp.n_models = ids.n;
 
     lx_server *srv = NULL;
+    lx_ipc_server *ipc = NULL;
     llmux_error_info err;
-    llmux_status st = lx_server_start(rt, &sp, &srv, &err);
+    /* --unix alone serves only the socket; with --listen, both. */
+    llmux_status st = ipcp.path && !listen_given ? LLMUX_OK : lx_server_start(rt, &sp, &srv, &err);
+    if (st == LLMUX_OK && ipcp.path && (st = cli_serve_ipc_start(rt, &ipcp, &ipc, &err)) != LLMUX_OK) lx_server_stop(srv, 0);
     ids_free(&ids); /* copied by the server */
     if (st != LLMUX_OK) {
         llmux_runtime_destroy(rt);
@@ -256,11 +271,11 @@ int cli_cmd_serve(int argc, char **argv) {
     const char *shown = strchr(host, ':') ? "[%s]" : "%s";
     char hostbuf[300];
     snprintf(hostbuf, sizeof hostbuf, shown, host);
-    printf("llmux: serving on http://%s:%d (OpenAI /v1/chat/completions, Anthropic /v1/messages)\n", hostbuf,
+    if (srv) printf("llmux: serving on http://%s:%d (OpenAI /v1/chat/completions, Anthropic /v1/messages)\n", hostbuf,
            lx_server_port(srv));
-    if (ss.n_keys) printf("llmux: %zu API key%s (server.keys); requests without one get 401\n", ss.n_keys, ss.n_keys == 1 ? "" : "s");
-    else printf("llmux: no API keys configured: every request is served\n");
-    printf("try:\n  curl http://%s:%d/v1/chat/completions -H 'Content-Type: application/json' \\\n"
+    if (srv && ss.n_keys) printf("llmux: %zu API key%s (server.keys); requests without one get 401\n", ss.n_keys, ss.n_keys == 1 ? "" : "s");
+    else if (srv) printf("llmux: no API keys configured: every request is served\n");
+    if (srv) printf("try:\n  curl http://%s:%d/v1/chat/completions -H 'Content-Type: application/json' \\\n"
            "%s    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
            hostbuf, lx_server_port(srv), ss.n_keys ? "    -H \"Authorization: Bearer $LLMUX_KEY\" \\\n" : "",
            bundled[0] ? bundled : "openai/gpt-4o-mini");
@@ -270,7 +285,7 @@ int cli_cmd_serve(int argc, char **argv) {
     sigwait(&set, &sig);
     fprintf(stderr, "llmux: %s: stopping (in-flight requests have %lds to finish)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", grace_s);
-    lx_server_stop(srv, (int64_t)grace_s * 1000);
+    cli_serve_ipc_stop(ipc, srv, (int64_t)grace_s * 1000);
     llmux_runtime_destroy(rt); /* flushes the execution records */
     cli_req_opts_free(&o);
     return 0;

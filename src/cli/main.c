@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  replay EXECUTION_ID      run a recorded execution again with its recorded plan\n"
           "  config check [FILE]      validate llmux.yaml and print what it resolves to\n"
           "  serve                    OpenAI- and Anthropic-compatible HTTP server (see `llmux serve --help`)\n"
+          "  ipc --socket PATH PROMPT one request through `llmux serve --unix PATH` (see `llmux ipc --help`)\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -89,6 +90,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"serve", "--help", NULL};
                 return cli_cmd_serve(2, args);
             }
+            if (strcmp(argv[2], "ipc") == 0) {
+                char *args[] = {"ipc", "--help", NULL};
+                return cli_cmd_ipc(2, args);
+            }
             if (strcmp(argv[2], "config") == 0) {
                 char *args[] = {"config", "--help", NULL};
                 return cli_cmd_config(2, args);
@@ -106,6 +111,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "replay") == 0) return cli_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cli_cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cli_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "ipc") == 0) return cli_cmd_ipc(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 

@@ -1,0 +1,114 @@
+/* The IPC frame decoder and message parser (src/server/ipc/frame.h, message.h) on untrusted bytes,
+ * read as a client's byte stream: frames are cut with lx_frame_peek under a small cap, each
+ * payload goes through lx_ipc_msg_parse, and a request's canonical request through
+ * llmux_request_from_json, as the server does. Beyond "no crash, no leak": a frame is never
+ * reported whole before its last byte, a refusal always says why, an accepted message has every
+ * field its type requires, an accepted request round-trips through llmux's JSON, and what the
+ * builders write parses back to the same type and id. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llmux.h"
+#include "server/ipc/frame.h"
+#include "server/ipc/message.h"
+
+#define CAP ((size_t)64 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_message(const char *p, size_t n) {
+    lx_ipc_msg m;
+    char err[256];
+    err[0] = 0;
+    if (!lx_ipc_msg_parse(p, n, &m, err, sizeof err)) {
+        if (err[0] == 0) abort();
+        if (m.id && !lx_ipc_id_ok(m.id)) abort();
+        lx_ipc_msg_clear(&m);
+        return;
+    }
+    switch (m.type) {
+    case LX_IPC_HELLO:
+        if (!m.token) abort();
+        lx_ipc_token_equal("0000000000000000000000000000000000000000000000000000000000000000", m.token, m.token_len);
+        break;
+    case LX_IPC_REQUEST: {
+        if (!m.id || !m.body) abort();
+        char *body = json_dumps(m.body, JSON_COMPACT);
+        if (!body) abort();
+        llmux_request *req = NULL;
+        llmux_error_info e;
+        if (llmux_request_from_json(body, strlen(body), &req, &e) == LLMUX_OK) {
+            char *j = llmux_request_to_json(req);
+            llmux_request *back = NULL;
+            if (!j || llmux_request_from_json(j, strlen(j), &back, &e) != LLMUX_OK) abort();
+            llmux_request_free(back);
+            llmux_free(j);
+            llmux_request_free(req);
+        } else if (req || e.message[0] == 0) {
+            abort();
+        }
+        /* What the server would send back for it parses again, tagged with the same id (the
+         * server wraps with its own session id, never the client's string). */
+        {
+            char *w = lx_ipc_wrap(LX_IPC_RESPONSE, "0123456789abcdef0123456789abcdef", m.id, body);
+            lx_ipc_msg back;
+            if (!w || !lx_ipc_msg_parse(w, strlen(w), &back, err, sizeof err) || back.type != LX_IPC_RESPONSE ||
+                strcmp(back.id, m.id) != 0)
+                abort();
+            lx_ipc_msg_clear(&back);
+            free(w);
+        }
+        free(body);
+        break;
+    }
+    case LX_IPC_CANCEL:
+    case LX_IPC_EVENT:
+    case LX_IPC_RESPONSE:
+        if (!m.id) abort();
+        break;
+    case LX_IPC_ERROR: {
+        if (!m.err_status || !m.err_message) abort();
+        char *w = lx_ipc_error(m.session, m.id, m.err_status, m.err_message, m.fatal);
+        lx_ipc_msg back;
+        if (!w || !lx_ipc_msg_parse(w, strlen(w), &back, err, sizeof err) || back.type != LX_IPC_ERROR ||
+            back.fatal != m.fatal || strcmp(back.err_message, m.err_message) != 0)
+            abort();
+        lx_ipc_msg_clear(&back);
+        free(w);
+        break;
+    }
+    case LX_IPC_WELCOME:
+        if (!m.session) abort();
+        break;
+    }
+    lx_ipc_msg_clear(&m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    size_t at = 0;
+    while (at < size) {
+        size_t len = 0;
+        lx_frame_status st = lx_frame_peek(data + at, size - at, CAP, &len);
+        if (st == LX_FRAME_TOO_LARGE) {
+            if (len <= CAP) abort();
+            break; /* the server answers with a fatal error: the stream is unusable */
+        }
+        if (st == LX_FRAME_NEED_MORE) break;
+        if (st != LX_FRAME_OK || len > CAP || size - at < LX_FRAME_HEADER_BYTES + len) abort();
+        /* One byte short is never a whole frame. */
+        size_t short_len;
+        if (lx_frame_peek(data + at, LX_FRAME_HEADER_BYTES + len - 1, CAP, &short_len) != LX_FRAME_NEED_MORE) abort();
+        const char *p = (const char *)data + at + LX_FRAME_HEADER_BYTES;
+        check_message(p, len);
+        /* The encoder writes the same frame back. */
+        uint8_t *enc;
+        size_t enc_len;
+        if (lx_frame_encode(p, len, CAP, &enc, &enc_len) != LX_FRAME_OK || enc_len != LX_FRAME_HEADER_BYTES + len ||
+            memcmp(enc, data + at, enc_len) != 0)
+            abort();
+        free(enc);
+        at += LX_FRAME_HEADER_BYTES + len;
+    }
+    return 0;
+}
