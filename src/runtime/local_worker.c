@@ -23,8 +23,28 @@ struct lx_worker {
     bool stopping;
 };
 
+/* A count runs here, on the engine thread, like a generation: the model (and its vocabulary,
+ * which a reload replaces) is only ever touched from this thread. */
+static void count_job(lx_worker *w, const lx_worker_job *j) {
+    llmux_error_info err;
+    lx_error_clear(&err);
+    llmux_status st;
+    int32_t cap = lx_model_n_ctx(w->model);
+    int32_t *tokens = NULL;
+    if (llmux_cancel_is_triggered(j->cancel)) st = lx_error(&err, LLMUX_E_CANCELLED, "cancelled before counting");
+    else if (cap <= 0) st = lx_error(&err, LLMUX_E_INTERNAL, "the model has no context");
+    else if (!(tokens = malloc((size_t)cap * sizeof *tokens))) st = lx_error(&err, LLMUX_E_OUT_OF_MEMORY, "out of memory counting tokens");
+    else st = lx_model_tokenize_request(w->model, j->req, tokens, cap, j->count_out, &err);
+    free(tokens);
+    j->done(j->user_data, st, &err, NULL);
+}
+
 static void run_job(lx_worker *w, job *q) {
     const lx_worker_job *j = &q->j;
+    if (j->count_out) {
+        count_job(w, j);
+        return;
+    }
     if (j->started) j->started(j->user_data);
     lx_gen_stats stats;
     llmux_error_info err;

@@ -39,6 +39,8 @@ typedef struct lx_worker_job {
     void (*started)(void *user_data); /* when generation begins (after the queue); may be NULL */
     lx_worker_done_cb done;
     void *user_data;
+    int32_t *count_out;           /* non-NULL: only count the prompt's tokens into it (no events,
+                                     no generation; started is not called, stats are NULL) */
 } lx_worker_job;
 
 /* Queues a request for the model. Higher req->priority runs first, FIFO among equals. Errors

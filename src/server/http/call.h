@@ -29,6 +29,7 @@ struct lx_server {
     pthread_cond_t cv;
     int active;
     int flushing;                   /* final replies handed to libevent, not yet fully written */
+    struct lx_offload_pool *offload; /* blocking calls' threads (offload.h); NULL until used */
 };
 
 /* Translates the request's body and starts its execution; answers the client itself on any
