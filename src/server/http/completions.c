@@ -17,12 +17,12 @@ static bool prompt(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *p = json_object_get(root, "prompt");
     const char *text = json_string_value(p);
     if (json_is_array(p)) {
+        json_t *head = json_array_get(p, 0);
+        if (json_is_integer(head) || json_is_array(head))
+            return lx_srv_fail(err, "prompt: token arrays are not supported; send the text"), false;
         if (json_array_size(p) != 1)
             return lx_srv_fail(err, "prompt: only one prompt per request is supported (a string or an array of one string)"), false;
-        json_t *first = json_array_get(p, 0);
-        if (json_is_integer(first) || json_is_array(first))
-            return lx_srv_fail(err, "prompt: token arrays are not supported; send the text"), false;
-        text = json_string_value(first);
+        text = json_string_value(head);
     }
     if (!text) return lx_srv_fail(err, "prompt: expected a string or an array of one string"), false;
     llmux_part *part = lx_srv_alloc(r, sizeof *part);

@@ -16,6 +16,7 @@
 
 #define LX_OFFLOAD_THREADS 4
 #define LX_OFFLOAD_MAX_QUEUED 64
+#define LX_OFFLOAD_WATCH_MS 200 /* how often a waiting call checks that its client is still there */
 
 typedef struct lx_offload_pool lx_offload_pool;
 typedef struct lx_offload lx_offload;
@@ -38,6 +39,7 @@ struct lx_offload {
     llmux_cancel *cancel;
     lx_srv_format f;
     bool closed;
+    struct event *watch;     /* peeks at the client's socket (offload.c) */
     lx_offload *prev, *next; /* in flight, under the pool's lock */
     lx_offload *qnext;       /* waiting for a thread */
 };
