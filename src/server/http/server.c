@@ -132,6 +132,13 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "this route takes POST", -1);
         return;
     }
+    /* Anthropic's API refuses a Messages request without the header that pins its version; so do
+     * we, with its message (any version string is accepted: the shapes served are 2023-06-01's). */
+    const char *av = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version");
+    if ((messages || count_tokens) && (!av || !*av)) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "anthropic-version: header is required", -1);
+        return;
+    }
     if (embeddings) lx_embeddings_start(s, req);
     else if (count_tokens) lx_count_tokens_start(s, req);
     else lx_call_start(s, req, completions ? LX_SRV_OPENAI_TEXT : f, rid);
