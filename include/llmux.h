@@ -710,7 +710,7 @@ LLMUX_API llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, c
 
 typedef struct llmux_embed_request {
     const char *model;             /* "openai/text-embedding-3-small", "gemini/gemini-embedding-001",
-                                      "ollama/nomic-embed-text", ... */
+                                      "ollama/nomic-embed-text", "local/NAME", ... */
     const char *const *inputs;     /* the texts to embed */
     size_t n_inputs;
     int32_t dimensions;            /* > 0: ask for this many dimensions where supported; 0 = default */
@@ -733,7 +733,11 @@ typedef struct llmux_embeddings {
 /* Accepts NULL. */
 LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
-/* Embeds the inputs with a remote provider. params: cancel token and deadline (NULL = the
+/* Embeds the inputs with a remote provider, or with a local model ("local/NAME", a bare NAME, a
+ * .gguf path): there each input is tokenized as a prompt and run through the model on its engine
+ * thread (queued with its generations), its last hidden states mean-pooled and L2-normalized;
+ * usage.input_tokens counts the tokens; dimensions other than the model's hidden size are refused
+ * (LLMUX_E_INVALID_REQUEST), an input longer than the context is LLMUX_E_CONTEXT_LENGTH. params: cancel token and deadline (NULL = the
  * defaults: not cancellable, the runtime's total_timeout_ms). Blocking; thread-safe like
  * llmux_run. Errors as for llmux_run (a triggered token: LLMUX_E_CANCELLED; the deadline:
  * LLMUX_E_TIMEOUT); a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure

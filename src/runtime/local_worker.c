@@ -23,26 +23,16 @@ struct lx_worker {
     bool stopping;
 };
 
-/* A count runs here, on the engine thread, like a generation: the model (and its vocabulary,
- * which a reload replaces) is only ever touched from this thread. */
-static void count_job(lx_worker *w, const lx_worker_job *j) {
-    llmux_error_info err;
-    lx_error_clear(&err);
-    llmux_status st;
-    int32_t cap = lx_model_n_ctx(w->model);
-    int32_t *tokens = NULL;
-    if (llmux_cancel_is_triggered(j->cancel)) st = lx_error(&err, LLMUX_E_CANCELLED, "cancelled before counting");
-    else if (cap <= 0) st = lx_error(&err, LLMUX_E_INTERNAL, "the model has no context");
-    else if (!(tokens = malloc((size_t)cap * sizeof *tokens))) st = lx_error(&err, LLMUX_E_OUT_OF_MEMORY, "out of memory counting tokens");
-    else st = lx_model_tokenize_request(w->model, j->req, tokens, cap, j->count_out, &err);
-    free(tokens);
-    j->done(j->user_data, st, &err, NULL);
-}
-
 static void run_job(lx_worker *w, job *q) {
     const lx_worker_job *j = &q->j;
-    if (j->count_out) {
-        count_job(w, j);
+    if (j->task) {
+        /* Tasks run here, on the engine thread, like generations: the model (and its
+         * vocabulary, which a reload replaces) is only ever touched from this thread. */
+        llmux_error_info err;
+        lx_error_clear(&err);
+        llmux_status st = llmux_cancel_is_triggered(j->cancel) ? lx_error(&err, LLMUX_E_CANCELLED, "cancelled while queued")
+                                                               : j->task(w->model, j, j->task_data, &err);
+        j->done(j->user_data, st, &err, NULL);
         return;
     }
     if (j->started) j->started(j->user_data);

@@ -1,5 +1,5 @@
 /* The server's endpoints beyond chat and messages, over real loopback sockets with libcurl as the
- * client: POST /v1/embeddings (OpenAI provider through the fake upstream: float and base64
+ * client: POST /v1/embeddings (the bundled model; the OpenAI provider through the fake upstream: float and base64
  * encodings, refusals, upstream errors, the loop staying free while the call blocks, the bound
  * on calls in flight, a client that hangs up), POST /v1/completions (the bundled model and an
  * OpenAI backend: the text_completion object, its SSE chunks with usage and [DONE], refusals)
@@ -185,8 +185,8 @@ static void test_embeddings_refusals(void **state) {
         {"{\"model\":\"openai/text-embedding-3-small\",\"input\":\"x\",\"dimensions\":0}", "dimensions"},
         {"{\"input\":\"x\"}", "model: required"},
         {"[1]", NULL},
-        /* llmux_embed's own refusal, from the pool thread: no local embeddings yet. */
-        {"{\"model\":\"" SF_LOCAL "\",\"input\":\"x\"}", "local embeddings are not supported"},
+        /* llmux_embed's own refusal, from the pool thread. */
+        {"{\"model\":\"" SF_LOCAL "\",\"input\":\"x\",\"dimensions\":3}", "dimensions: the local model"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sf_post(&f, "/v1/embeddings", bad[i].body, &r);
@@ -205,6 +205,35 @@ static void test_embeddings_refusals(void **state) {
     assert_int_equal(r.status, 400);
     free(r.body);
     assert_int_equal(lx_fake_server_requests(f.up), 1);
+    sf_stop(&f);
+}
+
+/* The bundled model embeds on its engine thread: unit vectors of its hidden size, in order. */
+static void test_embeddings_local(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    sf_post(&f, "/v1/embeddings", "{\"model\":\"" SF_LOCAL "\",\"input\":[\"the quick brown fox\",\"taxes\",\"the quick brown fox\"]}", &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    json_t *data = json_object_get(j, "data");
+    assert_int_equal(json_array_size(data), 3);
+    size_t dim = json_array_size(json_object_get(json_array_get(data, 0), "embedding"));
+    assert_true(dim >= 8);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(json_array_get(data, i), "embedding");
+        assert_int_equal(json_array_size(v), dim);
+        double norm = 0;
+        for (size_t k = 0; k < dim; k++) norm += pow(json_number_value(json_array_get(v, k)), 2);
+        assert_true(fabs(sqrt(norm) - 1) < 1e-4);
+    }
+    assert_true(json_equal(json_object_get(json_array_get(data, 0), "embedding"),
+                           json_object_get(json_array_get(data, 2), "embedding")));
+    assert_true(json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens")) >= 5);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), SF_LOCAL);
+    json_decref(j);
+    free(r.body);
+    assert_int_equal(lx_fake_server_requests(f.up), 0);
     sf_stop(&f);
 }
 
@@ -473,6 +502,7 @@ int main(void) {
         cmocka_unit_test(test_embeddings_float),
         cmocka_unit_test(test_embeddings_base64),
         cmocka_unit_test(test_embeddings_refusals),
+        cmocka_unit_test(test_embeddings_local),
         cmocka_unit_test(test_embeddings_do_not_block_the_loop),
         cmocka_unit_test(test_embeddings_client_leaves),
         cmocka_unit_test(test_completions_local),
