@@ -294,6 +294,34 @@ static void test_embeddings_client_leaves(void **state) {
     sf_stop(&f);
 }
 
+/* Stopping the server: with grace the call in flight completes; without, it is cancelled (the
+ * client gets 499 from its class), the pool's threads are joined and nothing leaks. */
+static void embed_stop_case(int64_t grace_ms, long want_status) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/embeddings", 200, "application/json", EMBED_FIXTURE, NULL, 32, 150);
+    client c = {.f = &f, .path = "/v1/embeddings", .body = "{\"model\":\"openai/text-embedding-3-small\",\"input\":[\"alpha\",\"beta\"]}"};
+    pthread_t t;
+    pthread_create(&t, NULL, client_run, &c);
+    wait_active(&f, 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lx_server_stop(f.srv, grace_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "stop (grace %lld ms) took %.0f ms; client got %ld\n", (long long)grace_ms, ms, c.r.status);
+    assert_int_equal(c.rc, CURLE_OK);
+    assert_int_equal(c.r.status, want_status);
+    if (want_status != 200) assert_true(ms < 3000);
+    free(c.r.body);
+    llmux_runtime_destroy(f.rt);
+    lx_fake_server_stop(f.up);
+}
+
+static void test_embeddings_graceful_stop(void **state) { embed_stop_case(20000, 200); }
+static void test_embeddings_stop_cancels(void **state) { embed_stop_case(0, 499); }
+
 /* ----------------------------------------------------------- completions */
 
 static void test_completions_local(void **state) {
@@ -505,6 +533,8 @@ int main(void) {
         cmocka_unit_test(test_embeddings_local),
         cmocka_unit_test(test_embeddings_do_not_block_the_loop),
         cmocka_unit_test(test_embeddings_client_leaves),
+        cmocka_unit_test(test_embeddings_graceful_stop),
+        cmocka_unit_test(test_embeddings_stop_cancels),
         cmocka_unit_test(test_completions_local),
         cmocka_unit_test(test_completions_remote),
         cmocka_unit_test(test_completions_refusals),
