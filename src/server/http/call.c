@@ -264,8 +264,9 @@ static void make_id(lx_call *c) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->created = (long)ts.tv_sec;
-    snprintf(c->id, sizeof c->id, "%s%llx%lx%llx", c->f == LX_SRV_ANTHROPIC ? "msg_" : c->f == LX_SRV_OPENAI_TEXT ? "cmpl-" : "chatcmpl-",
-             (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec, ++counter);
+    const char *prefix = c->f == LX_SRV_ANTHROPIC ? "msg_" : c->f == LX_SRV_OPENAI_TEXT ? "cmpl-" : "chatcmpl-";
+    snprintf(c->id, sizeof c->id, "%s%llx%lx%llx", prefix, (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec,
+             ++counter);
 }
 
 /* Appends {"request_id": id} to the request's metadata (the caller's own tags come first). */
