@@ -213,7 +213,10 @@ typedef struct llmux_request {
     const llmux_kv *metadata;     /* caller's tags, kept in records */
     size_t n_metadata;
     const char *provider_options; /* JSON object text passed through, keyed by provider:
-                                     {"openai": {...}, "anthropic": {...}}; NULL = none */
+                                     {"openai": {...}, "anthropic": {...}}; NULL = none. The local
+                                     engine reads {"local": {"raw_prompt": true}}: the messages
+                                     without the chat template, texts joined by blank lines (a
+                                     text completion's prompt) */
     llmux_sampling sampling;      /* last: a nested struct grows into its own reserved space */
 } llmux_request;
 

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -446,6 +448,16 @@ static bool message_text(const llmux_message *msg, size_t mi, lx_buf *b, llmux_e
 }
 
 /* Renders req into p (the caller frees it with lx_prompt_free). */
+/* provider_options {"local": {"raw_prompt": true}} (llmux.h): the messages without the chat
+ * template, their texts joined by blank lines — a text completion's prompt. */
+static bool raw_prompt(const llmux_request *req) {
+    if (!req->provider_options) return false;
+    json_t *o = json_loads(req->provider_options, 0, NULL);
+    bool raw = json_is_true(json_object_get(json_object_get(o, "local"), "raw_prompt"));
+    json_decref(o);
+    return raw;
+}
+
 static llmux_status build_prompt(const lx_model *m, const llmux_request *req, lx_prompt *p, llmux_error_info *err) {
     memset(p, 0, sizeof *p);
     size_t n = req->n_messages + (req->system ? 1 : 0);
@@ -480,8 +492,8 @@ static llmux_status build_prompt(const lx_model *m, const llmux_request *req, lx
         chat[k].role = role_name(req->messages[i].role);
         chat[k].content = texts[k].data;
     }
-    st = lx_prompt_build(m->model ? llama_model_chat_template(m->model, NULL) : NULL, chat, n, LX_PROMPT_MAX_BYTES, p,
-                         err);
+    st = lx_prompt_build(m->model && !raw_prompt(req) ? llama_model_chat_template(m->model, NULL) : NULL, chat, n,
+                         LX_PROMPT_MAX_BYTES, p, err);
 done:
     if (texts)
         for (size_t i = 0; i < n; i++) lx_buf_free(&texts[i]);

@@ -1,6 +1,7 @@
 /* llmux_count_tokens through the public API on the bundled model: the count equals the
  * input_tokens llmux_run reports for the same request (system prompt, several turns, a tool
- * call and its result), it changes with the content, counting while the model generates on
+ * call and its result), also for a raw prompt (provider_options local.raw_prompt: no chat
+ * template), counting while the model generates on
  * another thread works (the count queues on the engine thread), and the refusals: remote models,
  * an invalid request, a missing model, NULL arguments, a triggered cancel token, a prompt past the
  * context. */
@@ -90,6 +91,46 @@ static void *generate(void *arg) {
     return NULL;
 }
 
+/* provider_options {"local": {"raw_prompt": true}}: no chat template, fewer tokens, and the
+ * generation reports the same count. */
+static void test_raw_prompt(void **state) {
+    /* A model with a chat template (the bundled one has none: its prompts are raw already). */
+    char dir[] = "/tmp/llmux-count-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "'%s/gguf_gen' --arch llama --n-layer 1 --n-embd 32 --n-head 2 --n-ff 64 --ctx 256 --type f16 "
+             "--chat-template chatml --out '%s/chatml.gguf' >/dev/null",
+             LLMUX_TEST_BIN_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    const char *dirs[] = {dir};
+    rp.model_dirs = dirs;
+    rp.n_model_dirs = 1;
+    rp.n_threads = 2;
+    rp.n_ctx = 256;
+    llmux_runtime *rt = NULL;
+    llmux_error_info err0;
+    assert_int_equal(llmux_runtime_create(&rp, &rt, &err0), LLMUX_OK);
+    llmux_request req = conversation(1);
+    req.model = "local/chatml";
+    req.system = NULL;
+    int64_t templated = 0, raw = 0;
+    llmux_error_info err;
+    assert_int_equal(llmux_count_tokens(rt, &req, NULL, &templated, &err), LLMUX_OK);
+    req.provider_options = "{\"local\":{\"raw_prompt\":true}}";
+    assert_int_equal(llmux_count_tokens(rt, &req, NULL, &raw, &err), LLMUX_OK);
+    fprintf(stderr, "raw %lld tokens, templated %lld\n", (long long)raw, (long long)templated);
+    assert_true(raw > 0 && raw < templated);
+    llmux_response *resp = NULL;
+    assert_int_equal(llmux_run(rt, &req, NULL, &resp, &err), LLMUX_OK);
+    assert_int_equal(resp->usage.input_tokens, raw);
+    llmux_response_free(resp);
+    llmux_runtime_destroy(rt);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_count_while_generating(void **state) {
     llmux_runtime *rt = make_runtime();
     llmux_request req = conversation(4);
@@ -152,6 +193,7 @@ static void test_refusals(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_count_equals_run),
+        cmocka_unit_test(test_raw_prompt),
         cmocka_unit_test(test_count_while_generating),
         cmocka_unit_test(test_refusals),
     };

@@ -426,6 +426,9 @@ static void test_completions_remote(void **state) {
     assert_true(fabs(json_number_value(json_object_get(up, "top_p")) - 0.9) < 1e-9);
     assert_int_equal(json_integer_value(json_object_get(up, "seed")), 42);
     assert_string_equal(json_string_value(json_array_get(json_object_get(up, "stop"), 1)), "END");
+    /* The local engine's option stays with llmux. */
+    assert_null(json_object_get(up, "local"));
+    assert_null(json_object_get(up, "raw_prompt"));
     json_decref(up);
     sf_stop(&f);
 }

@@ -1,8 +1,8 @@
 /* Legacy OpenAI text completions (POST /v1/completions) ↔ canonical request / response.
  * Reference: https://platform.openai.com/docs/api-reference/completions/create and the
- * completion object. The public API has no way to hand a model a raw prompt without its chat
- * template, so the prompt becomes one user message (documented in docs/server.md): on a local
- * model the chat template wraps it, on a remote one it is a chat turn. Fields whose answer the
+ * completion object. The prompt becomes one user message with provider_options {"local":
+ * {"raw_prompt": true}}: a local model continues the prompt's text as it is (no chat template),
+ * a remote backend (whose adapters read only their own key) gets it as a chat turn. Fields whose answer the
  * text_completion shape cannot give truthfully (echo, suffix, best_of > 1, n > 1, logprobs) are
  * refused with a 400; max_tokens defaults to 16, OpenAI's default for this endpoint. */
 #include <stdio.h>
@@ -32,6 +32,9 @@ static bool prompt(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     *m = (llmux_message){.role = LLMUX_ROLE_USER, .parts = part, .n_parts = 1};
     r->req.messages = m;
     r->req.n_messages = 1;
+    /* A local model continues the prompt itself, without its chat template; remote adapters read
+     * only their own key of provider_options, so for them it stays a chat turn. */
+    r->req.provider_options = "{\"local\":{\"raw_prompt\":true}}";
     return true;
 }
 

@@ -42,8 +42,9 @@ typedef struct lx_srv_req {
  * message naming the field ("messages[2].content[0].type: ...") and *out is NULL. */
 llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
-/* POST /v1/completions (completions.c): the prompt becomes one user message (the public API has
- * no raw-prompt request), max_tokens defaults to 16 as in OpenAI's API; echo, suffix, best_of > 1,
+/* POST /v1/completions (completions.c): the prompt becomes one user message with
+ * provider_options {"local": {"raw_prompt": true}} (a local model continues the raw text; a remote
+ * one gets a chat turn), max_tokens defaults to 16 as in OpenAI's API; echo, suffix, best_of > 1,
  * n > 1 and logprobs are refused. */
 llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 /* POST /v1/messages/count_tokens (count_tokens.c): a Messages body without max_tokens (any
