@@ -294,6 +294,33 @@ static void test_embeddings_client_leaves(void **state) {
     sf_stop(&f);
 }
 
+/* The same for a non-streamed chat completion: before this, libevent noticed the hang-up only when
+ * the answer was written, so the generation ran to its end for nobody. */
+static void test_chat_client_leaves(void **state) {
+    sf f;
+    sf_start(&f);
+    /* ~1 KiB in 16-byte writes 200 ms apart: about 13 s if it ran to the end. */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 16, 200);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", lx_server_port(f.srv));
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 600L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(curl_easy_perform(c), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(c);
+    assert_true(lx_fake_server_wait_closed(f.up, 1, 10000));
+    wait_active(&f, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    fprintf(stderr, "non-streamed chat: upstream closed %.0f ms after the request began\n", ms);
+    assert_true(ms < 5000);
+    sf_stop(&f);
+}
+
 /* Stopping the server: with grace the call in flight completes; without, it is cancelled (the
  * client gets 499 from its class), the pool's threads are joined and nothing leaks. */
 static void embed_stop_case(int64_t grace_ms, long want_status) {
@@ -536,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_embeddings_local),
         cmocka_unit_test(test_embeddings_do_not_block_the_loop),
         cmocka_unit_test(test_embeddings_client_leaves),
+        cmocka_unit_test(test_chat_client_leaves),
         cmocka_unit_test(test_embeddings_graceful_stop),
         cmocka_unit_test(test_embeddings_stop_cancels),
         cmocka_unit_test(test_completions_local),

@@ -5,14 +5,10 @@
  * (the only state both sides touch); o->closed, o->evcon and o->req are loop-only. */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
-#include <errno.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-
-#include <event2/bufferevent.h>
-#include <event2/event.h>
 
 #include "server/http/call.h"
+#include "server/http/conn_watch.h"
 #include "server/http/offload.h"
 
 struct lx_offload_pool {
@@ -45,7 +41,7 @@ static void unlink_inflight(lx_offload_pool *p, lx_offload *o) {
 
 static void finish(lx_offload *o) {
     lx_server *s = o->s;
-    if (o->watch) event_free(o->watch);
+    lx_conn_watch_stop(o->watch);
     llmux_cancel_destroy(o->cancel);
     o->release(o);
     active_add(s, -1);
@@ -64,7 +60,8 @@ static void on_complete(struct evhttp_request *req, void *arg) {
 static void done_on_loop(void *arg) {
     lx_offload *o = arg;
     unlink_inflight(o->s->offload, o);
-    if (o->watch) event_del(o->watch);
+    lx_conn_watch_stop(o->watch);
+    o->watch = NULL;
     if (!o->closed) {
         if (o->evcon) evhttp_connection_set_closecb(o->evcon, NULL, NULL);
         pthread_mutex_lock(&o->s->mu);
@@ -82,32 +79,18 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     lx_offload *o = arg;
     o->closed = true;
     o->evcon = NULL;
-    if (o->watch) event_del(o->watch);
+    lx_conn_watch_stop(o->watch);
+    o->watch = NULL;
     llmux_cancel_trigger(o->cancel);
     /* With no connection this only releases the request (as in call.c). */
     evhttp_send_reply(o->req, 499, "Client Closed Request", NULL);
 }
 
-/* libevent reads nothing from a connection while its request waits for the reply, so it does not
- * see a client that hung up before any reply byte (the close callback fires only once a write
- * fails). The socket is peeked instead, every LX_OFFLOAD_WATCH_MS: end of stream or an error
- * cancels the call; the reply, when it comes, then fails and libevent frees the connection.
- * Bytes waiting (a pipelined next request) are left alone. */
-static void watch(evutil_socket_t fd_unused, short what, void *arg) {
-    (void)fd_unused;
-    (void)what;
+/* The client hung up before the reply (conn_watch.h): the call is cancelled; the reply, when it
+ * comes, then fails and libevent frees the connection. */
+static void client_gone(void *arg) {
     lx_offload *o = arg;
-    struct bufferevent *bev = o->evcon ? evhttp_connection_get_bufferevent(o->evcon) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd < 0) return;
-    char c;
-    ssize_t k = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        llmux_cancel_trigger(o->cancel);
-        return;
-    }
-    struct timeval tv = {.tv_sec = 0, .tv_usec = LX_OFFLOAD_WATCH_MS * 1000};
-    evtimer_add(o->watch, &tv);
+    llmux_cancel_trigger(o->cancel);
 }
 
 static void *worker(void *arg) {
@@ -189,10 +172,7 @@ void lx_offload_start(lx_server *s, struct evhttp_request *req, lx_srv_format f,
     }
     o->evcon = evhttp_request_get_connection(req);
     if (o->evcon) evhttp_connection_set_closecb(o->evcon, on_close, o);
-    if (o->evcon && (o->watch = evtimer_new(s->base, watch, o))) {
-        struct timeval tv = {.tv_sec = 0, .tv_usec = LX_OFFLOAD_WATCH_MS * 1000};
-        evtimer_add(o->watch, &tv);
-    }
+    o->watch = lx_conn_watch_start(s->base, o->evcon, client_gone, o);
 }
 
 void lx_offload_cancel_all(lx_server *s) {
@@ -208,7 +188,8 @@ void lx_offload_abandon_all(lx_server *s) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
     for (lx_offload *o = p->inflight; o; o = o->next) {
-        if (o->watch) event_del(o->watch);
+        lx_conn_watch_stop(o->watch);
+        o->watch = NULL;
         if (o->evcon) evhttp_connection_set_closecb(o->evcon, NULL, NULL);
         o->evcon = NULL;
         o->closed = true;

@@ -16,7 +16,6 @@
 
 #define LX_OFFLOAD_THREADS 4
 #define LX_OFFLOAD_MAX_QUEUED 64
-#define LX_OFFLOAD_WATCH_MS 200 /* how often a waiting call checks that its client is still there */
 
 typedef struct lx_offload_pool lx_offload_pool;
 typedef struct lx_offload lx_offload;
@@ -39,7 +38,7 @@ struct lx_offload {
     llmux_cancel *cancel;
     lx_srv_format f;
     bool closed;
-    struct event *watch;     /* peeks at the client's socket (offload.c) */
+    struct lx_conn_watch *watch; /* notices a client that hung up (conn_watch.h) */
     lx_offload *prev, *next; /* in flight, under the pool's lock */
     lx_offload *qnext;       /* waiting for a thread */
 };
