@@ -18,6 +18,7 @@ struct lx_offload_pool {
     pthread_t threads[LX_OFFLOAD_THREADS];
     int n_threads;
     bool stopping;
+    bool drained;            /* shutdown: every posted completion has run */
     lx_offload *head, *tail; /* waiting, FIFO */
     int n_queued;
     lx_offload *inflight;    /* queued or running, for cancel-all */
@@ -197,6 +198,15 @@ void lx_offload_abandon_all(lx_server *s) {
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Runs on the loop after every done_on_loop posted before it (posts run in FIFO order). */
+static void drained(void *arg) {
+    lx_offload_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    p->drained = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void lx_offload_shutdown(lx_server *s) {
     lx_offload_pool *p = s->offload;
     if (!p) return;
@@ -205,6 +215,14 @@ void lx_offload_shutdown(lx_server *s) {
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    /* A call that ignored its cancel past lx_server_stop's waits has posted its done_on_loop
+     * meanwhile: let it run (its request was abandoned, so it only releases) before the pool and
+     * the server go away. */
+    if (llmux_runtime_post(p->rt, drained, p) == LLMUX_OK) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->drained) pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
