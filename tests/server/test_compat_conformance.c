@@ -457,6 +457,26 @@ static void test_request_fields(void **state) {
     sf_stop(&f);
 }
 
+/* Embeddings from a backend of another wire format: Gemini's batchEmbedContents as OpenAI's list
+ * (project fixture tests/data/embed: the recorded traffic has no embeddings). */
+static void test_gemini_embeddings(void **state) {
+    sf f;
+    start(&f);
+    sf_push(&f, "/v1beta/models/gemini-embedding-001:batchEmbedContents", 200, "application/json",
+            "tests/data/embed/gemini_embeddings.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/embeddings", "{\"model\":\"gemini/gemini-embedding-001\",\"input\":[\"alpha\",\"beta\"]}", &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    json_t *d1 = json_object_get(json_array_get(json_object_get(j, "data"), 1), "embedding");
+    assert_int_equal(json_array_size(d1), 4);
+    assert_true(json_number_value(json_array_get(d1, 3)) == 0.0625);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens")), 0);
+    json_decref(j);
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* Refusals: fields whose answer cannot be given, and Anthropic's required version header. */
 static void test_refusals(void **state) {
     sf f;
@@ -501,6 +521,7 @@ int main(void) {
         cmocka_unit_test(test_anthropic_client_gemini_backend),
         cmocka_unit_test(test_thinking),
         cmocka_unit_test(test_request_fields),
+        cmocka_unit_test(test_gemini_embeddings),
         cmocka_unit_test(test_refusals),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
