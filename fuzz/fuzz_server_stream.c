@@ -78,5 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     run(LX_SRV_OPENAI, data, size);
     run(LX_SRV_ANTHROPIC, data, size);
+    run(LX_SRV_OPENAI_TEXT, data, size);
     return 0;
 }

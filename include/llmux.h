@@ -213,7 +213,10 @@ typedef struct llmux_request {
     const llmux_kv *metadata;     /* caller's tags, kept in records */
     size_t n_metadata;
     const char *provider_options; /* JSON object text passed through, keyed by provider:
-                                     {"openai": {...}, "anthropic": {...}}; NULL = none */
+                                     {"openai": {...}, "anthropic": {...}}; NULL = none. The local
+                                     engine reads {"local": {"raw_prompt": true}}: the messages
+                                     without the chat template, texts joined by blank lines (a
+                                     text completion's prompt) */
     llmux_sampling sampling;      /* last: a nested struct grows into its own reserved space */
 } llmux_request;
 
@@ -717,7 +720,7 @@ LLMUX_API llmux_status llmux_runtime_check_model_path(const llmux_runtime *rt, c
 
 typedef struct llmux_embed_request {
     const char *model;             /* "openai/text-embedding-3-small", "gemini/gemini-embedding-001",
-                                      "ollama/nomic-embed-text", ... */
+                                      "ollama/nomic-embed-text", "local/NAME", ... */
     const char *const *inputs;     /* the texts to embed */
     size_t n_inputs;
     int32_t dimensions;            /* > 0: ask for this many dimensions where supported; 0 = default */
@@ -740,7 +743,11 @@ typedef struct llmux_embeddings {
 /* Accepts NULL. */
 LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
-/* Embeds the inputs with a remote provider. params: cancel token and deadline (NULL = the
+/* Embeds the inputs with a remote provider, or with a local model ("local/NAME", a bare NAME, a
+ * .gguf path): there each input is tokenized as a prompt and run through the model on its engine
+ * thread (queued with its generations), its last hidden states mean-pooled and L2-normalized;
+ * usage.input_tokens counts the tokens; dimensions other than the model's hidden size are refused
+ * (LLMUX_E_INVALID_REQUEST), an input longer than the context is LLMUX_E_CONTEXT_LENGTH. params: cancel token and deadline (NULL = the
  * defaults: not cancellable, the runtime's total_timeout_ms). Blocking; thread-safe like
  * llmux_run. Errors as for llmux_run (a triggered token: LLMUX_E_CANCELLED; the deadline:
  * LLMUX_E_TIMEOUT); a provider without embeddings gives LLMUX_E_INVALID_REQUEST. On failure
@@ -748,6 +755,24 @@ LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
  * llmux_cancel *. */
 LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, const llmux_call_params *params,
                          llmux_embeddings **out, llmux_error_info *err);
+
+/* -------------------------------------------------------- token counting */
+
+/* Counts the input tokens req takes on its local model: the prompt rendered (chat template,
+ * system prompt, every message) and tokenized exactly as llmux_run does before generating, without
+ * generating. *n_tokens gets the count (0 on failure). Local models only ("local/NAME", a bare
+ * NAME, a .gguf path inside the model directories); req->model is required. Errors:
+ * LLMUX_E_INVALID_REQUEST for an invalid request (llmux_request_validate's message), a missing
+ * model or a remote "provider/model" (providers count with their own endpoints, not wired here);
+ * LLMUX_E_MODEL_NOT_FOUND / LLMUX_E_CONFIGURATION as llmux_run for a model that does not load;
+ * LLMUX_E_CONTEXT_LENGTH when the prompt does not fit the model's context (the message says at
+ * least how many tokens it has); LLMUX_E_QUEUE_FULL when the model's queue is full;
+ * LLMUX_E_CANCELLED / LLMUX_E_TIMEOUT from params (as for llmux_embed; NULL = the defaults).
+ * The model is loaded when needed and the count runs on its engine thread, queued by priority
+ * with its generations. Blocking (not on the runtime's loop thread); thread-safe. Reads req only,
+ * keeps nothing. Added in 0.1 (docs/api-changes.md). */
+LLMUX_API llmux_status llmux_count_tokens(llmux_runtime *rt, const llmux_request *req, const llmux_call_params *params,
+                                          int64_t *n_tokens, llmux_error_info *err);
 
 /* ------------------------------------------------------------ model lists */
 

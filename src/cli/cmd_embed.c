@@ -14,9 +14,10 @@
 static void embed_usage(FILE *f) {
     fputs("usage: llmux embed [options] -m PROVIDER/MODEL [TEXT...]\n"
           "\n"
-          "Embeds each TEXT (or, without TEXT, each non-empty line of stdin) with a remote provider and\n"
+          "Embeds each TEXT (or, without TEXT, each non-empty line of stdin) with a remote provider or a\n"
+          "local model (local/NAME from local.model_dirs of llmux.yaml: mean-pooled hidden states) and\n"
           "prints one JSON object: {\"model\",\"provider\",\"dim\",\"embeddings\":[[...],...],\"usage\"},\n"
-          "vectors in input order. Local models cannot embed yet.\n"
+          "vectors in input order.\n"
           "\n"
           "options:\n"
           "  -m, --model MODEL        PROVIDER/MODEL: openai/text-embedding-3-small,\n"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -471,6 +474,16 @@ static bool message_text(const llmux_message *msg, size_t mi, lx_buf *b, llmux_e
 }
 
 /* Renders req into p (the caller frees it with lx_prompt_free). */
+/* provider_options {"local": {"raw_prompt": true}} (llmux.h): the messages without the chat
+ * template, their texts joined by blank lines — a text completion's prompt. */
+static bool raw_prompt(const llmux_request *req) {
+    if (!req->provider_options) return false;
+    json_t *o = json_loads(req->provider_options, 0, NULL);
+    bool raw = json_is_true(json_object_get(json_object_get(o, "local"), "raw_prompt"));
+    json_decref(o);
+    return raw;
+}
+
 static llmux_status build_prompt(const lx_model *m, const llmux_request *req, lx_prompt *p, llmux_error_info *err) {
     memset(p, 0, sizeof *p);
     size_t n = req->n_messages + (req->system ? 1 : 0);
@@ -505,8 +518,8 @@ static llmux_status build_prompt(const lx_model *m, const llmux_request *req, lx
         chat[k].role = role_name(req->messages[i].role);
         chat[k].content = texts[k].data;
     }
-    st = lx_prompt_build(m->model ? llama_model_chat_template(m->model, NULL) : NULL, chat, n, LX_PROMPT_MAX_BYTES, p,
-                         err);
+    st = lx_prompt_build(m->model && !raw_prompt(req) ? llama_model_chat_template(m->model, NULL) : NULL, chat, n,
+                         LX_PROMPT_MAX_BYTES, p, err);
 done:
     if (texts)
         for (size_t i = 0; i < n; i++) lx_buf_free(&texts[i]);
@@ -794,5 +807,97 @@ llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmu
     lx_emitter_free(&g.em);
     m->cancel = NULL;
     m->deadline_ns = 0;
+    return st;
+}
+
+/* -------------------------------------------------------------- embeddings */
+
+int32_t lx_model_n_embd(const lx_model *m) { return m->model ? llama_model_n_embd(m->model) : 0; }
+
+/* One text: its tokens decoded n_batch at a time from position 0, every token an output, their
+ * hidden states summed into sum (dim doubles). */
+static llmux_status embed_one(lx_model *m, const int32_t *tokens, int32_t k, struct llama_batch *b, double *sum,
+                              int32_t dim, llmux_error_info *err) {
+    llama_memory_clear(llama_get_memory(m->ctx), true);
+    for (int32_t off = 0; off < k; off += m->n_batch) {
+        int32_t cnt = k - off < m->n_batch ? k - off : m->n_batch;
+        b->n_tokens = cnt;
+        for (int32_t j = 0; j < cnt; j++) {
+            b->token[j] = tokens[off + j];
+            b->pos[j] = off + j;
+            b->n_seq_id[j] = 1;
+            b->seq_id[j][0] = 0;
+            b->logits[j] = 1;
+        }
+        int32_t rc = llama_decode(m->ctx, *b);
+        if (rc == 2) {
+            if (llmux_cancel_is_triggered(m->cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled while embedding");
+            return lx_error(err, LLMUX_E_TIMEOUT, "the deadline expired while embedding");
+        }
+        if (rc != 0) return lx_error(err, LLMUX_E_INTERNAL, "llama_decode failed while embedding (code %d)", rc);
+        for (int32_t j = 0; j < cnt; j++) {
+            const float *e = llama_get_embeddings_ith(m->ctx, j);
+            if (!e) return lx_error(err, LLMUX_E_INTERNAL, "the model gave no hidden state for token %d", off + j);
+            for (int32_t d = 0; d < dim; d++) sum[d] += e[d];
+        }
+    }
+    return LLMUX_OK;
+}
+
+llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, const llmux_cancel *cancel,
+                            int64_t deadline_ns, float *out, int64_t *n_tokens, llmux_error_info *err) {
+    lx_error_clear(err);
+    *n_tokens = 0;
+    if (m->params.vocab_only) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s was loaded vocabulary-only", m->name);
+    llmux_status st = ensure_current(m, cancel, err);
+    if (st != LLMUX_OK) return st;
+    int32_t dim = llama_model_n_embd(m->model);
+    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
+    double *sum = malloc(sizeof(double) * (size_t)dim);
+    struct llama_batch b = llama_batch_init(m->n_batch, 0, 1);
+    if (!tokens || !sum || !b.token) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory embedding");
+        goto done;
+    }
+    m->cancel = cancel;
+    m->deadline_ns = deadline_ns;
+    m->sink_stopped = false;
+    m->n_cache = -1; /* the KV cache is reused here: the next generation starts clean */
+    llama_set_embeddings(m->ctx, true);
+    for (size_t i = 0; i < n && st == LLMUX_OK; i++) {
+        size_t len = strlen(texts[i]);
+        /* A text cannot have fewer tokens than bytes / max_piece: refuse a huge one unread. */
+        if (m->vi.max_piece > 0 && len / (size_t)m->vi.max_piece > (size_t)m->n_ctx) {
+            st = lx_error(err, LLMUX_E_CONTEXT_LENGTH, "input[%zu] has at least %zu tokens; the context holds %d", i,
+                          len / (size_t)m->vi.max_piece, m->n_ctx);
+            break;
+        }
+        int32_t k = lx_model_tokenize(m, texts[i], len, true, false, tokens, m->n_ctx);
+        if (k < 0) {
+            st = lx_error(err, LLMUX_E_CONTEXT_LENGTH, "input[%zu] has %d tokens; the context holds %d", i, -k, m->n_ctx);
+            break;
+        }
+        if (k == 0) {
+            st = lx_error(err, LLMUX_E_INVALID_REQUEST, "input[%zu]: no tokens to embed", i);
+            break;
+        }
+        memset(sum, 0, sizeof(double) * (size_t)dim);
+        if ((st = embed_one(m, tokens, k, &b, sum, dim, err)) != LLMUX_OK) break;
+        double norm = 0;
+        for (int32_t d = 0; d < dim; d++) norm += (sum[d] / k) * (sum[d] / k);
+        norm = sqrt(norm);
+        for (int32_t d = 0; d < dim; d++) out[i * (size_t)dim + (size_t)d] = norm > 0 ? (float)(sum[d] / k / norm) : 0.0f;
+        *n_tokens += k;
+    }
+    llama_set_embeddings(m->ctx, false);
+    llama_memory_clear(llama_get_memory(m->ctx), true);
+    m->n_cache = 0;
+    m->cancel = NULL;
+    m->deadline_ns = 0;
+done:
+    if (b.token) llama_batch_free(b);
+    free(sum);
+    free(tokens);
+    if (st != LLMUX_OK) *n_tokens = 0;
     return st;
 }

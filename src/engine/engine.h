@@ -86,6 +86,20 @@ bool lx_model_render_prompt(const lx_model *m, const llmux_request *req, char **
 llmux_status lx_model_tokenize_request(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
                                        int32_t *n_out, llmux_error_info *err);
 
+/* Floats in one embedding of this model (its hidden size); 0 while unloaded. */
+int32_t lx_model_n_embd(const lx_model *m);
+
+/* Embeds n texts into out (n * lx_model_n_embd floats, caller-allocated): each text tokenized as a
+ * prompt (BOS as the model wants it, special-token text kept as text), run through the model, its
+ * last hidden states mean-pooled and L2-normalized (llama-server's --pooling mean on a generative
+ * model). Uses the generation context: call it on the engine thread only; the prompt cache is
+ * dropped. *n_tokens: tokens of all texts. Errors: CONTEXT_LENGTH (a text longer than the
+ * context, naming its index), INVALID_REQUEST (a text without tokens, a vocabulary-only model),
+ * CANCELLED, TIMEOUT (deadline_ns, monotonic, 0 = none), OUT_OF_MEMORY, INTERNAL (llama_decode
+ * failed). */
+llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, const llmux_cancel *cancel,
+                            int64_t deadline_ns, float *out, int64_t *n_tokens, llmux_error_info *err);
+
 /* What one generation did, for usage, timing and warnings. */
 typedef struct lx_gen_stats {
     int32_t n_prompt;         /* prompt tokens */

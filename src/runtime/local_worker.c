@@ -25,6 +25,16 @@ struct lx_worker {
 
 static void run_job(lx_worker *w, job *q) {
     const lx_worker_job *j = &q->j;
+    if (j->task) {
+        /* Tasks run here, on the engine thread, like generations: the model (and its
+         * vocabulary, which a reload replaces) is only ever touched from this thread. */
+        llmux_error_info err;
+        lx_error_clear(&err);
+        llmux_status st = llmux_cancel_is_triggered(j->cancel) ? lx_error(&err, LLMUX_E_CANCELLED, "cancelled while queued")
+                                                               : j->task(w->model, j, j->task_data, &err);
+        j->done(j->user_data, st, &err, NULL);
+        return;
+    }
     if (j->started) j->started(j->user_data);
     lx_gen_stats stats;
     llmux_error_info err;

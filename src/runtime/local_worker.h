@@ -39,7 +39,22 @@ typedef struct lx_worker_job {
     void (*started)(void *user_data); /* when generation begins (after the queue); may be NULL */
     lx_worker_done_cb done;
     void *user_data;
+    /* Non-NULL: instead of generating, run task on the engine thread (the only thread that touches
+     * the model: a reload cannot race it) with task_data; no events, started is not called, done
+     * gets task's status and NULL stats. req, cancel and deadline_ns are still the job's. */
+    llmux_status (*task)(lx_model *m, const struct lx_worker_job *job, void *task_data, llmux_error_info *err);
+    void *task_data;
 } lx_worker_job;
+
+/* Runs task on the engine thread of the local model `spec` (loaded when needed, held meanwhile)
+ * and waits for it: what llmux_count_tokens and local llmux_embed do (model_task.c). job_req may
+ * be NULL. Errors: the model's resolution (as llmux_run's refusals), QUEUE_FULL, CANCELLED, or
+ * the task's own. */
+llmux_status lx_worker_run_task(llmux_runtime *rt, const char *spec, const llmux_request *job_req,
+                                const llmux_cancel *cancel, int64_t deadline_ns,
+                                llmux_status (*task)(lx_model *m, const struct lx_worker_job *job, void *task_data,
+                                                     llmux_error_info *err),
+                                void *task_data, llmux_error_info *err);
 
 /* Queues a request for the model. Higher req->priority runs first, FIFO among equals. Errors
  * (nothing queued, no callback runs): LLMUX_E_QUEUE_FULL, LLMUX_E_OUT_OF_MEMORY,

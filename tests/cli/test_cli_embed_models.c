@@ -168,8 +168,8 @@ static void test_embed_openai(void **state) {
     assert_int_equal(r.code, 10 + LLMUX_E_INVALID_REQUEST);
     assert_non_null(strstr(r.err, "has no embeddings endpoint"));
     run(LLMUX " embed -m local/nomic hi", &r);
-    assert_int_equal(r.code, 10 + LLMUX_E_INVALID_REQUEST);
-    assert_non_null(strstr(r.err, "local embeddings are not supported yet"));
+    assert_int_equal(r.code, 10 + LLMUX_E_MODEL_NOT_FOUND);
+    assert_non_null(strstr(r.err, "nomic"));
     run(LLMUX " embed hi", &r);
     assert_int_equal(r.code, 2);
     run(LLMUX " embed -m openai/x --dimensions 0 hi", &r);

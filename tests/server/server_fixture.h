@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -112,7 +113,8 @@ static size_t sf_header_cb(char *p, size_t size, size_t n, void *ud) {
     return k;
 }
 
-/* method "GET" or "POST" (body may be NULL); extra: one more header line or NULL. Returns curl's
+/* method "GET" or "POST" (body may be NULL); extra: one more header line or NULL (a
+ * /v1/messages path gets anthropic-version: 2023-06-01 unless extra names that header). Returns curl's
  * code; r is filled (free r->body). */
 static inline CURLcode sf_http(const sf *f, const char *method, const char *path, const char *body, size_t body_len,
                                const char *extra, sf_reply *r) {
@@ -121,7 +123,11 @@ static inline CURLcode sf_http(const sf *f, const char *method, const char *path
     CURL *c = curl_easy_init();
     assert_non_null(c);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (extra) h = curl_slist_append(h, extra);
+    /* Anthropic's routes require anthropic-version, as its SDK always sends it; an extra header
+     * "anthropic-version:" (no value) sends none. */
+    bool pin = strncmp(path, "/v1/messages", 12) == 0 && (!extra || strncasecmp(extra, "anthropic-version:", 18) != 0);
+    if (pin) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
+    if (extra && strcasecmp(extra, "anthropic-version:") != 0) h = curl_slist_append(h, extra);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sf_body_cb);

@@ -211,6 +211,17 @@ static void test_key_headers_models_and_record(void **state) {
     req(&f, "POST", CHAT, "{\"model\":\"" SF_LOCAL "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", bearer, &r);
     expect_openai_error(&r, 403, "permission_error", "alice");
     free(r.body);
+    /* The other model-taking routes admit the same way: completions, embeddings, count_tokens. */
+    req(&f, "POST", "/v1/completions", "{\"model\":\"" SF_LOCAL "\",\"prompt\":\"Hi\"}", bearer, &r);
+    expect_openai_error(&r, 403, "permission_error", "alice");
+    free(r.body);
+    req(&f, "POST", "/v1/embeddings", "{\"model\":\"" SF_LOCAL "\",\"input\":\"Hi\"}", bearer, &r);
+    expect_openai_error(&r, 403, "permission_error", "alice");
+    free(r.body);
+    req(&f, "POST", "/v1/messages/count_tokens",
+        "{\"model\":\"" SF_LOCAL "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", xkey, &r);
+    expect_anthropic_error(&r, 403, "permission_error", "may not use the model");
+    free(r.body);
     /* /v1/models: only what alice may use (smart, openai/...), in both shapes. */
     req(&f, "GET", "/v1/models", NULL, bearer, &r);
     assert_int_equal(r.status, 200);
@@ -278,7 +289,7 @@ static void test_rpm(void **state) {
     int secs = atoi(ra + 13);
     assert_true(secs >= 29 && secs <= 30);
     free(r.body);
-    const char *bob_x[] = {"x-api-key: " BOB, NULL};
+    const char *bob_x[] = {"x-api-key: " BOB, "anthropic-version: 2023-06-01", NULL};
     req(&f, "POST", "/v1/messages", "{\"model\":\"local/nope\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
         bob_x, &r);
     expect_anthropic_error(&r, 429, "rate_limit_error", "requests per minute");
@@ -363,7 +374,7 @@ static void test_budget_from_records(void **state) {
     assert_false(has_header(&r, "Retry-After:")); /* waiting does not help */
     assert_true(has_header(&r, "x-should-retry: false"));
     free(r.body);
-    const char *carol_x[] = {"x-api-key: " CAROL, NULL};
+    const char *carol_x[] = {"x-api-key: " CAROL, "anthropic-version: 2023-06-01", NULL};
     req(&f, "POST", "/v1/messages",
         "{\"model\":\"openai/gpt-4o-mini\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", carol_x, &r);
     expect_anthropic_error(&r, 429, "rate_limit_error", "budget exceeded");

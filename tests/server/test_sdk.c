@@ -1,10 +1,13 @@
 /* The official `openai` and `@anthropic-ai/sdk` npm packages (versions pinned in
  * tests/server/sdk/package-lock.json, installed by scripts/install-sdk-clients.sh) as real
  * clients of the server, run with node: model lists, chat streamed and not, tool calls through
- * both formats from OpenAI and Anthropic backends (the fake provider server), errors surfacing as
- * the SDKs' own error classes with our Retry-After, and an aborted stream (which closes the
- * upstream connection) followed by a working request; with API keys, a wrong key as each SDK's
- * AuthenticationError and its retry waiting our Retry-After. Skipped (77) only when node is absent. */
+ * both formats from OpenAI and Anthropic backends (the fake provider server) and their round trips
+ * (the tool result sent back reaches the other format's backend under the call's id),
+ * embeddings (the SDK's default base64 encoding, decoded by the SDK), legacy completions,
+ * countTokens, errors surfacing as the SDKs' own error classes with our Retry-After, and an
+ * aborted stream (which closes the upstream connection) followed by a working request; with API
+ * keys, a wrong key as each SDK's AuthenticationError and its retry waiting our Retry-After.
+ * Skipped (77) only when node is absent. */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +17,22 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "server_fixture.h"
 
-#define SDK_CHECKS 12
+#define SDK_CHECKS 17
+
+static json_t *upstream_body(sf *f, int i) {
+    lx_fake_request rq;
+    assert_true(lx_fake_server_request(f->up, i, &rq));
+    json_error_t e;
+    json_t *j = json_loads(rq.body, 0, &e);
+    if (!j) fprintf(stderr, "upstream body %d is not JSON: %s\n", i, rq.body);
+    free(rq.body);
+    assert_non_null(j);
+    return j;
+}
 
 static void test_sdks(void **state) {
     if (access(LLMUX_SOURCE_DIR "/tests/server/sdk/node_modules/openai/package.json", R_OK) != 0 ||
@@ -30,6 +45,12 @@ static void test_sdks(void **state) {
     sf_push(&f, "/v1/chat/completions", 429, "application/json", "tests/data/fake/openai/error_429.json", "Retry-After: 7\r\n", 0, 0);
     sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
     sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/embeddings", 200, "application/json", "tests/data/embed/openai_embeddings.json", NULL, 0, 0);
+    /* Tool-call round trips: the call (streamed), then the answer to its result. */
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
     /* The aborted stream: ~1 KiB in 32-byte writes 250 ms apart (keep-alive: only a cancel closes
      * its connection before the test ends). */
     sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 32, 250);
@@ -49,8 +70,37 @@ static void test_sdks(void **state) {
     assert_int_equal(failed, 0);
     assert_int_equal(ok, SDK_CHECKS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(lx_fake_server_requests(f.up), 5);
+    assert_int_equal(lx_fake_server_requests(f.up), 10);
     assert_int_equal(lx_fake_server_mismatches(f.up), 0);
+    /* The embeddings call: the SDK's default encoding reached the server, not the provider. */
+    json_t *up = upstream_body(&f, 4);
+    assert_string_equal(json_string_value(json_object_get(up, "encoding_format")), "float");
+    json_decref(up);
+    /* The OpenAI client's tool result reached the Anthropic backend as tool_use + tool_result
+     * blocks under the same id. */
+    up = upstream_body(&f, 6);
+    json_t *msgs = json_object_get(up, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    json_t *use = json_array_get(json_object_get(json_array_get(msgs, 1), "content"), 0);
+    json_t *res = json_array_get(json_object_get(json_array_get(msgs, 2), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(use, "type")), "tool_use");
+    assert_string_equal(json_string_value(json_object_get(use, "id")), "toolu_fk");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(use, "input"), "city")), "Paris");
+    assert_string_equal(json_string_value(json_object_get(res, "type")), "tool_result");
+    assert_string_equal(json_string_value(json_object_get(res, "tool_use_id")), "toolu_fk");
+    json_decref(up);
+    /* The Anthropic client's tool_result reached the OpenAI backend as a tool message answering
+     * the assistant's tool call. */
+    up = upstream_body(&f, 8);
+    msgs = json_object_get(up, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    json_t *call = json_array_get(json_object_get(json_array_get(msgs, 1), "tool_calls"), 0);
+    assert_string_equal(json_string_value(json_object_get(call, "id")), "call_fk");
+    json_t *tool = json_array_get(msgs, 2);
+    assert_string_equal(json_string_value(json_object_get(tool, "role")), "tool");
+    assert_string_equal(json_string_value(json_object_get(tool, "tool_call_id")), "call_fk");
+    assert_string_equal(json_string_value(json_object_get(tool, "content")), "18 C and sunny");
+    json_decref(up);
     /* The SDK's abort closed its connection, the server cancelled the execution, and the runtime
      * closed the upstream socket (the answer would otherwise have ended on a kept-alive one). */
     assert_true(lx_fake_server_wait_closed(f.up, 1, 10000));

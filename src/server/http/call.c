@@ -4,8 +4,8 @@
  * Streaming: nothing is sent until the first event that belongs to the answer, so a failure
  * before it (an upstream 429, an unknown model) still gets a proper HTTP status and error body;
  * afterwards a failure is an in-stream error event. A client that goes away (the connection's
- * close callback) frees the execution, which cancels it: the upstream socket closes or local
- * decoding stops. */
+ * close callback, or conn_watch.h before any reply byte) cancels the execution: the upstream
+ * socket closes or local decoding stops. */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "server/http/call.h"
+#include "server/http/conn_watch.h"
 
 struct lx_call {
     lx_server *s;
@@ -35,6 +36,7 @@ struct lx_call {
     llmux_aggregator *agg;  /* non-streamed answers */
     lx_srv_stream *st;      /* streamed answers */
     struct event *ping;
+    lx_conn_watch *watch;   /* notices a client that hung up before any reply byte */
     char id[64];
     char *model;
     long created;
@@ -92,6 +94,7 @@ static void call_free(lx_call *c) {
     if (c->next) c->next->prev = c->prev;
     lx_auth_release(s->auth, &c->grant);
     if (c->ping) event_free(c->ping);
+    lx_conn_watch_stop(c->watch);
     llmux_execution_free(c->ex);
     llmux_aggregator_destroy(c->agg);
     lx_srv_stream_free(c->st);
@@ -106,6 +109,8 @@ static void call_free(lx_call *c) {
 /* Detaches the connection's close callback: after the final reply the connection may outlive
  * the call (keep-alive) or be freed by libevent at any later point. */
 static void detach(lx_call *c) {
+    lx_conn_watch_stop(c->watch);
+    c->watch = NULL;
     if (c->evcon) evhttp_connection_set_closecb(c->evcon, NULL, NULL);
     c->evcon = NULL;
 }
@@ -140,6 +145,8 @@ static void reply_error(lx_call *c, llmux_status st, const char *msg, int64_t re
 static void on_close(struct evhttp_connection *evcon, void *arg) {
     lx_call *c = arg;
     c->evcon = NULL;
+    lx_conn_watch_stop(c->watch);
+    c->watch = NULL;
     llmux_execution_free(c->ex); /* cancels it; none of its callbacks runs after this */
     c->ex = NULL;
     if (!c->replied) {
@@ -149,6 +156,14 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
         else evhttp_send_reply(c->req, 499, reason(499), NULL);
     }
     call_free(c);
+}
+
+/* The client hung up while its answer was not begun (a non-streamed answer, a stream before its
+ * first event): libevent would only notice at the first write (conn_watch.h). Cancelling ends
+ * the execution; its reply then fails and libevent frees the connection. */
+static void client_gone(void *arg) {
+    lx_call *c = arg;
+    llmux_execution_cancel(c->ex);
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -226,8 +241,9 @@ static void finish_plain(lx_call *c) {
         llmux_response_free(resp);
         return;
     }
-    char *body = c->f == LX_SRV_ANTHROPIC ? lx_srv_anthropic_response(resp, c->id, c->model)
-                                          : lx_srv_openai_response(resp, c->id, c->model, c->created);
+    char *body = c->f == LX_SRV_ANTHROPIC     ? lx_srv_anthropic_response(resp, c->id, c->model)
+                 : c->f == LX_SRV_OPENAI_TEXT ? lx_srv_completions_response(resp, c->id, c->model, c->created)
+                                              : lx_srv_openai_response(resp, c->id, c->model, c->created);
     llmux_response_free(resp);
     if (!body) {
         reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the response", -1);
@@ -268,8 +284,9 @@ static void make_id(lx_call *c) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->created = (long)ts.tv_sec;
-    snprintf(c->id, sizeof c->id, "%s%llx%lx%llx", c->f == LX_SRV_ANTHROPIC ? "msg_" : "chatcmpl-",
-             (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec, ++counter);
+    const char *prefix = c->f == LX_SRV_ANTHROPIC ? "msg_" : c->f == LX_SRV_OPENAI_TEXT ? "cmpl-" : "chatcmpl-";
+    snprintf(c->id, sizeof c->id, "%s%llx%lx%llx", prefix, (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec,
+             ++counter);
 }
 
 /* Appends {key: value} to the request's metadata (the caller's own tags come first). */
@@ -303,8 +320,9 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     llmux_error_info err;
     lx_srv_req *r = NULL;
-    llmux_status st = f == LX_SRV_ANTHROPIC ? lx_srv_anthropic_request(body, len, &r, &err)
-                                            : lx_srv_openai_request(body, len, &r, &err);
+    llmux_status st = f == LX_SRV_ANTHROPIC     ? lx_srv_anthropic_request(body, len, &r, &err)
+                      : f == LX_SRV_OPENAI_TEXT ? lx_srv_completions_request(body, len, &r, &err)
+                                                : lx_srv_openai_request(body, len, &r, &err);
     if (st != LLMUX_OK) {
         lx_call_reply_error(req, f, st, err.message, -1);
         return;
@@ -365,7 +383,10 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         return;
     }
     c->evcon = evhttp_request_get_connection(req);
-    if (c->evcon && !c->replied) evhttp_connection_set_closecb(c->evcon, on_close, c);
+    if (c->evcon && !c->replied) {
+        evhttp_connection_set_closecb(c->evcon, on_close, c);
+        c->watch = lx_conn_watch_start(s->base, c->evcon, client_gone, c);
+    }
 }
 
 void lx_call_cancel_all(lx_server *s) {

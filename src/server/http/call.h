@@ -31,6 +31,7 @@ struct lx_server {
     pthread_cond_t cv;
     int active;
     int flushing;                   /* final replies handed to libevent, not yet fully written */
+    struct lx_offload_pool *offload; /* blocking calls' threads (offload.h); NULL until used */
 };
 
 /* Translates the request's body, admits it for its key (lx_auth_admit: model, budget, rate,

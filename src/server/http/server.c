@@ -15,6 +15,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "server/http/call.h"
+#include "server/http/endpoints.h"
+#include "server/http/offload.h"
 #include "server/http/server.h"
 
 lx_server_params lx_server_default_params(void) {
@@ -130,7 +132,9 @@ static void route(struct evhttp_request *req, void *arg) {
         return;
     }
     bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
-    if (!chat && !messages) {
+    bool completions = strcmp(path, "/v1/completions") == 0, embeddings = strcmp(path, "/v1/embeddings") == 0;
+    bool count_tokens = strcmp(path, "/v1/messages/count_tokens") == 0;
+    if (!chat && !messages && !completions && !embeddings && !count_tokens) {
         lx_call_reply_error(req, f, LLMUX_E_MODEL_NOT_FOUND, "no such route", -1);
         return;
     }
@@ -138,7 +142,16 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "this route takes POST", -1);
         return;
     }
-    lx_call_start(s, req, f, rid, &g);
+    /* Anthropic's API refuses a Messages request without the header that pins its version; so do
+     * we, with its message (any version string is accepted: the shapes served are 2023-06-01's). */
+    const char *av = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version");
+    if ((messages || count_tokens) && (!av || !*av)) {
+        lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "anthropic-version: header is required", -1);
+        return;
+    }
+    if (embeddings) lx_embeddings_start(s, req, &g);
+    else if (count_tokens) lx_count_tokens_start(s, req, &g);
+    else lx_call_start(s, req, completions ? LX_SRV_OPENAI_TEXT : f, rid, &g);
 }
 
 /* --------------------------------------------------------- loop hand-offs */
@@ -200,10 +213,14 @@ static void stop_accepting(lx_server *s) {
     s->sock = NULL;
 }
 
-static void cancel_all(lx_server *s) { lx_call_cancel_all(s); }
+static void cancel_all(lx_server *s) {
+    lx_call_cancel_all(s);
+    lx_offload_cancel_all(s);
+}
 
 static void teardown(lx_server *s) {
     lx_call_abandon_all(s);
+    lx_offload_abandon_all(s);
     if (s->http) evhttp_free(s->http);
     s->http = NULL;
 }
@@ -307,6 +324,7 @@ void lx_server_stop(lx_server *s, int64_t grace_ms) {
      * a client that stopped reading must not keep the process alive for long. */
     wait_idle(s, 5000);
     run_on_loop(s, teardown);
+    lx_offload_shutdown(s);
     params_free(s);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -201,6 +201,45 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     }
 }
 
+/* ------------------------------------------------- OpenAI text completions */
+
+/* One `text_completion` chunk (the legacy completions stream: the same object as the final
+ * answer, with a text fragment and finish_reason null until the last one). */
+static void text_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len, const char *finish) {
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[{s:o,s:i,s:n,s:o}]}", "id", s->id, "object", "text_completion", "created",
+                          (json_int_t)s->created, "model", s->model, "choices", "text", lx_srv_json_text(text, len),
+                          "index", 0, "logprobs", "finish_reason", finish ? json_string(finish) : json_null());
+    if (o && s->include_usage) json_object_set_new(o, "usage", json_null());
+    frame(b, NULL, o);
+}
+
+static void text_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
+    switch (ev->type) {
+    case LLMUX_EVENT_TEXT_DELTA:
+        s->began = true;
+        if (ev->text_len) text_chunk(s, b, ev->text, ev->text_len, NULL);
+        break;
+    case LLMUX_EVENT_USAGE: s->usage = ev->usage; break;
+    case LLMUX_EVENT_FINISH:
+        if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
+            openai_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
+            break;
+        }
+        text_chunk(s, b, "", 0, lx_srv_openai_finish(ev->finish_reason, false));
+        if (s->include_usage)
+            frame(b, NULL,
+                  json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "text_completion", "created",
+                            (json_int_t)s->created, "model", s->model, "choices", "usage", lx_srv_openai_usage(&s->usage)));
+        puts_(b, "data: [DONE]\n\n");
+        s->ended = true;
+        break;
+    case LLMUX_EVENT_ERROR:
+        openai_error(s, b, ev->error ? ev->error->status : LLMUX_E_INTERNAL, ev->error ? ev->error->message : NULL);
+        break;
+    default: break; /* reasoning and tool calls have no place in a text completion */
+    }
+}
+
 /* --------------------------------------------------------------- Anthropic */
 
 static void close_block(lx_srv_stream *s, sbuf *b) {
@@ -296,6 +335,7 @@ bool lx_srv_stream_event(lx_srv_stream *s, const llmux_event *ev, char **out) {
     if (s->ended) return true;
     sbuf b = {0};
     if (s->f == LX_SRV_ANTHROPIC) anthropic_event(s, ev, &b);
+    else if (s->f == LX_SRV_OPENAI_TEXT) text_event(s, ev, &b);
     else openai_event(s, ev, &b);
     if (b.oom) {
         free(b.p);

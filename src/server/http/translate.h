@@ -23,7 +23,9 @@
 #define LX_SRV_MAX_STOP 16
 #define LX_SRV_MAX_JSON_DEPTH 64
 
-typedef enum lx_srv_format { LX_SRV_OPENAI = 0, LX_SRV_ANTHROPIC = 1 } lx_srv_format;
+/* LX_SRV_OPENAI_TEXT: the legacy OpenAI text completions (POST /v1/completions); its errors are
+ * OpenAI's. */
+typedef enum lx_srv_format { LX_SRV_OPENAI = 0, LX_SRV_ANTHROPIC = 1, LX_SRV_OPENAI_TEXT = 2 } lx_srv_format;
 
 /* A translated request and everything it points to: strings borrow from the parsed JSON (kept
  * here), arrays and generated strings are owned by the bag. Released with lx_srv_req_free. */
@@ -40,6 +42,14 @@ typedef struct lx_srv_req {
  * message naming the field ("messages[2].content[0].type: ...") and *out is NULL. */
 llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+/* POST /v1/completions (completions.c): the prompt becomes one user message with
+ * provider_options {"local": {"raw_prompt": true}} (a local model continues the raw text; a remote
+ * one gets a chat turn), max_tokens defaults to 16 as in OpenAI's API; echo, suffix, best_of > 1,
+ * n > 1 and logprobs are refused. */
+llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+/* POST /v1/messages/count_tokens (count_tokens.c): a Messages body without max_tokens (any
+ * max_tokens is ignored) and without stream. */
+llmux_status lx_srv_count_tokens_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 void lx_srv_req_free(lx_srv_req *r);
 
 /* Helpers the translators share (request_common.c). */
@@ -67,6 +77,28 @@ bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, ll
  * memory). created: unix seconds. */
 char *lx_srv_openai_response(const llmux_response *resp, const char *id, const char *model, long created);
 char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, const char *model);
+/* The text_completion object (completions.c). */
+char *lx_srv_completions_response(const llmux_response *resp, const char *id, const char *model, long created);
+
+/* ------------------------------------------------------------- embeddings */
+
+#define LX_SRV_MAX_EMBED_INPUTS 2048 /* OpenAI's own cap on inputs per request */
+
+/* A translated POST /v1/embeddings body (embeddings_json.c). Strings borrow from root. */
+typedef struct lx_srv_embed {
+    llmux_embed_request req;
+    json_t *root;
+    const char **inputs;
+    bool base64;         /* encoding_format "base64": little-endian float32 bytes, base64 */
+} lx_srv_embed;
+
+/* Parses an embeddings body: model, input (a string or an array of strings; token arrays are
+ * refused), encoding_format ("float" | "base64"), dimensions (>= 1), user (ignored). On failure
+ * LLMUX_E_INVALID_REQUEST naming the field, *out NULL. */
+llmux_status lx_srv_embed_request(const char *body, size_t len, lx_srv_embed **out, llmux_error_info *err);
+void lx_srv_embed_free(lx_srv_embed *e);
+/* The OpenAI list of embedding objects (malloc'd JSON text; NULL when out of memory). */
+char *lx_srv_embed_response(const llmux_embeddings *e, const char *model, bool base64);
 
 /* A JSON string of n bytes of model output; bytes that are not UTF-8 (a local model can emit
  * them) become U+FFFD instead of failing the whole answer. New reference; NULL when out of memory. */

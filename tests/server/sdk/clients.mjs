@@ -101,6 +101,57 @@ await check('anthropic models.list', async () => {
   assert.equal(ids[0], LOCAL);
 });
 
+await check('openai embeddings (default base64 encoding, decoded by the SDK)', async () => {
+  const r = await openai.embeddings.create({ model: 'openai/text-embedding-3-small', input: ['alpha', 'beta'] });
+  assert.equal(r.data.length, 2);
+  assert.deepEqual(Array.from(r.data[0].embedding), [0.125, 2, -3.5]);
+  assert.deepEqual(Array.from(r.data[1].embedding), [0.5, -0.25, Math.fround(1e-3)]);
+  assert.equal(r.usage.prompt_tokens, 7);
+});
+
+await check('openai tool-call round trip (anthropic backend)', async () => {
+  const first = await openai.chat.completions.stream({ model: 'anthropic/claude-sonnet-4-5', messages: user, tools: [weatherFn] }).finalChatCompletion();
+  const m = first.choices[0].message;
+  assert.equal(first.choices[0].finish_reason, 'tool_calls');
+  assert.equal(m.tool_calls[0].id, 'toolu_fk');
+  const call = m.tool_calls[0];
+  const second = await openai.chat.completions.create({
+    model: 'anthropic/claude-sonnet-4-5', tools: [weatherFn],
+    messages: [...user, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: call.id, content: '18 C and sunny' }],
+  });
+  assert.equal(second.choices[0].finish_reason, 'stop');
+  assert.equal(second.choices[0].message.content, 'Hello, world!');
+});
+
+await check('anthropic tool-call round trip (openai backend)', async () => {
+  const first = await anthropic.messages.stream({ model: 'openai/gpt-4o-mini', max_tokens: 100, messages: user, tools: [weatherTool] }).finalMessage();
+  assert.equal(first.stop_reason, 'tool_use');
+  const use = first.content.find((b) => b.type === 'tool_use');
+  const second = await anthropic.messages.create({
+    model: 'openai/gpt-4o-mini', max_tokens: 100, tools: [weatherTool],
+    messages: [...user, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '18 C and sunny' }] }],
+  });
+  assert.equal(second.stop_reason, 'end_turn');
+  assert.equal(second.content[0].text, 'Hello, world!');
+});
+
+await check('openai completions (legacy, local model)', async () => {
+  const r = await openai.completions.create({ model: LOCAL, prompt: 'Once upon a time', max_tokens: 4 });
+  assert.equal(r.object, 'text_completion');
+  assert.equal(typeof r.choices[0].text, 'string');
+  assert.ok(['stop', 'length'].includes(r.choices[0].finish_reason));
+  let text = '';
+  for await (const c of await openai.completions.create({ model: LOCAL, prompt: 'Once upon a time', max_tokens: 4, stream: true })) text += c.choices[0]?.text ?? '';
+  assert.ok(text.length > 0);
+});
+
+await check('anthropic countTokens (local model)', async () => {
+  const r = await anthropic.messages.countTokens({ model: LOCAL, messages: user });
+  assert.ok(Number.isInteger(r.input_tokens) && r.input_tokens > 0);
+  await assert.rejects(anthropic.messages.countTokens({ model: 'anthropic/claude-sonnet-4-5', messages: user }),
+    (e) => e instanceof Anthropic.BadRequestError && /local models only/.test(e.message));
+});
+
 // Last: the upstream streams this answer slowly; the test asserts on the fake server's side that
 // the abort closed the upstream connection long before the stream would have ended.
 await check('openai aborted stream, then a working request', async () => {
