@@ -16,7 +16,11 @@
 
 #define SERVE_GRACE_DEFAULT_S 10
 
-enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_INSECURE };
+enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_MAX_REQUESTS, OPT_INSECURE };
+
+/* --max-requests: each request in flight holds two sockets (client and upstream) and ~tens of KiB,
+ * so the ceiling is the file-descriptor limit long before this. */
+#define SERVE_MAX_REQUESTS_CAP 1000000
 
 static void serve_usage(FILE *f) {
     fprintf(f,
@@ -34,6 +38,7 @@ static void serve_usage(FILE *f) {
             "      --grace SECONDS      on SIGINT/SIGTERM, how long in-flight requests may finish\n"
             "                           before they are cancelled (default %d)\n"
             "      --max-body BYTES     largest request body (default %zu; larger: 413)\n"
+            "      --max-requests N     generations in flight at once (default %d; more: 429)\n"
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
             "      --config FILE        llmux.yaml to use\n"
@@ -43,7 +48,7 @@ static void serve_usage(FILE *f) {
             "\n"
             "Not yet: API keys and budgets (server.keys), --unix IPC, /metrics. Without keys the\n"
             "server accepts every request, so it only listens on loopback unless --insecure-no-auth.\n",
-            LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY);
+            LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY, LX_SERVER_DEFAULT_MAX_REQUESTS);
 }
 
 /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT". */
@@ -128,6 +133,7 @@ int cli_cmd_serve(int argc, char **argv) {
                                           {"listen", required_argument, NULL, OPT_LISTEN},
                                           {"grace", required_argument, NULL, OPT_GRACE},
                                           {"max-body", required_argument, NULL, OPT_MAX_BODY},
+                                          {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
                                           {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
@@ -161,6 +167,14 @@ int cli_cmd_serve(int argc, char **argv) {
             if (!*optarg || *end || errno || v < 1024 || v > LLMUX_JSON_MAX_BYTES)
                 return cli_usage_error("--max-body: expected 1024..%u bytes, got \"%s\"", LLMUX_JSON_MAX_BYTES, optarg);
             sp.max_body_bytes = (size_t)v;
+            break;
+        }
+        case OPT_MAX_REQUESTS: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || v < 1 || v > SERVE_MAX_REQUESTS_CAP)
+                return cli_usage_error("--max-requests: expected 1..%d, got \"%s\"", SERVE_MAX_REQUESTS_CAP, optarg);
+            sp.max_requests = (int)v;
             break;
         }
         case ':': return cli_usage_error("option %s needs a value", argv[optind - 1]);
