@@ -228,7 +228,7 @@ static int run_hold(const load_opts *o) {
     double t0 = now_s(), last_change = t0;
     while (now_s() - t0 < o->timeout_s) {
         /* Open in batches so the accept queues never overflow. */
-        for (int k = 0; k < 256 && added < o->n && added - open - failed < 512; k++, added++) {
+        for (int k = 0; k < 256 && added < o->n && added - open - failed < 128; k++, added++) {
             if (slot_init(&slots[added], o) != 0) return 1;
             slot_arm(&slots[added]);
             curl_multi_add_handle(m, slots[added].easy);

@@ -5,8 +5,10 @@
  *   POST .../chat/completions, "stream": false → one chat.completion JSON (Content-Length)
  *   POST .../chat/completions, "stream": true  → CHUNKS content chunks, a finish chunk, a usage
  *                                                chunk and [DONE], each SSE event its own HTTP chunk
- *   same, with "model": "bench-hold"            → the role chunk, then the stream is held open until
- *                                                the client goes (the idle-stream memory figure)
+ *   same, with "model": "bench-hold"            → the role chunk and one content chunk, then the
+ *                                                stream is held open until the client goes (the
+ *                                                idle-stream memory figure; a gateway may wait for
+ *                                                content before it answers at all, as llmux does)
  *   GET /health                                 → 200 ok
  *
  * usage: bench_gateway_upstream [--port P] [--chunks N]   (port 0 = any; prints "port N") */
@@ -96,12 +98,13 @@ static void stream(upstream *u, struct evhttp_request *req, bool hold) {
     evhttp_add_header(h, "Cache-Control", "no-cache");
     evhttp_send_reply_start(req, 200, "OK");
     send_event(req, u->role_chunk);
+    send_event(req, u->content_chunk);
     if (hold) {
         /* Held until the client closes; libevent frees the request with its connection. */
         u->held++;
         return;
     }
-    for (int i = 0; i < u->n_chunks; i++) send_event(req, u->content_chunk);
+    for (int i = 1; i < u->n_chunks; i++) send_event(req, u->content_chunk);
     send_event(req, u->tail);
     evhttp_send_reply_end(req);
 }
