@@ -10,7 +10,7 @@
 #   nginx    client → nginx (nginx-light, proxy_pass, upstream keepalive, proxy_buffering off) → upstream
 #   portkey  client → @portkey-ai/gateway (node, provider openai with x-portkey-custom-host) → upstream
 #   llmux    client → llmux serve (provider "up" in llmux.yaml, records to SQLite as by default) → upstream
-#   llmux-norec  the same with `records: none`
+#   llmux-norec  the same without execution records
 # Installs what is missing: nginx-light (apt-get) and Portkey (npm ci into bench/gateway/node_modules,
 # versions pinned by bench/gateway/package-lock.json). Not part of the test suite.
 #
@@ -165,8 +165,10 @@ records: \"sqlite:$tmp/llmux/records.db\""
     MODEL[llmux]=up/gpt-bench
 fi
 if want llmux-norec; then
-    start_llmux llmux-norec "$PROVIDER
-records: none"
+    # `records: none` in llmux.yaml does not turn records off yet (the CLI falls back to the default
+    # database, cli_records_url_cfg): an unusable default location does, with a warning.
+    XDG_DATA_HOME=/proc/llmux-bench-no-records start_llmux llmux-norec "$PROVIDER"
+    grep -q 'records are off' "$tmp/llmux-norec/err" || { echo "run.sh: llmux-norec still records" >&2; exit 1; }
     URL[llmux-norec]=http://127.0.0.1:$LLMUX_PORT/v1/chat/completions
     MODEL[llmux-norec]=up/gpt-bench
 fi
