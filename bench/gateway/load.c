@@ -56,10 +56,16 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Streams that have received their first body bytes (hold mode counts them as they come). */
+static long g_first_bytes;
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg) {
     slot *s = arg;
     size_t n = size * nmemb;
-    if (n && s->t_first == 0) s->t_first = now_s();
+    if (n && s->t_first == 0) {
+        s->t_first = now_s();
+        g_first_bytes++;
+    }
     if (!s->has_completion && n >= 40 && memmem(p, n, "\"chat.completion\"", 17)) s->has_completion = true;
     /* Keep the last LOAD_TAIL-1 bytes across calls. */
     size_t keep = strlen(s->tail);
@@ -236,12 +242,16 @@ static int run_hold(const load_opts *o) {
         curl_multi_perform(m, &running);
         CURLMsg *msg;
         int left;
-        while ((msg = curl_multi_info_read(m, &left)))
-            if (msg->msg == CURLMSG_DONE) failed++; /* a held stream must not end */
-        int o_now = 0;
-        for (int i = 0; i < added; i++) o_now += slots[i].t_first != 0;
-        if (o_now != open) last_change = now_s();
-        open = o_now;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            /* A held stream must not end: say why the first few did. */
+            long code = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            if (failed++ < 3)
+                fprintf(stderr, "hold: a stream ended: %s, HTTP %ld\n", curl_easy_strerror(msg->data.result), code);
+        }
+        if ((int)g_first_bytes != open) last_change = now_s();
+        open = (int)g_first_bytes;
         if (open + failed >= o->n) break;
         curl_multi_poll(m, NULL, 0, 50, NULL);
     }

@@ -264,13 +264,16 @@ if want llmux && [ -n "$HOLD" ]; then
             note=" (asked $n: the open-file limit $NOFILE allows $reach, 2 per stream + the server's own)"
             n=$reach
         fi
+        # Opening ~10,000 streams takes this machine about a minute: the first ones must not
+        # reach the upstream idle timeout (timeouts.idle_ms, 60 s by default) meanwhile.
         start_llmux "hold-$n" "$PROVIDER
+timeouts: {idle_ms: 600000}
 records: \"sqlite:$tmp/hold-$n.db\"" --max-requests "$n"
         URL[hold]=http://127.0.0.1:$LLMUX_PORT/v1/chat/completions
         MODEL[hold]=up/bench-hold
         MODEL[warm]=up/gpt-bench URL[warm]=${URL[hold]}
         load latency warm --stream --n 50 --warmup 0 >/dev/null # lazy set-up (SQLite, first connections)
-        out=$(load hold hold --stream --n "$n" --pid "$LLMUX_PID" --timeout 120)
+        out=$(load hold hold --stream --n "$n" --pid "$LLMUX_PID" --timeout 240)
         echo "$out$note"
         kill "$LLMUX_PID"
         wait "$LLMUX_PID" 2>/dev/null || true
