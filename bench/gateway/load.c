@@ -8,7 +8,8 @@
  *       "latency n=N errors=E p50_ms=.. p99_ms=.. ttfb_p50_ms=.. ttfb_p99_ms=.."
  *   throughput URL MODEL [--stream] [--conns C] [--seconds S]
  *       C connections, each sending its next request as soon as the last one ended, for S seconds
- *       (after S/5 s of warm-up): "throughput conns=C n=N errors=E rps=.."
+ *       (after S/5 s of warm-up): "throughput conns=C n=N errors=E rps=.. total=T" (T: answers
+ *       including the warm-up's, to divide a gateway's CPU time by)
  *   hold URL MODEL --n N --pid PID [--timeout S]
  *       N streamed requests at once (MODEL should make the upstream hold them open after its
  *       first chunk); once every stream has received its first bytes (or S s passed), the growth
@@ -172,7 +173,7 @@ static int run_throughput(const load_opts *o) {
         curl_multi_add_handle(m, slots[i].easy);
     }
     double t0 = now_s(), t_measure = t0 + o->seconds / 5, t_end = t_measure + o->seconds;
-    long done = 0, errors = 0;
+    long done = 0, errors = 0, total = 0; /* total: every answer, warm-up included */
     bool measuring = false;
     int running = 1;
     for (;;) {
@@ -193,6 +194,7 @@ static int run_throughput(const load_opts *o) {
             curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
             if (slot_ok(s, rc, o->stream)) done++;
             else errors++;
+            total++;
             curl_multi_remove_handle(m, e);
             slot_arm(s);
             curl_multi_add_handle(m, e); /* reuses a pooled keep-alive connection */
@@ -200,7 +202,8 @@ static int run_throughput(const load_opts *o) {
         curl_multi_poll(m, NULL, 0, 100, NULL);
     }
     double elapsed = now_s() - t_measure;
-    printf("throughput conns=%d n=%ld errors=%ld rps=%.1f\n", o->conns, done, errors, (double)done / elapsed);
+    printf("throughput conns=%d n=%ld errors=%ld rps=%.1f total=%ld\n", o->conns, done, errors, (double)done / elapsed,
+           total);
     for (int i = 0; i < o->conns; i++) {
         curl_multi_remove_handle(m, slots[i].easy);
         curl_easy_cleanup(slots[i].easy);

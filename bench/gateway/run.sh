@@ -30,7 +30,7 @@ N_LAT_PORTKEY=${N_LAT_PORTKEY:-200}
 SECONDS_TPUT=${SECONDS_TPUT:-2}
 CONNS=${CONNS:-32}
 CHUNKS=${CHUNKS:-16}
-HOLD=${HOLD:-1000 10000}
+HOLD=${HOLD-1000 10000}
 PATHS=${PATHS:-direct nginx portkey llmux llmux-norec}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 
@@ -96,7 +96,7 @@ for _ in $(seq 50); do grep -q '^port ' "$tmp/upstream.out" 2>/dev/null && break
 UP=$(awk '/^port /{print $2}' "$tmp/upstream.out")
 wait_up "http://127.0.0.1:$UP/health" upstream
 
-declare -A URL MODEL HDR
+declare -A URL MODEL HDR GWPID # GWPID: the gateway's process (its children count too)
 URL[direct]=http://127.0.0.1:$UP/v1/chat/completions
 MODEL[direct]=gpt-bench
 
@@ -127,6 +127,7 @@ http {
 EOF
     "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" &
     pids+=($!)
+    GWPID[nginx]=$!
     wait_up "http://127.0.0.1:$NP/health" nginx
     URL[nginx]=http://127.0.0.1:$NP/v1/chat/completions
     MODEL[nginx]=gpt-bench
@@ -136,6 +137,7 @@ if want portkey; then
     PP=$(free_port)
     (cd "$here" && NODE_ENV=production exec node "$PORTKEY_JS" --port="$PP" --headless) >"$tmp/portkey.log" 2>&1 &
     pids+=($!)
+    GWPID[portkey]=$!
     wait_up "http://127.0.0.1:$PP/" portkey
     URL[portkey]=http://127.0.0.1:$PP/v1/chat/completions
     MODEL[portkey]=gpt-bench
@@ -163,6 +165,7 @@ if want llmux; then
 records: \"sqlite:$tmp/llmux/records.db\""
     URL[llmux]=http://127.0.0.1:$LLMUX_PORT/v1/chat/completions
     MODEL[llmux]=up/gpt-bench
+    GWPID[llmux]=$LLMUX_PID
 fi
 if want llmux-norec; then
     # `records: none` in llmux.yaml does not turn records off yet (the CLI falls back to the default
@@ -171,6 +174,7 @@ if want llmux-norec; then
     grep -q 'records are off' "$tmp/llmux-norec/err" || { echo "run.sh: llmux-norec still records" >&2; exit 1; }
     URL[llmux-norec]=http://127.0.0.1:$LLMUX_PORT/v1/chat/completions
     MODEL[llmux-norec]=up/gpt-bench
+    GWPID[llmux-norec]=$LLMUX_PID
 fi
 
 # ---------------------------------------------------------------- latency and throughput
@@ -184,7 +188,23 @@ load() { # mode path [flags...]: runs the client with the path's URL, model and 
     fi
     "$bin/bench_gateway_load" "${args[@]}"
 }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+field() { sed -n "s/.* $1=\([^ ]*\)\( .*\)\{0,1\}\$/\1/p"; }
+
+# CPU time (user + system, clock ticks) of a process and its children (nginx's workers): less
+# sensitive to the other load on the machine than the wall-clock rates.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {
+    [ -n "${1:-}" ] || { echo 0; return; }
+    local t=0 p v
+    for p in "$1" $(pgrep -P "$1" || true); do
+        v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+cpu_us() { # ticks_before ticks_after requests → µs of gateway CPU per request
+    awk -v a="$1" -v b="$2" -v n="$3" -v hz="$HZ" 'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / hz / n : 0) }'
+}
 
 results=$tmp/results
 : >"$results"
@@ -197,8 +217,13 @@ for run in $(seq "$RUNS"); do
         [ "$path" = portkey ] && n=$N_LAT_PORTKEY w=20
         a=$(load latency "$path" --n "$n" --warmup "$w")
         b=$(load latency "$path" --stream --n "$n" --warmup "$w")
+        t0=$(cpu_ticks "${GWPID[$path]:-}")
         c=$(load throughput "$path" --conns "$CONNS" --seconds "$SECONDS_TPUT")
+        t1=$(cpu_ticks "${GWPID[$path]:-}")
         d=$(load throughput "$path" --stream --conns "$CONNS" --seconds "$SECONDS_TPUT")
+        t2=$(cpu_ticks "${GWPID[$path]:-}")
+        cpu=$(cpu_us "$t0" "$t1" "$(echo "$c" | field total)")
+        s_cpu=$(cpu_us "$t1" "$t2" "$(echo "$d" | field total)")
         errs=$(($(echo "$a" | field errors) + $(echo "$b" | field errors) + $(echo "$c" | field errors) + $(echo "$d" | field errors)))
         {
             echo "$path p50 $(echo "$a" | field p50_ms)"
@@ -208,11 +233,13 @@ for run in $(seq "$RUNS"); do
             echo "$path ttfb_p50 $(echo "$b" | field ttfb_p50_ms)"
             echo "$path rps $(echo "$c" | field rps)"
             echo "$path s_rps $(echo "$d" | field rps)"
+            echo "$path cpu $cpu"
+            echo "$path s_cpu $s_cpu"
             echo "$path errors $errs"
         } >>"$results"
-        printf 'run %d %-12s p50 %7s ms  stream p50 %7s ms (ttfb %7s)  %8s req/s  stream %8s req/s  errors %d\n' "$run" "$path" \
-            "$(echo "$a" | field p50_ms)" "$(echo "$b" | field p50_ms)" "$(echo "$b" | field ttfb_p50_ms)" \
-            "$(echo "$c" | field rps)" "$(echo "$d" | field rps)" "$errs"
+        printf 'run %d %-12s p50 %7s ms  stream p50 %7s ms (ttfb %7s)  %8s req/s  stream %8s req/s  cpu %6s/%6s us  errors %d\n' \
+            "$run" "$path" "$(echo "$a" | field p50_ms)" "$(echo "$b" | field p50_ms)" "$(echo "$b" | field ttfb_p50_ms)" \
+            "$(echo "$c" | field rps)" "$(echo "$d" | field rps)" "$cpu" "$s_cpu" "$errs"
     done
 done
 
@@ -224,14 +251,14 @@ sum() { awk -v p="$1" -v m="$2" '$1 == p && $2 == m { s += $3 } END { print s + 
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 
 echo
-echo "medians over $RUNS runs (ms; req/s); added = the path's p50 minus direct's"
-printf '%-12s %9s %9s %9s %9s %9s %9s %9s %9s %9s %7s\n' path p50 p99 added s_p50 s_p99 s_ttfb s_added req/s s_req/s errors
+echo "medians over $RUNS runs (ms; req/s; cpu: the gateway's CPU µs per request at $CONNS connections); added = the path's p50 minus direct's; s_ = streamed"
+printf '%-12s %9s %9s %9s %9s %9s %9s %9s %9s %9s %7s %7s %7s\n' path p50 p99 added s_p50 s_p99 s_ttfb s_added req/s s_req/s cpu s_cpu errors
 for path in $PATHS; do
     [ -n "${URL[$path]:-}" ] || continue
-    printf '%-12s %9s %9s %9s %9s %9s %9s %9s %9s %9s %7s\n' "$path" "$(med "$path" p50)" "$(med "$path" p99)" \
+    printf '%-12s %9s %9s %9s %9s %9s %9s %9s %9s %9s %7s %7s %7s\n' "$path" "$(med "$path" p50)" "$(med "$path" p99)" \
         "$(calc "$(med "$path" p50) - $(med direct p50)")" "$(med "$path" s_p50)" "$(med "$path" s_p99)" \
         "$(med "$path" ttfb_p50)" "$(calc "$(med "$path" s_p50) - $(med direct s_p50)")" \
-        "$(med "$path" rps)" "$(med "$path" s_rps)" "$(sum "$path" errors)"
+        "$(med "$path" rps)" "$(med "$path" s_rps)" "$(med "$path" cpu)" "$(med "$path" s_cpu)" "$(sum "$path" errors)"
 done
 
 verdict() { if awk "BEGIN { exit !($1) }"; then echo met; else echo MISSED; fi; }
@@ -250,6 +277,7 @@ if [ -n "${URL[llmux]:-}" ] && [ -n "${URL[nginx]:-}" ]; then
             line="$line, llmux/portkey $(calc "$lr / $pr" 1) (goal >= 20: $(verdict "$lr >= 20 * $pr"))"
         fi
         echo "$line"
+        echo "$kind: gateway CPU per request llmux $(med llmux ${s}cpu) us, nginx $(med nginx ${s}cpu) us$([ -n "${URL[portkey]:-}" ] && echo ", portkey $(med portkey ${s}cpu) us")"
     done
 fi
 
