@@ -80,13 +80,13 @@ free_port() {
     echo "run.sh: no free port" >&2; exit 1
 }
 
-# Waits until URL answers (any HTTP status).
+# Waits until something listens on 127.0.0.1:PORT (bash's /dev/tcp: no curl or nc needed).
 wait_up() {
-    for _ in $(seq 150); do
-        curl -s -o /dev/null --max-time 1 "$1" && return 0
+    for _ in $(seq 300); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
-    echo "run.sh: $2 did not come up ($1)" >&2; exit 1
+    echo "run.sh: $2 did not come up (port $1)" >&2; exit 1
 }
 
 # ---------------------------------------------------------------- the upstream and the gateways
@@ -94,7 +94,7 @@ wait_up() {
 pids+=($!)
 for _ in $(seq 50); do grep -q '^port ' "$tmp/upstream.out" 2>/dev/null && break; sleep 0.1; done
 UP=$(awk '/^port /{print $2}' "$tmp/upstream.out")
-wait_up "http://127.0.0.1:$UP/health" upstream
+wait_up "$UP" upstream
 
 declare -A URL MODEL HDR GWPID # GWPID: the gateway's process (its children count too)
 URL[direct]=http://127.0.0.1:$UP/v1/chat/completions
@@ -128,7 +128,7 @@ EOF
     "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" &
     pids+=($!)
     GWPID[nginx]=$!
-    wait_up "http://127.0.0.1:$NP/health" nginx
+    wait_up "$NP" nginx
     URL[nginx]=http://127.0.0.1:$NP/v1/chat/completions
     MODEL[nginx]=gpt-bench
 fi
@@ -138,7 +138,7 @@ if want portkey; then
     (cd "$here" && NODE_ENV=production exec node "$PORTKEY_JS" --port="$PP" --headless) >"$tmp/portkey.log" 2>&1 &
     pids+=($!)
     GWPID[portkey]=$!
-    wait_up "http://127.0.0.1:$PP/" portkey
+    wait_up "$PP" portkey
     URL[portkey]=http://127.0.0.1:$PP/v1/chat/completions
     MODEL[portkey]=gpt-bench
     HDR[portkey]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$UP/v1"
@@ -193,10 +193,13 @@ field() { sed -n "s/.* $1=\([^ ]*\)\( .*\)\{0,1\}\$/\1/p"; }
 # CPU time (user + system, clock ticks) of a process and its children (nginx's workers): less
 # sensitive to the other load on the machine than the wall-clock rates.
 HZ=$(getconf CLK_TCK)
+children() { # the processes whose parent is $1, from /proc (procps may be missing)
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{ pid = $1; sub(/.*\) /, ""); if ($2 == p) print pid }'
+}
 cpu_ticks() {
     [ -n "${1:-}" ] || { echo 0; return; }
     local t=0 p v
-    for p in "$1" $(pgrep -P "$1" || true); do
+    for p in "$1" $(children "$1"); do
         v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
         t=$((t + ${v:-0}))
     done
@@ -224,6 +227,7 @@ for run in $(seq "$RUNS"); do
         t2=$(cpu_ticks "${GWPID[$path]:-}")
         cpu=$(cpu_us "$t0" "$t1" "$(echo "$c" | field total)")
         s_cpu=$(cpu_us "$t1" "$t2" "$(echo "$d" | field total)")
+        [ -n "${GWPID[$path]:-}" ] || cpu=- s_cpu=-
         errs=$(($(echo "$a" | field errors) + $(echo "$b" | field errors) + $(echo "$c" | field errors) + $(echo "$d" | field errors)))
         {
             echo "$path p50 $(echo "$a" | field p50_ms)"
