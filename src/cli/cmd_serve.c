@@ -18,15 +18,20 @@
 
 #define SERVE_GRACE_DEFAULT_S 10
 
-enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_INSECURE, OPT_UNIX, OPT_MAX_FRAME };
+enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_MAX_REQUESTS, OPT_INSECURE, OPT_UNIX, OPT_MAX_FRAME };
+
+/* --max-requests: each request in flight holds two sockets (client and upstream) and ~tens of KiB,
+ * so the ceiling is the file-descriptor limit long before this. */
+#define SERVE_MAX_REQUESTS_CAP 1000000
 
 static void serve_usage(FILE *f) {
     fprintf(f,
             "usage: llmux serve [--listen HOST:PORT] [--config FILE] [options]\n"
             "\n"
             "Serves the OpenAI Chat Completions API (POST /v1/chat/completions) and the Anthropic\n"
-            "Messages API (POST /v1/messages), with streaming (SSE), plus GET /v1/models and\n"
-            "GET /health. Models: the bundled one as local/<name>, the aliases of llmux.yaml, local\n"
+            "Messages API (POST /v1/messages), with streaming (SSE), plus POST /v1/completions,\n"
+            "POST /v1/embeddings, POST /v1/messages/count_tokens, GET /v1/models and GET /health.\n"
+            "Models: the bundled one as local/<name>, the aliases of llmux.yaml, local\n"
             "models in the model directories (local/NAME) and every provider whose key is set\n"
             "(provider/model). docs/server.md describes the API.\n"
             "\n"
@@ -36,6 +41,7 @@ static void serve_usage(FILE *f) {
             "      --grace SECONDS      on SIGINT/SIGTERM, how long in-flight requests may finish\n"
             "                           before they are cancelled (default %d)\n"
             "      --max-body BYTES     largest request body (default %zu; larger: 413)\n"
+            "      --max-requests N     generations in flight at once (default %d; more: 429)\n"
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
             "      --config FILE        llmux.yaml to use\n"
@@ -50,7 +56,8 @@ static void serve_usage(FILE *f) {
             "\"Authorization: Bearer KEY\" or \"x-api-key: KEY\"); CORS: server.cors_origins. Without\n"
             "keys the server accepts every request, so it only listens on loopback unless\n"
             "--insecure-no-auth.\n",
-            LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY, LX_FRAME_DEFAULT_MAX);
+            LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY, LX_SERVER_DEFAULT_MAX_REQUESTS,
+            LX_FRAME_DEFAULT_MAX);
 }
 
 /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT". */
@@ -135,6 +142,7 @@ int cli_cmd_serve(int argc, char **argv) {
                                           {"listen", required_argument, NULL, OPT_LISTEN},
                                           {"grace", required_argument, NULL, OPT_GRACE},
                                           {"max-body", required_argument, NULL, OPT_MAX_BODY},
+                                          {"max-requests", required_argument, NULL, OPT_MAX_REQUESTS},
                                           {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
                                           {"unix", required_argument, NULL, OPT_UNIX},
                                           {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
@@ -176,6 +184,14 @@ int cli_cmd_serve(int argc, char **argv) {
                 return cli_usage_error("--max-body: expected 1024..%u bytes, got \"%s\"", LLMUX_JSON_MAX_BYTES, optarg);
             sp.max_body_bytes = (size_t)v;
             max_body_given = true;
+            break;
+        }
+        case OPT_MAX_REQUESTS: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || v < 1 || v > SERVE_MAX_REQUESTS_CAP)
+                return cli_usage_error("--max-requests: expected 1..%d, got \"%s\"", SERVE_MAX_REQUESTS_CAP, optarg);
+            sp.max_requests = (int)v;
             break;
         }
         case ':': return cli_usage_error("option %s needs a value", argv[optind - 1]);

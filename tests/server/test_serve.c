@@ -32,9 +32,11 @@ typedef struct proc {
     char dir[64];
 } proc;
 
-/* Starts `llmux serve --listen 127.0.0.1:0 --grace G` with a scratch HOME and records database
- * and the openai provider at upstream_url; waits for the "serving on" line. */
-static void serve_start_cfg(proc *p, const char *upstream_url, int grace_s, const char *config_text) {
+/* Starts `llmux serve --listen 127.0.0.1:0 --grace G [--max-requests N]` with a scratch HOME and
+ * records database and the openai provider at upstream_url; waits for the "serving on" line.
+ * max_requests NULL = the default. */
+static void serve_start_args(proc *p, const char *upstream_url, int grace_s, const char *config_text,
+                             const char *max_requests) {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "/tmp/llmux-serve-XXXXXX");
     assert_non_null(mkdtemp(p->dir));
@@ -62,6 +64,9 @@ static void serve_start_cfg(proc *p, const char *upstream_url, int grace_s, cons
             execl(LLMUX_TEST_BIN_DIR "/llmux", "llmux", "serve", "--config", cfg, "--grace", grace, "--threads", "2",
                   "--ctx", "256", (char *)NULL);
         }
+        if (max_requests)
+            execl(LLMUX_TEST_BIN_DIR "/llmux", "llmux", "serve", "--listen", "127.0.0.1:0", "--grace", grace,
+                  "--threads", "2", "--ctx", "256", "--max-requests", max_requests, (char *)NULL);
         execl(LLMUX_TEST_BIN_DIR "/llmux", "llmux", "serve", "--listen", "127.0.0.1:0", "--grace", grace, "--threads",
               "2", "--ctx", "256", (char *)NULL);
         _exit(127);
@@ -82,6 +87,10 @@ static void serve_start_cfg(proc *p, const char *upstream_url, int grace_s, cons
     assert_non_null(s);
     p->port = atoi(s + 1);
     assert_true(p->port > 0);
+}
+
+static void serve_start_cfg(proc *p, const char *upstream_url, int grace_s, const char *config_text) {
+    serve_start_args(p, upstream_url, grace_s, config_text, NULL);
 }
 
 static void serve_start(proc *p, const char *upstream_url, int grace_s) { serve_start_cfg(p, upstream_url, grace_s, NULL); }
@@ -304,10 +313,47 @@ static void test_keys_from_config(void **state) {
     unsetenv("LLMUX_SERVE_TEST_KEY");
 }
 
+/* --max-requests 1: while one stream is in flight, the next request is refused with 429. */
+static void test_max_requests_flag(void **state) {
+    lx_fake_server *up = lx_fake_server_start();
+    assert_non_null(up);
+    lx_fake_response fr;
+    memset(&fr, 0, sizeof fr);
+    fr.path_prefix = "/v1/chat/completions";
+    fr.headers = "Content-Type: text/event-stream\r\n";
+    fr.body_file = "tests/data/fake/openai/stream_text.sse";
+    fr.chunk_size = 64;
+    fr.chunk_delay_ms = 100; /* ~2 s in all */
+    assert_true(lx_fake_server_push(up, &fr));
+    char url[128];
+    lx_fake_server_url(up, "/v1", url, sizeof url);
+    proc p;
+    serve_start_args(&p, url, 30, NULL, "1");
+    req r = {.port = p.port, .path = "/v1/chat/completions",
+             .body = "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
+    pthread_t t;
+    pthread_create(&t, NULL, do_req, &r);
+    for (int i = 0; i < 500 && lx_fake_server_requests(up) < 1; i++) usleep(10000);
+    req busy = {.port = p.port, .path = "/v1/chat/completions",
+                .body = "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
+    do_req(&busy);
+    assert_int_equal(busy.status, 429);
+    pthread_join(t, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.buf, "data: [DONE]\n\n"));
+    assert_int_equal(serve_stop(&p, SIGTERM), 0);
+    serve_cleanup(&p);
+    lx_fake_server_stop(up);
+}
+
 static void test_usage_errors(void **state) {
     int rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen nowhere >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
     rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --grace -1 >/dev/null 2>&1");
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --max-requests 0 >/dev/null 2>&1");
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --max-requests 12x >/dev/null 2>&1");
     assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
     /* Without API keys a non-loopback address needs --insecure-no-auth; the message says so. */
     rc = system(LLMUX_TEST_BIN_DIR "/llmux serve --listen 0.0.0.0:0 2>&1 | grep -q -- 'no API keys are configured (server.keys.*--insecure-no-auth'");
@@ -327,6 +373,7 @@ int main(void) {
         cmocka_unit_test(test_sigint_cancels_after_grace),
         cmocka_unit_test(test_listen_from_config),
         cmocka_unit_test(test_keys_from_config),
+        cmocka_unit_test(test_max_requests_flag),
         cmocka_unit_test(test_usage_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

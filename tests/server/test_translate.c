@@ -350,8 +350,58 @@ static void test_invalid_utf8_output(void **state) {
     free(body);
 }
 
+/* OpenAI content deltas are written from a per-stream head and tail around the encoded text
+ * (stream.c text_chunk): the bytes must be those of the chunk as a JSON object, whatever the
+ * id and model (valid UTF-8: the model comes from the parsed request) and the text hold
+ * (quotes, backslashes, control bytes, a NUL, bytes that are not UTF-8, "</script>"), with or
+ * without include_usage. */
+static void test_openai_text_chunk_bytes(void **state) {
+    static const struct {
+        const char *id, *model, *text;
+        size_t text_len;
+        bool usage;
+    } cases[] = {
+        {"id1", "m", "Hi", 2, false},
+        {"chatcmpl-\"q\"\\", "up/gpt \xc3\xa9\x01", "a\"b\\c\n\t\x01\x7f</script>\xc3\xa9", 20, true},
+        {"i", "m", "x\0y\xed\xa0\x80\xf0\x9f\x98\x80", 10, false},
+        {"", "", " ", 1, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        lx_srv_stream *s = lx_srv_stream_create(LX_SRV_OPENAI, cases[k].id, cases[k].model, 1700000000, cases[k].usage);
+        assert_non_null(s);
+        llmux_event evs[] = {{.type = LLMUX_EVENT_TEXT_DELTA, .text = cases[k].text, .text_len = cases[k].text_len},
+                             {.type = LLMUX_EVENT_TEXT_DELTA, .text = cases[k].text, .text_len = cases[k].text_len}};
+        char *all = feed(s, evs, 2);
+        json_t *o = json_object();
+        json_object_set_new(o, "id", lx_srv_json_text(cases[k].id, strlen(cases[k].id)));
+        json_object_set_new(o, "object", json_string("chat.completion.chunk"));
+        json_object_set_new(o, "created", json_integer(1700000000));
+        json_object_set_new(o, "model", lx_srv_json_text(cases[k].model, strlen(cases[k].model)));
+        json_t *choice = json_pack("{s:i,s:{s:o},s:n,s:n}", "index", 0, "delta", "content",
+                                   lx_srv_json_text(cases[k].text, cases[k].text_len), "logprobs", "finish_reason");
+        json_object_set_new(o, "choices", json_pack("[o]", choice));
+        if (cases[k].usage) json_object_set_new(o, "usage", json_null());
+        char *obj = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        assert_non_null(obj);
+        size_t want_len = strlen(obj) + 8;
+        char *want = malloc(want_len + 1);
+        snprintf(want, want_len + 1, "data: %s\n\n", obj);
+        /* The role chunk, then the same content chunk twice (the head is made once). */
+        size_t n = strlen(all);
+        assert_true(n > 2 * want_len);
+        assert_memory_equal(all + n - 2 * want_len, want, want_len);
+        assert_memory_equal(all + n - want_len, want, want_len);
+        free(obj);
+        free(want);
+        free(all);
+        lx_srv_stream_free(s);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openai_text_chunk_bytes),
         cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),

@@ -323,6 +323,10 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     llmux_status st = f == LX_SRV_ANTHROPIC     ? lx_srv_anthropic_request(body, len, &r, &err)
                       : f == LX_SRV_OPENAI_TEXT ? lx_srv_completions_request(body, len, &r, &err)
                                                 : lx_srv_openai_request(body, len, &r, &err);
+    /* The translated request owns copies of what it needs. libevent keeps the body (the buffer
+     * chunks it read, usually a few KiB) with the request until the answer ends, which for an
+     * idle stream is ~10% of what the stream holds (docs/benchmarks.md, "Gateway"). */
+    evbuffer_drain(in, len);
     if (st != LLMUX_OK) {
         lx_call_reply_error(req, f, st, err.message, -1);
         return;

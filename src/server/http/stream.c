@@ -38,6 +38,9 @@ struct lx_srv_stream {
      * tool_calls[].index. */
     uint32_t *tools;
     size_t n_tools;
+    /* OpenAI: the bytes of a content-delta chunk before its text (made at the first one, sized to
+     * fit: an idle stream holds it). */
+    char *text_head;
     /* Anthropic: the open content block. */
     block_kind open;
     uint32_t open_canon; /* its canonical part index */
@@ -111,6 +114,7 @@ void lx_srv_stream_free(lx_srv_stream *s) {
     free(s->id);
     free(s->model);
     free(s->tools);
+    free(s->text_head);
     free(s);
 }
 
@@ -124,6 +128,55 @@ static void chunk(lx_srv_stream *s, sbuf *b, json_t *delta, const char *finish) 
                           "logprobs", "finish_reason", finish ? json_string(finish) : json_null());
     if (o && s->include_usage) json_object_set_new(o, "usage", json_null());
     frame(b, NULL, o);
+}
+
+/* Jansson's compact encoding of a string (the same bytes it writes inside an object); NULL when
+ * out of memory. Takes v. */
+static char *dump_string(json_t *v) {
+    char *e = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return e;
+}
+
+/* A content delta, most of an OpenAI stream: the same bytes chunk() writes for {"content": text},
+ * made from a head built once per stream, the encoded text and a fixed tail, so a chunk costs
+ * one JSON string instead of a JSON object tree (bench/gateway measured ~28% of a stream's CPU
+ * in building and dumping these objects). */
+static void text_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len) {
+    if (!s->text_head) {
+        char *id = dump_string(jstr(s->id)), *model = dump_string(jstr(s->model));
+        sbuf h = {0};
+        if (id && model) {
+            char created[32];
+            snprintf(created, sizeof created, "%ld", s->created);
+            puts_(&h, "data: {\"id\":");
+            puts_(&h, id);
+            puts_(&h, ",\"object\":\"chat.completion.chunk\",\"created\":");
+            puts_(&h, created);
+            puts_(&h, ",\"model\":");
+            puts_(&h, model);
+            puts_(&h, ",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
+        }
+        free(id);
+        free(model);
+        char *head = !id || !model || h.oom ? NULL : realloc(h.p, h.n + 1);
+        if (!head) {
+            free(h.p);
+            b->oom = true;
+            return;
+        }
+        s->text_head = head;
+    }
+    char *e = dump_string(lx_srv_json_text(text, len));
+    if (!e) {
+        b->oom = true;
+        return;
+    }
+    puts_(b, s->text_head);
+    puts_(b, e);
+    puts_(b, s->include_usage ? "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
+                              : "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    free(e);
 }
 
 static long tool_ordinal(const lx_srv_stream *s, uint32_t canon) {
@@ -144,7 +197,7 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     }
     switch (ev->type) {
     case LLMUX_EVENT_TEXT_DELTA:
-        if (ev->text_len) chunk(s, b, json_pack("{s:o}", "content", lx_srv_json_text(ev->text, ev->text_len)), NULL);
+        if (ev->text_len) text_chunk(s, b, ev->text, ev->text_len);
         break;
     case LLMUX_EVENT_REASONING_DELTA:
         if (ev->text_len && !ev->redacted)
@@ -205,7 +258,7 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
 
 /* One `text_completion` chunk (the legacy completions stream: the same object as the final
  * answer, with a text fragment and finish_reason null until the last one). */
-static void text_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len, const char *finish) {
+static void completion_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len, const char *finish) {
     json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[{s:o,s:i,s:n,s:o}]}", "id", s->id, "object", "text_completion", "created",
                           (json_int_t)s->created, "model", s->model, "choices", "text", lx_srv_json_text(text, len),
                           "index", 0, "logprobs", "finish_reason", finish ? json_string(finish) : json_null());
@@ -217,7 +270,7 @@ static void text_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     switch (ev->type) {
     case LLMUX_EVENT_TEXT_DELTA:
         s->began = true;
-        if (ev->text_len) text_chunk(s, b, ev->text, ev->text_len, NULL);
+        if (ev->text_len) completion_chunk(s, b, ev->text, ev->text_len, NULL);
         break;
     case LLMUX_EVENT_USAGE: s->usage = ev->usage; break;
     case LLMUX_EVENT_FINISH:
@@ -225,7 +278,7 @@ static void text_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
             openai_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
             break;
         }
-        text_chunk(s, b, "", 0, lx_srv_openai_finish(ev->finish_reason, false));
+        completion_chunk(s, b, "", 0, lx_srv_openai_finish(ev->finish_reason, false));
         if (s->include_usage)
             frame(b, NULL,
                   json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "text_completion", "created",
