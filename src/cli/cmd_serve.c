@@ -23,8 +23,9 @@ static void serve_usage(FILE *f) {
             "usage: llmux serve [--listen HOST:PORT] [--config FILE] [options]\n"
             "\n"
             "Serves the OpenAI Chat Completions API (POST /v1/chat/completions) and the Anthropic\n"
-            "Messages API (POST /v1/messages), with streaming (SSE), plus GET /v1/models and\n"
-            "GET /health. Models: the bundled one as local/<name>, the aliases of llmux.yaml, local\n"
+            "Messages API (POST /v1/messages), with streaming (SSE), plus GET /v1/models,\n"
+            "GET /health and GET /metrics (Prometheus; docs/telemetry.md). Models: the bundled one\n"
+            "as local/<name>, the aliases of llmux.yaml, local\n"
             "models in the model directories (local/NAME) and every provider whose key is set\n"
             "(provider/model). docs/server.md describes the API.\n"
             "\n"
@@ -41,7 +42,7 @@ static void serve_usage(FILE *f) {
             "                           has no API keys yet (anyone who reaches it can use it)\n"
             "  -h, --help               show this help\n"
             "\n"
-            "Not yet: API keys and budgets (server.keys), --unix IPC, /metrics. Without keys the\n"
+            "Not yet: API keys and budgets (server.keys), --unix IPC. Without keys the\n"
             "server accepts every request, so it only listens on loopback unless --insecure-no-auth.\n",
             LX_SERVER_DEFAULT_PORT, SERVE_GRACE_DEFAULT_S, LX_SERVER_DEFAULT_MAX_BODY);
 }
@@ -186,6 +187,7 @@ int cli_cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     llmux_runtime *rt = NULL;
+    o.telemetry = true; /* llmux.yaml's telemetry: section (docs/telemetry.md) */
     int code = cli_req_runtime(&o, NULL, &rt);
     if (code != 0) {
         cli_req_opts_free(&o);
@@ -226,6 +228,7 @@ int cli_cmd_serve(int argc, char **argv) {
     }
     sp.models = (const char *const *)ids.ids;
     sp.n_models = ids.n;
+    sp.metrics_key = lx_config_metrics_key(o.cfg);
 
     lx_server *srv = NULL;
     llmux_error_info err;

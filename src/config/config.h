@@ -54,6 +54,13 @@ void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out);
  * cfg is NULL. */
 const char *lx_config_server_listen(const lx_config *cfg);
 
+/* Overlays `telemetry:` onto *out: telemetry_log, telemetry_log_level, otlp_endpoint (borrowed
+ * from cfg). Separate from lx_config_runtime_params: `llmux serve` reports telemetry, one-shot
+ * commands do not. */
+void lx_config_telemetry_params(const lx_config *cfg, llmux_runtime_params *out);
+/* telemetry.metrics_key, resolved (a secret: borrowed, never print it); NULL when unset. */
+const char *lx_config_metrics_key(const lx_config *cfg);
+
 /* The `prices:` entries as catalog entries for llmux_catalog_add (ids "provider/model", unknown
  * prices NaN, lengths -1). Borrowed from cfg; *n = 0 when there are none. */
 void lx_config_prices(const lx_config *cfg, const llmux_model_info **out, size_t *n);

@@ -178,6 +178,14 @@ struct lx_config {
 
     bool has_server;
     const char *server_listen;  /* server.listen ("HOST:PORT"); NULL = unset */
+
+    bool has_telemetry;
+    const char *telemetry_log;  /* "stderr", "off" or a resolved path; NULL = unset */
+    bool has_telemetry_log_level;
+    llmux_log_level telemetry_log_level;
+    const char *otlp_endpoint;  /* NULL = unset */
+    const char *metrics_key;    /* a secret: never printed; NULL = /metrics needs no key */
+    const char *metrics_key_env;
 };
 
 /* Sections (schema.c, schema_models.c). Each takes the section's value node with the path

@@ -32,6 +32,8 @@ typedef struct lx_server_params {
     const char *const *models; /* ids listed first by GET /v1/models (aliases, local/<name>);
                                   copied */
     size_t n_models;
+    const char *metrics_key;   /* GET /metrics requires "Authorization: Bearer <key>"; NULL = open.
+                                  Copied (wiped when the server stops) */
 } lx_server_params;
 
 lx_server_params lx_server_default_params(void);
