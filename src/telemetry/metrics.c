@@ -361,8 +361,10 @@ static void fmt_value(double v, char *out, size_t size) {
     if (isnan(v)) snprintf(out, size, "NaN");
     else if (isinf(v)) snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
     else {
-        snprintf(out, size, "%.15g", v);
-        if (strtod(out, NULL) != v) snprintf(out, size, "%.17g", v);
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(out, size, "%.*g", digits, v);
+            if (strtod(out, NULL) == v) break;
+        }
     }
 }
 
