@@ -184,6 +184,7 @@ struct lx_config {
     bool has_telemetry_log_level;
     llmux_log_level telemetry_log_level;
     const char *otlp_endpoint;  /* NULL = unset */
+    const char *otlp_endpoint_env; /* it came from env:VAR (may hold a token: not printed) */
     const char *metrics_key;    /* a secret: never printed; NULL = /metrics needs no key */
     const char *metrics_key_env;
 };

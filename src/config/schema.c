@@ -215,6 +215,7 @@ static bool parse_telemetry(lx_cfg_ctx *c, const lx_ynode *n) {
             return false;
         }
         cfg->otlp_endpoint = s;
+        cfg->otlp_endpoint_env = env;
     }
     if ((v = lx_ymap_get(n, "metrics_key", NULL)) && !lx_cfg_is_null(v)) {
         const char *s;

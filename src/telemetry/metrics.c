@@ -296,35 +296,40 @@ static uint64_t bound_hash_at(void *ctx, size_t i) {
 const char *lx_metrics_bound(lx_metrics *m, const char *value) {
     if (!value) value = "";
     if (!m) return "other";
-    char *cut = cut_dup(value);
-    if (!cut) return "other";
-    uint64_t h = fnv1a(14695981039346656037ull, cut, strlen(cut));
+    /* A known value is found without allocating: this runs on every update. */
+    size_t vn = cut_len(value);
+    uint64_t h = fnv1a(14695981039346656037ull, value, vn);
     const char *out = "other";
+    char *cut = NULL;
     pthread_mutex_lock(&m->mu);
     bound_set *b = &m->bound;
     if (b->index_cap) {
-        for (size_t slot = (size_t)h & (b->index_cap - 1); b->index[slot]; slot = (slot + 1) & (b->index_cap - 1))
-            if (strcmp(b->values[b->index[slot] - 1], cut) == 0) {
-                out = b->values[b->index[slot] - 1];
+        for (size_t slot = (size_t)h & (b->index_cap - 1); b->index[slot]; slot = (slot + 1) & (b->index_cap - 1)) {
+            const char *known = b->values[b->index[slot] - 1];
+            if (strlen(known) == vn && memcmp(known, value, vn) == 0) {
+                out = known;
                 goto done;
             }
+        }
     }
     if (b->n >= m->bound_cap) goto done;
     if (2 * (b->n + 1) >= b->index_cap) {
-        if (!index_grow(&b->index, &b->index_cap, b->n, bound_hash_at, b)) goto done;
-        char **nv = realloc(b->values, b->index_cap * sizeof *nv); /* n stays below index_cap / 2 */
+        /* The values array first, sized for the grown index (n stays below index_cap / 2): when
+         * the index cannot grow after it, the array is merely larger than needed. */
+        size_t nc = b->index_cap ? b->index_cap * 2 : 16;
+        char **nv = realloc(b->values, (nc / 2) * sizeof *nv);
         if (!nv) goto done;
         b->values = nv;
+        if (!index_grow(&b->index, &b->index_cap, b->n, bound_hash_at, b)) goto done;
     }
+    if (!(cut = cut_dup(value))) goto done;
     b->values[b->n] = cut;
     size_t slot = (size_t)h & (b->index_cap - 1);
     while (b->index[slot]) slot = (slot + 1) & (b->index_cap - 1);
     b->index[slot] = ++b->n;
     out = cut;
-    cut = NULL;
 done:
     pthread_mutex_unlock(&m->mu);
-    free(cut);
     return out;
 }
 

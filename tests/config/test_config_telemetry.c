@@ -68,6 +68,14 @@ static void test_values(void **state) {
     assert_null(lx_config_metrics_key(cfg));
     lx_config_free(cfg);
 
+    setenv("LX_TEST_OTLP", "https://user:token@collector.example:4318", 1);
+    cfg = load_ok("telemetry:\n  otlp_endpoint: env:LX_TEST_OTLP\n");
+    out = printed(cfg);
+    assert_non_null(strstr(out, "otlp_endpoint (env:LX_TEST_OTLP), metrics_key none\n"));
+    assert_null(strstr(out, "token"));
+    free(out);
+    lx_config_free(cfg);
+
     cfg = load_ok("telemetry:\n");
     assert_null(lx_config_metrics_key(cfg));
     lx_config_free(cfg);
