@@ -22,6 +22,7 @@ typedef struct series {
     double sum;                          /* histogram */
     uint64_t count;
     uint64_t *buckets;                   /* histogram: count per bucket (not cumulative) */
+    char *labels_text;                   /* `a="x",b="y"` escaped, made once for every render */
 } series;
 
 typedef struct family {
@@ -30,6 +31,7 @@ typedef struct family {
     char *labels[LX_METRICS_MAX_LABELS];
     size_t n_labels;
     double bounds[LX_METRICS_MAX_BUCKETS];
+    char le[LX_METRICS_MAX_BUCKETS + 1][32]; /* the bounds as written in le="..." (+Inf last) */
     size_t n_bounds;
     series **items;                      /* creation order */
     size_t n, cap;
@@ -63,6 +65,8 @@ static size_t cut_len(const char *v) {
     }
     return n;
 }
+
+static void fmt_value(double v, char *out, size_t size);
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
@@ -109,6 +113,7 @@ static void series_free(series *s) {
     if (!s) return;
     for (size_t i = 0; i < LX_METRICS_MAX_LABELS; i++) free(s->values[i]);
     free(s->buckets);
+    free(s->labels_text);
     free(s);
 }
 
@@ -138,6 +143,21 @@ static series *series_new(const family *f, const char *const *values, uint64_t h
     for (size_t i = 0; i < f->n_labels; i++)
         if (!(s->values[i] = cut_dup(values ? values[i] : NULL))) goto fail;
     if (f->type == LX_METRIC_HISTOGRAM && !(s->buckets = calloc(f->n_bounds + 1, sizeof *s->buckets))) goto fail;
+    size_t need = 1;
+    for (size_t i = 0; i < f->n_labels; i++) need += strlen(f->labels[i]) + 4 + 2 * strlen(s->values[i]);
+    if (!(s->labels_text = malloc(need))) goto fail;
+    char *o = s->labels_text;
+    for (size_t i = 0; i < f->n_labels; i++) {
+        if (i) *o++ = ',';
+        size_t ln = strlen(f->labels[i]);
+        memcpy(o, f->labels[i], ln);
+        o += ln;
+        *o++ = '=';
+        *o++ = '"';
+        o += lx_metrics_escape_label(s->values[i], o);
+        *o++ = '"';
+    }
+    *o = 0;
     return s;
 fail:
     series_free(s);
@@ -230,6 +250,8 @@ int lx_metrics_define(lx_metrics *m, const char *name, const char *help, lx_metr
     if (type == LX_METRIC_HISTOGRAM) {
         memcpy(f->bounds, buckets, n_buckets * sizeof *buckets);
         f->n_bounds = n_buckets;
+        for (size_t i = 0; i < n_buckets; i++) fmt_value(buckets[i], f->le[i], sizeof f->le[i]);
+        snprintf(f->le[n_buckets], sizeof f->le[n_buckets], "+Inf");
     }
     if (ok && nl == 0) ok = find_series(m, f, NULL) != NULL;
     if (!ok) {
@@ -373,44 +395,48 @@ static void fmt_value(double v, char *out, size_t size) {
     }
 }
 
-/* {a="x",b="y"[,le="0.5"]} or nothing when there are no labels at all. */
-static bool append_labels(lx_buf *b, const family *f, const series *s, const char *le) {
-    if (f->n_labels == 0 && !le) return true;
-    bool ok = lx_buf_append(b, "{", 1);
-    char esc[2 * LX_METRICS_MAX_VALUE + 1];
-    for (size_t i = 0; ok && i < f->n_labels; i++) {
-        size_t n = lx_metrics_escape_label(s->values[i], esc);
-        ok = lx_buf_printf(b, "%s%s=\"", i ? "," : "", f->labels[i]) && lx_buf_append(b, esc, n) &&
-             lx_buf_append(b, "\"", 1);
-    }
-    if (ok && le) ok = lx_buf_printf(b, "%sle=\"%s\"", f->n_labels ? "," : "", le);
-    return ok && lx_buf_append(b, "}", 1);
+/* One series' numbers, copied under the lock so formatting happens without it. */
+typedef struct snap {
+    const series *s;           /* its label text never changes once made */
+    double value, sum;
+    uint64_t count;
+    uint64_t buckets[LX_METRICS_MAX_BUCKETS + 1];
+} snap;
+
+/* name[suffix]{labels[,le="x"]} value\n */
+static bool append_sample(lx_buf *b, const family *f, const char *suffix, const series *s, const char *le,
+                          const char *num) {
+    bool ok = lx_buf_append_str(b, f->name) && lx_buf_append_str(b, suffix);
+    bool braces = f->n_labels > 0 || le;
+    if (ok && braces) ok = lx_buf_append(b, "{", 1) && lx_buf_append_str(b, s->labels_text);
+    if (ok && le) ok = lx_buf_append_str(b, f->n_labels ? ",le=\"" : "le=\"") && lx_buf_append_str(b, le) &&
+                       lx_buf_append(b, "\"", 1);
+    if (ok && braces) ok = lx_buf_append(b, "}", 1);
+    return ok && lx_buf_append(b, " ", 1) && lx_buf_append_str(b, num) && lx_buf_append(b, "\n", 1);
 }
 
-static bool render_family(lx_buf *b, const family *f) {
+static bool render_family(lx_buf *b, const family *f, const snap *sn, size_t n) {
     static const char *const types[] = {"counter", "gauge", "histogram"};
     bool ok = lx_buf_printf(b, "# HELP %s ", f->name) && append_help(b, f->help) &&
               lx_buf_printf(b, "\n# TYPE %s %s\n", f->name, types[f->type]);
-    char num[64], le[64];
-    for (size_t i = 0; ok && i < f->n; i++) {
-        const series *s = f->items[i];
+    char num[64];
+    for (size_t i = 0; ok && i < n; i++) {
+        const snap *p = &sn[i];
         if (f->type != LX_METRIC_HISTOGRAM) {
-            fmt_value(s->value, num, sizeof num);
-            ok = lx_buf_append_str(b, f->name) && append_labels(b, f, s, NULL) && lx_buf_printf(b, " %s\n", num);
+            fmt_value(p->value, num, sizeof num);
+            ok = append_sample(b, f, "", p->s, NULL, num);
             continue;
         }
         uint64_t cum = 0;
         for (size_t k = 0; ok && k <= f->n_bounds; k++) {
-            cum += s->buckets[k];
-            if (k < f->n_bounds) fmt_value(f->bounds[k], le, sizeof le);
-            else snprintf(le, sizeof le, "+Inf");
-            ok = lx_buf_printf(b, "%s_bucket", f->name) && append_labels(b, f, s, le) &&
-                 lx_buf_printf(b, " %llu\n", (unsigned long long)cum);
+            cum += p->buckets[k];
+            snprintf(num, sizeof num, "%llu", (unsigned long long)cum);
+            ok = append_sample(b, f, "_bucket", p->s, f->le[k], num);
         }
-        fmt_value(s->sum, num, sizeof num);
-        ok = ok && lx_buf_printf(b, "%s_sum", f->name) && append_labels(b, f, s, NULL) && lx_buf_printf(b, " %s\n", num);
-        ok = ok && lx_buf_printf(b, "%s_count", f->name) && append_labels(b, f, s, NULL) &&
-             lx_buf_printf(b, " %llu\n", (unsigned long long)s->count);
+        fmt_value(p->sum, num, sizeof num);
+        ok = ok && append_sample(b, f, "_sum", p->s, NULL, num);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)p->count);
+        ok = ok && append_sample(b, f, "_count", p->s, NULL, num);
     }
     return ok;
 }
@@ -418,17 +444,37 @@ static bool render_family(lx_buf *b, const family *f) {
 char *lx_metrics_render(lx_metrics *m, size_t *len) {
     if (len) *len = 0;
     if (!m) return NULL;
+    /* Under the lock only the numbers are copied (a memcpy per series), so updates wait for a
+     * scrape far less than the formatting takes. */
+    pthread_mutex_lock(&m->mu);
+    size_t total = 0, counts[LX_METRICS_MAX_FAMILIES];
+    for (size_t i = 0; i < m->n_fams; i++) total += (counts[i] = m->fams[i].n);
+    snap *sn = malloc((total ? total : 1) * sizeof *sn);
+    uint64_t dropped = m->series_dropped;
+    for (size_t i = 0, k = 0; sn && i < m->n_fams; i++) {
+        const family *f = &m->fams[i];
+        for (size_t j = 0; j < counts[i]; j++, k++) {
+            const series *s = f->items[j];
+            sn[k].s = s;
+            sn[k].value = s->value;
+            sn[k].sum = s->sum;
+            sn[k].count = s->count;
+            if (s->buckets) memcpy(sn[k].buckets, s->buckets, (f->n_bounds + 1) * sizeof *s->buckets);
+        }
+    }
+    size_t n_fams = m->n_fams;
+    pthread_mutex_unlock(&m->mu);
+    if (!sn) return NULL;
     lx_buf b;
     lx_buf_init(&b, RENDER_MAX);
-    pthread_mutex_lock(&m->mu);
     bool ok = true;
-    for (size_t i = 0; ok && i < m->n_fams; i++) ok = render_family(&b, &m->fams[i]);
+    for (size_t i = 0, k = 0; ok && i < n_fams; k += counts[i], i++) ok = render_family(&b, &m->fams[i], sn + k, counts[i]);
     ok = ok && lx_buf_printf(&b,
                              "# HELP llmux_metrics_series_dropped_total Updates dropped because their family "
                              "already held %d series.\n# TYPE llmux_metrics_series_dropped_total counter\n"
                              "llmux_metrics_series_dropped_total %llu\n",
-                             LX_METRICS_MAX_SERIES, (unsigned long long)m->series_dropped);
-    pthread_mutex_unlock(&m->mu);
+                             LX_METRICS_MAX_SERIES, (unsigned long long)dropped);
+    free(sn);
     if (!ok) {
         lx_buf_free(&b);
         return NULL;

@@ -12,6 +12,11 @@
 
 #include "core/error.h"
 
+typedef struct queued {
+    void *item;
+    size_t n_spans;
+} queued;
+
 struct lx_otlp {
     /* set once */
     char *url;                 /* {endpoint}/v1/traces */
@@ -20,12 +25,14 @@ struct lx_otlp {
     lx_http_client *client;
     size_t max_queue, max_batch;
     int64_t flush_ms, timeout_ms;
+    lx_otlp_item_ops ops;
     pthread_t thread;
     /* guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    json_t **ring;             /* max_queue slots */
-    size_t head, n;
+    queued *ring;              /* max_queue slots (an item makes at least one span) */
+    size_t head, n;            /* items */
+    size_t n_spans;            /* spans the queued items make */
     bool stopping;
     struct timespec oldest;    /* when the oldest queued span arrived (CLOCK_MONOTONIC) */
     lx_otlp_stats stats;
@@ -78,6 +85,15 @@ static int64_t ms_since(const struct timespec *t) {
     return (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* Takes the oldest item off the queue. Under mu, with n > 0. */
+static queued pop(lx_otlp *o) {
+    queued q = o->ring[o->head];
+    o->head = (o->head + 1) % o->max_queue;
+    o->n--;
+    o->n_spans -= q.n_spans;
+    return q;
+}
+
 static void *exporter_main(void *arg) {
     lx_otlp *o = arg;
     bool last_failed = false;
@@ -85,7 +101,7 @@ static void *exporter_main(void *arg) {
     for (;;) {
         while (!o->stopping && o->n == 0) pthread_cond_wait(&o->cv, &o->mu);
         /* A partial batch waits for more spans until its oldest one is flush_ms old. */
-        while (!o->stopping && o->n > 0 && o->n < o->max_batch) {
+        while (!o->stopping && o->n > 0 && o->n_spans < o->max_batch) {
             int64_t left = o->flush_ms - ms_since(&o->oldest);
             if (left <= 0) break;
             struct timespec until;
@@ -106,28 +122,31 @@ static void *exporter_main(void *arg) {
          * instead of waiting out a timeout per batch. */
         if (o->stopping && last_failed) {
             while (o->n) {
-                json_decref(o->ring[o->head]);
-                o->head = (o->head + 1) % o->max_queue;
-                o->n--;
-                o->stats.dropped++;
+                queued q = pop(o);
+                o->stats.dropped += q.n_spans;
+                o->ops.release(q.item);
             }
             break;
         }
-        json_t *batch = json_array();
-        size_t taken = 0;
-        while (o->n && taken < o->max_batch) {
-            json_t *s = o->ring[o->head];
-            o->head = (o->head + 1) % o->max_queue;
-            o->n--;
-            taken++;
-            if (batch) json_array_append_new(batch, s);
-            else json_decref(s);
+        /* Up to max_batch spans' worth of items (always at least one item). */
+        queued batch[LX_OTLP_DEFAULT_BATCH * 4];
+        size_t n_items = 0, taken = 0;
+        size_t cap = sizeof batch / sizeof batch[0];
+        while (o->n && n_items < cap && (n_items == 0 || taken + o->ring[o->head].n_spans <= o->max_batch)) {
+            batch[n_items] = pop(o);
+            taken += batch[n_items++].n_spans;
         }
         clock_gettime(CLOCK_MONOTONIC, &o->oldest); /* the rest waits a full period from now */
-        o->stats.queued = o->n;
         pthread_mutex_unlock(&o->mu);
-        bool ok = batch && post_batch(o, batch);
-        json_decref(batch);
+        /* The JSON is made here, off the threads that run executions. */
+        json_t *spans = json_array();
+        bool ok = spans != NULL;
+        for (size_t i = 0; i < n_items; i++) {
+            if (ok) ok = o->ops.to_spans(batch[i].item, spans);
+            o->ops.release(batch[i].item);
+        }
+        ok = ok && post_batch(o, spans);
+        json_decref(spans);
         pthread_mutex_lock(&o->mu);
         last_failed = !ok;
         if (ok) {
@@ -137,7 +156,6 @@ static void *exporter_main(void *arg) {
             o->stats.failed_batches++;
         }
     }
-    o->stats.queued = 0;
     pthread_mutex_unlock(&o->mu);
     return NULL;
 }
@@ -163,7 +181,8 @@ llmux_status lx_otlp_start(const lx_otlp_params *p, lx_otlp **out, llmux_error_i
     const char *ep = p->endpoint;
     if (!ep || !(strncmp(ep, "http://", 7) == 0 || strncmp(ep, "https://", 8) == 0) || strlen(ep) > 2000)
         return lx_error(err, LLMUX_E_CONFIGURATION, "telemetry.otlp_endpoint: expected an http:// or https:// URL");
-    if (!p->client) return lx_error(err, LLMUX_E_CONFIGURATION, "the OTLP exporter needs an HTTP client");
+    if (!p->client || !p->ops.to_spans || !p->ops.release)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "the OTLP exporter needs an HTTP client and item operations");
     lx_otlp *o = calloc(1, sizeof *o);
     if (!o) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory starting the OTLP exporter");
     size_t n = strlen(ep);
@@ -175,6 +194,7 @@ llmux_status lx_otlp_start(const lx_otlp_params *p, lx_otlp **out, llmux_error_i
     }
     o->service_name = dup_str(p->service_name ? p->service_name : "llmux");
     o->client = p->client;
+    o->ops = p->ops;
     o->max_queue = p->max_queue ? p->max_queue : LX_OTLP_DEFAULT_QUEUE;
     o->max_batch = p->max_batch ? p->max_batch : LX_OTLP_DEFAULT_BATCH;
     o->flush_ms = p->flush_ms > 0 ? p->flush_ms : LX_OTLP_DEFAULT_FLUSH_MS;
@@ -204,34 +224,34 @@ void lx_otlp_stop(lx_otlp *o) {
     pthread_cond_broadcast(&o->cv);
     pthread_mutex_unlock(&o->mu);
     pthread_join(o->thread, NULL);
-    while (o->n) { /* the thread drains the queue; this is only for safety */
-        json_decref(o->ring[o->head]);
-        o->head = (o->head + 1) % o->max_queue;
-        o->n--;
-    }
+    while (o->n) o->ops.release(pop(o).item); /* the thread drained the queue; only for safety */
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);
     otlp_free(o);
 }
 
-bool lx_otlp_enqueue(lx_otlp *o, json_t *span) {
-    if (!o || !span) {
-        json_decref(span);
+bool lx_otlp_enqueue(lx_otlp *o, void *item, size_t n_spans) {
+    if (!o) return false;
+    if (n_spans == 0) n_spans = 1;
+    if (!item) { /* the caller could not copy its execution (out of memory): count the loss */
+        pthread_mutex_lock(&o->mu);
+        o->stats.dropped += n_spans;
+        pthread_mutex_unlock(&o->mu);
         return false;
     }
     pthread_mutex_lock(&o->mu);
-    bool ok = !o->stopping && o->n < o->max_queue;
+    bool ok = !o->stopping && o->n < o->max_queue && o->n_spans + n_spans <= o->max_queue;
     if (ok) {
         if (o->n == 0) clock_gettime(CLOCK_MONOTONIC, &o->oldest);
-        o->ring[(o->head + o->n) % o->max_queue] = span;
+        o->ring[(o->head + o->n) % o->max_queue] = (queued){.item = item, .n_spans = n_spans};
         o->n++;
-        o->stats.queued = o->n;
-        if (o->n == 1 || o->n >= o->max_batch) pthread_cond_signal(&o->cv);
+        o->n_spans += n_spans;
+        if (o->n == 1 || o->n_spans >= o->max_batch) pthread_cond_signal(&o->cv);
     } else {
-        o->stats.dropped++;
+        o->stats.dropped += n_spans;
     }
     pthread_mutex_unlock(&o->mu);
-    if (!ok) json_decref(span);
+    if (!ok) o->ops.release(item);
     return ok;
 }
 
@@ -240,7 +260,7 @@ lx_otlp_stats lx_otlp_get_stats(lx_otlp *o) {
     if (!o) return s;
     pthread_mutex_lock(&o->mu);
     s = o->stats;
-    s.queued = o->n;
+    s.queued = o->n_spans;
     pthread_mutex_unlock(&o->mu);
     return s;
 }

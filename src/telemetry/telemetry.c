@@ -46,6 +46,9 @@ struct lx_telemetry {
     uint64_t seen_log_failed;
 };
 
+static bool item_spans(const void *item, json_t *spans);
+static void item_release(void *item);
+
 static int define_all(lx_telemetry *t) {
     static const char *const l_mps[] = {"model", "provider", "status", NULL};
     static const char *const l_m[] = {"model", NULL};
@@ -92,7 +95,8 @@ llmux_status lx_telemetry_create(const lx_telemetry_params *p, lx_telemetry **ou
     if (st == LLMUX_OK && p && p->otlp_endpoint && *p->otlp_endpoint) {
         lx_otlp_params op = {.endpoint = p->otlp_endpoint, .client = p->client, .ca_bundle = p->ca_bundle,
                              .max_queue = p->otlp_max_queue, .max_batch = p->otlp_max_batch,
-                             .flush_ms = p->otlp_flush_ms, .timeout_ms = p->otlp_timeout_ms};
+                             .flush_ms = p->otlp_flush_ms, .timeout_ms = p->otlp_timeout_ms,
+                             .ops = {.to_spans = item_spans, .release = item_release}};
         st = lx_otlp_start(&op, &t->otlp, err);
     }
     if (st != LLMUX_OK) {
@@ -299,13 +303,67 @@ static void common_attrs(json_t *attrs, const char *operation, const char *provi
     attr_str(attrs, "gen_ai.system", provider);
 }
 
-static void export_spans(lx_telemetry *t, const lx_tel_execution *x) {
+/* An execution as the exporter queue holds it: one allocation with the attempts and every
+ * string packed after the struct. */
+typedef struct tel_item {
+    lx_tel_execution x;
+    lx_tel_attempt attempts[];
+} tel_item;
+
+static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+/* Copies s into *pool (advancing it); NULL stays NULL. */
+static const char *pool_dup(char **pool, const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = *pool;
+    memcpy(d, s, n);
+    *pool += n;
+    return d;
+}
+
+static tel_item *item_copy(const lx_tel_execution *x) {
+    size_t strings = slen(x->execution_id) + slen(x->request_id) + slen(x->key_name) + slen(x->requested_model) +
+                     slen(x->model) + slen(x->provider) + slen(x->operation) + slen(x->error);
+    for (size_t i = 0; i < x->n_attempts; i++) {
+        const lx_tel_attempt *a = &x->attempts[i];
+        strings += slen(a->target) + slen(a->provider) + slen(a->model) + slen(a->error);
+    }
+    tel_item *it = malloc(sizeof *it + x->n_attempts * sizeof(lx_tel_attempt) + strings);
+    if (!it) return NULL;
+    char *pool = (char *)(it->attempts + x->n_attempts);
+    it->x = *x;
+    it->x.execution_id = pool_dup(&pool, x->execution_id);
+    it->x.request_id = pool_dup(&pool, x->request_id);
+    it->x.key_name = pool_dup(&pool, x->key_name);
+    it->x.requested_model = pool_dup(&pool, x->requested_model);
+    it->x.model = pool_dup(&pool, x->model);
+    it->x.provider = pool_dup(&pool, x->provider);
+    it->x.operation = pool_dup(&pool, x->operation);
+    it->x.error = pool_dup(&pool, x->error);
+    for (size_t i = 0; i < x->n_attempts; i++) {
+        lx_tel_attempt *a = &it->attempts[i];
+        *a = x->attempts[i];
+        a->target = pool_dup(&pool, a->target);
+        a->provider = pool_dup(&pool, a->provider);
+        a->model = pool_dup(&pool, a->model);
+        a->error = pool_dup(&pool, a->error);
+    }
+    it->x.attempts = it->attempts;
+    return it;
+}
+
+static void item_release(void *item) { free(item); }
+
+/* On the exporter thread: the execution's span and one child span per attempt. */
+static bool item_spans(const void *item, json_t *spans) {
+    const lx_tel_execution *x = &((const tel_item *)item)->x;
     char trace_id[33], root_id[17], name[320];
     random_hex(trace_id, 16);
     random_hex(root_id, 8);
     const char *op = x->operation ? x->operation : "chat";
     json_t *attrs = json_array();
-    if (!attrs) return;
+    if (!attrs) return false;
     common_attrs(attrs, op, x->provider);
     attr_str(attrs, "gen_ai.request.model", x->requested_model);
     attr_str(attrs, "gen_ai.response.model", x->model);
@@ -321,14 +379,14 @@ static void export_spans(lx_telemetry *t, const lx_tel_execution *x) {
     snprintf(name, sizeof name, "%s %.256s", op, x->requested_model ? x->requested_model : "");
     /* The execution: INTERNAL (1); each attempt calls a provider: CLIENT (3), a local model:
      * INTERNAL. */
-    lx_otlp_enqueue(t->otlp, span_new(trace_id, root_id, NULL, name, 1, x->started_at_ms, x->latency_ms, x->status,
-                                      x->error, attrs));
+    json_t *root = span_new(trace_id, root_id, NULL, name, 1, x->started_at_ms, x->latency_ms, x->status, x->error, attrs);
+    if (!root || json_array_append_new(spans, root) != 0) return false;
     for (size_t i = 0; i < x->n_attempts; i++) {
         const lx_tel_attempt *a = &x->attempts[i];
         char span_id[17];
         random_hex(span_id, 8);
         json_t *aa = json_array();
-        if (!aa) return;
+        if (!aa) return false;
         common_attrs(aa, op, a->provider);
         attr_str(aa, "gen_ai.request.model", a->model);
         if (a->status == LLMUX_OK) attr_str(aa, "gen_ai.response.model", a->model);
@@ -338,9 +396,21 @@ static void export_spans(lx_telemetry *t, const lx_tel_execution *x) {
         attr_int(aa, "llmux.attempt", (int64_t)i);
         snprintf(name, sizeof name, "%s %.256s", op, a->model ? a->model : "");
         bool local = a->provider && strcmp(a->provider, "local") == 0;
-        lx_otlp_enqueue(t->otlp, span_new(trace_id, span_id, root_id, name, local ? 1 : 3, a->started_at_ms,
-                                          a->duration_ms, a->status, a->error, aa));
+        json_t *sp = span_new(trace_id, span_id, root_id, name, local ? 1 : 3, a->started_at_ms, a->duration_ms,
+                              a->status, a->error, aa);
+        if (!sp || json_array_append_new(spans, sp) != 0) return false;
     }
+    return true;
+}
+
+static void export_spans(lx_telemetry *t, const lx_tel_execution *x) {
+    tel_item *it = item_copy(x);
+    if (!it) {
+        /* Counted like a full queue: the spans are lost, the request is not. */
+        lx_otlp_enqueue(t->otlp, NULL, 1 + x->n_attempts);
+        return;
+    }
+    lx_otlp_enqueue(t->otlp, it, 1 + x->n_attempts);
 }
 
 void lx_telemetry_execution(lx_telemetry *t, const lx_tel_execution *x) {
