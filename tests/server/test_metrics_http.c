@@ -36,6 +36,46 @@ static void test_metrics_after_a_request(void **state) {
     assert_non_null(strstr(r.body, "\nvllm:prompt_tokens_total{model_name=\"openai/gpt-4o-mini\"} 11\n"));
     assert_non_null(strstr(r.body, "\nllmux_executions_in_flight 0\n"));
     free(r.body);
+    /* A local model: its queue time and its (now empty) queue. */
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    get_metrics(&f, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\nllmux_requests_total{model=\"" SF_LOCAL "\",provider=\"local\",status=\"ok\"} 1\n"));
+    assert_non_null(strstr(r.body, "\nvllm:request_queue_time_seconds_count{model_name=\"" SF_LOCAL "\"} 1\n"));
+    if (!strstr(r.body, "\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} 0\n")) fail_msg("%s", r.body);
+    free(r.body);
+    /* Four requests at once on the one engine thread: while the first runs, the rest wait. */
+    llmux_part part = {.type = LLMUX_PART_TEXT, .text = "hi"};
+    llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = &part, .n_parts = 1};
+    llmux_request req = llmux_request_default();
+    req.model = SF_LOCAL;
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.sampling.max_tokens = 32;
+    llmux_execution *ex[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(llmux_submit(f.rt, &req, NULL, &ex[i], NULL), LLMUX_OK);
+    get_metrics(&f, NULL, &r);
+    const char *depth = strstr(r.body, "\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} ");
+    assert_non_null(depth);
+    long waiting = strtol(depth + strlen("\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} "), NULL, 10);
+    assert_true(waiting >= 1 && waiting <= 4);
+    const char *inflight = strstr(r.body, "\nllmux_executions_in_flight ");
+    assert_non_null(inflight);
+    assert_true(strtol(inflight + strlen("\nllmux_executions_in_flight "), NULL, 10) >= 1);
+    free(r.body);
+    for (int i = 0; i < 4; i++) {
+        llmux_response *resp = NULL;
+        llmux_execution_wait(ex[i], &resp, NULL);
+        llmux_response_free(resp);
+        llmux_execution_free(ex[i]);
+    }
+    get_metrics(&f, NULL, &r);
+    assert_non_null(strstr(r.body, "\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} 0\n"));
+    assert_non_null(strstr(r.body, "\nllmux_executions_in_flight 0\n"));
+    free(r.body);
     /* Only GET. */
     memset(&r, 0, sizeof r);
     assert_int_equal(sf_http(&f, "POST", "/metrics", "{}", 2, NULL, &r), CURLE_OK);
