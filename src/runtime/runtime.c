@@ -522,16 +522,19 @@ llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *le
     if (text) *text = NULL;
     if (len) *len = 0;
     if (!rt || !text) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_metrics_prometheus: rt and text are required");
-    /* The local queues are read now rather than tracked on every enqueue. */
-    pthread_mutex_lock(&rt->lock);
-    lx_telemetry_queues_begin(rt->telemetry);
-    for (size_t i = 0; i < rt->n_models; i++) {
-        const char *name = lx_model_name(rt->models[i]->model);
-        char label[300];
-        snprintf(label, sizeof label, "local/%.250s", name ? name : "");
-        lx_telemetry_queue_depth(rt->telemetry, label, lx_worker_queued(rt->models[i]->worker));
+    /* The local queues are read now rather than tracked on every enqueue. rt->lock is also held
+     * through a model load (seconds): a scrape, which may run on the loop thread, never waits for
+     * one and keeps the depths it reported last instead. */
+    if (pthread_mutex_trylock(&rt->lock) == 0) {
+        lx_telemetry_queues_begin(rt->telemetry);
+        for (size_t i = 0; i < rt->n_models; i++) {
+            const char *name = lx_model_name(rt->models[i]->model);
+            char label[300];
+            snprintf(label, sizeof label, "local/%.250s", name ? name : "");
+            lx_telemetry_queue_depth(rt->telemetry, label, lx_worker_queued(rt->models[i]->worker));
+        }
+        pthread_mutex_unlock(&rt->lock);
     }
-    pthread_mutex_unlock(&rt->lock);
     *text = lx_telemetry_render(rt->telemetry, len);
     if (!*text) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering the metrics");
     return LLMUX_OK;
