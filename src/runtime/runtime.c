@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -523,9 +524,17 @@ llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *le
     if (len) *len = 0;
     if (!rt || !text) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_metrics_prometheus: rt and text are required");
     /* The local queues are read now rather than tracked on every enqueue. rt->lock is also held
-     * through a model load (seconds): a scrape, which may run on the loop thread, never waits for
-     * one and keeps the depths it reported last instead. */
-    if (pthread_mutex_trylock(&rt->lock) == 0) {
+     * through a model load (seconds): a scrape, which may run on the loop thread, waits at most
+     * 10 ms for it (other holders keep it for microseconds) and otherwise keeps the depths it
+     * reported last. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 10 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&rt->lock, &until) == 0) {
         lx_telemetry_queues_begin(rt->telemetry);
         for (size_t i = 0; i < rt->n_models; i++) {
             const char *name = lx_model_name(rt->models[i]->model);
