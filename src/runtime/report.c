@@ -8,8 +8,10 @@
 #include "runtime/runtime_internal.h"
 #include "telemetry/telemetry.h"
 
+/* The metadata value of key. A refused request may carry a NULL array with a count (that is why
+ * it was refused): looked at only when the array is there. */
 static const char *meta(const llmux_request *req, const char *key) {
-    for (size_t i = 0; req && i < req->n_metadata; i++)
+    for (size_t i = 0; req && req->metadata && i < req->n_metadata; i++)
         if (req->metadata[i].key && strcmp(req->metadata[i].key, key) == 0) return req->metadata[i].value;
     return NULL;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 
 /* A scrape larger than this is refused rather than grown without end (16384 series x 64
  * families would not fit: the series cap makes the real size far smaller). */
@@ -67,6 +68,36 @@ static size_t cut_len(const char *v) {
 }
 
 static void fmt_value(double v, char *out, size_t size);
+
+/* Label values must be UTF-8 (the exposition format is): a value cut to LX_METRICS_MAX_VALUE
+ * that is not valid UTF-8 has each byte >= 0x80 replaced by '?', in buf. Returns the value to
+ * use (v itself when it is fine). NULL is "". */
+static const char *norm_value(const char *v, char buf[LX_METRICS_MAX_VALUE + 1]) {
+    if (!v) return "";
+    size_t n = strlen(v);
+    if (n <= LX_METRICS_MAX_VALUE && lx_utf8_valid(v, n)) return v;
+    if (n > LX_METRICS_MAX_VALUE) {
+        n = LX_METRICS_MAX_VALUE;
+        while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    if (!lx_utf8_valid(buf, n))
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)buf[i] >= 0x80) buf[i] = '?';
+    return buf;
+}
+
+/* The label values of one update, normalized (norm_value), in bufs. */
+typedef struct norm_values {
+    const char *v[LX_METRICS_MAX_LABELS];
+    char bufs[LX_METRICS_MAX_LABELS][LX_METRICS_MAX_VALUE + 1];
+} norm_values;
+
+static const char *const *normalize(size_t n_labels, const char *const *values, norm_values *nv) {
+    for (size_t i = 0; i < n_labels; i++) nv->v[i] = norm_value(values ? values[i] : NULL, nv->bufs[i]);
+    return nv->v;
+}
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
@@ -271,6 +302,8 @@ void lx_metrics_add(lx_metrics *m, int fam, const char *const *values, double de
     family *f = fam_of(m, fam, LX_METRIC_COUNTER);
     if (!f) f = fam_of(m, fam, LX_METRIC_GAUGE);
     if (!f || isnan(delta) || (f->type == LX_METRIC_COUNTER && delta < 0)) return;
+    norm_values nv;
+    values = normalize(f->n_labels, values, &nv);
     pthread_mutex_lock(&m->mu);
     series *s = find_series(m, f, values);
     if (s) s->value += delta;
@@ -280,6 +313,8 @@ void lx_metrics_add(lx_metrics *m, int fam, const char *const *values, double de
 void lx_metrics_set(lx_metrics *m, int fam, const char *const *values, double value) {
     family *f = fam_of(m, fam, LX_METRIC_GAUGE);
     if (!f) return;
+    norm_values nv;
+    values = normalize(f->n_labels, values, &nv);
     pthread_mutex_lock(&m->mu);
     series *s = find_series(m, f, values);
     if (s) s->value = value;
@@ -300,6 +335,8 @@ void lx_metrics_observe(lx_metrics *m, int fam, const char *const *values, doubl
     /* The first bucket whose upper bound holds value (le is inclusive); the last is +Inf. */
     size_t b = 0;
     while (b < f->n_bounds && value > f->bounds[b]) b++;
+    norm_values nv;
+    values = normalize(f->n_labels, values, &nv);
     pthread_mutex_lock(&m->mu);
     series *s = find_series(m, f, values);
     if (s) {
@@ -316,8 +353,9 @@ static uint64_t bound_hash_at(void *ctx, size_t i) {
 }
 
 const char *lx_metrics_bound(lx_metrics *m, const char *value) {
-    if (!value) value = "";
     if (!m) return "other";
+    char nbuf[LX_METRICS_MAX_VALUE + 1];
+    value = norm_value(value, nbuf);
     /* A known value is found without allocating: this runs on every update. */
     size_t vn = cut_len(value);
     uint64_t h = fnv1a(14695981039346656037ull, value, vn);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "telemetry/exec_log.h"
 #include "telemetry/metrics.h"
 #include "telemetry/otlp.h"
@@ -173,7 +174,17 @@ static void update_metrics(lx_telemetry *t, const lx_tel_execution *x) {
 /* ------------------------------------------------------------------ log line */
 
 static void set_str(json_t *o, const char *k, const char *v) {
-    if (v && *v) json_object_set_new(o, k, json_string(v));
+    if (!v || !*v) return;
+    json_t *s = json_string(v);
+    if (!s) { /* not UTF-8 (a refused request's model, say): bytes >= 0x80 shown as '?' */
+        char *c = strdup(v);
+        if (!c) return;
+        for (char *p = c; *p; p++)
+            if ((unsigned char)*p >= 0x80) *p = '?';
+        s = json_string(c);
+        free(c);
+    }
+    json_object_set_new(o, k, s);
 }
 
 static void set_ms(json_t *o, const char *k, double v) {
@@ -312,13 +323,17 @@ typedef struct tel_item {
 
 static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
 
-/* Copies s into *pool (advancing it); NULL stays NULL. */
+/* Copies s into *pool (advancing it); NULL stays NULL. JSON strings must be UTF-8: a copy that
+ * is not has each byte >= 0x80 replaced by '?', so one odd request cannot fail a whole batch. */
 static const char *pool_dup(char **pool, const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;
     char *d = *pool;
     memcpy(d, s, n);
     *pool += n;
+    if (!lx_utf8_valid(d, n - 1))
+        for (size_t i = 0; i + 1 < n; i++)
+            if ((unsigned char)d[i] >= 0x80) d[i] = '?';
     return d;
 }
 

@@ -63,6 +63,12 @@ static void otlp_receiver_on_request(struct evhttp_request *req, void *arg) {
     evbuffer_free(b);
 }
 
+static void otlp_receiver_break(evutil_socket_t fd, short what, void *base) {
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(base);
+}
+
 static void *otlp_receiver_main(void *arg) {
     event_base_dispatch(((otlp_receiver *)arg)->base);
     return NULL;
@@ -108,7 +114,11 @@ static inline size_t otlp_receiver_wait(otlp_receiver *r, size_t n, int ms) {
 }
 
 static inline void otlp_receiver_stop(otlp_receiver *r) {
-    event_base_loopbreak(r->base);
+    /* A break requested from here is lost when the loop thread has not entered its loop yet (the
+     * loop clears the flag when it starts): a zero timeout queued on the base breaks the loop
+     * from inside, whenever it runs. */
+    struct timeval now = {0, 0};
+    event_base_once(r->base, -1, EV_TIMEOUT, otlp_receiver_break, r->base, &now);
     pthread_join(r->thread, NULL);
     evhttp_free(r->http);
     event_base_free(r->base);

@@ -92,12 +92,15 @@ static void test_lines_and_fields(void **state) {
     char path[128];
     snprintf(path, sizeof path, "%s/exec.log", g_dir);
     lx_telemetry *t = open_tel(path, LLMUX_LOG_INFO);
-    lx_tel_execution a = ok_execution(), b = failed_execution();
+    lx_tel_execution a = ok_execution(), b = failed_execution(), c = failed_execution();
+    c.requested_model = "bad\xff-model"; /* a refused request's model need not be UTF-8 */
     lx_telemetry_execution(t, &a);
     lx_telemetry_execution(t, &b);
+    lx_telemetry_execution(t, &c);
     lx_telemetry_destroy(t);
     json_t *lines = read_lines(path);
-    assert_int_equal(json_array_size(lines), 2);
+    assert_int_equal(json_array_size(lines), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 2), "model")), "bad?-model");
     json_t *o = json_array_get(lines, 0);
     assert_string_equal(json_string_value(json_object_get(o, "msg")), "execution");
     assert_string_equal(json_string_value(json_object_get(o, "level")), "info");

@@ -173,6 +173,25 @@ static void test_series_cap_and_cut(void **state) {
     lx_metrics_destroy(m);
 }
 
+/* The exposition format is UTF-8: a value that is not has its high bytes shown as '?', and the
+ * same bytes always land in the same series. */
+static void test_invalid_utf8(void **state) {
+    (void)state;
+    lx_metrics *m = lx_metrics_create(16);
+    const char *const labels[] = {"model", NULL};
+    int c = lx_metrics_define(m, "u_total", "U.", LX_METRIC_COUNTER, labels, NULL, 0);
+    const char *bad[] = {"a\xff\xfe"}, *good[] = {"caf\xc3\xa9"};
+    lx_metrics_add(m, c, bad, 1);
+    lx_metrics_add(m, c, bad, 1);
+    lx_metrics_add(m, c, good, 1);
+    assert_string_equal(lx_metrics_bound(m, "x\xc3"), "x?");
+    char *t = render(m);
+    assert_non_null(strstr(t, "u_total{model=\"a??\"} 2\n"));
+    assert_non_null(strstr(t, "u_total{model=\"caf\xc3\xa9\"} 1\n"));
+    free(t);
+    lx_metrics_destroy(m);
+}
+
 static void test_invalid_definitions(void **state) {
     (void)state;
     lx_metrics *m = lx_metrics_create(16);
@@ -262,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_histogram),          cmocka_unit_test(test_cardinality_cap),
         cmocka_unit_test(test_series_cap_and_cut), cmocka_unit_test(test_invalid_definitions),
         cmocka_unit_test(test_concurrent_updates), cmocka_unit_test(test_gauge_reset),
+        cmocka_unit_test(test_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,15 @@ static void test_spans_and_attributes(void **state) {
     lx_telemetry_execution(t, &x);
     /* Sent within the flush period, without waiting for a full batch or the shutdown. */
     assert_int_equal(otlp_receiver_wait(&r, 3, 5000), 3);
+    /* Not UTF-8: still sent (high bytes as '?'), never failing its batch. */
+    lx_tel_execution odd = execution();
+    odd.requested_model = "odd\xfe";
+    odd.n_attempts = 0;
+    lx_telemetry_execution(t, &odd);
+    assert_int_equal(otlp_receiver_wait(&r, 4, 5000), 4);
+    pthread_mutex_lock(&r.mu);
+    assert_non_null(span_named(r.spans, "chat odd?"));
+    pthread_mutex_unlock(&r.mu);
     pthread_mutex_lock(&r.mu);
     assert_string_equal(r.path, "/v1/traces");
     assert_string_equal(r.content_type, "application/json");
@@ -110,10 +119,10 @@ static void test_spans_and_attributes(void **state) {
     for (int i = 0; i < 500; i++) {
         free(text);
         text = lx_telemetry_render(t, NULL);
-        if (strstr(text, "\nllmux_otlp_spans_exported_total 3\n")) break;
+        if (strstr(text, "\nllmux_otlp_spans_exported_total 4\n")) break;
         usleep(10000);
     }
-    assert_non_null(strstr(text, "\nllmux_otlp_spans_exported_total 3\n"));
+    assert_non_null(strstr(text, "\nllmux_otlp_spans_exported_total 4\n"));
     assert_non_null(strstr(text, "\nllmux_otlp_spans_dropped_total 0\n"));
     free(text);
     lx_telemetry_destroy(t);
