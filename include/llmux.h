@@ -547,6 +547,15 @@ typedef struct llmux_runtime_params {
                                       none. Copied. */
     bool records_omit_bodies;      /* false (default): the request (needed by replay) and the
                                       response text are stored; true: neither */
+    /* Telemetry (docs/telemetry.md); metrics are always kept (llmux_metrics_prometheus). */
+    const char *telemetry_log;     /* one JSON line per execution: NULL or "off" = none, "stderr",
+                                      or a file path (created 0600, appended to). Copied. A file
+                                      that cannot be opened: LLMUX_E_CONFIGURATION */
+    llmux_log_level telemetry_log_level; /* least severe execution line written (successes are
+                                      INFO, failures ERROR; DEBUG adds each attempt); default INFO */
+    const char *otlp_endpoint;     /* OpenTelemetry traces over OTLP/HTTP JSON, POSTed in batches to
+                                      {otlp_endpoint}/v1/traces; NULL = none. Copied. Not an
+                                      http(s) URL: LLMUX_E_CONFIGURATION */
 } llmux_runtime_params;
 
 LLMUX_API llmux_runtime_params llmux_runtime_default_params(void);
@@ -619,6 +628,14 @@ LLMUX_API llmux_status llmux_run(llmux_runtime *rt, const llmux_request *req, co
  * retryable failures is skipped for cooldown_ms (while its alias has another target left), then
  * one request probes it: success heals it, failure starts a new period. Thread-safe. */
 LLMUX_API llmux_status llmux_runtime_targets(llmux_runtime *rt, char **json, llmux_error_info *err);
+
+/* The runtime's metrics in the Prometheus text exposition format (version 0.0.4): executions,
+ * attempts, retries, fallbacks, errors, latency histograms, tokens, cost, executions in flight,
+ * local queue depth, trace export counters (docs/telemetry.md lists every metric). *text is
+ * NUL-terminated and owned by the caller (llmux_free); *len (len may be NULL) is its length.
+ * LLMUX_E_OUT_OF_MEMORY, or LLMUX_E_INVALID_REQUEST when rt or text is NULL. Thread-safe; costs
+ * about a microsecond per series (a scrape of a busy gateway takes well under a millisecond). */
+LLMUX_API llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *len, llmux_error_info *err);
 
 /* ------------------------------------------------- asynchronous executions */
 

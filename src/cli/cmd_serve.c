@@ -30,10 +30,10 @@ static void serve_usage(FILE *f) {
             "\n"
             "Serves the OpenAI Chat Completions API (POST /v1/chat/completions) and the Anthropic\n"
             "Messages API (POST /v1/messages), with streaming (SSE), plus POST /v1/completions,\n"
-            "POST /v1/embeddings, POST /v1/messages/count_tokens, GET /v1/models and GET /health.\n"
-            "Models: the bundled one as local/<name>, the aliases of llmux.yaml, local\n"
-            "models in the model directories (local/NAME) and every provider whose key is set\n"
-            "(provider/model). docs/server.md describes the API.\n"
+            "POST /v1/embeddings, POST /v1/messages/count_tokens, GET /v1/models, GET /health and\n"
+            "GET /metrics (Prometheus; docs/telemetry.md). Models: the bundled one as local/<name>,\n"
+            "the aliases of llmux.yaml, local models in the model directories (local/NAME) and every\n"
+            "provider whose key is set (provider/model). docs/server.md describes the API.\n"
             "\n"
             "options:\n"
             "      --listen HOST:PORT   address to listen on (default: server.listen of llmux.yaml,\n"
@@ -217,6 +217,7 @@ int cli_cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     llmux_runtime *rt = NULL;
+    o.telemetry = true; /* llmux.yaml's telemetry: section (docs/telemetry.md) */
     int code = cli_req_runtime(&o, NULL, &rt);
     if (code != 0) {
         cli_req_opts_free(&o);
@@ -271,6 +272,7 @@ int cli_cmd_serve(int argc, char **argv) {
     }
     sp.models = (const char *const *)ids.ids;
     sp.n_models = ids.n;
+    sp.metrics_key = lx_config_metrics_key(o.cfg);
 
     lx_server *srv = NULL;
     lx_ipc_server *ipc = NULL;

@@ -208,6 +208,7 @@ int cli_req_runtime(cli_req_opts *o, const char *model, llmux_runtime **rt) {
     if (o->threads) rp.n_threads = (int32_t)o->threads; /* the flags win over local.threads / ctx */
     if (o->n_ctx) rp.n_ctx = (int32_t)o->n_ctx;
     rp.progress = cli_progress;
+    if (o->telemetry) lx_config_telemetry_params(o->cfg, &rp);
     /* Every run is recorded (llmux records, llmux replay): the configured database, else the
      * default one. The default is best effort: when it cannot be opened (a read-only home), the
      * run goes on without records after a warning; a configured one that fails is an error. */

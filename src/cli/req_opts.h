@@ -28,6 +28,7 @@ typedef struct cli_req_opts {
     const char *config_path; /* --config; NULL = discovery (docs/configuration.md) */
     struct lx_config *cfg;   /* loaded by cli_req_config; NULL = no file; freed by cli_req_opts_free */
     bool cfg_loaded;
+    bool telemetry;          /* apply llmux.yaml's telemetry: section (llmux serve) */
 } cli_req_opts;
 
 /* Everything unset. */

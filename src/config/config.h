@@ -89,6 +89,12 @@ typedef struct lx_config_server_settings {
 
 /* Fills *out from cfg (borrowed: cfg must outlive its use); all zero when cfg is NULL. */
 void lx_config_server(const lx_config *cfg, lx_config_server_settings *out);
+/* Overlays `telemetry:` onto *out: telemetry_log, telemetry_log_level, otlp_endpoint (borrowed
+ * from cfg). Separate from lx_config_runtime_params: `llmux serve` reports telemetry, one-shot
+ * commands do not. */
+void lx_config_telemetry_params(const lx_config *cfg, llmux_runtime_params *out);
+/* telemetry.metrics_key, resolved (a secret: borrowed, never print it); NULL when unset. */
+const char *lx_config_metrics_key(const lx_config *cfg);
 
 /* The `prices:` entries as catalog entries for llmux_catalog_add (ids "provider/model", unknown
  * prices NaN, lengths -1). Borrowed from cfg; *n = 0 when there are none. */

@@ -179,6 +179,15 @@ struct lx_config {
     bool has_server;
     const char *server_listen;  /* server.listen ("HOST:PORT"); NULL = unset */
     lx_config_server_settings server; /* server.keys, cors_origins, limits (schema_server.c) */
+
+    bool has_telemetry;
+    const char *telemetry_log;  /* "stderr", "off" or a resolved path; NULL = unset */
+    bool has_telemetry_log_level;
+    llmux_log_level telemetry_log_level;
+    const char *otlp_endpoint;  /* NULL = unset */
+    const char *otlp_endpoint_env; /* it came from env:VAR (may hold a token: not printed) */
+    const char *metrics_key;    /* a secret: never printed; NULL = /metrics needs no key */
+    const char *metrics_key_env;
 };
 
 /* Sections (schema.c, schema_models.c). Each takes the section's value node with the path

@@ -154,6 +154,15 @@ void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out) {
     }
 }
 
+void lx_config_telemetry_params(const lx_config *cfg, llmux_runtime_params *out) {
+    if (!cfg || !out) return;
+    if (cfg->telemetry_log) out->telemetry_log = cfg->telemetry_log;
+    if (cfg->has_telemetry_log_level) out->telemetry_log_level = cfg->telemetry_log_level;
+    if (cfg->otlp_endpoint) out->otlp_endpoint = cfg->otlp_endpoint;
+}
+
+const char *lx_config_metrics_key(const lx_config *cfg) { return cfg ? cfg->metrics_key : NULL; }
+
 void lx_config_prices(const lx_config *cfg, const llmux_model_info **out, size_t *n) {
     *out = cfg ? cfg->prices : NULL;
     *n = cfg ? cfg->n_prices : 0;

@@ -179,4 +179,16 @@ void lx_config_print(const lx_config *cfg, FILE *f) {
         if (ss->max_body_bytes) fprintf(f, "  max_body_bytes: %lld\n", (long long)ss->max_body_bytes);
         if (ss->max_streams_per_key) fprintf(f, "  max_streams_per_key: %lld\n", (long long)ss->max_streams_per_key);
     }
+    if (cfg->has_telemetry) {
+        static const char *const levels[] = {"debug", "info", "warn", "error"};
+        fprintf(f, "telemetry: log %s, log_level %s, otlp_endpoint ", cfg->telemetry_log ? cfg->telemetry_log : "off",
+                levels[cfg->has_telemetry_log_level ? cfg->telemetry_log_level : LLMUX_LOG_INFO]);
+        if (!cfg->otlp_endpoint) fputs("none", f);
+        else if (cfg->otlp_endpoint_env) fprintf(f, "(env:%s)", cfg->otlp_endpoint_env);
+        else print_url(f, cfg->otlp_endpoint);
+        fputs(", metrics_key ", f);
+        if (!cfg->metrics_key) fputs("none\n", f);
+        else if (cfg->metrics_key_env) fprintf(f, "set (env:%s)\n", cfg->metrics_key_env);
+        else fputs("set (in the file)\n", f);
+    }
 }

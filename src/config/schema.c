@@ -1,5 +1,5 @@
 /* The top level of llmux.yaml and its small sections: local, timeouts, cooldown, records, prices,
- * server. providers and models are in schema_models.c. docs/configuration.md is the reference. */
+ * server, telemetry. providers and models are in schema_models.c. docs/configuration.md is the reference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +164,75 @@ static bool parse_server(lx_cfg_ctx *c, const lx_ynode *n) {
     return true;
 }
 
+/* `telemetry:` (docs/telemetry.md): the execution log, traces, and the /metrics key. */
+static bool parse_telemetry(lx_cfg_ctx *c, const lx_ynode *n) {
+    static const char *const keys[] = {"log", "log_level", "otlp_endpoint", "metrics_key", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (log, log_level, otlp_endpoint, metrics_key)")) return false;
+    lx_config *cfg = c->cfg;
+    cfg->has_telemetry = true;
+    const lx_ynode *v;
+    if ((v = lx_ymap_get(n, "log", NULL)) && !lx_cfg_is_null(v)) {
+        const char *s;
+        LX_CFG_WITH_KEY(c, "log", lx_cfg_string(c, v, &s));
+        if (!*s) {
+            size_t old = lx_cpath_key(&c->path, "log");
+            lx_cfg_fail(c, v, "expected stderr, off or a file path, got an empty string");
+            lx_cpath_pop(&c->path, old);
+            return false;
+        }
+        if (strcmp(s, "stderr") != 0 && strcmp(s, "off") != 0) {
+            size_t old = lx_cpath_key(&c->path, "log");
+            s = lx_cfg_resolve_path(c, v, s);
+            lx_cpath_pop(&c->path, old);
+            if (!s) return false;
+        }
+        cfg->telemetry_log = s;
+    }
+    if ((v = lx_ymap_get(n, "log_level", NULL)) && !lx_cfg_is_null(v)) {
+        const char *s;
+        LX_CFG_WITH_KEY(c, "log_level", lx_cfg_string(c, v, &s));
+        static const char *const names[] = {"debug", "info", "warn", "error"};
+        bool found = false;
+        for (int i = 0; i < 4 && !found; i++)
+            if (strcmp(s, names[i]) == 0) {
+                cfg->telemetry_log_level = (llmux_log_level)i;
+                found = true;
+            }
+        if (!found) {
+            size_t old = lx_cpath_key(&c->path, "log_level");
+            lx_cfg_fail(c, v, "expected debug, info, warn or error, got \"%.40s\"", s);
+            lx_cpath_pop(&c->path, old);
+            return false;
+        }
+        cfg->has_telemetry_log_level = true;
+    }
+    if ((v = lx_ymap_get(n, "otlp_endpoint", NULL)) && !lx_cfg_is_null(v)) {
+        const char *s, *env;
+        LX_CFG_WITH_KEY(c, "otlp_endpoint", lx_cfg_string_env(c, v, false, &s, &env));
+        if (!(strncmp(s, "http://", 7) == 0 && s[7]) && !(strncmp(s, "https://", 8) == 0 && s[8])) {
+            size_t old = lx_cpath_key(&c->path, "otlp_endpoint");
+            lx_cfg_fail(c, v, "expected an http:// or https:// URL (the collector's OTLP/HTTP base, e.g. "
+                              "\"http://127.0.0.1:4318\")");
+            lx_cpath_pop(&c->path, old);
+            return false;
+        }
+        cfg->otlp_endpoint = s;
+        cfg->otlp_endpoint_env = env;
+    }
+    if ((v = lx_ymap_get(n, "metrics_key", NULL)) && !lx_cfg_is_null(v)) {
+        const char *s;
+        LX_CFG_WITH_KEY(c, "metrics_key", lx_cfg_string_env(c, v, true, &s, &cfg->metrics_key_env));
+        if (strlen(s) < 8) {
+            size_t old = lx_cpath_key(&c->path, "metrics_key");
+            lx_cfg_fail(c, v, "too short: a key needs at least 8 characters");
+            lx_cpath_pop(&c->path, old);
+            return false;
+        }
+        cfg->metrics_key = s;
+    }
+    return true;
+}
+
 static bool valid_model_id(const char *id) {
     const char *slash = strchr(id, '/');
     return slash && slash != id && slash[1];
@@ -202,8 +271,8 @@ static bool parse_prices(lx_cfg_ctx *c, const lx_ynode *n) {
     return true;
 }
 
-static const char *const k_top[] = {"providers", "models", "local", "timeouts", "cooldown",
-                                    "records",   "prices", "server", NULL};
+static const char *const k_top[] = {"providers", "models", "local",  "timeouts",  "cooldown",
+                                    "records",   "prices", "server", "telemetry", NULL};
 
 bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
     if (!root || lx_cfg_is_null(root)) return true; /* an empty file: every default */
@@ -222,5 +291,7 @@ bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
     if ((v = lx_ymap_get(root, "records", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "records", parse_records(c, v));
     if ((v = lx_ymap_get(root, "prices", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "prices", parse_prices(c, v));
     if ((v = lx_ymap_get(root, "server", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "server", parse_server(c, v));
+    if ((v = lx_ymap_get(root, "telemetry", NULL)) && !lx_cfg_is_null(v))
+        LX_CFG_WITH_KEY(c, "telemetry", parse_telemetry(c, v));
     return true;
 }

@@ -77,6 +77,7 @@ llmux_runtime_params llmux_runtime_default_params(void) {
     llmux_runtime_params p;
     memset(&p, 0, sizeof p);
     p.log_level = LLMUX_LOG_WARN;
+    p.telemetry_log_level = LLMUX_LOG_INFO;
     return p;
 }
 

@@ -133,3 +133,10 @@ size_t lx_worker_load(lx_worker *w) {
     pthread_mutex_unlock(&w->mu);
     return n;
 }
+
+size_t lx_worker_queued(lx_worker *w) {
+    pthread_mutex_lock(&w->mu);
+    size_t n = w->n_queued;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}

@@ -63,5 +63,7 @@ llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *job, llmux_erro
 
 /* Requests queued or running (for choosing an idle model to unload). */
 size_t lx_worker_load(lx_worker *w);
+/* Requests queued and not yet running (the queue-depth metric). */
+size_t lx_worker_queued(lx_worker *w);
 
 #endif

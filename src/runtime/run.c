@@ -14,6 +14,7 @@
 #include "runtime/execution.h"
 #include "runtime/executor.h"
 #include "runtime/record.h"
+#include "runtime/report.h"
 #include "store/store.h"
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"
@@ -96,6 +97,7 @@ static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req,
     lx_exec_consume_begin(s->x, on_event, user_data);
     if (notify) lx_exec_set_notify(s->x, notify, arg);
     /* Accepted: from here on the caller always gets a terminal event and a response. */
+    lx_report_started(rt);
     int64_t budget_ms = req->deadline_ms > 0 ? req->deadline_ms : lx_runtime_total_timeout_ms(rt);
     llmux_error_info e;
     lx_error_clear(&e);
@@ -104,21 +106,37 @@ static llmux_status start_execution(llmux_runtime *rt, const llmux_request *req,
     return LLMUX_OK;
 }
 
-/* Hands the execution's record to the runtime's writer (refused requests too: resp NULL). */
-static void record(llmux_runtime *rt, const started *s, const llmux_response *resp, llmux_status st,
-                   const llmux_error_info *err, bool provider_cost) {
-    if (!lx_runtime_records_on(rt)) return;
+/* What the execution leaves behind, for its record and its telemetry. plan: storage for the
+ * driver's plan, which the input points to (it must outlive the input). */
+static lx_record_input record_input(llmux_runtime *rt, const started *s, const llmux_response *resp, llmux_status st,
+                                    const llmux_error_info *err, bool provider_cost, lx_plan *plan) {
     lx_record_input in = {.id = s->id, .replay_of = s->replay_of, .req = s->req, .bodies = lx_runtime_records_bodies(rt),
                           .resp = resp, .status = st, .err = err, .started_at_ms = s->started_at_ms,
                           .provider_cost = provider_cost};
     in.requested_model = s->req && s->req->model && *s->req->model ? s->req->model : lx_runtime_default_model(rt);
-    lx_plan plan;
     if (s->driver) {
-        lx_driver_plan(s->driver, &plan);
-        in.plan = &plan;
+        lx_driver_plan(s->driver, plan);
+        in.plan = plan;
         in.attempts = lx_driver_attempts(s->driver, &in.n_attempts);
         in.priced_spec = lx_driver_priced_spec(s->driver);
     }
+    return in;
+}
+
+/* Tells the telemetry the execution ended (accepted: s->x exists) or was refused. */
+static void report(llmux_runtime *rt, const started *s, const lx_record_input *in) {
+    lx_report_execution(rt, in, s->x != NULL, s->driver ? lx_driver_model(s->driver) : NULL,
+                        s->driver ? lx_driver_provider(s->driver) : NULL);
+}
+
+/* Hands the execution's record to the runtime's writer (refused requests too: resp NULL), and
+ * reports it to the telemetry. */
+static void record(llmux_runtime *rt, const started *s, const llmux_response *resp, llmux_status st,
+                   const llmux_error_info *err, bool provider_cost) {
+    lx_plan plan;
+    lx_record_input in = record_input(rt, s, resp, st, err, provider_cost, &plan);
+    report(rt, s, &in);
+    if (!lx_runtime_records_on(rt)) return;
     lx_exec_record *r = lx_record_build(rt, &in);
     if (!r) lx_runtime_log(rt, LLMUX_LOG_ERROR, "out of memory building an execution record: it is lost");
     lx_runtime_record(rt, r);
@@ -130,7 +148,12 @@ static llmux_status build_response(llmux_runtime *rt, started *s, lx_exec_result
                                    llmux_error_info *err) {
     llmux_response *resp = res->resp;
     *err = res->err;
-    if (!resp) return res->status;
+    if (!resp) {
+        lx_plan plan;
+        lx_record_input in = record_input(rt, s, NULL, res->status, err, false, &plan);
+        report(rt, s, &in); /* ends its in-flight count */
+        return res->status;
+    }
     const lx_driver *d = s->driver;
     int64_t t_end = lx_now_ns();
     int64_t t_run = res->t_run_ns ? res->t_run_ns : s->t_start;
@@ -147,7 +170,11 @@ static llmux_status build_response(llmux_runtime *rt, started *s, lx_exec_result
         ok = lx_response_add_warning(resp, res->stats.warning_code, res->stats.warning);
     if (!ok) {
         llmux_response_free(resp);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+        llmux_status st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the response");
+        lx_plan plan;
+        lx_record_input in = record_input(rt, s, NULL, st, err, false, &plan);
+        report(rt, s, &in);
+        return st;
     }
     if (res->status != LLMUX_OK) lx_response_set_error(resp, err);
     resp->execution_id = lx_response_strdup(resp, s->id); /* NULL only when out of memory */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -24,6 +25,7 @@
 #include "store/store.h"
 #include "runtime/local_worker.h"
 #include "runtime/runtime_internal.h"
+#include "telemetry/telemetry.h"
 #include "transport/http.h" /* also checks the accessors against their declarations */
 #include "llmux.h"
 
@@ -65,6 +67,7 @@ struct llmux_runtime {
     lx_remote_settings timeouts; /* .client is http below */
     char *ca_bundle;         /* timeouts.ca_bundle points here */
     lx_http_client *http;    /* every remote request runs on its loop thread */
+    lx_telemetry *telemetry; /* metrics, execution log, traces (sent through http) */
     lx_aliases *aliases;
     int64_t total_timeout_ms;
     int32_t cooldown_failures;   /* < 0: never */
@@ -211,6 +214,9 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     pthread_mutex_init(&rt->cooldown_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
+    lx_telemetry_params tp = {.log = params->telemetry_log, .log_level = params->telemetry_log_level,
+                              .otlp_endpoint = params->otlp_endpoint, .client = rt->http, .ca_bundle = rt->ca_bundle};
+    if ((st = lx_telemetry_create(&tp, &rt->telemetry, err)) != LLMUX_OK) goto fail;
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->catalog_lock, NULL);
     *out = rt;
@@ -220,6 +226,7 @@ oom:
 fail:
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
+    lx_telemetry_destroy(rt->telemetry);
     lx_http_client_destroy(rt->http);
     free_config(rt);
     free(rt);
@@ -228,7 +235,9 @@ fail:
 
 void llmux_runtime_destroy(llmux_runtime *rt) {
     if (!rt) return;
-    /* The loop first: it ends any transfer still open and closes the cached connections. */
+    /* The trace exporter first: its last batch goes out through the HTTP client. */
+    lx_telemetry_destroy(rt->telemetry);
+    /* The loop next: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
     /* Then the records: everything queued is written before the writer stops. */
     lx_record_writer_stop(rt->records);
@@ -502,3 +511,40 @@ llmux_status llmux_runtime_post(llmux_runtime *rt, void (*fn)(void *arg), void *
 }
 
 bool llmux_runtime_on_loop(llmux_runtime *rt) { return rt && lx_http_client_on_loop(rt->http); }
+
+/* ---------------------------------------------------------------- telemetry */
+
+lx_telemetry *lx_runtime_telemetry(const llmux_runtime *rt) { return rt->telemetry; }
+
+llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *len, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err;
+    lx_error_clear(err);
+    if (text) *text = NULL;
+    if (len) *len = 0;
+    if (!rt || !text) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_metrics_prometheus: rt and text are required");
+    /* The local queues are read now rather than tracked on every enqueue. rt->lock is also held
+     * through a model load (seconds): a scrape, which may run on the loop thread, waits at most
+     * 10 ms for it (other holders keep it for microseconds) and otherwise keeps the depths it
+     * reported last. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 10 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&rt->lock, &until) == 0) {
+        lx_telemetry_queues_begin(rt->telemetry);
+        for (size_t i = 0; i < rt->n_models; i++) {
+            const char *name = lx_model_name(rt->models[i]->model);
+            char label[300];
+            snprintf(label, sizeof label, "local/%.250s", name ? name : "");
+            lx_telemetry_queue_depth(rt->telemetry, label, lx_worker_queued(rt->models[i]->worker));
+        }
+        pthread_mutex_unlock(&rt->lock);
+    }
+    *text = lx_telemetry_render(rt->telemetry, len);
+    if (!*text) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering the metrics");
+    return LLMUX_OK;
+}

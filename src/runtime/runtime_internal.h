@@ -82,4 +82,10 @@ bool lx_runtime_records_bodies(const llmux_runtime *rt);
 /* The records URL, after flushing the writer (so what was submitted can be read); NULL = off. */
 const char *lx_runtime_records_url(llmux_runtime *rt);
 
+/* ---------------------------------------------------------------- telemetry */
+
+typedef struct lx_telemetry lx_telemetry;
+/* The runtime's telemetry (never NULL once created; valid for the runtime's life). */
+lx_telemetry *lx_runtime_telemetry(const llmux_runtime *rt);
+
 #endif

@@ -42,6 +42,12 @@ static void ev_upstream_on_request(struct evhttp_request *req, void *arg) {
     evbuffer_free(b);
 }
 
+static void ev_upstream_break(evutil_socket_t fd, short what, void *base) {
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(base);
+}
+
 static void *ev_upstream_main(void *arg) {
     event_base_dispatch(((ev_upstream *)arg)->base);
     return NULL;
@@ -73,7 +79,11 @@ static inline void ev_upstream_url(const ev_upstream *u, char *buf, size_t size)
 }
 
 static inline void ev_upstream_stop(ev_upstream *u) {
-    event_base_loopbreak(u->base);
+    /* A break requested from here is lost when the loop thread has not entered its loop yet (the
+     * loop clears the flag when it starts): a zero timeout queued on the base breaks the loop
+     * from inside, whenever it runs. */
+    struct timeval now = {0, 0};
+    event_base_once(u->base, -1, EV_TIMEOUT, ev_upstream_break, u->base, &now);
     pthread_join(u->thread, NULL);
     evhttp_free(u->http);
     event_base_free(u->base);

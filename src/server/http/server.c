@@ -16,6 +16,7 @@
 
 #include "server/http/call.h"
 #include "server/http/endpoints.h"
+#include "server/http/metrics_route.h"
 #include "server/http/offload.h"
 #include "server/http/server.h"
 
@@ -119,6 +120,13 @@ static void route(struct evhttp_request *req, void *arg) {
         lx_call_reply_json(req, 200, "{\"status\":\"ok\"}", -1);
         return;
     }
+    /* /metrics with its own key (telemetry.metrics_key) is governed by that key alone, so a
+     * scraper needs no API key; without one it is guarded like the API below. */
+    bool metrics = strcmp(path, "/metrics") == 0 && cmd == EVHTTP_REQ_GET;
+    if (metrics && s->p.metrics_key) {
+        lx_metrics_route(s, req);
+        return;
+    }
     /* Everything but /health needs a key when keys are configured; Anthropic's SDK lists models
      * with anthropic-version, so its refusals there come in its format. */
     lx_auth_grant g = LX_AUTH_GRANT_NONE;
@@ -127,6 +135,10 @@ static void route(struct evhttp_request *req, void *arg) {
                            ? LX_SRV_ANTHROPIC
                            : f;
     if (!lx_auth_check(s, req, af, NULL, &g)) return;
+    if (metrics) {
+        lx_metrics_route(s, req);
+        return;
+    }
     if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
         models_route(s, req, &g);
         return;
@@ -231,6 +243,11 @@ static void params_free(lx_server *s) {
     for (size_t i = 0; i < s->p.n_models; i++) free((char *)s->p.models[i]);
     free((void *)s->p.models);
     free((char *)s->p.host);
+    if (s->p.metrics_key) {
+        volatile char *k = (volatile char *)s->p.metrics_key; /* a secret: not left in freed memory */
+        while (*k) *k++ = 0;
+        free((char *)s->p.metrics_key);
+    }
 }
 
 llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_server **out, llmux_error_info *err) {
@@ -243,7 +260,8 @@ llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_se
     s->p = *p;
     s->p.host = strdup(p->host ? p->host : "127.0.0.1");
     s->p.models = p->n_models ? calloc(p->n_models, sizeof *s->p.models) : NULL;
-    if (!s->p.host || (p->n_models && !s->p.models)) goto oom_free;
+    s->p.metrics_key = p->metrics_key ? strdup(p->metrics_key) : NULL;
+    if (!s->p.host || (p->n_models && !s->p.models) || (p->metrics_key && !s->p.metrics_key)) goto oom_free;
     for (size_t i = 0; i < p->n_models; i++)
         if (!(((char **)s->p.models)[i] = strdup(p->models[i]))) goto oom_free;
     /* The auth state copies the keys and origins; the params keep no pointer to the caller's. */

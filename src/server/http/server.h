@@ -45,6 +45,8 @@ typedef struct lx_server_params {
     const char *records;       /* the runtime's records URL: what each key with a budget spent is
                                   loaded from it at start; NULL = none (then a key with a budget
                                   is refused) */
+    const char *metrics_key;   /* GET /metrics requires "Authorization: Bearer <key>"; NULL = open.
+                                  Copied (wiped when the server stops) */
 } lx_server_params;
 
 lx_server_params lx_server_default_params(void);

@@ -1,0 +1,147 @@
+/* GET /metrics on the real server over loopback (libcurl as the client): the Prometheus text of
+ * the runtime after a chat completion went through it, and telemetry.metrics_key's check
+ * (missing, wrong, right key; the check function on its own). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "server/http/metrics_route.h"
+#include "server_fixture.h"
+
+#define KEY "metrics-s3cret-key"
+
+static void get_metrics(sf *f, const char *auth, sf_reply *r) {
+    memset(r, 0, sizeof *r);
+    assert_int_equal(sf_http(f, "GET", "/metrics", NULL, 0, auth, r), CURLE_OK);
+}
+
+static void test_metrics_after_a_request(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f); /* no key: /metrics is open */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    get_metrics(&f, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.headers, "Content-Type: text/plain; version=0.0.4; charset=utf-8"));
+    assert_non_null(strstr(r.body, "# TYPE llmux_requests_total counter\n"));
+    assert_non_null(strstr(r.body, "\nllmux_requests_total{model=\"openai/gpt-4o-mini\",provider=\"openai\",status=\"ok\"} 1\n"));
+    assert_non_null(strstr(r.body, "\nvllm:prompt_tokens_total{model_name=\"openai/gpt-4o-mini\"} 11\n"));
+    assert_non_null(strstr(r.body, "\nllmux_executions_in_flight 0\n"));
+    free(r.body);
+    /* A local model: its queue time and its (now empty) queue. */
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    get_metrics(&f, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\nllmux_requests_total{model=\"" SF_LOCAL "\",provider=\"local\",status=\"ok\"} 1\n"));
+    assert_non_null(strstr(r.body, "\nvllm:request_queue_time_seconds_count{model_name=\"" SF_LOCAL "\"} 1\n"));
+    if (!strstr(r.body, "\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} 0\n")) fail_msg("%s", r.body);
+    free(r.body);
+    /* Four requests at once on the one engine thread: while the first runs, the rest wait. */
+    llmux_part part = {.type = LLMUX_PART_TEXT, .text = "hi"};
+    llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = &part, .n_parts = 1};
+    llmux_request req = llmux_request_default();
+    req.model = SF_LOCAL;
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.sampling.max_tokens = 32;
+    llmux_execution *ex[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(llmux_submit(f.rt, &req, NULL, &ex[i], NULL), LLMUX_OK);
+    get_metrics(&f, NULL, &r);
+    const char *depth = strstr(r.body, "\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} ");
+    assert_non_null(depth);
+    long waiting = strtol(depth + strlen("\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} "), NULL, 10);
+    assert_true(waiting >= 1 && waiting <= 4);
+    const char *inflight = strstr(r.body, "\nllmux_executions_in_flight ");
+    assert_non_null(inflight);
+    assert_true(strtol(inflight + strlen("\nllmux_executions_in_flight "), NULL, 10) >= 1);
+    free(r.body);
+    for (int i = 0; i < 4; i++) {
+        llmux_response *resp = NULL;
+        llmux_execution_wait(ex[i], &resp, NULL);
+        llmux_response_free(resp);
+        llmux_execution_free(ex[i]);
+    }
+    get_metrics(&f, NULL, &r);
+    assert_non_null(strstr(r.body, "\nllmux_local_queue_depth{model=\"" SF_LOCAL "\"} 0\n"));
+    assert_non_null(strstr(r.body, "\nllmux_executions_in_flight 0\n"));
+    free(r.body);
+    /* Only GET. */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "POST", "/metrics", "{}", 2, NULL, &r), CURLE_OK);
+    assert_int_not_equal(r.status, 200);
+    free(r.body);
+    sf_stop(&f);
+}
+
+static void test_metrics_key(void **state) {
+    (void)state;
+    lx_server_params sp = lx_server_default_params();
+    sp.metrics_key = KEY;
+    sf f;
+    sf_start_with(&f, &sp);
+    sf_reply r;
+    get_metrics(&f, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.headers, "WWW-Authenticate: Bearer"));
+    assert_null(strstr(r.body, "llmux_requests_total"));
+    assert_null(strstr(r.body, KEY));
+    free(r.body);
+    get_metrics(&f, "Authorization: Bearer metrics-s3cret-kez", &r);
+    assert_int_equal(r.status, 401);
+    free(r.body);
+    get_metrics(&f, "Authorization: Basic " KEY, &r);
+    assert_int_equal(r.status, 401);
+    free(r.body);
+    get_metrics(&f, "Authorization: Bearer " KEY, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "# TYPE llmux_requests_total counter\n"));
+    free(r.body);
+    /* The other routes do not take this key into account. */
+    get_metrics(&f, NULL, &r);
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    sf_stop(&f);
+}
+
+static void test_authorized(void **state) {
+    (void)state;
+    assert_true(lx_metrics_authorized(NULL, NULL));
+    assert_true(lx_metrics_authorized(NULL, "anything"));
+    assert_false(lx_metrics_authorized("abcdefgh", NULL));
+    assert_false(lx_metrics_authorized("abcdefgh", ""));
+    assert_false(lx_metrics_authorized("abcdefgh", "Bearer"));
+    assert_false(lx_metrics_authorized("abcdefgh", "Bearer "));
+    assert_false(lx_metrics_authorized("abcdefgh", "Bearer abcdefg"));
+    assert_false(lx_metrics_authorized("abcdefgh", "Bearer abcdefghi"));
+    assert_false(lx_metrics_authorized("abcdefgh", "Token abcdefgh"));
+    assert_true(lx_metrics_authorized("abcdefgh", "Bearer abcdefgh"));
+    assert_true(lx_metrics_authorized("abcdefgh", "bearer abcdefgh"));
+    char big[2100];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memcpy(big, "Bearer ", 7);
+    assert_false(lx_metrics_authorized("abcdefgh", big)); /* past the size cap */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_after_a_request),
+        cmocka_unit_test(test_metrics_key),
+        cmocka_unit_test(test_authorized),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
