@@ -235,14 +235,19 @@ fail:
 
 void llmux_runtime_destroy(llmux_runtime *rt) {
     if (!rt) return;
-    /* The trace exporter first: its last batch goes out through the HTTP client. */
-    lx_telemetry_destroy(rt->telemetry);
+    /* The trace exporter first: its last batch goes out through the HTTP client. The telemetry
+     * itself stays until the end: executions still ending below (transfers the loop ends, local
+     * requests the engine threads finish) report to it. */
+    lx_telemetry_halt_export(rt->telemetry);
     /* The loop next: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
+    /* Then the local models: their engine threads end what they still run (each ends with a
+     * record, so this comes before the writer stops). */
+    for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
     /* Then the records: everything queued is written before the writer stops. */
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
-    for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
+    lx_telemetry_destroy(rt->telemetry);
     free_config(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->catalog_lock);

@@ -34,6 +34,7 @@ struct lx_otlp {
     size_t head, n;            /* items */
     size_t n_spans;            /* spans the queued items make */
     bool stopping;
+    bool joined;               /* the thread was joined (lx_otlp_halt) */
     struct timespec oldest;    /* when the oldest queued span arrived (CLOCK_MONOTONIC) */
     lx_otlp_stats stats;
 };
@@ -217,13 +218,20 @@ llmux_status lx_otlp_start(const lx_otlp_params *p, lx_otlp **out, llmux_error_i
     return LLMUX_OK;
 }
 
-void lx_otlp_stop(lx_otlp *o) {
+void lx_otlp_halt(lx_otlp *o) {
     if (!o) return;
     pthread_mutex_lock(&o->mu);
+    bool joined = o->joined;
     o->stopping = true;
+    o->joined = true;
     pthread_cond_broadcast(&o->cv);
     pthread_mutex_unlock(&o->mu);
-    pthread_join(o->thread, NULL);
+    if (!joined) pthread_join(o->thread, NULL);
+}
+
+void lx_otlp_stop(lx_otlp *o) {
+    if (!o) return;
+    lx_otlp_halt(o);
     while (o->n) o->ops.release(pop(o).item); /* the thread drained the queue; only for safety */
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);

@@ -52,8 +52,11 @@ typedef struct lx_otlp lx_otlp;
 
 /* Starts the exporter thread. LLMUX_E_CONFIGURATION for an endpoint that is not an http(s) URL. */
 llmux_status lx_otlp_start(const lx_otlp_params *p, lx_otlp **out, llmux_error_info *err);
-/* Sends what is queued (one last attempt, bounded by timeout_ms), stops the thread, frees. NULL ok.
- * Must run before the HTTP client is destroyed. */
+/* Sends what is queued (one last attempt, bounded by timeout_ms) and stops the thread; later
+ * enqueues are dropped (counted). The object stays valid for enqueue and stats until
+ * lx_otlp_stop. Must run before the HTTP client is destroyed. NULL ok; idempotent. */
+void lx_otlp_halt(lx_otlp *o);
+/* lx_otlp_halt (when not done yet), then frees. NULL ok. */
 void lx_otlp_stop(lx_otlp *o);
 
 /* Queues an item that will make n_spans spans (takes it: released through ops in every case; NULL = an item the caller could not make, counted as

@@ -108,6 +108,10 @@ llmux_status lx_telemetry_create(const lx_telemetry_params *p, lx_telemetry **ou
     return LLMUX_OK;
 }
 
+void lx_telemetry_halt_export(lx_telemetry *t) {
+    if (t) lx_otlp_halt(t->otlp);
+}
+
 void lx_telemetry_destroy(lx_telemetry *t) {
     if (!t) return;
     lx_otlp_stop(t->otlp);

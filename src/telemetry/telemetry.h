@@ -39,6 +39,10 @@ llmux_status lx_telemetry_create(const lx_telemetry_params *p, lx_telemetry **ou
 /* Flushes the spans still queued (bounded by the OTLP timeout) and frees. NULL ok. Before the HTTP
  * client is destroyed. */
 void lx_telemetry_destroy(lx_telemetry *t);
+/* Flushes and stops the trace exporter (it sends through the runtime's HTTP client, so this runs
+ * before that client goes); metrics and the log stay usable, later spans are dropped and counted,
+ * until lx_telemetry_destroy. NULL ok. */
+void lx_telemetry_halt_export(lx_telemetry *t);
 
 /* One attempt of an execution. Strings borrowed for the call. */
 typedef struct lx_tel_attempt {
