@@ -282,3 +282,12 @@ int32_t lx_model_step(lx_model *m, lx_seq **done, int32_t cap) {
 
 int32_t lx_model_n_slots(const lx_model *m) { return m->cx ? m->cx->n_slots : 0; }
 int32_t lx_model_n_active(const lx_model *m) { return m->cx ? m->cx->n_active : 0; }
+
+int32_t lx_model_cancel_all(lx_model *m, lx_seq **done, int32_t cap) {
+    lx_context *cx = m->cx;
+    int32_t n_done = 0;
+    if (!cx) return 0;
+    for (int32_t i = 0; i < cx->n_slots && n_done < cap; i++)
+        if (cx->slots[i].seq) finish_to(cx, cx->slots[i].seq, LLMUX_OK, LLMUX_FINISH_CANCELLED, done, &n_done);
+    return n_done;
+}

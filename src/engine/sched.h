@@ -54,6 +54,10 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
  * them. Does nothing without active sequences. */
 int32_t lx_model_step(lx_model *m, lx_seq **done, int32_t cap);
 
+/* Ends every active sequence with FINISH(CANCELLED) (the model is being unloaded); writes them
+ * to done like lx_model_step. */
+int32_t lx_model_cancel_all(lx_model *m, lx_seq **done, int32_t cap);
+
 /* An ended sequence's outcome: its status (LLMUX_OK, LLMUX_E_CANCELLED, or the error of its
  * ERROR event, err filled), generation figures, and the user_data given to lx_seq_start. */
 llmux_status lx_seq_outcome(const lx_seq *s, lx_gen_stats *stats, llmux_error_info *err);
