@@ -280,6 +280,11 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
      * a unified KV cache): a lone request is never limited to n_ctx / N. */
     cp.n_seq_max = (uint32_t)n_slots;
     cp.kv_unified = true;
+    /* With several slots, a sequence's cells sit among the others' in the unified cache. The
+     * CPU flash-attention kernel splits the cells in view across threads, so its sums (and
+     * greedy picks) would depend on what else runs; the plain attention path gives the same
+     * greedy text batched as alone (tests/runtime/test_local_sched.c). */
+    if (n_slots > 1) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
     cp.no_perf = true;

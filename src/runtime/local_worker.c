@@ -67,6 +67,9 @@ static void start_job(lx_worker *w, job *q) {
     lx_error_clear(&err);
     llmux_status st = lx_seq_start(w->model, j->req, j->cancel, j->deadline_ns, j->sink, q, &s, &err);
     if (st != LLMUX_OK) {
+        pthread_mutex_lock(&w->mu);
+        w->n_running--; /* not running after all, before anyone hears it ended */
+        pthread_mutex_unlock(&w->mu);
         lx_gen_stats stats = {0};
         j->done(j->user_data, st, &err, &stats);
         free(q);
@@ -102,6 +105,7 @@ static void *worker_main(void *arg) {
             job *q = w->queue;
             w->queue = q->next;
             w->n_queued--;
+            w->n_running++; /* counted as running from here (lx_worker_load) */
             pthread_mutex_unlock(&w->mu);
             start_job(w, q);
             pthread_mutex_lock(&w->mu);
@@ -112,9 +116,11 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&w->mu);
         end_dead_jobs(dead);
         int32_t n_done = lx_model_step(w->model, done, LX_MAX_SLOTS);
-        end_done(done, n_done);
         pthread_mutex_lock(&w->mu);
         w->n_running = lx_model_n_active(w->model);
+        pthread_mutex_unlock(&w->mu);
+        end_done(done, n_done);
+        pthread_mutex_lock(&w->mu);
     }
     /* Stopping: what is still queued never started; what runs is cancelled. */
     job *left = w->queue;
