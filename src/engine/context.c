@@ -18,8 +18,10 @@ static bool abort_cb(void *data) {
     return true;
 }
 
-llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t n_ctx, int32_t n_slots) {
+llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t n_ctx, int32_t n_slots,
+                             size_t prompt_cache_bytes) {
     memset(cx, 0, sizeof *cx);
+    lx_pcache_init(&cx->pc, prompt_cache_bytes);
     cx->ctx = ctx;
     cx->n_ctx = n_ctx;
     cx->n_cells = (int32_t)llama_n_ctx(ctx);
@@ -45,6 +47,7 @@ void lx_context_free(lx_context *cx) {
     free(cx->slots);
     if (cx->batch.token) llama_batch_free(cx->batch);
     if (cx->ctx) llama_free(cx->ctx);
+    lx_pcache_free(&cx->pc);
     memset(cx, 0, sizeof *cx);
 }
 
@@ -69,14 +72,50 @@ static int32_t slot_trim(lx_context *cx, int32_t i, int32_t keep) {
     return keep;
 }
 
+/* Copies free slot i's KV to the host prompt cache before it is dropped or cut. */
+static void slot_spill(lx_context *cx, int32_t i) {
+    lx_slot *sl = &cx->slots[i];
+    lx_pcache_save(&cx->pc, cx->ctx, i, sl->cache, sl->n_cache);
+}
+
+static int32_t cells_used(const lx_context *cx);
+static int32_t make_room(lx_context *cx, int32_t used, int32_t need);
+
 static int32_t common_prefix(const int32_t *a, int32_t na, const int32_t *b, int32_t nb) {
     int32_t n = na < nb ? na : nb, k = 0;
     while (k < n && a[k] == b[k]) k++;
     return k;
 }
 
+/* The free slot least recently given to a request (empty ones first: they were never used). */
+static int32_t lru_free_slot(const lx_context *cx) {
+    int32_t best = -1;
+    for (int32_t i = 0; i < cx->n_slots; i++)
+        if (!cx->slots[i].seq && (best < 0 || cx->slots[i].last_used < cx->slots[best].last_used)) best = i;
+    return best;
+}
+
+/* Restores host cache entry hi into free slot target (emptied first). Returns the tokens now
+ * held, 0 when the entry could not be restored (no room, llama.cpp refused). */
+static int32_t restore_into(lx_context *cx, int64_t hi, int32_t target) {
+    lx_pcache_entry e = lx_pcache_take(&cx->pc, (size_t)hi);
+    slot_spill(cx, target);
+    slot_clear(cx, target);
+    int32_t got = 0;
+    if (make_room(cx, cells_used(cx), e.n) >= e.n && llama_state_seq_set_data(cx->ctx, e.state, e.size, target) > 0) {
+        memcpy(cx->slots[target].cache, e.tokens, sizeof(int32_t) * (size_t)e.n);
+        cx->slots[target].n_cache = e.n;
+        got = e.n;
+        cx->pc.restores++;
+    } else {
+        slot_clear(cx, target); /* a failed restore may leave part of it */
+    }
+    lx_pcache_entry_free(&e);
+    return got;
+}
+
 bool lx_context_admit(lx_context *cx, lx_seq *s) {
-    int32_t best = -1, best_common = -1;
+    int32_t best = -1, best_common = 0, best_score = 0;
     /* At least the prompt's last token is decoded: sampling needs its logits. */
     int32_t limit = s->n_prompt - 1;
     for (int32_t i = 0; i < cx->n_slots; i++) {
@@ -86,12 +125,25 @@ bool lx_context_admit(lx_context *cx, lx_seq *s) {
         /* One shared token is the BOS every prompt begins with: not worth keeping a slot's
          * cache for, and not a reuse to report. */
         if (c < 2) c = 0;
-        if (c > best_common || (c == best_common && sl->last_used < cx->slots[best].last_used)) {
+        /* Tokens reused minus tokens of another conversation cut away: a short shared system
+         * prompt is not worth a long cached conversation when an emptier slot is free. */
+        int32_t score = c - (sl->n_cache - c);
+        if (best < 0 || score > best_score || (score == best_score && sl->last_used < cx->slots[best].last_used)) {
             best = i;
             best_common = c;
+            best_score = score;
         }
     }
     if (best < 0) return false;
+    int32_t host_common = 0;
+    int64_t hi = lx_pcache_find(&cx->pc, s->prompt, limit, &host_common);
+    if (hi >= 0 && host_common > best_common) {
+        best = lru_free_slot(cx);
+        best_common = restore_into(cx, hi, best) > 0 ? host_common : 0;
+        if (best_common > 0) cx->pc.restored_tokens += (uint64_t)host_common;
+    } else if (cx->slots[best].n_cache - best_common >= LX_PCACHE_MIN_TOKENS) {
+        slot_spill(cx, best); /* its tail is another conversation's: keep it in host RAM */
+    }
     lx_slot *sl = &cx->slots[best];
     int32_t kept = slot_trim(cx, best, best_common);
     sl->seq = s;
@@ -130,6 +182,7 @@ static int32_t make_room(lx_context *cx, int32_t used, int32_t need) {
         }
         if (victim < 0) break;
         used -= cx->slots[victim].n_cache;
+        slot_spill(cx, victim);
         slot_clear(cx, victim);
     }
     return cx->n_cells - used;

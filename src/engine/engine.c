@@ -304,7 +304,7 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
      * asked for. */
     m->n_ctx = n_ctx < (int32_t)llama_n_ctx(ctx) ? n_ctx : (int32_t)llama_n_ctx(ctx);
     m->cx = calloc(1, sizeof *m->cx);
-    if (!m->cx || lx_context_init(m->cx, ctx, m->n_ctx, n_slots) != LLMUX_OK) {
+    if (!m->cx || lx_context_init(m->cx, ctx, m->n_ctx, n_slots, (size_t)(p->prompt_cache_mb > 0 ? p->prompt_cache_mb : 0) << 20) != LLMUX_OK) {
         free(m->cx);
         m->cx = NULL;
         llama_free(ctx);

@@ -38,6 +38,8 @@ typedef struct lx_model_params {
                                     read into memory; 0 = 64 MiB */
     int32_t n_slots;             /* concurrent sequences; 0 = lx_model_slots_for(n_ctx, 0);
                                     at most LX_MAX_SLOTS and the batch size (512) */
+    int32_t prompt_cache_mb;     /* host RAM for prefixes evicted from free slots (sched.h);
+                                    0 = none */
 } lx_model_params;
 
 #define LX_MAX_SLOTS 64

@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "llama.h"
 #include "prompt.h"
+#include "prompt_cache.h"
 #include "sched.h"
 #include "stop.h"
 
@@ -52,6 +53,7 @@ typedef struct lx_context {
     int32_t n_active;    /* slots with a sequence */
     uint64_t clock;      /* admission counter: slot LRU and prefill order */
     struct llama_batch batch;
+    lx_pcache pc;        /* prefixes evicted from free slots, in host RAM */
 } lx_context;
 
 struct lx_model {
@@ -102,11 +104,14 @@ struct lx_seq {
 };
 
 /* context.c */
-llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t n_ctx, int32_t n_slots);
+llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t n_ctx, int32_t n_slots,
+                             size_t prompt_cache_bytes);
 void lx_context_free(lx_context *cx);
 /* Gives s a free slot: the one whose KV shares the longest prefix with s's prompt (ties and no
- * sharing: the least recently used); trims that slot's KV to the shared prefix and sets
- * s->n_past and stats.n_reused. False when every slot is taken. */
+ * sharing: the least recently used), or, when an entry of the host prompt cache shares a longer
+ * one, the least recently used free slot with that entry restored into it; trims the slot's KV
+ * to the shared prefix (saving a long divergent tail to the host cache first) and sets s->n_past
+ * and stats.n_reused. False when every slot is taken. */
 bool lx_context_admit(lx_context *cx, lx_seq *s);
 /* Releases s's slot (its KV stays, as a prefix cache for later requests). */
 void lx_context_release(lx_context *cx, lx_seq *s);

@@ -167,8 +167,9 @@ static llmux_sampling greedy(int32_t max_tokens) {
     return s;
 }
 
-static lx_model *load(const char *path, int32_t n_ctx, int32_t n_slots) {
+static lx_model *load_cached(const char *path, int32_t n_ctx, int32_t n_slots, int32_t cache_mb) {
     lx_model_params mp = lx_model_default_params();
+    mp.prompt_cache_mb = cache_mb;
     mp.path = path;
     mp.n_threads = 2;
     mp.n_ctx = n_ctx;
@@ -179,6 +180,8 @@ static lx_model *load(const char *path, int32_t n_ctx, int32_t n_slots) {
     assert_int_equal(lx_model_n_slots(m), n_slots);
     return m;
 }
+
+static lx_model *load(const char *path, int32_t n_ctx, int32_t n_slots) { return load_cached(path, n_ctx, n_slots, 0); }
 
 /* Runs p alone on w and waits for it. */
 static void run_alone(lx_worker *w, hub *h, probe *p) {
@@ -382,17 +385,20 @@ static void test_cancel_frees_slot(void **state) {
 }
 
 /* Conversations A, B, A, B: with two slots each returning turn reuses all of its prompt but the
- * last token (sampling needs its logits); with one slot every turn is cold. A cold prompt
+ * last token (sampling needs its logits); with one slot every turn reuses only the prefix both
+ * conversations share, unless the host prompt cache gives the evicted one back. A cold prompt
  * reports 0 cached tokens, not 1 for the BOS it shares with the previous one. */
-static void check_alternation(int32_t n_slots, bool expect_reuse) {
-    lx_model *m = load(g_tiny, 1024, n_slots);
+static void check_alternation(int32_t n_slots, int32_t cache_mb, bool expect_reuse) {
+    lx_model *m = load_cached(g_tiny, 1024, n_slots, cache_mb);
     lx_worker *w = lx_worker_create(m);
     hub h;
     hub_init(&h);
+    /* Both conversations start alike (a shared system prompt of 40 bytes), so B's turn in A's
+     * slot keeps the shared part and cuts A's tail. */
     char a[300], b[300];
     for (int i = 0; i < 299; i++) {
         a[i] = (char)('a' + i % 26);
-        b[i] = (char)('A' + (i * 3) % 26);
+        b[i] = i < 40 ? a[i] : (char)('A' + (i * 3) % 26);
     }
     a[299] = b[299] = '\0';
     const char *turns[4] = {a, b, a, b};
@@ -402,7 +408,8 @@ static void check_alternation(int32_t n_slots, bool expect_reuse) {
         run_alone(w, &h, &p);
         assert_int_equal(p.status, LLMUX_OK);
         assert_int_equal(p.usage.input_tokens, 300);
-        int64_t want = t >= 2 && expect_reuse ? 299 : 0;
+        /* BOS + 40 shared bytes are in the slot whenever B follows A in one slot. */
+        int64_t want = t >= 2 && expect_reuse ? 299 : n_slots == 1 && t >= 1 ? 41 : 0;
         assert_int_equal(p.usage.cached_input_tokens, want);
         probe_free(&p);
     }
@@ -413,8 +420,10 @@ static void check_alternation(int32_t n_slots, bool expect_reuse) {
 
 static void test_prefix_reuse_alternating(void **state) {
     (void)state;
-    check_alternation(2, true);
-    check_alternation(1, false);
+    check_alternation(2, 0, true);
+    check_alternation(1, 0, false);
+    /* One slot with a host prompt cache: the evicted conversation comes back from host RAM. */
+    check_alternation(1, 64, true);
 }
 
 /* With the worker held inside a running request, 256 more wait and the next one is refused at
