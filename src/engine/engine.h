@@ -101,7 +101,8 @@ llmux_status lx_model_tokenize_request(const lx_model *m, const llmux_request *r
 /* What one generation did, for usage, timing and warnings. */
 typedef struct lx_gen_stats {
     int32_t n_prompt;         /* prompt tokens */
-    int32_t n_reused;         /* prompt tokens whose KV came from the previous request */
+    int32_t n_reused;         /* prompt tokens whose KV came from an earlier request (a slot's KV or
+                                 the host prompt cache); 0 for a cold prompt */
     int32_t n_generated;      /* sampled tokens (stop tokens included) */
     int64_t t_prompt_ns;      /* prompt processing time */
     int64_t t_gen_ns;         /* generation time after the first token */

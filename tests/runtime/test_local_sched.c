@@ -424,6 +424,9 @@ static void test_prefix_reuse_alternating(void **state) {
     check_alternation(1, 0, false);
     /* One slot with a host prompt cache: the evicted conversation comes back from host RAM. */
     check_alternation(1, 64, true);
+    /* Two slots with a host cache: the idle conversation, moved to host RAM while the other runs
+     * (context.c, shed_idle_cells: its 302 cells exceed the running one's 300), comes back whole. */
+    check_alternation(2, 64, true);
 }
 
 /* With the worker held inside a running request, 256 more wait and the next one is refused at
