@@ -22,7 +22,6 @@ llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t 
                              size_t prompt_cache_bytes) {
     memset(cx, 0, sizeof *cx);
     lx_pcache_init(&cx->pc, prompt_cache_bytes);
-    cx->ctx = ctx;
     cx->n_ctx = n_ctx;
     cx->n_cells = (int32_t)llama_n_ctx(ctx);
     cx->n_batch = (int32_t)llama_n_batch(ctx);
@@ -36,11 +35,13 @@ llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t 
             return LLMUX_E_OUT_OF_MEMORY;
         }
     cx->batch = llama_batch_init(cx->n_batch, 0, 1);
+    cx->ctx = ctx; /* owned from here on; on failure above the caller still owns it */
     llama_set_abort_callback(ctx, abort_cb, cx);
     return LLMUX_OK;
 }
 
-/* Frees the context; the caller has ended every sequence. Takes the llama_context too. */
+/* Frees the context (and its llama_context, once lx_context_init succeeded); the caller has
+ * ended every sequence. */
 void lx_context_free(lx_context *cx) {
     if (cx->slots)
         for (int32_t i = 0; i < cx->n_slots; i++) free(cx->slots[i].cache);

@@ -303,8 +303,9 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
     /* llama.cpp may round the context up (to a multiple of 256); the usable context is the one
      * asked for. */
     m->n_ctx = n_ctx < (int32_t)llama_n_ctx(ctx) ? n_ctx : (int32_t)llama_n_ctx(ctx);
+    size_t cache_bytes = (size_t)(p->prompt_cache_mb > 0 ? p->prompt_cache_mb : 0) << 20;
     m->cx = calloc(1, sizeof *m->cx);
-    if (!m->cx || lx_context_init(m->cx, ctx, m->n_ctx, n_slots, (size_t)(p->prompt_cache_mb > 0 ? p->prompt_cache_mb : 0) << 20) != LLMUX_OK) {
+    if (!m->cx || lx_context_init(m->cx, ctx, m->n_ctx, n_slots, cache_bytes) != LLMUX_OK) {
         free(m->cx);
         m->cx = NULL;
         llama_free(ctx);

@@ -104,6 +104,7 @@ struct lx_seq {
 };
 
 /* context.c */
+/* Takes ctx on success; on failure (OUT_OF_MEMORY) the caller still owns it. */
 llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t n_ctx, int32_t n_slots,
                              size_t prompt_cache_bytes);
 void lx_context_free(lx_context *cx);
