@@ -12,7 +12,11 @@
  * divergent tail is removed (llama_memory_seq_rm) and only the rest of the prompt is decoded.
  * A shared prefix of one token (the BOS every prompt starts with) is not counted as reuse:
  * usage.cached_input_tokens is 0 for a cold prompt. A free slot keeps its KV as a cache until a
- * request needs the slot or the KV cells (least recently used first).
+ * request needs the slot or the KV cells (least recently used first); with a host prompt cache
+ * (lx_model_params.prompt_cache_mb, prompt_cache.h) what it held is copied to host RAM first,
+ * and while requests run, free slots' caches beyond the running sequences' own cells go there
+ * too (in a unified KV every running sequence's attention spans all cells). A prompt that shares
+ * a longer prefix with a host entry than with any slot gets the entry restored into a slot.
  *
  * KV cells are shared: when a step needs more cells than are free after dropping every free
  * slot's cache, prompt chunks wait, and a generating sequence with no cell left ends with
