@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "engine.h"
+#include "engine_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,45 +34,7 @@
  * its file is truncated or rewritten underneath it. */
 #define LX_MMAP_MIN_BYTES (64ll * 1024 * 1024)
 
-/* What identifies the file a model was loaded from: `cp new.gguf m.gguf` truncates and rewrites
- * the same inode, so size and times matter as much as the inode (ctime too: `cp -p` can carry
- * an old mtime over, nothing can set the ctime back). */
-typedef struct file_id {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    int64_t mtime_ns;
-    int64_t ctime_ns;
-} file_id;
-
-struct lx_model {
-    /* set once at creation */
-    char *path;
-    char *name;
-    lx_model_params params;         /* params.path points at path; cancel is cleared */
-    /* the loaded state; all NULL/0 while unloaded (a reload failed) */
-    struct llama_model *model;
-    struct llama_context *ctx;      /* NULL when vocab-only */
-    const struct llama_vocab *vocab;
-    lx_vocab_info vi;
-    file_id file;
-    int32_t n_ctx;                  /* usable context, tokens (the context requested) */
-    int32_t n_batch;                /* most tokens per llama_decode */
-    int32_t *cache;                 /* tokens whose KV sits in sequence 0, in order */
-    int32_t n_cache;                /* -1: KV state unknown, clear before use */
-    /* State of the generation in progress, read by the abort callback inside llama_decode. */
-    const llmux_cancel *cancel;
-    int64_t deadline_ns;
-    bool sink_stopped;
-};
-
 /* ------------------------------------------------------------ llama.cpp glue */
-
-static bool abort_cb(void *data) {
-    lx_model *m = data;
-    if (m->sink_stopped || llmux_cancel_is_triggered(m->cancel)) return true;
-    return m->deadline_ns && lx_now_ns() >= m->deadline_ns;
-}
 
 typedef struct load_ctx {
     llmux_progress_cb cb;
@@ -142,15 +105,17 @@ void lx_engine_wait_background(void) {
     pthread_mutex_unlock(&g_bg_mu);
 }
 
-/* Creates m's context. On CANCELLED, m->model has been handed to the helper (set to NULL). */
+/* Creates m's llama_context into *out. On CANCELLED, m->model has been handed to the helper
+ * (set to NULL). */
 static llmux_status create_context(lx_model *m, struct llama_context_params cp, const llmux_cancel *cancel,
-                                   char *why, size_t why_size) {
+                                   struct llama_context **out, char *why, size_t why_size) {
     why[0] = '\0';
+    *out = NULL;
     if (!cancel) {
         lx_llama_log_begin();
-        m->ctx = llama_init_from_model(m->model, cp);
+        *out = llama_init_from_model(m->model, cp);
         snprintf(why, why_size, "%s", lx_llama_log_end());
-        return m->ctx ? LLMUX_OK : LLMUX_E_OUT_OF_MEMORY;
+        return *out ? LLMUX_OK : LLMUX_E_OUT_OF_MEMORY;
     }
     ctx_job *j = calloc(1, sizeof *j);
     if (!j) return LLMUX_E_OUT_OF_MEMORY;
@@ -165,7 +130,7 @@ static llmux_status create_context(lx_model *m, struct llama_context_params cp, 
     pthread_t t;
     if (pthread_create(&t, NULL, ctx_job_run, j) != 0) {
         ctx_job_free(j);
-        return create_context(m, cp, NULL, why, why_size);
+        return create_context(m, cp, NULL, out, why, why_size);
     }
     pthread_mutex_lock(&j->mu);
     while (!j->done && !llmux_cancel_is_triggered(cancel)) {
@@ -190,10 +155,10 @@ static llmux_status create_context(lx_model *m, struct llama_context_params cp, 
     }
     pthread_mutex_unlock(&j->mu);
     pthread_join(t, NULL);
-    m->ctx = j->ctx;
+    *out = j->ctx;
     snprintf(why, why_size, "%s", j->reason);
     ctx_job_free(j);
-    return m->ctx ? LLMUX_OK : LLMUX_E_OUT_OF_MEMORY;
+    return *out ? LLMUX_OK : LLMUX_E_OUT_OF_MEMORY;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -258,16 +223,15 @@ static llmux_status check_file(const char *path, file_id *id, llmux_error_info *
 
 /* Frees the llama.cpp state, keeping the model's identity (path, name, params). */
 static void unload(lx_model *m) {
-    if (m->ctx) llama_free(m->ctx);
+    if (m->cx) {
+        lx_context_free(m->cx);
+        free(m->cx);
+    }
     if (m->model) llama_model_free(m->model);
     lx_vocab_info_free(&m->vi);
-    free(m->cache);
-    m->ctx = NULL;
+    m->cx = NULL;
     m->model = NULL;
     m->vocab = NULL;
-    m->cache = NULL;
-    m->n_cache = 0;
-    m->n_batch = 0;
 }
 
 /* Loads m->path into m (which must be unloaded). On failure m stays unloaded. */
@@ -313,12 +277,23 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
      * was asked for: a batch larger than a small context would abort in llama_decode. */
     cp.n_batch = (uint32_t)(n_ctx < LX_BATCH ? n_ctx : LX_BATCH);
     cp.n_ubatch = cp.n_batch;
-    cp.n_seq_max = 1;
+    int32_t n_slots = lx_model_slots_for(n_ctx, p->n_slots);
+    if (n_slots > (int32_t)cp.n_batch) n_slots = (int32_t)cp.n_batch; /* a decode token each per step */
+    /* Every sequence may use the whole context, sharing one pool of cells (as llama-server with
+     * a unified KV cache): a lone request is never limited to n_ctx / N. */
+    cp.n_seq_max = (uint32_t)n_slots;
+    cp.kv_unified = true;
+    /* With several slots, a sequence's cells sit among the others' in the unified cache. The
+     * CPU flash-attention kernel splits the cells in view across threads, so its sums (and
+     * greedy picks) would depend on what else runs; the plain attention path gives the same
+     * greedy text batched as alone (tests/runtime/test_local_sched.c). */
+    if (n_slots > 1) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
     cp.no_perf = true;
     char reason[400];
-    st = create_context(m, cp, cancel, reason, sizeof reason);
+    struct llama_context *ctx = NULL;
+    st = create_context(m, cp, cancel, &ctx, reason, sizeof reason);
     if (st == LLMUX_E_CANCELLED) {
         st = lx_error(err, LLMUX_E_CANCELLED, "loading %s was cancelled", m->path);
         goto fail;
@@ -330,13 +305,15 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
     }
     /* llama.cpp may round the context up (to a multiple of 256); the usable context is the one
      * asked for. */
-    m->n_ctx = n_ctx < (int32_t)llama_n_ctx(m->ctx) ? n_ctx : (int32_t)llama_n_ctx(m->ctx);
-    m->n_batch = (int32_t)llama_n_batch(m->ctx);
-    if (m->n_batch < 1) m->n_batch = 1;
-    llama_set_abort_callback(m->ctx, abort_cb, m);
-    m->cache = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
-    if (!m->cache) goto oom;
-    m->n_cache = 0;
+    m->n_ctx = n_ctx < (int32_t)llama_n_ctx(ctx) ? n_ctx : (int32_t)llama_n_ctx(ctx);
+    size_t cache_bytes = (size_t)(p->prompt_cache_mb > 0 ? p->prompt_cache_mb : 0) << 20;
+    m->cx = calloc(1, sizeof *m->cx);
+    if (!m->cx || lx_context_init(m->cx, ctx, m->n_ctx, n_slots, cache_bytes) != LLMUX_OK) {
+        free(m->cx);
+        m->cx = NULL;
+        llama_free(ctx);
+        goto oom;
+    }
     return LLMUX_OK;
 
 oom:
@@ -379,6 +356,15 @@ void lx_model_free(lx_model *m) {
     free(m);
 }
 
+/* The default slot count: one per 512 tokens of context, 1 to 8. A slot costs no KV memory of
+ * its own (the cells are shared), but each concurrent sequence needs room for its prompt and
+ * output, and below 512 cells per sequence most chat prompts would not fit side by side. */
+int32_t lx_model_slots_for(int32_t n_ctx, int32_t asked) {
+    if (asked > 0) return asked < LX_MAX_SLOTS ? asked : LX_MAX_SLOTS;
+    int32_t n = n_ctx / 512;
+    return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
 const char *lx_model_name(const lx_model *m) { return m->name; }
 int32_t lx_model_n_ctx(const lx_model *m) { return m->n_ctx; }
 const struct llama_vocab *lx_model_vocab(const lx_model *m) { return m->vocab; }
@@ -416,7 +402,7 @@ int32_t lx_model_tokenize(const lx_model *m, const char *text, size_t len, bool 
 
 /* The model file changed on disk since it was loaded (or the last reload failed): reload it.
  * A model that was memory-mapped must not touch its mapping once the file was rewritten. */
-static llmux_status ensure_current(lx_model *m, const llmux_cancel *cancel, llmux_error_info *err) {
+llmux_status lx_model_ensure_current(lx_model *m, const llmux_cancel *cancel, llmux_error_info *err) {
     struct stat st;
     if (stat(m->path, &st) != 0) {
         int e = errno;
@@ -580,290 +566,97 @@ llmux_status lx_model_tokenize_request(const lx_model *m, const llmux_request *r
     return tokenize_request(m, req, tokens, cap, cap, n_out, err);
 }
 
-/* ---------------------------------------------------------------- sampling */
-
-/* llama.cpp's dist sampler takes a 32-bit seed, and LLAMA_DEFAULT_SEED (0xFFFFFFFF) means "pick a
- * random one". Seeds below it are used as they are; larger ones (including 2^32 - 1 itself)
- * are hashed into [0, 2^32 - 2], so every seed >= 0 is reproducible and 2^32 is not 0. */
-static uint32_t map_seed(int64_t seed) {
-    if (seed < 0) return LLAMA_DEFAULT_SEED;
-    if (seed < (int64_t)LLAMA_DEFAULT_SEED) return (uint32_t)seed;
-    uint64_t z = (uint64_t)seed + 0x9E3779B97F4A7C15ull; /* splitmix64 finaliser */
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (uint32_t)(z % 0xFFFFFFFFull);
+/* The prompt must leave room for at least one generated token: at most n_ctx - 1 tokens. */
+llmux_status lx_model_tokenize_prompt(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
+                                      int32_t *n_out, llmux_error_info *err) {
+    return tokenize_request(m, req, tokens, cap, m->n_ctx, n_out, err);
 }
 
-/* llama.cpp's own defaults where the request leaves a value unset. */
-static struct llama_sampler *build_sampler(const lx_model *m, const llmux_sampling *s) {
-    struct llama_sampler *chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
-    if (!chain) return NULL;
-    float repeat = llmux_is_unset(s->repeat_penalty) ? 1.0f : (float)s->repeat_penalty;
-    float freq = llmux_is_unset(s->frequency_penalty) ? 0.0f : (float)s->frequency_penalty;
-    float pres = llmux_is_unset(s->presence_penalty) ? 0.0f : (float)s->presence_penalty;
-    if (repeat != 1.0f || freq != 0.0f || pres != 0.0f)
-        llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(m->vocab), 64, repeat, freq, pres));
-    double temp = llmux_is_unset(s->temperature) ? 0.8 : s->temperature;
-    if (temp <= 0.0) {
-        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
-        return chain;
-    }
-    int32_t top_k = s->top_k > 0 ? s->top_k : 40;
-    float top_p = llmux_is_unset(s->top_p) ? 0.95f : (float)s->top_p;
-    float min_p = llmux_is_unset(s->min_p) ? 0.05f : (float)s->min_p;
-    llama_sampler_chain_add(chain, llama_sampler_init_top_k(top_k));
-    llama_sampler_chain_add(chain, llama_sampler_init_top_p(top_p, 1));
-    llama_sampler_chain_add(chain, llama_sampler_init_min_p(min_p, 1));
-    llama_sampler_chain_add(chain, llama_sampler_init_temp((float)temp));
-    llama_sampler_chain_add(chain, llama_sampler_init_dist(map_seed(s->seed)));
-    return chain;
-}
-
-/* -------------------------------------------------------------- generation */
-
-/* A generation's events go through the core emitter, the one stream guard (START first, exactly
- * one terminal event, nothing after it; after the sink asked to stop, only USAGE and the terminal
- * event). The sink's stop is mirrored into m->sink_stopped, which abort_cb reads inside
- * llama_decode. */
-typedef struct gen_state {
-    lx_model *m;
-    lx_emitter em;
-} gen_state;
-
-/* Whether the sink still takes content (false once it asked to stop). */
-static bool sink_open(gen_state *g) {
-    if (g->em.cancelled) g->m->sink_stopped = true;
-    return !g->m->sink_stopped;
-}
-
-static void on_text(void *ud, const char *text, size_t len) {
-    gen_state *g = ud;
-    if (!sink_open(g)) return;
-    lx_emit_text(&g->em, text, len, NULL); /* one text part: index 0 */
-    sink_open(g);
-}
-
-/* Decodes tokens[0..n) at the end of the cache, n_batch at a time. Returns llama_decode's code. */
-static int32_t decode_tokens(lx_model *m, const int32_t *tokens, int32_t n) {
-    for (int32_t i = 0; i < n; i += m->n_batch) {
-        int32_t k = n - i < m->n_batch ? n - i : m->n_batch;
-        struct llama_batch b = llama_batch_get_one((llama_token *)(tokens + i), k);
-        int32_t rc = llama_decode(m->ctx, b);
-        if (rc != 0) {
-            m->n_cache = -1; /* KV state unknown: clear before the next request */
-            return rc;
-        }
-        memcpy(m->cache + m->n_cache, tokens + i, sizeof(int32_t) * (size_t)k);
-        m->n_cache += k;
-    }
-    return 0;
-}
-
-/* Reuses the longest common prefix of the cached tokens and the new prompt (at least one prompt
- * token is always decoded, because sampling needs its logits). Returns the reused count. */
-static int32_t reuse_prefix(lx_model *m, const int32_t *tokens, int32_t n) {
-    llama_memory_t mem = llama_get_memory(m->ctx);
-    int32_t common = 0;
-    if (m->n_cache > 0)
-        while (common < m->n_cache && common < n - 1 && m->cache[common] == tokens[common]) common++;
-    if (common == 0 || !llama_memory_seq_rm(mem, 0, common, -1)) {
-        llama_memory_clear(mem, true);
-        common = 0;
-    }
-    m->n_cache = common;
-    return common;
-}
-
-llmux_status lx_model_generate(lx_model *m, const llmux_request *req, const llmux_cancel *cancel, int64_t deadline_ns,
-                               lx_event_sink sink, lx_gen_stats *stats, llmux_error_info *err) {
-    llmux_error_info local_err;
-    if (!err) err = &local_err;
-    lx_error_clear(err);
-    memset(stats, 0, sizeof *stats);
-    if (m->params.vocab_only) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s was loaded vocabulary-only", m->name);
-    llmux_status st = ensure_current(m, cancel, err);
-    if (st != LLMUX_OK) return st;
-    if (req->n_tools > 0) {
-        stats->warning_code = "unsupported_parameter";
-        stats->warning = "tools are not supported by the local engine yet; they were ignored";
-    } else if (req->response_format != LLMUX_FORMAT_TEXT) {
-        stats->warning_code = "unsupported_parameter";
-        stats->warning = "response_format is not enforced by the local engine yet; it was ignored";
-    }
-
-    /* The prompt must leave room for at least one generated token. */
-    int32_t *tokens = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
-    if (!tokens) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory tokenizing the prompt");
-    int32_t n = 0;
-    st = tokenize_request(m, req, tokens, m->n_ctx - 1, m->n_ctx, &n, err);
-    if (st != LLMUX_OK) {
-        free(tokens);
-        return st;
-    }
-    stats->n_prompt = n;
-
-    struct llama_sampler *smpl = build_sampler(m, &req->sampling);
-    if (!smpl) {
-        free(tokens);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the sampler");
-    }
-
-    m->cancel = cancel;
-    m->deadline_ns = deadline_ns;
-    m->sink_stopped = false;
-    gen_state g = {.m = m};
-    lx_emitter_init(&g.em, sink, "local");
-    lx_stop_filter stop;
-    lx_stop_init(&stop, req->sampling.stop, req->sampling.n_stop, on_text, &g);
-
-    char id[40];
-    lx_make_id(id, sizeof id, "local-");
-    lx_emit_start(&g.em, id, m->name, NULL);
-    sink_open(&g);
-
-    llmux_finish_reason reason = LLMUX_FINISH_STOP;
-    if (m->n_cache < 0) {
-        llama_memory_clear(llama_get_memory(m->ctx), true);
-        m->n_cache = 0;
-    }
-    int64_t t0 = lx_now_ns();
-    stats->n_reused = reuse_prefix(m, tokens, n);
-    int32_t rc = decode_tokens(m, tokens + stats->n_reused, n - stats->n_reused);
-    int64_t t1 = lx_now_ns();
-    stats->t_prompt_ns = t1 - t0;
-
-    int32_t max_new = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : INT32_MAX;
-    char *long_piece = NULL; /* pieces longer than the stack buffer below */
-    size_t long_cap = 0;
-    while (rc == 0) {
-        if (m->sink_stopped || llmux_cancel_is_triggered(cancel)) {
-            reason = LLMUX_FINISH_CANCELLED;
-            break;
-        }
-        if (deadline_ns && lx_now_ns() >= deadline_ns) {
-            rc = 2;
-            break;
-        }
-        if (stats->n_generated >= max_new) {
-            reason = LLMUX_FINISH_LENGTH;
-            break;
-        }
-        if (m->n_cache >= m->n_ctx) {
-            reason = LLMUX_FINISH_LENGTH;
-            break;
-        }
-        llama_token tok = llama_sampler_sample(smpl, m->ctx, -1);
-        stats->n_generated++;
-        if (llama_vocab_is_eog(m->vocab, tok)) break;
-        /* Pieces are short; a longer one (a vocabulary may hold any token) goes to long_piece. */
-        char piece[256];
-        const char *text = NULL;
-        int32_t k = lx_model_token_piece(m, tok, piece, sizeof piece, &long_piece, &long_cap, &text);
-        if (k < 0) {
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering token %d", (int)tok);
-            break;
-        }
-        if (!lx_stop_feed(&stop, text, (size_t)k)) {
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory in the stop filter");
-            break;
-        }
-        if (lx_stop_matched(&stop)) break;
-        rc = decode_tokens(m, &tok, 1);
-    }
-    if (rc == 2) {
-        /* llama_decode aborted through abort_cb: a cancel or the deadline. */
-        if (!m->sink_stopped && !llmux_cancel_is_triggered(cancel) && deadline_ns && lx_now_ns() >= deadline_ns)
-            st = lx_error(err, LLMUX_E_TIMEOUT, "the deadline expired after %d generated tokens", stats->n_generated);
-        else
-            reason = LLMUX_FINISH_CANCELLED;
-    } else if (rc != 0 && st == LLMUX_OK) {
-        st = lx_error(err, rc == 1 ? LLMUX_E_CONTEXT_LENGTH : LLMUX_E_INTERNAL, "llama_decode failed (code %d)", rc);
-    }
-    stats->t_gen_ns = lx_now_ns() - t1;
-
-    if (reason != LLMUX_FINISH_CANCELLED && st == LLMUX_OK) lx_stop_flush(&stop);
-    lx_stop_free(&stop);
-    free(long_piece);
-    llama_sampler_free(smpl);
-    free(tokens);
-
-    llmux_usage usage = llmux_usage_default();
-    usage.input_tokens = stats->n_prompt;
-    usage.output_tokens = stats->n_generated;
-    usage.cached_input_tokens = stats->n_reused;
-    usage.cache_write_tokens = 0;
-    usage.reasoning_tokens = 0;
-    usage.total_tokens = stats->n_prompt + stats->n_generated;
-    lx_emit_usage(&g.em, &usage, NULL); /* delivered after a stop too: the tokens were spent */
-
-    /* The terminal event, delivered whatever the sink answered before (the emitter's rule). */
-    if (st != LLMUX_OK) {
-        lx_emit_error(&g.em, err, NULL);
-    } else {
-        lx_emit_finish(&g.em, reason, NULL); /* FINISH(CANCELLED) whenever the sink had stopped */
-        if (g.em.end_status == LLMUX_E_CANCELLED) st = lx_error(err, LLMUX_E_CANCELLED, "the request was cancelled");
-    }
-    lx_emitter_free(&g.em);
-    m->cancel = NULL;
-    m->deadline_ns = 0;
-    return st;
+bool lx_model_needs_reload(const lx_model *m) {
+    if (!m->model) return true;
+    struct stat st;
+    if (stat(m->path, &st) != 0) return true;
+    file_id now = id_of(&st);
+    return !same_file(&m->file, &now);
 }
 
 /* -------------------------------------------------------------- embeddings */
 
 int32_t lx_model_n_embd(const lx_model *m) { return m->model ? llama_model_n_embd(m->model) : 0; }
 
-/* One text: its tokens decoded n_batch at a time from position 0, every token an output, their
- * hidden states summed into sum (dim doubles). */
-static llmux_status embed_one(lx_model *m, const int32_t *tokens, int32_t k, struct llama_batch *b, double *sum,
-                              int32_t dim, llmux_error_info *err) {
-    llama_memory_clear(llama_get_memory(m->ctx), true);
-    for (int32_t off = 0; off < k; off += m->n_batch) {
-        int32_t cnt = k - off < m->n_batch ? k - off : m->n_batch;
+/* One text in sequence slot seq: its tokens decoded n_batch at a time from position 0 with the
+ * context's batch, every token an output, their hidden states summed into sum (dim doubles).
+ * Other slots keep their KV: in the unified cache a sequence attends only to its own cells. */
+static llmux_status embed_one(lx_context *cx, int32_t seq, const llmux_cancel *cancel, int64_t deadline_ns,
+                              const int32_t *tokens, int32_t k, double *sum, int32_t dim, llmux_error_info *err) {
+    llama_memory_t mem = llama_get_memory(cx->ctx);
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    struct llama_batch *b = &cx->batch;
+    llmux_status st = LLMUX_OK;
+    for (int32_t off = 0; off < k && st == LLMUX_OK; off += cx->n_batch) {
+        if (llmux_cancel_is_triggered(cancel)) {
+            st = lx_error(err, LLMUX_E_CANCELLED, "cancelled while embedding");
+            break;
+        }
+        if (deadline_ns && lx_now_ns() >= deadline_ns) {
+            st = lx_error(err, LLMUX_E_TIMEOUT, "the deadline expired while embedding");
+            break;
+        }
+        int32_t cnt = k - off < cx->n_batch ? k - off : cx->n_batch;
         b->n_tokens = cnt;
         for (int32_t j = 0; j < cnt; j++) {
             b->token[j] = tokens[off + j];
             b->pos[j] = off + j;
             b->n_seq_id[j] = 1;
-            b->seq_id[j][0] = 0;
+            b->seq_id[j][0] = seq;
             b->logits[j] = 1;
         }
-        int32_t rc = llama_decode(m->ctx, *b);
-        if (rc == 2) {
-            if (llmux_cancel_is_triggered(m->cancel)) return lx_error(err, LLMUX_E_CANCELLED, "cancelled while embedding");
-            return lx_error(err, LLMUX_E_TIMEOUT, "the deadline expired while embedding");
+        int32_t rc = llama_decode(cx->ctx, *b);
+        if (rc != 0) {
+            st = lx_error(err, LLMUX_E_INTERNAL, "llama_decode failed while embedding (code %d)", rc);
+            break;
         }
-        if (rc != 0) return lx_error(err, LLMUX_E_INTERNAL, "llama_decode failed while embedding (code %d)", rc);
         for (int32_t j = 0; j < cnt; j++) {
-            const float *e = llama_get_embeddings_ith(m->ctx, j);
-            if (!e) return lx_error(err, LLMUX_E_INTERNAL, "the model gave no hidden state for token %d", off + j);
+            const float *e = llama_get_embeddings_ith(cx->ctx, j);
+            if (!e) {
+                st = lx_error(err, LLMUX_E_INTERNAL, "the model gave no hidden state for token %d", off + j);
+                break;
+            }
             for (int32_t d = 0; d < dim; d++) sum[d] += e[d];
         }
     }
-    return LLMUX_OK;
+    b->n_tokens = 0;
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    return st;
 }
 
+/* Runs on the engine thread between scheduler steps (runtime/model_task.c), which admits a task
+ * only while a sequence slot is free: the embedding borrows that slot (the free one holding the
+ * shortest cached prefix) and leaves it empty. */
 llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, const llmux_cancel *cancel,
                             int64_t deadline_ns, float *out, int64_t *n_tokens, llmux_error_info *err) {
     lx_error_clear(err);
     *n_tokens = 0;
     if (m->params.vocab_only) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s was loaded vocabulary-only", m->name);
-    llmux_status st = ensure_current(m, cancel, err);
+    llmux_status st = lx_model_ensure_current(m, cancel, err);
     if (st != LLMUX_OK) return st;
+    lx_context *cx = m->cx;
+    if (!cx) return lx_error(err, LLMUX_E_INTERNAL, "model %s has no context", m->name);
+    int32_t seq = -1;
+    for (int32_t i = 0; i < cx->n_slots; i++)
+        if (!cx->slots[i].seq && (seq < 0 || cx->slots[i].n_cache < cx->slots[seq].n_cache)) seq = i;
+    if (seq < 0)
+        return lx_error(err, LLMUX_E_OVERLOADED, "every sequence slot of %s is busy; retry the embedding", m->name);
     int32_t dim = llama_model_n_embd(m->model);
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
     double *sum = malloc(sizeof(double) * (size_t)dim);
-    struct llama_batch b = llama_batch_init(m->n_batch, 0, 1);
-    if (!tokens || !sum || !b.token) {
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory embedding");
-        goto done;
+    if (!tokens || !sum) {
+        free(tokens);
+        free(sum);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory embedding");
     }
-    m->cancel = cancel;
-    m->deadline_ns = deadline_ns;
-    m->sink_stopped = false;
-    m->n_cache = -1; /* the KV cache is reused here: the next generation starts clean */
-    llama_set_embeddings(m->ctx, true);
+    cx->slots[seq].n_cache = 0; /* its KV is dropped below */
+    llama_set_embeddings(cx->ctx, true);
     for (size_t i = 0; i < n && st == LLMUX_OK; i++) {
         size_t len = strlen(texts[i]);
         /* A text cannot have fewer tokens than bytes / max_piece: refuse a huge one unread. */
@@ -882,20 +675,14 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
             break;
         }
         memset(sum, 0, sizeof(double) * (size_t)dim);
-        if ((st = embed_one(m, tokens, k, &b, sum, dim, err)) != LLMUX_OK) break;
+        if ((st = embed_one(cx, seq, cancel, deadline_ns, tokens, k, sum, dim, err)) != LLMUX_OK) break;
         double norm = 0;
         for (int32_t d = 0; d < dim; d++) norm += (sum[d] / k) * (sum[d] / k);
         norm = sqrt(norm);
         for (int32_t d = 0; d < dim; d++) out[i * (size_t)dim + (size_t)d] = norm > 0 ? (float)(sum[d] / k / norm) : 0.0f;
         *n_tokens += k;
     }
-    llama_set_embeddings(m->ctx, false);
-    llama_memory_clear(llama_get_memory(m->ctx), true);
-    m->n_cache = 0;
-    m->cancel = NULL;
-    m->deadline_ns = 0;
-done:
-    if (b.token) llama_batch_free(b);
+    llama_set_embeddings(cx->ctx, false);
     free(sum);
     free(tokens);
     if (st != LLMUX_OK) *n_tokens = 0;

@@ -1,9 +1,11 @@
 /* The local engine: one GGUF model loaded through llama.cpp, generating canonical events.
  *
- * Lifecycle: lx_model_load() -> any number of lx_model_generate() calls, ONE AT A TIME (the
- * caller serialises; the runtime holds a per-model lock) -> lx_model_free(). The model owns one
- * llama_context whose KV cache keeps the previous request's tokens, so a request whose prompt
- * shares a prefix with the previous one only processes the new suffix.
+ * Lifecycle: lx_model_load() -> requests -> lx_model_free(). Requests run either one at a time
+ * through lx_model_generate(), or many at once through the continuous-batching scheduler
+ * (sched.h), always on one thread at a time (the runtime's engine thread of the model). The
+ * model owns one llama_context with N sequence slots (engine_internal.h: model, context,
+ * sequence) whose KV keeps earlier requests' tokens, so a request whose prompt shares a prefix
+ * with an earlier one only processes the new suffix.
  *
  * Untrusted files: the GGUF metadata llama.cpp would abort on is checked before llama.cpp sees
  * the file (gguf_check.h). Files below mmap_min_bytes are read into memory, so the model never
@@ -34,7 +36,17 @@ typedef struct lx_model_params {
                                     trigger aborts the load (LLMUX_E_CANCELLED) */
     int64_t mmap_min_bytes;      /* files at least this large are memory-mapped, smaller ones
                                     read into memory; 0 = 64 MiB */
+    int32_t n_slots;             /* concurrent sequences; 0 = lx_model_slots_for(n_ctx, 0);
+                                    at most LX_MAX_SLOTS and the batch size (512) */
+    int32_t prompt_cache_mb;     /* host RAM for prefixes evicted from free slots (sched.h);
+                                    0 = none */
 } lx_model_params;
+
+#define LX_MAX_SLOTS 64
+
+/* The slot count for a context of n_ctx tokens: asked when > 0 (capped at LX_MAX_SLOTS), else
+ * one slot per 512 tokens of context, from 1 to 8 (4096, the default context, gives 8). */
+int32_t lx_model_slots_for(int32_t n_ctx, int32_t asked);
 
 lx_model_params lx_model_default_params(void);
 
@@ -103,7 +115,8 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
 /* What one generation did, for usage, timing and warnings. */
 typedef struct lx_gen_stats {
     int32_t n_prompt;         /* prompt tokens */
-    int32_t n_reused;         /* prompt tokens whose KV came from the previous request */
+    int32_t n_reused;         /* prompt tokens whose KV came from an earlier request (a slot's KV or
+                                 the host prompt cache); 0 for a cold prompt */
     int32_t n_generated;      /* sampled tokens (stop tokens included) */
     int64_t t_prompt_ns;      /* prompt processing time */
     int64_t t_gen_ns;         /* generation time after the first token */

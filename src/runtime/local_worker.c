@@ -1,11 +1,14 @@
-/* The engine thread of one local model; see local_worker.h. */
+/* The engine thread of one local model: a continuous-batching scheduler loop; see
+ * local_worker.h and engine/sched.h. */
 #include "runtime/local_worker.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "core/error.h"
+#include "engine/sched.h"
 
 typedef struct job {
     lx_worker_job j;
@@ -19,11 +22,44 @@ struct lx_worker {
     pthread_cond_t cv;
     job *queue;          /* by priority, FIFO among equals */
     size_t n_queued;
-    bool running;        /* a job is being generated */
+    int32_t n_running;   /* sequences in slots (written by the engine thread under mu) */
     bool stopping;
 };
 
-static void run_job(lx_worker *w, job *q) {
+/* Removes from the queue the jobs whose request was cancelled or whose deadline passed while
+ * they waited (under w->mu); returns them as a list to end outside the lock. */
+static job *take_dead_jobs(lx_worker *w) {
+    job *dead = NULL;
+    int64_t now = lx_now_ns();
+    for (job **at = &w->queue; *at;) {
+        job *j = *at;
+        if (llmux_cancel_is_triggered(j->j.cancel) || (j->j.deadline_ns && now >= j->j.deadline_ns)) {
+            *at = j->next;
+            w->n_queued--;
+            j->next = dead;
+            dead = j;
+        } else {
+            at = &j->next;
+        }
+    }
+    return dead;
+}
+
+static void end_dead_jobs(job *dead) {
+    while (dead) {
+        job *j = dead;
+        dead = j->next;
+        llmux_error_info e;
+        llmux_status st = llmux_cancel_is_triggered(j->j.cancel)
+                              ? lx_error(&e, LLMUX_E_CANCELLED, "cancelled while waiting for a sequence slot")
+                              : lx_error(&e, LLMUX_E_TIMEOUT, "the deadline expired while waiting for a sequence slot");
+        j->j.done(j->j.user_data, st, &e, NULL);
+        free(j);
+    }
+}
+
+/* Starts j in a free slot; a request refused before START ends here. */
+static void start_job(lx_worker *w, job *q) {
     const lx_worker_job *j = &q->j;
     if (j->task) {
         /* Tasks run here, on the engine thread, like generations: the model (and its
@@ -36,42 +72,81 @@ static void run_job(lx_worker *w, job *q) {
         return;
     }
     if (j->started) j->started(j->user_data);
-    lx_gen_stats stats;
+    lx_seq *s = NULL;
     llmux_error_info err;
     lx_error_clear(&err);
-    llmux_status st = lx_model_generate(w->model, j->req, j->cancel, j->deadline_ns, j->sink, &stats, &err);
-    j->done(j->user_data, st, &err, &stats);
+    llmux_status st = lx_seq_start(w->model, j->req, j->cancel, j->deadline_ns, j->sink, q, &s, &err);
+    if (st != LLMUX_OK) {
+        pthread_mutex_lock(&w->mu);
+        w->n_running--; /* not running after all, before anyone hears it ended */
+        pthread_mutex_unlock(&w->mu);
+        lx_gen_stats stats = {0};
+        j->done(j->user_data, st, &err, &stats);
+        free(q);
+    }
+}
+
+static void end_done(lx_seq **done, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        job *q = lx_seq_user_data(done[i]);
+        lx_gen_stats stats;
+        llmux_error_info err;
+        llmux_status st = lx_seq_outcome(done[i], &stats, &err);
+        q->j.done(q->j.user_data, st, &err, &stats);
+        lx_seq_free(done[i]);
+        free(q);
+    }
 }
 
 static void *worker_main(void *arg) {
     lx_worker *w = arg;
+    lx_seq *done[LX_MAX_SLOTS];
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->queue && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
+        while (!w->queue && w->n_running == 0 && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
         if (w->stopping) break;
-        job *j = w->queue;
-        w->queue = j->next;
-        w->n_queued--;
-        w->running = true;
+        job *dead = take_dead_jobs(w);
+        /* Admission: queued requests fill free slots, highest priority first. A model file
+         * changed on disk is reloaded once the running sequences ended: admit nothing until then. */
+        int32_t n_slots = lx_model_n_slots(w->model);
+        if (n_slots < 1) n_slots = 1; /* unloaded after a failed reload: lx_seq_start retries */
+        while (w->queue && w->n_running < n_slots &&
+               !(w->n_running > 0 && lx_model_needs_reload(w->model))) {
+            job *q = w->queue;
+            w->queue = q->next;
+            w->n_queued--;
+            w->n_running++; /* counted as running from here (lx_worker_load) */
+            pthread_mutex_unlock(&w->mu);
+            start_job(w, q);
+            pthread_mutex_lock(&w->mu);
+            w->n_running = lx_model_n_active(w->model);
+            n_slots = lx_model_n_slots(w->model);
+            if (n_slots < 1) n_slots = 1;
+        }
         pthread_mutex_unlock(&w->mu);
-        run_job(w, j);
-        free(j);
+        end_dead_jobs(dead);
+        int32_t n_done = lx_model_step(w->model, done, LX_MAX_SLOTS);
         pthread_mutex_lock(&w->mu);
-        w->running = false;
-    }
-    /* Stopping: what is still queued never started. */
-    while (w->queue) {
-        job *j = w->queue;
-        w->queue = j->next;
-        w->n_queued--;
+        w->n_running = lx_model_n_active(w->model);
         pthread_mutex_unlock(&w->mu);
+        end_done(done, n_done);
+        pthread_mutex_lock(&w->mu);
+    }
+    /* Stopping: what is still queued never started; what runs is cancelled. */
+    job *left = w->queue;
+    w->queue = NULL;
+    w->n_queued = 0;
+    pthread_mutex_unlock(&w->mu);
+    int32_t n_done = lx_model_cancel_all(w->model, done, LX_MAX_SLOTS);
+    end_done(done, n_done);
+    while (left) {
+        job *j = left;
+        left = j->next;
         llmux_error_info e;
         lx_error(&e, LLMUX_E_CANCELLED, "cancelled: the model is being unloaded");
         j->j.done(j->j.user_data, LLMUX_E_CANCELLED, &e, NULL);
         free(j);
-        pthread_mutex_lock(&w->mu);
     }
-    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
@@ -112,8 +187,9 @@ llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *jb, llmux_error
     if (w->stopping) {
         st = lx_error(err, LLMUX_E_CANCELLED, "cancelled: the model is being unloaded");
     } else if (w->n_queued >= LX_WORKER_MAX_QUEUED) {
-        st = lx_error(err, LLMUX_E_QUEUE_FULL, "local model %s: %d requests are already waiting",
-                      lx_model_name(w->model), LX_WORKER_MAX_QUEUED);
+        st = lx_error(err, LLMUX_E_QUEUE_FULL, "local model %s: all %d sequence slots are busy and %d requests are waiting",
+                      lx_model_name(w->model), (int)w->n_running, LX_WORKER_MAX_QUEUED);
+        if (err) err->retry_after_ms = LX_WORKER_RETRY_AFTER_MS;
     } else {
         job **at = &w->queue;
         while (*at && (*at)->j.req->priority >= req->priority) at = &(*at)->next;
@@ -129,7 +205,7 @@ llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *jb, llmux_error
 
 size_t lx_worker_load(lx_worker *w) {
     pthread_mutex_lock(&w->mu);
-    size_t n = w->n_queued + (w->running ? 1 : 0);
+    size_t n = w->n_queued + (size_t)w->n_running;
     pthread_mutex_unlock(&w->mu);
     return n;
 }

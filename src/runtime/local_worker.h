@@ -1,6 +1,9 @@
 /* The engine thread of one loaded local model: it owns all decoding on the model's context and
- * runs the model's requests one after another from a bounded priority queue, producing their
- * events into their executions (execution.h). Callers never decode on their own thread, so
+ * runs the model's continuous-batching scheduler (engine/sched.h): requests wait in a bounded
+ * priority queue until one of the model's sequence slots is free, then every step decodes one
+ * batch for all running requests, producing their events into their executions (execution.h).
+ * A request cancelled (or past its deadline) while it waits leaves the queue at the next step
+ * without START; one cancelled while it runs frees its slot at the next step. Callers never decode on their own thread, so
  * a request's callback may run another request on the same model without deadlocking, and
  * ggml's per-thread worker pools are not duplicated by concurrent callers. */
 #ifndef LX_LOCAL_WORKER_H
@@ -14,15 +17,17 @@
 #include "core/event_sink.h"
 
 /* Requests waiting for a model beyond those running: more are refused with LLMUX_E_QUEUE_FULL
- * at once instead of waiting without bound. */
+ * at once (retry_after_ms = LX_WORKER_RETRY_AFTER_MS, the server's Retry-After) instead of
+ * waiting without bound. */
 #define LX_WORKER_MAX_QUEUED 256
+#define LX_WORKER_RETRY_AFTER_MS 1000
 
 typedef struct lx_worker lx_worker;
 
 /* Starts the thread for m (borrowed: it must outlive the worker). NULL when out of resources. */
 lx_worker *lx_worker_create(lx_model *m);
-/* Stops the thread: queued requests end with LLMUX_E_CANCELLED, the running one is cancelled
- * and finishes first. Accepts NULL. */
+/* Stops the thread: queued requests end with LLMUX_E_CANCELLED, running ones with
+ * FINISH(CANCELLED). Accepts NULL. */
 void lx_worker_destroy(lx_worker *w);
 
 /* Runs on the worker thread when a queued request ended: its outcome (err borrowed for the call)

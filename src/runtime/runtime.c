@@ -296,6 +296,27 @@ static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, cha
                     rt->n_model_dirs, rt->n_model_dirs == 1 ? "y" : "ies");
 }
 
+/* Sequence slots per local model: LLMUX_LOCAL_SLOTS (1..64) until `local.slots` reaches the
+ * config and llmux_runtime_params; 0 (unset or invalid) = the engine's default from the context
+ * size (lx_model_slots_for). */
+static int32_t local_slots_from_env(void) {
+    const char *v = getenv("LLMUX_LOCAL_SLOTS");
+    if (!v || !*v) return 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    return *end == '\0' && n >= 1 && n <= LX_MAX_SLOTS ? (int32_t)n : 0;
+}
+
+/* Host RAM per local model for prompt prefixes evicted from its slots: LLMUX_LOCAL_PROMPT_CACHE_MB
+ * (0..1048576, 0 = off) until `local.prompt_cache_mb` reaches the config; default 256. */
+static int32_t local_prompt_cache_mb_from_env(void) {
+    const char *v = getenv("LLMUX_LOCAL_PROMPT_CACHE_MB");
+    if (!v || !*v) return 256;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    return *end == '\0' && n >= 0 && n <= 1048576 ? (int32_t)n : 256;
+}
+
 static void free_loaded(loaded_model *lm) {
     if (!lm) return;
     lx_worker_destroy(lm->worker); /* joins the engine thread: never under rt->lock (it may want it) */
@@ -353,6 +374,8 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_
     mp.progress = rt->progress;
     mp.progress_user_data = rt->progress_user_data;
     mp.cancel = cancel;
+    mp.n_slots = local_slots_from_env();
+    mp.prompt_cache_mb = local_prompt_cache_mb_from_env();
     st = lx_model_load(&mp, &lm->model, err);
     if (st == LLMUX_OK && !(lm->worker = lx_worker_create(lm->model))) {
         lx_model_free(lm->model);

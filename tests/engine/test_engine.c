@@ -324,6 +324,8 @@ static void test_prefix_reuse(void **state) {
     lx_gen_stats st;
     llmux_error_info err;
     assert_int_equal(gen("A long shared prefix for the cache", greedy(2), NULL, 0, &a, &st, &err), LLMUX_OK);
+    /* Cold: the BOS it shares with the previous prompt is not reported as cached. */
+    assert_int_equal(a.usage.cached_input_tokens, 0);
     assert_int_equal(gen("A long shared prefix for the cache, continued", greedy(2), NULL, 0, &b, &st, &err), LLMUX_OK);
     /* BOS + the 34 bytes of the first prompt were already in the KV cache. */
     assert_int_equal(st.n_reused, 35);
