@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,16 +52,33 @@ int lx_sbx_landlock_abi(void) {
     return abi < 0 ? 0 : (int)abi; /* ENOSYS: not built in; EOPNOTSUPP: disabled at boot */
 }
 
-static int add_path(int ruleset, const char *path, uint64_t access, uint64_t handled, char *msg, size_t msg_len) {
+/* Read-only system files llama.cpp and glibc read to size their thread pools: the CPU list
+ * (sysconf(_SC_NPROCESSORS_ONLN) reads /sys/devices/system/cpu/online, then /proc/stat) and
+ * /proc/cpuinfo (ggml's CPU feature and topology probe). Without them both still work, from
+ * sched_getaffinity and cpuid, but may size the pool differently from an unsandboxed run. None
+ * holds a secret. /proc as a whole stays closed: other processes' command lines and mounts. */
+static const char *const k_system_read[] = {"/sys/devices/system/cpu", "/proc/cpuinfo"};
+
+/* Files accept only the file rights; a directory rule covers everything beneath it. */
+#define LX_LL_FILE_RIGHTS (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
+                           LX_LL_FS_TRUNCATE | LX_LL_FS_IOCTL_DEV)
+
+static int add_path(int ruleset, const char *path, uint64_t access, uint64_t handled, bool optional, char *msg,
+                    size_t msg_len) {
     if (!path || path[0] != '/') {
         snprintf(msg, msg_len, "sandbox path must be absolute: %s", path ? path : "(null)");
         return -1;
     }
-    int fd = open(path, O_PATH | O_CLOEXEC | O_DIRECTORY);
-    if (fd < 0) {
-        snprintf(msg, msg_len, "sandbox directory %s: %s", path, strerror(errno));
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || (!optional && !S_ISDIR(st.st_mode))) {
+        int e = fd < 0 ? errno : ENOTDIR;
+        if (fd >= 0) close(fd);
+        if (optional) return 0; /* a system file this kernel does not have */
+        snprintf(msg, msg_len, "sandbox directory %s: %s", path, strerror(e));
         return -1;
     }
+    if (!S_ISDIR(st.st_mode)) access &= LX_LL_FILE_RIGHTS;
     struct landlock_path_beneath_attr rule = {.allowed_access = access & handled, .parent_fd = fd};
     long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
     int e = errno;
@@ -103,9 +121,13 @@ int lx_sbx_landlock_apply(const lx_sandbox_params *p, int abi, char *msg, size_t
     uint64_t handled = attr.handled_access_fs;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < p->n_model_dirs; i++)
-        rc = add_path(ruleset, p->model_dirs[i], LX_LL_FS_READ, handled, msg, msg_len);
-    if (rc == 0 && p->cache_dir) rc = add_path(ruleset, p->cache_dir, LX_LL_FS_READ | LX_LL_FS_WRITE, handled, msg, msg_len);
-    if (rc == 0 && p->tmp_dir) rc = add_path(ruleset, p->tmp_dir, LX_LL_FS_READ | LX_LL_FS_WRITE, handled, msg, msg_len);
+        rc = add_path(ruleset, p->model_dirs[i], LX_LL_FS_READ, handled, false, msg, msg_len);
+    if (rc == 0 && p->cache_dir)
+        rc = add_path(ruleset, p->cache_dir, LX_LL_FS_READ | LX_LL_FS_WRITE, handled, false, msg, msg_len);
+    if (rc == 0 && p->tmp_dir)
+        rc = add_path(ruleset, p->tmp_dir, LX_LL_FS_READ | LX_LL_FS_WRITE, handled, false, msg, msg_len);
+    for (size_t i = 0; rc == 0 && i < sizeof k_system_read / sizeof k_system_read[0]; i++)
+        rc = add_path(ruleset, k_system_read[i], LX_LL_FS_READ, handled, true, msg, msg_len);
     /* No LANDLOCK_RULE_NET_PORT rule: every TCP bind and connect is refused. */
     if (rc == 0) {
         /* restrict_self needs no_new_privs (or CAP_SYS_ADMIN); set it even when the NNP layer

@@ -26,7 +26,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -52,6 +54,7 @@ typedef struct verdict {
     int apply_status;
     int value;
     int extra;
+    long long apply_ns; /* how long lx_sandbox_apply took */
     lx_sandbox_report report;
     char message[512];
 } verdict;
@@ -97,7 +100,11 @@ static outcome run_in_sandbox(unsigned layers, probe_fn probe, void *arg) {
         sp.gid = SBX_GID;
         sp.require_landlock = true;
         llmux_error_info err;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         v.apply_status = (int)lx_sandbox_apply(&sp, &v.report, &err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        v.apply_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
         if (v.apply_status != LLMUX_OK) snprintf(v.message, sizeof v.message, "%s", err.message);
         else v.value = probe(&v, arg);
         ssize_t w = write(p[1], &v, sizeof v);
@@ -201,6 +208,18 @@ static int probe_connect(verdict *v, void *arg) {
     return ERRNO_OF(connect(g_extra_fd, (const struct sockaddr *)arg, sizeof(struct sockaddr_in)));
 }
 
+/* Connects a new Unix socket to the abstract address in arg (a struct sockaddr_un). */
+static int probe_connect_abstract(verdict *v, void *arg) {
+    (void)v;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    const struct sockaddr_un *a = arg;
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a->sun_path + 1));
+    int rc = ERRNO_OF(connect(fd, (const struct sockaddr *)a, len));
+    close(fd);
+    return rc;
+}
+
 static int probe_exec(verdict *v, void *arg) {
     (void)v;
     (void)arg;
@@ -275,6 +294,13 @@ static int probe_identity(verdict *v, void *arg) {
              (unsigned long long)core.rlim_max, (unsigned long long)nofile.rlim_max, setuid_errno,
              getsid(0) == getpid());
     return 0;
+}
+
+/* value: the online CPU count glibc reports (llama.cpp sizes its thread pool from it). */
+static int probe_nprocs(verdict *v, void *arg) {
+    (void)v;
+    (void)arg;
+    return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 static int probe_signal_parent(verdict *v, void *arg) {
@@ -354,6 +380,23 @@ static void test_network(void **state) {
     assert_int_equal(run_in_sandbox(0, probe_inet_socket, NULL).v.value, 0);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_inet_socket, NULL), EPERM);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_unix_socket, NULL), 0); /* the IPC family */
+
+    /* An abstract Unix socket outside the sandbox (e.g. a D-Bus or X11 one): refused by seccomp
+     * (no connect) and, on its own, by Landlock's scoping (ABI 6). */
+    struct sockaddr_un ua;
+    memset(&ua, 0, sizeof ua);
+    ua.sun_family = AF_UNIX;
+    snprintf(ua.sun_path + 1, sizeof ua.sun_path - 1, "llmux-sandbox-test-%d", (int)getpid());
+    int us = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t ulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(ua.sun_path + 1));
+    assert_int_equal(bind(us, (struct sockaddr *)&ua, ulen), 0);
+    assert_int_equal(listen(us, 4), 0);
+    assert_int_equal(run_in_sandbox(0, probe_connect_abstract, &ua).v.value, 0);
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_connect_abstract, &ua), EPERM);
+    outcome o = run_in_sandbox(LX_SANDBOX_LANDLOCK, probe_connect_abstract, &ua);
+    if (o.v.report.landlock_abi >= 6) assert_denied(o, EPERM);
+    else print_message("landlock ABI %d < 6: abstract socket scoping not checked\n", o.v.report.landlock_abi);
+    close(us);
 }
 
 static void test_forbidden_calls_kill(void **state) {
@@ -371,6 +414,10 @@ static void test_processes(void **state) {
     assert_int_equal(run_in_sandbox(0, probe_fork, NULL).v.value, 0);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_fork, NULL), EPERM);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_thread, NULL), 0); /* threads still start */
+    /* The CPU list stays readable (the only system files granted), so the pool is sized alike. */
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_nprocs, NULL), (int)sysconf(_SC_NPROCESSORS_ONLN));
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_open_read, "/proc/cpuinfo"), 0);
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_open_read, "/proc/self/mounts"), EACCES);
     outcome o = run_in_sandbox(LX_SANDBOX_ALL, probe_signal_parent, NULL);
     if (o.v.report.landlock_abi >= 6) assert_denied(o, EPERM); /* Landlock signal scoping */
     else print_message("landlock ABI %d < 6: signal scoping not checked\n", o.v.report.landlock_abi);
@@ -405,6 +452,7 @@ static void test_identity_and_limits(void **state) {
     assert_int_equal(o.v.report.applied, LX_SANDBOX_ALL);
     assert_true(o.v.report.landlock_abi >= 4);
     assert_string_equal(o.v.report.warning, "");
+    print_message("lx_sandbox_apply: %.1f us (Landlock ABI %d)\n", (double)o.v.apply_ns / 1e3, o.v.report.landlock_abi);
 }
 
 /* ------------------------------------------------------- the engine inside */
