@@ -4,6 +4,7 @@
  * open the rule directories; seccomp last, since it would refuse Landlock's own system calls if
  * they were ever added to its list. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,17 @@ lx_sandbox_params lx_sandbox_default_params(void) {
     return p;
 }
 
+/* Threads of this process (entries of /proc/self/task), -1 when /proc is not mounted. */
+static int count_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
 static llmux_status fail(llmux_error_info *err, llmux_status st, const char *step, const char *why) {
     if (err) {
         memset(err, 0, sizeof *err);
@@ -40,6 +52,14 @@ llmux_status lx_sandbox_apply(const lx_sandbox_params *p, lx_sandbox_report *out
     memset(r, 0, sizeof *r);
     char msg[400] = "";
     unsigned want = p->layers;
+
+    /* Landlock binds only the calling thread (and later children of it): a thread started
+     * earlier would keep every file. Refuse rather than leave a hole. */
+    int threads = count_threads();
+    if ((want & LX_SANDBOX_LANDLOCK) && threads > 1) {
+        snprintf(msg, sizeof msg, "called with %d threads; apply it before any thread starts", threads);
+        return fail(err, LLMUX_E_CONFIGURATION, "threads", msg);
+    }
 
     if (want & LX_SANDBOX_FDS) {
         if (lx_sbx_close_fds(p->keep_fds, p->n_keep_fds, &r->fds_closed, msg, sizeof msg) != 0)

@@ -69,6 +69,19 @@ typedef int (*probe_fn)(verdict *v, void *arg);
 
 /* Extra descriptors the next child keeps (a TCP socket for the connect probe). */
 static int g_extra_fd = -1;
+/* Set by tests that expect lx_sandbox_apply to refuse; the next child uses these parameters. */
+static bool g_expect_refusal;
+static const char *g_model_dir_override;
+static bool g_start_thread;
+
+static int g_block[2] = {-1, -1};
+static void *blocked_thread(void *arg) {
+    (void)arg;
+    char c;
+    ssize_t n = read(g_block[0], &c, 1); /* until the process exits */
+    (void)n;
+    return NULL;
+}
 
 static outcome run_in_sandbox(unsigned layers, probe_fn probe, void *arg) {
     int p[2];
@@ -84,7 +97,11 @@ static outcome run_in_sandbox(unsigned layers, probe_fn probe, void *arg) {
         memset(&v, 0, sizeof v);
         /* stderr stays open so llama.cpp's and ASan's messages remain visible in test logs. */
         int keep[3] = {p[1], STDERR_FILENO, g_extra_fd};
-        const char *models[1] = {fx.models};
+        const char *models[1] = {g_model_dir_override ? g_model_dir_override : fx.models};
+        if (g_start_thread) {
+            pthread_t t;
+            if (pipe(g_block) != 0 || pthread_create(&t, NULL, blocked_thread, NULL) != 0) _exit(4);
+        }
         const char *env_keep[1] = {"TZ"};
         lx_sandbox_params sp = lx_sandbox_default_params();
         sp.layers = layers;
@@ -121,7 +138,7 @@ static outcome run_in_sandbox(unsigned layers, probe_fn probe, void *arg) {
     close(p[0]);
     o.reported = got == sizeof o.v;
     assert_int_equal(waitpid(pid, &o.wait_status, 0), pid);
-    if (o.reported && o.v.apply_status != LLMUX_OK) fail_msg("sandbox refused: %s", o.v.message);
+    if (o.reported && o.v.apply_status != LLMUX_OK && !g_expect_refusal) fail_msg("sandbox refused: %s", o.v.message);
     return o;
 }
 
@@ -455,6 +472,28 @@ static void test_identity_and_limits(void **state) {
     print_message("lx_sandbox_apply: %.1f us (Landlock ABI %d)\n", (double)o.v.apply_ns / 1e3, o.v.report.landlock_abi);
 }
 
+/* Bad parameters and a multi-threaded caller are refused with a message naming the step. */
+static void test_refusals(void **state) {
+    (void)state;
+    g_expect_refusal = true;
+    g_model_dir_override = "/nonexistent/models";
+    outcome o = run_in_sandbox(LX_SANDBOX_ALL, probe_thread, NULL);
+    assert_true(o.reported);
+    assert_int_equal(o.v.apply_status, LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(o.v.message, "/nonexistent/models"));
+    g_model_dir_override = "models"; /* relative */
+    o = run_in_sandbox(LX_SANDBOX_LANDLOCK, probe_thread, NULL);
+    assert_int_equal(o.v.apply_status, LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(o.v.message, "absolute"));
+    g_model_dir_override = NULL;
+    g_start_thread = true;
+    o = run_in_sandbox(LX_SANDBOX_ALL, probe_thread, NULL);
+    g_start_thread = false;
+    assert_int_equal(o.v.apply_status, LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(o.v.message, "2 threads"));
+    g_expect_refusal = false;
+}
+
 /* ------------------------------------------------------- the engine inside */
 
 typedef struct gen_result {
@@ -566,6 +605,7 @@ int main(void) {
         cmocka_unit_test(test_processes),
         cmocka_unit_test(test_environment_and_fds),
         cmocka_unit_test(test_identity_and_limits),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_engine_generates_inside),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
