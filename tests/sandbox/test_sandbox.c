@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -263,6 +265,22 @@ static int probe_unshare(verdict *v, void *arg) {
     return ERRNO_OF(unshare(CLONE_NEWUSER));
 }
 
+/* A raw system call from a table: arg points to {nr, a0, a1, a2, a3, a4}. */
+static int probe_raw(verdict *v, void *arg) {
+    (void)v;
+    const long *c = arg;
+    long rc = syscall(c[0], c[1], c[2], c[3], c[4], c[5]);
+    if (rc == 0 && (c[0] == SYS_clone)) _exit(0); /* a fork-style clone that got through: the new child */
+    return rc < 0 ? errno : 0;
+}
+
+static int probe_tiocsti(verdict *v, void *arg) {
+    (void)v;
+    (void)arg;
+    char ch = 'x';
+    return ERRNO_OF(ioctl(STDIN_FILENO, TIOCSTI, &ch));
+}
+
 static int probe_fork(verdict *v, void *arg) {
     (void)v;
     (void)arg;
@@ -422,6 +440,28 @@ static void test_forbidden_calls_kill(void **state) {
     assert_killed(run_in_sandbox(LX_SANDBOX_ALL, probe_ptrace, NULL));
     assert_killed(run_in_sandbox(LX_SANDBOX_ALL, probe_mount, fx.tmp));
     assert_killed(run_in_sandbox(LX_SANDBOX_ALL, probe_unshare, NULL));
+    /* The rest of the kill list, by raw number (arguments that would fail harmlessly anyway). */
+    static long kill_calls[][6] = {
+        {SYS_bpf, 0, 0, 0, 0, 0},
+        {SYS_perf_event_open, 0, 0, -1, -1, 0},
+        {SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0, 0, 0},
+        {SYS_add_key, 0, 0, 0, 0, 0},
+        {SYS_io_uring_setup, 1, 0, 0, 0, 0},
+        {SYS_open_by_handle_at, -1, 0, 0, 0, 0},
+        {SYS_setns, -1, 0, 0, 0, 0},
+        {SYS_init_module, 0, 0, 0, 0, 0},
+        {SYS_kexec_load, 0, 0, 0, 0, 0},
+        {SYS_userfaultfd, 0, 0, 0, 0, 0},
+        {SYS_execveat, -1, 0, 0, 0, 0},
+        {SYS_process_vm_readv, 1, 0, 0, 0, 0},
+        /* A thread in a new user namespace (the kernel itself would say EINVAL). */
+        {SYS_clone, CLONE_THREAD | CLONE_SIGHAND | CLONE_VM | CLONE_NEWUSER, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof kill_calls / sizeof kill_calls[0]; i++) {
+        outcome o = run_in_sandbox(LX_SANDBOX_ALL, probe_raw, kill_calls[i]);
+        if (o.reported || !WIFSIGNALED(o.wait_status) || WTERMSIG(o.wait_status) != SIGSYS)
+            fail_msg("syscall %ld was not killed (errno %d)", kill_calls[i][0], o.v.value);
+    }
     /* Control: the same ptrace call is harmless and works without the filter. */
     assert_int_equal(run_in_sandbox(0, probe_ptrace, NULL).v.value, 0);
 }
@@ -431,6 +471,14 @@ static void test_processes(void **state) {
     assert_int_equal(run_in_sandbox(0, probe_fork, NULL).v.value, 0);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_fork, NULL), EPERM);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_thread, NULL), 0); /* threads still start */
+    long fork_clone[6] = {SYS_clone, SIGCHLD, 0, 0, 0, 0};
+    assert_int_equal(run_in_sandbox(0, probe_raw, fork_clone).v.value, 0);
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_raw, fork_clone), EPERM);
+    long clone3_call[6] = {SYS_clone3, 0, 0, 0, 0, 0};
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_raw, clone3_call), ENOSYS);
+    /* Terminal input injection: ENOTTY on /dev/null without the filter, EPERM with it. */
+    assert_int_equal(run_in_sandbox(LX_SANDBOX_FDS, probe_tiocsti, NULL).v.value, ENOTTY);
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_tiocsti, NULL), EPERM);
     /* The CPU list stays readable (the only system files granted), so the pool is sized alike. */
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_nprocs, NULL), (int)sysconf(_SC_NPROCESSORS_ONLN));
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_open_read, "/proc/cpuinfo"), 0);
