@@ -59,6 +59,11 @@ static int add_rules(scmp_filter_ctx ctx) {
     struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
     if (rc == 0) rc = rule(ctx, SCMP_ACT_ERRNO(EPERM), "socket", 1, &not_unix);
     if (rc == 0) rc = rule(ctx, SCMP_ACT_ERRNO(EPERM), "socketpair", 1, &not_unix);
+    /* Unix datagram sockets reach pathname sockets (/dev/log, journald) with sendto and no
+     * connect, which Landlock does not cover; the IPC protocol is a stream. The type's low bits
+     * (SOCK_CLOEXEC and SOCK_NONBLOCK are flags above them). */
+    struct scmp_arg_cmp unix_dgram[2] = {SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM)};
+    if (rc == 0) rc = rule(ctx, SCMP_ACT_ERRNO(EPERM), "socket", 2, unix_dgram);
     if (rc == 0) rc = rule(ctx, SCMP_ACT_ERRNO(EPERM), "connect", 0, NULL);
     if (rc == 0) rc = rule(ctx, SCMP_ACT_ERRNO(EPERM), "bind", 0, NULL);
     /* No new processes; threads only. clone's flags are in a register, clone3's in memory that

@@ -211,6 +211,15 @@ static int probe_inet_socket(verdict *v, void *arg) {
     return 0;
 }
 
+static int probe_unix_dgram(verdict *v, void *arg) {
+    (void)v;
+    (void)arg;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    close(fd);
+    return 0;
+}
+
 static int probe_unix_socket(verdict *v, void *arg) {
     (void)v;
     (void)arg;
@@ -415,6 +424,9 @@ static void test_network(void **state) {
     assert_int_equal(run_in_sandbox(0, probe_inet_socket, NULL).v.value, 0);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_inet_socket, NULL), EPERM);
     assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_unix_socket, NULL), 0); /* the IPC family */
+    /* ...but no Unix datagrams (sendto a pathname socket needs no connect). */
+    assert_int_equal(run_in_sandbox(0, probe_unix_dgram, NULL).v.value, 0);
+    assert_denied(run_in_sandbox(LX_SANDBOX_ALL, probe_unix_dgram, NULL), EPERM);
 
     /* An abstract Unix socket outside the sandbox (e.g. a D-Bus or X11 one): refused by seccomp
      * (no connect) and, on its own, by Landlock's scoping (ABI 6). */
