@@ -56,7 +56,8 @@ lx_sandbox_params lx_sandbox_default_params(void);
  * started before the call would escape Landlock). On failure the process is left partly
  * restricted and must exit: it returns LLMUX_E_PERMISSION (a kernel refusal, e.g. setuid) or
  * LLMUX_E_CONFIGURATION (a bad parameter, a missing directory, Landlock required but absent),
- * with err->message naming the step. out may be NULL; err may be NULL. */
+ * with err->message naming the step. p and the arrays it points to are only read during the
+ * call (borrowed); out may be NULL; err may be NULL. Allocates nothing that outlives the call. */
 llmux_status lx_sandbox_apply(const lx_sandbox_params *p, lx_sandbox_report *out, llmux_error_info *err);
 
 #endif
