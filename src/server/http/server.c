@@ -14,6 +14,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "server/loop_sync.h"
 #include "server/http/call.h"
 #include "server/http/endpoints.h"
 #include "server/http/metrics_route.h"
@@ -168,29 +169,21 @@ static void route(struct evhttp_request *req, void *arg) {
 
 /* --------------------------------------------------------- loop hand-offs */
 
+/* The loop-owned steps of start and stop run through one hop onto the loop (loop_sync.h). */
 typedef struct on_loop {
     lx_server *s;
     void (*fn)(lx_server *s);
-    bool done;
 } on_loop;
 
 static void on_loop_run(void *arg) {
     on_loop *o = arg;
     o->fn(o->s);
-    pthread_mutex_lock(&o->s->mu);
-    o->done = true;
-    pthread_cond_broadcast(&o->s->cv);
-    pthread_mutex_unlock(&o->s->mu);
 }
 
 /* Runs fn on the loop thread and waits for it. False when the runtime refused the post. */
 static bool run_on_loop(lx_server *s, void (*fn)(lx_server *s)) {
     on_loop o = {.s = s, .fn = fn};
-    if (llmux_runtime_post(s->rt, on_loop_run, &o) != LLMUX_OK) return false;
-    pthread_mutex_lock(&s->mu);
-    while (!o.done) pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    return true;
+    return lx_run_on_loop_wait(s->rt, on_loop_run, &o);
 }
 
 static void setup(lx_server *s) {

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/loop_sync.h"
 #include "server/ipc/internal.h"
 
 lx_ipc_params lx_ipc_default_params(void) {
@@ -37,29 +38,21 @@ int lx_ipc_server_connections(lx_ipc_server *s) {
 
 /* ------------------------------------------------------- loop hand-offs */
 
+/* The loop-owned steps of start and stop run through one hop onto the loop (loop_sync.h). */
 typedef struct on_loop {
     lx_ipc_server *s;
     void (*fn)(lx_ipc_server *s);
-    bool done;
 } on_loop;
 
 static void on_loop_run(void *arg) {
     on_loop *o = arg;
     o->fn(o->s);
-    pthread_mutex_lock(&o->s->mu);
-    o->done = true;
-    pthread_cond_broadcast(&o->s->cv);
-    pthread_mutex_unlock(&o->s->mu);
 }
 
 /* Runs fn on the loop thread and waits for it. False when the runtime refused the post. */
 static bool run_on_loop(lx_ipc_server *s, void (*fn)(lx_ipc_server *s)) {
     on_loop o = {.s = s, .fn = fn};
-    if (llmux_runtime_post(s->rt, on_loop_run, &o) != LLMUX_OK) return false;
-    pthread_mutex_lock(&s->mu);
-    while (!o.done) pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
-    return true;
+    return lx_run_on_loop_wait(s->rt, on_loop_run, &o);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *a, int len, void *arg) {
