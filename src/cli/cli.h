@@ -47,6 +47,13 @@ cli_input_status cli_read_stdin(size_t cap, char **out, size_t *len, int *err_no
  * CLI_EXIT_IO for a read error, invalid_request past the cap or for a NUL byte (naming the cap
  * or the offset nul_at). Returns the exit code. */
 int cli_input_fail(cli_input_status s, int err_no, size_t nul_at, const char *what, size_t cap);
+/* Largest prompt read from stdin. */
+#define CLI_MAX_STDIN_PROMPT ((size_t)16 * 1024 * 1024)
+/* The prompt of `run` and `ipc`: arg when given (an explicit "" is allowed), else stdin, where an
+ * empty read is refused (most likely a mistake: `< /dev/null`, a producer that failed). Returns 0
+ * with *prompt set and *owned the copy to free (NULL for arg), else the exit code after printing
+ * the error. */
+int cli_read_prompt(const char *arg, char **owned, const char **prompt);
 
 /* The overall deadline of a command (--timeout SECONDS). The default matches llmux.yaml's
  * timeouts.total_ms; the cap keeps a typo from meaning "forever". */

@@ -19,7 +19,6 @@
 #include "server/ipc/frame.h"
 #include "server/ipc/message.h"
 
-#define MAX_STDIN_PROMPT ((size_t)16 * 1024 * 1024)
 /* How long after the request's deadline the client gives up waiting (the server enforces the
  * deadline itself; this only keeps a stuck server from holding the client forever). */
 #define DEADLINE_GRACE_MS 2000
@@ -280,22 +279,11 @@ int cli_cmd_ipc(int argc, char **argv) {
         token_file = token_buf;
     }
     char *stdin_prompt = NULL;
-    const char *prompt = optind < argc ? argv[optind] : NULL;
-    if (!prompt) {
-        size_t len;
-        int err_no;
-        cli_input_status in = cli_read_stdin(MAX_STDIN_PROMPT, &stdin_prompt, &len, &err_no);
-        if (in != CLI_INPUT_OK) {
-            free(stdin_prompt);
-            cli_req_opts_free(&o);
-            return cli_input_fail(in, err_no, len, "prompt", MAX_STDIN_PROMPT);
-        }
-        if (len == 0) {
-            free(stdin_prompt);
-            cli_req_opts_free(&o);
-            return cli_fail(LLMUX_E_INVALID_REQUEST, "empty prompt: stdin was empty (give PROMPT or pipe one in)");
-        }
-        prompt = stdin_prompt;
+    const char *prompt;
+    int prc = cli_read_prompt(optind < argc ? argv[optind] : NULL, &stdin_prompt, &prompt);
+    if (prc) {
+        cli_req_opts_free(&o);
+        return prc;
     }
     char token[LX_IPC_TOKEN_HEX + 1], err[512];
     if (!lx_ipc_token_read(token_file, token, err, sizeof err)) {

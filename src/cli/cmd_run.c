@@ -10,7 +10,6 @@
 #include "cli.h"
 #include "req_opts.h"
 
-#define MAX_STDIN_PROMPT ((size_t)16 * 1024 * 1024)
 /* How long after the request's deadline the backstop timer cancels it. */
 #define DEADLINE_GRACE_MS 2000
 
@@ -142,27 +141,13 @@ int cli_cmd_run(int argc, char **argv) {
         return cfg_code;
     }
 
+    /* An explicit PROMPT "" is allowed (the bundled model then writes a fortune of its own). */
     char *stdin_prompt = NULL;
     const char *prompt;
-    if (optind < argc) {
-        prompt = argv[optind];
-    } else {
-        size_t len;
-        int err_no;
-        cli_input_status in = cli_read_stdin(MAX_STDIN_PROMPT, &stdin_prompt, &len, &err_no);
-        if (in != CLI_INPUT_OK) {
-            free(stdin_prompt);
-            cli_req_opts_free(&o);
-            return cli_input_fail(in, err_no, len, "prompt", MAX_STDIN_PROMPT);
-        }
-        /* Most likely a mistake (`< /dev/null`, a pipeline whose producer failed); an explicit
-         * PROMPT argument "" stays allowed (the bundled model then writes a fortune of its own). */
-        if (len == 0) {
-            free(stdin_prompt);
-            cli_req_opts_free(&o);
-            return cli_fail(LLMUX_E_INVALID_REQUEST, "empty prompt: stdin was empty (give PROMPT or pipe one in)");
-        }
-        prompt = stdin_prompt;
+    int prc = cli_read_prompt(optind < argc ? argv[optind] : NULL, &stdin_prompt, &prompt);
+    if (prc) {
+        cli_req_opts_free(&o);
+        return prc;
     }
 
     llmux_runtime *rt = NULL;

@@ -79,3 +79,24 @@ int cli_input_fail(cli_input_status s, int err_no, size_t nul_at, const char *wh
     }
     return cli_fail(LLMUX_E_INTERNAL, "unknown stdin status");
 }
+
+int cli_read_prompt(const char *arg, char **owned, const char **prompt) {
+    *owned = NULL;
+    *prompt = arg;
+    if (arg) return 0;
+    size_t len;
+    int err_no;
+    cli_input_status in = cli_read_stdin(CLI_MAX_STDIN_PROMPT, owned, &len, &err_no);
+    if (in != CLI_INPUT_OK) {
+        free(*owned);
+        *owned = NULL;
+        return cli_input_fail(in, err_no, len, "prompt", CLI_MAX_STDIN_PROMPT);
+    }
+    if (len == 0) {
+        free(*owned);
+        *owned = NULL;
+        return cli_fail(LLMUX_E_INVALID_REQUEST, "empty prompt: stdin was empty (give PROMPT or pipe one in)");
+    }
+    *prompt = *owned;
+    return 0;
+}
