@@ -200,22 +200,6 @@ static bool thinking(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     return r->req.provider_options || (lx_srv_fail(err, "out of memory"), false);
 }
 
-static bool stop_sequences(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
-    json_t *st = json_object_get(root, "stop_sequences");
-    if (!st || json_is_null(st)) return true;
-    if (!json_is_array(st)) return lx_srv_fail(err, "stop_sequences: expected an array of strings"), false;
-    size_t n = json_array_size(st);
-    if (n > LX_SRV_MAX_STOP) return lx_srv_fail(err, "stop_sequences: more than %d sequences", LX_SRV_MAX_STOP), false;
-    const char **out = lx_srv_alloc(r, (n ? n : 1) * sizeof *out);
-    if (!out) return lx_srv_fail(err, "out of memory"), false;
-    for (size_t i = 0; i < n; i++)
-        if (!(out[i] = json_string_value(json_array_get(st, i))) || !*out[i])
-            return lx_srv_fail(err, "stop_sequences[%zu]: expected a non-empty string", i), false;
-    r->req.sampling.stop = out;
-    r->req.sampling.n_stop = n;
-    return true;
-}
-
 llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
     lx_srv_req *r = calloc(1, sizeof *r);
@@ -268,7 +252,7 @@ llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req *
     }
     r->req.messages = ms;
     r->req.n_messages = k;
-    if (!system_prompt(r, root, err) || !tools(r, root, err) || !thinking(r, root, err) || !stop_sequences(r, root, err) ||
+    if (!system_prompt(r, root, err) || !tools(r, root, err) || !thinking(r, root, err) || !lx_srv_stop_list(r, root, "stop_sequences", false, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
     /* The rules every entry point shares (llmux_request_validate): what is accepted here is a

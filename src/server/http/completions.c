@@ -54,23 +54,6 @@ static bool refused(const json_t *root, llmux_error_info *err) {
     return true;
 }
 
-static bool stop(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
-    json_t *st = json_object_get(root, "stop");
-    if (!st || json_is_null(st)) return true;
-    if (!json_is_string(st) && !json_is_array(st)) return lx_srv_fail(err, "stop: expected a string or an array of strings"), false;
-    size_t n = json_is_string(st) ? 1 : json_array_size(st);
-    if (n > LX_SRV_MAX_STOP) return lx_srv_fail(err, "stop: more than %d sequences", LX_SRV_MAX_STOP), false;
-    const char **out = lx_srv_alloc(r, (n ? n : 1) * sizeof *out);
-    if (!out) return lx_srv_fail(err, "out of memory"), false;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = json_is_string(st) ? json_string_value(st) : json_string_value(json_array_get(st, i));
-        if (!out[i] || !*out[i]) return lx_srv_fail(err, "stop[%zu]: expected a non-empty string", i), false;
-    }
-    r->req.sampling.stop = out;
-    r->req.sampling.n_stop = n;
-    return true;
-}
-
 llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
     lx_srv_req *r = calloc(1, sizeof *r);
@@ -90,20 +73,13 @@ llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req
         !lx_srv_opt_number(root, "presence_penalty", -2, 2, &s->presence_penalty, err) ||
         !lx_srv_opt_number(root, "frequency_penalty", -2, 2, &s->frequency_penalty, err) ||
         !lx_srv_opt_int(root, "max_tokens", 1, INT32_MAX, &mt, err) ||
-        !lx_srv_opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err) || !stop(r, root, err) ||
+        !lx_srv_opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err) || !lx_srv_stop_list(r, root, "stop", true, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
     s->max_tokens = (int32_t)mt;
     /* As in chat: OpenAI allows a negative seed, the canonical one is >= 0; keep the bits. */
     if (json_is_integer(json_object_get(root, "seed"))) s->seed = seed < 0 ? (int64_t)((uint64_t)seed >> 1) : seed;
-    json_t *so = json_object_get(root, "stream_options");
-    if (so && !json_is_null(so)) {
-        if (!json_is_object(so)) {
-            lx_srv_fail(err, "stream_options: expected an object");
-            goto fail;
-        }
-        if (!lx_srv_opt_bool(so, "include_usage", &r->include_usage, err)) goto fail;
-    }
+    if (!lx_srv_stream_options(r, root, err)) goto fail;
     if (llmux_request_validate(&r->req, err) != LLMUX_OK) goto fail;
     *out = r;
     return LLMUX_OK;

@@ -218,23 +218,6 @@ static bool response_format(lx_srv_req *r, const json_t *root, llmux_error_info 
     return true;
 }
 
-static bool stop(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
-    json_t *st = json_object_get(root, "stop");
-    if (!st || json_is_null(st)) return true;
-    size_t n = json_is_string(st) ? 1 : json_is_array(st) ? json_array_size(st) : 0;
-    if (!json_is_string(st) && !json_is_array(st)) return lx_srv_fail(err, "stop: expected a string or an array of strings"), false;
-    if (n > LX_SRV_MAX_STOP) return lx_srv_fail(err, "stop: more than %d sequences", LX_SRV_MAX_STOP), false;
-    const char **out = lx_srv_alloc(r, (n ? n : 1) * sizeof *out);
-    if (!out) return lx_srv_fail(err, "out of memory"), false;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = json_is_string(st) ? json_string_value(st) : json_string_value(json_array_get(st, i));
-        if (!out[i] || !*out[i]) return lx_srv_fail(err, "stop[%zu]: expected a non-empty string", i), false;
-    }
-    r->req.sampling.stop = out;
-    r->req.sampling.n_stop = n;
-    return true;
-}
-
 /* Fields whose answer llmux cannot give in the OpenAI shape. */
 static bool refused(const json_t *root, llmux_error_info *err) {
     int64_t n = 1;
@@ -262,7 +245,7 @@ static bool sampling(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     s->max_tokens = (int32_t)(mct > 0 ? mct : mt);
     /* A negative seed is legal in OpenAI's API; the canonical seed is >= 0: keep the bits. */
     if (json_is_integer(json_object_get(root, "seed"))) s->seed = seed < 0 ? (int64_t)((uint64_t)seed >> 1) : seed;
-    return stop(r, root, err);
+    return lx_srv_stop_list(r, root, "stop", true, err);
 }
 
 llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
@@ -299,14 +282,7 @@ llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **ou
     if (!refused(root, err) || !tools(r, root, err) || !response_format(r, root, err) || !sampling(r, root, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
-    json_t *so = json_object_get(root, "stream_options");
-    if (so && !json_is_null(so)) {
-        if (!json_is_object(so)) {
-            lx_srv_fail(err, "stream_options: expected an object");
-            goto fail;
-        }
-        if (!lx_srv_opt_bool(so, "include_usage", &r->include_usage, err)) goto fail;
-    }
+    if (!lx_srv_stream_options(r, root, err)) goto fail;
     /* The rules every entry point shares (llmux_request_validate): what is accepted here is a
      * request the runtime accepts (tool_choice "required" without tools, say, is refused here
      * with the field named, not later). */

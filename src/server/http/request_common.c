@@ -134,3 +134,29 @@ bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, ll
     *out = json_string_value(v);
     return true;
 }
+
+bool lx_srv_stop_list(lx_srv_req *r, const json_t *root, const char *field, bool string_ok, llmux_error_info *err) {
+    json_t *st = json_object_get(root, field);
+    if (!st || json_is_null(st)) return true;
+    if (!json_is_array(st) && !(string_ok && json_is_string(st)))
+        return lx_srv_fail(err, "%s: expected %s", field, string_ok ? "a string or an array of strings" : "an array of strings"),
+               false;
+    size_t n = json_is_string(st) ? 1 : json_array_size(st);
+    if (n > LX_SRV_MAX_STOP) return lx_srv_fail(err, "%s: more than %d sequences", field, LX_SRV_MAX_STOP), false;
+    const char **out = lx_srv_alloc(r, (n ? n : 1) * sizeof *out);
+    if (!out) return lx_srv_fail(err, "out of memory"), false;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = json_is_string(st) ? json_string_value(st) : json_string_value(json_array_get(st, i));
+        if (!out[i] || !*out[i]) return lx_srv_fail(err, "%s[%zu]: expected a non-empty string", field, i), false;
+    }
+    r->req.sampling.stop = out;
+    r->req.sampling.n_stop = n;
+    return true;
+}
+
+bool lx_srv_stream_options(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *so = json_object_get(root, "stream_options");
+    if (!so || json_is_null(so)) return true;
+    if (!json_is_object(so)) return lx_srv_fail(err, "stream_options: expected an object"), false;
+    return lx_srv_opt_bool(so, "include_usage", &r->include_usage, err);
+}

@@ -70,6 +70,11 @@ bool lx_srv_opt_int(const json_t *obj, const char *name, int64_t lo, int64_t hi,
 bool lx_srv_opt_bool(const json_t *obj, const char *name, bool *out, llmux_error_info *err);
 /* An optional string field: true when absent (*out NULL) or a string. */
 bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, llmux_error_info *err);
+/* root[field] as the request's stop sequences: an array of non-empty strings (or one string when
+ * string_ok), at most LX_SRV_MAX_STOP; absent or null = none. */
+bool lx_srv_stop_list(lx_srv_req *r, const json_t *root, const char *field, bool string_ok, llmux_error_info *err);
+/* OpenAI's stream_options: {"include_usage": bool} into r->include_usage; absent or null = off. */
+bool lx_srv_stream_options(lx_srv_req *r, const json_t *root, llmux_error_info *err);
 
 /* ----------------------------------------------------------------- output */
 
