@@ -585,6 +585,41 @@ static void test_writer_bad_record_isolated(void **state) {
     lx_store_close(s);
 }
 
+/* Statements are prepared once per connection and reused (sqlite.c, pg.c): many inserts and
+ * reads in turn on one connection each see their own parameters (a text, then NULL, in the same
+ * column), a refused insert (duplicate id) leaves the kept statements usable, and a read made
+ * between writes sees every write before it. */
+static void test_statements_reused(void **state) {
+    (void)state;
+    lx_store *s = open_fresh();
+    llmux_error_info e;
+    for (int i = 0; i < 40; i++) {
+        char id[32], caller[32];
+        snprintf(id, sizeof id, "reuse-%02d", i);
+        snprintf(caller, sizeof caller, "key-%d", i);
+        lx_exec_record *r = make_record(id, 1000 + i, i % 2 ? "m-odd" : "m-even", LLMUX_OK, (size_t)(i % 3));
+        free(r->caller);
+        r->caller = i % 2 ? NULL : strdup(caller);
+        insert1(s, r);
+        if (i % 10 == 9) {
+            /* The same id again: refused, rolled back, and the next statements still work. */
+            lx_exec_record *const one[] = {r};
+            assert_int_equal(lx_store_insert(s, one, 1, &e), LLMUX_E_INVALID_REQUEST);
+        }
+        lx_exec_record_free(r);
+        lx_exec_record *got = NULL;
+        assert_int_equal(lx_store_get(s, id, &got, &e), LLMUX_OK);
+        assert_non_null(got);
+        assert_string_equal(got->id, id);
+        if (i % 2) assert_null(got->caller);
+        else assert_string_equal(got->caller, caller);
+        assert_string_equal(got->requested_model, i % 2 ? "m-odd" : "m-even");
+        lx_exec_record_free(got);
+        assert_int_equal(count_all(s), (size_t)i + 1);
+    }
+    lx_store_close(s);
+}
+
 static void test_json_errors(void **state) {
     (void)state;
     lx_exec_record *r = NULL;
@@ -652,7 +687,7 @@ static void test_caller_cost(void **state) {
         cmocka_unit_test(test_round_trip_every_field),                    \
         cmocka_unit_test(test_filters_and_order), cmocka_unit_test(test_outcomes_with_attempts),                    \
         cmocka_unit_test(test_validation), cmocka_unit_test(test_writer_many_threads_tiny_queue),                   \
-        cmocka_unit_test(test_writer_stop_flushes), cmocka_unit_test(test_writer_bad_record_isolated),              \
+        cmocka_unit_test(test_writer_stop_flushes), cmocka_unit_test(test_writer_bad_record_isolated), cmocka_unit_test(test_statements_reused),              \
         cmocka_unit_test(test_json_errors)
 
 #endif
