@@ -3,7 +3,10 @@
  * thread into a fresh SQLite file, in two shapes:
  *   - "batched": all records submitted at once, so the writer commits up to 256 per transaction;
  *   - "one per transaction": the writer waits for each record before the next is submitted, so
- *     every drain holds one record (what a lightly loaded server does: one BEGIN/COMMIT each).
+ *     every drain holds one record (one BEGIN/COMMIT each);
+ *   - "paced 5000/s": one record every 200 µs, as a server at 5,000 req/s hands them over, with
+ *     the writer's group-commit linger (the default, 2 ms) and without it (each wake-up commits
+ *     what it finds, often one record).
  * Each record looks like a proxied chat execution: one attempt, a plan, a short request and
  * response. Median of 5 runs each.
  *   build/bin/bench_records [N_RECORDS] [sqlite:DIR_PATH_PREFIX | postgresql://URL] */
@@ -60,7 +63,15 @@ typedef struct result {
     double per_s, cpu_us;
 } result;
 
-static int one_run(const char *url, int run, long n, bool one_per_tx, result *out) {
+static void sleep_until(double t) {
+    double left = t - now_s(CLOCK_MONOTONIC);
+    if (left <= 0) return;
+    struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int one_run(const char *url, int run, long n, bool one_per_tx, double pace_s, int64_t linger_us,
+                   result *out) {
     lx_store *s;
     llmux_error_info e;
     if (lx_store_open(url, &s, &e) != LLMUX_OK) {
@@ -68,12 +79,15 @@ static int one_run(const char *url, int run, long n, bool one_per_tx, result *ou
         return -1;
     }
     lx_record_writer *w;
-    if (lx_record_writer_start(s, 1024, &w, &e) != LLMUX_OK) {
+    lx_record_writer_params p = lx_record_writer_default_params();
+    if (linger_us) p.linger_us = linger_us;
+    if (lx_record_writer_start_ex(s, &p, &w, &e) != LLMUX_OK) {
         fprintf(stderr, "bench_records: %s\n", e.message);
         return -1;
     }
     double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
     for (long i = 0; i < n; i++) {
+        if (pace_s > 0) sleep_until(w0 + (double)i * pace_s);
         lx_record_writer_submit(w, make_record(run, i));
         if (one_per_tx) lx_record_writer_flush(w);
     }
@@ -109,23 +123,31 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         bool one_per_tx;
-    } shapes[] = {{"batched", false}, {"one per transaction", true}};
-    printf("%-22s %10s %16s %14s\n", "shape", "records", "records/s", "CPU us/record");
+        double pace_s;
+        int64_t linger_us; /* 0: the default */
+        long div;          /* of N: slower shapes write fewer */
+    } shapes[] = {{"batched", false, 0, 0, 1},
+                  {"one per transaction", true, 0, 0, 4},
+                  {"paced 5000/s, linger", false, 200e-6, 0, 8},
+                  {"paced 5000/s, no linger", false, 200e-6, -1, 8}};
+    printf("%-24s %10s %16s %14s\n", "shape", "records", "records/s", "CPU us/record");
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         double per_s[RUNS], cpu[RUNS];
-        long count = shapes[k].one_per_tx ? n / 4 : n; /* one commit each is slower: fewer */
+        long count = n / shapes[k].div;
         for (int run = 0; run < RUNS; run++) {
             char url[600];
             if (url_arg) snprintf(url, sizeof url, "%s", url_arg);
             else snprintf(url, sizeof url, "sqlite:%s/r%zu-%d.db", dir, k, run);
             result r;
-            if (one_run(url, (int)(k * RUNS) + run, count, shapes[k].one_per_tx, &r) != 0) return 1;
+            if (one_run(url, (int)(k * RUNS) + run, count, shapes[k].one_per_tx, shapes[k].pace_s, shapes[k].linger_us,
+                        &r) != 0)
+                return 1;
             per_s[run] = r.per_s;
             cpu[run] = r.cpu_us;
         }
         qsort(per_s, RUNS, sizeof per_s[0], cmp_d);
         qsort(cpu, RUNS, sizeof cpu[0], cmp_d);
-        printf("%-22s %10ld %16.0f %14.1f\n", shapes[k].name, count, per_s[RUNS / 2], cpu[RUNS / 2]);
+        printf("%-24s %10ld %16.0f %14.1f\n", shapes[k].name, count, per_s[RUNS / 2], cpu[RUNS / 2]);
     }
     if (!url_arg) {
         char cmd[128];
