@@ -279,6 +279,28 @@ static bool run_creates_default_db(const char *name, const char *env) {
     return exists(db);
 }
 
+/* The same for `llmux serve` (started, then stopped once it serves): the store is opened when the
+ * runtime is created, so the file exists from then on when records are on. */
+static bool serve_creates_default_db(const char *name, const char *cfg) {
+    char home[700], data[700], out[800], cmd[4000], db[800];
+    snprintf(home, sizeof home, "%s/%s-home", cli_scratch(), name);
+    snprintf(data, sizeof data, "%s/%s-data", cli_scratch(), name);
+    snprintf(out, sizeof out, "%s/%s.out", cli_scratch(), name);
+    assert_int_equal(mkdir(home, 0700), 0);
+    snprintf(cmd, sizeof cmd,
+             "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' LLMUX_CONFIG='%s' %s serve --listen 127.0.0.1:0 >'%s' & "
+             "p=$!; for i in $(seq 200); do grep -q 'serving on' '%s' && break; sleep 0.05; done; "
+             "kill -TERM $p; wait $p; grep -q 'serving on' '%s'",
+             home, data, cfg, LLMUX, out, out, out);
+    cli_result *r = malloc(sizeof *r);
+    cli_run(cmd, r);
+    if (r->code != 0) fprintf(stderr, "%s: %s", cmd, r->err);
+    assert_int_equal(r->code, 0);
+    free(r);
+    snprintf(db, sizeof db, "%s/llmux/records.db", data);
+    return exists(db);
+}
+
 static void test_records_none(void **state) {
     char cfg_none[700], cfg_plain[700], env[1600];
     snprintf(cfg_none, sizeof cfg_none, "%s/none.yaml", cli_scratch());
@@ -297,7 +319,10 @@ static void test_records_none(void **state) {
     /* `records: none`: no database anywhere. */
     snprintf(env, sizeof env, "LLMUX_CONFIG='%s'", cfg_none);
     assert_false(run_creates_default_db("cfg-none", env));
-    /* LLMUX_RECORDS=none likewise, and it wins over a file that names a database. */
+    /* And for `llmux serve`. */
+    assert_true(serve_creates_default_db("serve-plain", cfg_plain));
+    assert_false(serve_creates_default_db("serve-none", cfg_none));
+    /* LLMUX_RECORDS=none likewise. */
     assert_false(run_creates_default_db("env-none", "LLMUX_RECORDS=none"));
     /* Reading records that are off says so rather than "no database at ...". */
     cli_result r;
