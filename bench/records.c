@@ -49,7 +49,8 @@ static lx_exec_record *make_record(int run, long i) {
     r->usage.output_tokens = 8;
     r->cost = (llmux_cost){.known = true, .input = 0.0000018, .output = 0.0000048, .total = 0.0000066};
     r->cost_source = dup_("catalog");
-    r->request_json = dup_("{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hi\"}]}");
+    r->request_json =
+        dup_("{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hi\"}]}");
     r->response_text = dup_("Hello! How can I help you today?");
     r->n_attempts = 1;
     r->attempts = calloc(1, sizeof *r->attempts);

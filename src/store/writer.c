@@ -1,8 +1,9 @@
 /* The records writer thread (DESIGN.md §5): producers append to a bounded ring and only wait when
  * it is full; the thread takes up to batch_max records at a time and commits them in one
  * transaction, after lingering a moment for more when it woke to only a few (group commit: each
- * commit costs a WAL append and its system calls, whatever it holds). A failed transaction is retried with a doubling backoff. When the database refused
- * a record (a duplicate id) the batch is tried record by record, so that record costs only itself.
+ * commit costs a WAL append and its system calls, whatever it holds). A failed transaction is
+ * retried with a doubling backoff. When the database refused a record (a duplicate id) the batch
+ * is tried record by record, so that record costs only itself.
  * What still cannot be written is counted and named in the log: never dropped silently. */
 #define _XOPEN_SOURCE 700
 #include <pthread.h>

@@ -265,8 +265,8 @@ static bool run_creates_default_db(const char *name, const char *env) {
     snprintf(home, sizeof home, "%s/%s-home", cli_scratch(), name);
     snprintf(data, sizeof data, "%s/%s-data", cli_scratch(), name);
     assert_int_equal(mkdir(home, 0700), 0);
-    snprintf(cmd, sizeof cmd, "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' %s %s run -t 0 -n 4 'Hello'", home, data,
-             env, LLMUX);
+    snprintf(cmd, sizeof cmd, "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' %s %s run -t 0 -n 4 'Hello'", home,
+             data, env, LLMUX);
     cli_result *r = malloc(sizeof *r);
     cli_run(cmd, r);
     if (r->code != 0) fprintf(stderr, "%s: %s", cmd, r->err);
@@ -288,7 +288,8 @@ static bool serve_creates_default_db(const char *name, const char *cfg) {
     snprintf(out, sizeof out, "%s/%s.out", cli_scratch(), name);
     assert_int_equal(mkdir(home, 0700), 0);
     snprintf(cmd, sizeof cmd,
-             "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' LLMUX_CONFIG='%s' %s serve --listen 127.0.0.1:0 >'%s' & "
+             "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' LLMUX_CONFIG='%s' "
+             "%s serve --listen 127.0.0.1:0 >'%s' & "
              "p=$!; for i in $(seq 200); do grep -q 'serving on' '%s' && break; sleep 0.05; done; "
              "kill -TERM $p; wait $p; grep -q 'serving on' '%s'",
              home, data, cfg, LLMUX, out, out, out);
@@ -327,8 +328,8 @@ static void test_records_none(void **state) {
     /* Reading records that are off says so rather than "no database at ...". */
     cli_result r;
     char cmd[2000];
-    snprintf(cmd, sizeof cmd, "env -u LLMUX_RECORDS LLMUX_CONFIG='%s' XDG_DATA_HOME='%s/data' %s records list", cfg_none,
-             cli_scratch(), LLMUX);
+    snprintf(cmd, sizeof cmd, "env -u LLMUX_RECORDS LLMUX_CONFIG='%s' XDG_DATA_HOME='%s/data' %s records list",
+             cfg_none, cli_scratch(), LLMUX);
     cli_run(cmd, &r);
     assert_int_equal(r.code, 10 + LLMUX_E_CONFIGURATION);
     assert_non_null(strstr(r.err, "records: off"));

@@ -734,7 +734,8 @@ static void test_caller_cost(void **state) {
         cmocka_unit_test(test_round_trip_every_field),                    \
         cmocka_unit_test(test_filters_and_order), cmocka_unit_test(test_outcomes_with_attempts),                    \
         cmocka_unit_test(test_validation), cmocka_unit_test(test_writer_many_threads_tiny_queue),                   \
-        cmocka_unit_test(test_writer_stop_flushes), cmocka_unit_test(test_writer_bad_record_isolated), cmocka_unit_test(test_statements_reused), cmocka_unit_test(test_writer_linger),              \
+        cmocka_unit_test(test_writer_stop_flushes), cmocka_unit_test(test_writer_bad_record_isolated),              \
+        cmocka_unit_test(test_statements_reused), cmocka_unit_test(test_writer_linger),                            \
         cmocka_unit_test(test_json_errors)
 
 #endif
