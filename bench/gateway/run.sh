@@ -168,10 +168,10 @@ records: \"sqlite:$tmp/llmux/records.db\""
     GWPID[llmux]=$LLMUX_PID
 fi
 if want llmux-norec; then
-    # `records: none` in llmux.yaml does not turn records off yet (the CLI falls back to the default
-    # database, cli_records_url_cfg): an unusable default location does, with a warning.
-    XDG_DATA_HOME=/proc/llmux-bench-no-records start_llmux llmux-norec "$PROVIDER"
-    grep -q 'records are off' "$tmp/llmux-norec/err" || { echo "run.sh: llmux-norec still records" >&2; exit 1; }
+    start_llmux llmux-norec "$PROVIDER
+records: none"
+    # The default database would be under HOME ($tmp/llmux-norec), opened at start.
+    ! find "$tmp/llmux-norec" -name 'records.db*' | grep -q . || { echo "run.sh: llmux-norec still records" >&2; exit 1; }
     URL[llmux-norec]=http://127.0.0.1:$LLMUX_PORT/v1/chat/completions
     MODEL[llmux-norec]=up/gpt-bench
     GWPID[llmux-norec]=$LLMUX_PID

@@ -138,8 +138,12 @@ int cli_cmd_ipc(int argc, char **argv);
  * written into buf. NULL when no default can be formed (no HOME). */
 const char *cli_records_url(const char *flag, char *buf, size_t size);
 /* The same with llmux.yaml's `records:` between the environment and the default: flag, then
- * $LLMUX_RECORDS, then the file, then the default (*is_default set, when not NULL). */
+ * $LLMUX_RECORDS, then the file, then the default (*is_default set, when not NULL). NULL when
+ * the first of those that is set says "none" (cli_records_off). */
 const char *cli_records_url_cfg(const char *flag, const lx_config *cfg, char *buf, size_t size, bool *is_default);
+/* True when records are turned off: the first of flag, $LLMUX_RECORDS and llmux.yaml's
+ * `records:` that is set is "none". cfg may be NULL. */
+bool cli_records_off(const char *flag, const lx_config *cfg);
 /* --since's value (since.c): RFC 3339, a date, or a duration before now_ms ("30m", "7d"); unix
  * epoch ms into *out. 0 on success, else prints the usage error and returns CLI_EXIT_USAGE. */
 int cli_parse_since(const char *s, int64_t now_ms, int64_t *out);

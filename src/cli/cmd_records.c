@@ -31,7 +31,8 @@ static void records_usage(FILE *f) {
           "\n"
           "options:\n"
           "      --records URL     the database: sqlite:PATH or postgresql://...; default: $LLMUX_RECORDS,\n"
-          "                        else sqlite:$XDG_DATA_HOME/llmux/records.db (~/.local/share/llmux/)\n"
+          "                        else llmux.yaml's records:, else sqlite:$XDG_DATA_HOME/llmux/records.db\n"
+          "                        (~/.local/share/llmux/); none (at any of these) = records off\n"
           "      --since T         started at or after T: RFC 3339 (2026-12-01T03:00:00Z), a date, or a\n"
           "                        duration before now (90s, 30m, 1h, 7d, 2w)\n"
           "      --model M         requested model or alias, or the model that answered\n"
@@ -114,9 +115,13 @@ static int open_records(const opts *o, llmux_records **rec) {
     int cfg_code = cli_config_open(NULL, &cfg);
     if (cfg_code != 0) return cfg_code;
     char chosen[4096];
+    bool off = cli_records_off(o->records, cfg);
     const char *found = cli_records_url_cfg(o->records, cfg, buf, sizeof buf, NULL);
     const char *url = found ? (snprintf(chosen, sizeof chosen, "%s", found), chosen) : NULL;
     lx_config_free(cfg);
+    if (off)
+        return cli_fail(LLMUX_E_CONFIGURATION,
+                        "records: off (\"none\" in --records, $LLMUX_RECORDS or llmux.yaml); nothing is recorded");
     if (!url) return cli_fail(LLMUX_E_CONFIGURATION, "records: no database: pass --records URL or set LLMUX_RECORDS");
     if (strncmp(url, "sqlite:", 7) == 0) {
         const char *path = url + 7;

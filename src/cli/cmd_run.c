@@ -214,7 +214,7 @@ static void replay_usage(FILE *f) {
           "  -h, --help               show this help\n"
           "\n"
           "The records database is $LLMUX_RECORDS, else llmux.yaml's records:, else\n"
-          "~/.local/share/llmux/records.db (docs/records.md).\n",
+          "~/.local/share/llmux/records.db; none (in either) turns records off (docs/records.md).\n",
           f);
 }
 

@@ -50,6 +50,8 @@ llmux_status lx_config_find(const char *explicit_path, char *buf, size_t size, l
  * records. Pointers borrow from cfg: it must outlive every use of *out (llmux_runtime_create
  * copies them). */
 void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out);
+/* True when the file says `records: none` (records off, rather than unset); false for NULL cfg. */
+bool lx_config_records_off(const lx_config *cfg);
 /* server.listen ("HOST:PORT", checked to end in a port), borrowed from cfg; NULL when unset or
  * cfg is NULL. */
 const char *lx_config_server_listen(const lx_config *cfg);

@@ -154,6 +154,8 @@ void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out) {
     }
 }
 
+bool lx_config_records_off(const lx_config *cfg) { return cfg && cfg->has_records && !cfg->records; }
+
 void lx_config_telemetry_params(const lx_config *cfg, llmux_runtime_params *out) {
     if (!cfg || !out) return;
     if (cfg->telemetry_log) out->telemetry_log = cfg->telemetry_log;

@@ -1,6 +1,10 @@
 /* PostgreSQL backend over libpq: one connection, parameters sent as text (libpq's default format;
  * doubles in their shortest round-trip form so they read back exactly), client encoding UTF-8.
- * https://www.postgresql.org/docs/current/libpq-exec.html */
+ * https://www.postgresql.org/docs/current/libpq-exec.html
+ *
+ * Statements with parameters are prepared once per session (PQprepare, then PQexecPrepared:
+ * the server parses and plans each only once) and remembered by their SQL text. Prepared
+ * statements belong to the server session, so a reconnect forgets them all. */
 #define _XOPEN_SOURCE 700
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -12,6 +16,28 @@
 #include "core/json.h"
 
 #define PG_MAX_PARAMS 64
+/* Statements prepared per session; the store uses fewer. When full, a statement runs unprepared
+ * (PQexecParams) rather than evicting one (DEALLOCATE would fail inside a failed transaction). */
+#define PG_CACHE_SLOTS 16
+
+typedef struct pg_prepared {
+    char *sql;     /* the key; NULL = free slot */
+    char name[16]; /* "lx_N", unique within the session */
+} pg_prepared;
+
+/* One connection and what its session has prepared; used by one thread at a time. */
+typedef struct pg_conn {
+    PGconn *c;
+    pg_prepared cache[PG_CACHE_SLOTS];
+    unsigned next_name;
+} pg_conn;
+
+static void forget_prepared(pg_conn *pc) {
+    for (int i = 0; i < PG_CACHE_SLOTS; i++) {
+        free(pc->cache[i].sql);
+        pc->cache[i].sql = NULL;
+    }
+}
 
 /* libpq's messages end with a newline and may span lines; keep the first line. They name host and
  * port but never the password. */
@@ -47,7 +73,13 @@ llmux_status lx_pg_open(const char *url, void **out, llmux_error_info *err) {
         PQfinish(c);
         return lx_error(err, LLMUX_E_CONFIGURATION, "records: the server refused client encoding UTF8");
     }
-    *out = c;
+    pg_conn *pc = calloc(1, sizeof *pc);
+    if (!pc) {
+        PQfinish(c);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
+    }
+    pc->c = c;
+    *out = pc;
     return LLMUX_OK;
 }
 
@@ -65,7 +97,7 @@ static llmux_status fail_result(PGconn *c, PGresult *res, llmux_error_info *err)
 }
 
 static llmux_status pg_exec(void *h, const char *sql, llmux_error_info *err) {
-    PGconn *c = h;
+    PGconn *c = ((pg_conn *)h)->c;
     PGresult *res = PQexec(c, sql);
     ExecStatusType t = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) return fail_result(c, res, err);
@@ -96,9 +128,33 @@ static double row_f64(const lx_sql_row *row, int c) {
     return t ? strtod(t, NULL) : 0.0;
 }
 
+/* The name under which sql is prepared in this session, preparing it now if needed; NULL when it
+ * must run unprepared (the cache is full, or the server refused: PQexecParams then reports the
+ * same error in the usual way). */
+static const char *prepared_name(pg_conn *pc, const char *sql, int n_params) {
+    int free_slot = -1;
+    for (int i = 0; i < PG_CACHE_SLOTS; i++) {
+        if (!pc->cache[i].sql) {
+            if (free_slot < 0) free_slot = i;
+        } else if (strcmp(pc->cache[i].sql, sql) == 0) {
+            return pc->cache[i].name;
+        }
+    }
+    if (free_slot < 0) return NULL;
+    pg_prepared *e = &pc->cache[free_slot];
+    snprintf(e->name, sizeof e->name, "lx_%u", pc->next_name++);
+    /* Parameter types are left to the server to infer, as PQexecParams does. */
+    PGresult *res = PQprepare(pc->c, e->name, sql, n_params, NULL);
+    bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok || !(e->sql = strdup(sql))) return NULL;
+    return e->name;
+}
+
 static llmux_status pg_query(void *h, const char *sql, const lx_sql_param *params, int n_params, lx_sql_row_cb cb,
                              void *ud, llmux_error_info *err) {
-    PGconn *c = h;
+    pg_conn *pc = h;
+    PGconn *c = pc->c;
     if (n_params > PG_MAX_PARAMS) return lx_error(err, LLMUX_E_INTERNAL, "records (postgresql): too many parameters");
     const char *values[PG_MAX_PARAMS];
     char nums[PG_MAX_PARAMS][40];
@@ -117,9 +173,17 @@ static llmux_status pg_query(void *h, const char *sql, const lx_sql_param *param
         default: values[i] = NULL; break;
         }
     }
-    PGresult *res = PQexecParams(c, sql, n_params, NULL, values, NULL, NULL, 0);
+    const char *name = prepared_name(pc, sql, n_params);
+    PGresult *res = name ? PQexecPrepared(c, name, n_params, values, NULL, NULL, 0)
+                         : PQexecParams(c, sql, n_params, NULL, values, NULL, NULL, 0);
     ExecStatusType t = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) return fail_result(c, res, err);
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+        /* 26000 (invalid_sql_statement_name): something (DISCARD ALL from a pooler) dropped the
+         * session's statements; forget them so the writer's retry prepares again. */
+        const char *state = name && res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (state && strcmp(state, "26000") == 0) forget_prepared(pc);
+        return fail_result(c, res, err);
+    }
     llmux_status st = LLMUX_OK;
     if (cb && t == PGRES_TUPLES_OK) {
         pg_row p = {res, 0};
@@ -146,8 +210,10 @@ static llmux_status pg_begin_migration(void *h, llmux_error_info *err) {
 }
 
 static llmux_status pg_ensure(void *h, llmux_error_info *err) {
-    PGconn *c = h;
+    pg_conn *pc = h;
+    PGconn *c = pc->c;
     if (PQstatus(c) == CONNECTION_OK) return LLMUX_OK;
+    forget_prepared(pc); /* a new session has none of them */
     PQreset(c);
     if (PQstatus(c) == CONNECTION_OK) {
         PQsetClientEncoding(c, "UTF8");
@@ -159,7 +225,13 @@ static llmux_status pg_ensure(void *h, llmux_error_info *err) {
 }
 
 static void pg_busy(void *h, int ms) { (void)h, (void)ms; }
-static void pg_close(void *h) { PQfinish(h); }
+static void pg_close(void *h) {
+    pg_conn *pc = h;
+    if (!pc) return;
+    forget_prepared(pc);
+    PQfinish(pc->c);
+    free(pc);
+}
 
 const lx_store_backend lx_pg_backend = {
     .name = "postgresql",

@@ -1,10 +1,17 @@
 /* SQLite backend: one connection in WAL mode (readers never block the writer; a commit is one
  * append to the WAL file), foreign keys on, synchronous=NORMAL (in WAL mode a power loss may undo
  * the last commits but never corrupts the database; a process crash loses nothing committed:
- * https://www.sqlite.org/pragma.html#pragma_synchronous). */
+ * https://www.sqlite.org/pragma.html#pragma_synchronous).
+ *
+ * Statements are prepared once per connection and kept (a small cache keyed by the SQL text): the
+ * writer runs the same few INSERTs, BEGIN and COMMIT for every record, and preparing them anew
+ * was half of the writer thread's CPU (docs/benchmarks.md, Gateway). A kept statement is reset and
+ * its bindings cleared after each use (https://www.sqlite.org/c3ref/reset.html), so it holds no
+ * read transaction and no pointer into the caller's parameters between uses. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +21,23 @@
 #include "core/error.h"
 
 #define SQLITE_SQL_MAX 8192
+/* Statements kept per connection. The store uses about ten distinct ones; the least recently used
+ * is finalized to make room (migration DDL runs once and is soon pushed out). */
+#define SQ_CACHE_SLOTS 16
+
+typedef struct sq_cached {
+    char *sql;           /* the caller's text ($N spelling), the key; NULL = free slot */
+    sqlite3_stmt *stmt;
+    uint64_t last_use;   /* for least-recently-used eviction */
+    bool busy;           /* in use (a row callback may run another query on this connection) */
+} sq_cached;
+
+/* One connection and its kept statements; used by one thread at a time (the store's owner). */
+typedef struct sq_conn {
+    sqlite3 *db;
+    sq_cached cache[SQ_CACHE_SLOTS];
+    uint64_t uses;
+} sq_conn;
 
 /* Creates the missing directories above path (mkdir -p of its dirname). */
 static llmux_status make_parents(const char *path, llmux_error_info *err) {
@@ -78,14 +102,99 @@ llmux_status lx_sqlite_open(const char *path, void **out, llmux_error_info *err)
         sqlite3_close(db);
         return st;
     }
-    *out = db;
+    sq_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        sqlite3_close(db);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
+    }
+    c->db = db;
+    *out = c;
     return LLMUX_OK;
 }
 
+/* A prepared statement for sql: a kept one when the cache has it (and it is not in use), else a
+ * new one, kept when a slot is free or can be freed. *slot is its cache index, or -1 when the
+ * caller must finalize it (release does the right thing either way). */
+static int sq_acquire(sq_conn *c, const char *sql, sqlite3_stmt **stmt, int *slot, const char **tail) {
+    *stmt = NULL;
+    *slot = -1;
+    if (tail) *tail = NULL;
+    c->uses++;
+    for (int i = 0; i < SQ_CACHE_SLOTS; i++) {
+        sq_cached *e = &c->cache[i];
+        if (e->sql && !e->busy && strcmp(e->sql, sql) == 0) {
+            e->busy = true;
+            e->last_use = c->uses;
+            *stmt = e->stmt;
+            *slot = i;
+            return SQLITE_OK;
+        }
+    }
+    /* $N → ?N: the same numbered parameter in SQLite's spelling (no '$' appears in our SQL
+     * otherwise). */
+    char text[SQLITE_SQL_MAX];
+    size_t len = strlen(sql);
+    if (len >= sizeof text) return SQLITE_TOOBIG;
+    for (size_t i = 0; i <= len; i++) text[i] = sql[i] == '$' ? '?' : sql[i];
+    const char *rest = NULL;
+    /* PERSISTENT: a hint that the statement lives long (its memory comes from the heap rather than
+     * the lookaside pool; https://www.sqlite.org/c3ref/c_prepare_normalize.html). */
+    int rc = sqlite3_prepare_v3(c->db, text, -1, SQLITE_PREPARE_PERSISTENT, stmt, &rest);
+    if (rc != SQLITE_OK) return rc;
+    if (tail && rest) *tail = sql + (rest - text);
+    if (!*stmt || (rest && *rest)) return SQLITE_OK; /* empty or several statements: not kept */
+    int victim = -1;
+    for (int i = 0; i < SQ_CACHE_SLOTS; i++) {
+        sq_cached *e = &c->cache[i];
+        if (!e->sql) {
+            victim = i;
+            break;
+        }
+        if (!e->busy && (victim < 0 || e->last_use < c->cache[victim].last_use)) victim = i;
+    }
+    if (victim < 0) return SQLITE_OK;
+    char *key = strdup(sql);
+    if (!key) return SQLITE_OK; /* still usable, just not kept */
+    sq_cached *e = &c->cache[victim];
+    if (e->sql) {
+        sqlite3_finalize(e->stmt);
+        free(e->sql);
+    }
+    *e = (sq_cached){.sql = key, .stmt = *stmt, .last_use = c->uses, .busy = true};
+    *slot = victim;
+    return SQLITE_OK;
+}
+
+static void sq_release(sq_conn *c, sqlite3_stmt *stmt, int slot) {
+    if (slot < 0) {
+        sqlite3_finalize(stmt);
+        return;
+    }
+    /* reset repeats the last step's error, already reported by the caller. */
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    c->cache[slot].busy = false;
+}
+
 static llmux_status sq_exec(void *h, const char *sql, llmux_error_info *err) {
-    sqlite3 *db = h;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) return fail_db(db, rc, err, sql);
+    sq_conn *c = h;
+    sqlite3_stmt *stmt;
+    int slot;
+    const char *tail;
+    int rc = sq_acquire(c, sql, &stmt, &slot, &tail);
+    if (rc == SQLITE_OK && stmt && !(tail && *tail)) {
+        /* One statement (BEGIN, COMMIT, one DDL): kept like any other. */
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        }
+        llmux_status st = rc == SQLITE_DONE ? LLMUX_OK : fail_db(c->db, rc, err, sql);
+        sq_release(c, stmt, slot);
+        return st;
+    }
+    if (stmt) sq_release(c, stmt, slot);
+    /* Several statements (or one SQLite could not prepare alone): sqlite3_exec runs them in
+     * order, and reports a preparation error with the same message. */
+    rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return fail_db(c->db, rc, err, sql);
     return LLMUX_OK;
 }
 
@@ -99,16 +208,13 @@ static double row_f64(const lx_sql_row *r, int c) { return sqlite3_column_double
 
 static llmux_status sq_query(void *h, const char *sql, const lx_sql_param *params, int n_params, lx_sql_row_cb cb,
                              void *ud, llmux_error_info *err) {
-    sqlite3 *db = h;
-    /* $N → ?N: the same numbered parameter in SQLite's spelling (no '$' appears in our SQL
-     * otherwise). */
-    char text[SQLITE_SQL_MAX];
-    size_t len = strlen(sql);
-    if (len >= sizeof text) return lx_error(err, LLMUX_E_INTERNAL, "records (sqlite): statement too long");
-    for (size_t i = 0; i <= len; i++) text[i] = sql[i] == '$' ? '?' : sql[i];
+    sq_conn *c = h;
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(db, text, -1, &stmt, NULL);
-    if (rc != SQLITE_OK) return fail_db(db, rc, err, "prepare");
+    int slot;
+    int rc = sq_acquire(c, sql, &stmt, &slot, NULL);
+    if (rc == SQLITE_TOOBIG) return lx_error(err, LLMUX_E_INTERNAL, "records (sqlite): statement too long");
+    if (rc != SQLITE_OK) return fail_db(c->db, rc, err, "prepare");
+    if (!stmt) return lx_error(err, LLMUX_E_INTERNAL, "records (sqlite): empty statement");
     for (int i = 0; i < n_params && rc == SQLITE_OK; i++) {
         const lx_sql_param *p = &params[i];
         switch (p->type) {
@@ -121,8 +227,8 @@ static llmux_status sq_query(void *h, const char *sql, const lx_sql_param *param
         }
     }
     if (rc != SQLITE_OK) {
-        llmux_status st = fail_db(db, rc, err, "bind");
-        sqlite3_finalize(stmt);
+        llmux_status st = fail_db(c->db, rc, err, "bind");
+        sq_release(c, stmt, slot);
         return st;
     }
     lx_sql_row row = {stmt, row_is_null, row_text, row_i64, row_f64};
@@ -134,8 +240,8 @@ static llmux_status sq_query(void *h, const char *sql, const lx_sql_param *param
             break;
         }
     }
-    if (st == LLMUX_OK && rc != SQLITE_DONE) st = fail_db(db, rc, err, "step");
-    sqlite3_finalize(stmt);
+    if (st == LLMUX_OK && rc != SQLITE_DONE) st = fail_db(c->db, rc, err, "step");
+    sq_release(c, stmt, slot);
     return st;
 }
 
@@ -145,9 +251,23 @@ static llmux_status sq_begin_migration(void *h, llmux_error_info *err) {
     return sq_exec(h, "BEGIN IMMEDIATE", err);
 }
 
-static llmux_status sq_ensure(void *h, llmux_error_info *err) { return LLMUX_OK; }
-static void sq_busy(void *h, int ms) { sqlite3_busy_timeout(h, ms); }
-static void sq_close(void *h) { sqlite3_close(h); }
+static llmux_status sq_ensure(void *h, llmux_error_info *err) {
+    (void)h, (void)err;
+    return LLMUX_OK;
+}
+static void sq_busy(void *h, int ms) { sqlite3_busy_timeout(((sq_conn *)h)->db, ms); }
+static void sq_close(void *h) {
+    sq_conn *c = h;
+    if (!c) return;
+    /* sqlite3_close refuses (SQLITE_BUSY) while statements remain: finalize the kept ones first. */
+    for (int i = 0; i < SQ_CACHE_SLOTS; i++) {
+        if (!c->cache[i].sql) continue;
+        sqlite3_finalize(c->cache[i].stmt);
+        free(c->cache[i].sql);
+    }
+    sqlite3_close(c->db);
+    free(c);
+}
 
 const lx_store_backend lx_sqlite_backend = {
     .name = "sqlite",

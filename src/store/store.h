@@ -147,6 +147,10 @@ typedef struct lx_record_writer_params {
     int64_t retry_backoff_ms;  /* before the first retry, doubling; 0 = 50 */
     lx_record_log_cb log;      /* write failures (from the writer thread); NULL = none */
     void *log_user_data;
+    /* Group commit: when it wakes to fewer records than a batch, the thread waits this long for
+     * more before its transaction (not while a flush or stop waits). One commit per record was
+     * most of the writer's CPU under load (docs/benchmarks.md). 0 = 2000, < 0 = none. */
+    int64_t linger_us;
 } lx_record_writer_params;
 
 lx_record_writer_params lx_record_writer_default_params(void);

@@ -1,7 +1,9 @@
 /* The records writer thread (DESIGN.md §5): producers append to a bounded ring and only wait when
  * it is full; the thread takes up to batch_max records at a time and commits them in one
- * transaction. A failed transaction is retried with a doubling backoff. When the database refused
- * a record (a duplicate id) the batch is tried record by record, so that record costs only itself.
+ * transaction, after lingering a moment for more when it woke to only a few (group commit: each
+ * commit costs a WAL append and its system calls, whatever it holds). A failed transaction is
+ * retried with a doubling backoff. When the database refused a record (a duplicate id) the batch
+ * is tried record by record, so that record costs only itself.
  * What still cannot be written is counted and named in the log: never dropped silently. */
 #define _XOPEN_SOURCE 700
 #include <pthread.h>
@@ -22,24 +24,29 @@ struct lx_record_writer {
     pthread_cond_t not_empty;  /* the thread waits for records or stop */
     pthread_cond_t not_full;   /* producers wait for room */
     pthread_cond_t progress;   /* flush waits for done == submitted */
+    pthread_cond_t linger_end; /* ends the thread's group-commit linger: a flush, stop, a full batch */
     lx_exec_record **ring;     /* queue_cap slots */
     size_t head, count;
     bool stopping;
     bool exited;               /* the thread drained the queue and left */
+    int flush_waiters;         /* flushes waiting: the thread does not linger for them */
     uint64_t submitted, done;  /* done: written or lost */
     lx_record_writer_stats stats;
     pthread_t thread;
 };
 
 lx_record_writer_params lx_record_writer_default_params(void) {
-    return (lx_record_writer_params){.queue_cap = 1024, .batch_max = 256, .retries = 4, .retry_backoff_ms = 50};
+    return (lx_record_writer_params){
+        .queue_cap = 1024, .batch_max = 256, .retries = 4, .retry_backoff_ms = 50, .linger_us = 2000};
 }
 
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+static void sleep_us(int64_t us) {
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000L};
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
+
+static void sleep_ms(int64_t ms) { sleep_us(ms * 1000); }
 
 static void wlog(lx_record_writer *w, llmux_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -130,6 +137,21 @@ static void *writer_main(void *arg) {
         }
         /* Without a batch buffer (out of memory at start) records go one at a time. */
         size_t max = batch ? w->p.batch_max : 1;
+        /* Group commit. On its own condition variable, which submit signals only when a batch
+         * is full (not_empty, signalled by every submit, would wake it per record). Not when the
+         * batch or the queue is already full (producers may be waiting), nor while a flush or
+         * stop waits for this write. */
+        if (w->p.linger_us > 0 && w->count < max && w->count < w->p.queue_cap && !w->stopping &&
+            w->flush_waiters == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            int64_t ns = (int64_t)until.tv_nsec + w->p.linger_us * 1000;
+            until.tv_sec += (time_t)(ns / 1000000000);
+            until.tv_nsec = (long)(ns % 1000000000);
+            while (w->count < max && w->count < w->p.queue_cap && !w->stopping && w->flush_waiters == 0) {
+                if (pthread_cond_timedwait(&w->linger_end, &w->mu, &until) != 0) break; /* timed out */
+            }
+        }
         size_t n = 0;
         lx_exec_record *single = NULL;
         while (w->count > 0 && n < max) {
@@ -157,6 +179,8 @@ llmux_status lx_record_writer_start_ex(lx_store *s, const lx_record_writer_param
     if (p.batch_max == 0) p.batch_max = 256;
     if (p.retries == 0) p.retries = 4;
     if (p.retry_backoff_ms <= 0) p.retry_backoff_ms = 50;
+    if (p.linger_us == 0) p.linger_us = 2000;
+    if (p.linger_us > 1000000) p.linger_us = 1000000;
     if (p.queue_cap > (1u << 24) || p.batch_max > 100000) {
         lx_store_close(s);
         return lx_error(err, LLMUX_E_CONFIGURATION, "records writer: queue_cap or batch_max too large");
@@ -176,11 +200,17 @@ llmux_status lx_record_writer_start_ex(lx_store *s, const lx_record_writer_param
     pthread_cond_init(&w->not_empty, NULL);
     pthread_cond_init(&w->not_full, NULL);
     pthread_cond_init(&w->progress, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the linger's deadline ignores clock changes */
+    pthread_cond_init(&w->linger_end, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->not_empty);
         pthread_cond_destroy(&w->not_full);
         pthread_cond_destroy(&w->progress);
+        pthread_cond_destroy(&w->linger_end);
         free(w->ring);
         free(w);
         lx_store_close(s);
@@ -220,6 +250,7 @@ void lx_record_writer_submit(lx_record_writer *w, lx_exec_record *r) {
     w->submitted++;
     w->stats.submitted++;
     pthread_cond_signal(&w->not_empty);
+    if (w->count >= w->p.batch_max || w->count == w->p.queue_cap) pthread_cond_signal(&w->linger_end);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -227,7 +258,10 @@ void lx_record_writer_flush(lx_record_writer *w) {
     if (!w) return;
     pthread_mutex_lock(&w->mu);
     uint64_t target = w->submitted;
+    w->flush_waiters++;
+    pthread_cond_signal(&w->linger_end);
     while (w->done < target) pthread_cond_wait(&w->progress, &w->mu);
+    w->flush_waiters--;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -245,6 +279,7 @@ void lx_record_writer_stop(lx_record_writer *w) {
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
     pthread_cond_broadcast(&w->not_empty);
+    pthread_cond_signal(&w->linger_end);
     pthread_mutex_unlock(&w->mu);
     /* The thread drains the queue before it exits (its loop only ends on an empty queue). */
     pthread_join(w->thread, NULL);
@@ -253,6 +288,7 @@ void lx_record_writer_stop(lx_record_writer *w) {
     pthread_cond_destroy(&w->not_empty);
     pthread_cond_destroy(&w->not_full);
     pthread_cond_destroy(&w->progress);
+    pthread_cond_destroy(&w->linger_end);
     free(w->ring);
     free(w);
 }

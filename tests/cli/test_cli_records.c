@@ -1,6 +1,7 @@
 /* `llmux records list/show/export` on a SQLite file populated through the store: filters, the
  * text and JSON forms, every attempt in show, paged export of more records than one page, the
- * database's resolution (--records, $LLMUX_RECORDS, $XDG_DATA_HOME) and input validation. */
+ * database's resolution (--records, $LLMUX_RECORDS, $XDG_DATA_HOME), records turned off with
+ * "none" (llmux.yaml, $LLMUX_RECORDS, --records) and input validation. */
 #define _XOPEN_SOURCE 700
 #include <jansson.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -250,6 +252,99 @@ static void test_database_resolution(void **state) {
     assert_non_null(strstr(r.err, "u:***@"));
 }
 
+static bool exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A `llmux run` (the bundled model, a few tokens) with HOME and XDG_DATA_HOME in a fresh
+ * directory `name` of the scratch directory and the given environment; whether the default
+ * database appeared there. */
+static bool run_creates_default_db(const char *name, const char *env) {
+    char home[700], data[700], cmd[3000], db[800], db_home[800];
+    snprintf(home, sizeof home, "%s/%s-home", cli_scratch(), name);
+    snprintf(data, sizeof data, "%s/%s-data", cli_scratch(), name);
+    assert_int_equal(mkdir(home, 0700), 0);
+    snprintf(cmd, sizeof cmd, "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' %s %s run -t 0 -n 4 'Hello'", home,
+             data, env, LLMUX);
+    cli_result *r = malloc(sizeof *r);
+    cli_run(cmd, r);
+    if (r->code != 0) fprintf(stderr, "%s: %s", cmd, r->err);
+    assert_int_equal(r->code, 0);
+    assert_null(strstr(r->err, "warning")); /* off is not a failure to open the database */
+    free(r);
+    snprintf(db, sizeof db, "%s/llmux/records.db", data);
+    snprintf(db_home, sizeof db_home, "%s/.local/share/llmux/records.db", home);
+    assert_false(exists(db_home)); /* XDG_DATA_HOME is set: never the home's */
+    return exists(db);
+}
+
+/* The same for `llmux serve` (started, then stopped once it serves): the store is opened when the
+ * runtime is created, so the file exists from then on when records are on. */
+static bool serve_creates_default_db(const char *name, const char *cfg) {
+    char home[700], data[700], out[800], cmd[4000], db[800];
+    snprintf(home, sizeof home, "%s/%s-home", cli_scratch(), name);
+    snprintf(data, sizeof data, "%s/%s-data", cli_scratch(), name);
+    snprintf(out, sizeof out, "%s/%s.out", cli_scratch(), name);
+    assert_int_equal(mkdir(home, 0700), 0);
+    snprintf(cmd, sizeof cmd,
+             "env -u LLMUX_RECORDS HOME='%s' XDG_DATA_HOME='%s' LLMUX_CONFIG='%s' "
+             "%s serve --listen 127.0.0.1:0 >'%s' & "
+             "p=$!; for i in $(seq 200); do grep -q 'serving on' '%s' && break; sleep 0.05; done; "
+             "kill -TERM $p; wait $p; grep -q 'serving on' '%s'",
+             home, data, cfg, LLMUX, out, out, out);
+    cli_result *r = malloc(sizeof *r);
+    cli_run(cmd, r);
+    if (r->code != 0) fprintf(stderr, "%s: %s", cmd, r->err);
+    assert_int_equal(r->code, 0);
+    free(r);
+    snprintf(db, sizeof db, "%s/llmux/records.db", data);
+    return exists(db);
+}
+
+static void test_records_none(void **state) {
+    char cfg_none[700], cfg_plain[700], env[1600];
+    snprintf(cfg_none, sizeof cfg_none, "%s/none.yaml", cli_scratch());
+    snprintf(cfg_plain, sizeof cfg_plain, "%s/plain.yaml", cli_scratch());
+    FILE *f = fopen(cfg_none, "w");
+    assert_non_null(f);
+    fputs("records: none\n", f);
+    fclose(f);
+    f = fopen(cfg_plain, "w");
+    assert_non_null(f);
+    fputs("cooldown: {failures: 3}\n", f);
+    fclose(f);
+    /* Without `records:` a run lands in the default database: what the checks below would see. */
+    snprintf(env, sizeof env, "LLMUX_CONFIG='%s'", cfg_plain);
+    assert_true(run_creates_default_db("plain", env));
+    /* `records: none`: no database anywhere. */
+    snprintf(env, sizeof env, "LLMUX_CONFIG='%s'", cfg_none);
+    assert_false(run_creates_default_db("cfg-none", env));
+    /* And for `llmux serve`. */
+    assert_true(serve_creates_default_db("serve-plain", cfg_plain));
+    assert_false(serve_creates_default_db("serve-none", cfg_none));
+    /* LLMUX_RECORDS=none likewise. */
+    assert_false(run_creates_default_db("env-none", "LLMUX_RECORDS=none"));
+    /* Reading records that are off says so rather than "no database at ...". */
+    cli_result r;
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "env -u LLMUX_RECORDS LLMUX_CONFIG='%s' XDG_DATA_HOME='%s/data' %s records list",
+             cfg_none, cli_scratch(), LLMUX);
+    cli_run(cmd, &r);
+    assert_int_equal(r.code, 10 + LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(r.err, "records: off"));
+    snprintf(cmd, sizeof cmd, "%s records list --records none", LLMUX);
+    cli_run(cmd, &r);
+    assert_int_equal(r.code, 10 + LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(r.err, "records: off"));
+    /* --records names a database: the file's none does not hide it. */
+    snprintf(cmd, sizeof cmd, "LLMUX_CONFIG='%s' %s records list --records '%s' --status cancelled", cfg_none, LLMUX,
+             g_url);
+    cli_run(cmd, &r);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "exec-cancel"));
+}
+
 static void test_input_validation(void **state) {
     cli_result r;
     const char *usage_errors[] = {
@@ -282,7 +377,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_text),   cmocka_unit_test(test_list_filters),
         cmocka_unit_test(test_show),        cmocka_unit_test(test_export),
-        cmocka_unit_test(test_database_resolution), cmocka_unit_test(test_input_validation),
+        cmocka_unit_test(test_database_resolution), cmocka_unit_test(test_records_none),
+        cmocka_unit_test(test_input_validation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

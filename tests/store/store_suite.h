@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -585,6 +586,87 @@ static void test_writer_bad_record_isolated(void **state) {
     lx_store_close(s);
 }
 
+/* Statements are prepared once per connection and reused (sqlite.c, pg.c): many inserts and
+ * reads in turn on one connection each see their own parameters (a text, then NULL, in the same
+ * column), a refused insert (duplicate id) leaves the kept statements usable, and a read made
+ * between writes sees every write before it. */
+static void test_statements_reused(void **state) {
+    (void)state;
+    lx_store *s = open_fresh();
+    llmux_error_info e;
+    for (int i = 0; i < 40; i++) {
+        char id[32], caller[32];
+        snprintf(id, sizeof id, "reuse-%02d", i);
+        snprintf(caller, sizeof caller, "key-%d", i);
+        lx_exec_record *r = make_record(id, 1000 + i, i % 2 ? "m-odd" : "m-even", LLMUX_OK, (size_t)(i % 3));
+        free(r->caller);
+        r->caller = i % 2 ? NULL : strdup(caller);
+        insert1(s, r);
+        if (i % 10 == 9) {
+            /* The same id again: refused, rolled back, and the next statements still work. */
+            lx_exec_record *const one[] = {r};
+            assert_int_equal(lx_store_insert(s, one, 1, &e), LLMUX_E_INVALID_REQUEST);
+        }
+        lx_exec_record_free(r);
+        lx_exec_record *got = NULL;
+        assert_int_equal(lx_store_get(s, id, &got, &e), LLMUX_OK);
+        assert_non_null(got);
+        assert_string_equal(got->id, id);
+        if (i % 2) assert_null(got->caller);
+        else assert_string_equal(got->caller, caller);
+        assert_string_equal(got->requested_model, i % 2 ? "m-odd" : "m-even");
+        lx_exec_record_free(got);
+        assert_int_equal(count_all(s), (size_t)i + 1);
+    }
+    lx_store_close(s);
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The writer's group-commit linger (writer.c) holds a lone record back a moment for company, but
+ * never a flush or a stop: with a linger of 2 s, both return at once; without a flush, the records
+ * land once the linger ends, in one transaction with those submitted meanwhile. */
+static void test_writer_linger(void **state) {
+    (void)state;
+    lx_store *s = open_fresh();
+    lx_store *reader = NULL;
+    llmux_error_info e;
+    assert_int_equal(lx_store_open(current_url(), &reader, &e), LLMUX_OK);
+    lx_record_writer_params p = lx_record_writer_default_params();
+    p.linger_us = 2000000;
+    lx_record_writer *w;
+    assert_int_equal(lx_record_writer_start_ex(s, &p, &w, &e), LLMUX_OK);
+    double t0 = mono_s();
+    lx_record_writer_submit(w, make_record("linger-1", 1, "m", LLMUX_OK, 1));
+    lx_record_writer_flush(w);
+    assert_true(mono_s() - t0 < 1.0);
+    assert_int_equal(count_all(reader), 1);
+    /* Unflushed: not yet written while the linger lasts, all written after it. */
+    lx_record_writer_submit(w, make_record("linger-2", 2, "m", LLMUX_OK, 1));
+    lx_record_writer_submit(w, make_record("linger-3", 3, "m", LLMUX_OK, 0));
+    assert_int_equal(count_all(reader), 1);
+    lx_record_writer_stats st;
+    for (int i = 0; i < 400; i++) { /* up to 4 s */
+        lx_record_writer_get_stats(w, &st);
+        if (st.written == 3) break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(st.written, 3);
+    assert_int_equal(count_all(reader), 3);
+    /* Stop during a linger: prompt, and nothing lost. */
+    lx_record_writer_submit(w, make_record("linger-4", 4, "m", LLMUX_OK, 0));
+    t0 = mono_s();
+    lx_record_writer_stop(w);
+    assert_true(mono_s() - t0 < 1.0);
+    assert_int_equal(count_all(reader), 4);
+    lx_store_close(reader);
+}
+
 static void test_json_errors(void **state) {
     (void)state;
     lx_exec_record *r = NULL;
@@ -653,6 +735,7 @@ static void test_caller_cost(void **state) {
         cmocka_unit_test(test_filters_and_order), cmocka_unit_test(test_outcomes_with_attempts),                    \
         cmocka_unit_test(test_validation), cmocka_unit_test(test_writer_many_threads_tiny_queue),                   \
         cmocka_unit_test(test_writer_stop_flushes), cmocka_unit_test(test_writer_bad_record_isolated),              \
+        cmocka_unit_test(test_statements_reused), cmocka_unit_test(test_writer_linger),                            \
         cmocka_unit_test(test_json_errors)
 
 #endif
