@@ -241,7 +241,12 @@ static void test_process_is_sandboxed(void **state) {
     engine e;
     double t0 = now_s();
     engine_start(&e, -1);
-    print_message("llmux engine ready (sandboxed, token file written) after %.1f ms\n", (now_s() - t0) * 1e3);
+    /* The token file is written before the sandbox; a welcome comes only from the IPC server,
+     * which starts after it. */
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&e, s);
+    print_message("llmux engine serving (sandboxed, welcome received) after %.1f ms\n", (now_s() - t0) * 1e3);
+    close(fd);
     char path[64], buf[8192];
     snprintf(path, sizeof path, "/proc/%d/status", (int)e.pid);
     FILE *f = fopen(path, "r");
@@ -394,6 +399,14 @@ static void test_inherited_socketpair(void **state) {
     char s[LX_IPC_SESSION_HEX + 1];
     cl_handshake(sv[0], "", s);
     assert_int_equal(strlen(s), LX_IPC_SESSION_HEX);
+    /* The heartbeat a supervisor will send. */
+    cl_send(sv[0], lx_ipc_ping(s, "hb-1"));
+    lx_ipc_msg m;
+    assert_int_equal(cl_read(sv[0], &m), LX_FRAME_OK);
+    assert_int_equal(m.type, LX_IPC_PONG);
+    assert_string_equal(m.id, "hb-1");
+    assert_int_equal(m.active, 0);
+    lx_ipc_msg_clear(&m);
     send_request(sv[0], s, "r0", LOCAL, 16);
     send_request(sv[0], s, "r1", "anthropic/claude-3-5-haiku", 16);
     outcome o[2] = {0};

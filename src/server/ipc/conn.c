@@ -353,6 +353,10 @@ static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {
         fatal(c, m.id, LLMUX_E_AUTHENTICATION, "wrong session id");
     } else if (m.type == LX_IPC_REQUEST) {
         start_exec(c, &m);
+    } else if (m.type == LX_IPC_PING) {
+        /* Answered here, on the loop thread: a pong proves the loop turns (a supervisor's
+         * heartbeat); decoding runs on the engine threads and does not delay it. */
+        send_payload(c, lx_ipc_pong(c->session, m.id, c->n_execs));
     } else if (m.type == LX_IPC_CANCEL) {
         /* An id that is not in flight (it may have just ended) is ignored. */
         ipc_exec *e = find_exec(c, m.id);
