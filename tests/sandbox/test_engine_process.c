@@ -31,6 +31,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "llmux.h"
 #include "server/ipc/endpoint.h"
 #include "server/ipc/frame.h"
 #include "server/ipc/message.h"
@@ -63,6 +64,18 @@ static void engine_start(engine *e, int inherited) {
     assert_non_null(mkdtemp(e->dir));
     snprintf(e->sock, sizeof e->sock, "%s/run/engine.sock", e->dir);
     snprintf(e->err, sizeof e->err, "%s/engine.err", e->dir);
+    /* Started as root, the engine becomes 65534 before Landlock opens its directories: it must be
+     * able to reach them (and a file outside them is readable by it: only Landlock refuses). */
+    assert_int_equal(chmod(e->dir, 0711), 0);
+    /* A second model directory holding a file that is not a GGUF. */
+    char models[96], broken[128];
+    snprintf(models, sizeof models, "%s/models", e->dir);
+    assert_int_equal(mkdir(models, 0755), 0);
+    snprintf(broken, sizeof broken, "%s/broken.gguf", models);
+    FILE *bf = fopen(broken, "w");
+    assert_non_null(bf);
+    fputs("this is not a GGUF file, only text pretending to be one\n", bf);
+    fclose(bf);
     /* LeakSanitizer's exit check stops the world with ptrace, which the sandbox forbids: a
      * sanitizer build's engine runs without it (the tests in-process still check leaks). */
     char *env[] = {"OPENAI_API_KEY=" SECRET, "HOME=/root", "ASAN_OPTIONS=detect_leaks=0", NULL};
@@ -77,11 +90,13 @@ static void engine_start(engine *e, int inherited) {
         dup2(err, 2);
         if (inherited >= 0) {
             if (dup2(inherited, 3) != 3) _exit(127);
-            char *argv[] = {LLMUX, "engine", "--fd", "3", "--model-dir", MODEL_DIR, "--threads", "2", "--ctx", "2048", NULL};
+            char *argv[] = {LLMUX,   "engine", "--fd", "3", "--model-dir", MODEL_DIR, "--model-dir",
+                            models, "--threads", "2", "--ctx", "2048", NULL};
             execve(LLMUX, argv, env);
         } else {
-            char *argv[] = {LLMUX,         "engine", "--socket", e->sock, "--model-dir", MODEL_DIR,
-                            "--cache-dir", e->dir,   "--threads", "2",    "--ctx",       "2048", NULL};
+            char *argv[] = {LLMUX,       "engine", "--socket",  e->sock, "--model-dir", MODEL_DIR, "--model-dir",
+                            models,      "--cache-dir", e->dir, "--threads", "2",         "--ctx",     "2048",
+                            NULL};
             execve(LLMUX, argv, env);
         }
         _exit(127);
@@ -308,6 +323,12 @@ static void test_local_models_only(void **state) {
     assert_string_equal(out.error_status, "permission");
     assert_int_equal(out.text_events, 0);
 
+    /* A model that is not a GGUF: configuration; the others keep serving. */
+    send_request(fd, s, "r0", "local/broken", 8);
+    outcome bad = {0};
+    collect(fd, &bad, 1);
+    assert_string_equal(bad.error_status, "configuration");
+
     /* Still serving on the same connection; timed (printed, not asserted: shared machine). The
      * model is loaded by now, so this is IPC + scheduler + decoding. */
     double t0 = now_s();
@@ -423,11 +444,33 @@ static void test_inherited_socketpair(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Usage and setup errors: exit 2, or 10 + the class, before anything is served. */
+static void test_usage_errors(void **state) {
+    (void)state;
+    const struct {
+        const char *args;
+        int code;
+    } cases[] = {
+        {"engine --model-dir " MODEL_DIR, 2},                                   /* neither */
+        {"engine --socket /tmp/x.sock --fd 3 --model-dir " MODEL_DIR, 2},       /* both */
+        {"engine --socket /tmp/x.sock", 2},                                     /* no model dir */
+        {"engine --fd 1 --model-dir " MODEL_DIR, 2},                            /* not above 2 */
+        {"engine --socket /tmp/x.sock --model-dir /nonexistent/llmux-models", 10 + LLMUX_E_CONFIGURATION},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", LLMUX, cases[i].args);
+        int st = system(cmd);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) != cases[i].code) fail_msg("`llmux %s`: exit %d, expected %d", cases[i].args, WEXITSTATUS(st), cases[i].code);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_process_is_sandboxed), cmocka_unit_test(test_local_models_only),
         cmocka_unit_test(test_bad_frames),           cmocka_unit_test(test_sigterm_cancels),
-        cmocka_unit_test(test_inherited_socketpair),
+        cmocka_unit_test(test_inherited_socketpair), cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
