@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +79,20 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     if (p->cache_dir && !realpath(p->cache_dir, cache))
         return fail(err, LLMUX_E_CONFIGURATION, "cache directory %s: %s", p->cache_dir, strerror(errno));
 
+    if (p->inherited_fd >= 0) {
+        /* A descriptor that is not a connected stream socket (closed, a file, a listener) is the
+         * parent's mistake: say so now rather than serve nothing. */
+        int type = 0, acc = 0;
+        socklen_t len = sizeof type, alen = sizeof acc;
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        char num[16];
+        snprintf(num, sizeof num, "%d", p->inherited_fd);
+        if (getsockopt(p->inherited_fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+            getsockopt(p->inherited_fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) != 0 || acc ||
+            getpeername(p->inherited_fd, (struct sockaddr *)&peer, &plen) != 0)
+            return fail(err, LLMUX_E_CONFIGURATION, "--fd %s: not a connected stream socket%s", num, "");
+    }
     lx_ipc_endpoint ep = {.fd = -1};
     int sock = p->inherited_fd;
     if (p->socket_path) {

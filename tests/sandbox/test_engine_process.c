@@ -456,6 +456,8 @@ static void test_usage_errors(void **state) {
         {"engine --socket /tmp/x.sock", 2},                                     /* no model dir */
         {"engine --fd 1 --model-dir " MODEL_DIR, 2},                            /* not above 2 */
         {"engine --socket /tmp/x.sock --model-dir /nonexistent/llmux-models", 10 + LLMUX_E_CONFIGURATION},
+        {"engine --fd 3 --model-dir " MODEL_DIR " 3</dev/null", 10 + LLMUX_E_CONFIGURATION}, /* a file */
+        {"engine --fd 7 --model-dir " MODEL_DIR " 7>&-", 10 + LLMUX_E_CONFIGURATION},        /* closed */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[512];
