@@ -409,6 +409,32 @@ static void test_sigterm_cancels(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* A client that disconnects mid-generation: its sequence is cancelled and the engine goes on
+ * serving (a second request completes; the process still exits 0 on SIGTERM). */
+static void test_disconnect_mid_stream(void **state) {
+    (void)state;
+    engine e;
+    engine_start(&e, -1);
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&e, s);
+    send_request(fd, s, "r0", LOCAL, 1900);
+    lx_ipc_msg m;
+    assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+    assert_int_equal(m.type, LX_IPC_EVENT);
+    lx_ipc_msg_clear(&m);
+    close(fd);
+    for (int i = 0; i < 3; i++) {
+        fd = cl_open(&e, s);
+        send_request(fd, s, "r0", LOCAL, 16);
+        outcome o = {0};
+        collect(fd, &o, 1);
+        assert_int_equal(o.error_status[0], 0);
+        assert_true(o.text_events > 0);
+        close(fd);
+    }
+    engine_stop(&e);
+}
+
 /* --fd: the parent's end of a socketpair needs no token; closing it ends the engine (exit 0). */
 static void test_inherited_socketpair(void **state) {
     (void)state;
@@ -473,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_process_is_sandboxed), cmocka_unit_test(test_local_models_only),
         cmocka_unit_test(test_bad_frames),           cmocka_unit_test(test_sigterm_cancels),
         cmocka_unit_test(test_inherited_socketpair), cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_disconnect_mid_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
