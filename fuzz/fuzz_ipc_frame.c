@@ -62,6 +62,18 @@ static void check_message(const char *p, size_t n) {
         free(body);
         break;
     }
+    case LX_IPC_PING:
+    case LX_IPC_PONG: {
+        char *w = m.type == LX_IPC_PING ? lx_ipc_ping("0123456789abcdef0123456789abcdef", m.id)
+                                        : lx_ipc_pong("0123456789abcdef0123456789abcdef", m.id, (int)(m.active & 0x7fffffff));
+        lx_ipc_msg back;
+        if (!w || !lx_ipc_msg_parse(w, strlen(w), &back, err, sizeof err) || back.type != m.type ||
+            (m.id && strcmp(back.id, m.id) != 0))
+            abort();
+        lx_ipc_msg_clear(&back);
+        free(w);
+        break;
+    }
     case LX_IPC_CANCEL:
     case LX_IPC_EVENT:
     case LX_IPC_RESPONSE:

@@ -132,6 +132,7 @@ int cli_cmd_chat(int argc, char **argv);
 int cli_cmd_records(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_ipc(int argc, char **argv);
+int cli_cmd_engine(int argc, char **argv);
 
 /* The execution records database (records_url.c): flag (--records) if set, else $LLMUX_RECORDS,
  * else "sqlite:$XDG_DATA_HOME/llmux/records.db" (~/.local/share/llmux/records.db). The default is

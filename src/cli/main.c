@@ -22,6 +22,7 @@ static void usage(FILE *f) {
           "  config check [FILE]      validate llmux.yaml and print what it resolves to\n"
           "  serve                    OpenAI- and Anthropic-compatible HTTP server (see `llmux serve --help`)\n"
           "  ipc --socket PATH PROMPT one request through `llmux serve --unix PATH` (see `llmux ipc --help`)\n"
+          "  engine --socket PATH     the sandboxed engine process, local models over IPC (see `llmux engine --help`)\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -94,6 +95,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"ipc", "--help", NULL};
                 return cli_cmd_ipc(2, args);
             }
+            if (strcmp(argv[2], "engine") == 0) {
+                char *args[] = {"engine", "--help", NULL};
+                return cli_cmd_engine(2, args);
+            }
             if (strcmp(argv[2], "config") == 0) {
                 char *args[] = {"config", "--help", NULL};
                 return cli_cmd_config(2, args);
@@ -112,6 +117,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "config") == 0) return cli_cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cli_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "ipc") == 0) return cli_cmd_ipc(argc - 1, argv + 1);
+    if (strcmp(cmd, "engine") == 0) return cli_cmd_engine(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 

@@ -21,7 +21,7 @@ declare -A allowed=(
   [runtime]="core transport providers engine catalog pricing handoff router config store telemetry runtime"
   [server]="config server"
   [sandbox]="engine server sandbox"
-  [cli]="config server cli"  # `llmux serve` starts the server
+  [cli]="config server sandbox cli"  # `llmux serve` starts the server, `llmux engine` the engine child
 )
 fail=0
 for dir in "$src"/*/; do

@@ -266,6 +266,50 @@ static void test_modes_and_handshake(void **state) {
     assert_int_not_equal(lstat(token_path, &st), 0);
 }
 
+/* The heartbeat: a ping is answered with a pong carrying its id (if any) and the connection's
+ * executions in flight; before the hello it is a handshake violation like any other frame. */
+static void test_ping(void **state) {
+    fx f;
+    fx_start(&f);
+    push_stream(&f, 16, 100);
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&f, s);
+    cl_send(fd, lx_ipc_ping(s, "hb-1"));
+    lx_ipc_msg m;
+    assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+    assert_int_equal(m.type, LX_IPC_PONG);
+    assert_string_equal(m.id, "hb-1");
+    assert_string_equal(m.session, s);
+    assert_int_equal(m.active, 0);
+    lx_ipc_msg_clear(&m);
+    send_request(fd, s, "r1", "openai/gpt-4o-mini", true);
+    wait_active(&f, 1);
+    cl_send(fd, lx_ipc_ping(s, NULL));
+    /* The pong arrives among r1's events. */
+    for (;;) {
+        assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+        if (m.type == LX_IPC_PONG) break;
+        assert_int_equal(m.type, LX_IPC_EVENT);
+        lx_ipc_msg_clear(&m);
+    }
+    assert_null(m.id);
+    assert_int_equal(m.active, 1);
+    lx_ipc_msg_clear(&m);
+    close(fd); /* cancels r1 */
+    wait_active(&f, 0);
+
+    fd = cl_open(&f, s);
+    cl_send(fd, lx_ipc_ping("00000000000000000000000000000000", NULL));
+    expect_fatal(fd, "authentication", "session");
+    close(fd);
+
+    fd = cl_connect(&f);
+    cl_send(fd, lx_ipc_ping(s, NULL));
+    expect_fatal(fd, "authentication", "hello");
+    close(fd);
+    fx_stop(&f);
+}
+
 static void test_wrong_token(void **state) {
     fx f;
     fx_start(&f);
@@ -826,6 +870,7 @@ int main(void) {
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_modes_and_handshake),
         cmocka_unit_test(test_wrong_token),
+        cmocka_unit_test(test_ping),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_wrong_session),
         cmocka_unit_test(test_oversized_frame),

@@ -44,6 +44,7 @@ struct lx_ipc_conn {
     struct event *timer;        /* the handshake deadline, then the closing linger */
     struct event *reaper;       /* frees the connection on the next loop turn */
     bool authed;
+    bool trusted;               /* inherited from the parent: the hello's token is not compared */
     bool closing;               /* no more input is handled; freed soon */
     bool overflow;              /* the client left too much unread: its executions were cancelled */
     char session[LX_IPC_SESSION_HEX + 1];
@@ -275,6 +276,11 @@ static void start_exec(lx_ipc_conn *c, const lx_ipc_msg *m) {
         send_error(c, m->id, st, err.message, false);
         return;
     }
+    if (s->p.local_only && llmux_model_kind_of(req->model) == LLMUX_MODEL_REMOTE) {
+        llmux_request_free(req);
+        send_error(c, m->id, LLMUX_E_MODEL_NOT_FOUND, "model: this engine serves local models only", false);
+        return;
+    }
     ipc_exec *e = calloc(1, sizeof *e);
     if (!e || !(e->agg = llmux_aggregator_create())) {
         free(e);
@@ -318,7 +324,7 @@ static void handshake(lx_ipc_conn *c, const lx_ipc_msg *m) {
         fatal(c, m->id, LLMUX_E_AUTHENTICATION, "the first message must be a hello with the token");
         return;
     }
-    if (!lx_ipc_token_equal(c->s->ep.token, m->token, m->token_len)) {
+    if (!c->trusted && !lx_ipc_token_equal(c->s->ep.token, m->token, m->token_len)) {
         fatal(c, NULL, LLMUX_E_AUTHENTICATION, "wrong token");
         return;
     }
@@ -347,6 +353,10 @@ static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {
         fatal(c, m.id, LLMUX_E_AUTHENTICATION, "wrong session id");
     } else if (m.type == LX_IPC_REQUEST) {
         start_exec(c, &m);
+    } else if (m.type == LX_IPC_PING) {
+        /* Answered here, on the loop thread: a pong proves the loop turns (a supervisor's
+         * heartbeat); decoding runs on the engine threads and does not delay it. */
+        send_payload(c, lx_ipc_pong(c->session, m.id, c->n_execs));
     } else if (m.type == LX_IPC_CANCEL) {
         /* An id that is not in flight (it may have just ended) is ignored. */
         ipc_exec *e = find_exec(c, m.id);
@@ -408,7 +418,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     else if (!c->authed) fatal(c, NULL, LLMUX_E_TIMEOUT, "no hello before the handshake timeout");
 }
 
-void lx_ipc_conn_accept(lx_ipc_server *s, int fd) {
+void lx_ipc_conn_accept(lx_ipc_server *s, int fd, bool trusted) {
     pthread_mutex_lock(&s->mu);
     bool full = s->n_conns >= s->p.max_connections;
     pthread_mutex_unlock(&s->mu);
@@ -418,6 +428,7 @@ void lx_ipc_conn_accept(lx_ipc_server *s, int fd) {
         return;
     }
     c->s = s;
+    c->trusted = trusted;
     socklen_t len = sizeof c->peer;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) != 0) memset(&c->peer, 0, sizeof c->peer);
     evutil_make_socket_nonblocking(fd);

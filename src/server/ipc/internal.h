@@ -31,8 +31,9 @@ struct lx_ipc_server {
     size_t unsent;              /* computed on the loop for lx_ipc_server_stop's flush wait */
 };
 
-/* Takes a freshly accepted socket (closes it when the server is full or out of memory). */
-void lx_ipc_conn_accept(lx_ipc_server *s, int fd);
+/* Takes a freshly accepted socket (closes it when the server is full or out of memory). trusted:
+ * the socket was inherited from the parent process, so its hello's token is not compared. */
+void lx_ipc_conn_accept(lx_ipc_server *s, int fd, bool trusted);
 /* Cancels every execution in flight (their terminal events and responses still go out). */
 void lx_ipc_conn_cancel_all(lx_ipc_server *s);
 /* Closes and frees every connection (their executions, if any, are freed, hence cancelled). */

@@ -17,7 +17,10 @@ lx_ipc_params lx_ipc_default_params(void) {
                            .max_executions = LX_IPC_DEFAULT_MAX_EXECUTIONS,
                            .max_unsent_bytes = LX_IPC_DEFAULT_MAX_UNSENT,
                            .max_connections = LX_IPC_DEFAULT_MAX_CONNECTIONS,
-                           .handshake_timeout_ms = LX_IPC_DEFAULT_HANDSHAKE_MS};
+                           .handshake_timeout_ms = LX_IPC_DEFAULT_HANDSHAKE_MS,
+                           .opened = NULL,
+                           .inherited_fd = -1,
+                           .local_only = false};
 }
 
 const char *lx_ipc_server_token_path(const lx_ipc_server *s) { return s->ep.token_path; }
@@ -56,11 +59,18 @@ static bool run_on_loop(lx_ipc_server *s, void (*fn)(lx_ipc_server *s)) {
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *a, int len, void *arg) {
-    lx_ipc_conn_accept(arg, fd);
+    lx_ipc_conn_accept(arg, fd, false);
 }
 
 static void setup(lx_ipc_server *s) {
     s->base = llmux_runtime_event_base(s->rt);
+    if (s->p.inherited_fd >= 0) {
+        /* One connection, no listener: the server is its peer's alone. */
+        s->accepting = true;
+        s->ok = true;
+        lx_ipc_conn_accept(s, s->p.inherited_fd, true);
+        return;
+    }
     /* The endpoint made the socket listen already (backlog 0 = leave it as it is). */
     s->listener = evconnlistener_new(s->base, on_accept, s, LEV_OPT_CLOSE_ON_EXEC, 0, s->ep.fd);
     if (!s->listener) {
@@ -108,12 +118,23 @@ llmux_status lx_ipc_server_start(llmux_runtime *rt, const lx_ipc_params *p, lx_i
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     char msg[300];
-    if (!lx_ipc_endpoint_open(p->path, &s->ep, msg, sizeof msg)) {
+    if (p->inherited_fd >= 0) {
+        if (!run_on_loop(s, setup)) {
+            close(p->inherited_fd); /* owned from the call on */
+            snprintf(s->setup_msg, sizeof s->setup_msg, "the runtime is shutting down");
+        }
+    } else if (p->opened) {
+        s->ep = *p->opened; /* taken over: the caller's copy must not be closed */
+        p->opened->fd = -1;
+        p->opened->path[0] = 0;
+        if (!run_on_loop(s, setup)) snprintf(s->setup_msg, sizeof s->setup_msg, "the runtime is shutting down");
+    } else if (!lx_ipc_endpoint_open(p->path, &s->ep, msg, sizeof msg)) {
         snprintf(s->setup_msg, sizeof s->setup_msg, "%s", msg);
     } else if (!run_on_loop(s, setup)) {
         snprintf(s->setup_msg, sizeof s->setup_msg, "the runtime is shutting down");
     }
     s->p.path = s->ep.path;
+    s->p.opened = NULL;
     if (!s->ok) {
         fill_err(err, LLMUX_E_CONFIGURATION, s->setup_msg);
         if (!run_on_loop(s, drain)) lx_ipc_endpoint_close(&s->ep);

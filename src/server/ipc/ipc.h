@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "llmux.h"
+#include "server/ipc/endpoint.h"
 #include "server/ipc/frame.h"
 
 #define LX_IPC_DEFAULT_MAX_EXECUTIONS 64
@@ -30,6 +31,16 @@ typedef struct lx_ipc_params {
                                   is closed */
     int max_connections;       /* open connections; more are closed at once */
     int handshake_timeout_ms;  /* a connection without a valid hello by then is closed */
+    /* For `llmux engine` (src/sandbox/engine.c), whose sandbox forbids bind(2): */
+    lx_ipc_endpoint *opened;   /* an endpoint the caller opened (lx_ipc_endpoint_open) before it
+                                  lost the right to bind; the server takes it over and path is
+                                  ignored. NULL = open path */
+    int inherited_fd;          /* >= 0: serve only this connected stream socket (one end of a
+                                  socketpair from the parent), no listener and no token file; the
+                                  hello's token is not compared (docs/ipc.md says why). The server
+                                  owns it from the call on. -1 (default) = listen */
+    bool local_only;           /* requests naming a remote model ("provider/model") get a
+                                  model_not_found error frame and never reach the runtime */
 } lx_ipc_params;
 
 lx_ipc_params lx_ipc_default_params(void);

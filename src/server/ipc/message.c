@@ -7,7 +7,7 @@
 
 #include "server/ipc/message.h"
 
-static const char *const k_types[] = {"hello", "welcome", "request", "event", "response", "error", "cancel"};
+static const char *const k_types[] = {"hello", "welcome", "request", "event", "response", "error", "cancel", "ping", "pong"};
 
 const char *lx_ipc_type_name(lx_ipc_type t) {
     return (unsigned)t < sizeof k_types / sizeof *k_types ? k_types[t] : "unknown";
@@ -107,7 +107,8 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
     if (needs_id && !m->id) return fail(m, err, size, "id: required in a %s message", type);
     /* The server checks the session of a request or cancel itself: a missing one is a wrong one
      * (fatal), not a malformed message. */
-    bool needs_session = m->type == LX_IPC_WELCOME || m->type == LX_IPC_EVENT || m->type == LX_IPC_RESPONSE;
+    bool needs_session = m->type == LX_IPC_WELCOME || m->type == LX_IPC_EVENT || m->type == LX_IPC_RESPONSE ||
+                         m->type == LX_IPC_PONG;
     if (needs_session && !m->session) return fail(m, err, size, "session: required in a %s message", type);
     const char *body_key = NULL;
     switch (m->type) {
@@ -130,7 +131,15 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
         m->fatal = json_is_true(fatal);
         break;
     }
-    case LX_IPC_CANCEL: break;
+    case LX_IPC_CANCEL:
+    case LX_IPC_PING: break;
+    case LX_IPC_PONG: {
+        json_t *a = json_object_get(m->root, "active");
+        if (!json_is_integer(a) || json_integer_value(a) < 0)
+            return fail(m, err, size, "active: expected a count of executions");
+        m->active = (long long)json_integer_value(a);
+        break;
+    }
     }
     if (body_key) {
         m->body = json_object_get(m->root, body_key);
@@ -170,6 +179,18 @@ char *lx_ipc_wrap(lx_ipc_type type, const char *session, const char *id, const c
 
 char *lx_ipc_cancel(const char *session, const char *id) {
     return dump(json_pack("{s:s,s:s,s:s}", "type", "cancel", "session", session, "id", id));
+}
+
+char *lx_ipc_ping(const char *session, const char *id) {
+    json_t *o = json_pack("{s:s,s:s}", "type", "ping", "session", session);
+    if (o && id) json_object_set_new(o, "id", json_string(id));
+    return dump(o);
+}
+
+char *lx_ipc_pong(const char *session, const char *id, int active) {
+    json_t *o = json_pack("{s:s,s:s,s:i}", "type", "pong", "session", session, "active", active);
+    if (o && id) json_object_set_new(o, "id", json_string(id));
+    return dump(o);
 }
 
 char *lx_ipc_error(const char *session, const char *id, const char *status, const char *message, bool fatal) {

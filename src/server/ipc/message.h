@@ -4,9 +4,11 @@
  * event and response inside a message are the caller's to decode), so the CLI client and a test
  * use the same code as the server.
  *
- * Client -> server: hello {token, version?}, request {session, id, request}, cancel {session, id}.
+ * Client -> server: hello {token, version?}, request {session, id, request}, cancel {session, id},
+ * ping {session, id?}.
  * Server -> client: welcome {session, version, limits}, event {session, id, event},
- * response {session, id, response}, error {session?, id?, error {status, message}, fatal}. */
+ * response {session, id, response}, error {session?, id?, error {status, message}, fatal},
+ * pong {session, id?, active}. */
 #ifndef LX_IPC_MESSAGE_H
 #define LX_IPC_MESSAGE_H
 
@@ -33,7 +35,9 @@ typedef enum lx_ipc_type {
     LX_IPC_EVENT,
     LX_IPC_RESPONSE,
     LX_IPC_ERROR,
-    LX_IPC_CANCEL
+    LX_IPC_CANCEL,
+    LX_IPC_PING, /* a heartbeat: answered by a pong from the server's loop thread */
+    LX_IPC_PONG
 } lx_ipc_type;
 
 /* "hello", "welcome", ... */
@@ -52,6 +56,7 @@ typedef struct lx_ipc_msg {
     const char *err_status;  /* error: error.status */
     const char *err_message; /* error: error.message */
     bool fatal;              /* error: the server closes the connection after it */
+    long long active;        /* pong: the executions in flight on that connection */
 } lx_ipc_msg;
 
 /* Parses one payload (len bytes, at most the frame cap; need not be NUL-terminated) into *m.
@@ -77,6 +82,9 @@ char *lx_ipc_hello(const char *token);
 char *lx_ipc_welcome(const char *session, size_t max_frame_bytes, int max_executions);
 char *lx_ipc_wrap(lx_ipc_type type, const char *session, const char *id, const char *payload_json);
 char *lx_ipc_cancel(const char *session, const char *id);
+/* id may be NULL (then the pong carries none). */
+char *lx_ipc_ping(const char *session, const char *id);
+char *lx_ipc_pong(const char *session, const char *id, int active);
 /* status: a llmux_status name ("invalid_request", ...); session and id may be NULL. */
 char *lx_ipc_error(const char *session, const char *id, const char *status, const char *message, bool fatal);
 
