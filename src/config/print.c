@@ -116,7 +116,7 @@ static void print_price(FILE *f, const char *name, double v, bool *first) {
 /* local: slots .. queue, each with its default when the file sets none (llmux_runtime_default_params). */
 static void print_local_sizes(const lx_config *cfg, FILE *f) {
     if (cfg->slots >= 0) fprintf(f, ", slots %d", cfg->slots);
-    else fputs(", slots 0 (default: one per 512 tokens of context, 1..8)", f);
+    else fputs(", slots 0 (default: from the context size)", f);
     if (cfg->prompt_cache_mb >= 0) fprintf(f, ", prompt_cache_mb %d", cfg->prompt_cache_mb);
     else fputs(", prompt_cache_mb 256 (default)", f);
     if (cfg->memory_budget_mb > 0) fprintf(f, ", memory_budget_mb %lld", (long long)cfg->memory_budget_mb);
