@@ -96,6 +96,7 @@ static void start_job(lx_worker *w, job *q) {
         llmux_status st = llmux_cancel_is_triggered(j->cancel) ? lx_error(&err, LLMUX_E_CANCELLED, "cancelled while queued")
                                                                : j->task(w->model, j, j->task_data, &err);
         j->done(j->user_data, st, &err, NULL);
+        free(q);
         return;
     }
     if (j->started) j->started(j->user_data);
