@@ -556,6 +556,23 @@ typedef struct llmux_runtime_params {
     const char *otlp_endpoint;     /* OpenTelemetry traces over OTLP/HTTP JSON, POSTed in batches to
                                       {otlp_endpoint}/v1/traces; NULL = none. Copied. Not an
                                       http(s) URL: LLMUX_E_CONFIGURATION */
+    /* Local models (llmux.yaml `local:`; docs/configuration.md). Appended after telemetry. */
+    int32_t local_slots;           /* concurrent sequences per loaded model, 1..64; 0 (default) =
+                                      one per 512 tokens of context, 1..8 */
+    int32_t local_prompt_cache_mb; /* host RAM per model for prompt prefixes evicted from its
+                                      slots; default 256; 0 = off */
+    int64_t local_memory_budget_mb;/* loaded models together (estimate: file size + KV cache);
+                                      least recently used idle models are unloaded to fit; a model
+                                      alone bigger: LLMUX_E_CONFIGURATION. 0 (default) = none */
+    int64_t local_idle_unload_s;   /* a model no request used for this long is unloaded (checked
+                                      whenever a local request arrives); 0 (default) = never */
+    int32_t local_max_waiting;     /* requests waiting per model beyond those running; more are
+                                      refused at once with LLMUX_E_QUEUE_FULL + retry_after_ms;
+                                      0 = 256 (default) */
+    int64_t local_max_wait_ms;     /* longest wait for a sequence slot: a request that waited this
+                                      long, or whose deadline is sooner than the estimated wait, is
+                                      refused with LLMUX_E_OVERLOADED + retry_after_ms; 0 (default)
+                                      = no limit */
 } llmux_runtime_params;
 
 LLMUX_API llmux_runtime_params llmux_runtime_default_params(void);

@@ -113,6 +113,22 @@ static void print_price(FILE *f, const char *name, double v, bool *first) {
     *first = false;
 }
 
+/* local: slots .. queue, each with its default when the file sets none (llmux_runtime_default_params). */
+static void print_local_sizes(const lx_config *cfg, FILE *f) {
+    if (cfg->slots >= 0) fprintf(f, ", slots %d", cfg->slots);
+    else fputs(", slots 0 (default: from the context size)", f);
+    if (cfg->prompt_cache_mb >= 0) fprintf(f, ", prompt_cache_mb %d", cfg->prompt_cache_mb);
+    else fputs(", prompt_cache_mb 256 (default)", f);
+    if (cfg->memory_budget_mb > 0) fprintf(f, ", memory_budget_mb %lld", (long long)cfg->memory_budget_mb);
+    else fputs(", memory_budget_mb 0 (no budget)", f);
+    if (cfg->idle_unload_s > 0) fprintf(f, ", idle_unload_s %lld", (long long)cfg->idle_unload_s);
+    else fputs(", idle_unload_s 0 (never)", f);
+    if (cfg->max_waiting >= 0) fprintf(f, "\n  queue: max_waiting %d", cfg->max_waiting);
+    else fputs("\n  queue: max_waiting 256 (default)", f);
+    if (cfg->max_wait_ms > 0) fprintf(f, ", max_wait_ms %lld\n", (long long)cfg->max_wait_ms);
+    else fputs(", max_wait_ms 0 (no limit)\n", f);
+}
+
 void lx_config_print(const lx_config *cfg, FILE *f) {
     fprintf(f, "file: %s\n", cfg->path);
     print_providers(cfg, f);
@@ -125,8 +141,9 @@ void lx_config_print(const lx_config *cfg, FILE *f) {
     for (size_t i = 0; i < cfg->n_model_dirs; i++) fprintf(f, "%s%s", i ? ", " : " ", cfg->model_dirs[i]);
     if (cfg->has_threads) fprintf(f, ", threads %d", cfg->threads);
     else fputs(", threads 0 (default: one per core)", f);
-    if (cfg->has_ctx) fprintf(f, ", ctx %d\n", cfg->ctx);
-    else fputs(", ctx 0 (default: the model's, at most 4096)\n", f);
+    if (cfg->has_ctx) fprintf(f, ", ctx %d", cfg->ctx);
+    else fputs(", ctx 0 (default: the model's, at most 4096)", f);
+    print_local_sizes(cfg, f);
 
     fputs("timeouts: ", f);
     print_ms(f, "connect_ms", cfg->connect_ms, RT_CONNECT_MS, ", ");

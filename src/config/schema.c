@@ -10,11 +10,64 @@
 #define MAX_MODEL_DIRS LX_CONFIG_MAX_MODEL_DIRS
 #define MAX_PRICES 20000          /* the catalog's own cap (llmux_catalog_add) */
 #define MAX_TIMEOUT_MS 604800000  /* 7 days, the CLI's --timeout cap */
+#define MAX_LOCAL_WAITING 65536   /* local.queue.max_waiting */
+#define MAX_LOCAL_MB 1048576      /* 1 TiB: prompt_cache_mb; memory_budget_mb up to 16x */
 #define MAX_PRICE 1e6             /* USD per million tokens; more is a typo */
 
+/* local.queue: admission in front of each local model's sequence slots. */
+static bool parse_local_queue(lx_cfg_ctx *c, const lx_ynode *n) {
+    static const char *const keys[] = {"max_waiting", "max_wait_ms", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (max_waiting, max_wait_ms)")) return false;
+    const lx_ynode *v;
+    int64_t t;
+    if ((v = lx_ymap_get(n, "max_waiting", NULL))) {
+        LX_CFG_WITH_KEY(c, "max_waiting", lx_cfg_int(c, v, 1, MAX_LOCAL_WAITING, "an integer in [1, 65536]", &t));
+        c->cfg->max_waiting = (int32_t)t;
+    }
+    if ((v = lx_ymap_get(n, "max_wait_ms", NULL))) {
+        LX_CFG_WITH_KEY(c, "max_wait_ms",
+                        lx_cfg_int(c, v, 0, MAX_TIMEOUT_MS, "milliseconds in [0, 604800000] (0 = no limit)", &t));
+        c->cfg->max_wait_ms = t;
+    }
+    return true;
+}
+
+/* The integer keys of local: besides threads and ctx (each -1 in cfg until set). */
+static bool parse_local_sizes(lx_cfg_ctx *c, const lx_ynode *n) {
+    lx_config *cfg = c->cfg;
+    const lx_ynode *v;
+    int64_t t;
+    if ((v = lx_ymap_get(n, "slots", NULL))) {
+        LX_CFG_WITH_KEY(c, "slots", lx_cfg_int(c, v, 0, 64, "an integer in [0, 64] (0 = from the context size)", &t));
+        cfg->slots = (int32_t)t;
+    }
+    if ((v = lx_ymap_get(n, "prompt_cache_mb", NULL))) {
+        LX_CFG_WITH_KEY(c, "prompt_cache_mb",
+                        lx_cfg_int(c, v, 0, MAX_LOCAL_MB, "megabytes in [0, 1048576] (0 = off)", &t));
+        cfg->prompt_cache_mb = (int32_t)t;
+    }
+    if ((v = lx_ymap_get(n, "memory_budget_mb", NULL))) {
+        LX_CFG_WITH_KEY(c, "memory_budget_mb",
+                        lx_cfg_int(c, v, 0, MAX_LOCAL_MB * 16, "megabytes in [0, 16777216] (0 = no budget)", &t));
+        cfg->memory_budget_mb = t;
+    }
+    if ((v = lx_ymap_get(n, "idle_unload_s", NULL))) {
+        LX_CFG_WITH_KEY(c, "idle_unload_s",
+                        lx_cfg_int(c, v, 0, 30 * 86400, "seconds in [0, 2592000] (0 = never)", &t));
+        cfg->idle_unload_s = t;
+    }
+    if ((v = lx_ymap_get(n, "queue", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "queue", parse_local_queue(c, v));
+    return true;
+}
+
 static bool parse_local(lx_cfg_ctx *c, const lx_ynode *n) {
-    static const char *const keys[] = {"model_dirs", "threads", "ctx", NULL};
-    if (!lx_cfg_check_map(c, n, keys, "a mapping (model_dirs, threads, ctx)")) return false;
+    static const char *const keys[] = {"model_dirs",       "threads",       "ctx",   "slots", "memory_budget_mb",
+                                       "idle_unload_s",    "prompt_cache_mb", "queue", NULL};
+    if (!lx_cfg_check_map(c, n, keys,
+                          "a mapping (model_dirs, threads, ctx, slots, memory_budget_mb, idle_unload_s, "
+                          "prompt_cache_mb, queue)"))
+        return false;
+    if (!parse_local_sizes(c, n)) return false;
     lx_config *cfg = c->cfg;
     const lx_ynode *v;
     if ((v = lx_ymap_get(n, "threads", NULL))) {

@@ -78,6 +78,7 @@ llmux_runtime_params llmux_runtime_default_params(void) {
     memset(&p, 0, sizeof p);
     p.log_level = LLMUX_LOG_WARN;
     p.telemetry_log_level = LLMUX_LOG_INFO;
+    p.local_prompt_cache_mb = 256;
     return p;
 }
 

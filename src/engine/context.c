@@ -361,6 +361,16 @@ int32_t lx_model_step(lx_model *m, lx_seq **done, int32_t cap) {
     return n_done;
 }
 
+size_t lx_model_prompt_cache_bytes(const lx_model *m) { return m->cx ? m->cx->pc.bytes : 0; }
+
+int64_t lx_model_kv_bytes(const lx_model *m) {
+    if (!m->cx || !m->model) return 0;
+    int64_t n_head = llama_model_n_head(m->model), n_head_kv = llama_model_n_head_kv(m->model);
+    if (n_head <= 0 || n_head_kv <= 0) n_head = n_head_kv = 1;
+    int64_t width = (int64_t)llama_model_n_embd(m->model) * n_head_kv / n_head;
+    return 2 * (int64_t)m->cx->n_cells * llama_model_n_layer(m->model) * width * 2;
+}
+
 int32_t lx_model_n_slots(const lx_model *m) { return m->cx ? m->cx->n_slots : 0; }
 int32_t lx_model_n_active(const lx_model *m) { return m->cx ? m->cx->n_active : 0; }
 

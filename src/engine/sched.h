@@ -40,6 +40,13 @@ typedef struct lx_seq lx_seq;
 int32_t lx_model_n_slots(const lx_model *m);
 int32_t lx_model_n_active(const lx_model *m);
 
+/* Bytes the host prompt cache holds (engine thread). */
+size_t lx_model_prompt_cache_bytes(const lx_model *m);
+/* Estimated bytes of the model's KV cache, every slot's cells: 2 (K and V) x cells x layers x
+ * the KV width (n_embd x n_head_kv / n_head) x 2 bytes (f16); 0 when vocab-only or unloaded.
+ * For the registry's memory budget; engine thread, or before the first request. */
+int64_t lx_model_kv_bytes(const lx_model *m);
+
 /* Whether the file on disk is no longer the one loaded (or the model is unloaded after a failed
  * reload). The scheduler stops admitting until the active sequences ended, then the next
  * lx_seq_start reloads it. */

@@ -4,7 +4,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -12,6 +14,8 @@
 
 typedef struct job {
     lx_worker_job j;
+    int64_t queued_ns;   /* when submitted: max_wait_ms counts from here */
+    int64_t started_ns;  /* when it took a slot: how long jobs hold one (avg_hold_ns) */
     struct job *next;
 } job;
 
@@ -24,7 +28,19 @@ struct lx_worker {
     size_t n_queued;
     int32_t n_running;   /* sequences in slots (written by the engine thread under mu) */
     bool stopping;
+    size_t max_waiting;
+    int64_t max_wait_ns; /* 0 = no limit */
+    int64_t avg_hold_ns; /* moving average of how long a generation held its slot; 0 = none yet */
+    lx_worker_cache_stats cache; /* under mu, refreshed after each step */
+    lx_telemetry *telemetry;
+    char label[300];
 };
+
+/* Retry-After for a refusal: the estimated wait, at least LX_WORKER_RETRY_AFTER_MS, at most 60 s. */
+static int64_t retry_after_ms(int64_t wait_ns) {
+    int64_t ms = wait_ns / 1000000 + 1;
+    return ms < LX_WORKER_RETRY_AFTER_MS ? LX_WORKER_RETRY_AFTER_MS : ms > 60000 ? 60000 : ms;
+}
 
 /* Removes from the queue the jobs whose request was cancelled or whose deadline passed while
  * they waited (under w->mu); returns them as a list to end outside the lock. */
@@ -33,7 +49,8 @@ static job *take_dead_jobs(lx_worker *w) {
     int64_t now = lx_now_ns();
     for (job **at = &w->queue; *at;) {
         job *j = *at;
-        if (llmux_cancel_is_triggered(j->j.cancel) || (j->j.deadline_ns && now >= j->j.deadline_ns)) {
+        if (llmux_cancel_is_triggered(j->j.cancel) || (j->j.deadline_ns && now >= j->j.deadline_ns) ||
+            (w->max_wait_ns && now - j->queued_ns >= w->max_wait_ns)) {
             *at = j->next;
             w->n_queued--;
             j->next = dead;
@@ -45,14 +62,24 @@ static job *take_dead_jobs(lx_worker *w) {
     return dead;
 }
 
-static void end_dead_jobs(job *dead) {
+static void end_dead_jobs(lx_worker *w, job *dead) {
+    int64_t now = lx_now_ns();
     while (dead) {
         job *j = dead;
         dead = j->next;
         llmux_error_info e;
-        llmux_status st = llmux_cancel_is_triggered(j->j.cancel)
-                              ? lx_error(&e, LLMUX_E_CANCELLED, "cancelled while waiting for a sequence slot")
-                              : lx_error(&e, LLMUX_E_TIMEOUT, "the deadline expired while waiting for a sequence slot");
+        llmux_status st;
+        if (llmux_cancel_is_triggered(j->j.cancel)) {
+            st = lx_error(&e, LLMUX_E_CANCELLED, "cancelled while waiting for a sequence slot");
+        } else if (j->j.deadline_ns && now >= j->j.deadline_ns) {
+            st = lx_error(&e, LLMUX_E_TIMEOUT, "the deadline expired while waiting for a sequence slot");
+        } else {
+            /* Waited max_wait_ms (local.queue.max_wait_ms): the model is saturated; better an
+             * early retryable answer than a wait without bound. */
+            st = lx_error(&e, LLMUX_E_OVERLOADED, "local model %s: no sequence slot within %lld ms",
+                          lx_model_name(w->model), (long long)(w->max_wait_ns / 1000000));
+            e.retry_after_ms = retry_after_ms(w->avg_hold_ns);
+        }
         j->j.done(j->j.user_data, st, &e, NULL);
         free(j);
     }
@@ -73,6 +100,7 @@ static void start_job(lx_worker *w, job *q) {
         return;
     }
     if (j->started) j->started(j->user_data);
+    q->started_ns = lx_now_ns();
     lx_seq *s = NULL;
     llmux_error_info err;
     lx_error_clear(&err);
@@ -87,12 +115,28 @@ static void start_job(lx_worker *w, job *q) {
     }
 }
 
-static void end_done(lx_seq **done, int32_t n) {
+/* Folds a finished generation's slot time into avg_hold_ns (under mu): weight 1/4, so the estimate
+ * follows the load within a few requests. */
+static void note_hold(lx_worker *w, int64_t held_ns) {
+    if (held_ns <= 0) return;
+    w->avg_hold_ns = w->avg_hold_ns ? (3 * w->avg_hold_ns + held_ns) / 4 : held_ns;
+}
+
+static void end_done(lx_worker *w, lx_seq **done, int32_t n) {
+    int64_t now = lx_now_ns();
     for (int32_t i = 0; i < n; i++) {
         job *q = lx_seq_user_data(done[i]);
         lx_gen_stats stats;
         llmux_error_info err;
         llmux_status st = lx_seq_outcome(done[i], &stats, &err);
+        pthread_mutex_lock(&w->mu);
+        note_hold(w, now - q->started_ns);
+        if (stats.n_reused > 0) {
+            w->cache.hits++;
+            w->cache.reused_tokens += (uint64_t)stats.n_reused;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (stats.n_reused > 0) lx_telemetry_prompt_cache_hit(w->telemetry, w->label, stats.n_reused);
         q->j.done(q->j.user_data, st, &err, &stats);
         lx_seq_free(done[i]);
         free(q);
@@ -125,12 +169,13 @@ static void *worker_main(void *arg) {
             if (n_slots < 1) n_slots = 1;
         }
         pthread_mutex_unlock(&w->mu);
-        end_dead_jobs(dead);
+        end_dead_jobs(w, dead);
         int32_t n_done = lx_model_step(w->model, done, LX_MAX_SLOTS);
         pthread_mutex_lock(&w->mu);
         w->n_running = lx_model_n_active(w->model);
+        w->cache.bytes = lx_model_prompt_cache_bytes(w->model);
         pthread_mutex_unlock(&w->mu);
-        end_done(done, n_done);
+        end_done(w, done, n_done);
         pthread_mutex_lock(&w->mu);
     }
     /* Stopping: what is still queued never started; what runs is cancelled. */
@@ -139,7 +184,7 @@ static void *worker_main(void *arg) {
     w->n_queued = 0;
     pthread_mutex_unlock(&w->mu);
     int32_t n_done = lx_model_cancel_all(w->model, done, LX_MAX_SLOTS);
-    end_done(done, n_done);
+    end_done(w, done, n_done);
     while (left) {
         job *j = left;
         left = j->next;
@@ -151,10 +196,14 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-lx_worker *lx_worker_create(lx_model *m) {
+lx_worker *lx_worker_create(const lx_worker_params *p) {
     lx_worker *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    w->model = m;
+    w->model = p->model;
+    w->max_waiting = p->max_waiting > 0 ? (size_t)p->max_waiting : LX_WORKER_MAX_QUEUED;
+    w->max_wait_ns = p->max_wait_ms > 0 ? p->max_wait_ms * 1000000 : 0;
+    w->telemetry = p->telemetry;
+    snprintf(w->label, sizeof w->label, "%.299s", p->label ? p->label : "");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -178,19 +227,42 @@ void lx_worker_destroy(lx_worker *w) {
     free(w);
 }
 
+/* Under mu: how long a job of priority prio submitted now would wait for a slot. Jobs of at least
+ * its priority go first; the slots free in waves of n_slots, each lasting about avg_hold_ns. 0 while
+ * there is a free slot for it or nothing has finished yet (no estimate: admit). */
+static int64_t estimated_wait_ns(const lx_worker *w, int32_t prio) {
+    if (!w->avg_hold_ns) return 0;
+    int64_t ahead = w->n_running;
+    for (const job *q = w->queue; q && q->j.req->priority >= prio; q = q->next) ahead++;
+    int64_t n_slots = lx_model_n_slots(w->model);
+    if (n_slots < 1) n_slots = 1;
+    if (ahead < n_slots) return 0;
+    return ((ahead - n_slots) / n_slots + 1) * w->avg_hold_ns;
+}
+
 llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *jb, llmux_error_info *err) {
     job *j = malloc(sizeof *j);
     if (!j) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory queueing the request");
-    *j = (job){.j = *jb};
+    int64_t now = lx_now_ns();
+    *j = (job){.j = *jb, .queued_ns = now};
     const llmux_request *req = jb->req;
     pthread_mutex_lock(&w->mu);
     llmux_status st = LLMUX_OK;
+    int64_t wait = 0;
     if (w->stopping) {
         st = lx_error(err, LLMUX_E_CANCELLED, "cancelled: the model is being unloaded");
-    } else if (w->n_queued >= LX_WORKER_MAX_QUEUED) {
-        st = lx_error(err, LLMUX_E_QUEUE_FULL, "local model %s: all %d sequence slots are busy and %d requests are waiting",
-                      lx_model_name(w->model), (int)w->n_running, LX_WORKER_MAX_QUEUED);
+    } else if (w->n_queued >= w->max_waiting) {
+        st = lx_error(err, LLMUX_E_QUEUE_FULL, "local model %s: all %d sequence slots are busy and %zu requests are waiting",
+                      lx_model_name(w->model), (int)w->n_running, w->max_waiting);
         if (err) err->retry_after_ms = LX_WORKER_RETRY_AFTER_MS;
+    } else if (!jb->task && (wait = estimated_wait_ns(w, req->priority)) > 0 &&
+               ((w->max_wait_ns && wait > w->max_wait_ns) || (jb->deadline_ns && now + wait > jb->deadline_ns))) {
+        /* Deadline-aware admission: refused now rather than after a wait that cannot end in time. */
+        bool by_deadline = !(w->max_wait_ns && wait > w->max_wait_ns);
+        st = lx_error(err, LLMUX_E_OVERLOADED, "local model %s: the estimated wait for a sequence slot (%lld ms) %s",
+                      lx_model_name(w->model), (long long)(wait / 1000000),
+                      by_deadline ? "ends after the request's deadline" : "exceeds local.queue.max_wait_ms");
+        if (err) err->retry_after_ms = retry_after_ms(wait);
     } else {
         job **at = &w->queue;
         while (*at && (*at)->j.req->priority >= req->priority) at = &(*at)->next;
@@ -202,6 +274,13 @@ llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *jb, llmux_error
     pthread_mutex_unlock(&w->mu);
     if (st != LLMUX_OK) free(j);
     return st;
+}
+
+lx_worker_cache_stats lx_worker_cache(lx_worker *w) {
+    pthread_mutex_lock(&w->mu);
+    lx_worker_cache_stats c = w->cache;
+    pthread_mutex_unlock(&w->mu);
+    return c;
 }
 
 size_t lx_worker_load(lx_worker *w) {

@@ -15,17 +15,32 @@
 #include "engine/engine.h"
 #include "llmux.h"
 #include "core/event_sink.h"
+#include "telemetry/telemetry.h"
 
-/* Requests waiting for a model beyond those running: more are refused with LLMUX_E_QUEUE_FULL
- * at once (retry_after_ms = LX_WORKER_RETRY_AFTER_MS, the server's Retry-After) instead of
- * waiting without bound. */
+/* Requests waiting for a model beyond those running, by default (local.queue.max_waiting): more
+ * are refused with LLMUX_E_QUEUE_FULL at once (retry_after_ms = LX_WORKER_RETRY_AFTER_MS, the
+ * server's Retry-After) instead of waiting without bound. */
 #define LX_WORKER_MAX_QUEUED 256
 #define LX_WORKER_RETRY_AFTER_MS 1000
 
 typedef struct lx_worker lx_worker;
 
-/* Starts the thread for m (borrowed: it must outlive the worker). NULL when out of resources. */
-lx_worker *lx_worker_create(lx_model *m);
+typedef struct lx_worker_params {
+    lx_model *model;              /* borrowed: it must outlive the worker */
+    int32_t max_waiting;          /* 0 = LX_WORKER_MAX_QUEUED */
+    int64_t max_wait_ms;          /* longest wait for a slot; 0 = none (see lx_worker_submit) */
+    lx_telemetry *telemetry; /* prompt-cache counters; NULL = none; outlives the worker */
+    const char *label;            /* the model's metric label, "local/NAME"; copied */
+} lx_worker_params;
+
+/* What the model's host prompt cache holds, as of the end of the last scheduler step. */
+typedef struct lx_worker_cache_stats {
+    size_t bytes;                 /* host RAM held by evicted prefixes */
+    uint64_t hits, reused_tokens; /* generations that reused a cached prefix, and its tokens */
+} lx_worker_cache_stats;
+
+/* Starts the thread for p->model. NULL when out of resources. */
+lx_worker *lx_worker_create(const lx_worker_params *p);
 /* Stops the thread: queued requests end with LLMUX_E_CANCELLED, running ones with
  * FINISH(CANCELLED). Accepts NULL. */
 void lx_worker_destroy(lx_worker *w);
@@ -62,9 +77,16 @@ llmux_status lx_worker_run_task(llmux_runtime *rt, const char *spec, const llmux
                                 void *task_data, llmux_error_info *err);
 
 /* Queues a request for the model. Higher req->priority runs first, FIFO among equals. Errors
- * (nothing queued, no callback runs): LLMUX_E_QUEUE_FULL, LLMUX_E_OUT_OF_MEMORY,
- * LLMUX_E_CANCELLED (the worker is stopping). */
+ * (nothing queued, no callback runs): LLMUX_E_QUEUE_FULL (max_waiting requests wait already;
+ * retry_after_ms set), LLMUX_E_OVERLOADED (deadline-aware admission: the estimated wait for a
+ * slot, from how long recent requests held theirs, is longer than max_wait_ms or ends after the
+ * job's deadline; retry_after_ms = the estimate, at least LX_WORKER_RETRY_AFTER_MS),
+ * LLMUX_E_OUT_OF_MEMORY, LLMUX_E_CANCELLED (the worker is stopping). A queued job that waits
+ * max_wait_ms without a slot ends with LLMUX_E_OVERLOADED (retry_after_ms set) through done. */
 llmux_status lx_worker_submit(lx_worker *w, const lx_worker_job *job, llmux_error_info *err);
+
+/* The host prompt cache's figures (any thread). */
+lx_worker_cache_stats lx_worker_cache(lx_worker *w);
 
 /* Requests queued or running (for choosing an idle model to unload). */
 size_t lx_worker_load(lx_worker *w);

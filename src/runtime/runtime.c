@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "engine/paths.h"
+#include "engine/sched.h"
 #include "remote.h"
 #include "router/router.h"
 #include "store/store.h"
@@ -38,6 +39,8 @@ typedef struct loaded_model {
     lx_worker *worker;       /* the model's engine thread: all its decoding happens there */
     int users;               /* attempts holding it (get_model .. put_model); guarded by rt->lock */
     uint64_t last_used;      /* rt->use_clock at the last get_model; guarded by rt->lock */
+    int64_t idle_since_ns;   /* when users last dropped to 0 (idle_unload_s); guarded by rt->lock */
+    int64_t mem_bytes;       /* estimate for the memory budget: file size + KV cache */
 } loaded_model;
 
 static void free_loaded(loaded_model *lm);
@@ -57,6 +60,10 @@ struct llmux_runtime {
     char *default_model;
     int32_t n_threads;
     int32_t n_ctx;
+    int32_t local_slots, local_prompt_cache_mb, local_max_waiting;
+    int64_t local_max_wait_ms;
+    int64_t memory_budget;   /* bytes; 0 = none */
+    int64_t idle_unload_ns;  /* 0 = never */
     llmux_log_cb log;
     llmux_log_level log_level;
     void *log_user_data;
@@ -155,6 +162,20 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     if (params->default_model && !(rt->default_model = dup_str(params->default_model))) goto oom;
     rt->n_threads = params->n_threads;
     rt->n_ctx = params->n_ctx;
+    rt->local_slots = params->local_slots;
+    rt->local_prompt_cache_mb = params->local_prompt_cache_mb;
+    rt->local_max_waiting = params->local_max_waiting;
+    rt->local_max_wait_ms = params->local_max_wait_ms;
+    if (params->local_slots < 0 || params->local_slots > LX_MAX_SLOTS || params->local_prompt_cache_mb < 0 ||
+        params->local_memory_budget_mb < 0 || params->local_idle_unload_s < 0 || params->local_max_waiting < 0 ||
+        params->local_max_wait_ms < 0 || params->local_memory_budget_mb > (INT64_MAX >> 21) ||
+        params->local_idle_unload_s > INT64_MAX / 2000000000) {
+        st = lx_error(err, LLMUX_E_CONFIGURATION,
+                      "local settings out of range (slots 0..%d; sizes, times and max_waiting >= 0)", LX_MAX_SLOTS);
+        goto fail;
+    }
+    rt->memory_budget = params->local_memory_budget_mb * 1024 * 1024;
+    rt->idle_unload_ns = params->local_idle_unload_s * 1000000000;
     rt->log = params->log;
     rt->log_level = params->log_level;
     rt->log_user_data = params->log_user_data;
@@ -296,27 +317,6 @@ static llmux_status resolve_local(const llmux_runtime *rt, const char *spec, cha
                     rt->n_model_dirs, rt->n_model_dirs == 1 ? "y" : "ies");
 }
 
-/* Sequence slots per local model: LLMUX_LOCAL_SLOTS (1..64) until `local.slots` reaches the
- * config and llmux_runtime_params; 0 (unset or invalid) = the engine's default from the context
- * size (lx_model_slots_for). */
-static int32_t local_slots_from_env(void) {
-    const char *v = getenv("LLMUX_LOCAL_SLOTS");
-    if (!v || !*v) return 0;
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    return *end == '\0' && n >= 1 && n <= LX_MAX_SLOTS ? (int32_t)n : 0;
-}
-
-/* Host RAM per local model for prompt prefixes evicted from its slots: LLMUX_LOCAL_PROMPT_CACHE_MB
- * (0..1048576, 0 = off) until `local.prompt_cache_mb` reaches the config; default 256. */
-static int32_t local_prompt_cache_mb_from_env(void) {
-    const char *v = getenv("LLMUX_LOCAL_PROMPT_CACHE_MB");
-    if (!v || !*v) return 256;
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    return *end == '\0' && n >= 0 && n <= 1048576 ? (int32_t)n : 256;
-}
-
 static void free_loaded(loaded_model *lm) {
     if (!lm) return;
     lx_worker_destroy(lm->worker); /* joins the engine thread: never under rt->lock (it may want it) */
@@ -325,41 +325,102 @@ static void free_loaded(loaded_model *lm) {
     free(lm);
 }
 
+/* Under rt->lock: removes models[i] from the registry and adds it to victims (freed by the caller
+ * after the lock: its engine thread may be waiting for it). Only for a model no request holds
+ * (users == 0): nothing is queued on its engine thread. */
+static void unregister(llmux_runtime *rt, size_t i, loaded_model **victims, size_t *n_victims, const char *why) {
+    char msg[PATH_MAX + 96];
+    snprintf(msg, sizeof msg, "unloaded %s model %s", why, rt->models[i]->path);
+    victims[(*n_victims)++] = rt->models[i];
+    rt->models[i] = rt->models[--rt->n_models];
+    rt_log(rt, LLMUX_LOG_INFO, msg);
+}
+
+/* Under rt->lock: unregisters every model no request has held for idle_unload_s. Checked whenever
+ * a local model is asked for and at each metrics scrape rather than on a timer: no thread or loop
+ * event of its own, and freeing a model (joining its engine thread) never blocks the HTTP loop. */
+static void unload_idle(llmux_runtime *rt, loaded_model **victims, size_t *n_victims) {
+    if (!rt->idle_unload_ns) return;
+    int64_t now = lx_now_ns();
+    for (size_t i = rt->n_models; i-- > 0;)
+        if (rt->models[i]->users == 0 && now - rt->models[i]->idle_since_ns >= rt->idle_unload_ns)
+            unregister(rt, i, victims, n_victims, "the idle");
+}
+
+/* Under rt->lock: the index of the least recently used model no request holds, other than skip;
+ * rt->n_models when every one is in use. */
+static size_t lru_idle(const llmux_runtime *rt, const loaded_model *skip) {
+    size_t victim = rt->n_models;
+    for (size_t i = 0; i < rt->n_models; i++)
+        if (rt->models[i] != skip && rt->models[i]->users == 0 &&
+            (victim == rt->n_models || rt->models[i]->last_used < rt->models[victim]->last_used))
+            victim = i;
+    return victim;
+}
+
+/* Under rt->lock: unregisters least recently used idle models (never keep) until `need` more bytes
+ * fit in the memory budget beside the others. False when the models in use leave too little. */
+static bool make_room(llmux_runtime *rt, int64_t need, const loaded_model *keep, loaded_model **victims,
+                      size_t *n_victims) {
+    if (!rt->memory_budget) return true;
+    for (;;) {
+        int64_t used = 0;
+        for (size_t i = 0; i < rt->n_models; i++)
+            if (rt->models[i] != keep) used += rt->models[i]->mem_bytes;
+        if (used + need <= rt->memory_budget) return true;
+        size_t v = lru_idle(rt, keep);
+        if (v == rt->n_models) return false;
+        unregister(rt, v, victims, n_victims, "(memory budget) the least recently used");
+    }
+}
+
+#define MIB(b) ((long long)(((b) + (1 << 20) - 1) >> 20))
+
 /* Finds or loads a model by canonical path and takes a use of it: the caller gives it back with
- * put_model once its generation is over, and until then the model is never evicted. With all
- * LX_MAX_MODELS slots taken, loading another evicts the least recently used model no request
- * holds; when every one is in use the answer is OVERLOADED (retrying after one finishes can
- * succeed). cancel (may be NULL) aborts the load with CANCELLED; a model whose load failed or
- * was cancelled is never registered. Loads run under rt->lock, one at a time. */
+ * put_model once its generation is over, and until then the model is never unloaded. Loading
+ * makes room first: with all LX_MAX_MODELS slots taken the least recently used model no request
+ * holds is unloaded, and with a memory budget (local.memory_budget_mb) as many least recently
+ * used idle models as the new one needs (its file size before the load, file + KV cache after).
+ * When the models in use leave no room the answer is OVERLOADED (retrying after one finishes
+ * can succeed); a model bigger than the whole budget is CONFIGURATION. Models idle for
+ * local.idle_unload_s are unloaded here too. cancel (may be NULL) aborts the load with CANCELLED;
+ * a model whose load failed or was cancelled is never registered. Loads run under rt->lock, one
+ * at a time. */
 static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_cancel *cancel, loaded_model **out,
                               llmux_error_info *err) {
     *out = NULL;
-    loaded_model *evicted = NULL; /* released after the lock: its engine thread may be waiting for it */
+    loaded_model *victims[LX_MAX_MODELS + 1]; /* freed after the lock */
+    size_t n_victims = 0;
     pthread_mutex_lock(&rt->lock);
     llmux_status st = LLMUX_OK;
+    unload_idle(rt, victims, &n_victims);
     for (size_t i = 0; i < rt->n_models; i++)
         if (strcmp(rt->models[i]->path, canon) == 0) {
             *out = rt->models[i];
             goto take;
         }
+    struct stat sb;
+    int64_t file_bytes = stat(canon, &sb) == 0 ? (int64_t)sb.st_size : 0;
+    if (rt->memory_budget && file_bytes > rt->memory_budget) {
+        st = lx_error(err, LLMUX_E_CONFIGURATION, "local model %s (%lld MiB) does not fit in local.memory_budget_mb (%lld MiB)",
+                      canon, MIB(file_bytes), MIB(rt->memory_budget));
+        goto done;
+    }
     if (rt->n_models == LX_MAX_MODELS) {
-        size_t victim = LX_MAX_MODELS;
-        for (size_t i = 0; i < rt->n_models; i++)
-            if (rt->models[i]->users == 0 &&
-                (victim == LX_MAX_MODELS || rt->models[i]->last_used < rt->models[victim]->last_used))
-                victim = i;
-        if (victim == LX_MAX_MODELS) {
+        size_t v = lru_idle(rt, NULL);
+        if (v == rt->n_models) {
             st = lx_error(err, LLMUX_E_OVERLOADED,
                           "all %d loaded local models are in use; %s can be loaded when one of them finishes",
                           LX_MAX_MODELS, canon);
             goto done;
         }
-        /* No attempt holds it (users == 0): nothing is queued on its engine thread. */
-        char msg[PATH_MAX + 64];
-        snprintf(msg, sizeof msg, "unloaded the least recently used model %s", rt->models[victim]->path);
-        evicted = rt->models[victim];
-        rt->models[victim] = rt->models[--rt->n_models];
-        rt_log(rt, LLMUX_LOG_INFO, msg);
+        unregister(rt, v, victims, &n_victims, "the least recently used");
+    }
+    if (!make_room(rt, file_bytes, NULL, victims, &n_victims)) {
+        st = lx_error(err, LLMUX_E_OVERLOADED,
+                      "local.memory_budget_mb (%lld MiB) is taken by models in use; %s can be loaded when one of them finishes",
+                      MIB(rt->memory_budget), canon);
+        goto done;
     }
     loaded_model *lm = calloc(1, sizeof *lm);
     if (!lm || !(lm->path = dup_str(canon))) {
@@ -374,12 +435,32 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_
     mp.progress = rt->progress;
     mp.progress_user_data = rt->progress_user_data;
     mp.cancel = cancel;
-    mp.n_slots = local_slots_from_env();
-    mp.prompt_cache_mb = local_prompt_cache_mb_from_env();
+    mp.n_slots = rt->local_slots;
+    mp.prompt_cache_mb = rt->local_prompt_cache_mb;
     st = lx_model_load(&mp, &lm->model, err);
-    if (st == LLMUX_OK && !(lm->worker = lx_worker_create(lm->model))) {
-        lx_model_free(lm->model);
-        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the engine thread for %s", canon);
+    if (st == LLMUX_OK) {
+        /* Measured before the engine thread starts: it is the only one touching the model after. */
+        lm->mem_bytes = file_bytes + lx_model_kv_bytes(lm->model);
+        char label[300];
+        snprintf(label, sizeof label, "local/%.250s", lx_model_name(lm->model));
+        lx_worker_params wp = {.model = lm->model, .max_waiting = rt->local_max_waiting,
+                               .max_wait_ms = rt->local_max_wait_ms, .telemetry = rt->telemetry, .label = label};
+        if (rt->memory_budget && lm->mem_bytes > rt->memory_budget)
+            st = lx_error(err, LLMUX_E_CONFIGURATION,
+                          "local model %s needs about %lld MiB (file %lld MiB + KV cache), more than "
+                          "local.memory_budget_mb (%lld MiB); lower local.ctx or raise the budget",
+                          canon, MIB(lm->mem_bytes), MIB(file_bytes), MIB(rt->memory_budget));
+        else if (!make_room(rt, lm->mem_bytes, NULL, victims, &n_victims))
+            st = lx_error(err, LLMUX_E_OVERLOADED,
+                          "local.memory_budget_mb (%lld MiB) is taken by models in use; %s (about %lld MiB) can be "
+                          "loaded when one of them finishes",
+                          MIB(rt->memory_budget), canon, MIB(lm->mem_bytes));
+        else if (!(lm->worker = lx_worker_create(&wp)))
+            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the engine thread for %s", canon);
+        if (st != LLMUX_OK) {
+            lx_model_free(lm->model);
+            lm->model = NULL;
+        }
     }
     if (st != LLMUX_OK) {
         free(lm->path);
@@ -394,14 +475,14 @@ take:
     (*out)->last_used = ++rt->use_clock;
 done:
     pthread_mutex_unlock(&rt->lock);
-    free_loaded(evicted);
+    for (size_t i = 0; i < n_victims; i++) free_loaded(victims[i]);
     return st;
 }
 
 /* Gives back a use taken by get_model. */
 static void put_model(llmux_runtime *rt, loaded_model *lm) {
     pthread_mutex_lock(&rt->lock);
-    lm->users--;
+    if (--lm->users == 0) lm->idle_since_ns = lx_now_ns();
     pthread_mutex_unlock(&rt->lock);
 }
 
@@ -562,16 +643,21 @@ llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *le
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    loaded_model *victims[LX_MAX_MODELS + 1];
+    size_t n_victims = 0;
     if (pthread_mutex_timedlock(&rt->lock, &until) == 0) {
+        unload_idle(rt, victims, &n_victims); /* a scrape also ends idle models' time (idle_unload_s) */
         lx_telemetry_queues_begin(rt->telemetry);
         for (size_t i = 0; i < rt->n_models; i++) {
             const char *name = lx_model_name(rt->models[i]->model);
             char label[300];
             snprintf(label, sizeof label, "local/%.250s", name ? name : "");
             lx_telemetry_queue_depth(rt->telemetry, label, lx_worker_queued(rt->models[i]->worker));
+            lx_telemetry_prompt_cache_bytes(rt->telemetry, label, lx_worker_cache(rt->models[i]->worker).bytes);
         }
         pthread_mutex_unlock(&rt->lock);
     }
+    for (size_t i = 0; i < n_victims; i++) free_loaded(victims[i]);
     *text = lx_telemetry_render(rt->telemetry, len);
     if (!*text) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering the metrics");
     return LLMUX_OK;

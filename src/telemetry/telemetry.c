@@ -40,7 +40,7 @@ struct lx_telemetry {
     lx_otlp *otlp;
     /* family ids */
     int requests, attempts, retries, fallbacks, errors, ttft, e2e, tpot, queue_time, prompt_tokens, gen_tokens, cost,
-        in_flight, queue_depth, spans_exported, spans_dropped, export_failures, log_failed;
+        in_flight, queue_depth, pc_hits, pc_tokens, pc_bytes, spans_exported, spans_dropped, export_failures, log_failed;
     /* what the exporter and log had reported at the last render: counters grow by the difference */
     pthread_mutex_t seen_mu;
     lx_otlp_stats seen_otlp;
@@ -73,6 +73,9 @@ static int define_all(lx_telemetry *t) {
     DEF(cost, "llmux_cost_usd_total", "Cost in US dollars of the executions whose cost is known.", LX_METRIC_COUNTER, l_mp, NULL, 0);
     DEF(in_flight, "llmux_executions_in_flight", "Executions accepted and not yet ended.", LX_METRIC_GAUGE, NULL, NULL, 0);
     DEF(queue_depth, "llmux_local_queue_depth", "Requests waiting for a local model's engine thread (not counting the one running).", LX_METRIC_GAUGE, l_m, NULL, 0);
+    DEF(pc_hits, "llmux_local_prompt_cache_hits_total", "Local generations that reused a cached prompt prefix (a slot's KV or the host prompt cache).", LX_METRIC_COUNTER, l_m, NULL, 0);
+    DEF(pc_tokens, "llmux_local_prompt_cache_reused_tokens_total", "Prompt tokens not processed again because their KV was cached (the sum of usage cached_input_tokens).", LX_METRIC_COUNTER, l_m, NULL, 0);
+    DEF(pc_bytes, "llmux_local_prompt_cache_bytes", "Host RAM a loaded local model's prompt cache holds (prefixes evicted from its slots).", LX_METRIC_GAUGE, l_m, NULL, 0);
     DEF(spans_exported, "llmux_otlp_spans_exported_total", "Trace spans the OTLP collector accepted.", LX_METRIC_COUNTER, NULL, NULL, 0);
     DEF(spans_dropped, "llmux_otlp_spans_dropped_total", "Trace spans dropped: export queue full, or their batch failed (collector down or slow).", LX_METRIC_COUNTER, NULL, NULL, 0);
     DEF(export_failures, "llmux_otlp_export_failures_total", "OTLP export requests that failed.", LX_METRIC_COUNTER, NULL, NULL, 0);
@@ -445,7 +448,22 @@ void lx_telemetry_execution(lx_telemetry *t, const lx_tel_execution *x) {
 }
 
 void lx_telemetry_queues_begin(lx_telemetry *t) {
-    if (t) lx_metrics_reset(t->m, t->queue_depth);
+    if (!t) return;
+    lx_metrics_reset(t->m, t->queue_depth);
+    lx_metrics_reset(t->m, t->pc_bytes);
+}
+
+void lx_telemetry_prompt_cache_bytes(lx_telemetry *t, const char *model, size_t bytes) {
+    if (!t) return;
+    const char *v[] = {lx_metrics_bound(t->m, model)};
+    lx_metrics_set(t->m, t->pc_bytes, v, (double)bytes);
+}
+
+void lx_telemetry_prompt_cache_hit(lx_telemetry *t, const char *model, int64_t reused_tokens) {
+    if (!t) return;
+    const char *v[] = {lx_metrics_bound(t->m, model)};
+    lx_metrics_add(t->m, t->pc_hits, v, 1);
+    lx_metrics_add(t->m, t->pc_tokens, v, (double)reused_tokens);
 }
 
 void lx_telemetry_queue_depth(lx_telemetry *t, const char *model, size_t waiting) {

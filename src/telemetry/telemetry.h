@@ -91,6 +91,10 @@ void lx_telemetry_execution(lx_telemetry *t, const lx_tel_execution *x);
 /* The local worker queues, as the runtime sees them at scrape time. */
 void lx_telemetry_queues_begin(lx_telemetry *t);
 void lx_telemetry_queue_depth(lx_telemetry *t, const char *model, size_t waiting);
+/* Between queues_begin and render: a loaded model's host prompt cache size. */
+void lx_telemetry_prompt_cache_bytes(lx_telemetry *t, const char *model, size_t bytes);
+/* A local generation reused reused_tokens (> 0) cached prompt tokens. Any thread. */
+void lx_telemetry_prompt_cache_hit(lx_telemetry *t, const char *model, int64_t reused_tokens);
 
 /* Every metric as Prometheus text (caller frees); NULL when out of memory. */
 char *lx_telemetry_render(lx_telemetry *t, size_t *len);

@@ -481,6 +481,59 @@ static void test_small_sections(void **state) {
     lx_config_free(cfg);
 }
 
+/* local: every key reaches llmux_runtime_params; absent keys leave the defaults; bad values are
+ * refused at their line and column; config check prints them. */
+static void test_local_section(void **state) {
+    (void)state;
+    lx_config *cfg = load_ok("local:\n"
+                             "  slots: 4\n"
+                             "  memory_budget_mb: 2048\n"
+                             "  idle_unload_s: 600\n"
+                             "  prompt_cache_mb: 0\n"
+                             "  queue: {max_waiting: 32, max_wait_ms: 5000}\n");
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    assert_int_equal(rp.local_slots, 4);
+    assert_int_equal(rp.local_memory_budget_mb, 2048);
+    assert_int_equal(rp.local_idle_unload_s, 600);
+    assert_int_equal(rp.local_prompt_cache_mb, 0); /* 0 = off, not "unset" */
+    assert_int_equal(rp.local_max_waiting, 32);
+    assert_int_equal(rp.local_max_wait_ms, 5000);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    lx_config_print(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(text, ", slots 4, prompt_cache_mb 0, memory_budget_mb 2048, idle_unload_s 600\n"
+                                 "  queue: max_waiting 32, max_wait_ms 5000\n"));
+    free(text);
+    lx_config_free(cfg);
+
+    cfg = load_ok("local: {threads: 2, queue: {}}\n");
+    rp = llmux_runtime_default_params();
+    llmux_runtime_params def = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    assert_int_equal(rp.local_slots, def.local_slots);
+    assert_int_equal(rp.local_prompt_cache_mb, 256);
+    assert_int_equal(rp.local_memory_budget_mb, 0);
+    assert_int_equal(rp.local_idle_unload_s, 0);
+    assert_int_equal(rp.local_max_waiting, 0);
+    assert_int_equal(rp.local_max_wait_ms, 0);
+    lx_config_free(cfg);
+
+    expect_error("local:\n  slots: 65\n", "t.yaml:2:10: local.slots: expected an integer in [0, 64] (0 = from the context size), got \"65\"");
+    expect_error("local: {memory_budget_mb: -1}\n",
+                 "t.yaml:1:27: local.memory_budget_mb: expected megabytes in [0, 16777216] (0 = no budget), got \"-1\"");
+    expect_error("local: {idle_unload_s: 1.5}\n",
+                 "t.yaml:1:24: local.idle_unload_s: expected seconds in [0, 2592000] (0 = never), got \"1.5\"");
+    expect_error("local:\n  queue:\n    max_waiting: 0\n",
+                 "t.yaml:3:18: local.queue.max_waiting: expected an integer in [1, 65536], got \"0\"");
+    expect_error("local: {queue: {max_wait: 5}}\n", "t.yaml:1:17: local.queue.max_wait: unknown key");
+    expect_error("local: {queue: 5}\n", "t.yaml:1:16: local.queue: expected a mapping (max_waiting, max_wait_ms), got a scalar");
+    expect_error("local: {prompt_cache_mb: \"64\"}\n",
+                 "t.yaml:1:26: local.prompt_cache_mb: expected megabytes in [0, 1048576] (0 = off), got \"64\" (quoted, so a string)");
+}
+
 /* The report masks passwords in URLs and never shows a key, whatever its source. */
 static void test_report_masks_secrets(void **state) {
     (void)state;
@@ -644,6 +697,7 @@ int main(void) {
         cmocka_unit_test(test_small_sections),   cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_report_masks_secrets),
         cmocka_unit_test(test_discovery),        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_local_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

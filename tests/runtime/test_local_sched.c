@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "engine/engine.h"
 #include "engine/sched.h"
 #include "runtime/local_worker.h"
@@ -228,7 +230,7 @@ static int teardown(void **state) {
  * the context per request). */
 static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
     lx_model *m = load(path, 1024, 4);
-    lx_worker *w = lx_worker_create(m);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     assert_non_null(w);
     hub h;
     hub_init(&h);
@@ -251,7 +253,7 @@ static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
     lx_worker_destroy(w);
     lx_model_free(m);
     m = load(path, 1024, 4);
-    w = lx_worker_create(m);
+    w = lx_worker_create(&(lx_worker_params){.model = m});
     int before = h.n_done;
     for (int i = 0; i < N_SAME; i++) assert_int_equal(submit(w, &together[i]), LLMUX_OK);
     wait_done(&h, before + N_SAME);
@@ -285,7 +287,7 @@ static void test_concurrent_matches_alone_bundled(void **state) {
 static void test_long_prompt_does_not_stall_others(void **state) {
     (void)state;
     lx_model *m = load(g_tiny, 2048, 4);
-    lx_worker *w = lx_worker_create(m);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     hub h;
     hub_init(&h);
     /* Seeds whose streams run the full 64 tokens (a random model may sample end-of-generation). */
@@ -343,7 +345,7 @@ static void test_long_prompt_does_not_stall_others(void **state) {
 static void test_cancel_frees_slot(void **state) {
     (void)state;
     lx_model *m = load(g_tiny, 512, 1);
-    lx_worker *w = lx_worker_create(m);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     hub h;
     hub_init(&h);
     probe running, queued, dropped;
@@ -390,7 +392,7 @@ static void test_cancel_frees_slot(void **state) {
  * reports 0 cached tokens, not 1 for the BOS it shares with the previous one. */
 static void check_alternation(int32_t n_slots, int32_t cache_mb, bool expect_reuse) {
     lx_model *m = load_cached(g_tiny, 1024, n_slots, cache_mb);
-    lx_worker *w = lx_worker_create(m);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     hub h;
     hub_init(&h);
     /* Both conversations start alike (a shared system prompt of 40 bytes), so B's turn in A's
@@ -434,7 +436,7 @@ static void test_prefix_reuse_alternating(void **state) {
 static void test_queue_full(void **state) {
     (void)state;
     lx_model *m = load(g_tiny, 256, 1);
-    lx_worker *w = lx_worker_create(m);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     hub h;
     hub_init(&h);
     probe *ps = calloc(LX_WORKER_MAX_QUEUED + 2, sizeof *ps);
@@ -470,6 +472,112 @@ static void test_queue_full(void **state) {
     hub_free(&h);
 }
 
+/* Holds the worker inside the next event until release_worker (the hub's hold). */
+static void hold_worker(hub *h) {
+    pthread_mutex_lock(&h->mu);
+    h->hold = true;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void wait_holding(hub *h) {
+    pthread_mutex_lock(&h->mu);
+    while (!h->holding) pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void release_worker(hub *h) {
+    pthread_mutex_lock(&h->mu);
+    h->hold = false;
+    h->holding = false;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* local.queue: max_waiting bounds the queue (QUEUE_FULL at once); a request that waited
+ * max_wait_ms for the one slot ends OVERLOADED with a retry delay, never having started. */
+static void test_admission_max_waiting_and_max_wait(void **state) {
+    (void)state;
+    lx_model *m = load(g_tiny, 256, 1);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m, .max_waiting = 2, .max_wait_ms = 150});
+    hub h;
+    hub_init(&h);
+    probe ps[4];
+    for (int i = 0; i < 4; i++) probe_init(&ps[i], &h, "Admission", greedy(2));
+    hold_worker(&h);
+    assert_int_equal(submit(w, &ps[0]), LLMUX_OK);
+    wait_holding(&h);
+    int64_t t0 = lx_now_ns();
+    assert_int_equal(submit(w, &ps[1]), LLMUX_OK);
+    assert_int_equal(submit(w, &ps[2]), LLMUX_OK);
+    assert_int_equal(submit(w, &ps[3]), LLMUX_E_QUEUE_FULL); /* max_waiting 2, not 256 */
+    assert_int_equal(ps[3].retry_after_ms, LX_WORKER_RETRY_AFTER_MS);
+    nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL); /* past max_wait_ms while the slot is held */
+    release_worker(&h);
+    wait_done(&h, 3);
+    assert_int_equal(ps[0].status, LLMUX_OK);
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal(ps[i].status, LLMUX_E_OVERLOADED);
+        assert_true(ps[i].retry_after_ms >= LX_WORKER_RETRY_AFTER_MS);
+        assert_false(ps[i].started_event);
+    }
+    assert_true(lx_now_ns() - t0 >= 150 * 1000000LL);
+    for (int i = 0; i < 4; i++) probe_free(&ps[i]);
+    lx_worker_destroy(w);
+    lx_model_free(m);
+    hub_free(&h);
+}
+
+/* Deadline-aware admission: once a request has held the one slot for about 300 ms, a request
+ * whose deadline is 50 ms away while the slot is busy again is refused at once (OVERLOADED, with
+ * a retry delay of at least the estimated wait), and one with a distant deadline waits and runs. */
+static void test_admission_deadline(void **state) {
+    (void)state;
+    lx_model *m = load(g_tiny, 256, 1);
+    lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
+    hub h;
+    hub_init(&h);
+    probe first, busy, tight, loose;
+    probe_init(&first, &h, "Deadline", greedy(2));
+    probe_init(&busy, &h, "Deadline", greedy(2));
+    probe_init(&tight, &h, "Deadline", greedy(2));
+    probe_init(&loose, &h, "Deadline", greedy(2));
+    /* No estimate yet: a tight deadline is admitted (it may still make it). */
+    hold_worker(&h);
+    assert_int_equal(submit(w, &first), LLMUX_OK);
+    wait_holding(&h);
+    nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
+    release_worker(&h);
+    wait_done(&h, 1);
+    assert_int_equal(first.status, LLMUX_OK);
+
+    hold_worker(&h);
+    assert_int_equal(submit(w, &busy), LLMUX_OK);
+    wait_holding(&h);
+    lx_worker_job j = {.req = &tight.req, .cancel = tight.cancel, .deadline_ns = lx_now_ns() + 50 * 1000000LL,
+                       .sink = {on_event, &tight}, .done = on_done, .user_data = &tight};
+    llmux_error_info err;
+    int64_t t0 = lx_now_ns();
+    assert_int_equal(lx_worker_submit(w, &j, &err), LLMUX_E_OVERLOADED);
+    assert_true(lx_now_ns() - t0 < 50 * 1000000LL); /* at once, not at the deadline */
+    assert_true(err.retry_after_ms >= 300 && err.retry_after_ms >= LX_WORKER_RETRY_AFTER_MS);
+    assert_non_null(strstr(err.message, "deadline"));
+    j = (lx_worker_job){.req = &loose.req, .cancel = loose.cancel, .deadline_ns = lx_now_ns() + 30 * 1000000000LL,
+                        .sink = {on_event, &loose}, .done = on_done, .user_data = &loose};
+    assert_int_equal(lx_worker_submit(w, &j, &err), LLMUX_OK);
+    release_worker(&h);
+    wait_done(&h, 3);
+    assert_int_equal(busy.status, LLMUX_OK);
+    assert_int_equal(loose.status, LLMUX_OK);
+    assert_false(tight.done);
+    probe_free(&first);
+    probe_free(&busy);
+    probe_free(&tight);
+    probe_free(&loose);
+    lx_worker_destroy(w);
+    lx_model_free(m);
+    hub_free(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concurrent_matches_alone_generated),
@@ -478,6 +586,8 @@ int main(void) {
         cmocka_unit_test(test_cancel_frees_slot),
         cmocka_unit_test(test_prefix_reuse_alternating),
         cmocka_unit_test(test_queue_full),
+        cmocka_unit_test(test_admission_max_waiting_and_max_wait),
+        cmocka_unit_test(test_admission_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
