@@ -16,6 +16,7 @@
 #include "providers/embed_models.h"
 #include "providers/errors.h"
 #include "providers/json_util.h"
+#include "providers/openai_fast_chunk.h"
 #include "providers/openai_internal.h"
 #include "providers/ratelimit.h"
 #include "providers/redact.h"
@@ -461,10 +462,26 @@ static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
         d->done = true;
         return emit_finish(d, err);
     }
+    bool error_event = strcmp(ev->event, "error") == 0;
+    /* Once id and model are known (remember() keeps the first), a plain content delta changes
+     * nothing but the text: read it without a DOM. Anything else takes the full path below. */
+    if (!error_event && d->id && d->model && ev->data_len <= LX_WIRE_MAX_LINE) {
+        char small[1024];
+        char *buf = ev->data_len <= sizeof small ? small : malloc(ev->data_len);
+        lx_openai_delta fd;
+        bool fast = buf && lx_openai_fast_delta(ev->data, ev->data_len, buf, &fd);
+        llmux_status st = LLMUX_OK;
+        if (fast) {
+            st = emit_start(d, err);
+            if (st == LLMUX_OK && fd.has_content) st = lx_emit_text(&d->em, buf, fd.content_len, err);
+        }
+        if (buf != small) free(buf);
+        if (fast) return st;
+    }
     json_t *j = lx_json_parse_upstream(ev->data, ev->data_len, LX_WIRE_MAX_LINE, "openai stream chunk", err);
     if (!j) return err->status;
     llmux_status st;
-    if (strcmp(ev->event, "error") == 0) { /* `event: error` as the official SDKs read it */
+    if (error_event) { /* `event: error` as the official SDKs read it */
         json_t *e = lx_json_obj(j, "error");
         st = lx_openai_error_from_object(d->provider, e ? e : j, 0, NULL, err);
     } else {

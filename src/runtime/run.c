@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/request_copy.h"
 #include "core/response.h"
 #include "router/router.h"
 #include "runtime/execution.h"
@@ -358,12 +359,11 @@ llmux_status llmux_submit(llmux_runtime *rt, const llmux_request *req, const llm
         return vst;
     }
     llmux_execution *ex = calloc(1, sizeof *ex);
-    char *json = llmux_request_to_json(req);
     llmux_status st = LLMUX_OK;
-    if (!ex || !json) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting the request");
-    /* A deep copy through the canonical codec: the caller may free req once this returns. */
-    if (st == LLMUX_OK) st = llmux_request_from_json(json, strlen(json), &ex->req, err);
-    llmux_free(json);
+    if (!ex) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting the request");
+    /* A deep copy, equal to the canonical codec's round trip (request_copy.h): the caller may
+     * free req once this returns. */
+    if (st == LLMUX_OK) st = lx_request_copy(req, &ex->req, err);
     if (st != LLMUX_OK) {
         if (ex) llmux_request_free(ex->req);
         free(ex);

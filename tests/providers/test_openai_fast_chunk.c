@@ -1,0 +1,147 @@
+/* lx_openai_fast_delta (src/providers/openai_fast_chunk.c): the OpenAI content-delta chunks of
+ * the recorded fixtures (../shared/fixtures/providers/openai_chat, openrouter) take the fast path
+ * and give jansson's bytes; the escapes it unescapes; everything outside its shape is refused
+ * (the full decoder keeps it). The decoded event streams of the same fixtures are asserted in
+ * test_openai_conformance.c, which now runs through this path. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode_harness.h"
+#include "support/openai_fast_check.h"
+
+#define FIX "../shared/fixtures/providers/"
+
+/* Checks every `data:` payload of an .sse file; returns how many took the fast path. */
+static size_t check_sse_file(const char *path) {
+    size_t len;
+    char *body = h_load_or_skip(path, &len);
+    size_t accepted = 0;
+    char *line = body;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n && line[n - 1] == '\r') n--;
+        if (n > 6 && strncmp(line, "data: ", 6) == 0 && !(n == 12 && memcmp(line + 6, "[DONE]", 6) == 0)) {
+            bool ok = false;
+            const char *why = lx_fast_delta_disagreement(line + 6, n - 6, &ok);
+            if (why) fail_msg("%s: %s: %.*s", path, why, (int)(n - 6), line + 6);
+            accepted += ok;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(body);
+    return accepted;
+}
+
+static void test_fixtures(void **state) {
+    (void)state;
+    h_fixtures_or_skip("../shared/fixtures/providers");
+    const char *dirs[] = {FIX "openai_chat", FIX "openrouter"};
+    size_t files = 0;
+    for (size_t d = 0; d < 2; d++) {
+        DIR *dir = opendir(dirs[d]);
+        if (!dir) continue;
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".sse") != 0) continue;
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
+            size_t a = check_sse_file(path);
+            files++;
+            /* stream_text.sse is mostly content deltas: they must take the fast path. */
+            if (strcmp(e->d_name, "stream_text.sse") == 0 && d == 0) assert_true(a >= 3);
+        }
+        closedir(dir);
+    }
+    assert_true(files >= 3);
+}
+
+static void expect_fast(const char *json, const char *content, size_t content_len) {
+    char buf[512];
+    lx_openai_delta fd;
+    if (!lx_openai_fast_delta(json, strlen(json), buf, &fd)) fail_msg("refused: %s", json);
+    assert_non_null(content);
+    assert_true(fd.has_content);
+    assert_int_equal(fd.content_len, content_len);
+    assert_memory_equal(buf, content, content_len);
+    assert_null(lx_fast_delta_disagreement(json, strlen(json), NULL));
+}
+
+static void expect_refused(const char *json) {
+    char buf[512];
+    lx_openai_delta fd;
+    if (lx_openai_fast_delta(json, strlen(json), buf, &fd)) fail_msg("accepted: %s", json);
+}
+
+#define HEAD "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1727346168,\"model\":\"m\","
+#define CHOICE(delta) "\"choices\":[{\"index\":0,\"delta\":" delta ",\"logprobs\":null,\"finish_reason\":null}]}"
+
+static void test_accepted(void **state) {
+    (void)state;
+    expect_fast(HEAD CHOICE("{\"content\":\"I'm\"}"), "I'm", 3);
+    expect_fast(HEAD "\"usage\":null," CHOICE("{\"content\":\"\"}"), "", 0);
+    expect_fast(HEAD CHOICE("{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}"), "", 0);
+    expect_fast(" { \"choices\" : [ { \"delta\" : { \"content\" : \"a\\nb\" } } ] } \r\n", "a\nb", 3);
+    expect_fast(HEAD CHOICE("{\"content\":\"\\\"\\\\\\/\\b\\f\\r\\t\"}"), "\"\\/\b\f\r\t", 7);
+    expect_fast(HEAD CHOICE("{\"content\":\"caf\\u00e9 \\u20ac \\ud83d\\ude00\"}"),
+                "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14);
+    expect_fast(HEAD CHOICE("{\"content\":\"h\xc3\xa9 \xf0\x9f\x98\x80\"}"), "h\xc3\xa9 \xf0\x9f\x98\x80", 8);
+    expect_fast(HEAD "\"system_fingerprint\":null,\"service_tier\":\"default\",\"obfuscation\":\"x\","
+                     CHOICE("{\"content\":\"z\"}"), "z", 1);
+    /* content null: no text, still the fast path */
+    char buf[64];
+    lx_openai_delta fd;
+    const char *n = HEAD CHOICE("{\"content\":null}");
+    assert_true(lx_openai_fast_delta(n, strlen(n), buf, &fd));
+    assert_false(fd.has_content);
+}
+
+static void test_refused(void **state) {
+    (void)state;
+    expect_refused(HEAD CHOICE("{\"content\":\"a\\u0000b\"}"));       /* NUL: the full decoder */
+    expect_refused(HEAD CHOICE("{\"content\":\"\\ud83d\"}"));         /* lone high surrogate */
+    expect_refused(HEAD CHOICE("{\"content\":\"\\ude00\"}"));         /* lone low surrogate */
+    expect_refused(HEAD CHOICE("{\"content\":\"bad \xff\"}"));        /* invalid UTF-8 */
+    expect_refused(HEAD CHOICE("{\"content\":\"over \xc0\xaf\"}"));   /* overlong */
+    expect_refused(HEAD CHOICE("{\"content\":\"ctl \x01\"}"));        /* raw control byte */
+    expect_refused(HEAD CHOICE("{\"content\":\"a\",\"content\":\"b\"}")); /* duplicate key */
+    expect_refused(HEAD CHOICE("{\"reasoning_content\":\"r\"}"));
+    expect_refused(HEAD CHOICE("{\"tool_calls\":[]}"));
+    expect_refused(HEAD CHOICE("{\"refusal\":\"no\"}"));
+    expect_refused(HEAD "\"choices\":[{\"index\":1,\"delta\":{\"content\":\"a\"}}]}");
+    expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}");
+    expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}},{\"index\":1,\"delta\":{}}]}");
+    expect_refused(HEAD "\"choices\":[]}");
+    expect_refused(HEAD "\"usage\":{\"prompt_tokens\":1}," CHOICE("{\"content\":\"a\"}"));
+    expect_refused(HEAD "\"error\":{\"message\":\"x\"}," CHOICE("{\"content\":\"a\"}"));
+    expect_refused("{\"id\":\"c\",\"created\":01," CHOICE("{\"content\":\"a\"}"));
+    expect_refused("{\"id\":\"c\",\"created\":1.5," CHOICE("{\"content\":\"a\"}"));
+    expect_refused("{\"id\":\"c\",\"created\":-1," CHOICE("{\"content\":\"a\"}"));
+    expect_refused("{\"id\":\"c\",\"created\":1234567890123456789," CHOICE("{\"content\":\"a\"}"));
+    expect_refused(HEAD CHOICE("{\"content\":\"a\"}") "x");
+    expect_refused(HEAD CHOICE("{\"content\":\"a\"}") "}");
+    expect_refused(HEAD CHOICE("{\"content\":\"a\",}"));
+    expect_refused(HEAD CHOICE("{\"content\":\"a\"") );
+    expect_refused("{\"choices\":[{\"delta\":{\"content\":\"a\\x\"}}]}");
+    expect_refused("[]");
+    expect_refused("");
+    expect_refused("{\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"extra\":1}");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_accepted),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

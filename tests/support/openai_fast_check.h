@@ -1,0 +1,51 @@
+/* What lx_openai_fast_delta's acceptance must mean, checked against jansson read the way the
+ * openai decoder reads a chunk (lx_json_parse_upstream's flags): shared by
+ * tests/providers/test_openai_fast_chunk.c and fuzz/fuzz_openai_fast_chunk.c. Header-only so
+ * the fuzzer needs no test library. */
+#ifndef LX_TEST_OPENAI_FAST_CHECK_H
+#define LX_TEST_OPENAI_FAST_CHECK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/openai_fast_chunk.h"
+
+/* NULL when the fast reader agrees with jansson on data (or refused it); else what differs. */
+static inline const char *lx_fast_delta_disagreement(const char *data, size_t len, bool *accepted) {
+    char *buf = malloc(len ? len : 1);
+    if (!buf) return "out of memory";
+    lx_openai_delta fd;
+    bool fast = lx_openai_fast_delta(data, len, buf, &fd);
+    if (accepted) *accepted = fast;
+    const char *why = NULL;
+    json_t *j = fast ? json_loadb(data, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL) : NULL;
+    json_t *choices = j ? json_object_get(j, "choices") : NULL;
+    json_t *ch = json_array_get(choices, 0);
+    json_t *delta = json_object_get(ch, "delta");
+    json_t *content = json_object_get(delta, "content");
+    json_t *index = json_object_get(ch, "index");
+    if (!fast) why = NULL;
+    else if (!json_is_object(j)) why = "accepted what jansson does not read as an object";
+    else if (json_object_get(j, "error")) why = "accepted an error";
+    else if (json_is_object(json_object_get(j, "usage"))) why = "accepted a usage object";
+    else if (json_array_size(choices) != 1 || !json_is_object(ch)) why = "accepted other than one choice";
+    else if (index && !(json_is_integer(index) && json_integer_value(index) == 0)) why = "accepted index != 0";
+    else if (json_object_get(ch, "error")) why = "accepted a choice error";
+    else if (json_is_string(json_object_get(ch, "finish_reason"))) why = "accepted a finish_reason";
+    else if (!json_is_object(delta)) why = "accepted a chunk without a delta object";
+    else if (json_object_get(delta, "reasoning_content") || json_object_get(delta, "reasoning") ||
+             json_object_get(delta, "reasoning_details") || json_object_get(delta, "tool_calls") ||
+             json_object_get(delta, "function_call") || json_is_string(json_object_get(delta, "refusal")))
+        why = "accepted a delta with more than content";
+    else if (fd.has_content != json_is_string(content)) why = "content present differs";
+    else if (fd.has_content && (fd.content_len != json_string_length(content) ||
+                                memcmp(buf, json_string_value(content), fd.content_len) != 0))
+        why = "content bytes differ";
+    json_decref(j);
+    free(buf);
+    return why;
+}
+
+#endif
