@@ -337,8 +337,11 @@ static bool execution_event(const llmux_event *ev, void *arg) {
 static void execution_notify(void *arg) {
     llmux_execution *ex = arg;
     if (!lx_http_client_post(lx_runtime_timeouts(ex->rt).client, execution_drain, ex)) {
-        /* Only when the runtime is being destroyed, which needs every execution ended. */
-        lx_runtime_log(ex->rt, LLMUX_LOG_ERROR, "an execution ended while the runtime was being destroyed");
+        /* Only while the runtime is being destroyed (its loop takes no more posts): nothing else
+         * would drain this execution, and a freed (detached) one would leak, so drain it here,
+         * on the producer's thread (the stopping loop's own, or an engine thread ending its
+         * last requests); the runtime's teardown is the only other actor then. */
+        execution_drain(ex);
     }
 }
 
