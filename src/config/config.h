@@ -68,6 +68,14 @@ const char *lx_config_server_listen(const lx_config *cfg);
  * hashed at load, and the server hashes a presented key the same way. Any thread. */
 void lx_sha256(const void *data, size_t len, unsigned char out[32]);
 
+/* How often a key's budget starts again (server.keys[].budget_period): calendar windows in UTC. */
+typedef enum lx_budget_period {
+    LX_BUDGET_TOTAL = 0,          /* never: budget_usd is for all time */
+    LX_BUDGET_DAILY,              /* from 00:00 UTC */
+    LX_BUDGET_WEEKLY,             /* from Monday 00:00 UTC */
+    LX_BUDGET_MONTHLY             /* from the 1st, 00:00 UTC */
+} lx_budget_period;
+
 /* One API key of `llmux serve` (server.keys). The plaintext is never kept: it was hashed at load
  * and its copy wiped. */
 typedef struct lx_config_key {
@@ -77,6 +85,7 @@ typedef struct lx_config_key {
     size_t n_models;
     double budget_usd;            /* total spend allowed (USD, from the records); < 0 = none */
     int64_t rpm;                  /* requests per minute; 0 = no limit */
+    lx_budget_period budget_period; /* when budget_usd starts again */
 } lx_config_key;
 
 /* What `server:` sets besides listen. Zero / NULL for what the file does not set. */

@@ -188,7 +188,10 @@ void lx_config_print(const lx_config *cfg, FILE *f) {
             fprintf(f, "  key %s: models [", k->name);
             for (size_t j = 0; j < k->n_models; j++) fprintf(f, "%s%s", j ? ", " : "", k->models[j]);
             fputs("]", f);
-            if (k->budget_usd >= 0) fprintf(f, ", budget %.2f USD", k->budget_usd);
+            if (k->budget_usd >= 0) {
+                static const char *const per[] = {"", " a day", " a week", " a month"};
+                fprintf(f, ", budget %.2f USD%s", k->budget_usd, per[k->budget_period]);
+            }
             if (k->rpm) fprintf(f, ", %lld rpm", (long long)k->rpm);
             fputs("\n", f);
         }

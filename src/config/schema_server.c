@@ -79,9 +79,19 @@ static bool string_list(lx_cfg_ctx *c, const lx_ynode *v, size_t max, size_t max
     return true;
 }
 
+static bool budget_period(lx_cfg_ctx *c, const lx_ynode *v, lx_budget_period *out) {
+    static const char *const names[] = {"total", "daily", "weekly", "monthly"};
+    const char *s;
+    if (!lx_cfg_string(c, v, &s)) return false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i]) == 0) return *out = (lx_budget_period)i, true;
+    return lx_cfg_fail(c, v, "expected total, daily, weekly or monthly");
+}
+
 static bool parse_key(lx_cfg_ctx *c, const lx_ynode *n, lx_config_key *k) {
-    static const char *const keys[] = {"name", "key", "key_sha256", "models", "budget_usd", "rpm", NULL};
-    if (!lx_cfg_check_map(c, n, keys, "a mapping (name, key or key_sha256, models, budget_usd, rpm)")) return false;
+    static const char *const keys[] = {"name", "key", "key_sha256", "models", "budget_usd", "budget_period", "rpm", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (name, key or key_sha256, models, budget_usd, budget_period, rpm)"))
+        return false;
     const lx_ynode *v = lx_ymap_get(n, "name", NULL);
     if (!v) return lx_cfg_fail(c, n, "name is required (it identifies the key in records and logs)");
     LX_CFG_WITH_KEY(c, "name", lx_cfg_string(c, v, &k->name) &&
@@ -103,6 +113,10 @@ static bool parse_key(lx_cfg_ctx *c, const lx_ynode *n, lx_config_key *k) {
     k->budget_usd = -1;
     if ((v = lx_ymap_get(n, "budget_usd", NULL)))
         LX_CFG_WITH_KEY(c, "budget_usd", lx_cfg_number(c, v, 0, true, MAX_BUDGET_USD, "a positive number of US dollars", &k->budget_usd));
+    if ((v = lx_ymap_get(n, "budget_period", NULL))) {
+        if (k->budget_usd < 0) return lx_cfg_fail(c, v, "budget_period needs budget_usd");
+        LX_CFG_WITH_KEY(c, "budget_period", budget_period(c, v, &k->budget_period));
+    }
     if ((v = lx_ymap_get(n, "rpm", NULL)))
         LX_CFG_WITH_KEY(c, "rpm", lx_cfg_int(c, v, 1, MAX_RPM, "an integer in [1, 1000000] (requests per minute)", &k->rpm));
     return true;

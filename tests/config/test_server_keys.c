@@ -64,6 +64,7 @@ static void test_keys_loaded(void **state) {
                           "  keys:\n"
                           "    - {name: alice, key: env:LLMUX_TEST_ALICE_KEY, models: [\"smart\", \"local/*\"], budget_usd: 20, rpm: 600}\n"
                           "    - {name: ci, key_sha256: \"9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\"}\n"
+                          "    - {name: team, key: bbbbbbbbbbbbbbbbbbbb, budget_usd: 5, budget_period: monthly}\n"
                           "  cors_origins: [\"https://app.example\", \"*\"]\n"
                           "  limits: {max_body_bytes: 1048576, max_streams_per_key: 8}\n"
                           "  metrics: true\n", /* a later feature's key still loads */
@@ -71,7 +72,9 @@ static void test_keys_loaded(void **state) {
     if (!cfg) fail_msg("%s", err.message);
     lx_config_server_settings ss;
     lx_config_server(cfg, &ss);
-    assert_int_equal(ss.n_keys, 2);
+    assert_int_equal(ss.n_keys, 3);
+    assert_int_equal(ss.keys[0].budget_period, LX_BUDGET_TOTAL); /* no period: for all time */
+    assert_int_equal(ss.keys[2].budget_period, LX_BUDGET_MONTHLY);
     assert_string_equal(ss.keys[0].name, "alice");
     unsigned char d[32];
     lx_sha256("sk-alice-0123456789abcdef", 25, d);
@@ -99,6 +102,7 @@ static void test_keys_loaded(void **state) {
     fclose(m);
     assert_non_null(strstr(text, "  key alice: models [smart, local/*], budget 20.00 USD, 600 rpm\n"));
     assert_non_null(strstr(text, "  key ci: models [*]\n"));
+    assert_non_null(strstr(text, "  key team: models [*], budget 5.00 USD a month\n"));
     assert_non_null(strstr(text, "  cors origin: https://app.example\n"));
     assert_null(strstr(text, "sk-alice"));
     assert_null(strstr(text, "9f86d0"));
@@ -131,6 +135,12 @@ static void test_keys_malformed(void **state) {
     expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, budget_usd: 0}\n", "server.keys[0].budget_usd");
     expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, budget_usd: \"5\"}\n", "server.keys[0].budget_usd");
     expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, rpm: 0}\n", "server.keys[0].rpm");
+    expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, budget_period: daily}\n",
+                 "budget_period needs budget_usd");
+    expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, budget_usd: 5, budget_period: hourly}\n",
+                 "server.keys[0].budget_period: expected total, daily, weekly or monthly");
+    expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, budget_usd: 5, budget_period: [daily]}\n",
+                 "server.keys[0].budget_period");
     expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa, rpms: 5}\n", "server.keys[0].rpms: unknown key");
     expect_error("server:\n  keys:\n    - {name: a, key: aaaaaaaaaaaaaaaaaaaa}\n    - {name: a, key: bbbbbbbbbbbbbbbbbbbb}\n",
                  "server.keys[1]: the name \"a\" is used by keys[0] too");

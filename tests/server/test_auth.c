@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "server_fixture.h"
 
@@ -316,6 +317,68 @@ static void *stream_in_background(void *arg) {
     return NULL;
 }
 
+/* Moves every recorded execution of `caller` `days` into the past, as if it had run then. */
+static void backdate(const char *dir, const char *caller, int days) {
+    char path[128], sql[256];
+    snprintf(path, sizeof path, "%s/records.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE executions SET started_at_ms = started_at_ms - %lld WHERE caller = '%s'",
+             (long long)days * 86400000LL, caller);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_true(sqlite3_changes(db) >= 1);
+    sqlite3_close(db);
+}
+
+/* A budget_period counts only its calendar window: carol's 15 USD spent this window exceeds a
+ * daily budget (the message says when it starts again); once that spending is 40 days old, a
+ * monthly budget admits her again while a budget for all time still refuses. */
+static void test_budget_period(void **state) {
+    char dir[] = "/tmp/llmux-auth-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/records.db", dir);
+    lx_config_key keys[3];
+    lx_server_params sp = keyed(keys);
+    keys[2].budget_period = LX_BUDGET_DAILY;
+    sf f;
+    start(&f, &sp, url);
+    sf_push(&f, CHAT, 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    const char *carol[] = {"Authorization: Bearer " CAROL, NULL};
+    sf_reply r;
+    req(&f, "POST", CHAT, MINI_BODY, carol, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    req(&f, "POST", CHAT, MINI_BODY, carol, &r);
+    expect_openai_error(&r, 429, "rate_limit_error", "15.0000 of its 10.00 USD daily budget; it starts again at ");
+    assert_non_null(strstr(r.body, "T00:00:00Z"));
+    free(r.body);
+    sf_stop(&f);
+
+    backdate(dir, "carol", 40);
+    sp = keyed(keys);
+    keys[2].budget_period = LX_BUDGET_MONTHLY;
+    start(&f, &sp, url);
+    sf_push(&f, CHAT, 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    req(&f, "POST", CHAT, MINI_BODY, carol, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    /* ... and this month's answer counts again. */
+    req(&f, "POST", CHAT, MINI_BODY, carol, &r);
+    expect_openai_error(&r, 429, "rate_limit_error", "monthly budget");
+    free(r.body);
+    sf_stop(&f);
+
+    sp = keyed(keys); /* no period: both answers count */
+    start(&f, &sp, url);
+    req(&f, "POST", CHAT, MINI_BODY, carol, &r);
+    expect_openai_error(&r, 429, "rate_limit_error", "30.0000 of its 10.00 USD budget");
+    free(r.body);
+    sf_stop(&f);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_streams_per_key(void **state) {
     lx_config_key keys[3];
     lx_server_params sp = keyed(keys);
@@ -518,7 +581,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_missing_or_wrong_key), cmocka_unit_test(test_key_headers_models_and_record),
         cmocka_unit_test(test_rpm),                  cmocka_unit_test(test_streams_per_key),
-        cmocka_unit_test(test_budget_from_records),  cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_budget_from_records), cmocka_unit_test(test_budget_period),  cmocka_unit_test(test_cors),
         cmocka_unit_test(test_no_keys),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

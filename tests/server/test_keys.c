@@ -172,10 +172,37 @@ static void test_rate(void **state) {
     assert_true(lx_rate_take(&b, 1, t - 5000) > 0);
 }
 
+static void expect_window(lx_budget_period p, int64_t now, int64_t start, int64_t end) {
+    int64_t s = -1, e = -1;
+    lx_budget_window(p, now, &s, &e);
+    assert_int_equal(s, start);
+    assert_int_equal(e, end);
+}
+
+/* Calendar windows in UTC; the expected instants were computed with Python's datetime. */
+static void test_budget_window(void **state) {
+    int64_t now = INT64_C(1796113800000); /* 2026-12-01T08:30Z, a Tuesday */
+    expect_window(LX_BUDGET_TOTAL, now, 0, INT64_MAX);
+    expect_window(LX_BUDGET_DAILY, now, INT64_C(1796083200000), INT64_C(1796169600000));
+    expect_window(LX_BUDGET_WEEKLY, now, INT64_C(1795996800000), INT64_C(1796601600000)); /* Mon 11-30 .. Mon 12-07 */
+    expect_window(LX_BUDGET_MONTHLY, now, INT64_C(1796083200000), INT64_C(1798761600000)); /* .. 2027-01-01 */
+    /* The first instant of a window belongs to it; the last millisecond of the one before does not. */
+    expect_window(LX_BUDGET_DAILY, INT64_C(1796083200000), INT64_C(1796083200000), INT64_C(1796169600000));
+    expect_window(LX_BUDGET_DAILY, INT64_C(1796083199999), INT64_C(1796083200000) - 86400000, INT64_C(1796083200000));
+    /* A leap day: 2024-02-29T23:59:59Z. */
+    int64_t leap = INT64_C(1709251199000);
+    expect_window(LX_BUDGET_MONTHLY, leap, INT64_C(1706745600000), INT64_C(1709251200000));
+    expect_window(LX_BUDGET_WEEKLY, leap, INT64_C(1708905600000), INT64_C(1709510400000));
+    /* Before 1970 (a clock set wrong must not crash the arithmetic): 1969-12-31T12:00Z, a Wednesday. */
+    expect_window(LX_BUDGET_DAILY, -43200000, -86400000, 0);
+    expect_window(LX_BUDGET_WEEKLY, -43200000, -259200000, 345600000);
+    expect_window(LX_BUDGET_MONTHLY, -43200000, INT64_C(-2678400000), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ct_equal), cmocka_unit_test(test_ct_equal_timing), cmocka_unit_test(test_key_find), cmocka_unit_test(test_glob),
-        cmocka_unit_test(test_credential), cmocka_unit_test(test_rate),
+        cmocka_unit_test(test_credential), cmocka_unit_test(test_rate), cmocka_unit_test(test_budget_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

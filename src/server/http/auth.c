@@ -2,7 +2,9 @@
  * runs on the runtime's loop thread with the rest of the server, so the per-key counters need no
  * lock. Budgets: what a key spent is loaded once at start (llmux_records_caller_cost, an aggregate
  * over the records whose caller is the key's name) and then grows in memory with the cost of each
- * execution that ends (llmux_execution_cost in call.c): no database query per request. */
+ * execution that ends (llmux_execution_cost in call.c): no database query per request. A key with
+ * a budget_period counts only its current calendar window: when the window ends, the spending
+ * restarts at zero (the executions of the new window are all in memory already). */
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdarg.h>
@@ -20,7 +22,9 @@
 #include "server/http/keys.h"
 
 typedef struct key_state {
-    double spent_usd;           /* from the records at start, plus what ended since */
+    double spent_usd;           /* in the budget window: from the records at start, plus what
+                                   ended since */
+    int64_t window_end_ms;      /* unix ms when the budget window ends and spent_usd restarts */
     lx_rate rate;
     int in_flight;              /* generations holding a slot */
 } key_state;
@@ -100,7 +104,9 @@ static bool copy_keys(lx_auth *a, const lx_server_params *p) {
     return true;
 }
 
-/* What each key with a budget spent, from the records. */
+static int64_t wall_ms(void);
+
+/* What each key with a budget spent in its current window, from the records. */
 static llmux_status load_spending(lx_auth *a, const char *records, llmux_error_info *err) {
     size_t with_budget = 0;
     for (size_t i = 0; i < a->n_keys; i++) with_budget += a->cfg[i].budget_usd >= 0;
@@ -117,8 +123,13 @@ static llmux_status load_spending(lx_auth *a, const char *records, llmux_error_i
     if (st != LLMUX_OK)
         return fail(err, st, "server.keys: budgets are counted from the execution records, which cannot be opened: %.700s",
                     e.message);
-    for (size_t i = 0; st == LLMUX_OK && i < a->n_keys; i++)
-        if (a->cfg[i].budget_usd >= 0) st = llmux_records_caller_cost(rec, a->cfg[i].name, 0, &a->keys[i].spent_usd, &e);
+    int64_t now = wall_ms();
+    for (size_t i = 0; st == LLMUX_OK && i < a->n_keys; i++) {
+        if (a->cfg[i].budget_usd < 0) continue;
+        int64_t since;
+        lx_budget_window(a->cfg[i].budget_period, now, &since, &a->keys[i].window_end_ms);
+        st = llmux_records_caller_cost(rec, a->cfg[i].name, since, &a->keys[i].spent_usd, &e);
+    }
     llmux_records_close(rec);
     if (st != LLMUX_OK)
         return fail(err, st, "server.keys: reading what the keys spent from the execution records failed: %.700s",
@@ -181,6 +192,12 @@ static void refuse(struct evhttp_request *req, lx_srv_format f, llmux_status st,
     lx_call_reply_error(req, f, st, msg, retry_ms);
 }
 
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int64_t monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -215,6 +232,31 @@ bool lx_auth_check(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     return model ? lx_auth_admit(s, req, f, model, g) : true;
 }
 
+/* Whether the key's budget is spent (then msg says so and when it restarts). A window that ended
+ * restarts the count first. */
+static void roll_window(const lx_config_key *k, key_state *ks) {
+    int64_t now = wall_ms(), start;
+    if (k->budget_period != LX_BUDGET_TOTAL && now >= ks->window_end_ms) {
+        lx_budget_window(k->budget_period, now, &start, &ks->window_end_ms);
+        ks->spent_usd = 0;
+    }
+}
+
+static bool budget_spent(const lx_config_key *k, key_state *ks, char *msg, size_t size) {
+    roll_window(k, ks);
+    if (ks->spent_usd < k->budget_usd) return false;
+    static const char *const per[] = {"", " daily", " weekly", " monthly"};
+    int n = snprintf(msg, size, "budget exceeded: the API key \"%s\" spent %.4f of its %.2f USD%s budget", k->name,
+                     ks->spent_usd, k->budget_usd, per[k->budget_period]);
+    if (k->budget_period != LX_BUDGET_TOTAL && n > 0 && (size_t)n < size) {
+        time_t t = (time_t)(ks->window_end_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(msg + n, size - (size_t)n, "; it starts again at %Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    return true;
+}
+
 bool lx_auth_admit(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *model, lx_auth_grant *g) {
     lx_auth *a = s->auth;
     if (!lx_auth_enabled(a) || g->key < 0) return true;
@@ -226,9 +268,7 @@ bool lx_auth_admit(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         refuse(req, f, LLMUX_E_PERMISSION, msg, -1);
         return false;
     }
-    if (k->budget_usd >= 0 && ks->spent_usd >= k->budget_usd) {
-        snprintf(msg, sizeof msg, "budget exceeded: the API key \"%s\" spent %.4f of its %.2f USD budget", k->name,
-                 ks->spent_usd, k->budget_usd);
+    if (k->budget_usd >= 0 && budget_spent(k, ks, msg, sizeof msg)) {
         refuse_final(req, f, LLMUX_E_RATE_LIMITED, msg);
         return false;
     }
@@ -258,6 +298,8 @@ void lx_auth_release(lx_auth *a, lx_auth_grant *g) {
 
 void lx_auth_charge(lx_auth *a, const lx_auth_grant *g, double usd) {
     if (!a || g->key < 0 || (size_t)g->key >= a->n_keys || !isfinite(usd) || usd <= 0) return;
+    /* Charged to the window in which the execution ended. */
+    if (a->cfg[g->key].budget_usd >= 0) roll_window(&a->cfg[g->key], &a->keys[g->key]);
     a->keys[g->key].spent_usd += usd;
 }
 

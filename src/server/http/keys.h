@@ -42,4 +42,9 @@ typedef struct lx_rate {
  * is available and takes nothing. rpm <= 0: always 0. */
 int64_t lx_rate_take(lx_rate *r, int64_t rpm, int64_t now_ms);
 
+/* The budget window of `period` that holds now_ms (unix ms, UTC): [*start_ms, *end_ms). Calendar
+ * windows: a day from 00:00 UTC, a week from Monday 00:00 UTC, a month from the 1st 00:00 UTC.
+ * LX_BUDGET_TOTAL: [0, INT64_MAX). */
+void lx_budget_window(lx_budget_period period, int64_t now_ms, int64_t *start_ms, int64_t *end_ms);
+
 #endif
