@@ -23,6 +23,7 @@
 #include "llama.h"
 #include "llama_log.h"
 #include "prompt.h"
+#include "prompt_disk.h"
 #include "stop.h"
 
 /* Caps: prompts and rendered templates are bounded so a request cannot allocate without limit. */
@@ -33,6 +34,7 @@
  * mapping it; below this size that is cheap, and a model in memory cannot fault (SIGBUS) when
  * its file is truncated or rewritten underneath it. */
 #define LX_MMAP_MIN_BYTES (64ll * 1024 * 1024)
+#define LX_PROMPT_CACHE_DIR_MB 1024
 
 /* ------------------------------------------------------------ llama.cpp glue */
 
@@ -234,6 +236,25 @@ static void unload(lx_model *m) {
     m->vocab = NULL;
 }
 
+/* Opens the prompt cache directory for the loaded model (prompt_disk.h). Its fingerprint covers
+ * the file and what shapes the saved KV: the cache types and flash attention's V layout. False
+ * only when out of memory; a file that cannot be fingerprinted leaves the model without one. */
+static bool open_cache_dir(lx_model *m, const struct llama_context_params *cp) {
+    const lx_model_params *p = &m->params;
+    int32_t layout[4] = {(int32_t)cp->type_k, (int32_t)cp->type_v, (int32_t)cp->flash_attn_type, LLAMA_STATE_SEQ_VERSION};
+    uint64_t fp = lx_pdisk_fingerprint(m->path, (int64_t)m->file.size, m->file.mtime_ns, layout, sizeof layout);
+    if (fp == 0) {
+        if (p->warn) p->warn(p->warn_user_data, "prompt cache directory: the model file cannot be read to fingerprint it");
+        return true;
+    }
+    int64_t mb = p->prompt_cache_dir_mb > 0 ? p->prompt_cache_dir_mb : LX_PROMPT_CACHE_DIR_MB;
+    lx_pdisk_params dp = {.dir = p->prompt_cache_dir, .budget = (uint64_t)mb << 20, .fingerprint = fp,
+                          .min_tokens = LX_PCACHE_MIN_TOKENS, .max_tokens = m->n_ctx,
+                          .n_vocab = llama_vocab_n_tokens(m->vocab), .warn = p->warn,
+                          .warn_user_data = p->warn_user_data};
+    return (m->cx->pc.disk = lx_pdisk_open(&dp)) != NULL;
+}
+
 /* Loads m->path into m (which must be unloaded). On failure m stays unloaded. */
 static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_error_info *err) {
     const lx_model_params *p = &m->params;
@@ -283,6 +304,11 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
      * a unified KV cache): a lone request is never limited to n_ctx / N. */
     cp.n_seq_max = (uint32_t)n_slots;
     cp.kv_unified = true;
+    if (p->kv_per_slot && n_slots > 1) {
+        /* One stream of n_ctx cells per slot: llama.cpp gives each n_ctx / n_seq_max. */
+        cp.kv_unified = false;
+        cp.n_ctx = (uint32_t)n_ctx * (uint32_t)n_slots;
+    }
     /* With several slots, a sequence's cells sit among the others' in the unified cache. The
      * CPU flash-attention kernel splits the cells in view across threads, so its sums (and
      * greedy picks) would depend on what else runs; the plain attention path gives the same
@@ -314,6 +340,7 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
         llama_free(ctx);
         goto oom;
     }
+    if (p->prompt_cache_dir && !open_cache_dir(m, &cp)) goto oom;
     return LLMUX_OK;
 
 oom:
@@ -350,6 +377,8 @@ llmux_status lx_model_load(const lx_model_params *p, lx_model **out, llmux_error
 
 void lx_model_free(lx_model *m) {
     if (!m) return;
+    /* What the slots and the host cache hold outlives the model in the cache directory. */
+    if (m->cx) lx_context_persist(m->cx);
     unload(m);
     free(m->path);
     free(m->name);

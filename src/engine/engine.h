@@ -40,6 +40,18 @@ typedef struct lx_model_params {
                                     at most LX_MAX_SLOTS and the batch size (512) */
     int32_t prompt_cache_mb;     /* host RAM for prefixes evicted from free slots (sched.h);
                                     0 = none */
+    const char *prompt_cache_dir;  /* an existing directory where prompt prefixes are saved as
+                                    files and restored from, across runs (prompt_disk.h); NULL =
+                                    none. Borrowed: it must outlive the model */
+    int64_t prompt_cache_dir_mb; /* bytes of all cache files in that directory; 0 = 1024 */
+    void (*warn)(void *user_data, const char *msg); /* a cache file ignored, a write refused;
+                                    NULL = silent; called on the engine thread */
+    void *warn_user_data;
+    bool kv_per_slot;            /* each slot gets its own KV stream of n_ctx cells (llama.cpp
+                                    kv_unified = false) instead of one pool shared by all: a
+                                    sequence's numerics no longer depend on what else runs or
+                                    ran (seeded sampling batched = alone), at n_slots times the
+                                    KV memory */
 } lx_model_params;
 
 #define LX_MAX_SLOTS 64
