@@ -312,7 +312,8 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
     /* With several slots, a sequence's cells sit among the others' in the unified cache. The
      * CPU flash-attention kernel splits the cells in view across threads, so its sums (and
      * greedy picks) would depend on what else runs; the plain attention path gives the same
-     * greedy text batched as alone (tests/runtime/test_local_sched.c). */
+     * greedy text batched as alone on tests/runtime/test_local_sched.c's prompts, though not on
+     * every prompt: the cells' offsets still order its sums (docs/local.md, "Determinism"). */
     if (n_slots > 1) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
