@@ -791,7 +791,9 @@ LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
 /* Embeds the inputs with a remote provider, or with a local model ("local/NAME", a bare NAME, a
  * .gguf path): there each input is tokenized as a prompt and run through the model on its engine
- * thread (queued with its generations), its last hidden states mean-pooled and L2-normalized;
+ * thread (queued with its generations), pooled as the model's metadata says (an embedding model
+ * such as BERT: mean, CLS or last token; a generative model: its last hidden states mean-pooled)
+ * and L2-normalized; a local embedding model cannot generate (llmux_run: INVALID_REQUEST);
  * usage.input_tokens counts the tokens; dimensions other than the model's hidden size are refused
  * (LLMUX_E_INVALID_REQUEST), an input longer than the context is LLMUX_E_CONTEXT_LENGTH. params: cancel token and deadline (NULL = the
  * defaults: not cancellable, the runtime's total_timeout_ms). Blocking; thread-safe like

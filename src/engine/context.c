@@ -402,7 +402,7 @@ int32_t lx_model_step(lx_model *m, lx_seq **done, int32_t cap) {
 size_t lx_model_prompt_cache_bytes(const lx_model *m) { return m->cx ? m->cx->pc.bytes : 0; }
 
 int64_t lx_model_kv_bytes(const lx_model *m) {
-    if (!m->cx || !m->model) return 0;
+    if (!m->cx || !m->model || !llama_get_memory(m->cx->ctx)) return 0; /* an encoder has no KV cache */
     int64_t n_head = llama_model_n_head(m->model), n_head_kv = llama_model_n_head_kv(m->model);
     if (n_head <= 0 || n_head_kv <= 0) n_head = n_head_kv = 1;
     int64_t width = (int64_t)llama_model_n_embd(m->model) * n_head_kv / n_head;

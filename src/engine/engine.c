@@ -341,7 +341,7 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
         llama_free(ctx);
         goto oom;
     }
-    if (p->prompt_cache_dir && !open_cache_dir(m, &cp)) goto oom;
+    if (p->prompt_cache_dir && llama_get_memory(ctx) && !open_cache_dir(m, &cp)) goto oom;
     return LLMUX_OK;
 
 oom:
@@ -612,7 +612,37 @@ bool lx_model_needs_reload(const lx_model *m) {
 
 /* -------------------------------------------------------------- embeddings */
 
-int32_t lx_model_n_embd(const lx_model *m) { return m->model ? llama_model_n_embd(m->model) : 0; }
+int32_t lx_model_n_embd(const lx_model *m) { return m->model ? llama_model_n_embd_out(m->model) : 0; }
+
+bool lx_model_is_embedding_only(const lx_model *m) { return m->cx && !llama_get_memory(m->cx->ctx); }
+
+/* One text in sequence slot seq, for a model that pools (its metadata's pooling type: mean, CLS,
+ * last): the whole text in one batch (llama.cpp pools within one micro-batch), the pooled
+ * vector into vec (dim doubles). */
+static llmux_status embed_pooled(lx_context *cx, int32_t seq, const int32_t *tokens, int32_t k, double *vec,
+                                 int32_t dim, llmux_error_info *err) {
+    llama_memory_t mem = llama_get_memory(cx->ctx);
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    struct llama_batch *b = &cx->batch;
+    b->n_tokens = k;
+    for (int32_t j = 0; j < k; j++) {
+        b->token[j] = tokens[j];
+        b->pos[j] = j;
+        b->n_seq_id[j] = 1;
+        b->seq_id[j][0] = seq;
+        b->logits[j] = 1;
+    }
+    llmux_status st = LLMUX_OK;
+    int32_t rc = llama_decode(cx->ctx, *b);
+    const float *e = rc == 0 ? llama_get_embeddings_seq(cx->ctx, seq) : NULL;
+    if (rc != 0) st = lx_error(err, LLMUX_E_INTERNAL, "llama_decode failed while embedding (code %d)", rc);
+    else if (!e) st = lx_error(err, LLMUX_E_INTERNAL, "the model gave no pooled embedding");
+    else
+        for (int32_t d = 0; d < dim; d++) vec[d] = e[d];
+    b->n_tokens = 0;
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    return st;
+}
 
 /* One text in sequence slot seq: its tokens decoded n_batch at a time from position 0 with the
  * context's batch, every token an output, their hidden states summed into sum (dim doubles).
@@ -677,7 +707,14 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
         if (!cx->slots[i].seq && (seq < 0 || cx->slots[i].n_cache < cx->slots[seq].n_cache)) seq = i;
     if (seq < 0)
         return lx_error(err, LLMUX_E_OVERLOADED, "every sequence slot of %s is busy; retry the embedding", m->name);
-    int32_t dim = llama_model_n_embd(m->model);
+    /* The pooling the model's metadata asks for (llama.cpp reads <arch>.pooling_type); none (a
+     * generative model): the mean of the last hidden states, as llama-server --pooling mean. */
+    enum llama_pooling_type pool = llama_pooling_type(cx->ctx);
+    if (pool == LLAMA_POOLING_TYPE_RANK)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s is a reranking model (pooling rank): it does not embed",
+                        m->name);
+    bool pooled = pool != LLAMA_POOLING_TYPE_NONE;
+    int32_t dim = lx_model_n_embd(m);
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
     double *sum = malloc(sizeof(double) * (size_t)dim);
     if (!tokens || !sum) {
@@ -705,11 +742,26 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
             break;
         }
         memset(sum, 0, sizeof(double) * (size_t)dim);
-        if ((st = embed_one(cx, seq, cancel, deadline_ns, tokens, k, sum, dim, err)) != LLMUX_OK) break;
-        double norm = 0;
-        for (int32_t d = 0; d < dim; d++) norm += (sum[d] / k) * (sum[d] / k);
+        if (pooled && k > cx->n_batch) {
+            st = lx_error(err, LLMUX_E_CONTEXT_LENGTH,
+                          "input[%zu] has %d tokens; model %s pools over one batch of at most %d tokens", i, k, m->name,
+                          cx->n_batch);
+            break;
+        }
+        if (pooled) {
+            if (llmux_cancel_is_triggered(cancel)) st = lx_error(err, LLMUX_E_CANCELLED, "cancelled while embedding");
+            else if (deadline_ns && lx_now_ns() >= deadline_ns)
+                st = lx_error(err, LLMUX_E_TIMEOUT, "the deadline expired while embedding");
+            else st = embed_pooled(cx, seq, tokens, k, sum, dim, err);
+        } else {
+            st = embed_one(cx, seq, cancel, deadline_ns, tokens, k, sum, dim, err);
+        }
+        if (st != LLMUX_OK) break;
+        double div = pooled ? 1.0 : (double)k, norm = 0;
+        for (int32_t d = 0; d < dim; d++) norm += (sum[d] / div) * (sum[d] / div);
         norm = sqrt(norm);
-        for (int32_t d = 0; d < dim; d++) out[i * (size_t)dim + (size_t)d] = norm > 0 ? (float)(sum[d] / k / norm) : 0.0f;
+        for (int32_t d = 0; d < dim; d++)
+            out[i * (size_t)dim + (size_t)d] = norm > 0 ? (float)(sum[d] / div / norm) : 0.0f;
         *n_tokens += k;
     }
     llama_set_embeddings(cx->ctx, false);
