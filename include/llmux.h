@@ -573,6 +573,18 @@ typedef struct llmux_runtime_params {
                                       long, or whose deadline is sooner than the estimated wait, is
                                       refused with LLMUX_E_OVERLOADED + retry_after_ms; 0 (default)
                                       = no limit */
+    /* Appended after the local queue fields. */
+    const char *local_prompt_cache_dir; /* a directory where local models' prompt prefixes are saved
+                                      as files (when a model is unloaded, and when the host prompt
+                                      cache pushes them out) and restored from by later runtimes:
+                                      a returning prompt skips processing its saved prefix
+                                      (usage.cached_input_tokens counts it). Created (0700) when
+                                      missing; a path that is not a directory and cannot be
+                                      created: LLMUX_E_CONFIGURATION. A damaged or foreign file in
+                                      it is ignored with a LLMUX_LOG_WARN line. NULL (default) =
+                                      none. Copied. */
+    int64_t local_prompt_cache_dir_mb; /* bytes of all cache files in that directory, least
+                                      recently used removed first; 0 (default) = 1024 */
 } llmux_runtime_params;
 
 LLMUX_API llmux_runtime_params llmux_runtime_default_params(void);
@@ -779,7 +791,9 @@ LLMUX_API void llmux_embeddings_free(llmux_embeddings *e);
 
 /* Embeds the inputs with a remote provider, or with a local model ("local/NAME", a bare NAME, a
  * .gguf path): there each input is tokenized as a prompt and run through the model on its engine
- * thread (queued with its generations), its last hidden states mean-pooled and L2-normalized;
+ * thread (queued with its generations), pooled as the model's metadata says (an embedding model
+ * such as BERT: mean, CLS or last token; a generative model: its last hidden states mean-pooled)
+ * and L2-normalized; a local embedding model cannot generate (llmux_run: INVALID_REQUEST);
  * usage.input_tokens counts the tokens; dimensions other than the model's hidden size are refused
  * (LLMUX_E_INVALID_REQUEST), an input longer than the context is LLMUX_E_CONTEXT_LENGTH. params: cancel token and deadline (NULL = the
  * defaults: not cancellable, the runtime's total_timeout_ms). Blocking; thread-safe like

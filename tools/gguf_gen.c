@@ -1,5 +1,6 @@
-/* gguf_gen: writes a GGUF model with random weights (llama, qwen2 or gemma) for tests,
- * benchmarks and as the starting point of tools/train_fortunes.c.
+/* gguf_gen: writes a GGUF model with random weights (llama, qwen2 or gemma; or, with --embedding,
+ * a BERT embedding model) for tests, benchmarks and as the starting point of
+ * tools/train_fortunes.c.
  *
  * The model carries a built-in byte-level vocabulary (see add_byte_vocab), so it loads, tokenizes
  * and decodes with llama.cpp without any other file. Tensor data is streamed to disk one tensor at
@@ -24,7 +25,7 @@
 #define GEN_N_VOCAB     258
 #define GEN_MAX_LONG_TOKEN 4096
 
-enum gen_arch { ARCH_LLAMA, ARCH_QWEN2, ARCH_GEMMA };
+enum gen_arch { ARCH_LLAMA, ARCH_QWEN2, ARCH_GEMMA, ARCH_BERT };
 
 struct gen_params {
     enum gen_arch arch;
@@ -42,6 +43,7 @@ struct gen_params {
     const char *chat_template; /* tokenizer.chat_template, NULL = none */
     int long_token;        /* > 0: one more token (id 258) of this many 'x' bytes, for tests of
                               pieces longer than a fixed buffer; 0 = none */
+    int pooling;           /* ARCH_BERT: bert.pooling_type (1 mean, 2 cls, 3 last) */
     const char *out;
 };
 
@@ -50,6 +52,7 @@ static const char *arch_name(enum gen_arch a) {
     case ARCH_LLAMA: return "llama";
     case ARCH_QWEN2: return "qwen2";
     case ARCH_GEMMA: return "gemma";
+    case ARCH_BERT: return "bert";
     }
     return "?";
 }
@@ -208,7 +211,60 @@ static int list_add(struct gen_list *l, const char *name, int64_t ne0, int64_t n
     return 0;
 }
 
+/* ------------------------------------------------------ embedding model (--embedding) */
+
+/* The tensors of llama.cpp's BERT (src/models/bert.cpp): token, token-type and learned position
+ * embeddings with a LayerNorm, then per layer Q/K/V and output projections with biases, a
+ * post-attention LayerNorm, a GELU feed-forward with biases and a post-FFN LayerNorm. Norm
+ * weights start at one, biases at zero. */
+static int build_list_bert(const struct gen_params *p, struct gen_list *l) {
+    const int64_t nkv = (int64_t)(p->n_embd / p->n_head) * p->n_head_kv;
+    const float std_res = p->std / sqrtf(2.0f * (float)p->n_layer);
+    char n[GGML_MAX_NAME];
+    int rc = 0;
+    rc |= list_add(l, "token_embd.weight", p->n_embd, n_vocab(p), p->type, p->embd_std > 0 ? p->embd_std : p->std, 0);
+    rc |= list_add(l, "token_types.weight", p->n_embd, 2, GGML_TYPE_F32, p->std, 0);
+    rc |= list_add(l, "position_embd.weight", p->n_embd, p->n_ctx, GGML_TYPE_F32, p->std, 0);
+    rc |= list_add(l, "token_embd_norm.weight", p->n_embd, 0, GGML_TYPE_F32, 0, 0);
+    rc |= list_add(l, "token_embd_norm.bias", p->n_embd, 0, GGML_TYPE_F32, 0, 1);
+    for (int i = 0; i < p->n_layer && rc == 0; i++) {
+#define T(suffix, ne0, ne1, std, zero)                                   \
+    do {                                                                 \
+        snprintf(n, sizeof n, "blk.%d.%s", i, suffix);                   \
+        rc |= list_add(l, n, ne0, ne1, p->type, std, zero);              \
+    } while (0)
+        T("attn_q.weight", p->n_embd, p->n_embd, p->std, 0);
+        T("attn_q.bias", p->n_embd, 0, 0, 1);
+        T("attn_k.weight", p->n_embd, nkv, p->std, 0);
+        T("attn_k.bias", nkv, 0, 0, 1);
+        T("attn_v.weight", p->n_embd, nkv, p->std, 0);
+        T("attn_v.bias", nkv, 0, 0, 1);
+        T("attn_output.weight", p->n_embd, p->n_embd, std_res, 0);
+        T("attn_output.bias", p->n_embd, 0, 0, 1);
+        T("attn_output_norm.weight", p->n_embd, 0, 0, 0);
+        T("attn_output_norm.bias", p->n_embd, 0, 0, 1);
+        T("ffn_up.weight", p->n_embd, p->n_ff, p->std, 0);
+        T("ffn_up.bias", p->n_ff, 0, 0, 1);
+        T("ffn_down.weight", p->n_ff, p->n_embd, std_res, 0);
+        T("ffn_down.bias", p->n_embd, 0, 0, 1);
+        T("layer_output_norm.weight", p->n_embd, 0, 0, 0);
+        T("layer_output_norm.bias", p->n_embd, 0, 0, 1);
+#undef T
+    }
+    return rc;
+}
+
+/* BERT's own keys: LayerNorm epsilon, bidirectional attention, the pooling llmux must apply
+ * (read back through llama_pooling_type), two token types. */
+static void add_bert_metadata(struct gguf_context *g, const struct gen_params *p) {
+    set_f32(g, "bert", "attention.layer_norm_epsilon", 1e-12f);
+    gguf_set_val_bool(g, "bert.attention.causal", false);
+    set_u32(g, "bert", "pooling_type", (uint32_t)p->pooling);
+    gguf_set_val_u32(g, "tokenizer.ggml.token_type_count", 2);
+}
+
 static int build_list(const struct gen_params *p, struct gen_list *l) {
+    if (p->arch == ARCH_BERT) return build_list_bert(p, l);
     const int64_t hd = p->n_embd / p->n_head;
     const int64_t nq = hd * p->n_head, nkv = hd * p->n_head_kv;
     /* GPT-2's residual scaling: projections that write into the residual stream start smaller,
@@ -300,6 +356,9 @@ static int generate(const struct gen_params *p) {
     set_f32(g, an, "attention.layer_norm_rms_epsilon", 1e-5f);
     set_f32(g, an, "rope.freq_base", 10000.0f);
     add_byte_vocab(g, p);
+    if (p->arch == ARCH_BERT) {
+        add_bert_metadata(g, p);
+    }
     if (p->chat_template) {
         gguf_set_val_str(g, "tokenizer.chat_template", p->chat_template);
     }
@@ -404,10 +463,14 @@ static void usage(void) {
             "                [--n-head N] [--n-head-kv N] [--n-ff N] [--ctx N]\n"
             "                [--type f32|f16|q8_0|q4_k] [--seed N] [--std X] [--embd-std X] [--tied]\n"
             "                [--chat-template TEMPLATE] [--long-token LEN]\n"
+            "                [--embedding [--pooling mean|cls|last]]\n"
             "Writes a model with random weights and a byte-level vocabulary (258 tokens: the 256 bytes,\n"
             "then the control tokens <s> and </s>). --chat-template stores a template (or a name\n"
             "llama.cpp knows, such as chatml or monarch) as tokenizer.chat_template. --long-token\n"
-            "adds token 258, LEN (1..4096) bytes of 'x', for tests of long token pieces.\n");
+            "adds token 258, LEN (1..4096) bytes of 'x', for tests of long token pieces.\n"
+            "--embedding writes a BERT embedding model (arch bert: bidirectional attention, learned\n"
+            "positions, LayerNorm, GELU) whose metadata carries the pooling llama.cpp applies\n"
+            "(--pooling, default mean); --ctx is its position count.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -421,11 +484,25 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
+/* llama.cpp's enum llama_pooling_type values. */
+static int parse_pooling(const char *s, int *out) {
+    if (!strcmp(s, "mean")) {
+        *out = 1;
+    } else if (!strcmp(s, "cls")) {
+        *out = 2;
+    } else if (!strcmp(s, "last")) {
+        *out = 3;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     struct gen_params p = {
         .arch = ARCH_LLAMA, .n_layer = 2, .n_embd = 256, .n_head = 4, .n_head_kv = 0,
         .n_ff = 0, .n_ctx = 256, .type = GGML_TYPE_F16, .seed = 42, .std = 0.02f,
-        .tied = 0, .out = NULL,
+        .tied = 0, .out = NULL, .pooling = 1,
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -433,6 +510,10 @@ int main(int argc, char **argv) {
         int bad = 0;
         if (!strcmp(a, "--tied")) {
             p.tied = 1;
+            continue;
+        }
+        if (!strcmp(a, "--embedding")) {
+            p.arch = ARCH_BERT;
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -458,6 +539,8 @@ int main(int argc, char **argv) {
             } else {
                 bad = 1;
             }
+        } else if (!strcmp(a, "--pooling")) {
+            bad = parse_pooling(v, &p.pooling);
         } else if (!strcmp(a, "--type")) {
             if (!strcmp(v, "f32")) {
                 p.type = GGML_TYPE_F32;

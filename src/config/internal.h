@@ -163,7 +163,8 @@ struct lx_config {
     int32_t threads, ctx;
     /* local: slots .. queue; -1 = not set (the runtime's default applies) */
     int32_t slots, prompt_cache_mb, max_waiting;
-    int64_t memory_budget_mb, idle_unload_s, max_wait_ms;
+    int64_t memory_budget_mb, idle_unload_s, max_wait_ms, prompt_cache_dir_mb;
+    const char *prompt_cache_dir; /* NULL = none */
 
     int64_t connect_ms, first_byte_ms, idle_ms, total_ms; /* 0 = not set */
 

@@ -123,6 +123,10 @@ static void print_local_sizes(const lx_config *cfg, FILE *f) {
     else fputs(", memory_budget_mb 0 (no budget)", f);
     if (cfg->idle_unload_s > 0) fprintf(f, ", idle_unload_s %lld", (long long)cfg->idle_unload_s);
     else fputs(", idle_unload_s 0 (never)", f);
+    if (cfg->prompt_cache_dir)
+        fprintf(f, "\n  prompt_cache_dir %s, prompt_cache_dir_mb %lld%s", cfg->prompt_cache_dir,
+                (long long)(cfg->prompt_cache_dir_mb > 0 ? cfg->prompt_cache_dir_mb : 1024),
+                cfg->prompt_cache_dir_mb > 0 ? "" : " (default)");
     if (cfg->max_waiting >= 0) fprintf(f, "\n  queue: max_waiting %d", cfg->max_waiting);
     else fputs("\n  queue: max_waiting 256 (default)", f);
     if (cfg->max_wait_ms > 0) fprintf(f, ", max_wait_ms %lld\n", (long long)cfg->max_wait_ms);

@@ -56,20 +56,40 @@ static bool parse_local_sizes(lx_cfg_ctx *c, const lx_ynode *n) {
                         lx_cfg_int(c, v, 0, 30 * 86400, "seconds in [0, 2592000] (0 = never)", &t));
         cfg->idle_unload_s = t;
     }
+    if ((v = lx_ymap_get(n, "prompt_cache_dir_mb", NULL))) {
+        LX_CFG_WITH_KEY(c, "prompt_cache_dir_mb",
+                        lx_cfg_int(c, v, 1, MAX_LOCAL_MB, "megabytes in [1, 1048576]", &t));
+        cfg->prompt_cache_dir_mb = t;
+    }
     if ((v = lx_ymap_get(n, "queue", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "queue", parse_local_queue(c, v));
     return true;
 }
 
+/* local.prompt_cache_dir: a path (relative to the file), created by the runtime when missing. */
+static bool parse_prompt_cache_dir(lx_cfg_ctx *c, const lx_ynode *v) {
+    const char *s, *p;
+    size_t old = lx_cpath_key(&c->path, "prompt_cache_dir");
+    if (!lx_cfg_string_env(c, v, false, &s, NULL)) return false;
+    if (!*s) return lx_cfg_fail(c, v, "expected a directory, got an empty string");
+    if (!(p = lx_cfg_resolve_path(c, v, s))) return false;
+    lx_cpath_pop(&c->path, old);
+    c->cfg->prompt_cache_dir = p;
+    return true;
+}
+
 static bool parse_local(lx_cfg_ctx *c, const lx_ynode *n) {
-    static const char *const keys[] = {"model_dirs",       "threads",       "ctx",   "slots", "memory_budget_mb",
-                                       "idle_unload_s",    "prompt_cache_mb", "queue", NULL};
+    static const char *const keys[] = {"model_dirs",       "threads",         "ctx",   "slots", "memory_budget_mb",
+                                       "idle_unload_s",    "prompt_cache_mb", "queue", "prompt_cache_dir",
+                                       "prompt_cache_dir_mb", NULL};
     if (!lx_cfg_check_map(c, n, keys,
                           "a mapping (model_dirs, threads, ctx, slots, memory_budget_mb, idle_unload_s, "
-                          "prompt_cache_mb, queue)"))
+                          "prompt_cache_mb, queue, prompt_cache_dir, prompt_cache_dir_mb)"))
         return false;
     if (!parse_local_sizes(c, n)) return false;
     lx_config *cfg = c->cfg;
     const lx_ynode *v;
+    if ((v = lx_ymap_get(n, "prompt_cache_dir", NULL)) && !lx_cfg_is_null(v) && !parse_prompt_cache_dir(c, v))
+        return false;
     if ((v = lx_ymap_get(n, "threads", NULL))) {
         int64_t t;
         LX_CFG_WITH_KEY(c, "threads", lx_cfg_int(c, v, 0, 1024, "an integer in [0, 1024] (0 = one per core)", &t));

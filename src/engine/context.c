@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "engine_internal.h"
+#include "prompt_disk.h"
 
 /* llama_decode calls this between graph computations: it aborts the batch only when every
  * sequence in it wants to stop (one cancelled request must not cost the others their step; it
@@ -96,22 +97,47 @@ static int32_t lru_free_slot(const lx_context *cx) {
     return best;
 }
 
-/* Restores host cache entry hi into free slot target (emptied first). Returns the tokens now
- * held, 0 when the entry could not be restored (no room, llama.cpp refused). */
-static int32_t restore_into(lx_context *cx, int64_t hi, int32_t target) {
-    lx_pcache_entry e = lx_pcache_take(&cx->pc, (size_t)hi);
+/* Restores a saved prefix (taken out of a cache: this frees it) into free slot target (emptied
+ * first). Returns the tokens now held, 0 when it could not be restored (no room, llama.cpp
+ * refused). */
+static int32_t restore_entry(lx_context *cx, lx_pcache_entry *e, int32_t target) {
     slot_spill(cx, target);
     slot_clear(cx, target);
     int32_t got = 0;
-    if (make_room(cx, cells_used(cx), e.n) >= e.n && llama_state_seq_set_data(cx->ctx, e.state, e.size, target) > 0) {
-        memcpy(cx->slots[target].cache, e.tokens, sizeof(int32_t) * (size_t)e.n);
-        cx->slots[target].n_cache = e.n;
-        got = e.n;
+    if (make_room(cx, cells_used(cx), e->n) >= e->n && llama_state_seq_set_data(cx->ctx, e->state, e->size, target) > 0) {
+        memcpy(cx->slots[target].cache, e->tokens, sizeof(int32_t) * (size_t)e->n);
+        cx->slots[target].n_cache = e->n;
+        got = e->n;
         cx->pc.restores++;
     } else {
         slot_clear(cx, target); /* a failed restore may leave part of it */
     }
-    lx_pcache_entry_free(&e);
+    lx_pcache_entry_free(e);
+    return got;
+}
+
+/* Restores host cache entry hi into free slot target. */
+static int32_t restore_into(lx_context *cx, int64_t hi, int32_t target) {
+    lx_pcache_entry e = lx_pcache_take(&cx->pc, (size_t)hi);
+    return restore_entry(cx, &e, target);
+}
+
+/* Restores cache directory entry di into free slot target; an entry llama.cpp refuses leaves the
+ * index (it would be refused again). */
+static int32_t restore_from_disk(lx_context *cx, int64_t di, int32_t target) {
+    lx_pdisk *d = cx->pc.disk;
+    lx_pcache_entry e = {0};
+    char name[sizeof d->e[di].name];
+    memcpy(name, d->e[di].name, sizeof name); /* restoring may save other prefixes: the index moves */
+    e.n = d->e[di].n;
+    if (!(e.tokens = malloc(sizeof(int32_t) * (size_t)e.n))) return 0;
+    memcpy(e.tokens, d->e[di].tokens, sizeof(int32_t) * (size_t)e.n);
+    if (!lx_pdisk_load(d, (size_t)di, &e.state, &e.size)) { /* left the index, with a warning */
+        lx_pcache_entry_free(&e);
+        return 0;
+    }
+    int32_t got = restore_entry(cx, &e, target);
+    if (got == 0) lx_pdisk_forget(d, name, "llama.cpp refused its state (or no KV room)");
     return got;
 }
 
@@ -136,9 +162,14 @@ bool lx_context_admit(lx_context *cx, lx_seq *s) {
         }
     }
     if (best < 0) return false;
-    int32_t host_common = 0;
+    int32_t host_common = 0, disk_common = 0;
     int64_t hi = lx_pcache_find(&cx->pc, s->prompt, limit, &host_common);
-    if (hi >= 0 && host_common > best_common) {
+    int64_t di = cx->pc.disk ? lx_pdisk_find(cx->pc.disk, s->prompt, limit, &disk_common) : -1;
+    if (di >= 0 && disk_common > best_common && disk_common > host_common) {
+        best = lru_free_slot(cx);
+        best_common = restore_from_disk(cx, di, best) > 0 ? disk_common : 0;
+        if (best_common > 0) cx->pc.restored_tokens += (uint64_t)disk_common;
+    } else if (hi >= 0 && host_common > best_common) {
         best = lru_free_slot(cx);
         best_common = restore_into(cx, hi, best) > 0 ? host_common : 0;
         if (best_common > 0) cx->pc.restored_tokens += (uint64_t)host_common;
@@ -156,6 +187,13 @@ bool lx_context_admit(lx_context *cx, lx_seq *s) {
     s->stats.n_reused = kept;
     memcpy(sl->cache, s->prompt, sizeof(int32_t) * (size_t)kept);
     return true;
+}
+
+void lx_context_persist(lx_context *cx) {
+    if (!cx->pc.disk || !cx->ctx) return;
+    for (int32_t i = 0; i < cx->n_slots; i++)
+        if (!cx->slots[i].seq) lx_pcache_save_to_disk(&cx->pc, cx->ctx, i, cx->slots[i].cache, cx->slots[i].n_cache);
+    lx_pcache_persist(&cx->pc);
 }
 
 void lx_context_release(lx_context *cx, lx_seq *s) {
@@ -364,7 +402,7 @@ int32_t lx_model_step(lx_model *m, lx_seq **done, int32_t cap) {
 size_t lx_model_prompt_cache_bytes(const lx_model *m) { return m->cx ? m->cx->pc.bytes : 0; }
 
 int64_t lx_model_kv_bytes(const lx_model *m) {
-    if (!m->cx || !m->model) return 0;
+    if (!m->cx || !m->model || !llama_get_memory(m->cx->ctx)) return 0; /* an encoder has no KV cache */
     int64_t n_head = llama_model_n_head(m->model), n_head_kv = llama_model_n_head_kv(m->model);
     if (n_head <= 0 || n_head_kv <= 0) n_head = n_head_kv = 1;
     int64_t width = (int64_t)llama_model_n_embd(m->model) * n_head_kv / n_head;

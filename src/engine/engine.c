@@ -23,6 +23,7 @@
 #include "llama.h"
 #include "llama_log.h"
 #include "prompt.h"
+#include "prompt_disk.h"
 #include "stop.h"
 
 /* Caps: prompts and rendered templates are bounded so a request cannot allocate without limit. */
@@ -33,6 +34,7 @@
  * mapping it; below this size that is cheap, and a model in memory cannot fault (SIGBUS) when
  * its file is truncated or rewritten underneath it. */
 #define LX_MMAP_MIN_BYTES (64ll * 1024 * 1024)
+#define LX_PROMPT_CACHE_DIR_MB 1024
 
 /* ------------------------------------------------------------ llama.cpp glue */
 
@@ -234,6 +236,25 @@ static void unload(lx_model *m) {
     m->vocab = NULL;
 }
 
+/* Opens the prompt cache directory for the loaded model (prompt_disk.h). Its fingerprint covers
+ * the file and what shapes the saved KV: the cache types and flash attention's V layout. False
+ * only when out of memory; a file that cannot be fingerprinted leaves the model without one. */
+static bool open_cache_dir(lx_model *m, const struct llama_context_params *cp) {
+    const lx_model_params *p = &m->params;
+    int32_t layout[4] = {(int32_t)cp->type_k, (int32_t)cp->type_v, (int32_t)cp->flash_attn_type, LLAMA_STATE_SEQ_VERSION};
+    uint64_t fp = lx_pdisk_fingerprint(m->path, (int64_t)m->file.size, m->file.mtime_ns, layout, sizeof layout);
+    if (fp == 0) {
+        if (p->warn) p->warn(p->warn_user_data, "prompt cache directory: the model file cannot be read to fingerprint it");
+        return true;
+    }
+    int64_t mb = p->prompt_cache_dir_mb > 0 ? p->prompt_cache_dir_mb : LX_PROMPT_CACHE_DIR_MB;
+    lx_pdisk_params dp = {.dir = p->prompt_cache_dir, .budget = (uint64_t)mb << 20, .fingerprint = fp,
+                          .min_tokens = LX_PCACHE_MIN_TOKENS, .max_tokens = m->n_ctx,
+                          .n_vocab = llama_vocab_n_tokens(m->vocab), .warn = p->warn,
+                          .warn_user_data = p->warn_user_data};
+    return (m->cx->pc.disk = lx_pdisk_open(&dp)) != NULL;
+}
+
 /* Loads m->path into m (which must be unloaded). On failure m stays unloaded. */
 static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_error_info *err) {
     const lx_model_params *p = &m->params;
@@ -283,10 +304,16 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
      * a unified KV cache): a lone request is never limited to n_ctx / N. */
     cp.n_seq_max = (uint32_t)n_slots;
     cp.kv_unified = true;
+    if (p->kv_per_slot && n_slots > 1) {
+        /* One stream of n_ctx cells per slot: llama.cpp gives each n_ctx / n_seq_max. */
+        cp.kv_unified = false;
+        cp.n_ctx = (uint32_t)n_ctx * (uint32_t)n_slots;
+    }
     /* With several slots, a sequence's cells sit among the others' in the unified cache. The
      * CPU flash-attention kernel splits the cells in view across threads, so its sums (and
      * greedy picks) would depend on what else runs; the plain attention path gives the same
-     * greedy text batched as alone (tests/runtime/test_local_sched.c). */
+     * greedy text batched as alone on tests/runtime/test_local_sched.c's prompts, though not on
+     * every prompt: the cells' offsets still order its sums (docs/local.md, "Determinism"). */
     if (n_slots > 1) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
@@ -314,6 +341,7 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
         llama_free(ctx);
         goto oom;
     }
+    if (p->prompt_cache_dir && llama_get_memory(ctx) && !open_cache_dir(m, &cp)) goto oom;
     return LLMUX_OK;
 
 oom:
@@ -350,6 +378,8 @@ llmux_status lx_model_load(const lx_model_params *p, lx_model **out, llmux_error
 
 void lx_model_free(lx_model *m) {
     if (!m) return;
+    /* What the slots and the host cache hold outlives the model in the cache directory. */
+    if (m->cx) lx_context_persist(m->cx);
     unload(m);
     free(m->path);
     free(m->name);
@@ -582,7 +612,37 @@ bool lx_model_needs_reload(const lx_model *m) {
 
 /* -------------------------------------------------------------- embeddings */
 
-int32_t lx_model_n_embd(const lx_model *m) { return m->model ? llama_model_n_embd(m->model) : 0; }
+int32_t lx_model_n_embd(const lx_model *m) { return m->model ? llama_model_n_embd_out(m->model) : 0; }
+
+bool lx_model_is_embedding_only(const lx_model *m) { return m->cx && !llama_get_memory(m->cx->ctx); }
+
+/* One text in sequence slot seq, for a model that pools (its metadata's pooling type: mean, CLS,
+ * last): the whole text in one batch (llama.cpp pools within one micro-batch), the pooled
+ * vector into vec (dim doubles). */
+static llmux_status embed_pooled(lx_context *cx, int32_t seq, const int32_t *tokens, int32_t k, double *vec,
+                                 int32_t dim, llmux_error_info *err) {
+    llama_memory_t mem = llama_get_memory(cx->ctx);
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    struct llama_batch *b = &cx->batch;
+    b->n_tokens = k;
+    for (int32_t j = 0; j < k; j++) {
+        b->token[j] = tokens[j];
+        b->pos[j] = j;
+        b->n_seq_id[j] = 1;
+        b->seq_id[j][0] = seq;
+        b->logits[j] = 1;
+    }
+    llmux_status st = LLMUX_OK;
+    int32_t rc = llama_decode(cx->ctx, *b);
+    const float *e = rc == 0 ? llama_get_embeddings_seq(cx->ctx, seq) : NULL;
+    if (rc != 0) st = lx_error(err, LLMUX_E_INTERNAL, "llama_decode failed while embedding (code %d)", rc);
+    else if (!e) st = lx_error(err, LLMUX_E_INTERNAL, "the model gave no pooled embedding");
+    else
+        for (int32_t d = 0; d < dim; d++) vec[d] = e[d];
+    b->n_tokens = 0;
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    return st;
+}
 
 /* One text in sequence slot seq: its tokens decoded n_batch at a time from position 0 with the
  * context's batch, every token an output, their hidden states summed into sum (dim doubles).
@@ -647,7 +707,14 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
         if (!cx->slots[i].seq && (seq < 0 || cx->slots[i].n_cache < cx->slots[seq].n_cache)) seq = i;
     if (seq < 0)
         return lx_error(err, LLMUX_E_OVERLOADED, "every sequence slot of %s is busy; retry the embedding", m->name);
-    int32_t dim = llama_model_n_embd(m->model);
+    /* The pooling the model's metadata asks for (llama.cpp reads <arch>.pooling_type); none (a
+     * generative model): the mean of the last hidden states, as llama-server --pooling mean. */
+    enum llama_pooling_type pool = llama_pooling_type(cx->ctx);
+    if (pool == LLAMA_POOLING_TYPE_RANK)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s is a reranking model (pooling rank): it does not embed",
+                        m->name);
+    bool pooled = pool != LLAMA_POOLING_TYPE_NONE;
+    int32_t dim = lx_model_n_embd(m);
     int32_t *tokens = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
     double *sum = malloc(sizeof(double) * (size_t)dim);
     if (!tokens || !sum) {
@@ -675,11 +742,26 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
             break;
         }
         memset(sum, 0, sizeof(double) * (size_t)dim);
-        if ((st = embed_one(cx, seq, cancel, deadline_ns, tokens, k, sum, dim, err)) != LLMUX_OK) break;
-        double norm = 0;
-        for (int32_t d = 0; d < dim; d++) norm += (sum[d] / k) * (sum[d] / k);
+        if (pooled && k > cx->n_batch) {
+            st = lx_error(err, LLMUX_E_CONTEXT_LENGTH,
+                          "input[%zu] has %d tokens; model %s pools over one batch of at most %d tokens", i, k, m->name,
+                          cx->n_batch);
+            break;
+        }
+        if (pooled) {
+            if (llmux_cancel_is_triggered(cancel)) st = lx_error(err, LLMUX_E_CANCELLED, "cancelled while embedding");
+            else if (deadline_ns && lx_now_ns() >= deadline_ns)
+                st = lx_error(err, LLMUX_E_TIMEOUT, "the deadline expired while embedding");
+            else st = embed_pooled(cx, seq, tokens, k, sum, dim, err);
+        } else {
+            st = embed_one(cx, seq, cancel, deadline_ns, tokens, k, sum, dim, err);
+        }
+        if (st != LLMUX_OK) break;
+        double div = pooled ? 1.0 : (double)k, norm = 0;
+        for (int32_t d = 0; d < dim; d++) norm += (sum[d] / div) * (sum[d] / div);
         norm = sqrt(norm);
-        for (int32_t d = 0; d < dim; d++) out[i * (size_t)dim + (size_t)d] = norm > 0 ? (float)(sum[d] / k / norm) : 0.0f;
+        for (int32_t d = 0; d < dim; d++)
+            out[i * (size_t)dim + (size_t)d] = norm > 0 ? (float)(sum[d] / div / norm) : 0.0f;
         *n_tokens += k;
     }
     llama_set_embeddings(cx->ctx, false);

@@ -40,6 +40,18 @@ typedef struct lx_model_params {
                                     at most LX_MAX_SLOTS and the batch size (512) */
     int32_t prompt_cache_mb;     /* host RAM for prefixes evicted from free slots (sched.h);
                                     0 = none */
+    const char *prompt_cache_dir;  /* an existing directory where prompt prefixes are saved as
+                                    files and restored from, across runs (prompt_disk.h); NULL =
+                                    none. Borrowed: it must outlive the model */
+    int64_t prompt_cache_dir_mb; /* bytes of all cache files in that directory; 0 = 1024 */
+    void (*warn)(void *user_data, const char *msg); /* a cache file ignored, a write refused;
+                                    NULL = silent; called on the engine thread */
+    void *warn_user_data;
+    bool kv_per_slot;            /* each slot gets its own KV stream of n_ctx cells (llama.cpp
+                                    kv_unified = false) instead of one pool shared by all: a
+                                    sequence's numerics no longer depend on what else runs or
+                                    ran (seeded sampling batched = alone), at n_slots times the
+                                    KV memory */
 } lx_model_params;
 
 #define LX_MAX_SLOTS 64
@@ -98,17 +110,23 @@ bool lx_model_render_prompt(const lx_model *m, const llmux_request *req, char **
 llmux_status lx_model_tokenize_request(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
                                        int32_t *n_out, llmux_error_info *err);
 
-/* Floats in one embedding of this model (its hidden size); 0 while unloaded. */
+/* Floats in one embedding of this model (its output width); 0 while unloaded. */
 int32_t lx_model_n_embd(const lx_model *m);
 
+/* Whether the model has no KV cache (an encoder such as BERT: bidirectional attention): it
+ * embeds, it cannot generate (lx_seq_start refuses it with INVALID_REQUEST). */
+bool lx_model_is_embedding_only(const lx_model *m);
+
 /* Embeds n texts into out (n * lx_model_n_embd floats, caller-allocated): each text tokenized as a
- * prompt (BOS as the model wants it, special-token text kept as text), run through the model, its
- * last hidden states mean-pooled and L2-normalized (llama-server's --pooling mean on a generative
- * model). Uses the generation context: call it on the engine thread only; the prompt cache is
- * dropped. *n_tokens: tokens of all texts. Errors: CONTEXT_LENGTH (a text longer than the
- * context, naming its index), INVALID_REQUEST (a text without tokens, a vocabulary-only model),
- * CANCELLED, TIMEOUT (deadline_ns, monotonic, 0 = none), OUT_OF_MEMORY, INTERNAL (llama_decode
- * failed). */
+ * prompt (BOS as the model wants it, special-token text kept as text), run through the model,
+ * pooled as the model's metadata says (llama_pooling_type: mean, CLS or last token, computed by
+ * llama.cpp over the whole text in one batch), or, for a model without pooling (a generative
+ * model), its last hidden states mean-pooled (llama-server's --pooling mean); then L2-normalized.
+ * Uses the generation context: call it on the engine thread only; the slot it borrows loses its
+ * cached prefix. *n_tokens: tokens of all texts. Errors: CONTEXT_LENGTH (a text longer than the
+ * context, or for a pooling model than one batch, naming its index), INVALID_REQUEST (a text
+ * without tokens, a vocabulary-only model, a reranking model), CANCELLED, TIMEOUT (deadline_ns,
+ * monotonic, 0 = none), OUT_OF_MEMORY, INTERNAL (llama_decode failed). */
 llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, const llmux_cancel *cancel,
                             int64_t deadline_ns, float *out, int64_t *n_tokens, llmux_error_info *err);
 

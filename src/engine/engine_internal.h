@@ -116,6 +116,9 @@ void lx_context_free(lx_context *cx);
 bool lx_context_admit(lx_context *cx, lx_seq *s);
 /* Releases s's slot (its KV stays, as a prefix cache for later requests). */
 void lx_context_release(lx_context *cx, lx_seq *s);
+/* Writes what the free slots and the host prompt cache hold to the cache directory, when there
+ * is one (the model is being unloaded; no sequence runs). */
+void lx_context_persist(lx_context *cx);
 
 /* sequence.c */
 bool lx_seq_should_stop(lx_seq *s);

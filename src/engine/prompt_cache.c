@@ -1,6 +1,8 @@
 /* Host-RAM cache of evicted prompt prefixes; see prompt_cache.h. */
 #include "prompt_cache.h"
 
+#include "prompt_disk.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ void lx_pcache_entry_free(lx_pcache_entry *e) {
 }
 
 void lx_pcache_free(lx_pcache *c) {
+    lx_pdisk_close(c->disk);
     for (size_t i = 0; i < c->n; i++) lx_pcache_entry_free(&c->e[i]);
     free(c->e);
     memset(c, 0, sizeof *c);
@@ -36,20 +39,43 @@ static void drop(lx_pcache *c, size_t i) {
     lx_pcache_entry_free(&e);
 }
 
+/* Drops entry i to make room, keeping it in the directory when there is one. */
+static void evict(lx_pcache *c, size_t i) {
+    if (c->disk) lx_pdisk_save(c->disk, c->e[i].tokens, c->e[i].n, c->e[i].state, c->e[i].size);
+    drop(c, i);
+}
+
+void lx_pcache_save_to_disk(lx_pcache *c, struct llama_context *ctx, int32_t seq, const int32_t *tokens, int32_t n) {
+    if (!c->disk || n < LX_PCACHE_MIN_TOKENS || lx_pdisk_holds(c->disk, tokens, n)) return;
+    size_t size = llama_state_seq_get_size(ctx, seq);
+    uint8_t *state = size ? malloc(size) : NULL;
+    if (state && (size = llama_state_seq_get_data(ctx, state, size, seq)) > 0) lx_pdisk_save(c->disk, tokens, n, state, size);
+    free(state);
+}
+
+void lx_pcache_persist(lx_pcache *c) {
+    if (!c->disk) return;
+    for (size_t i = 0; i < c->n; i++) lx_pdisk_save(c->disk, c->e[i].tokens, c->e[i].n, c->e[i].state, c->e[i].size);
+}
+
 /* Whether a[0..na) is a prefix of b[0..nb). */
 static bool is_prefix(const int32_t *a, int32_t na, const int32_t *b, int32_t nb) {
     return na <= nb && memcmp(a, b, sizeof(int32_t) * (size_t)na) == 0;
 }
 
 void lx_pcache_save(lx_pcache *c, struct llama_context *ctx, int32_t seq, const int32_t *tokens, int32_t n) {
-    if (c->budget == 0 || n < LX_PCACHE_MIN_TOKENS) return;
+    if ((c->budget == 0 && !c->disk) || n < LX_PCACHE_MIN_TOKENS) return;
     for (size_t i = 0; i < c->n; i++)
         if (is_prefix(tokens, n, c->e[i].tokens, c->e[i].n)) {
             c->e[i].used = ++c->clock; /* already held, whole */
             return;
         }
     size_t size = llama_state_seq_get_size(ctx, seq);
-    if (size == 0 || size + sizeof(int32_t) * (size_t)n > c->budget) return;
+    if (size == 0) return;
+    if (size + sizeof(int32_t) * (size_t)n > c->budget) {
+        lx_pcache_save_to_disk(c, ctx, seq, tokens, n); /* host RAM cannot hold it */
+        return;
+    }
     lx_pcache_entry e = {0};
     e.tokens = malloc(sizeof(int32_t) * (size_t)n);
     e.state = malloc(size);
@@ -67,7 +93,7 @@ void lx_pcache_save(lx_pcache *c, struct llama_context *ctx, int32_t seq, const 
         size_t lru = 0;
         for (size_t i = 1; i < c->n; i++)
             if (c->e[i].used < c->e[lru].used) lru = i;
-        drop(c, lru);
+        evict(c, lru);
     }
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;

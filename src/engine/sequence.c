@@ -80,6 +80,8 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     lx_error_clear(err);
     *out = NULL;
     if (m->params.vocab_only) return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s was loaded vocabulary-only", m->name);
+    if (lx_model_is_embedding_only(m))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "model %s is an embedding model: it cannot generate text", m->name);
     /* A changed file is reloaded only while nothing runs on the context it would free. */
     if (lx_model_n_active(m) == 0) {
         llmux_status st = lx_model_ensure_current(m, cancel, err);

@@ -62,6 +62,8 @@ struct llmux_runtime {
     int32_t n_ctx;
     int32_t local_slots, local_prompt_cache_mb, local_max_waiting;
     int64_t local_max_wait_ms;
+    char *prompt_cache_dir;  /* NULL = none */
+    int64_t prompt_cache_dir_mb;
     int64_t memory_budget;   /* bytes; 0 = none */
     int64_t idle_unload_ns;  /* 0 = never */
     llmux_log_cb log;
@@ -113,6 +115,7 @@ static void free_config(llmux_runtime *rt) {
     free(rt->model_dirs);
     free(rt->default_model);
     free(rt->ca_bundle);
+    free(rt->prompt_cache_dir);
     lx_catalog_destroy(rt->catalog);
     lx_aliases_destroy(rt->aliases);
     for (size_t i = 0; i < rt->n_cooldowns; i++) free(rt->cooldowns[i].target);
@@ -133,6 +136,25 @@ static void free_config(llmux_runtime *rt) {
     }
     free(rt->providers);
 }
+
+/* local_prompt_cache_dir: an existing directory, or one level created (0700). */
+static llmux_status prompt_cache_dir_init(llmux_runtime *rt, const llmux_runtime_params *params, llmux_error_info *err) {
+    const char *d = params->local_prompt_cache_dir;
+    struct stat sb;
+    if (!*d || params->local_prompt_cache_dir_mb < 0 || params->local_prompt_cache_dir_mb > (INT64_MAX >> 21))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory: empty path or size out of range");
+    if (stat(d, &sb) != 0 && (errno != ENOENT || mkdir(d, 0700) != 0 || stat(d, &sb) != 0))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory %s cannot be created: %s", d,
+                        strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory %s is not a directory", d);
+    if (!(rt->prompt_cache_dir = dup_str(d))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
+    rt->prompt_cache_dir_mb = params->local_prompt_cache_dir_mb;
+    return LLMUX_OK;
+}
+
+/* A local model's prompt cache warnings (engine thread). */
+static void engine_warn(void *ud, const char *msg) { rt_log(ud, LLMUX_LOG_WARN, msg); }
 
 /* The records writer's failures go to the runtime's log (from the writer thread). */
 static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_log(ud, level, msg); }
@@ -174,6 +196,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
                       "local settings out of range (slots 0..%d; sizes, times and max_waiting >= 0)", LX_MAX_SLOTS);
         goto fail;
     }
+    if (params->local_prompt_cache_dir && (st = prompt_cache_dir_init(rt, params, err)) != LLMUX_OK) goto fail;
     rt->memory_budget = params->local_memory_budget_mb * 1024 * 1024;
     rt->idle_unload_ns = params->local_idle_unload_s * 1000000000;
     rt->log = params->log;
@@ -437,6 +460,10 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_
     mp.cancel = cancel;
     mp.n_slots = rt->local_slots;
     mp.prompt_cache_mb = rt->local_prompt_cache_mb;
+    mp.prompt_cache_dir = rt->prompt_cache_dir;
+    mp.prompt_cache_dir_mb = rt->prompt_cache_dir_mb;
+    mp.warn = engine_warn;
+    mp.warn_user_data = rt;
     st = lx_model_load(&mp, &lm->model, err);
     if (st == LLMUX_OK) {
         /* Measured before the engine thread starts: it is the only one touching the model after. */

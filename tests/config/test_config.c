@@ -534,6 +534,39 @@ static void test_local_section(void **state) {
                  "t.yaml:1:26: local.prompt_cache_mb: expected megabytes in [0, 1048576] (0 = off), got \"64\" (quoted, so a string)");
 }
 
+/* local.prompt_cache_dir (relative to the file's directory) and prompt_cache_dir_mb reach the
+ * runtime params and the report; an empty path and a size out of range are refused. */
+static void test_local_prompt_cache_dir(void **state) {
+    (void)state;
+    lx_config *cfg = load_ok("local: {prompt_cache_dir: pcache, prompt_cache_dir_mb: 512}\n");
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    char want[sizeof g_dir + 16];
+    snprintf(want, sizeof want, "%s/pcache", g_dir);
+    assert_string_equal(rp.local_prompt_cache_dir, want);
+    assert_int_equal(rp.local_prompt_cache_dir_mb, 512);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    lx_config_print(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(text, "/pcache, prompt_cache_dir_mb 512\n"));
+    free(text);
+    lx_config_free(cfg);
+
+    cfg = load_ok("local: {threads: 2}\n");
+    rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    assert_null(rp.local_prompt_cache_dir);
+    assert_int_equal(rp.local_prompt_cache_dir_mb, 0);
+    lx_config_free(cfg);
+
+    expect_error("local: {prompt_cache_dir: \"\"}\n",
+                 "t.yaml:1:27: local.prompt_cache_dir: expected a directory, got an empty string");
+    expect_error("local: {prompt_cache_dir_mb: 0}\n",
+                 "t.yaml:1:30: local.prompt_cache_dir_mb: expected megabytes in [1, 1048576], got \"0\"");
+}
+
 /* The report masks passwords in URLs and never shows a key, whatever its source. */
 static void test_report_masks_secrets(void **state) {
     (void)state;
@@ -698,6 +731,7 @@ int main(void) {
         cmocka_unit_test(test_report_masks_secrets),
         cmocka_unit_test(test_discovery),        cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_local_section),
+        cmocka_unit_test(test_local_prompt_cache_dir),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
