@@ -122,20 +122,29 @@ static bool is_terminal(const llmux_event *ev) {
 }
 
 /* Under x->mu: the consumer has something to do. */
-static void wake(lx_exec *x) {
+/* Wakes a blocking consumer; true when the notify callback is due. The caller runs it (notify_out)
+ * after unlocking x->mu: a notify that cannot post drains the execution on the spot (run.c),
+ * which takes x->mu itself. The order stays safe: only the drain a notify posts can see the
+ * stream ended and free it, and that drain starts after this notify. */
+static bool wake(lx_exec *x) {
     pthread_cond_signal(&x->cv);
     if (x->notify && !x->notify_pending) {
         x->notify_pending = true;
-        x->notify(x->notify_arg);
+        return true;
     }
+    return false;
 }
 
-static void push(lx_exec *x, qev *q) {
+static void notify_out(lx_exec *x, bool due) {
+    if (due) x->notify(x->notify_arg);
+}
+
+static bool push(lx_exec *x, qev *q) {
     if (x->tail) x->tail->next = q;
     else x->head = q;
     x->tail = q;
     x->queued_bytes += q->size;
-    wake(x);
+    return wake(x);
 }
 
 void lx_exec_set_notify(lx_exec *x, void (*fn)(void *arg), void *arg) {
@@ -146,7 +155,7 @@ void lx_exec_set_notify(lx_exec *x, void (*fn)(void *arg), void *arg) {
 }
 
 /* Queues a terminal event built from an outcome, outside the producer's own stream. */
-static void push_terminal(lx_exec *x, llmux_status st, const llmux_error_info *err) {
+static bool push_terminal(lx_exec *x, llmux_status st, const llmux_error_info *err) {
     llmux_event ev;
     memset(&ev, 0, sizeof ev);
     llmux_error_info e;
@@ -162,9 +171,9 @@ static void push_terminal(lx_exec *x, llmux_status st, const llmux_error_info *e
     qev *q = copy_event(&ev);
     if (!q) {
         /* No memory for the last event: the consumer synthesizes it from `ended` alone. */
-        return;
+        return false;
     }
-    push(x, q);
+    return push(x, q);
 }
 
 static bool sink_emit(void *ud, const llmux_event *ev) {
@@ -181,8 +190,9 @@ static bool sink_emit(void *ud, const llmux_event *ev) {
                  "the response exceeds the %zu MiB cap on undelivered events (the consumer reads too slowly)",
                  LX_EXEC_QUEUE_MAX >> 20);
         x->p_terminal = true;
-        push_terminal(x, e.status, &e);
+        bool due = push_terminal(x, e.status, &e);
         pthread_mutex_unlock(&x->mu);
+        notify_out(x, due);
         return false;
     }
     qev *q = copy_event(ev);
@@ -192,13 +202,14 @@ static bool sink_emit(void *ud, const llmux_event *ev) {
         return false;
     }
     if (is_terminal(ev)) x->p_terminal = true;
-    push(x, q);
+    bool due = push(x, q);
     bool keep = true;
     if (!x->p_terminal && x->queued_bytes > LX_EXEC_QUEUE_MAX) {
         x->overflow = true;
         keep = false;
     }
     pthread_mutex_unlock(&x->mu);
+    notify_out(x, due);
     return keep && !llmux_cancel_is_triggered(x->cancel);
 }
 
@@ -212,18 +223,20 @@ lx_event_sink lx_exec_sink(lx_exec *x) { return (lx_event_sink){sink_emit, x}; }
 
 void lx_exec_end(lx_exec *x, llmux_status st, const llmux_error_info *err, const lx_gen_stats *stats) {
     pthread_mutex_lock(&x->mu);
+    bool due = false;
     if (!x->p_terminal) {
         x->p_terminal = true;
         if (st == LLMUX_OK && !(err && err->status != LLMUX_OK)) st = LLMUX_E_INTERNAL;
-        push_terminal(x, st, err);
+        due = push_terminal(x, st, err);
     }
     if (stats) {
         x->stats = *stats;
         x->has_stats = true;
     }
     x->ended = true;
-    wake(x);
+    due |= wake(x);
     pthread_mutex_unlock(&x->mu);
+    notify_out(x, due); /* the last touch of x: the drain it starts may free it */
 }
 
 /* Ends the consumer's stream early with a terminal event of its own (the producer is cancelled
