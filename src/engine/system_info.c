@@ -5,6 +5,7 @@
 #include "engine/system_info.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,9 +79,14 @@ char *lx_engine_system_info_json(void) {
             backends = NULL;
         }
     }
+    /* llama.cpp ends its line with a separator ("... | REPACK = 1 | "): trimmed. */
     const char *sys = llama_print_system_info();
+    char line[2048];
+    snprintf(line, sizeof line, "%s", sys ? sys : "");
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '|')) line[--len] = '\0';
     json_t *o = backends ? json_pack("{s:s,s:s,s:s,s:I,s:I,s:{s:b,s:b,s:b,s:b},s:o}", "ggml_version", ggml_version(),
-                                     "ggml_commit", ggml_commit(), "llama_system_info", sys ? sys : "", "cpu_cores",
+                                     "ggml_commit", ggml_commit(), "llama_system_info", line, "cpu_cores",
                                      (json_int_t)cores, "default_threads", (json_int_t)cores, "supports", "mmap",
                                      llama_supports_mmap(), "mlock", llama_supports_mlock(), "gpu_offload",
                                      llama_supports_gpu_offload(), "rpc", llama_supports_rpc(), "backends", backends)
