@@ -3,6 +3,7 @@
  * body yields a NUL-terminated local model name of 1..LX_MODELS_ADMIN_MAX_MODEL bytes without a
  * NUL inside, that is not a remote "provider/model", from a body within the size cap; and a
  * model buffer too small for the name is refused, never overrun. */
+#define _XOPEN_SOURCE 700 /* strnlen */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

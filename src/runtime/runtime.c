@@ -404,6 +404,7 @@ static void free_victims(llmux_runtime *rt, loaded_model **victims, size_t n) {
             rt->reaping++;
             pthread_mutex_unlock(&rt->lock);
             started = pthread_create(&t, &attr, reap_main, j) == 0;
+            if (started) rt_log(rt, LLMUX_LOG_DEBUG, "freeing a model on a thread of its own: its engine thread let go of it last");
             pthread_attr_destroy(&attr);
             if (!started) {
                 pthread_mutex_lock(&rt->lock);
@@ -675,6 +676,10 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const char *
             /* The loader's own cancel stopped that load: not a failure of this caller's. */
             if (st == LLMUX_E_CANCELLED && !llmux_cancel_is_triggered(cancel)) {
                 st = LLMUX_OK;
+                pthread_mutex_unlock(&rt->lock); /* victims stay bounded however often this repeats */
+                free_victims(rt, victims, n_victims);
+                n_victims = 0;
+                pthread_mutex_lock(&rt->lock);
                 continue;
             }
             goto done;

@@ -67,7 +67,7 @@ static int64_t now_ms(void) {
 
 typedef struct log_state {
     pthread_mutex_t mu;
-    int loaded, retiring, replaced_unloads, repointed_unloads, requested_unloads;
+    int loaded, retiring, replaced_unloads, repointed_unloads, requested_unloads, reaped;
 } log_state;
 
 static void on_log(llmux_log_level level, const char *msg, void *ud) {
@@ -80,6 +80,7 @@ static void on_log(llmux_log_level level, const char *msg, void *ud) {
         ls->replaced_unloads++;
     if (strstr(msg, "unloaded the re-pointed model")) ls->repointed_unloads++;
     if (strstr(msg, "unloaded (on request)")) ls->requested_unloads++;
+    if (strstr(msg, "on a thread of its own")) ls->reaped++;
     pthread_mutex_unlock(&ls->mu);
 }
 
@@ -91,13 +92,13 @@ static int loads(log_state *ls) {
 }
 
 /* progress: NULL = none. */
-static llmux_runtime *make_runtime_with(log_state *ls, llmux_progress_cb progress, int32_t slots) {
+static llmux_runtime *make_runtime_ctx(log_state *ls, llmux_progress_cb progress, int32_t slots, int32_t n_ctx) {
     const char *dirs[] = {g_dir};
     llmux_runtime_params rp = llmux_runtime_default_params();
     rp.model_dirs = dirs;
     rp.n_model_dirs = 1;
     rp.n_threads = 1;
-    rp.n_ctx = 256;
+    rp.n_ctx = n_ctx;
     rp.local_slots = slots;
     rp.log = on_log;
     rp.log_level = LLMUX_LOG_DEBUG;
@@ -109,9 +110,13 @@ static llmux_runtime *make_runtime_with(log_state *ls, llmux_progress_cb progres
     return rt;
 }
 
+static llmux_runtime *make_runtime_with(log_state *ls, llmux_progress_cb progress, int32_t slots) {
+    return make_runtime_ctx(ls, progress, slots, 256);
+}
+
 static llmux_runtime *make_runtime(log_state *ls) { return make_runtime_with(ls, NULL, 4); }
 
-#define LOG_INIT {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0}
+#define LOG_INIT {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0}
 
 static llmux_request greedy_request(const char *spec, llmux_part *part, llmux_message *msg) {
     *part = (llmux_part){.type = LLMUX_PART_TEXT, .text = "Once upon a time"};
@@ -169,6 +174,14 @@ static int setup(void **state) {
     snprintf(g_dir, sizeof g_dir, "%s", tmpl);
     /* a and b: the two versions of a model (b larger: its n_ff differs); good: a model of its own. */
     if (gen("a.gguf", 11, 128) || gen("b.gguf", 29, 192) || gen("good.gguf", 5, 128)) return -1;
+    /* slow: wide enough that 1000 greedy tokens take a while (and, with this seed, no end of
+     * sequence comes before them). */
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd,
+             "'%s/gguf_gen' --arch llama --n-layer 4 --n-embd 256 --n-head 4 --n-ff 512 --ctx 1024 --type f16 "
+             "--seed 7 --out '%s/slow.gguf' >/dev/null",
+             LLMUX_TEST_BIN_DIR, g_dir);
+    if (system(cmd) != 0) return -1;
     char p[PATH_MAX];
     path_of("corrupt.gguf", p, sizeof p);
     FILE *f = fopen(p, "wb");
@@ -436,6 +449,79 @@ static void test_unload_in_use(void **state) {
     json_decref(arr);
     assert_int_equal(ls.replaced_unloads, 1);
     llmux_runtime_destroy(rt);
+}
+
+/* The first entry of the listing's integer field, polled until it equals want (10 s at most). */
+static bool wait_field(llmux_runtime *rt, const char *key, json_int_t want) {
+    for (int i = 0; i < 2000; i++) {
+        json_t *arr = loaded(rt);
+        json_t *v = json_object_get(json_array_get(arr, 0), key);
+        bool ok = json_is_integer(v) && json_integer_value(v) == want;
+        json_decref(arr);
+        if (ok) return true;
+        nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
+    }
+    return false;
+}
+
+static llmux_execution *submit(llmux_runtime *rt, const char *prompt, int32_t max_tokens, llmux_cancel *cancel) {
+    llmux_part part = {.type = LLMUX_PART_TEXT, .text = prompt};
+    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
+    llmux_request req = llmux_request_default();
+    req.model = "local/slow";
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.sampling.temperature = 0;
+    req.sampling.max_tokens = max_tokens;
+    llmux_submit_params sp = llmux_submit_default_params();
+    sp.cancel = cancel;
+    llmux_execution *ex = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_submit(rt, &req, &sp, &ex, &err), LLMUX_OK);
+    return ex;
+}
+
+/* A model unloaded while in use whose last request ends on the model's own engine thread (a
+ * request that fails there gives the model back there): the engine thread cannot free its own
+ * model (it would join itself), so the model is freed on a thread of its own; destroy waits for it. */
+static void test_retired_freed_from_engine_thread(void **state) {
+    (void)state;
+    log_state ls = LOG_INIT;
+    llmux_runtime *rt = make_runtime_ctx(&ls, NULL, 1, 1024);
+    llmux_cancel *c1 = llmux_cancel_create();
+    llmux_execution *r1 = submit(rt, "Once upon a time", 1000, c1); /* holds the only slot a while */
+    assert_true(wait_field(rt, "running", 1));
+    static char too_long[3000];
+    memset(too_long, 'x', sizeof too_long - 1);
+    llmux_execution *r2 = submit(rt, too_long, 4, NULL); /* queued; fails on the engine thread */
+    assert_true(wait_field(rt, "queued", 1));
+    llmux_error_info err;
+    assert_int_equal(llmux_model_unload(rt, "local/slow", &err), LLMUX_OK);
+    json_t *arr = loaded(rt);
+    assert_string_equal(str_of(json_array_get(arr, 0), "state"), "retiring");
+    assert_int_equal(int_of(json_array_get(arr, 0), "in_use"), 2);
+    json_decref(arr);
+    /* Freed while running: cancelled, and released where it ends (its engine thread), after
+     * which r2 starts there and fails, giving back the model's last use on that thread. */
+    llmux_execution_free(r1);
+    llmux_response *resp = NULL;
+    assert_int_equal(llmux_execution_wait(r2, &resp, &err), LLMUX_E_CONTEXT_LENGTH);
+    llmux_response_free(resp);
+    llmux_execution_free(r2);
+    llmux_cancel_destroy(c1);
+    for (int i = 0; i < 2000; i++) { /* unregistered when r2 let go, on the engine thread */
+        arr = loaded(rt);
+        size_t n = json_array_size(arr);
+        json_decref(arr);
+        if (n == 0) break;
+        nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
+    }
+    arr = loaded(rt);
+    assert_int_equal(json_array_size(arr), 0);
+    json_decref(arr);
+    assert_int_equal(ls.replaced_unloads, 1);
+    assert_int_equal(ls.reaped, 1);
+    llmux_runtime_destroy(rt); /* waits for the model's own freeing thread */
 }
 
 /* --------------------------------------------------------------- hot swap */
@@ -756,6 +842,7 @@ int main(void) {
         cmocka_unit_test(test_load_refusals),
         cmocka_unit_test(test_load_cancelled),
         cmocka_unit_test(test_unload_in_use),
+        cmocka_unit_test(test_retired_freed_from_engine_thread),
         cmocka_unit_test(test_hot_swap_under_load),
         cmocka_unit_test(test_repointed_symlink),
         cmocka_unit_test(test_corrupt_model_isolated),
