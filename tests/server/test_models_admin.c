@@ -390,16 +390,29 @@ static void test_keys(void **state) {
 typedef struct client {
     sf *f;
     const char *body;
-    atomic_int *started;  /* clients that received their first bytes */
+    atomic_int *started;  /* clients that received generated text (their request runs) */
+    bool counted;
     sf_reply r;
     CURLcode rc;
 } client;
 
+/* Whether an SSE body holds a non-empty content delta: the request's generation has begun (the
+ * response headers alone come as soon as the server accepted it, possibly still queued). */
+static bool has_text(const char *body) {
+    for (const char *p = body; (p = strstr(p, "\"content\":\"")) != NULL;) {
+        p += 11;
+        if (*p && *p != '"') return true;
+    }
+    return false;
+}
+
 static size_t client_body(char *p, size_t size, size_t n, void *ud) {
     client *c = ud;
-    size_t had = c->r.len;
     size_t k = sf_body_cb(p, size, n, &c->r);
-    if (had == 0 && k > 0) atomic_fetch_add(c->started, 1);
+    if (!c->counted && c->r.body && has_text(c->r.body)) {
+        c->counted = true;
+        atomic_fetch_add(c->started, 1);
+    }
     return k;
 }
 
@@ -423,9 +436,10 @@ static void *client_main(void *arg) {
     return NULL;
 }
 
-/* Four streams of 160 tokens on swap.gguf (version a); once each has its first bytes, b is renamed
- * over the file. Every stream ends 200 with [DONE] and no error chunk, with a's text; requests
- * after the swap (past the registry's once-a-second look at the file) answer with b's. */
+/* Four streams of 160 tokens on swap.gguf (version a); once each has received text (so it runs,
+ * rather than waits in the model's queue), b is renamed over the file. Every stream ends 200 with
+ * [DONE] and no error chunk, with a's text; requests after the swap (past the registry's
+ * once-a-second look at the file) answer with b's. */
 static void test_hot_swap_streams(void **state) {
     (void)state;
     assert_int_equal(copy_file("a.gguf", "swap.gguf"), 0);
