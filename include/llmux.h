@@ -822,6 +822,69 @@ LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request 
 LLMUX_API llmux_status llmux_count_tokens(llmux_runtime *rt, const llmux_request *req, const llmux_call_params *params,
                                           int64_t *n_tokens, llmux_error_info *err);
 
+/* ----------------------------------------------------- local model registry */
+
+/* A runtime keeps the local models it loaded (at most 16, within local_memory_budget_mb), each
+ * with its own engine thread; requests load a model on first use, and idle models are unloaded
+ * by the budget (least recently used first) and by local_idle_unload_s. These calls do the same
+ * on demand, for operators and servers (llmux serve's POST /models/load and /models/unload, GET
+ * /api/ps; docs/server.md).
+ *
+ * Hot swap, with or without them: a model file replaced on disk (renamed over, same path; its
+ * device, inode, size or times change), or a name whose symlink in a model directory is pointed
+ * at another file, is noticed by the next request for it (the file is compared at most once a
+ * second per model): that request loads the new file, requests already running finish on the
+ * old one, which is freed when the last of them ends. No request fails because of a swap; a new
+ * file that does not load fails the requests for it with LLMUX_E_CONFIGURATION, like any bad
+ * file. Loads never hold up other models: a model loading, or failing to, delays only the
+ * requests for that model. */
+
+/* Loads a local model now ("local/NAME", a bare NAME, or a .gguf path inside the model
+ * directories), or finds it loaded; its file is compared with the one on disk at once, so a file
+ * replaced just before is the one loaded. Returns when the model is ready to serve. params:
+ * cancel aborts the load (LLMUX_E_CANCELLED), deadline_ms bounds it (LLMUX_E_TIMEOUT; 0 = the
+ * runtime's total_timeout_ms); NULL = the defaults. Errors: LLMUX_E_INVALID_REQUEST (NULL or
+ * empty model, over 1024 bytes, a remote "provider/model", an alias, or called on the runtime's
+ * loop thread), LLMUX_E_MODEL_NOT_FOUND / LLMUX_E_PERMISSION / LLMUX_E_CONFIGURATION as llmux_run
+ * for a model that cannot be found or does not load (a corrupt file: CONFIGURATION naming it and
+ * llama.cpp's reason), LLMUX_E_OVERLOADED (retry_after_ms set) when the memory budget or the 16
+ * model slots are held by models in use, LLMUX_E_OUT_OF_MEMORY. Blocking (not on the loop
+ * thread); thread-safe: concurrent loads of one model load it once. Added in 0.1
+ * (docs/api-changes.md). */
+LLMUX_API llmux_status llmux_model_load(llmux_runtime *rt, const char *model, const llmux_call_params *params,
+                                        llmux_error_info *err);
+
+/* Unloads a local model (named as for llmux_model_load; also by its name once its file is gone).
+ * Requests running or queued on it finish normally first; the model's memory is released when
+ * the last of them ended (at once when none), and later requests load it again. Errors:
+ * LLMUX_E_INVALID_REQUEST (model not loaded, NULL, empty, over 1024 bytes, remote, or called on
+ * the loop thread), LLMUX_E_OVERLOADED (retry_after_ms set) while the model is still loading,
+ * LLMUX_E_OUT_OF_MEMORY. Blocking only while an idle model's engine thread stops; thread-safe.
+ * Added in 0.1 (docs/api-changes.md). */
+LLMUX_API llmux_status llmux_model_unload(llmux_runtime *rt, const char *model, llmux_error_info *err);
+
+/* The local models this runtime holds, most recently used first, as a JSON array; each object:
+ * "model" ("local/NAME" as first asked for, or the path), "name" (file name without .gguf; ""
+ * while loading), "path" (canonical), "state" ("loading", "loaded", or "retiring": replaced or
+ * unloaded while requests finish on it), "memory_bytes" (the budget's estimate: file + KV cache),
+ * "file_bytes", "kv_bytes", "context_length", "slots", "running", "queued" (requests on its
+ * engine thread), "in_use" (requests holding it), "loaded_at_ms" (unix ms, null while loading),
+ * "idle_ms" (since the last request left; 0 in use) and "unload_in_ms" (when local_idle_unload_s
+ * will unload it; null when never or in use). Models idle past local_idle_unload_s are unloaded
+ * first. *json is owned by the caller (llmux_free). Errors: LLMUX_E_INVALID_REQUEST (NULL
+ * arguments), LLMUX_E_OUT_OF_MEMORY. Thread-safe, never blocks on a load. Added in 0.1. */
+LLMUX_API llmux_status llmux_models_loaded(llmux_runtime *rt, char **json, llmux_error_info *err);
+
+/* What this build can run local models on, as a JSON object: "version" (llmux_version()),
+ * "ggml_version", "ggml_commit", "llama_system_info" (llama.cpp's one-line summary of the CPU
+ * features in use), "cpu_cores", "default_threads" (what n_threads 0 means), "supports" {"mmap",
+ * "mlock", "gpu_offload", "rpc"} and "backends": [{"name", "features" {NAME: VALUE}, "devices":
+ * [{"name", "description", "type" ("cpu", "gpu", "igpu", "accel", ...), "memory_total_bytes",
+ * "memory_free_bytes"}]}]. *json is owned by the caller (llmux_free). Errors:
+ * LLMUX_E_INVALID_REQUEST (json NULL), LLMUX_E_OUT_OF_MEMORY. Needs no runtime; any thread.
+ * Added in 0.1. */
+LLMUX_API llmux_status llmux_system_info(char **json, llmux_error_info *err);
+
 /* ------------------------------------------------------------ model lists */
 
 typedef struct llmux_model_info {

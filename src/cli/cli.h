@@ -125,6 +125,10 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_config(int argc, char **argv);
 int cli_cmd_models(int argc, char **argv);
+/* `llmux models load|unload|ps` against a running server (cmd_models_admin.c); argv[0] is the verb. */
+int cli_cmd_models_admin(int argc, char **argv);
+/* `llmux info` (cmd_info.c). */
+int cli_cmd_info(int argc, char **argv);
 /* `llmux models --catalog [--json]` (cmd_models_catalog.c); returns the exit code. */
 int cli_models_catalog(const lx_config *cfg, int json);
 int cli_cmd_embed(int argc, char **argv);

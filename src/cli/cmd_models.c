@@ -12,6 +12,8 @@
 static void models_usage(FILE *f) {
     fputs("usage: llmux models [options] PROVIDER\n"
           "       llmux models --catalog [--json]\n"
+          "       llmux models load|unload NAME [--server URL]   (see `llmux models load --help`)\n"
+          "       llmux models ps [--server URL]                  the models a server has loaded\n"
           "\n"
           "Lists the models of a remote provider (openai, anthropic, gemini, openrouter, ollama, or any\n"
           "OpenAI-compatible server given with --base-url), one per line: the id to pass as -m, then\n"
@@ -102,6 +104,9 @@ int cli_cmd_models(int argc, char **argv) {
                                          {"config", required_argument, NULL, OPT_CONFIG},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
+    /* The registry of a running server: its own verbs (cmd_models_admin.c). */
+    if (argc >= 2 && (strcmp(argv[1], "load") == 0 || strcmp(argv[1], "unload") == 0 || strcmp(argv[1], "ps") == 0))
+        return cli_cmd_models_admin(argc - 1, argv + 1);
     const char *base_url = NULL, *api_key = NULL;
     int json = 0, catalog = 0;
     int64_t timeout_ms = -1; /* not given: timeouts.total_ms of llmux.yaml, else the default */

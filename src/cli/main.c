@@ -15,6 +15,7 @@ static void usage(FILE *f) {
           "  run [options] [PROMPT]   run one request and stream the answer (see `llmux run --help`)\n"
           "  models PROVIDER          list a remote provider's models, context lengths and prices\n"
           "  models --catalog         the model catalog: shipped prices (with dates) and configured ones\n"
+          "  models load|unload NAME  load or unload a local model of a running server (also: models ps)\n"
           "  embed -m MODEL [TEXT...] embedding vectors of the texts, as JSON\n"
           "  chat [options]           a conversation with a model (see `llmux chat --help`)\n"
           "  records list|show|export execution records: attempts, usage, cost (see `llmux records --help`)\n"
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
           "  serve                    OpenAI- and Anthropic-compatible HTTP server (see `llmux serve --help`)\n"
           "  ipc --socket PATH PROMPT one request through `llmux serve --unix PATH` (see `llmux ipc --help`)\n"
           "  engine --socket PATH     the sandboxed engine process, local models over IPC (see `llmux engine --help`)\n"
+          "  info [--server URL]      backends, CPU features, threads and loaded models (see `llmux info --help`)\n"
           "  help [COMMAND]           show help\n"
           "\n"
           "options:\n"
@@ -99,6 +101,10 @@ static int dispatch(int argc, char **argv) {
                 char *args[] = {"engine", "--help", NULL};
                 return cli_cmd_engine(2, args);
             }
+            if (strcmp(argv[2], "info") == 0) {
+                char *args[] = {"info", "--help", NULL};
+                return cli_cmd_info(2, args);
+            }
             if (strcmp(argv[2], "config") == 0) {
                 char *args[] = {"config", "--help", NULL};
                 return cli_cmd_config(2, args);
@@ -118,6 +124,7 @@ static int dispatch(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cli_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "ipc") == 0) return cli_cmd_ipc(argc - 1, argv + 1);
     if (strcmp(cmd, "engine") == 0) return cli_cmd_engine(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) return cli_cmd_info(argc - 1, argv + 1);
     return cli_usage_error("unknown command \"%s\" (try `llmux help`)", cmd);
 }
 

@@ -296,3 +296,5 @@ size_t lx_worker_queued(lx_worker *w) {
     pthread_mutex_unlock(&w->mu);
     return n;
 }
+
+bool lx_worker_on_thread(const lx_worker *w) { return pthread_equal(pthread_self(), w->thread) != 0; }

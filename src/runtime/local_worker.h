@@ -9,6 +9,7 @@
 #ifndef LX_LOCAL_WORKER_H
 #define LX_LOCAL_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,5 +93,9 @@ lx_worker_cache_stats lx_worker_cache(lx_worker *w);
 size_t lx_worker_load(lx_worker *w);
 /* Requests queued and not yet running (the queue-depth metric). */
 size_t lx_worker_queued(lx_worker *w);
+
+/* Whether the calling thread is w's engine thread (which must never destroy w: it cannot join
+ * itself). */
+bool lx_worker_on_thread(const lx_worker *w);
 
 #endif

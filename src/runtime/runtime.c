@@ -33,14 +33,46 @@
 /* Bounded registry: a runtime never holds more than this many loaded local models. */
 #define LX_MAX_MODELS 16
 
+/* How often the registry compares a loaded model's file with the one on disk (hot swap): a stat
+ * per model per second at most, on the request path (no watcher thread). */
+#define LX_SWAP_CHECK_NS ((int64_t)1000000000)
+
+/* A file's identity, compared to notice a model file replaced on disk (a rename over it, a
+ * rewrite, a copy): any field changing means another file. */
+typedef struct file_stamp {
+    uint64_t dev, ino;
+    int64_t size, mtime_ns, ctime_ns;
+} file_stamp;
+
+typedef enum lm_state {
+    LM_LOADING, /* one caller loads it outside rt->lock; others asking for it wait (rt->loaded) */
+    LM_READY,
+    LM_FAILED   /* its load failed: out of models[], kept until the callers that waited read why */
+} lm_state;
+
 typedef struct loaded_model {
     char *path;              /* canonical */
-    lx_model *model;
+    char *via;               /* the spec it was first asked for by ("local/NAME", NAME or a path):
+                                when that name later resolves to another file (a symlink
+                                re-pointed), this entry is retired */
+    lx_model *model;         /* NULL until loaded */
     lx_worker *worker;       /* the model's engine thread: all its decoding happens there */
-    int users;               /* attempts holding it (get_model .. put_model); guarded by rt->lock */
+    int users;               /* attempts holding it (get_model .. put_model), and callers waiting
+                                for its load; guarded by rt->lock */
     uint64_t last_used;      /* rt->use_clock at the last get_model; guarded by rt->lock */
     int64_t idle_since_ns;   /* when users last dropped to 0 (idle_unload_s); guarded by rt->lock */
-    int64_t mem_bytes;       /* estimate for the memory budget: file size + KV cache */
+    int64_t mem_bytes;       /* estimate for the memory budget: file size (while loading), then
+                                file size + KV cache */
+    int64_t file_bytes, kv_bytes;
+    int32_t n_ctx, n_slots;  /* measured after the load, before the engine thread starts */
+    int64_t loaded_at_ms;    /* wall clock, when it became ready */
+    file_stamp stamp;        /* the file as it was just before the load */
+    int64_t checked_ns;      /* when stamp was last compared with the file on disk */
+    lm_state state;          /* guarded by rt->lock */
+    bool retired;            /* replaced (file changed, name re-pointed) or unloaded while in use:
+                                no new request gets it, its own requests finish on it, and it is
+                                freed when the last one leaves; guarded by rt->lock */
+    llmux_error_info load_err; /* LM_FAILED: why, for the callers that waited */
 } loaded_model;
 
 static void free_loaded(loaded_model *lm);
@@ -91,11 +123,13 @@ struct llmux_runtime {
     uint64_t seed;
     /* state */
     pthread_mutex_t lock;    /* guards models[] */
+    pthread_cond_t loaded;   /* broadcast when a model's load ends (LM_LOADING left) */
     pthread_mutex_t catalog_lock; /* guards catalog */
     lx_catalog *catalog;
     loaded_model *models[LX_MAX_MODELS];
     size_t n_models;
     uint64_t use_clock;      /* ticks once per get_model: orders models by last use */
+    int reaping;             /* models being freed on a thread of their own (free_victims) */
 };
 
 static void rt_log(const llmux_runtime *rt, llmux_log_level lvl, const char *msg) {
@@ -262,6 +296,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
                               .otlp_endpoint = params->otlp_endpoint, .client = rt->http, .ca_bundle = rt->ca_bundle};
     if ((st = lx_telemetry_create(&tp, &rt->telemetry, err)) != LLMUX_OK) goto fail;
     pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->loaded, NULL);
     pthread_mutex_init(&rt->catalog_lock, NULL);
     *out = rt;
     return LLMUX_OK;
@@ -287,6 +322,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     lx_http_client_destroy(rt->http);
     /* Then the local models: their engine threads end what they still run (each ends with a
      * record, so this comes before the writer stops). */
+    pthread_mutex_lock(&rt->lock);
+    while (rt->reaping > 0) pthread_cond_wait(&rt->loaded, &rt->lock);
+    pthread_mutex_unlock(&rt->lock);
     for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
     /* Then the records: everything queued is written before the writer stops. */
     lx_record_writer_stop(rt->records);
@@ -294,6 +332,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     lx_telemetry_destroy(rt->telemetry);
     free_config(rt);
     pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->loaded);
     pthread_mutex_destroy(&rt->catalog_lock);
     pthread_mutex_destroy(&rt->cooldown_lock);
     free(rt);
@@ -344,8 +383,70 @@ static void free_loaded(loaded_model *lm) {
     if (!lm) return;
     lx_worker_destroy(lm->worker); /* joins the engine thread: never under rt->lock (it may want it) */
     lx_model_free(lm->model);
+    free(lm->via);
     free(lm->path);
     free(lm);
+}
+
+/* Frees a victim on its own detached thread: the caller is the victim's engine thread (an
+ * attempt that failed there gave back the last use of a retired model), which cannot join
+ * itself. llmux_runtime_destroy waits for these (rt->reaping). */
+typedef struct reap_job {
+    llmux_runtime *rt;
+    loaded_model *lm;
+} reap_job;
+
+static void *reap_main(void *arg) {
+    reap_job *j = arg;
+    llmux_runtime *rt = j->rt;
+    free_loaded(j->lm);
+    free(j);
+    pthread_mutex_lock(&rt->lock);
+    rt->reaping--;
+    pthread_cond_broadcast(&rt->loaded);
+    pthread_mutex_unlock(&rt->lock);
+    return NULL;
+}
+
+/* Frees what a registry change took out of service, after rt->lock was released. */
+static void free_victims(llmux_runtime *rt, loaded_model **victims, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        loaded_model *lm = victims[i];
+        if (!lm->worker || !lx_worker_on_thread(lm->worker)) {
+            free_loaded(lm);
+            continue;
+        }
+        reap_job *j = malloc(sizeof *j);
+        pthread_attr_t attr;
+        pthread_t t;
+        bool started = false;
+        if (j && pthread_attr_init(&attr) == 0) {
+            *j = (reap_job){rt, lm};
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            pthread_mutex_lock(&rt->lock);
+            rt->reaping++;
+            pthread_mutex_unlock(&rt->lock);
+            started = pthread_create(&t, &attr, reap_main, j) == 0;
+            if (started) rt_log(rt, LLMUX_LOG_DEBUG, "freeing a model on a thread of its own: its engine thread let go of it last");
+            pthread_attr_destroy(&attr);
+            if (!started) {
+                pthread_mutex_lock(&rt->lock);
+                rt->reaping--;
+                pthread_mutex_unlock(&rt->lock);
+            }
+        }
+        if (!started) {
+            /* No thread to free it on: keep it (leaked until exit) rather than join oneself. */
+            free(j);
+            rt_log(rt, LLMUX_LOG_ERROR, "could not free an unloaded model: no thread available");
+        }
+    }
+}
+
+static size_t index_of(const llmux_runtime *rt, const loaded_model *lm) {
+    for (size_t i = 0; i < rt->n_models; i++)
+        if (rt->models[i] == lm) return i;
+    return rt->n_models;
 }
 
 /* Under rt->lock: removes models[i] from the registry and adds it to victims (freed by the caller
@@ -366,23 +467,26 @@ static void unload_idle(llmux_runtime *rt, loaded_model **victims, size_t *n_vic
     if (!rt->idle_unload_ns) return;
     int64_t now = lx_now_ns();
     for (size_t i = rt->n_models; i-- > 0;)
-        if (rt->models[i]->users == 0 && now - rt->models[i]->idle_since_ns >= rt->idle_unload_ns)
+        if (rt->models[i]->state == LM_READY && rt->models[i]->users == 0 &&
+            now - rt->models[i]->idle_since_ns >= rt->idle_unload_ns)
             unregister(rt, i, victims, n_victims, "the idle");
 }
 
 /* Under rt->lock: the index of the least recently used model no request holds, other than skip;
- * rt->n_models when every one is in use. */
+ * rt->n_models when every one is in use (or loading). */
 static size_t lru_idle(const llmux_runtime *rt, const loaded_model *skip) {
     size_t victim = rt->n_models;
     for (size_t i = 0; i < rt->n_models; i++)
-        if (rt->models[i] != skip && rt->models[i]->users == 0 &&
+        if (rt->models[i] != skip && rt->models[i]->state == LM_READY && rt->models[i]->users == 0 &&
             (victim == rt->n_models || rt->models[i]->last_used < rt->models[victim]->last_used))
             victim = i;
     return victim;
 }
 
 /* Under rt->lock: unregisters least recently used idle models (never keep) until `need` more bytes
- * fit in the memory budget beside the others. False when the models in use leave too little. */
+ * fit in the memory budget beside the others (models being loaded count with their file size,
+ * retired ones still in use with their whole size). False when the models in use leave too
+ * little. */
 static bool make_room(llmux_runtime *rt, int64_t need, const loaded_model *keep, loaded_model **victims,
                       size_t *n_victims) {
     if (!rt->memory_budget) return true;
@@ -399,6 +503,167 @@ static bool make_room(llmux_runtime *rt, int64_t need, const loaded_model *keep,
 
 #define MIB(b) ((long long)(((b) + (1 << 20) - 1) >> 20))
 
+static bool stamp_of(const char *path, file_stamp *out) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return false;
+    *out = (file_stamp){(uint64_t)sb.st_dev, (uint64_t)sb.st_ino, (int64_t)sb.st_size,
+                        (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec,
+                        (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec};
+    return true;
+}
+
+/* Under rt->lock: whether lm's file was replaced on disk since it was loaded (hot swap), looked at
+ * no more than once per LX_SWAP_CHECK_NS unless force. A file that is gone does not count: the
+ * name no longer resolves, so no request reaches this entry by it. */
+static bool file_replaced(loaded_model *lm, int64_t now, bool force) {
+    if (!force && now - lm->checked_ns < LX_SWAP_CHECK_NS) return false;
+    lm->checked_ns = now;
+    file_stamp on_disk;
+    if (!stamp_of(lm->path, &on_disk)) return false;
+    const file_stamp *a = &lm->stamp;
+    return a->dev != on_disk.dev || a->ino != on_disk.ino || a->size != on_disk.size ||
+           a->mtime_ns != on_disk.mtime_ns || a->ctime_ns != on_disk.ctime_ns;
+}
+
+/* Under rt->lock: takes a ready model out of service. Nobody holds it: unregistered now (into
+ * victims). Otherwise retired: no later request gets it, those holding it finish on it, and the
+ * last one to let go unregisters it (drop_user). */
+static void retire(llmux_runtime *rt, loaded_model *lm, loaded_model **victims, size_t *n_victims, const char *why) {
+    size_t i = index_of(rt, lm);
+    if (i == rt->n_models || lm->retired) return;
+    if (lm->users == 0) {
+        unregister(rt, i, victims, n_victims, why);
+        return;
+    }
+    lm->retired = true;
+    char msg[PATH_MAX + 160];
+    snprintf(msg, sizeof msg, "retiring %s model %s: %d request%s finish on it first", why, lm->path, lm->users,
+             lm->users == 1 ? "" : "s");
+    rt_log(rt, LLMUX_LOG_INFO, msg);
+}
+
+/* Under rt->lock: gives back one use of lm. A retired model nobody holds any more is unregistered
+ * and a failed load nobody waits for any more freed (both into victims). */
+static void drop_user(llmux_runtime *rt, loaded_model *lm, loaded_model **victims, size_t *n_victims) {
+    if (--lm->users > 0) return;
+    lm->idle_since_ns = lx_now_ns();
+    if (lm->state == LM_FAILED) {
+        victims[(*n_victims)++] = lm; /* already out of models[] */
+    } else if (lm->retired) {
+        size_t i = index_of(rt, lm);
+        if (i < rt->n_models) unregister(rt, i, victims, n_victims, "the retired");
+    }
+}
+
+/* Under rt->lock: the serving entry (ready or loading, not retired) of a canonical path. */
+static loaded_model *find_serving(const llmux_runtime *rt, const char *canon) {
+    for (size_t i = 0; i < rt->n_models; i++)
+        if (!rt->models[i]->retired && strcmp(rt->models[i]->path, canon) == 0) return rt->models[i];
+    return NULL;
+}
+
+/* Under rt->lock: a name (not a path) that now resolves to canon retires the entries it loaded
+ * from another file before: a symlink in a model directory re-pointed at a new file swaps the
+ * model like a file replaced in place. */
+static void retire_repointed(llmux_runtime *rt, const char *via, const char *canon, loaded_model **victims,
+                             size_t *n_victims) {
+    if (!via || llmux_model_kind_of(via) == LLMUX_MODEL_LOCAL_PATH) return;
+    for (size_t i = rt->n_models; i-- > 0;) {
+        loaded_model *lm = rt->models[i];
+        if (lm->state == LM_READY && !lm->retired && lm->via && strcmp(lm->via, via) == 0 &&
+            strcmp(lm->path, canon) != 0)
+            retire(rt, lm, victims, n_victims, "the re-pointed");
+    }
+}
+
+/* Under rt->lock, which it releases while waiting: waits for lm (held by the caller as a user)
+ * to leave LM_LOADING. cancel (may be NULL) is looked at every 20 ms. */
+static llmux_status wait_loaded(llmux_runtime *rt, loaded_model *lm, const llmux_cancel *cancel, llmux_error_info *err) {
+    while (lm->state == LM_LOADING) {
+        if (llmux_cancel_is_triggered(cancel))
+            return lx_error(err, LLMUX_E_CANCELLED, "cancelled while waiting for %s to load", lm->path);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 20 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&rt->loaded, &rt->lock, &until);
+    }
+    if (lm->state == LM_FAILED) {
+        if (err) *err = lm->load_err;
+        return lm->load_err.status;
+    }
+    return LLMUX_OK;
+}
+
+/* Loads lm->path into lm (LM_LOADING, held by the caller) outside rt->lock: another model's
+ * requests never wait for this load, nor for its failure. Sets model, kv_bytes, n_ctx and
+ * n_slots; on failure lm->model stays NULL. */
+static llmux_status load_entry(llmux_runtime *rt, loaded_model *lm, const llmux_cancel *cancel, llmux_error_info *err) {
+    lx_model_params mp = lx_model_default_params();
+    mp.path = lm->path;
+    mp.n_threads = rt->n_threads;
+    mp.n_ctx = rt->n_ctx;
+    mp.progress = rt->progress;
+    mp.progress_user_data = rt->progress_user_data;
+    mp.cancel = cancel;
+    mp.n_slots = rt->local_slots;
+    mp.prompt_cache_mb = rt->local_prompt_cache_mb;
+    mp.prompt_cache_dir = rt->prompt_cache_dir;
+    mp.prompt_cache_dir_mb = rt->prompt_cache_dir_mb;
+    mp.warn = engine_warn;
+    mp.warn_user_data = rt;
+    llmux_status st = lx_model_load(&mp, &lm->model, err);
+    if (st != LLMUX_OK) return st;
+    /* Measured before the engine thread starts: it is the only one touching the model after. */
+    lm->kv_bytes = lx_model_kv_bytes(lm->model);
+    lm->n_ctx = lx_model_n_ctx(lm->model);
+    lm->n_slots = lx_model_n_slots(lm->model);
+    return LLMUX_OK;
+}
+
+/* Under rt->lock, after load_entry succeeded: checks the loaded size against the budget (making
+ * room), starts the engine thread and makes lm ready. On failure lm keeps its model (the caller
+ * frees it outside the lock). */
+static llmux_status publish_entry(llmux_runtime *rt, loaded_model *lm, loaded_model **victims, size_t *n_victims,
+                                  llmux_error_info *err) {
+    lm->mem_bytes = lm->file_bytes + lm->kv_bytes;
+    if (rt->memory_budget && lm->mem_bytes > rt->memory_budget)
+        return lx_error(err, LLMUX_E_CONFIGURATION,
+                        "local model %s needs about %lld MiB (file %lld MiB + KV cache), more than "
+                        "local.memory_budget_mb (%lld MiB); lower local.ctx or raise the budget",
+                        lm->path, MIB(lm->mem_bytes), MIB(lm->file_bytes), MIB(rt->memory_budget));
+    if (!make_room(rt, lm->mem_bytes, lm, victims, n_victims))
+        return lx_error(err, LLMUX_E_OVERLOADED,
+                        "local.memory_budget_mb (%lld MiB) is taken by models in use; %s (about %lld MiB) can be "
+                        "loaded when one of them finishes",
+                        MIB(rt->memory_budget), lm->path, MIB(lm->mem_bytes));
+    char label[300];
+    snprintf(label, sizeof label, "local/%.250s", lx_model_name(lm->model));
+    lx_worker_params wp = {.model = lm->model, .max_waiting = rt->local_max_waiting,
+                           .max_wait_ms = rt->local_max_wait_ms, .telemetry = rt->telemetry, .label = label};
+    if (!(lm->worker = lx_worker_create(&wp)))
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the engine thread for %s", lm->path);
+    lm->state = LM_READY;
+    lm->loaded_at_ms = lx_wall_ms();
+    return LLMUX_OK;
+}
+
+/* "local/NAME" for a name (bare or prefixed), the spec itself for a path: what an entry was
+ * asked for by (loaded_model.via). NULL when out of memory. */
+static char *via_of(const char *spec) {
+    if (llmux_model_kind_of(spec) == LLMUX_MODEL_LOCAL_PATH || strncmp(spec, "local/", 6) == 0) return dup_str(spec);
+    size_t n = strlen(spec);
+    char *s = malloc(n + 7);
+    if (s) {
+        memcpy(s, "local/", 6);
+        memcpy(s + 6, spec, n + 1);
+    }
+    return s;
+}
+
 /* Finds or loads a model by canonical path and takes a use of it: the caller gives it back with
  * put_model once its generation is over, and until then the model is never unloaded. Loading
  * makes room first: with all LX_MAX_MODELS slots taken the least recently used model no request
@@ -406,24 +671,54 @@ static bool make_room(llmux_runtime *rt, int64_t need, const loaded_model *keep,
  * used idle models as the new one needs (its file size before the load, file + KV cache after).
  * When the models in use leave no room the answer is OVERLOADED (retrying after one finishes
  * can succeed); a model bigger than the whole budget is CONFIGURATION. Models idle for
- * local.idle_unload_s are unloaded here too. cancel (may be NULL) aborts the load with CANCELLED;
- * a model whose load failed or was cancelled is never registered. Loads run under rt->lock, one
- * at a time. */
-static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_cancel *cancel, loaded_model **out,
-                              llmux_error_info *err) {
+ * local.idle_unload_s are unloaded here too. cancel (may be NULL) aborts the load (or the wait
+ * for another caller's load of the same model) with CANCELLED; a model whose load failed or was
+ * cancelled is never registered.
+ *
+ * Loads run outside rt->lock: requests for other models go on meanwhile, and callers asking for
+ * the model being loaded wait for that one load and share its outcome (a failure included, so a
+ * corrupt file fails its requests at once and never holds up another model).
+ *
+ * Hot swap: a loaded model whose file changed on disk (compared at most once a second, or now
+ * when check_now) is retired and the file loaded anew, as is one its name (via) no longer
+ * resolves to; requests already holding the old one finish on it. */
+static llmux_status get_model(llmux_runtime *rt, const char *canon, const char *via, const llmux_cancel *cancel,
+                              bool check_now, loaded_model **out, llmux_error_info *err) {
+    llmux_error_info local_err;
+    if (!err) err = &local_err; /* a failed load keeps its reason for the callers that waited */
     *out = NULL;
-    loaded_model *victims[LX_MAX_MODELS + 1]; /* freed after the lock */
+    loaded_model *victims[2 * LX_MAX_MODELS + 2]; /* freed after the lock */
     size_t n_victims = 0;
-    pthread_mutex_lock(&rt->lock);
+    loaded_model *lm = NULL;
     llmux_status st = LLMUX_OK;
+    pthread_mutex_lock(&rt->lock);
     unload_idle(rt, victims, &n_victims);
-    for (size_t i = 0; i < rt->n_models; i++)
-        if (strcmp(rt->models[i]->path, canon) == 0) {
-            *out = rt->models[i];
-            goto take;
+    while ((lm = find_serving(rt, canon)) != NULL) {
+        lm->users++;
+        if (lm->state == LM_LOADING) {
+            st = wait_loaded(rt, lm, cancel, err);
+            if (st == LLMUX_OK) goto take;
+            drop_user(rt, lm, victims, &n_victims);
+            lm = NULL;
+            /* The loader's own cancel stopped that load: not a failure of this caller's. */
+            if (st == LLMUX_E_CANCELLED && !llmux_cancel_is_triggered(cancel)) {
+                st = LLMUX_OK;
+                pthread_mutex_unlock(&rt->lock); /* victims stay bounded however often this repeats */
+                free_victims(rt, victims, n_victims);
+                n_victims = 0;
+                pthread_mutex_lock(&rt->lock);
+                continue;
+            }
+            goto done;
         }
-    struct stat sb;
-    int64_t file_bytes = stat(canon, &sb) == 0 ? (int64_t)sb.st_size : 0;
+        if (!file_replaced(lm, lx_now_ns(), check_now)) goto take;
+        drop_user(rt, lm, victims, &n_victims);
+        retire(rt, lm, victims, &n_victims, "the replaced");
+        lm = NULL;
+    }
+    retire_repointed(rt, via, canon, victims, &n_victims);
+    file_stamp stamp = {0};
+    int64_t file_bytes = stamp_of(canon, &stamp) ? stamp.size : 0;
     if (rt->memory_budget && file_bytes > rt->memory_budget) {
         st = lx_error(err, LLMUX_E_CONFIGURATION, "local model %s (%lld MiB) does not fit in local.memory_budget_mb (%lld MiB)",
                       canon, MIB(file_bytes), MIB(rt->memory_budget));
@@ -445,72 +740,70 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const llmux_
                       MIB(rt->memory_budget), canon);
         goto done;
     }
-    loaded_model *lm = calloc(1, sizeof *lm);
-    if (!lm || !(lm->path = dup_str(canon))) {
+    lm = calloc(1, sizeof *lm);
+    if (!lm || !(lm->path = dup_str(canon)) || (via && !(lm->via = via_of(via)))) {
+        if (lm) free(lm->path);
         free(lm);
+        lm = NULL;
         st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory loading %s", canon);
         goto done;
     }
-    lx_model_params mp = lx_model_default_params();
-    mp.path = canon;
-    mp.n_threads = rt->n_threads;
-    mp.n_ctx = rt->n_ctx;
-    mp.progress = rt->progress;
-    mp.progress_user_data = rt->progress_user_data;
-    mp.cancel = cancel;
-    mp.n_slots = rt->local_slots;
-    mp.prompt_cache_mb = rt->local_prompt_cache_mb;
-    mp.prompt_cache_dir = rt->prompt_cache_dir;
-    mp.prompt_cache_dir_mb = rt->prompt_cache_dir_mb;
-    mp.warn = engine_warn;
-    mp.warn_user_data = rt;
-    st = lx_model_load(&mp, &lm->model, err);
-    if (st == LLMUX_OK) {
-        /* Measured before the engine thread starts: it is the only one touching the model after. */
-        lm->mem_bytes = file_bytes + lx_model_kv_bytes(lm->model);
-        char label[300];
-        snprintf(label, sizeof label, "local/%.250s", lx_model_name(lm->model));
-        lx_worker_params wp = {.model = lm->model, .max_waiting = rt->local_max_waiting,
-                               .max_wait_ms = rt->local_max_wait_ms, .telemetry = rt->telemetry, .label = label};
-        if (rt->memory_budget && lm->mem_bytes > rt->memory_budget)
-            st = lx_error(err, LLMUX_E_CONFIGURATION,
-                          "local model %s needs about %lld MiB (file %lld MiB + KV cache), more than "
-                          "local.memory_budget_mb (%lld MiB); lower local.ctx or raise the budget",
-                          canon, MIB(lm->mem_bytes), MIB(file_bytes), MIB(rt->memory_budget));
-        else if (!make_room(rt, lm->mem_bytes, NULL, victims, &n_victims))
-            st = lx_error(err, LLMUX_E_OVERLOADED,
-                          "local.memory_budget_mb (%lld MiB) is taken by models in use; %s (about %lld MiB) can be "
-                          "loaded when one of them finishes",
-                          MIB(rt->memory_budget), canon, MIB(lm->mem_bytes));
-        else if (!(lm->worker = lx_worker_create(&wp)))
-            st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the engine thread for %s", canon);
-        if (st != LLMUX_OK) {
-            lx_model_free(lm->model);
-            lm->model = NULL;
-        }
-    }
-    if (st != LLMUX_OK) {
-        free(lm->path);
-        free(lm);
-        goto done;
-    }
+    lm->state = LM_LOADING;
+    lm->users = 1;
+    lm->stamp = stamp;
+    lm->checked_ns = lx_now_ns();
+    lm->file_bytes = file_bytes;
+    lm->mem_bytes = file_bytes; /* what it will take at least, while it loads */
     rt->models[rt->n_models++] = lm;
-    *out = lm;
+    pthread_mutex_unlock(&rt->lock);
+    /* Victims (idle models unloaded to make room) are freed before the load: their memory is
+     * what the new model needs. */
+    free_victims(rt, victims, n_victims);
+    n_victims = 0;
+    st = load_entry(rt, lm, cancel, err);
+    pthread_mutex_lock(&rt->lock);
+    if (st == LLMUX_OK) st = publish_entry(rt, lm, victims, &n_victims, err);
+    lx_model *failed_model = NULL;
+    if (st != LLMUX_OK) {
+        /* Out of models[] now, so the next request tries again; callers that waited for this
+         * load read why from load_err until the last of them lets go (drop_user). */
+        size_t i = index_of(rt, lm);
+        if (i < rt->n_models) rt->models[i] = rt->models[--rt->n_models];
+        lm->state = LM_FAILED;
+        lm->load_err = *err;
+        failed_model = lm->model;
+        lm->model = NULL;
+    }
+    pthread_cond_broadcast(&rt->loaded);
+    if (st != LLMUX_OK) {
+        drop_user(rt, lm, victims, &n_victims);
+        lm = NULL;
+        pthread_mutex_unlock(&rt->lock);
+        lx_model_free(failed_model);
+        free_victims(rt, victims, n_victims);
+        return st;
+    }
     rt_log(rt, LLMUX_LOG_INFO, "model loaded");
+    lm->last_used = ++rt->use_clock;
+    *out = lm;
+    goto done;
 take:
-    (*out)->users++;
-    (*out)->last_used = ++rt->use_clock;
+    lm->last_used = ++rt->use_clock;
+    *out = lm;
 done:
     pthread_mutex_unlock(&rt->lock);
-    for (size_t i = 0; i < n_victims; i++) free_loaded(victims[i]);
+    free_victims(rt, victims, n_victims);
     return st;
 }
 
 /* Gives back a use taken by get_model. */
 static void put_model(llmux_runtime *rt, loaded_model *lm) {
+    loaded_model *victims[1];
+    size_t n_victims = 0;
     pthread_mutex_lock(&rt->lock);
-    if (--lm->users == 0) lm->idle_since_ns = lx_now_ns();
+    drop_user(rt, lm, victims, &n_victims);
     pthread_mutex_unlock(&rt->lock);
+    free_victims(rt, victims, n_victims);
 }
 
 /* ---------------------------------------------- accessors (runtime_internal.h) */
@@ -552,13 +845,14 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
     return v;
 }
 
-llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
-                              llmux_error_info *err) {
+/* Resolves a local spec and takes a use of its model (loading it when needed). */
+static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, bool check_now,
+                                  lx_local_use *use, llmux_error_info *err) {
     char canon[PATH_MAX];
     loaded_model *lm;
     memset(use, 0, sizeof *use);
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
-    if (st == LLMUX_OK) st = get_model(rt, canon, cancel, &lm, err);
+    if (st == LLMUX_OK) st = get_model(rt, canon, spec, cancel, check_now, &lm, err);
     if (st != LLMUX_OK) return st;
     use->worker = lm->worker;
     use->name = lx_model_name(lm->model);
@@ -566,9 +860,99 @@ llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_c
     return LLMUX_OK;
 }
 
+llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
+                              llmux_error_info *err) {
+    return local_acquire(rt, spec, cancel, false, use, err);
+}
+
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
     if (use->held) put_model(rt, use->held);
     memset(use, 0, sizeof *use);
+}
+
+/* ------------------------------------------ explicit load and unload (model_registry.c) */
+
+llmux_status lx_runtime_model_load(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel,
+                                   llmux_error_info *err) {
+    lx_local_use use;
+    llmux_status st = local_acquire(rt, spec, cancel, true, &use, err);
+    if (st == LLMUX_OK) lx_runtime_local_release(rt, &use);
+    return st;
+}
+
+/* Under rt->lock: the serving entry a spec names: by the file it resolves to, else (the file is
+ * gone or the name re-pointed) by the name it was loaded through. */
+static loaded_model *find_for_unload(const llmux_runtime *rt, const char *canon, const char *via) {
+    loaded_model *lm = canon ? find_serving(rt, canon) : NULL;
+    for (size_t i = 0; !lm && via && i < rt->n_models; i++)
+        if (!rt->models[i]->retired && rt->models[i]->via && strcmp(rt->models[i]->via, via) == 0) lm = rt->models[i];
+    return lm;
+}
+
+llmux_status lx_runtime_model_unload(llmux_runtime *rt, const char *spec, llmux_error_info *err) {
+    char canon[PATH_MAX];
+    llmux_error_info ignored;
+    bool resolved = resolve_local(rt, spec, canon, sizeof canon, &ignored) == LLMUX_OK;
+    char *via = via_of(spec);
+    if (!via) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory unloading %.200s", spec);
+    loaded_model *victims[LX_MAX_MODELS];
+    size_t n_victims = 0;
+    llmux_status st = LLMUX_OK;
+    pthread_mutex_lock(&rt->lock);
+    loaded_model *lm = find_for_unload(rt, resolved ? canon : NULL, via);
+    if (!lm) {
+        st = lx_error(err, LLMUX_E_INVALID_REQUEST, "%.200s is not loaded", via);
+    } else if (lm->state == LM_LOADING) {
+        st = lx_error(err, LLMUX_E_OVERLOADED, "%.200s is being loaded; unload it once it is", via);
+        if (err) err->retry_after_ms = 1000;
+    } else {
+        retire(rt, lm, victims, &n_victims, "(on request) the");
+    }
+    pthread_mutex_unlock(&rt->lock);
+    free(via);
+    free_victims(rt, victims, n_victims);
+    return st;
+}
+
+llmux_status lx_runtime_models_snapshot(llmux_runtime *rt, lx_loaded_info **out, size_t *n, llmux_error_info *err) {
+    *out = NULL;
+    *n = 0;
+    lx_loaded_info *info = calloc(LX_MAX_MODELS, sizeof *info);
+    if (!info) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory listing the loaded models");
+    loaded_model *victims[LX_MAX_MODELS + 1];
+    size_t n_victims = 0;
+    int64_t now = lx_now_ns();
+    pthread_mutex_lock(&rt->lock);
+    unload_idle(rt, victims, &n_victims); /* a listing, like a scrape, ends idle models' time */
+    size_t k = 0;
+    for (size_t i = 0; i < rt->n_models; i++) {
+        const loaded_model *lm = rt->models[i];
+        lx_loaded_info *o = &info[k++];
+        lx_copy_field(o->path, sizeof o->path, lm->path);
+        lx_copy_field(o->via, sizeof o->via, lm->via ? lm->via : "");
+        lx_copy_field(o->name, sizeof o->name, lm->model ? lx_model_name(lm->model) : "");
+        o->state = lm->state == LM_LOADING ? "loading" : lm->retired ? "retiring" : "loaded";
+        o->users = lm->users;
+        if (lm->worker) {
+            size_t load = lx_worker_load(lm->worker), queued = lx_worker_queued(lm->worker);
+            o->queued = queued;
+            o->running = load > queued ? load - queued : 0;
+        }
+        o->mem_bytes = lm->mem_bytes;
+        o->file_bytes = lm->file_bytes;
+        o->kv_bytes = lm->kv_bytes;
+        o->n_ctx = lm->n_ctx;
+        o->n_slots = lm->n_slots;
+        o->loaded_at_ms = lm->loaded_at_ms;
+        o->idle_ms = lm->users == 0 && lm->state == LM_READY ? (now - lm->idle_since_ns) / 1000000 : 0;
+        o->last_used = lm->last_used;
+        o->idle_unload_ms = rt->idle_unload_ns / 1000000;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    free_victims(rt, victims, n_victims);
+    *out = info;
+    *n = k;
+    return LLMUX_OK;
 }
 
 /* Under cooldown_lock: the entry of target, added when new (NULL when out of memory or full). */
@@ -676,6 +1060,7 @@ llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *le
         unload_idle(rt, victims, &n_victims); /* a scrape also ends idle models' time (idle_unload_s) */
         lx_telemetry_queues_begin(rt->telemetry);
         for (size_t i = 0; i < rt->n_models; i++) {
+            if (rt->models[i]->state != LM_READY) continue; /* no engine thread yet */
             const char *name = lx_model_name(rt->models[i]->model);
             char label[300];
             snprintf(label, sizeof label, "local/%.250s", name ? name : "");
@@ -684,7 +1069,7 @@ llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *le
         }
         pthread_mutex_unlock(&rt->lock);
     }
-    for (size_t i = 0; i < n_victims; i++) free_loaded(victims[i]);
+    free_victims(rt, victims, n_victims);
     *text = lx_telemetry_render(rt->telemetry, len);
     if (!*text) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering the metrics");
     return LLMUX_OK;

@@ -66,6 +66,38 @@ typedef struct lx_local_use {
 llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err);
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
+
+/* ------------------------------- explicit load / unload / listing (model_registry.c) */
+
+/* Loads a local model now (or finds it loaded), comparing its file with the one on disk at once
+ * rather than at most once a second, so a file replaced just before is the one loaded. Blocking;
+ * errors as lx_runtime_local. Holds nothing on return. */
+llmux_status lx_runtime_model_load(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel,
+                                   llmux_error_info *err);
+/* Takes a loaded model out of service: freed now when no request holds it, else once the requests
+ * holding it finished (they finish normally); later requests load it again. Errors:
+ * INVALID_REQUEST (not loaded), OVERLOADED (being loaded; retry_after_ms set), OUT_OF_MEMORY. */
+llmux_status lx_runtime_model_unload(llmux_runtime *rt, const char *spec, llmux_error_info *err);
+
+/* One registry entry, copied out under the registry's lock. */
+typedef struct lx_loaded_info {
+    char path[4096];          /* canonical file */
+    char via[320];            /* "local/NAME" (or the path) it was first asked for by */
+    char name[256];           /* the model's display name (file name without .gguf); "" while loading */
+    const char *state;        /* "loading", "loaded" or "retiring" (static) */
+    int users;                /* requests holding it (and callers waiting for its load) */
+    size_t queued, running;   /* on its engine thread */
+    int64_t mem_bytes, file_bytes, kv_bytes;
+    int32_t n_ctx, n_slots;
+    int64_t loaded_at_ms;     /* unix ms; 0 while loading */
+    int64_t idle_ms;          /* since the last request left it; 0 while in use */
+    int64_t idle_unload_ms;   /* local.idle_unload_s in ms; 0 = never */
+    uint64_t last_used;       /* larger = used more recently */
+} lx_loaded_info;
+
+/* The registry's entries (*n of them, at most 16) in *out (free()); idle models past
+ * local.idle_unload_s are unloaded first. OUT_OF_MEMORY only. */
+llmux_status lx_runtime_models_snapshot(llmux_runtime *rt, lx_loaded_info **out, size_t *n, llmux_error_info *err);
 /* The cooldown of one target (by spec), per runtime (router.h's rules, thread-safe). */
 int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
 void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);

@@ -144,6 +144,7 @@ static void route(struct evhttp_request *req, void *arg) {
         models_route(s, req, &g);
         return;
     }
+    if (lx_models_admin_route(s, req, path, &g)) return; /* /models/load|unload, /models, /api/ps */
     bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
     bool completions = strcmp(path, "/v1/completions") == 0, embeddings = strcmp(path, "/v1/embeddings") == 0;
     bool count_tokens = strcmp(path, "/v1/messages/count_tokens") == 0;
