@@ -5,8 +5,9 @@
  *   context  (lx_context, context.c) the one llama_context with N sequence slots over one unified
  *                                    KV cache, the token record of what each slot's KV holds, and
  *                                    the batch the scheduler fills each step.
- *   sequence (lx_seq, sequence.c)    one request: prompt tokens, seeded sampler chain, stop filter
- *                                    (with its UTF-8 holdback), emitter, cancel token, deadline.
+ *   sequence (lx_seq, sequence.c)    one request: prompt tokens, seeded sampler chain, response
+ *                                    grammar (constrain.c), stop filter (with its UTF-8
+ *                                    holdback), emitter, cancel token, deadline.
  *
  * All of it is used by one thread at a time (the model's engine thread). */
 #ifndef LX_ENGINE_INTERNAL_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "constrain.h"
 #include "core/emitter.h"
 #include "engine.h"
 #include "llama.h"
@@ -90,6 +92,7 @@ struct lx_seq {
     int32_t logits_at;            /* index in this step's batch of the logits to sample, -1 none */
     int32_t max_new;
     struct llama_sampler *smpl;
+    lx_constraint cons;           /* response_format's grammar (constrain.h), none for text */
     lx_stop_filter stop;
     lx_emitter em;
     const llmux_cancel *cancel;

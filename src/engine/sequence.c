@@ -103,11 +103,11 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     if (req->n_tools > 0) {
         s->stats.warning_code = "unsupported_parameter";
         s->stats.warning = "tools are not supported by the local engine yet; they were ignored";
-    } else if (req->response_format != LLMUX_FORMAT_TEXT) {
-        s->stats.warning_code = "unsupported_parameter";
-        s->stats.warning = "response_format is not enforced by the local engine yet; it was ignored";
     }
-    llmux_status st = LLMUX_OK;
+    /* response_format: a grammar the sampling obeys (constrain.h); a schema it cannot express
+     * is refused here, before anything is generated. */
+    llmux_status st = lx_constraint_init(&s->cons, m->vocab, req, err);
+    if (st != LLMUX_OK) goto fail;
     s->prompt = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
     if (!s->prompt) {
         st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory tokenizing the prompt");
@@ -135,6 +135,7 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     return LLMUX_OK;
 
 fail:
+    lx_constraint_free(&s->cons);
     if (s->smpl) llama_sampler_free(s->smpl);
     free(s->prompt);
     free(s);
@@ -155,7 +156,13 @@ void lx_seq_after_logits(lx_context *cx, lx_seq *s) {
         lx_seq_end(cx, s, LLMUX_OK, LLMUX_FINISH_LENGTH);
         return;
     }
-    llama_token tok = llama_sampler_sample(s->smpl, cx->ctx, s->logits_at);
+    llama_token tok = lx_constraint_sample(&s->cons, s->smpl, cx->ctx, s->logits_at);
+    if (tok < 0) {
+        lx_error(&s->err, LLMUX_E_INTERNAL, "the response_format grammar allows no token of %s's vocabulary after %d tokens",
+                 s->m->name, s->stats.n_generated);
+        lx_seq_end(cx, s, LLMUX_E_INTERNAL, LLMUX_FINISH_STOP);
+        return;
+    }
     s->stats.n_generated++;
     if (llama_vocab_is_eog(s->m->vocab, tok)) {
         lx_seq_end(cx, s, LLMUX_OK, LLMUX_FINISH_STOP);
@@ -194,6 +201,7 @@ void lx_seq_end(lx_context *cx, lx_seq *s, llmux_status st, llmux_finish_reason 
     s->long_piece = NULL;
     llama_sampler_free(s->smpl);
     s->smpl = NULL;
+    lx_constraint_free(&s->cons);
     free(s->prompt);
     s->prompt = NULL;
 
