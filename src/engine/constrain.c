@@ -98,14 +98,22 @@ llmux_status lx_constraint_init(lx_constraint *c, const struct llama_vocab *voca
     llmux_status st = lx_response_grammar(req, &gbnf, err);
     if (st != LLMUX_OK || !gbnf) return st;
     char *why = NULL;
-    c->grammar = lx_grammar_sampler_init(vocab, gbnf, &why);
+    struct llama_sampler *g = lx_grammar_sampler_init(vocab, gbnf, &why);
     free(gbnf);
-    if (!c->grammar) {
+    if (!g) {
         st = why ? lx_error(err, LLMUX_E_INVALID_REQUEST, SCHEMA_FIELD ": %s", why)
                  : lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory building the grammar");
         free(why);
         return st;
     }
+    return lx_constraint_init_sampler(c, vocab, g, err);
+}
+
+llmux_status lx_constraint_init_sampler(lx_constraint *c, const struct llama_vocab *vocab, struct llama_sampler *grammar,
+                                        llmux_error_info *err) {
+    memset(c, 0, sizeof *c);
+    if (!grammar) return LLMUX_OK;
+    c->grammar = grammar;
     c->n_vocab = llama_vocab_n_tokens(vocab);
     c->cand = malloc(sizeof *c->cand * (size_t)c->n_vocab);
     if (!c->cand) {

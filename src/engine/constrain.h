@@ -46,6 +46,10 @@ llmux_status lx_response_grammar(const llmux_request *req, char **gbnf, llmux_er
  * failure; lx_constraint_free accepts it either way. */
 llmux_status lx_constraint_init(lx_constraint *c, const struct llama_vocab *vocab, const llmux_request *req,
                                 llmux_error_info *err);
+/* Prepares c around a grammar sampler made elsewhere (the tools' grammar, tools.h); takes it, also
+ * on failure (OUT_OF_MEMORY). NULL: unconstrained. */
+llmux_status lx_constraint_init_sampler(lx_constraint *c, const struct llama_vocab *vocab, struct llama_sampler *grammar,
+                                        llmux_error_info *err);
 void lx_constraint_free(lx_constraint *c);
 
 /* Samples the next token from the logits at idx with chain (which also accepts it, as

@@ -2,7 +2,8 @@
  * as the client: POST /v1/chat/completions with response_format json_schema (non-streaming and
  * streaming) and json_object on local/llmux-fortunes answers JSON that parses and follows the
  * schema, with finish_reason "stop" and no warning; a schema the local engine cannot express is
- * a 400 invalid_request_error naming response_format.schema. */
+ * a 400 invalid_request_error naming response_format.schema; tools on a local model whose chat
+ * template cannot take them (the bundled model has none) are a 400 too, never silently ignored. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +148,26 @@ static void test_unusable_schema_is_400(void **state) {
     sf_stop(&f);
 }
 
+static void test_tools_without_template_is_400(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    const char *body = "{\"model\":\"" SF_LOCAL "\"," USER
+                       ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                       "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]}";
+    sf_reply r;
+    sf_post(&f, CHAT, body, &r);
+    if (r.status != 400) fail_msg("status %ld: %s", r.status, r.body);
+    json_t *j = load(r.body, r.len);
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "type")), "invalid_request_error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (!msg || !strstr(msg, "chat template")) fail_msg("message: %s", msg ? msg : "(none)");
+    json_decref(j);
+    free(r.body);
+    sf_stop(&f);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -154,6 +175,7 @@ int main(void) {
         cmocka_unit_test(test_json_schema_chat_streaming),
         cmocka_unit_test(test_json_object_chat),
         cmocka_unit_test(test_unusable_schema_is_400),
+        cmocka_unit_test(test_tools_without_template_is_400),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
