@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "chat.h"
 #include "common.h"
 #include "llama.h"
+#include "log.h"
 
 struct lx_chat_tools {
     common_chat_templates_ptr tmpls;
@@ -43,6 +45,14 @@ lx_jg_status refuse(char **error, const std::string &what) {
 
 std::string str(const char *s) { return s ? std::string(s) : std::string(); }
 
+// common's parser logs what it could not parse — the model's output, user data — to stderr
+// through its own logger (common/log.h, which also starts a worker thread on first use). Below
+// LOG_LEVEL_OUTPUT nothing is logged; llmux uses no other part of common's logging.
+void quiet_common_log() {
+    static std::once_flag once;
+    std::call_once(once, [] { common_log_set_verbosity_thold(LOG_LEVEL_OUTPUT - 1); });
+}
+
 }  // namespace
 
 extern "C" lx_jg_status lx_chat_tools_init(const struct llama_model *model, const char *template_override,
@@ -52,6 +62,7 @@ extern "C" lx_jg_status lx_chat_tools_init(const struct llama_model *model, cons
     *error = nullptr;
     lx_chat_tools *ct = nullptr;
     try {
+        quiet_common_log();
         if (!template_override && !llama_model_chat_template(model, nullptr))
             return refuse(error, "the model has no chat template (tokenizer.chat_template), so it cannot be given tools");
         ct = new lx_chat_tools();
