@@ -17,6 +17,7 @@
 
 #include "chat.h"
 #include "common.h"
+#include "json.h"
 #include "llama.h"
 #include "log.h"
 
@@ -216,6 +217,14 @@ extern "C" lx_jg_status lx_chat_tools_parse(const lx_chat_tools *ct, const char 
     *error = nullptr;
     try {
         const common_chat_msg msg = common_chat_parse(std::string(text, len), /* is_partial = */ false, ct->parser);
+        // The parser is lenient: a call cut short (by a stop sequence) still comes back, with
+        // arguments that are not JSON. Such a call is not reported (found by fuzz_tool_output).
+        for (const common_chat_tool_call &c : msg.tool_calls) {
+            if (c.arguments.empty()) continue;
+            const common_json args = common_json::parse_no_throw(c.arguments);
+            if (args.is_discarded() || !args.is_object())
+                return refuse(error, "the arguments of a call of " + c.name + " are not a JSON object");
+        }
         out->content = c_copy(msg.content);
         out->reasoning = c_copy(msg.reasoning_content);
         if (!out->content || !out->reasoning) goto oom;

@@ -428,6 +428,17 @@ static void test_output_parsed_into_events(void **state) {
     capture_free(&c);
     lx_tools_free(t);
 
+    /* Cut short by a stop sequence (finish stop): llama.cpp's lenient parser returns the call
+     * with arguments that are not JSON; it is not reported as a call (fuzz_tool_output's find). */
+    assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
+    const char *stopped = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"";
+    assert_int_equal(finish_with(t, stopped, LLMUX_FINISH_STOP, &c, &warning), LLMUX_FINISH_STOP);
+    assert_non_null(warning);
+    assert_string_equal(c.text.data, stopped);
+    assert_int_equal(c.n_calls, 0);
+    capture_free(&c);
+    lx_tools_free(t);
+
     /* Cut short by max_tokens: what was written, as text, finish length. */
     assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
     const char *cut = "<tool_call>\n{\"name\": \"get_weather\", \"argu";
