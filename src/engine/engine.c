@@ -25,9 +25,8 @@
 #include "prompt.h"
 #include "prompt_disk.h"
 #include "stop.h"
+#include "tools.h"
 
-/* Caps: prompts and rendered templates are bounded so a request cannot allocate without limit. */
-#define LX_PROMPT_MAX_BYTES (64u * 1024u * 1024u)
 #define LX_DEFAULT_CTX_CAP 4096
 #define LX_BATCH 512
 /* Reading a file into memory costs about 0.6 ms per MiB (page cache to anonymous memory) over
@@ -500,8 +499,12 @@ static bool raw_prompt(const llmux_request *req) {
     return raw;
 }
 
-static llmux_status build_prompt(const lx_model *m, const llmux_request *req, lx_prompt *p, llmux_error_info *err) {
+/* tools: the request's tools (tools.h) when it asks for them, rendered by the model's Jinja
+ * template; NULL otherwise. */
+static llmux_status build_prompt(const lx_model *m, const llmux_request *req, lx_tools *tools, lx_prompt *p,
+                                 llmux_error_info *err) {
     memset(p, 0, sizeof *p);
+    if (tools) return lx_tools_build_prompt(tools, LX_PROMPT_MAX_BYTES, p, err);
     size_t n = req->n_messages + (req->system ? 1 : 0);
     struct llama_chat_message *chat = calloc(n ? n : 1, sizeof *chat);
     lx_buf *texts = calloc(n ? n : 1, sizeof *texts);
@@ -549,7 +552,11 @@ bool lx_model_render_prompt(const lx_model *m, const llmux_request *req, char **
     *prompt = NULL;
     *used_template = false;
     lx_prompt p;
-    if (build_prompt(m, req, &p, err) != LLMUX_OK) {
+    lx_tools *tools = NULL;
+    if (lx_tools_wanted(req) && lx_tools_new(m, req, &tools, err) != LLMUX_OK) return false;
+    llmux_status st = build_prompt(m, req, tools, &p, err);
+    lx_tools_free(tools);
+    if (st != LLMUX_OK) {
         lx_prompt_free(&p);
         return false;
     }
@@ -560,13 +567,14 @@ bool lx_model_render_prompt(const lx_model *m, const llmux_request *req, char **
     return true;
 }
 
-/* Tokenizes req into tokens[0..cap); n_ctx only words the context-length message. */
-static llmux_status tokenize_request(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
-                                     int32_t n_ctx, int32_t *n_out, llmux_error_info *err) {
+/* Tokenizes req (with its tools, see build_prompt) into tokens[0..cap); n_ctx only words the
+ * context-length message. */
+static llmux_status tokenize_request(const lx_model *m, const llmux_request *req, lx_tools *tools, int32_t *tokens,
+                                     int32_t cap, int32_t n_ctx, int32_t *n_out, llmux_error_info *err) {
     *n_out = 0;
     if (!m->vocab) return lx_error(err, LLMUX_E_INTERNAL, "model %s is not loaded", m->name);
     lx_prompt p;
-    llmux_status st = build_prompt(m, req, &p, err);
+    llmux_status st = build_prompt(m, req, tools, &p, err);
     if (st != LLMUX_OK) goto done;
     /* A prompt too long for the context is refused from its length: tokenizing megabytes only
      * to count them costs seconds and a gigabyte. */
@@ -593,13 +601,22 @@ done:
 
 llmux_status lx_model_tokenize_request(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
                                        int32_t *n_out, llmux_error_info *err) {
-    return tokenize_request(m, req, tokens, cap, cap, n_out, err);
+    *n_out = 0;
+    lx_tools *tools = NULL;
+    if (lx_tools_wanted(req)) {
+        if (!m->model) return lx_error(err, LLMUX_E_INTERNAL, "model %s is not loaded", m->name);
+        llmux_status st = lx_tools_new(m, req, &tools, err);
+        if (st != LLMUX_OK) return st;
+    }
+    llmux_status st = tokenize_request(m, req, tools, tokens, cap, cap, n_out, err);
+    lx_tools_free(tools);
+    return st;
 }
 
 /* The prompt must leave room for at least one generated token: at most n_ctx - 1 tokens. */
-llmux_status lx_model_tokenize_prompt(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
-                                      int32_t *n_out, llmux_error_info *err) {
-    return tokenize_request(m, req, tokens, cap, m->n_ctx, n_out, err);
+llmux_status lx_model_tokenize_prompt(const lx_model *m, const llmux_request *req, lx_tools *tools, int32_t *tokens,
+                                      int32_t cap, int32_t *n_out, llmux_error_info *err) {
+    return tokenize_request(m, req, tools, tokens, cap, m->n_ctx, n_out, err);
 }
 
 bool lx_model_needs_reload(const lx_model *m) {

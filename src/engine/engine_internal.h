@@ -5,8 +5,9 @@
  *   context  (lx_context, context.c) the one llama_context with N sequence slots over one unified
  *                                    KV cache, the token record of what each slot's KV holds, and
  *                                    the batch the scheduler fills each step.
- *   sequence (lx_seq, sequence.c)    one request: prompt tokens, seeded sampler chain, stop filter
- *                                    (with its UTF-8 holdback), emitter, cancel token, deadline.
+ *   sequence (lx_seq, sequence.c)    one request: prompt tokens, seeded sampler chain, response
+ *                                    grammar (constrain.c), stop filter (with its UTF-8
+ *                                    holdback), emitter, cancel token, deadline.
  *
  * All of it is used by one thread at a time (the model's engine thread). */
 #ifndef LX_ENGINE_INTERNAL_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "constrain.h"
 #include "core/emitter.h"
 #include "engine.h"
 #include "llama.h"
@@ -23,6 +25,10 @@
 #include "prompt_cache.h"
 #include "sched.h"
 #include "stop.h"
+#include "tools.h"
+
+/* Caps: prompts and rendered templates are bounded so a request cannot allocate without limit. */
+#define LX_PROMPT_MAX_BYTES (64u * 1024u * 1024u)
 
 /* What identifies the file a model was loaded from: `cp new.gguf m.gguf` truncates and rewrites
  * the same inode, so size and times matter as much as the inode (ctime too: `cp -p` can carry
@@ -90,6 +96,8 @@ struct lx_seq {
     int32_t logits_at;            /* index in this step's batch of the logits to sample, -1 none */
     int32_t max_new;
     struct llama_sampler *smpl;
+    lx_constraint cons;           /* response_format's or the tools' grammar (constrain.h) */
+    lx_tools *tools;              /* the request's tools (tools.h), NULL without */
     lx_stop_filter stop;
     lx_emitter em;
     const llmux_cancel *cancel;
@@ -130,8 +138,9 @@ void lx_seq_after_logits(lx_context *cx, lx_seq *s);
 void lx_seq_end(lx_context *cx, lx_seq *s, llmux_status st, llmux_finish_reason reason);
 
 /* engine.c */
-llmux_status lx_model_tokenize_prompt(const lx_model *m, const llmux_request *req, int32_t *tokens, int32_t cap,
-                                      int32_t *n_out, llmux_error_info *err);
+/* tools: the request's (lx_tools_new), NULL without. */
+llmux_status lx_model_tokenize_prompt(const lx_model *m, const llmux_request *req, lx_tools *tools, int32_t *tokens,
+                                      int32_t cap, int32_t *n_out, llmux_error_info *err);
 llmux_status lx_model_ensure_current(lx_model *m, const llmux_cancel *cancel, llmux_error_info *err);
 
 #endif

@@ -105,22 +105,22 @@ static bool seg_push(lx_prompt *p, size_t *cap, size_t off, size_t len, bool con
     return true;
 }
 
-enum { APPLY_OK, APPLY_UNSUPPORTED, APPLY_TOO_BIG, APPLY_OOM };
-
-/* llama_chat_apply_template into a fresh buffer. */
-static int apply(const char *tmpl, const struct llama_chat_message *chat, size_t n, size_t max_bytes, char **out,
-                 size_t *len) {
+/* llama_chat_apply_template into a fresh buffer (lx_prompt_render; ud: the template). */
+static lx_render_rc apply_llama(void *ud, const struct llama_chat_message *chat, size_t n, size_t max_bytes,
+                                char **out, size_t *len, llmux_error_info *err) {
+    (void)err;
+    const char *tmpl = ud;
     *out = NULL;
     int32_t need = llama_chat_apply_template(tmpl, chat, n, true, NULL, 0);
-    if (need < 0) return APPLY_UNSUPPORTED;
-    if ((size_t)need >= max_bytes) return APPLY_TOO_BIG;
+    if (need < 0) return LX_RENDER_UNSUPPORTED;
+    if ((size_t)need >= max_bytes) return LX_RENDER_TOO_BIG;
     char *buf = malloc((size_t)need + 1);
-    if (!buf) return APPLY_OOM;
+    if (!buf) return LX_RENDER_OOM;
     llama_chat_apply_template(tmpl, chat, n, true, buf, need + 1);
     buf[need] = '\0';
     *out = buf;
     *len = (size_t)need;
-    return APPLY_OK;
+    return LX_RENDER_OK;
 }
 
 /* One piece of the template rendered with placeholders: markup (a range of that rendering) or
@@ -222,7 +222,20 @@ static bool assemble(lx_prompt *p, size_t *seg_cap, const char *ph, const item *
     return true;
 }
 
-static llmux_status build_templated(const char *tmpl, const struct llama_chat_message *chat, size_t n,
+/* Whether a markup item of the placeholder rendering still holds a trace of a placeholder: a
+ * template that escaped the content (tojson gives "\\u001e") moved it out of reach of
+ * parse_items, so the placeholder rendering cannot stand for the real one. */
+static bool placeholder_traces(const char *ph, const item *items, size_t n_items) {
+    for (size_t k = 0; k < n_items; k++) {
+        if (items[k].content) continue;
+        const char *m = ph + items[k].off;
+        size_t len = items[k].len;
+        if (memchr(m, '\x1e', len) || memmem(m, len, "001e", 4) || memmem(m, len, "001E", 4)) return true;
+    }
+    return false;
+}
+
+static llmux_status build_templated(lx_prompt_render render, void *ud, const struct llama_chat_message *chat, size_t n,
                                     size_t max_bytes, const size_t *clen, lx_prompt *out, bool *unsupported,
                                     llmux_error_info *err) {
     llmux_status st = LLMUX_OK;
@@ -235,18 +248,22 @@ static llmux_status build_templated(const char *tmpl, const struct llama_chat_me
     for (size_t i = 0; i < n; i++) {
         snprintf(names[i], sizeof names[i], "\x1e%zu\x1f", i);
         pchat[i].role = chat[i].role;
-        pchat[i].content = names[i];
+        /* An empty content stays empty: a template that writes markup only around a non-empty
+         * content then renders both the same way. */
+        pchat[i].content = clen[i] ? names[i] : "";
     }
-    int rc = apply(tmpl, pchat, n, max_bytes, &ph, &ph_len);
-    if (rc == APPLY_UNSUPPORTED) {
+    lx_render_rc rc = render(ud, pchat, n, max_bytes, &ph, &ph_len, err);
+    if (rc == LX_RENDER_UNSUPPORTED) {
         *unsupported = true;
         goto done;
     }
-    if (rc == APPLY_OOM) goto oom;
-    if (rc == APPLY_TOO_BIG) goto too_big;
-    rc = apply(tmpl, chat, n, max_bytes, &out->text, &out->len);
-    if (rc == APPLY_OOM) goto oom;
-    if (rc != APPLY_OK) goto too_big;
+    if (rc == LX_RENDER_OOM) goto oom;
+    if (rc == LX_RENDER_TOO_BIG) goto too_big;
+    if (rc == LX_RENDER_FAILED) goto failed;
+    rc = render(ud, chat, n, max_bytes, &out->text, &out->len, err);
+    if (rc == LX_RENDER_OOM) goto oom;
+    if (rc == LX_RENDER_FAILED) goto failed;
+    if (rc != LX_RENDER_OK) goto too_big;
     /* At most one markup item around each placeholder. */
     size_t max_items = 1;
     for (size_t i = 0; i < ph_len; i++) max_items += ph[i] == '\x1e' ? 2 : 0;
@@ -256,12 +273,19 @@ static llmux_status build_templated(const char *tmpl, const struct llama_chat_me
     bool oom = false;
     if (!split_rendering(out, &seg_cap, ph, items, n_items, chat, clen, &oom)) {
         if (oom) goto oom;
-        if (!assemble(out, &seg_cap, ph, items, n_items, chat, clen, max_bytes)) {
+        if (placeholder_traces(ph, items, n_items)) {
+            /* Neither rendering can be split: the real one, as markup (llama-server's way). */
+            out->n_segs = 0;
+            if (!seg_push(out, &seg_cap, 0, out->len, false)) goto oom;
+        } else if (!assemble(out, &seg_cap, ph, items, n_items, chat, clen, max_bytes)) {
             if (!out->text) goto oom;
             goto too_big;
         }
     }
     out->templated = true;
+    goto done;
+failed:
+    st = err ? err->status : LLMUX_E_INVALID_REQUEST;
     goto done;
 too_big:
     st = lx_error(err, LLMUX_E_INVALID_REQUEST, "prompt larger than %zu bytes", max_bytes);
@@ -278,6 +302,11 @@ done:
 
 llmux_status lx_prompt_build(const char *tmpl, const struct llama_chat_message *chat, size_t n, size_t max_bytes,
                              lx_prompt *out, llmux_error_info *err) {
+    return lx_prompt_build_with(tmpl ? apply_llama : NULL, (void *)tmpl, chat, n, max_bytes, out, err);
+}
+
+llmux_status lx_prompt_build_with(lx_prompt_render render, void *ud, const struct llama_chat_message *chat, size_t n,
+                                  size_t max_bytes, lx_prompt *out, llmux_error_info *err) {
     memset(out, 0, sizeof *out);
     size_t *clen = calloc(n ? n : 1, sizeof *clen);
     if (!clen) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering the prompt");
@@ -288,9 +317,9 @@ llmux_status lx_prompt_build(const char *tmpl, const struct llama_chat_message *
         st = lx_error(err, LLMUX_E_INVALID_REQUEST, "prompt larger than %zu bytes", max_bytes);
         goto done;
     }
-    bool unsupported = !tmpl;
-    if (tmpl) {
-        st = build_templated(tmpl, chat, n, max_bytes, clen, out, &unsupported, err);
+    bool unsupported = !render;
+    if (render) {
+        st = build_templated(render, ud, chat, n, max_bytes, clen, out, &unsupported, err);
         if (st != LLMUX_OK || !unsupported) goto done;
     }
     /* Plain completion: the texts in order, separated by blank lines; no markup at all. */

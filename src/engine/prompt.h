@@ -65,6 +65,27 @@ llmux_status lx_prompt_build(const char *tmpl, const struct llama_chat_message *
                              lx_prompt *out, llmux_error_info *err);
 void lx_prompt_free(lx_prompt *p);
 
+/* A chat template other than llama_chat_apply_template's (the Jinja templates of llama.cpp's
+ * common library, for tools: chat_tools.h): renders chat (n messages) with the assistant prefix
+ * into *out (malloc'd, NUL-terminated, *len bytes), everything but the message contents the same
+ * from call to call. LX_RENDER_FAILED: err filled by the renderer. */
+typedef enum lx_render_rc {
+    LX_RENDER_OK,
+    LX_RENDER_UNSUPPORTED, /* no such template: plain completion instead */
+    LX_RENDER_TOO_BIG,     /* max_bytes or more */
+    LX_RENDER_OOM,
+    LX_RENDER_FAILED
+} lx_render_rc;
+typedef lx_render_rc (*lx_prompt_render)(void *ud, const struct llama_chat_message *chat, size_t n, size_t max_bytes,
+                                         char **out, size_t *len, llmux_error_info *err);
+
+/* lx_prompt_build with render(ud, ...) in place of llama_chat_apply_template (NULL: plain
+ * completion). Markup and content are told apart the same way: a rendering with placeholders
+ * for the contents against the real one; a template that escapes its contents (so neither can be
+ * split) gives the real rendering as markup. */
+llmux_status lx_prompt_build_with(lx_prompt_render render, void *ud, const struct llama_chat_message *chat, size_t n,
+                                  size_t max_bytes, lx_prompt *out, llmux_error_info *err);
+
 /* A lower bound on the prompt's token count from its length alone (each token stands for at
  * most vi->max_piece bytes), so a prompt far too long for the context is refused without being
  * tokenized. -1 when the vocabulary gives no bound. */

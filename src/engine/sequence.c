@@ -61,6 +61,10 @@ static bool sink_open(lx_seq *s) {
 
 static void on_text(void *ud, const char *text, size_t len) {
     lx_seq *s = ud;
+    if (s->tools) { /* held back, parsed at the end (tools.h) */
+        lx_tools_hold(s->tools, text, len);
+        return;
+    }
     if (!sink_open(s)) return;
     lx_emit_text(&s->em, text, len, NULL); /* one text part: index 0 */
     sink_open(s);
@@ -102,20 +106,24 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     s->deadline_ns = deadline_ns;
     s->st = LLMUX_OK;
     lx_error_clear(&s->err);
-    if (req->n_tools > 0) {
-        s->stats.warning_code = "unsupported_parameter";
-        s->stats.warning = "tools are not supported by the local engine yet; they were ignored";
-    } else if (req->response_format != LLMUX_FORMAT_TEXT) {
-        s->stats.warning_code = "unsupported_parameter";
-        s->stats.warning = "response_format is not enforced by the local engine yet; it was ignored";
-    }
+    /* Tools through the model's chat template (tools.h), response_format as a grammar
+     * (constrain.h): what they cannot express is refused here, before anything is generated. */
     llmux_status st = LLMUX_OK;
+    if (lx_tools_wanted(req)) {
+        struct llama_sampler *g = NULL;
+        st = lx_tools_new(m, req, &s->tools, err);
+        if (st == LLMUX_OK) st = lx_tools_grammar(s->tools, &g, err);
+        if (st == LLMUX_OK) st = lx_constraint_init_sampler(&s->cons, m->vocab, g, err);
+    } else {
+        st = lx_constraint_init(&s->cons, m->vocab, req, err);
+    }
+    if (st != LLMUX_OK) goto fail;
     s->prompt = malloc(sizeof(int32_t) * (size_t)m->n_ctx);
     if (!s->prompt) {
         st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory tokenizing the prompt");
         goto fail;
     }
-    st = lx_model_tokenize_prompt(m, req, s->prompt, m->n_ctx - 1, &s->n_prompt, err);
+    st = lx_model_tokenize_prompt(m, req, s->tools, s->prompt, m->n_ctx - 1, &s->n_prompt, err);
     if (st != LLMUX_OK) goto fail;
     s->stats.n_prompt = s->n_prompt;
     s->smpl = build_sampler(m, &req->sampling);
@@ -126,7 +134,13 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     s->max_new = req->sampling.max_tokens > 0 ? req->sampling.max_tokens : INT32_MAX;
 
     lx_emitter_init(&s->em, sink, "local");
-    lx_stop_init(&s->stop, req->sampling.stop, req->sampling.n_stop, on_text, s);
+    if (s->tools) {
+        size_t n_stops;
+        const char *const *stops = lx_tools_stops(s->tools, &n_stops);
+        lx_stop_init(&s->stop, stops, n_stops, on_text, s);
+    } else {
+        lx_stop_init(&s->stop, req->sampling.stop, req->sampling.n_stop, on_text, s);
+    }
     s->t_admit_ns = lx_now_ns();
     lx_context_admit(cx, s); /* a slot is free: checked above */
     char id[40];
@@ -137,6 +151,8 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     return LLMUX_OK;
 
 fail:
+    lx_constraint_free(&s->cons);
+    lx_tools_free(s->tools);
     if (s->smpl) llama_sampler_free(s->smpl);
     free(s->prompt);
     free(s);
@@ -157,7 +173,13 @@ void lx_seq_after_logits(lx_context *cx, lx_seq *s) {
         lx_seq_end(cx, s, LLMUX_OK, LLMUX_FINISH_LENGTH);
         return;
     }
-    llama_token tok = llama_sampler_sample(s->smpl, cx->ctx, s->logits_at);
+    llama_token tok = lx_constraint_sample(&s->cons, s->smpl, cx->ctx, s->logits_at);
+    if (tok < 0) {
+        lx_error(&s->err, LLMUX_E_INTERNAL, "the response_format grammar allows no token of %s's vocabulary after %d tokens",
+                 s->m->name, s->stats.n_generated);
+        lx_seq_end(cx, s, LLMUX_E_INTERNAL, LLMUX_FINISH_STOP);
+        return;
+    }
     s->stats.n_generated++;
     if (llama_vocab_is_eog(s->m->vocab, tok)) {
         lx_seq_end(cx, s, LLMUX_OK, LLMUX_FINISH_STOP);
@@ -166,7 +188,8 @@ void lx_seq_after_logits(lx_context *cx, lx_seq *s) {
     /* Pieces are short; a longer one (a vocabulary may hold any token) goes to long_piece. */
     char piece[256];
     const char *text = NULL;
-    int32_t k = lx_model_token_piece(s->m, tok, piece, sizeof piece, &s->long_piece, &s->long_cap, &text);
+    int32_t k = s->tools ? lx_tools_token_piece(s->tools, tok, piece, sizeof piece, &s->long_piece, &s->long_cap, &text)
+                         : lx_model_token_piece(s->m, tok, piece, sizeof piece, &s->long_piece, &s->long_cap, &text);
     if (k < 0) {
         lx_error(&s->err, LLMUX_E_OUT_OF_MEMORY, "out of memory rendering token %d", (int)tok);
         lx_seq_end(cx, s, LLMUX_E_OUT_OF_MEMORY, LLMUX_FINISH_STOP);
@@ -192,10 +215,22 @@ void lx_seq_end(lx_context *cx, lx_seq *s, llmux_status st, llmux_finish_reason 
     else s->stats.t_prompt_ns = now - s->t_admit_ns;
     if (reason != LLMUX_FINISH_CANCELLED && st == LLMUX_OK) lx_stop_flush(&s->stop);
     lx_stop_free(&s->stop);
+    /* The held-back output of a request with tools: its text and tool calls, now. */
+    if (s->tools && reason != LLMUX_FINISH_CANCELLED && st == LLMUX_OK && sink_open(s)) {
+        const char *warning = NULL;
+        reason = lx_tools_finish(s->tools, &s->em, reason, &warning);
+        if (warning) {
+            s->stats.warning_code = "tool_call_format";
+            s->stats.warning = warning;
+        }
+    }
+    lx_tools_free(s->tools);
+    s->tools = NULL;
     free(s->long_piece);
     s->long_piece = NULL;
     llama_sampler_free(s->smpl);
     s->smpl = NULL;
+    lx_constraint_free(&s->cons);
     free(s->prompt);
     s->prompt = NULL;
 

@@ -13,8 +13,10 @@ test -f "$prefix/include/llmux.h"
 test -L "$prefix/lib/libllmux.so" && test -f "$prefix/lib/libllmux.a"
 soname=$(objdump -p "$prefix/lib/libllmux.so" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libllmux.so.0" ] || { echo "unexpected SONAME: $soname"; exit 1; }
-# Exported: llmux_* only (the version node aside).
-extra=$(nm -D --defined-only "$prefix/lib/libllmux.so" | awk '{print $3}' | grep -v '^llmux_' | grep -v '^LLMUX_0$' || true)
+# Exported: llmux_* only (the version node aside). Exported means global or weak binding (nm's
+# upper-case letters): ld also lists, as LOCAL, the C++ library template instances that llama.cpp's
+# common archive shares with libstdc++.so; the dynamic linker never binds to those.
+extra=$(nm -D --defined-only "$prefix/lib/libllmux.so" | awk '$2 ~ /^[A-Z]$/ {print $3}' | grep -v '^llmux_' | grep -v '^LLMUX_0$' || true)
 [ -z "$extra" ] || { echo "exported beyond llmux_*:"; echo "$extra" | head; exit 1; }
 nm -D --defined-only "$prefix/lib/libllmux.so" | grep -Eq ' llmux_run(@@LLMUX_0)?$'
 # Built in the prefix: the rpath would otherwise point back into the build tree.

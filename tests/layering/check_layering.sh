@@ -38,7 +38,7 @@ for dir in "$src"/*/; do
       *" $dep "*) ;;
       *) echo "layering: ${file#$1/} includes $dep/ (src/$m may use: ${allowed[$m]})"; fail=1 ;;
     esac
-  done < <(find "$dir" -name '*.[ch]' -exec grep -HE '^\s*#\s*include "[a-z_]+/' {} + 2>/dev/null || true)
+  done < <(find "$dir" \( -name '*.[ch]' -o -name '*.cpp' \) -exec grep -HE '^\s*#\s*include "[a-z_]+/' {} + 2>/dev/null || true)
 done
 [ "$fail" = 0 ] && echo "layering: every module includes only what DESIGN.md section 3 allows"
 exit "$fail"
