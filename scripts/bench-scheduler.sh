@@ -15,9 +15,11 @@
 # llama-server: --cache-ram 8192, flash attention auto, n_batch 2048 / n_ubatch 512).
 # Environment: MODELS ("l8 real": the 8-layer shape of bench-engine.sh and a realistic small shape,
 # 12 layers, width 768, 32,000-token vocabulary), RUNS (3), LEVELS ("1 4 8 16") concurrent streams,
-# SLOTS (8), CTX (4096), THREADS (nproc), PROMPT_BYTES (512) and N_GEN (64) per stream,
-# CHAT_CONV (4 x SLOTS) conversations of CHAT_TURNS (4) turns on SLOTS clients, CHAT_PROMPT_BYTES
-# (1024) first turn, CHAT_TURN_BYTES (128) per later user message, CHAT_GEN (32) tokens per answer;
+# SLOTS (8), CTX (4096), THREADS (nproc), PROMPT_BYTES (384) and N_GEN (64) per stream (8 such
+# streams fill 3,600 of the 4,096 cells: every running stream fits), CHAT_CONV (4 x SLOTS)
+# conversations of CHAT_TURNS (4) turns on CHAT_CLIENTS (SLOTS / 2) clients, CHAT_PROMPT_BYTES (512)
+# first turn, CHAT_TURN_BYTES (64) per later user message, CHAT_GEN (32) tokens per answer (a 4th
+# turn is ~950 tokens on the byte-level model: 4 at once fit the context);
 # BUILD (build), KEEP=1 keeps the work directory (raw lines in results.txt, server logs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,12 +31,13 @@ LEVELS=${LEVELS:-1 4 8 16}
 SLOTS=${SLOTS:-8}
 CTX=${CTX:-4096}
 THREADS=${THREADS:-$(nproc)}
-PROMPT_BYTES=${PROMPT_BYTES:-512}
+PROMPT_BYTES=${PROMPT_BYTES:-384}
 N_GEN=${N_GEN:-64}
 CHAT_CONV=${CHAT_CONV:-$((4 * SLOTS))}
 CHAT_TURNS=${CHAT_TURNS:-4}
-CHAT_PROMPT_BYTES=${CHAT_PROMPT_BYTES:-1024}
-CHAT_TURN_BYTES=${CHAT_TURN_BYTES:-128}
+CHAT_CLIENTS=${CHAT_CLIENTS:-$((SLOTS / 2))}
+CHAT_PROMPT_BYTES=${CHAT_PROMPT_BYTES:-512}
+CHAT_TURN_BYTES=${CHAT_TURN_BYTES:-64}
 CHAT_GEN=${CHAT_GEN:-32}
 
 [ -f "$BUILD/CMakeCache.txt" ] || { echo "bench-scheduler: $BUILD/ missing: ./scripts/build.sh first" >&2; exit 1; }
@@ -75,8 +78,8 @@ wait_health() { # URL PID NAME
 
 shape_of() {
     case $1 in
-    l8) echo "--arch llama --n-layer 8 --n-embd 768 --n-head 12 --n-head-kv 4 --n-ff 2048 --ctx 2048 --type q8_0" ;;
-    real) echo "--arch llama --n-layer 12 --n-embd 768 --n-head 12 --n-head-kv 4 --n-ff 2048 --ctx 2048 --type q8_0 --n-vocab 32000" ;;
+    l8) echo "--arch llama --n-layer 8 --n-embd 768 --n-head 12 --n-head-kv 4 --n-ff 2048 --ctx 2048 --type q8_0 --printable" ;;
+    real) echo "--arch llama --n-layer 12 --n-embd 768 --n-head 12 --n-head-kv 4 --n-ff 2048 --ctx 2048 --type q8_0 --n-vocab 32000 --printable" ;;
     *) echo "bench-scheduler: unknown model $1 (l8, real)" >&2; exit 1 ;;
     esac
 }
@@ -92,6 +95,10 @@ measure() { # MODEL SERVER URL NAME KIND ARGS...
         echo "bench-scheduler: $server failed: $line" >&2; exit 1; }
     echo "$model $server $line" >>"$results"
     echo "  $server: $line" >&2
+    # Equal work: the models cannot end a greedy generation early (gguf_gen --printable).
+    if [ "$kind" = streams ] && ! grep -q " tokens=$(( $2 * N_GEN )) " <<<"$line"; then
+        echo "bench-scheduler: $server generated fewer than $N_GEN tokens per stream" >&2; exit 1
+    fi
 }
 
 mkdir -p "$tmp/models"
@@ -113,7 +120,7 @@ EOF
     wait_health "http://127.0.0.1:$lport/health" "$lpid" llmux
     sport=$(free_port)
     "$llama_server" -m "$tmp/models/$model.gguf" -c "$CTX" -np "$SLOTS" -kvu -t "$THREADS" -tb "$THREADS" \
-        --host 127.0.0.1 --port "$sport" --no-webui >"$tmp/llama-server.log" 2>&1 &
+        --host 127.0.0.1 --port "$sport" --no-ui >"$tmp/llama-server.log" 2>&1 &
     spid=$!
     pids+=("$spid")
     wait_health "http://127.0.0.1:$sport/health" "$spid" llama-server
@@ -134,7 +141,7 @@ EOF
             done
         done
         for s in $order; do
-            measure "$model" "$s" "${url[$s]}" "${name[$s]}" chat --conversations "$CHAT_CONV" --clients "$SLOTS" \
+            measure "$model" "$s" "${url[$s]}" "${name[$s]}" chat --conversations "$CHAT_CONV" --clients "$CHAT_CLIENTS" \
                 --turns "$CHAT_TURNS" --prompt-bytes "$CHAT_PROMPT_BYTES" --turn-bytes "$CHAT_TURN_BYTES" \
                 --max-tokens "$CHAT_GEN" --tag "chat$r"
         done
@@ -143,14 +150,12 @@ EOF
         if [ "$s" = llmux ]; then p=$lpid; else p=$spid; fi
         echo "$model $s rss peak_rss_mib=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$p/status")" >>"$results"
     done
-    fa=$(grep -o "flash_attn *= *[a-z0-9]*" "$tmp/llama-server.log" | head -1 || true)
-    echo "$model llama info ${fa// /}" >>"$results"
     stop_servers
 done
 
 # The table: medians per (model, server, figure), then llmux / llama-server.
 awk -v runs="$RUNS" -v slots="$SLOTS" -v ctx="$CTX" -v threads="$THREADS" -v gen="$N_GEN" \
-    -v conv="$CHAT_CONV" -v turns="$CHAT_TURNS" -v levels="$LEVELS" '
+    -v conv="$CHAT_CONV" -v clients="$CHAT_CLIENTS" -v turns="$CHAT_TURNS" -v levels="$LEVELS" '
 function median(key,    n, i, j, t, a) {
     n = cnt[key]
     if (n == 0) return ""
@@ -169,7 +174,6 @@ function row(model, label, fig,    a, b) {
     for (i = 4; i <= NF; i++) {
         split($i, kv, "=")
         if (kind == "streams" && kv[1] == "c") { sub_ = "c" kv[2] "_"; continue }
-        if (kind == "info") { info[model] = info[model] " " $i; continue }
         key = model SUBSEP server SUBSEP sub_ kv[1]
         val[key, ++cnt[key]] = kv[2] + 0
     }
@@ -177,7 +181,7 @@ function row(model, label, fig,    a, b) {
 END {
     for (m = 1; m <= n_models; m++) {
         model = order[m]
-        printf "\nmodel %s: %d slots, ctx %d, %d threads, %d tokens per stream; medians of %d runs;%s\n", model, slots, ctx, threads, gen, runs, info[model]
+        printf "\nmodel %s: %d slots, ctx %d, %d threads, %d tokens per stream; medians of %d runs\n", model, slots, ctx, threads, gen, runs
         printf "%-34s %12s %14s %8s\n", "", "llmux", "llama-server", "ratio"
         split(levels, lv, " ")
         for (i = 1; i in lv; i++) {
@@ -187,7 +191,7 @@ END {
             row(model, c " streams: TTFT p99 ms", "c" c "_ttft_p99_ms")
         }
         row(model, "prompt tokens per stream", "c" lv[1] "_prompt_tokens")
-        row(model, "chat (" conv " conv x " turns "): first TTFT p50", "first_ttft_p50_ms")
+        row(model, "chat (" conv " conv, " clients " at once): turn 1 TTFT p50", "first_ttft_p50_ms")
         row(model, "chat: returning TTFT p50 ms", "return_ttft_p50_ms")
         row(model, "chat: returning TTFT p99 ms", "return_ttft_p99_ms")
         for (t = 1; t <= turns; t++) row(model, "chat: turn " t " TTFT p50 ms", "turn" t "_ttft_p50_ms")

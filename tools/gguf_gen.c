@@ -47,6 +47,7 @@ struct gen_params {
     const char *chat_template; /* tokenizer.chat_template, NULL = none */
     int long_token;        /* > 0: one more token (id 258) of this many 'x' bytes, for tests of
                               pieces longer than a fixed buffer; 0 = none */
+    int printable;         /* 1: only printable text can win greedy decoding (see usage) */
     int n_vocab;           /* > 0: the vocabulary's total size, the built-in tokens followed by
                               letter words (add_word_tokens); 0 = the built-in tokens only */
     const char *out;
@@ -137,6 +138,15 @@ static int word_token(int k, char *word) {
     }
     word[len] = '\0';
     return len;
+}
+
+/* Whether token id is printable text: a byte from ' ' to '~' or a letter word (--n-vocab); not
+ * <s>, </s>, the long token, control or non-ASCII bytes (whose pieces alone are not UTF-8). */
+static int is_printable_token(const struct gen_params *p, int id) {
+    if (id < GEN_N_BYTE_TOK) {
+        return id >= 0x20 && id <= 0x7E;
+    }
+    return id >= n_base_vocab(p);
 }
 
 /* Owns the strings of the extra tokens and of their merges. */
@@ -443,6 +453,16 @@ static int generate(const struct gen_params *p) {
             }
         } else {
             fill_normal(&rng, src, elems, e->std);
+            /* --printable: the output rows (token_embd's when the output is tied to it) of the
+             * tokens that are not printable text are zero, so their logits are exactly 0. The
+             * rows are drawn first, so every other weight is the same as without the option. */
+            const int is_output = !strcmp(e->name, "output.weight") ||
+                                  (!strcmp(e->name, "token_embd.weight") && (p->tied || p->arch == ARCH_GEMMA));
+            for (int64_t r = 0; p->printable && is_output && r < rows; r++) {
+                if (!is_printable_token(p, (int)r)) {
+                    memset(src + (size_t)r * (size_t)e->ne0, 0, (size_t)e->ne0 * sizeof *src);
+                }
+            }
         }
         size_t nbytes;
         if (e->type == GGML_TYPE_F32) {
@@ -494,14 +514,19 @@ static void usage(void) {
             "usage: gguf_gen --out PATH [--arch llama|qwen2|gemma] [--n-layer N] [--n-embd N]\n"
             "                [--n-head N] [--n-head-kv N] [--n-ff N] [--ctx N]\n"
             "                [--type f32|f16|q8_0|q4_k] [--seed N] [--std X] [--embd-std X] [--tied]\n"
-            "                [--chat-template TEMPLATE] [--long-token LEN] [--n-vocab N]\n"
+            "                [--chat-template TEMPLATE] [--long-token LEN] [--n-vocab N] [--printable]\n"
             "Writes a model with random weights and a byte-level vocabulary (258 tokens: the 256 bytes,\n"
             "then the control tokens <s> and </s>). --chat-template stores a template (or a name\n"
             "llama.cpp knows, such as chatml or monarch) as tokenizer.chat_template. --long-token\n"
             "adds token 258, LEN (1..4096) bytes of 'x', for tests of long token pieces. --n-vocab\n"
             "makes the vocabulary N tokens (up to 262144; 32000 is a realistic small one): after the\n"
             "built-in tokens come words of 2, 3, then 4 lower-case letters, each with the BPE merge\n"
-            "that builds it, so lower-case text tokenizes into words as with a real BPE vocabulary.\n");
+            "that builds it, so lower-case text tokenizes into words as with a real BPE vocabulary.\n"
+            "--printable zeroes the output rows of every token that is not printable ASCII text (</s>,\n"
+            "<s>, control and non-ASCII bytes): their logits are always 0, below the best of the other\n"
+            "(random, centred) logits, so greedy decoding never ends early and only ever produces\n"
+            "printable text: benchmarks generate exactly max_tokens, streamed token by token, on\n"
+            "every server (none holds back incomplete UTF-8).\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -527,6 +552,10 @@ int main(int argc, char **argv) {
         int bad = 0;
         if (!strcmp(a, "--tied")) {
             p.tied = 1;
+            continue;
+        }
+        if (!strcmp(a, "--printable")) {
+            p.printable = 1;
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

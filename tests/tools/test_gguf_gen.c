@@ -326,6 +326,55 @@ static void test_n_vocab_words(void **state) {
     llama_model_free(m);
 }
 
+/* --printable: the logits of </s>, <s>, control and non-ASCII bytes are exactly 0 at every step,
+ * greedy decoding only picks printable bytes (the best of the other random logits is above 0), and
+ * every other weight is the one the seed gives without the option. */
+static void test_printable(void **state) {
+    (void)state;
+    char p[512], q[512];
+    snprintf(p, sizeof p, "%s/printable.gguf", g_dir);
+    snprintf(q, sizeof q, "%s/any.gguf", g_dir);
+    assert_int_equal(gen(p, "--type f32 --n-layer 2 --n-embd 64 --n-head 2 --seed 9 --printable"), 0);
+    assert_int_equal(gen(q, "--type f32 --n-layer 2 --n-embd 64 --n-head 2 --seed 9"), 0);
+    long lp = 0, lq = 0;
+    char *dp = slurp(p, &lp), *dq = slurp(q, &lq);
+    assert_non_null(dp);
+    assert_non_null(dq);
+    assert_int_equal(lp, lq);
+    long n_diff = 0;
+    for (long i = 0; i < lp; i++) n_diff += dp[i] != dq[i];
+    /* 258 - 95 printable = 163 rows of 64 floats in output.weight; nothing else. */
+    assert_true(n_diff > 0 && n_diff <= 163L * 64 * 4);
+    free(dp);
+    free(dq);
+
+    struct llama_model *m = load(p);
+    assert_non_null(m);
+    const struct llama_vocab *vocab = llama_model_get_vocab(m);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 256;
+    cp.n_batch = 256;
+    cp.n_threads = cp.n_threads_batch = 2;
+    struct llama_context *ctx = llama_init_from_model(m, cp);
+    assert_non_null(ctx);
+    llama_token toks[16];
+    int n = llama_tokenize(vocab, "abc", 3, toks, 16, true, false);
+    assert_int_equal(llama_decode(ctx, llama_batch_get_one(toks, n)), 0);
+    for (int step = 0; step < 128; step++) {
+        const float *lg = llama_get_logits_ith(ctx, -1);
+        int best = 0;
+        for (int i = 0; i < 258; i++) {
+            if (i < 0x20 || i > 0x7E) assert_true(lg[i] == 0.0f);
+            if (lg[i] > lg[best]) best = i;
+        }
+        assert_true(best >= 0x20 && best <= 0x7E);
+        llama_token t = best;
+        assert_int_equal(llama_decode(ctx, llama_batch_get_one(&t, 1)), 0);
+    }
+    llama_free(ctx);
+    llama_model_free(m);
+}
+
 static void test_bad_options_rejected(void **state) {
     (void)state;
     char p[512];
@@ -350,7 +399,7 @@ int main(void) {
         cmocka_unit_test(test_gemma_f16),   cmocka_unit_test(test_gemma_q8_0),
         cmocka_unit_test(test_gemma_q4_k),  cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_f32_tensor_bytes), cmocka_unit_test(test_truncated_file_refused),
-        cmocka_unit_test(test_n_vocab_words),    cmocka_unit_test(test_bad_options_rejected),
+        cmocka_unit_test(test_n_vocab_words),    cmocka_unit_test(test_printable),    cmocka_unit_test(test_bad_options_rejected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
