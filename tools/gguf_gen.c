@@ -3,7 +3,9 @@
  * tools/train_fortunes.c.
  *
  * The model carries a built-in byte-level vocabulary (see add_byte_vocab), so it loads, tokenizes
- * and decodes with llama.cpp without any other file. Tensor data is streamed to disk one tensor at
+ * and decodes with llama.cpp without any other file. --n-vocab grows it to a realistic size with
+ * lower-case letter words and the BPE merges that build them (see add_word_tokens), so the output
+ * layer and the sampler work over as many logits as a real model's. Tensor data is streamed to disk one tensor at
  * a time, so memory stays bounded by the largest tensor, whatever the model size. */
 #include <errno.h>
 #include <math.h>
@@ -24,6 +26,9 @@
 #define GEN_TOK_EOS     257
 #define GEN_N_VOCAB     258
 #define GEN_MAX_LONG_TOKEN 4096
+/* Words of 2, 3 and 4 lower-case letters give 26^2 + 26^3 + 26^4 = 475,228 extra tokens; 2^18
+ * covers the common real vocabularies (32k, 50k, 128k, 152k, 256k). */
+#define GEN_MAX_VOCAB   (1 << 18)
 
 enum gen_arch { ARCH_LLAMA, ARCH_QWEN2, ARCH_GEMMA, ARCH_BERT };
 
@@ -44,6 +49,9 @@ struct gen_params {
     int long_token;        /* > 0: one more token (id 258) of this many 'x' bytes, for tests of
                               pieces longer than a fixed buffer; 0 = none */
     int pooling;           /* ARCH_BERT: bert.pooling_type (1 mean, 2 cls, 3 last) */
+    int printable;         /* 1: only printable text can win greedy decoding (see usage) */
+    int n_vocab;           /* > 0: the vocabulary's total size, the built-in tokens followed by
+                              letter words (add_word_tokens); 0 = the built-in tokens only */
     const char *out;
 };
 
@@ -109,16 +117,96 @@ static int byte_symbol(int b, char out[4]) {
     return 2;
 }
 
-/* The vocabulary's size: the bytes, <s>, </s>, and the long token when asked for. */
-static int n_vocab(const struct gen_params *p) { return GEN_N_VOCAB + (p->long_token > 0 ? 1 : 0); }
+/* The built-in tokens: the bytes, <s>, </s>, and the long token when asked for. */
+static int n_base_vocab(const struct gen_params *p) { return GEN_N_VOCAB + (p->long_token > 0 ? 1 : 0); }
 
-static void add_byte_vocab(struct gguf_context *g, const struct gen_params *p) {
+/* The vocabulary's size: the built-in tokens, or --n-vocab when it asks for more. */
+static int n_vocab(const struct gen_params *p) {
+    return p->n_vocab > n_base_vocab(p) ? p->n_vocab : n_base_vocab(p);
+}
+
+/* Extra token k (0-based, after the built-in ones): all 2-letter words in order ("aa".."zz"), then
+ * all 3-letter words, then 4-letter ones. Writes the word (NUL-terminated) and returns its length. */
+static int word_token(int k, char *word) {
+    int len = 2, first = 0, count = 26 * 26;
+    while (k >= first + count) {
+        first += count;
+        count *= 26;
+        len++;
+    }
+    int idx = k - first;
+    for (int i = len - 1; i >= 0; i--) {
+        word[i] = (char)('a' + idx % 26);
+        idx /= 26;
+    }
+    word[len] = '\0';
+    return len;
+}
+
+/* Whether token id is printable text: a byte from ' ' to '~' or a letter word (--n-vocab); not
+ * <s>, </s>, the long token, control or non-ASCII bytes (whose pieces alone are not UTF-8). */
+static int is_printable_token(const struct gen_params *p, int id) {
+    if (id < GEN_N_BYTE_TOK) {
+        return id >= 0x20 && id <= 0x7E;
+    }
+    return id >= n_base_vocab(p);
+}
+
+/* Owns the strings of the extra tokens and of their merges. */
+struct word_vocab {
+    char *words;  /* n entries of 5 bytes */
+    char *merges; /* up to 3 per word, 6 bytes each */
+    const char **merge_list;
+    int n, n_merges;
+};
+
+/* A word of L letters gets L - 1 merges, one per split ("a bcd", "ab cd", "abc d"): both halves
+ * are tokens (a byte, or a shorter word, all of which come first), and whichever pairs llama.cpp's
+ * BPE merges first (lowest rank), some merge then joins the halves it built into the word. */
+static int add_word_tokens(struct word_vocab *wv, int n, const char **tokens, int32_t *types,
+                           float *scores) {
+    wv->n = n;
+    wv->words = malloc((size_t)n * 5);
+    wv->merges = malloc((size_t)n * 3 * 6);
+    wv->merge_list = malloc((size_t)n * 3 * sizeof *wv->merge_list);
+    if (!wv->words || !wv->merges || !wv->merge_list) {
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        char *w = wv->words + (size_t)k * 5;
+        int len = word_token(k, w);
+        for (int split = 1; split < len; split++) {
+            char *m = wv->merges + (size_t)wv->n_merges * 6;
+            memcpy(m, w, (size_t)split);
+            m[split] = ' ';
+            memcpy(m + split + 1, w + split, (size_t)(len - split) + 1);
+            wv->merge_list[wv->n_merges++] = m;
+        }
+        tokens[k] = w;
+        types[k] = 1; /* LLAMA_TOKEN_TYPE_NORMAL */
+        scores[k] = 0.0f;
+    }
+    return 0;
+}
+
+static void word_vocab_free(struct word_vocab *wv) {
+    free(wv->words);
+    free(wv->merges);
+    free(wv->merge_list);
+}
+
+static int add_byte_vocab(struct gguf_context *g, const struct gen_params *p) {
     static char sym[GEN_N_BYTE_TOK][4];
     static char long_tok[GEN_MAX_LONG_TOKEN + 1];
-    const char *tokens[GEN_N_VOCAB + 1];
-    int32_t types[GEN_N_VOCAB + 1];
-    float scores[GEN_N_VOCAB + 1];
-    const int nv = n_vocab(p);
+    const int nv = n_vocab(p), nb = n_base_vocab(p);
+    const char **tokens = malloc((size_t)nv * sizeof *tokens);
+    int32_t *types = malloc((size_t)nv * sizeof *types);
+    float *scores = malloc((size_t)nv * sizeof *scores);
+    struct word_vocab wv = {0};
+    int rc = -1;
+    if (!tokens || !types || !scores) {
+        goto done;
+    }
     for (int b = 0; b < GEN_N_BYTE_TOK; b++) {
         byte_symbol(b, sym[b]);
         tokens[b] = sym[b];
@@ -136,18 +224,28 @@ static void add_byte_vocab(struct gguf_context *g, const struct gen_params *p) {
         types[GEN_N_VOCAB] = 1; /* LLAMA_TOKEN_TYPE_NORMAL */
         scores[GEN_N_VOCAB] = 0.0f;
     }
+    if (nv > nb && add_word_tokens(&wv, nv - nb, tokens + nb, types + nb, scores + nb) != 0) {
+        goto done;
+    }
 
     gguf_set_val_str(g, "tokenizer.ggml.model", "gpt2");
     gguf_set_val_str(g, "tokenizer.ggml.pre", "default");
     gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokens, (size_t)nv);
     gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (size_t)nv);
     gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (size_t)nv);
-    /* llama.cpp requires the key; an empty list keeps the tokenizer byte-level. */
-    gguf_set_arr_str(g, "tokenizer.ggml.merges", NULL, 0);
+    /* llama.cpp requires the key; an empty list (no --n-vocab) keeps the tokenizer byte-level. */
+    gguf_set_arr_str(g, "tokenizer.ggml.merges", wv.merge_list, (size_t)wv.n_merges);
     gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", GEN_TOK_BOS);
     gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", GEN_TOK_EOS);
     gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", true);
     gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", false);
+    rc = 0; /* gguf_set_* copied every string */
+done:
+    word_vocab_free(&wv);
+    free(tokens);
+    free(types);
+    free(scores);
+    return rc;
 }
 
 static void set_u32(struct gguf_context *g, const char *arch, const char *key, uint32_t v) {
@@ -355,7 +453,10 @@ static int generate(const struct gen_params *p) {
     set_u32(g, an, "vocab_size", (uint32_t)n_vocab(p));
     set_f32(g, an, "attention.layer_norm_rms_epsilon", 1e-5f);
     set_f32(g, an, "rope.freq_base", 10000.0f);
-    add_byte_vocab(g, p);
+    if (add_byte_vocab(g, p) != 0) {
+        fprintf(stderr, "gguf_gen: out of memory\n");
+        goto done;
+    }
     if (p->arch == ARCH_BERT) {
         add_bert_metadata(g, p);
     }
@@ -411,6 +512,16 @@ static int generate(const struct gen_params *p) {
             }
         } else {
             fill_normal(&rng, src, elems, e->std);
+            /* --printable: the output rows (token_embd's when the output is tied to it) of the
+             * tokens that are not printable text are zero, so their logits are exactly 0. The
+             * rows are drawn first, so every other weight is the same as without the option. */
+            const int is_output = !strcmp(e->name, "output.weight") ||
+                                  (!strcmp(e->name, "token_embd.weight") && (p->tied || p->arch == ARCH_GEMMA));
+            for (int64_t r = 0; p->printable && is_output && r < rows; r++) {
+                if (!is_printable_token(p, (int)r)) {
+                    memset(src + (size_t)r * (size_t)e->ne0, 0, (size_t)e->ne0 * sizeof *src);
+                }
+            }
         }
         size_t nbytes;
         if (e->type == GGML_TYPE_F32) {
@@ -462,12 +573,20 @@ static void usage(void) {
             "usage: gguf_gen --out PATH [--arch llama|qwen2|gemma] [--n-layer N] [--n-embd N]\n"
             "                [--n-head N] [--n-head-kv N] [--n-ff N] [--ctx N]\n"
             "                [--type f32|f16|q8_0|q4_k] [--seed N] [--std X] [--embd-std X] [--tied]\n"
-            "                [--chat-template TEMPLATE] [--long-token LEN]\n"
+            "                [--chat-template TEMPLATE] [--long-token LEN] [--n-vocab N] [--printable]\n"
             "                [--embedding [--pooling mean|cls|last]]\n"
             "Writes a model with random weights and a byte-level vocabulary (258 tokens: the 256 bytes,\n"
             "then the control tokens <s> and </s>). --chat-template stores a template (or a name\n"
             "llama.cpp knows, such as chatml or monarch) as tokenizer.chat_template. --long-token\n"
-            "adds token 258, LEN (1..4096) bytes of 'x', for tests of long token pieces.\n"
+            "adds token 258, LEN (1..4096) bytes of 'x', for tests of long token pieces. --n-vocab\n"
+            "makes the vocabulary N tokens (up to 262144; 32000 is a realistic small one): after the\n"
+            "built-in tokens come words of 2, 3, then 4 lower-case letters, each with the BPE merge\n"
+            "that builds it, so lower-case text tokenizes into words as with a real BPE vocabulary.\n"
+            "--printable zeroes the output rows of every token that is not printable ASCII text (</s>,\n"
+            "<s>, control and non-ASCII bytes): their logits are always 0, below the best of the other\n"
+            "(random, centred) logits, so greedy decoding never ends early and only ever produces\n"
+            "printable text: benchmarks generate exactly max_tokens, streamed token by token, on\n"
+            "every server (none holds back incomplete UTF-8).\n"
             "--embedding writes a BERT embedding model (arch bert: bidirectional attention, learned\n"
             "positions, LayerNorm, GELU) whose metadata carries the pooling llama.cpp applies\n"
             "(--pooling, default mean); --ctx is its position count.\n");
@@ -514,6 +633,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--embedding")) {
             p.arch = ARCH_BERT;
+            continue;
+        }
+        if (!strcmp(a, "--printable")) {
+            p.printable = 1;
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -565,6 +688,8 @@ int main(int argc, char **argv) {
             bad = parse_int(v, 1, 4 * GEN_MAX_DIM, &p.n_ff);
         } else if (!strcmp(a, "--long-token")) {
             bad = parse_int(v, 1, GEN_MAX_LONG_TOKEN, &p.long_token);
+        } else if (!strcmp(a, "--n-vocab")) {
+            bad = parse_int(v, GEN_N_VOCAB, GEN_MAX_VOCAB, &p.n_vocab);
         } else if (!strcmp(a, "--ctx")) {
             bad = parse_int(v, 1, GEN_MAX_CTX, &p.n_ctx);
         } else if (!strcmp(a, "--seed")) {
@@ -598,6 +723,11 @@ int main(int argc, char **argv) {
     }
     if (p.n_ff == 0) {
         p.n_ff = 4 * p.n_embd;
+    }
+    if (p.n_vocab > 0 && p.n_vocab < n_base_vocab(&p)) {
+        fprintf(stderr, "gguf_gen: --n-vocab %d is smaller than the %d built-in tokens\n", p.n_vocab,
+                n_base_vocab(&p));
+        return 2;
     }
     if (p.n_embd % p.n_head != 0 || p.n_head % p.n_head_kv != 0 || (p.n_embd / p.n_head) % 2) {
         fprintf(stderr, "gguf_gen: n_embd must split into n_head even-sized heads, and n_head "

@@ -247,6 +247,134 @@ static void test_truncated_file_refused(void **state) {
     llama_model_free(m);
 }
 
+/* --n-vocab: a realistic vocabulary size. The built-in tokens keep their ids; lower-case words
+ * tokenize into the longest word tokens the merges build; every token renders to its text; the
+ * output layer gives finite logits over the whole vocabulary and greedy decoding runs on. */
+static void test_n_vocab_words(void **state) {
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s/vocab.gguf", g_dir);
+    assert_int_equal(gen(p, "--type q8_0 --n-layer 2 --n-embd 128 --n-head 4 --n-vocab 32000 --seed 3"), 0);
+    struct llama_model *m = load(p);
+    assert_non_null(m);
+    const struct llama_vocab *vocab = llama_model_get_vocab(m);
+    assert_int_equal(llama_vocab_n_tokens(vocab), 32000);
+    assert_int_equal(llama_vocab_bos(vocab), 256);
+    assert_int_equal(llama_vocab_eos(vocab), 257);
+
+    /* "aa" is the first word (258), "zz" the 676th, "aaa" follows it; 4-letter words fill the
+     * rest up to 31999: 258 + 676 + 17576 = 18510 is "aaaa". */
+    char piece[16];
+    const struct {
+        int id;
+        const char *text;
+    } known[] = {{258, "aa"}, {259, "ab"}, {258 + 675, "zz"}, {258 + 676, "aaa"}, {18510, "aaaa"},
+                 {18511, "aaab"}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        int k = llama_token_to_piece(vocab, known[i].id, piece, sizeof piece, 0, false);
+        assert_int_equal(k, (int)strlen(known[i].text));
+        assert_memory_equal(piece, known[i].text, (size_t)k);
+    }
+    int k = llama_token_to_piece(vocab, 31999, piece, sizeof piece, 0, false);
+    assert_int_equal(k, 4);
+
+    /* "the" and "cat" are 3-letter tokens, "aaaa" a 4-letter one; "hello" is longer than any
+     * word, so it splits into words; uppercase, spaces and punctuation stay bytes. Detokenized,
+     * the text comes back exactly. */
+    static const char text[] = "the cat aaaa, The hello";
+    llama_token toks[64];
+    int n = llama_tokenize(vocab, text, (int)strlen(text), toks, 64, true, false);
+    const int want[] = {256, 258 + 676 + (19 * 676 + 7 * 26 + 4), ' ', 258 + 676 + (2 * 676 + 0 * 26 + 19),
+                        ' ', 18510, ',', ' ', 'T', 258 + 7 * 26 + 4, ' '};
+    const int n_want = (int)(sizeof want / sizeof want[0]);
+    assert_true(n >= n_want + 2 && n <= n_want + 4); /* "hello": 2 to 4 word tokens */
+    for (int i = 0; i < n_want; i++) assert_int_equal(toks[i], want[i]);
+    for (int i = n_want; i < n; i++) assert_true(toks[i] >= 258);
+    char out[64];
+    int len = llama_detokenize(vocab, toks + 1, n - 1, out, sizeof out, false, false);
+    assert_int_equal(len, (int)strlen(text));
+    assert_memory_equal(out, text, (size_t)len);
+
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_batch = 64;
+    cp.n_threads = cp.n_threads_batch = 2;
+    struct llama_context *ctx = llama_init_from_model(m, cp);
+    assert_non_null(ctx);
+    assert_int_equal(llama_decode(ctx, llama_batch_get_one(toks, n)), 0);
+    for (int step = 0; step < 4; step++) {
+        const float *lg = llama_get_logits_ith(ctx, -1);
+        assert_non_null(lg);
+        int best = 0;
+        for (int i = 0; i < 32000; i++) {
+            assert_true(isfinite(lg[i]));
+            if (lg[i] > lg[best]) best = i;
+        }
+        llama_token t = best;
+        assert_int_equal(llama_decode(ctx, llama_batch_get_one(&t, 1)), 0);
+    }
+    llama_free(ctx);
+    llama_model_free(m);
+
+    /* The default vocabulary is unchanged by the option's existence: no merges, 258 tokens. */
+    snprintf(p, sizeof p, "%s/vocab_min.gguf", g_dir);
+    assert_int_equal(gen(p, "--n-layer 1 --n-embd 64 --n-vocab 258"), 0);
+    m = load(p);
+    assert_non_null(m);
+    assert_int_equal(llama_vocab_n_tokens(llama_model_get_vocab(m)), 258);
+    check_tokenizer(llama_model_get_vocab(m));
+    llama_model_free(m);
+}
+
+/* --printable: the logits of </s>, <s>, control and non-ASCII bytes are exactly 0 at every step,
+ * greedy decoding only picks printable bytes (the best of the other random logits is above 0), and
+ * every other weight is the one the seed gives without the option. */
+static void test_printable(void **state) {
+    (void)state;
+    char p[512], q[512];
+    snprintf(p, sizeof p, "%s/printable.gguf", g_dir);
+    snprintf(q, sizeof q, "%s/any.gguf", g_dir);
+    assert_int_equal(gen(p, "--type f32 --n-layer 2 --n-embd 64 --n-head 2 --seed 9 --printable"), 0);
+    assert_int_equal(gen(q, "--type f32 --n-layer 2 --n-embd 64 --n-head 2 --seed 9"), 0);
+    long lp = 0, lq = 0;
+    char *dp = slurp(p, &lp), *dq = slurp(q, &lq);
+    assert_non_null(dp);
+    assert_non_null(dq);
+    assert_int_equal(lp, lq);
+    long n_diff = 0;
+    for (long i = 0; i < lp; i++) n_diff += dp[i] != dq[i];
+    /* 258 - 95 printable = 163 rows of 64 floats in output.weight; nothing else. */
+    assert_true(n_diff > 0 && n_diff <= 163L * 64 * 4);
+    free(dp);
+    free(dq);
+
+    struct llama_model *m = load(p);
+    assert_non_null(m);
+    const struct llama_vocab *vocab = llama_model_get_vocab(m);
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = 256;
+    cp.n_batch = 256;
+    cp.n_threads = cp.n_threads_batch = 2;
+    struct llama_context *ctx = llama_init_from_model(m, cp);
+    assert_non_null(ctx);
+    llama_token toks[16];
+    int n = llama_tokenize(vocab, "abc", 3, toks, 16, true, false);
+    assert_int_equal(llama_decode(ctx, llama_batch_get_one(toks, n)), 0);
+    for (int step = 0; step < 128; step++) {
+        const float *lg = llama_get_logits_ith(ctx, -1);
+        int best = 0;
+        for (int i = 0; i < 258; i++) {
+            if (i < 0x20 || i > 0x7E) assert_true(lg[i] == 0.0f);
+            if (lg[i] > lg[best]) best = i;
+        }
+        assert_true(best >= 0x20 && best <= 0x7E);
+        llama_token t = best;
+        assert_int_equal(llama_decode(ctx, llama_batch_get_one(&t, 1)), 0);
+    }
+    llama_free(ctx);
+    llama_model_free(m);
+}
+
 static void test_bad_options_rejected(void **state) {
     (void)state;
     char p[512];
@@ -256,6 +384,10 @@ static void test_bad_options_rejected(void **state) {
     assert_int_equal(gen(p, "--n-embd 100 --n-head 3"), 2);
     assert_int_equal(gen(p, "--n-layer 0"), 2);
     assert_int_equal(gen(p, "--n-layer 9999"), 2);
+    assert_int_equal(gen(p, "--n-vocab 257"), 2);
+    assert_int_equal(gen(p, "--n-vocab 258 --long-token 8"), 2); /* 259 built-in tokens */
+    assert_int_equal(gen(p, "--n-vocab 262145"), 2);
+    assert_int_equal(gen(p, "--n-vocab 32k"), 2);
     assert_int_equal(file_size(p), -1);
 }
 
@@ -267,7 +399,7 @@ int main(void) {
         cmocka_unit_test(test_gemma_f16),   cmocka_unit_test(test_gemma_q8_0),
         cmocka_unit_test(test_gemma_q4_k),  cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_f32_tensor_bytes), cmocka_unit_test(test_truncated_file_refused),
-        cmocka_unit_test(test_bad_options_rejected),
+        cmocka_unit_test(test_n_vocab_words),    cmocka_unit_test(test_printable),    cmocka_unit_test(test_bad_options_rejected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
