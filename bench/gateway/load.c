@@ -10,11 +10,12 @@
  *       C connections, each sending its next request as soon as the last one ended, for S seconds
  *       (after S/5 s of warm-up): "throughput conns=C n=N errors=E rps=.. total=T" (T: answers
  *       including the warm-up's, to divide a gateway's CPU time by)
- *   hold URL MODEL --n N --pid PID [--timeout S]
+ *   hold URL MODEL --n N --pid PID [--timeout S] [--linger S]
  *       N streamed requests at once (MODEL should make the upstream hold them open after its
  *       first chunk); once every stream has received its first bytes (or S s passed), the growth
  *       of PID's VmRSS since before the first request, divided by the streams that got bytes:
- *       "hold n=N open=K rss_before_kib=.. rss_after_kib=.. per_stream_kib=.."
+ *       "hold n=N open=K rss_before_kib=.. rss_after_kib=.. per_stream_kib=.."; --linger keeps the
+ *       streams open S s more after printing it (for a heap profiler attached to the gateway)
  *
  * A request counts as an error unless it got 200 and a complete body: streamed, ending with the
  * `data: [DONE]` event; otherwise a chat.completion object. --header "Name: value" (repeatable)
@@ -37,7 +38,7 @@ typedef struct load_opts {
     const char *mode, *url, *model;
     bool stream;
     int n, warmup, conns, pid;
-    double seconds, timeout_s;
+    double seconds, timeout_s, linger_s;
     struct curl_slist *headers;
     char body[512];
 } load_opts;
@@ -268,6 +269,10 @@ static int run_hold(const load_opts *o) {
     printf("hold n=%d open=%d failed=%d seconds=%.2f rss_before_kib=%ld rss_after_kib=%ld per_stream_kib=%.2f\n", o->n,
            open, failed, last_change - t0, before, after, open ? (double)(after - before) / open : 0.0);
     fflush(stdout);
+    for (double end = now_s() + o->linger_s; now_s() < end;) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 50, NULL);
+    }
     for (int i = 0; i < added; i++) {
         curl_multi_remove_handle(m, slots[i].easy);
         curl_easy_cleanup(slots[i].easy);
@@ -279,7 +284,7 @@ static int run_hold(const load_opts *o) {
 
 static int usage(void) {
     fprintf(stderr, "usage: bench_gateway_load latency|throughput|hold URL MODEL [--stream] [--n N] [--warmup W]\n"
-                    "       [--conns C] [--seconds S] [--pid PID] [--timeout S] [--header 'Name: value']...\n");
+                    "       [--conns C] [--seconds S] [--pid PID] [--timeout S] [--linger S] [--header 'Name: value']...\n");
     return 2;
 }
 
@@ -301,11 +306,13 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--seconds") == 0 && more) o.seconds = atof(argv[++i]);
         else if (strcmp(a, "--pid") == 0 && more) o.pid = atoi(argv[++i]);
         else if (strcmp(a, "--timeout") == 0 && more) o.timeout_s = atof(argv[++i]);
+        else if (strcmp(a, "--linger") == 0 && more) o.linger_s = atof(argv[++i]);
         else if (strcmp(a, "--header") == 0 && more) o.headers = curl_slist_append(o.headers, argv[++i]);
         else return usage();
     }
     if (o.n < 1 || o.n > LOAD_MAX_N || o.warmup < 0 || o.warmup > LOAD_MAX_N || o.conns < 1 ||
-        o.conns > LOAD_MAX_CONNS || !(o.seconds > 0) || !(o.timeout_s > 0) || strlen(o.model) > 128)
+        o.conns > LOAD_MAX_CONNS || !(o.seconds > 0) || !(o.timeout_s > 0) || !(o.linger_s >= 0) ||
+        o.linger_s > 3600 || strlen(o.model) > 128)
         return usage();
     snprintf(o.body, sizeof o.body,
              "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"stream\":%s}", o.model,

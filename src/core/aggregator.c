@@ -107,7 +107,8 @@ static slot *insert_slot(llmux_aggregator *a, uint32_t index, llmux_part_type ty
         return NULL;
     }
     if (a->n_slots == a->cap_slots) {
-        size_t ncap = a->cap_slots ? a->cap_slots * 2 : 4;
+        /* From one: a streamed answer in flight is usually one text part (every open stream holds this). */
+        size_t ncap = a->cap_slots ? a->cap_slots * 2 : 1;
         slot *ns = realloc(a->slots, ncap * sizeof *ns);
         if (!ns) {
             *st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory aggregating the response");

@@ -158,6 +158,15 @@ static llmux_status feed_bytes(lx_sse_parser *p, const char *s, size_t len, lx_s
     return LLMUX_OK;
 }
 
+/* Between reads a stream usually has no event half-built: the buffers it was built in are
+ * freed rather than kept for the next one, since a stream can wait minutes for its next token
+ * and every open stream holds a parser (one malloc per read instead, for the first event). */
+static void release_idle(lx_sse_parser *p) {
+    if (!p->has_data && p->data.cap) lx_buf_free(&p->data);
+    if (!p->line.len && p->line.cap) lx_buf_free(&p->line);
+    if (!p->event.len && p->event.cap) lx_buf_free(&p->event);
+}
+
 llmux_status lx_sse_feed(lx_sse_parser *p, const char *data, size_t len, lx_sse_cb cb, void *user_data,
                          llmux_error_info *err) {
     if (p->failed) return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "SSE: stream already failed");
@@ -182,7 +191,9 @@ llmux_status lx_sse_feed(lx_sse_parser *p, const char *data, size_t len, lx_sse_
             return LLMUX_OK;
         }
     }
-    return feed_bytes(p, data, len, cb, user_data, err);
+    llmux_status st = feed_bytes(p, data, len, cb, user_data, err);
+    release_idle(p);
+    return st;
 }
 
 llmux_status lx_sse_flush(lx_sse_parser *p, lx_sse_cb cb, void *user_data, llmux_error_info *err) {

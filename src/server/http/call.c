@@ -19,6 +19,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "server/http/call.h"
+#include "server/http/conn_trim.h"
 #include "server/http/conn_watch.h"
 
 struct lx_call {
@@ -325,8 +326,10 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
                                                 : lx_srv_openai_request(body, len, &r, &err);
     /* The translated request owns copies of what it needs. libevent keeps the body (the buffer
      * chunks it read, usually a few KiB) with the request until the answer ends, which for an
-     * idle stream is ~10% of what the stream holds (docs/benchmarks.md, "Gateway"). */
+     * idle stream is ~10% of what the stream holds (docs/benchmarks.md, "Gateway"); so is the
+     * emptied chunk the connection read it into. */
     evbuffer_drain(in, len);
+    lx_conn_trim_read_buffer(req);
     if (st != LLMUX_OK) {
         lx_call_reply_error(req, f, st, err.message, -1);
         return;
@@ -390,6 +393,9 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     if (c->evcon && !c->replied) {
         evhttp_connection_set_closecb(c->evcon, on_close, c);
         c->watch = lx_conn_watch_start(s->base, c->evcon, client_gone, c);
+        /* Everything the call needs from the headers was copied (request_id, into the
+         * metadata): the rest would stay with the request for the whole answer. */
+        lx_conn_trim_request_headers(req);
     }
 }
 
