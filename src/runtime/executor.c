@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "handoff/handoff.h"
+#include "runtime/model_loader.h"
 #include "runtime/target.h"
 #include "runtime/runtime_internal.h"
 #include "transport/http.h"
@@ -42,6 +44,12 @@ struct lx_driver {
     const char *cur_target;     /* the step's spec */
     char *cur_model;            /* the model as the target names it (remote: after the provider) */
     char *cur_provider;
+
+    llmux_status load_st;       /* the loader thread's resolve of the current target (model_loader.h) */
+    llmux_error_info load_err;
+    llmux_cancel *load_cancel;  /* the load's token: the execution's, plus the deadline (load_timer) */
+    struct event *load_timer;   /* triggers load_cancel at the deadline (loop thread) */
+    bool load_timed_out;        /* load_timer fired (loop thread) */
 
     struct event *timer;        /* backoff wait (loop thread) */
     int64_t wake_ns;            /* the backoff's end */
@@ -328,6 +336,95 @@ static llmux_status prepare_request(lx_driver *d, const lx_plan_step *s, const c
     return LLMUX_OK;
 }
 
+/* After the current target resolved (st): prepares the request and starts the attempt; every
+ * failure goes through attempt_ended like any failed attempt. */
+static void continue_attempt(lx_driver *d, llmux_status st, llmux_error_info *e) {
+    const lx_plan_step *s = &d->steps[d->step];
+    const llmux_cancel *cancel = lx_exec_cancel(d->x);
+    const llmux_request *req = d->req;
+    if (st == LLMUX_OK) {
+        set_name(&d->cur_provider, d->target.provider);
+        set_name(&d->cur_model, d->target.model);
+        st = prepare_request(d, s, d->target.protocol, &req, e);
+    }
+    if (st == LLMUX_OK) {
+        d->cbs = (lx_attempt_cbs){.sink = {attempt_emit, d}, .started = attempt_started, .done = attempt_done,
+                                  .user_data = d};
+        st = d->target.ops->start(&d->target, req, cancel, d->deadline_ns, &d->cbs, e);
+        /* Started: d is the attempt's now (it may already have ended on another thread). */
+        if (st == LLMUX_OK) return;
+    }
+    attempt_ended(d, st, e, NULL);
+}
+
+static void load_work(void *arg, bool stopping);
+static void load_then(void *arg);
+static const lx_load_job_ops k_load_ops = {load_work, load_then};
+
+/* On the loader thread: the blocking resolve (the load, or the wait for another request's load
+ * of the same model); the execution's cancel token aborts it. */
+static void load_work(void *arg, bool stopping) {
+    lx_driver *d = arg;
+    lx_error_clear(&d->load_err);
+    if (stopping) {
+        d->load_st = lx_error(&d->load_err, LLMUX_E_CANCELLED, "the runtime is stopping: %s was not loaded", d->cur_target);
+    } else if (cancelled(d)) {
+        d->load_st = lx_error(&d->load_err, LLMUX_E_CANCELLED, "cancelled while waiting for %s to load", d->cur_target);
+    } else {
+        d->target.nowait = false;
+        const llmux_cancel *cancel = d->load_cancel ? d->load_cancel : lx_exec_cancel(d->x);
+        d->load_st = d->target.ops->resolve(&d->target, d->cur_target, cancel, &d->load_err);
+    }
+}
+
+/* Back on the loop thread (on the loader's while the runtime is destroyed). */
+static void load_then(void *arg) {
+    lx_driver *d = arg;
+    llmux_error_info e = d->load_err;
+    llmux_status st = d->load_st;
+    if (d->load_timer) event_free(d->load_timer);
+    d->load_timer = NULL;
+    llmux_cancel_destroy(d->load_cancel); /* the resolve is over: nothing reads it any more */
+    d->load_cancel = NULL;
+    if (st == LLMUX_E_CANCELLED && d->load_timed_out && !cancelled(d))
+        st = lx_error(&e, LLMUX_E_TIMEOUT, "deadline reached while loading %s", d->cur_target);
+    d->load_timed_out = false;
+    continue_attempt(d, st, &e);
+}
+
+/* The deadline came while the model loads: the load stops through its token (llama.cpp's load
+ * is interrupted through a cancel token only), and load_then reports TIMEOUT. */
+static void on_load_deadline(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    lx_driver *d = arg;
+    d->load_timed_out = true;
+    llmux_cancel_trigger(d->load_cancel);
+}
+
+/* Hands the current target's resolve to the loader thread, with the deadline armed on the loop.
+ * False when the loader takes no more jobs (the runtime is stopping) or out of memory. */
+static bool submit_load(lx_driver *d) {
+    if (d->deadline_ns) {
+        struct event_base *base = lx_http_client_base(lx_runtime_timeouts(d->rt).client);
+        if (!(d->load_cancel = lx_cancel_create_linked(lx_exec_cancel(d->x))) ||
+            !(d->load_timer = evtimer_new(base, on_load_deadline, d)))
+            goto fail;
+        int64_t left_us = (d->deadline_ns - lx_now_ns()) / 1000;
+        if (left_us < 0) left_us = 0;
+        struct timeval tv = {.tv_sec = left_us / 1000000, .tv_usec = left_us % 1000000};
+        if (evtimer_add(d->load_timer, &tv) != 0) goto fail;
+    }
+    if (lx_model_loader_submit(lx_runtime_loader(d->rt), &k_load_ops, d)) return true;
+fail:
+    if (d->load_timer) event_free(d->load_timer);
+    d->load_timer = NULL;
+    llmux_cancel_destroy(d->load_cancel);
+    d->load_cancel = NULL;
+    return false;
+}
+
+
 /* Starts an attempt on the current step, skipping targets in cooldown; every failure to start
  * goes through attempt_ended like any failed attempt. */
 static void start_attempt(lx_driver *d) {
@@ -358,24 +455,17 @@ static void start_attempt(lx_driver *d) {
         attempt_ended(d, LLMUX_E_TIMEOUT, &e, NULL);
         return;
     }
-    const llmux_cancel *cancel = lx_exec_cancel(d->x);
-    /* Resolve the target first: the request is prepared for its protocol. */
+    /* Resolve the target first: the request is prepared for its protocol. On the loop thread a
+     * local model that is not ready is not loaded here (it would stall every other request the
+     * loop serves): the loader thread resolves it and continue_attempt runs back on the loop. */
     lx_target_init(&d->target, d->rt, s->model);
-    llmux_status st = d->target.ops->resolve(&d->target, s->model, cancel, &e);
-    const llmux_request *req = d->req;
-    if (st == LLMUX_OK) {
-        set_name(&d->cur_provider, d->target.provider);
-        set_name(&d->cur_model, d->target.model);
-        st = prepare_request(d, s, d->target.protocol, &req, &e);
+    d->target.nowait = lx_http_client_on_loop(lx_runtime_timeouts(d->rt).client);
+    llmux_status st = d->target.ops->resolve(&d->target, s->model, lx_exec_cancel(d->x), &e);
+    if (st == LLMUX_OK && d->target.pending) {
+        if (submit_load(d)) return;
+        st = lx_error(&e, LLMUX_E_CANCELLED, "the runtime is stopping: %s was not loaded", s->model);
     }
-    if (st == LLMUX_OK) {
-        d->cbs = (lx_attempt_cbs){.sink = {attempt_emit, d}, .started = attempt_started, .done = attempt_done,
-                                  .user_data = d};
-        st = d->target.ops->start(&d->target, req, cancel, d->deadline_ns, &d->cbs, &e);
-        /* Started: d is the attempt's now (it may already have ended on another thread). */
-        if (st == LLMUX_OK) return;
-    }
-    attempt_ended(d, st, &e, NULL);
+    continue_attempt(d, st, &e);
 }
 
 /* ------------------------------------------------------------------- public */

@@ -56,7 +56,12 @@ static llmux_status check_plain(llmux_runtime *rt, const char *spec, const llmux
         return st;
     }
     lx_local_use use;
-    llmux_status st = lx_runtime_local(rt, spec, cancel, &use, err);
+    /* On the loop thread a model that is not loaded is not loaded here: the name is checked now,
+     * the load runs on the loader thread and a failed load ends the execution (executor.c). */
+    bool would_block = false;
+    llmux_status st = lx_http_client_on_loop(lx_runtime_timeouts(rt).client)
+                          ? lx_runtime_local_try(rt, spec, &use, &would_block, err)
+                          : lx_runtime_local(rt, spec, cancel, &use, err);
     lx_runtime_local_release(rt, &use);
     return st;
 }

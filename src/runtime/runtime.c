@@ -25,6 +25,7 @@
 #include "router/router.h"
 #include "store/store.h"
 #include "runtime/local_worker.h"
+#include "runtime/model_loader.h"
 #include "runtime/runtime_internal.h"
 #include "telemetry/telemetry.h"
 #include "transport/http.h" /* also checks the accessors against their declarations */
@@ -129,6 +130,7 @@ struct llmux_runtime {
     loaded_model *models[LX_MAX_MODELS];
     size_t n_models;
     uint64_t use_clock;      /* ticks once per get_model: orders models by last use */
+    lx_model_loader *loader; /* loads for requests that came on the loop thread (model_loader.h) */
     int reaping;             /* models being freed on a thread of their own (free_victims) */
 };
 
@@ -292,6 +294,10 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     pthread_mutex_init(&rt->cooldown_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
+    if (!(rt->loader = lx_model_loader_create(rt->http))) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the model loader thread");
+        goto fail;
+    }
     lx_telemetry_params tp = {.log = params->telemetry_log, .log_level = params->telemetry_log_level,
                               .otlp_endpoint = params->otlp_endpoint, .client = rt->http, .ca_bundle = rt->ca_bundle};
     if ((st = lx_telemetry_create(&tp, &rt->telemetry, err)) != LLMUX_OK) goto fail;
@@ -306,6 +312,7 @@ fail:
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
     lx_telemetry_destroy(rt->telemetry);
+    lx_model_loader_destroy(rt->loader);
     lx_http_client_destroy(rt->http);
     free_config(rt);
     free(rt);
@@ -318,6 +325,10 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
      * itself stays until the end: executions still ending below (transfers the loop ends, local
      * requests the engine threads finish) report to it. */
     lx_telemetry_halt_export(rt->telemetry);
+    /* The loader before the loop: the executions waiting for a load end (cancelled) and their
+     * continuation still reaches the loop. */
+    lx_model_loader_destroy(rt->loader);
+    rt->loader = NULL;
     /* The loop next: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
     /* Then the local models: their engine threads end what they still run (each ends with a
@@ -683,7 +694,7 @@ static char *via_of(const char *spec) {
  * when check_now) is retired and the file loaded anew, as is one its name (via) no longer
  * resolves to; requests already holding the old one finish on it. */
 static llmux_status get_model(llmux_runtime *rt, const char *canon, const char *via, const llmux_cancel *cancel,
-                              bool check_now, loaded_model **out, llmux_error_info *err) {
+                              bool check_now, bool *would_block, loaded_model **out, llmux_error_info *err) {
     llmux_error_info local_err;
     if (!err) err = &local_err; /* a failed load keeps its reason for the callers that waited */
     *out = NULL;
@@ -694,6 +705,12 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const char *
     pthread_mutex_lock(&rt->lock);
     unload_idle(rt, victims, &n_victims);
     while ((lm = find_serving(rt, canon)) != NULL) {
+        if (would_block && lm->state == LM_LOADING) {
+            /* The non-blocking caller (the loop thread) hands the wait to the loader. */
+            *would_block = true;
+            lm = NULL;
+            goto done;
+        }
         lm->users++;
         if (lm->state == LM_LOADING) {
             st = wait_loaded(rt, lm, cancel, err);
@@ -715,6 +732,11 @@ static llmux_status get_model(llmux_runtime *rt, const char *canon, const char *
         drop_user(rt, lm, victims, &n_victims);
         retire(rt, lm, victims, &n_victims, "the replaced");
         lm = NULL;
+    }
+    if (would_block) {
+        /* Nothing ready: the load happens on the loader thread (model_loader.c). */
+        *would_block = true;
+        goto done;
     }
     retire_repointed(rt, via, canon, victims, &n_victims);
     file_stamp stamp = {0};
@@ -847,13 +869,14 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
 
 /* Resolves a local spec and takes a use of its model (loading it when needed). */
 static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, bool check_now,
-                                  lx_local_use *use, llmux_error_info *err) {
+                                  bool *would_block, lx_local_use *use, llmux_error_info *err) {
     char canon[PATH_MAX];
-    loaded_model *lm;
+    loaded_model *lm = NULL;
     memset(use, 0, sizeof *use);
+    if (would_block) *would_block = false;
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
-    if (st == LLMUX_OK) st = get_model(rt, canon, spec, cancel, check_now, &lm, err);
-    if (st != LLMUX_OK) return st;
+    if (st == LLMUX_OK) st = get_model(rt, canon, spec, cancel, check_now, would_block, &lm, err);
+    if (st != LLMUX_OK || !lm) return st;
     use->worker = lm->worker;
     use->name = lx_model_name(lm->model);
     use->held = lm;
@@ -862,8 +885,15 @@ static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llm
 
 llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err) {
-    return local_acquire(rt, spec, cancel, false, use, err);
+    return local_acquire(rt, spec, cancel, false, NULL, use, err);
 }
+
+llmux_status lx_runtime_local_try(llmux_runtime *rt, const char *spec, lx_local_use *use, bool *would_block,
+                                  llmux_error_info *err) {
+    return local_acquire(rt, spec, NULL, false, would_block, use, err);
+}
+
+lx_model_loader *lx_runtime_loader(llmux_runtime *rt) { return rt->loader; }
 
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
     if (use->held) put_model(rt, use->held);
@@ -875,7 +905,7 @@ void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
 llmux_status lx_runtime_model_load(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel,
                                    llmux_error_info *err) {
     lx_local_use use;
-    llmux_status st = local_acquire(rt, spec, cancel, true, &use, err);
+    llmux_status st = local_acquire(rt, spec, cancel, true, NULL, &use, err);
     if (st == LLMUX_OK) lx_runtime_local_release(rt, &use);
     return st;
 }

@@ -3,6 +3,7 @@
 #ifndef LX_RUNTIME_INTERNAL_H
 #define LX_RUNTIME_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,13 @@ typedef struct lx_local_use {
 llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err);
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
+/* Non-blocking lx_runtime_local for the loop thread: takes a use of the model when it is loaded
+ * and ready; *would_block (and LLMUX_OK, nothing held) when it would have to load the model or
+ * wait for its load, which the caller then does on the loader thread (lx_runtime_loader). */
+llmux_status lx_runtime_local_try(llmux_runtime *rt, const char *spec, lx_local_use *use, bool *would_block,
+                                  llmux_error_info *err);
+struct lx_model_loader;
+struct lx_model_loader *lx_runtime_loader(llmux_runtime *rt);
 
 /* ------------------------------- explicit load / unload / listing (model_registry.c) */
 

@@ -61,8 +61,10 @@ static const lx_target_ops k_remote = {remote_resolve, remote_start, remote_rele
 /* ------------------------------------------------------------------- local */
 
 static llmux_status local_resolve(lx_target *t, const char *spec, const llmux_cancel *cancel, llmux_error_info *err) {
-    llmux_status st = lx_runtime_local(t->rt, spec, cancel, &t->local, err);
-    if (st != LLMUX_OK) return st;
+    t->pending = false;
+    llmux_status st = t->nowait ? lx_runtime_local_try(t->rt, spec, &t->local, &t->pending, err)
+                                : lx_runtime_local(t->rt, spec, cancel, &t->local, err);
+    if (st != LLMUX_OK || t->pending) return st;
     t->model = t->local.name;
     t->provider = "local";
     t->protocol = "local";

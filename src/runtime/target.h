@@ -43,6 +43,11 @@ struct lx_target {
     const char *model;     /* the model as the target names it ("gpt-4o", the local model's name) */
     const char *provider;  /* "openai", a configured name, or "local" */
     const char *protocol;  /* "openai", "anthropic", "gemini", "ollama" or "local" (for handoff) */
+    /* Set before resolve by a caller on the loop thread: a local model that is not loaded and
+     * ready is not loaded there; resolve then sets pending (and holds nothing), and the caller
+     * resolves again (blocking) on the loader thread (model_loader.h). */
+    bool nowait;
+    bool pending;
     /* The kind's own state. */
     struct lx_remote_target *remote;
     lx_local_use local;
