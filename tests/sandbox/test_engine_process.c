@@ -33,8 +33,9 @@
 
 #include "llmux.h"
 #include "server/ipc/endpoint.h"
-#include "server/ipc/frame.h"
-#include "server/ipc/message.h"
+#include "core/ipc_frame.h"
+#include "server/ipc/frame_io.h"
+#include "core/ipc_message.h"
 
 #define LLMUX LLMUX_TEST_BIN_DIR "/llmux"
 #define MODEL_DIR LLMUX_SOURCE_DIR "/models"

@@ -19,7 +19,7 @@
 #include <event2/bufferevent.h>
 
 #include "server/ipc/internal.h"
-#include "server/ipc/message.h"
+#include "core/ipc_message.h"
 
 /* How long a closing connection may take to read its last error frame. */
 #define CLOSE_LINGER_MS 2000

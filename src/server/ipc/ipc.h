@@ -15,7 +15,7 @@
 
 #include "llmux.h"
 #include "server/ipc/endpoint.h"
-#include "server/ipc/frame.h"
+#include "core/ipc_frame.h"
 
 #define LX_IPC_DEFAULT_MAX_EXECUTIONS 64
 #define LX_IPC_DEFAULT_MAX_UNSENT ((size_t)16 * 1024 * 1024)
