@@ -94,7 +94,17 @@ struct llmux_runtime {
     loaded_model *models[LX_MAX_MODELS];
     size_t n_models;
     uint64_t use_clock;      /* ticks once per get_model: orders models by last use */
+    /* Work the loop refused while stopping (lx_runtime_defer), run by llmux_runtime_destroy once
+     * no producer thread is left. */
+    pthread_mutex_t defer_lock; /* guards deferred only (taken under an execution's lock) */
+    struct deferred *deferred;
 };
+
+typedef struct deferred {
+    void (*fn)(void *arg);
+    void *arg;
+    struct deferred *next;
+} deferred;
 
 static void rt_log(const llmux_runtime *rt, llmux_log_level lvl, const char *msg) {
     if (rt->log && lvl >= rt->log_level) rt->log(lvl, msg, rt->log_user_data);
@@ -233,6 +243,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
         if ((st = lx_record_writer_start_ex(store, &wp, &rt->records, err)) != LLMUX_OK) goto fail;
     }
     pthread_mutex_init(&rt->cooldown_lock, NULL);
+    pthread_mutex_init(&rt->defer_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
     lx_telemetry_params tp = {.log = params->telemetry_log, .log_level = params->telemetry_log_level,
@@ -254,6 +265,38 @@ fail:
     return st;
 }
 
+/* Runs (and frees) what lx_runtime_defer queued, oldest first. */
+static void run_deferred(llmux_runtime *rt) {
+    pthread_mutex_lock(&rt->defer_lock);
+    deferred *d = rt->deferred, *rev = NULL;
+    rt->deferred = NULL;
+    pthread_mutex_unlock(&rt->defer_lock);
+    while (d) {
+        deferred *next = d->next;
+        d->next = rev;
+        rev = d;
+        d = next;
+    }
+    while (rev) {
+        deferred *next = rev->next;
+        rev->fn(rev->arg);
+        free(rev);
+        rev = next;
+    }
+}
+
+bool lx_runtime_defer(llmux_runtime *rt, void (*fn)(void *arg), void *arg) {
+    deferred *d = malloc(sizeof *d);
+    if (!d) return false;
+    d->fn = fn;
+    d->arg = arg;
+    pthread_mutex_lock(&rt->defer_lock);
+    d->next = rt->deferred;
+    rt->deferred = d;
+    pthread_mutex_unlock(&rt->defer_lock);
+    return true;
+}
+
 void llmux_runtime_destroy(llmux_runtime *rt) {
     if (!rt) return;
     /* The trace exporter first: its last batch goes out through the HTTP client. The telemetry
@@ -265,6 +308,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     /* Then the local models: their engine threads end what they still run (each ends with a
      * record, so this comes before the writer stops). */
     for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
+    /* Executions that ended while the loop was stopping: no thread produces anything any more,
+     * and the records writer still takes their records. */
+    run_deferred(rt);
     /* Then the records: everything queued is written before the writer stops. */
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
@@ -273,6 +319,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->catalog_lock);
     pthread_mutex_destroy(&rt->cooldown_lock);
+    pthread_mutex_destroy(&rt->defer_lock);
     free(rt);
 }
 

@@ -70,6 +70,13 @@ void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
 int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
 void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);
 
+/* Queues fn(arg) to run in llmux_runtime_destroy after the loop and the engine threads stopped
+ * (and before the records writer stops): for work the stopping loop no longer takes
+ * (llmux_runtime_post refused) that must still run on some thread, such as draining an execution
+ * that ended during the teardown. Any thread, also under an execution's lock (it takes only a
+ * lock of its own, briefly). False when out of memory (fn will not run). */
+bool lx_runtime_defer(llmux_runtime *rt, void (*fn)(void *arg), void *arg);
+
 /* ------------------------------------------------------------------ records */
 
 typedef struct lx_exec_record lx_exec_record;
