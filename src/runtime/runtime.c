@@ -24,6 +24,8 @@
 #include "remote.h"
 #include "router/router.h"
 #include "store/store.h"
+#include "runtime/engine_proc.h"
+#include "runtime/engine_sup.h"
 #include "runtime/local_worker.h"
 #include "runtime/runtime_internal.h"
 #include "telemetry/telemetry.h"
@@ -79,6 +81,7 @@ struct llmux_runtime {
     int64_t total_timeout_ms;
     int32_t cooldown_failures;   /* < 0: never */
     int64_t cooldown_ns;
+    lx_engine_sup *engine;   /* local_isolation PROCESS: the engine child's supervisor */
     /* state */
     pthread_mutex_t cooldown_lock; /* guards cooldowns, seed */
     struct cooldown_entry *cooldowns;
@@ -146,6 +149,57 @@ static void free_config(llmux_runtime *rt) {
 
 /* The records writer's failures go to the runtime's log (from the writer thread). */
 static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_log(ud, level, msg); }
+
+static void engine_log(void *ud, llmux_log_level level, const char *msg) { rt_log(ud, level, msg); }
+
+/* local_isolation PROCESS: the supervisor of the engine child, which gets the model directories
+ * (the only ones its sandbox lets it read) and the local settings as flags of `llmux engine`.
+ * Nothing starts until the first local request. */
+static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params *p, llmux_error_info *err) {
+    if (p->engine_heartbeat_ms < 0 || p->engine_heartbeat_timeout_ms < 0)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "engine heartbeat settings must be >= 0");
+    if (rt->n_model_dirs > 16)
+        return lx_error(err, LLMUX_E_CONFIGURATION,
+                        "isolation process: the engine process takes at most 16 model directories (%zu given)",
+                        rt->n_model_dirs);
+    char *path = p->engine_path && *p->engine_path ? strdup(p->engine_path) : lx_engine_default_path();
+    if (!path)
+        return lx_error(err, LLMUX_E_CONFIGURATION,
+                        "isolation process: no llmux executable found for the engine process (none next to "
+                        "libllmux or on PATH); set engine_path");
+    /* At most 16 dirs x 2 + 9 settings x 2 + 2 argument words. */
+    char nums[9][24];
+    const char *args[64];
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < rt->n_model_dirs; i++) {
+        args[n++] = "--model-dir";
+        args[n++] = rt->model_dirs[i];
+    }
+#define NUM_ARG(flag, fmt, v)                                      \
+    do {                                                           \
+        snprintf(nums[k], sizeof nums[k], fmt, v);                 \
+        args[n++] = flag;                                          \
+        args[n++] = nums[k++];                                     \
+    } while (0)
+    if (rt->n_threads > 0) NUM_ARG("--threads", "%d", (int)rt->n_threads);
+    if (rt->n_ctx > 0) NUM_ARG("--ctx", "%d", (int)rt->n_ctx);
+    if (rt->local_slots > 0) NUM_ARG("--slots", "%d", (int)rt->local_slots);
+    NUM_ARG("--prompt-cache-mb", "%d", (int)rt->local_prompt_cache_mb);
+    if (rt->local_max_waiting > 0) NUM_ARG("--max-waiting", "%d", (int)rt->local_max_waiting);
+    if (rt->local_max_wait_ms > 0) NUM_ARG("--max-wait-ms", "%lld", (long long)rt->local_max_wait_ms);
+    if (rt->memory_budget > 0) NUM_ARG("--memory-budget-mb", "%lld", (long long)(rt->memory_budget >> 20));
+    if (rt->idle_unload_ns > 0) NUM_ARG("--idle-unload-s", "%lld", (long long)(rt->idle_unload_ns / 1000000000));
+    NUM_ARG("--max-frame", "%u", LLMUX_JSON_MAX_BYTES);
+#undef NUM_ARG
+    lx_engine_sup_params sp = {.loop = rt->http, .path = path, .args = args, .n_args = n,
+                               .heartbeat_ms = p->engine_heartbeat_ms ? p->engine_heartbeat_ms : 1000,
+                               .heartbeat_timeout_ms = p->engine_heartbeat_timeout_ms ? p->engine_heartbeat_timeout_ms : 10000,
+                               .log = engine_log, .log_ud = rt};
+    rt->engine = lx_engine_sup_create(&sp);
+    free(path);
+    if (!rt->engine) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the engine supervisor");
+    return LLMUX_OK;
+}
 
 llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err) {
     *out = NULL;
@@ -249,6 +303,8 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     lx_telemetry_params tp = {.log = params->telemetry_log, .log_level = params->telemetry_log_level,
                               .otlp_endpoint = params->otlp_endpoint, .client = rt->http, .ca_bundle = rt->ca_bundle};
     if ((st = lx_telemetry_create(&tp, &rt->telemetry, err)) != LLMUX_OK) goto fail;
+    if (params->local_isolation == LLMUX_ISOLATION_PROCESS && (st = engine_create(rt, params, err)) != LLMUX_OK)
+        goto fail;
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->catalog_lock, NULL);
     *out = rt;
@@ -256,6 +312,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
 oom:
     st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
 fail:
+    lx_engine_sup_destroy(rt->engine);
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
     lx_telemetry_destroy(rt->telemetry);
@@ -303,6 +360,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
      * itself stays until the end: executions still ending below (transfers the loop ends, local
      * requests the engine threads finish) report to it. */
     lx_telemetry_halt_export(rt->telemetry);
+    /* The engine child while the loop still runs (its connection lives there): it sees its
+     * connection close and exits, or is killed after a wait. */
+    lx_engine_sup_destroy(rt->engine);
     /* The loop next: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
     /* Then the local models: their engine threads end what they still run (each ends with a
@@ -572,12 +632,31 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
     return v;
 }
 
+lx_engine_sup *lx_runtime_engine(const llmux_runtime *rt) { return rt->engine; }
+
+/* local_isolation PROCESS: the resolved path and its display name (as lx_model_name derives it:
+ * the file name without .gguf), for the engine child. */
+static llmux_status local_for_child(const char *canon, lx_local_use *use, llmux_error_info *err) {
+    const char *base = strrchr(canon, '/');
+    base = base ? base + 1 : canon;
+    size_t n = strlen(canon), b = strlen(base);
+    if (b > 5 && strcmp(base + b - 5, ".gguf") == 0) b -= 5;
+    if (!(use->owned = malloc(n + 1 + b + 1))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", canon);
+    memcpy(use->owned, canon, n + 1);
+    memcpy(use->owned + n + 1, base, b);
+    use->owned[n + 1 + b] = 0;
+    use->path = use->owned;
+    use->name = use->owned + n + 1;
+    return LLMUX_OK;
+}
+
 llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err) {
     char canon[PATH_MAX];
     loaded_model *lm;
     memset(use, 0, sizeof *use);
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
+    if (st == LLMUX_OK && rt->engine) return local_for_child(canon, use, err);
     if (st == LLMUX_OK) st = get_model(rt, canon, cancel, &lm, err);
     if (st != LLMUX_OK) return st;
     use->worker = lm->worker;
@@ -588,6 +667,7 @@ llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_c
 
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
     if (use->held) put_model(rt, use->held);
+    free(use->owned);
     memset(use, 0, sizeof *use);
 }
 

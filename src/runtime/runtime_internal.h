@@ -56,16 +56,24 @@ const lx_aliases *lx_runtime_aliases(const llmux_runtime *rt);
 bool lx_runtime_is_remote(const llmux_runtime *rt, const char *spec);
 /* A local model held by one attempt: it is not unloaded until released. */
 typedef struct lx_local_use {
-    lx_worker *worker;       /* its engine thread */
-    const char *name;        /* display name (owned by the runtime) */
+    lx_worker *worker;       /* its engine thread; NULL with local_isolation PROCESS */
+    const char *name;        /* display name (owned by the runtime, or by owned) */
     void *held;              /* the registry entry */
+    const char *path;        /* PROCESS: the canonical model path the engine child loads */
+    char *owned;             /* PROCESS: holds path and name */
 } lx_local_use;
 
 /* Resolves a local model spec, loading the model when needed (cancel aborts the load), and holds
- * it until lx_runtime_local_release. Errors as llmux_run's refusals. */
+ * it until lx_runtime_local_release. Errors as llmux_run's refusals. With local_isolation
+ * PROCESS nothing is loaded here: the spec is resolved to an allowed, existing file (use->path;
+ * use->worker NULL) and the engine child loads it (lx_runtime_engine). */
 llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err);
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
+typedef struct lx_engine_sup lx_engine_sup;
+/* The engine child's supervisor (engine_sup.h); NULL unless local_isolation is PROCESS. */
+lx_engine_sup *lx_runtime_engine(const llmux_runtime *rt);
+
 /* The cooldown of one target (by spec), per runtime (router.h's rules, thread-safe). */
 int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
 void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);
