@@ -52,7 +52,7 @@ bool lx_engine_spawn(const char *path, const char *const *args, size_t n_args, l
     size_t n = 0;
     char fdnum[16];
     snprintf(fdnum, sizeof fdnum, "%d", LX_ENGINE_CHILD_FD);
-    argv[n++] = (char *)path;
+    argv[n++] = "llmux"; /* what ps shows: `llmux engine --fd 3 ...` (path may be /proc/self/exe) */
     argv[n++] = "engine";
     argv[n++] = "--fd";
     argv[n++] = fdnum;
