@@ -6,7 +6,7 @@
  * added TTFT are the goals of docs/benchmarks.md, "Sandboxed engine".
  *
  *   bench_engine_child [model_dir=models] [model=local/llmux-fortunes] [n_gen=64] [runs=5]
- *                      [streams=1,8] [engine=<dir of this program>/llmux]
+ *                      [streams=1,8] [engine=<dir of this program>/llmux, or -] [threads=0]
  *
  * The child runs `engine` (the built llmux). Greedy sampling, a prompt per stream (different
  * first words), the same prompts in both modes. */
@@ -124,12 +124,15 @@ static bool run_streams(llmux_runtime *rt, const char *model, int n, int n_gen, 
     return true;
 }
 
+static int g_threads;
+
 static llmux_runtime *runtime(const char *dir, bool process, const char *engine) {
     const char *dirs[] = {dir};
     llmux_runtime_params p = llmux_runtime_default_params();
     p.model_dirs = dirs;
     p.n_model_dirs = 1;
     p.local_slots = 8;
+    p.n_threads = g_threads;
     p.n_ctx = 4096;
     if (process) {
         p.local_isolation = LLMUX_ISOLATION_PROCESS;
@@ -151,7 +154,8 @@ int main(int argc, char **argv) {
     int runs = argc > 4 ? atoi(argv[4]) : 5;
     const char *streams_arg = argc > 5 ? argv[5] : "1,8";
     char engine[PATH_MAX];
-    if (argc > 6) {
+    g_threads = argc > 7 ? atoi(argv[7]) : 0;
+    if (argc > 6 && strcmp(argv[6], "-") != 0) {
         snprintf(engine, sizeof engine, "%s", argv[6]);
     } else {
         char self[PATH_MAX];
@@ -162,11 +166,6 @@ int main(int argc, char **argv) {
         snprintf(engine, sizeof engine, "%s/llmux", self);
     }
     if (n_gen < 2 || runs < 1 || runs > MAX_RUNS) return 2;
-    llmux_runtime *in = runtime(dir, false, NULL), *out = runtime(dir, true, engine);
-    if (!in || !out) return 1;
-    double t, f;
-    /* Warm-up: the model loaded in both, the child started. */
-    if (!run_streams(in, model, 1, 4, &t, &f) || !run_streams(out, model, 1, 4, &t, &f)) return 1;
     printf("model %s, %d tokens per stream, %d runs (alternating), engine %s\n", model, n_gen, runs, engine);
     char list[64];
     snprintf(list, sizeof list, "%s", streams_arg);
@@ -179,9 +178,14 @@ int main(int argc, char **argv) {
             bool in_first = r % 2 == 0;
             for (int k = 0; k < 2; k++) {
                 bool do_in = (k == 0) == in_first;
-                if (!run_streams(do_in ? in : out, model, n, n_gen, do_in ? &ts_in[r] : &ts_out[r],
-                                 do_in ? &tt_in[r] : &tt_out[r]))
-                    return 1;
+                /* Only one mode's runtime exists at a time: the other's idle engine threads (an
+                 * OpenMP pool spins for a while after its work) cannot steal this one's cores. */
+                llmux_runtime *rt = runtime(dir, !do_in, engine);
+                double t, f;
+                if (!rt || !run_streams(rt, model, n, 4, &t, &f)) return 1; /* warm: loaded, child up */
+                bool ok = run_streams(rt, model, n, n_gen, do_in ? &ts_in[r] : &ts_out[r], do_in ? &tt_in[r] : &tt_out[r]);
+                llmux_runtime_destroy(rt);
+                if (!ok) return 1;
             }
         }
         double mts_in = median(ts_in, runs), mts_out = median(ts_out, runs);
@@ -191,7 +195,5 @@ int main(int argc, char **argv) {
                n, mts_in, mtt_in, mts_out, mtt_out, mts_out / mts_in, mtt_out - mtt_in);
         fflush(stdout);
     }
-    llmux_runtime_destroy(out);
-    llmux_runtime_destroy(in);
     return 0;
 }
