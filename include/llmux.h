@@ -594,9 +594,11 @@ typedef struct llmux_runtime_params {
                                       directory), else the first llmux on $PATH. Copied */
     int64_t engine_heartbeat_ms;   /* how often the runtime pings the child; 0 = 1000 */
     int64_t engine_heartbeat_timeout_ms; /* a ping unanswered this long gets the child killed
-                                      (SIGKILL) and restarted; 0 = 10000. While the child loads a
-                                      model it has not served yet (its event loop is busy), the
-                                      limit is LLMUX_ENGINE_LOAD_TIMEOUT_MS instead */
+                                      (SIGKILL) and restarted; 0 = 10000. While the child may be
+                                      loading a model (a request for a model it has not served yet
+                                      has no START; any model when local_memory_budget_mb or
+                                      local_idle_unload_s let it unload them), its event loop is
+                                      busy and the limit is LLMUX_ENGINE_LOAD_TIMEOUT_MS instead */
 } llmux_runtime_params;
 
 /* How long a ping to the engine child may wait while it loads a model it has not served before. */

@@ -73,6 +73,7 @@ struct lx_engine_sup {
     char **args;
     size_t n_args;
     int64_t heartbeat_ms, timeout_ms;
+    bool models_unload;
     void (*log)(void *ud, llmux_log_level level, const char *msg);
     void *log_ud;
 
@@ -227,7 +228,7 @@ static void forget_loaded(lx_engine_sup *s) {
  * not produced a START for yet): its pongs then wait for the load. */
 static bool maybe_loading(lx_engine_sup *s) {
     for (sup_job *j = s->jobs; j; j = j->next)
-        if (j->sent && !j->started && !is_loaded(s, j->model_path)) return true;
+        if (j->sent && !j->started && (s->models_unload || !is_loaded(s, j->model_path))) return true;
     return false;
 }
 
@@ -619,6 +620,7 @@ lx_engine_sup *lx_engine_sup_create(const lx_engine_sup_params *p) {
     s->base = lx_http_client_base(p->loop);
     s->heartbeat_ms = p->heartbeat_ms;
     s->timeout_ms = p->heartbeat_timeout_ms;
+    s->models_unload = p->models_unload;
     s->log = p->log;
     s->log_ud = p->log_ud;
     s->child.sock = -1;

@@ -35,6 +35,9 @@ typedef struct lx_engine_sup_params {
     size_t n_args;
     int64_t heartbeat_ms;            /* > 0 */
     int64_t heartbeat_timeout_ms;    /* > 0 */
+    bool models_unload;              /* the child may unload models on its own (idle_unload_s,
+                                        memory budget): a model it served may load again, so any
+                                        request without its START yet may be a load */
     void (*log)(void *ud, llmux_log_level level, const char *msg); /* loop thread; may be NULL */
     void *log_ud;
 } lx_engine_sup_params;

@@ -194,6 +194,7 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
     lx_engine_sup_params sp = {.loop = rt->http, .path = path, .args = args, .n_args = n,
                                .heartbeat_ms = p->engine_heartbeat_ms ? p->engine_heartbeat_ms : 1000,
                                .heartbeat_timeout_ms = p->engine_heartbeat_timeout_ms ? p->engine_heartbeat_timeout_ms : 10000,
+                               .models_unload = rt->memory_budget > 0 || rt->idle_unload_ns > 0,
                                .log = engine_log, .log_ud = rt};
     rt->engine = lx_engine_sup_create(&sp);
     free(path);
