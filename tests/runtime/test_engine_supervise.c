@@ -5,9 +5,10 @@
  * its sandbox (Seccomp 2, NoNewPrivs 1); a crash (the child aborts on a test hook) fails only the
  * in-flight executions, with a message naming the signal, and the next request runs on a restarted
  * child; a hang (the child's loop stops) is killed at the heartbeat deadline; SIGKILL from outside
- * (what the OOM killer does) and a seccomp kill (SIGSYS) are each reported as such; a corrupt
- * model fails with configuration while the other model keeps serving on the same child; cancel
- * reaches the child and the child stays; local embeddings and token counts are refused.
+ * (what the OOM killer does) and a seccomp kill (SIGSYS) are each reported as such, while a
+ * remote stream in flight goes on to its end; a corrupt model fails with configuration while the
+ * other model keeps serving on the same child; cancel reaches the child and the child stays; an
+ * engine that cannot start fails the request; local token counts are refused.
  *
  * The crash hooks need `llmux engine --test-hooks`: the runtime's engine_path is a two-line shell
  * script that adds it (no environment variable, no hook reachable in a normal engine). */
@@ -30,6 +31,7 @@
 #include <cmocka.h>
 
 #include "llmux.h"
+#include "support/fake_server.h"
 #include "runtime/engine_sup.h"
 #include "runtime/runtime_internal.h"
 
@@ -79,8 +81,9 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A runtime running local models in the child. hooks: start it through the hooks script. */
-static llmux_runtime *rt_process(bool hooks, int64_t heartbeat_ms, int64_t timeout_ms) {
+/* A runtime running local models in the child. hooks: start it through the hooks script.
+ * upstream: a fake OpenAI-compatible provider named "fk" (NULL = none). */
+static llmux_runtime *rt_process_with(bool hooks, int64_t heartbeat_ms, int64_t timeout_ms, lx_fake_server *upstream) {
     const char *dirs[] = {MODEL_DIR, g_broken_dir};
     llmux_runtime_params p = llmux_runtime_default_params();
     p.model_dirs = dirs;
@@ -92,11 +95,23 @@ static llmux_runtime *rt_process(bool hooks, int64_t heartbeat_ms, int64_t timeo
     p.engine_path = hooks ? g_hooks : LLMUX;
     p.engine_heartbeat_ms = heartbeat_ms;
     p.engine_heartbeat_timeout_ms = timeout_ms;
+    char url[128];
+    llmux_provider_params prov = {.name = "fk", .protocol = "openai", .api_key = "k"};
+    if (upstream) {
+        lx_fake_server_url(upstream, "/v1", url, sizeof url);
+        prov.base_url = url;
+        p.providers = &prov;
+        p.n_providers = 1;
+    }
     llmux_runtime *rt = NULL;
     llmux_error_info err;
     llmux_status st = llmux_runtime_create(&p, &rt, &err);
     if (st != LLMUX_OK) fail_msg("runtime: %s", err.message);
     return rt;
+}
+
+static llmux_runtime *rt_process(bool hooks, int64_t heartbeat_ms, int64_t timeout_ms) {
+    return rt_process_with(hooks, heartbeat_ms, timeout_ms, NULL);
 }
 
 static llmux_runtime *rt_in_process(void) {
@@ -213,17 +228,19 @@ static bool flight_event(const llmux_event *ev, void *ud) {
     return true;
 }
 
-static void flight_start(flight *f, llmux_runtime *rt, int32_t max_tokens) {
+static void flight_start_model(flight *f, llmux_runtime *rt, const char *model, int32_t max_tokens) {
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    req_init(&f->q, LOCAL, "Tell me a long story about the sea.", max_tokens, NULL);
+    req_init(&f->q, model, "Tell me a long story about the sea.", max_tokens, NULL);
     llmux_submit_params sp = llmux_submit_default_params();
     sp.on_event = flight_event;
     sp.user_data = f;
     llmux_error_info err;
     assert_int_equal(llmux_submit(rt, &f->q.r, &sp, &f->ex, &err), LLMUX_OK);
 }
+
+static void flight_start(flight *f, llmux_runtime *rt, int32_t max_tokens) { flight_start_model(f, rt, LOCAL, max_tokens); }
 
 /* Waits (at most 60 s) until the execution streamed at least one delta. */
 static void flight_wait_delta(flight *f) {
@@ -405,6 +422,33 @@ static void test_sigkill_reported_and_restarted(void **state) {
     llmux_runtime_destroy(rt);
 }
 
+/* A remote stream in flight when the child is killed goes on to its normal end: remote targets
+ * never touch the child. */
+static void test_remote_serves_through_a_crash(void **state) {
+    (void)state;
+    lx_fake_server *up = lx_fake_server_start();
+    assert_non_null(up);
+    lx_fake_response r = {.status = 200, .headers = "Content-Type: text/event-stream\r\n",
+                          .body_file = "tests/data/fake/openai/stream_text.sse", .chunked = true, .chunk_size = 16,
+                          .chunk_delay_ms = 40};
+    assert_true(lx_fake_server_push(up, &r));
+    llmux_runtime *rt = rt_process_with(false, 0, 0, up);
+    flight local, remote;
+    flight_start(&local, rt, 900);
+    flight_start_model(&remote, rt, "fk/gpt-4o-mini", 64);
+    flight_wait_delta(&local);
+    flight_wait_delta(&remote);
+    pid_t pid = child_pid(rt);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    llmux_error_info err;
+    assert_int_equal(flight_end(&local, &err), LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "SIGKILL"));
+    llmux_status st = flight_end(&remote, &err);
+    if (st != LLMUX_OK) fail_msg("the remote stream: %s", err.message);
+    llmux_runtime_destroy(rt);
+    lx_fake_server_stop(up);
+}
+
 /* A forbidden system call (exec) is killed by the seccomp filter, and said so. */
 static void test_seccomp_kill_reported(void **state) {
     (void)state;
@@ -488,6 +532,7 @@ int main(void) {
         cmocka_unit_test(test_crash_fails_in_flight_then_restarts),
         cmocka_unit_test(test_hang_killed_at_heartbeat_deadline),
         cmocka_unit_test(test_sigkill_reported_and_restarted),
+        cmocka_unit_test(test_remote_serves_through_a_crash),
         cmocka_unit_test(test_seccomp_kill_reported),
         cmocka_unit_test(test_corrupt_model_other_serves),
         cmocka_unit_test(test_cancel_forwarded),
