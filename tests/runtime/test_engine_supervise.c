@@ -434,10 +434,12 @@ static void test_remote_serves_through_a_crash(void **state) {
     assert_true(lx_fake_server_push(up, &r));
     llmux_runtime *rt = rt_process_with(false, 0, 0, up);
     flight local, remote;
-    flight_start(&local, rt, 900);
+    /* The remote stream first (its chunks come every 40 ms); the local one right before the kill,
+     * so it cannot have finished its 900 tokens meanwhile. */
     flight_start_model(&remote, rt, "fk/gpt-4o-mini", 64);
-    flight_wait_delta(&local);
     flight_wait_delta(&remote);
+    flight_start(&local, rt, 900);
+    flight_wait_delta(&local);
     pid_t pid = child_pid(rt);
     assert_int_equal(kill(pid, SIGKILL), 0);
     llmux_error_info err;
