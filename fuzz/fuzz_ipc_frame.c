@@ -1,4 +1,4 @@
-/* The IPC frame decoder and message parser (src/server/ipc/frame.h, message.h) on untrusted bytes,
+/* The IPC frame decoder and message parser (src/core/ipc_frame.h, ipc_message.h) on untrusted bytes,
  * read as a client's byte stream: frames are cut with lx_frame_peek under a small cap, each
  * payload goes through lx_ipc_msg_parse, and a request's canonical request through
  * llmux_request_from_json, as the server does. Beyond "no crash, no leak": a frame is never
@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "llmux.h"
-#include "server/ipc/frame.h"
-#include "server/ipc/message.h"
+#include "core/ipc_frame.h"
+#include "core/ipc_message.h"
 
 #define CAP ((size_t)64 * 1024)
 

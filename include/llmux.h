@@ -513,6 +513,13 @@ typedef struct llmux_alias {
     size_t n_fallback_on;
 } llmux_alias;
 
+/* Where local models run (llmux_runtime_params.local_isolation; llmux.yaml `local: {isolation}`). */
+typedef enum llmux_isolation {
+    LLMUX_ISOLATION_IN_PROCESS = 0, /* in the calling process, one engine thread per model */
+    LLMUX_ISOLATION_PROCESS = 1     /* in a sandboxed child process (`llmux engine`, docs/sandbox.md)
+                                       that the runtime starts, watches and restarts */
+} llmux_isolation;
+
 typedef struct llmux_runtime_params {
     const char *const *model_dirs; /* directories local models may be loaded from */
     size_t n_model_dirs;
@@ -585,7 +592,29 @@ typedef struct llmux_runtime_params {
                                       none. Copied. */
     int64_t local_prompt_cache_dir_mb; /* bytes of all cache files in that directory, least
                                       recently used removed first; 0 (default) = 1024 */
+    /* The sandboxed engine child (docs/sandbox.md, "Supervision"). Appended after local_*. */
+    llmux_isolation local_isolation; /* LLMUX_ISOLATION_IN_PROCESS (default) or _PROCESS: local
+                                      generations then run in a child started at first use, which
+                                      can read only model_dirs and reach no network; a crashed or
+                                      hung child is restarted and only its in-flight executions
+                                      fail (LLMUX_E_INTERNAL, the message names the signal).
+                                      Local embeddings and token counts are refused with
+                                      LLMUX_E_CONFIGURATION in this mode (not served by the child
+                                      yet). Linux only */
+    const char *engine_path;       /* the llmux executable the child runs (`PATH engine --fd N`);
+                                      NULL = llmux next to libllmux (../bin/llmux or the same
+                                      directory), else the first llmux on $PATH. Copied */
+    int64_t engine_heartbeat_ms;   /* how often the runtime pings the child; 0 = 1000 */
+    int64_t engine_heartbeat_timeout_ms; /* a ping unanswered this long gets the child killed
+                                      (SIGKILL) and restarted; 0 = 10000. While the child may be
+                                      loading a model (a request for a model it has not served yet
+                                      has no START; any model when local_memory_budget_mb or
+                                      local_idle_unload_s let it unload them), its event loop is
+                                      busy and the limit is LLMUX_ENGINE_LOAD_TIMEOUT_MS instead */
 } llmux_runtime_params;
+
+/* How long a ping to the engine child may wait while it loads a model it has not served before. */
+#define LLMUX_ENGINE_LOAD_TIMEOUT_MS 600000
 
 LLMUX_API llmux_runtime_params llmux_runtime_default_params(void);
 

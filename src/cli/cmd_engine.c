@@ -32,6 +32,12 @@ static void engine_usage(FILE *f) {
           "      --max-frame BYTES    frame payload cap (default 4194304)\n"
           "      --grace SECONDS      on SIGINT/SIGTERM, how long in-flight requests may finish\n"
           "                           (default 0: they are cancelled at once)\n"
+          "      --slots N, --prompt-cache-mb N, --max-waiting N, --max-wait-ms N,\n"
+          "      --memory-budget-mb N, --idle-unload-s N\n"
+          "                           the local: settings of llmux.yaml (docs/configuration.md); the\n"
+          "                           runtime passes its own when it starts the engine\n"
+          "      --test-hooks         for tests only: a request with metadata llmux_test_hook =\n"
+          "                           abort | hang | exec crashes, hangs or breaks the sandbox\n"
           "  -h, --help               show this help\n"
           "\n"
           "Exit status: 0 after SIGTERM/SIGINT (or the parent closing --fd), 2 for a usage error,\n"
@@ -39,7 +45,23 @@ static void engine_usage(FILE *f) {
           f);
 }
 
-enum { OPT_SOCKET = 600, OPT_FD, OPT_MODEL_DIR, OPT_CACHE_DIR, OPT_THREADS, OPT_CTX, OPT_MAX_FRAME, OPT_GRACE };
+enum {
+    OPT_SOCKET = 600,
+    OPT_FD,
+    OPT_MODEL_DIR,
+    OPT_CACHE_DIR,
+    OPT_THREADS,
+    OPT_CTX,
+    OPT_MAX_FRAME,
+    OPT_GRACE,
+    OPT_SLOTS,
+    OPT_PROMPT_CACHE,
+    OPT_MAX_WAITING,
+    OPT_MAX_WAIT_MS,
+    OPT_MEMORY_BUDGET,
+    OPT_IDLE_UNLOAD,
+    OPT_TEST_HOOKS
+};
 
 static int int_arg(const char *opt, const char *arg, long lo, long hi, long *out) {
     char *end;
@@ -91,10 +113,17 @@ int cli_cmd_engine(int argc, char **argv) {
                                          {"ctx", required_argument, NULL, OPT_CTX},
                                          {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
                                          {"grace", required_argument, NULL, OPT_GRACE},
+                                         {"slots", required_argument, NULL, OPT_SLOTS},
+                                         {"prompt-cache-mb", required_argument, NULL, OPT_PROMPT_CACHE},
+                                         {"max-waiting", required_argument, NULL, OPT_MAX_WAITING},
+                                         {"max-wait-ms", required_argument, NULL, OPT_MAX_WAIT_MS},
+                                         {"memory-budget-mb", required_argument, NULL, OPT_MEMORY_BUDGET},
+                                         {"idle-unload-s", required_argument, NULL, OPT_IDLE_UNLOAD},
+                                         {"test-hooks", no_argument, NULL, OPT_TEST_HOOKS},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     reexec_without_environment(argc, argv);
-    lx_engine_params p = {.inherited_fd = -1};
+    lx_engine_params p = {.inherited_fd = -1, .prompt_cache_mb = -1};
     const char *dirs[MAX_DIRS];
     long v;
     int c, rc;
@@ -127,6 +156,31 @@ int cli_cmd_engine(int argc, char **argv) {
             if ((rc = int_arg("--grace", optarg, 0, 3600, &v))) return rc;
             p.grace_ms = v * 1000;
             break;
+        case OPT_SLOTS:
+            if ((rc = int_arg("--slots", optarg, 0, 64, &v))) return rc;
+            p.slots = (int32_t)v;
+            break;
+        case OPT_PROMPT_CACHE:
+            if ((rc = int_arg("--prompt-cache-mb", optarg, 0, 1 << 20, &v))) return rc;
+            p.prompt_cache_mb = (int32_t)v;
+            break;
+        case OPT_MAX_WAITING:
+            if ((rc = int_arg("--max-waiting", optarg, 0, 65536, &v))) return rc;
+            p.max_waiting = (int32_t)v;
+            break;
+        case OPT_MAX_WAIT_MS:
+            if ((rc = int_arg("--max-wait-ms", optarg, 0, 604800000L, &v))) return rc;
+            p.max_wait_ms = v;
+            break;
+        case OPT_MEMORY_BUDGET:
+            if ((rc = int_arg("--memory-budget-mb", optarg, 0, 1L << 24, &v))) return rc;
+            p.memory_budget_mb = v;
+            break;
+        case OPT_IDLE_UNLOAD:
+            if ((rc = int_arg("--idle-unload-s", optarg, 0, 30L * 86400, &v))) return rc;
+            p.idle_unload_s = v;
+            break;
+        case OPT_TEST_HOOKS: p.test_hooks = true; break;
         case 'h': engine_usage(stdout); return 0;
         default: engine_usage(stderr); return CLI_EXIT_USAGE;
         }

@@ -16,8 +16,9 @@
 #include "cli.h"
 #include "req_opts.h"
 #include "server/ipc/endpoint.h"
-#include "server/ipc/frame.h"
-#include "server/ipc/message.h"
+#include "core/ipc_frame.h"
+#include "server/ipc/frame_io.h"
+#include "core/ipc_message.h"
 
 /* How long after the request's deadline the client gives up waiting (the server enforces the
  * deadline itself; this only keeps a stuck server from holding the client forever). */

@@ -18,7 +18,7 @@
 
 #define SERVE_GRACE_DEFAULT_S 10
 
-enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_MAX_REQUESTS, OPT_INSECURE, OPT_UNIX, OPT_MAX_FRAME };
+enum { OPT_LISTEN = CLI_OPT_COMMAND, OPT_GRACE, OPT_MAX_BODY, OPT_MAX_REQUESTS, OPT_INSECURE, OPT_UNIX, OPT_MAX_FRAME, OPT_ISOLATION };
 
 /* --max-requests: each request in flight holds two sockets (client and upstream) and ~tens of KiB,
  * so the ceiling is the file-descriptor limit long before this. */
@@ -46,6 +46,9 @@ static void serve_usage(FILE *f) {
             "      --max-requests N     generations in flight at once (default %d; more: 429)\n"
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
+            "      --isolation MODE     process: local models run in a sandboxed child process that\n"
+            "                           is restarted when it crashes or hangs (docs/sandbox.md);\n"
+            "                           in_process (default, or local.isolation of llmux.yaml)\n"
             "      --config FILE        llmux.yaml to use\n"
             "      --unix PATH          also serve llmux's IPC on a Unix socket, token in PATH.token\n"
             "                           (docs/ipc.md); without --listen only the socket is served\n"
@@ -148,6 +151,7 @@ int cli_cmd_serve(int argc, char **argv) {
                                           {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
                                           {"unix", required_argument, NULL, OPT_UNIX},
                                           {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+                                          {"isolation", required_argument, NULL, OPT_ISOLATION},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     cli_req_opts o;
@@ -176,6 +180,11 @@ int cli_cmd_serve(int argc, char **argv) {
             break;
         case OPT_INSECURE: insecure = true; break;
         case OPT_UNIX: ipcp.path = optarg; break;
+        case OPT_ISOLATION:
+            if (strcmp(optarg, "process") == 0) o.isolation = LLMUX_ISOLATION_PROCESS;
+            else if (strcmp(optarg, "in_process") == 0) o.isolation = LLMUX_ISOLATION_IN_PROCESS;
+            else return cli_usage_error("--isolation: expected process or in_process, got \"%s\"", optarg);
+            break;
         case OPT_MAX_FRAME:
             if (cli_serve_size_arg("--max-frame", optarg, &ipcp.max_frame_bytes) != 0) return CLI_EXIT_USAGE;
             break;

@@ -15,6 +15,7 @@ void cli_req_opts_init(cli_req_opts *o) {
     memset(o, 0, sizeof *o);
     o->sampling = llmux_sampling_default();
     o->timeout_ms = -1; /* settled by cli_req_config */
+    o->isolation = -1;
 }
 
 static bool parse_double(const char *s, double *out) {
@@ -208,6 +209,9 @@ int cli_req_runtime(cli_req_opts *o, const char *model, llmux_runtime **rt) {
     if (o->threads) rp.n_threads = (int32_t)o->threads; /* the flags win over local.threads / ctx */
     if (o->n_ctx) rp.n_ctx = (int32_t)o->n_ctx;
     rp.progress = cli_progress;
+    /* local.isolation: process runs this very binary as the engine child. */
+    rp.engine_path = "/proc/self/exe";
+    if (o->isolation >= 0) rp.local_isolation = (llmux_isolation)o->isolation;
     if (o->telemetry) lx_config_telemetry_params(o->cfg, &rp);
     /* Every run is recorded (llmux records, llmux replay): the configured database, else the
      * default one. The default is best effort: when it cannot be opened (a read-only home), the

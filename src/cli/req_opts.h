@@ -29,6 +29,8 @@ typedef struct cli_req_opts {
     struct lx_config *cfg;   /* loaded by cli_req_config; NULL = no file; freed by cli_req_opts_free */
     bool cfg_loaded;
     bool telemetry;          /* apply llmux.yaml's telemetry: section (llmux serve) */
+    int isolation;           /* --isolation (llmux serve): LLMUX_ISOLATION_*; -1 = llmux.yaml's
+                                local.isolation, else in_process */
 } cli_req_opts;
 
 /* Everything unset. */

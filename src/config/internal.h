@@ -165,6 +165,7 @@ struct lx_config {
     int32_t slots, prompt_cache_mb, max_waiting;
     int64_t memory_budget_mb, idle_unload_s, max_wait_ms, prompt_cache_dir_mb;
     const char *prompt_cache_dir; /* NULL = none */
+    int isolation;              /* local.isolation: LLMUX_ISOLATION_*; -1 = not set */
 
     int64_t connect_ms, first_byte_ms, idle_ms, total_ms; /* 0 = not set */
 

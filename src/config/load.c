@@ -41,6 +41,7 @@ llmux_status lx_config_load_text(const char *name, const char *base_dir, const c
     lx_arena_init(&cfg->arena);
     cfg->slots = cfg->prompt_cache_mb = cfg->max_waiting = -1;
     cfg->memory_budget_mb = cfg->idle_unload_s = cfg->max_wait_ms = cfg->prompt_cache_dir_mb = -1;
+    cfg->isolation = -1;
     lx_ytree tree;
     llmux_status st = lx_ytree_parse(&tree, name, text, len, err);
     if (st == LLMUX_OK) {
@@ -152,6 +153,7 @@ void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out) {
     if (cfg->max_wait_ms >= 0) out->local_max_wait_ms = cfg->max_wait_ms;
     if (cfg->prompt_cache_dir) out->local_prompt_cache_dir = cfg->prompt_cache_dir;
     if (cfg->prompt_cache_dir_mb > 0) out->local_prompt_cache_dir_mb = cfg->prompt_cache_dir_mb;
+    if (cfg->isolation >= 0) out->local_isolation = (llmux_isolation)cfg->isolation;
     if (cfg->connect_ms) out->connect_timeout_ms = cfg->connect_ms;
     if (cfg->first_byte_ms) out->first_byte_timeout_ms = cfg->first_byte_ms;
     if (cfg->idle_ms) out->idle_timeout_ms = cfg->idle_ms;

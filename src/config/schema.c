@@ -77,19 +77,30 @@ static bool parse_prompt_cache_dir(lx_cfg_ctx *c, const lx_ynode *v) {
     return true;
 }
 
+/* local.isolation: where local models run (docs/sandbox.md, "Supervision"). */
+static bool parse_isolation(lx_cfg_ctx *c, const lx_ynode *v) {
+    const char *s;
+    if (!lx_cfg_string(c, v, &s)) return false;
+    if (strcmp(s, "process") == 0) c->cfg->isolation = LLMUX_ISOLATION_PROCESS;
+    else if (strcmp(s, "in_process") == 0) c->cfg->isolation = LLMUX_ISOLATION_IN_PROCESS;
+    else return lx_cfg_fail(c, v, "expected process or in_process, got \"%.64s\"", s);
+    return true;
+}
+
 static bool parse_local(lx_cfg_ctx *c, const lx_ynode *n) {
     static const char *const keys[] = {"model_dirs",       "threads",         "ctx",   "slots", "memory_budget_mb",
                                        "idle_unload_s",    "prompt_cache_mb", "queue", "prompt_cache_dir",
-                                       "prompt_cache_dir_mb", NULL};
+                                       "prompt_cache_dir_mb", "isolation", NULL};
     if (!lx_cfg_check_map(c, n, keys,
                           "a mapping (model_dirs, threads, ctx, slots, memory_budget_mb, idle_unload_s, "
-                          "prompt_cache_mb, queue, prompt_cache_dir, prompt_cache_dir_mb)"))
+                          "prompt_cache_mb, queue, prompt_cache_dir, prompt_cache_dir_mb, isolation)"))
         return false;
     if (!parse_local_sizes(c, n)) return false;
     lx_config *cfg = c->cfg;
     const lx_ynode *v;
     if ((v = lx_ymap_get(n, "prompt_cache_dir", NULL)) && !lx_cfg_is_null(v) && !parse_prompt_cache_dir(c, v))
         return false;
+    if ((v = lx_ymap_get(n, "isolation", NULL))) LX_CFG_WITH_KEY(c, "isolation", parse_isolation(c, v));
     if ((v = lx_ymap_get(n, "threads", NULL))) {
         int64_t t;
         LX_CFG_WITH_KEY(c, "threads", lx_cfg_int(c, v, 0, 1024, "an integer in [0, 1024] (0 = one per core)", &t));

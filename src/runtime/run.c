@@ -343,10 +343,12 @@ static void execution_notify(void *arg) {
     llmux_execution *ex = arg;
     if (!lx_http_client_post(lx_runtime_timeouts(ex->rt).client, execution_drain, ex)) {
         /* Only while the runtime is being destroyed (its loop takes no more posts): nothing else
-         * would drain this execution, and a freed (detached) one would leak, so drain it here,
-         * on the producer's thread (the stopping loop's own, or an engine thread ending its
-         * last requests); the runtime's teardown is the only other actor then. */
-        execution_drain(ex);
+         * would drain this execution, and a freed (detached) one would leak. It cannot be drained
+         * here: this runs under the execution's lock (lx_exec_set_notify), which draining takes,
+         * and draining may free the execution. The teardown drains it once every producer thread
+         * is gone. */
+        if (!lx_runtime_defer(ex->rt, execution_drain, ex))
+            lx_runtime_log(ex->rt, LLMUX_LOG_ERROR, "out of memory: an execution ending during the runtime's teardown is lost");
     }
 }
 

@@ -24,6 +24,8 @@
 #include "remote.h"
 #include "router/router.h"
 #include "store/store.h"
+#include "runtime/engine_proc.h"
+#include "runtime/engine_sup.h"
 #include "runtime/local_worker.h"
 #include "runtime/model_loader.h"
 #include "runtime/runtime_internal.h"
@@ -114,6 +116,7 @@ struct llmux_runtime {
     int64_t total_timeout_ms;
     int32_t cooldown_failures;   /* < 0: never */
     int64_t cooldown_ns;
+    lx_engine_sup *engine;   /* local_isolation PROCESS: the engine child's supervisor */
     /* state */
     pthread_mutex_t cooldown_lock; /* guards cooldowns, seed */
     struct cooldown_entry *cooldowns;
@@ -132,7 +135,17 @@ struct llmux_runtime {
     uint64_t use_clock;      /* ticks once per get_model: orders models by last use */
     lx_model_loader *loader; /* loads for requests that came on the loop thread (model_loader.h) */
     int reaping;             /* models being freed on a thread of their own (free_victims) */
+    /* Work the loop refused while stopping (lx_runtime_defer), run by llmux_runtime_destroy once
+     * no producer thread is left. */
+    pthread_mutex_t defer_lock; /* guards deferred only (taken under an execution's lock) */
+    struct deferred *deferred;
 };
+
+typedef struct deferred {
+    void (*fn)(void *arg);
+    void *arg;
+    struct deferred *next;
+} deferred;
 
 static void rt_log(const llmux_runtime *rt, llmux_log_level lvl, const char *msg) {
     if (rt->log && lvl >= rt->log_level) rt->log(lvl, msg, rt->log_user_data);
@@ -194,6 +207,58 @@ static void engine_warn(void *ud, const char *msg) { rt_log(ud, LLMUX_LOG_WARN, 
 
 /* The records writer's failures go to the runtime's log (from the writer thread). */
 static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_log(ud, level, msg); }
+
+static void engine_log(void *ud, llmux_log_level level, const char *msg) { rt_log(ud, level, msg); }
+
+/* local_isolation PROCESS: the supervisor of the engine child, which gets the model directories
+ * (the only ones its sandbox lets it read) and the local settings as flags of `llmux engine`.
+ * Nothing starts until the first local request. */
+static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params *p, llmux_error_info *err) {
+    if (p->engine_heartbeat_ms < 0 || p->engine_heartbeat_timeout_ms < 0)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "engine heartbeat settings must be >= 0");
+    if (rt->n_model_dirs > 16)
+        return lx_error(err, LLMUX_E_CONFIGURATION,
+                        "isolation process: the engine process takes at most 16 model directories (%zu given)",
+                        rt->n_model_dirs);
+    char *path = p->engine_path && *p->engine_path ? strdup(p->engine_path) : lx_engine_default_path();
+    if (!path)
+        return lx_error(err, LLMUX_E_CONFIGURATION,
+                        "isolation process: no llmux executable found for the engine process (none next to "
+                        "libllmux or on PATH); set engine_path");
+    /* At most 16 dirs x 2 + 9 settings x 2 + 2 argument words. */
+    char nums[9][24];
+    const char *args[64];
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < rt->n_model_dirs; i++) {
+        args[n++] = "--model-dir";
+        args[n++] = rt->model_dirs[i];
+    }
+#define NUM_ARG(flag, fmt, v)                                      \
+    do {                                                           \
+        snprintf(nums[k], sizeof nums[k], fmt, v);                 \
+        args[n++] = flag;                                          \
+        args[n++] = nums[k++];                                     \
+    } while (0)
+    if (rt->n_threads > 0) NUM_ARG("--threads", "%d", (int)rt->n_threads);
+    if (rt->n_ctx > 0) NUM_ARG("--ctx", "%d", (int)rt->n_ctx);
+    if (rt->local_slots > 0) NUM_ARG("--slots", "%d", (int)rt->local_slots);
+    NUM_ARG("--prompt-cache-mb", "%d", (int)rt->local_prompt_cache_mb);
+    if (rt->local_max_waiting > 0) NUM_ARG("--max-waiting", "%d", (int)rt->local_max_waiting);
+    if (rt->local_max_wait_ms > 0) NUM_ARG("--max-wait-ms", "%lld", (long long)rt->local_max_wait_ms);
+    if (rt->memory_budget > 0) NUM_ARG("--memory-budget-mb", "%lld", (long long)(rt->memory_budget >> 20));
+    if (rt->idle_unload_ns > 0) NUM_ARG("--idle-unload-s", "%lld", (long long)(rt->idle_unload_ns / 1000000000));
+    NUM_ARG("--max-frame", "%u", LLMUX_JSON_MAX_BYTES);
+#undef NUM_ARG
+    lx_engine_sup_params sp = {.loop = rt->http, .path = path, .args = args, .n_args = n,
+                               .heartbeat_ms = p->engine_heartbeat_ms ? p->engine_heartbeat_ms : 1000,
+                               .heartbeat_timeout_ms = p->engine_heartbeat_timeout_ms ? p->engine_heartbeat_timeout_ms : 10000,
+                               .models_unload = rt->memory_budget > 0 || rt->idle_unload_ns > 0,
+                               .log = engine_log, .log_ud = rt};
+    rt->engine = lx_engine_sup_create(&sp);
+    free(path);
+    if (!rt->engine) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the engine supervisor");
+    return LLMUX_OK;
+}
 
 llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runtime **out, llmux_error_info *err) {
     *out = NULL;
@@ -292,6 +357,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
         if ((st = lx_record_writer_start_ex(store, &wp, &rt->records, err)) != LLMUX_OK) goto fail;
     }
     pthread_mutex_init(&rt->cooldown_lock, NULL);
+    pthread_mutex_init(&rt->defer_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
     rt->timeouts.client = rt->http;
     if (!(rt->loader = lx_model_loader_create(rt->http))) {
@@ -301,6 +367,8 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     lx_telemetry_params tp = {.log = params->telemetry_log, .log_level = params->telemetry_log_level,
                               .otlp_endpoint = params->otlp_endpoint, .client = rt->http, .ca_bundle = rt->ca_bundle};
     if ((st = lx_telemetry_create(&tp, &rt->telemetry, err)) != LLMUX_OK) goto fail;
+    if (params->local_isolation == LLMUX_ISOLATION_PROCESS && (st = engine_create(rt, params, err)) != LLMUX_OK)
+        goto fail;
     pthread_mutex_init(&rt->lock, NULL);
     pthread_cond_init(&rt->loaded, NULL);
     pthread_mutex_init(&rt->catalog_lock, NULL);
@@ -309,6 +377,7 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
 oom:
     st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
 fail:
+    lx_engine_sup_destroy(rt->engine);
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
     lx_telemetry_destroy(rt->telemetry);
@@ -317,6 +386,38 @@ fail:
     free_config(rt);
     free(rt);
     return st;
+}
+
+/* Runs (and frees) what lx_runtime_defer queued, oldest first. */
+static void run_deferred(llmux_runtime *rt) {
+    pthread_mutex_lock(&rt->defer_lock);
+    deferred *d = rt->deferred, *rev = NULL;
+    rt->deferred = NULL;
+    pthread_mutex_unlock(&rt->defer_lock);
+    while (d) {
+        deferred *next = d->next;
+        d->next = rev;
+        rev = d;
+        d = next;
+    }
+    while (rev) {
+        deferred *next = rev->next;
+        rev->fn(rev->arg);
+        free(rev);
+        rev = next;
+    }
+}
+
+bool lx_runtime_defer(llmux_runtime *rt, void (*fn)(void *arg), void *arg) {
+    deferred *d = malloc(sizeof *d);
+    if (!d) return false;
+    d->fn = fn;
+    d->arg = arg;
+    pthread_mutex_lock(&rt->defer_lock);
+    d->next = rt->deferred;
+    rt->deferred = d;
+    pthread_mutex_unlock(&rt->defer_lock);
+    return true;
 }
 
 void llmux_runtime_destroy(llmux_runtime *rt) {
@@ -329,6 +430,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
      * continuation still reaches the loop. */
     lx_model_loader_destroy(rt->loader);
     rt->loader = NULL;
+    /* The engine child while the loop still runs (its connection lives there): it sees its
+     * connection close and exits, or is killed after a wait. */
+    lx_engine_sup_destroy(rt->engine);
     /* The loop next: it ends any transfer still open and closes the cached connections. */
     lx_http_client_destroy(rt->http);
     /* Then the local models: their engine threads end what they still run (each ends with a
@@ -337,6 +441,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     while (rt->reaping > 0) pthread_cond_wait(&rt->loaded, &rt->lock);
     pthread_mutex_unlock(&rt->lock);
     for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
+    /* Executions that ended while the loop was stopping: no thread produces anything any more,
+     * and the records writer still takes their records. */
+    run_deferred(rt);
     /* Then the records: everything queued is written before the writer stops. */
     lx_record_writer_stop(rt->records);
     free(rt->records_url);
@@ -346,6 +453,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     pthread_cond_destroy(&rt->loaded);
     pthread_mutex_destroy(&rt->catalog_lock);
     pthread_mutex_destroy(&rt->cooldown_lock);
+    pthread_mutex_destroy(&rt->defer_lock);
     free(rt);
 }
 
@@ -867,6 +975,24 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
     return v;
 }
 
+lx_engine_sup *lx_runtime_engine(const llmux_runtime *rt) { return rt->engine; }
+
+/* local_isolation PROCESS: the resolved path and its display name (as lx_model_name derives it:
+ * the file name without .gguf), for the engine child. */
+static llmux_status local_for_child(const char *canon, lx_local_use *use, llmux_error_info *err) {
+    const char *base = strrchr(canon, '/');
+    base = base ? base + 1 : canon;
+    size_t n = strlen(canon), b = strlen(base);
+    if (b > 5 && strcmp(base + b - 5, ".gguf") == 0) b -= 5;
+    if (!(use->owned = malloc(n + 1 + b + 1))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", canon);
+    memcpy(use->owned, canon, n + 1);
+    memcpy(use->owned + n + 1, base, b);
+    use->owned[n + 1 + b] = 0;
+    use->path = use->owned;
+    use->name = use->owned + n + 1;
+    return LLMUX_OK;
+}
+
 /* Resolves a local spec and takes a use of its model (loading it when needed). */
 static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, bool check_now,
                                   bool *would_block, lx_local_use *use, llmux_error_info *err) {
@@ -875,6 +1001,7 @@ static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llm
     memset(use, 0, sizeof *use);
     if (would_block) *would_block = false;
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
+    if (st == LLMUX_OK && rt->engine) return local_for_child(canon, use, err);
     if (st == LLMUX_OK) st = get_model(rt, canon, spec, cancel, check_now, would_block, &lm, err);
     if (st != LLMUX_OK || !lm) return st;
     use->worker = lm->worker;
@@ -897,6 +1024,7 @@ lx_model_loader *lx_runtime_loader(llmux_runtime *rt) { return rt->loader; }
 
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
     if (use->held) put_model(rt, use->held);
+    free(use->owned);
     memset(use, 0, sizeof *use);
 }
 

@@ -57,13 +57,17 @@ const lx_aliases *lx_runtime_aliases(const llmux_runtime *rt);
 bool lx_runtime_is_remote(const llmux_runtime *rt, const char *spec);
 /* A local model held by one attempt: it is not unloaded until released. */
 typedef struct lx_local_use {
-    lx_worker *worker;       /* its engine thread */
-    const char *name;        /* display name (owned by the runtime) */
+    lx_worker *worker;       /* its engine thread; NULL with local_isolation PROCESS */
+    const char *name;        /* display name (owned by the runtime, or by owned) */
     void *held;              /* the registry entry */
+    const char *path;        /* PROCESS: the canonical model path the engine child loads */
+    char *owned;             /* PROCESS: holds path and name */
 } lx_local_use;
 
 /* Resolves a local model spec, loading the model when needed (cancel aborts the load), and holds
- * it until lx_runtime_local_release. Errors as llmux_run's refusals. */
+ * it until lx_runtime_local_release. Errors as llmux_run's refusals. With local_isolation
+ * PROCESS nothing is loaded here: the spec is resolved to an allowed, existing file (use->path;
+ * use->worker NULL) and the engine child loads it (lx_runtime_engine). */
 llmux_status lx_runtime_local(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel, lx_local_use *use,
                               llmux_error_info *err);
 void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use);
@@ -106,9 +110,20 @@ typedef struct lx_loaded_info {
 /* The registry's entries (*n of them, at most 16) in *out (free()); idle models past
  * local.idle_unload_s are unloaded first. OUT_OF_MEMORY only. */
 llmux_status lx_runtime_models_snapshot(llmux_runtime *rt, lx_loaded_info **out, size_t *n, llmux_error_info *err);
+typedef struct lx_engine_sup lx_engine_sup;
+/* The engine child's supervisor (engine_sup.h); NULL unless local_isolation is PROCESS. */
+lx_engine_sup *lx_runtime_engine(const llmux_runtime *rt);
+
 /* The cooldown of one target (by spec), per runtime (router.h's rules, thread-safe). */
 int lx_runtime_cooldown_check(llmux_runtime *rt, const char *target);
 void lx_runtime_cooldown_record(llmux_runtime *rt, const char *target, llmux_status st);
+
+/* Queues fn(arg) to run in llmux_runtime_destroy after the loop and the engine threads stopped
+ * (and before the records writer stops): for work the stopping loop no longer takes
+ * (llmux_runtime_post refused) that must still run on some thread, such as draining an execution
+ * that ended during the teardown. Any thread, also under an execution's lock (it takes only a
+ * lock of its own, briefly). False when out of memory (fn will not run). */
+bool lx_runtime_defer(llmux_runtime *rt, void (*fn)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------ records */
 

@@ -125,6 +125,12 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     rp.n_model_dirs = p->n_model_dirs;
     rp.n_threads = p->n_threads;
     rp.n_ctx = p->n_ctx;
+    rp.local_slots = p->slots;
+    if (p->prompt_cache_mb >= 0) rp.local_prompt_cache_mb = p->prompt_cache_mb;
+    rp.local_max_waiting = p->max_waiting;
+    rp.local_max_wait_ms = p->max_wait_ms;
+    rp.local_memory_budget_mb = p->memory_budget_mb;
+    rp.local_idle_unload_s = p->idle_unload_s;
     rp.log = log_stderr;
     rp.log_level = LLMUX_LOG_WARN;
     /* No providers, records, telemetry log or trace export: the defaults. The environment is
@@ -140,6 +146,9 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     lx_ipc_params ip = lx_ipc_default_params();
     if (p->max_frame_bytes) ip.max_frame_bytes = p->max_frame_bytes;
     ip.local_only = true;
+    ip.test_hooks = p->test_hooks;
+    /* One client (the runtime) multiplexes every local request on its connection. */
+    if (p->inherited_fd >= 0) ip.max_executions = 4096;
     if (p->socket_path) ip.opened = &ep;
     else ip.inherited_fd = p->inherited_fd;
     lx_ipc_server *ipc = NULL;

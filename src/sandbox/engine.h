@@ -13,6 +13,7 @@
 #ifndef LLMUX_SANDBOX_ENGINE_H
 #define LLMUX_SANDBOX_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,18 @@ typedef struct lx_engine_params {
     size_t max_frame_bytes;           /* 0 = LX_FRAME_DEFAULT_MAX */
     int64_t grace_ms;                 /* on SIGTERM/SIGINT, how long in-flight requests may
                                          finish before they are cancelled; 0 = cancel at once */
+    /* The runtime's local settings (llmux_runtime_params local_*; 0 = its defaults, except
+       prompt_cache_mb: -1 = the default, 0 = off). */
+    int32_t slots;
+    int32_t prompt_cache_mb;
+    int32_t max_waiting;
+    int64_t max_wait_ms;
+    int64_t memory_budget_mb;
+    int64_t idle_unload_s;
+    bool test_hooks;                  /* `--test-hooks`: requests whose metadata has
+                                         llmux_test_hook = abort | hang | exec make the process
+                                         abort, hang its event loop, or exec a shell (a seccomp
+                                         kill): how the supervision tests crash a real child */
     void (*on_ready)(const char *socket_path, const char *token_path, void *ud); /* before the
                                          sandbox closes stdout; NULL = none */
     void *on_ready_ud;

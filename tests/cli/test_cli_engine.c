@@ -1,6 +1,7 @@
 /* `llmux run` on local models at the edges the engine used to crash or misreport on: contexts
  * below 512 tokens, seeds at 2^32 - 1 and beyond, a directory, FIFO or device as the model, a
- * multi-megabyte prompt on stdin. */
+ * multi-megabyte prompt on stdin; and local.isolation: process (the same output from the engine
+ * child). */
 #define _XOPEN_SOURCE 700
 #include <limits.h>
 #include <setjmp.h>
@@ -128,6 +129,30 @@ static void test_huge_stdin_prompt(void **state) {
     assert_non_null(strstr(r.err, "llmux: context_length_exceeded: "));
 }
 
+/* local.isolation: process in llmux.yaml: `llmux run` runs the model in its own binary started as
+ * the sandboxed engine child (/proc/self/exe engine --fd 3) and prints what in-process prints. */
+static void test_isolation_process(void **state) {
+    (void)state;
+    need_default_model();
+    char cfg[PATH_MAX], cmd[PATH_MAX + 128];
+    snprintf(cfg, sizeof cfg, "%s/isolated.yaml", cli_scratch());
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("local:\n  isolation: process\n", f);
+    fclose(f);
+    cli_result a, b;
+    cli_run(LLMUX " run -n 16 -t 0 'Once upon a time'", &a);
+    assert_int_equal(a.code, 0);
+    snprintf(cmd, sizeof cmd, LLMUX " run --config %s -n 16 -t 0 'Once upon a time'", cfg);
+    cli_run(cmd, &b);
+    if (b.code != 0) fail_msg("isolation process: exit %d: %s", b.code, b.err);
+    assert_string_equal(a.out, b.out);
+    snprintf(cmd, sizeof cmd, LLMUX " config check %s", cfg);
+    cli_run(cmd, &b);
+    assert_int_equal(b.code, 0);
+    assert_non_null(strstr(b.out, "isolation: process"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_ctx),
@@ -135,6 +160,7 @@ int main(void) {
         cmocka_unit_test(test_seed_edges),
         cmocka_unit_test(test_not_regular_models),
         cmocka_unit_test(test_huge_stdin_prompt),
+        cmocka_unit_test(test_isolation_process),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -567,6 +567,36 @@ static void test_local_prompt_cache_dir(void **state) {
                  "t.yaml:1:30: local.prompt_cache_dir_mb: expected megabytes in [1, 1048576], got \"0\"");
 }
 
+/* local.isolation: process | in_process reaches llmux_runtime_params; absent = in_process. */
+static void test_local_isolation(void **state) {
+    (void)state;
+    lx_config *cfg = load_ok("local:\n  isolation: process\n");
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    assert_int_equal(rp.local_isolation, LLMUX_ISOLATION_PROCESS);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    lx_config_print(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(text, "  isolation: process (sandboxed engine child)\n"));
+    free(text);
+    lx_config_free(cfg);
+    cfg = load_ok("local: {isolation: in_process}\n");
+    rp = llmux_runtime_default_params();
+    rp.local_isolation = LLMUX_ISOLATION_PROCESS;
+    lx_config_runtime_params(cfg, &rp);
+    assert_int_equal(rp.local_isolation, LLMUX_ISOLATION_IN_PROCESS);
+    lx_config_free(cfg);
+    cfg = load_ok("local: {threads: 2}\n");
+    rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    assert_int_equal(rp.local_isolation, LLMUX_ISOLATION_IN_PROCESS);
+    lx_config_free(cfg);
+    expect_error("local: {isolation: sandbox}\n",
+                 "t.yaml:1:20: local.isolation: expected process or in_process, got \"sandbox\"");
+}
+
 /* The report masks passwords in URLs and never shows a key, whatever its source. */
 static void test_report_masks_secrets(void **state) {
     (void)state;
@@ -732,6 +762,7 @@ int main(void) {
         cmocka_unit_test(test_discovery),        cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_local_section),
         cmocka_unit_test(test_local_prompt_cache_dir),
+        cmocka_unit_test(test_local_isolation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

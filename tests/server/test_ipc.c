@@ -29,9 +29,10 @@
 
 #include "llmux.h"
 #include "server/ipc/endpoint.h"
-#include "server/ipc/frame.h"
+#include "core/ipc_frame.h"
+#include "server/ipc/frame_io.h"
 #include "server/ipc/ipc.h"
-#include "server/ipc/message.h"
+#include "core/ipc_message.h"
 #include "support/fake_server.h"
 
 #define MODEL_DIR LLMUX_SOURCE_DIR "/models"

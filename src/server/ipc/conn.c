@@ -19,7 +19,7 @@
 #include <event2/bufferevent.h>
 
 #include "server/ipc/internal.h"
-#include "server/ipc/message.h"
+#include "core/ipc_message.h"
 
 /* How long a closing connection may take to read its last error frame. */
 #define CLOSE_LINGER_MS 2000
@@ -244,6 +244,23 @@ static llmux_request tagged(const llmux_request *req, const char *id, llmux_kv *
     return r;
 }
 
+/* `llmux engine --test-hooks` only (ipc.h): how the supervision tests make a real engine child
+ * crash, hang or break its sandbox on request. */
+static void test_hook(const llmux_request *req) {
+    for (size_t i = 0; i < req->n_metadata; i++) {
+        if (strcmp(req->metadata[i].key, "llmux_test_hook") != 0) continue;
+        const char *v = req->metadata[i].value;
+        if (strcmp(v, "abort") == 0) abort();
+        if (strcmp(v, "hang") == 0)
+            for (;;) sleep(3600); /* the loop thread stops: no pong, no event any more */
+        if (strcmp(v, "exec") == 0) {
+            char *argv[] = {"/bin/sh", NULL};
+            execve("/bin/sh", argv, NULL); /* the seccomp filter kills the process (SIGSYS) */
+            abort();
+        }
+    }
+}
+
 static void start_exec(lx_ipc_conn *c, const lx_ipc_msg *m) {
     lx_ipc_server *s = c->s;
     if (!s->accepting) {
@@ -276,6 +293,7 @@ static void start_exec(lx_ipc_conn *c, const lx_ipc_msg *m) {
         send_error(c, m->id, st, err.message, false);
         return;
     }
+    if (s->p.test_hooks) test_hook(req);
     if (s->p.local_only && llmux_model_kind_of(req->model) == LLMUX_MODEL_REMOTE) {
         llmux_request_free(req);
         send_error(c, m->id, LLMUX_E_MODEL_NOT_FOUND, "model: this engine serves local models only", false);

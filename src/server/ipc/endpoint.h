@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/ipc/message.h"
+#include "core/ipc_message.h"
 
 /* sun_path holds 108 bytes with the terminator. */
 #define LX_IPC_MAX_PATH 107

@@ -15,7 +15,7 @@
 
 #include "llmux.h"
 #include "server/ipc/endpoint.h"
-#include "server/ipc/frame.h"
+#include "core/ipc_frame.h"
 
 #define LX_IPC_DEFAULT_MAX_EXECUTIONS 64
 #define LX_IPC_DEFAULT_MAX_UNSENT ((size_t)16 * 1024 * 1024)
@@ -41,6 +41,10 @@ typedef struct lx_ipc_params {
                                   owns it from the call on. -1 (default) = listen */
     bool local_only;           /* requests naming a remote model ("provider/model") get a
                                   model_not_found error frame and never reach the runtime */
+    bool test_hooks;           /* `llmux engine --test-hooks` only: a request whose metadata has
+                                  llmux_test_hook = "abort" aborts the process, "hang" stops the
+                                  loop thread for good, "exec" runs /bin/sh (the seccomp filter
+                                  kills the process); ignored otherwise */
 } lx_ipc_params;
 
 lx_ipc_params lx_ipc_default_params(void);

@@ -1,6 +1,7 @@
 /* Length-prefixed frames: a 4-byte big-endian payload length followed by that many payload bytes
  * (for llmux's IPC, one UTF-8 JSON object). The codec knows nothing of the runtime, libevent or
- * JSON, so any process can speak it: `llmux serve --unix` and its clients (docs/ipc.md), and the
+ * JSON and does no I/O (src/server/ipc/frame_io.h reads and writes frames on a descriptor), so any
+ * process can speak it: `llmux serve --unix` and its clients (docs/ipc.md), and the
  * runtime <-> sandboxed engine channel.
  *
  * Every reader takes a cap on the payload length and refuses a larger frame as soon as its
@@ -44,17 +45,5 @@ lx_frame_status lx_frame_peek(const uint8_t *buf, size_t n, size_t max, size_t *
 /* Header + payload in one malloc'd buffer (*out, owned by the caller; *out_len its size).
  * TOO_LARGE when len > max; NOMEM. */
 lx_frame_status lx_frame_encode(const void *payload, size_t len, size_t max, uint8_t **out, size_t *out_len);
-
-/* Blocking I/O on a stream socket or pipe, for simple clients and child processes (EINTR is
- * retried; the server side uses lx_frame_peek on its own buffers instead). A writer to a socket
- * whose peer may leave ignores SIGPIPE (the write then fails with EPIPE).
- *
- * lx_frame_read_fd reads one frame: OK with *out a malloc'd copy of the payload plus a NUL byte
- * (owned by the caller) and *len its length; EOF at a clean end of stream; TRUNCATED, TOO_LARGE
- * (nothing of the payload is read: the stream cannot be resynchronised), IO or NOMEM otherwise
- * (*out NULL). */
-lx_frame_status lx_frame_read_fd(int fd, size_t max, char **out, size_t *len);
-/* Writes one frame (header and payload). TOO_LARGE when len > max; IO with errno set. */
-lx_frame_status lx_frame_write_fd(int fd, const void *payload, size_t len, size_t max);
 
 #endif

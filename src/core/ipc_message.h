@@ -1,4 +1,4 @@
-/* The messages of llmux's IPC protocol (docs/ipc.md): one JSON object per frame (frame.h), with a
+/* The messages of llmux's IPC protocol (docs/ipc.md): one JSON object per frame (ipc_frame.h), with a
  * "type" and the fields of that type. This file parses a frame's payload into a checked view and
  * builds the payloads each side sends; it knows jansson but not the runtime (the canonical request,
  * event and response inside a message are the caller's to decode), so the CLI client and a test

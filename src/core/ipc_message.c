@@ -1,11 +1,11 @@
-/* IPC messages (message.h): parsing with every field checked, and the builders. */
+/* IPC messages (ipc_message.h): parsing with every field checked, and the builders. */
 #define _DEFAULT_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/ipc/message.h"
+#include "core/ipc_message.h"
 
 static const char *const k_types[] = {"hello", "welcome", "request", "event", "response", "error", "cancel", "ping", "pong"};
 

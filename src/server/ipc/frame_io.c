@@ -1,4 +1,4 @@
-/* The frame codec (frame.h). libc only. */
+/* Blocking frame I/O on a descriptor (frame_io.h). */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -6,52 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "server/ipc/frame.h"
-
-const char *lx_frame_status_name(lx_frame_status st) {
-    switch (st) {
-    case LX_FRAME_OK: return "ok";
-    case LX_FRAME_NEED_MORE: return "need_more";
-    case LX_FRAME_TOO_LARGE: return "too_large";
-    case LX_FRAME_IO: return "io";
-    case LX_FRAME_EOF: return "eof";
-    case LX_FRAME_TRUNCATED: return "truncated";
-    case LX_FRAME_NOMEM: return "nomem";
-    }
-    return "unknown";
-}
-
-void lx_frame_put_header(uint8_t out[LX_FRAME_HEADER_BYTES], uint32_t len) {
-    out[0] = (uint8_t)(len >> 24);
-    out[1] = (uint8_t)(len >> 16);
-    out[2] = (uint8_t)(len >> 8);
-    out[3] = (uint8_t)len;
-}
-
-static uint32_t get_header(const uint8_t *b) {
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
-}
-
-lx_frame_status lx_frame_peek(const uint8_t *buf, size_t n, size_t max, size_t *payload_len) {
-    if (n < LX_FRAME_HEADER_BYTES) return LX_FRAME_NEED_MORE;
-    size_t len = get_header(buf);
-    *payload_len = len;
-    if (len > max) return LX_FRAME_TOO_LARGE;
-    return n - LX_FRAME_HEADER_BYTES >= len ? LX_FRAME_OK : LX_FRAME_NEED_MORE;
-}
-
-lx_frame_status lx_frame_encode(const void *payload, size_t len, size_t max, uint8_t **out, size_t *out_len) {
-    *out = NULL;
-    *out_len = 0;
-    if (len > max || len > LX_FRAME_MAX_CAP) return LX_FRAME_TOO_LARGE;
-    uint8_t *b = malloc(LX_FRAME_HEADER_BYTES + len);
-    if (!b) return LX_FRAME_NOMEM;
-    lx_frame_put_header(b, (uint32_t)len);
-    if (len) memcpy(b + LX_FRAME_HEADER_BYTES, payload, len);
-    *out = b;
-    *out_len = LX_FRAME_HEADER_BYTES + len;
-    return LX_FRAME_OK;
-}
+#include "server/ipc/frame_io.h"
 
 /* Reads exactly n bytes; *got says how many arrived before an end of stream. */
 static lx_frame_status read_all(int fd, uint8_t *p, size_t n, size_t *got) {
@@ -74,8 +29,8 @@ lx_frame_status lx_frame_read_fd(int fd, size_t max, char **out, size_t *len) {
     lx_frame_status st = read_all(fd, h, sizeof h, &got);
     if (st == LX_FRAME_EOF) return got == 0 ? LX_FRAME_EOF : LX_FRAME_TRUNCATED;
     if (st != LX_FRAME_OK) return st;
-    size_t n = get_header(h);
-    if (n > max) return LX_FRAME_TOO_LARGE;
+    size_t n = 0;
+    if (lx_frame_peek(h, sizeof h, max, &n) == LX_FRAME_TOO_LARGE) return LX_FRAME_TOO_LARGE;
     char *b = malloc(n + 1);
     if (!b) return LX_FRAME_NOMEM;
     st = read_all(fd, (uint8_t *)b, n, &got);

@@ -1,0 +1,544 @@
+/* local.isolation: process (runtime/engine_sup.h, docs/sandbox.md "Supervision"): a real runtime
+ * starts the real `llmux engine` child (the built binary) and runs the bundled model through it.
+ *
+ * Covered: the same text, events and usage as in-process, from a child whose kernel view shows
+ * its sandbox (Seccomp 2, NoNewPrivs 1); a crash (the child aborts on a test hook) fails only the
+ * in-flight executions, with a message naming the signal, and the next request runs on a restarted
+ * child; a hang (the child's loop stops) is killed at the heartbeat deadline; SIGKILL from outside
+ * (what the OOM killer does) and a seccomp kill (SIGSYS) are each reported as such, while a
+ * remote stream in flight goes on to its end; a corrupt model fails with configuration while the
+ * other model keeps serving on the same child; cancel reaches the child and the child stays; an
+ * engine that cannot start fails the request; local token counts are refused.
+ *
+ * The crash hooks need `llmux engine --test-hooks`: the runtime's engine_path is a two-line shell
+ * script that adds it (no environment variable, no hook reachable in a normal engine). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "llmux.h"
+#include "support/fake_server.h"
+#include "runtime/engine_sup.h"
+#include "runtime/runtime_internal.h"
+
+#define LLMUX LLMUX_TEST_BIN_DIR "/llmux"
+#define MODEL_DIR LLMUX_SOURCE_DIR "/models"
+#define LOCAL "local/llmux-fortunes"
+
+static char g_tmp[64];        /* holds the hooks script and a model directory with a broken GGUF */
+static char g_hooks[128];     /* the engine_path that adds --test-hooks */
+static char g_broken_dir[128];
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int setup(void **state) {
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/llmux-sup-XXXXXX");
+    if (!mkdtemp(g_tmp)) return -1;
+    /* Started as root, the engine drops to 65534 before it opens its model directories. */
+    chmod(g_tmp, 0755);
+    snprintf(g_hooks, sizeof g_hooks, "%s/llmux-with-hooks", g_tmp);
+    FILE *f = fopen(g_hooks, "w");
+    if (!f) return -1;
+    fprintf(f, "#!/bin/sh\nexec '%s' \"$@\" --test-hooks\n", LLMUX);
+    fclose(f);
+    chmod(g_hooks, 0755);
+    snprintf(g_broken_dir, sizeof g_broken_dir, "%s/models", g_tmp);
+    mkdir(g_broken_dir, 0755);
+    char broken[192];
+    snprintf(broken, sizeof broken, "%s/broken.gguf", g_broken_dir);
+    f = fopen(broken, "w");
+    if (!f) return -1;
+    fputs("this is not a GGUF file, only text pretending to be one\n", f);
+    fclose(f);
+    chmod(broken, 0644);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A runtime running local models in the child. hooks: start it through the hooks script.
+ * upstream: a fake OpenAI-compatible provider named "fk" (NULL = none). */
+static llmux_runtime *rt_process_with(bool hooks, int64_t heartbeat_ms, int64_t timeout_ms, lx_fake_server *upstream) {
+    const char *dirs[] = {MODEL_DIR, g_broken_dir};
+    llmux_runtime_params p = llmux_runtime_default_params();
+    p.model_dirs = dirs;
+    p.n_model_dirs = 2;
+    p.n_threads = 2;
+    p.n_ctx = 1024;
+    p.local_slots = 2;
+    p.local_isolation = LLMUX_ISOLATION_PROCESS;
+    p.engine_path = hooks ? g_hooks : LLMUX;
+    p.engine_heartbeat_ms = heartbeat_ms;
+    p.engine_heartbeat_timeout_ms = timeout_ms;
+    char url[128];
+    llmux_provider_params prov = {.name = "fk", .protocol = "openai", .api_key = "k"};
+    if (upstream) {
+        lx_fake_server_url(upstream, "/v1", url, sizeof url);
+        prov.base_url = url;
+        p.providers = &prov;
+        p.n_providers = 1;
+    }
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_runtime_create(&p, &rt, &err);
+    if (st != LLMUX_OK) fail_msg("runtime: %s", err.message);
+    return rt;
+}
+
+static llmux_runtime *rt_process(bool hooks, int64_t heartbeat_ms, int64_t timeout_ms) {
+    return rt_process_with(hooks, heartbeat_ms, timeout_ms, NULL);
+}
+
+static llmux_runtime *rt_in_process(void) {
+    const char *dirs[] = {MODEL_DIR};
+    llmux_runtime_params p = llmux_runtime_default_params();
+    p.model_dirs = dirs;
+    p.n_model_dirs = 1;
+    p.n_threads = 2;
+    p.n_ctx = 1024;
+    p.local_slots = 2;
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_runtime_create(&p, &rt, &err), LLMUX_OK);
+    return rt;
+}
+
+/* ------------------------------------------------------------ requests */
+
+typedef struct req {
+    llmux_part part;
+    llmux_message msg;
+    llmux_kv hook;
+    llmux_request r;
+} req;
+
+static void req_init(req *q, const char *model, const char *prompt, int32_t max_tokens, const char *hook) {
+    memset(q, 0, sizeof *q);
+    q->part.type = LLMUX_PART_TEXT;
+    q->part.text = prompt;
+    q->msg.role = LLMUX_ROLE_USER;
+    q->msg.parts = &q->part;
+    q->msg.n_parts = 1;
+    q->r.model = model;
+    q->r.messages = &q->msg;
+    q->r.n_messages = 1;
+    q->r.stream = true;
+    q->r.sampling = llmux_sampling_default();
+    q->r.sampling.temperature = 0;
+    q->r.sampling.max_tokens = max_tokens;
+    q->r.sampling.seed = 7;
+    if (hook) {
+        q->hook = (llmux_kv){.key = "llmux_test_hook", .value = hook};
+        q->r.metadata = &q->hook;
+        q->r.n_metadata = 1;
+    }
+}
+
+/* What a run produced. */
+typedef struct seen {
+    char text[8192];
+    size_t len;
+    int starts, deltas, usages, finishes, errors;
+    char start_name[64], start_provider[32];
+    llmux_usage usage;
+    llmux_finish_reason finish;
+} seen;
+
+static bool collect(const llmux_event *ev, void *ud) {
+    seen *s = ud;
+    switch (ev->type) {
+    case LLMUX_EVENT_START:
+        s->starts++;
+        snprintf(s->start_name, sizeof s->start_name, "%s", ev->name ? ev->name : "");
+        snprintf(s->start_provider, sizeof s->start_provider, "%s", ev->provider ? ev->provider : "");
+        break;
+    case LLMUX_EVENT_TEXT_DELTA:
+        s->deltas++;
+        if (s->len + ev->text_len < sizeof s->text) {
+            memcpy(s->text + s->len, ev->text, ev->text_len);
+            s->len += ev->text_len;
+        }
+        break;
+    case LLMUX_EVENT_USAGE:
+        s->usages++;
+        s->usage = ev->usage;
+        break;
+    case LLMUX_EVENT_FINISH:
+        s->finishes++;
+        s->finish = ev->finish_reason;
+        break;
+    case LLMUX_EVENT_ERROR: s->errors++; break;
+    default: break;
+    }
+    return true;
+}
+
+static llmux_status run(llmux_runtime *rt, req *q, seen *s, llmux_error_info *err) {
+    memset(s, 0, sizeof *s);
+    llmux_run_params rp = llmux_run_default_params();
+    rp.on_event = collect;
+    rp.user_data = s;
+    llmux_response *resp = NULL;
+    llmux_status st = llmux_run(rt, &q->r, &rp, &resp, err);
+    llmux_response_free(resp);
+    return st;
+}
+
+/* An execution in flight on the loop: it signals its first text delta. */
+typedef struct flight {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int deltas;
+    bool done;
+    req q;
+    llmux_execution *ex;
+} flight;
+
+static bool flight_event(const llmux_event *ev, void *ud) {
+    flight *f = ud;
+    pthread_mutex_lock(&f->mu);
+    if (ev->type == LLMUX_EVENT_TEXT_DELTA) f->deltas++;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return true;
+}
+
+static void flight_start_model(flight *f, llmux_runtime *rt, const char *model, int32_t max_tokens) {
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    req_init(&f->q, model, "Tell me a long story about the sea.", max_tokens, NULL);
+    llmux_submit_params sp = llmux_submit_default_params();
+    sp.on_event = flight_event;
+    sp.user_data = f;
+    llmux_error_info err;
+    assert_int_equal(llmux_submit(rt, &f->q.r, &sp, &f->ex, &err), LLMUX_OK);
+}
+
+static void flight_start(flight *f, llmux_runtime *rt, int32_t max_tokens) { flight_start_model(f, rt, LOCAL, max_tokens); }
+
+/* Waits (at most 60 s) until the execution streamed at least one delta. */
+static void flight_wait_delta(flight *f) {
+    double end = now_s() + 60;
+    pthread_mutex_lock(&f->mu);
+    while (f->deltas == 0 && now_s() < end) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+    }
+    int d = f->deltas;
+    pthread_mutex_unlock(&f->mu);
+    assert_true(d > 0);
+}
+
+static llmux_status flight_end(flight *f, llmux_error_info *err) {
+    llmux_response *resp = NULL;
+    llmux_status st = llmux_execution_wait(f->ex, &resp, err);
+    llmux_response_free(resp);
+    llmux_execution_free(f->ex);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    return st;
+}
+
+static pid_t child_pid(llmux_runtime *rt) { return lx_engine_sup_pid(lx_runtime_engine(rt)); }
+
+/* The value of a "Key:\tN" line of /proc/PID/status, -1 when absent. */
+static long proc_status(pid_t pid, const char *key) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == ':') v = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* Waits (at most 10 s) until a child other than `old` runs. */
+static pid_t wait_new_child(llmux_runtime *rt, pid_t old) {
+    double end = now_s() + 10;
+    pid_t p;
+    while (((p = child_pid(rt)) == 0 || p == old) && now_s() < end) usleep(10000);
+    return p;
+}
+
+/* ----------------------------------------------------------------- tests */
+
+/* Through the child: the same events, text and usage as in-process, from a sandboxed process. */
+static void test_same_as_in_process(void **state) {
+    (void)state;
+    req q;
+    req_init(&q, LOCAL, "Say something wise.", 24, NULL);
+    llmux_error_info err;
+    seen a, b;
+    llmux_runtime *in = rt_in_process();
+    assert_int_equal(run(in, &q, &a, &err), LLMUX_OK);
+    llmux_runtime_destroy(in);
+
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    assert_int_equal(child_pid(rt), 0); /* started at first use */
+    llmux_status st = run(rt, &q, &b, &err);
+    if (st != LLMUX_OK) fail_msg("through the child: %s", err.message);
+    assert_int_equal(b.starts, 1);
+    assert_string_equal(b.start_name, "llmux-fortunes");
+    assert_string_equal(b.start_provider, "local");
+    assert_int_equal(b.finishes, 1);
+    assert_int_equal(b.errors, 0);
+    assert_int_equal(b.usages, 1);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.text, b.text, a.len);
+    assert_int_equal(a.usage.input_tokens, b.usage.input_tokens);
+    assert_int_equal(a.usage.output_tokens, b.usage.output_tokens);
+    assert_int_equal((int)a.finish, (int)b.finish);
+
+    pid_t pid = child_pid(rt);
+    assert_true(pid > 0 && pid != getpid());
+    assert_int_equal(proc_status(pid, "NoNewPrivs"), 1);
+    assert_int_equal(proc_status(pid, "Seccomp"), 2);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1);
+    /* Token counts need the model in this process: refused, never loaded here. */
+    int64_t n = 0;
+    st = llmux_count_tokens(rt, &q.r, NULL, &n, &err);
+    assert_int_equal(st, LLMUX_E_CONFIGURATION);
+    assert_non_null(strstr(err.message, "isolation"));
+    llmux_runtime_destroy(rt);
+    /* The child is gone with the runtime. */
+    assert_int_equal(kill(pid, 0), -1);
+}
+
+/* A crash fails the in-flight executions at once, naming the signal; the next request runs on a
+ * restarted child. */
+static void test_crash_fails_in_flight_then_restarts(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(true, 0, 0);
+    flight f;
+    flight_start(&f, rt, 900);
+    flight_wait_delta(&f);
+    pid_t first = child_pid(rt);
+    assert_true(first > 0);
+
+    req q;
+    req_init(&q, LOCAL, "crash now", 8, "abort");
+    seen s;
+    llmux_error_info err;
+    double t0 = now_s();
+    llmux_status st = run(rt, &q, &s, &err);
+    assert_int_equal(st, LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "local engine process crashed (signal 6, SIGABRT)"));
+    st = flight_end(&f, &err);
+    assert_int_equal(st, LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "crashed (signal 6, SIGABRT)"));
+    assert_true(now_s() - t0 < 10);
+
+    pid_t second = wait_new_child(rt, first);
+    assert_true(second > 0 && second != first);
+    req_init(&q, LOCAL, "Say something wise.", 8, NULL);
+    st = run(rt, &q, &s, &err);
+    if (st != LLMUX_OK) fail_msg("after the restart: %s", err.message);
+    assert_true(s.deltas > 0);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 2);
+    llmux_runtime_destroy(rt);
+}
+
+/* A child whose loop stops answering is killed at the heartbeat deadline and restarted. */
+static void test_hang_killed_at_heartbeat_deadline(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(true, 100, 600);
+    req q;
+    seen s;
+    llmux_error_info err;
+    /* Served once first: the model is loaded, so the short deadline applies (not the load one). */
+    req_init(&q, LOCAL, "Say something wise.", 4, NULL);
+    assert_int_equal(run(rt, &q, &s, &err), LLMUX_OK);
+    pid_t first = child_pid(rt);
+    req_init(&q, LOCAL, "hang now", 8, "hang");
+    double t0 = now_s();
+    llmux_status st = run(rt, &q, &s, &err);
+    double took = now_s() - t0;
+    assert_int_equal(st, LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "did not answer its heartbeat within 600 ms"));
+    assert_true(took >= 0.5 && took < 5);
+    pid_t second = wait_new_child(rt, first);
+    assert_true(second > 0 && second != first);
+    req_init(&q, LOCAL, "Say something wise.", 4, NULL);
+    st = run(rt, &q, &s, &err);
+    if (st != LLMUX_OK) fail_msg("after the restart: %s", err.message);
+    llmux_runtime_destroy(rt);
+}
+
+/* SIGKILL from outside (the OOM killer's way): only the in-flight execution fails, so named. */
+static void test_sigkill_reported_and_restarted(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    flight f;
+    flight_start(&f, rt, 900);
+    flight_wait_delta(&f);
+    pid_t first = child_pid(rt);
+    assert_int_equal(kill(first, SIGKILL), 0);
+    llmux_error_info err;
+    llmux_status st = flight_end(&f, &err);
+    assert_int_equal(st, LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "was killed (signal 9, SIGKILL"));
+    pid_t second = wait_new_child(rt, first);
+    assert_true(second > 0 && second != first);
+    req q;
+    seen s;
+    req_init(&q, LOCAL, "Say something wise.", 4, NULL);
+    st = run(rt, &q, &s, &err);
+    if (st != LLMUX_OK) fail_msg("after the restart: %s", err.message);
+    llmux_runtime_destroy(rt);
+}
+
+/* A remote stream in flight when the child is killed goes on to its normal end: remote targets
+ * never touch the child. */
+static void test_remote_serves_through_a_crash(void **state) {
+    (void)state;
+    lx_fake_server *up = lx_fake_server_start();
+    assert_non_null(up);
+    lx_fake_response r = {.status = 200, .headers = "Content-Type: text/event-stream\r\n",
+                          .body_file = "tests/data/fake/openai/stream_text.sse", .chunked = true, .chunk_size = 16,
+                          .chunk_delay_ms = 40};
+    assert_true(lx_fake_server_push(up, &r));
+    llmux_runtime *rt = rt_process_with(false, 0, 0, up);
+    flight local, remote;
+    /* The remote stream first (its chunks come every 40 ms); the local one right before the kill,
+     * so it cannot have finished its 900 tokens meanwhile. */
+    flight_start_model(&remote, rt, "fk/gpt-4o-mini", 64);
+    flight_wait_delta(&remote);
+    flight_start(&local, rt, 900);
+    flight_wait_delta(&local);
+    pid_t pid = child_pid(rt);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    llmux_error_info err;
+    assert_int_equal(flight_end(&local, &err), LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "SIGKILL"));
+    llmux_status st = flight_end(&remote, &err);
+    if (st != LLMUX_OK) fail_msg("the remote stream: %s", err.message);
+    llmux_runtime_destroy(rt);
+    lx_fake_server_stop(up);
+}
+
+/* A forbidden system call (exec) is killed by the seccomp filter, and said so. */
+static void test_seccomp_kill_reported(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(true, 0, 0);
+    req q;
+    seen s;
+    llmux_error_info err;
+    req_init(&q, LOCAL, "exec a shell", 8, "exec");
+    llmux_status st = run(rt, &q, &s, &err);
+    assert_int_equal(st, LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "killed by its seccomp filter (signal 31, SIGSYS"));
+    llmux_runtime_destroy(rt);
+}
+
+/* A corrupt model answers configuration; the other model keeps serving on the same child. */
+static void test_corrupt_model_other_serves(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    req q;
+    seen s;
+    llmux_error_info err;
+    req_init(&q, "local/broken", "hello", 8, NULL);
+    llmux_status st = run(rt, &q, &s, &err);
+    assert_int_equal(st, LLMUX_E_CONFIGURATION);
+    assert_int_equal(s.deltas, 0);
+    req_init(&q, LOCAL, "Say something wise.", 8, NULL);
+    st = run(rt, &q, &s, &err);
+    if (st != LLMUX_OK) fail_msg("the good model: %s", err.message);
+    assert_true(s.deltas > 0);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1);
+    llmux_runtime_destroy(rt);
+}
+
+/* Cancel reaches the child: the execution ends cancelled, the child stays and serves on. */
+static void test_cancel_forwarded(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    flight f;
+    flight_start(&f, rt, 900);
+    flight_wait_delta(&f);
+    pid_t pid = child_pid(rt);
+    double t0 = now_s();
+    llmux_execution_cancel(f.ex);
+    llmux_error_info err;
+    assert_int_equal(flight_end(&f, &err), LLMUX_E_CANCELLED);
+    assert_true(now_s() - t0 < 5);
+    req q;
+    seen s;
+    req_init(&q, LOCAL, "Say something wise.", 4, NULL);
+    assert_int_equal(run(rt, &q, &s, &err), LLMUX_OK);
+    assert_int_equal(s.finishes, 1);
+    assert_int_equal(child_pid(rt), pid);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1);
+    llmux_runtime_destroy(rt);
+}
+
+/* An engine_path that cannot run fails the waiting request with a clear error, never a hang. */
+static void test_engine_that_cannot_start(void **state) {
+    (void)state;
+    const char *dirs[] = {MODEL_DIR};
+    llmux_runtime_params p = llmux_runtime_default_params();
+    p.model_dirs = dirs;
+    p.n_model_dirs = 1;
+    p.local_isolation = LLMUX_ISOLATION_PROCESS;
+    p.engine_path = "/bin/false";
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_runtime_create(&p, &rt, &err), LLMUX_OK);
+    req q;
+    seen s;
+    req_init(&q, LOCAL, "hello", 4, NULL);
+    llmux_status st = run(rt, &q, &s, &err);
+    assert_int_equal(st, LLMUX_E_INTERNAL);
+    assert_non_null(strstr(err.message, "could not start: it exited with status 1"));
+    llmux_runtime_destroy(rt);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_as_in_process),
+        cmocka_unit_test(test_crash_fails_in_flight_then_restarts),
+        cmocka_unit_test(test_hang_killed_at_heartbeat_deadline),
+        cmocka_unit_test(test_sigkill_reported_and_restarted),
+        cmocka_unit_test(test_remote_serves_through_a_crash),
+        cmocka_unit_test(test_seccomp_kill_reported),
+        cmocka_unit_test(test_corrupt_model_other_serves),
+        cmocka_unit_test(test_cancel_forwarded),
+        cmocka_unit_test(test_engine_that_cannot_start),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
