@@ -46,7 +46,8 @@ struct lx_driver {
     char *cur_provider;
 
     llmux_status load_st;       /* the loader thread's resolve of the current target (model_loader.h) */
-    llmux_error_info load_err;
+    llmux_error_info *load_err; /* allocated by submit_load only: an error_info is ~1 KiB, and
+                                   every in-flight execution would carry it (test_inflight_memory) */
     llmux_cancel *load_cancel;  /* the load's token: the execution's, plus the deadline (load_timer) */
     struct event *load_timer;   /* triggers load_cancel at the deadline (loop thread) */
     bool load_timed_out;        /* load_timer fired (loop thread) */
@@ -365,23 +366,25 @@ static const lx_load_job_ops k_load_ops = {load_work, load_then};
  * of the same model); the execution's cancel token aborts it. */
 static void load_work(void *arg, bool stopping) {
     lx_driver *d = arg;
-    lx_error_clear(&d->load_err);
+    lx_error_clear(d->load_err);
     if (stopping) {
-        d->load_st = lx_error(&d->load_err, LLMUX_E_CANCELLED, "the runtime is stopping: %s was not loaded", d->cur_target);
+        d->load_st = lx_error(d->load_err, LLMUX_E_CANCELLED, "the runtime is stopping: %s was not loaded", d->cur_target);
     } else if (cancelled(d)) {
-        d->load_st = lx_error(&d->load_err, LLMUX_E_CANCELLED, "cancelled while waiting for %s to load", d->cur_target);
+        d->load_st = lx_error(d->load_err, LLMUX_E_CANCELLED, "cancelled while waiting for %s to load", d->cur_target);
     } else {
         d->target.nowait = false;
         const llmux_cancel *cancel = d->load_cancel ? d->load_cancel : lx_exec_cancel(d->x);
-        d->load_st = d->target.ops->resolve(&d->target, d->cur_target, cancel, &d->load_err);
+        d->load_st = d->target.ops->resolve(&d->target, d->cur_target, cancel, d->load_err);
     }
 }
 
 /* Back on the loop thread (on the loader's while the runtime is destroyed). */
 static void load_then(void *arg) {
     lx_driver *d = arg;
-    llmux_error_info e = d->load_err;
+    llmux_error_info e = *d->load_err;
     llmux_status st = d->load_st;
+    free(d->load_err);
+    d->load_err = NULL;
     if (d->load_timer) event_free(d->load_timer);
     d->load_timer = NULL;
     llmux_cancel_destroy(d->load_cancel); /* the resolve is over: nothing reads it any more */
@@ -405,6 +408,7 @@ static void on_load_deadline(evutil_socket_t fd, short what, void *arg) {
 /* Hands the current target's resolve to the loader thread, with the deadline armed on the loop.
  * False when the loader takes no more jobs (the runtime is stopping) or out of memory. */
 static bool submit_load(lx_driver *d) {
+    if (!(d->load_err = malloc(sizeof *d->load_err))) return false;
     if (d->deadline_ns) {
         struct event_base *base = lx_http_client_base(lx_runtime_timeouts(d->rt).client);
         if (!(d->load_cancel = lx_cancel_create_linked(lx_exec_cancel(d->x))) ||
@@ -421,6 +425,8 @@ fail:
     d->load_timer = NULL;
     llmux_cancel_destroy(d->load_cancel);
     d->load_cancel = NULL;
+    free(d->load_err);
+    d->load_err = NULL;
     return false;
 }
 
@@ -502,6 +508,7 @@ void lx_driver_free(lx_driver *d) {
     llmux_request_free(d->step_req);
     free(d->cur_model);
     free(d->cur_provider);
+    free(d->load_err); /* NULL unless freed while a load was pending */
     free(d);
 }
 
