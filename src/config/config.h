@@ -76,6 +76,9 @@ typedef enum lx_budget_period {
     LX_BUDGET_MONTHLY             /* from the 1st, 00:00 UTC */
 } lx_budget_period;
 
+/* "total", "daily", "weekly" or "monthly": the word llmux.yaml uses; NULL past the last. */
+const char *lx_budget_period_name(lx_budget_period p);
+
 /* One API key of `llmux serve` (server.keys). The plaintext is never kept: it was hashed at load
  * and its copy wiped. */
 typedef struct lx_config_key {

@@ -79,12 +79,16 @@ static bool string_list(lx_cfg_ctx *c, const lx_ynode *v, size_t max, size_t max
     return true;
 }
 
-static bool budget_period(lx_cfg_ctx *c, const lx_ynode *v, lx_budget_period *out) {
+const char *lx_budget_period_name(lx_budget_period p) {
     static const char *const names[] = {"total", "daily", "weekly", "monthly"};
-    const char *s;
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : NULL;
+}
+
+static bool budget_period(lx_cfg_ctx *c, const lx_ynode *v, lx_budget_period *out) {
+    const char *s, *name;
     if (!lx_cfg_string(c, v, &s)) return false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(s, names[i]) == 0) return *out = (lx_budget_period)i, true;
+    for (int i = 0; (name = lx_budget_period_name((lx_budget_period)i)) != NULL; i++)
+        if (strcmp(s, name) == 0) return *out = (lx_budget_period)i, true;
     return lx_cfg_fail(c, v, "expected total, daily, weekly or monthly");
 }
 

@@ -245,10 +245,11 @@ static void roll_window(const lx_config_key *k, key_state *ks) {
 static bool budget_spent(const lx_config_key *k, key_state *ks, char *msg, size_t size) {
     roll_window(k, ks);
     if (ks->spent_usd < k->budget_usd) return false;
-    static const char *const per[] = {"", " daily", " weekly", " monthly"};
-    int n = snprintf(msg, size, "budget exceeded: the API key \"%s\" spent %.4f of its %.2f USD%s budget", k->name,
-                     ks->spent_usd, k->budget_usd, per[k->budget_period]);
-    if (k->budget_period != LX_BUDGET_TOTAL && n > 0 && (size_t)n < size) {
+    bool periodic = k->budget_period != LX_BUDGET_TOTAL;
+    int n = snprintf(msg, size, "budget exceeded: the API key \"%s\" spent %.4f of its %.2f USD%s%s budget", k->name,
+                     ks->spent_usd, k->budget_usd, periodic ? " " : "",
+                     periodic ? lx_budget_period_name(k->budget_period) : "");
+    if (periodic && n > 0 && (size_t)n < size) {
         time_t t = (time_t)(ks->window_end_ms / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);
