@@ -293,18 +293,9 @@ int cli_cmd_ipc(int argc, char **argv) {
         return cli_fail(LLMUX_E_CONFIGURATION, err);
     }
 
-    llmux_part part = {0};
-    part.type = LLMUX_PART_TEXT;
-    part.text = prompt;
-    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = o.model;
-    req.system = o.system;
-    req.sampling = o.sampling;
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.stream = c.mode != OUT_JSON;
-    req.deadline_ms = o.timeout_ms;
+    llmux_part part;
+    llmux_message msg;
+    llmux_request req = cli_req_request(&o, prompt, c.mode != OUT_JSON, &part, &msg);
     char *request_json = llmux_request_to_json(&req);
     free(stdin_prompt);
 

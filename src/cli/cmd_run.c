@@ -158,18 +158,9 @@ int cli_cmd_run(int argc, char **argv) {
         return rc;
     }
 
-    llmux_part part = {0};
-    part.type = LLMUX_PART_TEXT;
-    part.text = prompt;
-    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = o.model;
-    req.system = o.system;
-    req.sampling = o.sampling;
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.stream = out.mode != OUT_JSON;
-    req.deadline_ms = o.timeout_ms;
+    llmux_part part;
+    llmux_message msg;
+    llmux_request req = cli_req_request(&o, prompt, out.mode != OUT_JSON, &part, &msg);
 
     llmux_cancel *cancel = cli_cancel_begin();
     /* The runtime enforces deadline_ms; the timer, armed a little later, is the backstop for a
