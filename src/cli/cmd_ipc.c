@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "out.h"
 #include "req_opts.h"
 #include "server/ipc/endpoint.h"
 #include "core/ipc_frame.h"
@@ -53,7 +54,6 @@ static void ipc_usage(FILE *f) {
           f);
 }
 
-typedef enum { OUT_TEXT, OUT_JSON, OUT_EVENTS } out_mode;
 
 enum { OPT_SOCKET = CLI_OPT_COMMAND, OPT_TOKEN_FILE, OPT_JSON, OPT_EVENTS };
 
@@ -61,19 +61,8 @@ typedef struct ipc_client {
     int fd;
     size_t max_frame;
     char session[LX_IPC_SESSION_HEX + 1];
-    out_mode mode;
-    bool wrote_text;
-    char last;
-    int write_errno;
+    out_state out;
 } ipc_client;
-
-static bool emit(ipc_client *o, const char *p, size_t n, bool newline) {
-    if (o->write_errno) return false;
-    errno = 0;
-    bool ok = fwrite(p, 1, n, stdout) == n && (!newline || fputc('\n', stdout) != EOF) && fflush(stdout) == 0;
-    if (!ok) o->write_errno = errno ? errno : EIO;
-    return ok;
-}
 
 static int connect_to(const char *path, int *fd) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -146,22 +135,17 @@ static int handshake(ipc_client *c, const char *token) {
 }
 
 static void print_event(ipc_client *c, json_t *ev) {
-    if (c->mode == OUT_EVENTS) {
+    if (c->out.mode == OUT_EVENTS) {
         char *j = json_dumps(ev, JSON_COMPACT);
-        if (j) emit(c, j, strlen(j), true);
+        if (j) cli_out_emit(&c->out, j, strlen(j), true);
         free(j);
         return;
     }
     const char *type = json_string_value(json_object_get(ev, "type"));
     json_t *text = json_object_get(ev, "text");
-    if (c->mode == OUT_TEXT && type && strcmp(type, "text_delta") == 0 && json_is_string(text) &&
-        json_string_length(text) > 0) {
-        size_t n = json_string_length(text);
-        if (emit(c, json_string_value(text), n, false)) {
-            c->wrote_text = true;
-            c->last = json_string_value(text)[n - 1];
-        }
-    }
+    if (c->out.mode == OUT_TEXT && type && strcmp(type, "text_delta") == 0 && json_is_string(text) &&
+        json_string_length(text) > 0)
+        cli_out_text(&c->out, json_string_value(text), json_string_length(text));
 }
 
 /* The response frame: printed (--json), then its outcome as an exit status. */
@@ -174,9 +158,10 @@ static int finish(ipc_client *c, json_t *body, bool timed_out, int64_t timeout_m
         free(j);
         return cli_fail(LLMUX_E_UPSTREAM_PROTOCOL, "the server's response is not canonical JSON");
     }
-    if (!c->write_errno) {
-        if (c->mode == OUT_TEXT && c->wrote_text && c->last != '\n') emit(c, "\n", 1, false);
-        if (c->mode == OUT_JSON) emit(c, j, strlen(j), true);
+    if (!c->out.write_errno) {
+        if (c->out.mode == OUT_TEXT && c->out.wrote_text && c->out.last != '\n')
+            cli_out_emit(&c->out, "\n", 1, false);
+        if (c->out.mode == OUT_JSON) cli_out_emit(&c->out, j, strlen(j), true);
     }
     free(j);
     st = resp->error.status;
@@ -187,7 +172,7 @@ static int finish(ipc_client *c, json_t *body, bool timed_out, int64_t timeout_m
     snprintf(msg, sizeof msg, "%s", resp->error.message[0] ? resp->error.message : llmux_strerror(st));
     llmux_response_free(resp);
     st = cli_deadline_status(st, timed_out, timeout_ms, msg, sizeof msg);
-    if (c->write_errno) return cli_io_error("write error", NULL, c->write_errno);
+    if (c->out.write_errno) return cli_io_error("write error", NULL, c->out.write_errno);
     if (!cli_stdout_ok()) return cli_io_error("write error", NULL, errno);
     return st == LLMUX_OK ? 0 : cli_fail(st, msg);
 }
@@ -201,7 +186,7 @@ static int converse(ipc_client *c, const char *request_json, int64_t timeout_ms)
     int64_t give_up = cli_now_ms() + timeout_ms + DEADLINE_GRACE_MS;
     bool cancel_sent = false, timed_out = false;
     for (;;) {
-        bool want_cancel = cli_cancel_signalled() || c->write_errno;
+        bool want_cancel = cli_cancel_signalled() || c->out.write_errno;
         if (!timed_out && cli_now_ms() > give_up) want_cancel = timed_out = true;
         if (want_cancel && !cancel_sent) {
             cancel_sent = true;
@@ -240,7 +225,7 @@ int cli_cmd_ipc(int argc, char **argv) {
                                          {NULL, 0, NULL, 0}};
     cli_req_opts o;
     cli_req_opts_init(&o);
-    ipc_client c = {.fd = -1, .max_frame = LX_FRAME_DEFAULT_MAX, .mode = OUT_TEXT, .last = '\n'};
+    ipc_client c = {.fd = -1, .max_frame = LX_FRAME_DEFAULT_MAX, .out = OUT_STATE_INIT};
     const char *socket_path = NULL, *token_file = NULL;
     optind = 1;
     opterr = 0;
@@ -249,8 +234,8 @@ int cli_cmd_ipc(int argc, char **argv) {
         switch (ch) {
         case OPT_SOCKET: socket_path = optarg; break;
         case OPT_TOKEN_FILE: token_file = optarg; break;
-        case OPT_JSON: c.mode = OUT_JSON; break;
-        case OPT_EVENTS: c.mode = OUT_EVENTS; break;
+        case OPT_JSON: c.out.mode = OUT_JSON; break;
+        case OPT_EVENTS: c.out.mode = OUT_EVENTS; break;
         case 'h': ipc_usage(stdout); return 0;
         case ':': return cli_usage_error("option %s needs a value (see `llmux ipc --help`)", argv[optind - 1]);
         case '?': return cli_usage_error("unknown option %s (see `llmux ipc --help`)", argv[optind - 1]);
@@ -293,18 +278,9 @@ int cli_cmd_ipc(int argc, char **argv) {
         return cli_fail(LLMUX_E_CONFIGURATION, err);
     }
 
-    llmux_part part = {0};
-    part.type = LLMUX_PART_TEXT;
-    part.text = prompt;
-    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = o.model;
-    req.system = o.system;
-    req.sampling = o.sampling;
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.stream = c.mode != OUT_JSON;
-    req.deadline_ms = o.timeout_ms;
+    llmux_part part;
+    llmux_message msg;
+    llmux_request req = cli_req_request(&o, prompt, c.out.mode != OUT_JSON, &part, &msg);
     char *request_json = llmux_request_to_json(&req);
     free(stdin_prompt);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "out.h"
 #include "req_opts.h"
 
 /* How long after the request's deadline the backstop timer cancels it. */
@@ -37,39 +38,17 @@ static void run_usage(FILE *f) {
           f);
 }
 
-typedef enum { OUT_TEXT, OUT_JSON, OUT_EVENTS } out_mode;
-
-typedef struct out_state {
-    out_mode mode;
-    bool wrote_text;
-    char last;
-    int write_errno; /* the first failed write's errno; 0 while stdout works */
-} out_state;
-
-/* Writes and flushes (the reader sees each event as it comes). A failure (a full disk, a reader
- * that left with SIGPIPE ignored) is remembered: there is no point generating what nobody can
- * receive, so the event callback then returns false and the runtime cancels the request. */
-static bool emit(out_state *o, const char *p, size_t n, bool newline) {
-    if (o->write_errno) return false;
-    errno = 0;
-    bool ok = fwrite(p, 1, n, stdout) == n && (!newline || fputc('\n', stdout) != EOF) && fflush(stdout) == 0;
-    if (!ok) o->write_errno = errno ? errno : EIO;
-    return ok;
-}
-
 static bool print_event(const llmux_event *ev, void *ud) {
     out_state *o = ud;
     if (o->mode == OUT_EVENTS) {
         char *j = llmux_event_to_json(ev);
-        bool ok = !j || emit(o, j, strlen(j), true);
+        bool ok = !j || cli_out_emit(o, j, strlen(j), true);
         llmux_free(j);
         return ok;
     }
-    if (o->mode == OUT_TEXT && ev->type == LLMUX_EVENT_TEXT_DELTA && ev->text_len) {
-        if (!emit(o, ev->text, ev->text_len, false)) return false;
-        o->wrote_text = true;
-        o->last = ev->text[ev->text_len - 1];
-    }
+    /* A failed write returns false: the runtime then cancels the request. */
+    if (o->mode == OUT_TEXT && ev->type == LLMUX_EVENT_TEXT_DELTA && ev->text_len)
+        return cli_out_text(o, ev->text, ev->text_len);
     return true;
 }
 
@@ -129,7 +108,7 @@ static int parse_args(int argc, char **argv, const char *cmd, void (*usage)(FILE
 
 int cli_cmd_run(int argc, char **argv) {
     cli_req_opts o;
-    out_state out = {OUT_TEXT, false, '\n', 0};
+    out_state out = OUT_STATE_INIT;
     int parsed = parse_args(argc, argv, "run", run_usage, &o, &out);
     if (parsed != 0) return parsed < 0 ? 0 : parsed;
     if (optind < argc - 1) return cli_usage_error("expected one PROMPT argument, got %d (quote the prompt)", argc - optind);
@@ -158,18 +137,9 @@ int cli_cmd_run(int argc, char **argv) {
         return rc;
     }
 
-    llmux_part part = {0};
-    part.type = LLMUX_PART_TEXT;
-    part.text = prompt;
-    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = o.model;
-    req.system = o.system;
-    req.sampling = o.sampling;
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.stream = out.mode != OUT_JSON;
-    req.deadline_ms = o.timeout_ms;
+    llmux_part part;
+    llmux_message msg;
+    llmux_request req = cli_req_request(&o, prompt, out.mode != OUT_JSON, &part, &msg);
 
     llmux_cancel *cancel = cli_cancel_begin();
     /* The runtime enforces deadline_ms; the timer, armed a little later, is the backstop for a
@@ -220,7 +190,7 @@ static void replay_usage(FILE *f) {
 
 int cli_cmd_replay(int argc, char **argv) {
     cli_req_opts o;
-    out_state out = {OUT_TEXT, false, '\n', 0};
+    out_state out = OUT_STATE_INIT;
     int parsed = parse_args(argc, argv, "replay", replay_usage, &o, &out);
     if (parsed != 0) return parsed < 0 ? 0 : parsed;
     if (optind != argc - 1) return cli_usage_error("expected one EXECUTION_ID (see `llmux records list`)");

@@ -1,4 +1,4 @@
-/* Parsing and runtime setup shared by `llmux run` and `llmux chat`. */
+/* Parsing, runtime setup and the one-shot request shared by `llmux run`, `llmux chat` and `llmux ipc`. */
 #define _XOPEN_SOURCE 700
 #include "req_opts.h"
 
@@ -232,4 +232,19 @@ int cli_req_runtime(cli_req_opts *o, const char *model, llmux_runtime **rt) {
     }
     if (st != LLMUX_OK) return cli_fail(st, err.message);
     return 0;
+}
+
+llmux_request cli_req_request(const cli_req_opts *o, const char *prompt, bool stream, llmux_part *part,
+                              llmux_message *msg) {
+    *part = (llmux_part){.type = LLMUX_PART_TEXT, .text = prompt};
+    *msg = (llmux_message){LLMUX_ROLE_USER, part, 1, NULL};
+    llmux_request req = llmux_request_default();
+    req.model = o->model;
+    req.system = o->system;
+    req.sampling = o->sampling;
+    req.messages = msg;
+    req.n_messages = 1;
+    req.stream = stream;
+    req.deadline_ms = o->timeout_ms;
+    return req;
 }

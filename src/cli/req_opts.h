@@ -90,6 +90,12 @@ void cli_req_opts_help(FILE *f);
 /* True for a local model spec: "local/NAME" or a path ("/x", "./x", "../x", "x.gguf"). */
 bool cli_is_local_spec(const char *model);
 
+/* The request of a one-shot command (`llmux run`, `llmux ipc`): o's model, system prompt,
+ * sampling and deadline, and one user message whose text is prompt (borrowed). part and msg hold
+ * that message and must outlive the request. */
+llmux_request cli_req_request(const cli_req_opts *o, const char *prompt, bool stream, llmux_part *part,
+                              llmux_message *msg);
+
 /* Creates the runtime for o, allowed to load `model` (o->model, or another one a command switches
  * to): the --model-dir directories, the directory of a model given as a path, the bundled model's
  * directory; --base-url/--api-key configure the provider named by o->model's prefix. Returns 0,

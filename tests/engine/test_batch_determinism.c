@@ -33,6 +33,8 @@
 #include "core/buf.h"
 #include "engine/engine.h"
 #include "engine/sched.h"
+#include "support/model_dir.h"
+#include "support/sampling.h"
 
 #define BUNDLED LLMUX_SOURCE_DIR "/models/llmux-fortunes.gguf"
 #define N_REQ 8
@@ -67,24 +69,6 @@ static bool on_event(void *ud, const llmux_event *ev) {
     if (ev->type == LLMUX_EVENT_USAGE) s->tokens = ev->usage.output_tokens;
     if (ev->type == LLMUX_EVENT_FINISH) s->finish = ev->finish_reason;
     return true;
-}
-
-static llmux_sampling seeded(int64_t seed) {
-    llmux_sampling s = llmux_sampling_default();
-    s.temperature = 1.0;
-    s.top_k = 200;
-    s.top_p = 1.0;
-    s.min_p = 0.0;
-    s.seed = seed;
-    s.max_tokens = N_TOKENS;
-    return s;
-}
-
-static llmux_sampling greedy(void) {
-    llmux_sampling s = llmux_sampling_default();
-    s.temperature = 0.0;
-    s.max_tokens = N_TOKENS;
-    return s;
 }
 
 static void stream_init(stream *s, const char *prompt, llmux_sampling sampling) {
@@ -191,8 +175,8 @@ static void free_streams(stream *s, int n) {
 static void check_seeded_alone_reproducible(const char *path) {
     stream a[N_REQ], b[N_REQ];
     for (int i = 0; i < N_REQ; i++) {
-        stream_init(&a[i], g_prompts[i], seeded(100 + i));
-        stream_init(&b[i], g_prompts[i], seeded(100 + i));
+        stream_init(&a[i], g_prompts[i], sampling_seeded(100 + i, N_TOKENS));
+        stream_init(&b[i], g_prompts[i], sampling_seeded(100 + i, N_TOKENS));
     }
     run_each_alone(path, a, N_REQ, 4, false);
     run_each_alone(path, b, N_REQ, 4, false);
@@ -212,8 +196,8 @@ static void test_seeded_alone_reproducible(void **state) {
 static void check_seeded_same_composition(const char *path) {
     stream a[N_REQ], b[N_REQ];
     for (int i = 0; i < N_REQ; i++) {
-        stream_init(&a[i], g_prompts[i], seeded(200 + i));
-        stream_init(&b[i], g_prompts[i], seeded(200 + i));
+        stream_init(&a[i], g_prompts[i], sampling_seeded(200 + i, N_TOKENS));
+        stream_init(&b[i], g_prompts[i], sampling_seeded(200 + i, N_TOKENS));
     }
     run_all_together(path, a, N_REQ, N_REQ, false);
     run_all_together(path, b, N_REQ, N_REQ, false);
@@ -237,8 +221,9 @@ static void test_seeded_same_composition_generated(void **state) {
 static void check_batched_matches_alone_per_slot(const char *path, bool sampled) {
     stream alone[N_REQ], together[N_REQ];
     for (int i = 0; i < N_REQ; i++) {
-        stream_init(&alone[i], g_prompts[i], sampled ? seeded(300 + i) : greedy());
-        stream_init(&together[i], g_prompts[i], sampled ? seeded(300 + i) : greedy());
+        llmux_sampling s = sampled ? sampling_seeded(300 + i, N_TOKENS) : sampling_greedy(N_TOKENS);
+        stream_init(&alone[i], g_prompts[i], s);
+        stream_init(&together[i], g_prompts[i], s);
     }
     run_each_alone(path, alone, N_REQ, N_REQ, true);
     run_all_together(path, together, N_REQ, N_REQ, true);
@@ -262,23 +247,14 @@ static void test_greedy_batched_matches_alone_per_slot(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-determinism-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-determinism", g_dir, sizeof g_dir)) return -1;
     snprintf(g_tiny, sizeof g_tiny, "%s/tiny.gguf", g_dir);
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd 64 --n-head 4 --n-head-kv 2 --n-ff 128 --ctx 2048 "
-             "--type f16 --seed 7 --out '%s' >/dev/null",
-             LLMUX_TEST_BIN_DIR, g_tiny);
-    return system(cmd) == 0 ? 0 : -1;
+    return gguf_gen(g_tiny, TINY_LLAMA_ARGS " --ctx 2048");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 int main(void) {

@@ -20,6 +20,7 @@
 
 #include "engine/engine.h"
 #include "llama.h"
+#include "support/model_dir.h"
 
 #define TEXT "the quick brown fox jumps over the lazy dog"
 
@@ -230,19 +231,14 @@ static void test_generative_model_mean_pools(void **state) {
 }
 
 static int gen(const char *out, const char *pooling) {
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --embedding --pooling %s --n-layer 2 --n-embd 64 --n-head 4 --n-ff 128 --ctx 256 "
-             "--type f32 --seed 11 --out '%s' >/dev/null",
-             LLMUX_TEST_BIN_DIR, pooling, out);
-    return system(cmd);
+    return gguf_gen(out, "--embedding --pooling %s --n-layer 2 --n-embd 64 --n-head 4 --n-ff 128 --ctx 256 --type f32 "
+                         "--seed 11",
+                    pooling);
 }
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-embed-model-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-embed-model", g_dir, sizeof g_dir)) return -1;
     snprintf(g_mean, sizeof g_mean, "%s/mean.gguf", g_dir);
     snprintf(g_cls, sizeof g_cls, "%s/cls.gguf", g_dir);
     snprintf(g_last, sizeof g_last, "%s/last.gguf", g_dir);
@@ -252,9 +248,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 int main(void) {

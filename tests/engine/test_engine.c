@@ -23,6 +23,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "engine/engine.h"
+#include "support/model_dir.h"
+#include "support/sampling.h"
 
 static char g_dir[PATH_MAX];
 static char g_model_path[PATH_MAX];
@@ -87,40 +89,13 @@ static llmux_status gen(const char *prompt, llmux_sampling s, const llmux_cancel
     return gen_on(g_model, prompt, s, cancel, deadline, c, stats, err);
 }
 
-static llmux_sampling sampled(int64_t seed, int32_t max_tokens) {
-    llmux_sampling s = llmux_sampling_default();
-    s.temperature = 1.0;
-    s.top_k = 200;
-    s.top_p = 1.0;
-    s.min_p = 0.0;
-    s.seed = seed;
-    s.max_tokens = max_tokens;
-    return s;
-}
-
-static llmux_sampling greedy(int32_t max_tokens) {
-    llmux_sampling s = llmux_sampling_default();
-    s.temperature = 0.0;
-    s.max_tokens = max_tokens;
-    return s;
-}
-
 /* ------------------------------------------------------------------ setup */
-
-static int run_cmd(const char *cmd) { return system(cmd); }
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-engine-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-engine", g_dir, sizeof g_dir)) return -1;
     snprintf(g_model_path, sizeof g_model_path, "%s/tiny.gguf", g_dir);
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd 64 --n-head 4 --n-head-kv 2 --n-ff 128 --ctx 256 "
-             "--type f16 --seed 7 --out '%s' >/dev/null",
-             LLMUX_TEST_BIN_DIR, g_model_path);
-    if (run_cmd(cmd) != 0) return -1;
+    if (gguf_gen(g_model_path, TINY_LLAMA_ARGS " --ctx 256")) return -1;
     lx_model_params p = lx_model_default_params();
     p.path = g_model_path;
     p.n_threads = 2;
@@ -132,9 +107,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     lx_model_free(g_model);
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return run_cmd(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -145,7 +118,7 @@ static void test_event_order_and_usage(void **state) {
     capture_init(&c);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen("Hello there", greedy(8), NULL, 0, &c, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("Hello there", sampling_greedy(8), NULL, 0, &c, &st, &err), LLMUX_OK);
     assert_true(c.n >= 3);
     assert_int_equal(c.types[0], LLMUX_EVENT_START);
     assert_int_equal(c.types[c.n - 2], LLMUX_EVENT_USAGE);
@@ -165,13 +138,13 @@ static void test_max_tokens(void **state) {
     capture_init(&c);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen("Count: ", sampled(3, 5), NULL, 0, &c, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("Count: ", sampling_seeded(3, 5), NULL, 0, &c, &st, &err), LLMUX_OK);
     /* Either the limit was hit, or the model emitted end-of-generation first. */
     if (c.finish == LLMUX_FINISH_LENGTH) assert_int_equal(st.n_generated, 5);
     else assert_true(c.finish == LLMUX_FINISH_STOP && st.n_generated <= 5);
     capture c2;
     capture_init(&c2);
-    assert_int_equal(gen("Count: ", greedy(1), NULL, 0, &c2, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("Count: ", sampling_greedy(1), NULL, 0, &c2, &st, &err), LLMUX_OK);
     assert_int_equal(st.n_generated, 1);
     lx_buf_free(&c.text);
     lx_buf_free(&c2.text);
@@ -187,16 +160,16 @@ static void test_seed_determinism(void **state) {
     lx_gen_stats st;
     llmux_error_info err;
     /* Run something else in between so both runs start from the same cache state. */
-    assert_int_equal(gen("zzz", sampled(1, 4), NULL, 0, &other, &st, &err), LLMUX_OK);
-    assert_int_equal(gen("The seed test", sampled(1234, 40), NULL, 0, &a, &st, &err), LLMUX_OK);
-    assert_int_equal(gen("zzz", sampled(1, 4), NULL, 0, &other, &st, &err), LLMUX_OK);
-    assert_int_equal(gen("The seed test", sampled(1234, 40), NULL, 0, &b, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("zzz", sampling_seeded(1, 4), NULL, 0, &other, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("The seed test", sampling_seeded(1234, 40), NULL, 0, &a, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("zzz", sampling_seeded(1, 4), NULL, 0, &other, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("The seed test", sampling_seeded(1234, 40), NULL, 0, &b, &st, &err), LLMUX_OK);
     assert_int_equal(a.text.len, b.text.len);
     assert_memory_equal(a.text.data, b.text.data, a.text.len);
     assert_true(a.text.len > 0);
     /* A different seed gives a different sample (40 near-uniform byte tokens). */
-    assert_int_equal(gen("zzz", sampled(1, 4), NULL, 0, &other, &st, &err), LLMUX_OK);
-    assert_int_equal(gen("The seed test", sampled(99, 40), NULL, 0, &d, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("zzz", sampling_seeded(1, 4), NULL, 0, &other, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("The seed test", sampling_seeded(99, 40), NULL, 0, &d, &st, &err), LLMUX_OK);
     assert_true(d.text.len != a.text.len || memcmp(d.text.data, a.text.data, a.text.len) != 0);
     lx_buf_free(&a.text);
     lx_buf_free(&b.text);
@@ -219,7 +192,7 @@ static void test_stop_sequence_not_emitted(void **state) {
     capture_init(&cut);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen("Stop here", greedy(24), NULL, 0, &full, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("Stop here", sampling_greedy(24), NULL, 0, &full, &st, &err), LLMUX_OK);
     if (full.text.len < 8) {
         print_message("greedy output too short (%zu bytes) to pick a stop sequence\n", full.text.len);
         skip();
@@ -236,7 +209,7 @@ static void test_stop_sequence_not_emitted(void **state) {
     size_t want = find(full.text.data, full.text.len, stop);
     assert_true(want <= 4);
     const char *stops[] = {stop};
-    llmux_sampling s = greedy(24);
+    llmux_sampling s = sampling_greedy(24);
     s.stop = stops;
     s.n_stop = 1;
     assert_int_equal(gen("Stop here", s, NULL, 0, &cut, &st, &err), LLMUX_OK);
@@ -257,7 +230,7 @@ static void test_cancel_mid_generation(void **state) {
     c.trigger = tok;
     lx_gen_stats st;
     llmux_error_info err;
-    llmux_sampling s = greedy(200);
+    llmux_sampling s = sampling_greedy(200);
     s.stop = NULL;
     assert_int_equal(gen("Cancel me", s, tok, 0, &c, &st, &err), LLMUX_E_CANCELLED);
     assert_int_equal(c.finish, LLMUX_FINISH_CANCELLED);
@@ -275,7 +248,7 @@ static void test_sink_false_cancels(void **state) {
     c.cancel_after_deltas = 2;
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen("Sink stop", greedy(200), NULL, 0, &c, &st, &err), LLMUX_E_CANCELLED);
+    assert_int_equal(gen("Sink stop", sampling_greedy(200), NULL, 0, &c, &st, &err), LLMUX_E_CANCELLED);
     assert_int_equal(c.finish, LLMUX_FINISH_CANCELLED);
     assert_int_equal(c.deltas, 2);
     lx_buf_free(&c.text);
@@ -290,14 +263,15 @@ static void test_cancel_before_prompt(void **state) {
     capture_init(&c);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen("A fresh prompt that was never cached", greedy(50), tok, 0, &c, &st, &err), LLMUX_E_CANCELLED);
+    assert_int_equal(gen("A fresh prompt that was never cached", sampling_greedy(50), tok, 0, &c, &st, &err),
+                     LLMUX_E_CANCELLED);
     assert_int_equal(c.finish, LLMUX_FINISH_CANCELLED);
     assert_int_equal(c.deltas, 0);
     assert_int_equal(st.n_generated, 0);
     /* The model stays usable afterwards. */
     capture c2;
     capture_init(&c2);
-    assert_int_equal(gen("after cancel", greedy(3), NULL, 0, &c2, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("after cancel", sampling_greedy(3), NULL, 0, &c2, &st, &err), LLMUX_OK);
     llmux_cancel_destroy(tok);
     lx_buf_free(&c.text);
     lx_buf_free(&c2.text);
@@ -310,7 +284,7 @@ static void test_deadline_is_timeout(void **state) {
     lx_gen_stats st;
     llmux_error_info err;
     /* A deadline already in the past: the request ends with an ERROR event of class timeout. */
-    assert_int_equal(gen("late", greedy(50), NULL, lx_now_ns() - 1, &c, &st, &err), LLMUX_E_TIMEOUT);
+    assert_int_equal(gen("late", sampling_greedy(50), NULL, lx_now_ns() - 1, &c, &st, &err), LLMUX_E_TIMEOUT);
     assert_int_equal(c.error_status, LLMUX_E_TIMEOUT);
     assert_int_equal(c.types[c.n - 1], LLMUX_EVENT_ERROR);
     lx_buf_free(&c.text);
@@ -323,10 +297,11 @@ static void test_prefix_reuse(void **state) {
     capture_init(&b);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen("A long shared prefix for the cache", greedy(2), NULL, 0, &a, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("A long shared prefix for the cache", sampling_greedy(2), NULL, 0, &a, &st, &err), LLMUX_OK);
     /* Cold: the BOS it shares with the previous prompt is not reported as cached. */
     assert_int_equal(a.usage.cached_input_tokens, 0);
-    assert_int_equal(gen("A long shared prefix for the cache, continued", greedy(2), NULL, 0, &b, &st, &err), LLMUX_OK);
+    assert_int_equal(gen("A long shared prefix for the cache, continued", sampling_greedy(2), NULL, 0, &b, &st, &err),
+                     LLMUX_OK);
     /* BOS + the 34 bytes of the first prompt were already in the KV cache. */
     assert_int_equal(st.n_reused, 35);
     assert_int_equal(b.usage.cached_input_tokens, 35);
@@ -343,7 +318,7 @@ static void test_context_length(void **state) {
     capture_init(&c);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen(big, greedy(4), NULL, 0, &c, &st, &err), LLMUX_E_CONTEXT_LENGTH);
+    assert_int_equal(gen(big, sampling_greedy(4), NULL, 0, &c, &st, &err), LLMUX_E_CONTEXT_LENGTH);
     assert_int_equal(c.n, 0); /* refused before START */
     assert_non_null(strstr(err.message, "context holds 256"));
     lx_buf_free(&c.text);
@@ -393,9 +368,7 @@ static void test_bad_model_files(void **state) {
 static const char *make_model(const char *name, const char *flags) {
     static char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd, "'%s/gguf_gen' %s --out '%s' >/dev/null", LLMUX_TEST_BIN_DIR, flags, path);
-    assert_int_equal(run_cmd(cmd), 0);
+    assert_int_equal(gguf_gen(path, "%s", flags), 0);
     return path;
 }
 
@@ -466,14 +439,15 @@ static void test_small_contexts(void **state) {
     capture_init(&c);
     lx_gen_stats st;
     llmux_error_info err;
-    assert_int_equal(gen_on(m, "one two three four five six seven eight nine ten", greedy(4), NULL, 0, &c, &st, &err),
-                     LLMUX_E_CONTEXT_LENGTH);
+    assert_int_equal(
+        gen_on(m, "one two three four five six seven eight nine ten", sampling_greedy(4), NULL, 0, &c, &st, &err),
+        LLMUX_E_CONTEXT_LENGTH);
     assert_int_equal(c.n, 0);
     assert_non_null(strstr(err.message, "context holds 16"));
     /* A prompt that fits generates until the context is full. */
     lx_buf_free(&c.text);
     capture_init(&c);
-    assert_int_equal(gen_on(m, "one two", greedy(100), NULL, 0, &c, &st, &err), LLMUX_OK);
+    assert_int_equal(gen_on(m, "one two", sampling_greedy(100), NULL, 0, &c, &st, &err), LLMUX_OK);
     assert_int_equal(st.n_prompt, 8);
     assert_true(st.n_prompt + st.n_generated <= 16 + 1);
     lx_model_free(m);
@@ -485,11 +459,11 @@ static void test_small_contexts(void **state) {
     char *big = repeat_char('y', 150);
     lx_buf_free(&c.text);
     capture_init(&c);
-    assert_int_equal(gen_on(m, big, greedy(4), NULL, 0, &c, &st, &err), LLMUX_E_CONTEXT_LENGTH);
+    assert_int_equal(gen_on(m, big, sampling_greedy(4), NULL, 0, &c, &st, &err), LLMUX_E_CONTEXT_LENGTH);
     big[90] = '\0';
     lx_buf_free(&c.text);
     capture_init(&c);
-    assert_int_equal(gen_on(m, big, greedy(4), NULL, 0, &c, &st, &err), LLMUX_OK);
+    assert_int_equal(gen_on(m, big, sampling_greedy(4), NULL, 0, &c, &st, &err), LLMUX_OK);
     assert_int_equal(st.n_prompt, 91);
     free(big);
     lx_model_free(m);
@@ -499,7 +473,7 @@ static void test_small_contexts(void **state) {
     big = repeat_char('z', 1100);
     lx_buf_free(&c.text);
     capture_init(&c);
-    assert_int_equal(gen_on(m, big, greedy(2), NULL, 0, &c, &st, &err), LLMUX_OK);
+    assert_int_equal(gen_on(m, big, sampling_greedy(2), NULL, 0, &c, &st, &err), LLMUX_OK);
     assert_int_equal(st.n_prompt, 1101);
     free(big);
     lx_model_free(m);
@@ -519,8 +493,8 @@ static void test_seed_edges(void **state) {
             capture other;
             capture_init(&other);
             capture_init(&out[i][k]);
-            assert_int_equal(gen("zzz", sampled(1, 2), NULL, 0, &other, &st, &err), LLMUX_OK);
-            assert_int_equal(gen("Seed edge", sampled(seeds[i], 40), NULL, 0, &out[i][k], &st, &err), LLMUX_OK);
+            assert_int_equal(gen("zzz", sampling_seeded(1, 2), NULL, 0, &other, &st, &err), LLMUX_OK);
+            assert_int_equal(gen("Seed edge", sampling_seeded(seeds[i], 40), NULL, 0, &out[i][k], &st, &err), LLMUX_OK);
             lx_buf_free(&other.text);
         }
     for (int i = 0; i < 4; i++) {
@@ -586,7 +560,7 @@ static void test_special_tokens_in_content_are_text(void **state) {
     assert_memory_equal(got, want, sizeof(int32_t) * (size_t)n);
 
     /* The same request through generation reports the same prompt size. */
-    llmux_sampling s = greedy(1);
+    llmux_sampling s = sampling_greedy(1);
     req.sampling = s;
     capture c;
     capture_init(&c);
@@ -628,7 +602,7 @@ static void greedy_text(lx_model *m, capture *c, llmux_status want) {
     capture_init(c);
     lx_gen_stats st;
     llmux_error_info err;
-    llmux_status got = gen_on(m, "The file under me", greedy(12), NULL, 0, c, &st, &err);
+    llmux_status got = gen_on(m, "The file under me", sampling_greedy(12), NULL, 0, c, &st, &err);
     if (got != want) print_message("generation: %s: %s\n", llmux_status_name(got), err.message);
     assert_int_equal(got, want);
 }
@@ -677,14 +651,14 @@ static void test_model_file_replaced(void **state) {
         lx_buf_free(&c.text);
         capture_init(&c);
         lx_gen_stats st;
-        assert_int_equal(gen_on(m, "again", greedy(2), NULL, 0, &c, &st, &err), LLMUX_E_CONFIGURATION);
+        assert_int_equal(gen_on(m, "again", sampling_greedy(2), NULL, 0, &c, &st, &err), LLMUX_E_CONFIGURATION);
         assert_non_null(strstr(err.message, "changed on disk"));
         lx_buf_free(&c.text);
 
         /* Gone: model_not_found. Restored: works again. */
         assert_int_equal(unlink(live), 0);
         capture_init(&c);
-        assert_int_equal(gen_on(m, "again", greedy(2), NULL, 0, &c, &st, &err), LLMUX_E_MODEL_NOT_FOUND);
+        assert_int_equal(gen_on(m, "again", sampling_greedy(2), NULL, 0, &c, &st, &err), LLMUX_E_MODEL_NOT_FOUND);
         lx_buf_free(&c.text);
         overwrite(live, a, SIZE_MAX);
         greedy_text(m, &c, LLMUX_OK);
@@ -813,7 +787,7 @@ static void test_huge_prompt_fails_fast(void **state) {
     lx_gen_stats st;
     llmux_error_info err;
     int64_t t0 = lx_now_ns();
-    assert_int_equal(gen(big, greedy(4), NULL, 0, &c, &st, &err), LLMUX_E_CONTEXT_LENGTH);
+    assert_int_equal(gen(big, sampling_greedy(4), NULL, 0, &c, &st, &err), LLMUX_E_CONTEXT_LENGTH);
     print_message("16 MiB prompt refused in %.1f ms: %s\n", (double)(lx_now_ns() - t0) / 1e6, err.message);
     assert_non_null(strstr(err.message, "context holds 256"));
     assert_int_equal(c.n, 0);

@@ -35,6 +35,7 @@
 #include "engine/engine.h"
 #include "engine/engine_internal.h"
 #include "engine/tools.h"
+#include "support/model_dir.h"
 
 #define BUNDLED LLMUX_SOURCE_DIR "/models/llmux-fortunes.gguf"
 #define QWEN_TEMPLATE LLMUX_LLAMA_SOURCE_DIR "/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
@@ -145,22 +146,14 @@ static lx_model *load(const char *path) {
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-tools-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
-    char cmd[PATH_MAX * 3];
-    const char *shape = "--arch llama --n-layer 2 --n-embd 64 --n-head 4 --n-head-kv 2 --n-ff 128 --ctx 2048 --type f16 --seed 7";
-    snprintf(cmd, sizeof cmd, "'%s/gguf_gen' %s --chat-template \"$(cat '%s')\" --out '%s/qwen.gguf' >/dev/null",
-             LLMUX_TEST_BIN_DIR, shape, QWEN_TEMPLATE, g_dir);
-    if (system(cmd) != 0) return -1;
-    snprintf(cmd, sizeof cmd, "'%s/gguf_gen' %s --chat-template chatml --out '%s/chatml.gguf' >/dev/null",
-             LLMUX_TEST_BIN_DIR, shape, g_dir);
-    if (system(cmd) != 0) return -1;
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/qwen.gguf", g_dir);
-    g_qwen = load(path);
-    snprintf(path, sizeof path, "%s/chatml.gguf", g_dir);
-    g_chatml = load(path);
+    if (model_dir_create("llmux-tools", g_dir, sizeof g_dir)) return -1;
+    char qwen[PATH_MAX + 32], chatml[PATH_MAX + 32];
+    snprintf(qwen, sizeof qwen, "%s/qwen.gguf", g_dir);
+    snprintf(chatml, sizeof chatml, "%s/chatml.gguf", g_dir);
+    if (gguf_gen(qwen, TINY_LLAMA_ARGS " --ctx 2048 --chat-template \"$(cat '%s')\"", QWEN_TEMPLATE)) return -1;
+    if (gguf_gen(chatml, TINY_LLAMA_ARGS " --ctx 2048 --chat-template chatml")) return -1;
+    g_qwen = load(qwen);
+    g_chatml = load(chatml);
     g_bundled = load(BUNDLED);
     return g_qwen && g_chatml && g_bundled ? 0 : -1;
 }
@@ -170,9 +163,7 @@ static int teardown(void **state) {
     lx_model_free(g_qwen);
     lx_model_free(g_chatml);
     lx_model_free(g_bundled);
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 /* ------------------------------------------------------------ refusals */
@@ -377,6 +368,26 @@ static void test_required_grammar_is_strict(void **state) {
 
 /* ------------------------------------------------------------ output */
 
+typedef enum { WARNING_UNCHECKED, WARNING_NONE, WARNING_SOME } want_warning;
+
+/* A fresh lx_tools for req finishes output (ended by reason) as text: finish reason, the output
+ * as the text, no call; a warning as want says. */
+static void check_text_output(const llmux_request *req, const char *output, llmux_finish_reason reason,
+                              want_warning want) {
+    lx_tools *t = NULL;
+    llmux_error_info err;
+    assert_int_equal(lx_tools_new(g_qwen, req, &t, &err), LLMUX_OK);
+    capture c;
+    const char *warning;
+    assert_int_equal(finish_with(t, output, reason, &c, &warning), reason);
+    if (want == WARNING_NONE) assert_null(warning);
+    if (want == WARNING_SOME) assert_non_null(warning);
+    assert_string_equal(c.text.data, output);
+    assert_int_equal(c.n_calls, 0);
+    capture_free(&c);
+    lx_tools_free(t);
+}
+
 static void test_output_parsed_into_events(void **state) {
     (void)state;
     req_parts r;
@@ -410,61 +421,41 @@ static void test_output_parsed_into_events(void **state) {
     lx_tools_free(t);
 
     /* A plain answer stays text, finish stop. */
-    assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
-    assert_int_equal(finish_with(t, "It is sunny.", LLMUX_FINISH_STOP, &c, &warning), LLMUX_FINISH_STOP);
-    assert_null(warning);
-    assert_string_equal(c.text.data, "It is sunny.");
-    assert_int_equal(c.n_calls, 0);
-    capture_free(&c);
-    lx_tools_free(t);
-
+    check_text_output(&r.req, "It is sunny.", LLMUX_FINISH_STOP, WARNING_NONE);
     /* A call of a tool nobody offered does not parse: the text, with a warning. */
-    assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
-    const char *bad = "<tool_call>\n{\"name\": \"launch\", \"arguments\": {}}\n</tool_call>";
-    assert_int_equal(finish_with(t, bad, LLMUX_FINISH_STOP, &c, &warning), LLMUX_FINISH_STOP);
-    assert_non_null(warning);
-    assert_string_equal(c.text.data, bad);
-    assert_int_equal(c.n_calls, 0);
-    capture_free(&c);
-    lx_tools_free(t);
-
+    check_text_output(&r.req, "<tool_call>\n{\"name\": \"launch\", \"arguments\": {}}\n</tool_call>", LLMUX_FINISH_STOP,
+                      WARNING_SOME);
     /* Cut short by a stop sequence (finish stop): llama.cpp's lenient parser returns the call
      * with arguments that are not JSON; it is not reported as a call (fuzz_tool_output's find). */
-    assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
-    const char *stopped = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"";
-    assert_int_equal(finish_with(t, stopped, LLMUX_FINISH_STOP, &c, &warning), LLMUX_FINISH_STOP);
-    assert_non_null(warning);
-    assert_string_equal(c.text.data, stopped);
-    assert_int_equal(c.n_calls, 0);
-    capture_free(&c);
-    lx_tools_free(t);
-
+    check_text_output(&r.req, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"", LLMUX_FINISH_STOP,
+                      WARNING_SOME);
     /* Cut short by max_tokens: what was written, as text, finish length. */
-    assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
-    const char *cut = "<tool_call>\n{\"name\": \"get_weather\", \"argu";
-    assert_int_equal(finish_with(t, cut, LLMUX_FINISH_LENGTH, &c, &warning), LLMUX_FINISH_LENGTH);
-    assert_string_equal(c.text.data, cut);
-    assert_int_equal(c.n_calls, 0);
-    capture_free(&c);
-    lx_tools_free(t);
+    check_text_output(&r.req, "<tool_call>\n{\"name\": \"get_weather\", \"argu", LLMUX_FINISH_LENGTH,
+                      WARNING_UNCHECKED);
 }
 
 /* ------------------------------------------------------------ generation */
 
+/* The weather question with both tools offered at choice, sampled (temperature 1) with seed for
+ * at most max_tokens; events into c (capture_free it). Fails the test when generation fails. */
+static void generate_seeded(llmux_tool_choice choice, int64_t seed, int32_t max_tokens, capture *c, lx_gen_stats *st) {
+    req_parts r;
+    make_request(&r, "What is the weather in Paris?", choice);
+    r.req.sampling.seed = seed;
+    r.req.sampling.temperature = 1.0;
+    r.req.sampling.max_tokens = max_tokens;
+    capture_init(c);
+    llmux_error_info err;
+    llmux_status rc = lx_model_generate(g_qwen, &r.req, NULL, 0, (lx_event_sink){on_event, c}, st, &err);
+    if (rc != LLMUX_OK) fail_msg("seed %lld: %s", (long long)seed, err.message);
+}
+
 static void test_generation_auto_ends_cleanly(void **state) {
     (void)state;
     for (int64_t seed = 1; seed <= 3; seed++) {
-        req_parts r;
-        make_request(&r, "What is the weather in Paris?", LLMUX_TOOL_CHOICE_AUTO);
-        r.req.sampling.seed = seed;
-        r.req.sampling.temperature = 1.0;
-        r.req.sampling.max_tokens = 24;
         capture c;
-        capture_init(&c);
         lx_gen_stats st;
-        llmux_error_info err;
-        llmux_status rc = lx_model_generate(g_qwen, &r.req, NULL, 0, (lx_event_sink){on_event, &c}, &st, &err);
-        if (rc != LLMUX_OK) fail_msg("seed %lld: %s", (long long)seed, err.message);
+        generate_seeded(LLMUX_TOOL_CHOICE_AUTO, seed, 24, &c, &st);
         /* Held back: at most one text delta, after generation. */
         assert_true(c.n_text <= 1);
         assert_true(c.finish == LLMUX_FINISH_STOP || c.finish == LLMUX_FINISH_LENGTH ||
@@ -477,17 +468,9 @@ static void test_generation_auto_ends_cleanly(void **state) {
 static void test_generation_required_never_ends_without_a_call(void **state) {
     (void)state;
     for (int64_t seed = 1; seed <= 3; seed++) {
-        req_parts r;
-        make_request(&r, "What is the weather in Paris?", LLMUX_TOOL_CHOICE_REQUIRED);
-        r.req.sampling.seed = seed;
-        r.req.sampling.temperature = 1.0;
-        r.req.sampling.max_tokens = 48;
         capture c;
-        capture_init(&c);
         lx_gen_stats st;
-        llmux_error_info err;
-        llmux_status rc = lx_model_generate(g_qwen, &r.req, NULL, 0, (lx_event_sink){on_event, &c}, &st, &err);
-        if (rc != LLMUX_OK) fail_msg("seed %lld: %s", (long long)seed, err.message);
+        generate_seeded(LLMUX_TOOL_CHOICE_REQUIRED, seed, 48, &c, &st);
         if (c.finish == LLMUX_FINISH_TOOL_CALLS) {
             assert_true(c.n_calls > 0);
         } else {

@@ -26,6 +26,9 @@
 
 #include "llmux.h"
 #include "ev_upstream.h"
+#include "support/load_hold.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
 #define STREAM "tests/data/fake/openai/stream_text.sse"
 
@@ -36,54 +39,6 @@ static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ------------------------------------------------- a load parked in its progress callback */
-
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool armed, parked, release;
-} g_hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, false};
-
-static void hold_progress(float p, void *ud) {
-    (void)p;
-    (void)ud;
-    pthread_mutex_lock(&g_hold.mu);
-    if (g_hold.armed) {
-        g_hold.armed = false;
-        g_hold.parked = true;
-        pthread_cond_broadcast(&g_hold.cv);
-        while (!g_hold.release) pthread_cond_wait(&g_hold.cv, &g_hold.mu);
-    }
-    pthread_mutex_unlock(&g_hold.mu);
-}
-
-static void hold_arm(void) {
-    pthread_mutex_lock(&g_hold.mu);
-    g_hold.armed = true;
-    g_hold.parked = g_hold.release = false;
-    pthread_mutex_unlock(&g_hold.mu);
-}
-
-static void hold_wait_parked(void) {
-    pthread_mutex_lock(&g_hold.mu);
-    while (!g_hold.parked) pthread_cond_wait(&g_hold.cv, &g_hold.mu);
-    pthread_mutex_unlock(&g_hold.mu);
-}
-
-static bool hold_still_parked(void) {
-    pthread_mutex_lock(&g_hold.mu);
-    bool p = g_hold.parked && !g_hold.release;
-    pthread_mutex_unlock(&g_hold.mu);
-    return p;
-}
-
-static void hold_release(void) {
-    pthread_mutex_lock(&g_hold.mu);
-    g_hold.release = true;
-    pthread_cond_broadcast(&g_hold.cv);
-    pthread_mutex_unlock(&g_hold.mu);
 }
 
 /* ------------------------------------------------------------------ fixture */
@@ -109,22 +64,15 @@ static void fixture_start(fixture *f, const char *records) {
     f->fallback_on[0] = LLMUX_E_CONFIGURATION;
     f->alias = (llmux_alias){.name = "safe", .targets = f->targets, .n_targets = 2, .retry = {.attempts = 1},
                              .fallback_on = f->fallback_on, .n_fallback_on = 1};
-    const char *dirs[] = {g_dir};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = &f->p;
-    rp.n_providers = 1;
-    rp.aliases = &f->alias;
-    rp.n_aliases = 1;
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 1;
-    rp.n_ctx = 256;
-    rp.progress = hold_progress;
-    rp.records = records;
-    llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, &f->rt, &err);
-    if (st != LLMUX_OK) print_message("runtime: %s\n", err.message);
-    assert_int_equal(st, LLMUX_OK);
+    local_rt l;
+    local_rt_init(&l, g_dir, 1, 256);
+    l.rp.providers = &f->p;
+    l.rp.n_providers = 1;
+    l.rp.aliases = &f->alias;
+    l.rp.n_aliases = 1;
+    l.rp.progress = load_hold_progress; /* a load parks there after load_hold_arm() */
+    l.rp.records = records;
+    f->rt = local_rt_create(&l);
 }
 
 static void fixture_stop(fixture *f) {
@@ -262,12 +210,12 @@ static void test_loop_serves_during_load(void **state) {
     (void)state;
     fixture f;
     fixture_start(&f, NULL);
-    hold_arm();
+    load_hold_arm();
     call local;
     call_init(&local, f.rt, "local/a");
     int64_t t0 = now_ms();
     call_submit_on_loop(&local); /* returns: the submit did not load on the loop */
-    hold_wait_parked();          /* the load runs (parked) on the loader thread */
+    load_hold_wait_parked();     /* the load runs (parked) on the loader thread */
     print_message("submit on the loop returned in %lld ms\n", (long long)(now_ms() - t0));
 
     call remote;
@@ -286,12 +234,12 @@ static void test_loop_serves_during_load(void **state) {
     assert_int_equal(llmux_runtime_post(f.rt, flag_post, &posted), LLMUX_OK);
     for (int i = 0; i < 1000 && !atomic_load(&posted); i++) nanosleep(&(struct timespec){0, 5000000L}, NULL);
     assert_true(atomic_load(&posted));
-    assert_true(hold_still_parked()); /* all of that while the load was in progress */
+    assert_true(load_hold_still_parked()); /* all of that while the load was in progress */
     assert_false(local.done);
     llmux_error_info err;
     assert_int_equal(call_finish(&remote, &err), LLMUX_OK);
 
-    hold_release();
+    load_hold_release();
     assert_true(call_wait_done(&local, 30000));
     assert_int_equal(local.terminals, 1);
     assert_true(local.text_events > 0);
@@ -311,14 +259,14 @@ static void test_cancel_during_load(void **state) {
     (void)state;
     fixture f;
     fixture_start(&f, g_records);
-    hold_arm();
+    load_hold_arm();
     call c;
     call_init(&c, f.rt, "local/a");
     call_submit_on_loop(&c);
-    hold_wait_parked();
+    load_hold_wait_parked();
     llmux_execution_cancel(c.ex);
     int64_t t0 = now_ms();
-    hold_release(); /* the load's next progress step sees the cancel */
+    load_hold_release(); /* the load's next progress step sees the cancel */
     assert_true(call_wait_done(&c, 10000));
     print_message("cancelled during the load: ended %lld ms after the load's next step\n",
                   (long long)(now_ms() - t0));
@@ -352,7 +300,7 @@ static void test_cancel_during_load(void **state) {
 /* A deadline reached while the model loads ends the execution with TIMEOUT. */
 static void *release_after(void *arg) {
     nanosleep(&(struct timespec){0, (long)(intptr_t)arg * 1000000L}, NULL);
-    hold_release();
+    load_hold_release();
     return NULL;
 }
 
@@ -360,12 +308,12 @@ static void test_deadline_during_load(void **state) {
     (void)state;
     fixture f;
     fixture_start(&f, NULL);
-    hold_arm();
+    load_hold_arm();
     call c;
     call_init(&c, f.rt, "local/a");
     c.req.deadline_ms = 200;
     call_submit_on_loop(&c);
-    hold_wait_parked();
+    load_hold_wait_parked();
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, release_after, (void *)(intptr_t)600), 0);
     assert_true(call_wait_done(&c, 10000));
@@ -399,30 +347,19 @@ static void test_corrupt_falls_back(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-aload-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-aload", g_dir, sizeof g_dir)) return -1;
     snprintf(g_records, sizeof g_records, "sqlite:%s/records.db", g_dir);
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd 64 --n-head 2 --n-ff 128 --ctx 256 --type f16 "
-             "--seed 11 --out '%s/a.gguf' >/dev/null",
-             LLMUX_TEST_BIN_DIR, g_dir);
-    if (system(cmd) != 0) return -1;
     char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/a.gguf", g_dir);
+    if (gguf_gen(p, "--arch llama --n-layer 2 --n-embd 64 --n-head 2 --n-ff 128 --ctx 256 --type f16 --seed 11"))
+        return -1;
     snprintf(p, sizeof p, "%s/corrupt.gguf", g_dir);
-    FILE *fp = fopen(p, "wb");
-    if (!fp) return -1;
-    fputs("this is not a GGUF file, whatever its name says\n", fp);
-    fclose(fp);
-    return 0;
+    return write_text_file(p, "this is not a GGUF file, whatever its name says\n");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 int main(void) {

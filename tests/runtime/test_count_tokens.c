@@ -6,6 +6,7 @@
  * an invalid request, a missing model, NULL arguments, a triggered cancel token, a prompt past the
  * context. */
 #define _DEFAULT_SOURCE
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,21 +19,15 @@
 #include <cmocka.h>
 
 #include "llmux.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
-#define MODEL_DIR LLMUX_SOURCE_DIR "/models"
-#define LOCAL "local/llmux-fortunes"
+#define LOCAL BUNDLED_MODEL_SPEC
 
 static llmux_runtime *make_runtime(void) {
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    const char *dirs[] = {MODEL_DIR};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, &err), LLMUX_OK);
-    return rt;
+    local_rt l;
+    local_rt_init(&l, BUNDLED_MODEL_DIR, 2, 256);
+    return local_rt_create(&l);
 }
 
 static const llmux_part k_hello[] = {{.type = LLMUX_PART_TEXT, .text = "Hello there, how are you?"}};
@@ -95,23 +90,15 @@ static void *generate(void *arg) {
  * generation reports the same count. */
 static void test_raw_prompt(void **state) {
     /* A model with a chat template (the bundled one has none: its prompts are raw already). */
-    char dir[] = "/tmp/llmux-count-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 1 --n-embd 32 --n-head 2 --n-ff 64 --ctx 256 --type f16 "
-             "--chat-template chatml --out '%s/chatml.gguf' >/dev/null",
-             LLMUX_TEST_BIN_DIR, dir);
-    assert_int_equal(system(cmd), 0);
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    const char *dirs[] = {dir};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err0;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, &err0), LLMUX_OK);
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    assert_int_equal(model_dir_create("llmux-count", dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/chatml.gguf", dir);
+    assert_int_equal(gguf_gen(path, "--arch llama --n-layer 1 --n-embd 32 --n-head 2 --n-ff 64 --ctx 256 --type f16 "
+                                    "--chat-template chatml"),
+                     0);
+    local_rt l;
+    local_rt_init(&l, dir, 2, 256);
+    llmux_runtime *rt = local_rt_create(&l);
     llmux_request req = conversation(1);
     req.model = "local/chatml";
     req.system = NULL;
@@ -127,8 +114,7 @@ static void test_raw_prompt(void **state) {
     assert_int_equal(resp->usage.input_tokens, raw);
     llmux_response_free(resp);
     llmux_runtime_destroy(rt);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(model_dir_remove(dir), 0);
 }
 
 static void test_count_while_generating(void **state) {

@@ -20,34 +20,30 @@
 #include <cmocka.h>
 
 #include "llmux.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
 static char g_dir[PATH_MAX];
 
 /* b00..b02: 0.76 MiB files, with their KV cache (256 cells at least: 0.25 MiB) about 1.01 MiB
  * each: one fits in 2 MiB, two in 3 MiB, not three; big: a 6 MiB file. */
 static int gen(const char *name, int n_embd) {
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd %d --n-head 2 --n-ff %d --ctx 256 --type f16 "
-             "--seed 3 --out '%s/%s.gguf' >/dev/null",
-             LLMUX_TEST_BIN_DIR, n_embd, 2 * n_embd, g_dir, name);
-    return system(cmd) == 0 ? 0 : -1;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/%s.gguf", g_dir, name);
+    return gguf_gen(path, "--arch llama --n-layer 2 --n-embd %d --n-head 2 --n-ff %d --ctx 256 --type f16 --seed 3",
+                    n_embd, 2 * n_embd);
 }
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-budget-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-budget", g_dir, sizeof g_dir)) return -1;
     if (gen("b00", 128) || gen("b01", 128) || gen("b02", 128) || gen("big", 384)) return -1;
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 typedef struct log_state {
@@ -68,38 +64,19 @@ static void on_log(llmux_log_level level, const char *msg, void *ud) {
 }
 
 static llmux_runtime *make_runtime(log_state *ls, int64_t budget_mb, int64_t idle_s, int32_t slots, int32_t n_ctx) {
-    const char *dirs[] = {g_dir};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 1;
-    rp.n_ctx = n_ctx;
-    rp.local_memory_budget_mb = budget_mb;
-    rp.local_idle_unload_s = idle_s;
-    rp.local_slots = slots;
-    rp.log = on_log;
-    rp.log_level = LLMUX_LOG_DEBUG;
-    rp.log_user_data = ls;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, &err), LLMUX_OK);
-    return rt;
+    local_rt l;
+    local_rt_init(&l, g_dir, 1, n_ctx);
+    l.rp.local_memory_budget_mb = budget_mb;
+    l.rp.local_idle_unload_s = idle_s;
+    l.rp.local_slots = slots;
+    local_rt_debug_log(&l, on_log, ls);
+    return local_rt_create(&l);
 }
 
 static llmux_status run_prompt(llmux_runtime *rt, const char *spec, const char *prompt, llmux_error_info *err,
                                llmux_usage *usage) {
-    llmux_part part = {0};
-    part.type = LLMUX_PART_TEXT;
-    part.text = prompt;
-    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = spec;
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.sampling.temperature = 0;
-    req.sampling.max_tokens = 2;
     llmux_response *resp = NULL;
-    llmux_status st = llmux_run(rt, &req, NULL, &resp, err);
+    llmux_status st = run_greedy(rt, spec, prompt, 2, NULL, &resp, err);
     if (st == LLMUX_OK && usage) *usage = resp->usage;
     llmux_response_free(resp);
     return st;

@@ -17,21 +17,14 @@
 #include <cmocka.h>
 
 #include "llmux.h"
+#include "support/local_runtime.h"
 
-#define MODEL_DIR LLMUX_SOURCE_DIR "/models"
-#define LOCAL "local/llmux-fortunes"
+#define LOCAL BUNDLED_MODEL_SPEC
 
 static llmux_runtime *make_runtime(void) {
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    const char *dirs[] = {MODEL_DIR};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, &err), LLMUX_OK);
-    return rt;
+    local_rt l;
+    local_rt_init(&l, BUNDLED_MODEL_DIR, 2, 256);
+    return local_rt_create(&l);
 }
 
 static llmux_embeddings *embed(llmux_runtime *rt, const char *const *in, size_t n) {

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "llmux.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
 #define N_MODELS 17 /* one more than the registry holds */
 
@@ -24,25 +26,20 @@ static char g_dir[PATH_MAX];
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-registry-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-registry", g_dir, sizeof g_dir)) return -1;
     for (int i = 0; i < N_MODELS; i++) {
-        char cmd[PATH_MAX * 2];
-        snprintf(cmd, sizeof cmd,
-                 "'%s/gguf_gen' --arch llama --n-layer 1 --n-embd 32 --n-head 2 --n-ff 64 --ctx 64 --type f16 "
-                 "--seed %d --out '%s/m%02d.gguf' >/dev/null",
-                 LLMUX_TEST_BIN_DIR, i + 1, g_dir, i);
-        if (system(cmd) != 0) return -1;
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/m%02d.gguf", g_dir, i);
+        if (gguf_gen(path, "--arch llama --n-layer 1 --n-embd 32 --n-head 2 --n-ff 64 --ctx 64 --type f16 --seed %d",
+                     i + 1))
+            return -1;
     }
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 /* Log lines of interest: loads and evictions. */
@@ -66,37 +63,15 @@ static void on_log(llmux_log_level level, const char *msg, void *ud) {
 }
 
 static llmux_runtime *make_runtime(log_state *ls) {
-    const char *dirs[] = {g_dir};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 1;
-    rp.n_ctx = 64;
-    rp.log = on_log;
-    rp.log_level = LLMUX_LOG_DEBUG;
-    rp.log_user_data = ls;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, &err), LLMUX_OK);
-    return rt;
+    local_rt l;
+    local_rt_init(&l, g_dir, 1, 64);
+    local_rt_debug_log(&l, on_log, ls);
+    return local_rt_create(&l);
 }
 
 /* Runs "local/mNN" for two greedy tokens. */
 static llmux_status run_model(llmux_runtime *rt, const char *spec, const llmux_run_params *rp, llmux_error_info *err) {
-    llmux_part part = {0};
-    part.type = LLMUX_PART_TEXT;
-    part.text = "Hi";
-    llmux_message msg = {LLMUX_ROLE_USER, &part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = spec;
-    req.messages = &msg;
-    req.n_messages = 1;
-    req.sampling.temperature = 0;
-    req.sampling.max_tokens = 2;
-    llmux_response *resp = NULL;
-    llmux_status st = llmux_run(rt, &req, rp, &resp, err);
-    llmux_response_free(resp);
-    return st;
+    return run_greedy(rt, spec, "Hi", 2, rp, NULL, err);
 }
 
 static llmux_status run_index(llmux_runtime *rt, int i, llmux_error_info *err) {

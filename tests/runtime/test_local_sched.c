@@ -26,6 +26,8 @@
 #include "engine/engine.h"
 #include "engine/sched.h"
 #include "runtime/local_worker.h"
+#include "support/model_dir.h"
+#include "support/sampling.h"
 
 static char g_dir[PATH_MAX];
 static char g_tiny[PATH_MAX];
@@ -151,24 +153,6 @@ static void wait_done(hub *h, int n) {
     pthread_mutex_unlock(&h->mu);
 }
 
-static llmux_sampling sampled(int64_t seed, int32_t max_tokens) {
-    llmux_sampling s = llmux_sampling_default();
-    s.temperature = 1.0;
-    s.top_k = 200;
-    s.top_p = 1.0;
-    s.min_p = 0.0;
-    s.seed = seed;
-    s.max_tokens = max_tokens;
-    return s;
-}
-
-static llmux_sampling greedy(int32_t max_tokens) {
-    llmux_sampling s = llmux_sampling_default();
-    s.temperature = 0.0;
-    s.max_tokens = max_tokens;
-    return s;
-}
-
 static lx_model *load_cached(const char *path, int32_t n_ctx, int32_t n_slots, int32_t cache_mb) {
     lx_model_params mp = lx_model_default_params();
     mp.prompt_cache_mb = cache_mb;
@@ -196,23 +180,14 @@ static void run_alone(lx_worker *w, hub *h, probe *p) {
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-sched-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-sched", g_dir, sizeof g_dir)) return -1;
     snprintf(g_tiny, sizeof g_tiny, "%s/tiny.gguf", g_dir);
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd 64 --n-head 4 --n-head-kv 2 --n-ff 128 --ctx 2048 "
-             "--type f16 --seed 7 --out '%s' >/dev/null",
-             LLMUX_TEST_BIN_DIR, g_tiny);
-    return system(cmd) == 0 ? 0 : -1;
+    return gguf_gen(g_tiny, TINY_LLAMA_ARGS " --ctx 2048");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -240,7 +215,7 @@ static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
         "Numbers: 1 2 3 4 5 6 7 8 9", "Why"};
     probe alone[N_SAME], together[N_SAME];
     for (int i = 0; i < N_SAME; i++) {
-        llmux_sampling s = all_greedy || i % 3 == 2 ? greedy(24) : sampled(100 + i, 24);
+        llmux_sampling s = all_greedy || i % 3 == 2 ? sampling_greedy(24) : sampling_seeded(100 + i, 24);
         probe_init(&alone[i], &h, prompts[i], s);
         probe_init(&together[i], &h, prompts[i], s);
     }
@@ -295,7 +270,7 @@ static void test_long_prompt_does_not_stall_others(void **state) {
     int found = 0;
     for (int64_t seed = 1; seed < 40 && found < 2; seed++) {
         probe p;
-        probe_init(&p, &h, "Keep talking", sampled(seed, 64));
+        probe_init(&p, &h, "Keep talking", sampling_seeded(seed, 64));
         run_alone(w, &h, &p);
         if (p.finish == LLMUX_FINISH_LENGTH) seeds[found++] = seed;
         probe_free(&p);
@@ -306,9 +281,9 @@ static void test_long_prompt_does_not_stall_others(void **state) {
     for (size_t i = 0; i < sizeof big - 1; i++) big[i] = (char)('a' + (i * 7) % 26);
     big[sizeof big - 1] = '\0';
     probe shorts[2], longp;
-    probe_init(&shorts[0], &h, "Keep talking", sampled(seeds[0], 64));
-    probe_init(&shorts[1], &h, "Keep talking", sampled(seeds[1], 64));
-    probe_init(&longp, &h, "", greedy(4));
+    probe_init(&shorts[0], &h, "Keep talking", sampling_seeded(seeds[0], 64));
+    probe_init(&shorts[1], &h, "Keep talking", sampling_seeded(seeds[1], 64));
+    probe_init(&longp, &h, "", sampling_greedy(4));
     /* The prompt buffer is 4096 bytes; the long prompt lives in big. */
     longp.part.text = big;
     pthread_mutex_lock(&h.mu);
@@ -349,10 +324,10 @@ static void test_cancel_frees_slot(void **state) {
     hub h;
     hub_init(&h);
     probe running, queued, dropped;
-    probe_init(&running, &h, "Cancel me soon", greedy(400));
+    probe_init(&running, &h, "Cancel me soon", sampling_greedy(400));
     running.cancel_after_deltas = 2;
-    probe_init(&queued, &h, "Then me", greedy(8));
-    probe_init(&dropped, &h, "Never me", greedy(8));
+    probe_init(&queued, &h, "Then me", sampling_greedy(8));
+    probe_init(&dropped, &h, "Never me", sampling_greedy(8));
     llmux_cancel_trigger(dropped.cancel);
     /* Hold the worker on the running request's first event so the others surely queue. */
     pthread_mutex_lock(&h.mu);
@@ -406,7 +381,7 @@ static void check_alternation(int32_t n_slots, int32_t cache_mb, bool expect_reu
     const char *turns[4] = {a, b, a, b};
     for (int t = 0; t < 4; t++) {
         probe p;
-        probe_init(&p, &h, turns[t], greedy(2));
+        probe_init(&p, &h, turns[t], sampling_greedy(2));
         run_alone(w, &h, &p);
         assert_int_equal(p.status, LLMUX_OK);
         assert_int_equal(p.usage.input_tokens, 300);
@@ -441,7 +416,7 @@ static void test_queue_full(void **state) {
     hub_init(&h);
     probe *ps = calloc(LX_WORKER_MAX_QUEUED + 2, sizeof *ps);
     assert_non_null(ps);
-    for (int i = 0; i < LX_WORKER_MAX_QUEUED + 2; i++) probe_init(&ps[i], &h, "Queue", greedy(2));
+    for (int i = 0; i < LX_WORKER_MAX_QUEUED + 2; i++) probe_init(&ps[i], &h, "Queue", sampling_greedy(2));
     pthread_mutex_lock(&h.mu);
     h.hold = true;
     pthread_mutex_unlock(&h.mu);
@@ -502,7 +477,7 @@ static void test_admission_max_waiting_and_max_wait(void **state) {
     hub h;
     hub_init(&h);
     probe ps[4];
-    for (int i = 0; i < 4; i++) probe_init(&ps[i], &h, "Admission", greedy(2));
+    for (int i = 0; i < 4; i++) probe_init(&ps[i], &h, "Admission", sampling_greedy(2));
     hold_worker(&h);
     assert_int_equal(submit(w, &ps[0]), LLMUX_OK);
     wait_holding(&h);
@@ -537,10 +512,10 @@ static void test_admission_deadline(void **state) {
     hub h;
     hub_init(&h);
     probe first, busy, tight, loose;
-    probe_init(&first, &h, "Deadline", greedy(2));
-    probe_init(&busy, &h, "Deadline", greedy(2));
-    probe_init(&tight, &h, "Deadline", greedy(2));
-    probe_init(&loose, &h, "Deadline", greedy(2));
+    probe_init(&first, &h, "Deadline", sampling_greedy(2));
+    probe_init(&busy, &h, "Deadline", sampling_greedy(2));
+    probe_init(&tight, &h, "Deadline", sampling_greedy(2));
+    probe_init(&loose, &h, "Deadline", sampling_greedy(2));
     /* No estimate yet: a tight deadline is admitted (it may still make it). */
     hold_worker(&h);
     assert_int_equal(submit(w, &first), LLMUX_OK);

@@ -29,20 +29,21 @@
 #include <jansson.h>
 
 #include "llmux.h"
+#include "support/load_hold.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
 static char g_dir[PATH_MAX];
 static char g_text_a[4096], g_text_b[4096]; /* greedy answers of a.gguf and b.gguf */
 
-static int gen(const char *name, int seed, int n_ff) {
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd 64 --n-head 2 --n-ff %d --ctx 256 --type f16 "
-             "--seed %d --out '%s/%s' >/dev/null",
-             LLMUX_TEST_BIN_DIR, n_ff, seed, g_dir, name);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static void path_of(const char *name, char *out, size_t size) { snprintf(out, size, "%s/%s", g_dir, name); }
+
+static int gen(const char *name, int seed, int n_ff) {
+    char p[PATH_MAX];
+    path_of(name, p, sizeof p);
+    return gguf_gen(p, "--arch llama --n-layer 2 --n-embd 64 --n-head 2 --n-ff %d --ctx 256 --type f16 --seed %d", n_ff,
+                    seed);
+}
 
 static int copy_file(const char *from, const char *to) {
     char cmd[PATH_MAX * 3];
@@ -93,21 +94,12 @@ static int loads(log_state *ls) {
 
 /* progress: NULL = none. */
 static llmux_runtime *make_runtime_ctx(log_state *ls, llmux_progress_cb progress, int32_t slots, int32_t n_ctx) {
-    const char *dirs[] = {g_dir};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 1;
-    rp.n_ctx = n_ctx;
-    rp.local_slots = slots;
-    rp.log = on_log;
-    rp.log_level = LLMUX_LOG_DEBUG;
-    rp.log_user_data = ls;
-    rp.progress = progress;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, &err), LLMUX_OK);
-    return rt;
+    local_rt l;
+    local_rt_init(&l, g_dir, 1, n_ctx);
+    l.rp.local_slots = slots;
+    local_rt_debug_log(&l, on_log, ls);
+    l.rp.progress = progress;
+    return local_rt_create(&l);
 }
 
 static llmux_runtime *make_runtime_with(log_state *ls, llmux_progress_cb progress, int32_t slots) {
@@ -117,26 +109,13 @@ static llmux_runtime *make_runtime_with(log_state *ls, llmux_progress_cb progres
 static llmux_runtime *make_runtime(log_state *ls) { return make_runtime_with(ls, NULL, 4); }
 
 #define LOG_INIT {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0}
-
-static llmux_request greedy_request(const char *spec, llmux_part *part, llmux_message *msg) {
-    *part = (llmux_part){.type = LLMUX_PART_TEXT, .text = "Once upon a time"};
-    *msg = (llmux_message){LLMUX_ROLE_USER, part, 1, NULL};
-    llmux_request req = llmux_request_default();
-    req.model = spec;
-    req.messages = msg;
-    req.n_messages = 1;
-    req.sampling.temperature = 0;
-    req.sampling.max_tokens = 24;
-    return req;
-}
+#define PROMPT "Once upon a time"
+#define MAX_TOKENS 24
 
 /* Runs the greedy request on spec; its text into out (when not NULL). */
 static llmux_status run_text(llmux_runtime *rt, const char *spec, char *out, size_t out_size, llmux_error_info *err) {
-    llmux_part part;
-    llmux_message msg;
-    llmux_request req = greedy_request(spec, &part, &msg);
     llmux_response *resp = NULL;
-    llmux_status st = llmux_run(rt, &req, NULL, &resp, err);
+    llmux_status st = run_greedy(rt, spec, PROMPT, MAX_TOKENS, NULL, &resp, err);
     if (st == LLMUX_OK && out) snprintf(out, out_size, "%s", llmux_response_text(resp));
     llmux_response_free(resp);
     return st;
@@ -169,25 +148,17 @@ static json_int_t int_of(json_t *o, const char *key) {
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-modreg-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-modreg", g_dir, sizeof g_dir)) return -1;
     /* a and b: the two versions of a model (b larger: its n_ff differs); good: a model of its own. */
     if (gen("a.gguf", 11, 128) || gen("b.gguf", 29, 192) || gen("good.gguf", 5, 128)) return -1;
     /* slow: wide enough that 1000 greedy tokens take a while (and, with this seed, no end of
      * sequence comes before them). */
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 4 --n-embd 256 --n-head 4 --n-ff 512 --ctx 1024 --type f16 "
-             "--seed 7 --out '%s/slow.gguf' >/dev/null",
-             LLMUX_TEST_BIN_DIR, g_dir);
-    if (system(cmd) != 0) return -1;
     char p[PATH_MAX];
+    path_of("slow.gguf", p, sizeof p);
+    if (gguf_gen(p, "--arch llama --n-layer 4 --n-embd 256 --n-head 4 --n-ff 512 --ctx 1024 --type f16 --seed 7"))
+        return -1;
     path_of("corrupt.gguf", p, sizeof p);
-    FILE *f = fopen(p, "wb");
-    if (!f) return -1;
-    fputs("this is not a GGUF file, whatever its name says\n", f);
-    fclose(f);
+    if (write_text_file(p, "this is not a GGUF file, whatever its name says\n")) return -1;
     /* The greedy answers of each version, for telling them apart. */
     log_state ls = LOG_INIT;
     llmux_runtime *rt = make_runtime(&ls);
@@ -201,9 +172,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 /* --------------------------------------------------- load, list, unload */
@@ -378,7 +347,7 @@ static void *stream_main(void *arg) {
     streamer *s = arg;
     llmux_part part;
     llmux_message msg;
-    llmux_request req = greedy_request(s->spec, &part, &msg);
+    llmux_request req = greedy_request(s->spec, PROMPT, MAX_TOKENS, &part, &msg);
     req.stream = true;
     llmux_run_params rp = llmux_run_default_params();
     rp.on_event = park_cb;
@@ -697,41 +666,18 @@ static void test_corrupt_model_isolated(void **state) {
 /* A load in progress (parked in the progress callback) holds up nobody but the requests for that
  * model: a request to a loaded model finishes meanwhile, a second request for the loading model
  * waits for that same load (one load, shared), and the listing shows it loading. */
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool armed, parked, release;
-} g_hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, false};
-
-static void hold_progress(float p, void *ud) {
-    (void)p;
-    (void)ud;
-    pthread_mutex_lock(&g_hold.mu);
-    if (g_hold.armed) {
-        g_hold.armed = false;
-        g_hold.parked = true;
-        pthread_cond_broadcast(&g_hold.cv);
-        while (!g_hold.release) pthread_cond_wait(&g_hold.cv, &g_hold.mu);
-    }
-    pthread_mutex_unlock(&g_hold.mu);
-}
-
 static void test_load_does_not_block_others(void **state) {
     (void)state;
     log_state ls = LOG_INIT;
-    llmux_runtime *rt = make_runtime_with(&ls, hold_progress, 4);
+    llmux_runtime *rt = make_runtime_with(&ls, load_hold_progress, 4);
     llmux_error_info err;
     assert_int_equal(llmux_model_load(rt, "local/good", NULL, &err), LLMUX_OK);
-    pthread_mutex_lock(&g_hold.mu);
-    g_hold.armed = true;
-    pthread_mutex_unlock(&g_hold.mu);
+    load_hold_arm();
     atomic_bool go = true;
     runner slow1 = {.rt = rt, .spec = "local/a", .go = &go}, slow2 = slow1;
     pthread_t t1, t2;
     assert_int_equal(pthread_create(&t1, NULL, run_main, &slow1), 0);
-    pthread_mutex_lock(&g_hold.mu);
-    while (!g_hold.parked) pthread_cond_wait(&g_hold.cv, &g_hold.mu);
-    pthread_mutex_unlock(&g_hold.mu);
+    load_hold_wait_parked();
     assert_int_equal(pthread_create(&t2, NULL, run_main, &slow2), 0);
 
     /* The loaded model answers while a's load is stuck. */
@@ -751,37 +697,28 @@ static void test_load_does_not_block_others(void **state) {
     assert_int_equal(llmux_model_unload(rt, "local/a", &err), LLMUX_E_OVERLOADED);
     assert_true(err.retry_after_ms > 0);
 
-    pthread_mutex_lock(&g_hold.mu);
-    g_hold.release = true;
-    pthread_cond_broadcast(&g_hold.cv);
-    pthread_mutex_unlock(&g_hold.mu);
+    load_hold_release();
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
     assert_int_equal(slow1.st, LLMUX_OK);
     assert_int_equal(slow2.st, LLMUX_OK);
     assert_int_equal(loads(&ls), 2); /* good, then a once for both requests */
     llmux_runtime_destroy(rt);
-    g_hold.parked = g_hold.release = false;
 }
 
 /* A load past its deadline ends with TIMEOUT (the load is stopped through its cancel token). */
 static void *release_later(void *arg) {
     (void)arg;
     nanosleep(&(struct timespec){0, 600 * 1000000L}, NULL);
-    pthread_mutex_lock(&g_hold.mu);
-    g_hold.release = true;
-    pthread_cond_broadcast(&g_hold.cv);
-    pthread_mutex_unlock(&g_hold.mu);
+    load_hold_release();
     return NULL;
 }
 
 static void test_load_deadline(void **state) {
     (void)state;
     log_state ls = LOG_INIT;
-    llmux_runtime *rt = make_runtime_with(&ls, hold_progress, 4);
-    pthread_mutex_lock(&g_hold.mu);
-    g_hold.armed = true;
-    pthread_mutex_unlock(&g_hold.mu);
+    llmux_runtime *rt = make_runtime_with(&ls, load_hold_progress, 4);
+    load_hold_arm();
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, release_later, NULL), 0);
     llmux_call_params cp = llmux_call_default_params();
@@ -795,7 +732,6 @@ static void test_load_deadline(void **state) {
     json_decref(arr);
     assert_int_equal(llmux_model_load(rt, "local/b", &cp, &err), LLMUX_OK); /* in time now */
     llmux_runtime_destroy(rt);
-    g_hold.parked = g_hold.release = false;
 }
 
 /* ---------------------------------------------------------- system info */

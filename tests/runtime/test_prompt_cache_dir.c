@@ -21,8 +21,10 @@
 #include <cmocka.h>
 
 #include "llmux.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
-#define BUNDLED LLMUX_SOURCE_DIR "/models/llmux-fortunes.gguf"
+#define BUNDLED BUNDLED_MODEL_DIR "/llmux-fortunes.gguf"
 #define PROMPT                                                                                                        \
     "A long prompt that a returning user sends again: the system rules, the earlier turns of the conversation, "     \
     "and then the new question at the end. What will tomorrow bring?"
@@ -45,24 +47,15 @@ static void on_log(llmux_log_level level, const char *msg, void *ud) {
 }
 
 static llmux_runtime *make_runtime(const char *cache_dir, int32_t host_cache_mb) {
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    const char *dirs[] = {g_models};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
-    rp.local_slots = 2;
-    rp.local_prompt_cache_mb = host_cache_mb;
-    rp.local_prompt_cache_dir = cache_dir;
-    rp.local_prompt_cache_dir_mb = 64;
-    rp.log = on_log;
-    rp.log_level = LLMUX_LOG_WARN;
-    llmux_runtime *rt = NULL;
-    llmux_error_info err;
-    llmux_status st = llmux_runtime_create(&rp, &rt, &err);
-    if (st != LLMUX_OK) fprintf(stderr, "%s\n", err.message);
-    assert_int_equal(st, LLMUX_OK);
-    return rt;
+    local_rt l;
+    local_rt_init(&l, g_models, 2, 256);
+    l.rp.local_slots = 2;
+    l.rp.local_prompt_cache_mb = host_cache_mb;
+    l.rp.local_prompt_cache_dir = cache_dir;
+    l.rp.local_prompt_cache_dir_mb = 64;
+    l.rp.log = on_log;
+    l.rp.log_level = LLMUX_LOG_WARN;
+    return local_rt_create(&l);
 }
 
 /* Runs PROMPT greedily; returns its usage, and its first-token time in *ttft_ms. */
@@ -115,9 +108,7 @@ static void cache_file(char *out, size_t size) {
 
 static int setup(void **state) {
     (void)state;
-    char tmpl[] = "/tmp/llmux-pcdir-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_root, sizeof g_root, "%s", tmpl);
+    if (model_dir_create("llmux-pcdir", g_root, sizeof g_root)) return -1;
     snprintf(g_models, sizeof g_models, "%s/models", g_root);
     snprintf(g_cache, sizeof g_cache, "%s/cache", g_root); /* created by the runtime */
     char cmd[3 * PATH_MAX];
@@ -127,9 +118,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_root);
 }
 
 static int reset_cache(void **state) {

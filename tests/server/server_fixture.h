@@ -16,9 +16,10 @@
 #include "llmux.h"
 #include "server/http/server.h"
 #include "support/fake_server.h"
+#include "support/local_runtime.h"
 
-#define SF_MODEL_DIR LLMUX_SOURCE_DIR "/models"
-#define SF_LOCAL "local/llmux-fortunes"
+#define SF_MODEL_DIR BUNDLED_MODEL_DIR
+#define SF_LOCAL BUNDLED_MODEL_SPEC
 
 typedef struct sf {
     lx_fake_server *up;
@@ -28,7 +29,10 @@ typedef struct sf {
     llmux_provider_params p[2];
 } sf;
 
-static inline void sf_start_with(sf *f, const lx_server_params *sp_in) {
+/* The fake provider server started, and l filled with the runtime params every server test
+ * starts from: the "openai" and "anthropic" providers on it, the bundled model's directory, 2
+ * threads, a 256-token context (a test adds its own before local_rt_create). */
+static inline void sf_upstream_start(sf *f, local_rt *l) {
     memset(f, 0, sizeof *f);
     signal(SIGPIPE, SIG_IGN); /* a write to a client that left is an error, not a signal */
     f->up = lx_fake_server_start();
@@ -37,16 +41,16 @@ static inline void sf_start_with(sf *f, const lx_server_params *sp_in) {
     lx_fake_server_url(f->up, "", f->url_anthropic, sizeof f->url_anthropic);
     f->p[0] = (llmux_provider_params){.name = "openai", .base_url = f->url_openai, .api_key = "k"};
     f->p[1] = (llmux_provider_params){.name = "anthropic", .base_url = f->url_anthropic, .api_key = "k"};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = f->p;
-    rp.n_providers = 2;
-    const char *dirs[] = {SF_MODEL_DIR};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
+    local_rt_init(l, SF_MODEL_DIR, 2, 256);
+    l->rp.providers = f->p;
+    l->rp.n_providers = 2;
+}
+
+static inline void sf_start_with(sf *f, const lx_server_params *sp_in) {
+    local_rt l;
+    sf_upstream_start(f, &l);
+    f->rt = local_rt_create(&l);
     llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
     lx_server_params sp = sp_in ? *sp_in : lx_server_default_params();
     sp.port = 0;
     const char *ids[] = {SF_LOCAL, "smart"};

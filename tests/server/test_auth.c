@@ -41,25 +41,11 @@ static void make_keys(lx_config_key k[3]) {
 /* The fixture's runtime and server, with execution records at records_url and a price that makes
  * openai/gpt-4o-mini cost 15 USD for the fake answer (11 input + 4 output tokens at 1 USD each). */
 static void start(sf *f, lx_server_params *sp, const char *records_url) {
-    memset(f, 0, sizeof *f);
-    signal(SIGPIPE, SIG_IGN);
-    f->up = lx_fake_server_start();
-    assert_non_null(f->up);
-    lx_fake_server_url(f->up, "/v1", f->url_openai, sizeof f->url_openai);
-    lx_fake_server_url(f->up, "", f->url_anthropic, sizeof f->url_anthropic);
-    f->p[0] = (llmux_provider_params){.name = "openai", .base_url = f->url_openai, .api_key = "k"};
-    f->p[1] = (llmux_provider_params){.name = "anthropic", .base_url = f->url_anthropic, .api_key = "k"};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = f->p;
-    rp.n_providers = 2;
-    const char *dirs[] = {SF_MODEL_DIR};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 2;
-    rp.n_ctx = 256;
-    rp.records = records_url;
+    local_rt l;
+    sf_upstream_start(f, &l);
+    l.rp.records = records_url;
+    f->rt = local_rt_create(&l);
     llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
     llmux_model_info price = {.id = "openai/gpt-4o-mini", .context_length = -1, .max_output_tokens = -1,
                               .input_price = 1e6, .output_price = 1e6, .cache_read_price = 1e6, .cache_write_price = 1e6};
     assert_int_equal(llmux_catalog_add(f->rt, &price, 1, &err), LLMUX_OK);

@@ -42,6 +42,38 @@ static void assert_weather(const char *content) {
     json_decref(v);
 }
 
+/* POSTs body to the chat endpoint and requires want_status; the reply's JSON (json_decref it). */
+static json_t *post_chat(sf *f, const char *body, long want_status) {
+    sf_reply r;
+    sf_post(f, CHAT, body, &r);
+    if (r.status != want_status) fail_msg("status %ld: %s", r.status, r.body);
+    json_t *j = load(r.body, r.len);
+    free(r.body);
+    return j;
+}
+
+/* The first choice of a chat completion: finish_reason "stop"; its message content (owned by j). */
+static const char *stopped_content(json_t *j) {
+    json_t *choice = json_array_get(json_object_get(j, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(choice, "finish_reason")), "stop");
+    const char *content = json_string_value(json_object_get(json_object_get(choice, "message"), "content"));
+    assert_non_null(content);
+    return content;
+}
+
+/* body is refused: 400, an OpenAI error of type invalid_request_error whose message names want. */
+static void assert_refused(const char *body, const char *want) {
+    sf f;
+    sf_start(&f);
+    json_t *j = post_chat(&f, body, 400);
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "type")), "invalid_request_error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (!msg || !strstr(msg, want)) fail_msg("message: %s", msg ? msg : "(none)");
+    json_decref(j);
+    sf_stop(&f);
+}
+
 static void test_json_schema_chat(void **state) {
     (void)state;
     sf f;
@@ -53,18 +85,12 @@ static void test_json_schema_chat(void **state) {
                  ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"weather\",\"strict\":true,"
                  "\"schema\":" SCHEMA "}}}",
                  seed);
-        sf_reply r;
-        sf_post(&f, CHAT, body, &r);
-        if (r.status != 200) fail_msg("status %ld: %s", r.status, r.body);
-        json_t *j = load(r.body, r.len);
-        json_t *choice = json_array_get(json_object_get(j, "choices"), 0);
-        assert_string_equal(json_string_value(json_object_get(choice, "finish_reason")), "stop");
-        const char *content = json_string_value(json_object_get(json_object_get(choice, "message"), "content"));
-        assert_non_null(content);
-        assert_weather(content);
-        assert_null(strstr(r.body, "not enforced"));
+        json_t *j = post_chat(&f, body, 200);
+        assert_weather(stopped_content(j));
+        char *text = json_dumps(j, 0); /* every string of the reply: no warning among them */
+        assert_null(strstr(text, "not enforced"));
+        free(text);
         json_decref(j);
-        free(r.body);
     }
     sf_stop(&f);
 }
@@ -111,61 +137,29 @@ static void test_json_object_chat(void **state) {
     sf_start(&f);
     const char *body = "{\"model\":\"" SF_LOCAL "\",\"seed\":2,\"max_tokens\":150," USER
                        ",\"response_format\":{\"type\":\"json_object\"}}";
-    sf_reply r;
-    sf_post(&f, CHAT, body, &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = load(r.body, r.len);
-    json_t *choice = json_array_get(json_object_get(j, "choices"), 0);
-    assert_string_equal(json_string_value(json_object_get(choice, "finish_reason")), "stop");
-    const char *content = json_string_value(json_object_get(json_object_get(choice, "message"), "content"));
-    assert_non_null(content);
+    json_t *j = post_chat(&f, body, 200);
+    const char *content = stopped_content(j);
     json_t *v = load(content, strlen(content));
     assert_true(json_is_object(v));
     json_decref(v);
     json_decref(j);
-    free(r.body);
     sf_stop(&f);
 }
 
 static void test_unusable_schema_is_400(void **state) {
     (void)state;
-    sf f;
-    sf_start(&f);
-    const char *body = "{\"model\":\"" SF_LOCAL "\"," USER
-                       ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"remote\","
-                       "\"schema\":{\"$ref\":\"https://example.com/weather.json\"}}}}";
-    sf_reply r;
-    sf_post(&f, CHAT, body, &r);
-    if (r.status != 400) fail_msg("status %ld: %s", r.status, r.body);
-    json_t *j = load(r.body, r.len);
-    json_t *e = json_object_get(j, "error");
-    assert_string_equal(json_string_value(json_object_get(e, "type")), "invalid_request_error");
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    assert_non_null(msg);
-    if (!strstr(msg, "response_format.schema")) fail_msg("message: %s", msg);
-    json_decref(j);
-    free(r.body);
-    sf_stop(&f);
+    assert_refused("{\"model\":\"" SF_LOCAL "\"," USER
+                   ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"remote\","
+                   "\"schema\":{\"$ref\":\"https://example.com/weather.json\"}}}}",
+                   "response_format.schema");
 }
 
 static void test_tools_without_template_is_400(void **state) {
     (void)state;
-    sf f;
-    sf_start(&f);
-    const char *body = "{\"model\":\"" SF_LOCAL "\"," USER
-                       ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
-                       "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]}";
-    sf_reply r;
-    sf_post(&f, CHAT, body, &r);
-    if (r.status != 400) fail_msg("status %ld: %s", r.status, r.body);
-    json_t *j = load(r.body, r.len);
-    json_t *e = json_object_get(j, "error");
-    assert_string_equal(json_string_value(json_object_get(e, "type")), "invalid_request_error");
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    if (!msg || !strstr(msg, "chat template")) fail_msg("message: %s", msg ? msg : "(none)");
-    json_decref(j);
-    free(r.body);
-    sf_stop(&f);
+    assert_refused("{\"model\":\"" SF_LOCAL "\"," USER
+                   ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                   "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]}",
+                   "chat template");
 }
 
 int main(void) {

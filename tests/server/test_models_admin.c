@@ -22,6 +22,8 @@
 
 #include "server_fixture.h"
 #include "server/http/endpoints.h"
+#include "support/local_runtime.h"
+#include "support/model_dir.h"
 
 static char g_dir[PATH_MAX];
 static char g_text_a[4096], g_text_b[4096];
@@ -30,12 +32,10 @@ static char g_text_a[4096], g_text_b[4096];
 #define BOB "sk-bob-0123456789abcdefgh"
 
 static int gen(const char *name, int seed, int n_ff) {
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd,
-             "'%s/gguf_gen' --arch llama --n-layer 2 --n-embd 64 --n-head 2 --n-ff %d --ctx 256 --type f16 "
-             "--seed %d --out '%s/%s' >/dev/null",
-             LLMUX_TEST_BIN_DIR, n_ff, seed, g_dir, name);
-    return system(cmd) == 0 ? 0 : -1;
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    return gguf_gen(p, "--arch llama --n-layer 2 --n-embd 64 --n-head 2 --n-ff %d --ctx 256 --type f16 --seed %d", n_ff,
+                    seed);
 }
 
 static int copy_file(const char *from, const char *to) {
@@ -57,19 +57,15 @@ static json_t *load_json(const char *s) {
 static void start(sf *f, const lx_server_params *sp_in) {
     memset(f, 0, sizeof *f);
     signal(SIGPIPE, SIG_IGN);
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    const char *dirs[] = {g_dir};
-    rp.model_dirs = dirs;
-    rp.n_model_dirs = 1;
-    rp.n_threads = 1;
-    rp.n_ctx = 256;
-    rp.local_slots = 4;
+    local_rt l;
+    local_rt_init(&l, g_dir, 1, 256);
+    l.rp.local_slots = 4;
     llmux_alias_target target = {.model = "local/a"};
     llmux_alias alias = {.name = "smart", .targets = &target, .n_targets = 1};
-    rp.aliases = &alias;
-    rp.n_aliases = 1;
+    l.rp.aliases = &alias;
+    l.rp.n_aliases = 1;
+    f->rt = local_rt_create(&l);
     llmux_error_info err;
-    assert_int_equal(llmux_runtime_create(&rp, &f->rt, &err), LLMUX_OK);
     lx_server_params sp = sp_in ? *sp_in : lx_server_default_params();
     sp.port = 0;
     const char *ids[] = {"local/a", "local/b", "local/good", "smart"};
@@ -164,16 +160,11 @@ static bool sse_text(const char *body, char *out, size_t size) {
 static int setup(void **state) {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char tmpl[] = "/tmp/llmux-srvreg-XXXXXX";
-    if (!mkdtemp(tmpl)) return -1;
-    snprintf(g_dir, sizeof g_dir, "%s", tmpl);
+    if (model_dir_create("llmux-srvreg", g_dir, sizeof g_dir)) return -1;
     if (gen("a.gguf", 11, 128) || gen("b.gguf", 29, 192) || gen("good.gguf", 5, 128)) return -1;
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/corrupt.gguf", g_dir);
-    FILE *f = fopen(p, "wb");
-    if (!f) return -1;
-    fputs("GGUF but then nothing a parser could read", f);
-    fclose(f);
+    if (write_text_file(p, "GGUF but then nothing a parser could read")) return -1;
     sf srv;
     start(&srv, NULL);
     chat_text(&srv, CHAT_BODY("local/a", ""), g_text_a, sizeof g_text_a);
@@ -184,10 +175,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     curl_global_cleanup();
-    return system(cmd) == 0 ? 0 : -1;
+    return model_dir_remove(g_dir);
 }
 
 /* -------------------------------------------------------------- the routes */

@@ -34,95 +34,114 @@ static lx_fake_server *start(bool h2, const char *san) {
     return s;
 }
 
+/* A TLS fake server (start's h2 and san), a client, and the URL of path on the server. */
+typedef struct tls_fx {
+    lx_fake_server *srv;
+    lx_http_client *c;
+    char url[128];
+} tls_fx;
+
+static void fx_start(tls_fx *f, bool h2, const char *san, const char *path) {
+    f->srv = start(h2, san);
+    assert_int_equal(lx_http_client_create(NULL, &f->c, NULL), LLMUX_OK);
+    lx_fake_server_url(f->srv, path, f->url, sizeof f->url);
+}
+
+static void fx_stop(tls_fx *f) {
+    lx_http_client_destroy(f->c);
+    lx_fake_server_stop(f->srv);
+}
+
+/* test_request to f->url with headers h[0..nh) into s (initialized here), verified with the
+ * server's CA when with_ca (else the system store); the client's status. */
+static llmux_status fx_run(tls_fx *f, const lx_http_header *h, size_t nh, bool with_ca, sink *s,
+                           lx_http_response *resp, llmux_error_info *err) {
+    sink_init(s);
+    lx_http_request r = test_request(f->url, h, nh, s, with_ca ? lx_fake_server_ca_file(f->srv) : NULL);
+    return lx_http_request_run(f->c, &r, resp, err);
+}
+
+static void run_free(lx_http_response *resp, sink *s) {
+    lx_http_response_free(resp);
+    lx_buf_free(&s->body);
+}
+
+/* The server's request i as test_request sent it with k_secret: POST path over http_version,
+ * body {"q":1}. rq is left for more checks (free rq->body). */
+static void assert_posted(lx_fake_server *srv, size_t i, int http_version, const char *path, lx_fake_request *rq) {
+    assert_true(lx_fake_server_request(srv, i, rq));
+    assert_int_equal(rq->http_version, http_version);
+    assert_string_equal(rq->method, "POST");
+    assert_string_equal(rq->path, path);
+    assert_string_equal(rq->body, "{\"q\":1}");
+    char v[128];
+    assert_true(lx_fake_request_header(rq, "authorization", v, sizeof v));
+    assert_string_equal(v, k_secret);
+}
+
 /* (a) No ca_bundle: the system store does not know the fake CA, so the handshake fails. */
 static void test_unknown_ca_fails(void **state) {
     (void)state;
-    lx_fake_server *srv = start(false, NULL);
-    lx_http_client *c;
-    assert_int_equal(lx_http_client_create(NULL, &c, NULL), LLMUX_OK);
-    assert_true(lx_fake_server_push(srv, &(lx_fake_response){.body = "never"}));
-    char url[128];
-    lx_fake_server_url(srv, "/v1/x", url, sizeof url);
-    assert_int_equal(strncmp(url, "https://", 8), 0);
+    tls_fx f;
+    fx_start(&f, false, NULL, "/v1/x");
+    assert_true(lx_fake_server_push(f.srv, &(lx_fake_response){.body = "never"}));
+    assert_int_equal(strncmp(f.url, "https://", 8), 0);
     lx_http_header h[] = {{"authorization", k_secret, true}};
     sink s;
-    sink_init(&s);
-    lx_http_request r = test_request(url, h, 1, &s, NULL);
     lx_http_response resp;
     llmux_error_info err;
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_NETWORK);
+    assert_int_equal(fx_run(&f, h, 1, false, &s, &resp, &err), LLMUX_E_NETWORK);
     assert_int_equal(err.status, LLMUX_E_NETWORK);
     assert_non_null(strstr(err.message, "certificate"));
     assert_null(strstr(err.message, "sk-tls-test"));
     assert_int_equal(resp.status, 0);
     assert_int_equal(s.calls, 0);
-    assert_int_equal(lx_fake_server_requests(srv), 0);
-    assert_true(lx_fake_server_wait_closed(srv, 1, 5000));
-    assert_int_equal(lx_fake_server_tls_failures(srv), 1);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
-    lx_http_client_destroy(c);
-    lx_fake_server_stop(srv);
+    assert_int_equal(lx_fake_server_requests(f.srv), 0);
+    assert_true(lx_fake_server_wait_closed(f.srv, 1, 5000));
+    assert_int_equal(lx_fake_server_tls_failures(f.srv), 1);
+    run_free(&resp, &s);
+    fx_stop(&f);
 }
 
 /* (b) With the CA: success; only http/1.1 offered, so HTTP/1.1 over TLS. */
 static void test_ca_bundle_http11(void **state) {
     (void)state;
-    lx_fake_server *srv = start(false, NULL);
-    lx_http_client *c;
-    assert_int_equal(lx_http_client_create(NULL, &c, NULL), LLMUX_OK);
+    tls_fx f;
+    fx_start(&f, false, NULL, "/v1/x");
     lx_fake_response fr = {.headers = "Content-Type: text/event-stream\r\n", .body = k_sse, .chunked = true,
                            .chunk_size = 14, .chunk_delay_ms = 20};
-    assert_true(lx_fake_server_push(srv, &fr));
-    char url[128];
-    lx_fake_server_url(srv, "/v1/x", url, sizeof url);
+    assert_true(lx_fake_server_push(f.srv, &fr));
     lx_http_header h[] = {{"authorization", k_secret, true}};
     sink s;
-    sink_init(&s);
-    lx_http_request r = test_request(url, h, 1, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
+    assert_int_equal(fx_run(&f, h, 1, true, &s, &resp, &err), LLMUX_OK);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.http_version, 11);
     assert_string_equal(resp.content_type, "text/event-stream");
     assert_string_equal(sink_text(&s), k_sse);
     lx_fake_request rq;
-    assert_true(lx_fake_server_request(srv, 0, &rq));
-    assert_int_equal(rq.http_version, 11);
+    assert_posted(f.srv, 0, 11, "/v1/x", &rq);
     assert_true(rq.tls);
-    assert_string_equal(rq.method, "POST");
-    assert_string_equal(rq.path, "/v1/x");
-    assert_string_equal(rq.body, "{\"q\":1}");
-    char v[128];
-    assert_true(lx_fake_request_header(&rq, "authorization", v, sizeof v));
-    assert_string_equal(v, k_secret);
     free(rq.body);
-    assert_int_equal(lx_fake_server_tls_failures(srv), 0);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
-    lx_http_client_destroy(c);
-    lx_fake_server_stop(srv);
+    assert_int_equal(lx_fake_server_tls_failures(f.srv), 0);
+    run_free(&resp, &s);
+    fx_stop(&f);
 }
 
 /* (c) h2 offered: HTTP/2, the SSE body arrives in several callbacks; the request as received. */
 static void test_h2_stream(void **state) {
     (void)state;
-    lx_fake_server *srv = start(true, NULL);
-    lx_http_client *c;
-    assert_int_equal(lx_http_client_create(NULL, &c, NULL), LLMUX_OK);
+    tls_fx f;
+    fx_start(&f, true, NULL, "/v1/chat/completions");
     lx_fake_response fr = {.headers = "Content-Type: text/event-stream\r\nX-Request-Id: req-h2\r\n", .body = k_sse,
                            .chunk_size = 14, .chunk_delay_ms = 30};
-    assert_true(lx_fake_server_push(srv, &fr));
-    char url[128];
-    lx_fake_server_url(srv, "/v1/chat/completions", url, sizeof url);
+    assert_true(lx_fake_server_push(f.srv, &fr));
     lx_http_header h[] = {{"authorization", k_secret, true}, {"content-type", "application/json", false}};
     sink s;
-    sink_init(&s);
-    lx_http_request r = test_request(url, h, 2, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
+    assert_int_equal(fx_run(&f, h, 2, true, &s, &resp, &err), LLMUX_OK);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.http_version, 2);
     assert_string_equal(resp.content_type, "text/event-stream");
@@ -132,43 +151,32 @@ static void test_h2_stream(void **state) {
     assert_true(s.calls >= 3);
     assert_int_equal(resp.new_connections, 1);
     lx_fake_request rq;
-    assert_true(lx_fake_server_request(srv, 0, &rq));
-    assert_int_equal(rq.http_version, 2);
-    assert_string_equal(rq.method, "POST");
-    assert_string_equal(rq.path, "/v1/chat/completions");
-    assert_string_equal(rq.body, "{\"q\":1}");
+    assert_posted(f.srv, 0, 2, "/v1/chat/completions", &rq);
     char v[128];
-    assert_true(lx_fake_request_header(&rq, "authorization", v, sizeof v));
-    assert_string_equal(v, k_secret);
     assert_true(lx_fake_request_header(&rq, "content-type", v, sizeof v));
     assert_string_equal(v, "application/json");
     char host[64];
-    snprintf(host, sizeof host, "127.0.0.1:%d", lx_fake_server_port(srv));
+    snprintf(host, sizeof host, "127.0.0.1:%d", lx_fake_server_port(f.srv));
     assert_true(lx_fake_request_header(&rq, "host", v, sizeof v));
     assert_string_equal(v, host);
     free(rq.body);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
+    run_free(&resp, &s);
 
     /* An error status over h2: headers and the buffered body, like HTTP/1.1. */
     lx_fake_response e = {.status = 429, .headers = "Retry-After: 7\r\nContent-Type: application/json\r\n",
                           .body = "{\"error\":\"slow\"}"};
-    assert_true(lx_fake_server_push(srv, &e));
-    sink_init(&s);
-    r = test_request(url, h, 2, &s, lx_fake_server_ca_file(srv));
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
+    assert_true(lx_fake_server_push(f.srv, &e));
+    assert_int_equal(fx_run(&f, h, 2, true, &s, &resp, &err), LLMUX_OK);
     assert_int_equal(resp.status, 429);
     assert_int_equal(resp.http_version, 2);
     assert_string_equal(resp.retry_after, "7");
     assert_string_equal(resp.error_body, "{\"error\":\"slow\"}");
     assert_int_equal(resp.new_connections, 0);
     assert_int_equal(s.calls, 0);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
-    assert_int_equal(lx_fake_server_connections(srv), 1);
-    assert_int_equal(lx_fake_server_h2_streams(srv), 2);
-    lx_http_client_destroy(c);
-    lx_fake_server_stop(srv);
+    run_free(&resp, &s);
+    assert_int_equal(lx_fake_server_connections(f.srv), 1);
+    assert_int_equal(lx_fake_server_h2_streams(f.srv), 2);
+    fx_stop(&f);
 }
 
 typedef struct par {
@@ -238,38 +246,31 @@ static void test_h2_concurrent_one_connection(void **state) {
 /* (d) A certificate for another name: trusted CA, yet the host check fails. */
 static void test_hostname_mismatch(void **state) {
     (void)state;
-    lx_fake_server *srv = start(true, "DNS:api.other.example");
-    lx_http_client *c;
-    assert_int_equal(lx_http_client_create(NULL, &c, NULL), LLMUX_OK);
-    assert_true(lx_fake_server_push(srv, &(lx_fake_response){.body = "never"}));
-    char url[128];
-    lx_fake_server_url(srv, "/v1/x", url, sizeof url);
+    tls_fx f;
+    fx_start(&f, true, "DNS:api.other.example", "/v1/x");
+    assert_true(lx_fake_server_push(f.srv, &(lx_fake_response){.body = "never"}));
     sink s;
-    sink_init(&s);
-    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_NETWORK);
+    assert_int_equal(fx_run(&f, NULL, 0, true, &s, &resp, &err), LLMUX_E_NETWORK);
     /* libcurl: "SSL: no alternative certificate subject name matches target host name ..." */
     assert_non_null(strstr(err.message, "certificate"));
     assert_non_null(strstr(err.message, "127.0.0.1"));
-    assert_int_equal(lx_fake_server_requests(srv), 0);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
+    assert_int_equal(lx_fake_server_requests(f.srv), 0);
+    run_free(&resp, &s);
 
     /* The default certificate names 127.0.0.1 and localhost: both pass. */
     lx_fake_server *ok = start(false, NULL);
     assert_true(lx_fake_server_push(ok, &(lx_fake_response){.body = "by-name"}));
+    char url[128];
     snprintf(url, sizeof url, "https://localhost:%d/v1/x", lx_fake_server_port(ok));
     sink_init(&s);
-    r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(ok));
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
+    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(ok));
+    assert_int_equal(lx_http_request_run(f.c, &r, &resp, &err), LLMUX_OK);
     assert_string_equal(sink_text(&s), "by-name");
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
+    run_free(&resp, &s);
     lx_fake_server_stop(ok);
-    lx_http_client_destroy(c);
-    lx_fake_server_stop(srv);
+    fx_stop(&f);
 }
 
 typedef struct canceller {
@@ -299,16 +300,13 @@ static llmux_status collect_atomic(void *ud, const char *data, size_t len, llmux
 /* (e) Cancel during an HTTP/2 stream: the request ends promptly; the connection stays usable. */
 static void test_h2_cancel(void **state) {
     (void)state;
-    lx_fake_server *srv = start(true, NULL);
-    lx_http_client *c;
-    assert_int_equal(lx_http_client_create(NULL, &c, NULL), LLMUX_OK);
+    tls_fx f;
+    fx_start(&f, true, NULL, "/v1/x");
     lx_fake_response slow = {.body = k_sse, .chunk_size = 4, .chunk_delay_ms = 100};
-    assert_true(lx_fake_server_push(srv, &slow));
-    char url[128];
-    lx_fake_server_url(srv, "/v1/x", url, sizeof url);
+    assert_true(lx_fake_server_push(f.srv, &slow));
     sink s;
     sink_init(&s);
-    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
+    lx_http_request r = test_request(f.url, NULL, 0, &s, lx_fake_server_ca_file(f.srv));
     r.on_data = collect_atomic;
     canceller cc = {.cancel = llmux_cancel_create(), .s = &s};
     assert_non_null(cc.cancel);
@@ -317,55 +315,43 @@ static void test_h2_cancel(void **state) {
     assert_int_equal(pthread_create(&th, NULL, cancel_thread, &cc), 0);
     lx_http_response resp;
     llmux_error_info err;
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_CANCELLED);
+    assert_int_equal(lx_http_request_run(f.c, &r, &resp, &err), LLMUX_E_CANCELLED);
     int64_t late_ms = (lx_now_ns() - cc.fired_ns) / 1000000;
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(resp.http_version, 2);
     assert_true(late_ms < 500);
     assert_true(s.body.len > 0);
     assert_true(s.body.len < strlen(k_sse));
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
+    run_free(&resp, &s);
     llmux_cancel_destroy(cc.cancel);
 
     /* The stream was reset, not the connection: the next request reuses it. */
-    assert_true(lx_fake_server_push(srv, &(lx_fake_response){.body = "after"}));
-    sink_init(&s);
-    r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_OK);
+    assert_true(lx_fake_server_push(f.srv, &(lx_fake_response){.body = "after"}));
+    assert_int_equal(fx_run(&f, NULL, 0, true, &s, &resp, &err), LLMUX_OK);
     assert_string_equal(sink_text(&s), "after");
     assert_int_equal(resp.new_connections, 0);
-    assert_int_equal(lx_fake_server_connections(srv), 1);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
-    lx_http_client_destroy(c);
-    lx_fake_server_stop(srv);
+    assert_int_equal(lx_fake_server_connections(f.srv), 1);
+    run_free(&resp, &s);
+    fx_stop(&f);
 }
 
 /* A stream reset by the server mid-body (the h2 form of a broken connection) is a network error
  * after the bytes that arrived. */
 static void test_h2_reset_midstream(void **state) {
     (void)state;
-    lx_fake_server *srv = start(true, NULL);
-    lx_http_client *c;
-    assert_int_equal(lx_http_client_create(NULL, &c, NULL), LLMUX_OK);
+    tls_fx f;
+    fx_start(&f, true, NULL, "/v1/x");
     lx_fake_response br = {.body = k_sse, .chunk_size = 14, .end = LX_FAKE_END_BREAK, .end_after = 28};
-    assert_true(lx_fake_server_push(srv, &br));
-    char url[128];
-    lx_fake_server_url(srv, "/v1/x", url, sizeof url);
+    assert_true(lx_fake_server_push(f.srv, &br));
     sink s;
-    sink_init(&s);
-    lx_http_request r = test_request(url, NULL, 0, &s, lx_fake_server_ca_file(srv));
     lx_http_response resp;
     llmux_error_info err;
-    assert_int_equal(lx_http_request_run(c, &r, &resp, &err), LLMUX_E_NETWORK);
+    assert_int_equal(fx_run(&f, NULL, 0, true, &s, &resp, &err), LLMUX_E_NETWORK);
     assert_int_equal(resp.status, 200);
     assert_int_equal(s.body.len, 28);
     assert_memory_equal(s.body.data, k_sse, 28);
-    lx_http_response_free(&resp);
-    lx_buf_free(&s.body);
-    lx_http_client_destroy(c);
-    lx_fake_server_stop(srv);
+    run_free(&resp, &s);
+    fx_stop(&f);
 }
 
 /* ------------------------------------------------------------- proxies */
