@@ -453,8 +453,10 @@ static llmux_execution *submit(llmux_runtime *rt, const char *prompt, int32_t ma
 /* A model unloaded while in use whose last request ends on the model's own engine thread (a
  * request that fails there gives the model back there): the engine thread cannot free its own
  * model (it would join itself), so the model is freed on a thread of its own; destroy waits for it. */
-static void test_retired_freed_from_engine_thread(void **state) {
-    (void)state;
+/* One run of the scenario below; returns how many models were freed on a thread of their own
+ * (1 when r2's failure on the engine thread gave back the model's last use, 0 when the loop
+ * thread's release of r1 came after it). */
+static int retire_then_fail_on_engine_thread(void) {
     log_state ls = LOG_INIT;
     llmux_runtime *rt = make_runtime_ctx(&ls, NULL, 1, 1024);
     llmux_cancel *c1 = llmux_cancel_create();
@@ -470,15 +472,15 @@ static void test_retired_freed_from_engine_thread(void **state) {
     assert_string_equal(str_of(json_array_get(arr, 0), "state"), "retiring");
     assert_int_equal(int_of(json_array_get(arr, 0), "in_use"), 2);
     json_decref(arr);
-    /* Freed while running: cancelled, and released where it ends (its engine thread), after
-     * which r2 starts there and fails, giving back the model's last use on that thread. */
+    /* Freed while running: cancelled, and freed on the loop thread once it ended, while r2
+     * starts on the engine thread and fails there, giving back its use of the model. */
     llmux_execution_free(r1);
     llmux_response *resp = NULL;
     assert_int_equal(llmux_execution_wait(r2, &resp, &err), LLMUX_E_CONTEXT_LENGTH);
     llmux_response_free(resp);
     llmux_execution_free(r2);
     llmux_cancel_destroy(c1);
-    for (int i = 0; i < 2000; i++) { /* unregistered when r2 let go, on the engine thread */
+    for (int i = 0; i < 2000; i++) { /* unregistered when the last use was given back */
         arr = loaded(rt);
         size_t n = json_array_size(arr);
         json_decref(arr);
@@ -489,8 +491,21 @@ static void test_retired_freed_from_engine_thread(void **state) {
     assert_int_equal(json_array_size(arr), 0);
     json_decref(arr);
     assert_int_equal(ls.replaced_unloads, 1);
-    assert_int_equal(ls.reaped, 1);
+    assert_true(ls.reaped <= 1);
     llmux_runtime_destroy(rt); /* waits for the model's own freeing thread */
+    return ls.reaped;
+}
+
+/* A retired model whose last use is given back on its own engine thread is freed on a thread of
+ * its own (the engine thread cannot join itself). Which release comes last, r1's on the loop
+ * thread or r2's on the engine thread, is up to the scheduler (under load the loop's came last
+ * in 2 runs of 8): every run must free the model, and the engine-thread path must be taken in
+ * at least one of up to eight runs. */
+static void test_retired_freed_from_engine_thread(void **state) {
+    (void)state;
+    int reaped = 0;
+    for (int run = 0; run < 8 && !reaped; run++) reaped = retire_then_fail_on_engine_thread();
+    assert_int_equal(reaped, 1);
 }
 
 /* --------------------------------------------------------------- hot swap */
