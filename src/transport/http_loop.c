@@ -44,8 +44,9 @@ struct lx_http_loop {
     sock *socks;
 };
 
-/* The fewest connections libcurl's pool may keep (idle and in use together). */
+/* The bounds of libcurl's pool (connections idle and in use together; pool_follow). */
 #define LX_HTTP_POOL_MIN 64
+#define LX_HTTP_POOL_MAX 1024
 
 static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
 static int g_evthread_result = -1;
@@ -191,12 +192,15 @@ static void on_job_tick(evutil_socket_t fd, short what, void *arg) {
  * counted over every connection, idle or not) and closes the oldest idle one beyond that. Under
  * a load whose concurrency dips between requests, that closes keep-alive connections made a
  * moment before: bench/gateway saw ~15% of proxied requests open a new upstream connection at
- * 32 client connections (docs/benchmarks.md, "Gateway", fourth pass). So the cap follows the
- * most transfers ever in flight at once (never below LX_HTTP_POOL_MIN) and does not shrink
- * with them; idle connections still close after libcurl's CURLOPT_MAXAGE_CONN (118 s). */
+ * 32 client connections (docs/benchmarks.md, "Gateway", fourth pass). So the cap follows 4x
+ * the most transfers ever in flight at once, between LX_HTTP_POOL_MIN and LX_HTTP_POOL_MAX, and
+ * does not shrink with them. The upper bound keeps a burst (10,000 held streams) from leaving
+ * that many idle sockets open: past it a finished transfer's connection closes as before; idle
+ * connections still close after libcurl's CURLOPT_MAXAGE_CONN (118 s). */
 static void pool_follow(lx_http_loop *l) {
-    if ((long)l->n_active <= l->max_conns / 4) return;
+    if (l->max_conns >= LX_HTTP_POOL_MAX || (long)l->n_active <= l->max_conns / 4) return;
     long want = (long)l->n_active * 4;
+    if (want > LX_HTTP_POOL_MAX) want = LX_HTTP_POOL_MAX;
     if (curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, want) == CURLM_OK) l->max_conns = want;
 }
 
