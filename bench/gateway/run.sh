@@ -11,6 +11,8 @@
 #   portkey  client → @portkey-ai/gateway (node, provider openai with x-portkey-custom-host) → upstream
 #   llmux    client → llmux serve (provider "up" in llmux.yaml, records to SQLite as by default) → upstream
 #   llmux-norec  the same without execution records
+#   base, base-norec  the same two from another build (BASE_BUILD), measured in the same rounds:
+#                the before/after of a change, interleaved on one machine
 # Installs what is missing: nginx-light (apt-get) and Portkey (npm ci into bench/gateway/node_modules,
 # versions pinned by bench/gateway/package-lock.json). Not part of the test suite.
 #
@@ -18,7 +20,8 @@
 # per latency figure (N_LAT_PORTKEY, 200: Portkey waits 25 ms before its first streamed event);
 # SECONDS_TPUT (2) per throughput figure, CONNS (32) connections; CHUNKS (16) content chunks per
 # streamed answer; HOLD ("1000 10000") idle-stream counts for the memory figure; PATHS to restrict;
-# NGINX_WORKERS (1, as llmux serves from one loop thread).
+# NGINX_WORKERS (1, as llmux serves from one loop thread); BASE_BUILD: another build directory whose
+# bin/llmux serves the base and base-norec paths (added to the default PATHS when set).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -31,12 +34,14 @@ SECONDS_TPUT=${SECONDS_TPUT:-2}
 CONNS=${CONNS:-32}
 CHUNKS=${CHUNKS:-16}
 HOLD=${HOLD-1000 10000}
-PATHS=${PATHS:-direct nginx portkey llmux llmux-norec}
+BASE_BUILD=${BASE_BUILD:-}
+PATHS=${PATHS:-direct nginx portkey llmux llmux-norec${BASE_BUILD:+ base base-norec}}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 
 for b in bench_gateway_upstream bench_gateway_load llmux; do
     [ -x "$bin/$b" ] || { echo "run.sh: $bin/$b missing: ./scripts/build.sh first" >&2; exit 1; }
 done
+[ -z "$BASE_BUILD" ] || [ -x "$BASE_BUILD/bin/llmux" ] || { echo "run.sh: $BASE_BUILD/bin/llmux missing" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 want() { case " $PATHS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -144,13 +149,14 @@ if want portkey; then
     HDR[portkey]="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$UP/v1"
 fi
 
-# Starts `llmux serve` with llmux.yaml text $2 and extra flags; sets LLMUX_PORT and LLMUX_PID.
+# Starts `llmux serve` ($LLMUX_BIN, default this build's) with llmux.yaml text $2 and extra flags;
+# sets LLMUX_PORT and LLMUX_PID.
 start_llmux() {
     local name=$1 cfg=$2
     shift 2
     mkdir -p "$tmp/$name"
     printf '%s\n' "$cfg" >"$tmp/$name/llmux.yaml"
-    HOME=$tmp/$name LLMUX_CONFIG= "$bin/llmux" serve --listen 127.0.0.1:0 --config "$tmp/$name/llmux.yaml" "$@" \
+    HOME=$tmp/$name LLMUX_CONFIG= "${LLMUX_BIN:-$bin/llmux}" serve --listen 127.0.0.1:0 --config "$tmp/$name/llmux.yaml" "$@" \
         >"$tmp/$name/out" 2>"$tmp/$name/err" &
     LLMUX_PID=$!
     pids+=($LLMUX_PID)
@@ -176,6 +182,16 @@ records: none"
     MODEL[llmux-norec]=up/gpt-bench
     GWPID[llmux-norec]=$LLMUX_PID
 fi
+for p in base base-norec; do
+    want $p && [ -n "$BASE_BUILD" ] || continue
+    rec="records: \"sqlite:$tmp/$p/records.db\""
+    [ $p = base-norec ] && rec="records: none"
+    LLMUX_BIN=$BASE_BUILD/bin/llmux start_llmux $p "$PROVIDER
+$rec"
+    URL[$p]=http://127.0.0.1:$LLMUX_PORT/v1/chat/completions
+    MODEL[$p]=up/gpt-bench
+    GWPID[$p]=$LLMUX_PID
+done
 
 # ---------------------------------------------------------------- latency and throughput
 load() { # mode path [flags...]: runs the client with the path's URL, model and headers

@@ -389,6 +389,26 @@ static void remember(char **dst, const json_t *j, const char *key) {
     if ((*dst = malloc(size))) lx_copy_field(*dst, size, v);
 }
 
+/* remember() for raw string bytes without escapes (openai_fast_chunk.h): the same copy. */
+static void remember_span(char **dst, const char *v, size_t n) {
+    if (*dst || !v || !n) return;
+    char tmp[ID_MAX + 1];
+    size_t k = n < ID_MAX ? n : ID_MAX;
+    memcpy(tmp, v, k);
+    tmp[k] = '\0';
+    size_t size = k + 1 > ID_MAX ? ID_MAX : k + 1;
+    if ((*dst = malloc(size))) lx_copy_field(*dst, size, tmp);
+}
+
+/* A chunk's finish_reason: "error" fails the response; another one is kept for the end. */
+static llmux_status take_finish(lx_decoder *d, llmux_finish_reason r, llmux_error_info *err) {
+    if (r == LLMUX_FINISH_ERROR)
+        return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, "error",
+                                 "the response ended with finish_reason \"error\"", -1);
+    if (r != LLMUX_FINISH_NONE) d->finish = r;
+    return LLMUX_OK;
+}
+
 static llmux_status emit_finish(lx_decoder *d, llmux_error_info *err) {
     if (d->finished) return LLMUX_OK;
     llmux_status st = emit_start(d, err);
@@ -435,11 +455,7 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
             if (json_is_string(t) && (st = lx_emit_text(&d->em, json_string_value(t), json_string_length(t), err)) != LLMUX_OK)
                 return st;
         }
-        llmux_finish_reason r = map_finish(lx_json_str(ch, "finish_reason"));
-        if (r == LLMUX_FINISH_ERROR)
-            return lx_provider_error(err, LLMUX_E_UPSTREAM_SERVER, d->provider, 0, "error",
-                                     "the response ended with finish_reason \"error\"", -1);
-        if (r != LLMUX_FINISH_NONE) d->finish = r;
+        if ((st = take_finish(d, map_finish(lx_json_str(ch, "finish_reason")), err)) != LLMUX_OK) return st;
         break;
     }
     json_t *u = lx_json_obj(j, "usage");
@@ -463,17 +479,29 @@ static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
         return emit_finish(d, err);
     }
     bool error_event = strcmp(ev->event, "error") == 0;
-    /* Once id and model are known (remember() keeps the first), a plain content delta changes
-     * nothing but the text: read it without a DOM. Anything else takes the full path below. */
-    if (!error_event && d->id && d->model && ev->data_len <= LX_WIRE_MAX_LINE) {
+    /* A plain chunk — a content delta, the role chunk, the finish chunk — is read without a DOM
+     * (openai_fast_chunk.h), doing what decode_object does with it: remember the id and model,
+     * START, the text, the finish reason. Anything else takes the full path below, as does a
+     * chunk whose id or model is still needed and holds an escape. */
+    if (!error_event && ev->data_len <= LX_WIRE_MAX_LINE) {
         char small[1024];
         char *buf = ev->data_len <= sizeof small ? small : malloc(ev->data_len);
         lx_openai_delta fd;
-        bool fast = buf && lx_openai_fast_delta(ev->data, ev->data_len, buf, &fd);
+        bool fast = buf && lx_openai_fast_delta(ev->data, ev->data_len, buf, &fd) &&
+                    !(!d->id && fd.id_escaped) && !(!d->model && fd.model_escaped) &&
+                    !(fd.finish && fd.finish_len >= 32);
         llmux_status st = LLMUX_OK;
         if (fast) {
+            remember_span(&d->id, fd.id, fd.id_len);
+            remember_span(&d->model, fd.model, fd.model_len);
             st = emit_start(d, err);
             if (st == LLMUX_OK && fd.has_content) st = lx_emit_text(&d->em, buf, fd.content_len, err);
+            if (st == LLMUX_OK && fd.finish) {
+                char r[32];
+                memcpy(r, fd.finish, fd.finish_len);
+                r[fd.finish_len] = '\0';
+                st = take_finish(d, map_finish(r), err);
+            }
         }
         if (buf != small) free(buf);
         if (fast) return st;

@@ -139,6 +139,20 @@ static bool string(cur *c, char *out, size_t *n) {
     return false;
 }
 
+/* A string not unescaped: its raw bytes between the quotes, and whether an escape is among them
+ * (every escape is longer than what it stands for, so the raw and unescaped lengths differ
+ * exactly when one is). */
+static bool string_span(cur *c, const char **s, size_t *n, bool *escaped) {
+    ws(c);
+    const char *start = c->p + 1;
+    size_t k;
+    if (!string(c, NULL, &k)) return false;
+    *s = start;
+    *n = (size_t)(c->p - 1 - start);
+    *escaped = *n != k;
+    return true;
+}
+
 /* A key into a small buffer; longer keys are not ones this reader knows. */
 static bool key(cur *c, char *k, size_t cap) {
     cur probe = *c;
@@ -220,8 +234,11 @@ static bool choice(cur *c, char *buf, lx_openai_delta *out) {
         if (strcmp(k, "index") == 0) f = seen_once(&seen, 1) && integer(c, true);
         else if (strcmp(k, "delta") == 0) f = seen_once(&seen, 2) && delta(c, buf, out);
         else if (strcmp(k, "logprobs") == 0) f = seen_once(&seen, 4) && lit(c, "null");
-        else if (strcmp(k, "finish_reason") == 0) f = seen_once(&seen, 8) && lit(c, "null");
-        else f = false;
+        else if (strcmp(k, "finish_reason") == 0) {
+            bool escaped = false;
+            f = seen_once(&seen, 8) &&
+                (lit(c, "null") || (string_span(c, &out->finish, &out->finish_len, &escaped) && !escaped));
+        } else f = false;
         if (!f) return false;
     }
     return ok && (seen & 2);
@@ -236,9 +253,10 @@ static bool chunk(cur *c, char *buf, lx_openai_delta *out) {
     for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
         if (!key(c, k, sizeof k)) return false;
         bool f;
-        if (strcmp(k, "id") == 0) f = seen_once(&seen, 1) && string(c, NULL, NULL);
+        if (strcmp(k, "id") == 0) f = seen_once(&seen, 1) && string_span(c, &out->id, &out->id_len, &out->id_escaped);
         else if (strcmp(k, "object") == 0) f = seen_once(&seen, 2) && string(c, NULL, NULL);
-        else if (strcmp(k, "model") == 0) f = seen_once(&seen, 4) && string(c, NULL, NULL);
+        else if (strcmp(k, "model") == 0)
+            f = seen_once(&seen, 4) && string_span(c, &out->model, &out->model_len, &out->model_escaped);
         else if (strcmp(k, "obfuscation") == 0) f = seen_once(&seen, 8) && string(c, NULL, NULL);
         else if (strcmp(k, "system_fingerprint") == 0) f = seen_once(&seen, 16) && string_or_null(c);
         else if (strcmp(k, "service_tier") == 0) f = seen_once(&seen, 32) && string_or_null(c);

@@ -39,8 +39,14 @@ struct lx_http_loop {
 
     /* Loop-thread only. */
     lx_http_job *active;
+    size_t n_active;          /* jobs in `active` */
+    long max_conns;           /* CURLMOPT_MAXCONNECTS as last set (pool_follow) */
     sock *socks;
 };
+
+/* The bounds of libcurl's pool (connections idle and in use together; pool_follow). */
+#define LX_HTTP_POOL_MIN 64
+#define LX_HTTP_POOL_MAX 1024
 
 static pthread_once_t g_evthread_once = PTHREAD_ONCE_INIT;
 static int g_evthread_result = -1;
@@ -59,10 +65,12 @@ static void job_finish(lx_http_loop *l, lx_http_job *job, lx_http_job_end end) {
          * reused) or reset its HTTP/2 stream. */
         curl_multi_remove_handle(l->multi, job->easy);
     }
+    bool linked = job->prev || l->active == job;
     if (job->prev) job->prev->next = job->next;
     else if (l->active == job) l->active = job->next;
     if (job->next) job->next->prev = job->prev;
     job->next = job->prev = NULL;
+    if (linked) l->n_active--;
     if (job->on_end) {
         job->end = end;
         job->done = true;
@@ -179,6 +187,23 @@ static void on_job_tick(evutil_socket_t fd, short what, void *arg) {
     arm(job, next_ms < 1 ? 1 : next_ms);
 }
 
+/* libcurl's pool keeps at most 4x the transfers added at the moment a connection falls idle
+ * (curl lib/conncache.c, Curl_conncache_return_conn: maxconnects defaults to num_easy * 4,
+ * counted over every connection, idle or not) and closes the oldest idle one beyond that. Under
+ * a load whose concurrency dips between requests, that closes keep-alive connections made a
+ * moment before: bench/gateway saw ~15% of proxied requests open a new upstream connection at
+ * 32 client connections (docs/benchmarks.md, "Gateway", fourth pass). So the cap follows 4x
+ * the most transfers ever in flight at once, between LX_HTTP_POOL_MIN and LX_HTTP_POOL_MAX, and
+ * does not shrink with them. The upper bound keeps a burst (10,000 held streams) from leaving
+ * that many idle sockets open: past it a finished transfer's connection closes as before; idle
+ * connections still close after libcurl's CURLOPT_MAXAGE_CONN (118 s). */
+static void pool_follow(lx_http_loop *l) {
+    if (l->max_conns >= LX_HTTP_POOL_MAX || (long)l->n_active <= l->max_conns / 4) return;
+    long want = (long)l->n_active * 4;
+    if (want > LX_HTTP_POOL_MAX) want = LX_HTTP_POOL_MAX;
+    if (curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, want) == CURLM_OK) l->max_conns = want;
+}
+
 /* Adds the submitted jobs to the multi handle, or ends everything when stopping. */
 static void on_wake(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
@@ -216,6 +241,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
         job->next = l->active;
         if (l->active) l->active->prev = job;
         l->active = job;
+        l->n_active++;
+        pool_follow(l);
         arm(job, LX_HTTP_POLL_MS);
     }
     if (stopping) {
@@ -253,8 +280,10 @@ lx_http_loop *lx_http_loop_create(void) {
     if (curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
         curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
         curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-        curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK)
+        curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
+        curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)LX_HTTP_POOL_MIN) != CURLM_OK)
         goto fail;
+    l->max_conns = LX_HTTP_POOL_MIN;
     if (pthread_create(&l->thread, NULL, loop_main, l) != 0) goto fail;
     l->thread_started = true;
     return l;

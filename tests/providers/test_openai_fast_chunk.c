@@ -105,6 +105,67 @@ static void test_accepted(void **state) {
     assert_false(fd.has_content);
 }
 
+/* The role and finish chunks take the fast path too: the finish reason's bytes, and the id and
+ * model as raw bytes with whether they hold an escape. */
+static void test_finish_and_ids(void **state) {
+    (void)state;
+    char buf[512];
+    lx_openai_delta fd;
+    const char *fin = HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}";
+    assert_true(lx_openai_fast_delta(fin, strlen(fin), buf, &fd));
+    assert_int_equal(fd.finish_len, 4);
+    assert_memory_equal(fd.finish, "stop", 4);
+    assert_int_equal(fd.id_len, 2);
+    assert_memory_equal(fd.id, "c1", 2);
+    assert_false(fd.id_escaped);
+    assert_int_equal(fd.model_len, 1);
+    assert_null(lx_fast_delta_disagreement(fin, strlen(fin), NULL));
+    const char *esc = "{\"id\":\"c\\u0031\",\"model\":\"m\\n\"," CHOICE("{\"role\":\"assistant\",\"content\":\"\"}");
+    assert_true(lx_openai_fast_delta(esc, strlen(esc), buf, &fd));
+    assert_true(fd.id_escaped);
+    assert_true(fd.model_escaped);
+    assert_null(fd.finish);
+    assert_null(lx_fast_delta_disagreement(esc, strlen(esc), NULL));
+    const char *none = "{" CHOICE("{\"content\":\"x\"}");
+    assert_true(lx_openai_fast_delta(none, strlen(none), buf, &fd));
+    assert_null(fd.id);
+    assert_null(fd.model);
+}
+
+/* What the decoder makes of streams those chunks take the fast path in, as the full path made of
+ * them: the id and model of the first chunk (unescaped when they hold escapes: then that chunk
+ * goes the full way), the text, the last finish reason; "error" as a reason fails the stream. */
+static void test_decoder_fast_chunks(void **state) {
+    (void)state;
+    static const char body[] =
+        "data: {\"id\":\"c\\u0031\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\\u00e9\","
+        "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+        "data: {\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"other\","
+        "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+        "data: {\"id\":\"c2\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"other\","
+        "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n"
+        "data: [DONE]\n\n";
+    h_result r = h_decode(&lx_provider_openai, NULL, true, body, sizeof body - 1, 0, 0);
+    assert_int_equal(r.status, LLMUX_OK);
+    assert_string_equal(r.events, "start \"c1\" \"m\xc3\xa9\" \"openai\"\n"
+                                  "text_delta 0 \"Hi\"\n"
+                                  "finish length\n");
+    free(r.events);
+    /* A plain first chunk (no escape): its id and model from the fast path. */
+    static const char plain[] =
+        "data: {\"id\":\"p1\",\"model\":\"pm\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: [DONE]\n\n";
+    r = h_decode(&lx_provider_openai, NULL, true, plain, sizeof plain - 1, 0, 0);
+    assert_int_equal(r.status, LLMUX_OK);
+    assert_string_equal(r.events, "start \"p1\" \"pm\" \"openai\"\ntext_delta 0 \"a\"\nfinish stop\n");
+    free(r.events);
+    static const char failed[] =
+        "data: {\"id\":\"p1\",\"model\":\"pm\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"error\"}]}\n\n";
+    r = h_decode(&lx_provider_openai, NULL, true, failed, sizeof failed - 1, 0, 0);
+    assert_int_equal(r.status, LLMUX_E_UPSTREAM_SERVER);
+    free(r.events);
+}
+
 static void test_refused(void **state) {
     (void)state;
     expect_refused(HEAD CHOICE("{\"content\":\"a\\u0000b\"}"));       /* NUL: the full decoder */
@@ -118,7 +179,8 @@ static void test_refused(void **state) {
     expect_refused(HEAD CHOICE("{\"tool_calls\":[]}"));
     expect_refused(HEAD CHOICE("{\"refusal\":\"no\"}"));
     expect_refused(HEAD "\"choices\":[{\"index\":1,\"delta\":{\"content\":\"a\"}}]}");
-    expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]}");
+    expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"st\\u006fp\"}]}"); /* escaped */
+    expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":1}]}");
     expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}},{\"index\":1,\"delta\":{}}]}");
     expect_refused(HEAD "\"choices\":[]}");
     expect_refused(HEAD "\"usage\":{\"prompt_tokens\":1}," CHOICE("{\"content\":\"a\"}"));
@@ -142,6 +204,8 @@ int main(void) {
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_finish_and_ids),
+        cmocka_unit_test(test_decoder_fast_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -738,6 +738,81 @@ static void stop_case(int64_t grace_ms, bool completes) {
 static void test_graceful_stop_finishes(void **state) { stop_case(20000, true); }
 static void test_stop_cancels_after_grace(void **state) { stop_case(0, false); }
 
+/* ------------------------------------------------------ Connection: close */
+
+/* Sends one raw HTTP/1.1 request on a fresh connection and reads until the server closes it
+ * (recv gives 0). Returns the bytes read (malloc'd, NUL-terminated); NULL when the server did
+ * not close the connection within 20 s (a receive timeout) or the socket failed. */
+static char *raw_until_close(const sf *f, const char *request) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lx_server_port(f->srv))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {.tv_sec = 20};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t n = strlen(request);
+    assert_int_equal(send(fd, request, n, 0), (ssize_t)n);
+    size_t len = 0, cap = 4096;
+    char *out = malloc(cap);
+    for (;;) {
+        if (cap - len < 1024) out = realloc(out, cap *= 2);
+        ssize_t k = recv(fd, out + len, cap - len - 1, 0);
+        if (k == 0) break; /* the server closed the connection: what Connection: close asks */
+        if (k < 0) {
+            free(out);
+            out = NULL;
+            break;
+        }
+        len += (size_t)k;
+    }
+    close(fd);
+    if (out) out[len] = 0;
+    return out;
+}
+
+/* A client's `Connection: close` is honoured, streamed and not, although the server drops the
+ * request's header lines once the call started (conn_trim.c keeps Connection for libevent's
+ * reply): the answer is complete, says Connection: close, and the server closes the socket. */
+static void test_connection_close(void **state) {
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 64, 5);
+    for (int streamed = 0; streamed < 2; streamed++) {
+        char body[256], req[1024];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"openai/gpt-4o-mini\",\"stream\":%s,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                 streamed ? "true" : "false");
+        snprintf(req, sizeof req,
+                 "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "X-Extra: dropped-by-conn-trim\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
+        char *got = raw_until_close(&f, req);
+        assert_non_null(got); /* closed by the server, not by the receive timeout */
+        assert_true(strncmp(got, "HTTP/1.1 200", 12) == 0);
+        char *end = strstr(got, "\r\n\r\n");
+        assert_non_null(end);
+        *end = 0; /* the headers */
+        assert_non_null(strcasestr(got, "\r\nConnection: close"));
+        const char *payload = end + 4;
+        if (streamed) {
+            assert_non_null(strcasestr(got, "\r\nTransfer-Encoding: chunked"));
+            assert_non_null(strstr(payload, "data: [DONE]\n\n"));
+            size_t pn = strlen(payload);
+            assert_true(pn >= 5 && strcmp(payload + pn - 5, "0\r\n\r\n") == 0); /* the last chunk */
+        } else {
+            const char *cl = strcasestr(got, "\r\nContent-Length: ");
+            assert_non_null(cl);
+            assert_int_equal(strtoul(cl + 18, NULL, 10), strlen(payload));
+            assert_non_null(strstr(payload, "\"object\":\"chat.completion\""));
+        }
+        free(got);
+    }
+    wait_active(&f, 0);
+    sf_stop(&f);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -759,6 +834,7 @@ int main(void) {
         cmocka_unit_test(test_busy_is_429),
         cmocka_unit_test(test_graceful_stop_finishes),
         cmocka_unit_test(test_stop_cancels_after_grace),
+        cmocka_unit_test(test_connection_close),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

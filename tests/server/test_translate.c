@@ -399,9 +399,135 @@ static void test_openai_text_chunk_bytes(void **state) {
     }
 }
 
+/* The role, finish and usage chunks are written as bytes too (stream.c chunk_head): each must be
+ * the chunk's JSON object as jansson dumps it, for every finish reason, with usage counts known,
+ * unknown (-1: written as 0) and large, and with an id and model that need escaping. */
+static json_t *chunk_object(const char *id, const char *model, json_t *choices, bool usage_null) {
+    json_t *o = json_object();
+    json_object_set_new(o, "id", lx_srv_json_text(id, strlen(id)));
+    json_object_set_new(o, "object", json_string("chat.completion.chunk"));
+    json_object_set_new(o, "created", json_integer(1700000001));
+    json_object_set_new(o, "model", lx_srv_json_text(model, strlen(model)));
+    json_object_set_new(o, "choices", choices);
+    if (usage_null) json_object_set_new(o, "usage", json_null());
+    return o;
+}
+
+static void append_frame(char **want, json_t *o) {
+    char *t = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    assert_non_null(t);
+    size_t have = strlen(*want), n = strlen(t);
+    *want = realloc(*want, have + n + 9);
+    snprintf(*want + have, n + 9, "data: %s\n\n", t);
+    free(t);
+}
+
+static void test_openai_plain_chunk_bytes(void **state) {
+    static const llmux_finish_reason reasons[] = {LLMUX_FINISH_STOP, LLMUX_FINISH_LENGTH, LLMUX_FINISH_CONTENT_FILTER,
+                                                  LLMUX_FINISH_TOOL_CALLS};
+    static const llmux_usage usages[] = {
+        {.input_tokens = 3, .output_tokens = 4, .cached_input_tokens = 1, .reasoning_tokens = 2, .total_tokens = 7},
+        {.input_tokens = -1, .output_tokens = -1, .cached_input_tokens = -1, .reasoning_tokens = -1, .total_tokens = -1},
+        {.input_tokens = 9000000000000000000LL, .output_tokens = 5, .cached_input_tokens = 0, .reasoning_tokens = 0,
+         .total_tokens = -1},
+    };
+    const char *ids[] = {"c1", "chatcmpl-\"q\"\\\x01"}, *models[] = {"m", "up/gpt \xc3\xa9</script>"};
+    for (size_t k = 0; k < 4 * 3 * 2 * 2; k++) {
+        llmux_finish_reason r = reasons[k % 4];
+        const llmux_usage *u = &usages[(k / 4) % 3];
+        bool inc = (k / 12) % 2;
+        const char *id = ids[k / 24], *model = models[k / 24];
+        lx_srv_stream *s = lx_srv_stream_create(LX_SRV_OPENAI, id, model, 1700000001, inc);
+        assert_non_null(s);
+        llmux_event evs[] = {{.type = LLMUX_EVENT_START, .id = "up", .name = "m"},
+                             {.type = LLMUX_EVENT_TEXT_DELTA, .text = "x", .text_len = 1},
+                             {.type = LLMUX_EVENT_USAGE, .usage = *u},
+                             {.type = LLMUX_EVENT_FINISH, .finish_reason = r}};
+        char *all = feed(s, evs, 4);
+        char *want = calloc(1, 1);
+        append_frame(&want, chunk_object(id, model,
+                                         json_pack("[{s:i,s:{s:s,s:s},s:n,s:n}]", "index", 0, "delta", "role", "assistant",
+                                                   "content", "", "logprobs", "finish_reason"),
+                                         inc));
+        append_frame(&want, chunk_object(id, model,
+                                         json_pack("[{s:i,s:{s:s},s:n,s:n}]", "index", 0, "delta", "content", "x",
+                                                   "logprobs", "finish_reason"),
+                                         inc));
+        append_frame(&want, chunk_object(id, model,
+                                         json_pack("[{s:i,s:{},s:n,s:s}]", "index", 0, "delta", "logprobs", "finish_reason",
+                                                   lx_srv_openai_finish(r, false)),
+                                         inc));
+        if (inc) {
+            json_t *o = chunk_object(id, model, json_array(), false);
+            json_object_set_new(o, "usage", lx_srv_openai_usage(u));
+            append_frame(&want, o);
+        }
+        size_t have = strlen(want);
+        want = realloc(want, have + 15);
+        memcpy(want + have, "data: [DONE]\n\n", 15);
+        assert_string_equal(all, want);
+        free(want);
+        free(all);
+        lx_srv_stream_free(s);
+    }
+}
+
+/* A text-only chat.completion is written as bytes (response.c openai_text_response): the same
+ * ones as the jansson object it replaced, whatever the text (escapes, invalid UTF-8 repaired,
+ * empty), the finish reason and the usage; a redacted reasoning part does not change it. An id
+ * that is not UTF-8 fails as json_pack did (NULL). */
+static void test_openai_text_response_bytes(void **state) {
+    static const struct {
+        const char *text, *id, *model;
+        llmux_finish_reason r;
+        bool redacted_reasoning;
+    } cases[] = {
+        {"Hello", "chatcmpl-1", "up/gpt-bench", LLMUX_FINISH_STOP, false},
+        {"a\"b\\c\n\t\x01\x7f</script>\xc3\xa9\xff", "id\"", "m\xc3\xa9", LLMUX_FINISH_LENGTH, true},
+        {"", "i", "m", LLMUX_FINISH_CONTENT_FILTER, false},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        llmux_aggregator *agg = llmux_aggregator_create();
+        llmux_event evs[] = {
+            {.type = LLMUX_EVENT_START, .id = "up", .name = "m"},
+            {.type = LLMUX_EVENT_REASONING_DELTA, .index = 0, .text = "secret", .text_len = 6, .redacted = true},
+            {.type = LLMUX_EVENT_TEXT_DELTA, .index = 1, .text = cases[k].text, .text_len = strlen(cases[k].text)},
+            {.type = LLMUX_EVENT_USAGE, .usage = {.input_tokens = 11, .output_tokens = -1, .cached_input_tokens = 2,
+                                                  .cache_write_tokens = -1, .reasoning_tokens = -1, .total_tokens = -1}},
+            {.type = LLMUX_EVENT_FINISH, .finish_reason = cases[k].r}};
+        for (size_t i = 0; i < 5; i++) {
+            if (i == 1 && !cases[k].redacted_reasoning) continue;
+            if (i == 2 && !*cases[k].text) continue;
+            assert_int_equal(llmux_aggregator_add(agg, &evs[i], NULL), LLMUX_OK);
+        }
+        llmux_response *resp = llmux_aggregator_response(agg);
+        assert_non_null(resp);
+        char *got = lx_srv_openai_response(resp, cases[k].id, cases[k].model, 1700000002);
+        const char *text = llmux_response_text(resp);
+        json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:n,s:o},s:n,s:s}],s:o}", "id", cases[k].id, "object",
+                              "chat.completion", "created", (json_int_t)1700000002, "model", cases[k].model, "choices",
+                              "index", 0, "message", "role", "assistant", "refusal", "content",
+                              lx_srv_json_text(text, strlen(text)), "logprobs", "finish_reason",
+                              lx_srv_openai_finish(cases[k].r, false), "usage", lx_srv_openai_usage(&resp->usage));
+        assert_non_null(o);
+        char *want = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+        assert_null(lx_srv_openai_response(resp, "bad\xff", "m", 1)); /* json_pack refused it too */
+        llmux_response_free(resp);
+        llmux_aggregator_destroy(agg);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openai_text_chunk_bytes),
+        cmocka_unit_test(test_openai_plain_chunk_bytes),
+        cmocka_unit_test(test_openai_text_response_bytes),
         cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),

@@ -12,6 +12,14 @@
 
 #include "providers/openai_fast_chunk.h"
 
+/* Whether a span the fast reader gave (NULL = absent) stands for jansson's value v: absent when v
+ * is, else v is a string; and unless the span holds an escape, its bytes are v's. */
+static inline bool lx_fast_span_is(const char *s, size_t n, bool escaped, const json_t *v) {
+    if (!s) return v == NULL;
+    if (!json_is_string(v)) return false;
+    return escaped ? n > json_string_length(v) : n == json_string_length(v) && memcmp(s, json_string_value(v), n) == 0;
+}
+
 /* NULL when the fast reader agrees with jansson on data (or refused it); else what differs. */
 static inline const char *lx_fast_delta_disagreement(const char *data, size_t len, bool *accepted) {
     char *buf = malloc(len ? len : 1);
@@ -33,7 +41,13 @@ static inline const char *lx_fast_delta_disagreement(const char *data, size_t le
     else if (json_array_size(choices) != 1 || !json_is_object(ch)) why = "accepted other than one choice";
     else if (index && !(json_is_integer(index) && json_integer_value(index) == 0)) why = "accepted index != 0";
     else if (json_object_get(ch, "error")) why = "accepted a choice error";
-    else if (json_is_string(json_object_get(ch, "finish_reason"))) why = "accepted a finish_reason";
+    else if ((fd.finish != NULL) != json_is_string(json_object_get(ch, "finish_reason")))
+        why = "finish_reason present differs";
+    else if (fd.finish && !lx_fast_span_is(fd.finish, fd.finish_len, false, json_object_get(ch, "finish_reason")))
+        why = "finish_reason bytes differ";
+    else if (!lx_fast_span_is(fd.id, fd.id_len, fd.id_escaped, json_object_get(j, "id"))) why = "id differs";
+    else if (!lx_fast_span_is(fd.model, fd.model_len, fd.model_escaped, json_object_get(j, "model")))
+        why = "model differs";
     else if (!json_is_object(delta)) why = "accepted a chunk without a delta object";
     else if (json_object_get(delta, "reasoning_content") || json_object_get(delta, "reasoning") ||
              json_object_get(delta, "reasoning_details") || json_object_get(delta, "tool_calls") ||

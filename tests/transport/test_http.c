@@ -474,6 +474,37 @@ static void test_threads_share_client(void **state) {
     assert_int_equal(lx_fake_server_requests(f->srv), 4);
 }
 
+/* Keep-alive connections survive a dip in concurrency: eight requests at once, all done, then
+ * eight more at once open no new connection. libcurl's default pool keeps 4x the transfers in
+ * flight at the moment a connection falls idle, so the last ones of the first round closed
+ * connections the second round then opened again (http_loop.c, pool_follow). */
+static void test_pool_survives_dips(void **state) {
+    fixture *f = *state;
+    int after_first = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 8; i++) {
+            lx_fake_response a = {.status = 200, .body = "same", .chunk_size = 1, .chunk_delay_ms = 10};
+            assert_true(lx_fake_server_push(f->srv, &a));
+        }
+        par p[8];
+        pthread_t th[8];
+        for (int i = 0; i < 8; i++) {
+            p[i].client = f->client;
+            lx_fake_server_url(f->srv, "/p", p[i].url, sizeof p[i].url);
+            assert_int_equal(pthread_create(&th[i], NULL, par_thread, &p[i]), 0);
+        }
+        for (int i = 0; i < 8; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(p[i].st, LLMUX_OK);
+            assert_string_equal(p[i].body, "same");
+        }
+        if (round == 0) after_first = lx_fake_server_connections(f->srv);
+    }
+    assert_true(after_first >= 2); /* the first round ran concurrently */
+    assert_int_equal(lx_fake_server_requests(f->srv), 16);
+    assert_int_equal(lx_fake_server_connections(f->srv), after_first);
+}
+
 /* Eight callers stream at once through one client: every chunk is delivered on the same thread,
  * the client's loop thread, and none on a caller's. */
 #define LOOP_CALLERS 8
@@ -731,6 +762,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_error_body_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_abort_and_broken_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_share_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_survives_dips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_loop_thread_many_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_cancels_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_from_callback_refused, setup, teardown),

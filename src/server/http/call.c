@@ -36,7 +36,10 @@ struct lx_call {
     llmux_execution *ex;
     llmux_aggregator *agg;  /* non-streamed answers */
     lx_srv_stream *st;      /* streamed answers */
-    struct event *ping;
+    struct event *ping;     /* keep-alive timer; also activated to flush `out` (flush_due) */
+    struct evbuffer *out;   /* SSE bytes of the events delivered in this loop turn, not yet
+                               handed to libevent (NULL when none: an idle stream holds none) */
+    bool flush_due;         /* `ping` was activated to flush `out` */
     lx_conn_watch *watch;   /* notices a client that hung up before any reply byte */
     char id[64];
     char *model;
@@ -95,6 +98,7 @@ static void call_free(lx_call *c) {
     if (c->next) c->next->prev = c->prev;
     lx_auth_release(s->auth, &c->grant);
     if (c->ping) event_free(c->ping);
+    if (c->out) evbuffer_free(c->out);
     lx_conn_watch_stop(c->watch);
     llmux_execution_free(c->ex);
     llmux_aggregator_destroy(c->agg);
@@ -169,24 +173,18 @@ static void client_gone(void *arg) {
 
 /* ------------------------------------------------------------- streaming */
 
-static void send_sse(lx_call *c, char *text) {
-    if (!text) return;
-    if (!c->headers_sent) {
-        struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
-        evhttp_add_header(h, "Content-Type", "text/event-stream");
-        evhttp_add_header(h, "Cache-Control", "no-cache");
-        evhttp_send_reply_start(c->req, 200, "OK");
-        c->headers_sent = true;
-        struct timeval tv = {.tv_sec = c->s->p.keepalive_ms / 1000, .tv_usec = (c->s->p.keepalive_ms % 1000) * 1000};
-        if (c->ping && c->s->p.keepalive_ms > 0) evtimer_add(c->ping, &tv);
-    }
-    struct evbuffer *b = evbuffer_new();
-    if (b) {
-        evbuffer_add(b, text, strlen(text));
-        evhttp_send_reply_chunk(c->req, b);
-        evbuffer_free(b);
-    }
-    free(text);
+static void arm_ping(lx_call *c) {
+    struct timeval tv = {.tv_sec = c->s->p.keepalive_ms / 1000, .tv_usec = (c->s->p.keepalive_ms % 1000) * 1000};
+    if (c->ping && c->s->p.keepalive_ms > 0) evtimer_add(c->ping, &tv);
+}
+
+/* Hands the pending SSE bytes to libevent as one HTTP chunk. */
+static void flush(lx_call *c) {
+    c->flush_due = false;
+    if (!c->out) return;
+    if (!c->replied) evhttp_send_reply_chunk(c->req, c->out);
+    evbuffer_free(c->out);
+    c->out = NULL;
     /* libevent queues whatever it cannot write yet: a client that does not read would make that
      * queue grow without bound. Past the cap the execution is cancelled; its stream then ends
      * with an in-stream error and the idle timeout closes the connection if it stays stuck. */
@@ -197,12 +195,44 @@ static void send_sse(lx_call *c, char *text) {
     }
 }
 
+/* Queues SSE text (taken) for the client. The events one loop turn delivers (an upstream read
+ * often carries a whole answer) leave as one HTTP chunk: the ping timer is activated to run
+ * once this turn's callbacks are done (flush_due), instead of one evbuffer, one chunk header and
+ * one write attempt per event (bench/gateway: ~11% of a proxied stream's CPU). now: flush at
+ * once (a keep-alive, or the stream's end). */
+static void send_sse(lx_call *c, char *text, bool now) {
+    if (!text) return;
+    if (!c->headers_sent) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+        evhttp_add_header(h, "Content-Type", "text/event-stream");
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_send_reply_start(c->req, 200, "OK");
+        c->headers_sent = true;
+        arm_ping(c);
+    }
+    if (!c->out) c->out = evbuffer_new();
+    if (c->out) evbuffer_add(c->out, text, strlen(text));
+    free(text);
+    if (now || !c->ping || (c->out && evbuffer_get_length(c->out) > c->s->p.max_unsent_bytes)) {
+        flush(c);
+    } else if (!c->flush_due) {
+        c->flush_due = true;
+        event_active(c->ping, EV_TIMEOUT, 0);
+    }
+}
+
+/* The keep-alive timer, or the flush send_sse asked for (an activated timer is no longer
+ * pending: the keep-alive is armed again either way, a full period after the last bytes). */
 static void on_ping(evutil_socket_t fd, short what, void *arg) {
     lx_call *c = arg;
+    if (c->flush_due) {
+        flush(c);
+        if (!c->replied && !lx_srv_stream_ended(c->st)) arm_ping(c);
+        return;
+    }
     if (c->replied || lx_srv_stream_ended(c->st)) return; /* nothing may follow the last event */
-    send_sse(c, lx_srv_stream_ping(c->st));
-    struct timeval tv = {.tv_sec = c->s->p.keepalive_ms / 1000, .tv_usec = (c->s->p.keepalive_ms % 1000) * 1000};
-    evtimer_add(c->ping, &tv);
+    send_sse(c, lx_srv_stream_ping(c->st), true);
+    arm_ping(c);
 }
 
 static bool on_event(const llmux_event *ev, void *ud) {
@@ -224,7 +254,7 @@ static bool on_event(const llmux_event *ev, void *ud) {
         if (!c->headers_sent) reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the stream", -1);
         return false;
     }
-    send_sse(c, text);
+    send_sse(c, text, false);
     return true;
 }
 
@@ -266,6 +296,7 @@ static void on_done(llmux_execution *ex, void *ud) {
         if (!c->stream) {
             finish_plain(c);
         } else if (c->headers_sent) {
+            flush(c); /* the last events, before the stream's end */
             detach(c);
             c->replied = true;
             track_flush(c);

@@ -38,9 +38,8 @@ struct lx_srv_stream {
      * tool_calls[].index. */
     uint32_t *tools;
     size_t n_tools;
-    /* OpenAI: the bytes of a content-delta chunk before its text (made at the first one, sized to
-     * fit: an idle stream holds it). */
-    char *text_head;
+    /* OpenAI: the bytes every chat.completion.chunk starts with, up to its choices (chunk_head). */
+    char *head;
     /* Anthropic: the open content block. */
     block_kind open;
     uint32_t open_canon; /* its canonical part index */
@@ -114,7 +113,7 @@ void lx_srv_stream_free(lx_srv_stream *s) {
     free(s->id);
     free(s->model);
     free(s->tools);
-    free(s->text_head);
+    free(s->head);
     free(s);
 }
 
@@ -138,12 +137,15 @@ static char *dump_string(json_t *v) {
     return e;
 }
 
-/* A content delta, most of an OpenAI stream: the same bytes chunk() writes for {"content": text},
- * made from a head built once per stream, the encoded text and a fixed tail, so a chunk costs
- * one JSON string instead of a JSON object tree (bench/gateway measured ~28% of a stream's CPU
- * in building and dumping these objects). */
-static void text_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len) {
-    if (!s->text_head) {
+/* The plain chunks of an OpenAI stream — the role chunk, content deltas, the finish chunk and the
+ * usage chunk, all but a handful of a stream's events — are written as bytes: a head made once
+ * per stream (`data: {"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":[`),
+ * the choice, and a fixed tail. They are the bytes chunk() writes through a jansson object
+ * (asserted against it in tests/server/test_translate.c): bench/gateway measured ~28% of a
+ * stream's CPU in building and dumping these objects, and the role, finish and usage chunks
+ * were still ~5% after content deltas moved to bytes. False when out of memory. */
+static bool chunk_head(lx_srv_stream *s, sbuf *b) {
+    if (!s->head) {
         char *id = dump_string(jstr(s->id)), *model = dump_string(jstr(s->model));
         sbuf h = {0};
         if (id && model) {
@@ -155,28 +157,68 @@ static void text_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len) 
             puts_(&h, created);
             puts_(&h, ",\"model\":");
             puts_(&h, model);
-            puts_(&h, ",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
+            puts_(&h, ",\"choices\":[");
         }
         free(id);
         free(model);
+        /* Sized to fit: an idle stream holds it. */
         char *head = !id || !model || h.oom ? NULL : realloc(h.p, h.n + 1);
         if (!head) {
             free(h.p);
             b->oom = true;
-            return;
+            return false;
         }
-        s->text_head = head;
+        s->head = head;
     }
+    puts_(b, s->head);
+    return true;
+}
+
+/* After the choice: the end of choices, "usage": null with include_usage, the frame's end. */
+static void chunk_tail(const lx_srv_stream *s, sbuf *b) {
+    puts_(b, s->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n");
+}
+
+static void role_chunk(lx_srv_stream *s, sbuf *b) {
+    if (!chunk_head(s, b)) return;
+    puts_(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}");
+    chunk_tail(s, b);
+}
+
+/* A content delta: the encoded text between the head and a fixed tail. */
+static void text_chunk(lx_srv_stream *s, sbuf *b, const char *text, size_t len) {
     char *e = dump_string(lx_srv_json_text(text, len));
     if (!e) {
         b->oom = true;
         return;
     }
-    puts_(b, s->text_head);
-    puts_(b, e);
-    puts_(b, s->include_usage ? "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
-                              : "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    if (chunk_head(s, b)) {
+        puts_(b, "{\"index\":0,\"delta\":{\"content\":");
+        puts_(b, e);
+        puts_(b, "},\"logprobs\":null,\"finish_reason\":null}");
+        chunk_tail(s, b);
+    }
     free(e);
+}
+
+/* The finish chunk: an empty delta and the reason (one of lx_srv_openai_finish's constants,
+ * plain ASCII: written as is). */
+static void finish_chunk(lx_srv_stream *s, sbuf *b, const char *finish) {
+    if (!chunk_head(s, b)) return;
+    puts_(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"");
+    puts_(b, finish);
+    puts_(b, "\"}");
+    chunk_tail(s, b);
+}
+
+/* stream_options.include_usage's last chunk: no choices, the usage object. */
+static void usage_chunk(lx_srv_stream *s, sbuf *b) {
+    if (!chunk_head(s, b)) return;
+    char u[LX_SRV_USAGE_TEXT_MAX];
+    lx_srv_openai_usage_text(&s->usage, u);
+    puts_(b, "],\"usage\":");
+    puts_(b, u);
+    puts_(b, "}\n\n");
 }
 
 static long tool_ordinal(const lx_srv_stream *s, uint32_t canon) {
@@ -193,7 +235,7 @@ static void openai_error(lx_srv_stream *s, sbuf *b, llmux_status st, const char 
 static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
         s->began = true;
-        chunk(s, b, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL);
+        role_chunk(s, b);
     }
     switch (ev->type) {
     case LLMUX_EVENT_TEXT_DELTA:
@@ -237,13 +279,8 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
             openai_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
             break;
         }
-        chunk(s, b, json_object(), lx_srv_openai_finish(ev->finish_reason, s->tool_seen));
-        if (s->include_usage) {
-            json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", s->id, "object", "chat.completion.chunk", "created",
-                                  (json_int_t)s->created, "model", s->model, "choices", "usage",
-                                  lx_srv_openai_usage(&s->usage));
-            frame(b, NULL, o);
-        }
+        finish_chunk(s, b, lx_srv_openai_finish(ev->finish_reason, s->tool_seen));
+        if (s->include_usage) usage_chunk(s, b);
         puts_(b, "data: [DONE]\n\n");
         s->ended = true;
         break;

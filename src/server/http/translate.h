@@ -112,6 +112,10 @@ json_t *lx_srv_json_text(const char *p, size_t n);
 /* Usage objects in each format (unknown counts as 0); new references, NULL when out of memory. */
 json_t *lx_srv_openai_usage(const llmux_usage *u);
 json_t *lx_srv_anthropic_usage(const llmux_usage *u);
+/* lx_srv_openai_usage's object as compact JSON text (the bytes json_dumps writes for it) into
+ * out, NUL-terminated: five integers of at most 20 characters and the keys fit. */
+#define LX_SRV_USAGE_TEXT_MAX 256
+void lx_srv_openai_usage_text(const llmux_usage *u, char out[LX_SRV_USAGE_TEXT_MAX]);
 /* An error object in the client's format (new reference; NULL when out of memory); a NULL or
  * empty message becomes the class's llmux_strerror. */
 json_t *lx_srv_error_json(lx_srv_format f, llmux_status st, const char *message);
