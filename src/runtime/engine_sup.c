@@ -44,8 +44,21 @@
 /* Distinct warnings kept for the runtime's life (lx_gen_stats wants text that outlives the job). */
 #define MAX_WARNINGS 16
 #define STOP_WAIT_MS 2000
+/* How long past its deadline a call the child has may go unanswered before it fails here. */
+#define CALL_GRACE_NS ((int64_t)1000 * 1000000)
 
 typedef enum sup_state { ST_IDLE, ST_STARTING, ST_READY, ST_REAPING, ST_BACKOFF, ST_STOPPED } sup_state;
+
+/* A blocking caller of lx_engine_sup_call, waiting for its job to end. */
+typedef struct sup_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool if_running;
+    bool done;
+    llmux_status st;
+    llmux_error_info err;
+    json_t *result;               /* the result object (a reference) */
+} sup_call;
 
 typedef struct sup_job sup_job;
 struct sup_job {
@@ -55,7 +68,8 @@ struct sup_job {
     char *model_path;             /* canonical */
     const llmux_cancel *cancel;   /* borrowed until done */
     int64_t deadline_ns;
-    const lx_attempt_cbs *cbs;    /* the executor's; borrowed until done */
+    const lx_attempt_cbs *cbs;    /* the executor's; borrowed until done (NULL for a call) */
+    sup_call *call;               /* a call (not a generation): its waiter, borrowed until done */
     bool sent;                    /* the child has it: it fails if the child ends */
     bool cancel_sent;
     bool started;                 /* START arrived (cbs->started called) */
@@ -143,7 +157,17 @@ static void job_end(lx_engine_sup *s, sup_job *j, llmux_status st, const llmux_e
         lx_error(&e, st, "local engine process: %s", llmux_status_name(st));
         err = &e;
     }
-    cbs->done(cbs->user_data, st, err, stats);
+    if (j->call) {
+        sup_call *c = j->call;
+        pthread_mutex_lock(&c->mu);
+        c->st = st;
+        if (st != LLMUX_OK) c->err = *err;
+        c->done = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        cbs->done(cbs->user_data, st, err, stats);
+    }
     job_free(j);
 }
 
@@ -180,7 +204,7 @@ static bool send_payload(lx_engine_sup *s, char *payload) {
 }
 
 static void send_job(lx_engine_sup *s, sup_job *j) {
-    char *frame = lx_ipc_wrap(LX_IPC_REQUEST, s->session, j->id, j->request_json);
+    char *frame = lx_ipc_wrap(j->call ? LX_IPC_CALL : LX_IPC_REQUEST, s->session, j->id, j->request_json);
     if (!frame) {
         job_fail(s, j, LLMUX_E_OUT_OF_MEMORY, "out of memory sending a request to the local engine process");
         return;
@@ -227,8 +251,9 @@ static void forget_loaded(lx_engine_sup *s) {
 /* Whether the child may be busy loading a model on its loop (a request sent for a model it has
  * not produced a START for yet): its pongs then wait for the load. */
 static bool maybe_loading(lx_engine_sup *s) {
+    /* A call is not among them: the child runs calls on threads of their own, not its loop. */
     for (sup_job *j = s->jobs; j; j = j->next)
-        if (j->sent && !j->started && (s->models_unload || !is_loaded(s, j->model_path))) return true;
+        if (!j->call && j->sent && !j->started && (s->models_unload || !is_loaded(s, j->model_path))) return true;
     return false;
 }
 
@@ -240,6 +265,10 @@ static bool on_job_event(lx_engine_sup *s, const lx_ipc_msg *m) {
     char why[200];
     if (!lx_event_decode(m->body, &ev, &e, why, sizeof why)) {
         snprintf(s->kill_why, sizeof s->kill_why, "it sent a malformed event (%s)", why);
+        return false;
+    }
+    if (j && j->call) {
+        snprintf(s->kill_why, sizeof s->kill_why, "it sent an event for a call");
         return false;
     }
     if (!j || j->terminal) return true; /* ended already (nothing goes after a terminal event) */
@@ -295,9 +324,27 @@ static void response_warning(lx_engine_sup *s, const json_t *resp, lx_gen_stats 
     stats->warning = t;
 }
 
-static void on_job_response(lx_engine_sup *s, const lx_ipc_msg *m) {
+/* A call's answer. False when it answers a generation (a protocol violation); a result for an
+ * id no longer waiting (a call that timed out here) is dropped. */
+static bool on_call_result(lx_engine_sup *s, const lx_ipc_msg *m) {
     sup_job *j = find_job(s, m->id);
-    if (!j) return;
+    if (!j) return true;
+    if (!j->call) {
+        snprintf(s->kill_why, sizeof s->kill_why, "it sent a result for a generation");
+        return false;
+    }
+    j->call->result = json_incref(m->body);
+    job_end(s, j, LLMUX_OK, NULL, NULL);
+    return true;
+}
+
+static bool on_job_response(lx_engine_sup *s, const lx_ipc_msg *m) {
+    sup_job *j = find_job(s, m->id);
+    if (!j) return true;
+    if (j->call) {
+        snprintf(s->kill_why, sizeof s->kill_why, "it sent a response for a call");
+        return false;
+    }
     llmux_error_info e;
     if (!j->terminal) {
         lx_error(&e, LLMUX_E_INTERNAL, "the local engine process ended a request without a terminal event");
@@ -307,6 +354,7 @@ static void on_job_response(lx_engine_sup *s, const lx_ipc_msg *m) {
     memset(&stats, 0, sizeof stats);
     response_warning(s, m->body, &stats);
     job_end(s, j, j->end_st, j->end_err, stats.warning ? &stats : NULL);
+    return true;
 }
 
 /* An error frame about one request: a refusal before any event (ends the job now), or a
@@ -355,7 +403,8 @@ static bool handle_frame(lx_engine_sup *s, const char *p, size_t n) {
         switch (m.type) {
         case LX_IPC_PONG: s->t_ping_ns = 0; break;
         case LX_IPC_EVENT: ok = on_job_event(s, &m); break;
-        case LX_IPC_RESPONSE: on_job_response(s, &m); break;
+        case LX_IPC_RESPONSE: ok = on_job_response(s, &m); break;
+        case LX_IPC_RESULT: ok = on_call_result(s, &m); break;
         case LX_IPC_ERROR:
             if (m.id && !m.fatal) {
                 on_job_error(s, &m);
@@ -586,6 +635,11 @@ static void on_poll(evutil_socket_t fd, short what, void *arg) {
             else job_fail(s, j, LLMUX_E_CANCELLED, "cancelled while waiting for the local engine process");
         } else if (!j->sent && j->deadline_ns && now >= j->deadline_ns) {
             job_fail(s, j, LLMUX_E_TIMEOUT, "deadline reached while waiting for the local engine process to start");
+        } else if (j->call && j->deadline_ns && now >= j->deadline_ns + CALL_GRACE_NS) {
+            /* The child enforces the call's deadline itself; this only keeps a caller from
+             * waiting on a child that does not (its late answer is dropped). */
+            send_cancel(s, j);
+            job_fail(s, j, LLMUX_E_TIMEOUT, "the local engine process did not answer the call by its deadline");
         }
     }
 }
@@ -600,6 +654,10 @@ static void submit_on_loop(void *arg) {
     snprintf(j->id, sizeof j->id, "r%llu", (unsigned long long)++s->seq);
     if (s->state == ST_STOPPED) {
         job_fail(s, j, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
+        return;
+    }
+    if (j->call && j->call->if_running && s->state != ST_STARTING && s->state != ST_READY) {
+        job_end(s, j, LLMUX_OK, NULL, NULL); /* no child: nothing to ask (result NULL) */
         return;
     }
     if (!evtimer_pending(s->poll, NULL)) {
@@ -685,13 +743,14 @@ void lx_engine_sup_destroy(lx_engine_sup *s) {
     free(s);
 }
 
-llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, const llmux_request *req,
+llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, const char *child_model,
+                                  const llmux_request *req,
                                   const llmux_cancel *cancel, int64_t deadline_ns, const lx_attempt_cbs *cbs,
                                   llmux_error_info *err) {
     sup_job *j = calloc(1, sizeof *j);
     if (!j) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting to the local engine process");
     llmux_request r = *req;
-    r.model = model_path;
+    r.model = child_model;
     r.stream = true; /* the events are what the supervisor forwards */
     if (deadline_ns) {
         int64_t left_ms = (deadline_ns - lx_now_ns() + 999999) / 1000000;
@@ -713,6 +772,42 @@ llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, cons
         return lx_error(err, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
     }
     return LLMUX_OK;
+}
+
+llmux_status lx_engine_sup_call(lx_engine_sup *s, const char *call_json, bool if_running, const llmux_cancel *cancel,
+                                int64_t deadline_ns, json_t **result, llmux_error_info *err) {
+    *result = NULL;
+    sup_job *j = calloc(1, sizeof *j);
+    sup_call c = {.if_running = if_running, .st = LLMUX_OK};
+    if (!j || !(j->request_json = strdup(call_json)) || !(j->model_path = strdup(""))) {
+        if (j) job_free(j);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory calling the local engine process");
+    }
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    j->s = s;
+    j->cancel = cancel;
+    j->deadline_ns = deadline_ns;
+    j->call = &c;
+    llmux_status st;
+    if (!lx_http_client_post(s->loop, submit_on_loop, j)) {
+        job_free(j);
+        st = lx_error(err, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
+    } else {
+        pthread_mutex_lock(&c.mu);
+        while (!c.done) pthread_cond_wait(&c.cv, &c.mu);
+        pthread_mutex_unlock(&c.mu);
+        st = c.st;
+        if (st != LLMUX_OK) {
+            *err = c.err;
+            json_decref(c.result);
+        } else {
+            *result = c.result;
+        }
+    }
+    pthread_cond_destroy(&c.cv);
+    pthread_mutex_destroy(&c.mu);
+    return st;
 }
 
 pid_t lx_engine_sup_pid(lx_engine_sup *s) { return s ? (pid_t)atomic_load(&s->pid_pub) : 0; }

@@ -24,6 +24,7 @@
 #include "remote.h"
 #include "router/router.h"
 #include "store/store.h"
+#include "runtime/engine_calls.h"
 #include "runtime/engine_proc.h"
 #include "runtime/engine_sup.h"
 #include "runtime/local_worker.h"
@@ -977,19 +978,24 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
 
 lx_engine_sup *lx_runtime_engine(const llmux_runtime *rt) { return rt->engine; }
 
-/* local_isolation PROCESS: the resolved path and its display name (as lx_model_name derives it:
- * the file name without .gguf), for the engine child. */
-static llmux_status local_for_child(const char *canon, lx_local_use *use, llmux_error_info *err) {
+/* local_isolation PROCESS: the resolved path, its display name (as lx_model_name derives it:
+ * the file name without .gguf) and the spec the engine child is sent. */
+static llmux_status local_for_child(const char *canon, const char *spec, lx_local_use *use, llmux_error_info *err) {
     const char *base = strrchr(canon, '/');
     base = base ? base + 1 : canon;
     size_t n = strlen(canon), b = strlen(base);
     if (b > 5 && strcmp(base + b - 5, ".gguf") == 0) b -= 5;
-    if (!(use->owned = malloc(n + 1 + b + 1))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", canon);
+    const char *child = llmux_model_kind_of(spec) == LLMUX_MODEL_LOCAL_NAME ? spec : canon;
+    size_t c = strlen(child);
+    if (!(use->owned = malloc(n + 1 + b + 1 + c + 1)))
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", canon);
     memcpy(use->owned, canon, n + 1);
     memcpy(use->owned + n + 1, base, b);
     use->owned[n + 1 + b] = 0;
+    memcpy(use->owned + n + 1 + b + 1, child, c + 1);
     use->path = use->owned;
     use->name = use->owned + n + 1;
+    use->child_model = use->owned + n + 1 + b + 1;
     return LLMUX_OK;
 }
 
@@ -1001,7 +1007,7 @@ static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llm
     memset(use, 0, sizeof *use);
     if (would_block) *would_block = false;
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
-    if (st == LLMUX_OK && rt->engine) return local_for_child(canon, use, err);
+    if (st == LLMUX_OK && rt->engine) return local_for_child(canon, spec, use, err);
     if (st == LLMUX_OK) st = get_model(rt, canon, spec, cancel, check_now, would_block, &lm, err);
     if (st != LLMUX_OK || !lm) return st;
     use->worker = lm->worker;
@@ -1032,6 +1038,7 @@ void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
 
 llmux_status lx_runtime_model_load(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel,
                                    llmux_error_info *err) {
+    if (rt->engine) return lx_engine_model_load(rt, spec, cancel, err); /* the child's registry */
     lx_local_use use;
     llmux_status st = local_acquire(rt, spec, cancel, true, NULL, &use, err);
     if (st == LLMUX_OK) lx_runtime_local_release(rt, &use);
@@ -1048,6 +1055,7 @@ static loaded_model *find_for_unload(const llmux_runtime *rt, const char *canon,
 }
 
 llmux_status lx_runtime_model_unload(llmux_runtime *rt, const char *spec, llmux_error_info *err) {
+    if (rt->engine) return lx_engine_model_unload(rt, spec, err); /* the child's registry */
     char canon[PATH_MAX];
     llmux_error_info ignored;
     bool resolved = resolve_local(rt, spec, canon, sizeof canon, &ignored) == LLMUX_OK;
