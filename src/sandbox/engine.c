@@ -112,10 +112,21 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     sp.n_model_dirs = p->n_model_dirs;
     sp.cache_dir = p->cache_dir ? cache : NULL;
     lx_sandbox_report rep;
+    bool was_root = geteuid() == 0;
     llmux_status st = lx_sandbox_apply(&sp, &rep, err);
     if (st != LLMUX_OK) {
         /* Partly restricted: the socket file may not be removable any more; try. */
         lx_ipc_endpoint_close(&ep);
+        /* The usual cause under `llmux serve` as root (process isolation is its default): a model
+         * directory below a 0700 one (a home directory, mkdtemp) that the unprivileged user
+         * cannot reach. Say what to do. */
+        if (was_root && err && strstr(err->message, "Permission denied")) {
+            size_t n = strlen(err->message);
+            snprintf(err->message + n, sizeof err->message - n,
+                     " (started as root, the engine runs as user 65534: every model directory and the "
+                     "directories above it must be readable and searchable by that user; or set "
+                     "local.isolation: in_process)");
+        }
         return st;
     }
     if (rep.warning[0]) fprintf(stderr, "llmux engine: warning: %s\n", rep.warning);
