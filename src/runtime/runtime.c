@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -99,6 +100,7 @@ struct llmux_runtime {
     int32_t local_slots, local_prompt_cache_mb, local_max_waiting;
     int64_t local_max_wait_ms;
     char *prompt_cache_dir;  /* NULL = none */
+    bool prompt_cache_dir_created; /* this runtime made it (mkdir) */
     int64_t prompt_cache_dir_mb;
     int64_t memory_budget;   /* bytes; 0 = none */
     int64_t idle_unload_ns;  /* 0 = never */
@@ -193,9 +195,11 @@ static llmux_status prompt_cache_dir_init(llmux_runtime *rt, const llmux_runtime
     struct stat sb;
     if (!*d || params->local_prompt_cache_dir_mb < 0 || params->local_prompt_cache_dir_mb > (INT64_MAX >> 21))
         return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory: empty path or size out of range");
-    if (stat(d, &sb) != 0 && (errno != ENOENT || mkdir(d, 0700) != 0 || stat(d, &sb) != 0))
+    bool created = false;
+    if (stat(d, &sb) != 0 && (errno != ENOENT || mkdir(d, 0700) != 0 || !(created = true) || stat(d, &sb) != 0))
         return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory %s cannot be created: %s", d,
                         strerror(errno));
+    rt->prompt_cache_dir_created = created;
     if (!S_ISDIR(sb.st_mode))
         return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory %s is not a directory", d);
     if (!(rt->prompt_cache_dir = dup_str(d))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
@@ -210,6 +214,20 @@ static void engine_warn(void *ud, const char *msg) { rt_log(ud, LLMUX_LOG_WARN, 
 static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_log(ud, level, msg); }
 
 static void engine_log(void *ud, llmux_log_level level, const char *msg) { rt_log(ud, level, msg); }
+
+/* Started as root, the engine child runs as LX_ENGINE_CHILD_UID: a prompt cache directory the
+ * runtime created itself (0700, root's) is handed to that user, or the child could not write it.
+ * A directory that existed is left as it is (its owner chose); the child then says why it cannot
+ * start if it cannot use it. */
+static void engine_cache_owner(llmux_runtime *rt) {
+    if (geteuid() != 0 || !rt->prompt_cache_dir_created) return;
+    if (chown(rt->prompt_cache_dir, LX_ENGINE_CHILD_UID, LX_ENGINE_CHILD_UID) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "could not give the prompt cache directory %.400s to the engine's user %d: %s",
+                 rt->prompt_cache_dir, LX_ENGINE_CHILD_UID, strerror(errno));
+        rt_log(rt, LLMUX_LOG_WARN, msg);
+    }
+}
 
 /* local_isolation PROCESS: the supervisor of the engine child, which gets the model directories
  * (the only ones its sandbox lets it read) and the local settings as flags of `llmux engine`.
@@ -226,8 +244,8 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
         return lx_error(err, LLMUX_E_CONFIGURATION,
                         "isolation process: no llmux executable found for the engine process (none next to "
                         "libllmux or on PATH); set engine_path");
-    /* At most 16 dirs x 2 + 9 settings x 2 + 2 argument words. */
-    char nums[9][24];
+    /* At most 16 dirs x 2 + 10 settings x 2 + the cache directory x 2. */
+    char nums[10][24];
     const char *args[64];
     size_t n = 0, k = 0;
     for (size_t i = 0; i < rt->n_model_dirs; i++) {
@@ -249,6 +267,14 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
     if (rt->memory_budget > 0) NUM_ARG("--memory-budget-mb", "%lld", (long long)(rt->memory_budget >> 20));
     if (rt->idle_unload_ns > 0) NUM_ARG("--idle-unload-s", "%lld", (long long)(rt->idle_unload_ns / 1000000000));
     NUM_ARG("--max-frame", "%u", LLMUX_JSON_MAX_BYTES);
+    /* local_prompt_cache_dir: the child's one writable directory (its sandbox grants it), so
+     * prompts it saved are restored by the next child after a crash or restart. */
+    if (rt->prompt_cache_dir) {
+        args[n++] = "--cache-dir";
+        args[n++] = rt->prompt_cache_dir;
+        if (rt->prompt_cache_dir_mb > 0) NUM_ARG("--prompt-cache-dir-mb", "%lld", (long long)rt->prompt_cache_dir_mb);
+        engine_cache_owner(rt);
+    }
 #undef NUM_ARG
     lx_engine_sup_params sp = {.loop = rt->http, .path = path, .args = args, .n_args = n,
                                .heartbeat_ms = p->engine_heartbeat_ms ? p->engine_heartbeat_ms : 1000,

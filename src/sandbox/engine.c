@@ -124,8 +124,8 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
             size_t n = strlen(err->message);
             snprintf(err->message + n, sizeof err->message - n,
                      " (started as root, the engine runs as user 65534: every model directory and the "
-                     "directories above it must be readable and searchable by that user; or set "
-                     "local.isolation: in_process)");
+                     "directories above it must be readable and searchable by that user, the cache "
+                     "directory writable; or set local.isolation: in_process)");
         }
         return st;
     }
@@ -142,6 +142,12 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     rp.local_max_wait_ms = p->max_wait_ms;
     rp.local_memory_budget_mb = p->memory_budget_mb;
     rp.local_idle_unload_s = p->idle_unload_s;
+    /* The one directory the sandbox lets it write: prompt prefixes saved there survive this
+     * process (a crash, a restart) and are restored by the next engine. */
+    if (p->cache_dir) {
+        rp.local_prompt_cache_dir = cache;
+        rp.local_prompt_cache_dir_mb = p->prompt_cache_dir_mb;
+    }
     rp.log = log_stderr;
     rp.log_level = LLMUX_LOG_WARN;
     /* No providers, records, telemetry log or trace export: the defaults. The environment is

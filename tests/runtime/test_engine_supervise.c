@@ -12,7 +12,9 @@
  * through the child equal in-process ones (vectors, dimensions, usage, names), and their errors
  * (unknown model, corrupt model, wrong dimensions, a prompt over the context) have the same class
  * and message; model load/unload/list act on the child's registry; a call in flight when the
- * child is killed fails with the signal, and the next call runs on a new child.
+ * child is killed fails with the signal, and the next call runs on a new child. The prompt cache
+ * directory reaches the child (its one writable directory): a prompt saved by one child (at
+ * unload) is restored by the next child after the first was killed.
  *
  * The crash hooks need `llmux engine --test-hooks`: the runtime's engine_path is a two-line shell
  * script that adds it (no environment variable, no hook reachable in a normal engine). */
@@ -728,6 +730,61 @@ static void test_call_fails_when_child_killed(void **state) {
     llmux_runtime_destroy(rt);
 }
 
+/* local_prompt_cache_dir in process mode: the first child saves the prompt's prefix when the model
+ * is unloaded; after that child is killed, the next one restores it (cached_input_tokens). */
+static void test_prompt_cache_dir_across_children(void **state) {
+    (void)state;
+    char cache[160];
+    snprintf(cache, sizeof cache, "%s/prompt-cache", g_tmp); /* created by the runtime */
+    const char *dirs[] = {MODEL_DIR};
+    llmux_runtime_params p = llmux_runtime_default_params();
+    p.model_dirs = dirs;
+    p.n_model_dirs = 1;
+    p.n_threads = 2;
+    p.n_ctx = 1024;
+    p.local_slots = 2;
+    p.local_isolation = LLMUX_ISOLATION_PROCESS;
+    p.engine_path = LLMUX;
+    p.local_prompt_cache_dir = cache;
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_runtime_create(&p, &rt, &err), LLMUX_OK);
+    req q;
+    seen s1, s2;
+    req_init(&q, LOCAL,
+             "A long prompt that a returning user sends again: the system rules, the earlier turns of the "
+             "conversation, and then the new question at the end. What will tomorrow bring?",
+             4, NULL);
+    llmux_status st = run(rt, &q, &s1, &err);
+    if (st != LLMUX_OK) fail_msg("first child: %s", err.message);
+    assert_int_equal(s1.usage.cached_input_tokens, 0);
+    assert_int_equal(llmux_model_unload(rt, LOCAL, &err), LLMUX_OK); /* the child saves its prefixes */
+    /* A file appears in the directory (the unload's save finishes on the child's own time). */
+    int files = 0;
+    for (int i = 0; i < 500 && files == 0; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "test -n \"$(ls -A '%s')\"", cache);
+        if (system(cmd) == 0) files = 1;
+        else usleep(10000);
+    }
+    assert_int_equal(files, 1);
+    struct stat sb;
+    assert_int_equal(stat(cache, &sb), 0);
+    if (geteuid() == 0) assert_int_equal((int)sb.st_uid, 65534); /* handed to the engine's user */
+    pid_t first = child_pid(rt);
+    assert_int_equal(kill(first, SIGKILL), 0);
+    pid_t second = wait_new_child(rt, first);
+    assert_true(second > 0 && second != first);
+    st = run(rt, &q, &s2, &err);
+    if (st != LLMUX_OK) fail_msg("second child: %s", err.message);
+    assert_int_equal(s2.usage.input_tokens, s1.usage.input_tokens);
+    assert_true(s2.usage.cached_input_tokens > 0);
+    fprintf(stderr, "restored by the next child: %lld of %lld prompt tokens\n", (long long)s2.usage.cached_input_tokens,
+            (long long)s2.usage.input_tokens);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 2);
+    llmux_runtime_destroy(rt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_in_process),
@@ -742,6 +799,7 @@ int main(void) {
         cmocka_unit_test(test_embed_and_count_same_as_in_process),
         cmocka_unit_test(test_model_admin_through_child),
         cmocka_unit_test(test_call_fails_when_child_killed),
+        cmocka_unit_test(test_prompt_cache_dir_across_children),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
