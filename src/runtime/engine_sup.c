@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -90,6 +91,7 @@ struct lx_engine_sup {
     bool models_unload;
     void (*log)(void *ud, llmux_log_level level, const char *msg);
     void *log_ud;
+    lx_telemetry *telemetry;
 
     /* loop thread */
     sup_state state;
@@ -272,6 +274,17 @@ static bool on_job_event(lx_engine_sup *s, const lx_ipc_msg *m) {
         return false;
     }
     if (!j || j->terminal) return true; /* ended already (nothing goes after a terminal event) */
+    if (ev.type == LLMUX_EVENT_USAGE && ev.usage.cached_input_tokens > 0) {
+        /* The child's own metrics stay in the child: its prompt cache hits are counted here,
+         * under the label the in-process worker uses ("local/" + the file name without .gguf). */
+        const char *base = strrchr(j->model_path, '/');
+        base = base ? base + 1 : j->model_path;
+        size_t b = strlen(base);
+        if (b > 5 && strcmp(base + b - 5, ".gguf") == 0) b -= 5;
+        char label[300];
+        snprintf(label, sizeof label, "local/%.*s", (int)(b < 250 ? b : 250), base);
+        lx_telemetry_prompt_cache_hit(s->telemetry, label, ev.usage.cached_input_tokens);
+    }
     if (ev.type == LLMUX_EVENT_START) {
         mark_loaded(s, j->model_path);
         if (!j->started) {
@@ -378,6 +391,7 @@ static void on_welcome(lx_engine_sup *s, const lx_ipc_msg *m) {
     s->state = ST_READY;
     s->was_ready = true;
     s->t_ready_ns = lx_now_ns();
+    lx_telemetry_engine_up(s->telemetry, true);
     s->t_ping_ns = 0;
     for (sup_job *j = s->jobs, *next; j; j = next) {
         next = j->next;
@@ -460,6 +474,14 @@ static void on_sock_event(struct bufferevent *bev, short what, void *arg) {
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) connection_lost(arg);
 }
 
+/* How a child ended, as the metric's label (lx_telemetry_engine_ended). */
+static const char *end_kind(int wstatus, const char *kill_why) {
+    if (kill_why[0]) return strstr(kill_why, "heartbeat") ? "heartbeat" : "runtime";
+    if (wstatus != -1 && WIFSIGNALED(wstatus))
+        return WTERMSIG(wstatus) == SIGSYS ? "seccomp" : WTERMSIG(wstatus) == SIGKILL ? "killed" : "crash";
+    return "exit";
+}
+
 /* The child ended (reaped): fail what it was running, then restart after the backoff. */
 static void child_ended(lx_engine_sup *s, int wstatus) {
     char how[400], msg[512];
@@ -481,6 +503,10 @@ static void child_ended(lx_engine_sup *s, int wstatus) {
              was_ready ? "restarting it" : "it did not start: its waiting requests fail");
     say(s, LLMUX_LOG_ERROR, line);
     s->state = ST_BACKOFF;
+    size_t failed = 0;
+    for (sup_job *j = s->jobs; j; j = j->next) failed += j->sent && !j->terminal;
+    lx_telemetry_engine_up(s->telemetry, false);
+    lx_telemetry_engine_ended(s->telemetry, end_kind(wstatus, s->kill_why), failed);
     /* Its in-flight requests fail now; those it never got wait for the restart, unless it could
      * not even start (then waiting would never end). */
     for (sup_job *j = s->jobs, *next; j; j = next) {
@@ -588,6 +614,7 @@ static void spawn_child(lx_engine_sup *s) {
     }
     atomic_store(&s->pid_pub, (int)s->child.pid);
     atomic_fetch_add(&s->starts, 1);
+    lx_telemetry_engine_started(s->telemetry);
     s->state = ST_STARTING;
     s->t_spawn_ns = lx_now_ns();
     s->t_ping_ns = 0;
@@ -681,6 +708,7 @@ lx_engine_sup *lx_engine_sup_create(const lx_engine_sup_params *p) {
     s->models_unload = p->models_unload;
     s->log = p->log;
     s->log_ud = p->log_ud;
+    s->telemetry = p->telemetry;
     s->child.sock = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);

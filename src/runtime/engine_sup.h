@@ -27,6 +27,7 @@
 
 #include "llmux.h"
 #include "runtime/target.h"
+#include "telemetry/telemetry.h"
 #include "transport/http.h"
 
 typedef struct lx_engine_sup lx_engine_sup;
@@ -43,6 +44,9 @@ typedef struct lx_engine_sup_params {
                                         request without its START yet may be a load */
     void (*log)(void *ud, llmux_log_level level, const char *msg); /* loop thread; may be NULL */
     void *log_ud;
+    lx_telemetry *telemetry;         /* the runtime's metrics: children started, up, ended (how),
+                                        the requests that failed with them, and the prompt cache
+                                        hits the child's usage reports; borrowed; may be NULL */
 } lx_engine_sup_params;
 
 /* NULL when out of memory. Starts nothing: the child starts with the first submit. */

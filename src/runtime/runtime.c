@@ -280,7 +280,7 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
                                .heartbeat_ms = p->engine_heartbeat_ms ? p->engine_heartbeat_ms : 1000,
                                .heartbeat_timeout_ms = p->engine_heartbeat_timeout_ms ? p->engine_heartbeat_timeout_ms : 10000,
                                .models_unload = rt->memory_budget > 0 || rt->idle_unload_ns > 0,
-                               .log = engine_log, .log_ud = rt};
+                               .log = engine_log, .log_ud = rt, .telemetry = rt->telemetry};
     rt->engine = lx_engine_sup_create(&sp);
     free(path);
     if (!rt->engine) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the engine supervisor");

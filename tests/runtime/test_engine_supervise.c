@@ -408,6 +408,21 @@ static void test_hang_killed_at_heartbeat_deadline(void **state) {
     llmux_runtime_destroy(rt);
 }
 
+/* Whether the runtime's Prometheus text has a line starting with line (name, labels, value). */
+static bool metric_line(llmux_runtime *rt, const char *line) {
+    char *text = NULL;
+    size_t len = 0;
+    llmux_error_info err;
+    assert_int_equal(llmux_metrics_prometheus(rt, &text, &len, &err), LLMUX_OK);
+    bool found = false;
+    size_t n = strlen(line);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == 0)) found = true;
+    if (!found) fprintf(stderr, "metrics without \"%s\":\n%s\n", line, text);
+    llmux_free(text);
+    return found;
+}
+
 /* SIGKILL from outside (the OOM killer's way): only the in-flight execution fails, so named. */
 static void test_sigkill_reported_and_restarted(void **state) {
     (void)state;
@@ -428,6 +443,11 @@ static void test_sigkill_reported_and_restarted(void **state) {
     req_init(&q, LOCAL, "Say something wise.", 4, NULL);
     st = run(rt, &q, &s, &err);
     if (st != LLMUX_OK) fail_msg("after the restart: %s", err.message);
+    /* The supervisor's metrics: two children, one ended by SIGKILL with one request in flight. */
+    assert_true(metric_line(rt, "llmux_engine_process_starts_total 2"));
+    assert_true(metric_line(rt, "llmux_engine_process_ends_total{how=\"killed\"} 1"));
+    assert_true(metric_line(rt, "llmux_engine_process_failed_requests_total 1"));
+    assert_true(metric_line(rt, "llmux_engine_process_up 1"));
     llmux_runtime_destroy(rt);
 }
 
@@ -782,6 +802,12 @@ static void test_prompt_cache_dir_across_children(void **state) {
     fprintf(stderr, "restored by the next child: %lld of %lld prompt tokens\n", (long long)s2.usage.cached_input_tokens,
             (long long)s2.usage.input_tokens);
     assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 2);
+    /* The child's prompt cache hit counted in the runtime's metrics, as in-process. */
+    char line[160];
+    snprintf(line, sizeof line, "llmux_local_prompt_cache_reused_tokens_total{model=\"%s\"} %lld", LOCAL,
+             (long long)s2.usage.cached_input_tokens);
+    assert_true(metric_line(rt, line));
+    assert_true(metric_line(rt, "llmux_local_prompt_cache_hits_total{model=\"" LOCAL "\"} 1"));
     llmux_runtime_destroy(rt);
 }
 
