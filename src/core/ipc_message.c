@@ -168,6 +168,16 @@ char *lx_ipc_welcome(const char *session, size_t max_frame_bytes, int max_execut
                           "max_executions", max_executions));
 }
 
+char *lx_ipc_welcome_sandboxed(const char *session, size_t max_frame_bytes, int max_executions, int landlock_abi,
+                               const char *warning) {
+    json_t *o = json_pack("{s:s,s:s,s:i,s:{s:I,s:i},s:{s:i}}", "type", "welcome", "session", session, "version",
+                          LX_IPC_VERSION, "limits", "max_frame_bytes", (json_int_t)max_frame_bytes, "max_executions",
+                          max_executions, "sandbox", "landlock_abi", landlock_abi);
+    if (o && warning && *warning)
+        json_object_set_new(json_object_get(o, "sandbox"), "warning", json_string(warning));
+    return dump(o);
+}
+
 char *lx_ipc_wrap(lx_ipc_type type, const char *session, const char *id, const char *payload_json) {
     /* Concatenated, not re-encoded: an event is wrapped as it streams, and session and id need no
      * escaping (they were checked when they came in). */

@@ -84,6 +84,12 @@ bool lx_ipc_token_equal(const char *expected, const char *given, size_t given_le
  * JSON value (a canonical request, event or response). */
 char *lx_ipc_hello(const char *token);
 char *lx_ipc_welcome(const char *session, size_t max_frame_bytes, int max_executions);
+/* The sandboxed engine's welcome: the same, plus "sandbox": {"landlock_abi": N (0 = none),
+ * "warning": TEXT (only when a layer could not be applied)}, so its supervisor can report a
+ * weaker sandbox (a log line, a metric) without reading the child's stderr. warning may be NULL
+ * or empty. */
+char *lx_ipc_welcome_sandboxed(const char *session, size_t max_frame_bytes, int max_executions, int landlock_abi,
+                               const char *warning);
 /* type: REQUEST, EVENT, RESPONSE, CALL or RESULT; the payload's key is the type's name. */
 char *lx_ipc_wrap(lx_ipc_type type, const char *session, const char *id, const char *payload_json);
 char *lx_ipc_cancel(const char *session, const char *id);

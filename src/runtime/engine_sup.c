@@ -392,6 +392,20 @@ static void on_welcome(lx_engine_sup *s, const lx_ipc_msg *m) {
     s->was_ready = true;
     s->t_ready_ns = lx_now_ns();
     lx_telemetry_engine_up(s->telemetry, true);
+    /* Its sandbox report (llmux engine's welcome): a missing layer is said loudly here too, since
+     * the child's stderr may go nowhere anyone reads. */
+    const json_t *sb = json_object_get(m->root, "sandbox");
+    const json_t *abi = json_object_get(sb, "landlock_abi");
+    const char *warning = json_string_value(json_object_get(sb, "warning"));
+    if (json_is_integer(abi)) {
+        lx_telemetry_engine_sandbox(s->telemetry, (int)json_integer_value(abi), warning && *warning);
+        if (warning && *warning) {
+            char line[400];
+            snprintf(line, sizeof line, "local engine process (pid %d) runs with a weaker sandbox: %.300s",
+                     (int)s->child.pid, warning);
+            say(s, LLMUX_LOG_WARN, line);
+        }
+    }
     s->t_ping_ns = 0;
     for (sup_job *j = s->jobs, *next; j; j = next) {
         next = j->next;

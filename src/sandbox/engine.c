@@ -164,6 +164,10 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     if (p->max_frame_bytes) ip.max_frame_bytes = p->max_frame_bytes;
     ip.local_only = true;
     ip.test_hooks = p->test_hooks;
+    /* The supervisor learns from the welcome how strong the sandbox is (rep lives until the
+     * server stops, below). */
+    ip.sandbox_landlock_abi = rep.landlock_abi;
+    ip.sandbox_warning = rep.warning;
     /* One client (the runtime) multiplexes every local request on its connection. */
     if (p->inherited_fd >= 0) ip.max_executions = 4096;
     if (p->socket_path) ip.opened = &ep;

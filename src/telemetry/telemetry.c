@@ -41,7 +41,7 @@ struct lx_telemetry {
     /* family ids */
     int requests, attempts, retries, fallbacks, errors, ttft, e2e, tpot, queue_time, prompt_tokens, gen_tokens, cost,
         in_flight, queue_depth, pc_hits, pc_tokens, pc_bytes, spans_exported, spans_dropped, export_failures, log_failed,
-        engine_starts, engine_ends, engine_failed, engine_up;
+        engine_starts, engine_ends, engine_failed, engine_up, engine_landlock, engine_degraded;
     /* what the exporter and log had reported at the last render: counters grow by the difference */
     pthread_mutex_t seen_mu;
     lx_otlp_stats seen_otlp;
@@ -86,6 +86,8 @@ static int define_all(lx_telemetry *t) {
     DEF(engine_ends, "llmux_engine_process_ends_total", "Engine child processes that ended, by how: crash (a signal), seccomp (SIGSYS from its filter), killed (SIGKILL from outside, e.g. the OOM killer), heartbeat or runtime (killed by the runtime: no pong, a protocol violation), exit.", LX_METRIC_COUNTER, l_how, NULL, 0);
     DEF(engine_failed, "llmux_engine_process_failed_requests_total", "Requests and calls in flight in an engine child that failed because it ended.", LX_METRIC_COUNTER, NULL, NULL, 0);
     DEF(engine_up, "llmux_engine_process_up", "1 while an engine child runs and has answered its handshake, else 0.", LX_METRIC_GAUGE, NULL, NULL, 0);
+    DEF(engine_landlock, "llmux_engine_sandbox_landlock_abi", "The Landlock ABI the engine child's sandbox uses (0: the kernel has none; files and TCP are then confined by seccomp and the user drop only).", LX_METRIC_GAUGE, NULL, NULL, 0);
+    DEF(engine_degraded, "llmux_engine_sandbox_degraded", "1 when the engine child started with a sandbox layer missing (it said so in its welcome and on stderr), else 0.", LX_METRIC_GAUGE, NULL, NULL, 0);
 #undef DEF
     return ok ? -1 : 0;
 }
@@ -485,6 +487,12 @@ void lx_telemetry_engine_ended(lx_telemetry *t, const char *how, size_t failed) 
     const char *v[] = {how};
     lx_metrics_add(t->m, t->engine_ends, v, 1);
     if (failed) lx_metrics_add(t->m, t->engine_failed, NULL, (double)failed);
+}
+
+void lx_telemetry_engine_sandbox(lx_telemetry *t, int landlock_abi, bool degraded) {
+    if (!t) return;
+    lx_metrics_set(t->m, t->engine_landlock, NULL, landlock_abi);
+    lx_metrics_set(t->m, t->engine_degraded, NULL, degraded ? 1 : 0);
 }
 
 void lx_telemetry_queue_depth(lx_telemetry *t, const char *model, size_t waiting) {

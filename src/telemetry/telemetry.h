@@ -102,6 +102,9 @@ void lx_telemetry_prompt_cache_hit(lx_telemetry *t, const char *model, int64_t r
 void lx_telemetry_engine_started(lx_telemetry *t);
 void lx_telemetry_engine_up(lx_telemetry *t, bool up);
 void lx_telemetry_engine_ended(lx_telemetry *t, const char *how, size_t failed);
+/* The running child's sandbox, from its welcome: the kernel's Landlock ABI (0 = none) and whether
+ * a layer could not be applied. */
+void lx_telemetry_engine_sandbox(lx_telemetry *t, int landlock_abi, bool degraded);
 
 /* Every metric as Prometheus text (caller frees); NULL when out of memory. */
 char *lx_telemetry_render(lx_telemetry *t, size_t *len);

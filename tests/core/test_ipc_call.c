@@ -122,6 +122,21 @@ static void test_calls_round_trip(void **state) {
     assert_int_equal(m.type, LX_IPC_RESULT);
     lx_ipc_msg_clear(&m);
     free(w);
+    /* The sandboxed engine's welcome: a welcome, with its sandbox report beside the limits. */
+    w = lx_ipc_welcome_sandboxed("0123456789abcdef0123456789abcdef", 1024, 8, 0, "WARNING: no Landlock");
+    assert_true(lx_ipc_msg_parse(w, strlen(w), &m, why, sizeof why));
+    assert_int_equal(m.type, LX_IPC_WELCOME);
+    json_t *sb = json_object_get(m.root, "sandbox");
+    assert_int_equal(json_integer_value(json_object_get(sb, "landlock_abi")), 0);
+    assert_string_equal(json_string_value(json_object_get(sb, "warning")), "WARNING: no Landlock");
+    lx_ipc_msg_clear(&m);
+    free(w);
+    w = lx_ipc_welcome_sandboxed("0123456789abcdef0123456789abcdef", 1024, 8, 7, "");
+    assert_true(lx_ipc_msg_parse(w, strlen(w), &m, why, sizeof why));
+    assert_null(json_object_get(json_object_get(m.root, "sandbox"), "warning"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m.root, "sandbox"), "landlock_abi")), 7);
+    lx_ipc_msg_clear(&m);
+    free(w);
     /* A result needs a session and an id, a call an id and an object body. */
     static const char *const bad_msgs[] = {
         "{\"type\":\"result\",\"id\":\"c1\",\"result\":{}}",

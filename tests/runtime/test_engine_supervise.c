@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -311,6 +312,8 @@ static pid_t wait_new_child(llmux_runtime *rt, pid_t old) {
 
 /* ----------------------------------------------------------------- tests */
 
+static double metric_value(llmux_runtime *rt, const char *name);
+
 /* Through the child: the same events, text and usage as in-process, from a sandboxed process. */
 static void test_same_as_in_process(void **state) {
     (void)state;
@@ -343,6 +346,18 @@ static void test_same_as_in_process(void **state) {
     assert_int_equal(proc_status(pid, "NoNewPrivs"), 1);
     assert_int_equal(proc_status(pid, "Seccomp"), 2);
     assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1);
+    /* The child's welcome says how strong its sandbox is: Landlock as the kernel offers it (the
+     * test asks the kernel itself, so it holds on a kernel without Landlock too). */
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+    double got = metric_value(rt, "llmux_engine_sandbox_landlock_abi");
+    if (abi > 0) {
+        assert_true(got >= 1);
+        assert_true(metric_value(rt, "llmux_engine_sandbox_degraded") == 0);
+    } else {
+        assert_true(got == 0);
+        assert_true(metric_value(rt, "llmux_engine_sandbox_degraded") == 1);
+    }
+    assert_true(metric_value(rt, "llmux_engine_process_up") == 1);
     llmux_runtime_destroy(rt);
     /* The child is gone with the runtime. */
     assert_int_equal(kill(pid, 0), -1);
@@ -421,6 +436,20 @@ static bool metric_line(llmux_runtime *rt, const char *line) {
     if (!found) fprintf(stderr, "metrics without \"%s\":\n%s\n", line, text);
     llmux_free(text);
     return found;
+}
+
+/* The value of an unlabelled metric, -1 when absent. */
+static double metric_value(llmux_runtime *rt, const char *name) {
+    char *text = NULL;
+    size_t len = 0;
+    llmux_error_info err;
+    assert_int_equal(llmux_metrics_prometheus(rt, &text, &len, &err), LLMUX_OK);
+    double v = -1;
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') v = strtod(p + n + 1, NULL);
+    llmux_free(text);
+    return v;
 }
 
 /* SIGKILL from outside (the OOM killer's way): only the in-flight execution fails, so named. */

@@ -353,7 +353,11 @@ static void handshake(lx_ipc_conn *c, const lx_ipc_msg *m) {
     }
     c->authed = true;
     evtimer_del(c->timer);
-    send_payload(c, lx_ipc_welcome(c->session, c->s->p.max_frame_bytes, c->s->p.max_executions));
+    const lx_ipc_params *p = &c->s->p;
+    send_payload(c, p->sandbox_landlock_abi >= 0
+                        ? lx_ipc_welcome_sandboxed(c->session, p->max_frame_bytes, p->max_executions,
+                                                   p->sandbox_landlock_abi, p->sandbox_warning)
+                        : lx_ipc_welcome(c->session, p->max_frame_bytes, p->max_executions));
 }
 
 static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {

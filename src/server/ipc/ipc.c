@@ -20,7 +20,8 @@ lx_ipc_params lx_ipc_default_params(void) {
                            .handshake_timeout_ms = LX_IPC_DEFAULT_HANDSHAKE_MS,
                            .opened = NULL,
                            .inherited_fd = -1,
-                           .local_only = false};
+                           .local_only = false,
+                           .sandbox_landlock_abi = -1};
 }
 
 const char *lx_ipc_server_token_path(const lx_ipc_server *s) { return s->ep.token_path; }
