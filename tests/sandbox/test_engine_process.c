@@ -192,7 +192,20 @@ static int cl_open(const engine *e, char session[LX_IPC_SESSION_HEX + 1]) {
     assert_true(fd >= 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", e->sock);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        /* Say why, with what the engine wrote on stderr (it may have exited). */
+        int en = errno;
+        char buf[2048] = "";
+        FILE *f = fopen(e->err, "r");
+        if (f) {
+            buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+            fclose(f);
+        }
+        int status = 0;
+        pid_t w = waitpid(e->pid, &status, WNOHANG);
+        fail_msg("connect: %s (engine %s, status %d); its stderr: %s", strerror(en), w == e->pid ? "exited" : "running",
+                 status, buf);
+    }
     char token_path[160], token[LX_IPC_TOKEN_HEX + 1], err[256];
     snprintf(token_path, sizeof token_path, "%s.token", e->sock);
     assert_true(lx_ipc_token_read(token_path, token, err, sizeof err));
