@@ -309,6 +309,11 @@ int cli_cmd_serve(int argc, char **argv) {
            lx_server_port(srv));
     if (srv && ss.n_keys) printf("llmux: %zu API key%s (server.keys); requests without one get 401\n", ss.n_keys, ss.n_keys == 1 ? "" : "s");
     else if (srv) printf("llmux: no API keys configured: every request is served\n");
+    /* Where local models run, as the runtime was told (--isolation, local.isolation, the default). */
+    int iso = o.isolation >= 0 ? o.isolation : lx_config_isolation(o.cfg) >= 0 ? lx_config_isolation(o.cfg) : o.default_isolation;
+    if (iso == LLMUX_ISOLATION_PROCESS)
+        printf("llmux: local models run in a sandboxed engine process (docs/sandbox.md; --isolation in_process "
+               "keeps them in this one)\n");
     if (srv) printf("try:\n  curl http://%s:%d/v1/chat/completions -H 'Content-Type: application/json' \\\n"
            "%s    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
            hostbuf, lx_server_port(srv), ss.n_keys ? "    -H \"Authorization: Bearer $LLMUX_KEY\" \\\n" : "",

@@ -255,6 +255,7 @@ static void test_default_isolation_process(void **state) {
     proc p;
     serve_start(&p, "http://127.0.0.1:1/v1", 0);
     pid_t child = 0;
+    assert_non_null(strstr(p.out, "local models run in a sandboxed engine process"));
     assert_int_equal(engine_children(p.pid, &child), 0); /* started at first use */
     req r = {.port = p.port, .path = "/v1/chat/completions",
              .body = "{\"model\":\"local/llmux-fortunes\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
@@ -281,6 +282,7 @@ static void test_default_isolation_process(void **state) {
     serve_cleanup(&p);
 
     serve_start_cfg(&p, "http://127.0.0.1:1/v1", 0, "server:\n  listen: 127.0.0.1:0\nlocal:\n  isolation: in_process\n");
+    assert_null(strstr(p.out, "sandboxed engine process"));
     req r2 = {.port = p.port, .path = "/v1/chat/completions",
               .body = "{\"model\":\"local/llmux-fortunes\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
     do_req(&r2);
