@@ -513,7 +513,12 @@ static void test_retired_freed_from_engine_thread(void **state) {
         arr = loaded(rt);
         size_t n = json_array_size(arr);
         json_decref(arr);
-        if (n == 0) break;
+        /* The engine thread logs the hand-off to the freeing thread just after it unregistered
+         * the model: wait for both, or a fast poll sees the empty list before the line. */
+        pthread_mutex_lock(&ls.mu);
+        int reaped = ls.reaped;
+        pthread_mutex_unlock(&ls.mu);
+        if (n == 0 && reaped >= 1) break;
         nanosleep(&(struct timespec){0, 5 * 1000000L}, NULL);
     }
     arr = loaded(rt);
