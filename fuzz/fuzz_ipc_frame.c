@@ -4,12 +4,17 @@
  * llmux_request_from_json, as the server does. Beyond "no crash, no leak": a frame is never
  * reported whole before its last byte, a refusal always says why, an accepted message has every
  * field its type requires, an accepted request round-trips through llmux's JSON, and what the
- * builders write parses back to the same type and id. */
+ * builders write parses back to the same type and id. A call's body goes through the call parser
+ * (core/ipc_call.h) as the engine child would read it, and what it accepted is rebuilt and parsed
+ * again to the same op and arguments; a result's body goes through every result parser (the
+ * runtime reads them from an untrusted child), an accepted embed result having exactly n * dim
+ * finite floats. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "llmux.h"
+#include "core/ipc_call.h"
 #include "core/ipc_frame.h"
 #include "core/ipc_message.h"
 
@@ -93,6 +98,61 @@ static void check_message(const char *p, size_t n) {
     case LX_IPC_WELCOME:
         if (!m.session) abort();
         break;
+    case LX_IPC_CALL: {
+        if (!m.id || !m.body) abort();
+        lx_ipc_call c;
+        char why[256] = "";
+        if (!lx_ipc_call_parse(m.body, &c, why, sizeof why)) {
+            if (!why[0] || c.inputs) abort();
+            break;
+        }
+        char *again = NULL;
+        if (c.op == LX_IPC_OP_EMBED) {
+            if (c.n_inputs < 1 || !c.model) abort();
+            again = lx_ipc_call_embed(c.model, c.inputs, c.n_inputs, c.dimensions, c.deadline_ms);
+        } else if (c.op == LX_IPC_OP_COUNT_TOKENS) {
+            char *r = json_dumps(c.request, JSON_COMPACT);
+            if (!r) abort();
+            again = lx_ipc_call_count_tokens(r, c.deadline_ms);
+            free(r);
+        } else {
+            if (c.op != LX_IPC_OP_MODELS_LOADED && !c.model) abort();
+            again = lx_ipc_call_model(c.op, c.model, c.deadline_ms);
+        }
+        json_t *v = again ? json_loads(again, 0, NULL) : NULL;
+        lx_ipc_call back;
+        if (!v || !lx_ipc_call_parse(v, &back, why, sizeof why) || back.op != c.op || back.n_inputs != c.n_inputs ||
+            back.dimensions != c.dimensions || back.deadline_ms != c.deadline_ms ||
+            (c.model && strcmp(back.model, c.model) != 0))
+            abort();
+        lx_ipc_call_clear(&back);
+        json_decref(v);
+        free(again);
+        lx_ipc_call_clear(&c);
+        break;
+    }
+    case LX_IPC_RESULT: {
+        if (!m.id || !m.body) abort();
+        const char *model;
+        size_t dim;
+        float *data;
+        int64_t tokens;
+        char why[256];
+        size_t want = json_integer_value(json_object_get(m.body, "n")) > 0
+                          ? (size_t)json_integer_value(json_object_get(m.body, "n")) : 1;
+        if (lx_ipc_result_embed_parse(m.body, want, &model, &dim, &data, &tokens, why, sizeof why)) {
+            for (size_t i = 0; i < want * dim; i++)
+                if (!(data[i] == data[i]) || data[i] - data[i] != 0) abort(); /* finite, all of them read */
+            free(data);
+        } else if (data) {
+            abort();
+        }
+        lx_ipc_result_count_parse(m.body, &tokens, why, sizeof why);
+        const json_t *models;
+        lx_ipc_result_models_parse(m.body, &models, why, sizeof why);
+        lx_ipc_result_empty_parse(m.body, why, sizeof why);
+        break;
+    }
     }
     lx_ipc_msg_clear(&m);
 }

@@ -598,9 +598,10 @@ typedef struct llmux_runtime_params {
                                       can read only model_dirs and reach no network; a crashed or
                                       hung child is restarted and only its in-flight executions
                                       fail (LLMUX_E_INTERNAL, the message names the signal).
-                                      Local embeddings and token counts are refused with
-                                      LLMUX_E_CONFIGURATION in this mode (not served by the child
-                                      yet). Linux only */
+                                      Local embeddings, token counts and the model registry calls
+                                      (llmux_model_load, _unload, llmux_models_loaded) are answered
+                                      by the child too, with the same errors as in-process.
+                                      Linux only */
     const char *engine_path;       /* the llmux executable the child runs (`PATH engine --fd N`);
                                       NULL = llmux next to libllmux (../bin/llmux or the same
                                       directory), else the first llmux on $PATH. Copied */
@@ -901,7 +902,11 @@ LLMUX_API llmux_status llmux_model_unload(llmux_runtime *rt, const char *model, 
  * "idle_ms" (since the last request left; 0 in use) and "unload_in_ms" (when local_idle_unload_s
  * will unload it; null when never or in use). Models idle past local_idle_unload_s are unloaded
  * first. *json is owned by the caller (llmux_free). Errors: LLMUX_E_INVALID_REQUEST (NULL
- * arguments), LLMUX_E_OUT_OF_MEMORY. Thread-safe, never blocks on a load. Added in 0.1. */
+ * arguments; with local_isolation PROCESS also a call from the runtime's loop thread, since the
+ * list is then the engine child's and its answer arrives on that thread), LLMUX_E_OUT_OF_MEMORY,
+ * and in PROCESS mode LLMUX_E_INTERNAL when the child ends meanwhile. Thread-safe, never blocks on
+ * a load (in PROCESS mode it waits for one round trip to the child, "[]" when none runs). Added in
+ * 0.1. */
 LLMUX_API llmux_status llmux_models_loaded(llmux_runtime *rt, char **json, llmux_error_info *err);
 
 /* What this build can run local models on, as a JSON object: "version" (llmux_version()),

@@ -27,7 +27,9 @@ static void engine_usage(FILE *f) {
           "      --fd N               serve the connected socket N inherited from the parent; no\n"
           "                           token (only the parent holds the other end); exits when it closes\n"
           "      --model-dir DIR      a directory of GGUF models, read-only (repeatable, at least one)\n"
-          "      --cache-dir DIR      a directory the engine may write (prompt cache)\n"
+          "      --cache-dir DIR      a directory the engine may write: its prompt cache files\n"
+          "                           (local.prompt_cache_dir), restored by the next engine\n"
+          "      --prompt-cache-dir-mb N  bytes of all cache files there (default 1024)\n"
           "      --threads N, --ctx N engine threads and context size\n"
           "      --max-frame BYTES    frame payload cap (default 4194304)\n"
           "      --grace SECONDS      on SIGINT/SIGTERM, how long in-flight requests may finish\n"
@@ -60,7 +62,8 @@ enum {
     OPT_MAX_WAIT_MS,
     OPT_MEMORY_BUDGET,
     OPT_IDLE_UNLOAD,
-    OPT_TEST_HOOKS
+    OPT_TEST_HOOKS,
+    OPT_PROMPT_CACHE_DIR_MB
 };
 
 static int int_arg(const char *opt, const char *arg, long lo, long hi, long *out) {
@@ -120,6 +123,7 @@ int cli_cmd_engine(int argc, char **argv) {
                                          {"memory-budget-mb", required_argument, NULL, OPT_MEMORY_BUDGET},
                                          {"idle-unload-s", required_argument, NULL, OPT_IDLE_UNLOAD},
                                          {"test-hooks", no_argument, NULL, OPT_TEST_HOOKS},
+                                         {"prompt-cache-dir-mb", required_argument, NULL, OPT_PROMPT_CACHE_DIR_MB},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     reexec_without_environment(argc, argv);
@@ -181,6 +185,10 @@ int cli_cmd_engine(int argc, char **argv) {
             p.idle_unload_s = v;
             break;
         case OPT_TEST_HOOKS: p.test_hooks = true; break;
+        case OPT_PROMPT_CACHE_DIR_MB:
+            if ((rc = int_arg("--prompt-cache-dir-mb", optarg, 1, 1L << 20, &v))) return rc;
+            p.prompt_cache_dir_mb = v;
+            break;
         case 'h': engine_usage(stdout); return 0;
         default: engine_usage(stderr); return CLI_EXIT_USAGE;
         }

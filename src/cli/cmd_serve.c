@@ -46,9 +46,11 @@ static void serve_usage(FILE *f) {
             "      --max-requests N     generations in flight at once (default %d; more: 429)\n"
             "      --model-dir DIR      a directory local models may be loaded from (repeatable)\n"
             "      --threads N, --ctx N local engine threads and context size\n"
-            "      --isolation MODE     process: local models run in a sandboxed child process that\n"
-            "                           is restarted when it crashes or hangs (docs/sandbox.md);\n"
-            "                           in_process (default, or local.isolation of llmux.yaml)\n"
+            "      --isolation MODE     process (default, unless local.isolation of llmux.yaml says\n"
+            "                           otherwise): local models run in a sandboxed child process\n"
+            "                           that can read only the model directories, reaches no network\n"
+            "                           and is restarted when it crashes or hangs (docs/sandbox.md);\n"
+            "                           in_process: in this process, one engine thread per model\n"
             "      --config FILE        llmux.yaml to use\n"
             "      --unix PATH          also serve llmux's IPC on a Unix socket, token in PATH.token\n"
             "                           (docs/ipc.md); without --listen only the socket is served\n"
@@ -156,6 +158,9 @@ int cli_cmd_serve(int argc, char **argv) {
                                           {NULL, 0, NULL, 0}};
     cli_req_opts o;
     cli_req_opts_init(&o);
+    /* A server loads models for many users: their GGUF files and templates are parsed in the
+     * sandboxed child unless --isolation or local.isolation say otherwise (issue 11). */
+    o.default_isolation = LLMUX_ISOLATION_PROCESS;
     lx_server_params sp = lx_server_default_params();
     lx_ipc_params ipcp = lx_ipc_default_params();
     char host[256] = "127.0.0.1";
@@ -304,6 +309,11 @@ int cli_cmd_serve(int argc, char **argv) {
            lx_server_port(srv));
     if (srv && ss.n_keys) printf("llmux: %zu API key%s (server.keys); requests without one get 401\n", ss.n_keys, ss.n_keys == 1 ? "" : "s");
     else if (srv) printf("llmux: no API keys configured: every request is served\n");
+    /* Where local models run, as the runtime was told (--isolation, local.isolation, the default). */
+    int iso = o.isolation >= 0 ? o.isolation : lx_config_isolation(o.cfg) >= 0 ? lx_config_isolation(o.cfg) : o.default_isolation;
+    if (iso == LLMUX_ISOLATION_PROCESS)
+        printf("llmux: local models run in a sandboxed engine process (docs/sandbox.md; --isolation in_process "
+               "keeps them in this one)\n");
     if (srv) printf("try:\n  curl http://%s:%d/v1/chat/completions -H 'Content-Type: application/json' \\\n"
            "%s    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
            hostbuf, lx_server_port(srv), ss.n_keys ? "    -H \"Authorization: Bearer $LLMUX_KEY\" \\\n" : "",

@@ -212,6 +212,7 @@ int cli_req_runtime(cli_req_opts *o, const char *model, llmux_runtime **rt) {
     /* local.isolation: process runs this very binary as the engine child. */
     rp.engine_path = "/proc/self/exe";
     if (o->isolation >= 0) rp.local_isolation = (llmux_isolation)o->isolation;
+    else if (lx_config_isolation(o->cfg) < 0) rp.local_isolation = (llmux_isolation)o->default_isolation;
     if (o->telemetry) lx_config_telemetry_params(o->cfg, &rp);
     /* Every run is recorded (llmux records, llmux replay): the configured database, else the
      * default one. The default is best effort: when it cannot be opened (a read-only home), the

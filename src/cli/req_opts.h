@@ -30,7 +30,9 @@ typedef struct cli_req_opts {
     bool cfg_loaded;
     bool telemetry;          /* apply llmux.yaml's telemetry: section (llmux serve) */
     int isolation;           /* --isolation (llmux serve): LLMUX_ISOLATION_*; -1 = llmux.yaml's
-                                local.isolation, else in_process */
+                                local.isolation, else default_isolation */
+    int default_isolation;   /* when neither says: in_process (0) for every command but
+                                `llmux serve`, which sets process */
 } cli_req_opts;
 
 /* Everything unset. */

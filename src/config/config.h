@@ -55,6 +55,9 @@ bool lx_config_records_off(const lx_config *cfg);
 /* server.listen ("HOST:PORT", checked to end in a port), borrowed from cfg; NULL when unset or
  * cfg is NULL. */
 const char *lx_config_server_listen(const lx_config *cfg);
+/* local.isolation (LLMUX_ISOLATION_*); -1 when unset or cfg is NULL (each command has its own
+ * default: `llmux serve` process, the others in_process). */
+int lx_config_isolation(const lx_config *cfg);
 
 /* ------------------------------------------------------------- server.keys */
 

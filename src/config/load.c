@@ -124,6 +124,8 @@ const char *lx_config_path(const lx_config *cfg) { return cfg ? cfg->path : NULL
 
 const char *lx_config_server_listen(const lx_config *cfg) { return cfg ? cfg->server_listen : NULL; }
 
+int lx_config_isolation(const lx_config *cfg) { return cfg ? cfg->isolation : -1; }
+
 void lx_config_server(const lx_config *cfg, lx_config_server_settings *out) {
     if (cfg) *out = cfg->server;
     else memset(out, 0, sizeof *out);

@@ -133,7 +133,7 @@ static void print_local_sizes(const lx_config *cfg, FILE *f) {
     else fputs(", max_wait_ms 0 (no limit)\n", f);
     if (cfg->isolation == LLMUX_ISOLATION_PROCESS) fputs("  isolation: process (sandboxed engine child)\n", f);
     else if (cfg->isolation == LLMUX_ISOLATION_IN_PROCESS) fputs("  isolation: in_process\n", f);
-    else fputs("  isolation: in_process (default)\n", f);
+    else fputs("  isolation: default (process for llmux serve, in_process otherwise)\n", f);
 }
 
 void lx_config_print(const lx_config *cfg, FILE *f) {

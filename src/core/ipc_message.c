@@ -7,7 +7,7 @@
 
 #include "core/ipc_message.h"
 
-static const char *const k_types[] = {"hello", "welcome", "request", "event", "response", "error", "cancel", "ping", "pong"};
+static const char *const k_types[] = {"hello", "welcome", "request", "event", "response", "error", "cancel", "ping", "pong", "call", "result"};
 
 const char *lx_ipc_type_name(lx_ipc_type t) {
     return (unsigned)t < sizeof k_types / sizeof *k_types ? k_types[t] : "unknown";
@@ -103,12 +103,12 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
     if (ver && (!json_is_integer(ver) || json_integer_value(ver) != LX_IPC_VERSION))
         return fail(m, err, size, "version: only protocol version %d is spoken", LX_IPC_VERSION);
     bool needs_id = m->type == LX_IPC_REQUEST || m->type == LX_IPC_CANCEL || m->type == LX_IPC_EVENT ||
-                    m->type == LX_IPC_RESPONSE;
+                    m->type == LX_IPC_RESPONSE || m->type == LX_IPC_CALL || m->type == LX_IPC_RESULT;
     if (needs_id && !m->id) return fail(m, err, size, "id: required in a %s message", type);
     /* The server checks the session of a request or cancel itself: a missing one is a wrong one
      * (fatal), not a malformed message. */
     bool needs_session = m->type == LX_IPC_WELCOME || m->type == LX_IPC_EVENT || m->type == LX_IPC_RESPONSE ||
-                         m->type == LX_IPC_PONG;
+                         m->type == LX_IPC_PONG || m->type == LX_IPC_RESULT;
     if (needs_session && !m->session) return fail(m, err, size, "session: required in a %s message", type);
     const char *body_key = NULL;
     switch (m->type) {
@@ -120,6 +120,8 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
     case LX_IPC_REQUEST: body_key = "request"; break;
     case LX_IPC_EVENT: body_key = "event"; break;
     case LX_IPC_RESPONSE: body_key = "response"; break;
+    case LX_IPC_CALL: body_key = "call"; break;
+    case LX_IPC_RESULT: body_key = "result"; break;
     case LX_IPC_ERROR: {
         body_key = "error";
         json_t *e = json_object_get(m->root, "error");
@@ -166,10 +168,24 @@ char *lx_ipc_welcome(const char *session, size_t max_frame_bytes, int max_execut
                           "max_executions", max_executions));
 }
 
+char *lx_ipc_welcome_sandboxed(const char *session, size_t max_frame_bytes, int max_executions, int landlock_abi,
+                               const char *warning) {
+    json_t *o = json_pack("{s:s,s:s,s:i,s:{s:I,s:i},s:{s:i}}", "type", "welcome", "session", session, "version",
+                          LX_IPC_VERSION, "limits", "max_frame_bytes", (json_int_t)max_frame_bytes, "max_executions",
+                          max_executions, "sandbox", "landlock_abi", landlock_abi);
+    if (o && warning && *warning)
+        json_object_set_new(json_object_get(o, "sandbox"), "warning", json_string(warning));
+    return dump(o);
+}
+
 char *lx_ipc_wrap(lx_ipc_type type, const char *session, const char *id, const char *payload_json) {
     /* Concatenated, not re-encoded: an event is wrapped as it streams, and session and id need no
      * escaping (they were checked when they came in). */
-    const char *key = type == LX_IPC_REQUEST ? "request" : type == LX_IPC_EVENT ? "event" : "response";
+    const char *key = type == LX_IPC_REQUEST ? "request"
+                      : type == LX_IPC_EVENT ? "event"
+                      : type == LX_IPC_CALL  ? "call"
+                      : type == LX_IPC_RESULT ? "result"
+                                              : "response";
     const char *name = lx_ipc_type_name(type);
     size_t n = strlen(name) + strlen(session) + strlen(id) + strlen(key) + strlen(payload_json) + 48;
     char *s = malloc(n);

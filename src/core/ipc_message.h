@@ -5,10 +5,11 @@
  * use the same code as the server.
  *
  * Client -> server: hello {token, version?}, request {session, id, request}, cancel {session, id},
- * ping {session, id?}.
+ * ping {session, id?}, call {session, id, call} (a blocking operation on a local model:
+ * embeddings, token count, model load/unload/list; core/ipc_call.h).
  * Server -> client: welcome {session, version, limits}, event {session, id, event},
  * response {session, id, response}, error {session?, id?, error {status, message}, fatal},
- * pong {session, id?, active}. */
+ * pong {session, id?, active}, result {session, id, result} (a call's answer). */
 #ifndef LX_IPC_MESSAGE_H
 #define LX_IPC_MESSAGE_H
 
@@ -37,7 +38,9 @@ typedef enum lx_ipc_type {
     LX_IPC_ERROR,
     LX_IPC_CANCEL,
     LX_IPC_PING, /* a heartbeat: answered by a pong from the server's loop thread */
-    LX_IPC_PONG
+    LX_IPC_PONG,
+    LX_IPC_CALL,  /* appended: a blocking operation (ipc_call.h), answered by a result or an error */
+    LX_IPC_RESULT
 } lx_ipc_type;
 
 /* "hello", "welcome", ... */
@@ -52,7 +55,8 @@ typedef struct lx_ipc_msg {
     const char *session;     /* NULL when absent */
     const char *id;          /* request id; NULL when absent (optional on error) */
     json_t *body;            /* request: "request"; event: "event"; response: "response";
-                                error: "error"; welcome: "limits" (may be NULL) */
+                                error: "error"; call: "call"; result: "result"; welcome:
+                                "limits" (may be NULL) */
     const char *err_status;  /* error: error.status */
     const char *err_message; /* error: error.message */
     bool fatal;              /* error: the server closes the connection after it */
@@ -80,6 +84,13 @@ bool lx_ipc_token_equal(const char *expected, const char *given, size_t given_le
  * JSON value (a canonical request, event or response). */
 char *lx_ipc_hello(const char *token);
 char *lx_ipc_welcome(const char *session, size_t max_frame_bytes, int max_executions);
+/* The sandboxed engine's welcome: the same, plus "sandbox": {"landlock_abi": N (0 = none),
+ * "warning": TEXT (only when a layer could not be applied)}, so its supervisor can report a
+ * weaker sandbox (a log line, a metric) without reading the child's stderr. warning may be NULL
+ * or empty. */
+char *lx_ipc_welcome_sandboxed(const char *session, size_t max_frame_bytes, int max_executions, int landlock_abi,
+                               const char *warning);
+/* type: REQUEST, EVENT, RESPONSE, CALL or RESULT; the payload's key is the type's name. */
 char *lx_ipc_wrap(lx_ipc_type type, const char *session, const char *id, const char *payload_json);
 char *lx_ipc_cancel(const char *session, const char *id);
 /* id may be NULL (then the pong carries none). */

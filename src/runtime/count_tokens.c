@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "runtime/call_params.h"
+#include "runtime/engine_calls.h"
 #include "runtime/local_worker.h"
 #include "runtime/runtime_internal.h"
 
@@ -35,6 +36,7 @@ llmux_status llmux_count_tokens(llmux_runtime *rt, const llmux_request *req, con
     if (lx_runtime_is_remote(rt, req->model))
         return lx_error(err, LLMUX_E_INVALID_REQUEST,
                         "model \"%.200s\": token counting is available for local models only", req->model);
+    if (lx_runtime_engine(rt)) return lx_engine_count_tokens(rt, req, cancel, deadline_ns, n_tokens, err);
     int32_t n = 0;
     st = lx_worker_run_task(rt, req->model, req, cancel, deadline_ns, count, &n, err);
     if (st == LLMUX_OK) *n_tokens = n;

@@ -10,6 +10,9 @@
 
 /* The descriptor number the child finds its end of the socketpair at. */
 #define LX_ENGINE_CHILD_FD 3
+/* The user (and group) the child's sandbox switches to when it is started as root (the sandbox's
+ * default, sandbox/sandbox.h, which the runtime may not include). */
+#define LX_ENGINE_CHILD_UID 65534
 
 typedef struct lx_engine_child {
     pid_t pid;  /* 0 when none */

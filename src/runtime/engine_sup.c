@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -44,8 +45,21 @@
 /* Distinct warnings kept for the runtime's life (lx_gen_stats wants text that outlives the job). */
 #define MAX_WARNINGS 16
 #define STOP_WAIT_MS 2000
+/* How long past its deadline a call the child has may go unanswered before it fails here. */
+#define CALL_GRACE_NS ((int64_t)1000 * 1000000)
 
 typedef enum sup_state { ST_IDLE, ST_STARTING, ST_READY, ST_REAPING, ST_BACKOFF, ST_STOPPED } sup_state;
+
+/* A blocking caller of lx_engine_sup_call, waiting for its job to end. */
+typedef struct sup_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool if_running;
+    bool done;
+    llmux_status st;
+    llmux_error_info err;
+    json_t *result;               /* the result object (a reference) */
+} sup_call;
 
 typedef struct sup_job sup_job;
 struct sup_job {
@@ -55,7 +69,8 @@ struct sup_job {
     char *model_path;             /* canonical */
     const llmux_cancel *cancel;   /* borrowed until done */
     int64_t deadline_ns;
-    const lx_attempt_cbs *cbs;    /* the executor's; borrowed until done */
+    const lx_attempt_cbs *cbs;    /* the executor's; borrowed until done (NULL for a call) */
+    sup_call *call;               /* a call (not a generation): its waiter, borrowed until done */
     bool sent;                    /* the child has it: it fails if the child ends */
     bool cancel_sent;
     bool started;                 /* START arrived (cbs->started called) */
@@ -76,6 +91,7 @@ struct lx_engine_sup {
     bool models_unload;
     void (*log)(void *ud, llmux_log_level level, const char *msg);
     void *log_ud;
+    lx_telemetry *telemetry;
 
     /* loop thread */
     sup_state state;
@@ -143,7 +159,17 @@ static void job_end(lx_engine_sup *s, sup_job *j, llmux_status st, const llmux_e
         lx_error(&e, st, "local engine process: %s", llmux_status_name(st));
         err = &e;
     }
-    cbs->done(cbs->user_data, st, err, stats);
+    if (j->call) {
+        sup_call *c = j->call;
+        pthread_mutex_lock(&c->mu);
+        c->st = st;
+        if (st != LLMUX_OK) c->err = *err;
+        c->done = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        cbs->done(cbs->user_data, st, err, stats);
+    }
     job_free(j);
 }
 
@@ -180,7 +206,7 @@ static bool send_payload(lx_engine_sup *s, char *payload) {
 }
 
 static void send_job(lx_engine_sup *s, sup_job *j) {
-    char *frame = lx_ipc_wrap(LX_IPC_REQUEST, s->session, j->id, j->request_json);
+    char *frame = lx_ipc_wrap(j->call ? LX_IPC_CALL : LX_IPC_REQUEST, s->session, j->id, j->request_json);
     if (!frame) {
         job_fail(s, j, LLMUX_E_OUT_OF_MEMORY, "out of memory sending a request to the local engine process");
         return;
@@ -227,8 +253,9 @@ static void forget_loaded(lx_engine_sup *s) {
 /* Whether the child may be busy loading a model on its loop (a request sent for a model it has
  * not produced a START for yet): its pongs then wait for the load. */
 static bool maybe_loading(lx_engine_sup *s) {
+    /* A call is not among them: the child runs calls on threads of their own, not its loop. */
     for (sup_job *j = s->jobs; j; j = j->next)
-        if (j->sent && !j->started && (s->models_unload || !is_loaded(s, j->model_path))) return true;
+        if (!j->call && j->sent && !j->started && (s->models_unload || !is_loaded(s, j->model_path))) return true;
     return false;
 }
 
@@ -242,7 +269,22 @@ static bool on_job_event(lx_engine_sup *s, const lx_ipc_msg *m) {
         snprintf(s->kill_why, sizeof s->kill_why, "it sent a malformed event (%s)", why);
         return false;
     }
+    if (j && j->call) {
+        snprintf(s->kill_why, sizeof s->kill_why, "it sent an event for a call");
+        return false;
+    }
     if (!j || j->terminal) return true; /* ended already (nothing goes after a terminal event) */
+    if (ev.type == LLMUX_EVENT_USAGE && ev.usage.cached_input_tokens > 0) {
+        /* The child's own metrics stay in the child: its prompt cache hits are counted here,
+         * under the label the in-process worker uses ("local/" + the file name without .gguf). */
+        const char *base = strrchr(j->model_path, '/');
+        base = base ? base + 1 : j->model_path;
+        size_t b = strlen(base);
+        if (b > 5 && strcmp(base + b - 5, ".gguf") == 0) b -= 5;
+        char label[300];
+        snprintf(label, sizeof label, "local/%.*s", (int)(b < 250 ? b : 250), base);
+        lx_telemetry_prompt_cache_hit(s->telemetry, label, ev.usage.cached_input_tokens);
+    }
     if (ev.type == LLMUX_EVENT_START) {
         mark_loaded(s, j->model_path);
         if (!j->started) {
@@ -295,9 +337,27 @@ static void response_warning(lx_engine_sup *s, const json_t *resp, lx_gen_stats 
     stats->warning = t;
 }
 
-static void on_job_response(lx_engine_sup *s, const lx_ipc_msg *m) {
+/* A call's answer. False when it answers a generation (a protocol violation); a result for an
+ * id no longer waiting (a call that timed out here) is dropped. */
+static bool on_call_result(lx_engine_sup *s, const lx_ipc_msg *m) {
     sup_job *j = find_job(s, m->id);
-    if (!j) return;
+    if (!j) return true;
+    if (!j->call) {
+        snprintf(s->kill_why, sizeof s->kill_why, "it sent a result for a generation");
+        return false;
+    }
+    j->call->result = json_incref(m->body);
+    job_end(s, j, LLMUX_OK, NULL, NULL);
+    return true;
+}
+
+static bool on_job_response(lx_engine_sup *s, const lx_ipc_msg *m) {
+    sup_job *j = find_job(s, m->id);
+    if (!j) return true;
+    if (j->call) {
+        snprintf(s->kill_why, sizeof s->kill_why, "it sent a response for a call");
+        return false;
+    }
     llmux_error_info e;
     if (!j->terminal) {
         lx_error(&e, LLMUX_E_INTERNAL, "the local engine process ended a request without a terminal event");
@@ -307,6 +367,7 @@ static void on_job_response(lx_engine_sup *s, const lx_ipc_msg *m) {
     memset(&stats, 0, sizeof stats);
     response_warning(s, m->body, &stats);
     job_end(s, j, j->end_st, j->end_err, stats.warning ? &stats : NULL);
+    return true;
 }
 
 /* An error frame about one request: a refusal before any event (ends the job now), or a
@@ -330,6 +391,21 @@ static void on_welcome(lx_engine_sup *s, const lx_ipc_msg *m) {
     s->state = ST_READY;
     s->was_ready = true;
     s->t_ready_ns = lx_now_ns();
+    lx_telemetry_engine_up(s->telemetry, true);
+    /* Its sandbox report (llmux engine's welcome): a missing layer is said loudly here too, since
+     * the child's stderr may go nowhere anyone reads. */
+    const json_t *sb = json_object_get(m->root, "sandbox");
+    const json_t *abi = json_object_get(sb, "landlock_abi");
+    const char *warning = json_string_value(json_object_get(sb, "warning"));
+    if (json_is_integer(abi)) {
+        lx_telemetry_engine_sandbox(s->telemetry, (int)json_integer_value(abi), warning && *warning);
+        if (warning && *warning) {
+            char line[400];
+            snprintf(line, sizeof line, "local engine process (pid %d) runs with a weaker sandbox: %.300s",
+                     (int)s->child.pid, warning);
+            say(s, LLMUX_LOG_WARN, line);
+        }
+    }
     s->t_ping_ns = 0;
     for (sup_job *j = s->jobs, *next; j; j = next) {
         next = j->next;
@@ -355,7 +431,8 @@ static bool handle_frame(lx_engine_sup *s, const char *p, size_t n) {
         switch (m.type) {
         case LX_IPC_PONG: s->t_ping_ns = 0; break;
         case LX_IPC_EVENT: ok = on_job_event(s, &m); break;
-        case LX_IPC_RESPONSE: on_job_response(s, &m); break;
+        case LX_IPC_RESPONSE: ok = on_job_response(s, &m); break;
+        case LX_IPC_RESULT: ok = on_call_result(s, &m); break;
         case LX_IPC_ERROR:
             if (m.id && !m.fatal) {
                 on_job_error(s, &m);
@@ -411,6 +488,14 @@ static void on_sock_event(struct bufferevent *bev, short what, void *arg) {
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) connection_lost(arg);
 }
 
+/* How a child ended, as the metric's label (lx_telemetry_engine_ended). */
+static const char *end_kind(int wstatus, const char *kill_why) {
+    if (kill_why[0]) return strstr(kill_why, "heartbeat") ? "heartbeat" : "runtime";
+    if (wstatus != -1 && WIFSIGNALED(wstatus))
+        return WTERMSIG(wstatus) == SIGSYS ? "seccomp" : WTERMSIG(wstatus) == SIGKILL ? "killed" : "crash";
+    return "exit";
+}
+
 /* The child ended (reaped): fail what it was running, then restart after the backoff. */
 static void child_ended(lx_engine_sup *s, int wstatus) {
     char how[400], msg[512];
@@ -432,6 +517,10 @@ static void child_ended(lx_engine_sup *s, int wstatus) {
              was_ready ? "restarting it" : "it did not start: its waiting requests fail");
     say(s, LLMUX_LOG_ERROR, line);
     s->state = ST_BACKOFF;
+    size_t failed = 0;
+    for (sup_job *j = s->jobs; j; j = j->next) failed += j->sent && !j->terminal;
+    lx_telemetry_engine_up(s->telemetry, false);
+    lx_telemetry_engine_ended(s->telemetry, end_kind(wstatus, s->kill_why), failed);
     /* Its in-flight requests fail now; those it never got wait for the restart, unless it could
      * not even start (then waiting would never end). */
     for (sup_job *j = s->jobs, *next; j; j = next) {
@@ -539,6 +628,7 @@ static void spawn_child(lx_engine_sup *s) {
     }
     atomic_store(&s->pid_pub, (int)s->child.pid);
     atomic_fetch_add(&s->starts, 1);
+    lx_telemetry_engine_started(s->telemetry);
     s->state = ST_STARTING;
     s->t_spawn_ns = lx_now_ns();
     s->t_ping_ns = 0;
@@ -586,6 +676,11 @@ static void on_poll(evutil_socket_t fd, short what, void *arg) {
             else job_fail(s, j, LLMUX_E_CANCELLED, "cancelled while waiting for the local engine process");
         } else if (!j->sent && j->deadline_ns && now >= j->deadline_ns) {
             job_fail(s, j, LLMUX_E_TIMEOUT, "deadline reached while waiting for the local engine process to start");
+        } else if (j->call && j->deadline_ns && now >= j->deadline_ns + CALL_GRACE_NS) {
+            /* The child enforces the call's deadline itself; this only keeps a caller from
+             * waiting on a child that does not (its late answer is dropped). */
+            send_cancel(s, j);
+            job_fail(s, j, LLMUX_E_TIMEOUT, "the local engine process did not answer the call by its deadline");
         }
     }
 }
@@ -600,6 +695,10 @@ static void submit_on_loop(void *arg) {
     snprintf(j->id, sizeof j->id, "r%llu", (unsigned long long)++s->seq);
     if (s->state == ST_STOPPED) {
         job_fail(s, j, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
+        return;
+    }
+    if (j->call && j->call->if_running && s->state != ST_STARTING && s->state != ST_READY) {
+        job_end(s, j, LLMUX_OK, NULL, NULL); /* no child: nothing to ask (result NULL) */
         return;
     }
     if (!evtimer_pending(s->poll, NULL)) {
@@ -623,6 +722,7 @@ lx_engine_sup *lx_engine_sup_create(const lx_engine_sup_params *p) {
     s->models_unload = p->models_unload;
     s->log = p->log;
     s->log_ud = p->log_ud;
+    s->telemetry = p->telemetry;
     s->child.sock = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -685,13 +785,14 @@ void lx_engine_sup_destroy(lx_engine_sup *s) {
     free(s);
 }
 
-llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, const llmux_request *req,
+llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, const char *child_model,
+                                  const llmux_request *req,
                                   const llmux_cancel *cancel, int64_t deadline_ns, const lx_attempt_cbs *cbs,
                                   llmux_error_info *err) {
     sup_job *j = calloc(1, sizeof *j);
     if (!j) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory submitting to the local engine process");
     llmux_request r = *req;
-    r.model = model_path;
+    r.model = child_model;
     r.stream = true; /* the events are what the supervisor forwards */
     if (deadline_ns) {
         int64_t left_ms = (deadline_ns - lx_now_ns() + 999999) / 1000000;
@@ -713,6 +814,42 @@ llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, cons
         return lx_error(err, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
     }
     return LLMUX_OK;
+}
+
+llmux_status lx_engine_sup_call(lx_engine_sup *s, const char *call_json, bool if_running, const llmux_cancel *cancel,
+                                int64_t deadline_ns, json_t **result, llmux_error_info *err) {
+    *result = NULL;
+    sup_job *j = calloc(1, sizeof *j);
+    sup_call c = {.if_running = if_running, .st = LLMUX_OK};
+    if (!j || !(j->request_json = strdup(call_json)) || !(j->model_path = strdup(""))) {
+        if (j) job_free(j);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory calling the local engine process");
+    }
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_cond_init(&c.cv, NULL);
+    j->s = s;
+    j->cancel = cancel;
+    j->deadline_ns = deadline_ns;
+    j->call = &c;
+    llmux_status st;
+    if (!lx_http_client_post(s->loop, submit_on_loop, j)) {
+        job_free(j);
+        st = lx_error(err, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
+    } else {
+        pthread_mutex_lock(&c.mu);
+        while (!c.done) pthread_cond_wait(&c.cv, &c.mu);
+        pthread_mutex_unlock(&c.mu);
+        st = c.st;
+        if (st != LLMUX_OK) {
+            *err = c.err;
+            json_decref(c.result);
+        } else {
+            *result = c.result;
+        }
+    }
+    pthread_cond_destroy(&c.cv);
+    pthread_mutex_destroy(&c.mu);
+    return st;
 }
 
 pid_t lx_engine_sup_pid(lx_engine_sup *s) { return s ? (pid_t)atomic_load(&s->pid_pub) : 0; }

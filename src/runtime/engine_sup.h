@@ -19,11 +19,15 @@
 #ifndef LX_ENGINE_SUP_H
 #define LX_ENGINE_SUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "llmux.h"
 #include "runtime/target.h"
+#include "telemetry/telemetry.h"
 #include "transport/http.h"
 
 typedef struct lx_engine_sup lx_engine_sup;
@@ -40,6 +44,9 @@ typedef struct lx_engine_sup_params {
                                         request without its START yet may be a load */
     void (*log)(void *ud, llmux_log_level level, const char *msg); /* loop thread; may be NULL */
     void *log_ud;
+    lx_telemetry *telemetry;         /* the runtime's metrics: children started, up, ended (how),
+                                        the requests that failed with them, and the prompt cache
+                                        hits the child's usage reports; borrowed; may be NULL */
 } lx_engine_sup_params;
 
 /* NULL when out of memory. Starts nothing: the child starts with the first submit. */
@@ -50,14 +57,27 @@ lx_engine_sup *lx_engine_sup_create(const lx_engine_sup_params *p);
 void lx_engine_sup_destroy(lx_engine_sup *s);
 
 /* Runs req on the local model at model_path (canonical, inside the model directories the child
- * was given) in the child, reporting to cbs (borrowed until cbs->done ran) like a local worker
+ * was given; child_model: what the request frame names, the spec as the runtime resolved it or
+ * that path) in the child, reporting to cbs (borrowed until cbs->done ran) like a local worker
  * job: events on the loop thread, started when the child's START arrives, done once. req is
  * encoded before this returns. deadline_ns: CLOCK_MONOTONIC, 0 = none (the child enforces it).
  * Errors (nothing emitted, done never runs): LLMUX_E_OUT_OF_MEMORY, LLMUX_E_CANCELLED (the
  * runtime is stopping). */
-llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, const llmux_request *req,
+llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, const char *child_model,
+                                  const llmux_request *req,
                                   const llmux_cancel *cancel, int64_t deadline_ns, const lx_attempt_cbs *cbs,
                                   llmux_error_info *err);
+
+/* Runs one call (core/ipc_call.h: embeddings, a token count, model load/unload/list; call_json
+ * is its body, copied) in the child and waits for the answer. LLMUX_OK with *result, the result
+ * object (the caller's: json_decref), or the child's error frame (the class and message the
+ * public call gives in-process: the child runs that call); LLMUX_E_INTERNAL naming how the child
+ * ended when it ended meanwhile; LLMUX_E_CANCELLED / LLMUX_E_TIMEOUT when cancel or deadline_ns
+ * (CLOCK_MONOTONIC, 0 = none; the child is also given it in the call) end the wait. if_running:
+ * when no child runs, LLMUX_OK with *result NULL at once instead of starting one (there is
+ * nothing to list or unload). Blocking: never from the loop thread. Thread-safe. */
+llmux_status lx_engine_sup_call(lx_engine_sup *s, const char *call_json, bool if_running, const llmux_cancel *cancel,
+                                int64_t deadline_ns, json_t **result, llmux_error_info *err);
 
 /* The current child's process id, 0 when none (any thread; for tests and diagnostics). */
 pid_t lx_engine_sup_pid(lx_engine_sup *s);

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "engine/system_info.h"
 #include "router/router.h"
+#include "runtime/engine_calls.h"
 #include "runtime/runtime_internal.h"
 
 /* A model spec longer than this is refused before anything looks it up. */
@@ -165,6 +166,7 @@ static json_t *entry_json(const lx_loaded_info *m) {
 llmux_status llmux_models_loaded(llmux_runtime *rt, char **json, llmux_error_info *err) {
     if (json) *json = NULL;
     if (!rt || !json) return lx_error(err, LLMUX_E_INVALID_REQUEST, "llmux_models_loaded: rt and json are required");
+    if (lx_runtime_engine(rt)) return lx_engine_models_loaded(rt, json, err); /* local.isolation: process */
     lx_loaded_info *info = NULL;
     size_t n = 0;
     llmux_status st = lx_runtime_models_snapshot(rt, &info, &n, err);

@@ -36,13 +36,11 @@ llmux_status lx_worker_run_task(llmux_runtime *rt, const char *spec, const llmux
     llmux_status st = lx_runtime_local(rt, spec, cancel, &use, err);
     if (st != LLMUX_OK) return st;
     if (!use.worker) {
-        /* local_isolation PROCESS: the engine child serves generations only (its IPC protocol has
-         * no embedding or token-count message yet), and loading the model here would bypass its
-         * sandbox. */
+        /* local_isolation PROCESS: nothing runs on a model in this process (loading one here
+         * would bypass the child's sandbox); the public calls send theirs to the child
+         * (engine_calls.h) before they get here. */
         lx_runtime_local_release(rt, &use);
-        return lx_error(err, LLMUX_E_CONFIGURATION,
-                        "local embeddings and token counts are not served by the sandboxed engine process yet "
-                        "(local.isolation: process); use local.isolation: in_process for them");
+        return lx_error(err, LLMUX_E_INTERNAL, "a local model task reached the runtime in local.isolation: process");
     }
     waiter w = {.st = LLMUX_OK};
     pthread_mutex_init(&w.mu, NULL);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -24,6 +25,7 @@
 #include "remote.h"
 #include "router/router.h"
 #include "store/store.h"
+#include "runtime/engine_calls.h"
 #include "runtime/engine_proc.h"
 #include "runtime/engine_sup.h"
 #include "runtime/local_worker.h"
@@ -98,6 +100,7 @@ struct llmux_runtime {
     int32_t local_slots, local_prompt_cache_mb, local_max_waiting;
     int64_t local_max_wait_ms;
     char *prompt_cache_dir;  /* NULL = none */
+    bool prompt_cache_dir_created; /* this runtime made it (mkdir) */
     int64_t prompt_cache_dir_mb;
     int64_t memory_budget;   /* bytes; 0 = none */
     int64_t idle_unload_ns;  /* 0 = never */
@@ -192,9 +195,11 @@ static llmux_status prompt_cache_dir_init(llmux_runtime *rt, const llmux_runtime
     struct stat sb;
     if (!*d || params->local_prompt_cache_dir_mb < 0 || params->local_prompt_cache_dir_mb > (INT64_MAX >> 21))
         return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory: empty path or size out of range");
-    if (stat(d, &sb) != 0 && (errno != ENOENT || mkdir(d, 0700) != 0 || stat(d, &sb) != 0))
+    bool created = false;
+    if (stat(d, &sb) != 0 && (errno != ENOENT || mkdir(d, 0700) != 0 || !(created = true) || stat(d, &sb) != 0))
         return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory %s cannot be created: %s", d,
                         strerror(errno));
+    rt->prompt_cache_dir_created = created;
     if (!S_ISDIR(sb.st_mode))
         return lx_error(err, LLMUX_E_CONFIGURATION, "local prompt cache directory %s is not a directory", d);
     if (!(rt->prompt_cache_dir = dup_str(d))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory");
@@ -209,6 +214,20 @@ static void engine_warn(void *ud, const char *msg) { rt_log(ud, LLMUX_LOG_WARN, 
 static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_log(ud, level, msg); }
 
 static void engine_log(void *ud, llmux_log_level level, const char *msg) { rt_log(ud, level, msg); }
+
+/* Started as root, the engine child runs as LX_ENGINE_CHILD_UID: a prompt cache directory the
+ * runtime created itself (0700, root's) is handed to that user, or the child could not write it.
+ * A directory that existed is left as it is (its owner chose); the child then says why it cannot
+ * start if it cannot use it. */
+static void engine_cache_owner(llmux_runtime *rt) {
+    if (geteuid() != 0 || !rt->prompt_cache_dir_created) return;
+    if (chown(rt->prompt_cache_dir, LX_ENGINE_CHILD_UID, LX_ENGINE_CHILD_UID) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "could not give the prompt cache directory %.400s to the engine's user %d: %s",
+                 rt->prompt_cache_dir, LX_ENGINE_CHILD_UID, strerror(errno));
+        rt_log(rt, LLMUX_LOG_WARN, msg);
+    }
+}
 
 /* local_isolation PROCESS: the supervisor of the engine child, which gets the model directories
  * (the only ones its sandbox lets it read) and the local settings as flags of `llmux engine`.
@@ -225,8 +244,8 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
         return lx_error(err, LLMUX_E_CONFIGURATION,
                         "isolation process: no llmux executable found for the engine process (none next to "
                         "libllmux or on PATH); set engine_path");
-    /* At most 16 dirs x 2 + 9 settings x 2 + 2 argument words. */
-    char nums[9][24];
+    /* At most 16 dirs x 2 + 10 settings x 2 + the cache directory x 2. */
+    char nums[10][24];
     const char *args[64];
     size_t n = 0, k = 0;
     for (size_t i = 0; i < rt->n_model_dirs; i++) {
@@ -248,12 +267,20 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
     if (rt->memory_budget > 0) NUM_ARG("--memory-budget-mb", "%lld", (long long)(rt->memory_budget >> 20));
     if (rt->idle_unload_ns > 0) NUM_ARG("--idle-unload-s", "%lld", (long long)(rt->idle_unload_ns / 1000000000));
     NUM_ARG("--max-frame", "%u", LLMUX_JSON_MAX_BYTES);
+    /* local_prompt_cache_dir: the child's one writable directory (its sandbox grants it), so
+     * prompts it saved are restored by the next child after a crash or restart. */
+    if (rt->prompt_cache_dir) {
+        args[n++] = "--cache-dir";
+        args[n++] = rt->prompt_cache_dir;
+        if (rt->prompt_cache_dir_mb > 0) NUM_ARG("--prompt-cache-dir-mb", "%lld", (long long)rt->prompt_cache_dir_mb);
+        engine_cache_owner(rt);
+    }
 #undef NUM_ARG
     lx_engine_sup_params sp = {.loop = rt->http, .path = path, .args = args, .n_args = n,
                                .heartbeat_ms = p->engine_heartbeat_ms ? p->engine_heartbeat_ms : 1000,
                                .heartbeat_timeout_ms = p->engine_heartbeat_timeout_ms ? p->engine_heartbeat_timeout_ms : 10000,
                                .models_unload = rt->memory_budget > 0 || rt->idle_unload_ns > 0,
-                               .log = engine_log, .log_ud = rt};
+                               .log = engine_log, .log_ud = rt, .telemetry = rt->telemetry};
     rt->engine = lx_engine_sup_create(&sp);
     free(path);
     if (!rt->engine) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the engine supervisor");
@@ -977,19 +1004,24 @@ uint64_t lx_runtime_next_seed(llmux_runtime *rt) {
 
 lx_engine_sup *lx_runtime_engine(const llmux_runtime *rt) { return rt->engine; }
 
-/* local_isolation PROCESS: the resolved path and its display name (as lx_model_name derives it:
- * the file name without .gguf), for the engine child. */
-static llmux_status local_for_child(const char *canon, lx_local_use *use, llmux_error_info *err) {
+/* local_isolation PROCESS: the resolved path, its display name (as lx_model_name derives it:
+ * the file name without .gguf) and the spec the engine child is sent. */
+static llmux_status local_for_child(const char *canon, const char *spec, lx_local_use *use, llmux_error_info *err) {
     const char *base = strrchr(canon, '/');
     base = base ? base + 1 : canon;
     size_t n = strlen(canon), b = strlen(base);
     if (b > 5 && strcmp(base + b - 5, ".gguf") == 0) b -= 5;
-    if (!(use->owned = malloc(n + 1 + b + 1))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", canon);
+    const char *child = llmux_model_kind_of(spec) == LLMUX_MODEL_LOCAL_NAME ? spec : canon;
+    size_t c = strlen(child);
+    if (!(use->owned = malloc(n + 1 + b + 1 + c + 1)))
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory resolving %s", canon);
     memcpy(use->owned, canon, n + 1);
     memcpy(use->owned + n + 1, base, b);
     use->owned[n + 1 + b] = 0;
+    memcpy(use->owned + n + 1 + b + 1, child, c + 1);
     use->path = use->owned;
     use->name = use->owned + n + 1;
+    use->child_model = use->owned + n + 1 + b + 1;
     return LLMUX_OK;
 }
 
@@ -1001,7 +1033,7 @@ static llmux_status local_acquire(llmux_runtime *rt, const char *spec, const llm
     memset(use, 0, sizeof *use);
     if (would_block) *would_block = false;
     llmux_status st = resolve_local(rt, spec, canon, sizeof canon, err);
-    if (st == LLMUX_OK && rt->engine) return local_for_child(canon, use, err);
+    if (st == LLMUX_OK && rt->engine) return local_for_child(canon, spec, use, err);
     if (st == LLMUX_OK) st = get_model(rt, canon, spec, cancel, check_now, would_block, &lm, err);
     if (st != LLMUX_OK || !lm) return st;
     use->worker = lm->worker;
@@ -1032,6 +1064,7 @@ void lx_runtime_local_release(llmux_runtime *rt, lx_local_use *use) {
 
 llmux_status lx_runtime_model_load(llmux_runtime *rt, const char *spec, const llmux_cancel *cancel,
                                    llmux_error_info *err) {
+    if (rt->engine) return lx_engine_model_load(rt, spec, cancel, err); /* the child's registry */
     lx_local_use use;
     llmux_status st = local_acquire(rt, spec, cancel, true, NULL, &use, err);
     if (st == LLMUX_OK) lx_runtime_local_release(rt, &use);
@@ -1048,6 +1081,7 @@ static loaded_model *find_for_unload(const llmux_runtime *rt, const char *canon,
 }
 
 llmux_status lx_runtime_model_unload(llmux_runtime *rt, const char *spec, llmux_error_info *err) {
+    if (rt->engine) return lx_engine_model_unload(rt, spec, err); /* the child's registry */
     char canon[PATH_MAX];
     llmux_error_info ignored;
     bool resolved = resolve_local(rt, spec, canon, sizeof canon, &ignored) == LLMUX_OK;

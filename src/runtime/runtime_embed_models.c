@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "providers/embed_models.h"
 #include "runtime/call_params.h"
+#include "runtime/engine_calls.h"
 #include "runtime/local_worker.h"
 #include "runtime/remote.h"
 #include "runtime/runtime_internal.h"
@@ -63,6 +64,8 @@ llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request *req, cons
     if (st != LLMUX_OK) return st;
     size_t np = 0;
     const llmux_provider_params *pp = lx_runtime_providers(rt, &np);
+    if (llmux_model_kind_of(req->model) != LLMUX_MODEL_REMOTE && lx_runtime_engine(rt))
+        return lx_engine_embed(rt, req, cancel, deadline_ns, out, err); /* local.isolation: process */
     if (llmux_model_kind_of(req->model) != LLMUX_MODEL_REMOTE) {
         local_embed le = {.req = req};
         st = lx_worker_run_task(rt, req->model, NULL, cancel, deadline_ns, embed_task, &le, err);

@@ -61,7 +61,10 @@ typedef struct lx_local_use {
     const char *name;        /* display name (owned by the runtime, or by owned) */
     void *held;              /* the registry entry */
     const char *path;        /* PROCESS: the canonical model path the engine child loads */
-    char *owned;             /* PROCESS: holds path and name */
+    const char *child_model; /* PROCESS: the spec the child is sent: a local name as given (the
+                                child resolves it in the same directories and lists the model
+                                under it, as in-process), else path */
+    char *owned;             /* PROCESS: holds path, name and child_model */
 } lx_local_use;
 
 /* Resolves a local model spec, loading the model when needed (cancel aborts the load), and holds

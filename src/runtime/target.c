@@ -76,7 +76,8 @@ static llmux_status local_start(lx_target *t, const llmux_request *req, const ll
                                 const lx_attempt_cbs *cbs, llmux_error_info *err) {
     /* local_isolation PROCESS: the sandboxed engine child runs it (engine_sup.h). */
     if (!t->local.worker)
-        return lx_engine_sup_submit(lx_runtime_engine(t->rt), t->local.path, req, cancel, deadline_ns, cbs, err);
+        return lx_engine_sup_submit(lx_runtime_engine(t->rt), t->local.path, t->local.child_model, req, cancel,
+                                    deadline_ns, cbs, err);
     lx_worker_job job = {.req = req, .cancel = cancel, .deadline_ns = deadline_ns, .sink = cbs->sink,
                          .started = cbs->started, .done = cbs->done, .user_data = cbs->user_data};
     return lx_worker_submit(t->local.worker, &job, err);

@@ -112,10 +112,21 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     sp.n_model_dirs = p->n_model_dirs;
     sp.cache_dir = p->cache_dir ? cache : NULL;
     lx_sandbox_report rep;
+    bool was_root = geteuid() == 0;
     llmux_status st = lx_sandbox_apply(&sp, &rep, err);
     if (st != LLMUX_OK) {
         /* Partly restricted: the socket file may not be removable any more; try. */
         lx_ipc_endpoint_close(&ep);
+        /* The usual cause under `llmux serve` as root (process isolation is its default): a model
+         * directory below a 0700 one (a home directory, mkdtemp) that the unprivileged user
+         * cannot reach. Say what to do. */
+        if (was_root && err && strstr(err->message, "Permission denied")) {
+            size_t n = strlen(err->message);
+            snprintf(err->message + n, sizeof err->message - n,
+                     " (started as root, the engine runs as user 65534: every model directory and the "
+                     "directories above it must be readable and searchable by that user, the cache "
+                     "directory writable; or set local.isolation: in_process)");
+        }
         return st;
     }
     if (rep.warning[0]) fprintf(stderr, "llmux engine: warning: %s\n", rep.warning);
@@ -131,6 +142,12 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     rp.local_max_wait_ms = p->max_wait_ms;
     rp.local_memory_budget_mb = p->memory_budget_mb;
     rp.local_idle_unload_s = p->idle_unload_s;
+    /* The one directory the sandbox lets it write: prompt prefixes saved there survive this
+     * process (a crash, a restart) and are restored by the next engine. */
+    if (p->cache_dir) {
+        rp.local_prompt_cache_dir = cache;
+        rp.local_prompt_cache_dir_mb = p->prompt_cache_dir_mb;
+    }
     rp.log = log_stderr;
     rp.log_level = LLMUX_LOG_WARN;
     /* No providers, records, telemetry log or trace export: the defaults. The environment is
@@ -147,6 +164,10 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     if (p->max_frame_bytes) ip.max_frame_bytes = p->max_frame_bytes;
     ip.local_only = true;
     ip.test_hooks = p->test_hooks;
+    /* The supervisor learns from the welcome how strong the sandbox is (rep lives until the
+     * server stops, below). */
+    ip.sandbox_landlock_abi = rep.landlock_abi;
+    ip.sandbox_warning = rep.warning;
     /* One client (the runtime) multiplexes every local request on its connection. */
     if (p->inherited_fd >= 0) ip.max_executions = 4096;
     if (p->socket_path) ip.opened = &ep;

@@ -24,7 +24,10 @@ typedef struct lx_engine_params {
     int inherited_fd;                 /* normal mode; -1 when socket_path is used */
     const char *const *model_dirs;    /* read-only beneath each; at least one */
     size_t n_model_dirs;
-    const char *cache_dir;            /* read-write beneath it; NULL = none */
+    const char *cache_dir;            /* read-write beneath it, and the runtime's
+                                         local_prompt_cache_dir (prompt prefixes saved as files
+                                         and restored by the next engine); NULL = none */
+    int64_t prompt_cache_dir_mb;      /* bytes of all cache files there; 0 = the default */
     int32_t n_threads;                /* engine threads; 0 = number of cores */
     int32_t n_ctx;                    /* local context size; 0 = the model's, capped */
     size_t max_frame_bytes;           /* 0 = LX_FRAME_DEFAULT_MAX */

@@ -40,7 +40,8 @@ struct lx_telemetry {
     lx_otlp *otlp;
     /* family ids */
     int requests, attempts, retries, fallbacks, errors, ttft, e2e, tpot, queue_time, prompt_tokens, gen_tokens, cost,
-        in_flight, queue_depth, pc_hits, pc_tokens, pc_bytes, spans_exported, spans_dropped, export_failures, log_failed;
+        in_flight, queue_depth, pc_hits, pc_tokens, pc_bytes, spans_exported, spans_dropped, export_failures, log_failed,
+        engine_starts, engine_ends, engine_failed, engine_up, engine_landlock, engine_degraded;
     /* what the exporter and log had reported at the last render: counters grow by the difference */
     pthread_mutex_t seen_mu;
     lx_otlp_stats seen_otlp;
@@ -56,6 +57,7 @@ static int define_all(lx_telemetry *t) {
     static const char *const l_mn[] = {"model_name", NULL};
     static const char *const l_mp[] = {"model", "provider", NULL};
     static const char *const l_class[] = {"class", NULL};
+    static const char *const l_how[] = {"how", NULL};
     lx_metrics *m = t->m;
     int ok = 0;
 #define DEF(field, name, help, type, labels, b, nb) ok |= (t->field = lx_metrics_define(m, name, help, type, labels, b, nb)) < 0
@@ -80,6 +82,12 @@ static int define_all(lx_telemetry *t) {
     DEF(spans_dropped, "llmux_otlp_spans_dropped_total", "Trace spans dropped: export queue full, or their batch failed (collector down or slow).", LX_METRIC_COUNTER, NULL, NULL, 0);
     DEF(export_failures, "llmux_otlp_export_failures_total", "OTLP export requests that failed.", LX_METRIC_COUNTER, NULL, NULL, 0);
     DEF(log_failed, "llmux_log_lines_failed_total", "Execution log lines that could not be written.", LX_METRIC_COUNTER, NULL, NULL, 0);
+    DEF(engine_starts, "llmux_engine_process_starts_total", "Sandboxed engine child processes started (local.isolation: process): the first and every restart.", LX_METRIC_COUNTER, NULL, NULL, 0);
+    DEF(engine_ends, "llmux_engine_process_ends_total", "Engine child processes that ended, by how: crash (a signal), seccomp (SIGSYS from its filter), killed (SIGKILL from outside, e.g. the OOM killer), heartbeat or runtime (killed by the runtime: no pong, a protocol violation), exit.", LX_METRIC_COUNTER, l_how, NULL, 0);
+    DEF(engine_failed, "llmux_engine_process_failed_requests_total", "Requests and calls in flight in an engine child that failed because it ended.", LX_METRIC_COUNTER, NULL, NULL, 0);
+    DEF(engine_up, "llmux_engine_process_up", "1 while an engine child runs and has answered its handshake, else 0.", LX_METRIC_GAUGE, NULL, NULL, 0);
+    DEF(engine_landlock, "llmux_engine_sandbox_landlock_abi", "The Landlock ABI the engine child's sandbox uses (0: the kernel has none; files and TCP are then confined by seccomp and the user drop only).", LX_METRIC_GAUGE, NULL, NULL, 0);
+    DEF(engine_degraded, "llmux_engine_sandbox_degraded", "1 when the engine child started with a sandbox layer missing (it said so in its welcome and on stderr), else 0.", LX_METRIC_GAUGE, NULL, NULL, 0);
 #undef DEF
     return ok ? -1 : 0;
 }
@@ -464,6 +472,27 @@ void lx_telemetry_prompt_cache_hit(lx_telemetry *t, const char *model, int64_t r
     const char *v[] = {lx_metrics_bound(t->m, model)};
     lx_metrics_add(t->m, t->pc_hits, v, 1);
     lx_metrics_add(t->m, t->pc_tokens, v, (double)reused_tokens);
+}
+
+void lx_telemetry_engine_started(lx_telemetry *t) {
+    if (t) lx_metrics_add(t->m, t->engine_starts, NULL, 1);
+}
+
+void lx_telemetry_engine_up(lx_telemetry *t, bool up) {
+    if (t) lx_metrics_set(t->m, t->engine_up, NULL, up ? 1 : 0);
+}
+
+void lx_telemetry_engine_ended(lx_telemetry *t, const char *how, size_t failed) {
+    if (!t) return;
+    const char *v[] = {how};
+    lx_metrics_add(t->m, t->engine_ends, v, 1);
+    if (failed) lx_metrics_add(t->m, t->engine_failed, NULL, (double)failed);
+}
+
+void lx_telemetry_engine_sandbox(lx_telemetry *t, int landlock_abi, bool degraded) {
+    if (!t) return;
+    lx_metrics_set(t->m, t->engine_landlock, NULL, landlock_abi);
+    lx_metrics_set(t->m, t->engine_degraded, NULL, degraded ? 1 : 0);
 }
 
 void lx_telemetry_queue_depth(lx_telemetry *t, const char *model, size_t waiting) {

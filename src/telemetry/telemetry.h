@@ -96,6 +96,16 @@ void lx_telemetry_prompt_cache_bytes(lx_telemetry *t, const char *model, size_t 
 /* A local generation reused reused_tokens (> 0) cached prompt tokens. Any thread. */
 void lx_telemetry_prompt_cache_hit(lx_telemetry *t, const char *model, int64_t reused_tokens);
 
+/* The sandboxed engine child (local.isolation: process; runtime/engine_sup.c), loop thread or any:
+ * one started; one answered its handshake (up 1) or ended (up 0) with how ("crash", "seccomp",
+ * "killed", "heartbeat", "runtime", "exit") and failed requests and calls in flight. */
+void lx_telemetry_engine_started(lx_telemetry *t);
+void lx_telemetry_engine_up(lx_telemetry *t, bool up);
+void lx_telemetry_engine_ended(lx_telemetry *t, const char *how, size_t failed);
+/* The running child's sandbox, from its welcome: the kernel's Landlock ABI (0 = none) and whether
+ * a layer could not be applied. */
+void lx_telemetry_engine_sandbox(lx_telemetry *t, int landlock_abi, bool degraded);
+
 /* Every metric as Prometheus text (caller frees); NULL when out of memory. */
 char *lx_telemetry_render(lx_telemetry *t, size_t *len);
 

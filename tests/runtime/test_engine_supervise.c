@@ -8,7 +8,13 @@
  * (what the OOM killer does) and a seccomp kill (SIGSYS) are each reported as such, while a
  * remote stream in flight goes on to its end; a corrupt model fails with configuration while the
  * other model keeps serving on the same child; cancel reaches the child and the child stays; an
- * engine that cannot start fails the request; local token counts are refused.
+ * engine that cannot start fails the request. Calls (core/ipc_call.h): embeddings and token counts
+ * through the child equal in-process ones (vectors, dimensions, usage, names), and their errors
+ * (unknown model, corrupt model, wrong dimensions, a prompt over the context) have the same class
+ * and message; model load/unload/list act on the child's registry; a call in flight when the
+ * child is killed fails with the signal, and the next call runs on a new child. The prompt cache
+ * directory reaches the child (its one writable directory): a prompt saved by one child (at
+ * unload) is restored by the next child after the first was killed.
  *
  * The crash hooks need `llmux engine --test-hooks`: the runtime's engine_path is a two-line shell
  * script that adds it (no environment variable, no hook reachable in a normal engine). */
@@ -25,10 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
 
 #include "llmux.h"
 #include "support/fake_server.h"
@@ -41,7 +50,7 @@
 
 static char g_tmp[64];        /* holds the hooks script and a model directory with a broken GGUF */
 static char g_hooks[128];     /* the engine_path that adds --test-hooks */
-static char g_broken_dir[128];
+static char g_broken_dir[128]; /* also holds minibert.gguf, a small BERT embedding model */
 
 static double now_s(void) {
     struct timespec t;
@@ -71,6 +80,12 @@ static int setup(void **state) {
     fputs("this is not a GGUF file, only text pretending to be one\n", f);
     fclose(f);
     chmod(broken, 0644);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "'%s/gguf_gen' --embedding --pooling mean --n-layer 2 --n-embd 64 --n-head 4 --n-ff 128 --ctx 256 "
+             "--type f32 --out '%s/minibert.gguf' >/dev/null && chmod 644 '%s/minibert.gguf'",
+             LLMUX_TEST_BIN_DIR, g_broken_dir, g_broken_dir);
+    if (system(cmd) != 0) return -1;
     return 0;
 }
 
@@ -115,10 +130,10 @@ static llmux_runtime *rt_process(bool hooks, int64_t heartbeat_ms, int64_t timeo
 }
 
 static llmux_runtime *rt_in_process(void) {
-    const char *dirs[] = {MODEL_DIR};
+    const char *dirs[] = {MODEL_DIR, g_broken_dir};
     llmux_runtime_params p = llmux_runtime_default_params();
     p.model_dirs = dirs;
-    p.n_model_dirs = 1;
+    p.n_model_dirs = 2;
     p.n_threads = 2;
     p.n_ctx = 1024;
     p.local_slots = 2;
@@ -297,6 +312,8 @@ static pid_t wait_new_child(llmux_runtime *rt, pid_t old) {
 
 /* ----------------------------------------------------------------- tests */
 
+static double metric_value(llmux_runtime *rt, const char *name);
+
 /* Through the child: the same events, text and usage as in-process, from a sandboxed process. */
 static void test_same_as_in_process(void **state) {
     (void)state;
@@ -329,11 +346,18 @@ static void test_same_as_in_process(void **state) {
     assert_int_equal(proc_status(pid, "NoNewPrivs"), 1);
     assert_int_equal(proc_status(pid, "Seccomp"), 2);
     assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1);
-    /* Token counts need the model in this process: refused, never loaded here. */
-    int64_t n = 0;
-    st = llmux_count_tokens(rt, &q.r, NULL, &n, &err);
-    assert_int_equal(st, LLMUX_E_CONFIGURATION);
-    assert_non_null(strstr(err.message, "isolation"));
+    /* The child's welcome says how strong its sandbox is: Landlock as the kernel offers it (the
+     * test asks the kernel itself, so it holds on a kernel without Landlock too). */
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */);
+    double got = metric_value(rt, "llmux_engine_sandbox_landlock_abi");
+    if (abi > 0) {
+        assert_true(got >= 1);
+        assert_true(metric_value(rt, "llmux_engine_sandbox_degraded") == 0);
+    } else {
+        assert_true(got == 0);
+        assert_true(metric_value(rt, "llmux_engine_sandbox_degraded") == 1);
+    }
+    assert_true(metric_value(rt, "llmux_engine_process_up") == 1);
     llmux_runtime_destroy(rt);
     /* The child is gone with the runtime. */
     assert_int_equal(kill(pid, 0), -1);
@@ -399,6 +423,35 @@ static void test_hang_killed_at_heartbeat_deadline(void **state) {
     llmux_runtime_destroy(rt);
 }
 
+/* Whether the runtime's Prometheus text has a line starting with line (name, labels, value). */
+static bool metric_line(llmux_runtime *rt, const char *line) {
+    char *text = NULL;
+    size_t len = 0;
+    llmux_error_info err;
+    assert_int_equal(llmux_metrics_prometheus(rt, &text, &len, &err), LLMUX_OK);
+    bool found = false;
+    size_t n = strlen(line);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == 0)) found = true;
+    if (!found) fprintf(stderr, "metrics without \"%s\":\n%s\n", line, text);
+    llmux_free(text);
+    return found;
+}
+
+/* The value of an unlabelled metric, -1 when absent. */
+static double metric_value(llmux_runtime *rt, const char *name) {
+    char *text = NULL;
+    size_t len = 0;
+    llmux_error_info err;
+    assert_int_equal(llmux_metrics_prometheus(rt, &text, &len, &err), LLMUX_OK);
+    double v = -1;
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') v = strtod(p + n + 1, NULL);
+    llmux_free(text);
+    return v;
+}
+
 /* SIGKILL from outside (the OOM killer's way): only the in-flight execution fails, so named. */
 static void test_sigkill_reported_and_restarted(void **state) {
     (void)state;
@@ -419,6 +472,11 @@ static void test_sigkill_reported_and_restarted(void **state) {
     req_init(&q, LOCAL, "Say something wise.", 4, NULL);
     st = run(rt, &q, &s, &err);
     if (st != LLMUX_OK) fail_msg("after the restart: %s", err.message);
+    /* The supervisor's metrics: two children, one ended by SIGKILL with one request in flight. */
+    assert_true(metric_line(rt, "llmux_engine_process_starts_total 2"));
+    assert_true(metric_line(rt, "llmux_engine_process_ends_total{how=\"killed\"} 1"));
+    assert_true(metric_line(rt, "llmux_engine_process_failed_requests_total 1"));
+    assert_true(metric_line(rt, "llmux_engine_process_up 1"));
     llmux_runtime_destroy(rt);
 }
 
@@ -528,6 +586,260 @@ static void test_engine_that_cannot_start(void **state) {
     llmux_runtime_destroy(rt);
 }
 
+/* ------------------------------------------------------------------ calls */
+
+static const char *const k_inputs[] = {"the quick brown fox", "taxes are due", "the quick brown fox"};
+
+static llmux_status embed(llmux_runtime *rt, const char *model, int32_t dims, llmux_embeddings **out,
+                          llmux_error_info *err) {
+    llmux_embed_request er = llmux_embed_request_default();
+    er.model = model;
+    er.inputs = k_inputs;
+    er.n_inputs = 3;
+    er.dimensions = dims;
+    return llmux_embed(rt, &er, NULL, out, err);
+}
+
+/* One call's outcome on both runtimes: the same status, and for a failure the same message. */
+static void same_embed_error(llmux_runtime *in, llmux_runtime *rt, const char *model, int32_t dims, llmux_status want) {
+    llmux_embeddings *a = NULL, *b = NULL;
+    llmux_error_info ea, eb;
+    assert_int_equal(embed(in, model, dims, &a, &ea), want);
+    llmux_status st = embed(rt, model, dims, &b, &eb);
+    if (st != want) fail_msg("%s through the child: %s (%s)", model, llmux_status_name(st), eb.message);
+    assert_null(a);
+    assert_null(b);
+    assert_string_equal(ea.message, eb.message);
+}
+
+/* Embeddings and token counts through the child: what in-process gives, errors included. */
+static void test_embed_and_count_same_as_in_process(void **state) {
+    (void)state;
+    llmux_runtime *in = rt_in_process();
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    llmux_embeddings *a = NULL, *b = NULL;
+    llmux_error_info err;
+    assert_int_equal(embed(in, "local/minibert", 0, &a, &err), LLMUX_OK);
+    llmux_status st = embed(rt, "local/minibert", 0, &b, &err);
+    if (st != LLMUX_OK) fail_msg("embed through the child: %s", err.message);
+    assert_true(child_pid(rt) > 0);
+    assert_int_equal(b->n, 3);
+    assert_int_equal(b->dim, 64);
+    assert_int_equal(a->dim, b->dim);
+    assert_string_equal(b->model, "minibert");
+    assert_string_equal(b->provider, "local");
+    assert_int_equal(a->usage.input_tokens, b->usage.input_tokens);
+    assert_true(b->usage.input_tokens > 0);
+    /* Same model, same code, same thread count: the vectors agree to float rounding (base64 of
+     * the float32 bytes carries them exactly). */
+    double max_diff = 0;
+    for (size_t i = 0; i < b->n * b->dim; i++) {
+        double d = fabs((double)a->data[i] - (double)b->data[i]);
+        if (d > max_diff) max_diff = d;
+    }
+    assert_true(max_diff < 1e-5);
+    assert_memory_equal(b->data, b->data + 2 * b->dim, b->dim * sizeof(float)); /* same text, same vector */
+    llmux_embeddings_free(a);
+    llmux_embeddings_free(b);
+
+    /* Errors: same class, same message. */
+    same_embed_error(in, rt, "local/nope", 0, LLMUX_E_MODEL_NOT_FOUND);     /* the runtime resolves it */
+    same_embed_error(in, rt, "local/broken", 0, LLMUX_E_CONFIGURATION);     /* the child fails to load it */
+    same_embed_error(in, rt, "local/minibert", 65, LLMUX_E_INVALID_REQUEST); /* the model gives 64 */
+
+    /* Token counts: the same number as in-process, and the same refusal past the context. */
+    req q;
+    req_init(&q, LOCAL, "Count these words, please.", 8, NULL);
+    int64_t na = 0, nb = 0;
+    assert_int_equal(llmux_count_tokens(in, &q.r, NULL, &na, &err), LLMUX_OK);
+    st = llmux_count_tokens(rt, &q.r, NULL, &nb, &err);
+    if (st != LLMUX_OK) fail_msg("count through the child: %s", err.message);
+    assert_true(na > 5);
+    assert_int_equal(na, nb);
+    static char longp[40000];
+    for (size_t i = 0; i + 6 < sizeof longp; i += 6) memcpy(longp + i, "words ", 6);
+    req_init(&q, LOCAL, longp, 8, NULL);
+    llmux_error_info ea, eb;
+    assert_int_equal(llmux_count_tokens(in, &q.r, NULL, &na, &ea), LLMUX_E_CONTEXT_LENGTH);
+    assert_int_equal(llmux_count_tokens(rt, &q.r, NULL, &nb, &eb), LLMUX_E_CONTEXT_LENGTH);
+    assert_string_equal(ea.message, eb.message);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1); /* errors never cost the child */
+    llmux_runtime_destroy(in);
+    llmux_runtime_destroy(rt);
+}
+
+static json_t *loaded(llmux_runtime *rt) {
+    char *text = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_models_loaded(rt, &text, &err);
+    if (st != LLMUX_OK) fail_msg("models_loaded: %s", err.message);
+    json_t *v = json_loads(text, 0, NULL);
+    llmux_free(text);
+    assert_true(json_is_array(v));
+    return v;
+}
+
+/* The state of the listed entry named model, NULL when none. */
+static const char *state_of(json_t *list, const char *model) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m) {
+        if (strcmp(json_string_value(json_object_get(m, "model")), model) == 0)
+            return json_string_value(json_object_get(m, "state"));
+    }
+    return NULL;
+}
+
+/* Model admin acts on the child's registry; listing or unloading starts no child. */
+static void test_model_admin_through_child(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    llmux_error_info err;
+    json_t *l = loaded(rt);
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+    assert_int_equal(llmux_model_unload(rt, LOCAL, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "is not loaded"));
+    assert_int_equal(child_pid(rt), 0);
+
+    llmux_status st = llmux_model_load(rt, LOCAL, NULL, &err);
+    if (st != LLMUX_OK) fail_msg("load: %s", err.message);
+    assert_true(child_pid(rt) > 0);
+    l = loaded(rt);
+    assert_non_null(state_of(l, LOCAL));
+    assert_string_equal(state_of(l, LOCAL), "loaded");
+    json_decref(l);
+    /* A generation names the model as the load did: one entry. */
+    req q;
+    seen s;
+    req_init(&q, LOCAL, "Say something wise.", 4, NULL);
+    assert_int_equal(run(rt, &q, &s, &err), LLMUX_OK);
+    l = loaded(rt);
+    assert_int_equal(json_array_size(l), 1);
+    json_decref(l);
+
+    assert_int_equal(llmux_model_load(rt, "local/broken", NULL, &err), LLMUX_E_CONFIGURATION);
+    assert_int_equal(llmux_model_load(rt, "local/nope", NULL, &err), LLMUX_E_MODEL_NOT_FOUND);
+    assert_int_equal(llmux_model_unload(rt, LOCAL, &err), LLMUX_OK);
+    l = loaded(rt);
+    assert_null(state_of(l, LOCAL));
+    json_decref(l);
+    assert_int_equal(llmux_model_unload(rt, LOCAL, &err), LLMUX_E_INVALID_REQUEST);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 1);
+    llmux_runtime_destroy(rt);
+}
+
+/* A call in flight when the child dies fails with how it ended; the next call gets a new child. */
+typedef struct call_thread {
+    llmux_runtime *rt;
+    llmux_status st;
+    llmux_error_info err;
+} call_thread;
+
+static void *load_main(void *arg) {
+    call_thread *c = arg;
+    /* Many inputs: the embedding runs long enough to be killed in the middle. */
+    static const char *inputs[4096];
+    for (size_t i = 0; i < 4096; i++) inputs[i] = "a sentence that takes a while to embed, again and again";
+    llmux_embed_request er = llmux_embed_request_default();
+    er.model = "local/minibert";
+    er.inputs = inputs;
+    er.n_inputs = 4096;
+    llmux_embeddings *e = NULL;
+    c->st = llmux_embed(c->rt, &er, NULL, &e, &c->err);
+    llmux_embeddings_free(e);
+    return NULL;
+}
+
+static void test_call_fails_when_child_killed(void **state) {
+    (void)state;
+    llmux_runtime *rt = rt_process(false, 0, 0);
+    llmux_embeddings *e = NULL;
+    llmux_error_info err;
+    assert_int_equal(embed(rt, "local/minibert", 0, &e, &err), LLMUX_OK); /* loaded, child up */
+    llmux_embeddings_free(e);
+    pid_t first = child_pid(rt);
+    call_thread c = {.rt = rt};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, load_main, &c), 0);
+    usleep(300 * 1000);
+    assert_int_equal(kill(first, SIGKILL), 0);
+    pthread_join(t, NULL);
+    /* Killed while it embedded (or, on a very fast machine, it had answered already). */
+    fprintf(stderr, "the call in flight at the kill: %s\n", c.st == LLMUX_OK ? "had answered" : c.err.message);
+    if (c.st != LLMUX_OK) {
+        assert_int_equal(c.st, LLMUX_E_INTERNAL);
+        assert_non_null(strstr(c.err.message, "SIGKILL"));
+    }
+    assert_true(wait_new_child(rt, first) != first);
+    llmux_status st = embed(rt, "local/minibert", 0, &e, &err);
+    if (st != LLMUX_OK) fail_msg("after the restart: %s", err.message);
+    assert_int_equal(e->n, 3);
+    llmux_embeddings_free(e);
+    llmux_runtime_destroy(rt);
+}
+
+/* local_prompt_cache_dir in process mode: the first child saves the prompt's prefix when the model
+ * is unloaded; after that child is killed, the next one restores it (cached_input_tokens). */
+static void test_prompt_cache_dir_across_children(void **state) {
+    (void)state;
+    char cache[160];
+    snprintf(cache, sizeof cache, "%s/prompt-cache", g_tmp); /* created by the runtime */
+    const char *dirs[] = {MODEL_DIR};
+    llmux_runtime_params p = llmux_runtime_default_params();
+    p.model_dirs = dirs;
+    p.n_model_dirs = 1;
+    p.n_threads = 2;
+    p.n_ctx = 1024;
+    p.local_slots = 2;
+    p.local_isolation = LLMUX_ISOLATION_PROCESS;
+    p.engine_path = LLMUX;
+    p.local_prompt_cache_dir = cache;
+    llmux_runtime *rt = NULL;
+    llmux_error_info err;
+    assert_int_equal(llmux_runtime_create(&p, &rt, &err), LLMUX_OK);
+    req q;
+    seen s1, s2;
+    req_init(&q, LOCAL,
+             "A long prompt that a returning user sends again: the system rules, the earlier turns of the "
+             "conversation, and then the new question at the end. What will tomorrow bring?",
+             4, NULL);
+    llmux_status st = run(rt, &q, &s1, &err);
+    if (st != LLMUX_OK) fail_msg("first child: %s", err.message);
+    assert_int_equal(s1.usage.cached_input_tokens, 0);
+    assert_int_equal(llmux_model_unload(rt, LOCAL, &err), LLMUX_OK); /* the child saves its prefixes */
+    /* A file appears in the directory (the unload's save finishes on the child's own time). */
+    int files = 0;
+    for (int i = 0; i < 500 && files == 0; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "test -n \"$(ls -A '%s')\"", cache);
+        if (system(cmd) == 0) files = 1;
+        else usleep(10000);
+    }
+    assert_int_equal(files, 1);
+    struct stat sb;
+    assert_int_equal(stat(cache, &sb), 0);
+    if (geteuid() == 0) assert_int_equal((int)sb.st_uid, 65534); /* handed to the engine's user */
+    pid_t first = child_pid(rt);
+    assert_int_equal(kill(first, SIGKILL), 0);
+    pid_t second = wait_new_child(rt, first);
+    assert_true(second > 0 && second != first);
+    st = run(rt, &q, &s2, &err);
+    if (st != LLMUX_OK) fail_msg("second child: %s", err.message);
+    assert_int_equal(s2.usage.input_tokens, s1.usage.input_tokens);
+    assert_true(s2.usage.cached_input_tokens > 0);
+    fprintf(stderr, "restored by the next child: %lld of %lld prompt tokens\n", (long long)s2.usage.cached_input_tokens,
+            (long long)s2.usage.input_tokens);
+    assert_int_equal(lx_engine_sup_starts(lx_runtime_engine(rt)), 2);
+    /* The child's prompt cache hit counted in the runtime's metrics, as in-process. */
+    char line[160];
+    snprintf(line, sizeof line, "llmux_local_prompt_cache_reused_tokens_total{model=\"%s\"} %lld", LOCAL,
+             (long long)s2.usage.cached_input_tokens);
+    assert_true(metric_line(rt, line));
+    assert_true(metric_line(rt, "llmux_local_prompt_cache_hits_total{model=\"" LOCAL "\"} 1"));
+    llmux_runtime_destroy(rt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_in_process),
@@ -539,6 +851,10 @@ int main(void) {
         cmocka_unit_test(test_corrupt_model_other_serves),
         cmocka_unit_test(test_cancel_forwarded),
         cmocka_unit_test(test_engine_that_cannot_start),
+        cmocka_unit_test(test_embed_and_count_same_as_in_process),
+        cmocka_unit_test(test_model_admin_through_child),
+        cmocka_unit_test(test_call_fails_when_child_killed),
+        cmocka_unit_test(test_prompt_cache_dir_across_children),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

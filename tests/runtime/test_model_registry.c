@@ -491,8 +491,10 @@ static int retire_then_fail_on_engine_thread(void) {
     assert_int_equal(json_array_size(arr), 0);
     json_decref(arr);
     assert_int_equal(ls.replaced_unloads, 1);
+    /* Read after destroy: it waits for the freeing thread, which joins the engine thread, which
+     * wrote the hand-off line before it returned. */
+    llmux_runtime_destroy(rt);
     assert_true(ls.reaped <= 1);
-    llmux_runtime_destroy(rt); /* waits for the model's own freeing thread */
     return ls.reaped;
 }
 

@@ -8,7 +8,10 @@
  * outside --model-dir refused by the sandbox, a malformed frame (non-fatal error) and an
  * oversized one (fatal error, then EOF), SIGTERM mid-generation (the request ends cancelled, the
  * process exits 0), and --fd: no token needed, exit 0 when the parent closes its end. A client
- * that disconnects mid-stream frees its sequence slot (the engine runs with one). */
+ * that disconnects mid-stream frees its sequence slot (the engine runs with one). Calls
+ * (core/ipc_call.h) inside the sandbox: a token count and the model list answer; a remote model
+ * is refused (model_not_found), a model outside --model-dir by Landlock (permission), a
+ * malformed call non-fatally; SIGTERM with the call threads started still exits 0. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@
 
 #include "llmux.h"
 #include "server/ipc/endpoint.h"
+#include "core/ipc_call.h"
 #include "core/ipc_frame.h"
 #include "server/ipc/frame_io.h"
 #include "core/ipc_message.h"
@@ -188,7 +192,20 @@ static int cl_open(const engine *e, char session[LX_IPC_SESSION_HEX + 1]) {
     assert_true(fd >= 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", e->sock);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        /* Say why, with what the engine wrote on stderr (it may have exited). */
+        int en = errno;
+        char buf[2048] = "";
+        FILE *f = fopen(e->err, "r");
+        if (f) {
+            buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+            fclose(f);
+        }
+        int status = 0;
+        pid_t w = waitpid(e->pid, &status, WNOHANG);
+        fail_msg("connect: %s (engine %s, status %d); its stderr: %s", strerror(en), w == e->pid ? "exited" : "running",
+                 status, buf);
+    }
     char token_path[160], token[LX_IPC_TOKEN_HEX + 1], err[256];
     snprintf(token_path, sizeof token_path, "%s.token", e->sock);
     assert_true(lx_ipc_token_read(token_path, token, err, sizeof err));
@@ -387,6 +404,69 @@ static void test_bad_frames(void **state) {
     engine_stop(&e);
 }
 
+/* Sends a call and reads its one answer (a result or an error tagged with its id). */
+static void call(int fd, const char *s, const char *id, char *body, lx_ipc_msg *m) {
+    assert_non_null(body);
+    cl_send(fd, lx_ipc_wrap(LX_IPC_CALL, s, id, body));
+    free(body);
+    assert_int_equal(cl_read(fd, m), LX_FRAME_OK);
+    assert_true(m->type == LX_IPC_RESULT || m->type == LX_IPC_ERROR);
+    assert_string_equal(m->id, id);
+}
+
+/* Calls run inside the sandbox on threads the engine starts there. */
+static void test_calls_in_sandbox(void **state) {
+    (void)state;
+    engine e;
+    engine_start(&e, -1);
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&e, s);
+    lx_ipc_msg m;
+    char why[256];
+    call(fd, s, "c1",
+         lx_ipc_call_count_tokens("{\"model\":\"" LOCAL "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}", 0),
+         &m);
+    if (m.type != LX_IPC_RESULT) fail_msg("count: %s: %s", m.err_status, m.err_message);
+    int64_t n = 0;
+    assert_true(lx_ipc_result_count_parse(m.body, &n, why, sizeof why));
+    assert_true(n > 0);
+    lx_ipc_msg_clear(&m);
+    call(fd, s, "c2", lx_ipc_call_model(LX_IPC_OP_MODELS_LOADED, NULL, 0), &m);
+    assert_int_equal(m.type, LX_IPC_RESULT);
+    const json_t *models;
+    assert_true(lx_ipc_result_models_parse(m.body, &models, why, sizeof why));
+    assert_int_equal(json_array_size(models), 1);
+    lx_ipc_msg_clear(&m);
+    /* A provider's model: refused by the engine (local only), as a request would be. */
+    static const char *const one[] = {"hi"};
+    call(fd, s, "c3", lx_ipc_call_embed("openai/text-embedding-3-small", one, 1, 0, 0), &m);
+    assert_int_equal(m.type, LX_IPC_ERROR);
+    assert_string_equal(m.err_status, "model_not_found");
+    assert_false(m.fatal);
+    lx_ipc_msg_clear(&m);
+    /* The bundled GGUF outside --model-dir: Landlock says no. */
+    char outside[192], cmd[512];
+    snprintf(outside, sizeof outside, "%s/elsewhere.gguf", e.dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s && chmod 644 %s", MODEL_FILE, outside, outside);
+    assert_int_equal(system(cmd), 0);
+    call(fd, s, "c4", lx_ipc_call_model(LX_IPC_OP_MODEL_LOAD, outside, 0), &m);
+    assert_int_equal(m.type, LX_IPC_ERROR);
+    assert_string_equal(m.err_status, "permission");
+    lx_ipc_msg_clear(&m);
+    /* Malformed: non-fatal, tagged; the connection goes on. */
+    call(fd, s, "c5", strdup("{\"op\":\"embed\",\"model\":\"" LOCAL "\",\"inputs\":[]}"), &m);
+    assert_int_equal(m.type, LX_IPC_ERROR);
+    assert_string_equal(m.err_status, "invalid_request");
+    assert_false(m.fatal);
+    lx_ipc_msg_clear(&m);
+    send_request(fd, s, "r0", LOCAL, 8);
+    outcome o = {0};
+    collect(fd, &o, 1);
+    assert_int_equal(o.error_status[0], 0);
+    close(fd);
+    engine_stop(&e); /* exits 0 with its call threads joined */
+}
+
 /* SIGTERM mid-generation: the request ends cancelled (error event, then its response), the
  * process exits 0. */
 static void test_sigterm_cancels(void **state) {
@@ -517,7 +597,7 @@ int main(void) {
         cmocka_unit_test(test_process_is_sandboxed), cmocka_unit_test(test_local_models_only),
         cmocka_unit_test(test_bad_frames),           cmocka_unit_test(test_sigterm_cancels),
         cmocka_unit_test(test_inherited_socketpair), cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_disconnect_mid_stream),
+        cmocka_unit_test(test_disconnect_mid_stream), cmocka_unit_test(test_calls_in_sandbox),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

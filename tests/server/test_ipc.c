@@ -6,7 +6,10 @@
  * timeout), a wrong session id, an oversized frame, malformed frames, two executions multiplexed
  * on one connection, cancel of one while the other goes on, a client disconnect cancelling its
  * execution (the upstream socket closes), a client that stops reading (and catches up), the
- * per-connection and connection caps, and the stop with and without a grace period. */
+ * per-connection and connection caps, and the stop with and without a grace period; calls
+ * (core/ipc_call.h): malformed calls get non-fatal errors tagged with their id, a token count and
+ * the model list answer with results, a result for a result-less op, a call's error carries the
+ * public call's class, and the connection serves generations between them. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -32,6 +35,7 @@
 #include "core/ipc_frame.h"
 #include "server/ipc/frame_io.h"
 #include "server/ipc/ipc.h"
+#include "core/ipc_call.h"
 #include "core/ipc_message.h"
 #include "support/fake_server.h"
 
@@ -461,6 +465,110 @@ static void test_malformed_frames(void **state) {
     fx_stop(&f);
 }
 
+/* Reads the one frame answering a call (results and errors only). */
+static void call_answer(int fd, const char *id, lx_ipc_msg *m) {
+    assert_int_equal(cl_read(fd, m), LX_FRAME_OK);
+    assert_true(m->type == LX_IPC_RESULT || m->type == LX_IPC_ERROR);
+    assert_non_null(m->id);
+    assert_string_equal(m->id, id);
+}
+
+static void test_calls(void **state) {
+    fx f;
+    fx_start(&f);
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&f, s);
+    /* Malformed calls: each answered by a non-fatal invalid_request tagged with its id. */
+    static const char *const bad[] = {"{}", "{\"op\":\"fly\"}", "{\"op\":\"embed\",\"model\":\"m\",\"inputs\":[]}",
+                                      "{\"op\":\"models_loaded\",\"x\":1}", "{\"op\":\"count_tokens\",\"request\":1}"};
+    lx_ipc_msg m;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "bad%zu", i);
+        cl_send(fd, lx_ipc_wrap(LX_IPC_CALL, s, id, bad[i]));
+        call_answer(fd, id, &m);
+        assert_int_equal(m.type, LX_IPC_ERROR);
+        assert_string_equal(m.err_status, "invalid_request");
+        assert_false(m.fatal);
+        lx_ipc_msg_clear(&m);
+    }
+    /* A call without an id is a malformed message. */
+    cl_send_raw(fd, "{\"type\":\"call\",\"session\":\"00\",\"call\":{\"op\":\"models_loaded\"}}");
+    assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+    assert_int_equal(m.type, LX_IPC_ERROR);
+    assert_false(m.fatal);
+    lx_ipc_msg_clear(&m);
+
+    /* A token count on the bundled model. */
+    char *r = request(LOCAL, false, false);
+    char *call = lx_ipc_call_count_tokens(r, 0);
+    free(r);
+    cl_send(fd, lx_ipc_wrap(LX_IPC_CALL, s, "count", call));
+    free(call);
+    call_answer(fd, "count", &m);
+    if (m.type != LX_IPC_RESULT) fail_msg("count: %s: %s", m.err_status, m.err_message);
+    char why[256];
+    int64_t n = 0;
+    assert_true(lx_ipc_result_count_parse(m.body, &n, why, sizeof why));
+    assert_true(n > 0);
+    lx_ipc_msg_clear(&m);
+    /* The same count as the public call in this process. */
+    llmux_request *req = NULL;
+    llmux_error_info err;
+    r = request(LOCAL, false, false);
+    assert_int_equal(llmux_request_from_json(r, strlen(r), &req, &err), LLMUX_OK);
+    free(r);
+    int64_t direct = 0;
+    assert_int_equal(llmux_count_tokens(f.rt, req, NULL, &direct, &err), LLMUX_OK);
+    llmux_request_free(req);
+    assert_int_equal(n, direct);
+
+    /* The model list holds the model the count loaded. */
+    call = lx_ipc_call_model(LX_IPC_OP_MODELS_LOADED, NULL, 0);
+    cl_send(fd, lx_ipc_wrap(LX_IPC_CALL, s, "list", call));
+    free(call);
+    call_answer(fd, "list", &m);
+    assert_int_equal(m.type, LX_IPC_RESULT);
+    const json_t *models;
+    assert_true(lx_ipc_result_models_parse(m.body, &models, why, sizeof why));
+    assert_int_equal(json_array_size(models), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(models, 0), "model")), LOCAL);
+    lx_ipc_msg_clear(&m);
+
+    /* Errors carry the public call's class: unloading a model that is not loaded, a model that
+     * does not exist. */
+    call = lx_ipc_call_model(LX_IPC_OP_MODEL_UNLOAD, "local/nope", 0);
+    cl_send(fd, lx_ipc_wrap(LX_IPC_CALL, s, "unload", call));
+    free(call);
+    call_answer(fd, "unload", &m);
+    assert_int_equal(m.type, LX_IPC_ERROR);
+    assert_string_equal(m.err_status, "invalid_request");
+    assert_false(m.fatal);
+    lx_ipc_msg_clear(&m);
+    static const char *const one[] = {"hello"};
+    call = lx_ipc_call_embed("local/nope", one, 1, 0, 0);
+    cl_send(fd, lx_ipc_wrap(LX_IPC_CALL, s, "embed", call));
+    free(call);
+    call_answer(fd, "embed", &m);
+    assert_int_equal(m.type, LX_IPC_ERROR);
+    assert_string_equal(m.err_status, "model_not_found");
+    lx_ipc_msg_clear(&m);
+
+    /* The connection still generates. */
+    send_request(fd, s, "ok", LOCAL, true);
+    outcome o = {0};
+    while (!o.responded) {
+        assert_int_equal(cl_read(fd, &m), LX_FRAME_OK);
+        assert_string_equal(m.id, "ok");
+        note(&o, &m);
+        lx_ipc_msg_clear(&m);
+    }
+    assert_true(o.text_events > 0);
+    wait_active(&f, 0);
+    close(fd);
+    fx_stop(&f);
+}
+
 static void test_multiplexed(void **state) {
     fx f;
     fx_start(&f);
@@ -875,6 +983,7 @@ int main(void) {
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_wrong_session),
         cmocka_unit_test(test_oversized_frame),
+        cmocka_unit_test(test_calls),
         cmocka_unit_test(test_malformed_frames),
         cmocka_unit_test(test_multiplexed),
         cmocka_unit_test(test_cancel_one),

@@ -1,7 +1,9 @@
 /* The real `llmux serve` process: it prints where it listens and a curl example, answers on its
  * port (bundled model and a provider reached through OPENAI_BASE_URL = the fake server), and on
  * SIGTERM / SIGINT stops accepting, lets a stream in flight finish within --grace (or cancels it
- * with an in-stream error when the grace is 0), flushes its execution records and exits 0. */
+ * with an in-stream error when the grace is 0), flushes its execution records and exits 0. Local
+ * models run in a sandboxed `llmux engine` child by default (generations, token counts and the
+ * model list through it); local.isolation: in_process keeps them in the server. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -201,6 +204,94 @@ static void test_serve_answers_and_stops(void **state) {
     serve_cleanup(&p);
 }
 
+/* The children of pid whose command line is `llmux engine --fd ...`: how many, and one's pid. */
+static int engine_children(pid_t parent, pid_t *one) {
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        int ppid = 0;
+        size_t k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[k] = 0;
+        const char *rp = strrchr(buf, ')'); /* the command name may hold spaces */
+        if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != (int)parent) continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        f = fopen(path, "r");
+        if (!f) continue;
+        k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        if (k > 12 && memcmp(buf, "llmux\0engine\0--fd", 17) == 0) {
+            n++;
+            *one = (pid_t)atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static long status_field(pid_t pid, const char *key) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') v = strtol(line + strlen(key) + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* `llmux serve` defaults to local.isolation: process: a local request starts one sandboxed engine
+ * child, which also answers token counts and the model list; llmux.yaml's in_process keeps the
+ * models in the server (no child). */
+static void test_default_isolation_process(void **state) {
+    (void)state;
+    proc p;
+    serve_start(&p, "http://127.0.0.1:1/v1", 0);
+    pid_t child = 0;
+    assert_non_null(strstr(p.out, "local models run in a sandboxed engine process"));
+    assert_int_equal(engine_children(p.pid, &child), 0); /* started at first use */
+    req r = {.port = p.port, .path = "/v1/chat/completions",
+             .body = "{\"model\":\"local/llmux-fortunes\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
+    do_req(&r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.buf, "\"object\":\"chat.completion\""));
+    assert_int_equal(engine_children(p.pid, &child), 1);
+    assert_int_equal(status_field(child, "Seccomp"), 2);
+    assert_int_equal(status_field(child, "NoNewPrivs"), 1);
+    req c = {.port = p.port, .path = "/v1/messages/count_tokens", .header = "anthropic-version: 2023-06-01",
+             .body = "{\"model\":\"local/llmux-fortunes\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi there\"}]}"};
+    do_req(&c);
+    if (c.status != 200) fail_msg("count_tokens: %ld %s", c.status, c.buf);
+    assert_non_null(strstr(c.buf, "\"input_tokens\":"));
+    req ps = {.port = p.port, .path = "/api/ps"};
+    do_req(&ps);
+    assert_int_equal(ps.status, 200);
+    assert_non_null(strstr(ps.buf, "\"name\":\"local/llmux-fortunes\""));
+    pid_t again = 0;
+    assert_int_equal(engine_children(p.pid, &again), 1);
+    assert_int_equal(again, child); /* the same child served all three */
+    assert_int_equal(serve_stop(&p, SIGTERM), 0);
+    assert_int_equal(kill(child, 0), -1); /* gone with the server */
+    serve_cleanup(&p);
+
+    serve_start_cfg(&p, "http://127.0.0.1:1/v1", 0, "server:\n  listen: 127.0.0.1:0\nlocal:\n  isolation: in_process\n");
+    assert_null(strstr(p.out, "sandboxed engine process"));
+    req r2 = {.port = p.port, .path = "/v1/chat/completions",
+              .body = "{\"model\":\"local/llmux-fortunes\",\"max_tokens\":4,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"};
+    do_req(&r2);
+    assert_int_equal(r2.status, 200);
+    assert_int_equal(engine_children(p.pid, &child), 0);
+    assert_int_equal(serve_stop(&p, SIGTERM), 0);
+    serve_cleanup(&p);
+}
+
 static void stop_mid_stream(int grace_s, bool completes) {
     lx_fake_server *up = lx_fake_server_start();
     assert_non_null(up);
@@ -375,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_keys_from_config),
         cmocka_unit_test(test_max_requests_flag),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_default_isolation_process),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

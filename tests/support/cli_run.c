@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static char g_dir[PATH_MAX];
@@ -13,6 +14,10 @@ int cli_scratch_create(const char *prefix) {
     char tmpl[PATH_MAX];
     snprintf(tmpl, sizeof tmpl, "/tmp/%s-XXXXXX", prefix);
     if (!mkdtemp(tmpl)) return -1;
+    /* `llmux serve` runs local models in its sandboxed engine child, which drops to user 65534
+     * when started as root: models under the scratch directory must be reachable by that user,
+     * as they must be for any real deployment. */
+    if (chmod(tmpl, 0755) != 0) return -1;
     snprintf(g_dir, sizeof g_dir, "%s", tmpl);
     return 0;
 }

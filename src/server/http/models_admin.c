@@ -10,9 +10,10 @@
  * Access: with API keys configured, a key may load and unload exactly the models its patterns
  * allow it to use (403 otherwise), and the listings show only those; without keys (loopback
  * only, or --insecure-no-auth) everyone may. Loading blocks for seconds and unloading may join an
- * engine thread, so both run on the offload pool, never on the loop; the listings only copy the
- * registry's state and answer on the loop. The listings never show a server path: a client names
- * models. */
+ * engine thread, so both run on the offload pool, never on the loop. The listings run there too:
+ * in-process they only copy the registry's state, but with local.isolation: process the registry
+ * is the engine child's, and llmux_models_loaded asks it over IPC, whose answer arrives on the
+ * loop. The listings never show a server path: a client names models. */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,17 +126,24 @@ static void admin_start(lx_server *s, struct evhttp_request *req, const lx_auth_
 
 /* --------------------------------------------------------------- listings */
 
+/* A listing: llmux_models_loaded on the offload pool, the reply built on the loop. */
+typedef struct list_job {
+    lx_offload o; /* first: the pool hands it back */
+    bool ps;      /* GET /api/ps, else GET /models */
+    lx_auth_grant g;
+    llmux_status st;
+    llmux_error_info err;
+    char *text;   /* llmux_models_loaded's array */
+} list_job;
+
 /* The registry's entries a client may see: local names its key allows (never paths). NULL when
  * out of memory or the registry could not be read (the reply is then written). */
-static json_t *visible_models(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g) {
-    char *text = NULL;
-    llmux_error_info err;
-    if (llmux_models_loaded(s->rt, &text, &err) != LLMUX_OK) {
-        lx_call_reply_error(req, LX_SRV_OPENAI, err.status, err.message, -1);
+static json_t *visible_models(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g, list_job *j) {
+    if (j->st != LLMUX_OK) {
+        lx_call_reply_error(req, LX_SRV_OPENAI, j->st, j->err.message, j->err.retry_after_ms);
         return NULL;
     }
-    json_t *all = json_loads(text, 0, NULL);
-    llmux_free(text);
+    json_t *all = json_loads(j->text, 0, NULL);
     json_t *out = json_array();
     size_t i;
     json_t *m;
@@ -185,8 +193,8 @@ static int64_t wall_ms(void) {
 /* GET /api/ps: Ollama's fields (size is the budget's estimate; size_vram 0: models run on the
  * CPU; expires_at from local.idle_unload_s, null when the model never expires or is in use),
  * llmux's own under "llmux". */
-static void ps_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g) {
-    json_t *models = visible_models(s, req, g);
+static void ps_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g, list_job *j) {
+    json_t *models = visible_models(s, req, g, j);
     if (!models) return;
     json_t *out = json_array();
     size_t i;
@@ -215,8 +223,8 @@ static void ps_route(lx_server *s, struct evhttp_request *req, const lx_auth_gra
 
 /* GET /models: every local model the server lists (its model directories at start) and every
  * one loaded since, each with llama-server's status object. */
-static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g) {
-    json_t *loaded = visible_models(s, req, g);
+static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g, list_job *j) {
+    json_t *loaded = visible_models(s, req, g, j);
     if (!loaded) return;
     json_t *by_id = json_object(); /* id → status, in the order ids are first seen */
     json_t *order = json_array();
@@ -258,6 +266,37 @@ static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth
     reply_object(req, data ? json_pack("{s:s,s:o}", "object", "list", "data", data) : NULL);
 }
 
+static void list_run(lx_offload *o, llmux_cancel *cancel) {
+    (void)cancel;
+    list_job *j = (list_job *)o;
+    j->st = llmux_models_loaded(o->s->rt, &j->text, &j->err);
+}
+
+static void list_reply(lx_offload *o, struct evhttp_request *req) {
+    list_job *j = (list_job *)o;
+    if (j->ps) ps_route(o->s, req, &j->g, j);
+    else models_route(o->s, req, &j->g, j);
+}
+
+static void list_release(lx_offload *o) {
+    llmux_free(((list_job *)o)->text);
+    free(o);
+}
+
+static void list_start(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g, bool ps) {
+    list_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        lx_call_reply_error(req, LX_SRV_OPENAI, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
+        return;
+    }
+    j->ps = ps;
+    j->g = *g;
+    j->o.run = list_run;
+    j->o.reply = list_reply;
+    j->o.release = list_release;
+    lx_offload_start(s, req, LX_SRV_OPENAI, &j->o);
+}
+
 bool lx_models_admin_route(lx_server *s, struct evhttp_request *req, const char *path, const lx_auth_grant *g) {
     bool load = strcmp(path, "/models/load") == 0, unload = strcmp(path, "/models/unload") == 0;
     bool list = strcmp(path, "/models") == 0, ps = strcmp(path, "/api/ps") == 0;
@@ -269,10 +308,8 @@ bool lx_models_admin_route(lx_server *s, struct evhttp_request *req, const char 
         lx_call_reply_error(req, LX_SRV_OPENAI, LLMUX_E_INVALID_REQUEST, "this route takes GET", -1);
     } else if (load || unload) {
         admin_start(s, req, g, unload);
-    } else if (list) {
-        models_route(s, req, g);
     } else {
-        ps_route(s, req, g);
+        list_start(s, req, g, ps);
     }
     return true;
 }

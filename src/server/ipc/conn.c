@@ -82,6 +82,7 @@ static void free_execs(lx_ipc_conn *c) {
 
 static void conn_free(lx_ipc_conn *c) {
     lx_ipc_server *s = c->s;
+    lx_ipc_calls_detach(s, c);
     free_execs(c);
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
@@ -352,7 +353,11 @@ static void handshake(lx_ipc_conn *c, const lx_ipc_msg *m) {
     }
     c->authed = true;
     evtimer_del(c->timer);
-    send_payload(c, lx_ipc_welcome(c->session, c->s->p.max_frame_bytes, c->s->p.max_executions));
+    const lx_ipc_params *p = &c->s->p;
+    send_payload(c, p->sandbox_landlock_abi >= 0
+                        ? lx_ipc_welcome_sandboxed(c->session, p->max_frame_bytes, p->max_executions,
+                                                   p->sandbox_landlock_abi, p->sandbox_warning)
+                        : lx_ipc_welcome(c->session, p->max_frame_bytes, p->max_executions));
 }
 
 static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {
@@ -371,6 +376,8 @@ static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {
         fatal(c, m.id, LLMUX_E_AUTHENTICATION, "wrong session id");
     } else if (m.type == LX_IPC_REQUEST) {
         start_exec(c, &m);
+    } else if (m.type == LX_IPC_CALL) {
+        lx_ipc_call_start(c, &m);
     } else if (m.type == LX_IPC_PING) {
         /* Answered here, on the loop thread: a pong proves the loop turns (a supervisor's
          * heartbeat); decoding runs on the engine threads and does not delay it. */
@@ -381,6 +388,8 @@ static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {
         if (e) {
             e->client_cancel = true;
             llmux_execution_cancel(e->ex);
+        } else {
+            lx_ipc_calls_cancel(c->s, c, m.id);
         }
     } else {
         char msg[96];
@@ -470,6 +479,17 @@ void lx_ipc_conn_accept(lx_ipc_server *s, int fd, bool trusted) {
 
 void lx_ipc_conn_cancel_all(lx_ipc_server *s) {
     for (lx_ipc_conn *c = s->conns; c; c = c->next) cancel_execs(c);
+    lx_ipc_calls_cancel_all(s);
+}
+
+lx_ipc_server *lx_ipc_conn_server(lx_ipc_conn *c) { return c->s; }
+
+const char *lx_ipc_conn_session(const lx_ipc_conn *c) { return c->session; }
+
+bool lx_ipc_conn_send(lx_ipc_conn *c, char *payload) { return send_payload(c, payload); }
+
+void lx_ipc_conn_send_error(lx_ipc_conn *c, const char *id, llmux_status st, const char *msg) {
+    send_error(c, id, st, msg, false);
 }
 
 void lx_ipc_conn_close_all(lx_ipc_server *s) {

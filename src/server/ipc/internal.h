@@ -13,6 +13,8 @@
 #include "server/ipc/ipc.h"
 
 typedef struct lx_ipc_conn lx_ipc_conn;
+typedef struct lx_ipc_calls lx_ipc_calls;
+struct lx_ipc_msg;
 
 struct lx_ipc_server {
     lx_ipc_params p;            /* copied at start (path points into ep) */
@@ -26,9 +28,10 @@ struct lx_ipc_server {
     lx_ipc_conn *conns;
     pthread_mutex_t mu;         /* guards the counters (read by other threads) */
     pthread_cond_t cv;
-    int active;                 /* executions in flight */
+    int active;                 /* executions and calls in flight */
     int n_conns;
     size_t unsent;              /* computed on the loop for lx_ipc_server_stop's flush wait */
+    lx_ipc_calls *calls;        /* the call pool (calls.c); NULL until the first call */
 };
 
 /* Takes a freshly accepted socket (closes it when the server is full or out of memory). trusted:
@@ -40,5 +43,28 @@ void lx_ipc_conn_cancel_all(lx_ipc_server *s);
 void lx_ipc_conn_close_all(lx_ipc_server *s);
 /* Bytes still queued for clients, over all connections. */
 size_t lx_ipc_conn_unsent(lx_ipc_server *s);
+
+/* For calls.c (loop thread): the connection's server and session, and its frame output. send
+ * takes payload (freed) and says whether it was queued; send_error sends a non-fatal error frame
+ * tagged with id. */
+lx_ipc_server *lx_ipc_conn_server(lx_ipc_conn *c);
+const char *lx_ipc_conn_session(const lx_ipc_conn *c);
+bool lx_ipc_conn_send(lx_ipc_conn *c, char *payload);
+void lx_ipc_conn_send_error(lx_ipc_conn *c, const char *id, llmux_status st, const char *msg);
+
+/* Calls (calls.c; core/ipc_call.h), loop thread unless said otherwise. */
+/* A call message from an authenticated connection: queued on the call pool, answered later by a
+ * result or an error frame (or at once by an error: malformed, duplicate id, cap, stopping). */
+void lx_ipc_call_start(lx_ipc_conn *c, const struct lx_ipc_msg *m);
+/* Cancels the connection's call with this id; false when there is none. */
+bool lx_ipc_calls_cancel(lx_ipc_server *s, lx_ipc_conn *c, const char *id);
+/* The connection is going away: its calls are cancelled and their answers dropped. */
+void lx_ipc_calls_detach(lx_ipc_server *s, lx_ipc_conn *c);
+void lx_ipc_calls_cancel_all(lx_ipc_server *s);
+/* Not on the loop thread: stops the pool's threads once they finished what is queued (cancel
+ * first) and joins them. */
+void lx_ipc_calls_join(lx_ipc_server *s);
+/* After lx_ipc_calls_join, on the loop: frees the pool and any call whose answer never came. */
+void lx_ipc_calls_free(lx_ipc_server *s);
 
 #endif

@@ -20,7 +20,8 @@ lx_ipc_params lx_ipc_default_params(void) {
                            .handshake_timeout_ms = LX_IPC_DEFAULT_HANDSHAKE_MS,
                            .opened = NULL,
                            .inherited_fd = -1,
-                           .local_only = false};
+                           .local_only = false,
+                           .sandbox_landlock_abi = -1};
 }
 
 const char *lx_ipc_server_token_path(const lx_ipc_server *s) { return s->ep.token_path; }
@@ -89,7 +90,10 @@ static void drain(lx_ipc_server *s) {
 }
 
 static void cancel_all(lx_ipc_server *s) { lx_ipc_conn_cancel_all(s); }
-static void teardown(lx_ipc_server *s) { lx_ipc_conn_close_all(s); }
+static void teardown(lx_ipc_server *s) {
+    lx_ipc_conn_close_all(s);
+    lx_ipc_calls_free(s);
+}
 static void count_unsent(lx_ipc_server *s) { s->unsent = lx_ipc_conn_unsent(s); }
 
 static void fill_err(llmux_error_info *err, llmux_status st, const char *msg) {
@@ -184,6 +188,10 @@ void lx_ipc_server_stop(lx_ipc_server *s, int64_t grace_ms) {
         if (!run_on_loop(s, count_unsent) || s->unsent == 0) break;
         usleep(10000);
     }
+    /* Calls still running were cancelled above; their threads end once the blocking calls
+     * return, and their answers were posted before the teardown below (FIFO). */
+    run_on_loop(s, cancel_all);
+    lx_ipc_calls_join(s);
     run_on_loop(s, teardown);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -41,6 +41,10 @@ typedef struct lx_ipc_params {
                                   owns it from the call on. -1 (default) = listen */
     bool local_only;           /* requests naming a remote model ("provider/model") get a
                                   model_not_found error frame and never reach the runtime */
+    int sandbox_landlock_abi;  /* `llmux engine` only: >= 0 adds its sandbox report to the
+                                  welcome (lx_ipc_welcome_sandboxed); -1 (default) = none */
+    const char *sandbox_warning; /* with it: the sandbox's warning, NULL or "" when complete;
+                                  borrowed for the server's life */
     bool test_hooks;           /* `llmux engine --test-hooks` only: a request whose metadata has
                                   llmux_test_hook = "abort" aborts the process, "hang" stops the
                                   loop thread for good, "exec" runs /bin/sh (the seccomp filter
