@@ -308,12 +308,17 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
         cp.kv_unified = false;
         cp.n_ctx = (uint32_t)n_ctx * (uint32_t)n_slots;
     }
-    /* With several slots, a sequence's cells sit among the others' in the unified cache. The
-     * CPU flash-attention kernel splits the cells in view across threads, so its sums (and
-     * greedy picks) would depend on what else runs; the plain attention path gives the same
-     * greedy text batched as alone on tests/runtime/test_local_sched.c's prompts, though not on
-     * every prompt: the cells' offsets still order its sums (docs/local.md, "Determinism"). */
-    if (n_slots > 1) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    /* Flash attention: llama.cpp's default (auto: on where the backend has the kernel, as
+     * llama-server). In the unified cache a sequence's cells sit among the others', and the
+     * plain attention path multiplies every token's query with every cell in view, the other
+     * sequences' included (they are masked only afterwards): with 8 streams that is ~8x the
+     * attention work of one. The CPU flash-attention kernel skips masked cells
+     * (ggml-cpu/ops.cpp, ggml_compute_forward_flash_attn_ext_f16_one_chunk: `mv == -INFINITY`,
+     * and whole masked tiles in the tiled path). kv_per_slot keeps the plain path: it is the
+     * determinism option, each stream's attention spans only its own cells anyway, and the
+     * flash kernel's grouping of the sums depends on the batch shape (split over threads for a
+     * lone token, tiles of 64 queries for long chunks). docs/local.md, "Determinism". */
+    if (p->kv_per_slot && n_slots > 1) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
     cp.no_perf = true;

@@ -48,10 +48,11 @@ typedef struct lx_model_params {
                                     NULL = silent; called on the engine thread */
     void *warn_user_data;
     bool kv_per_slot;            /* each slot gets its own KV stream of n_ctx cells (llama.cpp
-                                    kv_unified = false) instead of one pool shared by all: a
-                                    sequence's numerics no longer depend on what else runs or
-                                    ran (seeded sampling batched = alone), at n_slots times the
-                                    KV memory */
+                                    kv_unified = false) instead of one pool shared by all, and
+                                    plain attention instead of flash attention: a sequence's
+                                    numerics no longer depend on what else runs or ran (seeded
+                                    sampling batched = alone on the bundled model), at n_slots
+                                    times the KV memory */
 } lx_model_params;
 
 #define LX_MAX_SLOTS 64

@@ -6,16 +6,16 @@
  *  - a request alone on a fresh model gives the same text every time (seeded);
  *  - the same requests started together on a fresh model give the same texts every time
  *    (same batch composition, same KV layout);
- *  - greedy requests give the same text batched as alone (unified KV);
  *  - with kv_per_slot (one KV stream per slot), seeded requests give the same text batched as
  *    alone, and a request's text does not depend on what earlier requests left in the cache.
  *
- * What does not hold with the unified KV cache (the default): a seeded sampled request batched
- * with others may diverge from the same request alone. Its KV cells sit at other offsets of the
- * shared cache, so the attention's softmax and V sums group their terms differently (ggml's SIMD
- * lanes and blocks are laid over cell indices, masked cells add exact zeros in other places),
- * which moves the logits by rounding noise; a greedy pick survives that noise, a seeded draw
- * whose uniform falls near a boundary of the cumulative distribution does not. That is measured
+ * What does not hold with the unified KV cache (the default): a request batched with others may
+ * diverge from the same request alone. Its KV cells sit at other offsets of the shared cache,
+ * and flash attention groups its sums by the batch's shape and the cells' offsets (split by
+ * thread for a lone token, tiles for long chunks), which moves the logits by rounding noise; a
+ * seeded draw whose uniform falls near a boundary of the cumulative distribution follows it, and
+ * so does a greedy pick between two near-equal logits (4 of 8 greedy streams on the bundled
+ * model). That is measured
  * by bench/determinism.c (bench_determinism), not here: a test asserts only what holds.
  * LLMUX_DETERMINISM_REPORT=1 prints where each stream diverges in the tests below. */
 #define _XOPEN_SOURCE 700

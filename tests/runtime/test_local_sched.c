@@ -31,6 +31,7 @@
 
 static char g_dir[PATH_MAX];
 static char g_tiny[PATH_MAX];
+static char g_printable[PATH_MAX]; /* the same shape, --printable: greedy never ends early */
 
 /* ------------------------------------------------------------ one request */
 
@@ -153,9 +154,10 @@ static void wait_done(hub *h, int n) {
     pthread_mutex_unlock(&h->mu);
 }
 
-static lx_model *load_cached(const char *path, int32_t n_ctx, int32_t n_slots, int32_t cache_mb) {
+static lx_model *load_opts(const char *path, int32_t n_ctx, int32_t n_slots, int32_t cache_mb, bool kv_per_slot) {
     lx_model_params mp = lx_model_default_params();
     mp.prompt_cache_mb = cache_mb;
+    mp.kv_per_slot = kv_per_slot;
     mp.path = path;
     mp.n_threads = 2;
     mp.n_ctx = n_ctx;
@@ -165,6 +167,10 @@ static lx_model *load_cached(const char *path, int32_t n_ctx, int32_t n_slots, i
     assert_int_equal(lx_model_load(&mp, &m, &err), LLMUX_OK);
     assert_int_equal(lx_model_n_slots(m), n_slots);
     return m;
+}
+
+static lx_model *load_cached(const char *path, int32_t n_ctx, int32_t n_slots, int32_t cache_mb) {
+    return load_opts(path, n_ctx, n_slots, cache_mb, false);
 }
 
 static lx_model *load(const char *path, int32_t n_ctx, int32_t n_slots) { return load_cached(path, n_ctx, n_slots, 0); }
@@ -182,7 +188,9 @@ static int setup(void **state) {
     (void)state;
     if (model_dir_create("llmux-sched", g_dir, sizeof g_dir)) return -1;
     snprintf(g_tiny, sizeof g_tiny, "%s/tiny.gguf", g_dir);
-    return gguf_gen(g_tiny, TINY_LLAMA_ARGS " --ctx 2048");
+    snprintf(g_printable, sizeof g_printable, "%s/printable.gguf", g_dir);
+    if (gguf_gen(g_tiny, TINY_LLAMA_ARGS " --ctx 2048")) return -1;
+    return gguf_gen(g_printable, TINY_LLAMA_ARGS " --ctx 2048 --printable");
 }
 
 static int teardown(void **state) {
@@ -195,16 +203,16 @@ static int teardown(void **state) {
 #define N_SAME 6
 
 /* Six greedy requests (different prompts) on four slots: all at once (two of them queue) they
- * give exactly the text, finish and usage each gives alone, on the random-weight model and on
- * the bundled one. Greedy, because the numerics of a sequence batched with others are not
- * bit-identical to its numerics alone: its KV cells sit among the others' in the unified cache,
- * and the attention's sums over them run in another order. That moves logits by rounding
- * noise, which never changes these greedy picks, but does change some seeded samples (measured:
- * 2 of 4 seeded sampled streams on the bundled model diverge after 9 to 20 tokens; with
- * per-sequence KV streams, kv_unified = false, all match, at N times the KV memory or 1/N of
- * the context per request). */
-static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
-    lx_model *m = load(path, 1024, 4);
+ * give exactly the text, finish and usage each gives alone. Greedy, because the numerics of a
+ * sequence batched with others are not bit-identical to its numerics alone: in the unified
+ * cache its KV cells sit among the others', and the attention (flash attention, the default)
+ * groups its sums by cell offsets and by the batch's shape. That moves logits by rounding
+ * noise. On the random-weight F16 model the greedy picks of these prompts survive it with the
+ * unified cache (the default); on the bundled model they do not (one stream of six diverges
+ * after 14 bytes), so it runs with kv_per_slot (one KV stream per slot, plain attention: the
+ * engine's determinism option), where every stream matches (docs/local.md, "Determinism"). */
+static void check_concurrent_matches_alone(const char *path, bool kv_per_slot) {
+    lx_model *m = load_opts(path, 1024, 4, 0, kv_per_slot);
     lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     assert_non_null(w);
     hub h;
@@ -215,7 +223,7 @@ static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
         "Numbers: 1 2 3 4 5 6 7 8 9", "Why"};
     probe alone[N_SAME], together[N_SAME];
     for (int i = 0; i < N_SAME; i++) {
-        llmux_sampling s = all_greedy || i % 3 == 2 ? sampling_greedy(24) : sampling_seeded(100 + i, 24);
+        llmux_sampling s = sampling_greedy(24);
         probe_init(&alone[i], &h, prompts[i], s);
         probe_init(&together[i], &h, prompts[i], s);
     }
@@ -227,7 +235,7 @@ static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
      * found in a slot's cache would decode only its last token, in a batch of another shape). */
     lx_worker_destroy(w);
     lx_model_free(m);
-    m = load(path, 1024, 4);
+    m = load_opts(path, 1024, 4, 0, kv_per_slot);
     w = lx_worker_create(&(lx_worker_params){.model = m});
     int before = h.n_done;
     for (int i = 0; i < N_SAME; i++) assert_int_equal(submit(w, &together[i]), LLMUX_OK);
@@ -248,7 +256,7 @@ static void check_concurrent_matches_alone(const char *path, bool all_greedy) {
 
 static void test_concurrent_matches_alone_generated(void **state) {
     (void)state;
-    check_concurrent_matches_alone(g_tiny, true);
+    check_concurrent_matches_alone(g_tiny, false);
 }
 
 static void test_concurrent_matches_alone_bundled(void **state) {
@@ -261,28 +269,20 @@ static void test_concurrent_matches_alone_bundled(void **state) {
  * until its first token. */
 static void test_long_prompt_does_not_stall_others(void **state) {
     (void)state;
-    lx_model *m = load(g_tiny, 2048, 4);
+    /* Greedy on the --printable model: the two streams run their full 64 tokens whatever the
+     * batch (end-of-generation's logit is 0, never the greatest). Seeds chosen alone for a full
+     * run did not do: batched, a seeded draw may follow rounding noise to </s>. */
+    lx_model *m = load(g_printable, 2048, 4);
     lx_worker *w = lx_worker_create(&(lx_worker_params){.model = m});
     hub h;
     hub_init(&h);
-    /* Seeds whose streams run the full 64 tokens (a random model may sample end-of-generation). */
-    int64_t seeds[2];
-    int found = 0;
-    for (int64_t seed = 1; seed < 40 && found < 2; seed++) {
-        probe p;
-        probe_init(&p, &h, "Keep talking", sampling_seeded(seed, 64));
-        run_alone(w, &h, &p);
-        if (p.finish == LLMUX_FINISH_LENGTH) seeds[found++] = seed;
-        probe_free(&p);
-    }
-    assert_int_equal(found, 2);
 
     static char big[1500 + 1];
     for (size_t i = 0; i < sizeof big - 1; i++) big[i] = (char)('a' + (i * 7) % 26);
     big[sizeof big - 1] = '\0';
     probe shorts[2], longp;
-    probe_init(&shorts[0], &h, "Keep talking", sampling_seeded(seeds[0], 64));
-    probe_init(&shorts[1], &h, "Keep talking", sampling_seeded(seeds[1], 64));
+    probe_init(&shorts[0], &h, "Keep talking", sampling_greedy(64));
+    probe_init(&shorts[1], &h, "Go on", sampling_greedy(64));
     probe_init(&longp, &h, "", sampling_greedy(4));
     /* The prompt buffer is 4096 bytes; the long prompt lives in big. */
     longp.part.text = big;
