@@ -4,6 +4,7 @@
 // built as llama-server's common_sampler_init builds it (common/sampling.cpp). Nothing thrown
 // here leaves this file.
 #include "chat_tools.h"
+#include "gbnf_check.h"
 
 #include <cctype>
 #include <cstdlib>
@@ -137,6 +138,11 @@ extern "C" struct llama_sampler *lx_chat_tools_grammar(const lx_chat_tools *ct, 
     *error = nullptr;
     const common_chat_params &p = ct->params;
     if (p.grammar.empty()) return nullptr;
+    char why[128];
+    if (!lx_gbnf_repetitions_ordered(p.grammar.c_str(), why, sizeof why)) {
+        refuse(error, why);
+        return nullptr;
+    }
     try {
         // common_sampler_init: trigger words as escaped patterns, full patterns anchored.
         std::vector<std::string> patterns;

@@ -39,7 +39,12 @@ static llmux_status check_schema(const char *schema, size_t len, llmux_error_inf
                         LX_SCHEMA_MAX_BYTES);
     json_error_t jerr;
     json_t *doc = json_loadb(schema, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) return lx_error(err, LLMUX_E_INVALID_REQUEST, SCHEMA_FIELD ": not JSON: %s", jerr.text);
+    if (!doc) {
+        /* jansson quotes the text near the error, which may hold a raw newline: one line. */
+        for (char *p = jerr.text; *p; p++)
+            if ((unsigned char)*p < 0x20) *p = ' ';
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, SCHEMA_FIELD ": not JSON: %s", jerr.text);
+    }
     llmux_status st = LLMUX_OK;
     if (!json_is_object(doc))
         st = lx_error(err, LLMUX_E_INVALID_REQUEST, SCHEMA_FIELD ": a JSON Schema is an object");

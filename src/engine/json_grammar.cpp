@@ -3,6 +3,7 @@
 // (json_schema_to_grammar, common/json-schema-to-grammar.h) and the grammar sampler's C entry
 // points, which are C++ underneath and may throw. Nothing thrown here leaves this file.
 #include "json_grammar.h"
+#include "gbnf_check.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +56,11 @@ extern "C" lx_jg_status lx_json_schema_to_gbnf(const char *schema, size_t len, c
 extern "C" struct llama_sampler *lx_grammar_sampler_init(const struct llama_vocab *vocab, const char *gbnf,
                                                          char **error) {
     *error = nullptr;
+    char why[128];
+    if (!lx_gbnf_repetitions_ordered(gbnf, why, sizeof why)) {
+        refuse(error, why);
+        return nullptr;
+    }
     try {
         struct llama_sampler *s = llama_sampler_init_grammar(vocab, gbnf, "root");
         // llama.cpp logs the parse error itself and returns NULL.

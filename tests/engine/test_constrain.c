@@ -288,11 +288,16 @@ static void test_invalid_schemas_are_refused(void **state) {
     assert_refused("{\"$ref\":\"#/$defs/missing\"}", "missing");
     assert_refused("{\"type\":\"string\",\"pattern\":\"^(ab$\"}", NULL);
     assert_refused("{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":7}}}", "$ref must be a string");
+    /* A pattern repetition whose minimum is above its maximum: the converter passes it through,
+     * llama.cpp's grammar parser would try to build ~2^64 rules (gbnf_check.h). */
+    assert_refused("{\"type\":\"string\",\"pattern\":\"^[a-z]{5,4}-[0-9]+$\"}", "minimum above its maximum");
     /* Malformed input, as a C caller can send it (llmux_run's validator refuses it earlier). */
     assert_refused("{\"type\":", "not JSON");
     assert_refused("[1,2]", "a JSON Schema is an object");
     assert_refused("{\"a\":1,\"a\":2}", "not JSON");
     assert_refused("", "not JSON");
+    /* jansson's message quotes the text near the error: a raw newline there stays off the line. */
+    assert_refused("{\"p\\\n\"", "not JSON");
     /* The caps: nesting and size. */
     lx_buf deep;
     lx_buf_init(&deep, 1 << 20);
