@@ -27,6 +27,8 @@ llmux_status lx_context_init(lx_context *cx, struct llama_context *ctx, int32_t 
     cx->n_cells = (int32_t)llama_n_ctx(ctx);
     cx->n_batch = (int32_t)llama_n_batch(ctx);
     if (cx->n_batch < 1) cx->n_batch = 1;
+    cx->n_ubatch = (int32_t)llama_n_ubatch(ctx);
+    if (cx->n_ubatch < 1 || cx->n_ubatch > cx->n_batch) cx->n_ubatch = cx->n_batch;
     cx->n_slots = n_slots;
     cx->slots = calloc((size_t)n_slots, sizeof *cx->slots);
     if (!cx->slots) return LLMUX_E_OUT_OF_MEMORY;
@@ -326,13 +328,19 @@ int32_t lx_model_step(lx_model *m, lx_seq **done, int32_t cap) {
         sl->cache[sl->n_cache++] = s->pending;
         used++;
     }
-    /* Prompt chunks, oldest request first, within the per-step token budget. */
-    for (int32_t i = 0; i < n_act && b->n_tokens < cx->n_batch; i++) {
+    /* Prompt chunks, oldest request first, within the per-step token budget: one micro-batch
+     * (n_ubatch) while some sequence generates, so a long prompt delays their next token by one
+     * micro-batch at most; the whole n_batch while all are in prefill (as llama-server's decode
+     * of up to n_batch tokens), so requests arriving together are prefilled in one step (4
+     * streams of 385-token prompts: aggregate 1.00x llama-server's against 0.89x with 512
+     * always, docs/benchmarks.md). */
+    int32_t budget = b->n_tokens > 0 ? cx->n_ubatch : cx->n_batch;
+    for (int32_t i = 0; i < n_act && b->n_tokens < budget; i++) {
         lx_seq *s = act[i];
         if (!s || s->phase != LX_SEQ_PREFILL) continue;
         lx_slot *sl = &cx->slots[s->slot];
         int32_t k = s->n_prompt - s->n_past;
-        if (k > cx->n_batch - b->n_tokens) k = cx->n_batch - b->n_tokens;
+        if (k > budget - b->n_tokens) k = budget - b->n_tokens;
         int32_t room = make_room(cx, used, k);
         if (k > room) k = room;
         if (k <= 0) continue; /* waits for cells (a generating sequence ends or a slot frees) */

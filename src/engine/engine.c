@@ -28,7 +28,8 @@
 #include "tools.h"
 
 #define LX_DEFAULT_CTX_CAP 4096
-#define LX_BATCH 512
+#define LX_BATCH 2048
+#define LX_UBATCH 512
 /* Reading a file into memory costs about 0.6 ms per MiB (page cache to anonymous memory) over
  * mapping it; below this size that is cheap, and a model in memory cannot fault (SIGBUS) when
  * its file is truncated or rewritten underneath it. */
@@ -296,7 +297,7 @@ static llmux_status load_into(lx_model *m, const llmux_cancel *cancel, llmux_err
     /* llama_decode takes at most n_batch tokens, and llama.cpp caps n_batch at the context it
      * was asked for: a batch larger than a small context would abort in llama_decode. */
     cp.n_batch = (uint32_t)(n_ctx < LX_BATCH ? n_ctx : LX_BATCH);
-    cp.n_ubatch = cp.n_batch;
+    cp.n_ubatch = (uint32_t)(n_ctx < LX_UBATCH ? n_ctx : LX_UBATCH);
     int32_t n_slots = lx_model_slots_for(n_ctx, p->n_slots);
     if (n_slots > (int32_t)cp.n_batch) n_slots = (int32_t)cp.n_batch; /* a decode token each per step */
     /* Every sequence may use the whole context, sharing one pool of cells (as llama-server with
@@ -764,10 +765,10 @@ llmux_status lx_model_embed(lx_model *m, const char *const *texts, size_t n, con
             break;
         }
         memset(sum, 0, sizeof(double) * (size_t)dim);
-        if (pooled && k > cx->n_batch) {
+        if (pooled && k > cx->n_ubatch) {
             st = lx_error(err, LLMUX_E_CONTEXT_LENGTH,
                           "input[%zu] has %d tokens; model %s pools over one batch of at most %d tokens", i, k, m->name,
-                          cx->n_batch);
+                          cx->n_ubatch);
             break;
         }
         if (pooled) {

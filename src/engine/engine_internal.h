@@ -53,7 +53,8 @@ typedef struct lx_context {
     struct llama_context *ctx;
     int32_t n_ctx;       /* most tokens one sequence may hold (the context asked for) */
     int32_t n_cells;     /* KV cells shared by all slots (unified KV; >= n_ctx) */
-    int32_t n_batch;     /* most tokens per llama_decode: the per-step token budget */
+    int32_t n_batch;     /* most tokens per llama_decode: the step budget while all prefill */
+    int32_t n_ubatch;    /* llama.cpp's micro-batch: the step budget while a sequence generates */
     int32_t n_slots;
     lx_slot *slots;
     int32_t n_active;    /* slots with a sequence */
