@@ -878,9 +878,10 @@ LLMUX_API llmux_status llmux_count_tokens(llmux_runtime *rt, const llmux_request
  * loop thread), LLMUX_E_MODEL_NOT_FOUND / LLMUX_E_PERMISSION / LLMUX_E_CONFIGURATION as llmux_run
  * for a model that cannot be found or does not load (a corrupt file: CONFIGURATION naming it and
  * llama.cpp's reason), LLMUX_E_OVERLOADED (retry_after_ms set) when the memory budget or the 16
- * model slots are held by models in use, LLMUX_E_OUT_OF_MEMORY. Blocking (not on the loop
- * thread); thread-safe: concurrent loads of one model load it once. Added in 0.1
- * (docs/api-changes.md). */
+ * model slots are held by models in use, LLMUX_E_OUT_OF_MEMORY; with local_isolation PROCESS the
+ * engine child loads it (starting the child if none runs) and answers with the same errors, plus
+ * LLMUX_E_INTERNAL when the child ends meanwhile. Blocking (not on the loop thread); thread-safe:
+ * concurrent loads of one model load it once. Added in 0.1 (docs/api-changes.md). */
 LLMUX_API llmux_status llmux_model_load(llmux_runtime *rt, const char *model, const llmux_call_params *params,
                                         llmux_error_info *err);
 
@@ -889,8 +890,10 @@ LLMUX_API llmux_status llmux_model_load(llmux_runtime *rt, const char *model, co
  * the last of them ended (at once when none), and later requests load it again. Errors:
  * LLMUX_E_INVALID_REQUEST (model not loaded, NULL, empty, over 1024 bytes, remote, or called on
  * the loop thread), LLMUX_E_OVERLOADED (retry_after_ms set) while the model is still loading,
- * LLMUX_E_OUT_OF_MEMORY. Blocking only while an idle model's engine thread stops; thread-safe.
- * Added in 0.1 (docs/api-changes.md). */
+ * LLMUX_E_OUT_OF_MEMORY; with local_isolation PROCESS the child's registry is the one unloaded
+ * (no child running: "not loaded", none is started), LLMUX_E_INTERNAL when the child ends
+ * meanwhile. Blocking only while an idle model's engine thread stops (PROCESS: one round trip to
+ * the child); thread-safe. Added in 0.1 (docs/api-changes.md). */
 LLMUX_API llmux_status llmux_model_unload(llmux_runtime *rt, const char *model, llmux_error_info *err);
 
 /* The local models this runtime holds, most recently used first, as a JSON array; each object:
