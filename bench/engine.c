@@ -10,17 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_stats.h"
 #include "llmux.h"
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int run_once(llmux_runtime *rt, const char *model, const char *prompt, int n_gen, llmux_response **out) {
     llmux_part part = {0};
@@ -106,9 +97,9 @@ int main(int argc, char **argv) {
     printf("prompt_tokens %lld\n", prompt_tokens);
     printf("gen_tokens %lld\n", gen_tokens);
     printf("runs %d\n", runs);
-    printf("pp_tok_s %.2f\n", median(pp, runs));
-    printf("tg_tok_s %.2f\n", median(tg, runs));
-    printf("ttft_ms %.2f\n", median(ttft, runs));
+    printf("pp_tok_s %.2f\n", bench_median(pp, runs));
+    printf("tg_tok_s %.2f\n", bench_median(tg, runs));
+    printf("ttft_ms %.2f\n", bench_median(ttft, runs));
     free(prompt);
     llmux_runtime_destroy(rt);
     return 0;

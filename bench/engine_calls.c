@@ -19,27 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "llmux.h"
 
 #define MAX_RUNS 64
 #define MAX_CALLS 1000
 #define MAX_INPUTS 256
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static llmux_runtime *runtime(const char *dir, bool process, const char *engine) {
     const char *dirs[] = {dir};
@@ -71,12 +56,12 @@ static bool one_of_each(llmux_runtime *rt, const char *gen, const char *emb, int
     llmux_request req = {.model = gen, .messages = &msg, .n_messages = 1, .sampling = llmux_sampling_default()};
     llmux_error_info err;
     int64_t n = 0;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (llmux_count_tokens(rt, &req, NULL, &n, &err) != LLMUX_OK) {
         fprintf(stderr, "count_tokens: %s\n", err.message);
         return false;
     }
-    double t1 = now_ms();
+    double t1 = bench_now_ms();
     llmux_embed_request er = llmux_embed_request_default();
     er.model = emb;
     er.inputs = g_inputs;
@@ -86,7 +71,7 @@ static bool one_of_each(llmux_runtime *rt, const char *gen, const char *emb, int
         fprintf(stderr, "embed: %s\n", err.message);
         return false;
     }
-    double t2 = now_ms();
+    double t2 = bench_now_ms();
     llmux_embeddings_free(e);
     *count_ms = t1 - t0;
     *embed_ms = t2 - t1;
@@ -124,11 +109,12 @@ int main(int argc, char **argv) {
             for (int i = 0; i < calls; i++)
                 if (!one_of_each(rt, gen, emb, n_inputs, &per_c[i], &per_e[i])) return 1;
             llmux_runtime_destroy(rt);
-            (do_in ? c_in : c_out)[r] = median(per_c, calls);
-            (do_in ? e_in : e_out)[r] = median(per_e, calls);
+            (do_in ? c_in : c_out)[r] = bench_median(per_c, calls);
+            (do_in ? e_in : e_out)[r] = bench_median(per_e, calls);
         }
     }
-    double ci = median(c_in, runs), co = median(c_out, runs), ei = median(e_in, runs), eo = median(e_out, runs);
+    double ci = bench_median(c_in, runs), co = bench_median(c_out, runs);
+    double ei = bench_median(e_in, runs), eo = bench_median(e_out, runs);
     printf("count_tokens: in-process %.3f ms | child %.3f ms | added %+.3f ms\n", ci, co, co - ci);
     printf("embed (%d inputs): in-process %.3f ms | child %.3f ms | added %+.3f ms (ratio %.2f)\n", n_inputs, ei, eo,
            eo - ei, eo / ei);

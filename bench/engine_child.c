@@ -19,26 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "llmux.h"
 
 #define MAX_STREAMS 64
 #define MAX_RUNS 100
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 typedef struct stream {
     pthread_mutex_t mu;
@@ -54,7 +39,7 @@ static bool on_event(const llmux_event *ev, void *ud) {
     stream *s = ud;
     if (ev->type == LLMUX_EVENT_TEXT_DELTA) {
         pthread_mutex_lock(&s->mu);
-        if (!s->t_first) s->t_first = now_ms();
+        if (!s->t_first) s->t_first = bench_now_ms();
         pthread_mutex_unlock(&s->mu);
     }
     return true;
@@ -89,7 +74,7 @@ static bool run_streams(llmux_runtime *rt, const char *model, int n, int n_gen, 
     for (int i = 0; i < n; i++) {
         sp.user_data = &ss[i];
         llmux_error_info err;
-        ss[i].t_submit = now_ms();
+        ss[i].t_submit = bench_now_ms();
         if (llmux_submit(rt, &ss[i].req, &sp, &ss[i].ex, &err) != LLMUX_OK) {
             fprintf(stderr, "bench_engine_child: %s\n", err.message);
             ok = false;
@@ -102,7 +87,7 @@ static bool run_streams(llmux_runtime *rt, const char *model, int n, int n_gen, 
         llmux_response *resp = NULL;
         llmux_error_info err;
         llmux_status st = llmux_execution_wait(ss[i].ex, &resp, &err);
-        ss[i].t_end = now_ms();
+        ss[i].t_end = bench_now_ms();
         if (st != LLMUX_OK) {
             fprintf(stderr, "bench_engine_child: %s: %s\n", llmux_status_name(st), err.message);
             ok = false;
@@ -120,7 +105,7 @@ static bool run_streams(llmux_runtime *rt, const char *model, int n, int n_gen, 
     }
     if (!ok || !first || last <= first) return false;
     *tok_s = (double)tokens / ((last - first) / 1e3);
-    *ttft_ms = median(ttft, n);
+    *ttft_ms = bench_median(ttft, n);
     return true;
 }
 
@@ -188,8 +173,8 @@ int main(int argc, char **argv) {
                 if (!ok) return 1;
             }
         }
-        double mts_in = median(ts_in, runs), mts_out = median(ts_out, runs);
-        double mtt_in = median(tt_in, runs), mtt_out = median(tt_out, runs);
+        double mts_in = bench_median(ts_in, runs), mts_out = bench_median(ts_out, runs);
+        double mtt_in = bench_median(tt_in, runs), mtt_out = bench_median(tt_out, runs);
         printf("streams %d: in-process %.1f tok/s, ttft %.2f ms | child %.1f tok/s, ttft %.2f ms | ratio %.3f, "
                "added ttft %+.2f ms\n",
                n, mts_in, mtt_in, mts_out, mtt_out, mts_out / mts_in, mtt_out - mtt_in);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_stats.h"
 #include "llmux.h"
 
 typedef struct stream {
@@ -35,19 +36,9 @@ typedef struct stream {
     int failed;
 } stream;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Nearest-rank percentile of v[0..n) (sorted here). */
 static double percentile(double *v, int n, double p) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     int k = (int)(p / 100.0 * n + 0.999999) - 1;
     if (k < 0) k = 0;
     if (k >= n) k = n - 1;
@@ -213,9 +204,9 @@ int main(int argc, char **argv) {
             p50[r] = percentile(ttft, c, 50);
             p99[r] = percentile(ttft, c, 99);
         }
-        printf("c=%d agg_tok_s %.2f\n", c, median(agg, runs));
-        printf("c=%d ttft_p50_ms %.1f\n", c, median(p50, runs));
-        printf("c=%d ttft_p99_ms %.1f\n", c, median(p99, runs));
+        printf("c=%d agg_tok_s %.2f\n", c, bench_median(agg, runs));
+        printf("c=%d ttft_p50_ms %.1f\n", c, bench_median(p50, runs));
+        printf("c=%d ttft_p99_ms %.1f\n", c, bench_median(p99, runs));
         fflush(stdout);
         while (*lv && *lv != ',') lv++;
         if (*lv == ',') lv++;
