@@ -86,18 +86,18 @@ static char *dump_free(json_t *o) {
     return s;
 }
 
+/* The object form of lx_srv_openai_usage_text, for answers still built as jansson trees (tool
+ * calls, reasoning, text completions): one encoder, so both forms cannot drift apart. */
 json_t *lx_srv_openai_usage(const llmux_usage *u) {
-    json_int_t in = known(u->input_tokens), out = known(u->output_tokens);
-    return json_pack("{s:I,s:I,s:I,s:{s:I},s:{s:I}}", "prompt_tokens", in, "completion_tokens", out, "total_tokens",
-                     u->total_tokens >= 0 ? (json_int_t)u->total_tokens : in + out, "prompt_tokens_details",
-                     "cached_tokens", known(u->cached_input_tokens), "completion_tokens_details", "reasoning_tokens",
-                     known(u->reasoning_tokens));
+    char t[LX_SRV_USAGE_TEXT_MAX];
+    lx_srv_openai_usage_text(u, t);
+    return json_loads(t, 0, NULL);
 }
 
 void lx_srv_openai_usage_text(const llmux_usage *u, char out[LX_SRV_USAGE_TEXT_MAX]) {
     json_int_t in = known(u->input_tokens), o = known(u->output_tokens);
-    /* The keys in lx_srv_openai_usage's order; integers as jansson writes them
-     * (JSON_INTEGER_FORMAT). */
+    /* OpenAI's key order; integers as jansson writes them (JSON_INTEGER_FORMAT). An unknown
+     * count (-1) is written as 0 (known()). */
     snprintf(out, LX_SRV_USAGE_TEXT_MAX,
              "{\"prompt_tokens\":%" JSON_INTEGER_FORMAT ",\"completion_tokens\":%" JSON_INTEGER_FORMAT
              ",\"total_tokens\":%" JSON_INTEGER_FORMAT ",\"prompt_tokens_details\":{\"cached_tokens\":%" JSON_INTEGER_FORMAT
