@@ -62,7 +62,7 @@ static void init(void) {
 static void check_parse(const char *text, size_t len) {
     lx_ct_output o;
     char *why = NULL;
-    lx_jg_status js = lx_chat_tools_parse(g_ct, text, len, &o, &why);
+    lx_jg_status js = lx_chat_tools_parse(g_ct, text, len, false, &o, &why);
     if (js == LX_JG_INVALID) {
         if (!why || !*why) abort();
         free(why);
@@ -76,6 +76,20 @@ static void check_parse(const char *text, size_t len) {
         if (!json_is_object(args)) abort();
         json_decref(args);
     }
+    lx_ct_output_free(&o);
+}
+
+/* The output so far, parsed as it streams (partial mode): never a crash or an exception, every
+ * string present, a name for every call but possibly the last. */
+static void check_partial(const char *text, size_t len) {
+    lx_ct_output o;
+    char *why = NULL;
+    lx_jg_status js = lx_chat_tools_parse(g_ct, text, len, true, &o, &why);
+    free(why);
+    if (js != LX_JG_OK) return;
+    if (!o.content || !o.reasoning) abort();
+    for (size_t i = 0; i < o.n_calls; i++)
+        if (!o.calls[i].name || !o.calls[i].arguments || !o.calls[i].id) abort();
     lx_ct_output_free(&o);
 }
 
@@ -100,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!g_ct) init();
     if (size > MAX_TEXT) return 0;
     check_parse((const char *)data, size);
+    check_partial((const char *)data, size);
+    check_partial((const char *)data, size / 2);
     check_grammar((const char *)data, size);
     return 0;
 }

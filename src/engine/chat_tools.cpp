@@ -217,16 +217,17 @@ extern "C" void lx_ct_output_free(lx_ct_output *out) {
     std::memset(out, 0, sizeof *out);
 }
 
-extern "C" lx_jg_status lx_chat_tools_parse(const lx_chat_tools *ct, const char *text, size_t len, lx_ct_output *out,
-                                            char **error) {
+extern "C" lx_jg_status lx_chat_tools_parse(const lx_chat_tools *ct, const char *text, size_t len, bool partial,
+                                            lx_ct_output *out, char **error) {
     std::memset(out, 0, sizeof *out);
     *error = nullptr;
     try {
-        const common_chat_msg msg = common_chat_parse(std::string(text, len), /* is_partial = */ false, ct->parser);
+        const common_chat_msg msg = common_chat_parse(std::string(text, len), partial, ct->parser);
         // The parser is lenient: a call cut short (by a stop sequence) still comes back, with
         // arguments that are not JSON. Such a call is not reported (found by fuzz_tool_output).
+        // A partial parse's last call is unfinished by nature: its arguments are a JSON prefix.
         for (const common_chat_tool_call &c : msg.tool_calls) {
-            if (c.arguments.empty()) continue;
+            if (c.arguments.empty() || partial) continue;
             const common_json args = common_json::parse_no_throw(c.arguments);
             if (args.is_discarded() || !args.is_object())
                 return refuse(error, "the arguments of a call of " + c.name + " are not a JSON object");

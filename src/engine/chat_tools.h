@@ -90,10 +90,13 @@ typedef struct lx_ct_output {
     size_t n_calls;
 } lx_ct_output;
 
-/* Parses the complete output text (len bytes). LX_JG_INVALID with *error when it does not follow
- * the template's format. */
-lx_jg_status lx_chat_tools_parse(const lx_chat_tools *ct, const char *text, size_t len, lx_ct_output *out,
-                                 char **error);
+/* Parses the output text (len bytes). partial: the output so far, while the model still writes
+ * (llama.cpp's partial mode, as llama-server streams: a trigger begun at the end is held back, the
+ * last call's arguments are a prefix of their JSON text, its name may still grow); else the
+ * complete output, every call's arguments a JSON object. LX_JG_INVALID with *error when it does
+ * not follow the template's format. */
+lx_jg_status lx_chat_tools_parse(const lx_chat_tools *ct, const char *text, size_t len, bool partial,
+                                 lx_ct_output *out, char **error);
 /* Accepts a zeroed output. */
 void lx_ct_output_free(lx_ct_output *out);
 

@@ -61,8 +61,11 @@ static bool sink_open(lx_seq *s) {
 
 static void on_text(void *ud, const char *text, size_t len) {
     lx_seq *s = ud;
-    if (s->tools) { /* held back, parsed at the end (tools.h) */
-        lx_tools_hold(s->tools, text, len);
+    if (s->tools) { /* parsed as it grows, and at the end (tools.h) */
+        if (lx_tools_hold(s->tools, text, len) && sink_open(s)) {
+            lx_tools_stream(s->tools, &s->em);
+            sink_open(s);
+        }
         return;
     }
     if (!sink_open(s)) return;

@@ -1,5 +1,6 @@
 /* Tools on a local model (tools.h): the request in the chat template's terms, the prompt, the
  * grammar, and the parsed output as canonical events. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include "tools.h"
 
 #include <jansson.h>
@@ -12,7 +13,15 @@
 #include "core/error.h"
 #include "engine_internal.h"
 
-#define HELD_MAX (16u * 1024u * 1024u) /* generated text held back; far above any context */
+#define HELD_MAX (16u * 1024u * 1024u) /* generated text held; far above any context */
+#define LX_TOOLS_STREAM_CALLS 64       /* calls streamed one by one; more end the streaming */
+
+/* A tool call streamed so far: its id and name (sent with its start) and the arguments sent. */
+typedef struct sent_call {
+    char id[48];
+    char *name;
+    lx_buf args;
+} sent_call;
 
 struct lx_tools {
     const lx_model *m;
@@ -26,8 +35,13 @@ struct lx_tools {
     size_t n_stops;
     int32_t *preserved;         /* special tokens rendered with their text */
     size_t n_preserved;
-    lx_buf held;                /* the output, parsed at the end */
+    lx_buf held;                /* the output so far */
     bool overflow;              /* some output could not be held */
+    /* What has been streamed (lx_tools_stream): every later parse must extend it. */
+    lx_buf sent_reasoning, sent_content;
+    sent_call sent[LX_TOOLS_STREAM_CALLS];
+    size_t n_sent;
+    bool diverged;              /* a parse did not extend what was sent: no more streaming */
 };
 
 bool lx_tools_wanted(const llmux_request *req) { return req->n_tools > 0 && req->tool_choice != LLMUX_TOOL_CHOICE_NONE; }
@@ -169,6 +183,8 @@ llmux_status lx_tools_new(const lx_model *m, const llmux_request *req, lx_tools 
     if (!t) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory preparing the tools");
     t->m = m;
     lx_buf_init(&t->held, HELD_MAX);
+    lx_buf_init(&t->sent_reasoning, HELD_MAX);
+    lx_buf_init(&t->sent_content, HELD_MAX);
     llmux_status st = convert_messages(t, req, err);
     if (st != LLMUX_OK) goto fail;
 
@@ -215,6 +231,12 @@ void lx_tools_free(lx_tools *t) {
     free(t->stops);
     free(t->preserved);
     lx_buf_free(&t->held);
+    lx_buf_free(&t->sent_reasoning);
+    lx_buf_free(&t->sent_content);
+    for (size_t i = 0; i < t->n_sent; i++) {
+        free(t->sent[i].name);
+        lx_buf_free(&t->sent[i].args);
+    }
     free(t);
 }
 
@@ -301,36 +323,106 @@ bool lx_tools_hold(lx_tools *t, const char *text, size_t len) {
     return !t->overflow;
 }
 
+/* ------------------------------------------------------------ streaming */
+
+/* Whether s (NUL-terminated) begins with what b holds. */
+static bool extends(const lx_buf *b, const char *s) {
+    return b->len == 0 || (strlen(s) >= b->len && memcmp(b->data, s, b->len) == 0);
+}
+
 static void emit_text(lx_emitter *em, const char *s, size_t len) {
     if (len) lx_emit_text(em, s, len, NULL);
 }
 
-llmux_finish_reason lx_tools_finish(lx_tools *t, lx_emitter *em, llmux_finish_reason reason, const char **warning) {
-    const char *text = t->held.data ? t->held.data : "";
-    if (reason != LLMUX_FINISH_STOP) {
-        emit_text(em, text, t->held.len); /* cut short: no complete call to report */
-        return reason;
+/* Emits what o adds to what was streamed: reasoning and content past what was sent, each call
+ * started once its name is complete (its arguments begun, a later call begun, or the output
+ * complete: final) and its arguments past what was sent. False, with nothing emitted, when o
+ * does not extend what was sent (a name or text that changed, a call gone) or out of memory. */
+static bool sync_to(lx_tools *t, lx_emitter *em, const lx_ct_output *o, bool final) {
+    if (!extends(&t->sent_reasoning, o->reasoning) || !extends(&t->sent_content, o->content) || o->n_calls < t->n_sent)
+        return false;
+    for (size_t i = 0; i < t->n_sent; i++)
+        if (strcmp(t->sent[i].name, o->calls[i].name) != 0 || !extends(&t->sent[i].args, o->calls[i].arguments))
+            return false;
+    size_t r0 = t->sent_reasoning.len, c0 = t->sent_content.len;
+    if (!lx_buf_append(&t->sent_reasoning, o->reasoning + r0, strlen(o->reasoning) - r0) ||
+        !lx_buf_append(&t->sent_content, o->content + c0, strlen(o->content) - c0)) {
+        t->sent_reasoning.len = r0;
+        t->sent_content.len = c0;
+        return false;
     }
+    if (t->sent_reasoning.len > r0) lx_emit_reasoning(em, o->reasoning + r0, t->sent_reasoning.len - r0, NULL, false, NULL);
+    emit_text(em, o->content + c0, t->sent_content.len - c0);
+    for (size_t i = 0; i < o->n_calls; i++) {
+        const lx_ct_parsed_call *c = &o->calls[i];
+        if (i == t->n_sent) {
+            bool ready = final || i + 1 < o->n_calls || c->arguments[0];
+            if (!ready || !c->name[0] || t->n_sent == LX_TOOLS_STREAM_CALLS) break;
+            sent_call *sc = &t->sent[t->n_sent];
+            if (!(sc->name = strdup(c->name))) return false;
+            lx_buf_init(&sc->args, HELD_MAX);
+            if (c->id[0]) snprintf(sc->id, sizeof sc->id, "%s", c->id);
+            else lx_make_id(sc->id, sizeof sc->id, "call_"); /* the model gave none */
+            t->n_sent++;
+            lx_emit_tool_start(em, (int64_t)i, sc->id, sc->name, NULL);
+        }
+        sent_call *sc = &t->sent[i];
+        size_t a0 = sc->args.len, n = strlen(c->arguments);
+        if (n > a0) {
+            if (!lx_buf_append(&sc->args, c->arguments + a0, n - a0)) return false;
+            lx_emit_tool_delta(em, (int64_t)i, c->arguments + a0, n - a0, NULL);
+        }
+    }
+    return true;
+}
+
+void lx_tools_stream(lx_tools *t, lx_emitter *em) {
+    if (t->diverged || t->overflow) return;
     lx_ct_output o;
     char *why = NULL;
-    lx_jg_status js = t->overflow ? LX_JG_INVALID : lx_chat_tools_parse(t->ct, text, t->held.len, &o, &why);
+    lx_jg_status js = lx_chat_tools_parse(t->ct, t->held.data ? t->held.data : "", t->held.len, true, &o, &why);
     free(why);
-    if (js != LX_JG_OK) {
-        emit_text(em, text, t->held.len);
-        *warning = "the local model's output did not follow its chat template's tool-call format; it is returned as text";
-        return reason;
-    }
-    if (o.reasoning[0]) lx_emit_reasoning(em, o.reasoning, strlen(o.reasoning), NULL, false, NULL);
-    emit_text(em, o.content, strlen(o.content));
-    for (size_t i = 0; i < o.n_calls; i++) {
-        char id[48];
-        if (o.calls[i].id[0]) snprintf(id, sizeof id, "%s", o.calls[i].id);
-        else lx_make_id(id, sizeof id, "call_"); /* the model gave none */
-        lx_emit_tool_start(em, (int64_t)i, id, o.calls[i].name, NULL);
-        lx_emit_tool_delta(em, (int64_t)i, o.calls[i].arguments, strlen(o.calls[i].arguments), NULL);
-        lx_emit_tool_end(em, (int64_t)i, NULL);
-    }
-    llmux_finish_reason r = o.n_calls ? LLMUX_FINISH_TOOL_CALLS : reason;
+    if (js != LX_JG_OK) return; /* not parseable yet (or no memory): more text may make it so */
+    if (!sync_to(t, em, &o, false)) t->diverged = true;
     lx_ct_output_free(&o);
-    return r;
+}
+
+/* Ends every streamed call (in order). */
+static void end_calls(lx_tools *t, lx_emitter *em) {
+    for (size_t i = 0; i < t->n_sent; i++) lx_emit_tool_end(em, (int64_t)i, NULL);
+}
+
+/* The output could not be reported as parsed: what was not streamed goes out as text, when the
+ * streamed part is plain text the output begins with (else what was streamed stands alone). */
+static void emit_rest_as_text(lx_tools *t, lx_emitter *em) {
+    const char *text = t->held.data ? t->held.data : "";
+    size_t c = t->sent_content.len;
+    if (t->n_sent == 0 && t->sent_reasoning.len == 0 && c <= t->held.len &&
+        (c == 0 || memcmp(text, t->sent_content.data, c) == 0))
+        emit_text(em, text + c, t->held.len - c);
+}
+
+llmux_finish_reason lx_tools_finish(lx_tools *t, lx_emitter *em, llmux_finish_reason reason, const char **warning) {
+    if (reason == LLMUX_FINISH_STOP) {
+        lx_ct_output o;
+        char *why = NULL;
+        lx_jg_status js = t->overflow || t->diverged
+                              ? LX_JG_INVALID
+                              : lx_chat_tools_parse(t->ct, t->held.data ? t->held.data : "", t->held.len, false, &o, &why);
+        free(why);
+        if (js == LX_JG_OK) {
+            bool ok = sync_to(t, em, &o, true);
+            size_t n_calls = o.n_calls;
+            lx_ct_output_free(&o);
+            if (ok && n_calls == t->n_sent) {
+                end_calls(t, em);
+                return t->n_sent ? LLMUX_FINISH_TOOL_CALLS : reason;
+            }
+        }
+        *warning = "the local model's output did not follow its chat template's tool-call format; it is returned as text";
+    }
+    /* Cut short (length), or not in the template's format: no complete call to report. */
+    emit_rest_as_text(t, em);
+    end_calls(t, em);
+    return reason;
 }

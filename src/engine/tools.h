@@ -5,9 +5,10 @@
  *   sampling the template's tool-call grammar, lazy until its trigger when the model may answer in
  *            text (tool_choice auto), strict when it must call (required, or a named tool, which
  *            is offered alone); sampled as response_format's grammars are (constrain.h)
- *   output   held back while generating, then parsed with the template's parser: reasoning,
- *            content, and each tool call as TOOL_CALL_START / DELTA (the arguments) / END; the
- *            finish reason is tool_calls when there is one
+ *   output   parsed with the template's parser as it is generated (partial mode, as llama-server
+ *            streams) and at the end: reasoning, content, and each tool call as TOOL_CALL_START /
+ *            DELTA (the arguments, as they grow) / END; the finish reason is tool_calls when
+ *            there is one
  *
  * Refused with INVALID_REQUEST before anything runs: a model without a chat template or whose
  * template does not support tool calls, response_format other than text, a raw (completion)
@@ -53,12 +54,22 @@ const char *const *lx_tools_stops(const lx_tools *t, size_t *n);
 int32_t lx_tools_token_piece(const lx_tools *t, int32_t token, char *buf, size_t buf_size, char **heap,
                              size_t *heap_cap, const char **out);
 
-/* Holds generated text back until lx_tools_finish. False past the cap (16 MiB) or out of memory. */
+/* Appends generated text to the output so far. False past the cap (16 MiB) or out of memory. */
 bool lx_tools_hold(lx_tools *t, const char *text, size_t len);
 
-/* Emits what the model wrote (reason: how generation ended): parsed into reasoning, content and
- * tool calls when it ended on its own (STOP); as plain text otherwise, or when it does not follow
- * the template's format (then *warning says so). Returns the finish reason to report. */
+/* Streams what the output so far adds, parsed as llama-server streams it (the template's parser
+ * in partial mode, each token): reasoning and content deltas, a call's start once its name is
+ * complete, its arguments as they grow. What a later parse would take back (a trigger's first
+ * bytes, a name still growing) is not sent; when a parse does not extend what was sent (a
+ * template whose partial parse is not monotonic), streaming stops and lx_tools_finish reports
+ * the rest. */
+void lx_tools_stream(lx_tools *t, lx_emitter *em);
+
+/* Emits what the model wrote that was not streamed yet (reason: how generation ended), parsed
+ * into reasoning, content and tool calls when it ended on its own (STOP), and ends the calls;
+ * when it was cut short, or does not follow the template's format (then *warning says so), the
+ * rest as plain text when what was streamed is plain text it begins with. Returns the finish
+ * reason to report: tool_calls when a call was made and parsed. */
 llmux_finish_reason lx_tools_finish(lx_tools *t, lx_emitter *em, llmux_finish_reason reason, const char **warning);
 
 #endif

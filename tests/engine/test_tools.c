@@ -76,7 +76,10 @@ typedef struct capture {
     size_t n_events, n_text;
     char call_id[8][64], call_name[8][64];
     lx_buf call_args[8];
+    size_t n_call_deltas[8];
+    int64_t call_index[8]; /* each call's event index (the emitter numbers the output's parts) */
     size_t n_calls;
+    size_t n_ended;     /* TOOL_CALL_END events, checked to come in order */
     llmux_finish_reason finish;
 } capture;
 
@@ -94,10 +97,21 @@ static bool on_event(void *ud, const llmux_event *ev) {
         snprintf(c->call_name[c->n_calls], sizeof c->call_name[0], "%s", ev->name);
         lx_buf_init(&c->call_args[c->n_calls], 1 << 16);
         assert_true(lx_buf_append(&c->call_args[c->n_calls], "", 0));
+        c->call_index[c->n_calls] = ev->index;
         c->n_calls++;
         break;
     case LLMUX_EVENT_TOOL_CALL_DELTA:
-        assert_true(lx_buf_append(&c->call_args[c->n_calls - 1], ev->text, ev->text_len));
+        assert_true(c->n_calls > 0);
+        for (size_t i = 0; i < c->n_calls; i++)
+            if (c->call_index[i] == ev->index) {
+                assert_true(lx_buf_append(&c->call_args[i], ev->text, ev->text_len));
+                c->n_call_deltas[i]++;
+            }
+        break;
+    case LLMUX_EVENT_TOOL_CALL_END:
+        assert_true(c->n_ended < c->n_calls);
+        assert_int_equal(ev->index, c->call_index[c->n_ended]);
+        c->n_ended++;
         break;
     case LLMUX_EVENT_FINISH: c->finish = ev->finish_reason; break;
     default: break;
@@ -124,6 +138,28 @@ static llmux_finish_reason finish_with(lx_tools *t, const char *output, llmux_fi
     lx_emitter_init(&em, (lx_event_sink){on_event, c}, "local");
     assert_int_equal(lx_emit_start(&em, "local-test", "qwen", NULL), LLMUX_OK);
     assert_true(lx_tools_hold(t, output, strlen(output)));
+    *warning = NULL;
+    llmux_finish_reason r = lx_tools_finish(t, &em, reason, warning);
+    assert_int_equal(lx_emit_finish(&em, r, NULL), LLMUX_OK);
+    lx_emitter_free(&em);
+    return r;
+}
+
+/* The same through streaming: output fed step bytes at a time, each piece streamed as the
+ * engine does (lx_tools_hold, lx_tools_stream), then finished. *before: the events that came
+ * before the finish. */
+static llmux_finish_reason stream_with(lx_tools *t, const char *output, size_t step, llmux_finish_reason reason,
+                                       capture *c, const char **warning, size_t *before) {
+    capture_init(c);
+    lx_emitter em;
+    lx_emitter_init(&em, (lx_event_sink){on_event, c}, "local");
+    assert_int_equal(lx_emit_start(&em, "local-test", "qwen", NULL), LLMUX_OK);
+    size_t n = strlen(output);
+    for (size_t at = 0; at < n; at += step) {
+        assert_true(lx_tools_hold(t, output + at, at + step <= n ? step : n - at));
+        lx_tools_stream(t, &em);
+    }
+    *before = c->n_events;
     *warning = NULL;
     llmux_finish_reason r = lx_tools_finish(t, &em, reason, warning);
     assert_int_equal(lx_emit_finish(&em, r, NULL), LLMUX_OK);
@@ -434,6 +470,96 @@ static void test_output_parsed_into_events(void **state) {
                       WARNING_UNCHECKED);
 }
 
+/* Streamed output reports exactly what the whole output does (text, calls, arguments, finish,
+ * warning), whatever the pieces it arrives in, with nothing sent twice or taken back. */
+static void test_streamed_output_equals_whole(void **state) {
+    (void)state;
+    req_parts r;
+    make_request(&r, "Weather in Paris and Rome?", LLMUX_TOOL_CHOICE_AUTO);
+    char two[512];
+    snprintf(two, sizeof two, "Checking both.\n%s\n%s", k_call,
+             "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>");
+    /* cut: a call is begun and cut short (by a stop sequence or max_tokens); text before it. */
+    const struct {
+        const char *output;
+        llmux_finish_reason reason;
+        const char *cut;
+    } cases[] = {
+        {two, LLMUX_FINISH_STOP, NULL},
+        {k_call, LLMUX_FINISH_STOP, NULL},
+        {"It is sunny.", LLMUX_FINISH_STOP, NULL},
+        {"<tool_call>\n{\"name\": \"launch\", \"arguments\": {}}\n</tool_call>", LLMUX_FINISH_STOP, NULL},
+        {"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"", LLMUX_FINISH_STOP, ""},
+        {"<tool_call>\n{\"name\": \"get_weather\", \"argu", LLMUX_FINISH_LENGTH, ""},
+        {"Let me see. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Pa",
+         LLMUX_FINISH_LENGTH, "Let me see. "},
+    };
+    const size_t steps[] = {1, 2, 3, 7, 4096};
+    size_t n_cut_streamed = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        llmux_error_info err;
+        lx_tools *t = NULL;
+        assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
+        capture whole;
+        const char *w_whole;
+        llmux_finish_reason f_whole = finish_with(t, cases[k].output, cases[k].reason, &whole, &w_whole);
+        lx_tools_free(t);
+        for (size_t j = 0; j < sizeof steps / sizeof steps[0]; j++) {
+            assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
+            capture c;
+            const char *w;
+            size_t before;
+            llmux_finish_reason f = stream_with(t, cases[k].output, steps[j], cases[k].reason, &c, &w, &before);
+            if (c.n_calls > whole.n_calls) {
+                /* A call streamed before it was cut short cannot be taken back: it is ended with
+                 * the arguments it had (a prefix of what the model wrote), the text before it
+                 * stands, the finish reason is the cut's, and a stop sequence's cut warns. */
+                assert_non_null(cases[k].cut);
+                assert_int_equal(c.n_calls, 1);
+                assert_int_equal(c.n_ended, 1);
+                assert_string_equal(c.call_name[0], "get_weather");
+                assert_non_null(strstr(cases[k].output, c.call_args[0].data));
+                assert_string_equal(c.text.data, cases[k].cut);
+                assert_int_equal(f, cases[k].reason);
+                assert_int_equal(w != NULL, cases[k].reason == LLMUX_FINISH_STOP);
+                n_cut_streamed++;
+                capture_free(&c);
+                lx_tools_free(t);
+                continue;
+            }
+            if (f != f_whole || strcmp(c.text.data, whole.text.data) != 0)
+                fail_msg("case %zu step %zu: finish %d text '%s', whole: %d '%s'", k, steps[j], (int)f, c.text.data,
+                         (int)f_whole, whole.text.data);
+            assert_int_equal(w != NULL, w_whole != NULL);
+            if (cases[k].reason == LLMUX_FINISH_STOP) {
+                /* Parsed: the same calls, each ended once. */
+                assert_int_equal(c.n_calls, whole.n_calls);
+                assert_int_equal(c.n_ended, c.n_calls);
+                for (size_t i = 0; i < c.n_calls; i++) {
+                    assert_string_equal(c.call_name[i], whole.call_name[i]);
+                    assert_string_equal(c.call_args[i].data, whole.call_args[i].data);
+                    assert_true(strncmp(c.call_id[i], "call_", 5) == 0);
+                }
+            } else {
+                /* Cut short: a call begun is ended, its arguments a prefix of what was written. */
+                assert_int_equal(c.n_ended, c.n_calls);
+            }
+            if (k == 0 && steps[j] < 8) {
+                /* Streamed: the sentence and both calls' starts and arguments came before the
+                 * end, the arguments in several pieces. */
+                assert_int_equal(c.n_calls, 2);
+                assert_true(c.n_text > 1);
+                assert_true(c.n_call_deltas[0] > 1 && c.n_call_deltas[1] > 1);
+                assert_true(before > c.n_text + 4);
+            }
+            capture_free(&c);
+            lx_tools_free(t);
+        }
+        capture_free(&whole);
+    }
+    assert_true(n_cut_streamed >= 3 * 4); /* the three cut calls, streamed in small pieces */
+}
+
 /* ------------------------------------------------------------ generation */
 
 /* The weather question with both tools offered at choice, sampled (temperature 1) with seed for
@@ -456,8 +582,13 @@ static void test_generation_auto_ends_cleanly(void **state) {
         capture c;
         lx_gen_stats st;
         generate_seeded(LLMUX_TOOL_CHOICE_AUTO, seed, 24, &c, &st);
-        /* Held back: at most one text delta, after generation. */
-        assert_true(c.n_text <= 1);
+        /* Calls streamed are ended, each with arguments that are a JSON object when parsed. */
+        assert_int_equal(c.n_ended, c.n_calls);
+        for (size_t i = 0; c.finish == LLMUX_FINISH_TOOL_CALLS && i < c.n_calls; i++) {
+            json_t *args = json_loads(c.call_args[i].data, 0, NULL);
+            assert_true(json_is_object(args));
+            json_decref(args);
+        }
         assert_true(c.finish == LLMUX_FINISH_STOP || c.finish == LLMUX_FINISH_LENGTH ||
                     (c.finish == LLMUX_FINISH_TOOL_CALLS && c.n_calls > 0));
         assert_true(st.n_prompt > 600); /* the tools are in the prompt */
@@ -477,6 +608,7 @@ static void test_generation_required_never_ends_without_a_call(void **state) {
             assert_int_equal(c.finish, LLMUX_FINISH_LENGTH);
             assert_int_equal(st.n_generated, 48);
         }
+        assert_int_equal(c.n_ended, c.n_calls);
         capture_free(&c);
     }
 }
@@ -489,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_auto_grammar_is_lazy),
         cmocka_unit_test(test_required_grammar_is_strict),
         cmocka_unit_test(test_output_parsed_into_events),
+        cmocka_unit_test(test_streamed_output_equals_whole),
         cmocka_unit_test(test_generation_auto_ends_cleanly),
         cmocka_unit_test(test_generation_required_never_ends_without_a_call),
     };
