@@ -419,7 +419,7 @@ static bool submit_load(lx_driver *d) {
         struct timeval tv = {.tv_sec = left_us / 1000000, .tv_usec = left_us % 1000000};
         if (evtimer_add(d->load_timer, &tv) != 0) goto fail;
     }
-    if (lx_model_loader_submit(lx_runtime_loader(d->rt), &k_load_ops, d)) return true;
+    if (lx_model_loader_submit(lx_runtime_loader(d->rt), d->cur_target, &k_load_ops, d)) return true;
 fail:
     if (d->load_timer) event_free(d->load_timer);
     d->load_timer = NULL;
