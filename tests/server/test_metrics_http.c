@@ -8,7 +8,10 @@
 
 #include <cmocka.h>
 
+#include <event2/buffer.h>
+
 #include "server/http/metrics_route.h"
+#include "server/http/route_stats.h"
 #include "server_fixture.h"
 
 #define KEY "metrics-s3cret-key"
@@ -117,6 +120,67 @@ static void test_metrics_key(void **state) {
     sf_stop(&f);
 }
 
+/* Every response is counted by route, method and code, those the executions never see too: a
+ * 404 route, a 400 body, /health. */
+static void test_http_responses_by_route(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    for (int i = 0; i < 2; i++) {
+        memset(&r, 0, sizeof r);
+        assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, NULL, &r), CURLE_OK);
+        assert_int_equal(r.status, 200);
+        free(r.body);
+    }
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/no/such/route", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    sf_post(&f, "/v1/chat/completions", "{not json", &r);
+    assert_int_equal(r.status, 400);
+    free(r.body);
+    get_metrics(&f, NULL, &r); /* this one is counted once sent: in the next scrape */
+    free(r.body);
+    get_metrics(&f, NULL, &r);
+    assert_int_equal(r.status, 200);
+    const char *want[] = {
+        "# TYPE llmux_http_requests_total counter\n",
+        "\nllmux_http_requests_total{handler=\"/health\",method=\"GET\",code=\"200\"} 2\n",
+        "\nllmux_http_requests_total{handler=\"other\",method=\"GET\",code=\"404\"} 1\n",
+        "\nllmux_http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",code=\"400\"} 1\n",
+        "\nllmux_http_requests_total{handler=\"/metrics\",method=\"GET\",code=\"200\"} 1\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(r.body, want[i])) fail_msg("missing %s in:\n%s", want[i], r.body);
+    free(r.body);
+    sf_stop(&f);
+}
+
+/* The series are bounded: past LX_ROUTE_STATS_MAX distinct ones, one overflow series. */
+static void test_route_stats_bounded(void **state) {
+    (void)state;
+    lx_route_stats rs;
+    lx_route_stats_init(&rs);
+    for (int code = 100; code < 100 + LX_ROUTE_STATS_MAX + 5; code++) lx_route_stats_count(&rs, LX_ROUTE_CHAT, 1, code);
+    lx_route_stats_count(&rs, LX_ROUTE_CHAT, 1, 100);
+    assert_int_equal(rs.n, LX_ROUTE_STATS_MAX);
+    assert_int_equal(rs.overflow, 5);
+    assert_int_equal(lx_route_of("/v1/messages/count_tokens"), LX_ROUTE_COUNT_TOKENS);
+    assert_int_equal(lx_route_of("/models/load"), LX_ROUTE_MODELS_ADMIN);
+    assert_int_equal(lx_route_of("/v1/chat/completions/x"), LX_ROUTE_OTHER);
+    assert_int_equal(lx_route_of(NULL), LX_ROUTE_OTHER);
+    struct evbuffer *b = evbuffer_new();
+    assert_true(lx_route_stats_render(&rs, b));
+    size_t n = evbuffer_get_length(b);
+    char *text = calloc(n + 1, 1);
+    evbuffer_remove(b, text, n);
+    assert_non_null(strstr(text, "llmux_http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",code=\"100\"} 2\n"));
+    assert_non_null(strstr(text, "llmux_http_requests_total{handler=\"other\",method=\"other\",code=\"other\"} 5\n"));
+    free(text);
+    evbuffer_free(b);
+}
+
 static void test_authorized(void **state) {
     (void)state;
     assert_true(lx_metrics_authorized(NULL, NULL));
@@ -141,6 +205,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_after_a_request),
         cmocka_unit_test(test_metrics_key),
+        cmocka_unit_test(test_http_responses_by_route),
+        cmocka_unit_test(test_route_stats_bounded),
         cmocka_unit_test(test_authorized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

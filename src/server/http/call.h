@@ -9,6 +9,7 @@
 #include <event2/http.h>
 
 #include "server/http/auth.h"
+#include "server/http/route_stats.h"
 #include "server/http/server.h"
 #include "server/http/translate.h"
 
@@ -32,6 +33,7 @@ struct lx_server {
     int active;
     int flushing;                   /* final replies handed to libevent, not yet fully written */
     struct lx_offload_pool *offload; /* blocking calls' threads (offload.h); NULL until used */
+    lx_route_stats route_stats;     /* responses by route, for /metrics (route_stats.h) */
 };
 
 /* Translates the request's body, admits it for its key (lx_auth_admit: model, budget, rate,

@@ -43,7 +43,7 @@ void lx_metrics_route(lx_server *s, struct evhttp_request *req) {
         return;
     }
     struct evbuffer *b = evbuffer_new();
-    if (!b || evbuffer_add(b, text, len) != 0) {
+    if (!b || evbuffer_add(b, text, len) != 0 || !lx_route_stats_render(&s->route_stats, b)) {
         if (b) evbuffer_free(b);
         llmux_free(text);
         lx_call_reply_error(req, LX_SRV_OPENAI, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);

@@ -101,6 +101,7 @@ static void route(struct evhttp_request *req, void *arg) {
     const char *path = u ? evhttp_uri_get_path(u) : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     lx_srv_format f = path && strncmp(path, "/v1/messages", 12) == 0 ? LX_SRV_ANTHROPIC : LX_SRV_OPENAI;
+    lx_route_stats_track(&s->route_stats, req, lx_route_of(path));
     if (!path) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "malformed request target", -1);
         return;
@@ -249,6 +250,7 @@ llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_se
     lx_server *s = calloc(1, sizeof *s);
     if (!s) goto oom;
     s->rt = rt;
+    lx_route_stats_init(&s->route_stats);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->p = *p;
