@@ -8,17 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil,
- * https://howardhinnant.github.io/date_algorithms.html), so no timegm/TZ dependence. */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
+#include "core/civil.h"
 
 static bool digits(const char *s, int n, int *out) {
     int v = 0;
@@ -69,7 +59,7 @@ static bool parse_rfc3339(const char *s, int64_t *ms) {
         }
         if (*p) return false;
     }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
+    int64_t secs = lx_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
     *ms = secs * 1000 + frac_ms;
     return *ms >= 0;
 }

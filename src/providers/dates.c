@@ -7,21 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/civil.h"
+
 int64_t lx_now_unix_ms(void) {
     struct timespec ts;
     if (timespec_get(&ts, TIME_UTC) != TIME_UTC) return 0;
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm): timegm is
- * not in C11. */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
 }
 
 static int month_from_name(const char *p) {
@@ -91,7 +82,7 @@ static bool parse_http_date(const char *p, int64_t *unix_s) {
         if (!(p = read_num(p, 4, &year))) return false;
     }
     if (day < 1 || day > 31 || h > 23 || mi > 59 || s > 60 || year < 1970) return false;
-    *unix_s = days_from_civil(year, mon, day) * 86400 + h * 3600 + mi * 60 + s;
+    *unix_s = lx_days_from_civil(year, mon, day) * 86400 + h * 3600 + mi * 60 + s;
     return true;
 }
 
@@ -193,7 +184,7 @@ int64_t lx_parse_rfc3339_ms(const char *value, int64_t now_unix_ms) {
     }
     if (*skip_sp(p)) return -1;
     /* A leap second counts as the next second's start: close enough for a retry delay. */
-    int64_t when_ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000 + frac_ms;
+    int64_t when_ms = (lx_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s) * 1000 + frac_ms;
     int64_t delta = when_ms - now_unix_ms;
     return delta > 0 ? delta : 0;
 }

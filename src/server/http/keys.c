@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "server/http/keys.h"
+#include "core/civil.h"
 
 bool lx_ct_equal(const unsigned char *a, const unsigned char *b, size_t n) {
     /* volatile: the compiler may not turn the accumulation into an early exit. */
@@ -99,28 +100,6 @@ int64_t lx_rate_take(lx_rate *r, int64_t rpm, int64_t now_ms) {
     return ms < 1 ? 1 : ms;
 }
 
-/* Calendar arithmetic on days since 1970-01-01 (Howard Hinnant's civil-from-days algorithm, in
- * integers), so no locale, time zone or timegm() is involved. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int64_t *m) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 #define DAY_MS INT64_C(86400000)
 
 void lx_budget_window(lx_budget_period period, int64_t now_ms, int64_t *start_ms, int64_t *end_ms) {
@@ -138,9 +117,9 @@ void lx_budget_window(lx_budget_period period, int64_t now_ms, int64_t *start_ms
     }
     case LX_BUDGET_MONTHLY: {
         int64_t y, m;
-        civil_from_days(day, &y, &m);
-        *start_ms = days_from_civil(y, m, 1) * DAY_MS;
-        *end_ms = days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
+        lx_civil_from_days(day, &y, &m);
+        *start_ms = lx_days_from_civil(y, m, 1) * DAY_MS;
+        *end_ms = lx_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
         return;
     }
     case LX_BUDGET_TOTAL:
