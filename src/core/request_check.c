@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "request_check.h"
+#include "utf8.h"
 
 /* Fails at the current path extended by key (NULL = the current path itself). */
 static bool fail_key(lx_jr *r, const char *key, const char *what) {
@@ -43,9 +44,15 @@ static bool json_object_text(lx_jr *r, const char *key, const char *text) {
     return ok ? true : fail_key(r, key, "must be an object");
 }
 
+/* Text that reaches tokenizers and JSON encoders must be UTF-8: llama.cpp's tokenizer throws on
+ * an invalid code point (a C caller's or the CLI's bytes; JSON bodies are UTF-8 already). */
+static bool utf8_text(lx_jr *r, const char *key, const char *text) {
+    return !text || lx_utf8_valid(text, strlen(text)) ? true : fail_key(r, key, "must be valid UTF-8");
+}
+
 bool lx_part_rules(lx_jr *r, const llmux_part *p) {
     switch (p->type) {
-    case LLMUX_PART_TEXT: return p->text ? true : fail_key(r, "text", "missing");
+    case LLMUX_PART_TEXT: return p->text ? utf8_text(r, "text", p->text) : fail_key(r, "text", "missing");
     case LLMUX_PART_IMAGE:
         if (p->image_url && p->data) return lx_jr_fail(r, "image has both \"url\" and \"data\"");
         if (!p->image_url && !p->data) return lx_jr_fail(r, "image needs \"url\" or \"data\"");
@@ -53,12 +60,14 @@ bool lx_part_rules(lx_jr *r, const llmux_part *p) {
         return true;
     case LLMUX_PART_TOOL_CALL:
         if (!p->id) return fail_key(r, "id", "missing");
-        return p->name ? true : fail_key(r, "name", "missing");
+        if (!p->name) return fail_key(r, "name", "missing");
+        return utf8_text(r, "id", p->id) && utf8_text(r, "name", p->name) && utf8_text(r, "arguments", p->arguments);
     case LLMUX_PART_TOOL_RESULT:
         if (!p->id) return fail_key(r, "id", "missing");
         /* The result's text is its JSON "content". */
-        return p->text ? true : fail_key(r, "content", "missing");
-    case LLMUX_PART_REASONING: return true;
+        if (!p->text) return fail_key(r, "content", "missing");
+        return utf8_text(r, "id", p->id) && utf8_text(r, "content", p->text);
+    case LLMUX_PART_REASONING: return utf8_text(r, "text", p->text) && utf8_text(r, "signature", p->signature);
     }
     size_t old = lx_jr_push_key(r, "type");
     lx_jr_fail(r, "unknown part type (%d)", (int)p->type);
@@ -114,7 +123,8 @@ static bool tools_rules(lx_jr *r, const llmux_request *req) {
         size_t o = lx_jr_push_index(r, i);
         if (!t->name) ok = fail_key(r, "name", "missing");
         else if (!*t->name) ok = fail_key(r, "name", "must not be empty");
-        else ok = json_object_text(r, "parameters", t->parameters);
+        else ok = utf8_text(r, "name", t->name) && utf8_text(r, "description", t->description) &&
+                  json_object_text(r, "parameters", t->parameters);
         lx_jr_pop(r, o);
     }
     lx_jr_pop(r, old);
@@ -203,9 +213,9 @@ static bool stop_rules(lx_jr *r, const llmux_sampling *s) {
     size_t old = lx_jr_push_key(r, "stop");
     bool ok = true;
     for (size_t i = 0; ok && i < s->n_stop; i++) {
-        if (s->stop[i] && *s->stop[i]) continue;
+        if (s->stop[i] && *s->stop[i] && lx_utf8_valid(s->stop[i], strlen(s->stop[i]))) continue;
         size_t o = lx_jr_push_index(r, i);
-        ok = lx_jr_fail(r, "%s", s->stop[i] ? "must not be empty" : "missing");
+        ok = lx_jr_fail(r, "%s", !s->stop[i] ? "missing" : !*s->stop[i] ? "must not be empty" : "must be valid UTF-8");
         lx_jr_pop(r, o);
     }
     lx_jr_pop(r, old);
@@ -245,7 +255,7 @@ static bool metadata_rules(lx_jr *r, const llmux_request *req) {
 }
 
 bool lx_request_rules(lx_jr *r, const llmux_request *req) {
-    if (!messages_rules(r, req) || !tools_rules(r, req) || !tool_choice_rules(r, req) || !format_rules(r, req) ||
+    if (!utf8_text(r, "system", req->system) || !messages_rules(r, req) || !tools_rules(r, req) || !tool_choice_rules(r, req) || !format_rules(r, req) ||
         !sampling_rules(r, &req->sampling))
         return false;
     if (req->deadline_ms < 0) return fail_key(r, "deadline_ms", "must be an integer " LX_REQ_NON_NEGATIVE);

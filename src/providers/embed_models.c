@@ -5,6 +5,7 @@
 #include "core/embeddings.h"
 #include "core/error.h"
 #include "core/models.h"
+#include "core/utf8.h"
 #include "providers/embed_models.h"
 #include "providers/json_util.h"
 #include "providers/wire.h"
@@ -16,8 +17,12 @@ llmux_status lx_embed_check_request(const llmux_embed_request *req, const char *
     if (req->n_inputs > LX_EMBED_MAX_VECTORS)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "inputs: %zu texts, at most %u per request", req->n_inputs,
                         LX_EMBED_MAX_VECTORS);
-    for (size_t i = 0; i < req->n_inputs; i++)
+    for (size_t i = 0; i < req->n_inputs; i++) {
         if (!req->inputs[i]) return lx_error(err, LLMUX_E_INVALID_REQUEST, "inputs[%zu]: NULL", i);
+        /* A local model's tokenizer (llama.cpp) throws on an invalid code point. */
+        if (!lx_utf8_valid(req->inputs[i], strlen(req->inputs[i])))
+            return lx_error(err, LLMUX_E_INVALID_REQUEST, "inputs[%zu]: not valid UTF-8", i);
+    }
     if (req->dimensions < 0)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "dimensions: %d, expected 0 (default) or more",
                         (int)req->dimensions);

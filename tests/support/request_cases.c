@@ -104,6 +104,23 @@ CASE(tool_call_without_id, part_of_second(f, (llmux_part){.type = LLMUX_PART_TOO
 CASE(tool_call_without_name, part_of_second(f, (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = "c"}))
 CASE(tool_result_without_id, part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .text = "18C"}))
 CASE(tool_result_without_content, part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c"}))
+/* Bytes that are not UTF-8 (0xF6 can begin no sequence): llama.cpp's tokenizers throw on them. */
+#define NOT_UTF8 "a\xf6\x93" "z"
+CASE(text_not_utf8, part0(f, (llmux_part){.type = LLMUX_PART_TEXT, .text = NOT_UTF8}))
+CASE(system_not_utf8, f->r.system = NOT_UTF8)
+CASE(stop_not_utf8, {
+    f->stop[0] = "a";
+    f->stop[1] = NOT_UTF8;
+    f->r.sampling.stop = f->stop;
+    f->r.sampling.n_stop = 2;
+})
+CASE(tool_result_not_utf8, part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c", .text = NOT_UTF8}))
+CASE(tool_call_arguments_not_utf8,
+     part_of_second(f, (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = "c", .name = "f", .arguments = NOT_UTF8}))
+CASE(tool_description_not_utf8, {
+    one_tool(f, "a");
+    f->tools[0].description = NOT_UTF8;
+})
 CASE(tools_null_array, f->r.n_tools = 1)
 CASE(tools_too_many, {
     for (size_t i = 0; i < 513; i++) g_many_tools[i] = (llmux_tool){.name = "t"};
@@ -218,6 +235,13 @@ const rc_case rc_cases[] = {
      "{\"messages\":[" MSG0 "[{\"type\":\"tool_result\",\"content\":\"18C\"}]}]}"},
     {"tool result content", tool_result_without_content, "messages[0].content[0].content: missing",
      "{\"messages\":[" MSG0 "[{\"type\":\"tool_result\",\"id\":\"c\"}]}]}"},
+    {"text UTF-8", text_not_utf8, "messages[0].content[0].text: must be valid UTF-8", NULL},
+    {"system UTF-8", system_not_utf8, "system: must be valid UTF-8", NULL},
+    {"stop UTF-8", stop_not_utf8, "stop[1]: must be valid UTF-8", NULL},
+    {"tool result UTF-8", tool_result_not_utf8, "messages[0].content[0].content: must be valid UTF-8", NULL},
+    {"tool call arguments UTF-8", tool_call_arguments_not_utf8, "messages[1].content[0].arguments: must be valid UTF-8",
+     NULL},
+    {"tool description UTF-8", tool_description_not_utf8, "tools[0].description: must be valid UTF-8", NULL},
     {"tools array present", tools_null_array, "tools: missing (n_tools is 1)", NULL},
     {"tools count", tools_too_many, "tools: too many items: 513 (the limit is 512)", RC_ENCODE},
     {"tool name present", tool_name_missing, "tools[1].name: missing",
