@@ -197,7 +197,11 @@ static void test_round_trip_cases(void **state) {
     (void)state;
     rc_fx f;
     rc_fx_init(&f);
-    f.parts[0][0].text = "bad \xff utf-8"; /* the encoder writes U+FFFD */
+    f.parts[0][0].text = "bad \xff utf-8"; /* refused before any copy: never reaches a tokenizer */
+    llmux_error_info ev;
+    assert_int_equal(llmux_request_validate(&f.r, &ev), LLMUX_E_INVALID_REQUEST);
+    assert_string_equal(ev.message, "messages[0].content[0].text: must be valid UTF-8");
+    f.parts[0][0].text = "na\xc3\xafve \xe2\x9c\x93 \xf0\x9f\x98\x80"; /* 2-, 3- and 4-byte sequences */
     expect_copy_matches(&f.r);
 
     rc_fx g;

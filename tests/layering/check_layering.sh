@@ -23,9 +23,10 @@ declare -A allowed=(
   [runtime]="core transport providers engine catalog pricing handoff router config store telemetry runtime"
   # The IPC codec lives in core/ so the runtime can speak to the engine child; the server and the
   # CLI's `llmux ipc` client use it too, and nothing else of core/.
-  [server]="config server core/ipc_frame.h core/ipc_message.h core/ipc_call.h"
+  # core/civil.h: calendar arithmetic, pure functions (docs/design-deviations.md).
+  [server]="config server core/ipc_frame.h core/ipc_message.h core/ipc_call.h core/civil.h"
   [sandbox]="engine server sandbox"
-  [cli]="config server sandbox cli core/ipc_frame.h core/ipc_message.h"  # `llmux serve` starts the server, `llmux engine` the engine child
+  [cli]="config server sandbox cli core/ipc_frame.h core/ipc_message.h core/civil.h"  # `llmux serve` starts the server, `llmux engine` the engine child
 )
 fail=0
 for dir in "$src"/*/; do
