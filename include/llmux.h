@@ -836,19 +836,22 @@ LLMUX_API llmux_status llmux_embed(llmux_runtime *rt, const llmux_embed_request 
 
 /* -------------------------------------------------------- token counting */
 
-/* Counts the input tokens req takes on its local model: the prompt rendered (chat template,
- * system prompt, every message) and tokenized exactly as llmux_run does before generating, without
- * generating. *n_tokens gets the count (0 on failure). Local models only ("local/NAME", a bare
- * NAME, a .gguf path inside the model directories); req->model is required. Errors:
- * LLMUX_E_INVALID_REQUEST for an invalid request (llmux_request_validate's message), a missing
- * model or a remote "provider/model" (providers count with their own endpoints, not wired here);
+/* Counts the input tokens req takes on its model, without generating. A local model ("local/NAME",
+ * a bare NAME, a .gguf path inside the model directories): the prompt rendered (chat template,
+ * system prompt, every message) and tokenized exactly as llmux_run does before generating. A
+ * remote "provider/model" of the anthropic or gemini protocol: the provider's own counting
+ * endpoint (Anthropic's /v1/messages/count_tokens, Gemini's countTokens), one HTTP request with
+ * the runtime's timeouts, its errors mapped as llmux_run's (LLMUX_E_AUTHENTICATION,
+ * LLMUX_E_RATE_LIMITED, ...). *n_tokens gets the count (0 on failure); req->model is required.
+ * Errors: LLMUX_E_INVALID_REQUEST for an invalid request (llmux_request_validate's message), a
+ * missing model or a provider without a counting endpoint (openai, ollama protocols);
  * LLMUX_E_MODEL_NOT_FOUND / LLMUX_E_CONFIGURATION as llmux_run for a model that does not load;
  * LLMUX_E_CONTEXT_LENGTH when the prompt does not fit the model's context (the message says at
  * least how many tokens it has); LLMUX_E_QUEUE_FULL when the model's queue is full;
  * LLMUX_E_CANCELLED / LLMUX_E_TIMEOUT from params (as for llmux_embed; NULL = the defaults).
  * The model is loaded when needed and the count runs on its engine thread, queued by priority
  * with its generations. Blocking (not on the runtime's loop thread); thread-safe. Reads req only,
- * keeps nothing. Added in 0.1 (docs/api-changes.md). */
+ * keeps nothing. Added in 0.1; remote counting added in 0.1 (docs/api-changes.md). */
 LLMUX_API llmux_status llmux_count_tokens(llmux_runtime *rt, const llmux_request *req, const llmux_call_params *params,
                                           int64_t *n_tokens, llmux_error_info *err);
 

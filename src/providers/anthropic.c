@@ -284,44 +284,99 @@ static bool default_max_tokens(lx_enc *c, json_t *body) {
     return lx_enc_set(c, body, "max_tokens", json_integer(n));
 }
 
+/* The Messages body of req; NULL with c->st set when it cannot be encoded. */
+static json_t *messages_body(const lx_provider_config *cfg, const llmux_request *req, lx_enc *c) {
+    if (!cfg || !cfg->model || !*cfg->model) {
+        c->st = lx_error(c->err, LLMUX_E_CONFIGURATION, "anthropic: no model configured");
+        return NULL;
+    }
+    if (req->response_format != LLMUX_FORMAT_TEXT) {
+        c->st = lx_error(c->err, LLMUX_E_INVALID_REQUEST,
+                         "response_format: %s is not supported by the anthropic adapter (ask for JSON in the prompt, "
+                         "or declare a tool with the schema and force it with tool_choice)",
+                         req->response_format == LLMUX_FORMAT_JSON_SCHEMA ? "json_schema" : "json_object");
+        return NULL;
+    }
+    json_t *body = json_object();
+    if (!body) {
+        c->st = lx_error(c->err, LLMUX_E_OUT_OF_MEMORY, "anthropic: out of memory");
+        return NULL;
+    }
+    if (!lx_enc_set(c, body, "model", lx_enc_str(c, cfg->model, "model"))) goto fail;
+    if (!encode_system(c, body) || !encode_messages(c, req, body) || !encode_tools(c, req, body) ||
+        !encode_sampling(c, req, body))
+        goto fail;
+    if (req->stream && !lx_enc_set(c, body, "stream", json_true())) goto fail;
+    c->st = lx_merge_provider_options(body, req->provider_options, "anthropic", c->err);
+    if (c->st != LLMUX_OK || !default_max_tokens(c, body)) goto fail;
+    return body;
+fail:
+    json_decref(body);
+    return NULL;
+}
+
+/* Writes body and the request line and headers for path into out. */
+static llmux_status to_wire(const lx_provider_config *cfg, json_t *body, const char *path, bool stream,
+                            lx_wire_request *out, llmux_error_info *err) {
+    lx_buf_reset(&out->body);
+    if (!lx_json_dump_buf(body, &out->body))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "anthropic: the request body exceeds its size cap");
+    out->stream = stream;
+    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
+    out->accept_types = stream ? "text/event-stream,application/json" : NULL;
+    if (!lx_wire_set(out, "POST", path) || !lx_wire_add_header(out, "content-type", "application/json", false) ||
+        !lx_wire_add_header(out, "anthropic-version", ANTHROPIC_VERSION, false) ||
+        (stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
+        (cfg->api_key && *cfg->api_key && !lx_wire_add_header(out, "x-api-key", cfg->api_key, true)))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "anthropic: a header value is too long or holds a line break");
+    return LLMUX_OK;
+}
+
 static llmux_status encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                            llmux_error_info *err) {
     lx_enc c = {.err = err, .who = "anthropic", .req = req};
-    if (!cfg || !cfg->model || !*cfg->model)
-        return lx_error(err, LLMUX_E_CONFIGURATION, "anthropic: no model configured");
-    if (req->response_format != LLMUX_FORMAT_TEXT)
-        return lx_error(err, LLMUX_E_INVALID_REQUEST,
-                        "response_format: %s is not supported by the anthropic adapter (ask for JSON in the prompt, "
-                        "or declare a tool with the schema and force it with tool_choice)",
-                        req->response_format == LLMUX_FORMAT_JSON_SCHEMA ? "json_schema" : "json_object");
-    json_t *body = json_object();
-    if (!body) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "anthropic: out of memory");
-    if (!lx_enc_set(&c, body, "model", lx_enc_str(&c, cfg->model, "model"))) goto done;
-    if (!encode_system(&c, body) || !encode_messages(&c, req, body) || !encode_tools(&c, req, body) ||
-        !encode_sampling(&c, req, body))
-        goto done;
-    if (req->stream && !lx_enc_set(&c, body, "stream", json_true())) goto done;
-    c.st = lx_merge_provider_options(body, req->provider_options, "anthropic", err);
-    if (c.st != LLMUX_OK || !default_max_tokens(&c, body)) goto done;
-
-    lx_buf_reset(&out->body);
-    if (!lx_json_dump_buf(body, &out->body)) {
-        c.st = lx_error(err, LLMUX_E_INVALID_REQUEST, "anthropic: the request body exceeds its size cap");
-        goto done;
-    }
-    out->stream = req->stream;
-    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
-    out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
-    if (!lx_wire_set(out, "POST", "/messages") || !lx_wire_add_header(out, "content-type", "application/json", false) ||
-        !lx_wire_add_header(out, "anthropic-version", ANTHROPIC_VERSION, false) ||
-        (req->stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
-        (cfg->api_key && *cfg->api_key && !lx_wire_add_header(out, "x-api-key", cfg->api_key, true))) {
-        c.st = lx_error(err, LLMUX_E_CONFIGURATION, "anthropic: a header value is too long or holds a line break");
-        goto done;
-    }
-done:
+    json_t *body = messages_body(cfg, req, &c);
+    if (!body) return c.st;
+    llmux_status st = to_wire(cfg, body, "/messages", req->stream, out, err);
     json_decref(body);
-    return c.st;
+    return st;
+}
+
+/* ------------------------------------------------------------ token counting */
+
+/* POST /v1/messages/count_tokens (https://docs.anthropic.com/en/api/messages-count-tokens): the
+ * Messages body's prompt parts only; the endpoint refuses the sampling fields (max_tokens, stream,
+ * temperature, ...) as extra inputs. */
+static llmux_status encode_count_tokens(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
+                                        llmux_error_info *err) {
+    static const char *const keep[] = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"};
+    lx_enc c = {.err = err, .who = "anthropic", .req = req};
+    json_t *full = messages_body(cfg, req, &c);
+    if (!full) return c.st;
+    json_t *body = json_object();
+    llmux_status st = body ? LLMUX_OK : lx_error(err, LLMUX_E_OUT_OF_MEMORY, "anthropic: out of memory");
+    for (size_t i = 0; st == LLMUX_OK && i < sizeof keep / sizeof keep[0]; i++) {
+        json_t *v = json_object_get(full, keep[i]);
+        if (v && json_object_set(body, keep[i], v) != 0) st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "anthropic: out of memory");
+    }
+    if (st == LLMUX_OK) st = to_wire(cfg, body, "/messages/count_tokens", false, out, err);
+    json_decref(body);
+    json_decref(full);
+    return st;
+}
+
+/* {"input_tokens": N} */
+static llmux_status decode_count_tokens(const lx_provider_config *cfg, const char *body, size_t len, int64_t *n,
+                                        llmux_error_info *err) {
+    (void)cfg;
+    *n = 0;
+    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *v = json_object_get(j, "input_tokens");
+    bool ok = json_is_integer(v) && json_integer_value(v) >= 0;
+    if (ok) *n = (int64_t)json_integer_value(v);
+    json_decref(j);
+    return ok ? LLMUX_OK
+              : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "anthropic: count_tokens answered without an input_tokens count");
 }
 
 /* ------------------------------------------------------------ errors */
@@ -376,4 +431,6 @@ const lx_provider lx_provider_anthropic = {
     .keep_headers = lx_ratelimit_headers_anthropic,
     .encode_models = lx_anthropic_encode_models,
     .decode_models = lx_anthropic_decode_models,
+    .encode_count_tokens = encode_count_tokens,
+    .decode_count_tokens = decode_count_tokens,
 };

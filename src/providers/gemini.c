@@ -405,6 +405,41 @@ bool lx_gemini_model_id(const char *configured, const char **id) {
     return true;
 }
 
+/* The generateContent body of req; NULL with c->st set when it cannot be encoded. */
+static json_t *content_body(lx_enc *c) {
+    json_t *body = json_object();
+    json_t *gc = json_object();
+    if (!body || !gc) {
+        json_decref(body);
+        json_decref(gc);
+        c->st = lx_error(c->err, LLMUX_E_OUT_OF_MEMORY, "gemini: out of memory");
+        return NULL;
+    }
+    bool ok = encode_contents(c, body) && encode_system(c, body) && encode_tools(c, body) && encode_generation(c, gc) &&
+              merge_options(c, body, gc) &&
+              (json_object_size(gc) == 0 || lx_enc_set(c, body, "generationConfig", json_incref(gc)));
+    json_decref(gc);
+    if (ok) return body;
+    json_decref(body);
+    return NULL;
+}
+
+/* Writes body and the request line and headers for path into out. */
+static llmux_status to_wire(const lx_provider_config *cfg, json_t *body, const char *path, bool stream,
+                            lx_wire_request *out, llmux_error_info *err) {
+    lx_buf_reset(&out->body);
+    if (!lx_json_dump_buf(body, &out->body))
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "gemini: the request body exceeds its size cap");
+    out->stream = stream;
+    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
+    out->accept_types = stream ? "text/event-stream,application/json" : NULL;
+    if (!lx_wire_set(out, "POST", path) || !lx_wire_add_header(out, "content-type", "application/json", false) ||
+        (stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
+        (cfg->api_key && *cfg->api_key && !lx_wire_add_header(out, "x-goog-api-key", cfg->api_key, true)))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "gemini: a header value is too long or holds a line break");
+    return LLMUX_OK;
+}
+
 static llmux_status encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                            llmux_error_info *err) {
     lx_enc c = {.err = err, .who = "gemini", .req = req};
@@ -412,37 +447,54 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
     if (!lx_gemini_model_id(cfg ? cfg->model : NULL, &model))
         return lx_error(err, LLMUX_E_CONFIGURATION, "gemini: model \"%.64s\" is missing or not a plain model id",
                         model ? model : "");
-    json_t *body = json_object();
-    json_t *gc = json_object();
-    if (!body || !gc) {
-        json_decref(body);
-        json_decref(gc);
-        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "gemini: out of memory");
-    }
+    json_t *body = content_body(&c);
+    if (!body) return c.st;
     char path[256];
-    if (!encode_contents(&c, body) || !encode_system(&c, body) || !encode_tools(&c, body) ||
-        !encode_generation(&c, gc) || !merge_options(&c, body, gc))
-        goto done;
-    if (json_object_size(gc) > 0 && !lx_enc_set(&c, body, "generationConfig", json_incref(gc))) goto done;
-    lx_buf_reset(&out->body);
-    if (!lx_json_dump_buf(body, &out->body)) {
-        c.st = lx_error(err, LLMUX_E_INVALID_REQUEST, "gemini: the request body exceeds its size cap");
-        goto done;
-    }
     snprintf(path, sizeof path, "/models/%s:%s", model, req->stream ? "streamGenerateContent?alt=sse" : "generateContent");
-    out->stream = req->stream;
-    /* JSON too: a server that ignores stream:true, or a bare JSON error, is decoded as such. */
-    out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
-    if (!lx_wire_set(out, "POST", path) || !lx_wire_add_header(out, "content-type", "application/json", false) ||
-        (req->stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
-        (cfg->api_key && *cfg->api_key && !lx_wire_add_header(out, "x-goog-api-key", cfg->api_key, true))) {
-        c.st = lx_error(err, LLMUX_E_CONFIGURATION, "gemini: a header value is too long or holds a line break");
-        goto done;
-    }
-done:
+    llmux_status st = to_wire(cfg, body, path, req->stream, out, err);
     json_decref(body);
-    json_decref(gc);
-    return c.st;
+    return st;
+}
+
+/* ------------------------------------------------------------ token counting */
+
+/* POST /models/{model}:countTokens with {"generateContentRequest": {...}}
+ * (https://ai.google.dev/api/tokens): the whole generateContent request, its model named as
+ * "models/{model}", so the system instruction and the tools are counted too. */
+static llmux_status encode_count_tokens(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
+                                        llmux_error_info *err) {
+    lx_enc c = {.err = err, .who = "gemini", .req = req};
+    const char *model;
+    if (!lx_gemini_model_id(cfg ? cfg->model : NULL, &model))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "gemini: model \"%.64s\" is missing or not a plain model id",
+                        model ? model : "");
+    json_t *inner = content_body(&c);
+    if (!inner) return c.st;
+    char name[256], path[256];
+    snprintf(name, sizeof name, "models/%s", model);
+    snprintf(path, sizeof path, "/models/%s:countTokens", model);
+    json_t *body = json_object();
+    llmux_status st = LLMUX_OK;
+    if (!body || json_object_set_new(inner, "model", json_string(name)) != 0 ||
+        json_object_set(body, "generateContentRequest", inner) != 0)
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "gemini: out of memory");
+    if (st == LLMUX_OK) st = to_wire(cfg, body, path, false, out, err);
+    json_decref(body);
+    json_decref(inner);
+    return st;
+}
+
+/* {"totalTokens": N, ...} */
+static llmux_status decode_count_tokens(const lx_provider_config *cfg, const char *body, size_t len, int64_t *n,
+                                        llmux_error_info *err) {
+    (void)cfg;
+    *n = 0;
+    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *v = json_object_get(j, "totalTokens");
+    bool ok = json_is_integer(v) && json_integer_value(v) >= 0;
+    if (ok) *n = (int64_t)json_integer_value(v);
+    json_decref(j);
+    return ok ? LLMUX_OK : lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "gemini: countTokens answered without a totalTokens count");
 }
 
 /* ------------------------------------------------------------ errors */
@@ -529,4 +581,6 @@ const lx_provider lx_provider_gemini = {
     .decode_embed = lx_gemini_decode_embed,
     .encode_models = lx_gemini_encode_models,
     .decode_models = lx_gemini_decode_models,
+    .encode_count_tokens = encode_count_tokens,
+    .decode_count_tokens = decode_count_tokens,
 };

@@ -120,6 +120,12 @@ typedef struct lx_provider {
                                   llmux_error_info *err);
     llmux_status (*decode_models)(const lx_provider_config *cfg, const char *body, size_t len, char *next,
                                   size_t next_size, llmux_model_list **out, llmux_error_info *err);
+    /* Token counting of a request's prompt by the provider's own endpoint: request and whole-body
+     * response (capped at LX_WIRE_MAX_BODY), *n the input tokens. NULL = the provider has none. */
+    llmux_status (*encode_count_tokens)(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
+                                        llmux_error_info *err);
+    llmux_status (*decode_count_tokens)(const lx_provider_config *cfg, const char *body, size_t len, int64_t *n,
+                                        llmux_error_info *err);
 } lx_provider;
 
 /* The adapters. OpenRouter and other OpenAI-compatible servers use lx_provider_openai with

@@ -107,6 +107,14 @@ llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_reques
                              int64_t deadline_ns, const lx_remote_settings *timeouts, llmux_embeddings **out,
                              llmux_error_info *err);
 
+/* Counts req's input tokens with the provider's own endpoint (encode_count_tokens /
+ * decode_count_tokens: Anthropic's /v1/messages/count_tokens, Gemini's countTokens).
+ * LLMUX_E_INVALID_REQUEST when the provider has none (OpenAI, Ollama). Otherwise as
+ * lx_remote_embed. */
+llmux_status lx_remote_count_tokens(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                                    int64_t deadline_ns, const lx_remote_settings *timeouts, int64_t *n,
+                                    llmux_error_info *err);
+
 /* Lists the target provider's models (encode_models / decode_models), every page: the adapter's
  * cursor is followed until a page has none, all pages in one list in order. deadline_ns and
  * cancel cover the whole walk. LLMUX_E_UPSTREAM_PROTOCOL for a cursor that repeats the previous

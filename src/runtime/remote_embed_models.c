@@ -127,6 +127,32 @@ llmux_status lx_remote_embed(const lx_remote_target *t, const llmux_embed_reques
     return st;
 }
 
+llmux_status lx_remote_count_tokens(const lx_remote_target *t, const llmux_request *req, const llmux_cancel *cancel,
+                                    int64_t deadline_ns, const lx_remote_settings *timeouts, int64_t *n,
+                                    llmux_error_info *err) {
+    if (n) *n = 0;
+    if (!t || !t->provider || !req || !n) return lx_error(err, LLMUX_E_INTERNAL, "remote: count_tokens called with NULL");
+    const lx_provider *p = t->provider;
+    body_acc acc = {.who = t->cfg.name ? t->cfg.name : p->protocol};
+    if (!p->encode_count_tokens || !p->decode_count_tokens)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                        "provider %s (%s protocol) has no token counting endpoint: counting is available for local "
+                        "models and the anthropic and gemini protocols",
+                        acc.who, p->protocol);
+    lx_wire_request w;
+    memset(&w, 0, sizeof w);
+    lx_buf_init(&w.body, LLMUX_JSON_MAX_BYTES);
+    lx_buf_init(&acc.buf, LX_WIRE_MAX_BODY);
+    llmux_status st = p->encode_count_tokens(&t->cfg, req, &w, err);
+    if (st == LLMUX_OK) st = fetch(t, &w, cancel, deadline_ns, timeouts, &acc, err);
+    if (st == LLMUX_OK)
+        st = lx_redact_status(p->decode_count_tokens(&t->cfg, acc.buf.data, acc.buf.len, n, err), err, NULL,
+                              t->cfg.api_key);
+    wire_free(&w);
+    lx_buf_free(&acc.buf);
+    return st;
+}
+
 llmux_status lx_remote_list_models(const lx_remote_target *t, const llmux_cancel *cancel, int64_t deadline_ns,
                                    const lx_remote_settings *timeouts, llmux_model_list **out, llmux_error_info *err) {
     if (out) *out = NULL;

@@ -142,7 +142,7 @@ static void test_refusals(void **state) {
     llmux_request req = conversation(1);
     req.model = "openai/gpt-4o-mini";
     assert_int_equal(llmux_count_tokens(rt, &req, NULL, &n, &err), LLMUX_E_INVALID_REQUEST);
-    assert_non_null(strstr(err.message, "local models only"));
+    assert_non_null(strstr(err.message, "no token counting endpoint"));
     assert_int_equal(n, 0);
     req.model = NULL;
     assert_int_equal(llmux_count_tokens(rt, &req, NULL, &n, &err), LLMUX_E_INVALID_REQUEST);

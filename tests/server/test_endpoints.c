@@ -527,13 +527,75 @@ static void test_count_tokens_exact(void **state) {
     sf_stop(&f);
 }
 
+/* A remote Anthropic model is counted by Anthropic's own endpoint: the prompt's parts forwarded
+ * (not max_tokens, which that endpoint refuses), the provider's count answered; its errors come
+ * back in Anthropic's shape with their class. */
+static void test_count_tokens_remote(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    lx_fake_response up = {.method = "POST", .path_prefix = "/v1/messages/count_tokens",
+                           .headers = "Content-Type: application/json\r\n", .body = "{\"input_tokens\":2095}"};
+    assert_true(lx_fake_server_push(f.up, &up));
+    sf_reply r;
+    sf_post(&f, "/v1/messages/count_tokens",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":100,\"system\":\"Be brief.\","
+            "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}],"
+            "\"tools\":[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}]}",
+            &r);
+    if (r.status != 200) fprintf(stderr, "status %ld: %s\n", r.status, r.body);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    assert_int_equal(json_integer_value(json_object_get(j, "input_tokens")), 2095);
+    json_decref(j);
+    free(r.body);
+    lx_fake_request rq;
+    assert_true(lx_fake_server_request(f.up, 0, &rq));
+    assert_string_equal(rq.path, "/v1/messages/count_tokens");
+    char v[128];
+    assert_true(lx_fake_request_header(&rq, "x-api-key", v, sizeof v));
+    assert_string_equal(v, "k");
+    assert_true(lx_fake_request_header(&rq, "anthropic-version", v, sizeof v));
+    json_t *b = load(rq.body);
+    free(rq.body);
+    assert_string_equal(json_string_value(json_object_get(b, "model")), "claude-sonnet-4-5");
+    assert_non_null(json_object_get(b, "messages"));
+    assert_non_null(json_object_get(b, "system"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(b, "tools"), 0), "name")),
+                        "get_weather");
+    assert_null(json_object_get(b, "max_tokens"));
+    assert_null(json_object_get(b, "stream"));
+    json_decref(b);
+    /* The provider's refusal, in Anthropic's format with its class and Retry-After. */
+    lx_fake_response limited = {.path_prefix = "/v1/messages/count_tokens", .status = 429,
+                                .headers = "Content-Type: application/json\r\nRetry-After: 7\r\n",
+                                .body = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}"};
+    assert_true(lx_fake_server_push(f.up, &limited));
+    sf_post(&f, "/v1/messages/count_tokens",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_error(&r, true, 429, "rate_limit_error", NULL);
+    assert_non_null(strstr(r.headers, "Retry-After: 7"));
+    free(r.body);
+    /* A 200 without a count is the provider's protocol error, not a zero. */
+    lx_fake_response odd = {.path_prefix = "/v1/messages/count_tokens", .headers = "Content-Type: application/json\r\n",
+                            .body = "{\"tokens\":3}"};
+    assert_true(lx_fake_server_push(f.up, &odd));
+    sf_post(&f, "/v1/messages/count_tokens",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_int_equal(r.status, 502);
+    free(r.body);
+    assert_int_equal(lx_fake_server_mismatches(f.up), 0);
+    sf_stop(&f);
+}
+
 static void test_count_tokens_refusals(void **state) {
     sf f;
     sf_start(&f);
     sf_reply r;
+    /* An OpenAI-protocol model: that API has nothing to count with; refused before any request. */
     sf_post(&f, "/v1/messages/count_tokens",
-            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
-    assert_error(&r, true, 400, "invalid_request_error", "local models only");
+            "{\"model\":\"openai/gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}", &r);
+    assert_error(&r, true, 400, "invalid_request_error", "no token counting endpoint");
     free(r.body);
     sf_post(&f, "/v1/messages/count_tokens", "{\"model\":\"" SF_LOCAL "\"}", &r);
     assert_error(&r, true, 400, "invalid_request_error", "messages");
@@ -572,6 +634,7 @@ int main(void) {
         cmocka_unit_test(test_completions_remote),
         cmocka_unit_test(test_completions_refusals),
         cmocka_unit_test(test_count_tokens_exact),
+        cmocka_unit_test(test_count_tokens_remote),
         cmocka_unit_test(test_count_tokens_refusals),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,14 +81,6 @@ void lx_count_tokens_start(lx_server *s, struct evhttp_request *req, const lx_au
         lx_call_reply_error(req, LX_SRV_ANTHROPIC, err.status, err.message, -1);
         return;
     }
-    /* Refused here, without a thread: a remote model has nothing to count with. */
-    if (llmux_model_kind_of(r->req.model) == LLMUX_MODEL_REMOTE) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "model \"%.200s\": token counting is available for local models only", r->req.model);
-        lx_srv_req_free(r);
-        lx_call_reply_error(req, LX_SRV_ANTHROPIC, LLMUX_E_INVALID_REQUEST, msg, -1);
-        return;
-    }
     lx_auth_grant grant = *g;
     if (!lx_auth_admit(s, req, LX_SRV_ANTHROPIC, r->req.model, &grant)) {
         lx_srv_req_free(r);
