@@ -585,6 +585,46 @@ static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmu
     return fail_with(d, st, err);
 }
 
+/* A text-only chat.completion read without a DOM (openai_fast_chunk.h), doing what decode_object
+ * (whole) and emit_finish do with it: remember the id and model, START, the text, the finish
+ * reason, the usage, FINISH. 1: decoded; 0: decoding failed (err says why); -1: not that shape,
+ * or its id or model holds an escape: the caller decodes it in full. */
+static int decode_fast_body(lx_decoder *d, llmux_error_info *err) {
+    if (d->body.len > LX_WIRE_MAX_BODY) return -1;
+    char small[2048];
+    char *buf = d->body.len <= sizeof small ? small : malloc(d->body.len);
+    lx_openai_body fb;
+    bool fast = buf && lx_openai_fast_body(d->body.data, d->body.len, buf, &fb) && !fb.id_escaped &&
+                !fb.model_escaped && !(fb.finish && fb.finish_len >= 32);
+    if (!fast) {
+        if (buf != small) free(buf);
+        return -1;
+    }
+    remember_span(&d->id, fb.id, fb.id_len);
+    remember_span(&d->model, fb.model, fb.model_len);
+    llmux_status st = emit_start(d, err);
+    if (st == LLMUX_OK && fb.has_content) st = lx_emit_text(&d->em, buf, fb.content_len, err);
+    if (buf != small) free(buf);
+    if (st == LLMUX_OK) {
+        char r[32] = "";
+        if (fb.finish) memcpy(r, fb.finish, fb.finish_len), r[fb.finish_len] = '\0';
+        st = take_finish(d, map_finish(fb.finish ? r : NULL), err);
+    }
+    if (st == LLMUX_OK && fb.has_usage) {
+        /* map_usage's reading of the same counts. */
+        llmux_usage u = llmux_usage_default();
+        if (fb.usage_set & LX_FAST_U_PROMPT) u.input_tokens = fb.usage[0];
+        if (fb.usage_set & LX_FAST_U_COMPLETION) u.output_tokens = fb.usage[1];
+        if (fb.usage_set & LX_FAST_U_TOTAL) u.total_tokens = fb.usage[2];
+        if (fb.usage_set & LX_FAST_U_CACHED) u.cached_input_tokens = fb.usage[3];
+        if (fb.usage_set & LX_FAST_U_CACHE_WRITE) u.cache_write_tokens = fb.usage[4];
+        if (fb.usage_set & LX_FAST_U_REASONING) u.reasoning_tokens = fb.usage[5];
+        st = lx_emit_usage_cost(&d->em, &u, NAN, err);
+    }
+    if (st == LLMUX_OK) st = emit_finish(d, err);
+    return st == LLMUX_OK ? 1 : 0;
+}
+
 static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
     lx_error_clear(err);
@@ -592,6 +632,8 @@ static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (!err) err = &tmp;
     llmux_status st;
     if (d->json_body) {
+        int fast = decode_fast_body(d, err);
+        if (fast >= 0) return fast == 1 ? LLMUX_OK : fail_with(d, err->status, err);
         json_t *j = lx_json_parse_upstream(d->body.data, d->body.len, LX_WIRE_MAX_BODY, "openai response body", err);
         if (!j) return fail_with(d, err->status, err);
         st = decode_object(d, j, true, err);

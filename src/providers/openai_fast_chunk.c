@@ -164,15 +164,23 @@ static bool key(cur *c, char *k, size_t cap) {
 }
 
 /* A plain non-negative integer jansson reads as one (no sign, fraction, exponent or leading
- * zero; at most 18 digits, so never "too big"). `zero_only`: the integer must be 0. */
-static bool integer(cur *c, bool zero_only) {
+ * zero; at most 18 digits, so never "too big"), its value in *v when v is not NULL.
+ * `zero_only`: the integer must be 0. */
+static bool integer_value(cur *c, bool zero_only, int64_t *v) {
     ws(c);
     const char *s = c->p;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
+    int64_t x = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        if (c->p - s < 18) x = x * 10 + (*c->p - '0');
+        c->p++;
+    }
     size_t n = (size_t)(c->p - s);
     if (n == 0 || n > 18 || (n > 1 && *s == '0') || (zero_only && !(n == 1 && *s == '0'))) return false;
+    if (v) *v = x;
     return c->p >= c->end || (*c->p != '.' && *c->p != 'e' && *c->p != 'E');
 }
+
+static bool integer(cur *c, bool zero_only) { return integer_value(c, zero_only, NULL); }
 
 /* '{' and whether a key follows: false for an empty object, and for a malformed one with *ok
  * false. */
@@ -274,6 +282,148 @@ bool lx_openai_fast_delta(const char *data, size_t len, char *buf, lx_openai_del
     *out = (lx_openai_delta){0};
     cur c = {data, data + len};
     if (!chunk(&c, buf, out)) return false;
+    ws(&c);
+    return c.p == c.end;
+}
+
+/* ------------------------------------------------------------ whole answer */
+
+static bool message(cur *c, char *buf, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    char k[16];
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, k, sizeof k)) return false;
+        bool f;
+        if (strcmp(k, "content") == 0) {
+            f = seen_once(&seen, 1);
+            if (f && lit(c, "null")) continue;
+            f = f && string(c, buf, &out->content_len);
+            out->has_content = f;
+        } else if (strcmp(k, "role") == 0) {
+            f = seen_once(&seen, 2) && string(c, NULL, NULL);
+        } else if (strcmp(k, "refusal") == 0) {
+            f = seen_once(&seen, 4) && lit(c, "null");
+        } else if (strcmp(k, "annotations") == 0) {
+            f = seen_once(&seen, 8) && eat(c, '[') && eat(c, ']');
+        } else {
+            f = false;
+        }
+        if (!f) return false;
+    }
+    return ok;
+}
+
+static bool body_choice(cur *c, char *buf, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    char k[16];
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, k, sizeof k)) return false;
+        bool f;
+        if (strcmp(k, "index") == 0) f = seen_once(&seen, 1) && integer(c, true);
+        else if (strcmp(k, "message") == 0) f = seen_once(&seen, 2) && message(c, buf, out);
+        else if (strcmp(k, "logprobs") == 0) f = seen_once(&seen, 4) && lit(c, "null");
+        else if (strcmp(k, "finish_reason") == 0) {
+            bool escaped = false;
+            f = seen_once(&seen, 8) &&
+                (lit(c, "null") || (string_span(c, &out->finish, &out->finish_len, &escaped) && !escaped));
+        } else f = false;
+        if (!f) return false;
+    }
+    return ok && (seen & 2);
+}
+
+/* A usage count: its LX_FAST_U_* bit (0: a count OpenAI sends that the decoder ignores). */
+typedef struct count_key {
+    const char *name;
+    unsigned bit;
+} count_key;
+
+/* An object of plain counts, the known keys only, each once. */
+static bool counts(cur *c, const count_key *keys, size_t n_keys, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    char k[32];
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, k, sizeof k)) return false;
+        size_t i = 0;
+        while (i < n_keys && strcmp(k, keys[i].name) != 0) i++;
+        int64_t v;
+        if (i == n_keys || !seen_once(&seen, 1u << i) || !integer_value(c, false, &v)) return false;
+        unsigned bit = keys[i].bit;
+        if (bit) {
+            out->usage_set |= bit;
+            out->usage[__builtin_ctz(bit)] = v;
+        }
+    }
+    return ok;
+}
+
+static bool usage(cur *c, lx_openai_body *out) {
+    static const count_key prompt_details[] = {
+        {"cached_tokens", LX_FAST_U_CACHED}, {"cache_write_tokens", LX_FAST_U_CACHE_WRITE}, {"audio_tokens", 0}};
+    static const count_key completion_details[] = {{"reasoning_tokens", LX_FAST_U_REASONING},
+                                                   {"audio_tokens", 0},
+                                                   {"accepted_prediction_tokens", 0},
+                                                   {"rejected_prediction_tokens", 0}};
+    static const count_key top[] = {
+        {"prompt_tokens", LX_FAST_U_PROMPT}, {"completion_tokens", LX_FAST_U_COMPLETION}, {"total_tokens", LX_FAST_U_TOTAL}};
+    bool ok;
+    unsigned seen = 0;
+    char k[32];
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, k, sizeof k)) return false;
+        bool f;
+        if (strcmp(k, "prompt_tokens_details") == 0)
+            f = seen_once(&seen, 1) && counts(c, prompt_details, sizeof prompt_details / sizeof *prompt_details, out);
+        else if (strcmp(k, "completion_tokens_details") == 0)
+            f = seen_once(&seen, 2) &&
+                counts(c, completion_details, sizeof completion_details / sizeof *completion_details, out);
+        else {
+            size_t i = 0;
+            while (i < 3 && strcmp(k, top[i].name) != 0) i++;
+            int64_t v;
+            f = i < 3 && seen_once(&seen, 4u << i) && integer_value(c, false, &v);
+            if (f) {
+                out->usage_set |= top[i].bit;
+                out->usage[__builtin_ctz(top[i].bit)] = v;
+            }
+        }
+        if (!f) return false;
+    }
+    out->has_usage = ok;
+    return ok;
+}
+
+static bool body(cur *c, char *buf, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    char k[24];
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, k, sizeof k)) return false;
+        bool f;
+        if (strcmp(k, "id") == 0) f = seen_once(&seen, 1) && string_span(c, &out->id, &out->id_len, &out->id_escaped);
+        else if (strcmp(k, "object") == 0) f = seen_once(&seen, 2) && string(c, NULL, NULL);
+        else if (strcmp(k, "model") == 0)
+            f = seen_once(&seen, 4) && string_span(c, &out->model, &out->model_len, &out->model_escaped);
+        else if (strcmp(k, "system_fingerprint") == 0) f = seen_once(&seen, 16) && string_or_null(c);
+        else if (strcmp(k, "service_tier") == 0) f = seen_once(&seen, 32) && string_or_null(c);
+        else if (strcmp(k, "created") == 0) f = seen_once(&seen, 64) && integer(c, false);
+        else if (strcmp(k, "usage") == 0) f = seen_once(&seen, 128) && (lit(c, "null") || usage(c, out));
+        else if (strcmp(k, "choices") == 0)
+            f = seen_once(&seen, 256) && eat(c, '[') && body_choice(c, buf, out) && eat(c, ']');
+        else f = false;
+        if (!f) return false;
+    }
+    return ok && (seen & 256);
+}
+
+bool lx_openai_fast_body(const char *data, size_t len, char *buf, lx_openai_body *out) {
+    if (!data || !buf || !out) return false;
+    *out = (lx_openai_body){0};
+    cur c = {data, data + len};
+    if (!body(&c, buf, out)) return false;
     ws(&c);
     return c.p == c.end;
 }

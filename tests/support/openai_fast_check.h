@@ -62,4 +62,71 @@ static inline const char *lx_fast_delta_disagreement(const char *data, size_t le
     return why;
 }
 
+/* Whether count `name` of object o (NULL: none) is what the fast body reader said: present as a
+ * JSON integer exactly when `set`, with that value. */
+static inline bool lx_fast_count_is(const json_t *o, const char *name, bool set, int64_t v) {
+    json_t *x = json_is_object(o) ? json_object_get(o, name) : NULL;
+    if (!set) return x == NULL;
+    return json_is_integer(x) && json_integer_value(x) == v;
+}
+
+/* NULL when lx_openai_fast_body agrees with jansson on data (or refused it); else what differs.
+ * Agreeing means: what the openai decoder's full path reads from it (decode_object, whole) is
+ * exactly what the fast reader reports, and nothing else would be decoded. */
+static inline const char *lx_fast_body_disagreement(const char *data, size_t len, bool *accepted) {
+    char *buf = malloc(len ? len : 1);
+    if (!buf) return "out of memory";
+    lx_openai_body fb;
+    bool fast = lx_openai_fast_body(data, len, buf, &fb);
+    if (accepted) *accepted = fast;
+    const char *why = NULL;
+    json_t *j = fast ? json_loadb(data, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL) : NULL;
+    json_t *choices = j ? json_object_get(j, "choices") : NULL;
+    json_t *ch = json_array_get(choices, 0);
+    json_t *m = json_object_get(ch, "message");
+    json_t *content = json_object_get(m, "content");
+    json_t *index = json_object_get(ch, "index");
+    json_t *u = j ? json_object_get(j, "usage") : NULL;
+    json_t *pd = json_object_get(u, "prompt_tokens_details"), *cd = json_object_get(u, "completion_tokens_details");
+    if (!fast) why = NULL;
+    else if (!json_is_object(j)) why = "accepted what jansson does not read as an object";
+    else if (json_object_get(j, "error")) why = "accepted an error";
+    else if (json_array_size(choices) != 1 || !json_is_object(ch)) why = "accepted other than one choice";
+    else if (index && !(json_is_integer(index) && json_integer_value(index) == 0)) why = "accepted index != 0";
+    else if (json_object_get(ch, "error") || json_object_get(ch, "text") || json_object_get(ch, "delta"))
+        why = "accepted a choice with more than a message";
+    else if ((fb.finish != NULL) != json_is_string(json_object_get(ch, "finish_reason")))
+        why = "finish_reason present differs";
+    else if (fb.finish && !lx_fast_span_is(fb.finish, fb.finish_len, false, json_object_get(ch, "finish_reason")))
+        why = "finish_reason bytes differ";
+    else if (!lx_fast_span_is(fb.id, fb.id_len, fb.id_escaped, json_object_get(j, "id"))) why = "id differs";
+    else if (!lx_fast_span_is(fb.model, fb.model_len, fb.model_escaped, json_object_get(j, "model")))
+        why = "model differs";
+    else if (!json_is_object(m)) why = "accepted a choice without a message object";
+    else if (json_object_get(m, "reasoning_content") || json_object_get(m, "reasoning") ||
+             json_object_get(m, "reasoning_details") || json_object_get(m, "tool_calls") ||
+             json_object_get(m, "function_call") || json_is_string(json_object_get(m, "refusal")))
+        why = "accepted a message with more than content";
+    else if (fb.has_content != json_is_string(content)) why = "content present differs";
+    else if (fb.has_content && (fb.content_len != json_string_length(content) ||
+                                memcmp(buf, json_string_value(content), fb.content_len) != 0))
+        why = "content bytes differ";
+    else if (fb.has_usage != json_is_object(u)) why = "usage present differs";
+    else if (fb.has_usage && json_object_get(u, "cost")) why = "accepted a usage cost";
+    else if (fb.has_usage && pd && !json_is_object(pd)) why = "accepted prompt_tokens_details other than an object";
+    else if (fb.has_usage && cd && !json_is_object(cd)) why = "accepted completion_tokens_details other than an object";
+    else if (fb.has_usage &&
+             (!lx_fast_count_is(u, "prompt_tokens", fb.usage_set & LX_FAST_U_PROMPT, fb.usage[0]) ||
+              !lx_fast_count_is(u, "completion_tokens", fb.usage_set & LX_FAST_U_COMPLETION, fb.usage[1]) ||
+              !lx_fast_count_is(u, "total_tokens", fb.usage_set & LX_FAST_U_TOTAL, fb.usage[2]) ||
+              !lx_fast_count_is(pd, "cached_tokens", fb.usage_set & LX_FAST_U_CACHED, fb.usage[3]) ||
+              !lx_fast_count_is(pd, "cache_write_tokens", fb.usage_set & LX_FAST_U_CACHE_WRITE, fb.usage[4]) ||
+              !lx_fast_count_is(cd, "reasoning_tokens", fb.usage_set & LX_FAST_U_REASONING, fb.usage[5])))
+        why = "usage counts differ";
+    else if (!fb.has_usage && fb.usage_set) why = "counts without usage";
+    json_decref(j);
+    free(buf);
+    return why;
+}
+
 #endif
