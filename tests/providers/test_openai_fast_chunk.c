@@ -183,7 +183,9 @@ static void test_refused(void **state) {
     expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":1}]}");
     expect_refused(HEAD "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}},{\"index\":1,\"delta\":{}}]}");
     expect_refused(HEAD "\"choices\":[]}");
-    expect_refused(HEAD "\"usage\":{\"prompt_tokens\":1}," CHOICE("{\"content\":\"a\"}"));
+    expect_refused(HEAD "\"usage\":{\"prompt_tokens\":1,\"cost\":1}," CHOICE("{\"content\":\"a\"}"));
+    expect_refused(HEAD "\"usage\":{\"prompt_tokens\":1.5},\"choices\":[]}");
+    expect_refused(HEAD "\"usage\":null,\"choices\":[]}");
     expect_refused(HEAD "\"error\":{\"message\":\"x\"}," CHOICE("{\"content\":\"a\"}"));
     expect_refused("{\"id\":\"c\",\"created\":01," CHOICE("{\"content\":\"a\"}"));
     expect_refused("{\"id\":\"c\",\"created\":1.5," CHOICE("{\"content\":\"a\"}"));
@@ -197,6 +199,54 @@ static void test_refused(void **state) {
     expect_refused("[]");
     expect_refused("");
     expect_refused("{\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"extra\":1}");
+}
+
+/* The stream_options.include_usage chunk (no choice, a usage object) takes the fast path and
+ * gives the events the full path gives (the same chunk with a key the fast reader does not
+ * know); a usage object on a content chunk too. */
+static void test_usage_chunk(void **state) {
+    (void)state;
+    const char *u = HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12,"
+                         "\"prompt_tokens_details\":{\"cached_tokens\":4,\"audio_tokens\":0},"
+                         "\"completion_tokens_details\":{\"reasoning_tokens\":1,\"audio_tokens\":0,"
+                         "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}";
+    bool accepted = false;
+    assert_null(lx_fast_delta_disagreement(u, strlen(u), &accepted));
+    assert_true(accepted);
+    const char *both = HEAD "\"usage\":{\"prompt_tokens\":2}," CHOICE("{\"content\":\"z\"}");
+    assert_null(lx_fast_delta_disagreement(both, strlen(both), &accepted));
+    assert_true(accepted);
+    const char *streams[2][2] = {
+        {"data: " HEAD CHOICE("{\"role\":\"assistant\",\"content\":\"\"}") "\n\n"
+         "data: " HEAD CHOICE("{\"content\":\"Hi\"}") "\n\n"
+         "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+         "data: " HEAD "\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12,"
+         "\"prompt_tokens_details\":{\"cached_tokens\":4},\"completion_tokens_details\":{\"reasoning_tokens\":1}}}\n\n"
+         "data: [DONE]\n\n",
+         "data: " HEAD CHOICE("{\"role\":\"assistant\",\"content\":\"\"}") "\n\n"
+         "data: " HEAD CHOICE("{\"content\":\"Hi\"}") "\n\n"
+         "data: " HEAD "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+         "data: " HEAD "\"x_unknown\":1,\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,"
+         "\"total_tokens\":12,\"prompt_tokens_details\":{\"cached_tokens\":4},"
+         "\"completion_tokens_details\":{\"reasoning_tokens\":1}}}\n\n"
+         "data: [DONE]\n\n"},
+        {"data: {\"choices\":[],\"usage\":{\"total_tokens\":5}}\n\n"
+         "data: " HEAD "\"usage\":{\"prompt_tokens\":2}," CHOICE("{\"content\":\"z\"}") "\n\n"
+         "data: [DONE]\n\n",
+         "data: {\"x_unknown\":1,\"choices\":[],\"usage\":{\"total_tokens\":5}}\n\n"
+         "data: " HEAD "\"x_unknown\":1,\"usage\":{\"prompt_tokens\":2}," CHOICE("{\"content\":\"z\"}") "\n\n"
+         "data: [DONE]\n\n"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        h_result fast = h_decode(&lx_provider_openai, NULL, true, streams[i][0], strlen(streams[i][0]), 0, 0);
+        h_result slow = h_decode(&lx_provider_openai, NULL, true, streams[i][1], strlen(streams[i][1]), 0, 0);
+        assert_int_equal(fast.status, slow.status);
+        assert_non_null(fast.events);
+        assert_string_equal(fast.events, slow.events);
+        assert_non_null(strstr(fast.events, "usage"));
+        free(fast.events);
+        free(slow.events);
+    }
 }
 
 /* ------------------------------------------------------ whole answers (lx_openai_fast_body) */
@@ -295,14 +345,14 @@ static void test_body_refused(void **state) {
     lx_openai_body fb;
     const char *ok = BODY_HEAD BODY_CHOICE("{\"content\":\"a\"}", "\"stop\"") "," BODY_USAGE "}";
     assert_true(lx_openai_fast_body(ok, strlen(ok), buf, &fb));
-    assert_true(fb.has_usage);
-    assert_int_equal(fb.usage_set, LX_FAST_U_PROMPT | LX_FAST_U_COMPLETION | LX_FAST_U_TOTAL | LX_FAST_U_CACHED |
+    assert_true(fb.usage.present);
+    assert_int_equal(fb.usage.set, LX_FAST_U_PROMPT | LX_FAST_U_COMPLETION | LX_FAST_U_TOTAL | LX_FAST_U_CACHED |
                                        LX_FAST_U_REASONING);
-    assert_int_equal(fb.usage[0], 24);
-    assert_int_equal(fb.usage[1], 8);
-    assert_int_equal(fb.usage[2], 32);
-    assert_int_equal(fb.usage[3], 3);
-    assert_int_equal(fb.usage[5], 2);
+    assert_int_equal(fb.usage.v[0], 24);
+    assert_int_equal(fb.usage.v[1], 8);
+    assert_int_equal(fb.usage.v[2], 32);
+    assert_int_equal(fb.usage.v[3], 3);
+    assert_int_equal(fb.usage.v[5], 2);
     expect_body_refused(BODY_HEAD BODY_CHOICE("{\"content\":\"a\\u0000b\"}", "\"stop\"") "}");
     expect_body_refused(BODY_HEAD BODY_CHOICE("{\"content\":\"bad \xff\"}", "\"stop\"") "}");
     expect_body_refused(BODY_HEAD BODY_CHOICE("{\"content\":\"a\",\"content\":\"b\"}", "\"stop\"") "}");
@@ -337,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_finish_and_ids),
         cmocka_unit_test(test_decoder_fast_chunks),
+        cmocka_unit_test(test_usage_chunk),
         cmocka_unit_test(test_body_fixtures),
         cmocka_unit_test(test_body_events),
         cmocka_unit_test(test_body_refused),

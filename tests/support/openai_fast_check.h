@@ -20,6 +20,31 @@ static inline bool lx_fast_span_is(const char *s, size_t n, bool escaped, const 
     return escaped ? n > json_string_length(v) : n == json_string_length(v) && memcmp(s, json_string_value(v), n) == 0;
 }
 
+/* Whether count `name` of object o (NULL: none) is what the fast body reader said: present as a
+ * JSON integer exactly when `set`, with that value. */
+static inline bool lx_fast_count_is(const json_t *o, const char *name, bool set, int64_t v) {
+    json_t *x = json_is_object(o) ? json_object_get(o, name) : NULL;
+    if (!set) return x == NULL;
+    return json_is_integer(x) && json_integer_value(x) == v;
+}
+
+/* NULL when the usage the fast reader found agrees with jansson's usage value u (NULL: none). */
+static inline const char *lx_fast_usage_disagreement(const lx_openai_usage *fu, const json_t *u) {
+    if (!fu->present) return fu->set ? "counts without usage" : NULL;
+    json_t *pd = json_object_get(u, "prompt_tokens_details"), *cd = json_object_get(u, "completion_tokens_details");
+    if (json_object_get(u, "cost")) return "accepted a usage cost";
+    if (pd && !json_is_object(pd)) return "accepted prompt_tokens_details other than an object";
+    if (cd && !json_is_object(cd)) return "accepted completion_tokens_details other than an object";
+    if (!lx_fast_count_is(u, "prompt_tokens", fu->set & LX_FAST_U_PROMPT, fu->v[0]) ||
+        !lx_fast_count_is(u, "completion_tokens", fu->set & LX_FAST_U_COMPLETION, fu->v[1]) ||
+        !lx_fast_count_is(u, "total_tokens", fu->set & LX_FAST_U_TOTAL, fu->v[2]) ||
+        !lx_fast_count_is(pd, "cached_tokens", fu->set & LX_FAST_U_CACHED, fu->v[3]) ||
+        !lx_fast_count_is(pd, "cache_write_tokens", fu->set & LX_FAST_U_CACHE_WRITE, fu->v[4]) ||
+        !lx_fast_count_is(cd, "reasoning_tokens", fu->set & LX_FAST_U_REASONING, fu->v[5]))
+        return "usage counts differ";
+    return NULL;
+}
+
 /* NULL when the fast reader agrees with jansson on data (or refused it); else what differs. */
 static inline const char *lx_fast_delta_disagreement(const char *data, size_t len, bool *accepted) {
     char *buf = malloc(len ? len : 1);
@@ -37,8 +62,18 @@ static inline const char *lx_fast_delta_disagreement(const char *data, size_t le
     if (!fast) why = NULL;
     else if (!json_is_object(j)) why = "accepted what jansson does not read as an object";
     else if (json_object_get(j, "error")) why = "accepted an error";
-    else if (json_is_object(json_object_get(j, "usage"))) why = "accepted a usage object";
-    else if (json_array_size(choices) != 1 || !json_is_object(ch)) why = "accepted other than one choice";
+    else if (fd.usage.present != json_is_object(json_object_get(j, "usage"))) why = "usage present differs";
+    else if ((why = lx_fast_usage_disagreement(&fd.usage, json_object_get(j, "usage"))) != NULL) {
+    } else if (json_array_size(choices) == 0 && json_is_array(choices) && fd.usage.present) {
+        /* The usage chunk: nothing else in it to decode. */
+        if (fd.has_content || fd.finish) why = "content or finish without a choice";
+        else if (!lx_fast_span_is(fd.id, fd.id_len, fd.id_escaped, json_object_get(j, "id"))) why = "id differs";
+        else if (!lx_fast_span_is(fd.model, fd.model_len, fd.model_escaped, json_object_get(j, "model")))
+            why = "model differs";
+        json_decref(j);
+        free(buf);
+        return why;
+    } else if (json_array_size(choices) != 1 || !json_is_object(ch)) why = "accepted other than one choice";
     else if (index && !(json_is_integer(index) && json_integer_value(index) == 0)) why = "accepted index != 0";
     else if (json_object_get(ch, "error")) why = "accepted a choice error";
     else if ((fd.finish != NULL) != json_is_string(json_object_get(ch, "finish_reason")))
@@ -62,14 +97,6 @@ static inline const char *lx_fast_delta_disagreement(const char *data, size_t le
     return why;
 }
 
-/* Whether count `name` of object o (NULL: none) is what the fast body reader said: present as a
- * JSON integer exactly when `set`, with that value. */
-static inline bool lx_fast_count_is(const json_t *o, const char *name, bool set, int64_t v) {
-    json_t *x = json_is_object(o) ? json_object_get(o, name) : NULL;
-    if (!set) return x == NULL;
-    return json_is_integer(x) && json_integer_value(x) == v;
-}
-
 /* NULL when lx_openai_fast_body agrees with jansson on data (or refused it); else what differs.
  * Agreeing means: what the openai decoder's full path reads from it (decode_object, whole) is
  * exactly what the fast reader reports, and nothing else would be decoded. */
@@ -87,7 +114,6 @@ static inline const char *lx_fast_body_disagreement(const char *data, size_t len
     json_t *content = json_object_get(m, "content");
     json_t *index = json_object_get(ch, "index");
     json_t *u = j ? json_object_get(j, "usage") : NULL;
-    json_t *pd = json_object_get(u, "prompt_tokens_details"), *cd = json_object_get(u, "completion_tokens_details");
     if (!fast) why = NULL;
     else if (!json_is_object(j)) why = "accepted what jansson does not read as an object";
     else if (json_object_get(j, "error")) why = "accepted an error";
@@ -111,19 +137,8 @@ static inline const char *lx_fast_body_disagreement(const char *data, size_t len
     else if (fb.has_content && (fb.content_len != json_string_length(content) ||
                                 memcmp(buf, json_string_value(content), fb.content_len) != 0))
         why = "content bytes differ";
-    else if (fb.has_usage != json_is_object(u)) why = "usage present differs";
-    else if (fb.has_usage && json_object_get(u, "cost")) why = "accepted a usage cost";
-    else if (fb.has_usage && pd && !json_is_object(pd)) why = "accepted prompt_tokens_details other than an object";
-    else if (fb.has_usage && cd && !json_is_object(cd)) why = "accepted completion_tokens_details other than an object";
-    else if (fb.has_usage &&
-             (!lx_fast_count_is(u, "prompt_tokens", fb.usage_set & LX_FAST_U_PROMPT, fb.usage[0]) ||
-              !lx_fast_count_is(u, "completion_tokens", fb.usage_set & LX_FAST_U_COMPLETION, fb.usage[1]) ||
-              !lx_fast_count_is(u, "total_tokens", fb.usage_set & LX_FAST_U_TOTAL, fb.usage[2]) ||
-              !lx_fast_count_is(pd, "cached_tokens", fb.usage_set & LX_FAST_U_CACHED, fb.usage[3]) ||
-              !lx_fast_count_is(pd, "cache_write_tokens", fb.usage_set & LX_FAST_U_CACHE_WRITE, fb.usage[4]) ||
-              !lx_fast_count_is(cd, "reasoning_tokens", fb.usage_set & LX_FAST_U_REASONING, fb.usage[5])))
-        why = "usage counts differ";
-    else if (!fb.has_usage && fb.usage_set) why = "counts without usage";
+    else if (fb.usage.present != json_is_object(u)) why = "usage present differs";
+    else why = lx_fast_usage_disagreement(&fb.usage, u);
     json_decref(j);
     free(buf);
     return why;
