@@ -22,6 +22,11 @@ static uint64_t mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+/* The first 11 hex digits are the wall-clock milliseconds (44 bits: until the year 2527), the other
+ * 13 a hash of the time, pid and a counter. Ids made later sort later, so the records' id indexes
+ * (the executions primary key, the attempts key) grow at their right edge: a commit of a few
+ * records dirties a few pages instead of one random leaf page per record and index, which was
+ * most of the records writer's WAL traffic (docs/benchmarks.md, Gateway, fifth pass). */
 void lx_make_id(char *buf, unsigned long size, const char *prefix) {
     static atomic_ullong counter;
     struct timespec ts;
@@ -29,7 +34,9 @@ void lx_make_id(char *buf, unsigned long size, const char *prefix) {
     uint64_t n = atomic_fetch_add(&counter, 1);
     uint64_t a = mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48));
     uint64_t b = mix(a ^ n);
-    snprintf(buf, size, "%s%016llx%08llx", prefix, (unsigned long long)a, (unsigned long long)(b & 0xffffffffULL));
+    uint64_t ms = ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) & 0xfffffffffffULL;
+    snprintf(buf, size, "%s%011llx%013llx", prefix, (unsigned long long)ms,
+             (unsigned long long)(b & 0xfffffffffffffULL));
 }
 
 int64_t lx_deadline_after(int64_t from_ns, int64_t ms) {

@@ -14,7 +14,8 @@ double lx_ms_between(int64_t from_ns, int64_t to_ns);
  * budget means "no deadline in practice", never a wrapped one in the past); 0 when ms <= 0
  * ("no deadline"). */
 int64_t lx_deadline_after(int64_t from_ns, int64_t ms);
-/* Writes a random identifier "<prefix><24 hex digits>" into buf (NUL-terminated, truncated to size). */
+/* Writes a unique identifier "<prefix><24 hex digits>" into buf (NUL-terminated, truncated to size):
+ * 11 digits of wall-clock milliseconds, so ids sort by creation time, then 13 random-looking ones. */
 void lx_make_id(char *buf, unsigned long size, const char *prefix);
 
 #endif

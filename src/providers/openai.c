@@ -469,6 +469,19 @@ static llmux_status decode_object(lx_decoder *d, const json_t *j, bool whole, ll
     return LLMUX_OK;
 }
 
+/* map_usage's reading of the counts the fast reader found (openai_fast_chunk.h), emitted as
+ * decode_object emits it (no usage.cost: the fast reader refuses one). */
+static llmux_status emit_fast_usage(lx_decoder *d, const lx_openai_usage *fu, llmux_error_info *err) {
+    llmux_usage u = llmux_usage_default();
+    if (fu->set & LX_FAST_U_PROMPT) u.input_tokens = fu->v[0];
+    if (fu->set & LX_FAST_U_COMPLETION) u.output_tokens = fu->v[1];
+    if (fu->set & LX_FAST_U_TOTAL) u.total_tokens = fu->v[2];
+    if (fu->set & LX_FAST_U_CACHED) u.cached_input_tokens = fu->v[3];
+    if (fu->set & LX_FAST_U_CACHE_WRITE) u.cache_write_tokens = fu->v[4];
+    if (fu->set & LX_FAST_U_REASONING) u.reasoning_tokens = fu->v[5];
+    return lx_emit_usage_cost(&d->em, &u, NAN, err);
+}
+
 static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
     lx_decoder *d = ud;
     llmux_error_info scratch;
@@ -479,9 +492,9 @@ static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
         return emit_finish(d, err);
     }
     bool error_event = strcmp(ev->event, "error") == 0;
-    /* A plain chunk — a content delta, the role chunk, the finish chunk — is read without a DOM
-     * (openai_fast_chunk.h), doing what decode_object does with it: remember the id and model,
-     * START, the text, the finish reason. Anything else takes the full path below, as does a
+    /* A plain chunk — a content delta, the role chunk, the finish chunk, the usage chunk — is read
+     * without a DOM (openai_fast_chunk.h), doing what decode_object does with it: remember the id
+     * and model, START, the text, the finish reason, the usage. Anything else takes the full path below, as does a
      * chunk whose id or model is still needed and holds an escape. */
     if (!error_event && ev->data_len <= LX_WIRE_MAX_LINE) {
         char small[1024];
@@ -502,6 +515,7 @@ static llmux_status on_sse(void *ud, const lx_sse_event *ev) {
                 r[fd.finish_len] = '\0';
                 st = take_finish(d, map_finish(r), err);
             }
+            if (st == LLMUX_OK && fd.usage.present) st = emit_fast_usage(d, &fd.usage, err);
         }
         if (buf != small) free(buf);
         if (fast) return st;
@@ -585,6 +599,36 @@ static llmux_status feed_inner(lx_decoder *d, const char *data, size_t len, llmu
     return fail_with(d, st, err);
 }
 
+/* A text-only chat.completion read without a DOM (openai_fast_chunk.h), doing what decode_object
+ * (whole) and emit_finish do with it: remember the id and model, START, the text, the finish
+ * reason, the usage, FINISH. 1: decoded; 0: decoding failed (err says why); -1: not that shape,
+ * or its id or model holds an escape: the caller decodes it in full. */
+static int decode_fast_body(lx_decoder *d, llmux_error_info *err) {
+    if (d->body.len > LX_WIRE_MAX_BODY) return -1;
+    char small[2048];
+    char *buf = d->body.len <= sizeof small ? small : malloc(d->body.len);
+    lx_openai_body fb;
+    bool fast = buf && lx_openai_fast_body(d->body.data, d->body.len, buf, &fb) && !fb.id_escaped &&
+                !fb.model_escaped && !(fb.finish && fb.finish_len >= 32);
+    if (!fast) {
+        if (buf != small) free(buf);
+        return -1;
+    }
+    remember_span(&d->id, fb.id, fb.id_len);
+    remember_span(&d->model, fb.model, fb.model_len);
+    llmux_status st = emit_start(d, err);
+    if (st == LLMUX_OK && fb.has_content) st = lx_emit_text(&d->em, buf, fb.content_len, err);
+    if (buf != small) free(buf);
+    if (st == LLMUX_OK) {
+        char r[32] = "";
+        if (fb.finish) memcpy(r, fb.finish, fb.finish_len), r[fb.finish_len] = '\0';
+        st = take_finish(d, map_finish(fb.finish ? r : NULL), err);
+    }
+    if (st == LLMUX_OK && fb.usage.present) st = emit_fast_usage(d, &fb.usage, err);
+    if (st == LLMUX_OK) st = emit_finish(d, err);
+    return st == LLMUX_OK ? 1 : 0;
+}
+
 static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (d->failed) return failed_again(d, err);
     lx_error_clear(err);
@@ -592,6 +636,8 @@ static llmux_status end_inner(lx_decoder *d, llmux_error_info *err) {
     if (!err) err = &tmp;
     llmux_status st;
     if (d->json_body) {
+        int fast = decode_fast_body(d, err);
+        if (fast >= 0) return fast == 1 ? LLMUX_OK : fail_with(d, err->status, err);
         json_t *j = lx_json_parse_upstream(d->body.data, d->body.len, LX_WIRE_MAX_BODY, "openai response body", err);
         if (!j) return fail_with(d, err->status, err);
         st = decode_object(d, j, true, err);

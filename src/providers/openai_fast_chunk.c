@@ -95,6 +95,18 @@ static bool string(cur *c, char *out, size_t *n) {
     size_t k = 0;
     while (c->p < c->end) {
         unsigned char ch = (unsigned char)*c->p;
+        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
+            /* A run of plain ASCII: copied at once (most of a text is). */
+            const char *run = c->p;
+            while (c->p < c->end) {
+                unsigned char x = (unsigned char)*c->p;
+                if (x < 0x20 || x >= 0x80 || x == '"' || x == '\\') break;
+                c->p++;
+            }
+            if (out) memcpy(out + k, run, (size_t)(c->p - run));
+            k += (size_t)(c->p - run);
+            continue;
+        }
         if (ch == '"') {
             c->p++;
             if (n) *n = k;
@@ -153,26 +165,44 @@ static bool string_span(cur *c, const char **s, size_t *n, bool *escaped) {
     return true;
 }
 
-/* A key into a small buffer; longer keys are not ones this reader knows. */
-static bool key(cur *c, char *k, size_t cap) {
-    cur probe = *c;
-    size_t n;
-    if (!string(&probe, NULL, &n) || n >= cap) return false;
-    string(c, k, &n);
-    k[n] = '\0';
+/* A key's raw bytes, pointing into data: printable ASCII without escapes (every key this reader
+ * knows is spelled so; one spelled with an escape or other bytes is refused like an unknown one). */
+static bool key(cur *c, const char **k, size_t *n) {
+    ws(c);
+    if (c->p >= c->end || *c->p != '"') return false;
+    const char *s = ++c->p;
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '\\' || ch < 0x20 || ch >= 0x80) return false;
+        c->p++;
+    }
+    if (c->p >= c->end) return false;
+    *k = s;
+    *n = (size_t)(c->p - s);
+    c->p++;
     return eat(c, ':');
 }
 
+static bool is(const char *k, size_t n, const char *name) { return strlen(name) == n && memcmp(k, name, n) == 0; }
+
 /* A plain non-negative integer jansson reads as one (no sign, fraction, exponent or leading
- * zero; at most 18 digits, so never "too big"). `zero_only`: the integer must be 0. */
-static bool integer(cur *c, bool zero_only) {
+ * zero; at most 18 digits, so never "too big"), its value in *v when v is not NULL.
+ * `zero_only`: the integer must be 0. */
+static bool integer_value(cur *c, bool zero_only, int64_t *v) {
     ws(c);
     const char *s = c->p;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') c->p++;
+    int64_t x = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        if (c->p - s < 18) x = x * 10 + (*c->p - '0');
+        c->p++;
+    }
     size_t n = (size_t)(c->p - s);
     if (n == 0 || n > 18 || (n > 1 && *s == '0') || (zero_only && !(n == 1 && *s == '0'))) return false;
+    if (v) *v = x;
     return c->p >= c->end || (*c->p != '.' && *c->p != 'e' && *c->p != 'E');
 }
+
+static bool integer(cur *c, bool zero_only) { return integer_value(c, zero_only, NULL); }
 
 /* '{' and whether a key follows: false for an empty object, and for a malformed one with *ok
  * false. */
@@ -203,18 +233,19 @@ static bool seen_once(unsigned *seen, unsigned bit) {
 static bool delta(cur *c, char *buf, lx_openai_delta *out) {
     bool ok;
     unsigned seen = 0;
-    char k[16];
+    const char *k;
+    size_t kn;
     for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
-        if (!key(c, k, sizeof k)) return false;
+        if (!key(c, &k, &kn)) return false;
         bool f;
-        if (strcmp(k, "content") == 0) {
+        if (is(k, kn, "content")) {
             f = seen_once(&seen, 1);
             if (f && lit(c, "null")) continue;
             f = f && string(c, buf, &out->content_len);
             out->has_content = f;
-        } else if (strcmp(k, "role") == 0) {
+        } else if (is(k, kn, "role")) {
             f = seen_once(&seen, 2) && string(c, NULL, NULL);
-        } else if (strcmp(k, "refusal") == 0) {
+        } else if (is(k, kn, "refusal")) {
             f = seen_once(&seen, 4) && lit(c, "null");
         } else {
             f = false;
@@ -227,14 +258,15 @@ static bool delta(cur *c, char *buf, lx_openai_delta *out) {
 static bool choice(cur *c, char *buf, lx_openai_delta *out) {
     bool ok;
     unsigned seen = 0;
-    char k[16];
+    const char *k;
+    size_t kn;
     for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
-        if (!key(c, k, sizeof k)) return false;
+        if (!key(c, &k, &kn)) return false;
         bool f;
-        if (strcmp(k, "index") == 0) f = seen_once(&seen, 1) && integer(c, true);
-        else if (strcmp(k, "delta") == 0) f = seen_once(&seen, 2) && delta(c, buf, out);
-        else if (strcmp(k, "logprobs") == 0) f = seen_once(&seen, 4) && lit(c, "null");
-        else if (strcmp(k, "finish_reason") == 0) {
+        if (is(k, kn, "index")) f = seen_once(&seen, 1) && integer(c, true);
+        else if (is(k, kn, "delta")) f = seen_once(&seen, 2) && delta(c, buf, out);
+        else if (is(k, kn, "logprobs")) f = seen_once(&seen, 4) && lit(c, "null");
+        else if (is(k, kn, "finish_reason")) {
             bool escaped = false;
             f = seen_once(&seen, 8) &&
                 (lit(c, "null") || (string_span(c, &out->finish, &out->finish_len, &escaped) && !escaped));
@@ -246,27 +278,42 @@ static bool choice(cur *c, char *buf, lx_openai_delta *out) {
 
 static bool string_or_null(cur *c) { return lit(c, "null") || string(c, NULL, NULL); }
 
+static bool usage(cur *c, lx_openai_usage *out);
+
+/* choices of a chunk: one choice, or none ("[]") in the usage chunk (checked by the caller). */
+static bool chunk_choices(cur *c, char *buf, lx_openai_delta *out, bool *empty) {
+    if (!eat(c, '[')) return false;
+    ws(c);
+    *empty = c->p < c->end && *c->p == ']';
+    if (*empty) {
+        c->p++;
+        return true;
+    }
+    return choice(c, buf, out) && eat(c, ']');
+}
+
 static bool chunk(cur *c, char *buf, lx_openai_delta *out) {
-    bool ok;
+    bool ok, empty = false;
     unsigned seen = 0;
-    char k[24];
+    const char *k;
+    size_t kn;
     for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
-        if (!key(c, k, sizeof k)) return false;
+        if (!key(c, &k, &kn)) return false;
         bool f;
-        if (strcmp(k, "id") == 0) f = seen_once(&seen, 1) && string_span(c, &out->id, &out->id_len, &out->id_escaped);
-        else if (strcmp(k, "object") == 0) f = seen_once(&seen, 2) && string(c, NULL, NULL);
-        else if (strcmp(k, "model") == 0)
+        if (is(k, kn, "id")) f = seen_once(&seen, 1) && string_span(c, &out->id, &out->id_len, &out->id_escaped);
+        else if (is(k, kn, "object")) f = seen_once(&seen, 2) && string(c, NULL, NULL);
+        else if (is(k, kn, "model"))
             f = seen_once(&seen, 4) && string_span(c, &out->model, &out->model_len, &out->model_escaped);
-        else if (strcmp(k, "obfuscation") == 0) f = seen_once(&seen, 8) && string(c, NULL, NULL);
-        else if (strcmp(k, "system_fingerprint") == 0) f = seen_once(&seen, 16) && string_or_null(c);
-        else if (strcmp(k, "service_tier") == 0) f = seen_once(&seen, 32) && string_or_null(c);
-        else if (strcmp(k, "created") == 0) f = seen_once(&seen, 64) && integer(c, false);
-        else if (strcmp(k, "usage") == 0) f = seen_once(&seen, 128) && lit(c, "null");
-        else if (strcmp(k, "choices") == 0) f = seen_once(&seen, 256) && eat(c, '[') && choice(c, buf, out) && eat(c, ']');
+        else if (is(k, kn, "obfuscation")) f = seen_once(&seen, 8) && string(c, NULL, NULL);
+        else if (is(k, kn, "system_fingerprint")) f = seen_once(&seen, 16) && string_or_null(c);
+        else if (is(k, kn, "service_tier")) f = seen_once(&seen, 32) && string_or_null(c);
+        else if (is(k, kn, "created")) f = seen_once(&seen, 64) && integer(c, false);
+        else if (is(k, kn, "usage")) f = seen_once(&seen, 128) && (lit(c, "null") || usage(c, &out->usage));
+        else if (is(k, kn, "choices")) f = seen_once(&seen, 256) && chunk_choices(c, buf, out, &empty);
         else f = false;
         if (!f) return false;
     }
-    return ok && (seen & 256);
+    return ok && (seen & 256) && (!empty || out->usage.present);
 }
 
 bool lx_openai_fast_delta(const char *data, size_t len, char *buf, lx_openai_delta *out) {
@@ -274,6 +321,153 @@ bool lx_openai_fast_delta(const char *data, size_t len, char *buf, lx_openai_del
     *out = (lx_openai_delta){0};
     cur c = {data, data + len};
     if (!chunk(&c, buf, out)) return false;
+    ws(&c);
+    return c.p == c.end;
+}
+
+/* ------------------------------------------------------------ whole answer */
+
+static bool message(cur *c, char *buf, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, &k, &kn)) return false;
+        bool f;
+        if (is(k, kn, "content")) {
+            f = seen_once(&seen, 1);
+            if (f && lit(c, "null")) continue;
+            f = f && string(c, buf, &out->content_len);
+            out->has_content = f;
+        } else if (is(k, kn, "role")) {
+            f = seen_once(&seen, 2) && string(c, NULL, NULL);
+        } else if (is(k, kn, "refusal")) {
+            f = seen_once(&seen, 4) && lit(c, "null");
+        } else if (is(k, kn, "annotations")) {
+            f = seen_once(&seen, 8) && eat(c, '[') && eat(c, ']');
+        } else {
+            f = false;
+        }
+        if (!f) return false;
+    }
+    return ok;
+}
+
+static bool body_choice(cur *c, char *buf, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, &k, &kn)) return false;
+        bool f;
+        if (is(k, kn, "index")) f = seen_once(&seen, 1) && integer(c, true);
+        else if (is(k, kn, "message")) f = seen_once(&seen, 2) && message(c, buf, out);
+        else if (is(k, kn, "logprobs")) f = seen_once(&seen, 4) && lit(c, "null");
+        else if (is(k, kn, "finish_reason")) {
+            bool escaped = false;
+            f = seen_once(&seen, 8) &&
+                (lit(c, "null") || (string_span(c, &out->finish, &out->finish_len, &escaped) && !escaped));
+        } else f = false;
+        if (!f) return false;
+    }
+    return ok && (seen & 2);
+}
+
+/* A usage count: its LX_FAST_U_* bit (0: a count OpenAI sends that the decoder ignores). */
+typedef struct count_key {
+    const char *name;
+    unsigned bit;
+} count_key;
+
+/* An object of plain counts, the known keys only, each once. */
+static bool counts(cur *c, const count_key *keys, size_t n_keys, lx_openai_usage *out) {
+    bool ok;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, &k, &kn)) return false;
+        size_t i = 0;
+        while (i < n_keys && !is(k, kn, keys[i].name)) i++;
+        int64_t v;
+        if (i == n_keys || !seen_once(&seen, 1u << i) || !integer_value(c, false, &v)) return false;
+        unsigned bit = keys[i].bit;
+        if (bit) {
+            out->set |= bit;
+            out->v[__builtin_ctz(bit)] = v;
+        }
+    }
+    return ok;
+}
+
+static bool usage(cur *c, lx_openai_usage *out) {
+    static const count_key prompt_details[] = {
+        {"cached_tokens", LX_FAST_U_CACHED}, {"cache_write_tokens", LX_FAST_U_CACHE_WRITE}, {"audio_tokens", 0}};
+    static const count_key completion_details[] = {{"reasoning_tokens", LX_FAST_U_REASONING},
+                                                   {"audio_tokens", 0},
+                                                   {"accepted_prediction_tokens", 0},
+                                                   {"rejected_prediction_tokens", 0}};
+    static const count_key top[] = {
+        {"prompt_tokens", LX_FAST_U_PROMPT}, {"completion_tokens", LX_FAST_U_COMPLETION}, {"total_tokens", LX_FAST_U_TOTAL}};
+    bool ok;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, &k, &kn)) return false;
+        bool f;
+        if (is(k, kn, "prompt_tokens_details"))
+            f = seen_once(&seen, 1) && counts(c, prompt_details, sizeof prompt_details / sizeof *prompt_details, out);
+        else if (is(k, kn, "completion_tokens_details"))
+            f = seen_once(&seen, 2) &&
+                counts(c, completion_details, sizeof completion_details / sizeof *completion_details, out);
+        else {
+            size_t i = 0;
+            while (i < 3 && !is(k, kn, top[i].name)) i++;
+            int64_t v;
+            f = i < 3 && seen_once(&seen, 4u << i) && integer_value(c, false, &v);
+            if (f) {
+                out->set |= top[i].bit;
+                out->v[__builtin_ctz(top[i].bit)] = v;
+            }
+        }
+        if (!f) return false;
+    }
+    out->present = ok;
+    return ok;
+}
+
+static bool body(cur *c, char *buf, lx_openai_body *out) {
+    bool ok;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    for (bool more = obj_first(c, &ok); more; more = obj_next(c, &ok)) {
+        if (!key(c, &k, &kn)) return false;
+        bool f;
+        if (is(k, kn, "id")) f = seen_once(&seen, 1) && string_span(c, &out->id, &out->id_len, &out->id_escaped);
+        else if (is(k, kn, "object")) f = seen_once(&seen, 2) && string(c, NULL, NULL);
+        else if (is(k, kn, "model"))
+            f = seen_once(&seen, 4) && string_span(c, &out->model, &out->model_len, &out->model_escaped);
+        else if (is(k, kn, "system_fingerprint")) f = seen_once(&seen, 16) && string_or_null(c);
+        else if (is(k, kn, "service_tier")) f = seen_once(&seen, 32) && string_or_null(c);
+        else if (is(k, kn, "created")) f = seen_once(&seen, 64) && integer(c, false);
+        else if (is(k, kn, "usage")) f = seen_once(&seen, 128) && (lit(c, "null") || usage(c, &out->usage));
+        else if (is(k, kn, "choices"))
+            f = seen_once(&seen, 256) && eat(c, '[') && body_choice(c, buf, out) && eat(c, ']');
+        else f = false;
+        if (!f) return false;
+    }
+    return ok && (seen & 256);
+}
+
+bool lx_openai_fast_body(const char *data, size_t len, char *buf, lx_openai_body *out) {
+    if (!data || !buf || !out) return false;
+    *out = (lx_openai_body){0};
+    cur c = {data, data + len};
+    if (!body(&c, buf, out)) return false;
     ws(&c);
     return c.p == c.end;
 }

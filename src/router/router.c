@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json.h"
 
 struct lx_aliases {
     lx_alias *items;
@@ -190,29 +191,38 @@ void lx_plan_for_alias(const lx_alias *a, uint64_t seed, lx_plan *out) {
     }
 }
 
+/* Written with the canonical writer rather than a jansson tree + json_dumps: every execution
+ * record carries its plan, and building it was ~3.5% of the server's loop-thread CPU per proxied
+ * request (docs/benchmarks.md, Gateway, fifth pass). The text is jansson's compact encoding of
+ * the same object, keys in the same order (asserted in tests/router/test_router.c). */
 char *lx_plan_to_json(const lx_plan *p) {
-    json_t *o = json_object();
-    json_t *targets = json_array();
-    if (!o || !targets) {
-        json_decref(o);
-        json_decref(targets);
-        return NULL;
-    }
+    lx_jw w;
+    lx_jw_init(&w);
+    lx_jw_obj_begin(&w);
+    lx_jw_key(&w, "alias");
+    if (p->alias) lx_jw_str(&w, p->alias);
+    else lx_jw_null(&w);
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed); /* as text: JSON numbers lose 64-bit integers */
-    json_object_set_new(o, "alias", p->alias ? json_string(p->alias) : json_null());
-    json_object_set_new(o, "seed", json_string(seed));
-    json_object_set_new(o, "picked", json_integer(p->picked));
-    json_object_set_new(o, "retry", json_pack("{s:i,s:I,s:I}", "attempts", (int)p->retry.attempts, "backoff_ms",
-                                              (json_int_t)p->retry.backoff_ms, "max_backoff_ms",
-                                              (json_int_t)p->retry.max_backoff_ms));
-    for (size_t i = 0; i < p->n_steps; i++)
-        json_array_append_new(targets, json_pack("{s:s,s:i}", "model", p->steps[i].model, "index",
-                                                 (int)p->steps[i].target_index));
-    json_object_set_new(o, "targets", targets);
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    lx_jw_kstr(&w, "seed", seed);
+    lx_jw_kint(&w, "picked", p->picked);
+    lx_jw_key(&w, "retry");
+    lx_jw_obj_begin(&w);
+    lx_jw_kint(&w, "attempts", (int)p->retry.attempts);
+    lx_jw_kint(&w, "backoff_ms", (int64_t)p->retry.backoff_ms);
+    lx_jw_kint(&w, "max_backoff_ms", (int64_t)p->retry.max_backoff_ms);
+    lx_jw_obj_end(&w);
+    lx_jw_key(&w, "targets");
+    lx_jw_arr_begin(&w);
+    for (size_t i = 0; i < p->n_steps; i++) {
+        lx_jw_obj_begin(&w);
+        lx_jw_kstr(&w, "model", p->steps[i].model);
+        lx_jw_kint(&w, "index", (int)p->steps[i].target_index);
+        lx_jw_obj_end(&w);
+    }
+    lx_jw_arr_end(&w);
+    lx_jw_obj_end(&w);
+    return lx_jw_finish(&w);
 }
 
 llmux_status lx_plan_from_json(const char *json, const lx_aliases *a, lx_plan *out, llmux_error_info *err) {

@@ -4,12 +4,12 @@
 #define _DEFAULT_SOURCE
 #include "runtime/record.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog/catalog.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "runtime/runtime_internal.h"
 
 static char *dup_or_null(const char *s) {
@@ -34,14 +34,25 @@ static const char *cost_source(llmux_runtime *rt, const lx_record_input *in) {
     }
 }
 
+/* [{"code":...,"message":...}, ...], null for a missing one: jansson's compact encoding of that
+ * array, written directly (a jansson tree per record was ~2% of a proxied request's CPU). */
 static char *warnings_json(const llmux_response *r) {
     if (!r || r->n_warnings == 0) return NULL;
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < r->n_warnings; i++)
-        json_array_append_new(a, json_pack("{s:s?,s:s?}", "code", r->warnings[i].code, "message", r->warnings[i].message));
-    char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return s;
+    lx_jw w;
+    lx_jw_init(&w);
+    lx_jw_arr_begin(&w);
+    for (size_t i = 0; i < r->n_warnings; i++) {
+        lx_jw_obj_begin(&w);
+        lx_jw_key(&w, "code");
+        if (r->warnings[i].code) lx_jw_str(&w, r->warnings[i].code);
+        else lx_jw_null(&w);
+        lx_jw_key(&w, "message");
+        if (r->warnings[i].message) lx_jw_str(&w, r->warnings[i].message);
+        else lx_jw_null(&w);
+        lx_jw_obj_end(&w);
+    }
+    lx_jw_arr_end(&w);
+    return lx_jw_finish(&w);
 }
 
 /* The value of a metadata tag of the request, or NULL; the last one wins (a server appends its

@@ -23,11 +23,23 @@
 #define LX_HTTP_RECV_BUFFER 1024
 #define NS_PER_MS 1000000
 
+/* Easy handles kept for reuse (lx_http_client.spare): about the transfers a busy server has in
+ * flight at once; each is ~6.5 KiB. */
+#define LX_HTTP_SPARE_EASY 64
+
 struct lx_http_client {
     lx_http_loop *loop;         /* the thread and multi handle every transfer runs on */
     CURLSH *share;              /* DNS cache and TLS sessions, shared by every easy handle */
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     char *user_agent;
+    /* Easy handles of finished transfers, reset and kept for the next ones (easy_take/give):
+     * creating and freeing one per request (a 5 KiB calloc, libcurl's set-up and teardown, and
+     * the malloc_consolidate the large free triggers) was ~4% of a proxied request's CPU
+     * (docs/benchmarks.md, Gateway, fifth pass). At most LX_HTTP_SPARE_EASY, so a burst leaves
+     * no more than that behind. */
+    pthread_mutex_t spare_mu;
+    CURL *spare[LX_HTTP_SPARE_EASY];
+    size_t n_spare;
 };
 
 /* ------------------------------------------------------------ global init */
@@ -66,6 +78,7 @@ llmux_status lx_http_client_create(const lx_http_client_params *params, lx_http_
     lx_http_client *c = calloc(1, sizeof *c);
     if (!c) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&c->share_locks[i], NULL);
+    pthread_mutex_init(&c->spare_mu, NULL);
     c->user_agent = strdup(p.user_agent ? p.user_agent : "llmux/" LLMUX_VERSION_STRING);
     c->share = curl_share_init();
     if (!c->user_agent || !c->share) goto oom;
@@ -94,6 +107,9 @@ void lx_http_client_destroy(lx_http_client *c) {
     /* Ends running requests (CANCELLED) and waits for their callers to have released their easy
      * handles: then nothing uses the share. */
     lx_http_loop_destroy(c->loop);
+    /* The kept handles hold the share: freed first (curl_share_cleanup refuses a share in use). */
+    for (size_t i = 0; i < c->n_spare; i++) curl_easy_cleanup(c->spare[i]);
+    pthread_mutex_destroy(&c->spare_mu);
     if (c->share) curl_share_cleanup(c->share);
     free(c->user_agent);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&c->share_locks[i]);
@@ -592,6 +608,30 @@ static llmux_status tick(void *ud, int *next_ms) {
 
 /* Checks the request and sets up x (easy handle, headers, callbacks). On failure x holds
  * nothing that xfer_release would not free. */
+/* A kept easy handle (reset to its defaults by easy_give) or a new one. */
+static CURL *easy_take(lx_http_client *c) {
+    CURL *e = NULL;
+    pthread_mutex_lock(&c->spare_mu);
+    if (c->n_spare) e = c->spare[--c->n_spare];
+    pthread_mutex_unlock(&c->spare_mu);
+    return e ? e : curl_easy_init();
+}
+
+/* Keeps e for the next transfer, or frees it. curl_easy_reset returns every option to its default
+ * (our headers, body, error buffer and callbacks are forgotten: xfer_prepare sets them all
+ * again) and keeps what libcurl keeps across reuse by design: its receive buffer, the share, the
+ * DNS and connection caches (https://curl.se/libcurl/c/curl_easy_reset.html). Only a handle
+ * the multi handle has let go of may come here. */
+static void easy_give(lx_http_client *c, CURL *e) {
+    if (!e) return;
+    curl_easy_reset(e);
+    pthread_mutex_lock(&c->spare_mu);
+    bool kept = c->n_spare < LX_HTTP_SPARE_EASY;
+    if (kept) c->spare[c->n_spare++] = e;
+    pthread_mutex_unlock(&c->spare_mu);
+    if (!kept) curl_easy_cleanup(e);
+}
+
 static llmux_status xfer_prepare(lx_http_client *c, const lx_http_request *req, lx_http_response *resp, xfer *x,
                                  llmux_error_info *err) {
     memset(x, 0, sizeof *x);
@@ -622,7 +662,7 @@ static llmux_status xfer_prepare(lx_http_client *c, const lx_http_request *req, 
     if (st != LLMUX_OK) return st;
     if (!copy_secrets(x, req)) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
 
-    CURL *e = curl_easy_init();
+    CURL *e = easy_take(c);
     x->easy = e;
     if (!e) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "http: out of memory");
     bool ok = curl_easy_setopt(e, CURLOPT_URL, req->url) == CURLE_OK;
@@ -701,9 +741,12 @@ static llmux_status xfer_result(xfer *x, const lx_http_job *job) {
     return st;
 }
 
-/* Frees what xfer_prepare set up and hands the buffered error body to the response. */
-static void xfer_release(xfer *x) {
-    if (x->easy) curl_easy_cleanup(x->easy);
+/* Frees what xfer_prepare set up and hands the buffered error body to the response. reuse: the
+ * loop removed the easy handle from its multi handle (the transfer completed or was aborted), so
+ * it may serve another transfer. */
+static void xfer_release(xfer *x, bool reuse) {
+    if (x->easy && reuse && x->client) easy_give(x->client, x->easy);
+    else if (x->easy) curl_easy_cleanup(x->easy);
     x->easy = NULL;
     free_headers(x->headers);
     x->headers = NULL;
@@ -725,13 +768,15 @@ llmux_status lx_http_request_run(lx_http_client *c, const lx_http_request *req, 
         return lx_error(err, LLMUX_E_INTERNAL, "http: request_run called from an HTTP callback");
     }
     xfer x;
+    bool reuse = false;
     llmux_status st = xfer_prepare(c, req, resp, &x, err);
     if (st == LLMUX_OK) {
         lx_http_job job = {.easy = x.easy, .tick = tick, .ud = &x};
         if (!lx_http_loop_run(c->loop, &job)) st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
         else st = xfer_result(&x, &job); /* the loop is done with the transfer: x is this thread's again */
+        reuse = job.done && (job.end == LX_HTTP_JOB_COMPLETED || job.end == LX_HTTP_JOB_ABORTED);
     }
-    xfer_release(&x);
+    xfer_release(&x, reuse);
     return st;
 }
 
@@ -747,7 +792,7 @@ struct lx_http_transfer {
 static void transfer_end(lx_http_job *job) {
     lx_http_transfer *t = (lx_http_transfer *)(void *)((char *)job - offsetof(lx_http_transfer, job));
     llmux_status st = xfer_result(&t->x, job);
-    xfer_release(&t->x);
+    xfer_release(&t->x, job->end == LX_HTTP_JOB_COMPLETED || job->end == LX_HTTP_JOB_ABORTED);
     llmux_error_info fallback;
     const llmux_error_info *e = t->x.err;
     if (!e) {
@@ -782,7 +827,7 @@ llmux_status lx_http_request_start(lx_http_client *c, const lx_http_request *req
         t->x.lazy_err = false;
         st = lx_error(err, LLMUX_E_CANCELLED, "http: cancelled (client closing)");
     }
-    xfer_release(&t->x);
+    xfer_release(&t->x, false);
     free(t);
     return st;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "llmux.h"
 #include "router/router.h"
@@ -135,6 +136,56 @@ static void test_weighted_pick(void **state) {
     lx_aliases_destroy(set);
 }
 
+/* The plan's JSON as the jansson tree + json_dumps it was built with before (router.c now
+ * writes it directly): the two must give the same bytes. */
+static char *plan_json_jansson(const lx_plan *p) {
+    json_t *o = json_object();
+    json_t *targets = json_array();
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    json_object_set_new(o, "alias", p->alias ? json_string(p->alias) : json_null());
+    json_object_set_new(o, "seed", json_string(seed));
+    json_object_set_new(o, "picked", json_integer(p->picked));
+    json_object_set_new(o, "retry", json_pack("{s:i,s:I,s:I}", "attempts", (int)p->retry.attempts, "backoff_ms",
+                                              (json_int_t)p->retry.backoff_ms, "max_backoff_ms",
+                                              (json_int_t)p->retry.max_backoff_ms));
+    for (size_t i = 0; i < p->n_steps; i++)
+        json_array_append_new(targets, json_pack("{s:s,s:i}", "model", p->steps[i].model, "index",
+                                                 (int)p->steps[i].target_index));
+    json_object_set_new(o, "targets", targets);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void test_plan_json_same_as_jansson(void **state) {
+    (void)state;
+    /* A plain model, and an alias whose names need escaping (quotes, backslash, a control
+     * character, non-ASCII). */
+    lx_plan p;
+    lx_plan_for_model("openai/gpt-4o-mini", &p);
+    char *a = lx_plan_to_json(&p), *b = plan_json_jansson(&p);
+    assert_non_null(a);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    llmux_alias_target t[3] = {{.model = "a/\"x\"\\y", .weight = 1},
+                               {.model = "b/caf\xc3\xa9\n\t\x01", .weight = 5},
+                               {.model = "c/z"}};
+    llmux_alias al = {.name = "w\"q", .targets = t, .n_targets = 3,
+                      .retry = {.attempts = 3, .backoff_ms = 7, .max_backoff_ms = 3600000}};
+    lx_aliases *set = make(&al, 1);
+    lx_plan_for_alias(lx_aliases_find(set, "w\"q"), UINT64_MAX - 5, &p);
+    a = lx_plan_to_json(&p);
+    b = plan_json_jansson(&p);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    lx_aliases_destroy(set);
+}
+
 static void test_plan_json_round_trip(void **state) {
     (void)state;
     llmux_alias_target t[2] = {{.model = "a/x", .weight = 1}, {.model = "b/y", .weight = 5}};
@@ -208,7 +259,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validation),          cmocka_unit_test(test_plan_order_and_defaults),
         cmocka_unit_test(test_configured_fallback_classes), cmocka_unit_test(test_weighted_pick),
-        cmocka_unit_test(test_plan_json_round_trip), cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_plan_json_round_trip), cmocka_unit_test(test_plan_json_same_as_jansson), cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_cooldown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
