@@ -1,4 +1,4 @@
-/* Feeds arbitrary bytes to every adapter's decode_embed and decode_models (OpenAI as "openai"
+/* Feeds arbitrary bytes to every adapter's decode_embed, decode_models and decode_count_tokens (OpenAI as "openai"
  * and as "openrouter", whose price parsing differs); every decoder sees every input. Checked: a
  * result satisfies its invariants (n, dim within the caps, finite floats, ids "<provider>/...",
  * counts >= -1, prices NaN or finite and >= 0); a failure leaves *out NULL and err filled. A
@@ -114,6 +114,19 @@ static void check_models(const lx_provider *p, const char *name, bool paged, con
     llmux_model_list_free(l);
 }
 
+/* A token count: >= 0 on success, 0 with err filled on failure. */
+static void check_count(const lx_provider *p, const char *data, size_t size) {
+    lx_provider_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = p->protocol;
+    cfg.model = "m";
+    int64_t n = -7;
+    llmux_error_info err;
+    memset(&err, 0, sizeof err);
+    llmux_status st = p->decode_count_tokens(&cfg, data, size, &n, &err);
+    if (st == LLMUX_OK ? n < 0 : (n != 0 || err.status != st)) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *d = (const char *)data;
     check_embed(&lx_provider_openai, "openai", d, size);
@@ -124,5 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_models(&lx_provider_anthropic, "anthropic", true, d, size);
     check_models(&lx_provider_gemini, "gemini", true, d, size);
     check_models(&lx_provider_ollama, "ollama", false, d, size);
+    check_count(&lx_provider_anthropic, d, size);
+    check_count(&lx_provider_gemini, d, size);
     return 0;
 }
