@@ -148,8 +148,9 @@ await check('openai completions (legacy, local model)', async () => {
 await check('anthropic countTokens (local model)', async () => {
   const r = await anthropic.messages.countTokens({ model: LOCAL, messages: user });
   assert.ok(Number.isInteger(r.input_tokens) && r.input_tokens > 0);
-  await assert.rejects(anthropic.messages.countTokens({ model: 'anthropic/claude-sonnet-4-5', messages: user }),
-    (e) => e instanceof Anthropic.BadRequestError && /local models only/.test(e.message));
+  // OpenAI's API has no counting endpoint: refused before any upstream request.
+  await assert.rejects(anthropic.messages.countTokens({ model: 'openai/gpt-4o-mini', messages: user }),
+    (e) => e instanceof Anthropic.BadRequestError && /no token counting endpoint/.test(e.message));
 });
 
 // Last: the upstream streams this answer slowly; the test asserts on the fake server's side that
