@@ -38,6 +38,10 @@ static void engine_usage(FILE *f) {
           "      --memory-budget-mb N, --idle-unload-s N\n"
           "                           the local: settings of llmux.yaml (docs/configuration.md); the\n"
           "                           runtime passes its own when it starts the engine\n"
+          "      --require-sandbox    refuse to start when a sandbox layer is missing (a kernel\n"
+          "                           without Landlock) instead of running with a warning\n"
+          "      --user UID:GID       started as root: the user and group to become (default\n"
+          "                           65534:65534, nobody); never 0\n"
           "      --test-hooks         for tests only: a request with metadata llmux_test_hook =\n"
           "                           abort | hang | exec crashes, hangs or breaks the sandbox\n"
           "  -h, --help               show this help\n"
@@ -63,8 +67,26 @@ enum {
     OPT_MEMORY_BUDGET,
     OPT_IDLE_UNLOAD,
     OPT_TEST_HOOKS,
-    OPT_PROMPT_CACHE_DIR_MB
+    OPT_PROMPT_CACHE_DIR_MB,
+    OPT_REQUIRE_SANDBOX,
+    OPT_USER
 };
+
+/* "UID:GID", both in [1, 2^31): the user the engine becomes when started as root. */
+static int user_arg(const char *arg, uint32_t *uid, uint32_t *gid) {
+    char *end;
+    errno = 0;
+    long u = strtol(arg, &end, 10);
+    if (errno || end == arg || *end != ':' || u < 1 || u > 0x7fffffffL)
+        return cli_usage_error("--user: expected UID:GID, two numbers from 1 (root is refused), got \"%s\"", arg);
+    const char *g0 = end + 1;
+    long g = strtol(g0, &end, 10);
+    if (errno || end == g0 || *end || g < 1 || g > 0x7fffffffL)
+        return cli_usage_error("--user: expected UID:GID, two numbers from 1 (root is refused), got \"%s\"", arg);
+    *uid = (uint32_t)u;
+    *gid = (uint32_t)g;
+    return 0;
+}
 
 static int int_arg(const char *opt, const char *arg, long lo, long hi, long *out) {
     char *end;
@@ -124,6 +146,8 @@ int cli_cmd_engine(int argc, char **argv) {
                                          {"idle-unload-s", required_argument, NULL, OPT_IDLE_UNLOAD},
                                          {"test-hooks", no_argument, NULL, OPT_TEST_HOOKS},
                                          {"prompt-cache-dir-mb", required_argument, NULL, OPT_PROMPT_CACHE_DIR_MB},
+                                         {"require-sandbox", no_argument, NULL, OPT_REQUIRE_SANDBOX},
+                                         {"user", required_argument, NULL, OPT_USER},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     reexec_without_environment(argc, argv);
@@ -185,6 +209,10 @@ int cli_cmd_engine(int argc, char **argv) {
             p.idle_unload_s = v;
             break;
         case OPT_TEST_HOOKS: p.test_hooks = true; break;
+        case OPT_REQUIRE_SANDBOX: p.require_sandbox = true; break;
+        case OPT_USER:
+            if ((rc = user_arg(optarg, &p.uid, &p.gid))) return rc;
+            break;
         case OPT_PROMPT_CACHE_DIR_MB:
             if ((rc = int_arg("--prompt-cache-dir-mb", optarg, 1, 1L << 20, &v))) return rc;
             p.prompt_cache_dir_mb = v;

@@ -166,6 +166,8 @@ struct lx_config {
     int64_t memory_budget_mb, idle_unload_s, max_wait_ms, prompt_cache_dir_mb;
     const char *prompt_cache_dir; /* NULL = none */
     int isolation;              /* local.isolation: LLMUX_ISOLATION_*; -1 = not set */
+    bool sandbox_require;       /* sandbox.require */
+    int64_t sandbox_uid, sandbox_gid; /* sandbox.user / sandbox.group; 0 = not set (65534) */
 
     int64_t connect_ms, first_byte_ms, idle_ms, total_ms; /* 0 = not set */
 

@@ -156,6 +156,9 @@ void lx_config_runtime_params(const lx_config *cfg, llmux_runtime_params *out) {
     if (cfg->prompt_cache_dir) out->local_prompt_cache_dir = cfg->prompt_cache_dir;
     if (cfg->prompt_cache_dir_mb > 0) out->local_prompt_cache_dir_mb = cfg->prompt_cache_dir_mb;
     if (cfg->isolation >= 0) out->local_isolation = (llmux_isolation)cfg->isolation;
+    if (cfg->sandbox_require) out->engine_sandbox_require = true;
+    if (cfg->sandbox_uid > 0) out->engine_uid = cfg->sandbox_uid;
+    if (cfg->sandbox_gid > 0) out->engine_gid = cfg->sandbox_gid;
     if (cfg->connect_ms) out->connect_timeout_ms = cfg->connect_ms;
     if (cfg->first_byte_ms) out->first_byte_timeout_ms = cfg->first_byte_ms;
     if (cfg->idle_ms) out->idle_timeout_ms = cfg->idle_ms;

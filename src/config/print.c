@@ -134,6 +134,10 @@ static void print_local_sizes(const lx_config *cfg, FILE *f) {
     if (cfg->isolation == LLMUX_ISOLATION_PROCESS) fputs("  isolation: process (sandboxed engine child)\n", f);
     else if (cfg->isolation == LLMUX_ISOLATION_IN_PROCESS) fputs("  isolation: in_process\n", f);
     else fputs("  isolation: default (process for llmux serve, in_process otherwise)\n", f);
+    fprintf(f, "sandbox: require %s, user %lld, group %lld%s\n", cfg->sandbox_require ? "yes" : "no (warn)",
+            (long long)(cfg->sandbox_uid > 0 ? cfg->sandbox_uid : 65534),
+            (long long)(cfg->sandbox_gid > 0 ? cfg->sandbox_gid : 65534),
+            cfg->sandbox_uid > 0 || cfg->sandbox_gid > 0 ? " (when started as root)" : " (default, when started as root)");
 }
 
 void lx_config_print(const lx_config *cfg, FILE *f) {

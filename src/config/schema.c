@@ -1,6 +1,8 @@
 /* The top level of llmux.yaml and its small sections: local, timeouts, cooldown, records, prices,
  * server, telemetry. providers and models are in schema_models.c. docs/configuration.md is the reference. */
+#include <grp.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -355,8 +357,44 @@ static bool parse_prices(lx_cfg_ctx *c, const lx_ynode *n) {
     return true;
 }
 
+/* sandbox.user / sandbox.group: a name of this machine's user database or a number; never root
+ * (0), which the engine would refuse anyway. */
+static bool parse_sandbox_id(lx_cfg_ctx *c, const lx_ynode *v, bool group, int64_t *out) {
+    int64_t id;
+    if (lx_cfg_scalar_int(v, &id)) {
+        if (id < 1 || id > 0x7fffffff) return lx_cfg_fail(c, v, "expected a %s name or a number in [1, 2147483647]", group ? "group" : "user");
+        *out = id;
+        return true;
+    }
+    const char *s;
+    if (!lx_cfg_string(c, v, &s)) return false;
+    if (group) {
+        struct group *g = getgrnam(s);
+        if (!g) return lx_cfg_fail(c, v, "no group named \"%.64s\" on this machine", s);
+        id = (int64_t)g->gr_gid;
+    } else {
+        struct passwd *pw = getpwnam(s);
+        if (!pw) return lx_cfg_fail(c, v, "no user named \"%.64s\" on this machine", s);
+        id = (int64_t)pw->pw_uid;
+    }
+    if (id == 0) return lx_cfg_fail(c, v, "\"%.64s\" is root: the engine never runs as root", s);
+    *out = id;
+    return true;
+}
+
+/* sandbox: how the engine child (local.isolation: process) is confined (docs/sandbox.md). */
+static bool parse_sandbox(lx_cfg_ctx *c, const lx_ynode *n) {
+    static const char *const keys[] = {"require", "user", "group", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (require, user, group)")) return false;
+    const lx_ynode *v;
+    if ((v = lx_ymap_get(n, "require", NULL))) LX_CFG_WITH_KEY(c, "require", lx_cfg_bool(c, v, &c->cfg->sandbox_require));
+    if ((v = lx_ymap_get(n, "user", NULL))) LX_CFG_WITH_KEY(c, "user", parse_sandbox_id(c, v, false, &c->cfg->sandbox_uid));
+    if ((v = lx_ymap_get(n, "group", NULL))) LX_CFG_WITH_KEY(c, "group", parse_sandbox_id(c, v, true, &c->cfg->sandbox_gid));
+    return true;
+}
+
 static const char *const k_top[] = {"providers", "models", "local",  "timeouts",  "cooldown",
-                                    "records",   "prices", "server", "telemetry", NULL};
+                                    "records",   "prices", "server", "telemetry", "sandbox", NULL};
 
 bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
     if (!root || lx_cfg_is_null(root)) return true; /* an empty file: every default */
@@ -377,5 +415,6 @@ bool lx_cfg_parse_root(lx_cfg_ctx *c, const lx_ynode *root) {
     if ((v = lx_ymap_get(root, "server", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "server", parse_server(c, v));
     if ((v = lx_ymap_get(root, "telemetry", NULL)) && !lx_cfg_is_null(v))
         LX_CFG_WITH_KEY(c, "telemetry", parse_telemetry(c, v));
+    if ((v = lx_ymap_get(root, "sandbox", NULL)) && !lx_cfg_is_null(v)) LX_CFG_WITH_KEY(c, "sandbox", parse_sandbox(c, v));
     return true;
 }

@@ -215,18 +215,27 @@ static void records_log(llmux_log_level level, const char *msg, void *ud) { rt_l
 
 static void engine_log(void *ud, llmux_log_level level, const char *msg) { rt_log(ud, level, msg); }
 
-/* Started as root, the engine child runs as LX_ENGINE_CHILD_UID: a prompt cache directory the
- * runtime created itself (0700, root's) is handed to that user, or the child could not write it.
- * A directory that existed is left as it is (its owner chose); the child then says why it cannot
- * start if it cannot use it. */
-static void engine_cache_owner(llmux_runtime *rt) {
+/* Started as root, the engine child runs as engine_uid (default LX_ENGINE_CHILD_UID): a prompt
+ * cache directory the runtime created itself (0700, root's) is handed to that user, or the child
+ * could not write it. A directory that existed is left as it is (its owner chose); the child then
+ * says why it cannot start if it cannot use it. */
+static void engine_cache_owner(llmux_runtime *rt, int64_t uid, int64_t gid) {
     if (geteuid() != 0 || !rt->prompt_cache_dir_created) return;
-    if (chown(rt->prompt_cache_dir, LX_ENGINE_CHILD_UID, LX_ENGINE_CHILD_UID) != 0) {
+    if (uid <= 0) uid = LX_ENGINE_CHILD_UID;
+    if (gid <= 0) gid = LX_ENGINE_CHILD_UID;
+    if (chown(rt->prompt_cache_dir, (uid_t)uid, (gid_t)gid) != 0) {
         char msg[600];
-        snprintf(msg, sizeof msg, "could not give the prompt cache directory %.400s to the engine's user %d: %s",
-                 rt->prompt_cache_dir, LX_ENGINE_CHILD_UID, strerror(errno));
+        snprintf(msg, sizeof msg, "could not give the prompt cache directory %.400s to the engine's user %lld: %s",
+                 rt->prompt_cache_dir, (long long)uid, strerror(errno));
         rt_log(rt, LLMUX_LOG_WARN, msg);
     }
+}
+
+/* "UID:GID" of the engine's user (0 = the default), into buf. */
+static const char *user_arg(char *buf, int64_t uid, int64_t gid) {
+    snprintf(buf, 24, "%lld:%lld", (long long)(uid > 0 ? uid : LX_ENGINE_CHILD_UID),
+             (long long)(gid > 0 ? gid : LX_ENGINE_CHILD_UID));
+    return buf;
 }
 
 /* local_isolation PROCESS: the supervisor of the engine child, which gets the model directories
@@ -235,6 +244,8 @@ static void engine_cache_owner(llmux_runtime *rt) {
 static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params *p, llmux_error_info *err) {
     if (p->engine_heartbeat_ms < 0 || p->engine_heartbeat_timeout_ms < 0)
         return lx_error(err, LLMUX_E_CONFIGURATION, "engine heartbeat settings must be >= 0");
+    if (p->engine_uid < 0 || p->engine_gid < 0 || p->engine_uid > 0x7fffffff || p->engine_gid > 0x7fffffff)
+        return lx_error(err, LLMUX_E_CONFIGURATION, "engine_uid and engine_gid must be in [0, 2147483647] (0 = 65534)");
     if (rt->n_model_dirs > 16)
         return lx_error(err, LLMUX_E_CONFIGURATION,
                         "isolation process: the engine process takes at most 16 model directories (%zu given)",
@@ -244,8 +255,8 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
         return lx_error(err, LLMUX_E_CONFIGURATION,
                         "isolation process: no llmux executable found for the engine process (none next to "
                         "libllmux or on PATH); set engine_path");
-    /* At most 16 dirs x 2 + 10 settings x 2 + the cache directory x 2. */
-    char nums[10][24];
+    /* At most 16 dirs x 2 + 11 settings x 2 + the cache directory x 2 + --require-sandbox. */
+    char nums[11][24];
     const char *args[64];
     size_t n = 0, k = 0;
     for (size_t i = 0; i < rt->n_model_dirs; i++) {
@@ -267,13 +278,18 @@ static llmux_status engine_create(llmux_runtime *rt, const llmux_runtime_params 
     if (rt->memory_budget > 0) NUM_ARG("--memory-budget-mb", "%lld", (long long)(rt->memory_budget >> 20));
     if (rt->idle_unload_ns > 0) NUM_ARG("--idle-unload-s", "%lld", (long long)(rt->idle_unload_ns / 1000000000));
     NUM_ARG("--max-frame", "%u", LLMUX_JSON_MAX_BYTES);
+    if (p->engine_sandbox_require) args[n++] = "--require-sandbox";
+    if (p->engine_uid > 0 || p->engine_gid > 0) {
+        args[n++] = "--user";
+        args[n++] = user_arg(nums[k++], p->engine_uid, p->engine_gid);
+    }
     /* local_prompt_cache_dir: the child's one writable directory (its sandbox grants it), so
      * prompts it saved are restored by the next child after a crash or restart. */
     if (rt->prompt_cache_dir) {
         args[n++] = "--cache-dir";
         args[n++] = rt->prompt_cache_dir;
         if (rt->prompt_cache_dir_mb > 0) NUM_ARG("--prompt-cache-dir-mb", "%lld", (long long)rt->prompt_cache_dir_mb);
-        engine_cache_owner(rt);
+        engine_cache_owner(rt, p->engine_uid, p->engine_gid);
     }
 #undef NUM_ARG
     lx_engine_sup_params sp = {.loop = rt->http, .path = path, .args = args, .n_args = n,

@@ -111,6 +111,9 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
     sp.model_dirs = dir_ptrs;
     sp.n_model_dirs = p->n_model_dirs;
     sp.cache_dir = p->cache_dir ? cache : NULL;
+    sp.require_landlock = p->require_sandbox;
+    if (p->uid) sp.uid = (uid_t)p->uid;
+    if (p->gid) sp.gid = (gid_t)p->gid;
     lx_sandbox_report rep;
     bool was_root = geteuid() == 0;
     llmux_status st = lx_sandbox_apply(&sp, &rep, err);
@@ -123,9 +126,11 @@ llmux_status lx_engine_run(const lx_engine_params *p, llmux_error_info *err) {
         if (was_root && err && strstr(err->message, "Permission denied")) {
             size_t n = strlen(err->message);
             snprintf(err->message + n, sizeof err->message - n,
-                     " (started as root, the engine runs as user 65534: every model directory and the "
+                     " (started as root, the engine runs as user %u: every model directory and the "
                      "directories above it must be readable and searchable by that user, the cache "
-                     "directory writable; or set local.isolation: in_process)");
+                     "directory writable; or choose the user with sandbox.user, or set "
+                     "local.isolation: in_process)",
+                     (unsigned)sp.uid);
         }
         return st;
     }

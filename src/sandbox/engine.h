@@ -41,6 +41,9 @@ typedef struct lx_engine_params {
     int64_t max_wait_ms;
     int64_t memory_budget_mb;
     int64_t idle_unload_s;
+    bool require_sandbox;             /* refuse to start when a layer is missing (no Landlock) */
+    uint32_t uid, gid;                /* started as root: the user and group to become; 0 =
+                                         the sandbox's default (65534) */
     bool test_hooks;                  /* `--test-hooks`: requests whose metadata has
                                          llmux_test_hook = abort | hang | exec make the process
                                          abort, hang its event loop, or exec a shell (a seccomp

@@ -597,6 +597,41 @@ static void test_local_isolation(void **state) {
                  "t.yaml:1:20: local.isolation: expected process or in_process, got \"sandbox\"");
 }
 
+/* sandbox: require, user and group (names or numbers) reach llmux_runtime_params; root and
+ * unknown names are refused where they are written. */
+static void test_sandbox_section(void **state) {
+    (void)state;
+    lx_config *cfg = load_ok("sandbox:\n  require: true\n  user: daemon\n  group: 4242\n");
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    assert_false(rp.engine_sandbox_require);
+    assert_int_equal(rp.engine_uid, 0);
+    lx_config_runtime_params(cfg, &rp);
+    assert_true(rp.engine_sandbox_require);
+    assert_int_equal(rp.engine_uid, 1); /* daemon: uid 1 in every Debian base image */
+    assert_int_equal(rp.engine_gid, 4242);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    lx_config_print(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(text, "sandbox: require yes, user 1, group 4242 (when started as root)\n"));
+    free(text);
+    lx_config_free(cfg);
+    cfg = load_ok("local: {threads: 2}\n");
+    rp = llmux_runtime_default_params();
+    lx_config_runtime_params(cfg, &rp);
+    assert_false(rp.engine_sandbox_require);
+    assert_int_equal(rp.engine_uid, 0);
+    assert_int_equal(rp.engine_gid, 0);
+    lx_config_free(cfg);
+    expect_error("sandbox: {user: root}\n", "t.yaml:1:17: sandbox.user: \"root\" is root: the engine never runs as root");
+    expect_error("sandbox: {user: 0}\n", "t.yaml:1:17: sandbox.user: expected a user name or a number in [1, 2147483647]");
+    expect_error("sandbox: {group: no-such-group-x}\n",
+                 "t.yaml:1:18: sandbox.group: no group named \"no-such-group-x\" on this machine");
+    expect_error("sandbox: {require: maybe}\n", "t.yaml:1:20: sandbox.require: expected true or false, got \"maybe\"");
+    expect_error("sandbox: {requir: true}\n", "t.yaml:1:11: sandbox.requir: unknown key (did you mean \"require\"?)");
+}
+
 /* The report masks passwords in URLs and never shows a key, whatever its source. */
 static void test_report_masks_secrets(void **state) {
     (void)state;
@@ -763,6 +798,7 @@ int main(void) {
         cmocka_unit_test(test_local_section),
         cmocka_unit_test(test_local_prompt_cache_dir),
         cmocka_unit_test(test_local_isolation),
+        cmocka_unit_test(test_sandbox_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -51,6 +51,9 @@
 /* --slots of the next engine started on a socket ("0": one per 512 tokens of context). */
 static const char *g_slots = "0";
 
+/* More flags for the next --socket start (NULL-terminated early: unset entries end argv). */
+static const char *g_extra[3];
+
 typedef struct engine {
     pid_t pid;
     char dir[64];
@@ -105,7 +108,8 @@ static void engine_start(engine *e, int inherited) {
         } else {
             char *argv[] = {LLMUX,       "engine",      "--socket", e->sock,   "--model-dir", MODEL_DIR,
                             "--model-dir", models,      "--cache-dir", e->dir, "--threads",  "2",
-                            "--ctx",     "2048",        "--slots",  (char *)g_slots, NULL};
+                            "--ctx",     "2048",        "--slots",  (char *)g_slots, (char *)g_extra[0],
+                            (char *)g_extra[1], (char *)g_extra[2], NULL};
             execve(LLMUX, argv, env);
         }
         _exit(127);
@@ -307,6 +311,40 @@ static void test_process_is_sandboxed(void **state) {
             fail_msg("the engine's environment holds %s", buf + i);
     }
     assert_null(memmem(buf, n, SECRET, strlen(SECRET)));
+    engine_stop(&e);
+}
+
+/* sandbox.user / sandbox.require reach the engine as flags: started as root with --user 4242:4243
+ * it runs as that user and group, and --require-sandbox starts it normally on a kernel with
+ * Landlock (the refusal without one is sandbox.c's, tested where a kernel lacks it). */
+static void test_user_and_require(void **state) {
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("not root: the user switch is not exercised\n");
+        skip();
+    }
+    g_extra[0] = "--require-sandbox";
+    g_extra[1] = "--user";
+    g_extra[2] = "4242:4243";
+    engine e;
+    engine_start(&e, -1);
+    g_extra[0] = g_extra[1] = g_extra[2] = NULL;
+    char s[LX_IPC_SESSION_HEX + 1];
+    int fd = cl_open(&e, s);
+    send_request(fd, s, "r0", LOCAL, 8);
+    outcome o = {0};
+    collect(fd, &o, 1);
+    if (o.error_status[0]) fail_msg("the request failed: %s", o.error_status);
+    close(fd);
+    char path[64], buf[8192];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)e.pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    if (!strstr(buf, "\nUid:\t4242\t4242\t4242\t4242\n")) fail_msg("not running as 4242:\n%s", buf);
+    if (!strstr(buf, "\nGid:\t4243\t4243\t4243\t4243\n")) fail_msg("not in group 4243:\n%s", buf);
     engine_stop(&e);
 }
 
@@ -594,7 +632,8 @@ static void test_usage_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_process_is_sandboxed), cmocka_unit_test(test_local_models_only),
+        cmocka_unit_test(test_process_is_sandboxed),
+        cmocka_unit_test(test_user_and_require), cmocka_unit_test(test_local_models_only),
         cmocka_unit_test(test_bad_frames),           cmocka_unit_test(test_sigterm_cancels),
         cmocka_unit_test(test_inherited_socketpair), cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_disconnect_mid_stream), cmocka_unit_test(test_calls_in_sandbox),
