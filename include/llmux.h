@@ -614,8 +614,9 @@ typedef struct llmux_runtime_params {
                                       busy and the limit is LLMUX_ENGINE_LOAD_TIMEOUT_MS instead */
     bool engine_sandbox_require;   /* the child refuses to start when the kernel lacks a sandbox
                                       layer (Landlock): its local requests then fail with
-                                      LLMUX_E_CONFIGURATION naming the layer, instead of running
-                                      with a warning and llmux_engine_sandbox_degraded = 1 */
+                                      LLMUX_E_INTERNAL ("could not start"; the reason, naming the
+                                      layer, logged), instead of the child running with a warning
+                                      and llmux_engine_sandbox_degraded = 1 */
     int64_t engine_uid;            /* when the runtime runs as root: the user the child becomes;
                                       0 = 65534 (nobody). Never root: the child refuses uid 0 */
     int64_t engine_gid;            /* ... and its group; 0 = 65534 (nogroup) */
