@@ -424,6 +424,14 @@ static json_t *content_body(lx_enc *c) {
     return NULL;
 }
 
+/* The configured model id (for the path); false with err filled when it is no plain id. */
+static bool model_of(const lx_provider_config *cfg, const char **model, llmux_error_info *err) {
+    if (lx_gemini_model_id(cfg ? cfg->model : NULL, model)) return true;
+    lx_error(err, LLMUX_E_CONFIGURATION, "gemini: model \"%.64s\" is missing or not a plain model id",
+             *model ? *model : "");
+    return false;
+}
+
 /* Writes body and the request line and headers for path into out. */
 static llmux_status to_wire(const lx_provider_config *cfg, json_t *body, const char *path, bool stream,
                             lx_wire_request *out, llmux_error_info *err) {
@@ -444,9 +452,7 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
                            llmux_error_info *err) {
     lx_enc c = {.err = err, .who = "gemini", .req = req};
     const char *model;
-    if (!lx_gemini_model_id(cfg ? cfg->model : NULL, &model))
-        return lx_error(err, LLMUX_E_CONFIGURATION, "gemini: model \"%.64s\" is missing or not a plain model id",
-                        model ? model : "");
+    if (!model_of(cfg, &model, err)) return err->status;
     json_t *body = content_body(&c);
     if (!body) return c.st;
     char path[256];
@@ -465,9 +471,7 @@ static llmux_status encode_count_tokens(const lx_provider_config *cfg, const llm
                                         llmux_error_info *err) {
     lx_enc c = {.err = err, .who = "gemini", .req = req};
     const char *model;
-    if (!lx_gemini_model_id(cfg ? cfg->model : NULL, &model))
-        return lx_error(err, LLMUX_E_CONFIGURATION, "gemini: model \"%.64s\" is missing or not a plain model id",
-                        model ? model : "");
+    if (!model_of(cfg, &model, err)) return err->status;
     json_t *inner = content_body(&c);
     if (!inner) return c.st;
     char name[256], path[256];
