@@ -74,9 +74,12 @@ bool lx_loop_gate_settle(lx_loop_gate *g, int64_t timeout_ns) {
     bool wait = g->base && input_pending(g->base);
     uint64_t want = g->asked + 1;
     /* The timer's callback gets g, which outlives base (the owner closes the gate, frees the
-     * loop, and only then destroys the gate; a timer still pending dies with base). */
-    static const struct timeval now = {0, 0};
-    if (wait) wait = event_base_once(g->base, -1, EV_TIMEOUT, on_turn, g, &now) == 0;
+     * loop, and only then destroys the gate; a timer still pending dies with base). Not a zero
+     * timeout: event_base_once activates that at once, ahead of the descriptors the next poll
+     * finds ready; a timer due in 1 us goes through the timer heap, which libevent processes
+     * after the poll, so its callback runs after theirs. */
+    static const struct timeval soon = {0, 1};
+    if (wait) wait = event_base_once(g->base, -1, EV_TIMEOUT, on_turn, g, &soon) == 0;
     if (wait) {
         g->asked = want;
         struct timespec until;

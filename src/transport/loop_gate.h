@@ -30,7 +30,7 @@ typedef struct lx_loop_gate lx_loop_gate;
 lx_loop_gate *lx_loop_gate_create(struct event_base *base);
 
 /* Any thread but base's own: when a descriptor with a read event added on base is readable now
- * (one poll(2) with a zero timeout), waits until the loop has dispatched it (a zero timer on base,
+ * (one poll(2) with a zero timeout), waits until the loop has dispatched it (a 1 us timer on base,
  * which libevent runs after the descriptors found ready in the same turn), at most timeout_ns.
  * True when it waited; false at once when nothing was pending or the gate is closed. */
 bool lx_loop_gate_settle(lx_loop_gate *g, int64_t timeout_ns);

@@ -41,7 +41,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
     loop *l = arg;
     int nap = atomic_load(&l->nap_us);
     if (nap) usleep((useconds_t)nap);
-    char buf[64];
+    char buf[1]; /* a byte per turn: a second byte stays pending for the next */
     ssize_t n = read(fd, buf, sizeof buf);
     if (n > 0) atomic_fetch_add(&l->reads, (int)n);
 }
@@ -102,15 +102,15 @@ static void test_waits_for_the_read(void **state) {
     loop l;
     loop_start(&l, true);
     lx_loop_gate *g = lx_loop_gate_create(l.base);
-    /* The callback takes 50 ms: a settle that returned before it ran would see no bytes read. The
-     * bytes are written while the loop is busy in the first callback, so they wait unread. */
+    /* Each callback takes 50 ms and reads one byte: a settle that returned before the loop's
+     * turn had dispatched the readable socket would see nothing read. */
     atomic_store(&l.nap_us, 50000);
-    assert_int_equal(write(l.sv[1], "a", 1), 1);
-    usleep(10000); /* the loop is now asleep in the callback of "a" */
-    assert_int_equal(write(l.sv[1], "bc", 2), 2);
-    assert_true(lx_loop_gate_settle(g, 10LL * 1000000000)); /* pending: "bc" */
-    assert_int_equal(atomic_load(&l.reads), 3);
+    assert_int_equal(write(l.sv[1], "ab", 2), 2);
+    assert_true(lx_loop_gate_settle(g, 10LL * 1000000000));
+    assert_true(atomic_load(&l.reads) >= 1);
     atomic_store(&l.nap_us, 0);
+    for (int i = 0; i < 500 && atomic_load(&l.reads) < 2; i++) usleep(10000);
+    usleep(20000);
     assert_false(lx_loop_gate_settle(g, 100 * 1000000LL)); /* all read */
     lx_loop_gate_close(g);
     loop_stop(&l);
@@ -131,6 +131,7 @@ static void test_event_not_added(void **state) {
 
 typedef struct settler {
     lx_loop_gate *g;
+    _Atomic bool calling;
     bool waited;
     double took_s;
 } settler;
@@ -144,6 +145,7 @@ static double now_s(void) {
 static void *settle_thread(void *arg) {
     settler *s = arg;
     double t0 = now_s();
+    atomic_store(&s->calling, true);
     s->waited = lx_loop_gate_settle(s->g, 30LL * 1000000000);
     s->took_s = now_s() - t0;
     return NULL;
@@ -156,18 +158,18 @@ static void test_close_frees_waiters(void **state) {
     loop l;
     loop_start(&l, true);
     lx_loop_gate *g = lx_loop_gate_create(l.base);
-    atomic_store(&l.nap_us, 300000);
-    assert_int_equal(write(l.sv[1], "a", 1), 1);
-    usleep(10000);
-    assert_int_equal(write(l.sv[1], "b", 1), 1);
+    /* The loop sleeps 3 s in the callback of "a"; "b" stays unread meanwhile. */
+    atomic_store(&l.nap_us, 3000000);
+    assert_int_equal(write(l.sv[1], "ab", 2), 2);
     settler s = {.g = g};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, settle_thread, &s), 0);
-    usleep(20000);
+    while (!atomic_load(&s.calling)) usleep(1000);
+    usleep(300000);
     lx_loop_gate_close(g);
     pthread_join(t, NULL);
     assert_true(s.waited);
-    assert_true(s.took_s < 10);
+    assert_true(s.took_s < 2.5);
     assert_false(lx_loop_gate_settle(g, 100 * 1000000LL));
     atomic_store(&l.nap_us, 0);
     loop_stop(&l);
