@@ -8,7 +8,7 @@
  * (core/ipc_call.h) as the engine child would read it, and what it accepted is rebuilt and parsed
  * again to the same op and arguments; a result's body goes through every result parser (the
  * runtime reads them from an untrusted child), an accepted embed result having exactly n * dim
- * finite floats. */
+ * finite floats. A pong's "models" (an engine's gauges) are copied and rebuilt to the same entries. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +77,23 @@ static void check_message(const char *p, size_t n) {
             abort();
         lx_ipc_msg_clear(&back);
         free(w);
+        if (m.type == LX_IPC_PONG) {
+            /* An engine's gauges (read by the runtime from an untrusted child): what was accepted
+             * is copied whole, and rebuilt it parses back to the same entries. */
+            lx_ipc_model_stat st[LX_IPC_MAX_MODEL_STATS], st2[LX_IPC_MAX_MODEL_STATS];
+            bool present, present2;
+            size_t n = lx_ipc_pong_models(&m, st, LX_IPC_MAX_MODEL_STATS, &present);
+            if (present != (json_object_get(m.root, "models") != NULL)) abort();
+            for (size_t i = 0; i < n; i++)
+                if (!st[i].model[0] || st[i].queued < 0 || st[i].prompt_cache_bytes < 0) abort();
+            w = lx_ipc_pong_with_models("0123456789abcdef0123456789abcdef", m.id, 0, st, n);
+            if (!w || !lx_ipc_msg_parse(w, strlen(w), &back, err, sizeof err)) abort();
+            if (lx_ipc_pong_models(&back, st2, LX_IPC_MAX_MODEL_STATS, &present2) != n || !present2) abort();
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(st[i].model, st2[i].model) != 0 || st[i].queued != st2[i].queued) abort();
+            lx_ipc_msg_clear(&back);
+            free(w);
+        }
         break;
     }
     case LX_IPC_CANCEL:

@@ -74,6 +74,39 @@ static bool session_ok(const char *s) {
     return true;
 }
 
+static bool count_ok(const json_t *v) { return json_is_integer(v) && json_integer_value(v) >= 0; }
+
+/* A pong's "models": what lx_ipc_pong_models copies without further checks. */
+static bool models_ok(const json_t *models) {
+    if (!json_is_array(models) || json_array_size(models) > LX_IPC_MAX_MODEL_STATS) return false;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(models, i, e) {
+        const json_t *name = json_object_get(e, "model");
+        if (!json_is_object(e) || json_object_size(e) != 3 || !json_is_string(name) ||
+            json_string_length(name) == 0 || json_string_length(name) > LX_IPC_MAX_FIELD ||
+            strlen(json_string_value(name)) != json_string_length(name) || !count_ok(json_object_get(e, "queued")) ||
+            !count_ok(json_object_get(e, "prompt_cache_bytes")))
+            return false;
+    }
+    return true;
+}
+
+size_t lx_ipc_pong_models(const lx_ipc_msg *m, lx_ipc_model_stat *out, size_t cap, bool *present) {
+    *present = m->type == LX_IPC_PONG && m->body;
+    if (!*present) return 0;
+    size_t n = 0, i;
+    const json_t *e;
+    json_array_foreach(m->body, i, e) {
+        if (n == cap) break;
+        snprintf(out[n].model, sizeof out[n].model, "%s", json_string_value(json_object_get(e, "model")));
+        out[n].queued = (long long)json_integer_value(json_object_get(e, "queued"));
+        out[n].prompt_cache_bytes = (long long)json_integer_value(json_object_get(e, "prompt_cache_bytes"));
+        n++;
+    }
+    return n;
+}
+
 bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, size_t size) {
     memset(m, 0, sizeof *m);
     json_error_t je;
@@ -140,6 +173,11 @@ bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, si
         if (!json_is_integer(a) || json_integer_value(a) < 0)
             return fail(m, err, size, "active: expected a count of executions");
         m->active = (long long)json_integer_value(a);
+        json_t *models = json_object_get(m->root, "models");
+        if (models && !models_ok(models))
+            return fail(m, err, size, "models: expected at most %d objects {\"model\": NAME, \"queued\": N, "
+                        "\"prompt_cache_bytes\": N}", LX_IPC_MAX_MODEL_STATS);
+        m->body = models;
         break;
     }
     }
@@ -206,6 +244,20 @@ char *lx_ipc_ping(const char *session, const char *id) {
 char *lx_ipc_pong(const char *session, const char *id, int active) {
     json_t *o = json_pack("{s:s,s:s,s:i}", "type", "pong", "session", session, "active", active);
     if (o && id) json_object_set_new(o, "id", json_string(id));
+    return dump(o);
+}
+
+char *lx_ipc_pong_with_models(const char *session, const char *id, int active, const lx_ipc_model_stat *models,
+                              size_t n) {
+    json_t *o = json_pack("{s:s,s:s,s:i,s:[]}", "type", "pong", "session", session, "active", active, "models");
+    if (o && id) json_object_set_new(o, "id", json_string(id));
+    json_t *arr = o ? json_object_get(o, "models") : NULL;
+    for (size_t i = 0; arr && i < n && i < LX_IPC_MAX_MODEL_STATS; i++) {
+        /* A name jansson refuses (not UTF-8) is left out rather than costing the pong. */
+        json_t *e = json_pack("{s:s,s:I,s:I}", "model", models[i].model, "queued", (json_int_t)models[i].queued,
+                              "prompt_cache_bytes", (json_int_t)models[i].prompt_cache_bytes);
+        if (e) json_array_append_new(arr, e);
+    }
     return dump(o);
 }
 

@@ -9,7 +9,7 @@
  * embeddings, token count, model load/unload/list; core/ipc_call.h).
  * Server -> client: welcome {session, version, limits}, event {session, id, event},
  * response {session, id, response}, error {session?, id?, error {status, message}, fatal},
- * pong {session, id?, active}, result {session, id, result} (a call's answer). */
+ * pong {session, id?, active, models?}, result {session, id, result} (a call's answer). */
 #ifndef LX_IPC_MESSAGE_H
 #define LX_IPC_MESSAGE_H
 
@@ -28,6 +28,8 @@
 #define LX_IPC_SESSION_HEX (2 * LX_IPC_SESSION_BYTES)
 /* Strings a message may carry besides the canonical payloads: more is malformed. */
 #define LX_IPC_MAX_FIELD 256
+/* Entries of a pong's "models" at most (the runtime's LX_MAX_MODELS is below it). */
+#define LX_IPC_MAX_MODEL_STATS 64
 
 typedef enum lx_ipc_type {
     LX_IPC_HELLO = 0,
@@ -63,12 +65,25 @@ typedef struct lx_ipc_msg {
     long long active;        /* pong: the executions in flight on that connection */
 } lx_ipc_msg;
 
+/* One entry of an engine's pong "models" (llmux engine's local-engine gauges, forwarded to its
+ * supervisor's metrics): a loaded model's label ("local/NAME", as the in-process metrics name
+ * it), its requests waiting for a sequence slot, and the bytes its host prompt cache holds. */
+typedef struct lx_ipc_model_stat {
+    char model[LX_IPC_MAX_FIELD + 1];
+    long long queued;
+    long long prompt_cache_bytes;
+} lx_ipc_model_stat;
+
 /* Parses one payload (len bytes, at most the frame cap; need not be NUL-terminated) into *m.
  * False on anything malformed (not JSON, not an object, an unknown type, a missing or mistyped
  * field, a bad request id, an unsupported version): err gets a message naming the field and *m
  * is cleared, except that m->id is left pointing into m->root when the message had a valid id, so
  * an error answer can still be tagged with it; the caller calls lx_ipc_msg_clear in every case. */
 bool lx_ipc_msg_parse(const char *json, size_t len, lx_ipc_msg *m, char *err, size_t err_size);
+/* A parsed pong's "models" (checked by lx_ipc_msg_parse: at most LX_IPC_MAX_MODEL_STATS objects of
+ * a model string and two counts >= 0): copied into out[0..cap); returns how many. 0 when the pong
+ * had none; *present says whether it had the key (an engine with no model loaded sends []). */
+size_t lx_ipc_pong_models(const lx_ipc_msg *m, lx_ipc_model_stat *out, size_t cap, bool *present);
 /* Releases m->root and zeroes *m. */
 void lx_ipc_msg_clear(lx_ipc_msg *m);
 
@@ -96,6 +111,9 @@ char *lx_ipc_cancel(const char *session, const char *id);
 /* id may be NULL (then the pong carries none). */
 char *lx_ipc_ping(const char *session, const char *id);
 char *lx_ipc_pong(const char *session, const char *id, int active);
+/* The same with "models": [{"model", "queued", "prompt_cache_bytes"}, ...] (n <= LX_IPC_MAX_MODEL_STATS). */
+char *lx_ipc_pong_with_models(const char *session, const char *id, int active, const lx_ipc_model_stat *models,
+                              size_t n);
 /* status: a llmux_status name ("invalid_request", ...); session and id may be NULL. */
 char *lx_ipc_error(const char *session, const char *id, const char *status, const char *message, bool fatal);
 

@@ -118,6 +118,11 @@ struct lx_engine_sup {
     pthread_cond_t cv;
     bool stopped;
     pid_t stop_pid;               /* the child destroy must reap */
+    /* The running child's local-engine gauges, from its last pong (read by a metrics scrape on
+     * any thread: lx_engine_sup_export). */
+    pthread_mutex_t stats_mu;
+    lx_ipc_model_stat *stats;     /* LX_IPC_MAX_MODEL_STATS entries, allocated with the first */
+    size_t n_stats;
 };
 
 static void spawn_child(lx_engine_sup *s);
@@ -413,6 +418,26 @@ static void on_welcome(lx_engine_sup *s, const lx_ipc_msg *m) {
     }
 }
 
+/* A pong's models replace the gauges kept for the metrics. */
+static void take_stats(lx_engine_sup *s, const lx_ipc_msg *m) {
+    bool present;
+    lx_ipc_model_stat got[LX_IPC_MAX_MODEL_STATS];
+    size_t n = lx_ipc_pong_models(m, got, LX_IPC_MAX_MODEL_STATS, &present);
+    if (!present) return;
+    pthread_mutex_lock(&s->stats_mu);
+    if (!s->stats && n) s->stats = malloc(LX_IPC_MAX_MODEL_STATS * sizeof *s->stats);
+    if (s->stats) memcpy(s->stats, got, n * sizeof *got);
+    s->n_stats = s->stats ? n : 0;
+    pthread_mutex_unlock(&s->stats_mu);
+}
+
+/* The child is gone: so are its models and their gauges. */
+static void clear_stats(lx_engine_sup *s) {
+    pthread_mutex_lock(&s->stats_mu);
+    s->n_stats = 0;
+    pthread_mutex_unlock(&s->stats_mu);
+}
+
 /* One frame from the child. False on a protocol violation (kill_why says which). */
 static bool handle_frame(lx_engine_sup *s, const char *p, size_t n) {
     lx_ipc_msg m;
@@ -429,7 +454,10 @@ static bool handle_frame(lx_engine_sup *s, const char *p, size_t n) {
         ok = false;
     } else {
         switch (m.type) {
-        case LX_IPC_PONG: s->t_ping_ns = 0; break;
+        case LX_IPC_PONG:
+            s->t_ping_ns = 0;
+            take_stats(s, &m);
+            break;
         case LX_IPC_EVENT: ok = on_job_event(s, &m); break;
         case LX_IPC_RESPONSE: ok = on_job_response(s, &m); break;
         case LX_IPC_RESULT: ok = on_call_result(s, &m); break;
@@ -505,6 +533,7 @@ static void child_ended(lx_engine_sup *s, int wstatus) {
     s->child.pid = 0;
     atomic_store(&s->pid_pub, 0);
     forget_loaded(s);
+    clear_stats(s);
     bool was_ready = s->was_ready;
     int64_t now = lx_now_ns();
     if (was_ready && now - s->t_ready_ns >= STABLE_NS) s->failures = 0;
@@ -726,6 +755,7 @@ lx_engine_sup *lx_engine_sup_create(const lx_engine_sup_params *p) {
     s->child.sock = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->stats_mu, NULL);
     s->path = strdup(p->path);
     s->args = calloc(p->n_args + 1, sizeof *s->args);
     bool ok = s->path && s->args;
@@ -744,6 +774,7 @@ static void stop_on_loop(void *arg) {
     lx_engine_sup *s = arg;
     pid_t pid = s->state == ST_STARTING || s->state == ST_READY || s->state == ST_REAPING ? s->child.pid : 0;
     s->state = ST_STOPPED;
+    clear_stats(s);
     for (sup_job *j = s->jobs, *next; j; j = next) {
         next = j->next;
         job_fail(s, j, LLMUX_E_CANCELLED, "cancelled: the runtime is stopping");
@@ -782,6 +813,8 @@ void lx_engine_sup_destroy(lx_engine_sup *s) {
     free(s->path);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->stats_mu);
+    free(s->stats);
     free(s);
 }
 
@@ -850,6 +883,16 @@ llmux_status lx_engine_sup_call(lx_engine_sup *s, const char *call_json, bool if
     pthread_cond_destroy(&c.cv);
     pthread_mutex_destroy(&c.mu);
     return st;
+}
+
+void lx_engine_sup_export(lx_engine_sup *s, lx_telemetry *t) {
+    if (!s || !t) return;
+    pthread_mutex_lock(&s->stats_mu);
+    for (size_t i = 0; i < s->n_stats; i++) {
+        lx_telemetry_queue_depth(t, s->stats[i].model, (size_t)s->stats[i].queued);
+        lx_telemetry_prompt_cache_bytes(t, s->stats[i].model, (size_t)s->stats[i].prompt_cache_bytes);
+    }
+    pthread_mutex_unlock(&s->stats_mu);
 }
 
 pid_t lx_engine_sup_pid(lx_engine_sup *s) { return s ? (pid_t)atomic_load(&s->pid_pub) : 0; }

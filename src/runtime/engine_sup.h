@@ -79,6 +79,11 @@ llmux_status lx_engine_sup_submit(lx_engine_sup *s, const char *model_path, cons
 llmux_status lx_engine_sup_call(lx_engine_sup *s, const char *call_json, bool if_running, const llmux_cancel *cancel,
                                 int64_t deadline_ns, json_t **result, llmux_error_info *err);
 
+/* Between lx_telemetry_queues_begin and render (a metrics scrape, any thread): the child's
+ * llmux_local_queue_depth and llmux_local_prompt_cache_bytes per loaded model, as its last pong
+ * reported them (at most engine_heartbeat_ms old; none while no child runs). */
+void lx_engine_sup_export(lx_engine_sup *s, lx_telemetry *t);
+
 /* The current child's process id, 0 when none (any thread; for tests and diagnostics). */
 pid_t lx_engine_sup_pid(lx_engine_sup *s);
 /* Children started so far (any thread). */

@@ -12,6 +12,10 @@
 #include "core/error.h"
 #include "engine/sched.h"
 
+/* Longest an engine thread waits for its loop to read pending input before a step: the loop
+ * normally takes tens of microseconds; past this the step goes ahead without it. */
+#define SETTLE_MAX_NS ((int64_t)2 * 1000000)
+
 typedef struct job {
     lx_worker_job j;
     int64_t queued_ns;   /* when submitted: max_wait_ms counts from here */
@@ -34,6 +38,7 @@ struct lx_worker {
     lx_worker_cache_stats cache; /* under mu, refreshed after each step */
     lx_telemetry *telemetry;
     char label[300];
+    lx_loop_gate *gate;          /* lx_worker_params.gate */
 };
 
 /* Retry-After for a refusal: the estimated wait, at least LX_WORKER_RETRY_AFTER_MS, at most 60 s. */
@@ -146,6 +151,7 @@ static void end_done(lx_worker *w, lx_seq **done, int32_t n) {
 static void *worker_main(void *arg) {
     lx_worker *w = arg;
     lx_seq *done[LX_MAX_SLOTS];
+    bool settled = false; /* the loop had its turn before the coming step */
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->queue && w->n_running == 0 && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
@@ -168,8 +174,18 @@ static void *worker_main(void *arg) {
             n_slots = lx_model_n_slots(w->model);
             if (n_slots < 1) n_slots = 1;
         }
+        /* A free slot and nothing queued: input the runtime's loop has not read yet (a request
+         * frame, an HTTP request) gets a loop turn to become requests that join this step, as a
+         * request submitted directly would (loop_gate.h). Once per step. */
+        bool gate = w->gate && !settled && !w->queue && w->n_running > 0 && w->n_running < n_slots;
         pthread_mutex_unlock(&w->mu);
         end_dead_jobs(w, dead);
+        if (gate && lx_loop_gate_settle(w->gate, SETTLE_MAX_NS)) {
+            settled = true;
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        settled = false;
         int32_t n_done = lx_model_step(w->model, done, LX_MAX_SLOTS);
         pthread_mutex_lock(&w->mu);
         w->n_running = lx_model_n_active(w->model);
@@ -204,6 +220,7 @@ lx_worker *lx_worker_create(const lx_worker_params *p) {
     w->max_wait_ns = p->max_wait_ms > 0 ? p->max_wait_ms * 1000000 : 0;
     w->telemetry = p->telemetry;
     snprintf(w->label, sizeof w->label, "%.299s", p->label ? p->label : "");
+    w->gate = p->gate;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

@@ -17,6 +17,7 @@
 #include "llmux.h"
 #include "core/event_sink.h"
 #include "telemetry/telemetry.h"
+#include "transport/loop_gate.h"
 
 /* Requests waiting for a model beyond those running, by default (local.queue.max_waiting): more
  * are refused with LLMUX_E_QUEUE_FULL at once (retry_after_ms = LX_WORKER_RETRY_AFTER_MS, the
@@ -32,6 +33,9 @@ typedef struct lx_worker_params {
     int64_t max_wait_ms;          /* longest wait for a slot; 0 = none (see lx_worker_submit) */
     lx_telemetry *telemetry; /* prompt-cache counters; NULL = none; outlives the worker */
     const char *label;            /* the model's metric label, "local/NAME"; copied */
+    lx_loop_gate *gate;           /* the runtime's loop: before a step with a free slot, input it
+                                     has not read yet is given a loop turn to become requests that
+                                     join the step (transport/loop_gate.h); NULL = never */
 } lx_worker_params;
 
 /* What the model's host prompt cache holds, as of the end of the last scheduler step. */

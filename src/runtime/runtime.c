@@ -114,6 +114,8 @@ struct llmux_runtime {
     lx_remote_settings timeouts; /* .client is http below */
     char *ca_bundle;         /* timeouts.ca_bundle points here */
     lx_http_client *http;    /* every remote request runs on its loop thread */
+    lx_loop_gate *gate;      /* the engine threads' view of that loop's unread input
+                                (transport/loop_gate.h); closed before the loop goes */
     lx_telemetry *telemetry; /* metrics, execution log, traces (sent through http) */
     lx_aliases *aliases;
     int64_t total_timeout_ms;
@@ -402,6 +404,10 @@ llmux_status llmux_runtime_create(const llmux_runtime_params *params, llmux_runt
     pthread_mutex_init(&rt->cooldown_lock, NULL);
     pthread_mutex_init(&rt->defer_lock, NULL);
     if ((st = lx_http_client_create(NULL, &rt->http, err)) != LLMUX_OK) goto fail;
+    if (!(rt->gate = lx_loop_gate_create(lx_http_client_base(rt->http)))) {
+        st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory creating the runtime");
+        goto fail;
+    }
     rt->timeouts.client = rt->http;
     if (!(rt->loader = lx_model_loader_create(rt->http))) {
         st = lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the model loader thread");
@@ -425,7 +431,9 @@ fail:
     free(rt->records_url);
     lx_telemetry_destroy(rt->telemetry);
     lx_model_loader_destroy(rt->loader);
+    lx_loop_gate_close(rt->gate);
     lx_http_client_destroy(rt->http);
+    lx_loop_gate_destroy(rt->gate);
     free_config(rt);
     free(rt);
     return st;
@@ -476,7 +484,9 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     /* The engine child while the loop still runs (its connection lives there): it sees its
      * connection close and exits, or is killed after a wait. */
     lx_engine_sup_destroy(rt->engine);
-    /* The loop next: it ends any transfer still open and closes the cached connections. */
+    /* The loop next: it ends any transfer still open and closes the cached connections. The
+     * engine threads, which outlive it, stop looking at it first. */
+    lx_loop_gate_close(rt->gate);
     lx_http_client_destroy(rt->http);
     /* Then the local models: their engine threads end what they still run (each ends with a
      * record, so this comes before the writer stops). */
@@ -484,6 +494,7 @@ void llmux_runtime_destroy(llmux_runtime *rt) {
     while (rt->reaping > 0) pthread_cond_wait(&rt->loaded, &rt->lock);
     pthread_mutex_unlock(&rt->lock);
     for (size_t i = 0; i < rt->n_models; i++) free_loaded(rt->models[i]);
+    lx_loop_gate_destroy(rt->gate); /* no engine thread is left to use it */
     /* Executions that ended while the loop was stopping: no thread produces anything any more,
      * and the records writer still takes their records. */
     run_deferred(rt);
@@ -805,7 +816,8 @@ static llmux_status publish_entry(llmux_runtime *rt, loaded_model *lm, loaded_mo
     char label[300];
     snprintf(label, sizeof label, "local/%.250s", lx_model_name(lm->model));
     lx_worker_params wp = {.model = lm->model, .max_waiting = rt->local_max_waiting,
-                           .max_wait_ms = rt->local_max_wait_ms, .telemetry = rt->telemetry, .label = label};
+                           .max_wait_ms = rt->local_max_wait_ms, .telemetry = rt->telemetry, .label = label,
+                           .gate = rt->gate};
     if (!(lm->worker = lx_worker_create(&wp)))
         return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "could not start the engine thread for %s", lm->path);
     lm->state = LM_READY;
@@ -1275,6 +1287,8 @@ llmux_status llmux_metrics_prometheus(llmux_runtime *rt, char **text, size_t *le
             lx_telemetry_queue_depth(rt->telemetry, label, lx_worker_queued(rt->models[i]->worker));
             lx_telemetry_prompt_cache_bytes(rt->telemetry, label, lx_worker_cache(rt->models[i]->worker).bytes);
         }
+        /* local_isolation PROCESS: the models are the engine child's (its last pong's gauges). */
+        lx_engine_sup_export(lx_runtime_engine(rt), rt->telemetry);
         pthread_mutex_unlock(&rt->lock);
     }
     free_victims(rt, victims, n_victims);

@@ -840,9 +840,106 @@ static void test_prompt_cache_dir_across_children(void **state) {
     llmux_runtime_destroy(rt);
 }
 
+/* The value of a metric line starting with prefix (name and labels), -1 when absent. */
+static double metric_prefixed(llmux_runtime *rt, const char *prefix) {
+    char *text = NULL;
+    size_t len = 0;
+    llmux_error_info err;
+    assert_int_equal(llmux_metrics_prometheus(rt, &text, &len, &err), LLMUX_OK);
+    double v = -1;
+    size_t n = strlen(prefix);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, prefix, n) == 0 && p[n] == ' ') v = strtod(p + n + 1, NULL);
+    llmux_free(text);
+    return v;
+}
+
+#define DEPTH "llmux_local_queue_depth{model=\"" LOCAL "\"}"
+#define PC_BYTES "llmux_local_prompt_cache_bytes{model=\"" LOCAL "\"}"
+#define PC_HITS "llmux_local_prompt_cache_hits_total{model=\"" LOCAL "\"}"
+#define PC_TOKENS "llmux_local_prompt_cache_reused_tokens_total{model=\"" LOCAL "\"}"
+
+/* Three prompts one after the other on two slots (the third pushes a slot's prefix out to the
+ * host prompt cache), then the first again (a cache hit). */
+static void cache_workload(llmux_runtime *rt) {
+    static const char *const prompts[] = {
+        "The first long question of the day, asked with many words so that its prefix is worth keeping.",
+        "A second and entirely different question, also long enough that its prefix is worth keeping around.",
+        "Yet another question, the third, which needs a slot of its own and pushes one prefix to the host.",
+        "The first long question of the day, asked with many words so that its prefix is worth keeping.",
+    };
+    for (size_t i = 0; i < sizeof prompts / sizeof *prompts; i++) {
+        req q;
+        seen s;
+        llmux_error_info err;
+        req_init(&q, LOCAL, prompts[i], 4, NULL);
+        llmux_status st = run(rt, &q, &s, &err);
+        if (st != LLMUX_OK) fail_msg("request %zu: %s", i, err.message);
+    }
+}
+
+/* With local_isolation PROCESS the runtime's metrics show the child's local-engine gauges as
+ * in-process shows its own: the queue depth (requests waiting for a slot, then 0) and the host
+ * prompt cache's bytes, with the same values as in-process for the same requests, next to the
+ * prompt cache hits and reused tokens. The gauges come with the child's pongs (every 50 ms here),
+ * so they are polled for. */
+static void test_local_metrics_as_in_process(void **state) {
+    (void)state;
+    llmux_runtime *in = rt_in_process();
+    cache_workload(in);
+    double in_bytes = metric_prefixed(in, PC_BYTES), in_hits = metric_prefixed(in, PC_HITS);
+    double in_tokens = metric_prefixed(in, PC_TOKENS);
+    assert_true(metric_prefixed(in, DEPTH) == 0);
+    llmux_runtime_destroy(in);
+    assert_true(in_bytes > 0);
+    assert_true(in_hits >= 1);
+
+    llmux_runtime *rt = rt_process(false, 50, 10000);
+    assert_true(metric_prefixed(rt, DEPTH) == -1); /* no child, no model: no series */
+    cache_workload(rt);
+    double bytes = -1;
+    for (int i = 0; i < 500 && bytes != in_bytes; i++) {
+        usleep(10000);
+        bytes = metric_prefixed(rt, PC_BYTES);
+    }
+    if (bytes != in_bytes) fail_msg("prompt cache bytes through the child %.0f, in-process %.0f", bytes, in_bytes);
+    assert_true(metric_prefixed(rt, DEPTH) == 0);
+    assert_true(metric_prefixed(rt, PC_HITS) == in_hits);
+    assert_true(metric_prefixed(rt, PC_TOKENS) == in_tokens);
+
+    /* Six long requests on two slots: some wait, and the gauge says so while they do. */
+    flight f[6];
+    for (int i = 0; i < 6; i++) flight_start(&f[i], rt, 400);
+    double most = 0;
+    for (int i = 0; i < 1000 && most < 1; i++) {
+        double d = metric_prefixed(rt, DEPTH);
+        if (d > most) most = d;
+        usleep(5000);
+    }
+    llmux_error_info err;
+    for (int i = 0; i < 6; i++) assert_int_equal(flight_end(&f[i], &err), LLMUX_OK);
+    /* At most 6: a pong may come before the engine thread took the first two. */
+    if (!(most >= 1 && most <= 6)) fail_msg("queue depth seen: %.0f", most);
+    double depth = -1;
+    for (int i = 0; i < 500 && depth != 0; i++) {
+        usleep(10000);
+        depth = metric_prefixed(rt, DEPTH);
+    }
+    assert_true(depth == 0);
+    /* A child that ends takes its models' gauges with it: they read 0, as an unloaded model's
+     * do in-process. */
+    assert_true(metric_prefixed(rt, PC_BYTES) > 0);
+    pid_t first = child_pid(rt);
+    assert_int_equal(kill(first, SIGKILL), 0);
+    assert_true(wait_new_child(rt, first) > 0);
+    assert_true(metric_prefixed(rt, PC_BYTES) == 0);
+    llmux_runtime_destroy(rt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_in_process),
+        cmocka_unit_test(test_local_metrics_as_in_process),
         cmocka_unit_test(test_crash_fails_in_flight_then_restarts),
         cmocka_unit_test(test_hang_killed_at_heartbeat_deadline),
         cmocka_unit_test(test_sigkill_reported_and_restarted),

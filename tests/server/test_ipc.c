@@ -37,6 +37,7 @@
 #include "server/ipc/ipc.h"
 #include "core/ipc_call.h"
 #include "core/ipc_message.h"
+#include "server/ipc/pong_stats.h"
 #include "support/fake_server.h"
 
 #define MODEL_DIR LLMUX_SOURCE_DIR "/models"
@@ -914,6 +915,89 @@ static void test_directory_rules(void **state) {
 }
 
 /* The codec and message parser on their own: caps, truncation, field checks. */
+/* An engine's pong "models" (core/ipc_message.h): built, parsed back, and every malformed shape
+ * refused; and the reader of the gauges from Prometheus text (server/ipc/pong_stats.h). */
+static void test_pong_models(void **state) {
+    (void)state;
+    const char *sid = "0123456789abcdef0123456789abcdef";
+    lx_ipc_model_stat in[2] = {{.model = "local/a \"q\"", .queued = 3, .prompt_cache_bytes = 4096},
+                               {.model = "local/b", .queued = 0, .prompt_cache_bytes = 0}};
+    char *p = lx_ipc_pong_with_models(sid, "hb1", 2, in, 2);
+    assert_non_null(p);
+    lx_ipc_msg m;
+    char err[256];
+    assert_true(lx_ipc_msg_parse(p, strlen(p), &m, err, sizeof err));
+    free(p);
+    lx_ipc_model_stat out[LX_IPC_MAX_MODEL_STATS];
+    bool present = false;
+    assert_int_equal(lx_ipc_pong_models(&m, out, LX_IPC_MAX_MODEL_STATS, &present), 2);
+    assert_true(present);
+    assert_string_equal(out[0].model, "local/a \"q\"");
+    assert_int_equal(out[0].queued, 3);
+    assert_int_equal(out[0].prompt_cache_bytes, 4096);
+    assert_int_equal(out[1].queued, 0);
+    assert_int_equal(lx_ipc_pong_models(&m, out, 1, &present), 1); /* the cap */
+    lx_ipc_msg_clear(&m);
+    /* A plain pong has none. */
+    p = lx_ipc_pong(sid, NULL, 0);
+    assert_true(lx_ipc_msg_parse(p, strlen(p), &m, err, sizeof err));
+    free(p);
+    assert_int_equal(lx_ipc_pong_models(&m, out, LX_IPC_MAX_MODEL_STATS, &present), 0);
+    assert_false(present);
+    lx_ipc_msg_clear(&m);
+    static const char *const bad[] = {
+        "\"models\":{}",
+        "\"models\":[1]",
+        "\"models\":[{\"model\":\"m\",\"queued\":1}]",
+        "\"models\":[{\"model\":\"m\",\"queued\":-1,\"prompt_cache_bytes\":0}]",
+        "\"models\":[{\"model\":\"m\",\"queued\":1.5,\"prompt_cache_bytes\":0}]",
+        "\"models\":[{\"model\":\"\",\"queued\":1,\"prompt_cache_bytes\":0}]",
+        "\"models\":[{\"model\":7,\"queued\":1,\"prompt_cache_bytes\":0}]",
+        "\"models\":[{\"model\":\"a\\u0000b\",\"queued\":1,\"prompt_cache_bytes\":0}]",
+        "\"models\":[{\"model\":\"m\",\"queued\":1,\"prompt_cache_bytes\":0,\"x\":1}]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char j[512];
+        snprintf(j, sizeof j, "{\"type\":\"pong\",\"session\":\"%s\",\"active\":0,%s}", sid, bad[i]);
+        if (lx_ipc_msg_parse(j, strlen(j), &m, err, sizeof err)) fail_msg("accepted %s", j);
+        assert_true(err[0] != 0); /* "models: ..." (a NUL is already refused by the JSON reader) */
+        lx_ipc_msg_clear(&m);
+    }
+    /* More entries than the cap. */
+    char *big = malloc(65536);
+    int o = snprintf(big, 65536, "{\"type\":\"pong\",\"session\":\"%s\",\"active\":0,\"models\":[", sid);
+    for (int i = 0; i <= LX_IPC_MAX_MODEL_STATS; i++)
+        o += snprintf(big + o, 65536 - (size_t)o, "%s{\"model\":\"m%d\",\"queued\":0,\"prompt_cache_bytes\":0}", i ? "," : "", i);
+    snprintf(big + o, 65536 - (size_t)o, "]}");
+    assert_false(lx_ipc_msg_parse(big, strlen(big), &m, err, sizeof err));
+    lx_ipc_msg_clear(&m);
+    free(big);
+
+    /* The metrics reader: both families merged by label, escapes undone, the rest skipped. */
+    const char *text = "# TYPE llmux_local_queue_depth gauge\n"
+                       "llmux_local_queue_depth{model=\"local/x\"} 2\n"
+                       "llmux_local_queue_depth{model=\"local/q\\\"\\\\\"} 0\n"
+                       "llmux_local_prompt_cache_bytes{model=\"local/x\"} 1048576\n"
+                       "llmux_local_prompt_cache_bytes{model=\"local/y\"} -1\n"
+                       "llmux_local_prompt_cache_bytes{model=\"local/y\"} NaN\n"
+                       "llmux_local_queue_depth{model=\"local/z\"}\n"
+                       "llmux_local_queue_depth{model=\"local/w} 1\n"
+                       "llmux_local_queue_depth_other{model=\"local/v\"} 1\n"
+                       "llmux_requests_total{model=\"local/x\"} 9\n"
+                       "llmux_local_queue_depth{model=\"local/e\\x\"} 1\n"
+                       "llmux_local_queue_depth{model=\"local/last\"} 5";
+    size_t n = lx_ipc_stats_from_metrics(text, strlen(text), out, LX_IPC_MAX_MODEL_STATS);
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0].model, "local/x");
+    assert_int_equal(out[0].queued, 2);
+    assert_int_equal(out[0].prompt_cache_bytes, 1048576);
+    assert_string_equal(out[1].model, "local/q\"\\");
+    assert_string_equal(out[2].model, "local/last"); /* no final line feed */
+    assert_int_equal(out[2].queued, 5);
+    assert_int_equal(lx_ipc_stats_from_metrics(text, strlen(text), out, 1), 1); /* the cap */
+    assert_int_equal(lx_ipc_stats_from_metrics("", 0, out, 4), 0);
+}
+
 static void test_codec(void **state) {
     size_t len = 0;
     uint8_t buf[16] = {0, 0, 0, 3, 'a', 'b'};
@@ -977,6 +1061,7 @@ static void test_codec(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec),
+        cmocka_unit_test(test_pong_models),
         cmocka_unit_test(test_modes_and_handshake),
         cmocka_unit_test(test_wrong_token),
         cmocka_unit_test(test_ping),

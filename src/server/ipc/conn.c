@@ -20,6 +20,7 @@
 
 #include "server/ipc/internal.h"
 #include "core/ipc_message.h"
+#include "server/ipc/pong_stats.h"
 
 /* How long a closing connection may take to read its last error frame. */
 #define CLOSE_LINGER_MS 2000
@@ -380,8 +381,15 @@ static void handle_frame(lx_ipc_conn *c, const char *p, size_t n) {
         lx_ipc_call_start(c, &m);
     } else if (m.type == LX_IPC_PING) {
         /* Answered here, on the loop thread: a pong proves the loop turns (a supervisor's
-         * heartbeat); decoding runs on the engine threads and does not delay it. */
-        send_payload(c, lx_ipc_pong(c->session, m.id, c->n_execs));
+         * heartbeat); decoding runs on the engine threads and does not delay it. An engine
+         * (local_only) adds its models' gauges for the supervisor's metrics (pong_stats.h). */
+        char *pong = NULL;
+        if (c->s->p.local_only) {
+            lx_ipc_model_stat st[LX_IPC_MAX_MODEL_STATS];
+            size_t n_st = lx_ipc_local_stats(c->s->rt, st, LX_IPC_MAX_MODEL_STATS);
+            pong = lx_ipc_pong_with_models(c->session, m.id, c->n_execs, st, n_st);
+        }
+        send_payload(c, pong ? pong : lx_ipc_pong(c->session, m.id, c->n_execs));
     } else if (m.type == LX_IPC_CANCEL) {
         /* An id that is not in flight (it may have just ended) is ignored. */
         ipc_exec *e = find_exec(c, m.id);
