@@ -46,6 +46,9 @@ bin=$root/$BUILD/bin
 llama_server=$("$root/scripts/build-llama-server.sh")
 
 tmp=$(mktemp -d /tmp/llmux-bench-scheduler.XXXXXX)
+# llmux serve runs local models in its sandboxed engine child (local.isolation: process, the
+# default), which as root becomes user 65534: it must be able to reach the models below $tmp.
+chmod 0755 "$tmp"
 pids=()
 stop_servers() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
