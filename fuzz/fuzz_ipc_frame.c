@@ -82,14 +82,14 @@ static void check_message(const char *p, size_t n) {
              * is copied whole, and rebuilt it parses back to the same entries. */
             lx_ipc_model_stat st[LX_IPC_MAX_MODEL_STATS], st2[LX_IPC_MAX_MODEL_STATS];
             bool present, present2;
-            size_t n = lx_ipc_pong_models(&m, st, LX_IPC_MAX_MODEL_STATS, &present);
+            size_t nst = lx_ipc_pong_models(&m, st, LX_IPC_MAX_MODEL_STATS, &present);
             if (present != (json_object_get(m.root, "models") != NULL)) abort();
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < nst; i++)
                 if (!st[i].model[0] || st[i].queued < 0 || st[i].prompt_cache_bytes < 0) abort();
-            w = lx_ipc_pong_with_models("0123456789abcdef0123456789abcdef", m.id, 0, st, n);
+            w = lx_ipc_pong_with_models("0123456789abcdef0123456789abcdef", m.id, 0, st, nst);
             if (!w || !lx_ipc_msg_parse(w, strlen(w), &back, err, sizeof err)) abort();
-            if (lx_ipc_pong_models(&back, st2, LX_IPC_MAX_MODEL_STATS, &present2) != n || !present2) abort();
-            for (size_t i = 0; i < n; i++)
+            if (lx_ipc_pong_models(&back, st2, LX_IPC_MAX_MODEL_STATS, &present2) != nst || !present2) abort();
+            for (size_t i = 0; i < nst; i++)
                 if (strcmp(st[i].model, st2[i].model) != 0 || st[i].queued != st2[i].queued) abort();
             lx_ipc_msg_clear(&back);
             free(w);

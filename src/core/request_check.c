@@ -66,7 +66,7 @@ bool lx_part_rules(lx_jr *r, const llmux_part *p) {
         if (!p->id) return fail_key(r, "id", "missing");
         /* The result's text is its JSON "content". */
         if (!p->text) return fail_key(r, "content", "missing");
-        return utf8_text(r, "id", p->id) && utf8_text(r, "content", p->text);
+        return utf8_text(r, "id", p->id) && utf8_text(r, "name", p->name) && utf8_text(r, "content", p->text);
     case LLMUX_PART_REASONING: return utf8_text(r, "text", p->text) && utf8_text(r, "signature", p->signature);
     }
     size_t old = lx_jr_push_key(r, "type");
@@ -82,6 +82,7 @@ static bool message_rules(lx_jr *r, const llmux_message *m) {
         lx_jr_pop(r, old);
         return false;
     }
+    if (!utf8_text(r, "name", m->name)) return false; /* providers and templates get it */
     /* A message's parts are its JSON "content". */
     if (!array_present(r, "content", m->parts, m->n_parts, "n_parts") ||
         !cap(r, "content", m->n_parts, LX_REQ_MAX_PARTS, "items"))

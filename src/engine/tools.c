@@ -14,7 +14,10 @@
 #include "engine_internal.h"
 
 #define HELD_MAX (16u * 1024u * 1024u) /* generated text held; far above any context */
-#define LX_TOOLS_STREAM_CALLS 64       /* calls streamed one by one; more end the streaming */
+/* Calls one answer may report (llama-server has no limit; parallel tool use rarely passes a few
+ * dozen); the array of streamed calls grows to it. More: the answer is returned as text with a
+ * warning. */
+#define LX_TOOLS_STREAM_CALLS 256
 
 /* A tool call streamed so far: its id and name (sent with its start) and the arguments sent. */
 typedef struct sent_call {
@@ -39,8 +42,8 @@ struct lx_tools {
     bool overflow;              /* some output could not be held */
     /* What has been streamed (lx_tools_stream): every later parse must extend it. */
     lx_buf sent_reasoning, sent_content;
-    sent_call sent[LX_TOOLS_STREAM_CALLS];
-    size_t n_sent;
+    sent_call *sent;            /* grown as calls start, up to LX_TOOLS_STREAM_CALLS */
+    size_t n_sent, sent_cap;
     bool diverged;              /* a parse did not extend what was sent: no more streaming */
 };
 
@@ -237,6 +240,7 @@ void lx_tools_free(lx_tools *t) {
         free(t->sent[i].name);
         lx_buf_free(&t->sent[i].args);
     }
+    free(t->sent);
     free(t);
 }
 
@@ -358,6 +362,14 @@ static bool sync_to(lx_tools *t, lx_emitter *em, const lx_ct_output *o, bool fin
         if (i == t->n_sent) {
             bool ready = final || i + 1 < o->n_calls || c->arguments[0];
             if (!ready || !c->name[0] || t->n_sent == LX_TOOLS_STREAM_CALLS) break;
+            if (t->n_sent == t->sent_cap) {
+                size_t cap = t->sent_cap ? t->sent_cap * 2 : 4;
+                if (cap > LX_TOOLS_STREAM_CALLS) cap = LX_TOOLS_STREAM_CALLS;
+                sent_call *grown = realloc(t->sent, cap * sizeof *grown);
+                if (!grown) return false;
+                t->sent = grown;
+                t->sent_cap = cap;
+            }
             sent_call *sc = &t->sent[t->n_sent];
             if (!(sc->name = strdup(c->name))) return false;
             lx_buf_init(&sc->args, HELD_MAX);
@@ -406,9 +418,11 @@ llmux_finish_reason lx_tools_finish(lx_tools *t, lx_emitter *em, llmux_finish_re
     if (reason == LLMUX_FINISH_STOP) {
         lx_ct_output o;
         char *why = NULL;
-        lx_jg_status js = t->overflow || t->diverged
-                              ? LX_JG_INVALID
-                              : lx_chat_tools_parse(t->ct, t->held.data ? t->held.data : "", t->held.len, false, &o, &why);
+        /* After a divergence (a partial parse that did not extend what was sent: some templates'
+         * partial parses are not monotonic) the whole output is still parsed: when it extends what
+         * was streamed, its calls are reported as calls. */
+        lx_jg_status js = t->overflow ? LX_JG_INVALID
+                                      : lx_chat_tools_parse(t->ct, t->held.data ? t->held.data : "", t->held.len, false, &o, &why);
         free(why);
         if (js == LX_JG_OK) {
             bool ok = sync_to(t, em, &o, true);

@@ -21,6 +21,7 @@ struct lx_model_loader {
     const char *running[LX_LOADER_THREADS];  /* the key each thread runs, guarded by mu */
     pthread_t threads[LX_LOADER_THREADS];
     int n_threads, n_idle;                   /* guarded by mu */
+    int n_queued;                            /* jobs in the queue, guarded by mu */
     bool stopping;                           /* guarded by mu */
 };
 
@@ -39,6 +40,7 @@ static load_job *take_runnable(lx_model_loader *l) {
         if (key_running(l, j->key)) continue;
         *pp = j->next;
         if (l->tail == j) l->tail = prev;
+        l->n_queued--;
         return j;
     }
     return NULL;
@@ -93,10 +95,13 @@ lx_model_loader *lx_model_loader_create(lx_http_client *loop) {
     return l;
 }
 
-/* Starts one more thread when every thread is busy and there is room. Under mu. False only when
- * no thread exists at all and none could start. */
+/* Starts one more thread when the queue, with the job about to join it, holds more jobs than
+ * there are idle threads to take them, and there is room. Comparing with the queue matters: an
+ * idle thread signalled for one job stays counted idle until it wakes, so two submits in a row
+ * would both count on it, and the second job (another model) would wait behind the first's whole
+ * load. Under mu. False only when no thread exists at all and none could start. */
 static bool grow(lx_model_loader *l) {
-    if (l->n_idle > 0 || l->n_threads == LX_LOADER_THREADS) return l->n_threads > 0;
+    if (l->n_queued < l->n_idle || l->n_threads == LX_LOADER_THREADS) return l->n_threads > 0;
     thread_arg *ta = malloc(sizeof *ta);
     if (ta) *ta = (thread_arg){l, l->n_threads};
     if (ta && pthread_create(&l->threads[l->n_threads], NULL, loader_main, ta) == 0) {
@@ -121,6 +126,7 @@ bool lx_model_loader_submit(lx_model_loader *l, const char *key, const lx_load_j
         if (l->tail) l->tail->next = j;
         else l->head = j;
         l->tail = j;
+        l->n_queued++;
         pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);

@@ -470,6 +470,66 @@ static void test_output_parsed_into_events(void **state) {
                       WARNING_UNCHECKED);
 }
 
+/* Many calls in one answer (past the 64 the streamed-call array once held): every one is reported
+ * as a call, in order, streamed or whole; none turns the answer into text. */
+typedef struct call_count {
+    size_t starts, ends, text;
+    int64_t last_start;
+    bool in_order;
+} call_count;
+
+static bool count_event(void *ud, const llmux_event *ev) {
+    call_count *c = ud;
+    if (ev->type == LLMUX_EVENT_TOOL_CALL_START) {
+        if (c->starts && ev->index <= c->last_start) c->in_order = false;
+        c->last_start = ev->index;
+        c->starts++;
+    }
+    if (ev->type == LLMUX_EVENT_TOOL_CALL_END) c->ends++;
+    if (ev->type == LLMUX_EVENT_TEXT_DELTA) c->text += ev->text_len;
+    return true;
+}
+
+static void test_many_calls_reported(void **state) {
+    (void)state;
+    req_parts r;
+    make_request(&r, "Weather everywhere?", LLMUX_TOOL_CHOICE_AUTO);
+    enum { N = 100 };
+    lx_buf out;
+    lx_buf_init(&out, 1 << 20);
+    for (int i = 0; i < N; i++) {
+        char one[160];
+        int k = snprintf(one, sizeof one, "%s<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"c%d\"}}\n</tool_call>",
+                         i ? "\n" : "", i);
+        assert_true(lx_buf_append(&out, one, (size_t)k));
+    }
+    assert_true(lx_buf_append(&out, "", 0));
+    const size_t steps[] = {997, 1 << 20};
+    for (size_t j = 0; j < 2; j++) {
+        lx_tools *t = NULL;
+        llmux_error_info err;
+        assert_int_equal(lx_tools_new(g_qwen, &r.req, &t, &err), LLMUX_OK);
+        call_count c = {0, 0, 0, -1, true};
+        lx_emitter em;
+        lx_emitter_init(&em, (lx_event_sink){count_event, &c}, "local");
+        assert_int_equal(lx_emit_start(&em, "local-test", "qwen", NULL), LLMUX_OK);
+        for (size_t at = 0; at < out.len; at += steps[j]) {
+            assert_true(lx_tools_hold(t, out.data + at, at + steps[j] <= out.len ? steps[j] : out.len - at));
+            lx_tools_stream(t, &em);
+        }
+        const char *warning = NULL;
+        assert_int_equal(lx_tools_finish(t, &em, LLMUX_FINISH_STOP, &warning), LLMUX_FINISH_TOOL_CALLS);
+        assert_null(warning);
+        assert_int_equal(c.starts, N);
+        assert_int_equal(c.ends, N);
+        assert_int_equal(c.text, 0);
+        assert_true(c.in_order);
+        lx_emitter_free(&em);
+        lx_tools_free(t);
+    }
+    lx_buf_free(&out);
+}
+
 /* Streamed output reports exactly what the whole output does (text, calls, arguments, finish,
  * warning), whatever the pieces it arrives in, with nothing sent twice or taken back. */
 static void test_streamed_output_equals_whole(void **state) {
@@ -622,6 +682,7 @@ int main(void) {
         cmocka_unit_test(test_required_grammar_is_strict),
         cmocka_unit_test(test_output_parsed_into_events),
         cmocka_unit_test(test_streamed_output_equals_whole),
+        cmocka_unit_test(test_many_calls_reported),
         cmocka_unit_test(test_generation_auto_ends_cleanly),
         cmocka_unit_test(test_generation_required_never_ends_without_a_call),
     };

@@ -224,11 +224,33 @@ static void test_key_headers_models_and_record(void **state) {
     assert_true(smart);
     json_decref(j);
     free(r.body);
+    /* One model (models.retrieve): a model alice may use, raw or with its '/' encoded; one she may
+     * not use is "not found", as one that does not exist. */
+    req(&f, "GET", "/v1/models/smart", NULL, bearer, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"id\":\"smart\""));
+    assert_non_null(strstr(r.body, "\"object\":\"model\""));
+    free(r.body);
+    req(&f, "GET", "/v1/models/openai%2Fgpt-4o-mini", NULL, bearer, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"id\":\"openai/gpt-4o-mini\""));
+    free(r.body);
+    req(&f, "GET", "/v1/models/" SF_LOCAL, NULL, bearer, &r);
+    expect_openai_error(&r, 404, "invalid_request_error", SF_LOCAL);
+    free(r.body);
     const char *carol[] = {"x-api-key: " CAROL, "anthropic-version: 2023-06-01", NULL};
     req(&f, "GET", "/v1/models", NULL, carol, &r); /* every model */
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"" SF_LOCAL "\""));
     assert_non_null(strstr(r.body, "anthropic/"));
+    free(r.body);
+    req(&f, "GET", "/v1/models/" SF_LOCAL, NULL, carol, &r); /* Anthropic's shape for its SDK */
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"type\":\"model\""));
+    assert_non_null(strstr(r.body, "\"id\":\"" SF_LOCAL "\""));
+    free(r.body);
+    req(&f, "GET", "/v1/models/no/such-model", NULL, carol, &r);
+    expect_anthropic_error(&r, 404, "not_found_error", "no/such-model");
     free(r.body);
     sf_stop(&f); /* flushes the records */
     /* The record names the key (never the key itself) and carries the request id. */

@@ -648,6 +648,20 @@ static void test_models_and_health(void **state) {
     assert_int_equal(sf_http(&f, "GET", "/health", NULL, 0, NULL, &r), CURLE_OK);
     assert_string_equal(r.body, "{\"status\":\"ok\"}");
     free(r.body);
+    /* The OpenAI routes without their /v1 prefix (a base URL that lacks it, as llama-server and
+     * LiteLLM accept): the same handler; a path that is neither stays 404. */
+    sf_post(&f, "/chat/completions",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"object\":\"chat.completion\""));
+    free(r.body);
+    sf_post(&f, "/completions", "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":2,\"prompt\":\"hi\"}", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"object\":\"text_completion\""));
+    free(r.body);
+    sf_post(&f, "/chat/completion", "{}", &r);
+    assert_int_equal(r.status, 404);
+    free(r.body);
     sf_stop(&f);
 }
 

@@ -140,6 +140,17 @@ static void test_http_responses_by_route(void **state) {
     sf_post(&f, "/v1/chat/completions", "{not json", &r);
     assert_int_equal(r.status, 400);
     free(r.body);
+    /* An execution's reply (call.c) and an offloaded call's (offload.c) set their own completion
+     * callbacks: they are counted too. */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 0, 0);
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    sf_post(&f, "/v1/messages/count_tokens",
+            "{\"model\":\"" SF_LOCAL "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
     get_metrics(&f, NULL, &r); /* this one is counted once sent: in the next scrape */
     free(r.body);
     get_metrics(&f, NULL, &r);
@@ -150,6 +161,8 @@ static void test_http_responses_by_route(void **state) {
         "\nllmux_http_requests_total{handler=\"other\",method=\"GET\",code=\"404\"} 1\n",
         "\nllmux_http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",code=\"400\"} 1\n",
         "\nllmux_http_requests_total{handler=\"/metrics\",method=\"GET\",code=\"200\"} 1\n",
+        "\nllmux_http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",code=\"200\"} 1\n",
+        "\nllmux_http_requests_total{handler=\"/v1/messages/count_tokens\",method=\"POST\",code=\"200\"} 1\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(r.body, want[i])) fail_msg("missing %s in:\n%s", want[i], r.body);

@@ -115,6 +115,9 @@ CASE(stop_not_utf8, {
     f->r.sampling.n_stop = 2;
 })
 CASE(tool_result_not_utf8, part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c", .text = NOT_UTF8}))
+CASE(message_name_not_utf8, f->msgs[0].name = NOT_UTF8)
+CASE(tool_result_name_not_utf8,
+     part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c", .name = NOT_UTF8, .text = "ok"}))
 CASE(tool_call_arguments_not_utf8,
      part_of_second(f, (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = "c", .name = "f", .arguments = NOT_UTF8}))
 CASE(tool_description_not_utf8, {
@@ -239,6 +242,8 @@ const rc_case rc_cases[] = {
     {"system UTF-8", system_not_utf8, "system: must be valid UTF-8", NULL},
     {"stop UTF-8", stop_not_utf8, "stop[1]: must be valid UTF-8", NULL},
     {"tool result UTF-8", tool_result_not_utf8, "messages[0].content[0].content: must be valid UTF-8", NULL},
+    {"message name UTF-8", message_name_not_utf8, "messages[0].name: must be valid UTF-8", NULL},
+    {"tool result name UTF-8", tool_result_name_not_utf8, "messages[0].content[0].name: must be valid UTF-8", NULL},
     {"tool call arguments UTF-8", tool_call_arguments_not_utf8, "messages[1].content[0].arguments: must be valid UTF-8",
      NULL},
     {"tool description UTF-8", tool_description_not_utf8, "tools[0].description: must be valid UTF-8", NULL},

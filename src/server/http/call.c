@@ -125,6 +125,7 @@ static void detach(lx_call *c) {
  * reply was fully written, so that wait is bounded. */
 static void on_complete(struct evhttp_request *req, void *arg) {
     lx_server *s = arg;
+    lx_route_stats_sent(&s->route_stats, req); /* this callback replaced route_stats' own */
     pthread_mutex_lock(&s->mu);
     s->flushing--;
     pthread_cond_broadcast(&s->cv);

@@ -50,8 +50,8 @@ static void finish(lx_offload *o) {
 
 /* A final reply is written by libevent later; lx_server_stop waits for it (as call.c does). */
 static void on_complete(struct evhttp_request *req, void *arg) {
-    (void)req;
     lx_server *s = arg;
+    lx_route_stats_sent(&s->route_stats, req); /* this callback replaced route_stats' own */
     pthread_mutex_lock(&s->mu);
     s->flushing--;
     pthread_cond_broadcast(&s->cv);

@@ -24,13 +24,17 @@ static const char *const k_method_names[M_N] = {"GET", "POST", "OPTIONS", "other
 
 void lx_route_stats_init(lx_route_stats *rs) {
     memset(rs, 0, sizeof *rs);
-    for (int r = 0; r < LX_ROUTE_N; r++) rs->tags[r] = (lx_route_tag){rs, (lx_route)r};
 }
 
 lx_route lx_route_of(const char *path) {
     if (!path) return LX_ROUTE_OTHER;
     for (int r = 0; r < LX_ROUTE_OTHER; r++)
         if (r != LX_ROUTE_MODELS_ADMIN && strcmp(path, k_route_names[r]) == 0) return (lx_route)r;
+    /* The OpenAI routes served without their /v1 prefix (server.c), and one model's entry. */
+    if (strcmp(path, "/chat/completions") == 0) return LX_ROUTE_CHAT;
+    if (strcmp(path, "/completions") == 0) return LX_ROUTE_COMPLETIONS;
+    if (strcmp(path, "/embeddings") == 0) return LX_ROUTE_EMBEDDINGS;
+    if (strncmp(path, "/v1/models/", 11) == 0) return LX_ROUTE_MODELS;
     if (strcmp(path, "/models") == 0 || strcmp(path, "/models/load") == 0 || strcmp(path, "/models/unload") == 0 ||
         strcmp(path, "/api/ps") == 0)
         return LX_ROUTE_MODELS_ADMIN;
@@ -66,15 +70,16 @@ void lx_route_stats_count(lx_route_stats *rs, lx_route route, int method, int co
     rs->n++;
 }
 
-static void on_complete(struct evhttp_request *req, void *arg) {
-    lx_route_tag *t = arg;
-    lx_route_stats_count(t->rs, t->route, method_of(evhttp_request_get_command(req)),
+void lx_route_stats_sent(lx_route_stats *rs, struct evhttp_request *req) {
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    lx_route_stats_count(rs, lx_route_of(u ? evhttp_uri_get_path(u) : NULL), method_of(evhttp_request_get_command(req)),
                          evhttp_request_get_response_code(req));
 }
 
-void lx_route_stats_track(lx_route_stats *rs, struct evhttp_request *req, lx_route route) {
-    if ((unsigned)route >= LX_ROUTE_N) route = LX_ROUTE_OTHER;
-    evhttp_request_set_on_complete_cb(req, on_complete, &rs->tags[route]);
+static void on_complete(struct evhttp_request *req, void *arg) { lx_route_stats_sent(arg, req); }
+
+void lx_route_stats_track(lx_route_stats *rs, struct evhttp_request *req) {
+    evhttp_request_set_on_complete_cb(req, on_complete, rs);
 }
 
 bool lx_route_stats_render(const lx_route_stats *rs, struct evbuffer *out) {

@@ -2,7 +2,9 @@
  * metrics cannot see (a 401 from a wrong key, a 404 route, a 400 body refused before any
  * execution, /health probes). Each request is tagged when routing begins and counted when
  * libevent has sent its whole response (evhttp_request_set_on_complete_cb): a client gone before
- * that is not counted; a body or header refused by libevent itself (413, 431) never reaches the
+ * that is not counted. libevent keeps one completion callback per request, so the routes that
+ * set their own (call.c, offload.c: a graceful stop waits for their replies) call
+ * lx_route_stats_sent from it; a body or header refused by libevent itself (413, 431) never reaches the
  * routes and is not counted either.
  *
  * Loop thread only (the routes, the completions and /metrics all run there): no lock. Bounded:
@@ -35,12 +37,6 @@ typedef enum lx_route {
 
 typedef struct lx_route_stats lx_route_stats;
 
-/* The tag a request carries to its completion. */
-typedef struct lx_route_tag {
-    lx_route_stats *rs;
-    lx_route route;
-} lx_route_tag;
-
 struct lx_route_stats {
     struct {
         uint8_t route, method;
@@ -49,14 +45,16 @@ struct lx_route_stats {
     } e[LX_ROUTE_STATS_MAX];
     int n;
     uint64_t overflow;
-    lx_route_tag tags[LX_ROUTE_N];
 };
 
 void lx_route_stats_init(lx_route_stats *rs);
 /* The route a request path belongs to (NULL: OTHER). */
 lx_route lx_route_of(const char *path);
-/* Counts req's response under route once it has been sent. */
-void lx_route_stats_track(lx_route_stats *rs, struct evhttp_request *req, lx_route route);
+/* Counts req's response once it has been sent (sets req's completion callback; a route that
+ * replaces it calls lx_route_stats_sent from its own). */
+void lx_route_stats_track(lx_route_stats *rs, struct evhttp_request *req);
+/* Counts req's sent response under its path's route, method and code. */
+void lx_route_stats_sent(lx_route_stats *rs, struct evhttp_request *req);
 /* Counts one response (what the completion callback does; tests call it directly). */
 void lx_route_stats_count(lx_route_stats *rs, lx_route route, int method, int code);
 /* Appends the Prometheus text (HELP, TYPE, one line per series) to out. False out of memory. */

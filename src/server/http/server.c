@@ -43,35 +43,15 @@ int lx_server_active(lx_server *s) {
 
 /* ------------------------------------------------------------ small routes */
 
-static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g) {
-    /* Anthropic's SDK lists models on the same path with its own shape; its requests carry
-     * anthropic-version. */
-    bool anthropic = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version") != NULL;
-    json_t *data = json_array();
-    llmux_model_list *cat = NULL;
-    llmux_error_info err;
-    if (llmux_catalog_list(s->rt, &cat, &err) != LLMUX_OK) cat = NULL;
-    size_t n = s->p.n_models + (cat ? cat->n : 0);
-    for (size_t i = 0; data && i < n; i++) {
-        const char *id = i < s->p.n_models ? s->p.models[i] : cat->models[i - s->p.n_models].id;
-        const char *owner = i < s->p.n_models ? "llmux" : cat->models[i - s->p.n_models].provider;
-        if (!lx_auth_allows(s->auth, g, id)) continue; /* a key sees only the models it may use */
-        json_t *m = anthropic ? json_pack("{s:s,s:s,s:s,s:s}", "type", "model", "id", id, "display_name", id,
-                                          "created_at", "1970-01-01T00:00:00Z")
-                              : json_pack("{s:s,s:s,s:i,s:s}", "id", id, "object", "model", "created", 0, "owned_by",
-                                          owner ? owner : "llmux");
-        if (!m || json_array_append_new(data, m) != 0) {
-            json_decref(data);
-            data = NULL;
-        }
-    }
-    size_t nd = data ? json_array_size(data) : 0;
-    json_t *o = !data ? NULL
-                : anthropic ? json_pack("{s:o,s:b,s:o,s:o}", "data", data, "has_more", 0, "first_id",
-                                        nd ? json_incref(json_object_get(json_array_get(data, 0), "id")) : json_null(),
-                                        "last_id", nd ? json_incref(json_object_get(json_array_get(data, nd - 1), "id")) : json_null())
-                            : json_pack("{s:s,s:o}", "object", "list", "data", data);
-    llmux_model_list_free(cat);
+/* One model as GET /v1/models lists it: OpenAI's shape, or Anthropic's for its SDK. */
+static json_t *model_entry(bool anthropic, const char *id, const char *owner) {
+    return anthropic ? json_pack("{s:s,s:s,s:s,s:s}", "type", "model", "id", id, "display_name", id, "created_at",
+                                 "1970-01-01T00:00:00Z")
+                     : json_pack("{s:s,s:s,s:i,s:s}", "id", id, "object", "model", "created", 0, "owned_by",
+                                 owner ? owner : "llmux");
+}
+
+static void reply_object(struct evhttp_request *req, bool anthropic, json_t *o) {
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!body) {
@@ -80,6 +60,63 @@ static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth
     }
     lx_call_reply_json(req, 200, body, -1);
     free(body);
+}
+
+/* GET /v1/models, or GET /v1/models/{id} when one is given (want: the id, decoded): what the
+ * SDKs' models.list and models.retrieve call. Anthropic's SDK sends anthropic-version on both and
+ * gets its own shapes. A key sees only the models it may use; another is "not found". */
+static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth_grant *g, const char *want) {
+    bool anthropic = evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version") != NULL;
+    json_t *data = want ? NULL : json_array();
+    json_t *found = NULL;
+    llmux_model_list *cat = NULL;
+    llmux_error_info err;
+    if (llmux_catalog_list(s->rt, &cat, &err) != LLMUX_OK) cat = NULL;
+    size_t n = s->p.n_models + (cat ? cat->n : 0);
+    bool oom = !want && !data;
+    for (size_t i = 0; !oom && !found && i < n; i++) {
+        const char *id = i < s->p.n_models ? s->p.models[i] : cat->models[i - s->p.n_models].id;
+        const char *owner = i < s->p.n_models ? "llmux" : cat->models[i - s->p.n_models].provider;
+        if (want && strcmp(id, want) != 0) continue;
+        if (!lx_auth_allows(s->auth, g, id)) continue;
+        json_t *m = model_entry(anthropic, id, owner);
+        if (want) oom = !(found = m);
+        else if (!m || json_array_append_new(data, m) != 0) oom = true;
+    }
+    llmux_model_list_free(cat);
+    if (want) {
+        if (!found && !oom) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "no model \"%.256s\" is served here", want);
+            lx_call_reply_error(req, anthropic ? LX_SRV_ANTHROPIC : LX_SRV_OPENAI, LLMUX_E_MODEL_NOT_FOUND, msg, -1);
+            return;
+        }
+        reply_object(req, anthropic, found);
+        return;
+    }
+    if (oom) {
+        json_decref(data);
+        data = NULL;
+    }
+    size_t nd = data ? json_array_size(data) : 0;
+    json_t *o = !data ? NULL
+                : anthropic ? json_pack("{s:o,s:b,s:o,s:o}", "data", data, "has_more", 0, "first_id",
+                                        nd ? json_incref(json_object_get(json_array_get(data, 0), "id")) : json_null(),
+                                        "last_id", nd ? json_incref(json_object_get(json_array_get(data, nd - 1), "id")) : json_null())
+                            : json_pack("{s:s,s:o}", "object", "list", "data", data);
+    reply_object(req, anthropic, o);
+}
+
+/* The OpenAI routes also answer without their /v1 prefix, as llama-server and LiteLLM do (a
+ * client configured with a base URL that lacks it). */
+static const char *with_v1(const char *path, char *buf, size_t size) {
+    static const char *const bare[] = {"/chat/completions", "/completions", "/embeddings"};
+    for (size_t i = 0; i < sizeof bare / sizeof bare[0]; i++)
+        if (strcmp(path, bare[i]) == 0) {
+            snprintf(buf, size, "/v1%s", bare[i]);
+            return buf;
+        }
+    return path;
 }
 
 /* A client's X-Request-Id is echoed and recorded, so it must be a harmless token. */
@@ -101,7 +138,7 @@ static void route(struct evhttp_request *req, void *arg) {
     const char *path = u ? evhttp_uri_get_path(u) : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     lx_srv_format f = path && strncmp(path, "/v1/messages", 12) == 0 ? LX_SRV_ANTHROPIC : LX_SRV_OPENAI;
-    lx_route_stats_track(&s->route_stats, req, lx_route_of(path));
+    lx_route_stats_track(&s->route_stats, req);
     if (!path) {
         lx_call_reply_error(req, f, LLMUX_E_INVALID_REQUEST, "malformed request target", -1);
         return;
@@ -132,7 +169,7 @@ static void route(struct evhttp_request *req, void *arg) {
     /* Everything but /health needs a key when keys are configured; Anthropic's SDK lists models
      * with anthropic-version, so its refusals there come in its format. */
     lx_auth_grant g = LX_AUTH_GRANT_NONE;
-    lx_srv_format af = strcmp(path, "/v1/models") == 0 &&
+    lx_srv_format af = strncmp(path, "/v1/models", 10) == 0 && (path[10] == 0 || path[10] == '/') &&
                                evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-version")
                            ? LX_SRV_ANTHROPIC
                            : f;
@@ -142,10 +179,19 @@ static void route(struct evhttp_request *req, void *arg) {
         return;
     }
     if (strcmp(path, "/v1/models") == 0 && cmd == EVHTTP_REQ_GET) {
-        models_route(s, req, &g);
+        models_route(s, req, &g, NULL);
+        return;
+    }
+    if (strncmp(path, "/v1/models/", 11) == 0 && path[11] && cmd == EVHTTP_REQ_GET) {
+        char *id = evhttp_uridecode(path + 11, 0, NULL); /* ids hold '/', sent raw or as %2F */
+        if (!id) lx_call_reply_error(req, f, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
+        else models_route(s, req, &g, id);
+        free(id);
         return;
     }
     if (lx_models_admin_route(s, req, path, &g)) return; /* /models/load|unload, /models, /api/ps */
+    char v1[32];
+    path = with_v1(path, v1, sizeof v1);
     bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
     bool completions = strcmp(path, "/v1/completions") == 0, embeddings = strcmp(path, "/v1/embeddings") == 0;
     bool count_tokens = strcmp(path, "/v1/messages/count_tokens") == 0;

@@ -29,6 +29,13 @@ await check('openai models.list', async () => {
   assert.equal(ids[0], LOCAL);
 });
 
+await check('openai models.retrieve (an id with a slash) and not found', async () => {
+  const m = await openai.models.retrieve(LOCAL);
+  assert.equal(m.id, LOCAL);
+  assert.equal(m.object, 'model');
+  await assert.rejects(openai.models.retrieve('local/no-such-model'), (e) => e instanceof OpenAI.NotFoundError);
+});
+
 await check('openai create', async () => {
   const r = await openai.chat.completions.create({ model: LOCAL, messages: user, max_tokens: 8 });
   assert.equal(r.object, 'chat.completion');
@@ -99,6 +106,13 @@ await check('anthropic models.list', async () => {
   const ids = [];
   for await (const m of anthropic.models.list()) ids.push(m.id);
   assert.equal(ids[0], LOCAL);
+});
+
+await check('anthropic models.retrieve', async () => {
+  const m = await anthropic.models.retrieve(LOCAL);
+  assert.equal(m.id, LOCAL);
+  assert.equal(m.type, 'model');
+  await assert.rejects(anthropic.models.retrieve('local/no-such-model'), (e) => e instanceof Anthropic.NotFoundError);
 });
 
 await check('openai embeddings (default base64 encoding, decoded by the SDK)', async () => {
