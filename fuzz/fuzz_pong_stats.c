@@ -1,6 +1,7 @@
 /* The reader of an engine's local-engine gauges from Prometheus text (src/server/ipc/pong_stats.h)
  * on arbitrary bytes: no crash, no read past len, at most cap entries, each with a non-empty
  * label that fits and counts >= 0, no label twice; the entries go into a pong that parses back. */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
