@@ -53,7 +53,7 @@ static void init(void) {
         {"get_weather", "The weather", "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}"},
         {"get_time", NULL, NULL}};
     char *why = NULL;
-    if (lx_chat_tools_init(g_model->model, tmpl, &msg, 1, tools, 2, false, &g_ct, &why) != LX_JG_OK) {
+    if (lx_chat_tools_init(g_model->model, tmpl, &msg, 1, tools, 2, false, false, &g_ct, &why) != LX_JG_OK) {
         fprintf(stderr, "fuzz_tool_output: %s\n", why ? why : "out of memory");
         abort();
     }

@@ -164,6 +164,17 @@ typedef enum llmux_tool_choice {
     LLMUX_TOOL_CHOICE_TOOL = 3      /* call the tool named in tool_choice_name */
 } llmux_tool_choice;
 
+/* How much a model that reasons should think before answering. Each provider gets its own form:
+ * OpenAI (and OpenAI-compatible servers) reasoning_effort, Anthropic thinking.budget_tokens,
+ * Gemini thinkingConfig.thinkingBudget, Ollama think (docs/providers.md#reasoning). */
+typedef enum llmux_reasoning_effort {
+    LLMUX_REASONING_DEFAULT = 0, /* the provider's and model's default */
+    LLMUX_REASONING_NONE = 1,    /* as little as the model allows (off where it can be turned off) */
+    LLMUX_REASONING_LOW = 2,
+    LLMUX_REASONING_MEDIUM = 3,
+    LLMUX_REASONING_HIGH = 4
+} llmux_reasoning_effort;
+
 typedef enum llmux_format {
     LLMUX_FORMAT_TEXT = 0,
     LLMUX_FORMAT_JSON_OBJECT = 1,
@@ -217,7 +228,16 @@ typedef struct llmux_request {
                                      engine reads {"local": {"raw_prompt": true}}: the messages
                                      without the chat template, texts joined by blank lines (a
                                      text completion's prompt) */
-    llmux_sampling sampling;      /* last: a nested struct grows into its own reserved space */
+    llmux_sampling sampling;      /* a nested struct grows into its own reserved space */
+    /* Reasoning: an effort, or a budget of reasoning tokens (> 0; wins over the effort for the
+     * providers that take a budget, and is turned into an effort for those that take one). Both
+     * unset (DEFAULT, 0) = the provider's default. The local engine ignores them. */
+    llmux_reasoning_effort reasoning_effort;
+    int32_t reasoning_budget;
+    /* At most one tool call per answer (OpenAI parallel_tool_calls: false, Anthropic
+     * tool_choice.disable_parallel_tool_use, the local chat template's parallel flag off); false =
+     * the provider's default (parallel calls allowed). Only meaningful with tools. */
+    bool single_tool_call;
 } llmux_request;
 
 /* A request with everything absent or unset (sampling NaN / -1, AUTO tool choice, TEXT format). */
@@ -240,7 +260,8 @@ LLMUX_API double llmux_unset(void);
  * object), tool_choice (REQUIRED needs a tool; TOOL a non-empty tool_choice_name naming one of
  * tools), response_format (JSON_SCHEMA needs schema, a JSON object; schema_name, schema and
  * schema_strict only with JSON_SCHEMA), the sampling ranges of llmux_sampling (NaN / -1 = unset
- * is always fine; stop: at most 16, each non-empty), deadline_ms >= 0, metadata (at most 256,
+ * is always fine; stop: at most 16, each non-empty), deadline_ms >= 0, reasoning_effort a known
+ * value and reasoning_budget >= 0, metadata (at most 256,
  * keys and values not NULL), provider_options a JSON object, and at last at least one message
  * or a system prompt. A count with a NULL array is refused (`tools: missing (n_tools is 2)`).
  * It does not resolve the model (unknown providers, missing keys and files are llmux_run's).

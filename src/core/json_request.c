@@ -144,6 +144,10 @@ char *llmux_request_to_json(const llmux_request *req) {
     if (req->stream) lx_jw_kbool(&w, "stream", true);
     if (req->priority != 0) lx_jw_kint(&w, "priority", req->priority);
     if (req->deadline_ms != 0) lx_jw_kint(&w, "deadline_ms", req->deadline_ms);
+    if (lx_reasoning_effort_name(req->reasoning_effort))
+        lx_jw_kstr(&w, "reasoning_effort", lx_reasoning_effort_name(req->reasoning_effort));
+    if (req->reasoning_budget != 0) lx_jw_kint(&w, "reasoning_budget", req->reasoning_budget);
+    if (req->single_tool_call) lx_jw_kbool(&w, "single_tool_call", true);
     if (req->metadata && req->n_metadata) {
         lx_jw_key(&w, "metadata");
         lx_jw_obj_begin(&w);
@@ -173,7 +177,8 @@ static const char *const k_request_keys[] = {
     "model",       "system",      "messages",         "tools",  "tool_choice",       "response_format",
     "temperature", "top_p",       "top_k",            "min_p",  "max_tokens",        "stop",
     "seed",        "presence_penalty", "frequency_penalty", "repeat_penalty", "stream", "priority",
-    "deadline_ms", "metadata",    "provider_options", NULL};
+    "deadline_ms", "metadata",    "provider_options", "reasoning_effort", "reasoning_budget", "single_tool_call",
+    NULL};
 static const char *const k_message_keys[] = {"role", "name", "content", NULL};
 static const char *const k_tool_keys[] = {"name", "description", "parameters", NULL};
 static const char *const k_choice_keys[] = {"type", "name", NULL};
@@ -428,6 +433,17 @@ static bool decode_metadata(lx_jr *r, const json_t *obj, llmux_request *req) {
     return ok;
 }
 
+static bool decode_reasoning(lx_jr *r, const json_t *obj, llmux_request *req) {
+    const char *effort = NULL;
+    int64_t budget = 0;
+    if (!lx_jr_string(r, obj, "reasoning_effort", false, &effort)) return false;
+    if (effort && !lx_reasoning_effort_parse(effort, &req->reasoning_effort))
+        return fail_at(r, "reasoning_effort", "must be \"none\", \"low\", \"medium\" or \"high\", not", effort);
+    if (!lx_jr_int(r, obj, "reasoning_budget", INT32_MIN, INT32_MAX, "in [0, 2147483647]", &budget)) return false;
+    req->reasoning_budget = (int32_t)budget;
+    return lx_jr_bool(r, obj, "single_tool_call", &req->single_tool_call);
+}
+
 static bool decode_request(lx_jr *r, const json_t *root, llmux_request *req) {
     if (!json_is_object(root)) return lx_jr_fail(r, "must be a JSON object");
     int64_t priority = 0;
@@ -438,7 +454,7 @@ static bool decode_request(lx_jr *r, const json_t *root, llmux_request *req) {
            lx_jr_int(r, root, "priority", INT32_MIN, INT32_MAX, "in [-2147483648, 2147483647]", &priority) &&
            (req->priority = (int32_t)priority, true) &&
            lx_jr_int(r, root, "deadline_ms", INT64_MIN, INT64_MAX, LX_REQ_NON_NEGATIVE, &req->deadline_ms) &&
-           decode_metadata(r, root, req) && lx_jr_json_object(r, root, "provider_options", &req->provider_options);
+           decode_metadata(r, root, req) && decode_reasoning(r, root, req) && lx_jr_json_object(r, root, "provider_options", &req->provider_options);
 }
 
 llmux_status llmux_request_from_json(const char *json, size_t len, llmux_request **out, llmux_error_info *err) {

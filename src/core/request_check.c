@@ -260,7 +260,29 @@ bool lx_request_rules(lx_jr *r, const llmux_request *req) {
         !sampling_rules(r, &req->sampling))
         return false;
     if (req->deadline_ms < 0) return fail_key(r, "deadline_ms", "must be an integer " LX_REQ_NON_NEGATIVE);
+    if ((unsigned)req->reasoning_effort > LLMUX_REASONING_HIGH) {
+        size_t old = lx_jr_push_key(r, "reasoning_effort");
+        lx_jr_fail(r, "unknown value (%d)", (int)req->reasoning_effort);
+        lx_jr_pop(r, old);
+        return false;
+    }
+    if (req->reasoning_budget < 0) return fail_key(r, "reasoning_budget", "must be an integer in [0, 2147483647]");
     return metadata_rules(r, req) && json_object_text(r, "provider_options", req->provider_options);
+}
+
+static const char *const k_effort[] = {NULL, "none", "low", "medium", "high"};
+
+const char *lx_reasoning_effort_name(llmux_reasoning_effort e) {
+    return (unsigned)e <= LLMUX_REASONING_HIGH ? k_effort[e] : NULL;
+}
+
+bool lx_reasoning_effort_parse(const char *name, llmux_reasoning_effort *out) {
+    for (int e = LLMUX_REASONING_NONE; e <= LLMUX_REASONING_HIGH; e++)
+        if (name && strcmp(name, k_effort[e]) == 0) {
+            *out = (llmux_reasoning_effort)e;
+            return true;
+        }
+    return false;
 }
 
 llmux_status llmux_request_validate(const llmux_request *req, llmux_error_info *err) {

@@ -32,4 +32,9 @@ bool lx_request_rules(lx_jr *r, const llmux_request *req);
  * Shared with the response decoder. */
 bool lx_part_rules(lx_jr *r, const llmux_part *p);
 
+/* llmux_reasoning_effort's canonical JSON names ("none", "low", "medium", "high"); NULL for
+ * DEFAULT or an unknown value. lx_reasoning_effort_parse: false for an unknown name. */
+const char *lx_reasoning_effort_name(llmux_reasoning_effort e);
+bool lx_reasoning_effort_parse(const char *name, llmux_reasoning_effort *out);
+
 #endif

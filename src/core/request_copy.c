@@ -246,6 +246,9 @@ llmux_status lx_request_copy(const llmux_request *req, llmux_request **out, llmu
     r->stream = req->stream;
     r->priority = req->priority;
     r->deadline_ms = req->deadline_ms;
+    r->reasoning_effort = req->reasoning_effort;
+    r->reasoning_budget = req->reasoning_budget;
+    r->single_tool_call = req->single_tool_call;
     copy_metadata(&c, req, r);
     r->provider_options = json_text(&c, req->provider_options);
     copy_sampling(&c, &req->sampling, &r->sampling);

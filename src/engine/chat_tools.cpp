@@ -59,7 +59,8 @@ void quiet_common_log() {
 
 extern "C" lx_jg_status lx_chat_tools_init(const struct llama_model *model, const char *template_override,
                                            const lx_ct_message *msgs, size_t n_msgs, const lx_ct_tool *tools,
-                                           size_t n_tools, bool required, lx_chat_tools **out, char **error) {
+                                           size_t n_tools, bool required, bool single_call, lx_chat_tools **out,
+                                           char **error) {
     *out = nullptr;
     *error = nullptr;
     lx_chat_tools *ct = nullptr;
@@ -89,7 +90,7 @@ extern "C" lx_jg_status lx_chat_tools_init(const struct llama_model *model, cons
             in.tools.push_back({str(tools[i].name), str(tools[i].description),
                                 tools[i].parameters ? std::string(tools[i].parameters) : std::string("{}")});
         in.tool_choice = required ? COMMON_CHAT_TOOL_CHOICE_REQUIRED : COMMON_CHAT_TOOL_CHOICE_AUTO;
-        in.parallel_tool_calls = caps["supports_parallel_tool_calls"];  // llama-server's default
+        in.parallel_tool_calls = !single_call && caps["supports_parallel_tool_calls"];  // llama-server's default
         in.add_generation_prompt = true;
         in.use_jinja = true;
         in.reasoning_format = COMMON_REASONING_FORMAT_AUTO;  // reasoning apart from the content

@@ -50,11 +50,13 @@ typedef struct lx_chat_tools lx_chat_tools;
 /* Prepares a request's tools on model (which must outlive the result): its chat template
  * (tokenizer.chat_template; template_override instead when not NULL: the fuzzer's) must support
  * tool calls; required: the model must call a tool (tool_choice required, or a named tool the
- * caller offers alone). LX_JG_INVALID with *error: no template, a template without tool calls,
+ * caller offers alone); single_call: at most one call (else several where the template supports
+ * them, llama-server's default). LX_JG_INVALID with *error: no template, a template without tool calls,
  * one llama.cpp cannot render or parse with tools. */
 lx_jg_status lx_chat_tools_init(const struct llama_model *model, const char *template_override,
                                 const lx_ct_message *msgs, size_t n_msgs,
-                                const lx_ct_tool *tools, size_t n_tools, bool required, lx_chat_tools **out,
+                                const lx_ct_tool *tools, size_t n_tools, bool required, bool single_call,
+                                lx_chat_tools **out,
                                 char **error);
 void lx_chat_tools_free(lx_chat_tools *ct);
 

@@ -205,7 +205,8 @@ llmux_status lx_tools_new(const lx_model *m, const llmux_request *req, lx_tools 
         tools[n_tools++] = (lx_ct_tool){tl->name, tl->description, tl->parameters};
     }
     char *why = NULL;
-    lx_jg_status js = lx_chat_tools_init(m->model, NULL, t->msgs, t->n_msgs, tools, n_tools, required, &t->ct, &why);
+    lx_jg_status js = lx_chat_tools_init(m->model, NULL, t->msgs, t->n_msgs, tools, n_tools, required,
+                                         req->single_tool_call, &t->ct, &why);
     free(tools);
     if (js != LX_JG_OK) {
         st = js == LX_JG_NO_MEMORY ? lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory preparing the tools")

@@ -531,6 +531,9 @@ static bool copy_rest(lx_arena *a, const llmux_request *in, llmux_request *out) 
     out->stream = in->stream;
     out->priority = in->priority;
     out->deadline_ms = in->deadline_ms;
+    out->reasoning_effort = in->reasoning_effort;
+    out->reasoning_budget = in->reasoning_budget;
+    out->single_tool_call = in->single_tool_call;
     out->provider_options = in->provider_options;
     if (!dup_str(a, &out->model) || !dup_str(a, &out->tool_choice_name) || !dup_str(a, &out->schema_name) ||
         !dup_str(a, &out->schema) || !dup_str(a, &out->provider_options))

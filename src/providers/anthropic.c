@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "providers/reasoning.h"
 #include "core/error.h"
 #include "providers/anthropic_internal.h"
 #include "providers/embed_models.h"
@@ -233,7 +234,10 @@ static bool encode_tools(lx_enc *c, const llmux_request *req, json_t *body) {
     }
     const char *type = NULL;
     switch (req->tool_choice) {
-    case LLMUX_TOOL_CHOICE_AUTO: return true; /* the API's default */
+    case LLMUX_TOOL_CHOICE_AUTO:
+        if (!req->single_tool_call || req->n_tools == 0) return true; /* the API's default */
+        type = "auto";
+        break;
     case LLMUX_TOOL_CHOICE_NONE: type = "none"; break;
     case LLMUX_TOOL_CHOICE_REQUIRED: type = "any"; break;
     case LLMUX_TOOL_CHOICE_TOOL: type = "tool"; break;
@@ -245,6 +249,9 @@ static bool encode_tools(lx_enc *c, const llmux_request *req, json_t *body) {
     }
     json_t *tc = lx_enc_obj(c, type);
     if (!lx_enc_set(c, body, "tool_choice", tc)) return false;
+    if (req->single_tool_call && req->tool_choice != LLMUX_TOOL_CHOICE_NONE &&
+        !lx_enc_set(c, tc, "disable_parallel_tool_use", json_true()))
+        return false;
     if (req->tool_choice == LLMUX_TOOL_CHOICE_TOOL) {
         if (!req->tool_choice_name || !*req->tool_choice_name)
             return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "tool_choice_name: required with tool_choice \"tool\"");
@@ -271,6 +278,25 @@ static bool encode_sampling(lx_enc *c, const llmux_request *req, json_t *body) {
     /* min_p, seed, presence/frequency/repeat penalties: the Messages API has no such knobs;
      * they are sampling hints, so they are ignored rather than refused (docs/providers.md). */
     return true;
+}
+
+/* Extended thinking from the request's reasoning settings (provider_options.anthropic.thinking,
+ * merged afterwards, still wins). Anthropic takes budgets of at least 1024 tokens, below
+ * max_tokens (which counts the thinking too, as OpenAI's max_completion_tokens does): a budget is
+ * cut to max_tokens - 1, and with max_tokens of 1024 or less there is no room to think, so none
+ * is asked for. NONE: thinking disabled. */
+static bool encode_thinking(lx_enc *c, const llmux_request *req, json_t *body) {
+    int64_t budget = lx_reasoning_budget(req);
+    if (budget < 0) return true;
+    if (budget == 0) return lx_enc_set(c, body, "thinking", lx_enc_obj(c, "disabled"));
+    int32_t max = req->sampling.max_tokens;
+    if (max != LLMUX_UNSET_INT && budget >= max) budget = (int64_t)max - 1;
+    if (budget < 1024) {
+        if (max != LLMUX_UNSET_INT && max <= 1024) return true;
+        budget = 1024;
+    }
+    json_t *t = lx_enc_obj(c, "enabled");
+    return lx_enc_set(c, body, "thinking", t) && lx_enc_set(c, t, "budget_tokens", json_integer(budget));
 }
 
 /* max_tokens is mandatory on the wire. Extended thinking needs budget_tokens < max_tokens, so the
@@ -307,6 +333,7 @@ static json_t *messages_body(const lx_provider_config *cfg, const llmux_request 
         !encode_sampling(c, req, body))
         goto fail;
     if (req->stream && !lx_enc_set(c, body, "stream", json_true())) goto fail;
+    if (!encode_thinking(c, req, body)) goto fail;
     c->st = lx_merge_provider_options(body, req->provider_options, "anthropic", c->err);
     if (c->st != LLMUX_OK || !default_max_tokens(c, body)) goto fail;
     return body;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "providers/reasoning.h"
 #include "providers/dates.h"
 #include "providers/embed_models.h"
 #include "providers/enc.h"
@@ -405,6 +406,17 @@ bool lx_gemini_model_id(const char *configured, const char **id) {
     return true;
 }
 
+/* thinkingConfig from the request's reasoning settings (provider_options.gemini.thinkingConfig,
+ * merged afterwards, wins): the budget, with the thoughts' summaries included so they come back
+ * as reasoning; NONE asks for a budget of 0 (off, where the model allows it). */
+static bool encode_thinking(lx_enc *c, json_t *gc) {
+    int64_t budget = lx_reasoning_budget(c->req);
+    if (budget < 0) return true;
+    json_t *t = json_object();
+    return lx_enc_set(c, gc, "thinkingConfig", t) && lx_enc_set(c, t, "thinkingBudget", json_integer(budget)) &&
+           (budget == 0 || lx_enc_set(c, t, "includeThoughts", json_true()));
+}
+
 /* The generateContent body of req; NULL with c->st set when it cannot be encoded. */
 static json_t *content_body(lx_enc *c) {
     json_t *body = json_object();
@@ -416,7 +428,7 @@ static json_t *content_body(lx_enc *c) {
         return NULL;
     }
     bool ok = encode_contents(c, body) && encode_system(c, body) && encode_tools(c, body) && encode_generation(c, gc) &&
-              merge_options(c, body, gc) &&
+              encode_thinking(c, gc) && merge_options(c, body, gc) &&
               (json_object_size(gc) == 0 || lx_enc_set(c, body, "generationConfig", json_incref(gc)));
     json_decref(gc);
     if (ok) return body;

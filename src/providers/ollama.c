@@ -9,6 +9,7 @@
 #include "core/emitter.h"
 #include "core/error.h"
 #include "core/utf8.h"
+#include "providers/reasoning.h"
 #include "providers/chat.h"
 #include "providers/embed_models.h"
 #include "providers/errors.h"
@@ -156,6 +157,10 @@ static llmux_status build_body(const llmux_request *req, const char *model, json
     if (st != LLMUX_OK) return st;
     /* Streaming is Ollama's default: always say which one we want. */
     if (!set_new(body, "stream", json_boolean(req->stream))) return oom(err);
+    /* Ollama's think is on/off (an effort name only for gpt-oss models): any budget or effort
+     * turns it on, NONE off; provider_options.ollama.think, merged below, wins. */
+    int64_t budget = lx_reasoning_budget(req);
+    if (budget >= 0 && !set_new(body, "think", json_boolean(budget > 0))) return oom(err);
     /* keep_alive, think, options overrides... from provider_options.ollama. An "options" object
      * there is merged into ours rather than replacing it. */
     json_t *po = NULL;

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "providers/reasoning.h"
 #include "core/error.h"
 #include "providers/chat.h"
 #include "providers/json_util.h"
@@ -215,6 +216,8 @@ static llmux_status add_tools(json_t *body, const llmux_request *req, llmux_erro
     default: return lx_error(err, LLMUX_E_INVALID_REQUEST, "tool_choice: unknown value %d", (int)req->tool_choice);
     }
     if (req->tool_choice != LLMUX_TOOL_CHOICE_AUTO && !set_new(body, "tool_choice", choice)) return oom(err);
+    /* Sent only with tools: OpenAI refuses parallel_tool_calls without them. */
+    if (req->single_tool_call && !set_new(body, "parallel_tool_calls", json_false())) return oom(err);
     return LLMUX_OK;
 }
 
@@ -280,6 +283,10 @@ static llmux_status build_body(const lx_provider_config *cfg, const llmux_reques
     if (st == LLMUX_OK) st = add_format(body, req, err);
     if (st == LLMUX_OK) st = add_sampling(body, cfg, model, &req->sampling, err);
     if (st != LLMUX_OK) return st;
+    /* OpenAI's reasoning models, OpenRouter and vLLM take reasoning_effort; a model that does not
+     * reason refuses it, as it would from the client directly. */
+    const char *effort = lx_reasoning_effort_text(req);
+    if (effort && !set_new(body, "reasoning_effort", json_string(effort))) return oom(err);
     if (req->stream) {
         if (!set_new(body, "stream", json_true())) return oom(err);
         if (!set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1))) return oom(err);

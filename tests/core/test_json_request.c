@@ -79,6 +79,9 @@ static llmux_request full_request(void) {
     r.metadata = k_metadata;
     r.n_metadata = 2;
     r.provider_options = "{\"openai\": {\"store\": false}}";
+    r.reasoning_effort = LLMUX_REASONING_LOW;
+    r.reasoning_budget = 3000;
+    r.single_tool_call = true;
     return r;
 }
 
@@ -100,7 +103,9 @@ static const char k_full_json[] =
     "\"strict\":true},"
     "\"temperature\":0.7,\"top_p\":0.9,\"top_k\":40,\"min_p\":0.05,\"max_tokens\":256,\"stop\":[\"\\n\\n\",\"END\"],"
     "\"seed\":42,\"presence_penalty\":0.5,\"frequency_penalty\":-0.5,\"repeat_penalty\":1.1,"
-    "\"stream\":true,\"priority\":5,\"deadline_ms\":30000,\"metadata\":{\"user\":\"u1\",\"trace\":\"t\"},"
+    "\"stream\":true,\"priority\":5,\"deadline_ms\":30000,"
+    "\"reasoning_effort\":\"low\",\"reasoning_budget\":3000,\"single_tool_call\":true,"
+    "\"metadata\":{\"user\":\"u1\",\"trace\":\"t\"},"
     "\"provider_options\":{\"openai\":{\"store\":false}}}";
 
 /* ------------------------------------------------------------- helpers */
@@ -211,6 +216,9 @@ static void test_round_trip_full(void **state) {
     assert_true(dec->stream);
     assert_int_equal(dec->priority, 5);
     assert_int_equal(dec->deadline_ms, 30000);
+    assert_int_equal(dec->reasoning_effort, LLMUX_REASONING_LOW);
+    assert_int_equal(dec->reasoning_budget, 3000);
+    assert_true(dec->single_tool_call);
     assert_int_equal(dec->n_metadata, 2);
     assert_string_equal(dec->metadata[0].key, "user");
     assert_string_equal(dec->metadata[0].value, "u1");
@@ -400,6 +408,11 @@ static const bad_case k_bad[] = {
     {"{\"stream\":\"yes\"}", "stream: must be true or false"},
     {"{\"priority\":3000000000}", "priority: must be an integer in [-2147483648, 2147483647]"},
     {"{\"deadline_ms\":-5}", "deadline_ms: must be an integer >= 0"},
+    {"{\"reasoning_effort\":\"extreme\"}",
+     "reasoning_effort: must be \"none\", \"low\", \"medium\" or \"high\", not \"extreme\""},
+    {"{\"reasoning_effort\":2}", "reasoning_effort: must be a string"},
+    {"{\"reasoning_budget\":-1}", "reasoning_budget: must be an integer in [0, 2147483647]"},
+    {"{\"single_tool_call\":1}", "single_tool_call: must be true or false"},
     {"{\"ba\\u0001d\":1}", "ba?d: unknown field"},
 };
 

@@ -68,6 +68,9 @@ static void request_eq(const llmux_request *a, const llmux_request *b) {
     assert_int_equal(a->stream, b->stream);
     assert_int_equal(a->priority, b->priority);
     assert_int_equal(a->deadline_ms, b->deadline_ms);
+    assert_int_equal(a->reasoning_effort, b->reasoning_effort);
+    assert_int_equal(a->reasoning_budget, b->reasoning_budget);
+    assert_int_equal(a->single_tool_call, b->single_tool_call);
     assert_int_equal(a->n_metadata, b->n_metadata);
     for (size_t i = 0; i < a->n_metadata; i++) {
         str_eq(a->metadata[i].key, b->metadata[i].key, "metadata key");
@@ -181,6 +184,9 @@ static void test_c_built_request(void **state) {
     f.r.stream = true;
     f.r.priority = -3;
     f.r.deadline_ms = 1234;
+    f.r.reasoning_effort = LLMUX_REASONING_HIGH;
+    f.r.reasoning_budget = 8000;
+    f.r.single_tool_call = true;
     expect_copy_matches(&f.r);
 
     /* A tool result and the one-text-part shorthand. */

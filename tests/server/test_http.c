@@ -326,6 +326,49 @@ static void test_openai_tool_call_as_tool_use(void **state) {
     sf_stop(&f);
 }
 
+/* An OpenAI client's reasoning_effort and parallel_tool_calls: false reach an Anthropic backend
+ * as its thinking budget and disable_parallel_tool_use; an Anthropic client's thinking budget
+ * reaches an OpenAI backend as reasoning_effort. */
+static void test_reasoning_across_formats(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"reasoning_effort\":\"medium\",\"parallel_tool_calls\":false,"
+            "\"max_completion_tokens\":8000,\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}],"
+            "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    json_t *j = load(up.body);
+    json_t *thinking = json_object_get(j, "thinking");
+    assert_string_equal(json_string_value(json_object_get(thinking, "type")), "enabled");
+    assert_int_equal(json_integer_value(json_object_get(thinking, "budget_tokens")), 2048);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_tokens")), 8000);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "tool_choice"), "disable_parallel_tool_use")));
+    json_decref(j);
+    free(up.body);
+
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"openai/o4-mini\",\"max_tokens\":9000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":6000},"
+            "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    assert_string_equal(json_string_value(json_object_get(j, "reasoning_effort")), "high");
+    assert_null(json_object_get(j, "thinking")); /* the Anthropic object went nowhere else */
+    json_decref(j);
+    free(up.body);
+    sf_stop(&f);
+}
+
 /* An Anthropic backend's tool_use reaches an OpenAI client as tool_calls. */
 static void test_anthropic_tool_use_as_tool_calls(void **state) {
     sf f;
@@ -835,6 +878,7 @@ int main(void) {
         cmocka_unit_test(test_openai_stream_exact_order),
         cmocka_unit_test(test_openai_tool_call_as_tool_use),
         cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
+        cmocka_unit_test(test_reasoning_across_formats),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_failure_mid_stream),
         cmocka_unit_test(test_body_cap),

@@ -209,6 +209,9 @@ static void test_anthropic_request(void **state) {
     assert_string_equal(q->messages[3].parts[0].text, "and?");
     assert_int_equal(q->tool_choice, LLMUX_TOOL_CHOICE_REQUIRED);
     assert_string_equal(q->provider_options, "{\"anthropic\":{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":32}}}");
+    assert_int_equal(q->reasoning_budget, 32); /* for any backend too */
+    assert_int_equal(q->reasoning_effort, LLMUX_REASONING_DEFAULT);
+    assert_false(q->single_tool_call);
     assert_string_equal(q->sampling.stop[0], "X");
     assert_true(q->stream);
     lx_srv_req_free(r);
@@ -221,6 +224,54 @@ static void test_anthropic_request(void **state) {
     REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"w\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0]");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"tool_choice\":{\"type\":\"tool\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tool_choice");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"temperature\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "temperature");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"thinking\":{\"type\":\"enabled\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "thinking.budget_tokens");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"f\",\"input_schema\":{}}],"
+        "\"tool_choice\":{\"type\":\"auto\",\"disable_parallel_tool_use\":1},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        "disable_parallel_tool_use");
+#undef REF
+    /* thinking disabled, and one tool call at a time. */
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"thinking\":{\"type\":\"disabled\"},"
+                     "\"tools\":[{\"name\":\"f\",\"input_schema\":{}}],"
+                     "\"tool_choice\":{\"type\":\"auto\",\"disable_parallel_tool_use\":true},"
+                     "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(r->req.reasoning_effort, LLMUX_REASONING_NONE);
+    assert_int_equal(r->req.reasoning_budget, 0);
+    assert_true(r->req.single_tool_call);
+    lx_srv_req_free(r);
+}
+
+/* OpenAI's reasoning_effort and parallel_tool_calls reach the canonical fields. */
+static void test_openai_reasoning_and_parallel(void **state) {
+    (void)state;
+    static const struct {
+        const char *value;
+        llmux_reasoning_effort want;
+    } cases[] = {{"none", LLMUX_REASONING_NONE},     {"minimal", LLMUX_REASONING_NONE}, {"low", LLMUX_REASONING_LOW},
+                 {"medium", LLMUX_REASONING_MEDIUM}, {"high", LLMUX_REASONING_HIGH},    {"xhigh", LLMUX_REASONING_HIGH}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"m\",\"reasoning_effort\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+                 cases[i].value);
+        lx_srv_req *r = openai_ok(body);
+        assert_int_equal(r->req.reasoning_effort, cases[i].want);
+        assert_false(r->req.single_tool_call);
+        lx_srv_req_free(r);
+    }
+    lx_srv_req *r = openai_ok("{\"model\":\"m\",\"parallel_tool_calls\":false,"
+                              "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],"
+                              "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_true(r->req.single_tool_call);
+    assert_int_equal(r->req.reasoning_effort, LLMUX_REASONING_DEFAULT);
+    lx_srv_req_free(r);
+    r = openai_ok("{\"model\":\"m\",\"parallel_tool_calls\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_false(r->req.single_tool_call);
+    lx_srv_req_free(r);
+#define REF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
+    REF("{\"model\":\"m\",\"reasoning_effort\":\"max\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "reasoning_effort");
+    REF("{\"model\":\"m\",\"reasoning_effort\":3,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "reasoning_effort");
+    REF("{\"model\":\"m\",\"parallel_tool_calls\":\"no\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "parallel_tool_calls");
 #undef REF
 }
 
@@ -530,6 +581,7 @@ int main(void) {
         cmocka_unit_test(test_openai_text_response_bytes),
         cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
+        cmocka_unit_test(test_openai_reasoning_and_parallel),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
         cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),
     };

@@ -116,6 +116,8 @@ CASE(stop_not_utf8, {
 })
 CASE(tool_result_not_utf8, part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c", .text = NOT_UTF8}))
 CASE(message_name_not_utf8, f->msgs[0].name = NOT_UTF8)
+CASE(reasoning_effort_unknown, f->r.reasoning_effort = (llmux_reasoning_effort)7)
+CASE(reasoning_budget_negative, f->r.reasoning_budget = -1)
 CASE(tool_result_name_not_utf8,
      part0(f, (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c", .name = NOT_UTF8, .text = "ok"}))
 CASE(tool_call_arguments_not_utf8,
@@ -243,6 +245,9 @@ const rc_case rc_cases[] = {
     {"stop UTF-8", stop_not_utf8, "stop[1]: must be valid UTF-8", NULL},
     {"tool result UTF-8", tool_result_not_utf8, "messages[0].content[0].content: must be valid UTF-8", NULL},
     {"message name UTF-8", message_name_not_utf8, "messages[0].name: must be valid UTF-8", NULL},
+    {"reasoning effort known", reasoning_effort_unknown, "reasoning_effort: unknown value (7)", NULL},
+    {"reasoning budget non-negative", reasoning_budget_negative, "reasoning_budget: must be an integer in [0, 2147483647]",
+     "{\"messages\":[" HI "],\"reasoning_budget\":-1}"},
     {"tool result name UTF-8", tool_result_name_not_utf8, "messages[0].content[0].name: must be valid UTF-8", NULL},
     {"tool call arguments UTF-8", tool_call_arguments_not_utf8, "messages[1].content[0].arguments: must be valid UTF-8",
      NULL},

@@ -186,6 +186,9 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     else if (strcmp(type, "tool") == 0 && (r->req.tool_choice_name = json_string_value(json_object_get(tc, "name"))))
         r->req.tool_choice = LLMUX_TOOL_CHOICE_TOOL;
     else return lx_srv_fail(err, "tool_choice: expected type auto, any, none or tool (with name)"), false;
+    json_t *dp = json_object_get(tc, "disable_parallel_tool_use");
+    if (dp && !json_is_boolean(dp)) return lx_srv_fail(err, "tool_choice.disable_parallel_tool_use: expected a boolean"), false;
+    r->req.single_tool_call = json_is_true(dp);
     return true;
 }
 
@@ -193,6 +196,16 @@ static bool thinking(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *t = json_object_get(root, "thinking");
     if (!t || json_is_null(t)) return true;
     if (!json_is_object(t)) return lx_srv_fail(err, "thinking: expected an object"), false;
+    /* The canonical fields, for any backend; the object itself still goes to an Anthropic
+     * backend as sent (provider_options), so a type this server does not know passes through. */
+    const char *type = json_string_value(json_object_get(t, "type"));
+    json_t *budget = json_object_get(t, "budget_tokens");
+    if (type && strcmp(type, "disabled") == 0) r->req.reasoning_effort = LLMUX_REASONING_NONE;
+    if (type && strcmp(type, "enabled") == 0) {
+        if (!json_is_integer(budget) || json_integer_value(budget) < 1 || json_integer_value(budget) > INT32_MAX)
+            return lx_srv_fail(err, "thinking.budget_tokens: expected a positive integer"), false;
+        r->req.reasoning_budget = (int32_t)json_integer_value(budget);
+    }
     json_t *po = json_pack("{s:{s:O}}", "anthropic", "thinking", t);
     if (!po) return lx_srv_fail(err, "out of memory"), false;
     r->req.provider_options = lx_srv_dump(r, po);

@@ -195,6 +195,24 @@ static bool tool_choice(lx_srv_req *r, const json_t *root, llmux_error_info *err
     return true;
 }
 
+/* reasoning_effort (OpenAI's names: "none" and "minimal" as the least, "xhigh" as the most) and
+ * parallel_tool_calls: false, to the canonical fields every backend maps (docs/server.md). */
+static bool reasoning_and_parallel(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *re = json_object_get(root, "reasoning_effort");
+    if (re && !json_is_null(re)) {
+        const char *s = json_string_value(re);
+        if (s && (strcmp(s, "none") == 0 || strcmp(s, "minimal") == 0)) r->req.reasoning_effort = LLMUX_REASONING_NONE;
+        else if (s && strcmp(s, "low") == 0) r->req.reasoning_effort = LLMUX_REASONING_LOW;
+        else if (s && strcmp(s, "medium") == 0) r->req.reasoning_effort = LLMUX_REASONING_MEDIUM;
+        else if (s && (strcmp(s, "high") == 0 || strcmp(s, "xhigh") == 0)) r->req.reasoning_effort = LLMUX_REASONING_HIGH;
+        else return lx_srv_fail(err, "reasoning_effort: expected \"none\", \"minimal\", \"low\", \"medium\" or \"high\""), false;
+    }
+    bool parallel = true;
+    if (!lx_srv_opt_bool(root, "parallel_tool_calls", &parallel, err)) return false;
+    r->req.single_tool_call = !parallel;
+    return true;
+}
+
 static bool response_format(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *rf = json_object_get(root, "response_format");
     if (!rf || json_is_null(rf)) return true;
@@ -279,7 +297,8 @@ llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **ou
     json_array_foreach(msgs, i, m) if (!message(r, m, i, &ms[i], err)) goto fail;
     r->req.messages = ms;
     r->req.n_messages = json_array_size(msgs);
-    if (!refused(root, err) || !tools(r, root, err) || !response_format(r, root, err) || !sampling(r, root, err) ||
+    if (!refused(root, err) || !tools(r, root, err) || !reasoning_and_parallel(r, root, err) ||
+        !response_format(r, root, err) || !sampling(r, root, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
     if (!lx_srv_stream_options(r, root, err)) goto fail;
