@@ -381,7 +381,10 @@ typedef enum llmux_event_type {
     LLMUX_EVENT_TOOL_CALL_START = 3, /* index, id, name */
     LLMUX_EVENT_TOOL_CALL_DELTA = 4, /* index, text/text_len: a fragment of the arguments JSON */
     LLMUX_EVENT_TOOL_CALL_END = 5,   /* index */
-    LLMUX_EVENT_USAGE = 6,           /* usage */
+    LLMUX_EVENT_USAGE = 6,           /* usage; may come twice: the prompt's alone before the first
+                                        token (output_tokens -1: the local engine, an Anthropic
+                                        stream), then the whole; a field known later replaces the
+                                        earlier value, an unset one (-1) keeps it */
     LLMUX_EVENT_FINISH = 7,          /* finish_reason (terminal) */
     LLMUX_EVENT_ERROR = 8            /* error (terminal) */
 } llmux_event_type;

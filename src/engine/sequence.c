@@ -149,6 +149,12 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     char id[40];
     lx_make_id(id, sizeof id, "local-");
     lx_emit_start(&s->em, id, m->name, NULL);
+    /* The prompt is counted and its reused prefix known: passed on before the first token (an
+     * Anthropic client's message_start shows it); the USAGE at the end completes it. */
+    llmux_usage early = llmux_usage_default();
+    early.input_tokens = s->n_prompt;
+    early.cached_input_tokens = s->stats.n_reused;
+    lx_emit_usage(&s->em, &early, NULL);
     sink_open(s);
     *out = s;
     return LLMUX_OK;

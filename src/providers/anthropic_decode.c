@@ -224,8 +224,20 @@ static llmux_finish_reason map_stop(const char *r) {
     return LLMUX_FINISH_STOP; /* end_turn, stop_sequence, pause_turn, later additions */
 }
 
-/* USAGE (when anything was reported) then FINISH. Anthropic's input_tokens excludes the tokens
- * read from and written to the prompt cache; canonical input_tokens includes them. */
+/* The usage read so far as canonical usage. Anthropic's input_tokens excludes the tokens read
+ * from and written to the prompt cache; canonical input_tokens includes them. */
+static llmux_usage usage_so_far(const adec *d) {
+    llmux_usage u = llmux_usage_default();
+    if (d->input >= 0)
+        u.input_tokens = d->input + (d->cache_read > 0 ? d->cache_read : 0) + (d->cache_write > 0 ? d->cache_write : 0);
+    u.output_tokens = d->output;
+    u.cached_input_tokens = d->cache_read;
+    u.cache_write_tokens = d->cache_write;
+    if (u.input_tokens >= 0 && u.output_tokens >= 0) u.total_tokens = u.input_tokens + u.output_tokens;
+    return u;
+}
+
+/* USAGE (when anything was reported) then FINISH. */
 static llmux_status finish(adec *d, llmux_error_info *err) {
     /* max_tokens can cut a tool_use block short without its content_block_stop: close it here
      * so that USAGE and FINISH come after every part. */
@@ -235,13 +247,7 @@ static llmux_status finish(adec *d, llmux_error_info *err) {
         if (st != LLMUX_OK) return st;
     }
     if (d->input >= 0 || d->output >= 0) {
-        llmux_usage u = llmux_usage_default();
-        if (d->input >= 0)
-            u.input_tokens = d->input + (d->cache_read > 0 ? d->cache_read : 0) + (d->cache_write > 0 ? d->cache_write : 0);
-        u.output_tokens = d->output;
-        u.cached_input_tokens = d->cache_read;
-        u.cache_write_tokens = d->cache_write;
-        if (u.input_tokens >= 0 && u.output_tokens >= 0) u.total_tokens = u.input_tokens + u.output_tokens;
+        llmux_usage u = usage_so_far(d);
         llmux_status st = lx_emit_usage(&d->em, &u, err);
         if (st != LLMUX_OK) return st;
     }
@@ -252,7 +258,17 @@ static llmux_status finish(adec *d, llmux_error_info *err) {
 static llmux_status message_start(adec *d, const json_t *msg, llmux_error_info *err) {
     if (!json_is_object(msg)) return protocol(d, err, "message_start without a message");
     read_usage(d, lx_json_obj(msg, "usage"));
-    return lx_emit_start(&d->em, lx_json_str(msg, "id"), lx_json_str(msg, "model"), err);
+    llmux_status st = lx_emit_start(&d->em, lx_json_str(msg, "id"), lx_json_str(msg, "model"), err);
+    /* A stream's prompt is counted before its first token: passed on at once (a client's own
+     * message_start shows it; the final USAGE completes it). Not for a whole message, whose
+     * usage comes once at its end. */
+    if (st == LLMUX_OK && d->stream && d->input >= 0) {
+        llmux_usage u = usage_so_far(d);
+        u.output_tokens = -1;
+        u.total_tokens = -1;
+        st = lx_emit_usage(&d->em, &u, err);
+    }
+    return st;
 }
 
 /* One decoded stream event. */

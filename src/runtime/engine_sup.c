@@ -279,7 +279,8 @@ static bool on_job_event(lx_engine_sup *s, const lx_ipc_msg *m) {
         return false;
     }
     if (!j || j->terminal) return true; /* ended already (nothing goes after a terminal event) */
-    if (ev.type == LLMUX_EVENT_USAGE && ev.usage.cached_input_tokens > 0) {
+    /* The final USAGE only (output counted): the engine also reports the prompt's alone first. */
+    if (ev.type == LLMUX_EVENT_USAGE && ev.usage.cached_input_tokens > 0 && ev.usage.output_tokens >= 0) {
         /* The child's own metrics stay in the child: its prompt cache hits are counted here,
          * under the label the in-process worker uses ("local/" + the file name without .gguf). */
         const char *base = strrchr(j->model_path, '/');

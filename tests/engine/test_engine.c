@@ -37,7 +37,8 @@ typedef struct capture {
     llmux_event_type types[4096];
     size_t n;
     llmux_finish_reason finish;
-    llmux_usage usage;
+    llmux_usage usage, first_usage; /* the last and the first USAGE */
+    int n_usage;
     llmux_status error_status;
     int cancel_after_deltas;   /* > 0: return false from the sink after this many text deltas */
     llmux_cancel *trigger;     /* trigger this token after cancel_after_deltas instead */
@@ -56,7 +57,10 @@ static bool on_event(void *ud, const llmux_event *ev) {
             else return false;
         }
         break;
-    case LLMUX_EVENT_USAGE: c->usage = ev->usage; break;
+    case LLMUX_EVENT_USAGE:
+        if (c->n_usage++ == 0) c->first_usage = ev->usage;
+        c->usage = ev->usage;
+        break;
     case LLMUX_EVENT_FINISH: c->finish = ev->finish_reason; break;
     case LLMUX_EVENT_ERROR: c->error_status = ev->error->status; break;
     default: break;
@@ -119,11 +123,15 @@ static void test_event_order_and_usage(void **state) {
     lx_gen_stats st;
     llmux_error_info err;
     assert_int_equal(gen("Hello there", sampling_greedy(8), NULL, 0, &c, &st, &err), LLMUX_OK);
-    assert_true(c.n >= 3);
+    assert_true(c.n >= 4);
     assert_int_equal(c.types[0], LLMUX_EVENT_START);
+    /* The prompt's usage before the first token, then the whole at the end. */
+    assert_int_equal(c.types[1], LLMUX_EVENT_USAGE);
+    assert_int_equal(c.first_usage.input_tokens, 12);
+    assert_int_equal(c.first_usage.output_tokens, -1);
     assert_int_equal(c.types[c.n - 2], LLMUX_EVENT_USAGE);
     assert_int_equal(c.types[c.n - 1], LLMUX_EVENT_FINISH);
-    for (size_t i = 1; i + 2 < c.n; i++) assert_int_equal(c.types[i], LLMUX_EVENT_TEXT_DELTA);
+    for (size_t i = 2; i + 2 < c.n; i++) assert_int_equal(c.types[i], LLMUX_EVENT_TEXT_DELTA);
     /* byte-level vocabulary: "Hello there" is 11 tokens plus BOS */
     assert_int_equal(c.usage.input_tokens, 12);
     assert_int_equal(c.usage.output_tokens, st.n_generated);

@@ -238,6 +238,7 @@ static void test_decode_text(void **state) {
     (void)state;
     expect_stream(DATA "stream_text.sse", LLMUX_OK,
                   "start id=msg_01T model=claude-sonnet-4-5 provider=anthropic\n"
+                  "usage in=12 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\n"
                   "text[0] Hello\n"
                   "text[0] , w\xc3\xb6rld \xe2\x9c\x93\n"
                   "usage in=12 out=6 cached=-1 write=-1 reasoning=-1 total=18\n"
@@ -248,6 +249,7 @@ static void test_decode_thinking_signature(void **state) {
     (void)state;
     expect_stream(DATA "stream_thinking.sse", LLMUX_OK,
                   "start id=msg_02K model=claude-sonnet-4-5 provider=anthropic\n"
+                  "usage in=40 out=-1 cached=0 write=0 reasoning=-1 total=-1\n"
                   "reasoning[0] Let me think\n"
                   "reasoning[0]  more.\n"
                   "reasoning[0]  sig=EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxB+/dj==\n"
@@ -260,6 +262,7 @@ static void test_decode_redacted(void **state) {
     (void)state;
     expect_stream(DATA "stream_redacted.sse", LLMUX_OK,
                   "start id=msg_03R model=claude-3-7-sonnet-20250219 provider=anthropic\n"
+                  "usage in=90 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\n"
                   "reasoning[0] EmwKAhgBEgy3va3pzix/LafPsn4a redacted\n"
                   "reasoning[1] EpoBCkYIBRgCKkBx redacted\n"
                   "text[2] Done.\n"
@@ -272,6 +275,7 @@ static void test_decode_parallel_tools_and_cache_usage(void **state) {
     /* input_tokens excludes cache reads and writes on the wire: 5 + 2000 + 300. */
     expect_stream(DATA "stream_parallel_tools.sse", LLMUX_OK,
                   "start id=msg_04P model=claude-sonnet-4-5 provider=anthropic\n"
+                  "usage in=2305 out=-1 cached=2000 write=300 reasoning=-1 total=-1\n"
                   "text[0] Checking both.\n"
                   "tool_start[1] id=toolu_01A name=get_weather\n"
                   "tool_delta[1] {\"city\": \"Par\n"
@@ -292,6 +296,7 @@ static void test_decode_max_tokens_cuts_tool(void **state) {
     (void)state;
     expect_stream(DATA "stream_max_tokens_tool.sse", LLMUX_OK,
                   "start id=msg_07M model=claude-sonnet-4-5 provider=anthropic\n"
+                  "usage in=30 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\n"
                   "tool_start[0] id=toolu_07 name=write_file\n"
                   "tool_delta[0] {\"path\": \"a.txt\", \"text\": \"lo\n"
                   "tool_end[0]\n"
@@ -304,7 +309,8 @@ static void test_decode_midstream_overloaded(void **state) {
     h_rec r = {0};
     llmux_error_info err;
     assert_int_equal(h_decode_file(P, true, DATA "stream_overloaded.sse", &r, &err), LLMUX_E_OVERLOADED);
-    assert_string_equal(h_lines(&r), "start id=msg_05O model=claude-sonnet-4-5 provider=anthropic\ntext[0] Hel\n");
+    assert_string_equal(h_lines(&r), "start id=msg_05O model=claude-sonnet-4-5 provider=anthropic\n"
+                                       "usage in=12 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\ntext[0] Hel\n");
     assert_int_equal(err.status, LLMUX_E_OVERLOADED);
     assert_int_equal(err.provider_status, 0);
     assert_string_equal(err.provider_code, "overloaded_error");
@@ -320,7 +326,8 @@ static void test_decode_truncated(void **state) {
     assert_int_equal(h_decode_file(P, true, DATA "stream_truncated.sse", &r, &err), LLMUX_E_UPSTREAM_PROTOCOL);
     assert_non_null(strstr(err.message, "message_stop"));
     assert_string_equal(h_lines(&r),
-                        "start id=msg_06X model=claude-sonnet-4-5 provider=anthropic\ntext[0] Once upon\n");
+                        "start id=msg_06X model=claude-sonnet-4-5 provider=anthropic\n"
+                        "usage in=12 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\ntext[0] Once upon\n");
     h_rec_free(&r);
 }
 

@@ -334,7 +334,8 @@ static void test_same_as_in_process(void **state) {
     assert_string_equal(b.start_provider, "local");
     assert_int_equal(b.finishes, 1);
     assert_int_equal(b.errors, 0);
-    assert_int_equal(b.usages, 1);
+    assert_int_equal(b.usages, 2); /* the prompt's, then the whole */
+    assert_int_equal(a.usages, 2);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.text, b.text, a.len);
     assert_int_equal(a.usage.input_tokens, b.usage.input_tokens);

@@ -218,6 +218,7 @@ static void test_midstream_provider_error(void **state) {
     assert_int_equal(run_t(&f->anthropic, "anthropic/claude-sonnet-4-5", NULL, 0, NULL, &l, &err), LLMUX_E_OVERLOADED);
     assert_string_equal(err.provider_code, "overloaded_error");
     assert_string_equal(l.out.data, "start \"msg_e\" \"claude-sonnet-4-5\" \"anthropic\"\n"
+                                    "usage in=3 out=-1 total=-1\n"
                                     "text_delta 0 \"Hel\"\n"
                                     "error overloaded\n");
     assert_int_equal(l.n_terminal, 1);

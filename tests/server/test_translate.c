@@ -335,7 +335,7 @@ static void test_anthropic_stream_bytes(void **state) {
     char *all = feed(s, k_tool_events, sizeof k_tool_events / sizeof k_tool_events[0]);
 #define EV(name, data) "event: " name "\ndata: " data "\n\n"
     const char *want =
-        EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}")
+        EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"cache_read_input_tokens\":0,\"cache_creation_input_tokens\":0}}}")
         EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}")
         EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}")
         EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
@@ -351,6 +351,36 @@ static void test_anthropic_stream_bytes(void **state) {
      * where the canonical stream put it; llmux's adapters emit a call's fragments contiguously,
      * so this only shows the encoder never writes a delta into the wrong block. */
     assert_string_equal(all, want);
+    free(all);
+    lx_srv_stream_free(s);
+}
+
+/* A backend that counts the prompt before its first token (USAGE right after START): Anthropic's
+ * message_start carries that count, as Anthropic's own does; the final usage completes it. On
+ * the OpenAI side the one usage chunk has both. */
+static void test_early_usage(void **state) {
+    (void)state;
+    const llmux_event evs[] = {
+        {.type = LLMUX_EVENT_START, .id = "up", .name = "m"},
+        {.type = LLMUX_EVENT_USAGE, .usage = {.input_tokens = 20, .output_tokens = -1, .cached_input_tokens = 5,
+                                              .cache_write_tokens = -1, .reasoning_tokens = -1, .total_tokens = -1}},
+        TXT(0, "Hi"),
+        {.type = LLMUX_EVENT_USAGE, .usage = {.input_tokens = 20, .output_tokens = 3, .cached_input_tokens = -1,
+                                              .cache_write_tokens = -1, .reasoning_tokens = -1, .total_tokens = 23}},
+        {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_STOP},
+    };
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_ANTHROPIC, "msg1", "m", 5, false);
+    char *all = feed(s, evs, sizeof evs / sizeof evs[0]);
+    assert_non_null(strstr(all, "\"usage\":{\"input_tokens\":15,\"output_tokens\":0,\"cache_read_input_tokens\":5,"
+                                "\"cache_creation_input_tokens\":0}}}\n\nevent: content_block_start"));
+    /* The last usage's unknown cache figure does not erase the first one's. */
+    assert_non_null(strstr(all, "\"usage\":{\"input_tokens\":15,\"output_tokens\":3,\"cache_read_input_tokens\":5,"));
+    free(all);
+    lx_srv_stream_free(s);
+    s = lx_srv_stream_create(LX_SRV_OPENAI, "id1", "m", 5, true);
+    all = feed(s, evs, sizeof evs / sizeof evs[0]);
+    assert_non_null(strstr(all, "\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":3,\"total_tokens\":23,"
+                                "\"prompt_tokens_details\":{\"cached_tokens\":5}"));
     free(all);
     lx_srv_stream_free(s);
 }
@@ -582,6 +612,7 @@ int main(void) {
         cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_reasoning_and_parallel),
+        cmocka_unit_test(test_early_usage),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
         cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),
     };
