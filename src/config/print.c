@@ -20,6 +20,7 @@ static const char *builtin_protocol(const char *name) {
     if (strcmp(name, "anthropic") == 0) return "anthropic";
     if (strcmp(name, "gemini") == 0) return "gemini";
     if (strcmp(name, "ollama") == 0) return "ollama";
+    if (strcmp(name, "openai-responses") == 0) return "openai_responses";
     return "openai"; /* openai, openrouter and every custom name */
 }
 

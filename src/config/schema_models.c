@@ -14,8 +14,9 @@
 #define MAX_BACKOFF_MS 3600000
 #define MAX_STOPS 16
 
-const char *const lx_cfg_builtin_providers[] = {"openai", "anthropic", "gemini", "openrouter", "ollama", NULL};
-static const char *const k_protocols[] = {"openai", "anthropic", "gemini", "ollama", NULL};
+const char *const lx_cfg_builtin_providers[] = {"openai", "anthropic", "gemini", "openrouter", "ollama",
+                                                "openai-responses", NULL};
+static const char *const k_protocols[] = {"openai", "anthropic", "gemini", "ollama", "openai_responses", NULL};
 
 bool lx_cfg_builtin_provider(const char *name) {
     for (size_t i = 0; lx_cfg_builtin_providers[i]; i++)

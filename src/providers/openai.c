@@ -170,7 +170,7 @@ llmux_status lx_openai_error_from_object(const char *provider, const json_t *e, 
     return lx_provider_error(err, st, provider, http_status, provider_code, full, retry);
 }
 
-static void openai_map_error(int http_status, const char *body, size_t len, const char *retry_after,
+void lx_openai_map_error(int http_status, const char *body, size_t len, const char *retry_after,
                              llmux_error_info *err) {
     llmux_error_info tmp;
     json_t *j = body && len ? lx_json_parse_upstream(body, len, LX_WIRE_MAX_BODY, "openai error body", &tmp) : NULL;
@@ -694,7 +694,7 @@ const lx_provider lx_provider_openai = {
     .decoder_destroy = openai_decoder_destroy,
     .decoder_progress = openai_decoder_progress,
     .decoder_emitter = openai_decoder_emitter,
-    .map_error = openai_map_error,
+    .map_error = lx_openai_map_error,
     .keep_headers = lx_ratelimit_headers_openai,
     .encode_embed = lx_openai_encode_embed,
     .decode_embed = lx_openai_decode_embed,

@@ -22,4 +22,7 @@ bool lx_openai_is_reasoning_model(const char *model);
 llmux_status lx_openai_error_from_object(const char *provider, const json_t *error_obj, int http_status,
                                          const char *retry_after, llmux_error_info *err);
 
+/* lx_provider.map_error of the OpenAI adapters (Chat Completions and Responses: one envelope). */
+void lx_openai_map_error(int http_status, const char *body, size_t len, const char *retry_after, llmux_error_info *err);
+
 #endif

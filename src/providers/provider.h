@@ -71,7 +71,7 @@ typedef struct lx_wire_request {
 typedef struct lx_decoder lx_decoder;
 
 typedef struct lx_provider {
-    const char *protocol;  /* "openai", "anthropic", "gemini", "ollama" */
+    const char *protocol;  /* "openai", "openai_responses", "anthropic", "gemini", "ollama" */
     unsigned caps;         /* LX_CAP_* */
     /* Translates a canonical request. Unsupported fields: an error if they change meaning
      * (LLMUX_E_INVALID_REQUEST naming the field), else ignored. out->body must be initialised
@@ -134,5 +134,7 @@ extern const lx_provider lx_provider_openai;
 extern const lx_provider lx_provider_anthropic;
 extern const lx_provider lx_provider_gemini;
 extern const lx_provider lx_provider_ollama;
+/* OpenAI's Responses API (POST /responses), stateless; protocol "openai_responses". */
+extern const lx_provider lx_provider_openai_responses;
 
 #endif

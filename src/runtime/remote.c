@@ -29,6 +29,8 @@ static const builtin k_builtins[] = {
     {"anthropic", "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", NULL, "ANTHROPIC_BASE_URL"},
     {"gemini", "gemini", "https://generativelanguage.googleapis.com/v1beta", "GEMINI_API_KEY", "GOOGLE_API_KEY", NULL},
     {"openrouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", NULL, NULL},
+    /* OpenAI through its Responses API: the models served only there (-pro, -codex). */
+    {"openai-responses", "openai_responses", "https://api.openai.com/v1", "OPENAI_API_KEY", NULL, "OPENAI_BASE_URL"},
     /* Ollama's own client default (envconfig.Host): 127.0.0.1, not "localhost", so an IPv6-first
      * resolver never sends us to ::1 where ollama does not listen by default. */
     {"ollama", "ollama", "http://127.0.0.1:11434", NULL, NULL, "OLLAMA_HOST"},
@@ -54,6 +56,7 @@ static const lx_provider *adapter_for(const char *protocol) {
     if (strcmp(protocol, "anthropic") == 0) return &lx_provider_anthropic;
     if (strcmp(protocol, "gemini") == 0) return &lx_provider_gemini;
     if (strcmp(protocol, "ollama") == 0) return &lx_provider_ollama;
+    if (strcmp(protocol, "openai_responses") == 0) return &lx_provider_openai_responses;
     return NULL;
 }
 

@@ -70,6 +70,12 @@ static bool find_prices(llmux_runtime *rt, const char *spec, const llmux_respons
                         lx_price_origin *origin) {
     lx_catalog *c = lx_runtime_catalog_lock(rt);
     const llmux_model_info *m = lx_catalog_find(c, spec);
+    /* The same models through the Responses API bill as OpenAI's. */
+    if (!m && strncmp(spec, "openai-responses/", 17) == 0) {
+        char same[1024];
+        snprintf(same, sizeof same, "openai/%s", spec + 17);
+        m = lx_catalog_find(c, same);
+    }
     if ((!m || isnan(m->input_price) || isnan(m->output_price)) && resp->provider && resp->model) {
         char alt[1024]; /* only formatted when the spec itself has no price */
         snprintf(alt, sizeof alt, "%s/%s", resp->provider, resp->model);

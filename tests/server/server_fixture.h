@@ -1,4 +1,5 @@
-/* What the server tests share: a runtime whose "openai" and "anthropic" providers point at one
+/* What the server tests share: a runtime whose "openai", "openai-responses" and "anthropic"
+ * providers point at one
  * fake provider server (tests/support/fake_server.h) and whose model directory holds the bundled
  * model, an lx_server on it (ephemeral loopback port), and a libcurl client. Header-only (static
  * functions); include after <cmocka.h>. */
@@ -26,7 +27,7 @@ typedef struct sf {
     llmux_runtime *rt;
     lx_server *srv;
     char url_openai[256], url_anthropic[256];
-    llmux_provider_params p[2];
+    llmux_provider_params p[3];
 } sf;
 
 /* The fake provider server started, and l filled with the runtime params every server test
@@ -41,9 +42,10 @@ static inline void sf_upstream_start(sf *f, local_rt *l) {
     lx_fake_server_url(f->up, "", f->url_anthropic, sizeof f->url_anthropic);
     f->p[0] = (llmux_provider_params){.name = "openai", .base_url = f->url_openai, .api_key = "k"};
     f->p[1] = (llmux_provider_params){.name = "anthropic", .base_url = f->url_anthropic, .api_key = "k"};
+    f->p[2] = (llmux_provider_params){.name = "openai-responses", .base_url = f->url_openai, .api_key = "k"};
     local_rt_init(l, SF_MODEL_DIR, 2, 256);
     l->rp.providers = f->p;
-    l->rp.n_providers = 2;
+    l->rp.n_providers = 3;
 }
 
 static inline void sf_start_with(sf *f, const lx_server_params *sp_in) {

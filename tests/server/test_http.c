@@ -369,6 +369,60 @@ static void test_reasoning_across_formats(void **state) {
     sf_stop(&f);
 }
 
+/* A model behind the Responses API (openai-responses/...) answers an Anthropic client: the
+ * reasoning item comes back as a thinking block whose signature is the encrypted item, the text
+ * as text, the usage in Anthropic's terms; the upstream got a stateless request. The thinking
+ * block sent back in the next turn reaches the upstream as the reasoning item it came from. */
+static void test_responses_backend(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/responses", 200, "text/event-stream", "tests/providers/data/openai_responses/stream_text.sse", NULL,
+            0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"openai-responses/gpt-5-codex\",\"max_tokens\":900,\"stream\":true,"
+            "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    if (!strstr(r.body, "\"signature_delta\",\"signature\":\"rs_1|gAAAAenc\"")) fail_msg("%s", r.body);
+    assert_non_null(strstr(r.body, "\"thinking\":\"Thinking\""));
+    assert_non_null(strstr(r.body, "\"text\":\"Hello\""));
+    assert_non_null(strstr(r.body, "\"stop_reason\":\"end_turn\""));
+    assert_non_null(strstr(r.body, "\"cache_read_input_tokens\":8"));
+    free(r.body);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    assert_string_equal(up.path, "/v1/responses");
+    json_t *j = load(up.body);
+    assert_true(json_is_false(json_object_get(j, "store")));
+    assert_int_equal(json_integer_value(json_object_get(j, "max_output_tokens")), 900);
+    json_decref(j);
+    free(up.body);
+
+    sf_push(&f, "/v1/responses", 200, "application/json", "tests/providers/data/openai_responses/response_mixed.json",
+            NULL, 0, 0);
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"openai-responses/gpt-5-codex\",\"max_tokens\":900,\"messages\":["
+            "{\"role\":\"user\",\"content\":\"Hi\"},"
+            "{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"Thinking\","
+            "\"signature\":\"rs_1|gAAAAenc\"},{\"type\":\"text\",\"text\":\"Hello, world\"}]},"
+            "{\"role\":\"user\",\"content\":\"Again\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"stop_reason\":\"tool_use\""));
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    json_t *rs = json_array_get(json_object_get(j, "input"), 1);
+    assert_string_equal(json_string_value(json_object_get(rs, "type")), "reasoning");
+    assert_string_equal(json_string_value(json_object_get(rs, "id")), "rs_1");
+    assert_string_equal(json_string_value(json_object_get(rs, "encrypted_content")), "gAAAAenc");
+    json_decref(j);
+    free(up.body);
+    sf_stop(&f);
+}
+
 /* An Anthropic backend's tool_use reaches an OpenAI client as tool_calls. */
 static void test_anthropic_tool_use_as_tool_calls(void **state) {
     sf f;
@@ -879,6 +933,7 @@ int main(void) {
         cmocka_unit_test(test_openai_tool_call_as_tool_use),
         cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
         cmocka_unit_test(test_reasoning_across_formats),
+        cmocka_unit_test(test_responses_backend),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_failure_mid_stream),
         cmocka_unit_test(test_body_cap),
