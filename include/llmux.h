@@ -316,6 +316,10 @@ typedef struct llmux_usage {
 
 /* All values -1 (unknown). */
 LLMUX_API llmux_usage llmux_usage_default(void);
+/* Folds one USAGE event's figures into dst: each field src knows (>= 0) replaces dst's, an
+ * unknown one (-1) keeps it (a stream may report the prompt's usage first and the whole at the
+ * end: see LLMUX_EVENT_USAGE). NULL arguments are ignored. Pure; any thread. */
+LLMUX_API void llmux_usage_merge(llmux_usage *dst, const llmux_usage *src);
 
 /* Cost in US dollars; known == false when neither the provider reported a cost nor the catalog
  * has a price for the model (a "price_unknown" warning says so; the request never fails for it).

@@ -284,15 +284,6 @@ static llmux_status add_tool_end(llmux_aggregator *a, const llmux_event *ev, llm
     return LLMUX_OK;
 }
 
-static void merge_usage(llmux_usage *dst, const llmux_usage *src) {
-    if (src->input_tokens >= 0) dst->input_tokens = src->input_tokens;
-    if (src->output_tokens >= 0) dst->output_tokens = src->output_tokens;
-    if (src->cached_input_tokens >= 0) dst->cached_input_tokens = src->cached_input_tokens;
-    if (src->cache_write_tokens >= 0) dst->cache_write_tokens = src->cache_write_tokens;
-    if (src->reasoning_tokens >= 0) dst->reasoning_tokens = src->reasoning_tokens;
-    if (src->total_tokens >= 0) dst->total_tokens = src->total_tokens;
-}
-
 static llmux_status add_usage(llmux_aggregator *a, const llmux_event *ev, llmux_error_info *err) {
     if (ev->cost_known) {
         if (!isfinite(ev->cost_usd) || ev->cost_usd < 0)
@@ -301,7 +292,7 @@ static llmux_status add_usage(llmux_aggregator *a, const llmux_event *ev, llmux_
         a->cost_known = true;
         a->cost_usd = ev->cost_usd;
     }
-    merge_usage(&a->usage, &ev->usage);
+    llmux_usage_merge(&a->usage, &ev->usage);
     return LLMUX_OK;
 }
 

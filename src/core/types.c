@@ -41,6 +41,16 @@ llmux_usage llmux_usage_default(void) {
     return u;
 }
 
+void llmux_usage_merge(llmux_usage *dst, const llmux_usage *src) {
+    if (!dst || !src) return;
+    if (src->input_tokens >= 0) dst->input_tokens = src->input_tokens;
+    if (src->output_tokens >= 0) dst->output_tokens = src->output_tokens;
+    if (src->cached_input_tokens >= 0) dst->cached_input_tokens = src->cached_input_tokens;
+    if (src->cache_write_tokens >= 0) dst->cache_write_tokens = src->cache_write_tokens;
+    if (src->reasoning_tokens >= 0) dst->reasoning_tokens = src->reasoning_tokens;
+    if (src->total_tokens >= 0) dst->total_tokens = src->total_tokens;
+}
+
 static const char *const k_finish[] = {"none", "stop", "length", "tool_calls", "content_filter", "cancelled", "error"};
 static const char *const k_event[] = {"start", "text_delta", "reasoning_delta", "tool_call_start", "tool_call_delta",
                                       "tool_call_end", "usage", "finish", "error"};

@@ -195,13 +195,9 @@ static llmux_status ollama_encode(const lx_provider_config *cfg, const llmux_req
     out->accept_types = req->stream ? "application/x-ndjson,application/json" : NULL;
     bool ok = lx_wire_add_header(out, "Content-Type", "application/json", false) &&
               lx_wire_add_header(out, "Accept", req->stream ? "application/x-ndjson" : "application/json", false);
-    if (ok && cfg->api_key && *cfg->api_key) { /* ollama.com cloud models */
-        char auth[sizeof out->headers[0].value];
-        int n = snprintf(auth, sizeof auth, "Bearer %s", cfg->api_key);
-        ok = n > 0 && (size_t)n < sizeof auth && lx_wire_add_header(out, "Authorization", auth, true);
-        memset(auth, 0, sizeof auth);
-        if (!ok) return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
-    }
+    /* ollama.com cloud models take a key */
+    if (ok && !lx_wire_add_bearer(out, cfg))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
     if (!ok) return lx_error(err, LLMUX_E_INTERNAL, "ollama: too many headers");
     json_t *body = json_object();
     if (!body) return oom(err);

@@ -309,13 +309,8 @@ llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request
     out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
     bool ok = lx_wire_add_header(out, "Content-Type", "application/json", false) &&
               lx_wire_add_header(out, "Accept", req->stream ? "text/event-stream" : "application/json", false);
-    if (ok && cfg->api_key && *cfg->api_key) {
-        char auth[sizeof out->headers[0].value];
-        int n = snprintf(auth, sizeof auth, "Bearer %s", cfg->api_key);
-        ok = n > 0 && (size_t)n < sizeof auth && lx_wire_add_header(out, "Authorization", auth, true);
-        memset(auth, 0, sizeof auth);
-        if (!ok) return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
-    }
+    if (ok && !lx_wire_add_bearer(out, cfg))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
     if (ok && cfg->referer) ok = lx_wire_add_header(out, "HTTP-Referer", cfg->referer, false);
     if (ok && cfg->title) ok = lx_wire_add_header(out, "X-Title", cfg->title, false);
     if (!ok) return lx_error(err, LLMUX_E_CONFIGURATION, "openai: a header value is too long or contains a line break");

@@ -264,13 +264,8 @@ static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_
     out->accept_types = req->stream ? "text/event-stream,application/json" : NULL;
     bool h = lx_wire_add_header(out, "Content-Type", "application/json", false) &&
              lx_wire_add_header(out, "Accept", req->stream ? "text/event-stream" : "application/json", false);
-    if (h && cfg->api_key && *cfg->api_key) {
-        char auth[sizeof out->headers[0].value];
-        int n = snprintf(auth, sizeof auth, "Bearer %s", cfg->api_key);
-        h = n > 0 && (size_t)n < sizeof auth && lx_wire_add_header(out, "Authorization", auth, true);
-        memset(auth, 0, sizeof auth);
-        if (!h) return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
-    }
+    if (h && !lx_wire_add_bearer(out, cfg))
+        return lx_error(err, LLMUX_E_CONFIGURATION, "api key: too long or contains a line break");
     return h ? LLMUX_OK : lx_error(err, LLMUX_E_INTERNAL, WHO ": too many headers");
 }
 

@@ -211,17 +211,6 @@ static void finish_chunk(lx_srv_stream *s, sbuf *b, const char *finish) {
     chunk_tail(s, b);
 }
 
-/* A backend may report usage twice: the prompt's before the first token, then the whole. Each
- * field known later replaces the earlier one. */
-static void merge_usage(llmux_usage *into, const llmux_usage *u) {
-    if (u->input_tokens >= 0) into->input_tokens = u->input_tokens;
-    if (u->output_tokens >= 0) into->output_tokens = u->output_tokens;
-    if (u->cached_input_tokens >= 0) into->cached_input_tokens = u->cached_input_tokens;
-    if (u->cache_write_tokens >= 0) into->cache_write_tokens = u->cache_write_tokens;
-    if (u->reasoning_tokens >= 0) into->reasoning_tokens = u->reasoning_tokens;
-    if (u->total_tokens >= 0) into->total_tokens = u->total_tokens;
-}
-
 /* stream_options.include_usage's last chunk: no choices, the usage object. */
 static void usage_chunk(lx_srv_stream *s, sbuf *b) {
     if (!chunk_head(s, b)) return;
@@ -284,7 +273,7 @@ static void openai_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
                   NULL);
         break;
     }
-    case LLMUX_EVENT_USAGE: merge_usage(&s->usage, &ev->usage); break;
+    case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
     case LLMUX_EVENT_FINISH:
         if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
             openai_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
@@ -320,7 +309,7 @@ static void text_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         s->began = true;
         if (ev->text_len) completion_chunk(s, b, ev->text, ev->text_len, NULL);
         break;
-    case LLMUX_EVENT_USAGE: merge_usage(&s->usage, &ev->usage); break;
+    case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
     case LLMUX_EVENT_FINISH:
         if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
             openai_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
@@ -412,7 +401,7 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     case LLMUX_EVENT_TOOL_CALL_END:
         if (s->open == BLOCK_TOOL && s->open_canon == ev->index) close_block(s, b);
         break;
-    case LLMUX_EVENT_USAGE: merge_usage(&s->usage, &ev->usage); break;
+    case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
     case LLMUX_EVENT_FINISH:
         if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
             anthropic_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
