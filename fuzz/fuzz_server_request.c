@@ -1,5 +1,6 @@
-/* The server's request translators on untrusted bytes: the first byte picks the format (OpenAI
- * Chat Completions or Anthropic Messages), the rest is the HTTP body. Beyond "no crash, no leak":
+/* The server's request translators on untrusted bytes: the first byte picks the format (its low
+ * two bits: 0 OpenAI Chat Completions, 1 and 3 Anthropic Messages, 2 OpenAI Responses), the rest
+ * is the HTTP body. Beyond "no crash, no leak":
  * a refusal always says why and leaves nothing behind, and an accepted body translates into a
  * canonical request that llmux's own JSON encoding round-trips (so the runtime gets a request it
  * can copy and record). */
@@ -14,12 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    bool anthropic = data[0] & 1;
+    bool anthropic = data[0] & 1, responses = (data[0] & 3) == 2;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
     lx_srv_req *r = NULL;
     llmux_error_info err;
-    llmux_status st = anthropic ? lx_srv_anthropic_request(body, len, &r, &err) : lx_srv_openai_request(body, len, &r, &err);
+    llmux_status st = anthropic   ? lx_srv_anthropic_request(body, len, &r, &err)
+                      : responses ? lx_srv_responses_request(body, len, &r, &err)
+                                  : lx_srv_openai_request(body, len, &r, &err);
     if (st != LLMUX_OK) {
         if (r || err.status != st || err.message[0] == '\0') abort();
         return 0;

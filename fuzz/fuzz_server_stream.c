@@ -1,5 +1,6 @@
 /* The server's SSE encoders on arbitrary canonical event sequences (what a misbehaving backend
- * could make the runtime deliver, in any order): bytes → events → OpenAI and Anthropic SSE.
+ * could make the runtime deliver, in any order): bytes → events → OpenAI (Chat Completions, text
+ * completions, Responses) and Anthropic SSE.
  * Beyond "no crash, no leak": every frame the encoders write is `event:`/`data:` lines ending in a
  * blank line, every data payload is JSON (or OpenAI's [DONE]), nothing follows the terminal
  * frame, and text that is not UTF-8 never breaks the stream. */
@@ -79,5 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     run(LX_SRV_OPENAI, data, size);
     run(LX_SRV_ANTHROPIC, data, size);
     run(LX_SRV_OPENAI_TEXT, data, size);
+    run(LX_SRV_OPENAI_RESPONSES, data, size);
     return 0;
 }

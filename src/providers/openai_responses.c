@@ -240,11 +240,10 @@ static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_
     lx_enc c = {.err = err, .st = LLMUX_OK, .who = WHO, .req = req};
     json_t *body = json_object();
     if (!body) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, WHO ": out of memory");
-    json_t *include = json_array();
     bool ok = lx_enc_set(&c, body, "model", lx_enc_str(&c, model, "model")) && encode_input(&c, body) &&
               encode_tools(&c, body) && encode_format(&c, body) && encode_sampling(&c, body) &&
-              lx_enc_set(&c, body, "store", json_false()) && lx_enc_set(&c, body, "include", include) &&
-              lx_enc_push(&c, include, json_string("reasoning.encrypted_content")) &&
+              lx_enc_set(&c, body, "store", json_false()) &&
+              lx_enc_set(&c, body, "include", json_pack("[s]", "reasoning.encrypted_content")) &&
               lx_enc_set(&c, body, "stream", json_boolean(req->stream));
     if (ok) {
         c.st = lx_merge_provider_options(body, req->provider_options, "openai", err);

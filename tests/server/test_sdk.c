@@ -21,7 +21,7 @@
 
 #include "server_fixture.h"
 
-#define SDK_CHECKS 19
+#define SDK_CHECKS 22
 
 static json_t *upstream_body(sf *f, int i) {
     lx_fake_request rq;
@@ -51,6 +51,9 @@ static void test_sdks(void **state) {
     sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
     sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_tool.sse", NULL, 0, 0);
     sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    /* The Responses API client's tool-call round trip on the anthropic backend. */
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
     /* The aborted stream: ~1 KiB in 32-byte writes 250 ms apart (keep-alive: only a cancel closes
      * its connection before the test ends). */
     sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 32, 250);
@@ -70,7 +73,7 @@ static void test_sdks(void **state) {
     assert_int_equal(failed, 0);
     assert_int_equal(ok, SDK_CHECKS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(lx_fake_server_requests(f.up), 10);
+    assert_int_equal(lx_fake_server_requests(f.up), 12);
     assert_int_equal(lx_fake_server_mismatches(f.up), 0);
     /* The embeddings call: the SDK's default encoding reached the server, not the provider. */
     json_t *up = upstream_body(&f, 4);
@@ -100,6 +103,17 @@ static void test_sdks(void **state) {
     assert_string_equal(json_string_value(json_object_get(tool, "role")), "tool");
     assert_string_equal(json_string_value(json_object_get(tool, "tool_call_id")), "call_fk");
     assert_string_equal(json_string_value(json_object_get(tool, "content")), "18 C and sunny");
+    json_decref(up);
+    /* The Responses client's function_call_output reached the Anthropic backend as tool_use +
+     * tool_result under the call's id. */
+    up = upstream_body(&f, 10);
+    msgs = json_object_get(up, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    use = json_array_get(json_object_get(json_array_get(msgs, 1), "content"), json_array_size(json_object_get(json_array_get(msgs, 1), "content")) - 1);
+    res = json_array_get(json_object_get(json_array_get(msgs, 2), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(use, "type")), "tool_use");
+    assert_string_equal(json_string_value(json_object_get(use, "id")), "toolu_fk");
+    assert_string_equal(json_string_value(json_object_get(res, "tool_use_id")), "toolu_fk");
     json_decref(up);
     /* The SDK's abort closed its connection, the server cancelled the execution, and the runtime
      * closed the upstream socket (the answer would otherwise have ended on a kept-alive one). */

@@ -385,6 +385,145 @@ static void test_early_usage(void **state) {
     lx_srv_stream_free(s);
 }
 
+/* POST /v1/responses: input items to canonical messages (assistant-side items grouped into one
+ * turn, reasoning items' signatures restored in both forms), and the refusals of what a
+ * stateless server cannot do. */
+static void test_responses_request(void **state) {
+    (void)state;
+    lx_srv_req *r = NULL;
+    llmux_error_info err;
+    const char *body =
+        "{\"model\":\"m\",\"instructions\":\"Be brief.\",\"input\":["
+        "{\"role\":\"developer\",\"content\":\"Rules.\"},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"Look\"},"
+        "{\"type\":\"input_image\",\"image_url\":\"data:image/png;base64,QQ==\"}]},"
+        "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":\"summary_text\",\"text\":\"hm\"}],"
+        "\"encrypted_content\":\"gAAA\"},"
+        "{\"type\":\"reasoning\",\"id\":\"rs_x\",\"summary\":[],\"encrypted_content\":\"llmux:anthropic-sig\"},"
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Checking.\"}]},"
+        "{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"},"
+        "{\"type\":\"function_call\",\"call_id\":\"c2\",\"name\":\"f\",\"arguments\":\"{}\"},"
+        "{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"one\"},"
+        "{\"type\":\"function_call_output\",\"call_id\":\"c2\",\"output\":[{\"type\":\"input_text\",\"text\":\"two\"}]}],"
+        "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}],"
+        "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},\"parallel_tool_calls\":false,"
+        "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"x\",\"schema\":{\"type\":\"object\"},\"strict\":true}},"
+        "\"reasoning\":{\"effort\":\"medium\"},\"max_output_tokens\":50,\"temperature\":0.5,\"stream\":true,\"store\":true}";
+    if (lx_srv_responses_request(body, strlen(body), &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    const llmux_request *q = &r->req;
+    assert_string_equal(q->system, "Be brief.");
+    assert_int_equal(q->n_messages, 4); /* developer, user, assistant turn, tool results */
+    assert_int_equal(q->messages[0].role, LLMUX_ROLE_SYSTEM);
+    assert_int_equal(q->messages[1].n_parts, 2);
+    assert_string_equal(q->messages[1].parts[1].mime_type, "image/png");
+    const llmux_message *a = &q->messages[2];
+    assert_int_equal(a->role, LLMUX_ROLE_ASSISTANT);
+    assert_int_equal(a->n_parts, 5);
+    assert_string_equal(a->parts[0].signature, "rs_1|gAAA");
+    assert_string_equal(a->parts[0].text, "hm");
+    assert_string_equal(a->parts[1].signature, "anthropic-sig");
+    assert_string_equal(a->parts[2].text, "Checking.");
+    assert_string_equal(a->parts[3].id, "c1");
+    assert_string_equal(a->parts[4].id, "c2");
+    assert_int_equal(q->messages[3].role, LLMUX_ROLE_TOOL);
+    assert_int_equal(q->messages[3].n_parts, 2);
+    assert_string_equal(q->messages[3].parts[1].text, "two");
+    assert_int_equal(q->tool_choice, LLMUX_TOOL_CHOICE_TOOL);
+    assert_true(q->single_tool_call);
+    assert_int_equal(q->response_format, LLMUX_FORMAT_JSON_SCHEMA);
+    assert_int_equal(q->reasoning_effort, LLMUX_REASONING_MEDIUM);
+    assert_int_equal(q->sampling.max_tokens, 50);
+    assert_true(q->stream);
+    lx_srv_req_free(r);
+#define REF(body, names) refused(lx_srv_responses_request, body, strlen(body), names)
+    REF("{\"model\":\"m\",\"previous_response_id\":\"resp_1\",\"input\":\"hi\"}", "previous_response_id");
+    REF("{\"model\":\"m\",\"background\":true,\"input\":\"hi\"}", "background");
+    REF("{\"model\":\"m\",\"input\":[]}", "input");
+    REF("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"x\"}]}", "item_reference");
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"web_search\"}]}", "tools[0].type");
+    REF("{\"model\":\"m\",\"input\":[{\"type\":\"function_call\",\"name\":\"f\"}]}", "call_id");
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"reasoning\":{\"effort\":\"max\"}}", "reasoning.effort");
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"max_output_tokens\":0}", "max_output_tokens");
+    REF("{\"input\":\"hi\"}", "model");
+#undef REF
+}
+
+/* The Responses stream: response.created first, an item's added/delta/done events keyed by its
+ * output_index, interleaved call arguments kept apart, a reasoning item's signature as its
+ * encrypted_content, sequence numbers rising by one, response.completed with every item and the
+ * usage; a failure after the start as `error` then response.failed. */
+static void test_responses_stream_bytes(void **state) {
+    (void)state;
+    const llmux_event evs[] = {
+        {.type = LLMUX_EVENT_START, .id = "up", .name = "m"},
+        {.type = LLMUX_EVENT_REASONING_DELTA, .index = 0, .text = "hm", .text_len = 2},
+        {.type = LLMUX_EVENT_REASONING_DELTA, .index = 0, .signature = "rs_7|gAAA"},
+        TXT(1, "Hi"),
+        {.type = LLMUX_EVENT_TOOL_CALL_START, .index = 2, .id = "c1", .name = "f"},
+        {.type = LLMUX_EVENT_TOOL_CALL_START, .index = 3, .id = "c2", .name = "g"},
+        {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 3, .text = "{}", .text_len = 2},
+        {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 2, .text = "{\"a\":1}", .text_len = 7},
+        {.type = LLMUX_EVENT_TOOL_CALL_END, .index = 2},
+        {.type = LLMUX_EVENT_TOOL_CALL_END, .index = 3},
+        {.type = LLMUX_EVENT_USAGE, .usage = {.input_tokens = 3, .output_tokens = 4, .cached_input_tokens = 1,
+                                              .cache_write_tokens = -1, .reasoning_tokens = 2, .total_tokens = 7}},
+        {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_TOOL_CALLS},
+    };
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_OPENAI_RESPONSES, "resp_abc", "m", 5, true);
+    char *all = feed(s, evs, sizeof evs / sizeof evs[0]);
+    assert_true(lx_srv_stream_ended(s));
+    /* Every data line parses; sequence numbers count 0, 1, 2, ... */
+    long want_seq = 0;
+    const char *types[64];
+    size_t n = 0;
+    for (const char *p = strstr(all, "data: "); p; p = strstr(p + 1, "data: ")) {
+        const char *e = strchr(p, '\n');
+        json_t *j = json_loadb(p + 6, (size_t)(e - p - 6), 0, NULL);
+        assert_non_null(j);
+        assert_int_equal(json_integer_value(json_object_get(j, "sequence_number")), want_seq++);
+        types[n++] = strdup(json_string_value(json_object_get(j, "type")));
+        if (strcmp(types[n - 1], "response.completed") == 0) {
+            json_t *out = json_object_get(json_object_get(j, "response"), "output");
+            assert_int_equal(json_array_size(out), 4);
+            json_t *rs = json_array_get(out, 0);
+            assert_string_equal(json_string_value(json_object_get(rs, "id")), "rs_7");
+            assert_string_equal(json_string_value(json_object_get(rs, "encrypted_content")), "gAAA");
+            assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(rs, "summary"), 0), "text")), "hm");
+            json_t *c1 = json_array_get(out, 2);
+            assert_string_equal(json_string_value(json_object_get(c1, "call_id")), "c1");
+            assert_string_equal(json_string_value(json_object_get(c1, "arguments")), "{\"a\":1}");
+            assert_string_equal(json_string_value(json_object_get(json_array_get(out, 3), "arguments")), "{}");
+            json_t *u = json_object_get(json_object_get(j, "response"), "usage");
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(u, "input_tokens_details"), "cached_tokens")), 1);
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(u, "output_tokens_details"), "reasoning_tokens")), 2);
+        }
+        json_decref(j);
+    }
+    assert_string_equal(types[0], "response.created");
+    assert_string_equal(types[1], "response.in_progress");
+    assert_string_equal(types[2], "response.output_item.added");
+    assert_string_equal(types[n - 1], "response.completed");
+    for (size_t i = 0; i < n; i++) free((void *)types[i]);
+    /* Each call's arguments under its own output_index. */
+    assert_non_null(strstr(all, "\"output_index\":3,\"delta\":\"{}\""));
+    assert_non_null(strstr(all, "\"output_index\":2,\"delta\":\"{\\\"a\\\":1}\""));
+    free(all);
+    lx_srv_stream_free(s);
+
+    /* A failure after the start: `error`, then response.failed, then nothing. */
+    llmux_error_info e = {.status = LLMUX_E_OVERLOADED, .message = "busy"};
+    const llmux_event bad[] = {TXT(0, "a"), {.type = LLMUX_EVENT_ERROR, .error = &e}, TXT(0, "late")};
+    s = lx_srv_stream_create(LX_SRV_OPENAI_RESPONSES, "resp_abd", "m", 5, true);
+    all = feed(s, bad, 3);
+    const char *err_ev = strstr(all, "event: error\n");
+    assert_non_null(err_ev);
+    assert_non_null(strstr(err_ev, "\"message\":\"busy\""));
+    assert_non_null(strstr(err_ev, "event: response.failed\n"));
+    assert_null(strstr(all, "late"));
+    free(all);
+    lx_srv_stream_free(s);
+}
+
 static void test_stream_errors(void **state) {
     llmux_error_info e = {.status = LLMUX_E_OVERLOADED, .message = "busy"};
     llmux_event evs[] = {TXT(0, "a"), {.type = LLMUX_EVENT_ERROR, .error = &e}, TXT(0, "late")};
@@ -613,6 +752,8 @@ int main(void) {
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_reasoning_and_parallel),
         cmocka_unit_test(test_early_usage),
+        cmocka_unit_test(test_responses_request),
+        cmocka_unit_test(test_responses_stream_bytes),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
         cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),
     };

@@ -273,9 +273,10 @@ static void finish_plain(lx_call *c) {
         llmux_response_free(resp);
         return;
     }
-    char *body = c->f == LX_SRV_ANTHROPIC     ? lx_srv_anthropic_response(resp, c->id, c->model)
-                 : c->f == LX_SRV_OPENAI_TEXT ? lx_srv_completions_response(resp, c->id, c->model, c->created)
-                                              : lx_srv_openai_response(resp, c->id, c->model, c->created);
+    char *body = c->f == LX_SRV_ANTHROPIC          ? lx_srv_anthropic_response(resp, c->id, c->model)
+                 : c->f == LX_SRV_OPENAI_TEXT      ? lx_srv_completions_response(resp, c->id, c->model, c->created)
+                 : c->f == LX_SRV_OPENAI_RESPONSES ? lx_srv_responses_response(resp, c->id, c->model, c->created)
+                                                   : lx_srv_openai_response(resp, c->id, c->model, c->created);
     llmux_response_free(resp);
     if (!body) {
         reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the response", -1);
@@ -317,7 +318,10 @@ static void make_id(lx_call *c) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->created = (long)ts.tv_sec;
-    const char *prefix = c->f == LX_SRV_ANTHROPIC ? "msg_" : c->f == LX_SRV_OPENAI_TEXT ? "cmpl-" : "chatcmpl-";
+    const char *prefix = c->f == LX_SRV_ANTHROPIC          ? "msg_"
+                         : c->f == LX_SRV_OPENAI_TEXT      ? "cmpl-"
+                         : c->f == LX_SRV_OPENAI_RESPONSES ? "resp_"
+                                                           : "chatcmpl-";
     snprintf(c->id, sizeof c->id, "%s%llx%lx%llx", prefix, (unsigned long long)ts.tv_sec, (unsigned long)ts.tv_nsec,
              ++counter);
 }
@@ -353,8 +357,9 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     llmux_error_info err;
     lx_srv_req *r = NULL;
-    llmux_status st = f == LX_SRV_ANTHROPIC     ? lx_srv_anthropic_request(body, len, &r, &err)
-                      : f == LX_SRV_OPENAI_TEXT ? lx_srv_completions_request(body, len, &r, &err)
+    llmux_status st = f == LX_SRV_ANTHROPIC          ? lx_srv_anthropic_request(body, len, &r, &err)
+                      : f == LX_SRV_OPENAI_TEXT      ? lx_srv_completions_request(body, len, &r, &err)
+                      : f == LX_SRV_OPENAI_RESPONSES ? lx_srv_responses_request(body, len, &r, &err)
                                                 : lx_srv_openai_request(body, len, &r, &err);
     /* The translated request owns copies of what it needs. libevent keeps the body (the buffer
      * chunks it read, usually a few KiB) with the request until the answer ends, which for an

@@ -14,6 +14,7 @@ static const char *const k_route_names[LX_ROUTE_N] = {
     [LX_ROUTE_COUNT_TOKENS] = "/v1/messages/count_tokens",
     [LX_ROUTE_COMPLETIONS] = "/v1/completions",
     [LX_ROUTE_EMBEDDINGS] = "/v1/embeddings",
+    [LX_ROUTE_RESPONSES] = "/v1/responses",
     [LX_ROUTE_MODELS] = "/v1/models",
     [LX_ROUTE_MODELS_ADMIN] = "/models",
     [LX_ROUTE_HEALTH] = "/health",
@@ -34,6 +35,7 @@ lx_route lx_route_of(const char *path) {
     if (strcmp(path, "/chat/completions") == 0) return LX_ROUTE_CHAT;
     if (strcmp(path, "/completions") == 0) return LX_ROUTE_COMPLETIONS;
     if (strcmp(path, "/embeddings") == 0) return LX_ROUTE_EMBEDDINGS;
+    if (strcmp(path, "/responses") == 0) return LX_ROUTE_RESPONSES;
     if (strncmp(path, "/v1/models/", 11) == 0) return LX_ROUTE_MODELS;
     if (strcmp(path, "/models") == 0 || strcmp(path, "/models/load") == 0 || strcmp(path, "/models/unload") == 0 ||
         strcmp(path, "/api/ps") == 0)

@@ -110,7 +110,7 @@ static void models_route(lx_server *s, struct evhttp_request *req, const lx_auth
 /* The OpenAI routes also answer without their /v1 prefix, as llama-server and LiteLLM do (a
  * client configured with a base URL that lacks it). */
 static const char *with_v1(const char *path, char *buf, size_t size) {
-    static const char *const bare[] = {"/chat/completions", "/completions", "/embeddings"};
+    static const char *const bare[] = {"/chat/completions", "/completions", "/embeddings", "/responses"};
     for (size_t i = 0; i < sizeof bare / sizeof bare[0]; i++)
         if (strcmp(path, bare[i]) == 0) {
             snprintf(buf, size, "/v1%s", bare[i]);
@@ -195,7 +195,8 @@ static void route(struct evhttp_request *req, void *arg) {
     bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
     bool completions = strcmp(path, "/v1/completions") == 0, embeddings = strcmp(path, "/v1/embeddings") == 0;
     bool count_tokens = strcmp(path, "/v1/messages/count_tokens") == 0;
-    if (!chat && !messages && !completions && !embeddings && !count_tokens) {
+    bool responses = strcmp(path, "/v1/responses") == 0;
+    if (!chat && !messages && !completions && !embeddings && !count_tokens && !responses) {
         lx_call_reply_error(req, f, LLMUX_E_MODEL_NOT_FOUND, "no such route", -1);
         return;
     }
@@ -212,7 +213,7 @@ static void route(struct evhttp_request *req, void *arg) {
     }
     if (embeddings) lx_embeddings_start(s, req, &g);
     else if (count_tokens) lx_count_tokens_start(s, req, &g);
-    else lx_call_start(s, req, completions ? LX_SRV_OPENAI_TEXT : f, rid, &g);
+    else lx_call_start(s, req, completions ? LX_SRV_OPENAI_TEXT : responses ? LX_SRV_OPENAI_RESPONSES : f, rid, &g);
 }
 
 /* --------------------------------------------------------- loop hand-offs */

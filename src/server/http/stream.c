@@ -27,6 +27,23 @@ static json_t *jstr(const char *v) { return lx_srv_json_text(v ? v : "", v ? str
 
 typedef enum { BLOCK_NONE, BLOCK_TEXT, BLOCK_TOOL, BLOCK_THINKING, BLOCK_REDACTED } block_kind;
 
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} sbuf;
+
+/* Responses: one output item (a message, a function call, a reasoning item) and what it holds so
+ * far, for its .done events and the final response object. */
+typedef struct ritem {
+    uint32_t canon;   /* its canonical part index */
+    block_kind kind;  /* BLOCK_TEXT, BLOCK_TOOL or BLOCK_THINKING */
+    char id[96];
+    char *call_id, *name, *sig;
+    sbuf acc;         /* the text, the arguments or the reasoning summary */
+    bool done;
+} ritem;
+
 struct lx_srv_stream {
     lx_srv_format f;
     char *id, *model;
@@ -44,13 +61,13 @@ struct lx_srv_stream {
     block_kind open;
     uint32_t open_canon; /* its canonical part index */
     long n_blocks;       /* blocks started so far: the next block's index */
+    /* Responses: the output items in order (their position is the output_index), the open
+     * message or reasoning item (-1: none), the next event's sequence_number. */
+    ritem *items;
+    size_t n_items, cap_items;
+    long open_item;
+    long seq;
 };
-
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sbuf;
 
 static void put(sbuf *b, const char *s, size_t n) {
     if (b->oom) return;
@@ -99,6 +116,7 @@ lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char 
     s->created = created;
     s->include_usage = include_usage;
     s->usage = llmux_usage_default();
+    s->open_item = -1;
     s->id = strdup(id);
     s->model = strdup(model);
     if (!s->id || !s->model) {
@@ -114,6 +132,13 @@ void lx_srv_stream_free(lx_srv_stream *s) {
     free(s->model);
     free(s->tools);
     free(s->head);
+    for (size_t i = 0; i < s->n_items; i++) {
+        free(s->items[i].call_id);
+        free(s->items[i].name);
+        free(s->items[i].sig);
+        free(s->items[i].acc.p);
+    }
+    free(s->items);
     free(s);
 }
 
@@ -422,12 +447,227 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     }
 }
 
+/* -------------------------------------------------------- OpenAI Responses */
+
+/* One event: `event: <type>` and its data with "type" and "sequence_number" added; takes o. */
+static void rframe(lx_srv_stream *s, sbuf *b, const char *type, json_t *o) {
+    if (o) {
+        json_object_set_new(o, "type", json_string(type));
+        json_object_set_new(o, "sequence_number", json_integer(s->seq++));
+    }
+    frame(b, type, o);
+}
+
+static const char *acc_text(const ritem *it) { return it->acc.p ? it->acc.p : ""; }
+
+/* The item as a JSON object, in progress or complete. */
+static json_t *item_json(const ritem *it) {
+    const char *status = it->done ? "completed" : "in_progress";
+    const char *t = acc_text(it);
+    switch (it->kind) {
+    case BLOCK_TEXT:
+        return json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", it->id, "type", "message", "status", status, "role", "assistant",
+                         "content",
+                         it->done ? json_pack("[{s:s,s:o,s:[]}]", "type", "output_text", "text",
+                                              lx_srv_json_text(t, it->acc.n), "annotations")
+                                  : json_array());
+    case BLOCK_TOOL:
+        return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", it->id, "type", "function_call", "status", status, "call_id",
+                         jstr(it->call_id), "name", jstr(it->name), "arguments",
+                         lx_srv_json_text(it->done && !it->acc.n ? "{}" : t, it->done && !it->acc.n ? 2 : it->acc.n));
+    default: return lx_srv_responses_reasoning_item(it->id, it->done ? t : NULL, it->done ? it->sig : NULL);
+    }
+}
+
+static ritem *find_item(lx_srv_stream *s, uint32_t canon, block_kind kind) {
+    for (size_t i = 0; i < s->n_items; i++)
+        if (s->items[i].canon == canon && s->items[i].kind == kind) return &s->items[i];
+    return NULL;
+}
+
+/* Ends the open message or reasoning item: its .done events. */
+static void close_item(lx_srv_stream *s, sbuf *b) {
+    if (s->open_item < 0) return;
+    ritem *it = &s->items[s->open_item];
+    long oi = s->open_item;
+    s->open_item = -1;
+    it->done = true;
+    json_t *text = lx_srv_json_text(acc_text(it), it->acc.n);
+    if (it->kind == BLOCK_TEXT) {
+        rframe(s, b, "response.output_text.done",
+               json_pack("{s:s,s:I,s:i,s:O}", "item_id", it->id, "output_index", (json_int_t)oi, "content_index", 0, "text", text));
+        rframe(s, b, "response.content_part.done",
+               json_pack("{s:s,s:I,s:i,s:{s:s,s:O,s:[]}}", "item_id", it->id, "output_index", (json_int_t)oi,
+                         "content_index", 0, "part", "type", "output_text", "text", text, "annotations"));
+    } else if (it->acc.n) {
+        rframe(s, b, "response.reasoning_summary_text.done",
+               json_pack("{s:s,s:I,s:i,s:O}", "item_id", it->id, "output_index", (json_int_t)oi, "summary_index", 0, "text", text));
+        rframe(s, b, "response.reasoning_summary_part.done",
+               json_pack("{s:s,s:I,s:i,s:{s:s,s:O}}", "item_id", it->id, "output_index", (json_int_t)oi, "summary_index",
+                         0, "part", "type", "summary_text", "text", text));
+    }
+    json_decref(text);
+    rframe(s, b, "response.output_item.done", json_pack("{s:I,s:o}", "output_index", (json_int_t)oi, "item", item_json(it)));
+}
+
+/* A new output item for canonical part `canon`: closes the open message or reasoning item and
+ * announces this one (output_item.added). NULL when out of memory. */
+static ritem *open_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind kind, const char *call_id, const char *name) {
+    close_item(s, b);
+    if (s->n_items == s->cap_items) {
+        size_t cap = s->cap_items ? s->cap_items * 2 : 4;
+        if (cap > MAX_STREAM_TOOLS) {
+            b->oom = true;
+            return NULL;
+        }
+        ritem *g = realloc(s->items, cap * sizeof *g);
+        if (!g) {
+            b->oom = true;
+            return NULL;
+        }
+        s->items = g;
+        s->cap_items = cap;
+    }
+    long oi = (long)s->n_items;
+    ritem *it = &s->items[s->n_items++];
+    memset(it, 0, sizeof *it);
+    it->canon = canon;
+    it->kind = kind;
+    snprintf(it->id, sizeof it->id, "%s_%s_%ld", kind == BLOCK_TEXT ? "msg" : kind == BLOCK_TOOL ? "fc" : "rs",
+             strlen(s->id) > 5 ? s->id + 5 : s->id, oi);
+    if (call_id && !(it->call_id = strdup(call_id))) b->oom = true;
+    if (name && !(it->name = strdup(name))) b->oom = true;
+    rframe(s, b, "response.output_item.added", json_pack("{s:I,s:o}", "output_index", (json_int_t)oi, "item", item_json(it)));
+    if (kind == BLOCK_TEXT) {
+        rframe(s, b, "response.content_part.added",
+               json_pack("{s:s,s:I,s:i,s:{s:s,s:s,s:[]}}", "item_id", it->id, "output_index", (json_int_t)oi,
+                         "content_index", 0, "part", "type", "output_text", "text", "", "annotations"));
+    }
+    if (kind != BLOCK_TOOL) s->open_item = oi;
+    return it;
+}
+
+static void acc_put(sbuf *a, sbuf *b, const char *p, size_t n) {
+    put(a, p, n);
+    if (a->oom) b->oom = true;
+}
+
+static void responses_error(lx_srv_stream *s, sbuf *b, llmux_status st, const char *msg) {
+    json_t *e = lx_srv_error_json(LX_SRV_OPENAI, st, msg);
+    json_t *inner = json_object_get(e, "error");
+    json_t *code = json_object_get(inner, "code");
+    if (!code || json_is_null(code)) code = json_object_get(inner, "type");
+    const char *cs = json_string_value(code), *ms = json_string_value(json_object_get(inner, "message"));
+    rframe(s, b, "error", json_pack("{s:s,s:s,s:n}", "code", cs ? cs : "error", "message", ms ? ms : "", "param"));
+    json_t *resp = lx_srv_responses_object(s->id, s->model, s->created, "failed", NULL, &s->usage, NULL);
+    if (resp) {
+        json_object_set_new(resp, "error", json_pack("{s:s,s:s}", "code", cs ? cs : "error", "message", ms ? ms : ""));
+        rframe(s, b, "response.failed", json_pack("{s:o}", "response", resp));
+    } else {
+        b->oom = true;
+    }
+    json_decref(e);
+    s->ended = true;
+}
+
+static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
+    if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
+        s->began = true;
+        rframe(s, b, "response.created",
+               json_pack("{s:o}", "response", lx_srv_responses_object(s->id, s->model, s->created, "in_progress", NULL, NULL, NULL)));
+        rframe(s, b, "response.in_progress",
+               json_pack("{s:o}", "response", lx_srv_responses_object(s->id, s->model, s->created, "in_progress", NULL, NULL, NULL)));
+    }
+    ritem *it;
+    switch (ev->type) {
+    case LLMUX_EVENT_TEXT_DELTA:
+        it = find_item(s, ev->index, BLOCK_TEXT);
+        if (!it || it->done) it = open_item(s, b, ev->index, BLOCK_TEXT, NULL, NULL);
+        if (!it || !ev->text_len) break;
+        acc_put(&it->acc, b, ev->text, ev->text_len);
+        rframe(s, b, "response.output_text.delta",
+               json_pack("{s:s,s:I,s:i,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "content_index",
+                         0, "delta", lx_srv_json_text(ev->text, ev->text_len)));
+        break;
+    case LLMUX_EVENT_REASONING_DELTA:
+        it = find_item(s, ev->index, BLOCK_THINKING);
+        if (!it || it->done) it = open_item(s, b, ev->index, BLOCK_THINKING, NULL, NULL);
+        if (!it) break;
+        if (ev->signature && *ev->signature) { /* fragments of one signature are joined */
+            size_t old = it->sig ? strlen(it->sig) : 0, add = strlen(ev->signature);
+            char *g = realloc(it->sig, old + add + 1);
+            if (!g) {
+                b->oom = true;
+                break;
+            }
+            memcpy(g + old, ev->signature, add + 1);
+            it->sig = g;
+        }
+        if (ev->redacted || !ev->text_len) break; /* redacted reasoning travels in the signature only */
+        if (!it->acc.n)
+            rframe(s, b, "response.reasoning_summary_part.added",
+                   json_pack("{s:s,s:I,s:i,s:{s:s,s:s}}", "item_id", it->id, "output_index", (json_int_t)(it - s->items),
+                             "summary_index", 0, "part", "type", "summary_text", "text", ""));
+        acc_put(&it->acc, b, ev->text, ev->text_len);
+        rframe(s, b, "response.reasoning_summary_text.delta",
+               json_pack("{s:s,s:I,s:i,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "summary_index",
+                         0, "delta", lx_srv_json_text(ev->text, ev->text_len)));
+        break;
+    case LLMUX_EVENT_TOOL_CALL_START:
+        s->tool_seen = true;
+        open_item(s, b, ev->index, BLOCK_TOOL, ev->id, ev->name);
+        break;
+    case LLMUX_EVENT_TOOL_CALL_DELTA:
+        it = find_item(s, ev->index, BLOCK_TOOL);
+        if (!it || it->done || !ev->text_len) break;
+        acc_put(&it->acc, b, ev->text, ev->text_len);
+        rframe(s, b, "response.function_call_arguments.delta",
+               json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "delta",
+                         lx_srv_json_text(ev->text, ev->text_len)));
+        break;
+    case LLMUX_EVENT_TOOL_CALL_END:
+        it = find_item(s, ev->index, BLOCK_TOOL);
+        if (!it || it->done) break;
+        it->done = true;
+        rframe(s, b, "response.function_call_arguments.done",
+               json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "arguments",
+                         lx_srv_json_text(it->acc.n ? acc_text(it) : "{}", it->acc.n ? it->acc.n : 2)));
+        rframe(s, b, "response.output_item.done",
+               json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
+        break;
+    case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
+    case LLMUX_EVENT_FINISH: {
+        if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {
+            responses_error(s, b, LLMUX_E_CANCELLED, "the request was cancelled before it finished");
+            break;
+        }
+        close_item(s, b);
+        json_t *output = json_array();
+        for (size_t i = 0; output && i < s->n_items; i++) {
+            s->items[i].done = true; /* a call cut short ends with what it had */
+            json_array_append_new(output, item_json(&s->items[i]));
+        }
+        const char *incomplete;
+        const char *status = lx_srv_responses_status(ev->finish_reason, &incomplete);
+        json_t *resp = lx_srv_responses_object(s->id, s->model, s->created, status, output, &s->usage, incomplete);
+        rframe(s, b, incomplete ? "response.incomplete" : "response.completed", resp ? json_pack("{s:o}", "response", resp) : NULL);
+        s->ended = true;
+        break;
+    }
+    case LLMUX_EVENT_ERROR:
+        responses_error(s, b, ev->error ? ev->error->status : LLMUX_E_INTERNAL, ev->error ? ev->error->message : NULL);
+        break;
+    default: break;
+    }
+}
+
 bool lx_srv_stream_event(lx_srv_stream *s, const llmux_event *ev, char **out) {
     *out = NULL;
     if (s->ended) return true;
     sbuf b = {0};
     if (s->f == LX_SRV_ANTHROPIC) anthropic_event(s, ev, &b);
     else if (s->f == LX_SRV_OPENAI_TEXT) text_event(s, ev, &b);
+    else if (s->f == LX_SRV_OPENAI_RESPONSES) responses_event(s, ev, &b);
     else openai_event(s, ev, &b);
     if (b.oom) {
         free(b.p);

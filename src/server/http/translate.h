@@ -25,7 +25,14 @@
 
 /* LX_SRV_OPENAI_TEXT: the legacy OpenAI text completions (POST /v1/completions); its errors are
  * OpenAI's. */
-typedef enum lx_srv_format { LX_SRV_OPENAI = 0, LX_SRV_ANTHROPIC = 1, LX_SRV_OPENAI_TEXT = 2 } lx_srv_format;
+/* LX_SRV_OPENAI_RESPONSES: OpenAI's Responses API (POST /v1/responses, responses.c); its errors
+ * are OpenAI's. */
+typedef enum lx_srv_format {
+    LX_SRV_OPENAI = 0,
+    LX_SRV_ANTHROPIC = 1,
+    LX_SRV_OPENAI_TEXT = 2,
+    LX_SRV_OPENAI_RESPONSES = 3
+} lx_srv_format;
 
 /* A translated request and everything it points to: strings borrow from the parsed JSON (kept
  * here), arrays and generated strings are owned by the bag. Released with lx_srv_req_free. */
@@ -50,6 +57,12 @@ llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req
 /* POST /v1/messages/count_tokens (count_tokens.c): a Messages body without max_tokens (any
  * max_tokens is ignored) and without stream. */
 llmux_status lx_srv_count_tokens_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+/* POST /v1/responses (responses.c): input (a string, or message, function_call,
+ * function_call_output and reasoning items), instructions, flat function tools, tool_choice,
+ * parallel_tool_calls, text.format, reasoning.effort, max_output_tokens, temperature, top_p,
+ * stream. Stateless: previous_response_id, conversation and background are refused; built-in
+ * tools and other item types too. */
+llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 void lx_srv_req_free(lx_srv_req *r);
 
 /* Helpers the translators share (request_common.c). */
@@ -82,6 +95,15 @@ bool lx_srv_stream_options(lx_srv_req *r, const json_t *root, llmux_error_info *
  * memory). created: unix seconds. */
 char *lx_srv_openai_response(const llmux_response *resp, const char *id, const char *model, long created);
 char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, const char *model);
+/* The Responses API's response object (responses.c), and its pieces the stream encoder shares:
+ * the usage object, a reasoning item (summary text, the signature as id + encrypted_content), the
+ * response object around an output array (taken) and the status of a finish reason. */
+char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created);
+json_t *lx_srv_responses_usage(const llmux_usage *u);
+json_t *lx_srv_responses_reasoning_item(const char *item_id, const char *text, const char *signature);
+json_t *lx_srv_responses_object(const char *id, const char *model, long created, const char *status, json_t *output,
+                                const llmux_usage *usage, const char *incomplete_reason);
+const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomplete);
 /* The text_completion object (completions.c). */
 char *lx_srv_completions_response(const llmux_response *resp, const char *id, const char *model, long created);
 

@@ -167,6 +167,49 @@ await check('anthropic countTokens (local model)', async () => {
     (e) => e instanceof Anthropic.BadRequestError && /no token counting endpoint/.test(e.message));
 });
 
+await check('openai responses.create (local model)', async () => {
+  const r = await openai.responses.create({ model: LOCAL, input: 'Hello', max_output_tokens: 8 });
+  assert.equal(r.object, 'response');
+  assert.ok(r.id.startsWith('resp_'));
+  assert.ok(typeof r.output_text === 'string' && r.output_text.length > 0);
+  assert.ok(r.usage.output_tokens > 0 && r.usage.input_tokens > 0);
+});
+
+await check('openai responses.stream (local model): deltas equal the final response', async () => {
+  const s = openai.responses.stream({ model: LOCAL, instructions: 'Be brief.', input: [{ role: 'user', content: 'Hello' }], max_output_tokens: 8 });
+  let deltas = '';
+  let last = -1;
+  let end = '';
+  for await (const e of s) {
+    assert.ok(e.sequence_number > last);
+    last = e.sequence_number;
+    if (e.type === 'response.output_text.delta') deltas += e.delta;
+    end = e.type;
+  }
+  // 8 tokens cut the answer short: response.incomplete, after which the SDK's final response is
+  // its own snapshot of the stream (as with OpenAI's API).
+  assert.ok(['response.completed', 'response.incomplete'].includes(end), end);
+  const fin = await s.finalResponse();
+  const text = fin.output.filter((i) => i.type === 'message').flatMap((i) => i.content).map((c) => c.text).join('');
+  assert.ok(deltas.length > 0);
+  assert.equal(text, deltas);
+});
+
+await check('openai responses tool-call round trip (anthropic backend)', async () => {
+  const tools = [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }];
+  const s = openai.responses.stream({ model: 'anthropic/claude-sonnet-4-5', input: 'Weather in Paris?', tools });
+  const fin = await s.finalResponse();
+  const call = fin.output.find((i) => i.type === 'function_call');
+  assert.ok(call, JSON.stringify(fin.output));
+  assert.equal(call.name, 'get_weather');
+  assert.equal(JSON.parse(call.arguments).city, 'Paris');
+  const r = await openai.responses.create({
+    model: 'anthropic/claude-sonnet-4-5', tools,
+    input: [{ role: 'user', content: 'Weather in Paris?' }, ...fin.output, { type: 'function_call_output', call_id: call.call_id, output: '18C' }],
+  });
+  assert.ok(r.output_text.length > 0);
+});
+
 // Last: the upstream streams this answer slowly; the test asserts on the fake server's side that
 // the abort closed the upstream connection long before the stream would have ended.
 await check('openai aborted stream, then a working request', async () => {

@@ -1,0 +1,454 @@
+/* OpenAI Responses API (POST /v1/responses) ↔ canonical request and response: what the OpenAI
+ * Agents SDK, Codex and `client.responses.create` speak. Stateless, like llmux's own Responses
+ * adapter: the client sends the whole conversation in `input` (previous_response_id and
+ * background runs are refused with a 400 that says so; `store` is accepted and ignored).
+ * Reference: platform.openai.com/docs/api-reference/responses; the item shapes are those the
+ * adapter (src/providers/openai_responses.c) reads and writes.
+ *
+ * Reasoning: an output reasoning item carries the canonical part's signature so that a client
+ * sending the item back restores it: a signature of the Responses form "<rs id>|<encrypted>"
+ * becomes that id and encrypted_content; any other provider's (an Anthropic thinking signature)
+ * travels as encrypted_content "llmux:<signature>" under an id of its own. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/http/translate.h"
+
+#define FOREIGN_SIG "llmux:"
+
+/* ------------------------------------------------------------------ request */
+
+/* The canonical messages being built: consecutive assistant-side items (reasoning, assistant
+ * message, function_call) form one assistant message, consecutive function_call_output items
+ * one tool message. */
+typedef struct builder {
+    lx_srv_req *r;
+    llmux_message *msgs;
+    size_t n_msgs;
+    llmux_part *parts; /* every part, in order; messages point into it */
+    size_t n_parts, cap_parts;
+} builder;
+
+/* Starts the message an item's parts go to: a user or system message item always begins one;
+ * assistant-side and tool items continue the last message when it has their role. */
+static void begin(builder *b, llmux_role role) {
+    llmux_message *last = b->n_msgs ? &b->msgs[b->n_msgs - 1] : NULL;
+    if (last && last->role == role && (role == LLMUX_ROLE_ASSISTANT || role == LLMUX_ROLE_TOOL)) return;
+    b->msgs[b->n_msgs++] = (llmux_message){.role = role, .parts = b->parts + b->n_parts, .n_parts = 0};
+}
+
+/* A new part of the current message (zeroed). */
+static llmux_part *new_part(builder *b, llmux_error_info *err) {
+    if (b->n_parts == b->cap_parts) {
+        lx_srv_fail(err, "input: more than %zu items and parts", b->cap_parts);
+        return NULL;
+    }
+    llmux_part *p = &b->parts[b->n_parts++];
+    b->msgs[b->n_msgs - 1].n_parts++;
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
+static bool image(builder *b, const json_t *c, const char *where, llmux_part *p, llmux_error_info *err) {
+    const char *url = json_string_value(json_object_get(c, "image_url"));
+    if (!url || !*url) return lx_srv_fail(err, "%s.image_url: expected a URL (file_id is not supported)", where), false;
+    p->type = LLMUX_PART_IMAGE;
+    if (strncmp(url, "data:", 5) != 0) {
+        p->image_url = url;
+        return true;
+    }
+    const char *semi = strstr(url, ";base64,");
+    if (!semi || semi == url + 5)
+        return lx_srv_fail(err, "%s.image_url: a data URL must be data:<mime>;base64,<data>", where), false;
+    p->mime_type = lx_srv_strdup(b->r, url + 5, (size_t)(semi - (url + 5)));
+    p->data = semi + 8;
+    return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
+}
+
+static bool role_of(const char *s, llmux_role *out) {
+    if (!s) return false;
+    if (strcmp(s, "user") == 0) *out = LLMUX_ROLE_USER;
+    else if (strcmp(s, "system") == 0 || strcmp(s, "developer") == 0) *out = LLMUX_ROLE_SYSTEM;
+    else if (strcmp(s, "assistant") == 0) *out = LLMUX_ROLE_ASSISTANT;
+    else return false;
+    return true;
+}
+
+/* A message item: {role, content: string | [input_text | output_text | input_image | refusal]}. */
+static bool message_item(builder *b, const json_t *it, const char *where, llmux_error_info *err) {
+    llmux_role role;
+    if (!role_of(json_string_value(json_object_get(it, "role")), &role))
+        return lx_srv_fail(err, "%s.role: expected user, system, developer or assistant", where), false;
+    json_t *content = json_object_get(it, "content");
+    begin(b, role);
+    if (json_is_string(content)) {
+        llmux_part *p = new_part(b, err);
+        if (!p) return false;
+        *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(content)};
+        return true;
+    }
+    if (!json_is_array(content) || json_array_size(content) == 0)
+        return lx_srv_fail(err, "%s.content: expected a string or a non-empty array", where), false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(content, i, c) {
+        char w[96];
+        snprintf(w, sizeof w, "%s.content[%zu]", where, i);
+        const char *type = json_string_value(json_object_get(c, "type"));
+        llmux_part *p = new_part(b, err);
+        if (!p) return false;
+        if (type && (strcmp(type, "input_text") == 0 || strcmp(type, "output_text") == 0 || strcmp(type, "text") == 0 ||
+                     strcmp(type, "refusal") == 0)) {
+            const char *t = json_string_value(json_object_get(c, strcmp(type, "refusal") == 0 ? "refusal" : "text"));
+            if (!t) return lx_srv_fail(err, "%s.text: expected a string", w), false;
+            *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
+        } else if (type && strcmp(type, "input_image") == 0 && role == LLMUX_ROLE_USER) {
+            if (!image(b, c, w, p, err)) return false;
+        } else {
+            return lx_srv_fail(err, "%s.type: expected input_text or input_image (%s is not supported)", w,
+                               type ? type : "no type"),
+                   false;
+        }
+    }
+    return true;
+}
+
+static bool reasoning_item(builder *b, const json_t *it, llmux_error_info *err) {
+    begin(b, LLMUX_ROLE_ASSISTANT);
+    llmux_part *p = new_part(b, err);
+    if (!p) return false;
+    p->type = LLMUX_PART_REASONING;
+    /* The summary's texts joined: what the client saw. */
+    size_t total = 0, i;
+    json_t *s;
+    json_array_foreach(json_object_get(it, "summary"), i, s) {
+        const char *t = json_string_value(json_object_get(s, "text"));
+        if (t) total += strlen(t) + 2;
+    }
+    char *text = lx_srv_alloc(b->r, total + 1);
+    if (!text) return lx_srv_fail(err, "out of memory"), false;
+    json_array_foreach(json_object_get(it, "summary"), i, s) {
+        const char *t = json_string_value(json_object_get(s, "text"));
+        if (!t) continue;
+        if (*text) strcat(text, "\n\n");
+        strcat(text, t);
+    }
+    p->text = text;
+    const char *id = json_string_value(json_object_get(it, "id"));
+    const char *enc = json_string_value(json_object_get(it, "encrypted_content"));
+    if (enc && strncmp(enc, FOREIGN_SIG, strlen(FOREIGN_SIG)) == 0) {
+        p->signature = enc + strlen(FOREIGN_SIG);
+    } else if (enc && *enc && id && *id) {
+        size_t n = strlen(id) + strlen(enc) + 2;
+        char *sig = lx_srv_alloc(b->r, n);
+        if (!sig) return lx_srv_fail(err, "out of memory"), false;
+        snprintf(sig, n, "%s|%s", id, enc);
+        p->signature = sig;
+    }
+    return true;
+}
+
+static bool input_items(builder *b, const json_t *input, llmux_error_info *err) {
+    if (json_is_string(input)) {
+        begin(b, LLMUX_ROLE_USER);
+        llmux_part *p = new_part(b, err);
+        if (!p) return false;
+        *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(input)};
+        return true;
+    }
+    if (!json_is_array(input) || json_array_size(input) == 0)
+        return lx_srv_fail(err, "input: expected a string or a non-empty array of items"), false;
+    size_t i;
+    json_t *it;
+    json_array_foreach(input, i, it) {
+        char w[48];
+        snprintf(w, sizeof w, "input[%zu]", i);
+        if (!json_is_object(it)) return lx_srv_fail(err, "%s: expected an object", w), false;
+        const char *type = json_string_value(json_object_get(it, "type"));
+        if (!type || strcmp(type, "message") == 0) {
+            if (!message_item(b, it, w, err)) return false;
+        } else if (strcmp(type, "function_call") == 0) {
+            begin(b, LLMUX_ROLE_ASSISTANT);
+            llmux_part *p = new_part(b, err);
+            if (!p) return false;
+            const char *call_id = json_string_value(json_object_get(it, "call_id"));
+            const char *name = json_string_value(json_object_get(it, "name"));
+            const char *args = json_string_value(json_object_get(it, "arguments"));
+            if (!call_id || !name) return lx_srv_fail(err, "%s: a function_call needs call_id and name", w), false;
+            *p = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = call_id, .name = name, .arguments = args ? args : "{}"};
+        } else if (strcmp(type, "function_call_output") == 0) {
+            begin(b, LLMUX_ROLE_TOOL);
+            llmux_part *p = new_part(b, err);
+            if (!p) return false;
+            const char *call_id = json_string_value(json_object_get(it, "call_id"));
+            json_t *out = json_object_get(it, "output");
+            if (!call_id) return lx_srv_fail(err, "%s.call_id: expected a string", w), false;
+            const char *text = json_string_value(out);
+            if (!text && json_is_array(out)) { /* [{type: input_text, text}] */
+                size_t k;
+                json_t *o;
+                size_t total = 0;
+                json_array_foreach(out, k, o) {
+                    const char *t = json_string_value(json_object_get(o, "text"));
+                    if (!t) return lx_srv_fail(err, "%s.output[%zu]: only text output is supported", w, k), false;
+                    total += strlen(t);
+                }
+                char *s = lx_srv_alloc(b->r, total + 1);
+                if (!s) return lx_srv_fail(err, "out of memory"), false;
+                json_array_foreach(out, k, o) strcat(s, json_string_value(json_object_get(o, "text")));
+                text = s;
+            }
+            if (!text) return lx_srv_fail(err, "%s.output: expected a string", w), false;
+            *p = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = call_id, .text = text};
+        } else if (strcmp(type, "reasoning") == 0) {
+            if (!reasoning_item(b, it, err)) return false;
+        } else {
+            return lx_srv_fail(err, "%s.type: %s items are not supported (stateless: send messages, function_call, "
+                                    "function_call_output and reasoning items)",
+                               w, type),
+                   false;
+        }
+    }
+    return true;
+}
+
+static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *ts = json_object_get(root, "tools");
+    if (ts && !json_is_null(ts)) {
+        if (!json_is_array(ts)) return lx_srv_fail(err, "tools: expected an array"), false;
+        if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d", LX_SRV_MAX_TOOLS), false;
+        llmux_tool *out = json_array_size(ts) ? lx_srv_alloc(r, json_array_size(ts) * sizeof *out) : NULL;
+        if (json_array_size(ts) && !out) return lx_srv_fail(err, "out of memory"), false;
+        size_t i;
+        json_t *t;
+        json_array_foreach(ts, i, t) {
+            const char *type = json_string_value(json_object_get(t, "type"));
+            if (!type || strcmp(type, "function") != 0)
+                return lx_srv_fail(err, "tools[%zu].type: only function tools are supported (%s is a built-in tool)", i,
+                                   type ? type : "none"),
+                       false;
+            out[i].name = json_string_value(json_object_get(t, "name"));
+            if (!out[i].name) return lx_srv_fail(err, "tools[%zu].name: expected a string", i), false;
+            out[i].description = json_string_value(json_object_get(t, "description"));
+            json_t *params = json_object_get(t, "parameters");
+            if (params && !json_is_null(params)) {
+                if (!json_is_object(params)) return lx_srv_fail(err, "tools[%zu].parameters: expected an object", i), false;
+                if (!(out[i].parameters = lx_srv_dump(r, params))) return lx_srv_fail(err, "out of memory"), false;
+            }
+        }
+        r->req.tools = out;
+        r->req.n_tools = json_array_size(ts);
+    }
+    json_t *tc = json_object_get(root, "tool_choice");
+    if (tc && !json_is_null(tc)) {
+        const char *s = json_string_value(tc);
+        if (s && strcmp(s, "auto") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_AUTO;
+        else if (s && strcmp(s, "none") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_NONE;
+        else if (s && strcmp(s, "required") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_REQUIRED;
+        else if (json_is_object(tc) && (s = json_string_value(json_object_get(tc, "name")))) {
+            r->req.tool_choice = LLMUX_TOOL_CHOICE_TOOL;
+            r->req.tool_choice_name = s;
+        } else {
+            return lx_srv_fail(err, "tool_choice: expected \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
+                                    "\"name\": ...}"),
+                   false;
+        }
+    }
+    bool parallel = true;
+    if (!lx_srv_opt_bool(root, "parallel_tool_calls", &parallel, err)) return false;
+    r->req.single_tool_call = !parallel;
+    return true;
+}
+
+static bool text_format(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *fmt = json_object_get(json_object_get(root, "text"), "format");
+    if (!fmt || json_is_null(fmt)) return true;
+    const char *type = json_string_value(json_object_get(fmt, "type"));
+    if (type && strcmp(type, "text") == 0) return true;
+    if (type && strcmp(type, "json_object") == 0) {
+        r->req.response_format = LLMUX_FORMAT_JSON_OBJECT;
+        return true;
+    }
+    if (!type || strcmp(type, "json_schema") != 0)
+        return lx_srv_fail(err, "text.format.type: expected text, json_object or json_schema"), false;
+    json_t *schema = json_object_get(fmt, "schema");
+    if (!json_is_object(schema)) return lx_srv_fail(err, "text.format.schema: expected an object"), false;
+    r->req.response_format = LLMUX_FORMAT_JSON_SCHEMA;
+    r->req.schema_name = json_string_value(json_object_get(fmt, "name"));
+    r->req.schema = lx_srv_dump(r, schema);
+    r->req.schema_strict = json_is_true(json_object_get(fmt, "strict"));
+    return r->req.schema || (lx_srv_fail(err, "out of memory"), false);
+}
+
+static bool reasoning(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *re = json_object_get(json_object_get(root, "reasoning"), "effort");
+    if (!re || json_is_null(re)) return true;
+    const char *s = json_string_value(re);
+    if (s && (strcmp(s, "none") == 0 || strcmp(s, "minimal") == 0)) r->req.reasoning_effort = LLMUX_REASONING_NONE;
+    else if (s && strcmp(s, "low") == 0) r->req.reasoning_effort = LLMUX_REASONING_LOW;
+    else if (s && strcmp(s, "medium") == 0) r->req.reasoning_effort = LLMUX_REASONING_MEDIUM;
+    else if (s && (strcmp(s, "high") == 0 || strcmp(s, "xhigh") == 0)) r->req.reasoning_effort = LLMUX_REASONING_HIGH;
+    else return lx_srv_fail(err, "reasoning.effort: expected none, minimal, low, medium or high"), false;
+    return true;
+}
+
+llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
+    *out = NULL;
+    lx_srv_req *r = calloc(1, sizeof *r);
+    if (!r) return lx_srv_fail(err, "out of memory");
+    r->req = llmux_request_default();
+    if (!(r->root = lx_srv_parse_object(body, len, err))) goto fail;
+    const json_t *root = r->root;
+    if (!lx_srv_opt_string(root, "model", &r->req.model, err)) goto fail;
+    if (!r->req.model || !*r->req.model) {
+        lx_srv_fail(err, "model: required");
+        goto fail;
+    }
+    json_t *prev = json_object_get(root, "previous_response_id");
+    if (prev && !json_is_null(prev)) {
+        lx_srv_fail(err, "previous_response_id: this server keeps no responses; send the whole conversation in input");
+        goto fail;
+    }
+    if (json_is_true(json_object_get(root, "background"))) {
+        lx_srv_fail(err, "background: not supported (stream the response instead)");
+        goto fail;
+    }
+    if (json_object_get(root, "conversation") && !json_is_null(json_object_get(root, "conversation"))) {
+        lx_srv_fail(err, "conversation: this server keeps no conversations; send the whole conversation in input");
+        goto fail;
+    }
+    json_t *input = json_object_get(root, "input");
+    size_t n_items = json_is_array(input) ? json_array_size(input) : 1;
+    if (n_items > LX_SRV_MAX_MESSAGES) {
+        lx_srv_fail(err, "input: more than %d items", LX_SRV_MAX_MESSAGES);
+        goto fail;
+    }
+    /* Parts: an item is one part, or a message of up to LX_SRV_MAX_PARTS; bounded by the body. */
+    size_t cap = 1;
+    if (json_is_array(input)) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(input, i, it) {
+            json_t *c = json_object_get(it, "content");
+            size_t k = json_is_array(c) ? json_array_size(c) : 1;
+            if (k > LX_SRV_MAX_PARTS) {
+                lx_srv_fail(err, "input[%zu].content: more than %d parts", i, LX_SRV_MAX_PARTS);
+                goto fail;
+            }
+            cap += k;
+        }
+    }
+    builder b = {.r = r, .cap_parts = cap};
+    b.msgs = lx_srv_alloc(r, (n_items + 1) * sizeof *b.msgs);
+    b.parts = lx_srv_alloc(r, cap * sizeof *b.parts);
+    if (!b.msgs || !b.parts) {
+        lx_srv_fail(err, "out of memory");
+        goto fail;
+    }
+    if (!input_items(&b, input, err)) goto fail;
+    r->req.messages = b.msgs;
+    r->req.n_messages = b.n_msgs;
+    if (!lx_srv_opt_string(root, "instructions", &r->req.system, err)) goto fail;
+    int64_t mt = -1;
+    double temp = llmux_unset(), top_p = llmux_unset();
+    if (!lx_srv_opt_int(root, "max_output_tokens", 1, INT32_MAX, &mt, err) ||
+        !lx_srv_opt_number(root, "temperature", 0, 2, &temp, err) || !lx_srv_opt_number(root, "top_p", 0, 1, &top_p, err) ||
+        !lx_srv_opt_bool(root, "stream", &r->req.stream, err) || !tools(r, root, err) || !text_format(r, root, err) ||
+        !reasoning(r, root, err))
+        goto fail;
+    if (mt > 0) r->req.sampling.max_tokens = (int32_t)mt;
+    r->req.sampling.temperature = temp;
+    r->req.sampling.top_p = top_p;
+    r->include_usage = true; /* response.completed always carries usage */
+    if (llmux_request_validate(&r->req, err) != LLMUX_OK) goto fail;
+    *out = r;
+    return LLMUX_OK;
+fail:
+    lx_srv_req_free(r);
+    return LLMUX_E_INVALID_REQUEST;
+}
+
+/* ----------------------------------------------------------------- response */
+
+json_t *lx_srv_responses_usage(const llmux_usage *u) {
+    json_int_t in = u->input_tokens > 0 ? u->input_tokens : 0, out = u->output_tokens > 0 ? u->output_tokens : 0;
+    return json_pack("{s:I,s:{s:I},s:I,s:{s:I},s:I}", "input_tokens", in, "input_tokens_details", "cached_tokens",
+                     (json_int_t)(u->cached_input_tokens > 0 ? u->cached_input_tokens : 0), "output_tokens", out,
+                     "output_tokens_details", "reasoning_tokens",
+                     (json_int_t)(u->reasoning_tokens > 0 ? u->reasoning_tokens : 0), "total_tokens",
+                     (json_int_t)(u->total_tokens > 0 ? u->total_tokens : in + out));
+}
+
+json_t *lx_srv_responses_reasoning_item(const char *item_id, const char *text, const char *signature) {
+    json_t *summary = json_array();
+    if (summary && text && *text)
+        json_array_append_new(summary, json_pack("{s:s,s:o}", "type", "summary_text", "text", lx_srv_json_text(text, strlen(text))));
+    json_t *it = json_pack("{s:s,s:s,s:o}", "id", item_id, "type", "reasoning", "summary", summary);
+    if (!it || !signature || !*signature) return it;
+    const char *bar = strchr(signature, '|');
+    if (strncmp(signature, "rs_", 3) == 0 && bar && bar[1]) {
+        json_object_set_new(it, "id", json_stringn(signature, (size_t)(bar - signature)));
+        json_object_set_new(it, "encrypted_content", lx_srv_json_text(bar + 1, strlen(bar + 1)));
+    } else {
+        json_t *e = json_sprintf("%s%s", FOREIGN_SIG, signature);
+        if (e) json_object_set_new(it, "encrypted_content", e);
+    }
+    return it;
+}
+
+json_t *lx_srv_responses_object(const char *id, const char *model, long created, const char *status, json_t *output,
+                                const llmux_usage *usage, const char *incomplete_reason) {
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:n,s:n,s:s,s:o,s:b,s:n,s:{s:{s:s}}}", "id", id, "object", "response",
+                          "created_at", (json_int_t)created, "status", status, "error", "instructions", "model", model,
+                          "output", output ? output : json_array(), "parallel_tool_calls", 1, "previous_response_id",
+                          "text", "format", "type", "text");
+    if (!o) return NULL;
+    json_object_set_new(o, "incomplete_details",
+                        incomplete_reason ? json_pack("{s:s}", "reason", incomplete_reason) : json_null());
+    json_object_set_new(o, "usage", usage ? lx_srv_responses_usage(usage) : json_null());
+    return o;
+}
+
+/* The terminal status of a finish reason, and the incomplete reason (NULL when complete). */
+const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomplete) {
+    *incomplete = r == LLMUX_FINISH_LENGTH ? "max_output_tokens" : r == LLMUX_FINISH_CONTENT_FILTER ? "content_filter" : NULL;
+    return *incomplete ? "incomplete" : "completed";
+}
+
+char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created) {
+    json_t *output = json_array();
+    if (!output) return NULL;
+    for (size_t i = 0; i < resp->n_parts; i++) {
+        const llmux_part *p = &resp->parts[i];
+        char item_id[96];
+        json_t *it = NULL;
+        if (p->type == LLMUX_PART_TEXT) {
+            snprintf(item_id, sizeof item_id, "msg_%s_%zu", id + 5, i);
+            const char *t = p->text ? p->text : "";
+            it = json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:o,s:[]}]}", "id", item_id, "type", "message", "status", "completed",
+                           "role", "assistant", "content", "type", "output_text", "text", lx_srv_json_text(t, strlen(t)),
+                           "annotations");
+        } else if (p->type == LLMUX_PART_TOOL_CALL) {
+            snprintf(item_id, sizeof item_id, "fc_%s_%zu", id + 5, i);
+            const char *a = p->arguments && *p->arguments ? p->arguments : "{}";
+            it = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", item_id, "type", "function_call", "status", "completed",
+                           "call_id", p->id ? p->id : "", "name", p->name ? p->name : "", "arguments",
+                           lx_srv_json_text(a, strlen(a)));
+        } else if (p->type == LLMUX_PART_REASONING) {
+            snprintf(item_id, sizeof item_id, "rs_%s_%zu", id + 5, i);
+            it = lx_srv_responses_reasoning_item(item_id, p->redacted ? NULL : p->text, p->signature);
+        } else {
+            continue;
+        }
+        if (!it || json_array_append_new(output, it) != 0) {
+            json_decref(output);
+            return NULL;
+        }
+    }
+    const char *incomplete;
+    const char *status = lx_srv_responses_status(resp->finish_reason, &incomplete);
+    json_t *o = lx_srv_responses_object(id, model, created, status, output, &resp->usage, incomplete);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
