@@ -241,6 +241,40 @@ static void test_anthropic_request(void **state) {
     lx_srv_req_free(r);
 }
 
+/* A tool_result holding an image (Claude Code reading an image file): the result keeps its text
+ * with "[image]" where the image was, and the image goes into the user message that follows the
+ * tool message, ahead of the turn's own text. */
+static void test_anthropic_tool_result_image(void **state) {
+    (void)state;
+    lx_srv_req *r = anthropic_ok(
+        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":["
+        "{\"role\":\"user\",\"content\":\"Read it\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"Read\",\"input\":{}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":["
+        "{\"type\":\"text\",\"text\":\"cat.png:\"},"
+        "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"QQ==\"}}]},"
+        "{\"type\":\"text\",\"text\":\"What is it?\"}]}]}");
+    const llmux_request *q = &r->req;
+    assert_int_equal(q->n_messages, 4);
+    assert_int_equal(q->messages[2].role, LLMUX_ROLE_TOOL);
+    assert_string_equal(q->messages[2].parts[0].text, "cat.png:[image]");
+    const llmux_message *u = &q->messages[3];
+    assert_int_equal(u->role, LLMUX_ROLE_USER);
+    assert_int_equal(u->n_parts, 2);
+    assert_int_equal(u->parts[0].type, LLMUX_PART_IMAGE);
+    assert_string_equal(u->parts[0].mime_type, "image/png");
+    assert_string_equal(u->parts[0].data, "QQ==");
+    assert_string_equal(u->parts[1].text, "What is it?");
+    lx_srv_req_free(r);
+    /* Another kind of block in a tool result is still refused, naming it. */
+    refused(lx_srv_anthropic_request,
+            "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+            "\"tool_use_id\":\"t1\",\"content\":[{\"type\":\"document\"}]}]}]}",
+            strlen("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+                   "\"tool_use_id\":\"t1\",\"content\":[{\"type\":\"document\"}]}]}]}"),
+            "content[0].content[0]");
+}
+
 /* OpenAI's reasoning_effort and parallel_tool_calls reach the canonical fields. */
 static void test_openai_reasoning_and_parallel(void **state) {
     (void)state;
@@ -752,6 +786,7 @@ int main(void) {
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_reasoning_and_parallel),
         cmocka_unit_test(test_early_usage),
+        cmocka_unit_test(test_anthropic_tool_result_image),
         cmocka_unit_test(test_responses_request),
         cmocka_unit_test(test_responses_stream_bytes),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),

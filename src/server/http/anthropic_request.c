@@ -1,8 +1,12 @@
 /* Anthropic Messages request → canonical request (POST /v1/messages).
  * Reference: https://docs.anthropic.com/en/api/messages. max_tokens is required, as in the
- * Anthropic API; `thinking` travels to an Anthropic backend through provider_options (the
- * canonical request has no reasoning knob of its own yet); tool_result blocks of a user message
- * become a canonical TOOL message placed before the rest of that message. */
+ * Anthropic API; `thinking` becomes the canonical reasoning budget and also travels to an
+ * Anthropic backend as sent (provider_options); tool_result blocks of a user message become a
+ * canonical TOOL message placed before the rest of that message. A tool result's images (Claude
+ * Code's Read of an image file, a screenshot tool) cannot live in a canonical tool result, which
+ * holds text: each leaves "[image]" in the result's text and goes into the rest of that user
+ * message, in block order (tool results come first in a turn: so the images lead it), as LiteLLM
+ * does for backends whose tool messages take no images. */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +26,26 @@ static bool image_block(const json_t *b, const char *w, llmux_part *p, llmux_err
     return lx_srv_fail(err, "%s.source: expected {type: base64, media_type, data} or {type: url, url}", w), false;
 }
 
-/* The text of a tool_result's content: a string or text blocks (joined). */
+#define IMAGE_MARK "[image]"
+
+static bool is_image(const json_t *b) {
+    const char *t = json_string_value(json_object_get(b, "type"));
+    return t && strcmp(t, "image") == 0;
+}
+
+/* Image blocks in a tool_result block's content. */
+static size_t result_images(const json_t *b) {
+    const char *type = json_string_value(json_object_get(b, "type"));
+    json_t *c = json_object_get(b, "content");
+    if (!type || strcmp(type, "tool_result") != 0 || !json_is_array(c)) return 0;
+    size_t n = 0, i;
+    json_t *x;
+    json_array_foreach(c, i, x) n += is_image(x);
+    return n;
+}
+
+/* The text of a tool_result's content: a string or text blocks (joined), an image block as
+ * IMAGE_MARK (the image itself is moved by message()). */
 static bool result_text(lx_srv_req *r, const json_t *c, const char *w, const char **out, llmux_error_info *err) {
     if (!c || json_is_null(c)) {
         *out = "";
@@ -36,14 +59,18 @@ static bool result_text(lx_srv_req *r, const json_t *c, const char *w, const cha
     size_t total = 0, i, at = 0;
     json_t *b;
     json_array_foreach(c, i, b) {
+        if (is_image(b)) {
+            total += strlen(IMAGE_MARK);
+            continue;
+        }
         const char *t = json_string_value(json_object_get(b, "text"));
-        if (!t) return lx_srv_fail(err, "%s.content[%zu]: only text blocks are supported in a tool result", w, i), false;
+        if (!t) return lx_srv_fail(err, "%s.content[%zu]: only text and image blocks are supported in a tool result", w, i), false;
         total += strlen(t);
     }
     char *s = lx_srv_alloc(r, total + 1);
     if (!s) return lx_srv_fail(err, "out of memory"), false;
     json_array_foreach(c, i, b) {
-        const char *t = json_string_value(json_object_get(b, "text"));
+        const char *t = is_image(b) ? IMAGE_MARK : json_string_value(json_object_get(b, "text"));
         memcpy(s + at, t, strlen(t));
         at += strlen(t);
     }
@@ -108,18 +135,34 @@ static int message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *out
         return lx_srv_fail(err, "%s.content: expected a string or a non-empty array of blocks", w), -1;
     size_t n = json_array_size(content);
     if (n > LX_SRV_MAX_PARTS) return lx_srv_fail(err, "%s.content: more than %d blocks", w, LX_SRV_MAX_PARTS), -1;
-    llmux_part *results = lx_srv_alloc(r, n * sizeof *results), *rest = lx_srv_alloc(r, n * sizeof *rest);
-    if (!results || !rest) return lx_srv_fail(err, "out of memory"), -1;
-    size_t nr = 0, nx = 0, i;
+    size_t n_img = 0, i;
     json_t *b;
+    json_array_foreach(content, i, b) n_img += assistant ? 0 : result_images(b);
+    if (n_img > LX_SRV_MAX_PARTS) return lx_srv_fail(err, "%s.content: more than %d images in tool results", w, LX_SRV_MAX_PARTS), -1;
+    llmux_part *results = lx_srv_alloc(r, n * sizeof *results), *rest = lx_srv_alloc(r, (n + n_img) * sizeof *rest);
+    if (!results || !rest) return lx_srv_fail(err, "out of memory"), -1;
+    size_t nr = 0, nx = 0;
     json_array_foreach(content, i, b) {
         char bw[96];
         snprintf(bw, sizeof bw, "%s.content[%zu]", w, i);
         llmux_part p;
         if (!json_is_object(b)) return lx_srv_fail(err, "%s: expected an object", bw), -1;
         if (!block(r, b, bw, assistant, &p, err)) return -1;
-        if (p.type == LLMUX_PART_TOOL_RESULT) results[nr++] = p;
-        else rest[nx++] = p;
+        if (p.type != LLMUX_PART_TOOL_RESULT) {
+            rest[nx++] = p;
+            continue;
+        }
+        results[nr++] = p;
+        if (!result_images(b)) continue;
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(b, "content"), k, x) {
+            if (!is_image(x)) continue;
+            char iw[128];
+            snprintf(iw, sizeof iw, "%s.content[%zu]", bw, k);
+            memset(&rest[nx], 0, sizeof rest[nx]);
+            if (!image_block(x, iw, &rest[nx++], err)) return -1;
+        }
     }
     int k = 0;
     if (nr) out[k++] = (llmux_message){.role = LLMUX_ROLE_TOOL, .parts = results, .n_parts = nr};
