@@ -368,6 +368,9 @@ typedef struct llmux_response {
     /* Appended after 0.1.0. */
     const char *execution_id;   /* this execution's id in the runtime's records ("exec_..."), also
                                    when records are off; NULL in a decoded response */
+    const char *stop_sequence;  /* the request's stop sequence that ended the output (finish_reason
+                                   STOP), when the backend says which: the local engine, Anthropic;
+                                   NULL otherwise */
 } llmux_response;
 
 /* Releases a response and everything it points to. Accepts NULL. */
@@ -389,7 +392,8 @@ typedef enum llmux_event_type {
                                         token (output_tokens -1: the local engine, an Anthropic
                                         stream), then the whole; a field known later replaces the
                                         earlier value, an unset one (-1) keeps it */
-    LLMUX_EVENT_FINISH = 7,          /* finish_reason (terminal) */
+    LLMUX_EVENT_FINISH = 7,          /* finish_reason (terminal); text/text_len: the stop sequence
+                                        that ended the output, when one did (else NULL) */
     LLMUX_EVENT_ERROR = 8            /* error (terminal) */
 } llmux_event_type;
 

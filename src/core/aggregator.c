@@ -41,6 +41,7 @@ struct llmux_aggregator {
     bool cost_known;      /* a USAGE event carried the provider's own cost figure */
     double cost_usd;
     llmux_finish_reason finish;
+    char *stop;           /* the stop sequence FINISH named; NULL = none */
     /* The terminal error (ERROR, or CANCELLED), allocated when it arrives: every execution in
      * flight holds an aggregator, and most never need these 1.2 KiB. NULL = none. */
     llmux_error_info *error;
@@ -71,6 +72,7 @@ void llmux_aggregator_destroy(llmux_aggregator *agg) {
     free(agg->model);
     free(agg->provider);
     free(agg->error);
+    free(agg->stop);
     free(agg);
 }
 
@@ -308,6 +310,11 @@ static llmux_status add_finish(llmux_aggregator *a, const llmux_event *ev, llmux
             return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the response");
         lx_error(a->error, LLMUX_E_CANCELLED, "%s", llmux_strerror(LLMUX_E_CANCELLED));
     }
+    if (r == LLMUX_FINISH_STOP && ev->text && ev->text_len && !a->stop) {
+        if (!(a->stop = malloc(ev->text_len + 1))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "out of memory ending the response");
+        memcpy(a->stop, ev->text, ev->text_len);
+        a->stop[ev->text_len] = '\0';
+    }
     a->finish = r;
     a->done = true;
     a->terminal = "finish";
@@ -382,6 +389,7 @@ llmux_response *llmux_aggregator_response(const llmux_aggregator *agg) {
     for (size_t i = 0; i < agg->n_slots; i++)
         if (!build_part(r, &agg->slots[i])) goto fail;
     r->finish_reason = agg->finish;
+    if (agg->stop && !(r->stop_sequence = lx_response_strdup(r, agg->stop))) goto fail;
     r->usage = agg->usage;
     if (agg->cost_known) {
         /* Only the total is known here; the runtime may add a breakdown from catalog prices. */

@@ -180,6 +180,10 @@ llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost
 }
 
 llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_error_info *err) {
+    return lx_emit_finish_stop(e, reason, NULL, err);
+}
+
+llmux_status lx_emit_finish_stop(lx_emitter *e, llmux_finish_reason reason, const char *stop, llmux_error_info *err) {
     llmux_status st = LLMUX_OK;
     if (!e->cancelled) {
         st = lx_emit_start(e, NULL, NULL, err);
@@ -188,6 +192,10 @@ llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_err
     }
     llmux_event ev = blank(LLMUX_EVENT_FINISH);
     ev.finish_reason = e->cancelled ? LLMUX_FINISH_CANCELLED : reason;
+    if (stop && *stop && ev.finish_reason == LLMUX_FINISH_STOP) {
+        ev.text = stop;
+        ev.text_len = strlen(stop);
+    }
     llmux_status fst = deliver(e, &ev, err);
     if (fst != LLMUX_OK) return fst;
     return e->cancelled ? lx_error(err, LLMUX_E_CANCELLED, "cancelled by the event consumer") : LLMUX_OK;

@@ -85,6 +85,8 @@ llmux_status lx_emit_usage_cost(lx_emitter *e, const llmux_usage *u, double cost
 /* Ends every open tool call, then FINISH (START first if never sent). After the sink asked to
  * stop, FINISH(CANCELLED) whatever reason says (the stream did not end on its own). */
 llmux_status lx_emit_finish(lx_emitter *e, llmux_finish_reason reason, llmux_error_info *err);
+/* The same, naming the stop sequence that ended the output (NULL or "": none). */
+llmux_status lx_emit_finish_stop(lx_emitter *e, llmux_finish_reason reason, const char *stop, llmux_error_info *err);
 /* ERROR with info (borrowed for the call; NULL or a status of LLMUX_OK = LLMUX_E_INTERNAL without
  * details): the terminal
  * event of a stream that failed (START first if never sent). */

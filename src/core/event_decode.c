@@ -138,7 +138,7 @@ bool lx_event_decode(const json_t *v, llmux_event *ev, llmux_error_info *err_sto
     static const char *const k_tool_start[] = {"type", "index", "id", "name", NULL};
     static const char *const k_index[] = {"type", "index", NULL};
     static const char *const k_usage[] = {"type", "usage", "cost_usd", NULL};
-    static const char *const k_finish[] = {"type", "finish_reason", NULL};
+    static const char *const k_finish[] = {"type", "finish_reason", "stop_sequence", NULL};
     static const char *const k_error[] = {"type", "error", NULL};
     switch (ev->type) {
     case LLMUX_EVENT_START:
@@ -171,7 +171,7 @@ bool lx_event_decode(const json_t *v, llmux_event *ev, llmux_error_info *err_sto
             return false;
         if (!llmux_finish_reason_from_name(r, &ev->finish_reason))
             return fail(why, why_size, "event.finish_reason: unknown reason \"%.64s\"", r);
-        return true;
+        return str_field(v, "stop_sequence", false, &ev->text, &ev->text_len, why, why_size);
     }
     case LLMUX_EVENT_ERROR:
         if (!keys_ok(v, k_error, "event", why, why_size) || !decode_error(v, err_store, why, why_size)) return false;

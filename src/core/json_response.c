@@ -52,6 +52,7 @@ char *llmux_response_to_json(const llmux_response *resp) {
     for (size_t i = 0; resp->parts && i < resp->n_parts; i++) lx_jw_part(&w, &resp->parts[i]);
     lx_jw_arr_end(&w);
     lx_jw_kstr(&w, "finish_reason", llmux_finish_reason_name(resp->finish_reason));
+    if (resp->stop_sequence) lx_jw_kstr(&w, "stop_sequence", resp->stop_sequence);
     lx_jw_key(&w, "usage");
     lx_jw_usage(&w, &resp->usage);
     write_cost(&w, &resp->cost);
@@ -113,7 +114,13 @@ char *llmux_event_to_json(const llmux_event *ev) {
         lx_jw_usage(&w, &ev->usage);
         if (ev->cost_known) lx_jw_kreal(&w, "cost_usd", ev->cost_usd);
         break;
-    case LLMUX_EVENT_FINISH: lx_jw_kstr(&w, "finish_reason", llmux_finish_reason_name(ev->finish_reason)); break;
+    case LLMUX_EVENT_FINISH:
+        lx_jw_kstr(&w, "finish_reason", llmux_finish_reason_name(ev->finish_reason));
+        if (ev->text && ev->text_len) {
+            lx_jw_key(&w, "stop_sequence");
+            lx_jw_strn(&w, ev->text, ev->text_len);
+        }
+        break;
     case LLMUX_EVENT_ERROR: {
         llmux_error_info none;
         if (!ev->error) lx_error(&none, LLMUX_E_INTERNAL, "error event without details");
@@ -130,7 +137,7 @@ char *llmux_event_to_json(const llmux_event *ev) {
 
 static const char *const k_response_keys[] = {"id",     "model",  "provider", "content", "finish_reason",
                                               "usage",  "cost",   "timing",   "warnings", "error",
-                                              "execution_id", NULL};
+                                              "execution_id", "stop_sequence", NULL};
 static const char *const k_cost_keys[] = {"input", "output", "cache_read", "cache_write", "total", NULL};
 static const char *const k_timing_keys[] = {"queued_ms", "ttft_ms", "total_ms", NULL};
 static const char *const k_warning_keys[] = {"code", "message", NULL};
@@ -230,7 +237,8 @@ static bool decode_response(lx_jr *r, const json_t *root, llmux_response *resp) 
            lx_jr_string(r, root, "model", false, &resp->model) &&
            lx_jr_string(r, root, "provider", false, &resp->provider) &&
            lx_jr_string(r, root, "execution_id", false, &resp->execution_id) && decode_content(r, root, resp) &&
-           decode_finish(r, root, resp) && lx_jr_usage(r, root, "usage", &resp->usage) &&
+           decode_finish(r, root, resp) && lx_jr_string(r, root, "stop_sequence", false, &resp->stop_sequence) &&
+           lx_jr_usage(r, root, "usage", &resp->usage) &&
            decode_cost(r, root, &resp->cost) && decode_timing(r, root, &resp->timing) &&
            decode_warnings(r, root, resp) && lx_jr_error(r, root, "error", &resp->error);
 }

@@ -100,6 +100,7 @@ struct lx_seq {
     lx_constraint cons;           /* response_format's or the tools' grammar (constrain.h) */
     lx_tools *tools;              /* the request's tools (tools.h), NULL without */
     lx_stop_filter stop;
+    size_t n_req_stops;       /* the first stop sequences of `stop` are the request's (then the template's) */
     lx_emitter em;
     const llmux_cancel *cancel;
     int64_t deadline_ns;

@@ -144,6 +144,7 @@ llmux_status lx_seq_start(lx_model *m, const llmux_request *req, const llmux_can
     } else {
         lx_stop_init(&s->stop, req->sampling.stop, req->sampling.n_stop, on_text, s);
     }
+    s->n_req_stops = req->sampling.n_stop; /* lx_tools_stops lists the request's first */
     s->t_admit_ns = lx_now_ns();
     lx_context_admit(cx, s); /* a slot is free: checked above */
     char id[40];
@@ -223,6 +224,14 @@ void lx_seq_end(lx_context *cx, lx_seq *s, llmux_status st, llmux_finish_reason 
     if (s->t_prompt_done_ns) s->stats.t_gen_ns = now - s->t_prompt_done_ns;
     else s->stats.t_prompt_ns = now - s->t_admit_ns;
     if (reason != LLMUX_FINISH_CANCELLED && st == LLMUX_OK) lx_stop_flush(&s->stop);
+    /* Which of the request's stop sequences ended the output (a template's own end-of-turn text
+     * is no stop sequence of the client's): reported with FINISH. Copied: the template's list
+     * goes with the tools below. */
+    char *stop_hit = NULL;
+    if (lx_stop_matched(&s->stop) && s->stop.which < s->n_req_stops) {
+        size_t n = strlen(s->stop.stops[s->stop.which]);
+        if ((stop_hit = malloc(n + 1))) memcpy(stop_hit, s->stop.stops[s->stop.which], n + 1); /* else none named */
+    }
     lx_stop_free(&s->stop);
     /* The held-back output of a request with tools: its text and tool calls, now. */
     if (s->tools && reason != LLMUX_FINISH_CANCELLED && st == LLMUX_OK && sink_open(s)) {
@@ -256,9 +265,11 @@ void lx_seq_end(lx_context *cx, lx_seq *s, llmux_status st, llmux_finish_reason 
     if (st != LLMUX_OK) {
         lx_emit_error(&s->em, &s->err, NULL);
     } else {
-        lx_emit_finish(&s->em, reason, NULL); /* FINISH(CANCELLED) whenever the sink had stopped */
+        /* FINISH(CANCELLED) whenever the sink had stopped */
+        lx_emit_finish_stop(&s->em, reason, reason == LLMUX_FINISH_STOP ? stop_hit : NULL, NULL);
         if (s->em.end_status == LLMUX_E_CANCELLED) st = lx_error(&s->err, LLMUX_E_CANCELLED, "the request was cancelled");
     }
+    free(stop_hit);
     lx_emitter_free(&s->em);
     s->st = st;
     s->phase = LX_SEQ_DONE;

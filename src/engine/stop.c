@@ -27,8 +27,9 @@ static void emit(lx_stop_filter *f, size_t n) {
     lx_buf_consume(&f->pending, n);
 }
 
-/* Earliest position where any stop sequence occurs in s[0..n), or n. */
-static size_t first_match(const lx_stop_filter *f, const char *s, size_t n) {
+/* Earliest position where any stop sequence occurs in s[0..n), or n; *which: that sequence's
+ * index (the first listed among those found at the same position). */
+static size_t first_match(const lx_stop_filter *f, const char *s, size_t n, size_t *which) {
     size_t best = n;
     for (size_t i = 0; i < f->n_stops; i++) {
         size_t m = strlen(f->stops[i]);
@@ -36,6 +37,7 @@ static size_t first_match(const lx_stop_filter *f, const char *s, size_t n) {
         for (size_t p = 0; p + m <= n && p < best; p++)
             if (memcmp(s + p, f->stops[i], m) == 0) {
                 best = p;
+                *which = i;
                 break;
             }
     }
@@ -62,7 +64,7 @@ bool lx_stop_feed(lx_stop_filter *f, const char *text, size_t len) {
     if (!lx_buf_append(&f->pending, text, len)) return false;
     const char *s = f->pending.data;
     size_t n = f->pending.len;
-    size_t at = first_match(f, s, n);
+    size_t at = first_match(f, s, n, &f->which);
     if (at < n) {
         f->matched = true;
         emit(f, at);

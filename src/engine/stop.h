@@ -15,6 +15,7 @@ typedef struct lx_stop_filter {
     size_t n_stops;
     lx_buf pending;            /* bytes held back: a possible stop prefix or an incomplete character */
     bool matched;              /* a stop sequence was found; nothing more is emitted */
+    size_t which;              /* with matched: the index in stops of the one found */
     lx_text_out out;
     void *user_data;
 } lx_stop_filter;

@@ -32,6 +32,7 @@ typedef struct adec {
     /* usage as Anthropic reports it: -1 = not reported */
     int64_t input, cache_read, cache_write, output;
     llmux_finish_reason finish;
+    char *stop_sequence;       /* the stop sequence that ended the message (stop_reason stop_sequence) */
     bool done;              /* message_stop seen: FINISH was emitted */
     llmux_status failed;    /* sticky: every call after a failure returns it */
     llmux_error_info failure;
@@ -60,6 +61,7 @@ void lx_anthropic_decoder_destroy(lx_decoder *dec) {
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
     free(d->blocks);
+    free(d->stop_sequence);
     free(d);
 }
 
@@ -216,6 +218,14 @@ static void read_usage(adec *d, const json_t *u) {
     if (lx_json_i64(u, "output_tokens", &v)) d->output = v;
 }
 
+/* The stop sequence a message_delta (or a whole message) names, kept for FINISH. */
+static void remember_stop(adec *d, const json_t *o) {
+    const char *s = lx_json_str(o, "stop_sequence");
+    if (!s || !*s || d->stop_sequence || strlen(s) > 4096) return;
+    size_t n = strlen(s);
+    if ((d->stop_sequence = malloc(n + 1))) memcpy(d->stop_sequence, s, n + 1); /* else FINISH names none */
+}
+
 static llmux_finish_reason map_stop(const char *r) {
     if (!r) return LLMUX_FINISH_STOP;
     if (strcmp(r, "max_tokens") == 0 || strcmp(r, "model_context_window_exceeded") == 0) return LLMUX_FINISH_LENGTH;
@@ -252,7 +262,8 @@ static llmux_status finish(adec *d, llmux_error_info *err) {
         if (st != LLMUX_OK) return st;
     }
     d->done = true;
-    return lx_emit_finish(&d->em, d->finish == LLMUX_FINISH_NONE ? LLMUX_FINISH_STOP : d->finish, err);
+    return lx_emit_finish_stop(&d->em, d->finish == LLMUX_FINISH_NONE ? LLMUX_FINISH_STOP : d->finish, d->stop_sequence,
+                               err);
 }
 
 static llmux_status message_start(adec *d, const json_t *msg, llmux_error_info *err) {
@@ -299,6 +310,7 @@ static llmux_status on_event(adec *d, const json_t *ev, llmux_error_info *err) {
         json_t *delta = lx_json_obj(ev, "delta");
         const char *r = lx_json_str(delta, "stop_reason");
         if (r) d->finish = map_stop(r);
+        remember_stop(d, delta);
         read_usage(d, lx_json_obj(ev, "usage"));
         return LLMUX_OK;
     }
@@ -366,6 +378,7 @@ static llmux_status decode_message(adec *d, llmux_error_info *err) {
         }
         if (st == LLMUX_OK) {
             d->finish = map_stop(lx_json_str(m, "stop_reason"));
+            remember_stop(d, m);
             st = finish(d, err);
         }
     }

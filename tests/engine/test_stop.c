@@ -62,6 +62,23 @@ static void test_stop_split_across_tokens(void **state) {
     lx_buf_free(&s.all);
 }
 
+/* Which stop sequence ended the output: the earliest in the text, whatever the list's order. */
+static void test_which_stop(void **state) {
+    (void)state;
+    const char *stops[] = {"STOP", "END", "x"};
+    lx_stop_filter f;
+    sink s;
+    lx_buf_init(&s.all, 1 << 10);
+    lx_stop_init(&f, stops, 3, collect, &s);
+    assert_true(lx_stop_feed(&f, "abc EN", 6));
+    assert_false(lx_stop_matched(&f));
+    assert_true(lx_stop_feed(&f, "D then STOP and x", 17));
+    assert_true(lx_stop_matched(&f));
+    assert_int_equal(f.which, 1);
+    lx_stop_free(&f);
+    lx_buf_free(&s.all);
+}
+
 static void test_partial_prefix_released(void **state) {
     (void)state;
     /* "EN" looked like the start of "END" but was not: it must come out, in order. */
@@ -164,6 +181,7 @@ static void test_utf8_valid(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_stops_passthrough),  cmocka_unit_test(test_stop_split_across_tokens),
+        cmocka_unit_test(test_which_stop),
         cmocka_unit_test(test_partial_prefix_released), cmocka_unit_test(test_prefix_at_end_flushed),
         cmocka_unit_test(test_earliest_of_several),   cmocka_unit_test(test_stop_inside_one_piece),
         cmocka_unit_test(test_utf8_never_split),      cmocka_unit_test(test_utf8_with_stop_prefix),

@@ -211,7 +211,14 @@ static inline bool h_emit(void *ud, const llmux_event *ev) {
                       (long long)ev->usage.reasoning_tokens, (long long)ev->usage.total_tokens);
         if (ev->cost_known) lx_buf_printf(b, " cost=%.9g", ev->cost_usd);
         break;
-    case LLMUX_EVENT_FINISH: lx_buf_printf(b, " %s", llmux_finish_reason_name(ev->finish_reason)); break;
+    case LLMUX_EVENT_FINISH:
+        lx_buf_printf(b, " %s", llmux_finish_reason_name(ev->finish_reason));
+        if (ev->text && ev->text_len) {
+            lx_buf_append_str(b, " stop=\"");
+            h_escape(b, ev->text, ev->text_len);
+            lx_buf_append_str(b, "\"");
+        }
+        break;
     case LLMUX_EVENT_ERROR: lx_buf_printf(b, " %s", ev->error ? llmux_status_name(ev->error->status) : "?"); break;
     }
     lx_buf_append_str(b, "\n");
@@ -336,7 +343,12 @@ static inline bool h_emit_line(void *user, const llmux_event *ev) {
                  (long long)ev->usage.reasoning_tokens, (long long)ev->usage.total_tokens);
         if (ev->cost_known) h_printf(b, "cost %.9g\n", ev->cost_usd);
         break;
-    case LLMUX_EVENT_FINISH: h_printf(b, "finish %s\n", llmux_finish_reason_name(ev->finish_reason)); break;
+    case LLMUX_EVENT_FINISH:
+        if (ev->text && ev->text_len)
+            h_printf(b, "finish %s stop=%.*s\n", llmux_finish_reason_name(ev->finish_reason), (int)ev->text_len, ev->text);
+        else
+            h_printf(b, "finish %s\n", llmux_finish_reason_name(ev->finish_reason));
+        break;
     default: h_printf(b, "event %d\n", (int)ev->type); break;
     }
     if (r->agg && r->agg_status == LLMUX_OK) {

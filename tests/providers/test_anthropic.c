@@ -245,6 +245,17 @@ static void test_decode_text(void **state) {
                   "finish stop\n");
 }
 
+/* stop_reason stop_sequence: FINISH stop, naming the sequence. */
+static void test_decode_stop_sequence(void **state) {
+    (void)state;
+    expect_stream(DATA "stream_stop_sequence.sse", LLMUX_OK,
+                  "start id=msg_08S model=claude-sonnet-4-5 provider=anthropic\n"
+                  "usage in=9 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\n"
+                  "text[0] 1, 2, 3\n"
+                  "usage in=9 out=7 cached=-1 write=-1 reasoning=-1 total=16\n"
+                  "finish stop stop=4\n");
+}
+
 static void test_decode_thinking_signature(void **state) {
     (void)state;
     expect_stream(DATA "stream_thinking.sse", LLMUX_OK,
@@ -522,6 +533,7 @@ int main(void) {
         cmocka_unit_test(test_encode_tool_choice_and_defaults),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text),
+        cmocka_unit_test(test_decode_stop_sequence),
         cmocka_unit_test(test_decode_thinking_signature),
         cmocka_unit_test(test_decode_redacted),
         cmocka_unit_test(test_decode_parallel_tools_and_cache_usage),

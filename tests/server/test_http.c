@@ -423,6 +423,40 @@ static void test_responses_backend(void **state) {
     sf_stop(&f);
 }
 
+/* A local model stopped by one of the client's stop sequences: Anthropic's stop_reason
+ * "stop_sequence" naming it, whole and streamed (the bundled model writes spaces early). */
+static void test_stop_sequence_reported(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_reply r;
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":64,\"stop_sequences\":[\"zzz\",\" \"],"
+            "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    if (strcmp(json_string_value(json_object_get(j, "stop_reason")), "stop_sequence") != 0) fail_msg("%s", r.body);
+    assert_string_equal(json_string_value(json_object_get(j, "stop_sequence")), " ");
+    const char *text = json_string_value(json_object_get(json_array_get(json_object_get(j, "content"), 0), "text"));
+    assert_null(strchr(text ? text : "", ' '));
+    json_decref(j);
+    free(r.body);
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":64,\"stream\":true,\"stop_sequences\":[\" \"],"
+            "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    if (!strstr(r.body, "\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\" \"")) fail_msg("%s", r.body);
+    free(r.body);
+    /* Without a stop sequence in play: end_turn or max_tokens, stop_sequence null. */
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"" SF_LOCAL "\",\"max_tokens\":3,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}", &r);
+    assert_non_null(strstr(r.body, "\"stop_sequence\":null"));
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* An Anthropic backend's tool_use reaches an OpenAI client as tool_calls. */
 static void test_anthropic_tool_use_as_tool_calls(void **state) {
     sf f;
@@ -934,6 +968,7 @@ int main(void) {
         cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
         cmocka_unit_test(test_reasoning_across_formats),
         cmocka_unit_test(test_responses_backend),
+        cmocka_unit_test(test_stop_sequence_reported),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_failure_mid_stream),
         cmocka_unit_test(test_body_cap),

@@ -222,10 +222,13 @@ char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, cons
             return NULL;
         }
     }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:n,s:o}", "id", id, "type", "message", "role", "assistant", "model",
+    /* A stop sequence the backend named: Anthropic's stop_reason "stop_sequence" with it. */
+    bool by_stop = resp->stop_sequence && resp->finish_reason == LLMUX_FINISH_STOP && !has_tool_call(resp);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:o,s:o}", "id", id, "type", "message", "role", "assistant", "model",
                           model, "content", content, "stop_reason",
-                          lx_srv_anthropic_stop(resp->finish_reason, has_tool_call(resp)), "stop_sequence", "usage",
-                          lx_srv_anthropic_usage(&resp->usage));
+                          by_stop ? "stop_sequence" : lx_srv_anthropic_stop(resp->finish_reason, has_tool_call(resp)),
+                          "stop_sequence", by_stop ? lx_srv_json_text(resp->stop_sequence, strlen(resp->stop_sequence)) : json_null(),
+                          "usage", lx_srv_anthropic_usage(&resp->usage));
     return dump_free(o);
 }
 

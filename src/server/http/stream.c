@@ -433,9 +433,11 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
             break;
         }
         close_block(s, b);
+        bool by_stop = ev->text && ev->text_len && ev->finish_reason == LLMUX_FINISH_STOP && !s->tool_seen;
         frame(b, "message_delta",
-              json_pack("{s:s,s:{s:s,s:n},s:o}", "type", "message_delta", "delta", "stop_reason",
-                        lx_srv_anthropic_stop(ev->finish_reason, s->tool_seen), "stop_sequence", "usage",
+              json_pack("{s:s,s:{s:s,s:o},s:o}", "type", "message_delta", "delta", "stop_reason",
+                        by_stop ? "stop_sequence" : lx_srv_anthropic_stop(ev->finish_reason, s->tool_seen),
+                        "stop_sequence", by_stop ? lx_srv_json_text(ev->text, ev->text_len) : json_null(), "usage",
                         lx_srv_anthropic_usage(&s->usage)));
         frame(b, "message_stop", json_pack("{s:s}", "type", "message_stop"));
         s->ended = true;
