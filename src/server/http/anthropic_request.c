@@ -258,16 +258,9 @@ static bool thinking(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
 
 llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
-    lx_srv_req *r = calloc(1, sizeof *r);
-    if (!r) return lx_srv_fail(err, "out of memory");
-    r->req = llmux_request_default();
-    if (!(r->root = lx_srv_parse_object(body, len, err))) goto fail;
+    lx_srv_req *r = lx_srv_req_begin(body, len, err);
+    if (!r) return LLMUX_E_INVALID_REQUEST;
     const json_t *root = r->root;
-    if (!lx_srv_opt_string(root, "model", &r->req.model, err)) goto fail;
-    if (!r->req.model || !*r->req.model) {
-        lx_srv_fail(err, "model: required");
-        goto fail;
-    }
     int64_t mt = -1, top_k = -1;
     if (!lx_srv_opt_int(root, "max_tokens", 1, INT32_MAX, &mt, err)) goto fail;
     if (mt < 1) {

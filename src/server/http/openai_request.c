@@ -200,12 +200,8 @@ static bool tool_choice(lx_srv_req *r, const json_t *root, llmux_error_info *err
 static bool reasoning_and_parallel(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *re = json_object_get(root, "reasoning_effort");
     if (re && !json_is_null(re)) {
-        const char *s = json_string_value(re);
-        if (s && (strcmp(s, "none") == 0 || strcmp(s, "minimal") == 0)) r->req.reasoning_effort = LLMUX_REASONING_NONE;
-        else if (s && strcmp(s, "low") == 0) r->req.reasoning_effort = LLMUX_REASONING_LOW;
-        else if (s && strcmp(s, "medium") == 0) r->req.reasoning_effort = LLMUX_REASONING_MEDIUM;
-        else if (s && (strcmp(s, "high") == 0 || strcmp(s, "xhigh") == 0)) r->req.reasoning_effort = LLMUX_REASONING_HIGH;
-        else return lx_srv_fail(err, "reasoning_effort: expected \"none\", \"minimal\", \"low\", \"medium\" or \"high\""), false;
+        if (!lx_srv_effort(json_string_value(re), &r->req.reasoning_effort))
+            return lx_srv_fail(err, "reasoning_effort: expected \"none\", \"minimal\", \"low\", \"medium\" or \"high\""), false;
     }
     bool parallel = true;
     if (!lx_srv_opt_bool(root, "parallel_tool_calls", &parallel, err)) return false;
@@ -268,16 +264,9 @@ static bool sampling(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
 
 llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
-    lx_srv_req *r = calloc(1, sizeof *r);
-    if (!r) return lx_srv_fail(err, "out of memory");
-    r->req = llmux_request_default();
-    if (!(r->root = lx_srv_parse_object(body, len, err))) goto fail;
+    lx_srv_req *r = lx_srv_req_begin(body, len, err);
+    if (!r) return LLMUX_E_INVALID_REQUEST;
     const json_t *root = r->root;
-    if (!lx_srv_opt_string(root, "model", &r->req.model, err)) goto fail;
-    if (!r->req.model || !*r->req.model) {
-        lx_srv_fail(err, "model: required");
-        goto fail;
-    }
     json_t *msgs = json_object_get(root, "messages");
     if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
         lx_srv_fail(err, "messages: expected a non-empty array");

@@ -160,3 +160,32 @@ bool lx_srv_stream_options(lx_srv_req *r, const json_t *root, llmux_error_info *
     if (!json_is_object(so)) return lx_srv_fail(err, "stream_options: expected an object"), false;
     return lx_srv_opt_bool(so, "include_usage", &r->include_usage, err);
 }
+
+lx_srv_req *lx_srv_req_begin(const char *body, size_t len, llmux_error_info *err) {
+    lx_srv_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        lx_srv_fail(err, "out of memory");
+        return NULL;
+    }
+    r->req = llmux_request_default();
+    if (!(r->root = lx_srv_parse_object(body, len, err)) || !lx_srv_opt_string(r->root, "model", &r->req.model, err))
+        goto fail;
+    if (!r->req.model || !*r->req.model) {
+        lx_srv_fail(err, "model: required");
+        goto fail;
+    }
+    return r;
+fail:
+    lx_srv_req_free(r);
+    return NULL;
+}
+
+bool lx_srv_effort(const char *s, llmux_reasoning_effort *out) {
+    if (!s) return false;
+    if (strcmp(s, "none") == 0 || strcmp(s, "minimal") == 0) *out = LLMUX_REASONING_NONE;
+    else if (strcmp(s, "low") == 0) *out = LLMUX_REASONING_LOW;
+    else if (strcmp(s, "medium") == 0) *out = LLMUX_REASONING_MEDIUM;
+    else if (strcmp(s, "high") == 0 || strcmp(s, "xhigh") == 0) *out = LLMUX_REASONING_HIGH;
+    else return false;
+    return true;
+}

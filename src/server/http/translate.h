@@ -66,6 +66,12 @@ llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req *
 void lx_srv_req_free(lx_srv_req *r);
 
 /* Helpers the translators share (request_common.c). */
+/* The start every translator shares: a default request, the body parsed as one object (root),
+ * a non-empty "model" string. NULL (err filled, nothing left behind) when any of it fails. */
+lx_srv_req *lx_srv_req_begin(const char *body, size_t len, llmux_error_info *err);
+/* An effort name as OpenAI spells it ("none" and "minimal" the least, "xhigh" the most) into
+ * *out; false for any other value. */
+bool lx_srv_effort(const char *name, llmux_reasoning_effort *out);
 void *lx_srv_alloc(lx_srv_req *r, size_t size);          /* zeroed; NULL when out of memory */
 char *lx_srv_strdup(lx_srv_req *r, const char *s, size_t n);
 char *lx_srv_dump(lx_srv_req *r, const json_t *v);      /* compact JSON text of v */
