@@ -305,8 +305,9 @@ int cli_cmd_serve(int argc, char **argv) {
     const char *shown = strchr(host, ':') ? "[%s]" : "%s";
     char hostbuf[300];
     snprintf(hostbuf, sizeof hostbuf, shown, host);
-    if (srv) printf("llmux: serving on http://%s:%d (OpenAI /v1/chat/completions, Anthropic /v1/messages)\n", hostbuf,
-           lx_server_port(srv));
+    if (srv)
+        printf("llmux: serving on http://%s:%d (OpenAI /v1/chat/completions and /v1/responses, Anthropic /v1/messages)\n",
+               hostbuf, lx_server_port(srv));
     if (srv && ss.n_keys) printf("llmux: %zu API key%s (server.keys); requests without one get 401\n", ss.n_keys, ss.n_keys == 1 ? "" : "s");
     else if (srv) printf("llmux: no API keys configured: every request is served\n");
     /* Where local models run, as the runtime was told (--isolation, local.isolation, the default). */
