@@ -197,7 +197,15 @@ static int cl_open(const engine *e, char session[LX_IPC_SESSION_HEX + 1]) {
     assert_true(fd >= 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s", e->sock);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    /* The token file is written before the socket is bound and listening (a client that sees the
+     * socket can read the token): engine_start's wait for the token can end a moment before the
+     * socket takes connections, which a loaded machine widens. Retry for a while. */
+    double until = now_s() + 30;
+    int rc;
+    while ((rc = connect(fd, (struct sockaddr *)&a, sizeof a)) != 0 && (errno == ENOENT || errno == ECONNREFUSED) &&
+           now_s() < until)
+        usleep(20000);
+    if (rc != 0) {
         /* Say why, with what the engine wrote on stderr (it may have exited). */
         int en = errno;
         char buf[2048] = "";
