@@ -47,8 +47,8 @@ static void print_ms(FILE *f, const char *name, int64_t v, int64_t def, const ch
 
 static void print_providers(const lx_config *cfg, FILE *f) {
     if (!cfg->n_providers) {
-        fputs("providers: none configured (built in: openai, anthropic, gemini, openrouter, ollama; keys from "
-              "their environment variables)\n",
+        fputs("providers: none configured (built in: openai, openai-responses, anthropic, gemini, openrouter, ollama; "
+              "keys from their environment variables)\n",
               f);
         return;
     }

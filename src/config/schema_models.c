@@ -81,10 +81,10 @@ static bool parse_provider(lx_cfg_ctx *c, const lx_ynode *key, const lx_ynode *n
     if ((v = lx_ymap_get(n, "http_referer", NULL))) LX_CFG_WITH_KEY(c, "http_referer", lx_cfg_string_env(c, v, false, &p->http_referer, NULL));
     if ((v = lx_ymap_get(n, "app_title", NULL))) LX_CFG_WITH_KEY(c, "app_title", lx_cfg_string_env(c, v, false, &p->app_title, NULL));
     if (!lx_cfg_builtin_provider(name) && !p->base_url) {
-        const char *hint = lx_cfg_suggest(name, lx_cfg_builtin_providers, 5);
+        const char *hint = lx_cfg_suggest(name, lx_cfg_builtin_providers, 6);
         if (hint) return lx_cfg_fail(c, key, "not a built-in provider (did you mean \"%s\"?); a new one needs base_url", hint);
         return lx_cfg_fail(c, key, "base_url is required for a provider that is not built in "
-                                   "(openai, anthropic, gemini, openrouter, ollama)");
+                                   "(openai, openai-responses, anthropic, gemini, openrouter, ollama)");
     }
     return true;
 }
@@ -164,8 +164,8 @@ static bool target_model(lx_cfg_ctx *c, const lx_ynode *n, const lx_ynode *model
         for (size_t i = 0; i < c->cfg->n_providers; i++) names[k++] = c->cfg->providers[i].name;
         const char *hint = lx_cfg_suggest(prefix, names, k);
         if (hint) return lx_cfg_fail(c, n, "unknown provider \"%s\" (did you mean \"%s\"?)", prefix, hint);
-        return lx_cfg_fail(c, n, "unknown provider \"%s\" (built in: openai, anthropic, gemini, openrouter, ollama; "
-                                 "others go under providers:)", prefix);
+        return lx_cfg_fail(c, n, "unknown provider \"%s\" (built in: openai, openai-responses, anthropic, gemini, "
+                                 "openrouter, ollama; others go under providers:)", prefix);
     }
     *out = m;
     return true;

@@ -291,7 +291,7 @@ static void test_providers(void **state) {
                  "base_url");
     expect_error("providers:\n  mybox: {api_key: none}\n",
                  "t.yaml:2:3: providers.mybox: base_url is required for a provider that is not built in (openai, "
-                 "anthropic, gemini, openrouter, ollama)");
+                 "openai-responses, anthropic, gemini, openrouter, ollama)");
     expect_error("providers:\n  x: {protocol: antropic, base_url: \"http://h\"}\n",
                  "t.yaml:2:17: providers.x.protocol: unknown protocol \"antropic\" (did you mean \"anthropic\"?)");
     expect_error("providers:\n  My_Box: {base_url: \"http://h\"}\n",
