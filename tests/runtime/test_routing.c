@@ -415,6 +415,62 @@ static void test_fallback_hands_off_the_conversation(void **state) {
     lx_fake_server_stop(sb);
 }
 
+/* A fallback to a Responses API target: the conversation is handed off by OpenAI's conventions
+ * (another provider's reasoning signature left out) and the answer decoded from the Responses
+ * stream. */
+static void test_fallback_to_responses_target(void **state) {
+    (void)state;
+    lx_fake_server *sa = lx_fake_server_start(), *sb = lx_fake_server_start();
+    assert_non_null(sa);
+    assert_non_null(sb);
+    char ua[128], ub[128];
+    lx_fake_server_url(sa, "", ua, sizeof ua);
+    lx_fake_server_url(sb, "/v1", ub, sizeof ub);
+    llmux_provider_params p[2] = {{.name = "a", .protocol = "anthropic", .base_url = ua, .api_key = "k"},
+                                  {.name = "r", .protocol = "openai_responses", .base_url = ub, .api_key = "k"}};
+    llmux_alias_target t[2] = {{.model = "a/claude"}, {.model = "r/gpt-5-codex"}};
+    llmux_alias al = {.name = "mixed", .targets = t, .n_targets = 2, .retry = {.attempts = 1}};
+    llmux_runtime_params rp = llmux_runtime_default_params();
+    rp.providers = p;
+    rp.n_providers = 2;
+    rp.aliases = &al;
+    rp.n_aliases = 1;
+    llmux_runtime *rt = NULL;
+    assert_int_equal(llmux_runtime_create(&rp, &rt, NULL), LLMUX_OK);
+    push(sa, 503, NULL, ERR429, LX_FAKE_END_NORMAL, 0);
+    push(sb, 200, NULL, "tests/providers/data/openai_responses/stream_text.sse", LX_FAKE_END_NORMAL, 0);
+    llmux_part u1 = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    llmux_part a1[2] = {{.type = LLMUX_PART_REASONING, .text = "thinking it over", .signature = "sig-only-for-a"},
+                        {.type = LLMUX_PART_TEXT, .text = "Hello"}};
+    llmux_part u2 = {.type = LLMUX_PART_TEXT, .text = "Again"};
+    llmux_message msgs[3] = {{.role = LLMUX_ROLE_USER, .parts = &u1, .n_parts = 1},
+                             {.role = LLMUX_ROLE_ASSISTANT, .parts = a1, .n_parts = 2},
+                             {.role = LLMUX_ROLE_USER, .parts = &u2, .n_parts = 1}};
+    llmux_request req = llmux_request_default();
+    req.model = "mixed";
+    req.messages = msgs;
+    req.n_messages = 3;
+    req.stream = true;
+    llmux_response *resp = NULL;
+    llmux_error_info err;
+    llmux_status st = llmux_run(rt, &req, NULL, &resp, &err);
+    if (st != LLMUX_OK) fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(st, LLMUX_OK);
+    assert_string_equal(resp->provider, "r");
+    assert_string_equal(llmux_response_text(resp), "Hello, world");
+    assert_int_equal(resp->usage.reasoning_tokens, 12);
+    llmux_response_free(resp);
+    lx_fake_request rb;
+    assert_true(lx_fake_server_request(sb, 0, &rb));
+    assert_string_equal(rb.path, "/v1/responses");
+    assert_null(strstr(rb.body, "sig-only-for-a"));
+    assert_non_null(strstr(rb.body, "\"Again\""));
+    free(rb.body);
+    llmux_runtime_destroy(rt);
+    lx_fake_server_stop(sa);
+    lx_fake_server_stop(sb);
+}
+
 static void test_alias_refused_when_it_shadows_a_provider(void **state) {
     (void)state;
     llmux_alias_target t = {.model = "openai/x"};
@@ -443,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_weighted_picks_follow_weights),
         cmocka_unit_test(test_overrides_reach_the_wire),
         cmocka_unit_test(test_fallback_hands_off_the_conversation),
+        cmocka_unit_test(test_fallback_to_responses_target),
         cmocka_unit_test(test_alias_refused_when_it_shadows_a_provider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
