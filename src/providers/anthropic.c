@@ -280,6 +280,37 @@ static bool encode_sampling(lx_enc *c, const llmux_request *req, json_t *body) {
     return true;
 }
 
+/* response_format json_object / json_schema as one forced tool (LX_ANTHROPIC_JSON_TOOL). With
+ * extended thinking the API takes no forced tool_choice: then "auto", the description asking
+ * for the call. */
+static bool encode_json_output(lx_enc *c, const llmux_request *req, json_t *body) {
+    if (req->response_format == LLMUX_FORMAT_TEXT) return true;
+    json_t *schema = req->response_format == LLMUX_FORMAT_JSON_SCHEMA
+                         ? lx_enc_parse_object(c, req->schema, "schema")
+                         : json_pack("{s:s}", "type", "object");
+    if (!schema) return c->st != LLMUX_OK ? false : lx_enc_oom(c);
+    const char *root = json_string_value(json_object_get(schema, "type"));
+    if (root && strcmp(root, "object") != 0) {
+        json_decref(schema);
+        return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST,
+                            "schema: the anthropic adapter answers JSON through a tool, whose input must be an object "
+                            "(this schema's root is \"%.32s\")",
+                            root);
+    }
+    json_t *tools = json_array(), *tool = lx_enc_obj(c, NULL);
+    if (!lx_enc_set(c, body, "tools", tools) || !lx_enc_push(c, tools, tool) ||
+        !lx_enc_set(c, tool, "name", json_string(LX_ANTHROPIC_JSON_TOOL)) ||
+        !lx_enc_set(c, tool, "description",
+                    json_string("Give your answer by calling this tool: its input is the answer, as JSON that matches "
+                                "the schema.")) ||
+        !lx_enc_set(c, tool, "input_schema", schema))
+        return false;
+    bool thinking = lx_reasoning_budget(req) > 0;
+    json_t *tc = lx_enc_obj(c, thinking ? "auto" : "tool");
+    return lx_enc_set(c, body, "tool_choice", tc) &&
+           (thinking || lx_enc_set(c, tc, "name", json_string(LX_ANTHROPIC_JSON_TOOL)));
+}
+
 /* Extended thinking from the request's reasoning settings (provider_options.anthropic.thinking,
  * merged afterwards, still wins). Anthropic takes budgets of at least 1024 tokens, below
  * max_tokens (which counts the thinking too, as OpenAI's max_completion_tokens does): a budget is
@@ -316,10 +347,10 @@ static json_t *messages_body(const lx_provider_config *cfg, const llmux_request 
         c->st = lx_error(c->err, LLMUX_E_CONFIGURATION, "anthropic: no model configured");
         return NULL;
     }
-    if (req->response_format != LLMUX_FORMAT_TEXT) {
+    if (req->response_format != LLMUX_FORMAT_TEXT && req->n_tools > 0) {
         c->st = lx_error(c->err, LLMUX_E_INVALID_REQUEST,
-                         "response_format: %s is not supported by the anthropic adapter (ask for JSON in the prompt, "
-                         "or declare a tool with the schema and force it with tool_choice)",
+                         "response_format: %s together with tools is not supported by the anthropic adapter (its JSON "
+                         "output is a forced tool call, which would keep the model from calling yours)",
                          req->response_format == LLMUX_FORMAT_JSON_SCHEMA ? "json_schema" : "json_object");
         return NULL;
     }
@@ -330,7 +361,7 @@ static json_t *messages_body(const lx_provider_config *cfg, const llmux_request 
     }
     if (!lx_enc_set(c, body, "model", lx_enc_str(c, cfg->model, "model"))) goto fail;
     if (!encode_system(c, body) || !encode_messages(c, req, body) || !encode_tools(c, req, body) ||
-        !encode_sampling(c, req, body))
+        !encode_json_output(c, req, body) || !encode_sampling(c, req, body))
         goto fail;
     if (req->stream && !lx_enc_set(c, body, "stream", json_true())) goto fail;
     if (!encode_thinking(c, req, body)) goto fail;

@@ -13,7 +13,16 @@
 
 #define MAX_BLOCKS 4096 /* content blocks per response; more is a protocol error */
 
-typedef enum block_kind { BLOCK_NONE = 0, BLOCK_TEXT, BLOCK_THINKING, BLOCK_REDACTED, BLOCK_TOOL, BLOCK_OTHER } block_kind;
+/* BLOCK_JSON: the call of LX_ANTHROPIC_JSON_TOOL, whose input is the answer's text. */
+typedef enum block_kind {
+    BLOCK_NONE = 0,
+    BLOCK_TEXT,
+    BLOCK_THINKING,
+    BLOCK_REDACTED,
+    BLOCK_TOOL,
+    BLOCK_OTHER,
+    BLOCK_JSON
+} block_kind;
 
 typedef struct block {
     uint8_t kind;      /* block_kind */
@@ -31,6 +40,7 @@ typedef struct adec {
     size_t n_blocks;
     /* usage as Anthropic reports it: -1 = not reported */
     int64_t input, cache_read, cache_write, output;
+    bool real_tool;            /* a tool_use block of the caller's tools (not the JSON answer) */
     llmux_finish_reason finish;
     char *stop_sequence;       /* the stop sequence that ended the message (stop_reason stop_sequence) */
     bool done;              /* message_stop seen: FINISH was emitted */
@@ -102,6 +112,18 @@ static block *get_block(adec *d, const json_t *ev, bool create, llmux_error_info
     return b;
 }
 
+static llmux_status emit_json_text(adec *d, const json_t *input, llmux_error_info *err) {
+    lx_buf tmp;
+    lx_buf_init(&tmp, LX_WIRE_MAX_LINE);
+    if (!lx_json_dump_buf(input, &tmp)) {
+        lx_buf_free(&tmp);
+        return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", d->provider);
+    }
+    llmux_status st = lx_emit_text(&d->em, tmp.data, tmp.len, err);
+    lx_buf_free(&tmp);
+    return st;
+}
+
 static llmux_status emit_json_args(adec *d, int64_t key, const json_t *input, llmux_error_info *err) {
     lx_buf tmp;
     lx_buf_init(&tmp, LX_WIRE_MAX_LINE);
@@ -144,6 +166,14 @@ static llmux_status block_start(adec *d, int64_t idx, block *b, const json_t *cb
         b->kind = BLOCK_TOOL;
         const char *id = lx_json_str(cb, "id"), *name = lx_json_str(cb, "name");
         if (!id || !name) return protocol(d, err, "tool_use block without id or name");
+        if (strcmp(name, LX_ANTHROPIC_JSON_TOOL) == 0) { /* the JSON answer (anthropic_internal.h) */
+            b->kind = BLOCK_JSON;
+            json_t *input = json_object_get(cb, "input");
+            if (!json_is_object(input) || (d->stream && json_object_size(input) == 0)) return LLMUX_OK;
+            b->args_seen = true;
+            return emit_json_text(d, input, err);
+        }
+        d->real_tool = true;
         llmux_status st = lx_emit_tool_start(&d->em, idx, id, name, err);
         json_t *input = json_object_get(cb, "input");
         /* Streams start with input {} and send the arguments as deltas; a whole message carries
@@ -162,6 +192,7 @@ static llmux_status block_start(adec *d, int64_t idx, block *b, const json_t *cb
 static llmux_status block_stop(adec *d, int64_t idx, block *b, llmux_error_info *err) {
     if (b->stopped) return protocol(d, err, "content block stopped twice");
     b->stopped = true;
+    if (b->kind == BLOCK_JSON && !b->args_seen) return lx_emit_text(&d->em, "{}", 2, err); /* an empty answer */
     if (b->kind != BLOCK_TOOL) return LLMUX_OK;
     llmux_status st = LLMUX_OK;
     if (!b->args_seen) st = lx_emit_tool_delta(&d->em, idx, "{}", 2, err); /* a call without arguments */
@@ -194,10 +225,12 @@ static llmux_status block_delta(adec *d, const json_t *ev, llmux_error_info *err
         if (!sig) return protocol(d, err, "signature_delta without signature");
         return lx_emit_reasoning(&d->em, NULL, 0, sig, false, err);
     }
-    if (strcmp(type, "input_json_delta") == 0 && b->kind == BLOCK_TOOL) {
+    if (strcmp(type, "input_json_delta") == 0 && (b->kind == BLOCK_TOOL || b->kind == BLOCK_JSON)) {
         v = json_object_get(delta, "partial_json");
         if (!json_is_string(v)) return protocol(d, err, "input_json_delta without partial_json");
         if (json_string_length(v) > 0) b->args_seen = true;
+        if (b->kind == BLOCK_JSON) /* the JSON answer streams as text */
+            return json_string_length(v) ? lx_emit_text(&d->em, json_string_value(v), json_string_length(v), err) : LLMUX_OK;
         return lx_emit_tool_delta(&d->em, idx, json_string_value(v), json_string_length(v), err);
     }
     if (strcmp(type, "text_delta") == 0 || strcmp(type, "thinking_delta") == 0 ||
@@ -262,8 +295,9 @@ static llmux_status finish(adec *d, llmux_error_info *err) {
         if (st != LLMUX_OK) return st;
     }
     d->done = true;
-    return lx_emit_finish_stop(&d->em, d->finish == LLMUX_FINISH_NONE ? LLMUX_FINISH_STOP : d->finish, d->stop_sequence,
-                               err);
+    llmux_finish_reason r = d->finish == LLMUX_FINISH_NONE ? LLMUX_FINISH_STOP : d->finish;
+    if (r == LLMUX_FINISH_TOOL_CALLS && !d->real_tool) r = LLMUX_FINISH_STOP; /* the JSON answer's call */
+    return lx_emit_finish_stop(&d->em, r, d->stop_sequence, err);
 }
 
 static llmux_status message_start(adec *d, const json_t *msg, llmux_error_info *err) {

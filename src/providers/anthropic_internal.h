@@ -7,6 +7,12 @@
 
 #include "providers/provider.h"
 
+/* JSON output (response_format json_object / json_schema), which the Messages API has no field
+ * for, is asked as a call of this one tool, whose input schema is the requested schema, forced by
+ * tool_choice (as LiteLLM does); the decoder turns that call's input back into the answer's text
+ * and its tool_use stop into a plain stop. The name is reserved. */
+#define LX_ANTHROPIC_JSON_TOOL "llmux_json_response"
+
 /* Used when the request leaves max_tokens unset (the API requires it). */
 #define LX_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
 

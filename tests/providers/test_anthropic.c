@@ -164,6 +164,34 @@ static void test_encode_tool_choice_and_defaults(void **state) {
     json_decref(j);
 }
 
+/* response_format as the one forced tool whose input is the answer. */
+static void test_encode_json_output(void **state) {
+    (void)state;
+    const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Weather?"};
+    const llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = &hello, .n_parts = 1};
+    llmux_request req = llmux_request_default();
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.response_format = LLMUX_FORMAT_JSON_SCHEMA;
+    req.schema = "{\"type\":\"object\",\"properties\":{\"temp\":{\"type\":\"number\"}},\"required\":[\"temp\"]}";
+    json_t *j = encode_json(&req);
+    json_t *t = json_array_get(json_object_get(j, "tools"), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "tools")), 1);
+    assert_string_equal(json_string_value(json_object_get(t, "name")), "llmux_json_response");
+    assert_non_null(json_object_get(json_object_get(json_object_get(t, "input_schema"), "properties"), "temp"));
+    json_t *tc = json_object_get(j, "tool_choice");
+    assert_string_equal(json_string_value(json_object_get(tc, "type")), "tool");
+    assert_string_equal(json_string_value(json_object_get(tc, "name")), "llmux_json_response");
+    json_decref(j);
+    req.response_format = LLMUX_FORMAT_JSON_OBJECT;
+    req.reasoning_budget = 2048; /* thinking takes no forced tool: auto */
+    j = encode_json(&req);
+    t = json_array_get(json_object_get(j, "tools"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t, "input_schema"), "type")), "object");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "tool_choice"), "type")), "auto");
+    json_decref(j);
+}
+
 static void expect_encode_error(const llmux_request *req, const char *model, llmux_status want, const char *needle) {
     enc_out o;
     encode_req(req, model, &o);
@@ -181,10 +209,19 @@ static void test_encode_errors(void **state) {
     req.messages = &ok_msg;
     req.n_messages = 1;
 
+    /* JSON output is a forced tool call: not with the caller's own tools, and only for an object. */
+    const llmux_tool tool = {.name = "lookup"};
     req.response_format = LLMUX_FORMAT_JSON_SCHEMA;
     req.schema = "{\"type\":\"object\"}";
-    expect_encode_error(&req, "claude-sonnet-4-5", LLMUX_E_INVALID_REQUEST, "response_format: json_schema");
+    req.tools = &tool;
+    req.n_tools = 1;
+    expect_encode_error(&req, "claude-sonnet-4-5", LLMUX_E_INVALID_REQUEST, "response_format: json_schema together with tools");
+    req.tools = NULL;
+    req.n_tools = 0;
+    req.schema = "{\"type\":\"array\"}";
+    expect_encode_error(&req, "claude-sonnet-4-5", LLMUX_E_INVALID_REQUEST, "must be an object");
     req.response_format = LLMUX_FORMAT_TEXT;
+    req.schema = NULL;
 
     expect_encode_error(&req, NULL, LLMUX_E_CONFIGURATION, "no model");
 
@@ -243,6 +280,26 @@ static void test_decode_text(void **state) {
                   "text[0] , w\xc3\xb6rld \xe2\x9c\x93\n"
                   "usage in=12 out=6 cached=-1 write=-1 reasoning=-1 total=18\n"
                   "finish stop\n");
+}
+
+/* The forced tool's call comes back as the answer's text with a plain stop, streamed or whole. */
+static void test_decode_json_output(void **state) {
+    (void)state;
+    expect_stream(DATA "stream_json_output.sse", LLMUX_OK,
+                  "start id=msg_09J model=claude-sonnet-4-5 provider=anthropic\n"
+                  "usage in=30 out=-1 cached=-1 write=-1 reasoning=-1 total=-1\n"
+                  "text[0] {\"temp\":\n"
+                  "text[0]  21.5}\n"
+                  "usage in=30 out=12 cached=-1 write=-1 reasoning=-1 total=42\n"
+                  "finish stop\n");
+    h_rec r = {0};
+    llmux_error_info err;
+    assert_int_equal(h_decode_file(P, false, DATA "message_json_output.json", &r, &err), LLMUX_OK);
+    assert_string_equal(h_lines(&r), "start id=msg_10J model=claude-sonnet-4-5 provider=anthropic\n"
+                                     "text[0] {\"temp\":21.5}\n"
+                                     "usage in=30 out=12 cached=-1 write=-1 reasoning=-1 total=42\n"
+                                     "finish stop\n");
+    h_rec_free(&r);
 }
 
 /* stop_reason stop_sequence: FINISH stop, naming the sequence. */
@@ -534,6 +591,8 @@ int main(void) {
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text),
         cmocka_unit_test(test_decode_stop_sequence),
+        cmocka_unit_test(test_encode_json_output),
+        cmocka_unit_test(test_decode_json_output),
         cmocka_unit_test(test_decode_thinking_signature),
         cmocka_unit_test(test_decode_redacted),
         cmocka_unit_test(test_decode_parallel_tools_and_cache_usage),

@@ -423,6 +423,47 @@ static void test_responses_backend(void **state) {
     sf_stop(&f);
 }
 
+/* response_format json_schema from an OpenAI client on an Anthropic backend: the forced tool
+ * went upstream, the answer comes back as the message's JSON content with finish_reason stop
+ * (not a tool call), streamed too. */
+static void test_json_schema_on_anthropic(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/providers/data/anthropic/message_json_output.json", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/providers/data/anthropic/stream_json_output.sse", NULL, 0, 0);
+    const char *body = "{\"model\":\"anthropic/claude-sonnet-4-5\",%s\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"}],"
+                       "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"w\",\"schema\":"
+                       "{\"type\":\"object\",\"properties\":{\"temp\":{\"type\":\"number\"}}}}}}";
+    char b[512];
+    snprintf(b, sizeof b, body, "");
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions", b, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "finish_reason")), "stop");
+    json_t *msg = json_object_get(c0, "message");
+    assert_null(json_object_get(msg, "tool_calls"));
+    json_t *answer = load(json_string_value(json_object_get(msg, "content")));
+    assert_true(json_real_value(json_object_get(answer, "temp")) == 21.5);
+    json_decref(answer);
+    json_decref(j);
+    free(r.body);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    assert_non_null(strstr(up.body, "\"llmux_json_response\""));
+    free(up.body);
+    snprintf(b, sizeof b, body, "\"stream\":true,");
+    sf_post(&f, "/v1/chat/completions", b, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"finish_reason\":\"stop\""));
+    assert_null(strstr(r.body, "tool_calls"));
+    assert_non_null(strstr(r.body, "21.5}"));
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* A local model stopped by one of the client's stop sequences: Anthropic's stop_reason
  * "stop_sequence" naming it, whole and streamed (the bundled model writes spaces early). */
 static void test_stop_sequence_reported(void **state) {
@@ -969,6 +1010,7 @@ int main(void) {
         cmocka_unit_test(test_reasoning_across_formats),
         cmocka_unit_test(test_responses_backend),
         cmocka_unit_test(test_stop_sequence_reported),
+        cmocka_unit_test(test_json_schema_on_anthropic),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_failure_mid_stream),
         cmocka_unit_test(test_body_cap),
