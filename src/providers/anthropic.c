@@ -291,11 +291,12 @@ static bool encode_json_output(lx_enc *c, const llmux_request *req, json_t *body
     if (!schema) return c->st != LLMUX_OK ? false : lx_enc_oom(c);
     const char *root = json_string_value(json_object_get(schema, "type"));
     if (root && strcmp(root, "object") != 0) {
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST,
+                     "schema: the anthropic adapter answers JSON through a tool, whose input must be an object (this "
+                     "schema's root is \"%.32s\")",
+                     root); /* before the decref: root is the schema's */
         json_decref(schema);
-        return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST,
-                            "schema: the anthropic adapter answers JSON through a tool, whose input must be an object "
-                            "(this schema's root is \"%.32s\")",
-                            root);
+        return false;
     }
     json_t *tools = json_array(), *tool = lx_enc_obj(c, NULL);
     if (!lx_enc_set(c, body, "tools", tools) || !lx_enc_push(c, tools, tool) ||
