@@ -370,7 +370,7 @@ typedef struct llmux_response {
                                    when records are off; NULL in a decoded response */
     const char *stop_sequence;  /* the request's stop sequence that ended the output (finish_reason
                                    STOP), when the backend says which: the local engine, Anthropic;
-                                   NULL otherwise */
+                                   NULL otherwise. Owned by the response, like its other strings */
 } llmux_response;
 
 /* Releases a response and everything it points to. Accepts NULL. */

@@ -301,6 +301,19 @@ static char *reasoning_signature(const json_t *item) {
     return s;
 }
 
+/* Starts the call of a function_call item (call_id and name come only with the item), with the
+ * arguments it already holds (a whole body's; "" when they stream). */
+static llmux_status start_call(lx_decoder *d, int64_t idx, const json_t *it, llmux_error_info *err) {
+    d->tool_seen = true;
+    const char *call_id = lx_json_str(it, "call_id"), *name = lx_json_str(it, "name");
+    if (!call_id || !name) return protocol(d, err, "function_call item without call_id or name");
+    llmux_status st = lx_emit_tool_start(&d->em, idx, call_id, name, err);
+    json_t *a = json_object_get(it, "arguments");
+    if (st == LLMUX_OK && json_is_string(a) && json_string_length(a))
+        st = lx_emit_tool_delta(&d->em, idx, json_string_value(a), json_string_length(a), err);
+    return st;
+}
+
 /* A whole output item: a non-streaming body's, or output_item.done's (done: what streamed
  * before is the item's content, so only what never streams is emitted: a call's end, a
  * reasoning item's signature). */
@@ -323,15 +336,7 @@ static llmux_status item(lx_decoder *d, int64_t idx, const json_t *it, bool done
         return LLMUX_OK;
     }
     if (strcmp(type, "function_call") == 0) {
-        d->tool_seen = true;
-        const char *call_id = lx_json_str(it, "call_id"), *name = lx_json_str(it, "name");
-        if (!call_id || !name) return protocol(d, err, "function_call item without call_id or name");
-        if (!lx_emitter_has_tool(&d->em, idx)) {
-            st = lx_emit_tool_start(&d->em, idx, call_id, name, err);
-            json_t *a = json_object_get(it, "arguments");
-            if (st == LLMUX_OK && json_is_string(a) && json_string_length(a))
-                st = lx_emit_tool_delta(&d->em, idx, json_string_value(a), json_string_length(a), err);
-        }
+        if (!lx_emitter_has_tool(&d->em, idx)) st = start_call(d, idx, it, err);
         if (st == LLMUX_OK && lx_emitter_tool_open(&d->em, idx)) st = lx_emit_tool_end(&d->em, idx, err);
         return st;
     }
@@ -431,16 +436,7 @@ static llmux_status on_event(lx_decoder *d, const json_t *ev, llmux_error_info *
             lx_emitter_break_reasoning(&d->em);
             return LLMUX_OK;
         }
-        if (!done && it_type && strcmp(it_type, "function_call") == 0) {
-            d->tool_seen = true;
-            const char *call_id = lx_json_str(it, "call_id"), *name = lx_json_str(it, "name");
-            if (!call_id || !name) return protocol(d, err, "function_call item without call_id or name");
-            st = lx_emit_tool_start(&d->em, idx, call_id, name, err);
-            json_t *a = json_object_get(it, "arguments");
-            if (st == LLMUX_OK && json_is_string(a) && json_string_length(a))
-                st = lx_emit_tool_delta(&d->em, idx, json_string_value(a), json_string_length(a), err);
-            return st;
-        }
+        if (!done && it_type && strcmp(it_type, "function_call") == 0) return start_call(d, idx, it, err);
         return done ? item(d, idx, it, true, err) : LLMUX_OK;
     }
     json_t *delta = json_object_get(ev, "delta");

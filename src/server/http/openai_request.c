@@ -12,17 +12,9 @@ static bool image_part(lx_srv_req *r, const json_t *c, const char *where, llmux_
     json_t *iu = json_object_get(c, "image_url");
     const char *url = json_is_object(iu) ? json_string_value(json_object_get(iu, "url")) : json_string_value(iu);
     if (!url || !*url) return lx_srv_fail(err, "%s.image_url.url: expected a non-empty string", where), false;
-    p->type = LLMUX_PART_IMAGE;
-    if (strncmp(url, "data:", 5) != 0) {
-        p->image_url = url;
-        return true;
-    }
-    const char *semi = strstr(url, ";base64,");
-    if (!semi || semi == url + 5)
-        return lx_srv_fail(err, "%s.image_url.url: a data URL must be data:<mime>;base64,<data>", where), false;
-    p->mime_type = lx_srv_strdup(r, url + 5, (size_t)(semi - (url + 5)));
-    p->data = semi + 8;
-    return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
+    char w[128];
+    snprintf(w, sizeof w, "%s.image_url.url", where);
+    return lx_srv_image_url(r, url, w, p, err);
 }
 
 /* Text of a content that is a string or an array of text parts (system, tool, assistant). */

@@ -189,3 +189,17 @@ bool lx_srv_effort(const char *s, llmux_reasoning_effort *out) {
     else return false;
     return true;
 }
+
+bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_part *p, llmux_error_info *err) {
+    p->type = LLMUX_PART_IMAGE;
+    if (strncmp(url, "data:", 5) != 0) {
+        p->image_url = url;
+        return true;
+    }
+    const char *semi = strstr(url, ";base64,");
+    if (!semi || semi == url + 5)
+        return lx_srv_fail(err, "%s: a data URL must be data:<mime>;base64,<data>", where), false;
+    p->mime_type = lx_srv_strdup(r, url + 5, (size_t)(semi - (url + 5)));
+    p->data = semi + 8;
+    return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
+}

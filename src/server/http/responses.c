@@ -52,17 +52,9 @@ static llmux_part *new_part(builder *b, llmux_error_info *err) {
 static bool image(builder *b, const json_t *c, const char *where, llmux_part *p, llmux_error_info *err) {
     const char *url = json_string_value(json_object_get(c, "image_url"));
     if (!url || !*url) return lx_srv_fail(err, "%s.image_url: expected a URL (file_id is not supported)", where), false;
-    p->type = LLMUX_PART_IMAGE;
-    if (strncmp(url, "data:", 5) != 0) {
-        p->image_url = url;
-        return true;
-    }
-    const char *semi = strstr(url, ";base64,");
-    if (!semi || semi == url + 5)
-        return lx_srv_fail(err, "%s.image_url: a data URL must be data:<mime>;base64,<data>", where), false;
-    p->mime_type = lx_srv_strdup(b->r, url + 5, (size_t)(semi - (url + 5)));
-    p->data = semi + 8;
-    return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
+    char w[128];
+    snprintf(w, sizeof w, "%s.image_url", where);
+    return lx_srv_image_url(b->r, url, w, p, err);
 }
 
 static bool role_of(const char *s, llmux_role *out) {

@@ -69,6 +69,9 @@ void lx_srv_req_free(lx_srv_req *r);
 /* The start every translator shares: a default request, the body parsed as one object (root),
  * a non-empty "model" string. NULL (err filled, nothing left behind) when any of it fails. */
 lx_srv_req *lx_srv_req_begin(const char *body, size_t len, llmux_error_info *err);
+/* An OpenAI-style image URL into an IMAGE part: "data:<mime>;base64,<data>" as mime_type + data,
+ * anything else as image_url. False (err names `where`) for a malformed data URL. */
+bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_part *p, llmux_error_info *err);
 /* An effort name as OpenAI spells it ("none" and "minimal" the least, "xhigh" the most) into
  * *out; false for any other value. */
 bool lx_srv_effort(const char *name, llmux_reasoning_effort *out);
