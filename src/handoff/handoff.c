@@ -29,6 +29,12 @@ const char *lx_handoff_protocol_name(lx_handoff_protocol p) {
 }
 
 bool lx_handoff_protocol_from_name(const char *name, lx_handoff_protocol *out) {
+    /* The Responses API takes a conversation by OpenAI's conventions (one item per tool result,
+     * no alternation rule). */
+    if (name && strcmp(name, "openai_responses") == 0) {
+        *out = LX_HANDOFF_OPENAI;
+        return true;
+    }
     for (int i = 0; name && i < LX_HANDOFF_PROTOCOL_COUNT; i++)
         if (strcmp(name, k_protocols[i]) == 0) {
             *out = (lx_handoff_protocol)i;

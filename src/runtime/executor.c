@@ -327,9 +327,6 @@ static llmux_status prepare_request(lx_driver *d, const lx_plan_step *s, const c
     char origin[128];
     provider_of(d, d->steps[0].model, origin, sizeof origin);
     if (d->step == 0 || strcmp(origin, or_empty(d->cur_provider)) == 0) return LLMUX_OK;
-    /* The Responses API takes a conversation by OpenAI's conventions (one output item per tool
-     * result, no alternation rule): handed off as to Chat Completions. */
-    if (strcmp(protocol, "openai_responses") == 0) protocol = "openai";
     lx_handoff_opts o = {.origin = origin, .target_protocol = protocol, .target_provider = or_empty(d->cur_provider)};
     llmux_request *handed = NULL;
     llmux_status st = lx_handoff(*req, &o, &handed, e);
