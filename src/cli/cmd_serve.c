@@ -262,6 +262,7 @@ int cli_cmd_serve(int argc, char **argv) {
     sp.cors_origins = ss.cors_origins;
     sp.n_cors_origins = ss.n_cors_origins;
     if (ss.max_streams_per_key > 0) sp.max_streams_per_key = (int)ss.max_streams_per_key;
+    if (ss.has_responses_store_mb) sp.responses_store_bytes = (size_t)ss.responses_store_mb * 1024 * 1024;
     if (!max_body_given && ss.max_body_bytes > 0) sp.max_body_bytes = (size_t)ss.max_body_bytes; /* the flag wins */
     /* Budgets are counted from the records the runtime writes: the same database. */
     char records_buf[4096];

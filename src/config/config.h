@@ -102,6 +102,8 @@ typedef struct lx_config_server_settings {
     size_t n_cors_origins;
     int64_t max_body_bytes;       /* server.limits.max_body_bytes; 0 = unset */
     int64_t max_streams_per_key;  /* server.limits.max_streams_per_key; 0 = unset */
+    bool has_responses_store_mb;  /* server.limits.responses_store_mb was set (0 = keep none) */
+    int64_t responses_store_mb;
 } lx_config_server_settings;
 
 /* Fills *out from cfg (borrowed: cfg must outlive its use); all zero when cfg is NULL. */

@@ -210,6 +210,7 @@ void lx_config_print(const lx_config *cfg, FILE *f) {
         for (size_t i = 0; i < ss->n_cors_origins; i++) fprintf(f, "  cors origin: %s\n", ss->cors_origins[i]);
         if (ss->max_body_bytes) fprintf(f, "  max_body_bytes: %lld\n", (long long)ss->max_body_bytes);
         if (ss->max_streams_per_key) fprintf(f, "  max_streams_per_key: %lld\n", (long long)ss->max_streams_per_key);
+        if (ss->has_responses_store_mb) fprintf(f, "  responses_store_mb: %lld\n", (long long)ss->responses_store_mb);
     }
     if (cfg->has_telemetry) {
         static const char *const levels[] = {"debug", "info", "warn", "error"};

@@ -176,8 +176,8 @@ static bool parse_cors(lx_cfg_ctx *c, const lx_ynode *n) {
 }
 
 static bool parse_limits(lx_cfg_ctx *c, const lx_ynode *n) {
-    static const char *const keys[] = {"max_body_bytes", "max_streams_per_key", NULL};
-    if (!lx_cfg_check_map(c, n, keys, "a mapping (max_body_bytes, max_streams_per_key)")) return false;
+    static const char *const keys[] = {"max_body_bytes", "max_streams_per_key", "responses_store_mb", NULL};
+    if (!lx_cfg_check_map(c, n, keys, "a mapping (max_body_bytes, max_streams_per_key, responses_store_mb)")) return false;
     const lx_ynode *v;
     if ((v = lx_ymap_get(n, "max_body_bytes", NULL)))
         LX_CFG_WITH_KEY(c, "max_body_bytes", lx_cfg_int(c, v, 1024, LLMUX_JSON_MAX_BYTES, "an integer in [1024, 33554432] (bytes)",
@@ -185,6 +185,11 @@ static bool parse_limits(lx_cfg_ctx *c, const lx_ynode *n) {
     if ((v = lx_ymap_get(n, "max_streams_per_key", NULL)))
         LX_CFG_WITH_KEY(c, "max_streams_per_key", lx_cfg_int(c, v, 1, MAX_STREAMS, "an integer in [1, 100000]",
                                                              &c->cfg->server.max_streams_per_key));
+    if ((v = lx_ymap_get(n, "responses_store_mb", NULL))) {
+        LX_CFG_WITH_KEY(c, "responses_store_mb", lx_cfg_int(c, v, 0, 1048576, "an integer in [0, 1048576] (MiB)",
+                                                            &c->cfg->server.responses_store_mb));
+        c->cfg->server.has_responses_store_mb = true;
+    }
     return true;
 }
 

@@ -66,7 +66,7 @@ static void test_keys_loaded(void **state) {
                           "    - {name: ci, key_sha256: \"9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\"}\n"
                           "    - {name: team, key: bbbbbbbbbbbbbbbbbbbb, budget_usd: 5, budget_period: monthly}\n"
                           "  cors_origins: [\"https://app.example\", \"*\"]\n"
-                          "  limits: {max_body_bytes: 1048576, max_streams_per_key: 8}\n"
+                          "  limits: {max_body_bytes: 1048576, max_streams_per_key: 8, responses_store_mb: 0}\n"
                           "  metrics: true\n", /* a later feature's key still loads */
                           &err);
     if (!cfg) fail_msg("%s", err.message);
@@ -93,6 +93,8 @@ static void test_keys_loaded(void **state) {
     assert_string_equal(ss.cors_origins[0], "https://app.example");
     assert_int_equal(ss.max_body_bytes, 1048576);
     assert_int_equal(ss.max_streams_per_key, 8);
+    assert_true(ss.has_responses_store_mb); /* 0 is a value (keep none), not "unset" */
+    assert_int_equal(ss.responses_store_mb, 0);
     /* `llmux config check` shows names and limits, never a key or its digest. */
     char *text = NULL;
     size_t len = 0;
@@ -151,6 +153,7 @@ static void test_keys_malformed(void **state) {
     expect_error("server:\n  cors_origins: \"*\"\n", "server.cors_origins: expected a sequence");
     expect_error("server:\n  limits: {max_body_bytes: 10}\n", "server.limits.max_body_bytes");
     expect_error("server:\n  limits: {max_streams_per_key: 0}\n", "server.limits.max_streams_per_key");
+    expect_error("server:\n  limits: {responses_store_mb: -1}\n", "server.limits.responses_store_mb");
     expect_error("server:\n  limits: {max_streams: 3}\n", "server.limits.max_streams: unknown key");
     /* A key in the file is never quoted back, also when it is refused. */
     llmux_error_info err;

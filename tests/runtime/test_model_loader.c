@@ -144,8 +144,18 @@ static void test_one_key_in_order_and_destroy_ends_queued(void **state) {
     assert_true(wait_flag(&mu, &cv, &blocker.worked, 10000));
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, destroy_main, l), 0);
-    struct timespec settle = {0, 300 * 1000000L};
-    nanosleep(&settle, NULL); /* destroy has marked the loader stopping and waits for the blocker */
+    /* Wait until destroy has marked the loader stopping (it then refuses new jobs) and waits for
+     * the blocker; a fixed pause here failed on a loaded machine. A probe accepted before that
+     * point just runs. */
+    static job probes[2000];
+    size_t np = 0;
+    for (; np < sizeof probes / sizeof probes[0]; np++) {
+        probes[np] = (job){&mu, &cv, NULL, false, false, false, 0, &order};
+        if (!lx_model_loader_submit(l, "probe", &k_ops, &probes[np])) break;
+        struct timespec tick = {0, 5 * 1000000L};
+        nanosleep(&tick, NULL);
+    }
+    assert_true(np < sizeof probes / sizeof probes[0]);
     pthread_mutex_lock(&mu);
     hold = true;
     pthread_cond_broadcast(&cv);

@@ -119,7 +119,7 @@ static size_t sf_header_cb(char *p, size_t size, size_t n, void *ud) {
     return k;
 }
 
-/* method "GET" or "POST" (body may be NULL); extra: one more header line or NULL (a
+/* method "GET", "POST" or "DELETE" (body may be NULL); extra: one more header line or NULL (a
  * /v1/messages path gets anthropic-version: 2023-06-01 unless extra names that header). Returns curl's
  * code; r is filled (free r->body). */
 static inline CURLcode sf_http(const sf *f, const char *method, const char *path, const char *body, size_t body_len,
@@ -142,6 +142,7 @@ static inline CURLcode sf_http(const sf *f, const char *method, const char *path
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (strcmp(method, "DELETE") == 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? body_len : 0));

@@ -66,7 +66,8 @@ static lx_server_params keyed(lx_config_key keys[3]) {
     return sp;
 }
 
-/* A request with any number of header lines (NULL-terminated); method GET, POST or OPTIONS. */
+/* A request with any number of header lines (NULL-terminated); method GET, POST, DELETE or
+ * OPTIONS. */
 static void req(const sf *f, const char *method, const char *path, const char *body, const char *const *headers,
                 sf_reply *r) {
     memset(r, 0, sizeof *r);
@@ -87,6 +88,8 @@ static void req(const sf *f, const char *method, const char *path, const char *b
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+    } else if (strcmp(method, "DELETE") == 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
     } else if (strcmp(method, "OPTIONS") == 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "OPTIONS");
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -422,6 +425,42 @@ static void test_streams_per_key(void **state) {
     sf_stop(&f);
 }
 
+/* A kept Responses API response belongs to the key that made it: another key can neither read,
+ * continue nor delete it (to that key it does not exist). */
+static void test_responses_owner(void **state) {
+    (void)state;
+    lx_config_key keys[3];
+    lx_server_params sp = keyed(keys);
+    keys[2].budget_usd = -1;
+    sf f;
+    start(&f, &sp, NULL);
+    sf_push(&f, CHAT, 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    const char *alice[] = {"Authorization: Bearer " ALICE, NULL}, *carol[] = {"Authorization: Bearer " CAROL, NULL};
+    sf_reply r;
+    req(&f, "POST", "/v1/responses", "{\"model\":\"openai/gpt-4o-mini\",\"input\":\"Hi\"}", alice, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    free(r.body);
+    char path[192], body[256];
+    snprintf(path, sizeof path, "/v1/responses/%s", json_string_value(json_object_get(j, "id")));
+    snprintf(body, sizeof body, "{\"model\":\"openai/gpt-4o-mini\",\"previous_response_id\":\"%s\",\"input\":\"Hi\"}",
+             json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    req(&f, "GET", path, NULL, carol, &r);
+    expect_openai_error(&r, 404, "invalid_request_error", "not found");
+    free(r.body);
+    req(&f, "POST", "/v1/responses", body, carol, &r);
+    expect_openai_error(&r, 400, "invalid_request_error", "not found");
+    free(r.body);
+    req(&f, "DELETE", path, NULL, carol, &r);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    req(&f, "GET", path, NULL, alice, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* Carol's budget is 10 USD; one answer costs 15 (real SQLite records, the fake upstream, a
  * configured price): the next request is refused, and so it is after a restart, which loads what
  * she spent from the records. */
@@ -507,7 +546,7 @@ static void test_cors(void **state) {
     req(&f, "OPTIONS", CHAT, NULL, pre, &r);
     assert_int_equal(r.status, 204);
     assert_true(has_header(&r, "Access-Control-Allow-Origin: https://app.example\r\n"));
-    assert_true(has_header(&r, "Access-Control-Allow-Methods: GET, POST, OPTIONS"));
+    assert_true(has_header(&r, "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS"));
     const char *ah = strcasestr(r.headers, "Access-Control-Allow-Headers: ");
     assert_non_null(ah);
     const char *want[] = {"authorization", "x-api-key", "content-type", "anthropic-version", "x-request-id", "x-stainless-os"};
@@ -589,6 +628,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_missing_or_wrong_key), cmocka_unit_test(test_key_headers_models_and_record),
         cmocka_unit_test(test_rpm),                  cmocka_unit_test(test_streams_per_key),
+        cmocka_unit_test(test_responses_owner),
         cmocka_unit_test(test_budget_from_records), cmocka_unit_test(test_budget_period),  cmocka_unit_test(test_cors),
         cmocka_unit_test(test_no_keys),
     };

@@ -423,6 +423,150 @@ static void test_responses_backend(void **state) {
     sf_stop(&f);
 }
 
+/* The Responses API's kept responses: a tool call answered by previous_response_id with only the
+ * tool's output (the upstream gets the whole conversation back), streamed; GET returns the kept
+ * object (the streamed one's ids); DELETE removes it, and continuing from it is then OpenAI's
+ * previous_response_not_found; store: false keeps nothing. */
+static void test_responses_previous_response_id(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_tool.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/responses",
+            "{\"model\":\"openai/gpt-4o-mini\",\"instructions\":\"Be brief.\",\"input\":\"Weather?\","
+            "\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    free(r.body);
+    char id1[128];
+    snprintf(id1, sizeof id1, "%s", json_string_value(json_object_get(j, "id")));
+    assert_true(json_is_true(json_object_get(j, "store")));
+    assert_true(json_is_null(json_object_get(j, "previous_response_id")));
+    json_t *call = json_array_get(json_object_get(j, "output"), 0);
+    assert_string_equal(json_string_value(json_object_get(call, "type")), "function_call");
+    assert_string_equal(json_string_value(json_object_get(call, "call_id")), "call_fk");
+    json_decref(j);
+
+    /* The client sends only the tool's output, streamed this time. */
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 0, 0);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"previous_response_id\":\"%s\",\"input\":["
+             "{\"type\":\"function_call_output\",\"call_id\":\"call_fk\",\"output\":\"sunny\"}]}",
+             id1);
+    sf_post(&f, "/v1/responses", body, &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_true(n >= 3);
+    assert_string_equal(fr[n - 1].event, "response.completed");
+    j = load(fr[n - 1].data);
+    json_t *streamed = json_incref(json_object_get(j, "response"));
+    json_decref(j);
+    frames_free(fr, n);
+    free(r.body);
+    assert_string_equal(json_string_value(json_object_get(streamed, "previous_response_id")), id1);
+    char id2[128];
+    snprintf(id2, sizeof id2, "%s", json_string_value(json_object_get(streamed, "id")));
+    /* Upstream: the first turn (without its instructions: they are not carried over), the tool
+     * call, then the new tool result. */
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    free(up.body);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")), "user");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")), "Weather?");
+    json_t *asst = json_array_get(msgs, 1);
+    assert_string_equal(json_string_value(json_object_get(asst, "role")), "assistant");
+    json_t *tc = json_array_get(json_object_get(asst, "tool_calls"), 0);
+    assert_string_equal(json_string_value(json_object_get(tc, "id")), "call_fk");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tc, "function"), "arguments")), "{\"city\":\"Paris\"}");
+    json_t *tool = json_array_get(msgs, 2);
+    assert_string_equal(json_string_value(json_object_get(tool, "role")), "tool");
+    assert_string_equal(json_string_value(json_object_get(tool, "tool_call_id")), "call_fk");
+    json_decref(j);
+
+    /* GET returns the kept object: the streamed response.completed's. */
+    char path[256];
+    snprintf(path, sizeof path, "/v1/responses/%s", id2);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", path, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    j = load(r.body);
+    free(r.body);
+    assert_true(json_equal(j, streamed));
+    json_decref(j);
+    json_decref(streamed);
+
+    /* A third turn continues from the second: the whole conversation, the second answer last. */
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    snprintf(body, sizeof body, "{\"model\":\"openai/gpt-4o-mini\",\"previous_response_id\":\"%s\",\"input\":\"Thanks\"}", id2);
+    sf_post(&f, "/v1/responses", body, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 2, &up));
+    j = load(up.body);
+    free(up.body);
+    msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 3), "role")), "assistant");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 4), "content")), "Thanks");
+    json_decref(j);
+
+    /* DELETE, then the id is gone for GET, DELETE and continuation. */
+    snprintf(path, sizeof path, "/v1/responses/%s", id1);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "DELETE", path, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    j = load(r.body);
+    free(r.body);
+    assert_string_equal(json_string_value(json_object_get(j, "id")), id1);
+    assert_true(json_is_true(json_object_get(j, "deleted")));
+    json_decref(j);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", path, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "DELETE", path, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    snprintf(body, sizeof body, "{\"model\":\"openai/gpt-4o-mini\",\"previous_response_id\":\"%s\",\"input\":\"Again\"}", id1);
+    sf_post(&f, "/v1/responses", body, &r);
+    assert_int_equal(r.status, 400);
+    j = load(r.body);
+    free(r.body);
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "previous_response_not_found");
+    assert_string_equal(json_string_value(json_object_get(e, "param")), "previous_response_id");
+    assert_string_equal(json_string_value(json_object_get(e, "type")), "invalid_request_error");
+    json_decref(j);
+
+    /* store: false keeps nothing. */
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_post(&f, "/v1/responses", "{\"model\":\"openai/gpt-4o-mini\",\"store\":false,\"input\":\"Hi\"}", &r);
+    assert_int_equal(r.status, 200);
+    j = load(r.body);
+    free(r.body);
+    assert_true(json_is_false(json_object_get(j, "store")));
+    snprintf(path, sizeof path, "/v1/responses/%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", path, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+    /* A malformed previous_response_id is the client's error. */
+    sf_post(&f, "/v1/responses", "{\"model\":\"openai/gpt-4o-mini\",\"previous_response_id\":7,\"input\":\"Hi\"}", &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "previous_response_id"));
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* response_format json_schema from an OpenAI client on an Anthropic backend: the forced tool
  * went upstream, the answer comes back as the message's JSON content with finish_reason stop
  * (not a tool call), streamed too. */
@@ -1009,6 +1153,7 @@ int main(void) {
         cmocka_unit_test(test_anthropic_tool_use_as_tool_calls),
         cmocka_unit_test(test_reasoning_across_formats),
         cmocka_unit_test(test_responses_backend),
+        cmocka_unit_test(test_responses_previous_response_id),
         cmocka_unit_test(test_stop_sequence_reported),
         cmocka_unit_test(test_json_schema_on_anthropic),
         cmocka_unit_test(test_errors),

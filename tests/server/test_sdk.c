@@ -21,7 +21,7 @@
 
 #include "server_fixture.h"
 
-#define SDK_CHECKS 22
+#define SDK_CHECKS 23
 
 static json_t *upstream_body(sf *f, int i) {
     lx_fake_request rq;

@@ -468,9 +468,19 @@ static void test_responses_request(void **state) {
     assert_int_equal(q->reasoning_effort, LLMUX_REASONING_MEDIUM);
     assert_int_equal(q->sampling.max_tokens, 50);
     assert_true(q->stream);
+    assert_true(r->store);
+    assert_null(r->previous_response_id);
+    lx_srv_req_free(r);
+    /* previous_response_id and store are read, for the server to resolve. */
+    const char *cont = "{\"model\":\"m\",\"previous_response_id\":\"resp_1\",\"store\":false,\"input\":\"hi\"}";
+    if (lx_srv_responses_request(cont, strlen(cont), &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    assert_string_equal(r->previous_response_id, "resp_1");
+    assert_false(r->store);
     lx_srv_req_free(r);
 #define REF(body, names) refused(lx_srv_responses_request, body, strlen(body), names)
-    REF("{\"model\":\"m\",\"previous_response_id\":\"resp_1\",\"input\":\"hi\"}", "previous_response_id");
+    REF("{\"model\":\"m\",\"previous_response_id\":\"\",\"input\":\"hi\"}", "previous_response_id");
+    REF("{\"model\":\"m\",\"previous_response_id\":[1],\"input\":\"hi\"}", "previous_response_id");
+    REF("{\"model\":\"m\",\"store\":\"yes\",\"input\":\"hi\"}", "store");
     REF("{\"model\":\"m\",\"background\":true,\"input\":\"hi\"}", "background");
     REF("{\"model\":\"m\",\"input\":[]}", "input");
     REF("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"x\"}]}", "item_reference");

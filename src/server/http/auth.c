@@ -372,7 +372,7 @@ bool lx_cors_handle(lx_server *s, struct evhttp_request *req) {
         allow_headers(input(req, "Access-Control-Request-Headers"), headers, sizeof headers);
         evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
         evhttp_add_header(h, "Vary", "Origin");
-        evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         evhttp_add_header(h, "Access-Control-Allow-Headers", headers);
         evhttp_add_header(h, "Access-Control-Max-Age", CORS_MAX_AGE);
         evhttp_send_reply(req, 204, "No Content", NULL);

@@ -21,6 +21,7 @@
 #include "server/http/call.h"
 #include "server/http/conn_trim.h"
 #include "server/http/conn_watch.h"
+#include "server/http/response_store.h"
 
 struct lx_call {
     lx_server *s;
@@ -45,6 +46,12 @@ struct lx_call {
     char *model;
     long created;
     lx_auth_grant grant;    /* the request's key and its slot (released in call_free) */
+    /* Responses API: the previous_response_id the response objects echo, store as the client
+     * asked, and the conversation this response answers (model and messages, the continued
+     * one's included) when it is to be kept (response_store.h); NULL otherwise. */
+    char *prev_id;
+    bool store;
+    llmux_request *hist_in;
     lx_call *prev, *next;
 };
 
@@ -103,6 +110,8 @@ static void call_free(lx_call *c) {
     llmux_execution_free(c->ex);
     llmux_aggregator_destroy(c->agg);
     lx_srv_stream_free(c->st);
+    llmux_request_free(c->hist_in);
+    free(c->prev_id);
     free(c->model);
     free(c);
     pthread_mutex_lock(&s->mu);
@@ -239,9 +248,12 @@ static void on_ping(evutil_socket_t fd, short what, void *arg) {
 static bool on_event(const llmux_event *ev, void *ud) {
     lx_call *c = ud;
     if (c->replied) return false;
-    if (!c->stream) {
-        llmux_error_info err;
-        return llmux_aggregator_add(c->agg, ev, &err) == LLMUX_OK;
+    llmux_error_info err;
+    if (!c->stream) return llmux_aggregator_add(c->agg, ev, &err) == LLMUX_OK;
+    /* A stream to be kept also builds the whole response; failing that only loses the keeping. */
+    if (c->agg && llmux_aggregator_add(c->agg, ev, &err) != LLMUX_OK) {
+        llmux_aggregator_destroy(c->agg);
+        c->agg = NULL;
     }
     if (ev->type == LLMUX_EVENT_ERROR && !c->headers_sent) {
         /* Nothing went out yet: the failure gets its HTTP status. */
@@ -257,6 +269,35 @@ static bool on_event(const llmux_event *ev, void *ud) {
     }
     send_sse(c, text, false);
     return true;
+}
+
+/* Keeps a Responses answer that ended well (completed or incomplete) for previous_response_id and
+ * GET /v1/responses/{id}: the conversation with this answer as its last assistant turn, and the
+ * response object (object, taken). */
+static void keep_response(lx_call *c, const llmux_response *resp, char *object) {
+    llmux_finish_reason fr = resp ? resp->finish_reason : LLMUX_FINISH_NONE;
+    if (!c->hist_in || !object || fr == LLMUX_FINISH_NONE || fr == LLMUX_FINISH_ERROR || fr == LLMUX_FINISH_CANCELLED) {
+        free(object);
+        return;
+    }
+    size_t n = c->hist_in->n_messages;
+    llmux_message *m = malloc((n + 1) * sizeof *m);
+    if (!m) {
+        free(object);
+        return;
+    }
+    if (n) memcpy(m, c->hist_in->messages, n * sizeof *m);
+    if (resp->n_parts) m[n++] = (llmux_message){.role = LLMUX_ROLE_ASSISTANT, .parts = resp->parts, .n_parts = resp->n_parts};
+    llmux_request h = *c->hist_in;
+    h.messages = m;
+    h.n_messages = n;
+    char *hist = llmux_request_to_json(&h);
+    free(m);
+    if (!hist) {
+        free(object);
+        return;
+    }
+    lx_resp_store_put(c->s->resp_store, c->id, lx_auth_key_name(c->s->auth, &c->grant), hist, object);
 }
 
 static void finish_plain(lx_call *c) {
@@ -275,8 +316,10 @@ static void finish_plain(lx_call *c) {
     }
     char *body = c->f == LX_SRV_ANTHROPIC          ? lx_srv_anthropic_response(resp, c->id, c->model)
                  : c->f == LX_SRV_OPENAI_TEXT      ? lx_srv_completions_response(resp, c->id, c->model, c->created)
-                 : c->f == LX_SRV_OPENAI_RESPONSES ? lx_srv_responses_response(resp, c->id, c->model, c->created)
-                                                   : lx_srv_openai_response(resp, c->id, c->model, c->created);
+                 : c->f == LX_SRV_OPENAI_RESPONSES
+                     ? lx_srv_responses_response(resp, c->id, c->model, c->created, c->prev_id, c->store)
+                     : lx_srv_openai_response(resp, c->id, c->model, c->created);
+    if (body && c->hist_in) keep_response(c, resp, strdup(body));
     llmux_response_free(resp);
     if (!body) {
         reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory encoding the response", -1);
@@ -298,6 +341,11 @@ static void on_done(llmux_execution *ex, void *ud) {
         if (!c->stream) {
             finish_plain(c);
         } else if (c->headers_sent) {
+            if (c->hist_in && c->agg) {
+                llmux_response *resp = llmux_aggregator_response(c->agg);
+                keep_response(c, resp, lx_srv_stream_take_final(c->st));
+                llmux_response_free(resp);
+            }
             flush(c); /* the last events, before the stream's end */
             detach(c);
             c->replied = true;
@@ -335,6 +383,60 @@ static bool tag(lx_srv_req *r, const char *key, const char *value) {
     kv[r->req.n_metadata++] = (llmux_kv){.key = key, .value = v};
     r->req.metadata = kv;
     return true;
+}
+
+/* previous_response_id: the stored conversation goes before the request's own input (its
+ * messages; its instructions are not carried over, as in OpenAI's API). *prev owns what the
+ * request's messages now point into until the request is submitted. False after answering the
+ * client: the id is unknown here (evicted, another key's, never stored, or the store is off) →
+ * 400 previous_response_not_found, OpenAI's error. */
+static bool continue_from(lx_server *s, struct evhttp_request *req, lx_srv_req *r, const lx_auth_grant *g,
+                          llmux_request **prev) {
+    const char *id = r->previous_response_id, *hist = NULL;
+    if (!s->resp_store || !lx_resp_store_get(s->resp_store, id, lx_auth_key_name(s->auth, g), &hist, NULL)) {
+        json_t *e = json_pack("{s:{s:o,s:s,s:s,s:s}}", "error", "message",
+                              json_sprintf("Previous response with id '%s' not found.%s", id,
+                                           s->resp_store ? "" : " (this server keeps no responses: server.limits.responses_store_mb is 0)"),
+                              "type", "invalid_request_error", "param", "previous_response_id", "code",
+                              "previous_response_not_found");
+        char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
+        json_decref(e);
+        lx_call_reply_json(req, 400, body ? body : "{}", -1);
+        free(body);
+        return false;
+    }
+    llmux_error_info err;
+    if (llmux_request_from_json(hist, strlen(hist), prev, &err) != LLMUX_OK) {
+        lx_call_reply_error(req, LX_SRV_OPENAI_RESPONSES, LLMUX_E_INTERNAL, err.message, -1);
+        return false;
+    }
+    size_t np = (*prev)->n_messages, n = np + r->req.n_messages;
+    llmux_message *m = lx_srv_alloc(r, (n ? n : 1) * sizeof *m);
+    if (!m) {
+        lx_call_reply_error(req, LX_SRV_OPENAI_RESPONSES, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
+        return false;
+    }
+    if (np) memcpy(m, (*prev)->messages, np * sizeof *m);
+    if (r->req.n_messages) memcpy(m + np, r->req.messages, r->req.n_messages * sizeof *m);
+    r->req.messages = m;
+    r->req.n_messages = n;
+    return true;
+}
+
+/* The conversation a kept response answers: the request's model and messages only, as an owned
+ * request (through its canonical JSON: the public copy). True with *out NULL when the request is
+ * invalid: llmux_submit refuses it, saying why. */
+static bool hist_copy(const llmux_request *req, llmux_request **out) {
+    llmux_request h = llmux_request_default();
+    h.model = req->model;
+    h.messages = req->messages;
+    h.n_messages = req->n_messages;
+    llmux_error_info err;
+    if (llmux_request_validate(&h, &err) != LLMUX_OK) return true;
+    char *json = llmux_request_to_json(&h);
+    bool ok = json && llmux_request_from_json(json, strlen(json), out, &err) == LLMUX_OK;
+    llmux_free(json);
+    return ok;
 }
 
 void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id,
@@ -376,9 +478,17 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         lx_srv_req_free(r);
         return;
     }
+    llmux_request *prev = NULL; /* the continued conversation, until submitted */
+    if (r->previous_response_id && !continue_from(s, req, r, &grant, &prev)) {
+        llmux_request_free(prev);
+        lx_auth_release(s->auth, &grant);
+        lx_srv_req_free(r);
+        return;
+    }
     lx_call *c = calloc(1, sizeof *c);
     if (!c || !(c->model = strdup(r->req.model))) {
         free(c);
+        llmux_request_free(prev);
         lx_auth_release(s->auth, &grant);
         lx_srv_req_free(r);
         lx_call_reply_error(req, f, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
@@ -394,6 +504,14 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     bool ok = c->stream ? (c->st = lx_srv_stream_create(f, c->id, c->model, c->created, r->include_usage)) &&
                               (c->ping = evtimer_new(s->base, on_ping, c))
                         : (c->agg = llmux_aggregator_create()) != NULL;
+    if (ok && f == LX_SRV_OPENAI_RESPONSES) {
+        c->store = r->store;
+        bool keep = r->store && s->resp_store;
+        ok = (!r->previous_response_id || (c->prev_id = strdup(r->previous_response_id))) &&
+             (!keep || hist_copy(&r->req, &c->hist_in)) &&
+             (!c->stream || lx_srv_stream_responses_state(c->st, c->prev_id, c->store, keep)) &&
+             (!keep || !c->stream || (c->agg = llmux_aggregator_create()) != NULL);
+    }
     ok = ok && tag(r, "request_id", request_id ? request_id : c->id);
     const char *key_name = lx_auth_key_name(s->auth, &c->grant);
     ok = ok && (!key_name || tag(r, "key_name", key_name));
@@ -404,6 +522,7 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     if (s->calls) s->calls->prev = c;
     s->calls = c;
     if (!ok) {
+        llmux_request_free(prev);
         lx_srv_req_free(r);
         reply_error(c, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);
         call_free(c);
@@ -417,6 +536,7 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     st = llmux_submit(s->rt, &r->req, &sp, &c->ex, &err);
     c->starting = false;
     lx_srv_req_free(r); /* llmux_submit copied it */
+    llmux_request_free(prev);
     if (c->done_pending) {
         call_free(c);
         return;

@@ -34,6 +34,7 @@ struct lx_server {
     int flushing;                   /* final replies handed to libevent, not yet fully written */
     struct lx_offload_pool *offload; /* blocking calls' threads (offload.h); NULL until used */
     lx_route_stats route_stats;     /* responses by route, for /metrics (route_stats.h) */
+    struct lx_resp_store *resp_store; /* kept Responses API responses; NULL = none kept */
 };
 
 /* Translates the request's body, admits it for its key (lx_auth_admit: model, budget, rate,
@@ -43,6 +44,10 @@ struct lx_server {
  * "key_name", so the execution record carries them. g: the key lx_auth_check identified. */
 void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id,
                    const lx_auth_grant *g);
+/* GET /v1/responses/{id} (the kept response object) and DELETE /v1/responses/{id}, for the key g
+ * identified (another key's response does not exist for it). rest: the path after
+ * "/v1/responses/". */
+void lx_responses_stored_route(lx_server *s, struct evhttp_request *req, const char *rest, const lx_auth_grant *g);
 /* Cancels every request in flight (shutdown after the grace period). */
 void lx_call_cancel_all(lx_server *s);
 /* Before the connections are freed: calls still in flight (a cancelled execution that did not

@@ -1,7 +1,7 @@
 /* OpenAI Responses API (POST /v1/responses) ↔ canonical request and response: what the OpenAI
- * Agents SDK, Codex and `client.responses.create` speak. Stateless, like llmux's own Responses
- * adapter: the client sends the whole conversation in `input` (previous_response_id and
- * background runs are refused with a 400 that says so; `store` is accepted and ignored).
+ * Agents SDK, Codex and `client.responses.create` speak. previous_response_id and store are read
+ * here and resolved by the server (call.c, response_store.h); conversations and background runs
+ * are refused with a 400 that says so.
  * Reference: platform.openai.com/docs/api-reference/responses; the item shapes are those the
  * adapter (src/providers/openai_responses.c) reads and writes.
  *
@@ -285,9 +285,12 @@ llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req *
     lx_srv_req *r = lx_srv_req_begin(body, len, err);
     if (!r) return LLMUX_E_INVALID_REQUEST;
     const json_t *root = r->root;
-    json_t *prev = json_object_get(root, "previous_response_id");
-    if (prev && !json_is_null(prev)) {
-        lx_srv_fail(err, "previous_response_id: this server keeps no responses; send the whole conversation in input");
+    r->store = true; /* the API's default */
+    if (!lx_srv_opt_bool(root, "store", &r->store, err) ||
+        !lx_srv_opt_string(root, "previous_response_id", &r->previous_response_id, err))
+        goto fail;
+    if (r->previous_response_id && (!*r->previous_response_id || strlen(r->previous_response_id) > 128)) {
+        lx_srv_fail(err, "previous_response_id: expected a response id of 1..128 characters");
         goto fail;
     }
     if (json_is_true(json_object_get(root, "background"))) {
@@ -390,13 +393,20 @@ json_t *lx_srv_responses_object(const char *id, const char *model, long created,
     return o;
 }
 
+void lx_srv_responses_state(json_t *o, const char *previous_response_id, bool store) {
+    if (!o) return;
+    json_object_set_new(o, "previous_response_id", previous_response_id ? json_string(previous_response_id) : json_null());
+    json_object_set_new(o, "store", json_boolean(store));
+}
+
 /* The terminal status of a finish reason, and the incomplete reason (NULL when complete). */
 const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomplete) {
     *incomplete = r == LLMUX_FINISH_LENGTH ? "max_output_tokens" : r == LLMUX_FINISH_CONTENT_FILTER ? "content_filter" : NULL;
     return *incomplete ? "incomplete" : "completed";
 }
 
-char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created) {
+char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created,
+                                const char *previous_response_id, bool store) {
     json_t *output = json_array();
     if (!output) return NULL;
     for (size_t i = 0; i < resp->n_parts; i++) {
@@ -429,6 +439,7 @@ char *lx_srv_responses_response(const llmux_response *resp, const char *id, cons
     const char *incomplete;
     const char *status = lx_srv_responses_status(resp->finish_reason, &incomplete);
     json_t *o = lx_srv_responses_object(id, model, created, status, output, &resp->usage, incomplete);
+    lx_srv_responses_state(o, previous_response_id, store);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;

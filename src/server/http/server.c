@@ -19,6 +19,7 @@
 #include "server/http/endpoints.h"
 #include "server/http/metrics_route.h"
 #include "server/http/offload.h"
+#include "server/http/response_store.h"
 #include "server/http/server.h"
 
 lx_server_params lx_server_default_params(void) {
@@ -29,7 +30,8 @@ lx_server_params lx_server_default_params(void) {
                               .max_requests = LX_SERVER_DEFAULT_MAX_REQUESTS,
                               .keepalive_ms = LX_SERVER_DEFAULT_KEEPALIVE_MS,
                               .max_unsent_bytes = LX_SERVER_DEFAULT_MAX_UNSENT,
-                              .idle_timeout_s = LX_SERVER_DEFAULT_IDLE_TIMEOUT_S};
+                              .idle_timeout_s = LX_SERVER_DEFAULT_IDLE_TIMEOUT_S,
+                              .responses_store_bytes = LX_SERVER_DEFAULT_RESPONSES_STORE};
 }
 
 int lx_server_port(const lx_server *s) { return s->port; }
@@ -196,6 +198,10 @@ static void route(struct evhttp_request *req, void *arg) {
     bool completions = strcmp(path, "/v1/completions") == 0, embeddings = strcmp(path, "/v1/embeddings") == 0;
     bool count_tokens = strcmp(path, "/v1/messages/count_tokens") == 0;
     bool responses = strcmp(path, "/v1/responses") == 0;
+    if (strncmp(path, "/v1/responses/", 14) == 0 && path[14]) {
+        lx_responses_stored_route(s, req, path + 14, &g);
+        return;
+    }
     if (!chat && !messages && !completions && !embeddings && !count_tokens && !responses) {
         lx_call_reply_error(req, f, LLMUX_E_MODEL_NOT_FOUND, "no such route", -1);
         return;
@@ -243,7 +249,7 @@ static void setup(lx_server *s) {
     }
     evhttp_set_max_body_size(s->http, (ev_ssize_t)s->p.max_body_bytes);
     evhttp_set_max_headers_size(s->http, (ev_ssize_t)s->p.max_header_bytes);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_DELETE);
     /* A client that sends nothing for this long loses its connection (slowloris). */
     evhttp_set_timeout(s->http, s->p.idle_timeout_s > 0 ? s->p.idle_timeout_s : LX_SERVER_DEFAULT_IDLE_TIMEOUT_S);
     evhttp_set_gencb(s->http, route, s);
@@ -282,6 +288,8 @@ static void teardown(lx_server *s) {
 static void params_free(lx_server *s) {
     lx_auth_destroy(s->auth);
     s->auth = NULL;
+    lx_resp_store_free(s->resp_store);
+    s->resp_store = NULL;
     for (size_t i = 0; i < s->p.n_models; i++) free((char *)s->p.models[i]);
     free((void *)s->p.models);
     free((char *)s->p.host);
@@ -305,6 +313,7 @@ llmux_status lx_server_start(llmux_runtime *rt, const lx_server_params *p, lx_se
     s->p.models = p->n_models ? calloc(p->n_models, sizeof *s->p.models) : NULL;
     s->p.metrics_key = p->metrics_key ? strdup(p->metrics_key) : NULL;
     if (!s->p.host || (p->n_models && !s->p.models) || (p->metrics_key && !s->p.metrics_key)) goto oom_free;
+    if (p->responses_store_bytes && !(s->resp_store = lx_resp_store_create(p->responses_store_bytes))) goto oom_free;
     for (size_t i = 0; i < p->n_models; i++)
         if (!(((char **)s->p.models)[i] = strdup(p->models[i]))) goto oom_free;
     /* The auth state copies the keys and origins; the params keep no pointer to the caller's. */

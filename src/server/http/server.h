@@ -18,6 +18,7 @@
 #define LX_SERVER_DEFAULT_KEEPALIVE_MS 15000
 #define LX_SERVER_DEFAULT_IDLE_TIMEOUT_S 120
 #define LX_SERVER_DEFAULT_MAX_UNSENT ((size_t)4 * 1024 * 1024)
+#define LX_SERVER_DEFAULT_RESPONSES_STORE ((size_t)64 * 1024 * 1024)
 #define LX_SERVER_DEFAULT_MAX_STREAMS_PER_KEY 64
 
 typedef struct lx_server_params {
@@ -47,6 +48,9 @@ typedef struct lx_server_params {
                                   is refused) */
     const char *metrics_key;   /* GET /metrics requires "Authorization: Bearer <key>"; NULL = open.
                                   Copied (wiped when the server stops) */
+    size_t responses_store_bytes; /* memory for stored Responses API responses (response_store.h:
+                                     previous_response_id, GET/DELETE /v1/responses/{id});
+                                     0 = none are kept */
 } lx_server_params;
 
 lx_server_params lx_server_default_params(void);

@@ -67,6 +67,10 @@ struct lx_srv_stream {
     size_t n_items, cap_items;
     long open_item;
     long seq;
+    char *prev_id;       /* previous_response_id, echoed in every response object */
+    bool store;
+    bool keep_final;     /* keep the final response object's text (final) for the store */
+    char *final;
 };
 
 static void put(sbuf *b, const char *s, size_t n) {
@@ -128,6 +132,8 @@ lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char 
 
 void lx_srv_stream_free(lx_srv_stream *s) {
     if (!s) return;
+    free(s->prev_id);
+    free(s->final);
     free(s->id);
     free(s->model);
     free(s->tools);
@@ -554,6 +560,25 @@ static void acc_put(sbuf *a, sbuf *b, const char *p, size_t n) {
     if (a->oom) b->oom = true;
 }
 
+/* A response object of this stream (lx_srv_responses_object, with its continuation state). */
+static json_t *robj(lx_srv_stream *s, const char *status, json_t *output, const llmux_usage *usage, const char *incomplete) {
+    json_t *o = lx_srv_responses_object(s->id, s->model, s->created, status, output, usage, incomplete);
+    lx_srv_responses_state(o, s->prev_id, s->store);
+    return o;
+}
+
+bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store, bool keep_final) {
+    s->store = store;
+    s->keep_final = keep_final;
+    return !previous_response_id || (s->prev_id = strdup(previous_response_id)) != NULL;
+}
+
+char *lx_srv_stream_take_final(lx_srv_stream *s) {
+    char *f = s->final;
+    s->final = NULL;
+    return f;
+}
+
 static void responses_error(lx_srv_stream *s, sbuf *b, llmux_status st, const char *msg) {
     json_t *e = lx_srv_error_json(LX_SRV_OPENAI, st, msg);
     json_t *inner = json_object_get(e, "error");
@@ -561,7 +586,7 @@ static void responses_error(lx_srv_stream *s, sbuf *b, llmux_status st, const ch
     if (!code || json_is_null(code)) code = json_object_get(inner, "type");
     const char *cs = json_string_value(code), *ms = json_string_value(json_object_get(inner, "message"));
     rframe(s, b, "error", json_pack("{s:s,s:s,s:n}", "code", cs ? cs : "error", "message", ms ? ms : "", "param"));
-    json_t *resp = lx_srv_responses_object(s->id, s->model, s->created, "failed", NULL, &s->usage, NULL);
+    json_t *resp = robj(s, "failed", NULL, &s->usage, NULL);
     if (resp) {
         json_object_set_new(resp, "error", json_pack("{s:s,s:s}", "code", cs ? cs : "error", "message", ms ? ms : ""));
         rframe(s, b, "response.failed", json_pack("{s:o}", "response", resp));
@@ -576,9 +601,9 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
         s->began = true;
         rframe(s, b, "response.created",
-               json_pack("{s:o}", "response", lx_srv_responses_object(s->id, s->model, s->created, "in_progress", NULL, NULL, NULL)));
+               json_pack("{s:o}", "response", robj(s, "in_progress", NULL, NULL, NULL)));
         rframe(s, b, "response.in_progress",
-               json_pack("{s:o}", "response", lx_srv_responses_object(s->id, s->model, s->created, "in_progress", NULL, NULL, NULL)));
+               json_pack("{s:o}", "response", robj(s, "in_progress", NULL, NULL, NULL)));
     }
     ritem *it;
     switch (ev->type) {
@@ -651,7 +676,8 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         }
         const char *incomplete;
         const char *status = lx_srv_responses_status(ev->finish_reason, &incomplete);
-        json_t *resp = lx_srv_responses_object(s->id, s->model, s->created, status, output, &s->usage, incomplete);
+        json_t *resp = robj(s, status, output, &s->usage, incomplete);
+        if (resp && s->keep_final) s->final = json_dumps(resp, JSON_COMPACT); /* NULL: nothing kept */
         rframe(s, b, incomplete ? "response.incomplete" : "response.completed", resp ? json_pack("{s:o}", "response", resp) : NULL);
         s->ended = true;
         break;

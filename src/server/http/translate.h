@@ -42,6 +42,11 @@ typedef struct lx_srv_req {
     void **allocs;           /* every allocation the request points to */
     size_t n_allocs, cap_allocs;
     bool include_usage;      /* OpenAI stream_options.include_usage */
+    /* Responses API only: previous_response_id (borrowed from root; NULL when absent) and store
+     * (true unless the client sent store: false). The server resolves the first against its
+     * stored responses (response_store.h) before it submits. */
+    const char *previous_response_id;
+    bool store;
 } lx_srv_req;
 
 /* Parses and translates a client body (len bytes, need not be NUL-terminated). On success *out
@@ -60,8 +65,8 @@ llmux_status lx_srv_count_tokens_request(const char *body, size_t len, lx_srv_re
 /* POST /v1/responses (responses.c): input (a string, or message, function_call,
  * function_call_output and reasoning items), instructions, flat function tools, tool_choice,
  * parallel_tool_calls, text.format, reasoning.effort, max_output_tokens, temperature, top_p,
- * stream. Stateless: previous_response_id, conversation and background are refused; built-in
- * tools and other item types too. */
+ * stream, store, previous_response_id (read into r, not resolved here). conversation and
+ * background are refused; built-in tools and other item types too. */
 llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 void lx_srv_req_free(lx_srv_req *r);
 
@@ -107,12 +112,15 @@ char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, cons
 /* The Responses API's response object (responses.c), and its pieces the stream encoder shares:
  * the usage object, a reasoning item (summary text, the signature as id + encrypted_content), the
  * response object around an output array (taken) and the status of a finish reason. */
-char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created);
+char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created,
+                                const char *previous_response_id, bool store);
 json_t *lx_srv_responses_usage(const llmux_usage *u);
 json_t *lx_srv_responses_reasoning_item(const char *item_id, const char *text, const char *signature);
 json_t *lx_srv_responses_object(const char *id, const char *model, long created, const char *status, json_t *output,
                                 const llmux_usage *usage, const char *incomplete_reason);
 const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomplete);
+/* Sets a response object's previous_response_id (NULL: null) and store; accepts a NULL o. */
+void lx_srv_responses_state(json_t *o, const char *previous_response_id, bool store);
 /* The text_completion object (completions.c). */
 char *lx_srv_completions_response(const llmux_response *resp, const char *id, const char *model, long created);
 
@@ -161,6 +169,12 @@ typedef struct lx_srv_stream lx_srv_stream;
 lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char *model, long created,
                                     bool include_usage);
 void lx_srv_stream_free(lx_srv_stream *s);
+/* Responses streams: the continuation state every response object carries, and keep_final: keep
+ * the text of the final response object (response.completed / incomplete) for
+ * lx_srv_stream_take_final. False when out of memory. */
+bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store, bool keep_final);
+/* The kept final response object (malloc'd JSON text, the caller's), NULL when there is none. */
+char *lx_srv_stream_take_final(lx_srv_stream *s);
 /* Appends the SSE text one event produces to *out (a malloc'd, NUL-terminated buffer the caller
  * frees; NULL when the event produces nothing). ERROR after the stream began → an in-stream error
  * event; FINISH → the closing events (finish chunk, usage, [DONE] / message_delta, message_stop).

@@ -195,6 +195,21 @@ await check('openai responses.stream (local model): deltas equal the final respo
   assert.equal(text, deltas);
 });
 
+await check('openai responses previous_response_id, retrieve and delete (local model)', async () => {
+  const a = await openai.responses.create({ model: LOCAL, input: 'Hello', max_output_tokens: 4 });
+  const b = await openai.responses.create({ model: LOCAL, previous_response_id: a.id, input: 'Again', max_output_tokens: 4 });
+  assert.equal(b.previous_response_id, a.id);
+  // The first turn and its answer were sent again, before the new input.
+  assert.ok(b.usage.input_tokens > a.usage.input_tokens, `${b.usage.input_tokens} <= ${a.usage.input_tokens}`);
+  const got = await openai.responses.retrieve(b.id);
+  assert.equal(got.id, b.id);
+  assert.deepEqual(got.output, b.output);
+  await openai.responses.delete(a.id);
+  await assert.rejects(openai.responses.retrieve(a.id), (e) => e instanceof OpenAI.NotFoundError);
+  await assert.rejects(openai.responses.create({ model: LOCAL, previous_response_id: a.id, input: 'x', max_output_tokens: 4 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.code === 'previous_response_not_found');
+});
+
 await check('openai responses tool-call round trip (anthropic backend)', async () => {
   const tools = [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }];
   const s = openai.responses.stream({ model: 'anthropic/claude-sonnet-4-5', input: 'Weather in Paris?', tools });
