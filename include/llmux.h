@@ -129,6 +129,17 @@ typedef enum llmux_part_type {
     LLMUX_PART_REASONING = 4    /* text, signature; redacted: text holds the opaque payload */
 } llmux_part_type;
 
+/* A prompt-cache breakpoint on a part or a tool (Anthropic's cache_control): the provider caches
+ * the prompt up to and including it, for the lifetime named. Providers with explicit caching get
+ * it (anthropic; OpenRouter, which passes it to the models that take it); the others cache on
+ * their own (OpenAI, Gemini, the local engine's prefix cache) and ignore it. Not on REASONING
+ * parts (Anthropic refuses it on thinking blocks: dropped there). */
+typedef enum llmux_cache {
+    LLMUX_CACHE_NONE = 0,
+    LLMUX_CACHE_5M = 1,         /* the provider's default lifetime (Anthropic: 5 minutes) */
+    LLMUX_CACHE_1H = 2          /* one hour (Anthropic's ttl "1h"; writes cost more) */
+} llmux_cache;
+
 /* A typed content part. Only the fields of its type are read; the others stay NULL/false. */
 typedef struct llmux_part {
     llmux_part_type type;
@@ -142,6 +153,7 @@ typedef struct llmux_part {
     const char *signature;  /* REASONING: provider signature that must travel back unchanged */
     bool is_error;          /* TOOL_RESULT: the tool failed */
     bool redacted;          /* REASONING: encrypted/redacted reasoning */
+    llmux_cache cache;      /* any type but REASONING: a cache breakpoint after this part */
 } llmux_part;
 
 typedef struct llmux_message {
@@ -155,6 +167,8 @@ typedef struct llmux_tool {
     const char *name;
     const char *description;  /* optional */
     const char *parameters;   /* JSON Schema text of the arguments object; NULL = no arguments */
+    llmux_cache cache;        /* a cache breakpoint after this tool (the tools come first in the
+                                 prompt: caches them all up to here) */
 } llmux_tool;
 
 typedef enum llmux_tool_choice {

@@ -126,6 +126,8 @@ bool lx_jr_number(lx_jr *r, const json_t *obj, const char *key, bool (*ok)(doubl
 bool lx_jr_json_object(lx_jr *r, const json_t *obj, const char *key, const char **out);
 
 bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out);
+/* obj's optional "cache" ("5m" | "1h") into *out (left as is when absent). */
+bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out);
 bool lx_jr_usage(lx_jr *r, const json_t *obj, const char *key, llmux_usage *out);
 bool lx_jr_error(lx_jr *r, const json_t *obj, const char *key, llmux_error_info *out);
 

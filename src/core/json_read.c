@@ -219,10 +219,23 @@ bool lx_jr_json_object(lx_jr *r, const json_t *obj, const char *key, const char 
     return ok;
 }
 
-static const char *const k_text_keys[] = {"type", "text", NULL};
-static const char *const k_image_keys[] = {"type", "url", "data", "mime_type", NULL};
-static const char *const k_call_keys[] = {"type", "id", "name", "arguments", NULL};
-static const char *const k_result_keys[] = {"type", "id", "name", "content", "is_error", NULL};
+static const char *const k_text_keys[] = {"type", "text", "cache", NULL};
+static const char *const k_image_keys[] = {"type", "url", "data", "mime_type", "cache", NULL};
+static const char *const k_call_keys[] = {"type", "id", "name", "arguments", "cache", NULL};
+static const char *const k_result_keys[] = {"type", "id", "name", "content", "is_error", "cache", NULL};
+
+bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out) {
+    const char *name = NULL;
+    if (!lx_jr_string(r, obj, "cache", false, &name)) return false;
+    if (!name) return true;
+    if (lx_cache_from_name(name, out)) return true;
+    char shown[72];
+    lx_jr_show(shown, sizeof shown, name);
+    size_t old = lx_jr_push_key(r, "cache");
+    lx_jr_fail(r, "unknown cache lifetime \"%s\" (expected \"5m\" or \"1h\")", shown);
+    lx_jr_pop(r, old);
+    return false;
+}
 static const char *const k_reasoning_keys[] = {"type", "text", "signature", "redacted", NULL};
 
 bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
@@ -244,22 +257,23 @@ bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
      * request rules and by the response decoder. */
     switch (t) {
     case LLMUX_PART_TEXT:
-        return lx_jr_check_keys(r, v, k_text_keys) && lx_jr_string(r, v, "text", false, &out->text);
+        return lx_jr_check_keys(r, v, k_text_keys) && lx_jr_string(r, v, "text", false, &out->text) &&
+               lx_jr_cache(r, v, &out->cache);
     case LLMUX_PART_IMAGE:
         return lx_jr_check_keys(r, v, k_image_keys) && lx_jr_string(r, v, "url", false, &out->image_url) &&
                lx_jr_string(r, v, "data", false, &out->data) &&
-               lx_jr_string(r, v, "mime_type", false, &out->mime_type);
+               lx_jr_string(r, v, "mime_type", false, &out->mime_type) && lx_jr_cache(r, v, &out->cache);
     case LLMUX_PART_TOOL_CALL:
         if (!lx_jr_check_keys(r, v, k_call_keys) || !lx_jr_string(r, v, "id", false, &out->id) ||
             !lx_jr_string(r, v, "name", false, &out->name) ||
-            !lx_jr_string(r, v, "arguments", false, &out->arguments))
+            !lx_jr_string(r, v, "arguments", false, &out->arguments) || !lx_jr_cache(r, v, &out->cache))
             return false;
         if (!out->arguments && !(out->arguments = lx_arena_strdup(r->arena, "{}"))) return lx_jr_oom(r);
         return true;
     case LLMUX_PART_TOOL_RESULT:
         return lx_jr_check_keys(r, v, k_result_keys) && lx_jr_string(r, v, "id", false, &out->id) &&
                lx_jr_string(r, v, "name", false, &out->name) && lx_jr_string(r, v, "content", false, &out->text) &&
-               lx_jr_bool(r, v, "is_error", &out->is_error);
+               lx_jr_bool(r, v, "is_error", &out->is_error) && lx_jr_cache(r, v, &out->cache);
     case LLMUX_PART_REASONING:
         return lx_jr_check_keys(r, v, k_reasoning_keys) && lx_jr_string(r, v, "text", false, &out->text) &&
                lx_jr_string(r, v, "signature", false, &out->signature) &&

@@ -7,6 +7,7 @@
 #include "error.h"
 #include "json.h"
 #include "request_box.h"
+#include "response.h"
 #include "request_check.h"
 
 /* A decoded request and everything it points to live in one arena; `pub` comes first so the
@@ -44,8 +45,9 @@ static void write_message(lx_jw *w, const llmux_message *m) {
     if (m->name) lx_jw_kstr(w, "name", m->name);
     lx_jw_key(w, "content");
     /* One text part is written in its shorthand, so the common case stays readable; the rule
-     * depends only on the struct, which keeps encoding deterministic. */
-    if (n == 1 && m->parts[0].type == LLMUX_PART_TEXT && m->parts[0].text) {
+     * depends only on the struct, which keeps encoding deterministic. A cache breakpoint needs
+     * the part's own object. */
+    if (n == 1 && m->parts[0].type == LLMUX_PART_TEXT && m->parts[0].text && m->parts[0].cache == LLMUX_CACHE_NONE) {
         lx_jw_str(w, m->parts[0].text);
     } else {
         lx_jw_arr_begin(w);
@@ -134,6 +136,7 @@ char *llmux_request_to_json(const llmux_request *req) {
                 lx_jw_key(&w, "parameters");
                 lx_jw_json_text(&w, t->parameters);
             }
+            if (t->cache != LLMUX_CACHE_NONE) lx_jw_kstr(&w, "cache", lx_cache_name(t->cache));
             lx_jw_obj_end(&w);
         }
         lx_jw_arr_end(&w);
@@ -180,7 +183,7 @@ static const char *const k_request_keys[] = {
     "deadline_ms", "metadata",    "provider_options", "reasoning_effort", "reasoning_budget", "single_tool_call",
     NULL};
 static const char *const k_message_keys[] = {"role", "name", "content", NULL};
-static const char *const k_tool_keys[] = {"name", "description", "parameters", NULL};
+static const char *const k_tool_keys[] = {"name", "description", "parameters", "cache", NULL};
 static const char *const k_choice_keys[] = {"type", "name", NULL};
 static const char *const k_format_keys[] = {"type", "name", "schema", "strict", NULL};
 
@@ -276,7 +279,7 @@ static bool decode_tools(lx_jr *r, const json_t *obj, llmux_request *req) {
         ok = lx_jr_expect_object(r, t) && lx_jr_check_keys(r, t, k_tool_keys) &&
              lx_jr_string(r, t, "name", false, &tools[i].name) &&
              lx_jr_string(r, t, "description", false, &tools[i].description) &&
-             lx_jr_json_object(r, t, "parameters", &tools[i].parameters);
+             lx_jr_json_object(r, t, "parameters", &tools[i].parameters) && lx_jr_cache(r, t, &tools[i].cache);
         lx_jr_pop(r, o);
     }
     lx_jr_pop(r, old);

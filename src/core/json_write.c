@@ -271,6 +271,7 @@ void lx_jw_part(lx_jw *w, const llmux_part *p) {
         if (p->redacted) lx_jw_kbool(w, "redacted", true);
         break;
     }
+    if (p->cache != LLMUX_CACHE_NONE && p->type != LLMUX_PART_REASONING) lx_jw_kstr(w, "cache", lx_cache_name(p->cache));
     lx_jw_obj_end(w);
 }
 

@@ -51,6 +51,12 @@ static bool utf8_text(lx_jr *r, const char *key, const char *text) {
 }
 
 bool lx_part_rules(lx_jr *r, const llmux_part *p) {
+    if ((unsigned)p->cache > LLMUX_CACHE_1H) {
+        size_t old = lx_jr_push_key(r, "cache");
+        lx_jr_fail(r, "unknown cache lifetime (%d)", (int)p->cache);
+        lx_jr_pop(r, old);
+        return false;
+    }
     switch (p->type) {
     case LLMUX_PART_TEXT: return p->text ? utf8_text(r, "text", p->text) : fail_key(r, "text", "missing");
     case LLMUX_PART_IMAGE:
@@ -124,6 +130,7 @@ static bool tools_rules(lx_jr *r, const llmux_request *req) {
         size_t o = lx_jr_push_index(r, i);
         if (!t->name) ok = fail_key(r, "name", "missing");
         else if (!*t->name) ok = fail_key(r, "name", "must not be empty");
+        else if ((unsigned)t->cache > LLMUX_CACHE_1H) ok = lx_jr_fail(r, "cache: unknown cache lifetime (%d)", (int)t->cache);
         else ok = utf8_text(r, "name", t->name) && utf8_text(r, "description", t->description) &&
                   json_object_text(r, "parameters", t->parameters);
         lx_jr_pop(r, o);

@@ -177,6 +177,7 @@ static void copy_part(copier *c, const llmux_part *in, llmux_part *out) {
         out->redacted = in->redacted;
         break;
     }
+    if (in->type != LLMUX_PART_REASONING) out->cache = in->cache;
 }
 
 static void copy_messages(copier *c, const llmux_request *in, llmux_request *out) {
@@ -200,6 +201,7 @@ static void copy_tools(copier *c, const llmux_request *in, llmux_request *out) {
         tools[i].name = req_str(c, in->tools[i].name, "");
         tools[i].description = opt(c, in->tools[i].description);
         tools[i].parameters = json_text(c, in->tools[i].parameters);
+        tools[i].cache = in->tools[i].cache;
     }
     out->tools = tools;
     out->n_tools = tools ? in->n_tools : 0;

@@ -31,6 +31,16 @@ bool lx_part_type_from_name(const char *name, llmux_part_type *out) {
     return false;
 }
 
+const char *lx_cache_name(llmux_cache c) { return c == LLMUX_CACHE_1H ? "1h" : c == LLMUX_CACHE_5M ? "5m" : ""; }
+
+bool lx_cache_from_name(const char *name, llmux_cache *out) {
+    if (!name) return false;
+    if (strcmp(name, "5m") == 0) *out = LLMUX_CACHE_5M;
+    else if (strcmp(name, "1h") == 0) *out = LLMUX_CACHE_1H;
+    else return false;
+    return true;
+}
+
 static response_box *box_of(const llmux_response *r) { return (response_box *)(void *)(uintptr_t)r; }
 
 llmux_response *lx_response_new(void) {

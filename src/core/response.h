@@ -16,6 +16,9 @@
 /* "text", "image", "tool_call", "tool_result", "reasoning" ("unknown" otherwise). Static. */
 const char *lx_part_type_name(llmux_part_type t);
 bool lx_part_type_from_name(const char *name, llmux_part_type *out);
+/* A cache lifetime's canonical name ("5m", "1h"; "" for NONE) and back. */
+const char *lx_cache_name(llmux_cache c);
+bool lx_cache_from_name(const char *name, llmux_cache *out);
 
 /* An empty response: no strings, no parts, finish_reason NONE, usage all -1, cost unknown,
  * timing all -1, error status OK (retry_after_ms -1). NULL when out of memory. */

@@ -132,7 +132,28 @@ fail:
     return NULL;
 }
 
+/* A cache breakpoint (llmux_cache) as Anthropic's cache_control on block b (taken; NULL when it
+ * fails, or when b was NULL). */
+static json_t *with_cache(lx_enc *c, json_t *b, llmux_cache k) {
+    if (!b || k == LLMUX_CACHE_NONE) return b;
+    json_t *cc = k == LLMUX_CACHE_1H ? json_pack("{s:s,s:s}", "type", "ephemeral", "ttl", "1h")
+                                     : json_pack("{s:s}", "type", "ephemeral");
+    if (!lx_enc_set(c, b, "cache_control", cc)) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+static json_t *part_block_of(lx_enc *c, llmux_role role, const llmux_part *p, const char *where);
+
+/* A part's block with its cache breakpoint (none on thinking blocks: the API refuses it there). */
 static json_t *part_block(lx_enc *c, llmux_role role, const llmux_part *p, const char *where) {
+    json_t *b = part_block_of(c, role, p, where);
+    return p->type == LLMUX_PART_REASONING ? b : with_cache(c, b, p->cache);
+}
+
+static json_t *part_block_of(lx_enc *c, llmux_role role, const llmux_part *p, const char *where) {
     switch (p->type) {
     case LLMUX_PART_TEXT: return text_block(c, p->text, where);
     case LLMUX_PART_IMAGE:
@@ -156,17 +177,30 @@ static json_t *part_block(lx_enc *c, llmux_role role, const llmux_part *p, const
     return NULL;
 }
 
-/* Appends the system prompt pieces; a single piece stays a plain string. */
+/* Appends the system prompt pieces; a single piece without a cache breakpoint stays a plain
+ * string. The SYSTEM messages' parts keep their breakpoints: blocks come in the order
+ * lx_enc_system_texts writes them (req->system first). */
 static bool encode_system(lx_enc *c, json_t *body) {
     json_t *blocks = json_array();
     if (!blocks) return lx_enc_oom(c);
     if (!lx_enc_system_texts(c, blocks, text_block)) goto fail;
-    size_t n = json_array_size(blocks);
+    size_t n = json_array_size(blocks), k = c->req->system ? 1 : 0;
+    bool cached = false;
+    for (size_t i = 0; i < c->req->n_messages; i++) {
+        const llmux_message *m = &c->req->messages[i];
+        for (size_t j = 0; m->role == LLMUX_ROLE_SYSTEM && j < m->n_parts; j++, k++) {
+            if (m->parts[j].cache == LLMUX_CACHE_NONE) continue;
+            cached = true;
+            json_t *b = json_incref(json_array_get(blocks, k));
+            if (!with_cache(c, b, m->parts[j].cache)) goto fail;
+            json_decref(b);
+        }
+    }
     if (n == 0) {
         json_decref(blocks);
         return true;
     }
-    if (n == 1) {
+    if (n == 1 && !cached) {
         json_t *text = json_incref(json_object_get(json_array_get(blocks, 0), "text"));
         json_decref(blocks);
         return lx_enc_set(c, body, "system", text);
@@ -230,6 +264,12 @@ static bool encode_tools(lx_enc *c, const llmux_request *req, json_t *body) {
                 if (!schema) return lx_enc_oom(c);
             }
             if (!lx_enc_set(c, o, "input_schema", schema)) return false;
+            if (t->cache != LLMUX_CACHE_NONE) {
+                json_incref(o);
+                json_t *kept = with_cache(c, o, t->cache);
+                if (!kept) return false;
+                json_decref(kept);
+            }
         }
     }
     const char *type = NULL;

@@ -43,13 +43,26 @@ static json_t *image_part(const llmux_part *p, size_t mi, size_t pi, llmux_error
     return o;
 }
 
+/* A part's cache breakpoint as OpenRouter takes it (Anthropic's cache_control on the content
+ * part, passed on to the models with explicit caching); false when out of memory. */
+static bool set_cache(json_t *o, llmux_cache k) {
+    if (k == LLMUX_CACHE_NONE) return true;
+    json_t *cc = k == LLMUX_CACHE_1H ? json_pack("{s:s,s:s}", "type", "ephemeral", "ttl", "1h")
+                                     : json_pack("{s:s}", "type", "ephemeral");
+    return set_new(o, "cache_control", cc);
+}
+
 /* Content of a user/system message: a plain string when it is one text part (the form every
- * compatible server accepts), else an array of typed parts. */
-static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images, llmux_error_info *err) {
+ * compatible server accepts), else an array of typed parts. cache: the parts keep their cache
+ * breakpoints (OpenRouter; then a breakpoint forces the array form, where it can be written). */
+static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images, bool cache, llmux_error_info *err) {
     size_t n_text = 0, n_other = 0;
     for (size_t i = 0; i < m->n_parts; i++) {
         if (m->parts[i].type == LLMUX_PART_TEXT) n_text++;
         else if (m->parts[i].type == LLMUX_PART_IMAGE) n_other++;
+        if (cache && m->parts[i].cache != LLMUX_CACHE_NONE &&
+            (m->parts[i].type == LLMUX_PART_TEXT || m->parts[i].type == LLMUX_PART_IMAGE))
+            n_other++;
     }
     if (n_other == 0 && n_text <= 1) {
         for (size_t i = 0; i < m->n_parts; i++)
@@ -78,6 +91,10 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
         } else {
             continue;
         }
+        if (o && cache && !set_cache(o, p->cache)) {
+            json_decref(o);
+            o = NULL;
+        }
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             oom(err);
@@ -87,7 +104,7 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
     return arr;
 }
 
-static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
+static llmux_status add_message_as(json_t *msgs, const llmux_message *m, size_t mi, bool cache, llmux_error_info *err) {
     static const char *const roles[] = {"system", "user", "assistant", "tool"};
     if ((unsigned)m->role > LLMUX_ROLE_TOOL)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", mi, (int)m->role);
@@ -175,7 +192,7 @@ static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi,
             }
         }
     } else {
-        json_t *content = user_content(m, mi, m->role == LLMUX_ROLE_USER, err);
+        json_t *content = user_content(m, mi, m->role == LLMUX_ROLE_USER, cache, err);
         if (!content) {
             json_decref(o);
             return err && err->status != LLMUX_OK ? err->status : oom(err);
@@ -193,6 +210,15 @@ static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi,
      * first: they must directly follow the assistant turn that made the calls. */
     if (json_array_append_new(msgs, o) != 0) return oom(err);
     return LLMUX_OK;
+}
+
+static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
+    return add_message_as(msgs, m, mi, false, err);
+}
+
+/* OpenRouter keeps cache breakpoints (its prompt caching of Anthropic and Gemini models). */
+static llmux_status add_message_cached(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
+    return add_message_as(msgs, m, mi, true, err);
 }
 
 static llmux_status add_tools(json_t *body, const llmux_request *req, llmux_error_info *err) {
@@ -277,7 +303,8 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
 static llmux_status build_body(const lx_provider_config *cfg, const llmux_request *req, const char *model, json_t *body,
                                llmux_error_info *err) {
     if (!set_new(body, "model", json_string(model))) return oom(err);
-    llmux_status st = lx_chat_messages(body, req, add_message, "openai", err);
+    llmux_status st =
+        lx_chat_messages(body, req, is_name(cfg, "openrouter") ? add_message_cached : add_message, "openai", err);
     if (st != LLMUX_OK) return st;
     st = add_tools(body, req, err);
     if (st == LLMUX_OK) st = add_format(body, req, err);

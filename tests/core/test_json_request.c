@@ -293,6 +293,11 @@ static void test_canonical_forms(void **state) {
                      "1.5e+300,\"\xE2\x80\xA8\\n\"],\"m\":{}}}],\"tool_choice\":\"required\","
                      "\"response_format\":{\"type\":\"json_object\"},\"temperature\":0.30000000000000004,"
                      "\"top_p\":1e-07,\"presence_penalty\":-2.0,\"frequency_penalty\":2.0}");
+    /* Cache breakpoints on parts and tools. */
+    assert_canonical("{\"messages\":[{\"role\":\"user\",\"content\":[{\"cache\":\"1h\",\"type\":\"text\",\"text\":\"a\"}]}],"
+                     "\"tools\":[{\"cache\":\"5m\",\"name\":\"t\"}]}",
+                     "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"cache\":\"1h\"}]}],"
+                     "\"tools\":[{\"name\":\"t\",\"cache\":\"5m\"}]}");
     assert_canonical("{\"tool_choice\":\"none\",\"seed\":0,\"deadline_ms\":1,\"priority\":-3}",
                      "{\"messages\":[],\"tool_choice\":\"none\",\"seed\":0,\"priority\":-3,\"deadline_ms\":1}");
 }
@@ -341,6 +346,11 @@ static const bad_case k_bad[] = {
      "{\"role\":\"user\",\"content\":[{\"type\":\"imagex\",\"url\":\"u\"}]}]}",
      "messages[2].content[0].type: unknown part type \"imagex\""},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"a\"}]}]}", "messages[0].content[0].type: missing"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"cache\":\"2h\"}]}]}",
+     "messages[0].content[0].cache: unknown cache lifetime \"2h\" (expected \"5m\" or \"1h\")"},
+    {"{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"reasoning\",\"text\":\"a\",\"cache\":\"5m\"}]}]}",
+     "messages[0].content[0].cache: unknown field"},
+    {"{\"tools\":[{\"name\":\"t\",\"cache\":5}]}", "tools[0].cache: must be a string"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[\"a\"]}]}", "messages[0].content[0]: must be an object"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}", "messages[0].content[0].text: missing"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"url\":\"x\"}]}]}",

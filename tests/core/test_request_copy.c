@@ -40,6 +40,7 @@ static void part_eq(const llmux_part *a, const llmux_part *b) {
     str_eq(a->signature, b->signature, "part signature");
     assert_int_equal(a->is_error, b->is_error);
     assert_int_equal(a->redacted, b->redacted);
+    assert_int_equal(a->cache, b->cache);
 }
 
 /* Every field of the two requests, not only what their JSON shows. */
@@ -58,6 +59,7 @@ static void request_eq(const llmux_request *a, const llmux_request *b) {
         str_eq(a->tools[i].name, b->tools[i].name, "tool name");
         str_eq(a->tools[i].description, b->tools[i].description, "tool description");
         str_eq(a->tools[i].parameters, b->tools[i].parameters, "tool parameters");
+        assert_int_equal(a->tools[i].cache, b->tools[i].cache);
     }
     assert_int_equal(a->tool_choice, b->tool_choice);
     str_eq(a->tool_choice_name, b->tool_choice_name, "tool_choice_name");
@@ -151,15 +153,18 @@ static void test_c_built_request(void **state) {
     rc_fx f;
     rc_fx_init(&f);
     f.parts[0][0] = (llmux_part){.type = LLMUX_PART_TEXT, .text = "h\xc3\xa9llo \"q\"\n", .id = "dropped", .name = "x"};
-    f.parts[0][1] = (llmux_part){.type = LLMUX_PART_IMAGE, .image_url = "https://example.com/a.png", .text = "dropped"};
+    f.parts[0][1] = (llmux_part){.type = LLMUX_PART_IMAGE, .image_url = "https://example.com/a.png", .text = "dropped",
+                                 .cache = LLMUX_CACHE_1H};
     f.msgs[0].n_parts = 2;
     f.msgs[0].name = "alice";
     f.parts[1][0] = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = "c1", .name = "get", .text = "dropped"};
-    f.parts[1][1] = (llmux_part){.type = LLMUX_PART_REASONING, .text = "t", .signature = "s", .redacted = true};
+    /* A cache breakpoint on reasoning is dropped by both. */
+    f.parts[1][1] = (llmux_part){.type = LLMUX_PART_REASONING, .text = "t", .signature = "s", .redacted = true,
+                                 .cache = LLMUX_CACHE_5M};
     f.msgs[1] = (llmux_message){.role = LLMUX_ROLE_ASSISTANT, .parts = f.parts[1], .n_parts = 2};
     f.r.n_messages = 2;
     f.tools[0] = (llmux_tool){.name = "get", .description = "d", .parameters = "{ \"type\" : \"object\",\n \"x\": 1.50 }"};
-    f.tools[1] = (llmux_tool){.name = "noop"};
+    f.tools[1] = (llmux_tool){.name = "noop", .cache = LLMUX_CACHE_5M};
     f.r.tools = f.tools;
     f.r.n_tools = 2;
     f.r.tool_choice = LLMUX_TOOL_CHOICE_TOOL;
@@ -192,9 +197,13 @@ static void test_c_built_request(void **state) {
     /* A tool result and the one-text-part shorthand. */
     rc_fx g;
     rc_fx_init(&g);
-    g.parts[1][0] = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c1", .text = "42", .is_error = true};
+    g.parts[1][0] = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = "c1", .text = "42", .is_error = true,
+                                 .cache = LLMUX_CACHE_5M};
     g.msgs[1] = (llmux_message){.role = LLMUX_ROLE_TOOL, .parts = g.parts[1], .n_parts = 1};
     g.r.n_messages = 2;
+    expect_copy_matches(&g.r);
+    /* One cached text part: no shorthand, the breakpoint kept. */
+    g.parts[0][0].cache = LLMUX_CACHE_1H;
     expect_copy_matches(&g.r);
 }
 

@@ -59,8 +59,8 @@ static void make_request(req_parts *r, const char *prompt, llmux_tool_choice cho
     r->part.type = LLMUX_PART_TEXT;
     r->part.text = prompt;
     r->msg = (llmux_message){LLMUX_ROLE_USER, &r->part, 1, NULL};
-    r->tools[0] = (llmux_tool){"get_weather", "The weather in a city", WEATHER_PARAMS};
-    r->tools[1] = (llmux_tool){"get_time", "The time now", NULL};
+    r->tools[0] = (llmux_tool){.name = "get_weather", .description = "The weather in a city", .parameters = WEATHER_PARAMS};
+    r->tools[1] = (llmux_tool){.name = "get_time", .description = "The time now"};
     r->req = llmux_request_default();
     r->req.messages = &r->msg;
     r->req.n_messages = 1;

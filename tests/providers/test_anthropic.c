@@ -122,6 +122,64 @@ static json_t *encode_json(const llmux_request *req) {
     return j;
 }
 
+/* Cache breakpoints become cache_control where Anthropic takes them: system blocks (a single
+ * cached block stays an array), content blocks (the 1h lifetime with its ttl), tools; never on a
+ * thinking block. */
+static void test_encode_cache_control(void **state) {
+    (void)state;
+    const llmux_part sys[] = {{.type = LLMUX_PART_TEXT, .text = "Rules.", .cache = LLMUX_CACHE_5M}};
+    const llmux_part user[] = {{.type = LLMUX_PART_TEXT, .text = "Long document", .cache = LLMUX_CACHE_1H},
+                               {.type = LLMUX_PART_TEXT, .text = "Question"}};
+    const llmux_part asst[] = {{.type = LLMUX_PART_REASONING, .text = "hm", .signature = "sig", .cache = LLMUX_CACHE_5M},
+                               {.type = LLMUX_PART_TOOL_CALL, .id = "t1", .name = "lookup", .arguments = "{}",
+                                .cache = LLMUX_CACHE_5M}};
+    const llmux_part res = {.type = LLMUX_PART_TOOL_RESULT, .id = "t1", .text = "found", .cache = LLMUX_CACHE_5M};
+    const llmux_message msgs[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = sys, .n_parts = 1},
+                                  {.role = LLMUX_ROLE_USER, .parts = user, .n_parts = 2},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = asst, .n_parts = 2},
+                                  {.role = LLMUX_ROLE_TOOL, .parts = &res, .n_parts = 1}};
+    const llmux_tool tools[] = {{.name = "lookup"}, {.name = "other", .cache = LLMUX_CACHE_1H}};
+    llmux_request req = llmux_request_default();
+    req.messages = msgs;
+    req.n_messages = 4;
+    req.tools = tools;
+    req.n_tools = 2;
+    json_t *j = encode_json(&req);
+    json_t *system = json_object_get(j, "system");
+    assert_true(json_is_array(system));
+    assert_int_equal(json_array_size(system), 1);
+    json_t *cc = json_object_get(json_array_get(system, 0), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "type")), "ephemeral");
+    assert_null(json_object_get(cc, "ttl"));
+    json_t *m = json_object_get(j, "messages");
+    json_t *u = json_object_get(json_array_get(m, 0), "content");
+    cc = json_object_get(json_array_get(u, 0), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "ttl")), "1h");
+    assert_null(json_object_get(json_array_get(u, 1), "cache_control"));
+    json_t *a = json_object_get(json_array_get(m, 1), "content");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "type")), "thinking");
+    assert_null(json_object_get(json_array_get(a, 0), "cache_control"));
+    assert_non_null(json_object_get(json_array_get(a, 1), "cache_control"));
+    json_t *t = json_object_get(json_array_get(m, 2), "content");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "type")), "tool_result");
+    assert_non_null(json_object_get(json_array_get(t, 0), "cache_control"));
+    json_t *ts = json_object_get(j, "tools");
+    assert_null(json_object_get(json_array_get(ts, 0), "cache_control"));
+    cc = json_object_get(json_array_get(ts, 1), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "ttl")), "1h");
+    json_decref(j);
+    /* Without breakpoints a lone system text stays a string. */
+    const llmux_part plain = {.type = LLMUX_PART_TEXT, .text = "Rules."};
+    const llmux_message m2[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = &plain, .n_parts = 1},
+                                {.role = LLMUX_ROLE_USER, .parts = user + 1, .n_parts = 1}};
+    req = llmux_request_default();
+    req.messages = m2;
+    req.n_messages = 2;
+    j = encode_json(&req);
+    assert_string_equal(json_string_value(json_object_get(j, "system")), "Rules.");
+    json_decref(j);
+}
+
 static void test_encode_tool_choice_and_defaults(void **state) {
     (void)state;
     const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hi"};
@@ -588,6 +646,7 @@ int main(void) {
         cmocka_unit_test(test_encode_basic),
         cmocka_unit_test(test_encode_full_conversation),
         cmocka_unit_test(test_encode_tool_choice_and_defaults),
+        cmocka_unit_test(test_encode_cache_control),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text),
         cmocka_unit_test(test_decode_stop_sequence),

@@ -189,6 +189,52 @@ static void test_encode_compat_without_key(void **s) {
     assert_false(lx_openai_is_reasoning_model("omni"));
 }
 
+/* Body of req for a provider, parsed. */
+static json_t *encode_for(const char *provider, const llmux_request *req) {
+    lx_provider_config cfg = cfg_named(provider, "anthropic/claude-sonnet-4.5");
+    lx_wire_request w;
+    memset(&w, 0, sizeof w);
+    lx_buf_init(&w.body, LX_WIRE_MAX_BODY);
+    llmux_error_info err;
+    if (lx_provider_openai.encode(&cfg, req, &w, &err) != LLMUX_OK) fail_msg("encode failed: %s", err.message);
+    json_t *j = json_loadb(w.body.data, w.body.len, 0, NULL);
+    assert_non_null(j);
+    lx_buf_free(&w.body);
+    return j;
+}
+
+/* OpenRouter takes cache breakpoints as cache_control on content parts (a cached single text is
+ * written as a part to carry it); OpenAI and other compatible servers never see them. */
+static void test_encode_cache_control_openrouter(void **s) {
+    (void)s;
+    llmux_part sys = {.type = LLMUX_PART_TEXT, .text = "Long rules", .cache = LLMUX_CACHE_5M};
+    llmux_part user[] = {{.type = LLMUX_PART_TEXT, .text = "Doc", .cache = LLMUX_CACHE_1H},
+                         {.type = LLMUX_PART_TEXT, .text = "Q"}};
+    llmux_message m[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = &sys, .n_parts = 1},
+                         {.role = LLMUX_ROLE_USER, .parts = user, .n_parts = 2}};
+    llmux_request r = llmux_request_default();
+    r.messages = m;
+    r.n_messages = 2;
+    json_t *j = encode_for("openrouter", &r);
+    json_t *msgs = json_object_get(j, "messages");
+    json_t *sc = json_object_get(json_array_get(msgs, 0), "content");
+    assert_true(json_is_array(sc));
+    json_t *cc = json_object_get(json_array_get(sc, 0), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "type")), "ephemeral");
+    json_t *uc = json_object_get(json_array_get(msgs, 1), "content");
+    cc = json_object_get(json_array_get(uc, 0), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "ttl")), "1h");
+    assert_null(json_object_get(json_array_get(uc, 1), "cache_control"));
+    json_decref(j);
+    j = encode_for("openai", &r);
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "cache_control"));
+    /* The lone system text stays a string there. */
+    assert_true(json_is_string(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content")));
+    free(text);
+    json_decref(j);
+}
+
 static llmux_status encode_expect_error(llmux_request *r, const char *needle) {
     lx_provider_config cfg = cfg_named("openai", "gpt-4o");
     lx_wire_request w;
@@ -529,6 +575,7 @@ int main(void) {
         cmocka_unit_test(test_encode_text),
         cmocka_unit_test(test_encode_tools_images_schema_stream),
         cmocka_unit_test(test_encode_history_openrouter),
+        cmocka_unit_test(test_encode_cache_control_openrouter),
         cmocka_unit_test(test_encode_compat_without_key),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text_usage),

@@ -567,6 +567,57 @@ static void test_responses_previous_response_id(void **state) {
     sf_stop(&f);
 }
 
+/* Prompt-cache breakpoints reach an Anthropic backend where the client put them: an Anthropic
+ * client's system blocks, tools and content blocks, and an OpenAI-format client's content parts
+ * (LiteLLM's and OpenRouter's convention). Without them every turn of a long conversation would
+ * be billed at the full input price. */
+static void test_cache_control_to_anthropic(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/messages",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":100,"
+            "\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"},"
+            "{\"type\":\"text\",\"text\":\"Project rules.\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+            "\"tools\":[{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\"},\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
+            "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    json_t *j = load(up.body);
+    free(up.body);
+    json_t *sys = json_object_get(j, "system");
+    assert_int_equal(json_array_size(sys), 2);
+    assert_null(json_object_get(json_array_get(sys, 0), "cache_control"));
+    json_t *cc = json_object_get(json_array_get(sys, 1), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "type")), "ephemeral");
+    cc = json_object_get(json_array_get(json_object_get(j, "tools"), 0), "cache_control");
+    assert_string_equal(json_string_value(json_object_get(cc, "ttl")), "1h");
+    json_t *content = json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content");
+    assert_non_null(json_object_get(json_array_get(content, 0), "cache_control"));
+    json_decref(j);
+
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+            "\"text\":\"Rules.\",\"cache_control\":{\"type\":\"ephemeral\"}}]},{\"role\":\"user\",\"content\":\"Hi\"}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    free(up.body);
+    sys = json_object_get(j, "system");
+    assert_true(json_is_array(sys));
+    assert_non_null(json_object_get(json_array_get(sys, 0), "cache_control"));
+    json_decref(j);
+    sf_stop(&f);
+}
+
 /* response_format json_schema from an OpenAI client on an Anthropic backend: the forced tool
  * went upstream, the answer comes back as the message's JSON content with finish_reason stop
  * (not a tool call), streamed too. */
@@ -1154,6 +1205,7 @@ int main(void) {
         cmocka_unit_test(test_reasoning_across_formats),
         cmocka_unit_test(test_responses_backend),
         cmocka_unit_test(test_responses_previous_response_id),
+        cmocka_unit_test(test_cache_control_to_anthropic),
         cmocka_unit_test(test_stop_sequence_reported),
         cmocka_unit_test(test_json_schema_on_anthropic),
         cmocka_unit_test(test_errors),

@@ -276,6 +276,65 @@ static void test_anthropic_tool_result_image(void **state) {
 }
 
 /* OpenAI's reasoning_effort and parallel_tool_calls reach the canonical fields. */
+/* Prompt-cache breakpoints from both client formats: Anthropic's cache_control on system blocks
+ * (kept as blocks: a SYSTEM message first), content blocks and tools; the OpenAI-format
+ * convention (LiteLLM, OpenRouter) on content parts and tools. A malformed one is a 400. */
+static void test_cache_control(void **state) {
+    (void)state;
+    lx_srv_req *r = anthropic_ok(
+        "{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":\"A\"},"
+        "{\"type\":\"text\",\"text\":\"B\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+        "\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\"},\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"doc\",\"cache_control\":{\"type\":\"ephemeral\"}},"
+        "{\"type\":\"text\",\"text\":\"q\"}]}]}");
+    const llmux_request *q = &r->req;
+    assert_null(q->system);
+    assert_int_equal(q->n_messages, 2);
+    assert_int_equal(q->messages[0].role, LLMUX_ROLE_SYSTEM);
+    assert_int_equal(q->messages[0].n_parts, 2);
+    assert_int_equal(q->messages[0].parts[0].cache, LLMUX_CACHE_NONE);
+    assert_string_equal(q->messages[0].parts[1].text, "B");
+    assert_int_equal(q->messages[0].parts[1].cache, LLMUX_CACHE_5M);
+    assert_int_equal(q->tools[0].cache, LLMUX_CACHE_1H);
+    assert_int_equal(q->messages[1].parts[0].cache, LLMUX_CACHE_5M);
+    assert_int_equal(q->messages[1].parts[1].cache, LLMUX_CACHE_NONE);
+    lx_srv_req_free(r);
+    /* Without breakpoints the system blocks are one prompt, as before. */
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":\"A\"},{\"type\":\"text\",\"text\":\"B\"}],"
+                     "\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}");
+    assert_string_equal(r->req.system, "A\nB");
+    assert_int_equal(r->req.n_messages, 1);
+    lx_srv_req_free(r);
+
+    r = openai_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"S1\"},"
+                  "{\"type\":\"text\",\"text\":\"S2\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+                  "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"doc\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]},"
+                  "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"ok\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+                  "{\"role\":\"user\",\"content\":\"q\"}],"
+                  "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"},\"cache_control\":{\"type\":\"ephemeral\"}}]}");
+    q = &r->req;
+    assert_int_equal(q->messages[0].n_parts, 2); /* kept apart: each part its own breakpoint */
+    assert_int_equal(q->messages[0].parts[0].cache, LLMUX_CACHE_NONE);
+    assert_int_equal(q->messages[0].parts[1].cache, LLMUX_CACHE_5M);
+    assert_int_equal(q->messages[1].parts[0].cache, LLMUX_CACHE_1H);
+    assert_int_equal(q->messages[2].parts[0].cache, LLMUX_CACHE_5M);
+    assert_int_equal(q->messages[3].parts[0].cache, LLMUX_CACHE_NONE);
+    assert_int_equal(q->tools[0].cache, LLMUX_CACHE_5M);
+    lx_srv_req_free(r);
+#define AREF(body, names) refused(lx_srv_anthropic_request, body, strlen(body), names)
+#define OREF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
+    AREF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\","
+         "\"cache_control\":{\"type\":\"persistent\"}}]}]}",
+         "messages[0].content[0].cache_control");
+    AREF("{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":\"A\",\"cache_control\":{\"type\":\"ephemeral\","
+         "\"ttl\":\"2h\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}",
+         "system[0].cache_control");
+    OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\",\"cache_control\":true}]}]}",
+         "messages[0].content[0].cache_control");
+#undef AREF
+#undef OREF
+}
+
 static void test_openai_reasoning_and_parallel(void **state) {
     (void)state;
     static const struct {
@@ -796,7 +855,7 @@ int main(void) {
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_reasoning_and_parallel),
         cmocka_unit_test(test_early_usage),
-        cmocka_unit_test(test_anthropic_tool_result_image),
+        cmocka_unit_test(test_anthropic_tool_result_image), cmocka_unit_test(test_cache_control),
         cmocka_unit_test(test_responses_request),
         cmocka_unit_test(test_responses_stream_bytes),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),

@@ -78,7 +78,14 @@ static bool result_text(lx_srv_req *r, const json_t *c, const char *w, const cha
     return true;
 }
 
+static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err);
+
+/* A content block with its cache breakpoint (cache_control). */
 static bool block(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
+    return block_of(r, b, w, assistant, p, err) && lx_srv_cache_control(b, w, &p->cache, err);
+}
+
+static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
     const char *type = json_string_value(json_object_get(b, "type"));
     if (!type) return lx_srv_fail(err, "%s.type: expected a string", w), false;
     if (strcmp(type, "text") == 0) {
@@ -170,6 +177,26 @@ static int message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *out
     return k;
 }
 
+/* System blocks with cache breakpoints stay blocks: one SYSTEM message before the conversation,
+ * a text part per block with its breakpoint (the Anthropic adapter writes them back as system
+ * blocks; other backends read the parts in order). */
+static bool cached_system(lx_srv_req *r, const json_t *s, llmux_error_info *err) {
+    size_t n = json_array_size(s), i;
+    llmux_part *parts = lx_srv_alloc(r, n * sizeof *parts);
+    llmux_message *ms = lx_srv_alloc(r, (r->req.n_messages + 1) * sizeof *ms);
+    if (!parts || !ms) return lx_srv_fail(err, "out of memory"), false;
+    json_t *b;
+    json_array_foreach(s, i, b) {
+        parts[i] = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(json_object_get(b, "text"))};
+        lx_srv_cache_control(b, "system", &parts[i].cache, err); /* checked by the caller */
+    }
+    ms[0] = (llmux_message){.role = LLMUX_ROLE_SYSTEM, .parts = parts, .n_parts = n};
+    if (r->req.n_messages) memcpy(ms + 1, r->req.messages, r->req.n_messages * sizeof *ms);
+    r->req.messages = ms;
+    r->req.n_messages++;
+    return true;
+}
+
 static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *s = json_object_get(root, "system");
     if (!s || json_is_null(s)) return true;
@@ -180,11 +207,18 @@ static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *e
     if (!json_is_array(s)) return lx_srv_fail(err, "system: expected a string or an array of text blocks"), false;
     size_t total = 0, i, at = 0;
     json_t *b;
+    bool cached = false;
     json_array_foreach(s, i, b) {
         const char *t = json_string_value(json_object_get(b, "text"));
         if (!t) return lx_srv_fail(err, "system[%zu]: expected a text block", i), false;
         total += strlen(t) + 1;
+        llmux_cache k = LLMUX_CACHE_NONE;
+        char w[32];
+        snprintf(w, sizeof w, "system[%zu]", i);
+        if (!lx_srv_cache_control(b, w, &k, err)) return false;
+        cached = cached || k != LLMUX_CACHE_NONE;
     }
+    if (cached) return cached_system(r, s, err);
     char *out = lx_srv_alloc(r, total + 1);
     if (!out) return lx_srv_fail(err, "out of memory"), false;
     /* Several system blocks are one prompt: joined by a blank line, as the text reads. */
@@ -215,6 +249,9 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
             if ((type && strcmp(type, "custom") != 0) || !out[i].name || !json_is_object(schema))
                 return lx_srv_fail(err, "tools[%zu]: only client tools {name, description, input_schema} are supported", i), false;
             if (!(out[i].parameters = lx_srv_dump(r, schema))) return lx_srv_fail(err, "out of memory"), false;
+            char w[32];
+            snprintf(w, sizeof w, "tools[%zu]", i);
+            if (!lx_srv_cache_control(t, w, &out[i].cache, err)) return false;
         }
         r->req.tools = out;
         r->req.n_tools = json_array_size(ts);

@@ -17,8 +17,11 @@ static bool image_part(lx_srv_req *r, const json_t *c, const char *where, llmux_
     return lx_srv_image_url(r, url, w, p, err);
 }
 
-/* Text of a content that is a string or an array of text parts (system, tool, assistant). */
-static bool text_of(lx_srv_req *r, const json_t *content, const char *where, const char **out, llmux_error_info *err) {
+/* Text of a content that is a string or an array of text parts (system, tool, assistant), and
+ * the breakpoint its parts carry (cache_control; the longest lifetime of any: joined, the text
+ * ends where the last of them did). cache may be NULL. */
+static bool text_of(lx_srv_req *r, const json_t *content, const char *where, const char **out, llmux_cache *cache,
+                    llmux_error_info *err) {
     if (json_is_string(content)) {
         *out = json_string_value(content);
         return true;
@@ -30,6 +33,11 @@ static bool text_of(lx_srv_req *r, const json_t *content, const char *where, con
         const char *t = json_string_value(json_object_get(c, "text"));
         if (!t) return lx_srv_fail(err, "%s[%zu]: expected a text part", where, i), false;
         total += strlen(t);
+        llmux_cache k = LLMUX_CACHE_NONE;
+        char w[96];
+        snprintf(w, sizeof w, "%s[%zu]", where, i);
+        if (!lx_srv_cache_control(c, w, &k, err)) return false;
+        if (cache && k > *cache) *cache = k;
     }
     char *s = lx_srv_alloc(r, total + 1);
     if (!s) return lx_srv_fail(err, "out of memory"), false;
@@ -67,6 +75,7 @@ static bool content_parts(lx_srv_req *r, const json_t *content, const char *wher
         } else {
             return lx_srv_fail(err, "%s.type: unsupported content part type \"%.40s\"", w, type), false;
         }
+        if (!lx_srv_cache_control(c, w, &p->cache, err)) return false;
     }
     return true;
 }
@@ -110,9 +119,15 @@ static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *ou
     snprintf(cw, sizeof cw, "%s.content", where);
     if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
         out->role = LLMUX_ROLE_SYSTEM;
-        if (!text_of(r, content, cw, &parts[0].text, err)) return false;
+        if (!text_of(r, content, cw, &parts[0].text, &parts[0].cache, err)) return false;
         parts[0].type = LLMUX_PART_TEXT;
         n = 1;
+        /* With cache breakpoints the parts stay parts, each with its own (an Anthropic backend
+         * gets them as system blocks). */
+        if (parts[0].cache != LLMUX_CACHE_NONE && json_is_array(content)) {
+            n = 0;
+            if (!content_parts(r, content, cw, parts, &n, err)) return false;
+        }
     } else if (strcmp(role, "user") == 0) {
         out->role = LLMUX_ROLE_USER;
         if (!json_is_string(content) && !json_is_array(content))
@@ -122,8 +137,9 @@ static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *ou
         out->role = LLMUX_ROLE_ASSISTANT;
         if (content && !json_is_null(content)) {
             const char *t;
-            if (!text_of(r, content, cw, &t, err)) return false;
-            if (*t || !n_calls) parts[n++] = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
+            llmux_cache k = LLMUX_CACHE_NONE;
+            if (!text_of(r, content, cw, &t, &k, err)) return false;
+            if (*t || !n_calls) parts[n++] = (llmux_part){.type = LLMUX_PART_TEXT, .text = t, .cache = k};
         }
         if (n_calls && !tool_calls(calls, where, parts, &n, err)) return false;
         if (!n) return lx_srv_fail(err, "%s: an assistant message needs content or tool_calls", where), false;
@@ -132,8 +148,9 @@ static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *ou
         const char *id = json_string_value(json_object_get(m, "tool_call_id"));
         if (!id) return lx_srv_fail(err, "%s.tool_call_id: expected a string", where), false;
         const char *t;
-        if (!text_of(r, content, cw, &t, err)) return false;
-        parts[n++] = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = id, .text = t};
+        llmux_cache k = LLMUX_CACHE_NONE;
+        if (!text_of(r, content, cw, &t, &k, err)) return false;
+        parts[n++] = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = id, .text = t, .cache = k};
     } else {
         return lx_srv_fail(err, "%s.role: unknown role \"%.40s\"", where, role), false;
     }
@@ -165,6 +182,9 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
             if (!json_is_object(params)) return lx_srv_fail(err, "tools[%zu].function.parameters: expected an object", i), false;
             if (!(out[i].parameters = lx_srv_dump(r, params))) return lx_srv_fail(err, "out of memory"), false;
         }
+        char w[32];
+        snprintf(w, sizeof w, "tools[%zu]", i);
+        if (!lx_srv_cache_control(t, w, &out[i].cache, err)) return false;
     }
     r->req.tools = out;
     r->req.n_tools = json_array_size(ts);

@@ -203,3 +203,18 @@ bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_p
     p->data = semi + 8;
     return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
 }
+
+bool lx_srv_cache_control(const json_t *obj, const char *where, llmux_cache *out, llmux_error_info *err) {
+    json_t *cc = json_object_get(obj, "cache_control");
+    if (!cc || json_is_null(cc)) return true;
+    const char *type = json_string_value(json_object_get(cc, "type"));
+    json_t *ttl = json_object_get(cc, "ttl");
+    const char *t = json_string_value(ttl);
+    if (!json_is_object(cc) || !type || strcmp(type, "ephemeral") != 0 || (ttl && !json_is_null(ttl) && !t) ||
+        (t && strcmp(t, "5m") != 0 && strcmp(t, "1h") != 0))
+        return lx_srv_fail(err, "%s.cache_control: expected {\"type\": \"ephemeral\"} with an optional ttl \"5m\" or \"1h\"",
+                           where),
+               false;
+    *out = t && strcmp(t, "1h") == 0 ? LLMUX_CACHE_1H : LLMUX_CACHE_5M;
+    return true;
+}
