@@ -325,7 +325,10 @@ typedef struct llmux_usage {
     int64_t cache_write_tokens;   /* written to a prompt cache */
     int64_t reasoning_tokens;
     int64_t total_tokens;
-    int64_t reserved[4];          /* room to grow in place; always 0, never read */
+    int64_t cache_write_1h_tokens; /* of cache_write_tokens, those written for an hour (Anthropic's
+                                      ttl "1h", priced at twice the input price instead of the
+                                      cache-write price); -1 unknown (all at the usual lifetime) */
+    int64_t reserved[3];          /* room to grow in place; always 0, never read */
 } llmux_usage;
 
 /* All values -1 (unknown). */

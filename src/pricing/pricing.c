@@ -16,6 +16,11 @@ lx_price_status lx_pricing_cost(const llmux_model_info *m, const llmux_usage *u,
     int64_t written = u->cache_write_tokens > 0 ? u->cache_write_tokens : 0;
     int64_t uncached = u->input_tokens - cached - written;
     if (uncached < 0) uncached = 0;
+    /* Hour-long writes (Anthropic's ttl "1h") cost twice the input price, not the cache-write
+     * price (1.25x) the catalog carries for the 5-minute ones. */
+    int64_t written_1h = u->cache_write_1h_tokens > 0 ? u->cache_write_1h_tokens : 0;
+    if (written_1h > written) written_1h = written;
+    written -= written_1h;
     double read_price = m->cache_read_price, write_price = m->cache_write_price;
     if (cached && isnan(read_price)) {
         read_price = m->input_price;
@@ -27,7 +32,8 @@ lx_price_status lx_pricing_cost(const llmux_model_info *m, const llmux_usage *u,
     }
     out->input = per_million(uncached, m->input_price);
     out->cache_read = cached ? per_million(cached, read_price) : 0;
-    out->cache_write = written ? per_million(written, write_price) : 0;
+    out->cache_write = (written ? per_million(written, write_price) : 0) +
+                       (written_1h ? per_million(written_1h, 2 * m->input_price) : 0);
     out->output = per_million(u->output_tokens, m->output_price);
     out->total = out->input + out->cache_read + out->cache_write + out->output;
     out->known = true;

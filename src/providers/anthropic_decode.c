@@ -39,7 +39,7 @@ typedef struct adec {
     block *blocks;          /* by Anthropic block index */
     size_t n_blocks;
     /* usage as Anthropic reports it: -1 = not reported */
-    int64_t input, cache_read, cache_write, output;
+    int64_t input, cache_read, cache_write, cache_write_1h, output;
     bool real_tool;            /* a tool_use block of the caller's tools (not the JSON answer) */
     llmux_finish_reason finish;
     char *stop_sequence;       /* the stop sequence that ended the message (stop_reason stop_sequence) */
@@ -58,7 +58,7 @@ lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stre
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     d->stream = stream;
     d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
-    d->input = d->cache_read = d->cache_write = d->output = -1;
+    d->input = d->cache_read = d->cache_write = d->cache_write_1h = d->output = -1;
     d->finish = LLMUX_FINISH_NONE;
     return (lx_decoder *)d;
 }
@@ -248,6 +248,8 @@ static void read_usage(adec *d, const json_t *u) {
     if (lx_json_i64(u, "input_tokens", &v)) d->input = v;
     if (lx_json_i64(u, "cache_read_input_tokens", &v)) d->cache_read = v;
     if (lx_json_i64(u, "cache_creation_input_tokens", &v)) d->cache_write = v;
+    /* The split by lifetime (prompt caching with ttl): the hour-long writes are priced apart. */
+    if (lx_json_i64(lx_json_obj(u, "cache_creation"), "ephemeral_1h_input_tokens", &v)) d->cache_write_1h = v;
     if (lx_json_i64(u, "output_tokens", &v)) d->output = v;
 }
 
@@ -276,6 +278,7 @@ static llmux_usage usage_so_far(const adec *d) {
     u.output_tokens = d->output;
     u.cached_input_tokens = d->cache_read;
     u.cache_write_tokens = d->cache_write;
+    u.cache_write_1h_tokens = d->cache_write_1h;
     if (u.input_tokens >= 0 && u.output_tokens >= 0) u.total_tokens = u.input_tokens + u.output_tokens;
     return u;
 }

@@ -164,7 +164,8 @@ static bool rusage(rd *r, const json_t *o, llmux_usage *u) {
               rdint(r, v, "cached_input_tokens", -1, INT64_MAX, &u->cached_input_tokens) &&
               rdint(r, v, "cache_write_tokens", -1, INT64_MAX, &u->cache_write_tokens) &&
               rdint(r, v, "reasoning_tokens", -1, INT64_MAX, &u->reasoning_tokens) &&
-              rdint(r, v, "total_tokens", -1, INT64_MAX, &u->total_tokens);
+              rdint(r, v, "total_tokens", -1, INT64_MAX, &u->total_tokens) &&
+              rdint(r, v, "cache_write_1h_tokens", -1, INT64_MAX, &u->cache_write_1h_tokens);
     r->path[n] = '\0';
     return ok;
 }

@@ -52,8 +52,16 @@ static const char *const v1[] = {
     NULL,
 };
 
+/* The cache writes made for an hour (llmux_usage.cache_write_1h_tokens, priced apart); NULL for
+ * rows written before, or when the provider did not say. */
+static const char *const v2[] = {
+    "ALTER TABLE executions ADD COLUMN cache_write_1h_tokens BIGINT",
+    NULL,
+};
+
 static const lx_migration migrations[] = {
     {1, v1},
+    {2, v2},
 };
 
 const lx_migration *lx_store_migrations(size_t *n) {

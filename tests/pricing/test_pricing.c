@@ -72,6 +72,24 @@ static void test_cache_write(void **state) {
     NEAR(c.output, 50 * 15.0 / 1e6);
 }
 
+/* Hour-long writes (Anthropic's ttl "1h") at twice the input price; the rest at the cache-write
+ * price. */
+static void test_cache_write_1h(void **state) {
+    (void)state;
+    llmux_model_info m = prices(3.0, 15.0, 0.30, 3.75);
+    llmux_usage u = usage(12003, 50, 10000, 2000);
+    u.cache_write_1h_tokens = 1500;
+    llmux_cost c;
+    assert_int_equal(lx_pricing_cost(&m, &u, &c, NULL), LX_PRICE_OK);
+    NEAR(c.input, 3 * 3.0 / 1e6);
+    NEAR(c.cache_write, (500 * 3.75 + 1500 * 6.0) / 1e6);
+    NEAR(c.total, (3 * 3.0 + 10000 * 0.30 + 500 * 3.75 + 1500 * 6.0 + 50 * 15.0) / 1e6);
+    /* A count above the writes is clamped to them. */
+    u.cache_write_1h_tokens = 5000;
+    assert_int_equal(lx_pricing_cost(&m, &u, &c, NULL), LX_PRICE_OK);
+    NEAR(c.cache_write, 2000 * 6.0 / 1e6);
+}
+
 static void test_missing_cache_prices_fall_back(void **state) {
     (void)state;
     llmux_model_info m = prices(1.0, 2.0, NAN, NAN);
@@ -126,6 +144,7 @@ int main(void) {
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_cache_read),
         cmocka_unit_test(test_cache_write),
+        cmocka_unit_test(test_cache_write_1h),
         cmocka_unit_test(test_missing_cache_prices_fall_back),
         cmocka_unit_test(test_unknowns),
         cmocka_unit_test(test_contradictory_counts),

@@ -457,6 +457,22 @@ static void test_decode_truncated(void **state) {
     h_rec_free(&r);
 }
 
+/* The cache writes split by lifetime (cache_creation): the hour-long ones are kept apart, for
+ * their price. */
+static void test_decode_cache_1h(void **state) {
+    (void)state;
+    h_rec r = {0};
+    llmux_error_info err;
+    assert_int_equal(h_decode_file(P, false, DATA "message_cache_1h.json", &r, &err), LLMUX_OK);
+    llmux_response *resp = llmux_aggregator_response(r.agg);
+    assert_non_null(resp);
+    assert_int_equal(resp->usage.input_tokens, 2010);
+    assert_int_equal(resp->usage.cache_write_tokens, 2000);
+    assert_int_equal(resp->usage.cache_write_1h_tokens, 1500);
+    llmux_response_free(resp);
+    h_rec_free(&r);
+}
+
 static void test_decode_non_streaming(void **state) {
     (void)state;
     h_rec r = {0};
@@ -659,6 +675,7 @@ int main(void) {
         cmocka_unit_test(test_decode_midstream_overloaded),
         cmocka_unit_test(test_decode_truncated),
         cmocka_unit_test(test_decode_non_streaming),
+        cmocka_unit_test(test_decode_cache_1h),
         cmocka_unit_test(test_decode_malformed),
         cmocka_unit_test(test_decode_cancel),
         cmocka_unit_test(test_map_error_classes),

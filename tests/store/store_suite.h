@@ -226,6 +226,8 @@ static void test_round_trip_every_field(void **state) {
     full->warnings_json = xstrdup("[{\"code\":\"price_approximate\",\"message\":\"近似\"}]");
     full->request_json = xstrdup("{\"model\":\"smart\",\"messages\":[{\"role\":\"user\",\"content\":\"héllo 🌍\"}]}");
     full->usage.cached_input_tokens = 3;
+    full->usage.cache_write_tokens = 5;
+    full->usage.cache_write_1h_tokens = 4; /* schema v2's column */
     full->usage.total_tokens = 30;
     full->cost.cache_write = NAN;
     full->cost.total = 0.1 + 0.2; /* not representable in short decimal: must read back bit-exact */

@@ -86,6 +86,43 @@ static void test_bad_files(void **state) {
     assert_non_null(strstr(e.message, "999"));
 }
 
+/* A database made before schema version 2 (no cache_write_1h_tokens column): opening it adds the
+ * column, its rows read back "not reported" (-1) and new rows keep the count. */
+static void test_upgrade_from_v1(void **state) {
+    (void)state;
+    lx_store *s = open_fresh();
+    lx_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(current_path(), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE executions DROP COLUMN cache_write_1h_tokens;"
+                                  "DELETE FROM schema_version WHERE version > 1;"
+                                  "INSERT INTO executions (id, started_at_ms, ended_at_ms, status, finish_reason,"
+                                  " input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,"
+                                  " reasoning_tokens, total_tokens, cost_known) VALUES"
+                                  " ('old-1', 1, 2, 'ok', 'stop', 10, 2, 0, 7, -1, 12, 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    llmux_error_info e;
+    assert_int_equal(lx_store_open(current_url(), &s, &e), LLMUX_OK);
+    assert_int_equal(lx_store_schema_version(s), lx_store_schema_latest());
+    lx_exec_record *got = NULL;
+    assert_int_equal(lx_store_get(s, "old-1", &got, &e), LLMUX_OK);
+    assert_int_equal(got->usage.cache_write_tokens, 7);
+    assert_int_equal(got->usage.cache_write_1h_tokens, -1);
+    lx_exec_record_free(got);
+    lx_exec_record *r = make_record("new-1", 3, "m", LLMUX_OK, 0);
+    r->usage.cache_write_tokens = 9;
+    r->usage.cache_write_1h_tokens = 6;
+    assert_int_equal(lx_store_insert(s, &r, 1, &e), LLMUX_OK);
+    assert_int_equal(lx_store_get(s, "new-1", &got, &e), LLMUX_OK);
+    assert_int_equal(got->usage.cache_write_1h_tokens, 6);
+    lx_exec_record_free(got);
+    lx_exec_record_free(r);
+    lx_store_close(s);
+}
+
 static void test_urls(void **state) {
     llmux_error_info e;
     lx_store *s = (lx_store *)1;
@@ -247,6 +284,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         STORE_SUITE_TESTS,
         cmocka_unit_test(test_wal_mode),
+        cmocka_unit_test(test_upgrade_from_v1),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_writer_locked_database_gives_up_loudly),
