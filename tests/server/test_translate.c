@@ -333,6 +333,21 @@ static void test_cache_control(void **state) {
          "messages[0].content[0].cache_control");
 #undef AREF
 #undef OREF
+    /* An Anthropic client sees the writes split by lifetime when the backend said. */
+    llmux_usage u = llmux_usage_default();
+    u.input_tokens = 2010;
+    u.output_tokens = 3;
+    u.cache_write_tokens = 2000;
+    json_t *o = lx_srv_anthropic_usage(&u);
+    assert_null(json_object_get(o, "cache_creation"));
+    json_decref(o);
+    u.cache_write_1h_tokens = 1500;
+    o = lx_srv_anthropic_usage(&u);
+    assert_int_equal(json_integer_value(json_object_get(o, "input_tokens")), 10);
+    json_t *cc = json_object_get(o, "cache_creation");
+    assert_int_equal(json_integer_value(json_object_get(cc, "ephemeral_5m_input_tokens")), 500);
+    assert_int_equal(json_integer_value(json_object_get(cc, "ephemeral_1h_input_tokens")), 1500);
+    json_decref(o);
 }
 
 static void test_openai_reasoning_and_parallel(void **state) {
