@@ -189,8 +189,9 @@ json_t *lx_srv_anthropic_usage(const llmux_usage *u) {
     json_t *o = json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", (json_int_t)(in < 0 ? 0 : in), "output_tokens",
                           known(u->output_tokens), "cache_read_input_tokens", known(u->cached_input_tokens),
                           "cache_creation_input_tokens", known(u->cache_write_tokens));
-    /* The writes by lifetime, when the backend said (an Anthropic backend's cache_creation). */
-    if (o && u->cache_write_1h_tokens >= 0) {
+    /* The writes by lifetime, when some were hour-long (an Anthropic backend's cache_creation;
+     * a usage zero-initialised in C says 0, which is no different from not saying). */
+    if (o && u->cache_write_1h_tokens > 0) {
         int64_t w = known(u->cache_write_tokens), h = u->cache_write_1h_tokens < w ? u->cache_write_1h_tokens : w;
         json_object_set_new(o, "cache_creation", json_pack("{s:I,s:I}", "ephemeral_5m_input_tokens", (json_int_t)(w - h),
                                                            "ephemeral_1h_input_tokens", (json_int_t)h));
