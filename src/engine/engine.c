@@ -472,6 +472,9 @@ static bool message_text(const llmux_message *msg, size_t mi, lx_buf *b, llmux_e
     for (size_t i = 0; i < msg->n_parts; i++) {
         const llmux_part *p = &msg->parts[i];
         bool ok = true;
+        /* A system prompt's blocks (Anthropic's system array, kept apart for their cache
+         * breakpoints) read as one text, a line apart, as the server joins them otherwise. */
+        if (msg->role == LLMUX_ROLE_SYSTEM && i > 0 && p->type == LLMUX_PART_TEXT) ok = lx_buf_append_str(b, "\n");
         switch (p->type) {
         case LLMUX_PART_TEXT:
         case LLMUX_PART_TOOL_RESULT:

@@ -348,6 +348,7 @@ static bool copy_part(state *s, const item *it, llmux_part *o) {
     lx_arena *a = s->arena;
     memset(o, 0, sizeof *o);
     o->type = p->type;
+    if (p->type != LLMUX_PART_REASONING) o->cache = p->cache;
 #define DUP(f) (!p->f || (o->f = lx_arena_strdup(a, p->f)) != NULL)
     switch (p->type) {
     case LLMUX_PART_TEXT: return DUP(text);

@@ -39,7 +39,9 @@ static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi,
         const llmux_part *p = &m->parts[i];
         switch (p->type) {
         case LLMUX_PART_TEXT:
-            ok = lx_buf_append_str(&text, p->text ? p->text : "");
+            /* A system prompt's blocks read as one text, a line apart. */
+            if (m->role == LLMUX_ROLE_SYSTEM && n_text) ok = lx_buf_append_str(&text, "\n");
+            ok = ok && lx_buf_append_str(&text, p->text ? p->text : "");
             n_text++;
             break;
         case LLMUX_PART_IMAGE:

@@ -69,6 +69,22 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
             if (m->parts[i].type == LLMUX_PART_TEXT) return json_string(m->parts[i].text ? m->parts[i].text : "");
         return json_string("");
     }
+    /* A system prompt's blocks (Anthropic's system array, kept apart for their cache breakpoints)
+     * go as one string, a line apart: the form every compatible server takes for a system
+     * message. */
+    if (n_other == 0 && m->role == LLMUX_ROLE_SYSTEM) {
+        lx_buf b;
+        lx_buf_init(&b, LLMUX_JSON_MAX_BYTES);
+        bool ok = lx_buf_append(&b, "", 0);
+        for (size_t i = 0, k = 0; ok && i < m->n_parts; i++) {
+            if (m->parts[i].type != LLMUX_PART_TEXT) continue;
+            ok = (!k++ || lx_buf_append_str(&b, "\n")) && lx_buf_append_str(&b, m->parts[i].text ? m->parts[i].text : "");
+        }
+        json_t *s = ok ? json_stringn(b.data, b.len) : NULL;
+        lx_buf_free(&b);
+        if (!s) oom(err);
+        return s;
+    }
     json_t *arr = json_array();
     if (!arr) return NULL;
     for (size_t i = 0; i < m->n_parts; i++) {

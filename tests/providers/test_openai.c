@@ -233,6 +233,16 @@ static void test_encode_cache_control_openrouter(void **s) {
     assert_true(json_is_string(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content")));
     free(text);
     json_decref(j);
+    /* Several system blocks (Claude Code's, kept apart for their breakpoints) are one string, a
+     * line apart, for a server that ignores breakpoints. */
+    llmux_part blocks[] = {{.type = LLMUX_PART_TEXT, .text = "You are an agent."},
+                           {.type = LLMUX_PART_TEXT, .text = "Rules.", .cache = LLMUX_CACHE_5M}};
+    m[0].parts = blocks;
+    m[0].n_parts = 2;
+    j = encode_for("vllm", &r);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content")),
+                        "You are an agent.\nRules.");
+    json_decref(j);
 }
 
 static llmux_status encode_expect_error(llmux_request *r, const char *needle) {

@@ -490,7 +490,7 @@ static void test_responses_previous_response_id(void **state) {
     assert_string_equal(json_string_value(json_object_get(tool, "tool_call_id")), "call_fk");
     json_decref(j);
 
-    /* GET returns the kept object: the streamed response.completed's. */
+    /* GET returns the kept object: the streamed response.completed's (also without /v1). */
     char path[256];
     snprintf(path, sizeof path, "/v1/responses/%s", id2);
     memset(&r, 0, sizeof r);
@@ -500,6 +500,10 @@ static void test_responses_previous_response_id(void **state) {
     free(r.body);
     assert_true(json_equal(j, streamed));
     json_decref(j);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", path + 3, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 200);
+    free(r.body);
     json_decref(streamed);
 
     /* A third turn continues from the second: the whole conversation, the second answer last. */
@@ -615,6 +619,25 @@ static void test_cache_control_to_anthropic(void **state) {
     assert_true(json_is_array(sys));
     assert_non_null(json_object_get(json_array_get(sys, 0), "cache_control"));
     json_decref(j);
+    /* A local model reads cached system blocks as the one prompt they are without breakpoints
+     * (a line apart): the same count. */
+    json_int_t counts[2];
+    const char *systems[2] = {"\"You are Claude Code.\\nProject rules.\"",
+                              "[{\"type\":\"text\",\"text\":\"You are Claude Code.\"},{\"type\":\"text\",\"text\":"
+                              "\"Project rules.\",\"cache_control\":{\"type\":\"ephemeral\"}}]"};
+    for (int i = 0; i < 2; i++) {
+        char body[512];
+        snprintf(body, sizeof body, "{\"model\":\"" SF_LOCAL "\",\"system\":%s,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                 systems[i]);
+        sf_post(&f, "/v1/messages/count_tokens", body, &r);
+        assert_int_equal(r.status, 200);
+        j = load(r.body);
+        free(r.body);
+        counts[i] = json_integer_value(json_object_get(j, "input_tokens"));
+        json_decref(j);
+    }
+    assert_true(counts[0] > 0);
+    assert_int_equal(counts[0], counts[1]);
     sf_stop(&f);
 }
 

@@ -23,6 +23,8 @@
 #include "server/http/conn_watch.h"
 #include "server/http/response_store.h"
 
+#define CANON_MAX_MESSAGES 10000 /* llmux_request_validate's cap on messages (llmux.h) */
+
 struct lx_call {
     lx_server *s;
     struct evhttp_request *req;
@@ -293,7 +295,10 @@ static void keep_response(lx_call *c, const llmux_response *resp, char *object) 
     h.n_messages = n;
     char *hist = llmux_request_to_json(&h);
     free(m);
-    if (!hist) {
+    /* What a continuation could not read back (past the canonical JSON's size or message cap)
+     * is not kept: the client then gets previous_response_not_found and resends the whole. */
+    if (!hist || n > CANON_MAX_MESSAGES || strlen(hist) > LLMUX_JSON_MAX_BYTES) {
+        llmux_free(hist);
         free(object);
         return;
     }
@@ -392,8 +397,19 @@ static bool tag(lx_srv_req *r, const char *key, const char *value) {
  * 400 previous_response_not_found, OpenAI's error. */
 static bool continue_from(lx_server *s, struct evhttp_request *req, lx_srv_req *r, const lx_auth_grant *g,
                           llmux_request **prev) {
-    const char *id = r->previous_response_id, *hist = NULL;
-    if (!s->resp_store || !lx_resp_store_get(s->resp_store, id, lx_auth_key_name(s->auth, g), &hist, NULL)) {
+    const char *id = r->previous_response_id, *hist = NULL, *owner = lx_auth_key_name(s->auth, g);
+    llmux_error_info err;
+    bool found = s->resp_store && lx_resp_store_get(s->resp_store, id, owner, &hist, NULL);
+    llmux_status st = found ? llmux_request_from_json(hist, strlen(hist), prev, &err) : LLMUX_OK;
+    if (st == LLMUX_E_OUT_OF_MEMORY) {
+        lx_call_reply_error(req, LX_SRV_OPENAI_RESPONSES, st, "out of memory", -1);
+        return false;
+    }
+    if (st != LLMUX_OK) { /* unreadable (kept ones are checked when kept): forgotten */
+        lx_resp_store_delete(s->resp_store, id, owner);
+        found = false;
+    }
+    if (!found) {
         json_t *e = json_pack("{s:{s:o,s:s,s:s,s:s}}", "error", "message",
                               json_sprintf("Previous response with id '%s' not found.%s", id,
                                            s->resp_store ? "" : " (this server keeps no responses: server.limits.responses_store_mb is 0)"),
@@ -403,11 +419,6 @@ static bool continue_from(lx_server *s, struct evhttp_request *req, lx_srv_req *
         json_decref(e);
         lx_call_reply_json(req, 400, body ? body : "{}", -1);
         free(body);
-        return false;
-    }
-    llmux_error_info err;
-    if (llmux_request_from_json(hist, strlen(hist), prev, &err) != LLMUX_OK) {
-        lx_call_reply_error(req, LX_SRV_OPENAI_RESPONSES, LLMUX_E_INTERNAL, err.message, -1);
         return false;
     }
     size_t np = (*prev)->n_messages, n = np + r->req.n_messages;
@@ -434,9 +445,11 @@ static bool hist_copy(const llmux_request *req, llmux_request **out) {
     llmux_error_info err;
     if (llmux_request_validate(&h, &err) != LLMUX_OK) return true;
     char *json = llmux_request_to_json(&h);
-    bool ok = json && llmux_request_from_json(json, strlen(json), out, &err) == LLMUX_OK;
+    if (!json) return false;
+    /* Past the canonical JSON's cap the conversation is not kept (not an error for this turn). */
+    llmux_status st = llmux_request_from_json(json, strlen(json), out, &err);
     llmux_free(json);
-    return ok;
+    return st != LLMUX_E_OUT_OF_MEMORY;
 }
 
 void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id,
@@ -505,12 +518,12 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
                               (c->ping = evtimer_new(s->base, on_ping, c))
                         : (c->agg = llmux_aggregator_create()) != NULL;
     if (ok && f == LX_SRV_OPENAI_RESPONSES) {
-        c->store = r->store;
-        bool keep = r->store && s->resp_store;
         ok = (!r->previous_response_id || (c->prev_id = strdup(r->previous_response_id))) &&
-             (!keep || hist_copy(&r->req, &c->hist_in)) &&
-             (!c->stream || lx_srv_stream_responses_state(c->st, c->prev_id, c->store, keep)) &&
-             (!keep || !c->stream || (c->agg = llmux_aggregator_create()) != NULL);
+             (!r->store || !s->resp_store || hist_copy(&r->req, &c->hist_in));
+        /* Echoed as store: whether this response can be continued and fetched. */
+        c->store = c->hist_in != NULL;
+        ok = ok && (!c->stream || lx_srv_stream_responses_state(c->st, c->prev_id, c->store, c->store)) &&
+             (!c->store || !c->stream || (c->agg = llmux_aggregator_create()) != NULL);
     }
     ok = ok && tag(r, "request_id", request_id ? request_id : c->id);
     const char *key_name = lx_auth_key_name(s->auth, &c->grant);

@@ -125,8 +125,13 @@ static bool message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *ou
         /* With cache breakpoints the parts stay parts, each with its own (an Anthropic backend
          * gets them as system blocks). */
         if (parts[0].cache != LLMUX_CACHE_NONE && json_is_array(content)) {
-            n = 0;
-            if (!content_parts(r, content, cw, parts, &n, err)) return false;
+            size_t i;
+            json_t *c;
+            json_array_foreach(content, i, c) { /* text_of checked each: a text and a valid breakpoint */
+                parts[i] = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(json_object_get(c, "text"))};
+                lx_srv_cache_control(c, cw, &parts[i].cache, err);
+            }
+            n = json_array_size(content);
         }
     } else if (strcmp(role, "user") == 0) {
         out->role = LLMUX_ROLE_USER;

@@ -195,7 +195,7 @@ static bool input_items(builder *b, const json_t *input, llmux_error_info *err) 
         } else if (strcmp(type, "reasoning") == 0) {
             if (!reasoning_item(b, it, err)) return false;
         } else {
-            return lx_srv_fail(err, "%s.type: %s items are not supported (stateless: send messages, function_call, "
+            return lx_srv_fail(err, "%s.type: %s items are not supported (send messages, function_call, "
                                     "function_call_output and reasoning items)",
                                w, type),
                    false;

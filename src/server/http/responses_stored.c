@@ -12,8 +12,9 @@
 
 /* OpenAI's 404 for an id it does not have (or that another key's requests made). */
 static void not_found(struct evhttp_request *req, const char *id) {
-    json_t *e = json_pack("{s:{s:o,s:s,s:n,s:n}}", "error", "message", json_sprintf("Response with id '%s' not found.", id),
-                          "type", "invalid_request_error", "param", "code");
+    json_t *m = json_sprintf("Response with id '%s' not found.", id); /* NULL for an id that is not UTF-8 */
+    if (!m) m = json_string("Response not found.");
+    json_t *e = json_pack("{s:{s:o,s:s,s:n,s:n}}", "error", "message", m, "type", "invalid_request_error", "param", "code");
     char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
     lx_call_reply_json(req, 404, body ? body : "{}", -1);

@@ -192,6 +192,10 @@ static void route(struct evhttp_request *req, void *arg) {
         return;
     }
     if (lx_models_admin_route(s, req, path, &g)) return; /* /models/load|unload, /models, /api/ps */
+    if (strncmp(path, "/responses/", 11) == 0 && path[11]) { /* as /v1/responses/{id} (with_v1) */
+        lx_responses_stored_route(s, req, path + 11, &g);
+        return;
+    }
     char v1[32];
     path = with_v1(path, v1, sizeof v1);
     bool chat = strcmp(path, "/v1/chat/completions") == 0, messages = strcmp(path, "/v1/messages") == 0;
