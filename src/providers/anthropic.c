@@ -414,9 +414,52 @@ fail:
     return NULL;
 }
 
+#define MAX_BETAS 32
+#define MAX_BETA_LEN 128
+#define BETAS_HEADER_MAX sizeof(((lx_wire_header *)0)->value)
+
+/* provider_options.anthropic.betas (merged into the body with the other options): Anthropic's
+ * beta features as its SDKs take them (`betas: [...]`), sent as the anthropic-beta header and
+ * taken out of the body. An array of at most MAX_BETAS names of [A-Za-z0-9._-]. */
+static llmux_status take_betas(json_t *body, char out[BETAS_HEADER_MAX], llmux_error_info *err) {
+    out[0] = 0;
+    json_t *b = json_object_get(body, "betas");
+    if (!b) return LLMUX_OK;
+    size_t at = 0, i;
+    json_t *v;
+    if (!json_is_array(b) || json_array_size(b) > MAX_BETAS)
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "provider_options.anthropic.betas: expected an array of at most %d names",
+                        MAX_BETAS);
+    json_array_foreach(b, i, v) {
+        const char *s = json_string_value(v);
+        size_t n = s ? strlen(s) : 0;
+        bool ok = n > 0 && n <= MAX_BETA_LEN;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9') ||
+                 s[k] == '.' || s[k] == '_' || s[k] == '-';
+        if (!ok)
+            return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                            "provider_options.anthropic.betas[%zu]: expected a beta name of 1..%d characters of "
+                            "A-Z a-z 0-9 . _ -",
+                            i, MAX_BETA_LEN);
+        if (at + 1 + n >= BETAS_HEADER_MAX)
+            return lx_error(err, LLMUX_E_INVALID_REQUEST, "provider_options.anthropic.betas: longer than %zu bytes together",
+                            BETAS_HEADER_MAX - 1);
+        if (at) out[at++] = ',';
+        memcpy(out + at, s, n);
+        at += n;
+    }
+    out[at] = 0;
+    json_object_del(body, "betas");
+    return LLMUX_OK;
+}
+
 /* Writes body and the request line and headers for path into out. */
 static llmux_status to_wire(const lx_provider_config *cfg, json_t *body, const char *path, bool stream,
                             lx_wire_request *out, llmux_error_info *err) {
+    char betas[BETAS_HEADER_MAX];
+    llmux_status st = take_betas(body, betas, err);
+    if (st != LLMUX_OK) return st;
     lx_buf_reset(&out->body);
     if (!lx_json_dump_buf(body, &out->body))
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "anthropic: the request body exceeds its size cap");
@@ -426,6 +469,7 @@ static llmux_status to_wire(const lx_provider_config *cfg, json_t *body, const c
     if (!lx_wire_set(out, "POST", path) || !lx_wire_add_header(out, "content-type", "application/json", false) ||
         !lx_wire_add_header(out, "anthropic-version", ANTHROPIC_VERSION, false) ||
         (stream && !lx_wire_add_header(out, "accept", "text/event-stream", false)) ||
+        (betas[0] && !lx_wire_add_header(out, "anthropic-beta", betas, false)) ||
         (cfg->api_key && *cfg->api_key && !lx_wire_add_header(out, "x-api-key", cfg->api_key, true)))
         return lx_error(err, LLMUX_E_CONFIGURATION, "anthropic: a header value is too long or holds a line break");
     return LLMUX_OK;
@@ -448,7 +492,8 @@ static llmux_status encode(const lx_provider_config *cfg, const llmux_request *r
  * temperature, ...) as extra inputs. */
 static llmux_status encode_count_tokens(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                                         llmux_error_info *err) {
-    static const char *const keep[] = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"};
+    static const char *const keep[] = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers",
+                                       "betas" /* taken out again by to_wire: the header */};
     lx_enc c = {.err = err, .who = "anthropic", .req = req};
     json_t *full = messages_body(cfg, req, &c);
     if (!full) return c.st;

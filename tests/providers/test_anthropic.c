@@ -180,6 +180,36 @@ static void test_encode_cache_control(void **state) {
     json_decref(j);
 }
 
+static void expect_encode_error(const llmux_request *req, const char *model, llmux_status want, const char *needle);
+
+/* Beta features (provider_options.anthropic.betas, as the SDKs take them) go as the
+ * anthropic-beta header, never in the body; a malformed list is refused. */
+static void test_encode_betas(void **state) {
+    (void)state;
+    const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    const llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = &hello, .n_parts = 1};
+    llmux_request req = llmux_request_default();
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.provider_options = "{\"anthropic\":{\"betas\":[\"interleaved-thinking-2025-05-14\",\"context-1m-2025-08-07\"]}}";
+    enc_out o;
+    encode_req(&req, "claude-sonnet-4-5", &o);
+    assert_int_equal(o.st, LLMUX_OK);
+    assert_string_equal(h_header(&o.w, "anthropic-beta")->value, "interleaved-thinking-2025-05-14,context-1m-2025-08-07");
+    assert_null(strstr(o.w.body.data, "betas"));
+    lx_buf_free(&o.w.body);
+    req.provider_options = NULL;
+    encode_req(&req, "claude-sonnet-4-5", &o);
+    assert_null(h_header(&o.w, "anthropic-beta"));
+    lx_buf_free(&o.w.body);
+    const char *bad[] = {"{\"anthropic\":{\"betas\":\"x\"}}", "{\"anthropic\":{\"betas\":[\"a b\"]}}",
+                         "{\"anthropic\":{\"betas\":[\"\"]}}", "{\"anthropic\":{\"betas\":[\"x\\r\\ny: z\"]}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        req.provider_options = bad[i];
+        expect_encode_error(&req, "claude-sonnet-4-5", LLMUX_E_INVALID_REQUEST, "betas");
+    }
+}
+
 static void test_encode_tool_choice_and_defaults(void **state) {
     (void)state;
     const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hi"};
@@ -663,6 +693,7 @@ int main(void) {
         cmocka_unit_test(test_encode_full_conversation),
         cmocka_unit_test(test_encode_tool_choice_and_defaults),
         cmocka_unit_test(test_encode_cache_control),
+        cmocka_unit_test(test_encode_betas),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text),
         cmocka_unit_test(test_decode_stop_sequence),

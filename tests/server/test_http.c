@@ -582,17 +582,24 @@ static void test_cache_control_to_anthropic(void **state) {
     sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
     sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
     sf_reply r;
-    sf_post(&f, "/v1/messages",
+    memset(&r, 0, sizeof r);
+    const char *first =
             "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":100,"
             "\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"},"
             "{\"type\":\"text\",\"text\":\"Project rules.\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
             "\"tools\":[{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\"},\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
-            "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
-            &r);
+            "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}";
+    /* Claude Code's betas ride along to the provider. */
+    assert_int_equal(sf_http(&f, "POST", "/v1/messages", first, strlen(first),
+                             "anthropic-beta: interleaved-thinking-2025-05-14, context-1m-2025-08-07", &r),
+                     CURLE_OK);
     assert_int_equal(r.status, 200);
     free(r.body);
     lx_fake_request up;
     assert_true(lx_fake_server_request(f.up, 0, &up));
+    if (!strcasestr(up.headers, "anthropic-beta: interleaved-thinking-2025-05-14,context-1m-2025-08-07\r\n"))
+        fail_msg("%s", up.headers);
+    assert_null(strstr(up.body, "betas"));
     json_t *j = load(up.body);
     free(up.body);
     json_t *sys = json_object_get(j, "system");

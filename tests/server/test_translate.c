@@ -333,6 +333,22 @@ static void test_cache_control(void **state) {
          "messages[0].content[0].cache_control");
 #undef AREF
 #undef OREF
+    /* The anthropic-beta header joins the thinking object in provider_options.anthropic. */
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2000},"
+                     "\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}");
+    llmux_error_info err;
+    assert_true(lx_srv_anthropic_betas(r, " a-1 ,b.2,, c_3", &err));
+    json_t *po = json_loads(r->req.provider_options, 0, NULL);
+    json_t *an = json_object_get(po, "anthropic");
+    assert_non_null(json_object_get(an, "thinking"));
+    json_t *betas = json_object_get(an, "betas");
+    assert_int_equal(json_array_size(betas), 3);
+    assert_string_equal(json_string_value(json_array_get(betas, 2)), "c_3");
+    json_decref(po);
+    assert_false(lx_srv_anthropic_betas(r, "ok, bad;name", &err));
+    assert_non_null(strstr(err.message, "anthropic-beta"));
+    assert_true(lx_srv_anthropic_betas(r, NULL, &err));
+    lx_srv_req_free(r);
     /* An Anthropic client sees the writes split by lifetime when the backend said. */
     llmux_usage u = llmux_usage_default();
     u.input_tokens = 2010;

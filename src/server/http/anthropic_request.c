@@ -351,3 +351,46 @@ fail:
     lx_srv_req_free(r);
     return LLMUX_E_INVALID_REQUEST;
 }
+
+bool lx_srv_anthropic_betas(lx_srv_req *r, const char *header, llmux_error_info *err) {
+    if (!header) return true;
+    json_t *names = json_array();
+    if (!names) return lx_srv_fail(err, "out of memory"), false;
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t') p++;
+        size_t n = (size_t)(p - start);
+        if (!n) continue;
+        bool ok = n <= 128 && json_array_size(names) < 32;
+        for (size_t k = 0; ok && k < n; k++) {
+            char ch = start[k];
+            ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                 ch == '_' || ch == '-';
+        }
+        if (!ok) {
+            json_decref(names);
+            return lx_srv_fail(err, "anthropic-beta: expected at most 32 comma-separated names of A-Z a-z 0-9 . _ -"), false;
+        }
+        if (json_array_append_new(names, json_stringn(start, n)) != 0) {
+            json_decref(names);
+            return lx_srv_fail(err, "out of memory"), false;
+        }
+    }
+    if (!json_array_size(names)) {
+        json_decref(names);
+        return true;
+    }
+    const char *po = r->req.provider_options;
+    json_t *opts = po ? json_loads(po, 0, NULL) : json_object();
+    json_t *a = json_object_get(opts, "anthropic");
+    if (opts && !a) json_object_set_new(opts, "anthropic", a = json_object());
+    bool ok = a && json_object_set_new(a, "betas", names) == 0;
+    if (!a) json_decref(names);
+    const char *text = ok ? lx_srv_dump(r, opts) : NULL;
+    json_decref(opts);
+    if (!text) return lx_srv_fail(err, "out of memory"), false;
+    r->req.provider_options = text;
+    return true;
+}

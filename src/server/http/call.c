@@ -480,6 +480,12 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
      * chunks it read, usually a few KiB) with the request until the answer ends, which for an
      * idle stream is ~10% of what the stream holds (docs/benchmarks.md, "Gateway"); so is the
      * emptied chunk the connection read it into. */
+    if (st == LLMUX_OK && f == LX_SRV_ANTHROPIC &&
+        !lx_srv_anthropic_betas(r, evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-beta"), &err)) {
+        lx_srv_req_free(r);
+        r = NULL;
+        st = LLMUX_E_INVALID_REQUEST;
+    }
     evbuffer_drain(in, len);
     lx_conn_trim_read_buffer(req);
     if (st != LLMUX_OK) {

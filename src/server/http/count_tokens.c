@@ -77,7 +77,9 @@ void lx_count_tokens_start(lx_server *s, struct evhttp_request *req, const lx_au
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     llmux_error_info err;
     lx_srv_req *r = NULL;
-    if (lx_srv_count_tokens_request(body, len, &r, &err) != LLMUX_OK) {
+    if (lx_srv_count_tokens_request(body, len, &r, &err) != LLMUX_OK ||
+        !lx_srv_anthropic_betas(r, evhttp_find_header(evhttp_request_get_input_headers(req), "anthropic-beta"), &err)) {
+        lx_srv_req_free(r);
         lx_call_reply_error(req, LX_SRV_ANTHROPIC, err.status, err.message, -1);
         return;
     }

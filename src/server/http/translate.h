@@ -69,6 +69,11 @@ llmux_status lx_srv_count_tokens_request(const char *body, size_t len, lx_srv_re
  * background are refused; built-in tools and other item types too. */
 llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 void lx_srv_req_free(lx_srv_req *r);
+/* The client's anthropic-beta header (NULL: none) as provider_options.anthropic.betas, which an
+ * Anthropic backend sends back as its anthropic-beta header (other backends ignore it): Claude
+ * Code's betas (interleaved thinking, the 1M context) reach the provider. At most 32 names of
+ * A-Z a-z 0-9 . _ - (each at most 128), comma-separated; anything else is a 400. */
+bool lx_srv_anthropic_betas(lx_srv_req *r, const char *header, llmux_error_info *err);
 
 /* Helpers the translators share (request_common.c). */
 /* The start every translator shares: a default request, the body parsed as one object (root),
