@@ -126,7 +126,9 @@ typedef enum llmux_part_type {
     LLMUX_PART_IMAGE = 1,       /* image_url, or data (base64) + mime_type */
     LLMUX_PART_TOOL_CALL = 2,   /* id, name, arguments (JSON text) */
     LLMUX_PART_TOOL_RESULT = 3, /* id (the call answered), text (content), is_error */
-    LLMUX_PART_REASONING = 4    /* text, signature; redacted: text holds the opaque payload */
+    LLMUX_PART_REASONING = 4,   /* text, signature; redacted: text holds the opaque payload */
+    LLMUX_PART_FILE = 5         /* a document (a PDF): data (base64) + mime_type, or image_url as
+                                   the document's http(s) URL; name: its file name (optional) */
 } llmux_part_type;
 
 /* A prompt-cache breakpoint on a part or a tool (Anthropic's cache_control): the provider caches
@@ -144,11 +146,12 @@ typedef enum llmux_cache {
 typedef struct llmux_part {
     llmux_part_type type;
     const char *text;       /* TEXT, TOOL_RESULT content, REASONING text or redacted data */
-    const char *image_url;  /* IMAGE: http(s) URL */
-    const char *data;       /* IMAGE: base64 bytes */
-    const char *mime_type;  /* IMAGE: e.g. "image/png" (with data) */
+    const char *image_url;  /* IMAGE, FILE: http(s) URL */
+    const char *data;       /* IMAGE, FILE: base64 bytes */
+    const char *mime_type;  /* IMAGE: e.g. "image/png" (with data); FILE: "application/pdf" */
     const char *id;         /* TOOL_CALL: call id; TOOL_RESULT: id of the call answered */
-    const char *name;       /* TOOL_CALL: tool name; TOOL_RESULT: tool name (optional) */
+    const char *name;       /* TOOL_CALL: tool name; TOOL_RESULT: tool name (optional);
+                               FILE: file name (optional) */
     const char *arguments;  /* TOOL_CALL: arguments, a JSON text */
     const char *signature;  /* REASONING: provider signature that must travel back unchanged */
     bool is_error;          /* TOOL_RESULT: the tool failed */

@@ -237,6 +237,7 @@ bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out) {
     return false;
 }
 static const char *const k_reasoning_keys[] = {"type", "text", "signature", "redacted", NULL};
+static const char *const k_file_keys[] = {"type", "url", "data", "mime_type", "name", "cache", NULL};
 
 bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
     memset(out, 0, sizeof *out);
@@ -274,6 +275,11 @@ bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
         return lx_jr_check_keys(r, v, k_result_keys) && lx_jr_string(r, v, "id", false, &out->id) &&
                lx_jr_string(r, v, "name", false, &out->name) && lx_jr_string(r, v, "content", false, &out->text) &&
                lx_jr_bool(r, v, "is_error", &out->is_error) && lx_jr_cache(r, v, &out->cache);
+    case LLMUX_PART_FILE:
+        return lx_jr_check_keys(r, v, k_file_keys) && lx_jr_string(r, v, "url", false, &out->image_url) &&
+               lx_jr_string(r, v, "data", false, &out->data) &&
+               lx_jr_string(r, v, "mime_type", false, &out->mime_type) && lx_jr_string(r, v, "name", false, &out->name) &&
+               lx_jr_cache(r, v, &out->cache);
     case LLMUX_PART_REASONING:
         return lx_jr_check_keys(r, v, k_reasoning_keys) && lx_jr_string(r, v, "text", false, &out->text) &&
                lx_jr_string(r, v, "signature", false, &out->signature) &&

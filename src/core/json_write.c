@@ -270,6 +270,12 @@ void lx_jw_part(lx_jw *w, const llmux_part *p) {
         opt_str(w, "signature", p->signature);
         if (p->redacted) lx_jw_kbool(w, "redacted", true);
         break;
+    case LLMUX_PART_FILE:
+        opt_str(w, "url", p->image_url);
+        opt_str(w, "data", p->data);
+        opt_str(w, "mime_type", p->mime_type);
+        opt_str(w, "name", p->name);
+        break;
     }
     if (p->cache != LLMUX_CACHE_NONE && p->type != LLMUX_PART_REASONING) lx_jw_kstr(w, "cache", lx_cache_name(p->cache));
     lx_jw_obj_end(w);

@@ -74,6 +74,11 @@ bool lx_part_rules(lx_jr *r, const llmux_part *p) {
         if (!p->text) return fail_key(r, "content", "missing");
         return utf8_text(r, "id", p->id) && utf8_text(r, "name", p->name) && utf8_text(r, "content", p->text);
     case LLMUX_PART_REASONING: return utf8_text(r, "text", p->text) && utf8_text(r, "signature", p->signature);
+    case LLMUX_PART_FILE:
+        if (p->image_url && p->data) return lx_jr_fail(r, "file has both \"url\" and \"data\"");
+        if (!p->image_url && !p->data) return lx_jr_fail(r, "file needs \"url\" or \"data\"");
+        if (p->data && !p->mime_type) return fail_key(r, "mime_type", "missing (required with \"data\")");
+        return utf8_text(r, "url", p->image_url) && utf8_text(r, "mime_type", p->mime_type) && utf8_text(r, "name", p->name);
     }
     size_t old = lx_jr_push_key(r, "type");
     lx_jr_fail(r, "unknown part type (%d)", (int)p->type);

@@ -176,6 +176,12 @@ static void copy_part(copier *c, const llmux_part *in, llmux_part *out) {
         out->signature = opt(c, in->signature);
         out->redacted = in->redacted;
         break;
+    case LLMUX_PART_FILE:
+        out->image_url = opt(c, in->image_url);
+        out->data = opt(c, in->data);
+        out->mime_type = opt(c, in->mime_type);
+        out->name = opt(c, in->name);
+        break;
     }
     if (in->type != LLMUX_PART_REASONING) out->cache = in->cache;
 }

@@ -486,7 +486,9 @@ static bool message_text(const llmux_message *msg, size_t mi, lx_buf *b, llmux_e
         case LLMUX_PART_REASONING:
             break; /* earlier reasoning is not fed back to a local model */
         case LLMUX_PART_IMAGE:
-            lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: local models do not accept images", mi, i);
+        case LLMUX_PART_FILE:
+            lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: local models do not accept %s", mi, i,
+                     p->type == LLMUX_PART_FILE ? "files (documents)" : "images");
             return false;
         }
         if (!ok) {

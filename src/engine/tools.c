@@ -123,9 +123,10 @@ static llmux_status convert_messages(lx_tools *t, const llmux_request *req, llmu
             case LLMUX_PART_REASONING:
                 break; /* earlier reasoning is not fed back to a local model */
             case LLMUX_PART_IMAGE:
+            case LLMUX_PART_FILE:
                 lx_buf_free(&text);
-                return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: local models do not accept images",
-                                i, j);
+                return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: local models do not accept %s",
+                                i, j, p->type == LLMUX_PART_FILE ? "files (documents)" : "images");
             }
         }
         bool has_calls = t->n_calls > first_call;

@@ -205,7 +205,8 @@ static llmux_status add_message(state *s, size_t mi) {
             if (!blank(p->text)) push_part(s, mi, assistant ? SIDE_ASSISTANT : SIDE_USER, p);
             break;
         case LLMUX_PART_IMAGE:
-            /* Images are user input; no provider takes one from the assistant. */
+        case LLMUX_PART_FILE:
+            /* Images and documents are user input; no provider takes one from the assistant. */
             if (!assistant) push_part(s, mi, SIDE_USER, p);
             break;
         case LLMUX_PART_TOOL_CALL:
@@ -369,6 +370,7 @@ static bool copy_part(state *s, const item *it, llmux_part *o) {
         return (o->name = lx_arena_strdup(a, call->part.name)) != NULL && DUP(text);
     }
     case LLMUX_PART_REASONING: o->redacted = p->redacted; return DUP(text) && DUP(signature);
+    case LLMUX_PART_FILE: return DUP(image_url) && DUP(data) && DUP(mime_type) && DUP(name);
     }
 #undef DUP
     return false;

@@ -45,8 +45,10 @@ static bool check_parts(const llmux_message *m, size_t i, bool keep_reasoning, l
             if (blank(q->text)) return fail(why, ws, "messages[%zu].content[%zu]: blank text", i, j);
             break;
         case LLMUX_PART_IMAGE:
+        case LLMUX_PART_FILE:
             if (m->role != LLMUX_ROLE_USER)
-                return fail(why, ws, "messages[%zu].content[%zu]: image outside a user message", i, j);
+                return fail(why, ws, "messages[%zu].content[%zu]: %s outside a user message", i, j,
+                            q->type == LLMUX_PART_FILE ? "file" : "image");
             break;
         case LLMUX_PART_TOOL_CALL:
             if (m->role != LLMUX_ROLE_ASSISTANT)

@@ -2,9 +2,11 @@
  * Wire format: https://docs.claude.com/en/api/messages (see docs/providers.md for the choices
  * made where canonical and wire disagree). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "providers/reasoning.h"
+#include "core/base64.h"
 #include "core/error.h"
 #include "providers/anthropic_internal.h"
 #include "providers/embed_models.h"
@@ -66,7 +68,7 @@ static json_t *image_block(lx_enc *c, const llmux_part *p, const char *where) {
         return NULL;
     }
     if (!src) return NULL;
-    json_t *b = lx_enc_obj(c, "image");
+    json_t *b = lx_enc_obj(c, p->type == LLMUX_PART_FILE ? "document" : "image");
     if (!b) {
         json_decref(src);
         return NULL;
@@ -76,6 +78,39 @@ static json_t *image_block(lx_enc *c, const llmux_part *p, const char *where) {
         return NULL;
     }
     return b;
+}
+
+/* A FILE part as a document block: a PDF (base64 or URL, as an image's source), or plain text
+ * (base64 data, decoded into a text source). Other types are not documents Anthropic reads. */
+static json_t *document_block(lx_enc *c, const llmux_part *p, const char *where) {
+    const char *mime = p->mime_type;
+    if (p->data && mime && strcmp(mime, "text/plain") == 0) {
+        size_t len = strlen(p->data), n = 0;
+        char *text = malloc(len / 4 * 3 + 3);
+        if (!text) return lx_enc_oom(c), NULL;
+        if (!lx_base64_decode(p->data, len, text, len / 4 * 3 + 2, &n)) {
+            free(text);
+            lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.data: not base64", where);
+            return NULL;
+        }
+        text[n] = 0;
+        json_t *src = lx_enc_obj(c, "text"), *b = lx_enc_obj(c, "document");
+        bool ok = src && b && lx_enc_set(c, src, "media_type", json_string("text/plain")) &&
+                  lx_enc_set(c, src, "data", lx_enc_str(c, text, where));
+        free(text);
+        if (!ok || !lx_enc_set(c, b, "source", src)) {
+            if (!ok) json_decref(src);
+            json_decref(b);
+            return NULL;
+        }
+        return b;
+    }
+    if (p->data && (!mime || strcmp(mime, "application/pdf") != 0)) {
+        lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.mime_type: anthropic reads PDF (application/pdf) and text/plain documents, not \"%.64s\"",
+                     where, mime ? mime : "");
+        return NULL;
+    }
+    return image_block(c, p, where);
 }
 
 static json_t *tool_use_block(lx_enc *c, const llmux_part *p, const char *where) {
@@ -158,6 +193,9 @@ static json_t *part_block_of(lx_enc *c, llmux_role role, const llmux_part *p, co
     case LLMUX_PART_TEXT: return text_block(c, p->text, where);
     case LLMUX_PART_IMAGE:
         if (role == LLMUX_ROLE_USER) return image_block(c, p, where);
+        break;
+    case LLMUX_PART_FILE:
+        if (role == LLMUX_ROLE_USER) return document_block(c, p, where);
         break;
     case LLMUX_PART_TOOL_CALL:
         if (role == LLMUX_ROLE_ASSISTANT) return tool_use_block(c, p, where);

@@ -190,6 +190,7 @@ static bool encode_part(lx_enc *c, size_t i, const llmux_message *m, const llmux
     switch (p->type) {
     case LLMUX_PART_TEXT: return add_part(c, parts, text_part(c, p->text, where), NULL, pending);
     case LLMUX_PART_IMAGE:
+    case LLMUX_PART_FILE: /* a document is inline data or a file URI like an image (PDF, text...) */
         if (role == LLMUX_ROLE_USER) return add_part(c, parts, image_part(c, p, where), NULL, pending);
         break;
     case LLMUX_PART_TOOL_CALL:

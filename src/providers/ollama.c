@@ -84,6 +84,10 @@ static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi,
         }
         case LLMUX_PART_REASONING:
             break; /* not sent back */
+        case LLMUX_PART_FILE:
+            st = lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: ollama does not accept files (documents)",
+                          mi, i);
+            break;
         }
     }
     if (st == LLMUX_OK && ok && m->role != LLMUX_ROLE_TOOL && (n_text > 0 || images || calls)) {

@@ -27,6 +27,20 @@ static bool set_new(json_t *obj, const char *key, json_t *v) { return v && json_
 
 static llmux_status oom(llmux_error_info *err) { return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "openai: out of memory"); }
 
+/* A document as Chat Completions' file part: its bytes as a data URL (the API takes no document
+ * URL, only uploaded file ids). */
+static json_t *file_part(const llmux_part *p, size_t mi, size_t pi, llmux_error_info *err) {
+    if (!p->data || !p->mime_type) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: a file goes to Chat Completions as data + mime_type, not a URL",
+                 mi, pi);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s, s:{s:s, s:o}}", "type", "file", "file", "filename", p->name && *p->name ? p->name : "document",
+                          "file_data", json_sprintf("data:%s;base64,%s", p->mime_type, p->data));
+    if (!o) oom(err);
+    return o;
+}
+
 static json_t *image_part(const llmux_part *p, size_t mi, size_t pi, llmux_error_info *err) {
     json_t *url;
     if (p->image_url) {
@@ -59,9 +73,9 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
     size_t n_text = 0, n_other = 0;
     for (size_t i = 0; i < m->n_parts; i++) {
         if (m->parts[i].type == LLMUX_PART_TEXT) n_text++;
-        else if (m->parts[i].type == LLMUX_PART_IMAGE) n_other++;
+        else if (m->parts[i].type == LLMUX_PART_IMAGE || m->parts[i].type == LLMUX_PART_FILE) n_other++;
         if (cache && m->parts[i].cache != LLMUX_CACHE_NONE &&
-            (m->parts[i].type == LLMUX_PART_TEXT || m->parts[i].type == LLMUX_PART_IMAGE))
+            (m->parts[i].type == LLMUX_PART_TEXT || m->parts[i].type == LLMUX_PART_IMAGE || m->parts[i].type == LLMUX_PART_FILE))
             n_other++;
     }
     if (n_other == 0 && n_text <= 1) {
@@ -92,14 +106,14 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
         json_t *o = NULL;
         if (p->type == LLMUX_PART_TEXT) {
             o = json_pack("{s:s, s:s}", "type", "text", "text", p->text ? p->text : "");
-        } else if (p->type == LLMUX_PART_IMAGE) {
+        } else if (p->type == LLMUX_PART_IMAGE || p->type == LLMUX_PART_FILE) {
             if (!allow_images) {
                 lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: images are only allowed in user messages",
                          mi, i);
                 json_decref(arr);
                 return NULL;
             }
-            o = image_part(p, mi, i, err);
+            o = p->type == LLMUX_PART_FILE ? file_part(p, mi, i, err) : image_part(p, mi, i, err);
             if (!o) {
                 json_decref(arr);
                 return NULL;
@@ -140,7 +154,7 @@ static llmux_status add_message_as(json_t *msgs, const llmux_message *m, size_t 
                 return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: tool calls belong to assistant messages",
                                 mi, i);
             n_calls++;
-        } else if (p->type == LLMUX_PART_TEXT || p->type == LLMUX_PART_IMAGE) {
+        } else if (p->type == LLMUX_PART_TEXT || p->type == LLMUX_PART_IMAGE || p->type == LLMUX_PART_FILE) {
             n_content++;
         }
         /* Reasoning parts are dropped: Chat Completions takes no reasoning input. */
@@ -162,7 +176,7 @@ static llmux_status add_message_as(json_t *msgs, const llmux_message *m, size_t 
         size_t total = 0;
         for (size_t i = 0; i < m->n_parts; i++) {
             const llmux_part *p = &m->parts[i];
-            if (p->type == LLMUX_PART_IMAGE) {
+            if (p->type == LLMUX_PART_IMAGE || p->type == LLMUX_PART_FILE) {
                 json_decref(o);
                 return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: images are only allowed in user messages",
                                 mi, i);

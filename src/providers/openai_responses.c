@@ -49,7 +49,20 @@ static json_t *image_item(lx_enc *c, const llmux_part *p) {
     return lx_enc_set(c, o, "image_url", url) ? o : NULL;
 }
 
-/* A user or system message: its text and images as input parts. */
+/* A document as an input_file: its bytes as a data URL, or its URL (file_url). */
+static json_t *file_item(lx_enc *c, const llmux_part *p) {
+    json_t *o = lx_enc_obj(c, "input_file");
+    if (!o) return NULL;
+    bool ok = p->image_url ? lx_enc_set(c, o, "file_url", lx_enc_str(c, p->image_url, "file url"))
+              : p->data && p->mime_type
+                  ? lx_enc_set(c, o, "filename", lx_enc_str(c, p->name && *p->name ? p->name : "document", "file name")) &&
+                        lx_enc_set(c, o, "file_data", json_sprintf("data:%s;base64,%s", p->mime_type, p->data))
+                  : (lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "a file needs image_url or data + mime_type"), false);
+    if (!ok) json_decref(o);
+    return ok ? o : NULL;
+}
+
+/* A user or system message: its text, images and documents as input parts. */
 static bool input_message(lx_enc *c, json_t *input, const char *role, const llmux_message *m) {
     json_t *msg = lx_enc_obj(c, NULL);
     json_t *content = json_array();
@@ -64,8 +77,10 @@ static bool input_message(lx_enc *c, json_t *input, const char *role, const llmu
             if (!lx_enc_set(c, part, "text", lx_enc_str(c, p->text, "text"))) return false;
         } else if (p->type == LLMUX_PART_IMAGE) {
             if (!(part = image_item(c, p))) return false;
+        } else if (p->type == LLMUX_PART_FILE) {
+            if (!(part = file_item(c, p))) return false;
         } else {
-            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "a %s message holds only text and images", role);
+            return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "a %s message holds only text, images and files", role);
         }
         if (!lx_enc_push(c, content, part)) return false;
     }
@@ -122,7 +137,7 @@ static bool assistant_items(lx_enc *c, json_t *input, const llmux_message *m) {
                 !lx_enc_set(c, fc, "arguments", lx_enc_str(c, p->arguments && *p->arguments ? p->arguments : "{}",
                                                            "tool call arguments")))
                 return false;
-        } else if (p->type == LLMUX_PART_IMAGE || p->type == LLMUX_PART_TOOL_RESULT) {
+        } else if (p->type == LLMUX_PART_IMAGE || p->type == LLMUX_PART_FILE || p->type == LLMUX_PART_TOOL_RESULT) {
             return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "an assistant message holds text, reasoning and tool calls");
         }
     }

@@ -293,6 +293,11 @@ static void test_canonical_forms(void **state) {
                      "1.5e+300,\"\xE2\x80\xA8\\n\"],\"m\":{}}}],\"tool_choice\":\"required\","
                      "\"response_format\":{\"type\":\"json_object\"},\"temperature\":0.30000000000000004,"
                      "\"top_p\":1e-07,\"presence_penalty\":-2.0,\"frequency_penalty\":2.0}");
+    /* A file (document) part. */
+    assert_canonical("{\"messages\":[{\"role\":\"user\",\"content\":[{\"name\":\"a.pdf\",\"type\":\"file\","
+                     "\"mime_type\":\"application/pdf\",\"data\":\"JVBERi0=\"},{\"type\":\"file\",\"url\":\"https://x/b.pdf\"}]}]}",
+                     "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"data\":\"JVBERi0=\","
+                     "\"mime_type\":\"application/pdf\",\"name\":\"a.pdf\"},{\"type\":\"file\",\"url\":\"https://x/b.pdf\"}]}]}");
     /* Cache breakpoints on parts and tools. */
     assert_canonical("{\"messages\":[{\"role\":\"user\",\"content\":[{\"cache\":\"1h\",\"type\":\"text\",\"text\":\"a\"}]}],"
                      "\"tools\":[{\"cache\":\"5m\",\"name\":\"t\"}]}",
@@ -351,6 +356,12 @@ static const bad_case k_bad[] = {
     {"{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"reasoning\",\"text\":\"a\",\"cache\":\"5m\"}]}]}",
      "messages[0].content[0].cache: unknown field"},
     {"{\"tools\":[{\"name\":\"t\",\"cache\":5}]}", "tools[0].cache: must be a string"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"name\":\"a\"}]}]}",
+     "messages[0].content[0]: file needs \"url\" or \"data\""},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"data\":\"x\"}]}]}",
+     "messages[0].content[0].mime_type: missing (required with \"data\")"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"url\":\"u\",\"text\":\"t\"}]}]}",
+     "messages[0].content[0].text: unknown field"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[\"a\"]}]}", "messages[0].content[0]: must be an object"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}", "messages[0].content[0].text: missing"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"url\":\"x\"}]}]}",

@@ -202,6 +202,11 @@ static void test_c_built_request(void **state) {
     g.msgs[1] = (llmux_message){.role = LLMUX_ROLE_TOOL, .parts = g.parts[1], .n_parts = 1};
     g.r.n_messages = 2;
     expect_copy_matches(&g.r);
+    /* A file part with the fields of another type set (dropped by both). */
+    g.parts[0][0] = (llmux_part){.type = LLMUX_PART_FILE, .data = "JVBERi0=", .mime_type = "application/pdf", .name = "a.pdf",
+                                 .text = "dropped", .id = "dropped"};
+    expect_copy_matches(&g.r);
+    g.parts[0][0] = (llmux_part){.type = LLMUX_PART_TEXT, .text = "hi"};
     /* One cached text part: no shorthand, the breakpoint kept. */
     g.parts[0][0].cache = LLMUX_CACHE_1H;
     expect_copy_matches(&g.r);

@@ -382,10 +382,15 @@ static void generate(rng *r, llmux_request *req, llmux_message *msgs, llmux_part
         for (size_t j = 0; j < np; j++) {
             llmux_part *p = &parts[k++];
             memset(p, 0, sizeof *p);
-            p->type = (llmux_part_type)(next(r) % 5);
+            p->type = (llmux_part_type)(next(r) % 6);
             switch (p->type) {
             case LLMUX_PART_TEXT: p->text = PICK(r, k_texts); break;
             case LLMUX_PART_IMAGE: p->image_url = "https://example.com/a.png"; break;
+            case LLMUX_PART_FILE:
+                p->data = "JVBERi0xLjQK";
+                p->mime_type = "application/pdf";
+                p->name = next(r) % 2 ? "a.pdf" : NULL;
+                break;
             case LLMUX_PART_TOOL_CALL:
                 p->id = PICK(r, k_ids);
                 p->name = PICK(r, k_names);

@@ -193,6 +193,7 @@ static void generate(rng *r, llmux_request *req, llmux_message *msgs, llmux_part
                 p->signature = PICK(r, k_sigs);
                 p->redacted = next(r) % 4 == 0;
                 break;
+            case LLMUX_PART_FILE: break; /* never generated (% 5): ollama refuses documents */
             }
         }
         m->n_parts = np;

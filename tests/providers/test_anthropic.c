@@ -210,6 +210,37 @@ static void test_encode_betas(void **state) {
     }
 }
 
+/* Documents: a PDF as a base64 or URL document block, plain text decoded into a text source;
+ * another type is refused. */
+static void test_encode_documents(void **state) {
+    (void)state;
+    const llmux_part parts[] = {
+        {.type = LLMUX_PART_FILE, .data = "JVBERi0xLjQ=", .mime_type = "application/pdf", .name = "a.pdf"},
+        {.type = LLMUX_PART_FILE, .image_url = "https://example.com/b.pdf"},
+        {.type = LLMUX_PART_FILE, .data = "aGVsbG8gd29ybGQ=", .mime_type = "text/plain", .cache = LLMUX_CACHE_5M},
+        {.type = LLMUX_PART_TEXT, .text = "Summarize."}};
+    const llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = parts, .n_parts = 4};
+    llmux_request req = llmux_request_default();
+    req.messages = &msg;
+    req.n_messages = 1;
+    json_t *j = encode_json(&req);
+    json_t *c = json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content");
+    json_t *d0 = json_array_get(c, 0), *d1 = json_array_get(c, 1), *d2 = json_array_get(c, 2);
+    assert_string_equal(json_string_value(json_object_get(d0, "type")), "document");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d0, "source"), "type")), "base64");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d0, "source"), "media_type")), "application/pdf");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d0, "source"), "data")), "JVBERi0xLjQ=");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d1, "source"), "url")), "https://example.com/b.pdf");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d2, "source"), "type")), "text");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d2, "source"), "data")), "hello world");
+    assert_non_null(json_object_get(d2, "cache_control"));
+    json_decref(j);
+    const llmux_part bad = {.type = LLMUX_PART_FILE, .data = "AAAA", .mime_type = "application/zip"};
+    const llmux_message m2 = {.role = LLMUX_ROLE_USER, .parts = &bad, .n_parts = 1};
+    req.messages = &m2;
+    expect_encode_error(&req, "claude-sonnet-4-5", LLMUX_E_INVALID_REQUEST, "application/pdf");
+}
+
 static void test_encode_tool_choice_and_defaults(void **state) {
     (void)state;
     const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hi"};
@@ -694,6 +725,7 @@ int main(void) {
         cmocka_unit_test(test_encode_tool_choice_and_defaults),
         cmocka_unit_test(test_encode_cache_control),
         cmocka_unit_test(test_encode_betas),
+        cmocka_unit_test(test_encode_documents),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text),
         cmocka_unit_test(test_decode_stop_sequence),

@@ -166,6 +166,23 @@ static void test_encode_tool_choice(void **state) {
     }
 }
 
+/* A document is inline data with its MIME type, as an image is. */
+static void test_encode_file(void **state) {
+    (void)state;
+    const llmux_part parts[] = {{.type = LLMUX_PART_FILE, .data = "JVBERi0=", .mime_type = "application/pdf"},
+                                {.type = LLMUX_PART_TEXT, .text = "Summarize"}};
+    const llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = parts, .n_parts = 2};
+    llmux_request req = llmux_request_default();
+    req.messages = &msg;
+    req.n_messages = 1;
+    json_t *j = encode_json(&req);
+    json_t *p0 = json_array_get(json_object_get(json_array_get(json_object_get(j, "contents"), 0), "parts"), 0);
+    json_t *inl = json_object_get(p0, "inlineData");
+    assert_string_equal(json_string_value(json_object_get(inl, "mimeType")), "application/pdf");
+    assert_string_equal(json_string_value(json_object_get(inl, "data")), "JVBERi0=");
+    json_decref(j);
+}
+
 static void expect_encode_error(const llmux_request *req, const char *model, llmux_status want, const char *needle) {
     enc_out o;
     encode_req(req, model, &o);
@@ -448,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_encode_basic),
         cmocka_unit_test(test_encode_full_conversation),
         cmocka_unit_test(test_encode_tool_choice),
+        cmocka_unit_test(test_encode_file),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text_usage_last_wins),
         cmocka_unit_test(test_decode_thoughts_and_parallel_calls),

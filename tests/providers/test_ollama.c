@@ -126,6 +126,12 @@ static void test_encode_errors(void **s) {
     r.messages = &am;
     assert_int_equal(lx_provider_ollama.encode(&cfg, &r, &w, &err), LLMUX_E_INVALID_REQUEST);
     assert_non_null(strstr(err.message, "arguments"));
+    /* Documents: Ollama has no form for them. */
+    llmux_part doc = {.type = LLMUX_PART_FILE, .data = "JVBERi0=", .mime_type = "application/pdf"};
+    llmux_message dm = {.role = LLMUX_ROLE_USER, .parts = &doc, .n_parts = 1};
+    r.messages = &dm;
+    assert_int_equal(lx_provider_ollama.encode(&cfg, &r, &w, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "files"));
     r.messages = &m;
     r.provider_options = "{\"ollama\":[]}";
     assert_int_equal(lx_provider_ollama.encode(&cfg, &r, &w, &err), LLMUX_E_INVALID_REQUEST);

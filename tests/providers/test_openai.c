@@ -245,6 +245,29 @@ static void test_encode_cache_control_openrouter(void **s) {
     json_decref(j);
 }
 
+static llmux_status encode_expect_error(llmux_request *r, const char *needle);
+
+/* A document goes to Chat Completions as a file part with its data URL; a document URL is
+ * refused (the API takes only uploaded file ids besides data). */
+static void test_encode_file(void **s) {
+    (void)s;
+    llmux_part parts[] = {{.type = LLMUX_PART_TEXT, .text = "Summarize"},
+                          {.type = LLMUX_PART_FILE, .data = "JVBERi0=", .mime_type = "application/pdf", .name = "a.pdf"}};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = parts, .n_parts = 2};
+    llmux_request r = llmux_request_default();
+    r.messages = &m;
+    r.n_messages = 1;
+    json_t *j = encode_for("openai", &r);
+    json_t *f = json_array_get(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content"), 1);
+    assert_string_equal(json_string_value(json_object_get(f, "type")), "file");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "file"), "filename")), "a.pdf");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(f, "file"), "file_data")),
+                        "data:application/pdf;base64,JVBERi0=");
+    json_decref(j);
+    parts[1] = (llmux_part){.type = LLMUX_PART_FILE, .image_url = "https://example.com/a.pdf"};
+    encode_expect_error(&r, "data + mime_type");
+}
+
 static llmux_status encode_expect_error(llmux_request *r, const char *needle) {
     lx_provider_config cfg = cfg_named("openai", "gpt-4o");
     lx_wire_request w;
@@ -586,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_encode_tools_images_schema_stream),
         cmocka_unit_test(test_encode_history_openrouter),
         cmocka_unit_test(test_encode_cache_control_openrouter),
+        cmocka_unit_test(test_encode_file),
         cmocka_unit_test(test_encode_compat_without_key),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text_usage),

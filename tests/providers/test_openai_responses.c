@@ -119,6 +119,25 @@ static json_t *encode(const llmux_request *req, llmux_status want, const char *m
     return j;
 }
 
+/* A document as an input_file: data URL with its file name, or file_url. */
+static void test_encode_file(void **state) {
+    (void)state;
+    llmux_part parts[] = {{.type = LLMUX_PART_FILE, .data = "JVBERi0=", .mime_type = "application/pdf", .name = "a.pdf"},
+                          {.type = LLMUX_PART_FILE, .image_url = "https://example.com/b.pdf"}};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = parts, .n_parts = 2};
+    llmux_request r = llmux_request_default();
+    r.messages = &m;
+    r.n_messages = 1;
+    json_t *j = encode(&r, LLMUX_OK, NULL);
+    json_t *c = json_object_get(json_array_get(json_object_get(j, "input"), 0), "content");
+    json_t *f0 = json_array_get(c, 0), *f1 = json_array_get(c, 1);
+    assert_string_equal(json_string_value(json_object_get(f0, "type")), "input_file");
+    assert_string_equal(json_string_value(json_object_get(f0, "filename")), "a.pdf");
+    assert_string_equal(json_string_value(json_object_get(f0, "file_data")), "data:application/pdf;base64,JVBERi0=");
+    assert_string_equal(json_string_value(json_object_get(f1, "file_url")), "https://example.com/b.pdf");
+    json_decref(j);
+}
+
 static void test_encode(void **state) {
     (void)state;
     llmux_part user[2] = {{.type = LLMUX_PART_TEXT, .text = "Look"},
@@ -205,6 +224,7 @@ int main(void) {
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_decode_malformed),
         cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_encode_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -648,6 +648,47 @@ static void test_cache_control_to_anthropic(void **state) {
     sf_stop(&f);
 }
 
+/* A PDF from an Anthropic client (Claude Code reading a PDF) reaches an OpenAI backend as a
+ * Chat Completions file part, and an Anthropic backend as the document block it was. */
+static void test_document_across_formats(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    const char *models[] = {"openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5"};
+    for (int i = 0; i < 2; i++) {
+        char body[768];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"%s\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":["
+                 "{\"type\":\"document\",\"title\":\"report.pdf\",\"source\":{\"type\":\"base64\","
+                 "\"media_type\":\"application/pdf\",\"data\":\"JVBERi0xLjQK\"}},{\"type\":\"text\",\"text\":\"Summarize.\"}]}]}",
+                 models[i]);
+        sf_reply r;
+        sf_post(&f, "/v1/messages", body, &r);
+        if (r.status != 200) fail_msg("%s", r.body);
+        free(r.body);
+    }
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    json_t *j = load(up.body);
+    free(up.body);
+    json_t *part = json_array_get(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(part, "type")), "file");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(part, "file"), "filename")), "report.pdf");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(part, "file"), "file_data")),
+                        "data:application/pdf;base64,JVBERi0xLjQK");
+    json_decref(j);
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    free(up.body);
+    part = json_array_get(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(part, "type")), "document");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(part, "source"), "data")), "JVBERi0xLjQK");
+    json_decref(j);
+    sf_stop(&f);
+}
+
 /* response_format json_schema from an OpenAI client on an Anthropic backend: the forced tool
  * went upstream, the answer comes back as the message's JSON content with finish_reason stop
  * (not a tool call), streamed too. */
@@ -1236,6 +1277,7 @@ int main(void) {
         cmocka_unit_test(test_responses_backend),
         cmocka_unit_test(test_responses_previous_response_id),
         cmocka_unit_test(test_cache_control_to_anthropic),
+        cmocka_unit_test(test_document_across_formats),
         cmocka_unit_test(test_stop_sequence_reported),
         cmocka_unit_test(test_json_schema_on_anthropic),
         cmocka_unit_test(test_errors),

@@ -366,6 +366,54 @@ static void test_cache_control(void **state) {
     json_decref(o);
 }
 
+/* Documents from every client format: Anthropic document blocks (a PDF as a FILE part, a text
+ * source as its text, one inside a tool result moved out like an image), OpenAI's file part and
+ * the Responses input_file; an uploaded file_id is refused. */
+static void test_documents(void **state) {
+    (void)state;
+    lx_srv_req *r = anthropic_ok(
+        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":["
+        "{\"type\":\"document\",\"title\":\"a.pdf\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"JVBERi0=\"}},"
+        "{\"type\":\"document\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"plain words\"}},"
+        "{\"type\":\"text\",\"text\":\"Summarize\"}]},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"Read\",\"input\":{}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":["
+        "{\"type\":\"document\",\"source\":{\"type\":\"url\",\"url\":\"https://x/b.pdf\"}}]}]}]}");
+    const llmux_request *q = &r->req;
+    assert_int_equal(q->messages[0].parts[0].type, LLMUX_PART_FILE);
+    assert_string_equal(q->messages[0].parts[0].mime_type, "application/pdf");
+    assert_string_equal(q->messages[0].parts[0].data, "JVBERi0=");
+    assert_string_equal(q->messages[0].parts[0].name, "a.pdf");
+    assert_int_equal(q->messages[0].parts[1].type, LLMUX_PART_TEXT);
+    assert_string_equal(q->messages[0].parts[1].text, "plain words");
+    assert_int_equal(q->n_messages, 4); /* user, assistant, the tool result, the document it held */
+    assert_string_equal(q->messages[2].parts[0].text, "[document]");
+    assert_int_equal(q->messages[3].parts[0].type, LLMUX_PART_FILE);
+    assert_string_equal(q->messages[3].parts[0].image_url, "https://x/b.pdf");
+    lx_srv_req_free(r);
+    r = openai_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":"
+                  "{\"filename\":\"a.pdf\",\"file_data\":\"data:application/pdf;base64,JVBERi0=\"}}]}]}");
+    const llmux_part *p = &r->req.messages[0].parts[0];
+    assert_int_equal(p->type, LLMUX_PART_FILE);
+    assert_string_equal(p->mime_type, "application/pdf");
+    assert_string_equal(p->data, "JVBERi0=");
+    assert_string_equal(p->name, "a.pdf");
+    lx_srv_req_free(r);
+    const char *resp = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_file\","
+                       "\"file_url\":\"https://x/c.pdf\"},{\"type\":\"input_text\",\"text\":\"Sum\"}]}]}";
+    llmux_error_info err;
+    if (lx_srv_responses_request(resp, strlen(resp), &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    assert_int_equal(r->req.messages[0].parts[0].type, LLMUX_PART_FILE);
+    assert_string_equal(r->req.messages[0].parts[0].image_url, "https://x/c.pdf");
+    lx_srv_req_free(r);
+#define OREF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
+    OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"file-1\"}}]}]}",
+         "messages[0].content[0].file.file_id");
+    OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_data\":\"JVBERi0=\"}}]}]}",
+         "file.file_data");
+#undef OREF
+}
+
 static void test_openai_reasoning_and_parallel(void **state) {
     (void)state;
     static const struct {
@@ -886,7 +934,7 @@ int main(void) {
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_reasoning_and_parallel),
         cmocka_unit_test(test_early_usage),
-        cmocka_unit_test(test_anthropic_tool_result_image), cmocka_unit_test(test_cache_control),
+        cmocka_unit_test(test_anthropic_tool_result_image), cmocka_unit_test(test_cache_control), cmocka_unit_test(test_documents),
         cmocka_unit_test(test_responses_request),
         cmocka_unit_test(test_responses_stream_bytes),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),

@@ -6,7 +6,7 @@
  * Code's Read of an image file, a screenshot tool) cannot live in a canonical tool result, which
  * holds text: each leaves "[image]" in the result's text and goes into the rest of that user
  * message, in block order (tool results come first in a turn: so the images lead it), as LiteLLM
- * does for backends whose tool messages take no images. */
+ * does for backends whose tool messages take no images; a document there ("[document]") too. */
 #include <stdio.h>
 #include <string.h>
 
@@ -26,21 +26,42 @@ static bool image_block(const json_t *b, const char *w, llmux_part *p, llmux_err
     return lx_srv_fail(err, "%s.source: expected {type: base64, media_type, data} or {type: url, url}", w), false;
 }
 
-#define IMAGE_MARK "[image]"
-
-static bool is_image(const json_t *b) {
-    const char *t = json_string_value(json_object_get(b, "type"));
-    return t && strcmp(t, "image") == 0;
+/* A document block: a PDF (base64 or URL source) as a FILE part (its title as the name), a
+ * plain-text source as the TEXT it holds (every backend reads that). */
+static bool document_block(const json_t *b, const char *w, llmux_part *p, llmux_error_info *err) {
+    json_t *src = json_object_get(b, "source");
+    const char *type = json_string_value(json_object_get(src, "type"));
+    if (type && strcmp(type, "text") == 0) {
+        *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(json_object_get(src, "data"))};
+        return p->text || (lx_srv_fail(err, "%s.source.data: expected a string", w), false);
+    }
+    if (!image_block(b, w, p, err)) return false;
+    p->type = LLMUX_PART_FILE;
+    p->name = json_string_value(json_object_get(b, "title"));
+    return true;
 }
 
-/* Image blocks in a tool_result block's content. */
+#define IMAGE_MARK "[image]"
+#define DOCUMENT_MARK "[document]"
+
+static bool is_type(const json_t *b, const char *type) {
+    const char *t = json_string_value(json_object_get(b, "type"));
+    return t && strcmp(t, type) == 0;
+}
+
+static bool is_image(const json_t *b) { return is_type(b, "image"); }
+
+/* An image or a document: what a tool result's text cannot hold. */
+static bool is_media(const json_t *b) { return is_type(b, "image") || is_type(b, "document"); }
+
+/* Image and document blocks in a tool_result block's content. */
 static size_t result_images(const json_t *b) {
     const char *type = json_string_value(json_object_get(b, "type"));
     json_t *c = json_object_get(b, "content");
     if (!type || strcmp(type, "tool_result") != 0 || !json_is_array(c)) return 0;
     size_t n = 0, i;
     json_t *x;
-    json_array_foreach(c, i, x) n += is_image(x);
+    json_array_foreach(c, i, x) n += is_media(x);
     return n;
 }
 
@@ -59,8 +80,8 @@ static bool result_text(lx_srv_req *r, const json_t *c, const char *w, const cha
     size_t total = 0, i, at = 0;
     json_t *b;
     json_array_foreach(c, i, b) {
-        if (is_image(b)) {
-            total += strlen(IMAGE_MARK);
+        if (is_media(b)) {
+            total += strlen(is_image(b) ? IMAGE_MARK : DOCUMENT_MARK);
             continue;
         }
         const char *t = json_string_value(json_object_get(b, "text"));
@@ -70,7 +91,9 @@ static bool result_text(lx_srv_req *r, const json_t *c, const char *w, const cha
     char *s = lx_srv_alloc(r, total + 1);
     if (!s) return lx_srv_fail(err, "out of memory"), false;
     json_array_foreach(c, i, b) {
-        const char *t = is_image(b) ? IMAGE_MARK : json_string_value(json_object_get(b, "text"));
+        const char *t = is_image(b)   ? IMAGE_MARK
+                        : is_media(b) ? DOCUMENT_MARK
+                                      : json_string_value(json_object_get(b, "text"));
         memcpy(s + at, t, strlen(t));
         at += strlen(t);
     }
@@ -82,6 +105,7 @@ static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assista
 
 /* A content block with its cache breakpoint (cache_control). */
 static bool block(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
+    memset(p, 0, sizeof *p); /* image and document blocks set only their own fields */
     return block_of(r, b, w, assistant, p, err) && lx_srv_cache_control(b, w, &p->cache, err);
 }
 
@@ -93,6 +117,7 @@ static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assista
         return p->text || (lx_srv_fail(err, "%s.text: expected a string", w), false);
     }
     if (strcmp(type, "image") == 0 && !assistant) return image_block(b, w, p, err);
+    if (strcmp(type, "document") == 0 && !assistant) return document_block(b, w, p, err);
     if (strcmp(type, "tool_use") == 0 && assistant) {
         json_t *input = json_object_get(b, "input");
         *p = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = json_string_value(json_object_get(b, "id")),
@@ -164,11 +189,11 @@ static int message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *out
         size_t k;
         json_t *x;
         json_array_foreach(json_object_get(b, "content"), k, x) {
-            if (!is_image(x)) continue;
+            if (!is_media(x)) continue;
             char iw[128];
             snprintf(iw, sizeof iw, "%s.content[%zu]", bw, k);
             memset(&rest[nx], 0, sizeof rest[nx]);
-            if (!image_block(x, iw, &rest[nx++], err)) return -1;
+            if (!(is_image(x) ? image_block(x, iw, &rest[nx++], err) : document_block(x, iw, &rest[nx++], err))) return -1;
         }
     }
     int k = 0;

@@ -72,6 +72,12 @@ static bool content_parts(lx_srv_req *r, const json_t *content, const char *wher
             *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
         } else if (strcmp(type, "image_url") == 0) {
             if (!image_part(r, c, w, p, err)) return false;
+        } else if (strcmp(type, "file") == 0) {
+            char fw[112];
+            snprintf(fw, sizeof fw, "%s.file", w);
+            json_t *f = json_object_get(c, "file");
+            if (!json_is_object(f)) return lx_srv_fail(err, "%s: expected an object", fw), false;
+            if (!lx_srv_file(r, f, fw, p, err)) return false;
         } else {
             return lx_srv_fail(err, "%s.type: unsupported content part type \"%.40s\"", w, type), false;
         }

@@ -218,3 +218,20 @@ bool lx_srv_cache_control(const json_t *obj, const char *where, llmux_cache *out
     *out = t && strcmp(t, "1h") == 0 ? LLMUX_CACHE_1H : LLMUX_CACHE_5M;
     return true;
 }
+
+bool lx_srv_file(lx_srv_req *r, const json_t *f, const char *where, llmux_part *p, llmux_error_info *err) {
+    const char *data = json_string_value(json_object_get(f, "file_data"));
+    const char *url = json_string_value(json_object_get(f, "file_url"));
+    if (!data && !url && json_object_get(f, "file_id"))
+        return lx_srv_fail(err, "%s.file_id: uploaded files are not supported: send file_data (a base64 data URL)", where),
+               false;
+    if (!data && !url) return lx_srv_fail(err, "%s: expected file_data (a base64 data URL) or file_url", where), false;
+    char w[160];
+    snprintf(w, sizeof w, "%s.file_data", where);
+    if (data && strncmp(data, "data:", 5) != 0)
+        return lx_srv_fail(err, "%s: expected data:<mime>;base64,<data>", w), false;
+    if (data && !lx_srv_image_url(r, data, w, p, err)) return false;
+    if (!data) p->image_url = url;
+    p->type = LLMUX_PART_FILE;
+    return lx_srv_opt_string(f, "filename", &p->name, err);
+}

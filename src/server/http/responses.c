@@ -66,7 +66,8 @@ static bool role_of(const char *s, llmux_role *out) {
     return true;
 }
 
-/* A message item: {role, content: string | [input_text | output_text | input_image | refusal]}. */
+/* A message item: {role, content: string | [input_text | output_text | input_image | input_file |
+ * refusal]}. */
 static bool message_item(builder *b, const json_t *it, const char *where, llmux_error_info *err) {
     llmux_role role;
     if (!role_of(json_string_value(json_object_get(it, "role")), &role))
@@ -96,8 +97,10 @@ static bool message_item(builder *b, const json_t *it, const char *where, llmux_
             *p = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
         } else if (type && strcmp(type, "input_image") == 0 && role == LLMUX_ROLE_USER) {
             if (!image(b, c, w, p, err)) return false;
+        } else if (type && strcmp(type, "input_file") == 0 && role == LLMUX_ROLE_USER) {
+            if (!lx_srv_file(b->r, c, w, p, err)) return false;
         } else {
-            return lx_srv_fail(err, "%s.type: expected input_text or input_image (%s is not supported)", w,
+            return lx_srv_fail(err, "%s.type: expected input_text, input_image or input_file (%s is not supported)", w,
                                type ? type : "no type"),
                    false;
         }

@@ -82,6 +82,10 @@ lx_srv_req *lx_srv_req_begin(const char *body, size_t len, llmux_error_info *err
 /* An OpenAI-style image URL into an IMAGE part: "data:<mime>;base64,<data>" as mime_type + data,
  * anything else as image_url. False (err names `where`) for a malformed data URL. */
 bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_part *p, llmux_error_info *err);
+/* An OpenAI-style file (a Chat Completions part's "file" object, a Responses input_file item):
+ * file_data, a base64 data URL, as data + mime_type, or file_url; filename as the part's name.
+ * An uploaded file_id is refused (err names `where`). */
+bool lx_srv_file(lx_srv_req *r, const json_t *f, const char *where, llmux_part *p, llmux_error_info *err);
 /* An effort name as OpenAI spells it ("none" and "minimal" the least, "xhigh" the most) into
  * *out; false for any other value. */
 bool lx_srv_effort(const char *name, llmux_reasoning_effort *out);
