@@ -126,6 +126,9 @@ bool lx_jr_number(lx_jr *r, const json_t *obj, const char *key, bool (*ok)(doubl
 bool lx_jr_json_object(lx_jr *r, const json_t *obj, const char *key, const char **out);
 
 bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out);
+/* Fails at key: `<what> "<value>"<tail>` (the value shown as lx_jr_show does; tail may be NULL).
+ * Always false. */
+bool lx_jr_fail_value(lx_jr *r, const char *key, const char *what, const char *value, const char *tail);
 /* obj's optional "cache" ("5m" | "1h") into *out (left as is when absent). */
 bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out);
 bool lx_jr_usage(lx_jr *r, const json_t *obj, const char *key, llmux_usage *out);

@@ -224,18 +224,22 @@ static const char *const k_image_keys[] = {"type", "url", "data", "mime_type", "
 static const char *const k_call_keys[] = {"type", "id", "name", "arguments", "cache", NULL};
 static const char *const k_result_keys[] = {"type", "id", "name", "content", "is_error", "cache", NULL};
 
-bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out) {
-    const char *name = NULL;
-    if (!lx_jr_string(r, obj, "cache", false, &name)) return false;
-    if (!name) return true;
-    if (lx_cache_from_name(name, out)) return true;
+bool lx_jr_fail_value(lx_jr *r, const char *key, const char *what, const char *value, const char *tail) {
     char shown[72];
-    lx_jr_show(shown, sizeof shown, name);
-    size_t old = lx_jr_push_key(r, "cache");
-    lx_jr_fail(r, "unknown cache lifetime \"%s\" (expected \"5m\" or \"1h\")", shown);
+    lx_jr_show(shown, sizeof shown, value);
+    size_t old = lx_jr_push_key(r, key);
+    lx_jr_fail(r, "%s \"%s\"%s", what, shown, tail ? tail : "");
     lx_jr_pop(r, old);
     return false;
 }
+
+bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out) {
+    const char *name = NULL;
+    if (!lx_jr_string(r, obj, "cache", false, &name)) return false;
+    if (!name || lx_cache_from_name(name, out)) return true;
+    return lx_jr_fail_value(r, "cache", "unknown cache lifetime", name, " (expected \"5m\" or \"1h\")");
+}
+
 static const char *const k_reasoning_keys[] = {"type", "text", "signature", "redacted", NULL};
 static const char *const k_file_keys[] = {"type", "url", "data", "mime_type", "name", "cache", NULL};
 
@@ -245,14 +249,7 @@ bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
     const char *type = NULL;
     if (!lx_jr_string(r, v, "type", true, &type)) return false;
     llmux_part_type t;
-    if (!lx_part_type_from_name(type, &t)) {
-        char shown[72];
-        lx_jr_show(shown, sizeof shown, type);
-        size_t old = lx_jr_push_key(r, "type");
-        lx_jr_fail(r, "unknown part type \"%s\"", shown);
-        lx_jr_pop(r, old);
-        return false;
-    }
+    if (!lx_part_type_from_name(type, &t)) return lx_jr_fail_value(r, "type", "unknown part type", type, NULL);
     out->type = t;
     /* Types only: which fields a part needs is lx_part_rules' (request_check.c), run by the
      * request rules and by the response decoder. */

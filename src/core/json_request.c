@@ -188,12 +188,7 @@ static const char *const k_choice_keys[] = {"type", "name", NULL};
 static const char *const k_format_keys[] = {"type", "name", "schema", "strict", NULL};
 
 static bool fail_at(lx_jr *r, const char *key, const char *what, const char *value) {
-    char v[72];
-    lx_jr_show(v, sizeof v, value);
-    size_t old = lx_jr_push_key(r, key);
-    lx_jr_fail(r, "%s \"%s\"", what, v);
-    lx_jr_pop(r, old);
-    return false;
+    return lx_jr_fail_value(r, key, what, value, NULL);
 }
 
 static void *alloc_array(lx_jr *r, size_t n, size_t elem) {
