@@ -151,6 +151,10 @@ static void test_http_responses_by_route(void **state) {
             "{\"model\":\"" SF_LOCAL "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
     assert_int_equal(r.status, 200);
     free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "DELETE", "/v1/responses/resp_nope", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
     get_metrics(&f, NULL, &r); /* this one is counted once sent: in the next scrape */
     free(r.body);
     get_metrics(&f, NULL, &r);
@@ -163,6 +167,9 @@ static void test_http_responses_by_route(void **state) {
         "\nllmux_http_requests_total{handler=\"/metrics\",method=\"GET\",code=\"200\"} 1\n",
         "\nllmux_http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",code=\"200\"} 1\n",
         "\nllmux_http_requests_total{handler=\"/v1/messages/count_tokens\",method=\"POST\",code=\"200\"} 1\n",
+        "\nllmux_http_requests_total{handler=\"/v1/responses/{id}\",method=\"DELETE\",code=\"404\"} 1\n",
+        "\n# TYPE llmux_responses_stored gauge\nllmux_responses_stored 0\n",
+        "\nllmux_responses_stored_bytes 0\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(r.body, want[i])) fail_msg("missing %s in:\n%s", want[i], r.body);

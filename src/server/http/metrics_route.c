@@ -9,6 +9,8 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "server/http/response_store.h"
+
 /* Longest Authorization value looked at: a key longer than this is refused without reading it. */
 #define AUTH_MAX 1024
 
@@ -27,6 +29,19 @@ bool lx_metrics_authorized(const char *key, const char *authorization) {
     return diff == 0;
 }
 
+/* The kept Responses API responses (response_store.h): how many, and the bytes they count. */
+static bool render_resp_store(const lx_server *s, struct evbuffer *b) {
+    size_t n = s->resp_store ? lx_resp_store_count(s->resp_store) : 0;
+    size_t bytes = s->resp_store ? lx_resp_store_bytes(s->resp_store) : 0;
+    return evbuffer_add_printf(b,
+                               "# HELP llmux_responses_stored Responses API responses kept for previous_response_id.\n"
+                               "# TYPE llmux_responses_stored gauge\nllmux_responses_stored %zu\n"
+                               "# HELP llmux_responses_stored_bytes Memory the kept responses count against "
+                               "server.limits.responses_store_mb.\n"
+                               "# TYPE llmux_responses_stored_bytes gauge\nllmux_responses_stored_bytes %zu\n",
+                               n, bytes) > 0;
+}
+
 void lx_metrics_route(lx_server *s, struct evhttp_request *req) {
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!lx_metrics_authorized(s->p.metrics_key, auth)) {
@@ -43,7 +58,7 @@ void lx_metrics_route(lx_server *s, struct evhttp_request *req) {
         return;
     }
     struct evbuffer *b = evbuffer_new();
-    if (!b || evbuffer_add(b, text, len) != 0 || !lx_route_stats_render(&s->route_stats, b)) {
+    if (!b || evbuffer_add(b, text, len) != 0 || !lx_route_stats_render(&s->route_stats, b) || !render_resp_store(s, b)) {
         if (b) evbuffer_free(b);
         llmux_free(text);
         lx_call_reply_error(req, LX_SRV_OPENAI, LLMUX_E_OUT_OF_MEMORY, "out of memory", -1);

@@ -6,7 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
-enum { M_GET, M_POST, M_OPTIONS, M_OTHER, M_N };
+enum { M_GET, M_POST, M_OPTIONS, M_DELETE, M_OTHER, M_N };
 
 static const char *const k_route_names[LX_ROUTE_N] = {
     [LX_ROUTE_CHAT] = "/v1/chat/completions",
@@ -15,13 +15,14 @@ static const char *const k_route_names[LX_ROUTE_N] = {
     [LX_ROUTE_COMPLETIONS] = "/v1/completions",
     [LX_ROUTE_EMBEDDINGS] = "/v1/embeddings",
     [LX_ROUTE_RESPONSES] = "/v1/responses",
+    [LX_ROUTE_RESPONSE_ID] = "/v1/responses/{id}",
     [LX_ROUTE_MODELS] = "/v1/models",
     [LX_ROUTE_MODELS_ADMIN] = "/models",
     [LX_ROUTE_HEALTH] = "/health",
     [LX_ROUTE_METRICS] = "/metrics",
     [LX_ROUTE_OTHER] = "other",
 };
-static const char *const k_method_names[M_N] = {"GET", "POST", "OPTIONS", "other"};
+static const char *const k_method_names[M_N] = {"GET", "POST", "OPTIONS", "DELETE", "other"};
 
 void lx_route_stats_init(lx_route_stats *rs) {
     memset(rs, 0, sizeof *rs);
@@ -37,6 +38,8 @@ lx_route lx_route_of(const char *path) {
     if (strcmp(path, "/embeddings") == 0) return LX_ROUTE_EMBEDDINGS;
     if (strcmp(path, "/responses") == 0) return LX_ROUTE_RESPONSES;
     if (strncmp(path, "/v1/models/", 11) == 0) return LX_ROUTE_MODELS;
+    if ((strncmp(path, "/v1/responses/", 14) == 0 && path[14]) || (strncmp(path, "/responses/", 11) == 0 && path[11]))
+        return LX_ROUTE_RESPONSE_ID;
     if (strcmp(path, "/models") == 0 || strcmp(path, "/models/load") == 0 || strcmp(path, "/models/unload") == 0 ||
         strcmp(path, "/api/ps") == 0)
         return LX_ROUTE_MODELS_ADMIN;
@@ -48,6 +51,7 @@ static int method_of(enum evhttp_cmd_type cmd) {
     case EVHTTP_REQ_GET: return M_GET;
     case EVHTTP_REQ_POST: return M_POST;
     case EVHTTP_REQ_OPTIONS: return M_OPTIONS;
+    case EVHTTP_REQ_DELETE: return M_DELETE;
     default: return M_OTHER;
     }
 }
