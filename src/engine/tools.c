@@ -106,6 +106,8 @@ static llmux_status convert_messages(lx_tools *t, const llmux_request *req, llmu
             const llmux_part *p = &msg->parts[j];
             switch (p->type) {
             case LLMUX_PART_TEXT:
+                /* A system prompt's blocks read as one text, a line apart (as engine.c joins them). */
+                if (msg->role == LLMUX_ROLE_SYSTEM && has_text && !lx_buf_append_str(&text, "\n")) goto too_big;
                 if (p->text && !lx_buf_append_str(&text, p->text)) goto too_big;
                 has_text = true;
                 break;
