@@ -12,6 +12,13 @@
 
 static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
 
+const char *lx_openai_prompt_cache_key(const lx_provider_config *cfg, const llmux_request *req) {
+    if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0) return NULL;
+    for (size_t i = 0; req->metadata && i < req->n_metadata; i++)
+        if (req->metadata[i].key && strcmp(req->metadata[i].key, "prompt_cache_key") == 0) return req->metadata[i].value;
+    return NULL;
+}
+
 bool lx_openai_is_reasoning_model(const char *model) {
     if (!model) return false;
     const char *slash = strrchr(model, '/');
@@ -333,6 +340,8 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
 static llmux_status build_body(const lx_provider_config *cfg, const llmux_request *req, const char *model, json_t *body,
                                llmux_error_info *err) {
     if (!set_new(body, "model", json_string(model))) return oom(err);
+    const char *pck = lx_openai_prompt_cache_key(cfg, req);
+    if (pck && !set_new(body, "prompt_cache_key", json_string(pck))) return oom(err);
     llmux_status st =
         lx_chat_messages(body, req, is_name(cfg, "openrouter") ? add_message_cached : add_message, "openai", err);
     if (st != LLMUX_OK) return st;

@@ -14,6 +14,10 @@ llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request
 /* Whether a model needs `max_completion_tokens` instead of `max_tokens` (o1/o3/o4/gpt-5
  * reasoning models; a "vendor/" prefix is ignored). */
 bool lx_openai_is_reasoning_model(const char *model);
+/* The request's metadata "prompt_cache_key" for OpenAI's own API (a base URL on api.openai.com),
+ * which takes it as a hint that keeps requests sharing a prefix on the same cache; NULL for any
+ * other server (OpenAI-compatible ones may refuse unknown fields) or when there is none. */
+const char *lx_openai_prompt_cache_key(const lx_provider_config *cfg, const llmux_request *req);
 
 /* Maps an OpenAI/OpenRouter error object ({"message","type","code","param"} or OpenRouter's
  * {"code":<int>,"message","metadata"} / {"error_type","http_status","availability"}) to the

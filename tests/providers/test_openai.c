@@ -247,6 +247,34 @@ static void test_encode_cache_control_openrouter(void **s) {
 
 static llmux_status encode_expect_error(llmux_request *r, const char *needle);
 
+/* The metadata's prompt_cache_key goes to OpenAI's own API only: another OpenAI-compatible
+ * server may refuse a field it does not know. */
+static void test_encode_prompt_cache_key(void **s) {
+    (void)s;
+    llmux_part p = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = &p, .n_parts = 1};
+    llmux_kv kv[] = {{.key = "request_id", .value = "r1"}, {.key = "prompt_cache_key", .value = "conv-42"}};
+    llmux_request r = llmux_request_default();
+    r.messages = &m;
+    r.n_messages = 1;
+    r.metadata = kv;
+    r.n_metadata = 2;
+    lx_provider_config cfg = cfg_named("openai", "gpt-4o");
+    cfg.base_url = "https://api.openai.com/v1";
+    lx_wire_request w;
+    memset(&w, 0, sizeof w);
+    lx_buf_init(&w.body, LX_WIRE_MAX_BODY);
+    llmux_error_info err;
+    assert_int_equal(lx_provider_openai.encode(&cfg, &r, &w, &err), LLMUX_OK);
+    json_t *j = json_loadb(w.body.data, w.body.len, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "prompt_cache_key")), "conv-42");
+    json_decref(j);
+    lx_buf_free(&w.body);
+    j = encode_for("vllm", &r); /* https://api.example.com/v1 */
+    assert_null(json_object_get(j, "prompt_cache_key"));
+    json_decref(j);
+}
+
 /* A document goes to Chat Completions as a file part with its data URL; a document URL is
  * refused (the API takes only uploaded file ids besides data). */
 static void test_encode_file(void **s) {
@@ -610,6 +638,7 @@ int main(void) {
         cmocka_unit_test(test_encode_history_openrouter),
         cmocka_unit_test(test_encode_cache_control_openrouter),
         cmocka_unit_test(test_encode_file),
+        cmocka_unit_test(test_encode_prompt_cache_key),
         cmocka_unit_test(test_encode_compat_without_key),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text_usage),

@@ -135,6 +135,14 @@ static void test_encode_file(void **state) {
     assert_string_equal(json_string_value(json_object_get(f0, "filename")), "a.pdf");
     assert_string_equal(json_string_value(json_object_get(f0, "file_data")), "data:application/pdf;base64,JVBERi0=");
     assert_string_equal(json_string_value(json_object_get(f1, "file_url")), "https://example.com/b.pdf");
+    assert_null(json_object_get(j, "prompt_cache_key"));
+    json_decref(j);
+    /* OpenAI's own API gets the prompt_cache_key of the metadata. */
+    llmux_kv kv = {.key = "prompt_cache_key", .value = "conv-7"};
+    r.metadata = &kv;
+    r.n_metadata = 1;
+    j = encode(&r, LLMUX_OK, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "prompt_cache_key")), "conv-7");
     json_decref(j);
 }
 

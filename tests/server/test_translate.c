@@ -406,7 +406,14 @@ static void test_documents(void **state) {
     assert_int_equal(r->req.messages[0].parts[0].type, LLMUX_PART_FILE);
     assert_string_equal(r->req.messages[0].parts[0].image_url, "https://x/c.pdf");
     lx_srv_req_free(r);
+    /* OpenAI's prompt_cache_key rides in the metadata (for OpenAI's own API). */
+    r = openai_ok("{\"model\":\"m\",\"prompt_cache_key\":\"conv-1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(r->req.n_metadata, 1);
+    assert_string_equal(r->req.metadata[0].key, "prompt_cache_key");
+    assert_string_equal(r->req.metadata[0].value, "conv-1");
+    lx_srv_req_free(r);
 #define OREF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
+    OREF("{\"model\":\"m\",\"prompt_cache_key\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "prompt_cache_key");
     OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"file-1\"}}]}]}",
          "messages[0].content[0].file.file_id");
     OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_data\":\"JVBERi0=\"}}]}]}",

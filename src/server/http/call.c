@@ -379,16 +379,6 @@ static void make_id(lx_call *c) {
              ++counter);
 }
 
-/* Appends {key: value} to the request's metadata (the caller's own tags come first). */
-static bool tag(lx_srv_req *r, const char *key, const char *value) {
-    llmux_kv *kv = lx_srv_alloc(r, (r->req.n_metadata + 1) * sizeof *kv);
-    char *v = lx_srv_strdup(r, value, strlen(value));
-    if (!kv || !v) return false;
-    if (r->req.n_metadata) memcpy(kv, r->req.metadata, r->req.n_metadata * sizeof *kv);
-    kv[r->req.n_metadata++] = (llmux_kv){.key = key, .value = v};
-    r->req.metadata = kv;
-    return true;
-}
 
 /* previous_response_id: the stored conversation goes before the request's own input (its
  * messages; its instructions are not carried over, as in OpenAI's API). *prev owns what the
@@ -531,9 +521,9 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         ok = ok && (!c->stream || lx_srv_stream_responses_state(c->st, c->prev_id, c->store, c->store)) &&
              (!c->store || !c->stream || (c->agg = llmux_aggregator_create()) != NULL);
     }
-    ok = ok && tag(r, "request_id", request_id ? request_id : c->id);
+    ok = ok && lx_srv_tag(r, "request_id", request_id ? request_id : c->id);
     const char *key_name = lx_auth_key_name(s->auth, &c->grant);
-    ok = ok && (!key_name || tag(r, "key_name", key_name));
+    ok = ok && (!key_name || lx_srv_tag(r, "key_name", key_name));
     pthread_mutex_lock(&s->mu);
     s->active++;
     pthread_mutex_unlock(&s->mu);

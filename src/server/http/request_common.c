@@ -235,3 +235,21 @@ bool lx_srv_file(lx_srv_req *r, const json_t *f, const char *where, llmux_part *
     p->type = LLMUX_PART_FILE;
     return lx_srv_opt_string(f, "filename", &p->name, err);
 }
+
+bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value) {
+    llmux_kv *kv = lx_srv_alloc(r, (r->req.n_metadata + 1) * sizeof *kv);
+    char *v = lx_srv_strdup(r, value, strlen(value));
+    if (!kv || !v) return false;
+    if (r->req.n_metadata) memcpy(kv, r->req.metadata, r->req.n_metadata * sizeof *kv);
+    kv[r->req.n_metadata++] = (llmux_kv){.key = key, .value = v};
+    r->req.metadata = kv;
+    return true;
+}
+
+bool lx_srv_prompt_cache_key(lx_srv_req *r, llmux_error_info *err) {
+    const char *k = NULL;
+    if (!lx_srv_opt_string(r->root, "prompt_cache_key", &k, err)) return false;
+    if (!k) return true;
+    if (!*k || strlen(k) > 1024) return lx_srv_fail(err, "prompt_cache_key: expected 1..1024 characters"), false;
+    return lx_srv_tag(r, "prompt_cache_key", k) || (lx_srv_fail(err, "out of memory"), false);
+}

@@ -82,6 +82,13 @@ lx_srv_req *lx_srv_req_begin(const char *body, size_t len, llmux_error_info *err
 /* An OpenAI-style image URL into an IMAGE part: "data:<mime>;base64,<data>" as mime_type + data,
  * anything else as image_url. False (err names `where`) for a malformed data URL. */
 bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_part *p, llmux_error_info *err);
+/* Appends {key: value (copied)} to the request's metadata (the caller's own tags come first);
+ * false when out of memory. */
+bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value);
+/* OpenAI's prompt_cache_key (Chat Completions, Responses) as the request's metadata of that name,
+ * which the openai adapters send to OpenAI's own API only. False (err filled) when not a string of
+ * 1..1024 characters. */
+bool lx_srv_prompt_cache_key(lx_srv_req *r, llmux_error_info *err);
 /* An OpenAI-style file (a Chat Completions part's "file" object, a Responses input_file item):
  * file_data, a base64 data URL, as data + mime_type, or file_url; filename as the part's name.
  * An uploaded file_id is refused (err names `where`). */
