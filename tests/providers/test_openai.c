@@ -189,18 +189,23 @@ static void test_encode_compat_without_key(void **s) {
     assert_false(lx_openai_is_reasoning_model("omni"));
 }
 
-/* Body of req for a provider, parsed. */
-static json_t *encode_for(const char *provider, const llmux_request *req) {
-    lx_provider_config cfg = cfg_named(provider, "anthropic/claude-sonnet-4.5");
+/* Body of req encoded for cfg, parsed. */
+static json_t *encode_with(const lx_provider_config *cfg, const llmux_request *req) {
     lx_wire_request w;
     memset(&w, 0, sizeof w);
     lx_buf_init(&w.body, LX_WIRE_MAX_BODY);
     llmux_error_info err;
-    if (lx_provider_openai.encode(&cfg, req, &w, &err) != LLMUX_OK) fail_msg("encode failed: %s", err.message);
+    if (lx_provider_openai.encode(cfg, req, &w, &err) != LLMUX_OK) fail_msg("encode failed: %s", err.message);
     json_t *j = json_loadb(w.body.data, w.body.len, 0, NULL);
     assert_non_null(j);
     lx_buf_free(&w.body);
     return j;
+}
+
+/* Body of req for a provider, parsed. */
+static json_t *encode_for(const char *provider, const llmux_request *req) {
+    lx_provider_config cfg = cfg_named(provider, "anthropic/claude-sonnet-4.5");
+    return encode_with(&cfg, req);
 }
 
 /* OpenRouter takes cache breakpoints as cache_control on content parts (a cached single text is
@@ -261,15 +266,9 @@ static void test_encode_prompt_cache_key(void **s) {
     r.n_metadata = 2;
     lx_provider_config cfg = cfg_named("openai", "gpt-4o");
     cfg.base_url = "https://api.openai.com/v1";
-    lx_wire_request w;
-    memset(&w, 0, sizeof w);
-    lx_buf_init(&w.body, LX_WIRE_MAX_BODY);
-    llmux_error_info err;
-    assert_int_equal(lx_provider_openai.encode(&cfg, &r, &w, &err), LLMUX_OK);
-    json_t *j = json_loadb(w.body.data, w.body.len, 0, NULL);
+    json_t *j = encode_with(&cfg, &r);
     assert_string_equal(json_string_value(json_object_get(j, "prompt_cache_key")), "conv-42");
     json_decref(j);
-    lx_buf_free(&w.body);
     j = encode_for("vllm", &r); /* https://api.example.com/v1 */
     assert_null(json_object_get(j, "prompt_cache_key"));
     json_decref(j);
