@@ -24,7 +24,9 @@
  *    nested by value in public structs come last in them and carry reserved space of their own
  *    (always zero: never read or write it); params structs come from `*_default_params()`, so a
  *    caller compiled against an older header gets defaults for the fields it does not know.
- *    libllmux.so exports llmux_* only (LLMUX_API), with SOVERSION 0 while the API is 0.x.
+ *    Structs a caller builds arrays of (llmux_part, llmux_tool, llmux_message) change stride
+ *    when they grow: while the API is 0.x such a change needs a rebuild, and docs/api-changes.md
+ *    says so. libllmux.so exports llmux_* only (LLMUX_API), with SOVERSION 0 while the API is 0.x.
  */
 #ifndef LLMUX_H
 #define LLMUX_H

@@ -171,9 +171,7 @@ fail:
  * fails, or when b was NULL). */
 static json_t *with_cache(lx_enc *c, json_t *b, llmux_cache k) {
     if (!b || k == LLMUX_CACHE_NONE) return b;
-    json_t *cc = k == LLMUX_CACHE_1H ? json_pack("{s:s,s:s}", "type", "ephemeral", "ttl", "1h")
-                                     : json_pack("{s:s}", "type", "ephemeral");
-    if (!lx_enc_set(c, b, "cache_control", cc)) {
+    if (!lx_enc_set(c, b, "cache_control", lx_json_cache_control(k))) {
         json_decref(b);
         return NULL;
     }

@@ -104,3 +104,8 @@ llmux_status lx_merge_provider_options(json_t *body, const char *provider_option
     json_decref(v);
     return rc == 0 ? LLMUX_OK : lx_error(err, LLMUX_E_OUT_OF_MEMORY, "provider_options.%s: out of memory", key);
 }
+
+json_t *lx_json_cache_control(llmux_cache k) {
+    if (k == LLMUX_CACHE_NONE) return NULL;
+    return k == LLMUX_CACHE_1H ? json_pack("{s:s,s:s}", "type", "ephemeral", "ttl", "1h") : json_pack("{s:s}", "type", "ephemeral");
+}

@@ -31,6 +31,10 @@ bool lx_json_i64(const json_t *obj, const char *key, int64_t *out);
 /* An integer field >= 0, else -1. */
 int64_t lx_json_count(const json_t *obj, const char *key);
 
+/* A cache breakpoint as Anthropic's cache_control ({"type": "ephemeral"}, with "ttl": "1h" for the
+ * hour), the form Anthropic and OpenRouter take; NULL for LLMUX_CACHE_NONE or out of memory. */
+json_t *lx_json_cache_control(llmux_cache k);
+
 /* Writes j compactly into out (appending; key order preserved). False when out of memory or
  * past out's cap. */
 bool lx_json_dump_buf(const json_t *j, lx_buf *out);

@@ -67,10 +67,7 @@ static json_t *image_part(const llmux_part *p, size_t mi, size_t pi, llmux_error
 /* A part's cache breakpoint as OpenRouter takes it (Anthropic's cache_control on the content
  * part, passed on to the models with explicit caching); false when out of memory. */
 static bool set_cache(json_t *o, llmux_cache k) {
-    if (k == LLMUX_CACHE_NONE) return true;
-    json_t *cc = k == LLMUX_CACHE_1H ? json_pack("{s:s,s:s}", "type", "ephemeral", "ttl", "1h")
-                                     : json_pack("{s:s}", "type", "ephemeral");
-    return set_new(o, "cache_control", cc);
+    return k == LLMUX_CACHE_NONE || set_new(o, "cache_control", lx_json_cache_control(k));
 }
 
 /* Content of a user/system message: a plain string when it is one text part (the form every

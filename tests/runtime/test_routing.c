@@ -359,19 +359,18 @@ static void test_overrides_reach_the_wire(void **state) {
     lx_fake_server_stop(s);
 }
 
-/* A fallback to another provider hands the conversation off: the origin's reasoning signature
- * goes to the origin only. */
-static void test_fallback_hands_off_the_conversation(void **state) {
-    (void)state;
-    lx_fake_server *sa = lx_fake_server_start(), *sb = lx_fake_server_start();
-    assert_non_null(sa);
-    assert_non_null(sb);
-    char ua[128], ub[128];
+/* Alias "mixed": a/claude (anthropic, answering 503) then a fallback to provider name_b of
+ * protocol_b (model <name_b>/<model_b>, answering fixture_b), run on a conversation whose assistant turn
+ * carries a reasoning signature only a can verify. The response, or NULL after a failure. */
+static llmux_response *run_fallback(lx_fake_server *sa, lx_fake_server *sb, const char *name_b, const char *protocol_b,
+                                    const char *model_b, const char *fixture_b, int32_t max_tokens) {
+    char ua[128], ub[128], mb[64];
     lx_fake_server_url(sa, "", ua, sizeof ua);
     lx_fake_server_url(sb, "/v1", ub, sizeof ub);
+    snprintf(mb, sizeof mb, "%s/%s", name_b, model_b);
     llmux_provider_params p[2] = {{.name = "a", .protocol = "anthropic", .base_url = ua, .api_key = "k"},
-                                  {.name = "b", .protocol = "openai", .base_url = ub, .api_key = "k"}};
-    llmux_alias_target t[2] = {{.model = "a/claude"}, {.model = "b/gpt"}};
+                                  {.name = name_b, .protocol = protocol_b, .base_url = ub, .api_key = "k"}};
+    llmux_alias_target t[2] = {{.model = "a/claude"}, {.model = mb}};
     llmux_alias al = {.name = "mixed", .targets = t, .n_targets = 2, .retry = {.attempts = 1}};
     llmux_runtime_params rp = llmux_runtime_default_params();
     rp.providers = p;
@@ -381,7 +380,7 @@ static void test_fallback_hands_off_the_conversation(void **state) {
     llmux_runtime *rt = NULL;
     assert_int_equal(llmux_runtime_create(&rp, &rt, NULL), LLMUX_OK);
     push(sa, 503, NULL, ERR429, LX_FAKE_END_NORMAL, 0);
-    push(sb, 200, NULL, STREAM, LX_FAKE_END_NORMAL, 0);
+    push(sb, 200, NULL, fixture_b, LX_FAKE_END_NORMAL, 0);
     llmux_part u1 = {.type = LLMUX_PART_TEXT, .text = "Hi"};
     llmux_part a1[2] = {{.type = LLMUX_PART_REASONING, .text = "thinking it over", .signature = "sig-only-for-a"},
                         {.type = LLMUX_PART_TEXT, .text = "Hello"}};
@@ -394,12 +393,24 @@ static void test_fallback_hands_off_the_conversation(void **state) {
     req.messages = msgs;
     req.n_messages = 3;
     req.stream = true;
-    req.sampling.max_tokens = 64;
+    req.sampling.max_tokens = max_tokens;
     llmux_response *resp = NULL;
     llmux_error_info err;
     llmux_status st = llmux_run(rt, &req, NULL, &resp, &err);
     if (st != LLMUX_OK) fprintf(stderr, "%s\n", err.message);
     assert_int_equal(st, LLMUX_OK);
+    llmux_runtime_destroy(rt);
+    return resp;
+}
+
+/* A fallback to another provider hands the conversation off: the origin's reasoning signature
+ * goes to the origin only. */
+static void test_fallback_hands_off_the_conversation(void **state) {
+    (void)state;
+    lx_fake_server *sa = lx_fake_server_start(), *sb = lx_fake_server_start();
+    assert_non_null(sa);
+    assert_non_null(sb);
+    llmux_response *resp = run_fallback(sa, sb, "b", "openai", "gpt", STREAM, 64);
     assert_string_equal(resp->provider, "b");
     llmux_response_free(resp);
     lx_fake_request ra, rb;
@@ -410,7 +421,6 @@ static void test_fallback_hands_off_the_conversation(void **state) {
     assert_non_null(strstr(rb.body, "Again"));
     free(ra.body);
     free(rb.body);
-    llmux_runtime_destroy(rt);
     lx_fake_server_stop(sa);
     lx_fake_server_stop(sb);
 }
@@ -423,39 +433,8 @@ static void test_fallback_to_responses_target(void **state) {
     lx_fake_server *sa = lx_fake_server_start(), *sb = lx_fake_server_start();
     assert_non_null(sa);
     assert_non_null(sb);
-    char ua[128], ub[128];
-    lx_fake_server_url(sa, "", ua, sizeof ua);
-    lx_fake_server_url(sb, "/v1", ub, sizeof ub);
-    llmux_provider_params p[2] = {{.name = "a", .protocol = "anthropic", .base_url = ua, .api_key = "k"},
-                                  {.name = "r", .protocol = "openai_responses", .base_url = ub, .api_key = "k"}};
-    llmux_alias_target t[2] = {{.model = "a/claude"}, {.model = "r/gpt-5-codex"}};
-    llmux_alias al = {.name = "mixed", .targets = t, .n_targets = 2, .retry = {.attempts = 1}};
-    llmux_runtime_params rp = llmux_runtime_default_params();
-    rp.providers = p;
-    rp.n_providers = 2;
-    rp.aliases = &al;
-    rp.n_aliases = 1;
-    llmux_runtime *rt = NULL;
-    assert_int_equal(llmux_runtime_create(&rp, &rt, NULL), LLMUX_OK);
-    push(sa, 503, NULL, ERR429, LX_FAKE_END_NORMAL, 0);
-    push(sb, 200, NULL, "tests/providers/data/openai_responses/stream_text.sse", LX_FAKE_END_NORMAL, 0);
-    llmux_part u1 = {.type = LLMUX_PART_TEXT, .text = "Hi"};
-    llmux_part a1[2] = {{.type = LLMUX_PART_REASONING, .text = "thinking it over", .signature = "sig-only-for-a"},
-                        {.type = LLMUX_PART_TEXT, .text = "Hello"}};
-    llmux_part u2 = {.type = LLMUX_PART_TEXT, .text = "Again"};
-    llmux_message msgs[3] = {{.role = LLMUX_ROLE_USER, .parts = &u1, .n_parts = 1},
-                             {.role = LLMUX_ROLE_ASSISTANT, .parts = a1, .n_parts = 2},
-                             {.role = LLMUX_ROLE_USER, .parts = &u2, .n_parts = 1}};
-    llmux_request req = llmux_request_default();
-    req.model = "mixed";
-    req.messages = msgs;
-    req.n_messages = 3;
-    req.stream = true;
-    llmux_response *resp = NULL;
-    llmux_error_info err;
-    llmux_status st = llmux_run(rt, &req, NULL, &resp, &err);
-    if (st != LLMUX_OK) fprintf(stderr, "%s\n", err.message);
-    assert_int_equal(st, LLMUX_OK);
+    llmux_response *resp = run_fallback(sa, sb, "r", "openai_responses", "gpt-5-codex",
+                                        "tests/providers/data/openai_responses/stream_text.sse", LLMUX_UNSET_INT);
     assert_string_equal(resp->provider, "r");
     assert_string_equal(llmux_response_text(resp), "Hello, world");
     assert_int_equal(resp->usage.reasoning_tokens, 12);
@@ -466,7 +445,6 @@ static void test_fallback_to_responses_target(void **state) {
     assert_null(strstr(rb.body, "sig-only-for-a"));
     assert_non_null(strstr(rb.body, "\"Again\""));
     free(rb.body);
-    llmux_runtime_destroy(rt);
     lx_fake_server_stop(sa);
     lx_fake_server_stop(sb);
 }

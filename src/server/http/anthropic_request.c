@@ -202,26 +202,10 @@ static int message(lx_srv_req *r, const json_t *m, size_t mi, llmux_message *out
     return k;
 }
 
-/* System blocks with cache breakpoints stay blocks: one SYSTEM message before the conversation,
- * a text part per block with its breakpoint (the Anthropic adapter writes them back as system
- * blocks; other backends read the parts in order). */
-static bool cached_system(lx_srv_req *r, const json_t *s, llmux_error_info *err) {
-    size_t n = json_array_size(s), i;
-    llmux_part *parts = lx_srv_alloc(r, n * sizeof *parts);
-    llmux_message *ms = lx_srv_alloc(r, (r->req.n_messages + 1) * sizeof *ms);
-    if (!parts || !ms) return lx_srv_fail(err, "out of memory"), false;
-    json_t *b;
-    json_array_foreach(s, i, b) {
-        parts[i] = (llmux_part){.type = LLMUX_PART_TEXT, .text = json_string_value(json_object_get(b, "text"))};
-        lx_srv_cache_control(b, "system", &parts[i].cache, err); /* checked by the caller */
-    }
-    ms[0] = (llmux_message){.role = LLMUX_ROLE_SYSTEM, .parts = parts, .n_parts = n};
-    if (r->req.n_messages) memcpy(ms + 1, r->req.messages, r->req.n_messages * sizeof *ms);
-    r->req.messages = ms;
-    r->req.n_messages++;
-    return true;
-}
-
+/* The system prompt: a string, or text blocks. Blocks of which any has a cache breakpoint stay
+ * blocks: one SYSTEM message before the conversation, a text part per block with its breakpoint
+ * (the Anthropic adapter writes them back as system blocks; other backends read the parts in
+ * order, a line apart). Otherwise they are one prompt, joined by a newline, as the text reads. */
 static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *s = json_object_get(root, "system");
     if (!s || json_is_null(s)) return true;
@@ -230,28 +214,36 @@ static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *e
         return true;
     }
     if (!json_is_array(s)) return lx_srv_fail(err, "system: expected a string or an array of text blocks"), false;
-    size_t total = 0, i, at = 0;
+    size_t n = json_array_size(s), total = 0, i, at = 0;
+    llmux_part *parts = lx_srv_alloc(r, (n ? n : 1) * sizeof *parts);
+    if (!parts) return lx_srv_fail(err, "out of memory"), false;
     json_t *b;
     bool cached = false;
     json_array_foreach(s, i, b) {
         const char *t = json_string_value(json_object_get(b, "text"));
         if (!t) return lx_srv_fail(err, "system[%zu]: expected a text block", i), false;
         total += strlen(t) + 1;
-        llmux_cache k = LLMUX_CACHE_NONE;
+        parts[i] = (llmux_part){.type = LLMUX_PART_TEXT, .text = t};
         char w[32];
         snprintf(w, sizeof w, "system[%zu]", i);
-        if (!lx_srv_cache_control(b, w, &k, err)) return false;
-        cached = cached || k != LLMUX_CACHE_NONE;
+        if (!lx_srv_cache_control(b, w, &parts[i].cache, err)) return false;
+        cached = cached || parts[i].cache != LLMUX_CACHE_NONE;
     }
-    if (cached) return cached_system(r, s, err);
+    if (cached) {
+        llmux_message *ms = lx_srv_alloc(r, (r->req.n_messages + 1) * sizeof *ms);
+        if (!ms) return lx_srv_fail(err, "out of memory"), false;
+        ms[0] = (llmux_message){.role = LLMUX_ROLE_SYSTEM, .parts = parts, .n_parts = n};
+        if (r->req.n_messages) memcpy(ms + 1, r->req.messages, r->req.n_messages * sizeof *ms);
+        r->req.messages = ms;
+        r->req.n_messages++;
+        return true;
+    }
     char *out = lx_srv_alloc(r, total + 1);
     if (!out) return lx_srv_fail(err, "out of memory"), false;
-    /* Several system blocks are one prompt: joined by a blank line, as the text reads. */
-    json_array_foreach(s, i, b) {
-        const char *t = json_string_value(json_object_get(b, "text"));
+    for (i = 0; i < n; i++) {
         if (i) out[at++] = '\n';
-        memcpy(out + at, t, strlen(t));
-        at += strlen(t);
+        memcpy(out + at, parts[i].text, strlen(parts[i].text));
+        at += strlen(parts[i].text);
     }
     r->req.system = out;
     return true;

@@ -48,11 +48,10 @@ struct lx_call {
     char *model;
     long created;
     lx_auth_grant grant;    /* the request's key and its slot (released in call_free) */
-    /* Responses API: the previous_response_id the response objects echo, store as the client
-     * asked, and the conversation this response answers (model and messages, the continued
-     * one's included) when it is to be kept (response_store.h); NULL otherwise. */
+    /* Responses API: the previous_response_id the response objects echo, and the conversation
+     * this response answers (model and messages, the continued one's included) when it is to be
+     * kept (response_store.h; echoed as store); NULL otherwise. */
     char *prev_id;
-    bool store;
     llmux_request *hist_in;
     lx_call *prev, *next;
 };
@@ -322,7 +321,7 @@ static void finish_plain(lx_call *c) {
     char *body = c->f == LX_SRV_ANTHROPIC          ? lx_srv_anthropic_response(resp, c->id, c->model)
                  : c->f == LX_SRV_OPENAI_TEXT      ? lx_srv_completions_response(resp, c->id, c->model, c->created)
                  : c->f == LX_SRV_OPENAI_RESPONSES
-                     ? lx_srv_responses_response(resp, c->id, c->model, c->created, c->prev_id, c->store)
+                     ? lx_srv_responses_response(resp, c->id, c->model, c->created, c->prev_id, c->hist_in != NULL)
                      : lx_srv_openai_response(resp, c->id, c->model, c->created);
     if (body && c->hist_in) keep_response(c, resp, strdup(body));
     llmux_response_free(resp);
@@ -517,9 +516,9 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         ok = (!r->previous_response_id || (c->prev_id = strdup(r->previous_response_id))) &&
              (!r->store || !s->resp_store || hist_copy(&r->req, &c->hist_in));
         /* Echoed as store: whether this response can be continued and fetched. */
-        c->store = c->hist_in != NULL;
-        ok = ok && (!c->stream || lx_srv_stream_responses_state(c->st, c->prev_id, c->store, c->store)) &&
-             (!c->store || !c->stream || (c->agg = llmux_aggregator_create()) != NULL);
+        bool kept = c->hist_in != NULL;
+        ok = ok && (!c->stream || lx_srv_stream_responses_state(c->st, c->prev_id, kept)) &&
+             (!kept || !c->stream || (c->agg = llmux_aggregator_create()) != NULL);
     }
     ok = ok && lx_srv_tag(r, "request_id", request_id ? request_id : c->id);
     const char *key_name = lx_auth_key_name(s->auth, &c->grant);

@@ -192,8 +192,12 @@ static void route(struct evhttp_request *req, void *arg) {
         return;
     }
     if (lx_models_admin_route(s, req, path, &g)) return; /* /models/load|unload, /models, /api/ps */
-    if (strncmp(path, "/responses/", 11) == 0 && path[11]) { /* as /v1/responses/{id} (with_v1) */
-        lx_responses_stored_route(s, req, path + 11, &g);
+    /* GET / DELETE /v1/responses/{id}, also without the prefix (as with_v1 below). */
+    const char *resp_id = strncmp(path, "/v1/responses/", 14) == 0 ? path + 14
+                          : strncmp(path, "/responses/", 11) == 0 ? path + 11
+                                                                  : NULL;
+    if (resp_id && *resp_id) {
+        lx_responses_stored_route(s, req, resp_id, &g);
         return;
     }
     char v1[32];
@@ -202,10 +206,6 @@ static void route(struct evhttp_request *req, void *arg) {
     bool completions = strcmp(path, "/v1/completions") == 0, embeddings = strcmp(path, "/v1/embeddings") == 0;
     bool count_tokens = strcmp(path, "/v1/messages/count_tokens") == 0;
     bool responses = strcmp(path, "/v1/responses") == 0;
-    if (strncmp(path, "/v1/responses/", 14) == 0 && path[14]) {
-        lx_responses_stored_route(s, req, path + 14, &g);
-        return;
-    }
     if (!chat && !messages && !completions && !embeddings && !count_tokens && !responses) {
         lx_call_reply_error(req, f, LLMUX_E_MODEL_NOT_FOUND, "no such route", -1);
         return;

@@ -68,8 +68,7 @@ struct lx_srv_stream {
     long open_item;
     long seq;
     char *prev_id;       /* previous_response_id, echoed in every response object */
-    bool store;
-    bool keep_final;     /* keep the final response object's text (final) for the store */
+    bool store;          /* echoed; also: keep the final response object's text (final) */
     char *final;
 };
 
@@ -567,9 +566,8 @@ static json_t *robj(lx_srv_stream *s, const char *status, json_t *output, const 
     return o;
 }
 
-bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store, bool keep_final) {
+bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store) {
     s->store = store;
-    s->keep_final = keep_final;
     return !previous_response_id || (s->prev_id = strdup(previous_response_id)) != NULL;
 }
 
@@ -677,7 +675,7 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         const char *incomplete;
         const char *status = lx_srv_responses_status(ev->finish_reason, &incomplete);
         json_t *resp = robj(s, status, output, &s->usage, incomplete);
-        if (resp && s->keep_final) s->final = json_dumps(resp, JSON_COMPACT); /* NULL: nothing kept */
+        if (resp && s->store) s->final = json_dumps(resp, JSON_COMPACT); /* NULL: nothing kept */
         rframe(s, b, incomplete ? "response.incomplete" : "response.completed", resp ? json_pack("{s:o}", "response", resp) : NULL);
         s->ended = true;
         break;

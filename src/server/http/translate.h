@@ -190,10 +190,10 @@ typedef struct lx_srv_stream lx_srv_stream;
 lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char *model, long created,
                                     bool include_usage);
 void lx_srv_stream_free(lx_srv_stream *s);
-/* Responses streams: the continuation state every response object carries, and keep_final: keep
- * the text of the final response object (response.completed / incomplete) for
+/* Responses streams: the continuation state every response object carries. With store, the text
+ * of the final response object (response.completed / incomplete) is kept for
  * lx_srv_stream_take_final. False when out of memory. */
-bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store, bool keep_final);
+bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store);
 /* The kept final response object (malloc'd JSON text, the caller's), NULL when there is none. */
 char *lx_srv_stream_take_final(lx_srv_stream *s);
 /* Appends the SSE text one event produces to *out (a malloc'd, NUL-terminated buffer the caller
