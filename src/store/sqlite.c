@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "backend.h"
 #include "core/error.h"
@@ -24,6 +25,8 @@
 /* Statements kept per connection. The store uses about ten distinct ones; the least recently used
  * is finalized to make room (migration DDL runs once and is soon pushed out). */
 #define SQ_CACHE_SLOTS 16
+/* How long a connection waits for another process's lock before giving up. */
+#define SQ_BUSY_MS 5000
 
 typedef struct sq_cached {
     char *sql;           /* the caller's text ($N spelling), the key; NULL = free slot */
@@ -79,6 +82,28 @@ static llmux_status fail_db(sqlite3 *db, int rc, llmux_error_info *err, const ch
     return lx_error(err, st, "records (sqlite): %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
+/* Switches the connection to WAL mode and sets the other pragmas. Switching to WAL needs an
+ * exclusive lock, and SQLite returns SQLITE_BUSY at once, without calling the busy handler, when
+ * waiting could deadlock (this connection holds a shared lock from reading the header while
+ * another wants to write: https://www.sqlite.org/c3ref/busy_handler.html). Several processes
+ * opening a new file at once hit exactly that, so busy is retried here, up to the busy timeout. */
+static int setup_pragmas(sqlite3 *db, char **msg) {
+    struct timespec start, now, pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        sqlite3_free(*msg);
+        *msg = NULL;
+        int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                              NULL, NULL, msg);
+        int prim = rc & 0xff;
+        if (prim != SQLITE_BUSY && prim != SQLITE_LOCKED) return rc;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (long long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (ms >= SQ_BUSY_MS) return rc;
+        nanosleep(&pause, NULL);
+    }
+}
+
 llmux_status lx_sqlite_open(const char *path, void **out, llmux_error_info *err) {
     *out = NULL;
     if (!path || !*path) return lx_error(err, LLMUX_E_CONFIGURATION, "records: \"sqlite:\" needs a file path");
@@ -92,10 +117,9 @@ llmux_status lx_sqlite_open(const char *path, void **out, llmux_error_info *err)
         sqlite3_close(db);
         return st;
     }
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(db, SQ_BUSY_MS);
     char *msg = NULL;
-    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
-                      &msg);
+    rc = setup_pragmas(db, &msg);
     if (rc != SQLITE_OK) {
         st = lx_error(err, LLMUX_E_CONFIGURATION, "records: %s: %s", path, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
