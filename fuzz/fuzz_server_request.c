@@ -3,7 +3,8 @@
  * is the HTTP body. Beyond "no crash, no leak":
  * a refusal always says why and leaves nothing behind, and an accepted body translates into a
  * canonical request that llmux's own JSON encoding round-trips (so the runtime gets a request it
- * can copy and record). */
+ * can copy and record). A Responses item_reference whose id starts with "fc_" names a stored
+ * function_call (any other id names nothing), so the replacement path runs too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static json_t *stored_item(void *ctx, const char *id) {
+    (void)ctx;
+    if (strncmp(id, "fc_", 3) != 0) return NULL;
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "type", "function_call", "call_id", "c1", "name", "f",
+                     "arguments", "{}");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     bool anthropic = data[0] & 1, responses = (data[0] & 3) == 2;
@@ -21,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lx_srv_req *r = NULL;
     llmux_error_info err;
     llmux_status st = anthropic   ? lx_srv_anthropic_request(body, len, &r, &err)
-                      : responses ? lx_srv_responses_request(body, len, &r, &err)
+                      : responses ? lx_srv_responses_request(body, len, stored_item, NULL, &r, &err)
                                   : lx_srv_openai_request(body, len, &r, &err);
     if (st != LLMUX_OK) {
         if (r || err.status != st || err.message[0] == '\0') abort();

@@ -426,7 +426,7 @@ static void test_streams_per_key(void **state) {
 }
 
 /* A kept Responses API response belongs to the key that made it: another key can neither read,
- * continue nor delete it (to that key it does not exist). */
+ * list, refer to, continue nor delete it (to that key it does not exist). */
 static void test_responses_owner(void **state) {
     (void)state;
     lx_config_key keys[3];
@@ -441,11 +441,23 @@ static void test_responses_owner(void **state) {
     assert_int_equal(r.status, 200);
     json_t *j = json_loads(r.body, 0, NULL);
     free(r.body);
-    char path[192], body[256];
+    char path[192], body[256], items[256], ref[384];
     snprintf(path, sizeof path, "/v1/responses/%s", json_string_value(json_object_get(j, "id")));
+    snprintf(items, sizeof items, "%s/input_items", path);
     snprintf(body, sizeof body, "{\"model\":\"openai/gpt-4o-mini\",\"previous_response_id\":\"%s\",\"input\":\"Hi\"}",
              json_string_value(json_object_get(j, "id")));
+    snprintf(ref, sizeof ref, "{\"model\":\"openai/gpt-4o-mini\",\"input\":[{\"type\":\"item_reference\",\"id\":\"%s\"}]}",
+             json_string_value(json_object_get(json_array_get(json_object_get(j, "output"), 0), "id")));
     json_decref(j);
+    req(&f, "GET", items, NULL, carol, &r);
+    expect_openai_error(&r, 404, "invalid_request_error", "not found");
+    free(r.body);
+    req(&f, "POST", "/v1/responses", ref, carol, &r);
+    expect_openai_error(&r, 400, "invalid_request_error", "item_reference");
+    free(r.body);
+    req(&f, "GET", items, NULL, alice, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
     req(&f, "GET", path, NULL, carol, &r);
     expect_openai_error(&r, 404, "invalid_request_error", "not found");
     free(r.body);

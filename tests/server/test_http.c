@@ -571,6 +571,155 @@ static void test_responses_previous_response_id(void **state) {
     sf_stop(&f);
 }
 
+/* GET the path; the parsed body (status checked). */
+static json_t *get_json(sf *f, const char *path, int status) {
+    sf_reply r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(f, "GET", path, NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, status);
+    json_t *j = load(r.body);
+    free(r.body);
+    return j;
+}
+
+static const char *item_id_at(const json_t *page, size_t i) {
+    return json_string_value(json_object_get(json_array_get(json_object_get(page, "data"), i), "id"));
+}
+
+/* Stateless clients refer to an earlier response's items by id (item_reference) instead of
+ * resending them; GET /v1/responses/{id}/input_items pages through what a response was given. */
+static void test_responses_input_items_and_references(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_tool.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/responses",
+            "{\"model\":\"openai/gpt-4o-mini\",\"instructions\":\"Be brief.\",\"input\":\"Weather?\","
+            "\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    free(r.body);
+    char id1[128], fc[160];
+    snprintf(id1, sizeof id1, "%s", json_string_value(json_object_get(j, "id")));
+    snprintf(fc, sizeof fc, "%s", json_string_value(json_object_get(json_array_get(json_object_get(j, "output"), 0), "id")));
+    json_decref(j);
+
+    /* The first response's input: the user's message (instructions are not an item). */
+    char path[512];
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items", id1);
+    j = get_json(&f, path, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 1);
+    json_t *it = json_array_get(json_object_get(j, "data"), 0);
+    assert_string_equal(json_string_value(json_object_get(it, "role")), "user");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(it, "content"), 0), "text")),
+                        "Weather?");
+    assert_string_equal(json_string_value(json_object_get(j, "first_id")), item_id_at(j, 0));
+    assert_string_equal(json_string_value(json_object_get(j, "last_id")), item_id_at(j, 0));
+    assert_true(json_is_false(json_object_get(j, "has_more")));
+    char user_item[160];
+    snprintf(user_item, sizeof user_item, "%s", item_id_at(j, 0));
+    json_decref(j);
+
+    /* The second turn resends nothing it got from the server: both earlier items by reference. */
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"model\":\"openai/gpt-4o-mini\",\"input\":[{\"type\":\"item_reference\",\"id\":\"%s\"},"
+             "{\"type\":\"item_reference\",\"id\":\"%s\"},"
+             "{\"type\":\"function_call_output\",\"call_id\":\"call_fk\",\"output\":\"sunny\"}]}",
+             user_item, fc);
+    sf_post(&f, "/v1/responses", body, &r);
+    assert_int_equal(r.status, 200);
+    j = load(r.body);
+    free(r.body);
+    char id2[128];
+    snprintf(id2, sizeof id2, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    free(up.body);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")), "Weather?");
+    json_t *tc = json_array_get(json_object_get(json_array_get(msgs, 1), "tool_calls"), 0);
+    assert_string_equal(json_string_value(json_object_get(tc, "id")), "call_fk");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(tc, "function"), "name")), "get_weather");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "tool_call_id")), "call_fk");
+    json_decref(j);
+
+    /* Its three input items: newest first by default; pages of two in ascending order. */
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items", id2);
+    j = get_json(&f, path, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "type")),
+                        "function_call_output");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 1), "type")),
+                        "function_call");
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?order=asc&limit=2", id2);
+    j = get_json(&f, path, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 2);
+    assert_true(json_is_true(json_object_get(j, "has_more")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "role")), "user");
+    char after[160];
+    snprintf(after, sizeof after, "%s", json_string_value(json_object_get(j, "last_id")));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?order=asc&limit=2&after=%s", id2, after);
+    j = get_json(&f, path, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 1);
+    assert_true(json_is_false(json_object_get(j, "has_more")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "output")), "sunny");
+    /* An input item of a kept response can be referred to as well. */
+    char out_item[160];
+    snprintf(out_item, sizeof out_item, "%s", item_id_at(j, 0));
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?before=%s", id2, out_item);
+    j = get_json(&f, path, 200); /* descending: nothing comes before the newest */
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 0);
+    assert_true(json_is_null(json_object_get(j, "first_id")));
+    json_decref(j);
+
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    snprintf(body, sizeof body,
+             "{\"model\":\"openai/gpt-4o-mini\",\"store\":false,\"input\":[{\"type\":\"item_reference\",\"id\":\"%s\"}]}",
+             out_item);
+    sf_post(&f, "/v1/responses", body, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 2, &up));
+    j = load(up.body);
+    free(up.body);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "role")),
+                        "tool");
+    json_decref(j);
+
+    /* Unknown references and responses, bad parameters, a POST to the list. */
+    sf_post(&f, "/v1/responses", "{\"model\":\"openai/gpt-4o-mini\",\"input\":[{\"type\":\"item_reference\",\"id\":\"fc_nope_0\"}]}",
+            &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "fc_nope_0"));
+    free(r.body);
+    j = get_json(&f, "/v1/responses/resp_nope/input_items", 404);
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?limit=0", id2);
+    j = get_json(&f, path, 400);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "param")), "limit");
+    json_decref(j);
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?order=up", id2);
+    json_decref(get_json(&f, path, 400));
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?after=msg_x_in9", id2);
+    json_decref(get_json(&f, path, 400));
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items", id2);
+    sf_post(&f, path, "{}", &r);
+    assert_int_equal(r.status, 400);
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* Prompt-cache breakpoints reach an Anthropic backend where the client put them: an Anthropic
  * client's system blocks, tools and content blocks, and an OpenAI-format client's content parts
  * (LiteLLM's and OpenRouter's convention). Without them every turn of a long conversation would
@@ -1276,6 +1425,7 @@ int main(void) {
         cmocka_unit_test(test_reasoning_across_formats),
         cmocka_unit_test(test_responses_backend),
         cmocka_unit_test(test_responses_previous_response_id),
+        cmocka_unit_test(test_responses_input_items_and_references),
         cmocka_unit_test(test_cache_control_to_anthropic),
         cmocka_unit_test(test_document_across_formats),
         cmocka_unit_test(test_stop_sequence_reported),

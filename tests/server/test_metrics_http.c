@@ -155,6 +155,10 @@ static void test_http_responses_by_route(void **state) {
     assert_int_equal(sf_http(&f, "DELETE", "/v1/responses/resp_nope", NULL, 0, NULL, &r), CURLE_OK);
     assert_int_equal(r.status, 404);
     free(r.body);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_http(&f, "GET", "/v1/responses/resp_nope/input_items?limit=2", NULL, 0, NULL, &r), CURLE_OK);
+    assert_int_equal(r.status, 404);
+    free(r.body);
     get_metrics(&f, NULL, &r); /* this one is counted once sent: in the next scrape */
     free(r.body);
     get_metrics(&f, NULL, &r);
@@ -168,6 +172,7 @@ static void test_http_responses_by_route(void **state) {
         "\nllmux_http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",code=\"200\"} 1\n",
         "\nllmux_http_requests_total{handler=\"/v1/messages/count_tokens\",method=\"POST\",code=\"200\"} 1\n",
         "\nllmux_http_requests_total{handler=\"/v1/responses/{id}\",method=\"DELETE\",code=\"404\"} 1\n",
+        "\nllmux_http_requests_total{handler=\"/v1/responses/{id}/input_items\",method=\"GET\",code=\"404\"} 1\n",
         "\n# TYPE llmux_responses_stored gauge\nllmux_responses_stored 0\n",
         "\nllmux_responses_stored_bytes 0\n",
     };
@@ -189,6 +194,10 @@ static void test_route_stats_bounded(void **state) {
     assert_int_equal(lx_route_of("/v1/messages/count_tokens"), LX_ROUTE_COUNT_TOKENS);
     assert_int_equal(lx_route_of("/models/load"), LX_ROUTE_MODELS_ADMIN);
     assert_int_equal(lx_route_of("/v1/chat/completions/x"), LX_ROUTE_OTHER);
+    assert_int_equal(lx_route_of("/responses/r1"), LX_ROUTE_RESPONSE_ID);
+    assert_int_equal(lx_route_of("/v1/responses/r1/input_items"), LX_ROUTE_RESPONSE_ITEMS);
+    assert_int_equal(lx_route_of("/responses/r1/input_items"), LX_ROUTE_RESPONSE_ITEMS);
+    assert_int_equal(lx_route_of("/v1/responses/r1/cancel"), LX_ROUTE_OTHER);
     assert_int_equal(lx_route_of(NULL), LX_ROUTE_OTHER);
     struct evbuffer *b = evbuffer_new();
     assert_true(lx_route_stats_render(&rs, b));

@@ -45,6 +45,11 @@ static void refused(llmux_status (*fn)(const char *, size_t, lx_srv_req **, llmu
     assert_non_null(strstr(err.message, names));
 }
 
+/* The Responses parser without a response store: an item_reference names nothing. */
+static llmux_status responses_no_store(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
+    return lx_srv_responses_request(body, len, NULL, NULL, out, err);
+}
+
 static void test_openai_full_request(void **state) {
     lx_srv_req *r = openai_ok(
         "{\"model\":\"openai/gpt-4o\",\"messages\":["
@@ -402,7 +407,7 @@ static void test_documents(void **state) {
     const char *resp = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_file\","
                        "\"file_url\":\"https://x/c.pdf\"},{\"type\":\"input_text\",\"text\":\"Sum\"}]}]}";
     llmux_error_info err;
-    if (lx_srv_responses_request(resp, strlen(resp), &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    if (lx_srv_responses_request(resp, strlen(resp), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
     assert_int_equal(r->req.messages[0].parts[0].type, LLMUX_PART_FILE);
     assert_string_equal(r->req.messages[0].parts[0].image_url, "https://x/c.pdf");
     lx_srv_req_free(r);
@@ -588,7 +593,7 @@ static void test_responses_request(void **state) {
         "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},\"parallel_tool_calls\":false,"
         "\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"x\",\"schema\":{\"type\":\"object\"},\"strict\":true}},"
         "\"reasoning\":{\"effort\":\"medium\"},\"max_output_tokens\":50,\"temperature\":0.5,\"stream\":true,\"store\":true}";
-    if (lx_srv_responses_request(body, strlen(body), &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    if (lx_srv_responses_request(body, strlen(body), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
     const llmux_request *q = &r->req;
     assert_string_equal(q->system, "Be brief.");
     assert_int_equal(q->n_messages, 4); /* developer, user, assistant turn, tool results */
@@ -618,11 +623,11 @@ static void test_responses_request(void **state) {
     lx_srv_req_free(r);
     /* previous_response_id and store are read, for the server to resolve. */
     const char *cont = "{\"model\":\"m\",\"previous_response_id\":\"resp_1\",\"store\":false,\"input\":\"hi\"}";
-    if (lx_srv_responses_request(cont, strlen(cont), &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    if (lx_srv_responses_request(cont, strlen(cont), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
     assert_string_equal(r->previous_response_id, "resp_1");
     assert_false(r->store);
     lx_srv_req_free(r);
-#define REF(body, names) refused(lx_srv_responses_request, body, strlen(body), names)
+#define REF(body, names) refused(responses_no_store, body, strlen(body), names)
     REF("{\"model\":\"m\",\"previous_response_id\":\"\",\"input\":\"hi\"}", "previous_response_id");
     REF("{\"model\":\"m\",\"previous_response_id\":[1],\"input\":\"hi\"}", "previous_response_id");
     REF("{\"model\":\"m\",\"store\":\"yes\",\"input\":\"hi\"}", "store");
@@ -635,6 +640,68 @@ static void test_responses_request(void **state) {
     REF("{\"model\":\"m\",\"input\":\"hi\",\"max_output_tokens\":0}", "max_output_tokens");
     REF("{\"input\":\"hi\"}", "model");
 #undef REF
+}
+
+/* A fake store of one item, for item_reference. */
+static json_t *one_item(void *ctx, const char *id) {
+    int *calls = ctx;
+    ++*calls;
+    if (strcmp(id, "fc_abc_1") != 0) return NULL;
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "type", "function_call", "call_id", "c9", "name", "f",
+                     "arguments", "{\"q\":2}");
+}
+
+/* item_reference: the stored item takes the reference's place; an unknown id is a 400 naming it.
+ * Stored conversations come back as input items that read back into the same messages. */
+static void test_responses_item_reference(void **state) {
+    (void)state;
+    lx_srv_req *r = NULL;
+    llmux_error_info err;
+    int calls = 0;
+    const char *body = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"go\"},"
+                       "{\"type\":\"item_reference\",\"id\":\"fc_abc_1\"},"
+                       "{\"type\":\"function_call_output\",\"call_id\":\"c9\",\"output\":\"done\"}]}";
+    if (lx_srv_responses_request(body, strlen(body), one_item, &calls, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    assert_int_equal(calls, 1);
+    assert_int_equal(r->req.n_messages, 3);
+    assert_int_equal(r->req.messages[1].role, LLMUX_ROLE_ASSISTANT);
+    assert_int_equal(r->req.messages[1].parts[0].type, LLMUX_PART_TOOL_CALL);
+    assert_string_equal(r->req.messages[1].parts[0].id, "c9");
+    assert_string_equal(r->req.messages[1].parts[0].arguments, "{\"q\":2}");
+    assert_string_equal(r->req.messages[2].parts[0].text, "done");
+
+    /* The conversation as input items, and back: the same messages. */
+    json_t *items = lx_srv_responses_input_items(r->req.messages, r->req.n_messages, "resp_abc");
+    assert_non_null(items);
+    assert_int_equal(json_array_size(items), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")), "msg_abc_in0");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "id")), "fc_abc_in1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 2), "id")), "fco_abc_in2");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 2), "type")), "function_call_output");
+    json_t *again = json_pack("{s:s,s:O}", "model", "m", "input", items);
+    char *text = json_dumps(again, JSON_COMPACT);
+    json_decref(again);
+    json_decref(items);
+    lx_srv_req *r2 = NULL;
+    if (lx_srv_responses_request(text, strlen(text), NULL, NULL, &r2, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    free(text);
+    char *a = llmux_request_to_json(&r->req), *b = llmux_request_to_json(&r2->req);
+    assert_string_equal(a, b);
+    llmux_free(a);
+    llmux_free(b);
+    lx_srv_req_free(r2);
+    lx_srv_req_free(r);
+
+    /* Unknown ids, and no store at all. */
+    const char *unknown = "{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"fc_zzz_0\"}]}";
+    assert_int_equal(lx_srv_responses_request(unknown, strlen(unknown), one_item, &calls, &r, &err),
+                     LLMUX_E_INVALID_REQUEST);
+    assert_null(r);
+    assert_non_null(strstr(err.message, "fc_zzz_0"));
+    assert_int_equal(lx_srv_responses_request(unknown, strlen(unknown), NULL, NULL, &r, &err), LLMUX_E_INVALID_REQUEST);
+    const char *no_id = "{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\"}]}";
+    assert_int_equal(lx_srv_responses_request(no_id, strlen(no_id), one_item, &calls, &r, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "input[0].id"));
 }
 
 /* The Responses stream: response.created first, an item's added/delta/done events keyed by its
@@ -943,6 +1010,7 @@ int main(void) {
         cmocka_unit_test(test_early_usage),
         cmocka_unit_test(test_anthropic_tool_result_image), cmocka_unit_test(test_cache_control), cmocka_unit_test(test_documents),
         cmocka_unit_test(test_responses_request),
+        cmocka_unit_test(test_responses_item_reference),
         cmocka_unit_test(test_responses_stream_bytes),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
         cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),

@@ -281,7 +281,7 @@ static void keep_response(lx_call *c, const llmux_response *resp, char *object) 
         free(object);
         return;
     }
-    size_t n = c->hist_in->n_messages;
+    size_t n = c->hist_in->n_messages, n_input = n;
     llmux_message *m = malloc((n + 1) * sizeof *m);
     if (!m) {
         free(object);
@@ -301,7 +301,7 @@ static void keep_response(lx_call *c, const llmux_response *resp, char *object) 
         free(object);
         return;
     }
-    lx_resp_store_put(c->s->resp_store, c->id, lx_auth_key_name(c->s->auth, &c->grant), hist, object);
+    lx_resp_store_put(c->s->resp_store, c->id, lx_auth_key_name(c->s->auth, &c->grant), hist, n_input, object);
 }
 
 static void finish_plain(lx_call *c) {
@@ -388,7 +388,7 @@ static bool continue_from(lx_server *s, struct evhttp_request *req, lx_srv_req *
                           llmux_request **prev) {
     const char *id = r->previous_response_id, *hist = NULL, *owner = lx_auth_key_name(s->auth, g);
     llmux_error_info err;
-    bool found = s->resp_store && lx_resp_store_get(s->resp_store, id, owner, &hist, NULL);
+    bool found = s->resp_store && lx_resp_store_get(s->resp_store, id, owner, &hist, NULL, NULL);
     llmux_status st = found ? llmux_request_from_json(hist, strlen(hist), prev, &err) : LLMUX_OK;
     if (st == LLMUX_E_OUT_OF_MEMORY) {
         lx_call_reply_error(req, LX_SRV_OPENAI_RESPONSES, st, "out of memory", -1);
@@ -461,9 +461,10 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     llmux_error_info err;
     lx_srv_req *r = NULL;
+    lx_item_lookup items = {.s = s, .owner = lx_auth_key_name(s->auth, g)};
     llmux_status st = f == LX_SRV_ANTHROPIC          ? lx_srv_anthropic_request(body, len, &r, &err)
                       : f == LX_SRV_OPENAI_TEXT      ? lx_srv_completions_request(body, len, &r, &err)
-                      : f == LX_SRV_OPENAI_RESPONSES ? lx_srv_responses_request(body, len, &r, &err)
+                      : f == LX_SRV_OPENAI_RESPONSES ? lx_srv_responses_request(body, len, lx_responses_stored_item, &items, &r, &err)
                                                 : lx_srv_openai_request(body, len, &r, &err);
     /* The translated request owns copies of what it needs. libevent keeps the body (the buffer
      * chunks it read, usually a few KiB) with the request until the answer ends, which for an

@@ -44,10 +44,18 @@ struct lx_server {
  * "key_name", so the execution record carries them. g: the key lx_auth_check identified. */
 void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, const char *request_id,
                    const lx_auth_grant *g);
-/* GET /v1/responses/{id} (the kept response object) and DELETE /v1/responses/{id}, for the key g
- * identified (another key's response does not exist for it). rest: the path after
- * "/v1/responses/". */
+/* GET /v1/responses/{id} (the kept response object), DELETE /v1/responses/{id} and GET
+ * /v1/responses/{id}/input_items (a page of its input items), for the key g identified (another
+ * key's response does not exist for it). rest: the path after "/v1/responses/". */
 void lx_responses_stored_route(lx_server *s, struct evhttp_request *req, const char *rest, const lx_auth_grant *g);
+/* An item_reference's target (lx_srv_item_lookup, ctx an lx_item_lookup): the item with that id
+ * among a kept response's output or input items, for the owner's key; a new reference, NULL when
+ * there is none. */
+typedef struct lx_item_lookup {
+    lx_server *s;
+    const char *owner; /* lx_auth_key_name of the request's key */
+} lx_item_lookup;
+json_t *lx_responses_stored_item(void *ctx, const char *item_id);
 /* Cancels every request in flight (shutdown after the grace period). */
 void lx_call_cancel_all(lx_server *s);
 /* Before the connections are freed: calls still in flight (a cancelled execution that did not

@@ -11,6 +11,7 @@ typedef struct entry {
     struct entry *newer, *older; /* LRU list */
     char *owner;                 /* NULL: the server has no keys */
     char *history, *object;
+    size_t n_input;              /* history's messages before this response's own turn */
     size_t bytes;                /* what this entry counts against the budget */
     uint64_t hash;
     char id[];
@@ -112,7 +113,8 @@ static void grow(lx_resp_store *st) {
     st->n_buckets = n;
 }
 
-bool lx_resp_store_put(lx_resp_store *st, const char *id, const char *owner, char *history, char *object) {
+bool lx_resp_store_put(lx_resp_store *st, const char *id, const char *owner, char *history, size_t n_input,
+                       char *object) {
     size_t idn = strlen(id);
     size_t bytes = sizeof(entry) + idn + 1 + (owner ? strlen(owner) + 1 : 0) + (history ? strlen(history) + 1 : 0) +
                    (object ? strlen(object) + 1 : 0);
@@ -126,6 +128,7 @@ bool lx_resp_store_put(lx_resp_store *st, const char *id, const char *owner, cha
     if (!owner) e->owner = NULL;
     memcpy(e->id, id, idn + 1);
     e->history = history;
+    e->n_input = n_input;
     e->object = object;
     e->bytes = bytes;
     e->hash = hash_of(id);
@@ -142,16 +145,19 @@ bool lx_resp_store_put(lx_resp_store *st, const char *id, const char *owner, cha
     return true;
 }
 
-bool lx_resp_store_get(lx_resp_store *st, const char *id, const char *owner, const char **history, const char **object) {
+bool lx_resp_store_get(lx_resp_store *st, const char *id, const char *owner, const char **history, size_t *n_input,
+                       const char **object) {
     entry *e = *slot_of(st, id, hash_of(id));
     if (!e || !same_owner(e, owner)) {
         if (history) *history = NULL;
+        if (n_input) *n_input = 0;
         if (object) *object = NULL;
         return false;
     }
     lru_unlink(st, e);
     lru_push(st, e);
     if (history) *history = e->history;
+    if (n_input) *n_input = e->n_input;
     if (object) *object = e->object;
     return true;
 }

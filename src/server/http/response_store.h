@@ -24,12 +24,16 @@ void lx_resp_store_free(lx_resp_store *st); /* accepts NULL */
 /* Stores (or replaces) id. Takes history and object (malloc'd JSON texts) in every case: they
  * are freed when the entry is evicted, deleted or replaced, or at once when the entry cannot be
  * kept (larger than the whole budget, out of memory; then false). Older entries are evicted
- * until the new one fits. */
-bool lx_resp_store_put(lx_resp_store *st, const char *id, const char *owner, char *history, char *object);
+ * until the new one fits. n_input: how many of history's messages were the response's input
+ * (the rest is its own answer), for GET /v1/responses/{id}/input_items. */
+bool lx_resp_store_put(lx_resp_store *st, const char *id, const char *owner, char *history, size_t n_input,
+                       char *object);
 
-/* The entry's texts, borrowed until the next put or delete; NULL (both) when id is not stored
- * or belongs to another owner. A hit becomes the most recently used. */
-bool lx_resp_store_get(lx_resp_store *st, const char *id, const char *owner, const char **history, const char **object);
+/* The entry's texts, borrowed until the next put or delete, and its n_input; NULL (both) and 0
+ * when id is not stored or belongs to another owner. Each out pointer may be NULL. A hit becomes
+ * the most recently used. */
+bool lx_resp_store_get(lx_resp_store *st, const char *id, const char *owner, const char **history, size_t *n_input,
+                       const char **object);
 
 /* Removes id; false when it is not stored or belongs to another owner. */
 bool lx_resp_store_delete(lx_resp_store *st, const char *id, const char *owner);

@@ -283,7 +283,31 @@ static bool reasoning(lx_srv_req *r, const json_t *root, llmux_error_info *err) 
     return true;
 }
 
-llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
+/* Replaces each item_reference in input by the stored item it names. */
+static bool resolve_references(json_t *input, lx_srv_item_lookup lookup, void *ctx, llmux_error_info *err) {
+    size_t i;
+    json_t *it;
+    json_array_foreach(input, i, it) {
+        const char *type = json_string_value(json_object_get(it, "type"));
+        if (!type || strcmp(type, "item_reference") != 0) continue;
+        const char *id = json_string_value(json_object_get(it, "id"));
+        if (!id || !*id || strlen(id) > 256) return lx_srv_fail(err, "input[%zu].id: expected an item id", i), false;
+        json_t *found = lookup ? lookup(ctx, id) : NULL;
+        const char *ftype = json_string_value(json_object_get(found, "type"));
+        if (!found || (ftype && strcmp(ftype, "item_reference") == 0)) {
+            json_decref(found);
+            return lx_srv_fail(err, "input[%zu]: item_reference '%s' names no item of a stored response (only "
+                                    "responses created with store are kept, in memory, until evicted)",
+                               i, id),
+                   false;
+        }
+        if (json_array_set_new(input, i, found) != 0) return lx_srv_fail(err, "out of memory"), false;
+    }
+    return true;
+}
+
+llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_item_lookup lookup, void *ctx,
+                                      lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
     lx_srv_req *r = lx_srv_req_begin(body, len, err);
     if (!r) return LLMUX_E_INVALID_REQUEST;
@@ -305,6 +329,9 @@ llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req *
         goto fail;
     }
     json_t *input = json_object_get(root, "input");
+    if (json_is_array(input) && json_array_size(input) <= LX_SRV_MAX_MESSAGES &&
+        !resolve_references(input, lookup, ctx, err))
+        goto fail;
     size_t n_items = json_is_array(input) ? json_array_size(input) : 1;
     if (n_items > LX_SRV_MAX_MESSAGES) {
         lx_srv_fail(err, "input: more than %d items", LX_SRV_MAX_MESSAGES);
@@ -408,6 +435,34 @@ const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomple
     return *incomplete ? "incomplete" : "completed";
 }
 
+/* An assistant part as an output item under item_id: a message (text), a function_call or a
+ * reasoning item. NULL with *skip for the types an assistant turn does not show as items, NULL
+ * alone when out of memory. */
+static json_t *assistant_item(const llmux_part *p, const char *item_id, bool *skip) {
+    *skip = false;
+    if (p->type == LLMUX_PART_TEXT) {
+        const char *t = p->text ? p->text : "";
+        return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:o,s:[]}]}", "id", item_id, "type", "message", "status", "completed",
+                         "role", "assistant", "content", "type", "output_text", "text", lx_srv_json_text(t, strlen(t)),
+                         "annotations");
+    }
+    if (p->type == LLMUX_PART_TOOL_CALL) {
+        const char *a = p->arguments && *p->arguments ? p->arguments : "{}";
+        return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", item_id, "type", "function_call", "status", "completed",
+                         "call_id", p->id ? p->id : "", "name", p->name ? p->name : "", "arguments",
+                         lx_srv_json_text(a, strlen(a)));
+    }
+    if (p->type == LLMUX_PART_REASONING) return lx_srv_responses_reasoning_item(item_id, p->redacted ? NULL : p->text, p->signature);
+    *skip = true;
+    return NULL;
+}
+
+/* The prefix of an item id by what the item is (OpenAI's: msg_, fc_, rs_; fco_ for outputs). */
+static const char *item_prefix(const llmux_part *p, llmux_role role) {
+    if (role == LLMUX_ROLE_TOOL) return "fco";
+    return p->type == LLMUX_PART_TOOL_CALL ? "fc" : p->type == LLMUX_PART_REASONING ? "rs" : "msg";
+}
+
 char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created,
                                 const char *previous_response_id, bool store) {
     json_t *output = json_array();
@@ -415,25 +470,10 @@ char *lx_srv_responses_response(const llmux_response *resp, const char *id, cons
     for (size_t i = 0; i < resp->n_parts; i++) {
         const llmux_part *p = &resp->parts[i];
         char item_id[96];
-        json_t *it = NULL;
-        if (p->type == LLMUX_PART_TEXT) {
-            snprintf(item_id, sizeof item_id, "msg_%s_%zu", id + 5, i);
-            const char *t = p->text ? p->text : "";
-            it = json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:o,s:[]}]}", "id", item_id, "type", "message", "status", "completed",
-                           "role", "assistant", "content", "type", "output_text", "text", lx_srv_json_text(t, strlen(t)),
-                           "annotations");
-        } else if (p->type == LLMUX_PART_TOOL_CALL) {
-            snprintf(item_id, sizeof item_id, "fc_%s_%zu", id + 5, i);
-            const char *a = p->arguments && *p->arguments ? p->arguments : "{}";
-            it = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", item_id, "type", "function_call", "status", "completed",
-                           "call_id", p->id ? p->id : "", "name", p->name ? p->name : "", "arguments",
-                           lx_srv_json_text(a, strlen(a)));
-        } else if (p->type == LLMUX_PART_REASONING) {
-            snprintf(item_id, sizeof item_id, "rs_%s_%zu", id + 5, i);
-            it = lx_srv_responses_reasoning_item(item_id, p->redacted ? NULL : p->text, p->signature);
-        } else {
-            continue;
-        }
+        snprintf(item_id, sizeof item_id, "%s_%s_%zu", item_prefix(p, LLMUX_ROLE_ASSISTANT), id + 5, i);
+        bool skip;
+        json_t *it = assistant_item(p, item_id, &skip);
+        if (skip) continue;
         if (!it || json_array_append_new(output, it) != 0) {
             json_decref(output);
             return NULL;
@@ -446,4 +486,77 @@ char *lx_srv_responses_response(const llmux_response *resp, const char *id, cons
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
+}
+
+/* ------------------------------------------------------------- input items */
+
+/* A data URL of part p's base64 data, or its URL. */
+static json_t *part_url(const llmux_part *p) {
+    if (p->data) return json_sprintf("data:%s;base64,%s", p->mime_type ? p->mime_type : "application/octet-stream", p->data);
+    return json_string(p->image_url ? p->image_url : "");
+}
+
+/* A user or system message as one message item: input_text, input_image and input_file parts. */
+static json_t *message_input_item(const llmux_message *m, const char *item_id) {
+    json_t *content = json_array();
+    for (size_t i = 0; content && i < m->n_parts; i++) {
+        const llmux_part *p = &m->parts[i];
+        json_t *c = NULL;
+        if (p->type == LLMUX_PART_TEXT) {
+            const char *t = p->text ? p->text : "";
+            c = json_pack("{s:s,s:o}", "type", "input_text", "text", lx_srv_json_text(t, strlen(t)));
+        } else if (p->type == LLMUX_PART_IMAGE) {
+            c = json_pack("{s:s,s:o,s:s}", "type", "input_image", "image_url", part_url(p), "detail", "auto");
+        } else if (p->type == LLMUX_PART_FILE) {
+            c = json_pack("{s:s,s:o}", "type", "input_file", p->data ? "file_data" : "file_url", part_url(p));
+            if (c && p->name) json_object_set_new(c, "filename", json_string(p->name));
+        } else {
+            continue;
+        }
+        if (!c || json_array_append_new(content, c) != 0) {
+            json_decref(content);
+            return NULL;
+        }
+    }
+    if (!content) return NULL;
+    return json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", item_id, "type", "message", "status", "completed", "role",
+                     m->role == LLMUX_ROLE_SYSTEM ? "system" : "user", "content", content);
+}
+
+json_t *lx_srv_responses_input_items(const llmux_message *msgs, size_t n, const char *resp_id) {
+    json_t *items = json_array();
+    const char *suffix = strlen(resp_id) > 5 ? resp_id + 5 : resp_id;
+    size_t k = 0;
+    for (size_t i = 0; items && i < n; i++) {
+        const llmux_message *m = &msgs[i];
+        char item_id[160];
+        if (m->role == LLMUX_ROLE_SYSTEM || m->role == LLMUX_ROLE_USER) {
+            snprintf(item_id, sizeof item_id, "msg_%s_in%zu", suffix, k++);
+            json_t *it = message_input_item(m, item_id);
+            if (!it || json_array_append_new(items, it) != 0) goto oom;
+            continue;
+        }
+        for (size_t j = 0; j < m->n_parts; j++) {
+            const llmux_part *p = &m->parts[j];
+            snprintf(item_id, sizeof item_id, "%s_%s_in%zu", item_prefix(p, m->role), suffix, k);
+            json_t *it = NULL;
+            bool skip = false;
+            if (m->role == LLMUX_ROLE_TOOL && p->type == LLMUX_PART_TOOL_RESULT) {
+                const char *t = p->text ? p->text : "";
+                it = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", item_id, "type", "function_call_output", "status",
+                               "completed", "call_id", p->id ? p->id : "", "output", lx_srv_json_text(t, strlen(t)));
+            } else if (m->role == LLMUX_ROLE_ASSISTANT) {
+                it = assistant_item(p, item_id, &skip);
+            } else {
+                skip = true;
+            }
+            if (skip) continue;
+            k++;
+            if (!it || json_array_append_new(items, it) != 0) goto oom;
+        }
+    }
+    return items;
+oom:
+    json_decref(items);
+    return NULL;
 }

@@ -16,6 +16,7 @@ static const char *const k_route_names[LX_ROUTE_N] = {
     [LX_ROUTE_EMBEDDINGS] = "/v1/embeddings",
     [LX_ROUTE_RESPONSES] = "/v1/responses",
     [LX_ROUTE_RESPONSE_ID] = "/v1/responses/{id}",
+    [LX_ROUTE_RESPONSE_ITEMS] = "/v1/responses/{id}/input_items",
     [LX_ROUTE_MODELS] = "/v1/models",
     [LX_ROUTE_MODELS_ADMIN] = "/models",
     [LX_ROUTE_HEALTH] = "/health",
@@ -38,8 +39,10 @@ lx_route lx_route_of(const char *path) {
     if (strcmp(path, "/embeddings") == 0) return LX_ROUTE_EMBEDDINGS;
     if (strcmp(path, "/responses") == 0) return LX_ROUTE_RESPONSES;
     if (strncmp(path, "/v1/models/", 11) == 0) return LX_ROUTE_MODELS;
-    if ((strncmp(path, "/v1/responses/", 14) == 0 && path[14]) || (strncmp(path, "/responses/", 11) == 0 && path[11]))
-        return LX_ROUTE_RESPONSE_ID;
+    if ((strncmp(path, "/v1/responses/", 14) == 0 && path[14]) || (strncmp(path, "/responses/", 11) == 0 && path[11])) {
+        const char *slash = strchr(path + (path[1] == 'v' ? 14 : 11), '/');
+        return !slash ? LX_ROUTE_RESPONSE_ID : strcmp(slash, "/input_items") == 0 ? LX_ROUTE_RESPONSE_ITEMS : LX_ROUTE_OTHER;
+    }
     if (strcmp(path, "/models") == 0 || strcmp(path, "/models/load") == 0 || strcmp(path, "/models/unload") == 0 ||
         strcmp(path, "/api/ps") == 0)
         return LX_ROUTE_MODELS_ADMIN;

@@ -27,6 +27,7 @@ typedef enum lx_route {
     LX_ROUTE_EMBEDDINGS,
     LX_ROUTE_RESPONSES,
     LX_ROUTE_RESPONSE_ID,  /* GET / DELETE /v1/responses/{id} */
+    LX_ROUTE_RESPONSE_ITEMS, /* GET /v1/responses/{id}/input_items */
     LX_ROUTE_MODELS,
     LX_ROUTE_MODELS_ADMIN, /* /models/load, /models/unload, /models, /api/ps */
     LX_ROUTE_HEALTH,

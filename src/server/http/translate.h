@@ -62,12 +62,18 @@ llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req
 /* POST /v1/messages/count_tokens (count_tokens.c): a Messages body without max_tokens (any
  * max_tokens is ignored) and without stream. */
 llmux_status lx_srv_count_tokens_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+/* An item_reference's target: a new reference to the stored item with that id (an input or
+ * output item of an earlier response), NULL when there is none. */
+typedef json_t *(*lx_srv_item_lookup)(void *ctx, const char *item_id);
 /* POST /v1/responses (responses.c): input (a string, or message, function_call,
- * function_call_output and reasoning items), instructions, flat function tools, tool_choice,
- * parallel_tool_calls, text.format, reasoning.effort, max_output_tokens, temperature, top_p,
- * stream, store, previous_response_id (read into r, not resolved here). conversation and
- * background are refused; built-in tools and other item types too. */
-llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
+ * function_call_output, reasoning and item_reference items), instructions, flat function tools,
+ * tool_choice, parallel_tool_calls, text.format, reasoning.effort, max_output_tokens,
+ * temperature, top_p, stream, store, previous_response_id (read into r, not resolved here).
+ * An item_reference is replaced by lookup(ctx, id) before the input is read (no lookup, or no
+ * such item → 400). conversation and background are refused; built-in tools and other item
+ * types too. */
+llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_item_lookup lookup, void *ctx,
+                                      lx_srv_req **out, llmux_error_info *err);
 void lx_srv_req_free(lx_srv_req *r);
 /* The client's anthropic-beta header (NULL: none) as provider_options.anthropic.betas, which an
  * Anthropic backend sends back as its anthropic-beta header (other backends ignore it): Claude
@@ -137,6 +143,12 @@ char *lx_srv_responses_response(const llmux_response *resp, const char *id, cons
                                 const char *previous_response_id, bool store);
 json_t *lx_srv_responses_usage(const llmux_usage *u);
 json_t *lx_srv_responses_reasoning_item(const char *item_id, const char *text, const char *signature);
+/* A stored conversation (canonical messages) as the Responses input items a client sent for it,
+ * in order (GET /v1/responses/{id}/input_items, item_reference): user and system messages as
+ * message items, an assistant turn's parts as message, function_call and reasoning items, tool
+ * results as function_call_output items. Item k's id is "<msg|fc|rs|fco>_<resp_id without
+ * resp_>_in<k>", stable for the same conversation. A new array, NULL when out of memory. */
+json_t *lx_srv_responses_input_items(const llmux_message *msgs, size_t n, const char *resp_id);
 json_t *lx_srv_responses_object(const char *id, const char *model, long created, const char *status, json_t *output,
                                 const llmux_usage *usage, const char *incomplete_reason);
 const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomplete);

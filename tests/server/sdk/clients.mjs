@@ -195,7 +195,7 @@ await check('openai responses.stream (local model): deltas equal the final respo
   assert.equal(text, deltas);
 });
 
-await check('openai responses previous_response_id, retrieve and delete (local model)', async () => {
+await check('openai responses previous_response_id, retrieve, input items and delete (local model)', async () => {
   const a = await openai.responses.create({ model: LOCAL, input: 'Hello', max_output_tokens: 4 });
   const b = await openai.responses.create({ model: LOCAL, previous_response_id: a.id, input: 'Again', max_output_tokens: 4 });
   assert.equal(b.previous_response_id, a.id);
@@ -204,6 +204,13 @@ await check('openai responses previous_response_id, retrieve and delete (local m
   const got = await openai.responses.retrieve(b.id);
   assert.equal(got.id, b.id);
   assert.deepEqual(got.output, b.output);
+  // What b was given, through the SDK's auto-pagination one item per page: the first turn, its
+  // answer, the new input.
+  const items = [];
+  for await (const it of openai.responses.inputItems.list(b.id, { order: 'asc', limit: 1 })) items.push(it);
+  assert.deepEqual(items.map((i) => `${i.type}:${i.role}`), ['message:user', 'message:assistant', 'message:user']);
+  assert.equal(items[0].content[0].text, 'Hello');
+  assert.equal(items[2].content[0].text, 'Again');
   await openai.responses.delete(a.id);
   await assert.rejects(openai.responses.retrieve(a.id), (e) => e instanceof OpenAI.NotFoundError);
   await assert.rejects(openai.responses.create({ model: LOCAL, previous_response_id: a.id, input: 'x', max_output_tokens: 4 }),
