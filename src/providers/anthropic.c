@@ -281,6 +281,55 @@ static bool encode_messages(lx_enc *c, const llmux_request *req, json_t *body) {
     return true;
 }
 
+#define MAX_BREAKPOINTS 4
+
+/* Counts the blocks of arr (tools, system blocks, or one message's content) that carry a
+ * cache_control, and puts them in out (when not NULL) from *n on, in order. */
+static void collect_breakpoints(json_t *arr, json_t **out, size_t *n) {
+    size_t i;
+    json_t *b;
+    json_array_foreach(arr, i, b) {
+        if (!json_object_get(b, "cache_control")) continue;
+        if (out) out[*n] = b;
+        ++*n;
+    }
+}
+
+/* Every block of body with a cache_control, in prompt order (tools, system, messages). */
+static void collect_all_breakpoints(json_t *body, json_t **out, size_t *n) {
+    size_t i;
+    json_t *m;
+    *n = 0;
+    collect_breakpoints(json_object_get(body, "tools"), out, n);
+    collect_breakpoints(json_object_get(body, "system"), out, n); /* nothing for a plain string */
+    json_array_foreach(json_object_get(body, "messages"), i, m) collect_breakpoints(json_object_get(m, "content"), out, n);
+}
+
+/* Anthropic's two rules on cache breakpoints, which a request translated from another format (or
+ * made with the library) can break and which the API answers with a 400: at most four per
+ * request, and a 1-hour one never after a 5-minute one in prompt order (tools, system, messages:
+ * https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching). Past four, the first
+ * (the most stable prefix, usually the tools or the system prompt, shared across conversations)
+ * and the last three (the conversation so far, read back next turn) are kept. A 1-hour
+ * breakpoint after a 5-minute one becomes a 5-minute one (the cheaper write). */
+static void fit_breakpoints(json_t *body) {
+    size_t n;
+    collect_all_breakpoints(body, NULL, &n);
+    if (n == 0) return;
+    json_t **bp = malloc(n * sizeof *bp);
+    if (!bp) return; /* the API then says what is wrong */
+    collect_all_breakpoints(body, bp, &n);
+    for (size_t k = 1; n > MAX_BREAKPOINTS && k + (MAX_BREAKPOINTS - 1) < n; k++) json_object_del(bp[k], "cache_control");
+    bool short_seen = false;
+    for (size_t k = 0; k < n; k++) {
+        json_t *cc = json_object_get(bp[k], "cache_control");
+        if (!cc) continue;
+        if (!json_object_get(cc, "ttl")) short_seen = true;
+        else if (short_seen) json_object_del(cc, "ttl");
+    }
+    free(bp);
+}
+
 static bool encode_tools(lx_enc *c, const llmux_request *req, json_t *body) {
     char where[64];
     if (req->n_tools > 0) {
@@ -440,6 +489,7 @@ static json_t *messages_body(const lx_provider_config *cfg, const llmux_request 
     if (!encode_system(c, body) || !encode_messages(c, req, body) || !encode_tools(c, req, body) ||
         !encode_json_output(c, req, body) || !encode_sampling(c, req, body))
         goto fail;
+    fit_breakpoints(body);
     if (req->stream && !lx_enc_set(c, body, "stream", json_true())) goto fail;
     if (!encode_thinking(c, req, body)) goto fail;
     c->st = lx_merge_provider_options(body, req->provider_options, "anthropic", c->err);

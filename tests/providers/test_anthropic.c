@@ -127,12 +127,11 @@ static json_t *encode_json(const llmux_request *req) {
  * thinking block. */
 static void test_encode_cache_control(void **state) {
     (void)state;
-    const llmux_part sys[] = {{.type = LLMUX_PART_TEXT, .text = "Rules.", .cache = LLMUX_CACHE_5M}};
+    const llmux_part sys[] = {{.type = LLMUX_PART_TEXT, .text = "Rules.", .cache = LLMUX_CACHE_1H}};
     const llmux_part user[] = {{.type = LLMUX_PART_TEXT, .text = "Long document", .cache = LLMUX_CACHE_1H},
                                {.type = LLMUX_PART_TEXT, .text = "Question"}};
     const llmux_part asst[] = {{.type = LLMUX_PART_REASONING, .text = "hm", .signature = "sig", .cache = LLMUX_CACHE_5M},
-                               {.type = LLMUX_PART_TOOL_CALL, .id = "t1", .name = "lookup", .arguments = "{}",
-                                .cache = LLMUX_CACHE_5M}};
+                               {.type = LLMUX_PART_TOOL_CALL, .id = "t1", .name = "lookup", .arguments = "{}"}};
     const llmux_part res = {.type = LLMUX_PART_TOOL_RESULT, .id = "t1", .text = "found", .cache = LLMUX_CACHE_5M};
     const llmux_message msgs[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = sys, .n_parts = 1},
                                   {.role = LLMUX_ROLE_USER, .parts = user, .n_parts = 2},
@@ -150,7 +149,7 @@ static void test_encode_cache_control(void **state) {
     assert_int_equal(json_array_size(system), 1);
     json_t *cc = json_object_get(json_array_get(system, 0), "cache_control");
     assert_string_equal(json_string_value(json_object_get(cc, "type")), "ephemeral");
-    assert_null(json_object_get(cc, "ttl"));
+    assert_string_equal(json_string_value(json_object_get(cc, "ttl")), "1h");
     json_t *m = json_object_get(j, "messages");
     json_t *u = json_object_get(json_array_get(m, 0), "content");
     cc = json_object_get(json_array_get(u, 0), "cache_control");
@@ -159,7 +158,7 @@ static void test_encode_cache_control(void **state) {
     json_t *a = json_object_get(json_array_get(m, 1), "content");
     assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "type")), "thinking");
     assert_null(json_object_get(json_array_get(a, 0), "cache_control"));
-    assert_non_null(json_object_get(json_array_get(a, 1), "cache_control"));
+    assert_null(json_object_get(json_array_get(a, 1), "cache_control"));
     json_t *t = json_object_get(json_array_get(m, 2), "content");
     assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "type")), "tool_result");
     assert_non_null(json_object_get(json_array_get(t, 0), "cache_control"));
@@ -177,6 +176,56 @@ static void test_encode_cache_control(void **state) {
     req.n_messages = 2;
     j = encode_json(&req);
     assert_string_equal(json_string_value(json_object_get(j, "system")), "Rules.");
+    json_decref(j);
+}
+
+/* Whether block b carries a cache_control, and its ttl ("" for the default lifetime). */
+static const char *ttl_of(const json_t *b) {
+    const json_t *cc = json_object_get(b, "cache_control");
+    if (!cc) return NULL;
+    const char *t = json_string_value(json_object_get(cc, "ttl"));
+    return t ? t : "";
+}
+
+/* Anthropic's limits on breakpoints hold whatever the request asks: past four, the first and the
+ * last three are kept; a 1-hour breakpoint after a 5-minute one becomes a 5-minute one. */
+static void test_encode_cache_control_fitted(void **state) {
+    (void)state;
+    llmux_part sys[] = {{.type = LLMUX_PART_TEXT, .text = "Rules.", .cache = LLMUX_CACHE_5M}};
+    llmux_part u[6];
+    llmux_message msgs[7] = {{.role = LLMUX_ROLE_SYSTEM, .parts = sys, .n_parts = 1}};
+    for (int i = 0; i < 6; i++) {
+        u[i] = (llmux_part){.type = LLMUX_PART_TEXT, .text = "turn", .cache = i == 4 ? LLMUX_CACHE_1H : LLMUX_CACHE_5M};
+        msgs[1 + i] = (llmux_message){.role = i % 2 ? LLMUX_ROLE_ASSISTANT : LLMUX_ROLE_USER, .parts = &u[i], .n_parts = 1};
+    }
+    const llmux_tool tools[] = {{.name = "lookup", .cache = LLMUX_CACHE_1H}};
+    llmux_request req = llmux_request_default();
+    req.messages = msgs;
+    req.n_messages = 7;
+    req.tools = tools;
+    req.n_tools = 1;
+    json_t *j = encode_json(&req);
+    /* Eight asked (the tool, the system block, six turns): the tool and the last three turns. */
+    assert_string_equal(ttl_of(json_array_get(json_object_get(j, "tools"), 0)), "1h");
+    assert_null(ttl_of(json_array_get(json_object_get(j, "system"), 0)));
+    json_t *m = json_object_get(j, "messages");
+    for (size_t i = 0; i < 3; i++) assert_null(ttl_of(json_array_get(json_object_get(json_array_get(m, i), "content"), 0)));
+    assert_string_equal(ttl_of(json_array_get(json_object_get(json_array_get(m, 3), "content"), 0)), "");
+    /* The 1-hour turn comes after a 5-minute one: made a 5-minute one. */
+    assert_string_equal(ttl_of(json_array_get(json_object_get(json_array_get(m, 4), "content"), 0)), "");
+    assert_string_equal(ttl_of(json_array_get(json_object_get(json_array_get(m, 5), "content"), 0)), "");
+    json_decref(j);
+    /* Four in the right order are left as they are. */
+    req.messages = msgs + 3; /* a user turn first */
+    req.n_messages = 3;
+    u[2].cache = LLMUX_CACHE_1H;
+    u[3].cache = LLMUX_CACHE_1H;
+    j = encode_json(&req);
+    m = json_object_get(j, "messages");
+    assert_string_equal(ttl_of(json_array_get(json_object_get(j, "tools"), 0)), "1h");
+    assert_string_equal(ttl_of(json_array_get(json_object_get(json_array_get(m, 0), "content"), 0)), "1h");
+    assert_string_equal(ttl_of(json_array_get(json_object_get(json_array_get(m, 1), "content"), 0)), "1h");
+    assert_string_equal(ttl_of(json_array_get(json_object_get(json_array_get(m, 2), "content"), 0)), "1h");
     json_decref(j);
 }
 
@@ -724,6 +773,7 @@ int main(void) {
         cmocka_unit_test(test_encode_full_conversation),
         cmocka_unit_test(test_encode_tool_choice_and_defaults),
         cmocka_unit_test(test_encode_cache_control),
+        cmocka_unit_test(test_encode_cache_control_fitted),
         cmocka_unit_test(test_encode_betas),
         cmocka_unit_test(test_encode_documents),
         cmocka_unit_test(test_encode_errors),
