@@ -19,6 +19,17 @@ const char *lx_openai_prompt_cache_key(const lx_provider_config *cfg, const llmu
     return NULL;
 }
 
+bool lx_openai_explicit_cache(const lx_provider_config *cfg, const char *model) {
+    if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0 || !model) return false;
+    if (strncmp(model, "gpt-", 4) != 0 || !isdigit((unsigned char)model[4])) return false;
+    const char *p = model + 4;
+    long major = 0, minor = 0;
+    while (isdigit((unsigned char)*p) && major < 1000) major = major * 10 + (*p++ - '0');
+    if (*p == '.' && isdigit((unsigned char)p[1]))
+        for (p++; isdigit((unsigned char)*p) && minor < 1000; p++) minor = minor * 10 + (*p - '0');
+    return major > 5 || (major == 5 && minor >= 6);
+}
+
 bool lx_openai_is_reasoning_model(const char *model) {
     if (!model) return false;
     const char *slash = strrchr(model, '/');
@@ -64,16 +75,25 @@ static json_t *image_part(const llmux_part *p, size_t mi, size_t pi, llmux_error
     return o;
 }
 
-/* A part's cache breakpoint as OpenRouter takes it (Anthropic's cache_control on the content
- * part, passed on to the models with explicit caching); false when out of memory. */
-static bool set_cache(json_t *o, llmux_cache k) {
-    return k == LLMUX_CACHE_NONE || set_new(o, "cache_control", lx_json_cache_control(k));
+/* Where a part's cache breakpoint goes, if anywhere. */
+enum { CACHE_DROP, CACHE_CONTROL, CACHE_BREAKPOINT };
+
+/* A part's cache breakpoint in the form the server takes (false when out of memory):
+ * CACHE_CONTROL, OpenRouter's (Anthropic's cache_control on the content part, passed on to the
+ * models with explicit caching); CACHE_BREAKPOINT, OpenAI's own explicit breakpoint on a text
+ * part (gpt-5.6 and later: prompt_cache_breakpoint {mode: explicit}; its one lifetime, 30
+ * minutes, serves both of llmux's). */
+static bool set_cache(json_t *o, const llmux_part *p, int mode) {
+    if (p->cache == LLMUX_CACHE_NONE || mode == CACHE_DROP) return true;
+    if (mode == CACHE_CONTROL) return set_new(o, "cache_control", lx_json_cache_control(p->cache));
+    return p->type != LLMUX_PART_TEXT || set_new(o, "prompt_cache_breakpoint", json_pack("{s:s}", "mode", "explicit"));
 }
 
 /* Content of a user/system message: a plain string when it is one text part (the form every
- * compatible server accepts), else an array of typed parts. cache: the parts keep their cache
- * breakpoints (OpenRouter; then a breakpoint forces the array form, where it can be written). */
-static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images, bool cache, llmux_error_info *err) {
+ * compatible server accepts), else an array of typed parts. cache: whether and how the parts
+ * keep their cache breakpoints (then a breakpoint forces the array form, where it can be
+ * written). */
+static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images, int cache, llmux_error_info *err) {
     size_t n_text = 0, n_other = 0;
     for (size_t i = 0; i < m->n_parts; i++) {
         if (m->parts[i].type == LLMUX_PART_TEXT) n_text++;
@@ -125,7 +145,7 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
         } else {
             continue;
         }
-        if (o && cache && !set_cache(o, p->cache)) {
+        if (o && !set_cache(o, p, cache)) {
             json_decref(o);
             o = NULL;
         }
@@ -138,7 +158,7 @@ static json_t *user_content(const llmux_message *m, size_t mi, bool allow_images
     return arr;
 }
 
-static llmux_status add_message_as(json_t *msgs, const llmux_message *m, size_t mi, bool cache, llmux_error_info *err) {
+static llmux_status add_message_as(json_t *msgs, const llmux_message *m, size_t mi, int cache, llmux_error_info *err) {
     static const char *const roles[] = {"system", "user", "assistant", "tool"};
     if ((unsigned)m->role > LLMUX_ROLE_TOOL)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].role: unknown role %d", mi, (int)m->role);
@@ -247,12 +267,17 @@ static llmux_status add_message_as(json_t *msgs, const llmux_message *m, size_t 
 }
 
 static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
-    return add_message_as(msgs, m, mi, false, err);
+    return add_message_as(msgs, m, mi, CACHE_DROP, err);
 }
 
 /* OpenRouter keeps cache breakpoints (its prompt caching of Anthropic and Gemini models). */
 static llmux_status add_message_cached(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
-    return add_message_as(msgs, m, mi, true, err);
+    return add_message_as(msgs, m, mi, CACHE_CONTROL, err);
+}
+
+/* OpenAI's models with explicit caching get the breakpoints as their own. */
+static llmux_status add_message_breakpoints(json_t *msgs, const llmux_message *m, size_t mi, llmux_error_info *err) {
+    return add_message_as(msgs, m, mi, CACHE_BREAKPOINT, err);
 }
 
 static llmux_status add_tools(json_t *body, const llmux_request *req, llmux_error_info *err) {
@@ -339,8 +364,11 @@ static llmux_status build_body(const lx_provider_config *cfg, const llmux_reques
     if (!set_new(body, "model", json_string(model))) return oom(err);
     const char *pck = lx_openai_prompt_cache_key(cfg, req);
     if (pck && !set_new(body, "prompt_cache_key", json_string(pck))) return oom(err);
-    llmux_status st =
-        lx_chat_messages(body, req, is_name(cfg, "openrouter") ? add_message_cached : add_message, "openai", err);
+    llmux_status st = lx_chat_messages(body, req,
+                                       is_name(cfg, "openrouter")            ? add_message_cached
+                                       : lx_openai_explicit_cache(cfg, model) ? add_message_breakpoints
+                                                                              : add_message,
+                                       "openai", err);
     if (st != LLMUX_OK) return st;
     st = add_tools(body, req, err);
     if (st == LLMUX_OK) st = add_format(body, req, err);

@@ -18,6 +18,10 @@ bool lx_openai_is_reasoning_model(const char *model);
  * which takes it as a hint that keeps requests sharing a prefix on the same cache; NULL for any
  * other server (OpenAI-compatible ones may refuse unknown fields) or when there is none. */
 const char *lx_openai_prompt_cache_key(const lx_provider_config *cfg, const llmux_request *req);
+/* Whether the target takes OpenAI's explicit cache breakpoints (prompt_cache_breakpoint on a text
+ * part): OpenAI's own API (a base URL on api.openai.com) and a gpt-5.6 or later model. Older
+ * models and other servers get none (they may refuse unknown fields). */
+bool lx_openai_explicit_cache(const lx_provider_config *cfg, const char *model);
 
 /* Maps an OpenAI/OpenRouter error object ({"message","type","code","param"} or OpenRouter's
  * {"code":<int>,"message","metadata"} / {"error_type","http_status","availability"}) to the

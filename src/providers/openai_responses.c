@@ -62,8 +62,9 @@ static json_t *file_item(lx_enc *c, const llmux_part *p) {
     return ok ? o : NULL;
 }
 
-/* A user or system message: its text, images and documents as input parts. */
-static bool input_message(lx_enc *c, json_t *input, const char *role, const llmux_message *m) {
+/* A user or system message: its text, images and documents as input parts. breakpoints: a
+ * text part's cache breakpoint goes as OpenAI's explicit one (lx_openai_explicit_cache). */
+static bool input_message(lx_enc *c, json_t *input, const char *role, const llmux_message *m, bool breakpoints) {
     json_t *msg = lx_enc_obj(c, NULL);
     json_t *content = json_array();
     if (!lx_enc_push(c, input, msg) || !lx_enc_set(c, msg, "role", json_string(role)) ||
@@ -75,6 +76,9 @@ static bool input_message(lx_enc *c, json_t *input, const char *role, const llmu
         if (p->type == LLMUX_PART_TEXT) {
             part = lx_enc_obj(c, "input_text");
             if (!lx_enc_set(c, part, "text", lx_enc_str(c, p->text, "text"))) return false;
+            if (breakpoints && p->cache != LLMUX_CACHE_NONE &&
+                !lx_enc_set(c, part, "prompt_cache_breakpoint", json_pack("{s:s}", "mode", "explicit")))
+                return false;
         } else if (p->type == LLMUX_PART_IMAGE) {
             if (!(part = image_item(c, p))) return false;
         } else if (p->type == LLMUX_PART_FILE) {
@@ -157,7 +161,7 @@ static bool tool_outputs(lx_enc *c, json_t *input, const llmux_message *m) {
     return true;
 }
 
-static bool encode_input(lx_enc *c, json_t *body) {
+static bool encode_input(lx_enc *c, json_t *body, bool breakpoints) {
     const llmux_request *req = c->req;
     if (req->n_messages == 0 && !req->system) return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "messages: none");
     if (req->system && !lx_enc_set(c, body, "instructions", lx_enc_str(c, req->system, "system"))) return false;
@@ -167,8 +171,8 @@ static bool encode_input(lx_enc *c, json_t *body) {
         const llmux_message *m = &req->messages[i];
         bool ok = true;
         switch (m->role) {
-        case LLMUX_ROLE_SYSTEM: ok = input_message(c, input, "system", m); break;
-        case LLMUX_ROLE_USER: ok = input_message(c, input, "user", m); break;
+        case LLMUX_ROLE_SYSTEM: ok = input_message(c, input, "system", m, breakpoints); break;
+        case LLMUX_ROLE_USER: ok = input_message(c, input, "user", m, breakpoints); break;
         case LLMUX_ROLE_ASSISTANT: ok = assistant_items(c, input, m); break;
         case LLMUX_ROLE_TOOL: ok = tool_outputs(c, input, m); break;
         default: ok = lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "messages[%zu]: unknown role", i);
@@ -255,7 +259,7 @@ static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_
     lx_enc c = {.err = err, .st = LLMUX_OK, .who = WHO, .req = req};
     json_t *body = json_object();
     if (!body) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, WHO ": out of memory");
-    bool ok = lx_enc_set(&c, body, "model", lx_enc_str(&c, model, "model")) && encode_input(&c, body) &&
+    bool ok = lx_enc_set(&c, body, "model", lx_enc_str(&c, model, "model")) && encode_input(&c, body, lx_openai_explicit_cache(cfg, model)) &&
               encode_tools(&c, body) && encode_format(&c, body) && encode_sampling(&c, body) &&
               lx_enc_set(&c, body, "store", json_false()) &&
               lx_enc_set(&c, body, "include", json_pack("[s]", "reasoning.encrypted_content")) &&

@@ -250,6 +250,48 @@ static void test_encode_cache_control_openrouter(void **s) {
     json_decref(j);
 }
 
+/* OpenAI's own API, from gpt-5.6 on, takes explicit cache breakpoints on text parts
+ * (prompt_cache_breakpoint); older models and other servers never see one. */
+static void test_encode_explicit_cache(void **s) {
+    (void)s;
+    assert_true(lx_openai_explicit_cache(&(lx_provider_config){.base_url = "https://api.openai.com/v1"}, "gpt-5.6"));
+    const char *yes[] = {"gpt-5.6-mini", "gpt-5.10", "gpt-6", "gpt-6.1-codex"};
+    const char *no[] = {"gpt-5", "gpt-5.5", "gpt-5-mini", "gpt-4.1", "o3", "gpt-", "gpt-x", "chatgpt-5.6"};
+    lx_provider_config cfg = cfg_named("openai", "gpt-5.6");
+    cfg.base_url = "https://api.openai.com/v1";
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) assert_true(lx_openai_explicit_cache(&cfg, yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++) assert_false(lx_openai_explicit_cache(&cfg, no[i]));
+    assert_false(lx_openai_explicit_cache(&(lx_provider_config){.base_url = "https://api.example.com/v1"}, "gpt-5.6"));
+
+    llmux_part sys = {.type = LLMUX_PART_TEXT, .text = "Long rules", .cache = LLMUX_CACHE_1H};
+    llmux_part user[] = {{.type = LLMUX_PART_TEXT, .text = "Doc", .cache = LLMUX_CACHE_5M},
+                         {.type = LLMUX_PART_TEXT, .text = "Q"}};
+    llmux_message m[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = &sys, .n_parts = 1},
+                         {.role = LLMUX_ROLE_USER, .parts = user, .n_parts = 2}};
+    llmux_request r = llmux_request_default();
+    r.messages = m;
+    r.n_messages = 2;
+    json_t *j = encode_with(&cfg, &r);
+    json_t *msgs = json_object_get(j, "messages");
+    json_t *sc = json_object_get(json_array_get(msgs, 0), "content");
+    assert_true(json_is_array(sc));
+    json_t *pb = json_object_get(json_array_get(sc, 0), "prompt_cache_breakpoint");
+    assert_string_equal(json_string_value(json_object_get(pb, "mode")), "explicit");
+    json_t *uc = json_object_get(json_array_get(msgs, 1), "content");
+    assert_non_null(json_object_get(json_array_get(uc, 0), "prompt_cache_breakpoint"));
+    assert_null(json_object_get(json_array_get(uc, 1), "prompt_cache_breakpoint"));
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "cache_control"));
+    free(text);
+    json_decref(j);
+    cfg.model = "gpt-5.5";
+    j = encode_with(&cfg, &r);
+    text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "prompt_cache_breakpoint"));
+    free(text);
+    json_decref(j);
+}
+
 static llmux_status encode_expect_error(llmux_request *r, const char *needle);
 
 /* The metadata's prompt_cache_key goes to OpenAI's own API only: another OpenAI-compatible
@@ -638,6 +680,7 @@ int main(void) {
         cmocka_unit_test(test_encode_cache_control_openrouter),
         cmocka_unit_test(test_encode_file),
         cmocka_unit_test(test_encode_prompt_cache_key),
+        cmocka_unit_test(test_encode_explicit_cache),
         cmocka_unit_test(test_encode_compat_without_key),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_text_usage),

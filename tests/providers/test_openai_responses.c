@@ -94,9 +94,9 @@ static void test_decode_malformed(void **state) {
     free(r.events);
 }
 
-static json_t *encode(const llmux_request *req, llmux_status want, const char *msg_part) {
+static json_t *encode_as(const llmux_request *req, const char *model, llmux_status want, const char *msg_part) {
     lx_provider_config cfg = {.name = "openai-responses", .base_url = "https://api.openai.com/v1",
-                              .api_key = "sk-SECRET-123", .model = "gpt-5-codex"};
+                              .api_key = "sk-SECRET-123", .model = model};
     lx_wire_request w;
     memset(&w, 0, sizeof w);
     lx_buf_init(&w.body, LX_WIRE_MAX_BODY);
@@ -117,6 +117,10 @@ static json_t *encode(const llmux_request *req, llmux_status want, const char *m
     assert_non_null(j);
     lx_buf_free(&w.body);
     return j;
+}
+
+static json_t *encode(const llmux_request *req, llmux_status want, const char *msg_part) {
+    return encode_as(req, "gpt-5-codex", want, msg_part);
 }
 
 /* A document as an input_file: data URL with its file name, or file_url. */
@@ -143,6 +147,27 @@ static void test_encode_file(void **state) {
     r.n_metadata = 1;
     j = encode(&r, LLMUX_OK, NULL);
     assert_string_equal(json_string_value(json_object_get(j, "prompt_cache_key")), "conv-7");
+    json_decref(j);
+}
+
+/* A text part's cache breakpoint goes as OpenAI's explicit one to gpt-5.6 and later only. */
+static void test_encode_explicit_cache(void **state) {
+    (void)state;
+    llmux_part parts[] = {{.type = LLMUX_PART_TEXT, .text = "Doc", .cache = LLMUX_CACHE_5M},
+                          {.type = LLMUX_PART_TEXT, .text = "Q"}};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = parts, .n_parts = 2};
+    llmux_request r = llmux_request_default();
+    r.messages = &m;
+    r.n_messages = 1;
+    json_t *j = encode_as(&r, "gpt-5.6", LLMUX_OK, NULL);
+    json_t *c = json_object_get(json_array_get(json_object_get(j, "input"), 0), "content");
+    json_t *pb = json_object_get(json_array_get(c, 0), "prompt_cache_breakpoint");
+    assert_string_equal(json_string_value(json_object_get(pb, "mode")), "explicit");
+    assert_null(json_object_get(json_array_get(c, 1), "prompt_cache_breakpoint"));
+    json_decref(j);
+    j = encode(&r, LLMUX_OK, NULL); /* gpt-5-codex */
+    c = json_object_get(json_array_get(json_object_get(j, "input"), 0), "content");
+    assert_null(json_object_get(json_array_get(c, 0), "prompt_cache_breakpoint"));
     json_decref(j);
 }
 
@@ -233,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_decode_malformed),
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_encode_file),
+        cmocka_unit_test(test_encode_explicit_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

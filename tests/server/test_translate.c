@@ -283,7 +283,8 @@ static void test_anthropic_tool_result_image(void **state) {
 /* OpenAI's reasoning_effort and parallel_tool_calls reach the canonical fields. */
 /* Prompt-cache breakpoints from both client formats: Anthropic's cache_control on system blocks
  * (kept as blocks: a SYSTEM message first), content blocks and tools; the OpenAI-format
- * convention (LiteLLM, OpenRouter) on content parts and tools. A malformed one is a 400. */
+ * convention (LiteLLM, OpenRouter) on content parts and tools; OpenAI's prompt_cache_breakpoint.
+ * A malformed one is a 400. */
 static void test_cache_control(void **state) {
     (void)state;
     lx_srv_req *r = anthropic_ok(
@@ -336,6 +337,29 @@ static void test_cache_control(void **state) {
          "system[0].cache_control");
     OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\",\"cache_control\":true}]}]}",
          "messages[0].content[0].cache_control");
+    OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\","
+         "\"prompt_cache_breakpoint\":{\"mode\":\"implicit\"}}]}]}",
+         "messages[0].content[0].prompt_cache_breakpoint");
+    OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\","
+         "\"prompt_cache_breakpoint\":{\"mode\":\"explicit\",\"ttl\":\"1d\"}}]}]}",
+         "prompt_cache_breakpoint");
+    /* OpenAI's own explicit breakpoints (gpt-5.6 and later), in Chat Completions and Responses:
+     * 30 minutes (the default) is llmux's default lifetime, 12 hours the hour. */
+    r = openai_ok("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\","
+                  "\"prompt_cache_breakpoint\":{\"mode\":\"explicit\"}},{\"type\":\"text\",\"text\":\"b\","
+                  "\"prompt_cache_breakpoint\":{\"mode\":\"explicit\",\"ttl\":\"12h\"}},{\"type\":\"text\",\"text\":\"c\"}]}]}");
+    assert_int_equal(r->req.messages[0].parts[0].cache, LLMUX_CACHE_5M);
+    assert_int_equal(r->req.messages[0].parts[1].cache, LLMUX_CACHE_1H);
+    assert_int_equal(r->req.messages[0].parts[2].cache, LLMUX_CACHE_NONE);
+    lx_srv_req_free(r);
+    const char *rb = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"a\","
+                     "\"prompt_cache_breakpoint\":{\"mode\":\"explicit\",\"ttl\":\"30m\"}},{\"type\":\"input_text\",\"text\":\"b\","
+                     "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}]}]}";
+    llmux_error_info rerr;
+    if (lx_srv_responses_request(rb, strlen(rb), NULL, NULL, &r, &rerr) != LLMUX_OK) fail_msg("%s", rerr.message);
+    assert_int_equal(r->req.messages[0].parts[0].cache, LLMUX_CACHE_5M);
+    assert_int_equal(r->req.messages[0].parts[1].cache, LLMUX_CACHE_1H);
+    lx_srv_req_free(r);
 #undef AREF
 #undef OREF
     /* The anthropic-beta header joins the thinking object in provider_options.anthropic. */

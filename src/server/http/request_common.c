@@ -204,7 +204,26 @@ bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_p
     return p->mime_type != NULL || (lx_srv_fail(err, "out of memory"), false);
 }
 
+/* OpenAI's explicit breakpoint (gpt-5.6 and later): {mode: "explicit", ttl: "30m" | "12h"}. Its
+ * default lifetime (30 minutes) becomes llmux's default one, 12 hours the hour. */
+static bool prompt_cache_breakpoint(const json_t *obj, const char *where, llmux_cache *out, llmux_error_info *err) {
+    json_t *pb = json_object_get(obj, "prompt_cache_breakpoint");
+    if (!pb || json_is_null(pb)) return true;
+    json_t *mode = json_object_get(pb, "mode"), *ttl = json_object_get(pb, "ttl");
+    const char *m = json_string_value(mode), *t = json_string_value(ttl);
+    if (!json_is_object(pb) || (mode && (!m || strcmp(m, "explicit") != 0)) || (ttl && !json_is_null(ttl) && !t) ||
+        (t && strcmp(t, "30m") != 0 && strcmp(t, "12h") != 0))
+        return lx_srv_fail(err, "%s.prompt_cache_breakpoint: expected {\"mode\": \"explicit\"} with an optional ttl "
+                                "\"30m\" or \"12h\"",
+                           where),
+               false;
+    llmux_cache k = t && strcmp(t, "12h") == 0 ? LLMUX_CACHE_1H : LLMUX_CACHE_5M;
+    if (k > *out) *out = k;
+    return true;
+}
+
 bool lx_srv_cache_control(const json_t *obj, const char *where, llmux_cache *out, llmux_error_info *err) {
+    if (!prompt_cache_breakpoint(obj, where, out, err)) return false;
     json_t *cc = json_object_get(obj, "cache_control");
     if (!cc || json_is_null(cc)) return true;
     const char *type = json_string_value(json_object_get(cc, "type"));
@@ -215,7 +234,8 @@ bool lx_srv_cache_control(const json_t *obj, const char *where, llmux_cache *out
         return lx_srv_fail(err, "%s.cache_control: expected {\"type\": \"ephemeral\"} with an optional ttl \"5m\" or \"1h\"",
                            where),
                false;
-    *out = t && strcmp(t, "1h") == 0 ? LLMUX_CACHE_1H : LLMUX_CACHE_5M;
+    llmux_cache k = t && strcmp(t, "1h") == 0 ? LLMUX_CACHE_1H : LLMUX_CACHE_5M;
+    if (k > *out) *out = k;
     return true;
 }
 

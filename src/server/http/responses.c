@@ -104,6 +104,7 @@ static bool message_item(builder *b, const json_t *it, const char *where, llmux_
                                type ? type : "no type"),
                    false;
         }
+        if (!lx_srv_cache_control(c, w, &p->cache, err)) return false;
     }
     return true;
 }

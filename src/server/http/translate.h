@@ -122,10 +122,13 @@ bool lx_srv_opt_string(const json_t *obj, const char *name, const char **out, ll
 /* root[field] as the request's stop sequences: an array of non-empty strings (or one string when
  * string_ok), at most LX_SRV_MAX_STOP; absent or null = none. */
 bool lx_srv_stop_list(lx_srv_req *r, const json_t *root, const char *field, bool string_ok, llmux_error_info *err);
-/* obj's Anthropic-style "cache_control" ({"type": "ephemeral"}, optional "ttl" "5m" | "1h") into
- * *out; absent or null leaves *out. False (err naming `where`) for any other value. Anthropic's
- * API takes it on system blocks, tools and content blocks; OpenAI-format clients (LiteLLM's and
- * OpenRouter's convention) put it on content parts and tools. */
+/* obj's cache breakpoint into *out (the longer lifetime when both are there; absent or null
+ * leaves *out): Anthropic-style "cache_control" ({"type": "ephemeral"}, optional "ttl" "5m" |
+ * "1h"), and OpenAI's "prompt_cache_breakpoint" ({"mode": "explicit"}, optional "ttl" "30m" →
+ * 5m, "12h" → 1h). False (err naming `where`) for any other value. Anthropic's API takes
+ * cache_control on system blocks, tools and content blocks; OpenAI-format clients (LiteLLM's and
+ * OpenRouter's convention) put it on content parts and tools; OpenAI's own API (gpt-5.6 and
+ * later) takes prompt_cache_breakpoint on content parts. */
 bool lx_srv_cache_control(const json_t *obj, const char *where, llmux_cache *out, llmux_error_info *err);
 /* OpenAI's stream_options: {"include_usage": bool} into r->include_usage; absent or null = off. */
 bool lx_srv_stream_options(lx_srv_req *r, const json_t *root, llmux_error_info *err);
