@@ -733,8 +733,8 @@ static void test_cache_control_to_anthropic(void **state) {
     sf_reply r;
     memset(&r, 0, sizeof r);
     const char *first =
-            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":100,"
-            "\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"},"
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":100,\"metadata\":{\"user_id\":\"user_42\"},"
+            "\"service_tier\":\"auto\",\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"},"
             "{\"type\":\"text\",\"text\":\"Project rules.\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
             "\"tools\":[{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\"},\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
             "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}";
@@ -751,6 +751,9 @@ static void test_cache_control_to_anthropic(void **state) {
     assert_null(strstr(up.body, "betas"));
     json_t *j = load(up.body);
     free(up.body);
+    /* Claude Code's metadata.user_id and the service tier reach Anthropic as sent. */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "user_id")), "user_42");
+    assert_string_equal(json_string_value(json_object_get(j, "service_tier")), "auto");
     json_t *sys = json_object_get(j, "system");
     assert_int_equal(json_array_size(sys), 2);
     assert_null(json_object_get(json_array_get(sys, 0), "cache_control"));

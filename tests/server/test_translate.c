@@ -213,7 +213,8 @@ static void test_anthropic_request(void **state) {
     assert_int_equal(q->messages[3].role, LLMUX_ROLE_USER);
     assert_string_equal(q->messages[3].parts[0].text, "and?");
     assert_int_equal(q->tool_choice, LLMUX_TOOL_CHOICE_REQUIRED);
-    assert_string_equal(q->provider_options, "{\"anthropic\":{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":32}}}");
+    assert_string_equal(q->provider_options, "{\"anthropic\":{\"metadata\":{\"user_id\":\"u\"},\"thinking\":{\"type\":\"enabled\","
+                                              "\"budget_tokens\":32}}}");
     assert_int_equal(q->reasoning_budget, 32); /* for any backend too */
     assert_int_equal(q->reasoning_effort, LLMUX_REASONING_DEFAULT);
     assert_false(q->single_tool_call);
@@ -243,6 +244,23 @@ static void test_anthropic_request(void **state) {
     assert_int_equal(r->req.reasoning_effort, LLMUX_REASONING_NONE);
     assert_int_equal(r->req.reasoning_budget, 0);
     assert_true(r->req.single_tool_call);
+    lx_srv_req_free(r);
+    /* metadata, service_tier and context_management go to an Anthropic backend as sent, with the
+     * thinking object; nothing at all leaves provider_options unset. */
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"metadata\":{\"user_id\":\"u1\"},\"service_tier\":\"auto\","
+                     "\"context_management\":{\"edits\":[{\"type\":\"clear_tool_uses_20250919\"}]},"
+                     "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    json_t *po = json_loads(r->req.provider_options, 0, NULL);
+    json_t *a = json_object_get(po, "anthropic");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "metadata"), "user_id")), "u1");
+    assert_string_equal(json_string_value(json_object_get(a, "service_tier")), "auto");
+    assert_non_null(json_object_get(json_object_get(a, "context_management"), "edits"));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "thinking"), "budget_tokens")), 1024);
+    assert_int_equal(r->req.reasoning_budget, 1024);
+    json_decref(po);
+    lx_srv_req_free(r);
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_null(r->req.provider_options);
     lx_srv_req_free(r);
 }
 
@@ -332,6 +350,9 @@ static void test_cache_control(void **state) {
     AREF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\","
          "\"cache_control\":{\"type\":\"persistent\"}}]}]}",
          "messages[0].content[0].cache_control");
+    AREF("{\"model\":\"m\",\"max_tokens\":5,\"metadata\":\"u1\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}", "metadata");
+    AREF("{\"model\":\"m\",\"max_tokens\":5,\"service_tier\":1,\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}",
+         "service_tier");
     AREF("{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":\"A\",\"cache_control\":{\"type\":\"ephemeral\","
          "\"ttl\":\"2h\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}",
          "system[0].cache_control");

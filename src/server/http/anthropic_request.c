@@ -1,7 +1,8 @@
 /* Anthropic Messages request → canonical request (POST /v1/messages).
  * Reference: https://docs.anthropic.com/en/api/messages. max_tokens is required, as in the
  * Anthropic API; `thinking` becomes the canonical reasoning budget and also travels to an
- * Anthropic backend as sent (provider_options); tool_result blocks of a user message become a
+ * Anthropic backend as sent (provider_options), as do metadata, service_tier and
+ * context_management; tool_result blocks of a user message become a
  * canonical TOOL message placed before the rest of that message. A tool result's images (Claude
  * Code's Read of an image file, a screenshot tool) cannot live in a canonical tool result, which
  * holds text: each leaves "[image]" in the result's text and goes into the rest of that user
@@ -289,23 +290,55 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     return true;
 }
 
-static bool thinking(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
-    json_t *t = json_object_get(root, "thinking");
-    if (!t || json_is_null(t)) return true;
-    if (!json_is_object(t)) return lx_srv_fail(err, "thinking: expected an object"), false;
-    /* The canonical fields, for any backend; the object itself still goes to an Anthropic
-     * backend as sent (provider_options), so a type this server does not know passes through. */
-    const char *type = json_string_value(json_object_get(t, "type"));
-    json_t *budget = json_object_get(t, "budget_tokens");
-    if (type && strcmp(type, "disabled") == 0) r->req.reasoning_effort = LLMUX_REASONING_NONE;
-    if (type && strcmp(type, "enabled") == 0) {
-        if (!json_is_integer(budget) || json_integer_value(budget) < 1 || json_integer_value(budget) > INT32_MAX)
-            return lx_srv_fail(err, "thinking.budget_tokens: expected a positive integer"), false;
-        r->req.reasoning_budget = (int32_t)json_integer_value(budget);
+/* The fields an Anthropic backend gets as the client sent them (provider_options.anthropic; other
+ * backends ignore them): metadata (user_id, Anthropic's abuse tracking of the end user),
+ * service_tier, context_management (server-side context editing, with its beta header). Each must
+ * be of the API's type; what is inside is Anthropic's to check. */
+static const struct {
+    const char *name;
+    json_type type;
+} k_passthrough[] = {{"metadata", JSON_OBJECT}, {"service_tier", JSON_STRING}, {"context_management", JSON_OBJECT}};
+
+/* thinking (read here into the canonical effort or budget, and also passed through as sent, so a
+ * type this server does not know reaches an Anthropic backend) and the k_passthrough fields. */
+static bool anthropic_options(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
+    json_t *a = json_object();
+    if (!a) return lx_srv_fail(err, "out of memory"), false;
+    for (size_t i = 0; i < sizeof k_passthrough / sizeof *k_passthrough; i++) {
+        json_t *v = json_object_get(root, k_passthrough[i].name);
+        if (!v || json_is_null(v)) continue;
+        if (json_typeof(v) != k_passthrough[i].type) {
+            json_decref(a);
+            return lx_srv_fail(err, "%s: expected %s", k_passthrough[i].name,
+                               k_passthrough[i].type == JSON_OBJECT ? "an object" : "a string"),
+                   false;
+        }
+        json_object_set(a, k_passthrough[i].name, v);
     }
-    json_t *po = json_pack("{s:{s:O}}", "anthropic", "thinking", t);
-    if (!po) return lx_srv_fail(err, "out of memory"), false;
-    r->req.provider_options = lx_srv_dump(r, po);
+    json_t *t = json_object_get(root, "thinking");
+    if (t && !json_is_null(t)) {
+        if (!json_is_object(t)) {
+            json_decref(a);
+            return lx_srv_fail(err, "thinking: expected an object"), false;
+        }
+        const char *type = json_string_value(json_object_get(t, "type"));
+        json_t *budget = json_object_get(t, "budget_tokens");
+        if (type && strcmp(type, "disabled") == 0) r->req.reasoning_effort = LLMUX_REASONING_NONE;
+        if (type && strcmp(type, "enabled") == 0) {
+            if (!json_is_integer(budget) || json_integer_value(budget) < 1 || json_integer_value(budget) > INT32_MAX) {
+                json_decref(a);
+                return lx_srv_fail(err, "thinking.budget_tokens: expected a positive integer"), false;
+            }
+            r->req.reasoning_budget = (int32_t)json_integer_value(budget);
+        }
+        json_object_set(a, "thinking", t);
+    }
+    if (json_object_size(a) == 0) {
+        json_decref(a);
+        return true;
+    }
+    json_t *po = json_pack("{s:o}", "anthropic", a);
+    r->req.provider_options = po ? lx_srv_dump(r, po) : NULL;
     json_decref(po);
     return r->req.provider_options || (lx_srv_fail(err, "out of memory"), false);
 }
@@ -355,7 +388,7 @@ llmux_status lx_srv_anthropic_request(const char *body, size_t len, lx_srv_req *
     }
     r->req.messages = ms;
     r->req.n_messages = k;
-    if (!system_prompt(r, root, err) || !tools(r, root, err) || !thinking(r, root, err) || !lx_srv_stop_list(r, root, "stop_sequences", false, err) ||
+    if (!system_prompt(r, root, err) || !tools(r, root, err) || !anthropic_options(r, root, err) || !lx_srv_stop_list(r, root, "stop_sequences", false, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
     /* The rules every entry point shares (llmux_request_validate): what is accepted here is a
