@@ -6,6 +6,7 @@
  * can copy and record). A Responses item_reference whose id starts with "fc_" names a stored
  * function_call (any other id names nothing), so the replacement path runs too. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +15,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static json_t *stored_item(void *ctx, const char *id) {
+static json_t *stored_item(void *ctx, const char *id, const char *previous_response_id, llmux_error_info *err) {
     (void)ctx;
-    if (strncmp(id, "fc_", 3) != 0) return NULL;
+    (void)previous_response_id;
+    if (strncmp(id, "fc_", 3) != 0) {
+        snprintf(err->message, sizeof err->message, "no such item");
+        return NULL;
+    }
     return json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "type", "function_call", "call_id", "c1", "name", "f",
                      "arguments", "{}");
 }

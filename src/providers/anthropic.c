@@ -489,11 +489,11 @@ static json_t *messages_body(const lx_provider_config *cfg, const llmux_request 
     if (!encode_system(c, body) || !encode_messages(c, req, body) || !encode_tools(c, req, body) ||
         !encode_json_output(c, req, body) || !encode_sampling(c, req, body))
         goto fail;
-    fit_breakpoints(body);
     if (req->stream && !lx_enc_set(c, body, "stream", json_true())) goto fail;
     if (!encode_thinking(c, req, body)) goto fail;
     c->st = lx_merge_provider_options(body, req->provider_options, "anthropic", c->err);
     if (c->st != LLMUX_OK || !default_max_tokens(c, body)) goto fail;
+    fit_breakpoints(body); /* after the options: breakpoints they bring count too */
     return body;
 fail:
     json_decref(body);

@@ -86,7 +86,8 @@ static llmux_status fail_db(sqlite3 *db, int rc, llmux_error_info *err, const ch
  * exclusive lock, and SQLite returns SQLITE_BUSY at once, without calling the busy handler, when
  * waiting could deadlock (this connection holds a shared lock from reading the header while
  * another wants to write: https://www.sqlite.org/c3ref/busy_handler.html). Several processes
- * opening a new file at once hit exactly that, so busy is retried here, up to the busy timeout. */
+ * opening a new file at once hit exactly that, so busy is retried here for up to SQ_BUSY_MS (each
+ * try may itself wait in the busy handler up to as long, so the worst case is about twice that). */
 static int setup_pragmas(sqlite3 *db, char **msg) {
     struct timespec start, now, pause = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
     clock_gettime(CLOCK_MONOTONIC, &start);

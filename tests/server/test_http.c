@@ -682,6 +682,23 @@ static void test_responses_input_items_and_references(void **state) {
     assert_int_equal(json_array_size(json_object_get(j, "data")), 0);
     assert_true(json_is_null(json_object_get(j, "first_id")));
     json_decref(j);
+    /* before alone pages backwards: the one item just before the cursor, more further back. */
+    snprintf(path, sizeof path, "/v1/responses/%s/input_items?order=asc&limit=1&before=%s", id2, out_item);
+    j = get_json(&f, path, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "data")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "data"), 0), "type")),
+                        "function_call");
+    assert_true(json_is_true(json_object_get(j, "has_more")));
+    json_decref(j);
+    /* Referring to previous_response_id's own items would put them in twice: OpenAI's 400. */
+    snprintf(body, sizeof body,
+             "{\"model\":\"openai/gpt-4o-mini\",\"previous_response_id\":\"%s\",\"input\":["
+             "{\"type\":\"item_reference\",\"id\":\"%s\"},{\"role\":\"user\",\"content\":\"more\"}]}",
+             id2, out_item);
+    sf_post(&f, "/v1/responses", body, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "Duplicate item"));
+    free(r.body);
 
     sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
     snprintf(body, sizeof body,

@@ -688,10 +688,14 @@ static void test_responses_request(void **state) {
 }
 
 /* A fake store of one item, for item_reference. */
-static json_t *one_item(void *ctx, const char *id) {
+static json_t *one_item(void *ctx, const char *id, const char *previous_response_id, llmux_error_info *err) {
     int *calls = ctx;
     ++*calls;
-    if (strcmp(id, "fc_abc_1") != 0) return NULL;
+    (void)previous_response_id;
+    if (strcmp(id, "fc_abc_1") != 0) {
+        snprintf(err->message, sizeof err->message, "no item %s here", id);
+        return NULL;
+    }
     return json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", id, "type", "function_call", "call_id", "c9", "name", "f",
                      "arguments", "{\"q\":2}");
 }
@@ -742,8 +746,13 @@ static void test_responses_item_reference(void **state) {
     assert_int_equal(lx_srv_responses_request(unknown, strlen(unknown), one_item, &calls, &r, &err),
                      LLMUX_E_INVALID_REQUEST);
     assert_null(r);
-    assert_non_null(strstr(err.message, "fc_zzz_0"));
+    assert_non_null(strstr(err.message, "no item fc_zzz_0 here")); /* the lookup's reason */
     assert_int_equal(lx_srv_responses_request(unknown, strlen(unknown), NULL, NULL, &r, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "fc_zzz_0"));
+    const char *twice = "{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"fc_abc_1\"},"
+                        "{\"type\":\"item_reference\",\"id\":\"fc_abc_1\"}]}";
+    assert_int_equal(lx_srv_responses_request(twice, strlen(twice), one_item, &calls, &r, &err), LLMUX_E_INVALID_REQUEST);
+    assert_non_null(strstr(err.message, "Duplicate item"));
     const char *no_id = "{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\"}]}";
     assert_int_equal(lx_srv_responses_request(no_id, strlen(no_id), one_item, &calls, &r, &err), LLMUX_E_INVALID_REQUEST);
     assert_non_null(strstr(err.message, "input[0].id"));

@@ -476,6 +476,7 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
         r = NULL;
         st = LLMUX_E_INVALID_REQUEST;
     }
+    lx_item_lookup_release(&items);
     evbuffer_drain(in, len);
     lx_conn_trim_read_buffer(req);
     if (st != LLMUX_OK) {

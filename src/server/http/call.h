@@ -49,13 +49,19 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
  * key's response does not exist for it). rest: the path after "/v1/responses/". */
 void lx_responses_stored_route(lx_server *s, struct evhttp_request *req, const char *rest, const lx_auth_grant *g);
 /* An item_reference's target (lx_srv_item_lookup, ctx an lx_item_lookup): the item with that id
- * among a kept response's output or input items, for the owner's key; a new reference, NULL when
- * there is none. */
+ * among a kept response's output or input items, for the owner's key; a new reference, NULL (err
+ * saying why) when there is none or it is previous_response_id's. The lookup keeps the last
+ * response it read (its items parsed once for all the references into it) until
+ * lx_item_lookup_release. */
 typedef struct lx_item_lookup {
     lx_server *s;
     const char *owner; /* lx_auth_key_name of the request's key */
+    char id[160];      /* the response read last ("" none), and its items (NULL: none) */
+    json_t *output, *inputs;
 } lx_item_lookup;
-json_t *lx_responses_stored_item(void *ctx, const char *item_id);
+json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *previous_response_id,
+                                 llmux_error_info *err);
+void lx_item_lookup_release(lx_item_lookup *l);
 /* Cancels every request in flight (shutdown after the grace period). */
 void lx_call_cancel_all(lx_server *s);
 /* Before the connections are freed: calls still in flight (a cancelled execution that did not

@@ -284,27 +284,59 @@ static bool reasoning(lx_srv_req *r, const json_t *root, llmux_error_info *err) 
     return true;
 }
 
-/* Replaces each item_reference in input by the stored item it names. */
-static bool resolve_references(json_t *input, lx_srv_item_lookup lookup, void *ctx, llmux_error_info *err) {
-    size_t i;
-    json_t *it;
+/* Replaces each item_reference in input by the stored item it names. An id named twice is
+ * OpenAI's 400 (the model would see the item twice; an Anthropic backend refuses a repeated
+ * tool_use id), and what the references expand to is bounded like a canonical request. */
+static bool resolve_references(json_t *input, const char *previous_response_id, lx_srv_item_lookup lookup, void *ctx,
+                               llmux_error_info *err) {
+    size_t i, total = 0;
+    json_t *it, *seen = NULL;
+    bool ok = true;
     json_array_foreach(input, i, it) {
         const char *type = json_string_value(json_object_get(it, "type"));
         if (!type || strcmp(type, "item_reference") != 0) continue;
         const char *id = json_string_value(json_object_get(it, "id"));
-        if (!id || !*id || strlen(id) > 256) return lx_srv_fail(err, "input[%zu].id: expected an item id", i), false;
-        json_t *found = lookup ? lookup(ctx, id) : NULL;
+        if (!id || !*id || strlen(id) > 256) {
+            ok = (lx_srv_fail(err, "input[%zu].id: expected an item id", i), false);
+            break;
+        }
+        if (!seen && !(seen = json_object())) {
+            ok = (lx_srv_fail(err, "out of memory"), false);
+            break;
+        }
+        if (json_object_get(seen, id)) {
+            ok = (lx_srv_fail(err, "input[%zu]: Duplicate item found with id %s.", i, id), false);
+            break;
+        }
+        json_object_set_new(seen, id, json_true());
+        err->message[0] = '\0';
+        json_t *found = lookup ? lookup(ctx, id, previous_response_id, err) : NULL;
         const char *ftype = json_string_value(json_object_get(found, "type"));
         if (!found || (ftype && strcmp(ftype, "item_reference") == 0)) {
+            if (!found && lookup && err->message[0]) {
+                char why[sizeof err->message];
+                snprintf(why, sizeof why, "%s", err->message);
+                lx_srv_fail(err, "input[%zu]: %s", i, why);
+            } else {
+                lx_srv_fail(err, "input[%zu]: item_reference '%s' names no item of a stored response", i, id);
+            }
             json_decref(found);
-            return lx_srv_fail(err, "input[%zu]: item_reference '%s' names no item of a stored response (only "
-                                    "responses created with store are kept, in memory, until evicted)",
-                               i, id),
-                   false;
+            ok = false;
+            break;
         }
-        if (json_array_set_new(input, i, found) != 0) return lx_srv_fail(err, "out of memory"), false;
+        total += json_dumpb(found, NULL, 0, JSON_COMPACT);
+        if (total > LLMUX_JSON_MAX_BYTES) {
+            json_decref(found);
+            ok = (lx_srv_fail(err, "input: the referenced items come to more than %u bytes", LLMUX_JSON_MAX_BYTES), false);
+            break;
+        }
+        if (json_array_set_new(input, i, found) != 0) {
+            ok = (lx_srv_fail(err, "out of memory"), false);
+            break;
+        }
     }
-    return true;
+    json_decref(seen);
+    return ok;
 }
 
 llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_item_lookup lookup, void *ctx,
@@ -331,7 +363,7 @@ llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_item_
     }
     json_t *input = json_object_get(root, "input");
     if (json_is_array(input) && json_array_size(input) <= LX_SRV_MAX_MESSAGES &&
-        !resolve_references(input, lookup, ctx, err))
+        !resolve_references(input, r->previous_response_id, lookup, ctx, err))
         goto fail;
     size_t n_items = json_is_array(input) ? json_array_size(input) : 1;
     if (n_items > LX_SRV_MAX_MESSAGES) {
@@ -532,9 +564,15 @@ json_t *lx_srv_responses_input_items(const llmux_message *msgs, size_t n, const 
         const llmux_message *m = &msgs[i];
         char item_id[160];
         if (m->role == LLMUX_ROLE_SYSTEM || m->role == LLMUX_ROLE_USER) {
-            snprintf(item_id, sizeof item_id, "msg_%s_in%zu", suffix, k++);
+            snprintf(item_id, sizeof item_id, "msg_%s_in%zu", suffix, k);
             json_t *it = message_input_item(m, item_id);
-            if (!it || json_array_append_new(items, it) != 0) goto oom;
+            if (!it) goto oom;
+            if (json_array_size(json_object_get(it, "content")) == 0) { /* nothing an item can show */
+                json_decref(it);
+                continue;
+            }
+            k++;
+            if (json_array_append_new(items, it) != 0) goto oom;
             continue;
         }
         for (size_t j = 0; j < m->n_parts; j++) {

@@ -13,6 +13,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "core/error.h"
 #include "server/http/call.h"
 #include "server/http/response_store.h"
 
@@ -54,27 +55,58 @@ static long index_of(const json_t *items, const char *item_id) {
     return -1;
 }
 
-json_t *lx_responses_stored_item(void *ctx, const char *item_id) {
-    const lx_item_lookup *l = ctx;
+/* The kept response's output and input items, read once per request for all the references into
+ * it (the last response referred to is kept: references come in runs). False when it is not kept
+ * for the owner. */
+static bool load_response(lx_item_lookup *l, const char *id) {
+    if (strcmp(l->id, id) == 0) return l->output || l->inputs;
+    lx_item_lookup_release(l);
+    snprintf(l->id, sizeof l->id, "%s", id);
+    const char *object = NULL;
+    if (!lx_resp_store_get(l->s->resp_store, id, l->owner, NULL, NULL, &object)) return false;
+    json_t *o = json_loads(object, 0, NULL);
+    l->output = json_incref(json_object_get(o, "output"));
+    json_decref(o);
+    l->inputs = input_items_of(l->s, id, l->owner);
+    return l->output || l->inputs;
+}
+
+void lx_item_lookup_release(lx_item_lookup *l) {
+    json_decref(l->output);
+    json_decref(l->inputs);
+    l->output = l->inputs = NULL;
+    l->id[0] = '\0';
+}
+
+json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *previous_response_id,
+                                 llmux_error_info *err) {
+    lx_item_lookup *l = ctx;
+    if (!l->s->resp_store) {
+        lx_error(err, LLMUX_E_INVALID_REQUEST,
+                 "item_reference '%s': this server keeps no responses (server.limits.responses_store_mb is 0)", item_id);
+        return NULL;
+    }
     /* "<kind>_<hex>_<n>" or "<kind>_<hex>_in<n>" names response "resp_<hex>" (responses.c). */
     const char *a = strchr(item_id, '_'), *b = a ? strchr(a + 1, '_') : NULL;
-    if (!a || !b || b - a - 1 <= 0 || b - a - 1 > MAX_ID || !l->s->resp_store) return NULL;
     char id[MAX_ID + 8];
-    snprintf(id, sizeof id, "resp_%.*s", (int)(b - a - 1), a + 1);
-    if (strncmp(b + 1, "in", 2) == 0) {
-        json_t *items = input_items_of(l->s, id, l->owner);
-        long i = items ? index_of(items, item_id) : -1;
-        json_t *it = i >= 0 ? json_incref(json_array_get(items, (size_t)i)) : NULL;
-        json_decref(items);
-        return it;
+    if (a && b && b - a - 1 > 0 && b - a - 1 <= MAX_ID) {
+        snprintf(id, sizeof id, "resp_%.*s", (int)(b - a - 1), a + 1);
+        if (previous_response_id && strcmp(id, previous_response_id) == 0) {
+            lx_error(err, LLMUX_E_INVALID_REQUEST,
+                     "Duplicate item found with id %s: previous_response_id already puts it in the conversation", item_id);
+            return NULL;
+        }
+        if (load_response(l, id)) {
+            const json_t *list = strncmp(b + 1, "in", 2) == 0 ? l->inputs : l->output;
+            long i = list ? index_of(list, item_id) : -1;
+            if (i >= 0) return json_incref(json_array_get(list, (size_t)i));
+        }
     }
-    const char *object = NULL;
-    if (!lx_resp_store_get(l->s->resp_store, id, l->owner, NULL, NULL, &object)) return NULL;
-    json_t *o = json_loads(object, 0, NULL), *output = json_object_get(o, "output");
-    long i = output ? index_of(output, item_id) : -1;
-    json_t *it = i >= 0 ? json_incref(json_array_get(output, (size_t)i)) : NULL;
-    json_decref(o);
-    return it;
+    lx_error(err, LLMUX_E_INVALID_REQUEST,
+             "item_reference '%s' names no item of a stored response (only responses created with store are kept, in "
+             "memory, until evicted)",
+             item_id);
+    return NULL;
 }
 
 static void bad_param(struct evhttp_request *req, const char *param, const char *message) {
@@ -123,15 +155,19 @@ static void list_input_items(lx_server *s, struct evhttp_request *req, const cha
         }
         if (after) from = (desc ? n - 1 - ai : ai) + 1;
         if (before) to = desc ? n - 1 - bi : bi;
+        /* after (or neither): the first `limit` of the range, more when it goes on past them;
+         * before alone: the page just before the cursor, more when the range begins earlier. */
+        long start = from, stop = to < from + limit ? to : from + limit;
+        if (before && !after && to - limit > from) start = to - limit, stop = to;
+        bool more = before && !after ? start > from : stop < to;
         json_t *data = json_array();
-        long p = from;
-        for (; data && p < to && p - from < limit; p++)
+        for (long p = start; data && p < stop; p++)
             json_array_append(data, json_array_get(items, (size_t)(desc ? n - 1 - p : p)));
         size_t got = data ? json_array_size(data) : 0;
         json_t *first = got ? json_object_get(json_array_get(data, 0), "id") : NULL;
         json_t *last = got ? json_object_get(json_array_get(data, got - 1), "id") : NULL;
         page = data ? json_pack("{s:s,s:o,s:O?,s:O?,s:b}", "object", "list", "data", data, "first_id", first, "last_id",
-                                last, "has_more", p < to)
+                                last, "has_more", more)
                     : NULL;
         char *body = page ? json_dumps(page, JSON_COMPACT) : NULL;
         if (body) lx_call_reply_json(req, 200, body, -1);

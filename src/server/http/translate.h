@@ -63,15 +63,17 @@ llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req
  * max_tokens is ignored) and without stream. */
 llmux_status lx_srv_count_tokens_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err);
 /* An item_reference's target: a new reference to the stored item with that id (an input or
- * output item of an earlier response), NULL when there is none. */
-typedef json_t *(*lx_srv_item_lookup)(void *ctx, const char *item_id);
+ * output item of an earlier response); NULL with err saying why when there is none, or when it
+ * belongs to previous_response_id (NULL: none), whose items the conversation holds already. */
+typedef json_t *(*lx_srv_item_lookup)(void *ctx, const char *item_id, const char *previous_response_id,
+                                      llmux_error_info *err);
 /* POST /v1/responses (responses.c): input (a string, or message, function_call,
  * function_call_output, reasoning and item_reference items), instructions, flat function tools,
  * tool_choice, parallel_tool_calls, text.format, reasoning.effort, max_output_tokens,
  * temperature, top_p, stream, store, previous_response_id (read into r, not resolved here).
- * An item_reference is replaced by lookup(ctx, id) before the input is read (no lookup, or no
- * such item → 400). conversation and background are refused; built-in tools and other item
- * types too. */
+ * An item_reference is replaced by lookup(ctx, id, ...) before the input is read (no lookup,
+ * no such item, an id named twice, or more than LLMUX_JSON_MAX_BYTES of referenced items → 400).
+ * conversation and background are refused; built-in tools and other item types too. */
 llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_item_lookup lookup, void *ctx,
                                       lx_srv_req **out, llmux_error_info *err);
 void lx_srv_req_free(lx_srv_req *r);
