@@ -3,7 +3,8 @@
  * completions, Responses) and Anthropic SSE.
  * Beyond "no crash, no leak": every frame the encoders write is `event:`/`data:` lines ending in a
  * blank line, every data payload is JSON (or OpenAI's [DONE]), nothing follows the terminal
- * frame, and text that is not UTF-8 never breaks the stream. */
+ * frame, and text that is not UTF-8 never breaks the stream. A Responses stream's tool calls are
+ * custom tool calls when the first byte says so. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ static void check_frames(const char *out) {
 static void run(lx_srv_format f, const uint8_t *data, size_t size) {
     lx_srv_stream *s = lx_srv_stream_create(f, "id", "m", 1, data[0] & 1);
     if (!s) return;
+    /* Responses: the tool calls as custom tool calls (a Codex apply_patch) half the time. */
+    static const char *const custom[] = {"fn"};
+    if (f == LX_SRV_OPENAI_RESPONSES && (data[0] & 2) && !lx_srv_stream_custom_tools(s, custom, 1)) abort();
     /* An error message cut mid-character, as a truncated upstream message can be. */
     llmux_error_info e = {.status = (llmux_status)(data[0] % LLMUX_STATUS_COUNT), .message = "busy \xe2\x82"};
     size_t i = 1;

@@ -737,6 +737,88 @@ static void test_responses_input_items_and_references(void **state) {
     sf_stop(&f);
 }
 
+/* Codex (0.131 and later) declares apply_patch as a custom (freeform) tool, with a Lark grammar:
+ * the backend gets a function taking one string, and the call comes back to Codex as a
+ * custom_tool_call whose input is the raw patch; the next turn sends it back as
+ * custom_tool_call and custom_tool_call_output items. */
+static void test_responses_codex_apply_patch(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_apply_patch.sse", NULL, 0, 0);
+    const char *first =
+        "{\"model\":\"openai/gpt-4o-mini\",\"instructions\":\"You are Codex.\",\"stream\":true,\"store\":false,"
+        "\"include\":[\"reasoning.encrypted_content\"],\"prompt_cache_key\":\"conv-1\",\"tool_choice\":\"auto\","
+        "\"parallel_tool_calls\":false,\"reasoning\":{\"effort\":\"medium\",\"summary\":\"auto\"},"
+        "\"text\":{\"verbosity\":\"medium\"},"
+        "\"input\":[{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"add hello.txt\"}]}],"
+        "\"tools\":[{\"type\":\"function\",\"name\":\"shell\",\"description\":\"Runs a command\",\"strict\":false,"
+        "\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}},"
+        "\"required\":[\"command\"],\"additionalProperties\":false}},"
+        "{\"type\":\"custom\",\"name\":\"apply_patch\",\"description\":\"Use the `apply_patch` tool to edit files. This is a "
+        "FREEFORM tool, so do not wrap the patch in JSON.\",\"format\":{\"type\":\"grammar\",\"syntax\":\"lark\","
+        "\"definition\":\"start: begin_patch hunk+ end_patch\\nbegin_patch: \\\"*** Begin Patch\\\" LF\"}}]}";
+    sf_reply r;
+    sf_post(&f, "/v1/responses", first, &r);
+    assert_int_equal(r.status, 200);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    assert_true(n >= 4);
+    assert_string_equal(fr[n - 1].event, "response.completed");
+    bool input_done = false;
+    for (size_t i = 0; i < n; i++) {
+        assert_null(strstr(fr[i].data, "function_call_arguments"));
+        if (strcmp(fr[i].event, "response.custom_tool_call_input.done") == 0) input_done = true;
+    }
+    assert_true(input_done);
+    json_t *j = load(fr[n - 1].data);
+    frames_free(fr, n);
+    free(r.body);
+    json_t *call = json_array_get(json_object_get(json_object_get(j, "response"), "output"), 0);
+    assert_string_equal(json_string_value(json_object_get(call, "type")), "custom_tool_call");
+    assert_string_equal(json_string_value(json_object_get(call, "name")), "apply_patch");
+    assert_string_equal(json_string_value(json_object_get(call, "call_id")), "call_ap");
+    assert_string_equal(json_string_value(json_object_get(call, "input")),
+                        "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch");
+    json_decref(j);
+    /* Upstream: apply_patch as a function of one string, its grammar in the description. */
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    j = load(up.body);
+    free(up.body);
+    json_t *fn = json_object_get(json_array_get(json_object_get(j, "tools"), 1), "function");
+    assert_string_equal(json_string_value(json_object_get(fn, "name")), "apply_patch");
+    assert_non_null(strstr(json_string_value(json_object_get(fn, "description")), "lark grammar:\nstart: begin_patch"));
+    assert_non_null(json_object_get(json_object_get(json_object_get(fn, "parameters"), "properties"), "input"));
+    json_decref(j);
+
+    /* The next turn: the call and its output, as Codex sends them back. */
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    const char *second =
+        "{\"model\":\"openai/gpt-4o-mini\",\"store\":false,\"input\":["
+        "{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"add hello.txt\"}]},"
+        "{\"type\":\"custom_tool_call\",\"call_id\":\"call_ap\",\"name\":\"apply_patch\","
+        "\"input\":\"*** Begin Patch\\n*** Add File: hello.txt\\n+hello\\n*** End Patch\"},"
+        "{\"type\":\"custom_tool_call_output\",\"call_id\":\"call_ap\",\"output\":\"Success. Updated: A hello.txt\"}],"
+        "\"tools\":[{\"type\":\"custom\",\"name\":\"apply_patch\",\"format\":{\"type\":\"text\"}}]}";
+    sf_post(&f, "/v1/responses", second, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    j = load(up.body);
+    free(up.body);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    json_t *tc = json_array_get(json_object_get(json_array_get(msgs, 1), "tool_calls"), 0);
+    json_t *args = load(json_string_value(json_object_get(json_object_get(tc, "function"), "arguments")));
+    assert_string_equal(json_string_value(json_object_get(args, "input")),
+                        "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch");
+    json_decref(args);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "content")), "Success. Updated: A hello.txt");
+    json_decref(j);
+    sf_stop(&f);
+}
+
 /* Prompt-cache breakpoints reach an Anthropic backend where the client put them: an Anthropic
  * client's system blocks, tools and content blocks, and an OpenAI-format client's content parts
  * (LiteLLM's and OpenRouter's convention). Without them every turn of a long conversation would
@@ -1446,6 +1528,7 @@ int main(void) {
         cmocka_unit_test(test_responses_backend),
         cmocka_unit_test(test_responses_previous_response_id),
         cmocka_unit_test(test_responses_input_items_and_references),
+        cmocka_unit_test(test_responses_codex_apply_patch),
         cmocka_unit_test(test_cache_control_to_anthropic),
         cmocka_unit_test(test_document_across_formats),
         cmocka_unit_test(test_stop_sequence_reported),

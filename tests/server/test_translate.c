@@ -758,6 +758,93 @@ static void test_responses_item_reference(void **state) {
     assert_non_null(strstr(err.message, "input[0].id"));
 }
 
+/* Codex's freeform apply_patch: a custom tool goes to the backend as a function taking one string
+ * (its grammar in the description); the call comes back as a custom_tool_call with the raw text,
+ * streamed or not; custom_tool_call and custom_tool_call_output items read back. */
+static void test_responses_custom_tools(void **state) {
+    (void)state;
+    lx_srv_req *r = NULL;
+    llmux_error_info err;
+    const char *body =
+        "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"fix it\"},"
+        "{\"type\":\"custom_tool_call\",\"call_id\":\"c0\",\"name\":\"apply_patch\",\"input\":\"*** Begin Patch\\n*** End Patch\"},"
+        "{\"type\":\"custom_tool_call_output\",\"call_id\":\"c0\",\"output\":\"Done!\"}],"
+        "\"tools\":[{\"type\":\"custom\",\"name\":\"apply_patch\",\"description\":\"Edit files.\","
+        "\"format\":{\"type\":\"grammar\",\"syntax\":\"lark\",\"definition\":\"start: begin_patch\"}},"
+        "{\"type\":\"function\",\"name\":\"shell\",\"parameters\":{\"type\":\"object\"}}]}";
+    if (lx_srv_responses_request(body, strlen(body), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    assert_int_equal(r->req.n_tools, 2);
+    assert_string_equal(r->req.tools[0].name, "apply_patch");
+    assert_non_null(strstr(r->req.tools[0].description, "Edit files."));
+    assert_non_null(strstr(r->req.tools[0].description, "lark grammar:\nstart: begin_patch"));
+    json_t *params = json_loads(r->req.tools[0].parameters, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(params, "properties"), "input"), "type")),
+                        "string");
+    json_decref(params);
+    assert_int_equal(r->n_custom_tools, 1);
+    assert_string_equal(r->custom_tools[0], "apply_patch");
+    const llmux_part *call = &r->req.messages[1].parts[0];
+    assert_int_equal(call->type, LLMUX_PART_TOOL_CALL);
+    assert_string_equal(call->arguments, "{\"input\":\"*** Begin Patch\\n*** End Patch\"}");
+    assert_int_equal(r->req.messages[2].role, LLMUX_ROLE_TOOL);
+    assert_string_equal(r->req.messages[2].parts[0].text, "Done!");
+    lx_srv_names custom;
+    assert_true(lx_srv_names_copy(&custom, r->custom_tools, r->n_custom_tools));
+    lx_srv_req_free(r);
+
+    /* Not streamed: the backend's function call back as a custom_tool_call; shell stays a function. */
+    llmux_part parts[] = {{.type = LLMUX_PART_TOOL_CALL, .id = "c1", .name = "apply_patch",
+                           .arguments = "{\"input\":\"*** Begin Patch\\n+x\\n*** End Patch\"}"},
+                          {.type = LLMUX_PART_TOOL_CALL, .id = "c2", .name = "shell", .arguments = "{\"cmd\":\"ls\"}"}};
+    llmux_response resp = {.parts = parts, .n_parts = 2, .finish_reason = LLMUX_FINISH_TOOL_CALLS,
+                           .usage = llmux_usage_default()};
+    char *text = lx_srv_responses_response(&resp, "resp_cu", "m", 1, NULL, false, &custom);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    json_t *c1 = json_array_get(json_object_get(j, "output"), 0), *c2 = json_array_get(json_object_get(j, "output"), 1);
+    assert_string_equal(json_string_value(json_object_get(c1, "type")), "custom_tool_call");
+    assert_string_equal(json_string_value(json_object_get(c1, "input")), "*** Begin Patch\n+x\n*** End Patch");
+    assert_string_equal(json_string_value(json_object_get(c1, "call_id")), "c1");
+    assert_string_equal(json_string_value(json_object_get(c2, "type")), "function_call");
+    json_decref(j);
+    /* A model that answered with raw text instead of the JSON form: that text is the input. */
+    char *raw = lx_srv_custom_input("*** Begin Patch", 15);
+    assert_string_equal(raw, "*** Begin Patch");
+    free(raw);
+
+    /* Streamed: no argument deltas for it; its input whole when the call ends. */
+    const llmux_event evs[] = {
+        {.type = LLMUX_EVENT_START, .id = "up", .name = "m"},
+        {.type = LLMUX_EVENT_TOOL_CALL_START, .index = 0, .id = "c1", .name = "apply_patch"},
+        {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 0, .text = "{\"input\":\"*** Begin", .text_len = 19},
+        {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 0, .text = " Patch\"}", .text_len = 8},
+        {.type = LLMUX_EVENT_TOOL_CALL_END, .index = 0},
+        {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_TOOL_CALLS},
+    };
+    lx_srv_stream *s = lx_srv_stream_create(LX_SRV_OPENAI_RESPONSES, "resp_cs", "m", 5, true);
+    const char *names[] = {"apply_patch"};
+    assert_true(lx_srv_stream_custom_tools(s, names, 1));
+    char *all = feed(s, evs, sizeof evs / sizeof evs[0]);
+    assert_null(strstr(all, "function_call"));
+    assert_non_null(strstr(all, "event: response.custom_tool_call_input.delta\n"));
+    assert_non_null(strstr(all, "\"input\":\"*** Begin Patch\""));
+    const char *done = strstr(all, "event: response.output_item.done\n");
+    assert_non_null(done);
+    assert_non_null(strstr(done, "\"type\":\"custom_tool_call\""));
+    const char *completed = strstr(all, "event: response.completed\n");
+    assert_non_null(completed);
+    assert_non_null(strstr(completed, "\"input\":\"*** Begin Patch\""));
+    free(all);
+    lx_srv_stream_free(s);
+    lx_srv_names_free(&custom);
+#define REF(body, names) refused(responses_no_store, body, strlen(body), names)
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\"}]}", "tools[0].name");
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\",\"name\":\"p\",\"format\":{\"type\":\"grammar\"}}]}",
+        "tools[0].format");
+    REF("{\"model\":\"m\",\"input\":[{\"type\":\"custom_tool_call\",\"call_id\":\"c\",\"name\":\"p\"}]}", "input[0]");
+#undef REF
+}
+
 /* The Responses stream: response.created first, an item's added/delta/done events keyed by its
  * output_index, interleaved call arguments kept apart, a reasoning item's signature as its
  * encrypted_content, sequence numbers rising by one, response.completed with every item and the
@@ -1065,6 +1152,7 @@ int main(void) {
         cmocka_unit_test(test_anthropic_tool_result_image), cmocka_unit_test(test_cache_control), cmocka_unit_test(test_documents),
         cmocka_unit_test(test_responses_request),
         cmocka_unit_test(test_responses_item_reference),
+        cmocka_unit_test(test_responses_custom_tools),
         cmocka_unit_test(test_responses_stream_bytes),
         cmocka_unit_test(test_openai_stream_bytes), cmocka_unit_test(test_anthropic_stream_bytes),
         cmocka_unit_test(test_stream_errors),       cmocka_unit_test(test_invalid_utf8_output),

@@ -52,6 +52,7 @@ struct lx_call {
      * this response answers (model and messages, the continued one's included) when it is to be
      * kept (response_store.h; echoed as store); NULL otherwise. */
     char *prev_id;
+    lx_srv_names custom;    /* Responses: the request's custom tools, for the non-streamed answer */
     llmux_request *hist_in;
     lx_call *prev, *next;
 };
@@ -113,6 +114,7 @@ static void call_free(lx_call *c) {
     lx_srv_stream_free(c->st);
     llmux_request_free(c->hist_in);
     free(c->prev_id);
+    lx_srv_names_free(&c->custom);
     free(c->model);
     free(c);
     pthread_mutex_lock(&s->mu);
@@ -321,7 +323,8 @@ static void finish_plain(lx_call *c) {
     char *body = c->f == LX_SRV_ANTHROPIC          ? lx_srv_anthropic_response(resp, c->id, c->model)
                  : c->f == LX_SRV_OPENAI_TEXT      ? lx_srv_completions_response(resp, c->id, c->model, c->created)
                  : c->f == LX_SRV_OPENAI_RESPONSES
-                     ? lx_srv_responses_response(resp, c->id, c->model, c->created, c->prev_id, c->hist_in != NULL)
+                     ? lx_srv_responses_response(resp, c->id, c->model, c->created, c->prev_id, c->hist_in != NULL,
+                                                 &c->custom)
                      : lx_srv_openai_response(resp, c->id, c->model, c->created);
     if (body && c->hist_in) keep_response(c, resp, strdup(body));
     llmux_response_free(resp);
@@ -515,7 +518,9 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
                               (c->ping = evtimer_new(s->base, on_ping, c))
                         : (c->agg = llmux_aggregator_create()) != NULL;
     if (ok && f == LX_SRV_OPENAI_RESPONSES) {
-        ok = (!r->previous_response_id || (c->prev_id = strdup(r->previous_response_id))) &&
+        ok = lx_srv_names_copy(&c->custom, r->custom_tools, r->n_custom_tools) &&
+             (!c->stream || lx_srv_stream_custom_tools(c->st, r->custom_tools, r->n_custom_tools)) &&
+             (!r->previous_response_id || (c->prev_id = strdup(r->previous_response_id))) &&
              (!r->store || !s->resp_store || hist_copy(&r->req, &c->hist_in));
         /* Echoed as store: whether this response can be continued and fetched. */
         bool kept = c->hist_in != NULL;

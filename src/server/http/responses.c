@@ -9,7 +9,9 @@
  * sending the item back restores it: a signature of the Responses form "<rs id>|<encrypted>"
  * becomes that id and encrypted_content; any other provider's (an Anthropic thinking signature)
  * travels as encrypted_content "llmux:<signature>" under an id of its own. */
+#define _DEFAULT_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/http/translate.h"
@@ -172,7 +174,22 @@ static bool input_items(builder *b, const json_t *input, llmux_error_info *err) 
             const char *args = json_string_value(json_object_get(it, "arguments"));
             if (!call_id || !name) return lx_srv_fail(err, "%s: a function_call needs call_id and name", w), false;
             *p = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = call_id, .name = name, .arguments = args ? args : "{}"};
-        } else if (strcmp(type, "function_call_output") == 0) {
+        } else if (strcmp(type, "custom_tool_call") == 0) {
+            begin(b, LLMUX_ROLE_ASSISTANT);
+            llmux_part *p = new_part(b, err);
+            if (!p) return false;
+            const char *call_id = json_string_value(json_object_get(it, "call_id"));
+            const char *name = json_string_value(json_object_get(it, "name"));
+            json_t *in = json_object_get(it, "input");
+            if (!call_id || !name || !json_is_string(in))
+                return lx_srv_fail(err, "%s: a custom_tool_call needs call_id, name and input", w), false;
+            /* Its function form (custom_tool), as the backend made it. */
+            json_t *args = json_pack("{s:O}", "input", in);
+            const char *a = args ? lx_srv_dump(b->r, args) : NULL;
+            json_decref(args);
+            if (!a) return lx_srv_fail(err, "out of memory"), false;
+            *p = (llmux_part){.type = LLMUX_PART_TOOL_CALL, .id = call_id, .name = name, .arguments = a};
+        } else if (strcmp(type, "function_call_output") == 0 || strcmp(type, "custom_tool_call_output") == 0) {
             begin(b, LLMUX_ROLE_TOOL);
             llmux_part *p = new_part(b, err);
             if (!p) return false;
@@ -200,11 +217,56 @@ static bool input_items(builder *b, const json_t *input, llmux_error_info *err) 
             if (!reasoning_item(b, it, err)) return false;
         } else {
             return lx_srv_fail(err, "%s.type: %s items are not supported (send messages, function_call, "
-                                    "function_call_output and reasoning items)",
+                                    "function_call_output, custom_tool_call, custom_tool_call_output and reasoning "
+                                    "items)",
                                w, type),
                    false;
         }
     }
+    return true;
+}
+
+/* The one parameter of a custom tool's function form. */
+static const char k_custom_params[] =
+    "{\"type\":\"object\",\"properties\":{\"input\":{\"type\":\"string\",\"description\":\"The tool's raw input "
+    "text.\"}},\"required\":[\"input\"],\"additionalProperties\":false}";
+
+/* A custom (freeform) tool, {type: custom, name, description, format: {type: text} | {type:
+ * grammar, syntax, definition}} (Codex's apply_patch): the model answers it with raw text, not
+ * JSON. Backends take function tools, so it goes as one taking a string `input`, its description
+ * saying so and carrying the grammar; the call comes back to the client as a custom_tool_call
+ * with the text (lx_srv_custom_input). */
+static bool custom_tool(lx_srv_req *r, const json_t *t, size_t i, llmux_tool *out, llmux_error_info *err) {
+    out->name = json_string_value(json_object_get(t, "name"));
+    if (!out->name || !*out->name) return lx_srv_fail(err, "tools[%zu].name: expected a string", i), false;
+    const char *desc = json_string_value(json_object_get(t, "description"));
+    json_t *format = json_object_get(t, "format");
+    const char *ftype = json_string_value(json_object_get(format, "type"));
+    const char *syntax = json_string_value(json_object_get(format, "syntax"));
+    const char *definition = json_string_value(json_object_get(format, "definition"));
+    if (format && !json_is_null(format) &&
+        (!ftype || (strcmp(ftype, "text") != 0 && (strcmp(ftype, "grammar") != 0 || !definition))))
+        return lx_srv_fail(err, "tools[%zu].format: expected {\"type\": \"text\"} or {\"type\": \"grammar\", "
+                                "\"syntax\": ..., \"definition\": ...}",
+                           i),
+               false;
+    static const char note[] = "This is a freeform tool: put the raw input text, exactly as the tool takes it, in the "
+                               "`input` string.";
+    bool grammar = ftype && strcmp(ftype, "grammar") == 0;
+    size_t n = (desc ? strlen(desc) + 2 : 0) + sizeof note +
+               (grammar ? strlen(definition) + (syntax ? strlen(syntax) : 0) + 64 : 0);
+    char *d = lx_srv_alloc(r, n);
+    if (!d) return lx_srv_fail(err, "out of memory"), false;
+    snprintf(d, n, "%s%s%s%s%s%s%s", desc ? desc : "", desc ? "\n\n" : "", note,
+             grammar ? "\n\nThe input follows this " : "", grammar ? (syntax ? syntax : "") : "",
+             grammar ? " grammar:\n" : "", grammar ? definition : "");
+    out->description = d;
+    out->parameters = k_custom_params;
+    const char **names = lx_srv_alloc(r, (r->n_custom_tools + 1) * sizeof *names);
+    if (!names) return lx_srv_fail(err, "out of memory"), false;
+    if (r->n_custom_tools) memcpy(names, r->custom_tools, r->n_custom_tools * sizeof *names);
+    names[r->n_custom_tools++] = out->name;
+    r->custom_tools = names;
     return true;
 }
 
@@ -219,9 +281,14 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
         json_t *t;
         json_array_foreach(ts, i, t) {
             const char *type = json_string_value(json_object_get(t, "type"));
+            if (type && strcmp(type, "custom") == 0) {
+                if (!custom_tool(r, t, i, &out[i], err)) return false;
+                continue;
+            }
             if (!type || strcmp(type, "function") != 0)
-                return lx_srv_fail(err, "tools[%zu].type: only function tools are supported (%s is a built-in tool)", i,
-                                   type ? type : "none"),
+                return lx_srv_fail(err, "tools[%zu].type: only function and custom tools are supported (%s is a built-in "
+                                        "tool)",
+                                   i, type ? type : "none"),
                        false;
             out[i].name = json_string_value(json_object_get(t, "name"));
             if (!out[i].name) return lx_srv_fail(err, "tools[%zu].name: expected a string", i), false;
@@ -496,16 +563,32 @@ static const char *item_prefix(const llmux_part *p, llmux_role role) {
     return p->type == LLMUX_PART_TOOL_CALL ? "fc" : p->type == LLMUX_PART_REASONING ? "rs" : "msg";
 }
 
+json_t *lx_srv_responses_custom_call(const char *item_id, const char *status, const char *call_id, const char *name,
+                                     const char *input) {
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", item_id, "type", "custom_tool_call", "status", status, "call_id",
+                     call_id ? call_id : "", "name", name ? name : "", "input", lx_srv_json_text(input, strlen(input)));
+}
+
+/* A custom tool's call as its item (the raw input out of its function form's arguments). */
+static json_t *custom_item(const llmux_part *p, const char *item_id) {
+    const char *a = p->arguments ? p->arguments : "";
+    char *input = lx_srv_custom_input(a, strlen(a));
+    json_t *it = input ? lx_srv_responses_custom_call(item_id, "completed", p->id, p->name, input) : NULL;
+    free(input);
+    return it;
+}
+
 char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created,
-                                const char *previous_response_id, bool store) {
+                                const char *previous_response_id, bool store, const lx_srv_names *custom) {
     json_t *output = json_array();
     if (!output) return NULL;
     for (size_t i = 0; i < resp->n_parts; i++) {
         const llmux_part *p = &resp->parts[i];
         char item_id[96];
-        snprintf(item_id, sizeof item_id, "%s_%s_%zu", item_prefix(p, LLMUX_ROLE_ASSISTANT), id + 5, i);
-        bool skip;
-        json_t *it = assistant_item(p, item_id, &skip);
+        bool is_custom = p->type == LLMUX_PART_TOOL_CALL && lx_srv_names_has(custom, p->name);
+        snprintf(item_id, sizeof item_id, "%s_%s_%zu", is_custom ? "ctc" : item_prefix(p, LLMUX_ROLE_ASSISTANT), id + 5, i);
+        bool skip = false;
+        json_t *it = is_custom ? custom_item(p, item_id) : assistant_item(p, item_id, &skip);
         if (skip) continue;
         if (!it || json_array_append_new(output, it) != 0) {
             json_decref(output);
@@ -598,4 +681,43 @@ json_t *lx_srv_responses_input_items(const llmux_message *msgs, size_t n, const 
 oom:
     json_decref(items);
     return NULL;
+}
+
+/* ------------------------------------------------------------ custom tools */
+
+bool lx_srv_names_copy(lx_srv_names *dst, const char *const *src, size_t n) {
+    *dst = (lx_srv_names){0};
+    if (!n) return true;
+    if (!(dst->v = calloc(n, sizeof *dst->v))) return false;
+    for (; dst->n < n; dst->n++)
+        if (!(dst->v[dst->n] = strdup(src[dst->n]))) {
+            lx_srv_names_free(dst);
+            return false;
+        }
+    return true;
+}
+
+void lx_srv_names_free(lx_srv_names *x) {
+    for (size_t i = 0; i < x->n; i++) free(x->v[i]);
+    free(x->v);
+    *x = (lx_srv_names){0};
+}
+
+bool lx_srv_names_has(const lx_srv_names *x, const char *name) {
+    for (size_t i = 0; x && name && i < x->n; i++)
+        if (strcmp(x->v[i], name) == 0) return true;
+    return false;
+}
+
+char *lx_srv_custom_input(const char *arguments, size_t len) {
+    json_t *a = json_loadb(arguments, len, 0, NULL);
+    const char *in = json_string_value(json_object_get(a, "input"));
+    size_t n = in ? json_string_length(json_object_get(a, "input")) : len;
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, in ? in : arguments, n);
+        out[n] = '\0';
+    }
+    json_decref(a);
+    return out;
 }

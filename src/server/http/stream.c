@@ -42,6 +42,7 @@ typedef struct ritem {
     char *call_id, *name, *sig;
     sbuf acc;         /* the text, the arguments or the reasoning summary */
     bool done;
+    bool custom;      /* BLOCK_TOOL: a custom tool's call (a custom_tool_call item) */
 } ritem;
 
 struct lx_srv_stream {
@@ -68,6 +69,7 @@ struct lx_srv_stream {
     long open_item;
     long seq;
     char *prev_id;       /* previous_response_id, echoed in every response object */
+    lx_srv_names custom; /* the request's custom tools (lx_srv_stream_custom_tools) */
     bool store;          /* echoed; also: keep the final response object's text (final) */
     char *final;
 };
@@ -131,6 +133,7 @@ lx_srv_stream *lx_srv_stream_create(lx_srv_format f, const char *id, const char 
 
 void lx_srv_stream_free(lx_srv_stream *s) {
     if (!s) return;
+    lx_srv_names_free(&s->custom);
     free(s->prev_id);
     free(s->final);
     free(s->id);
@@ -479,6 +482,14 @@ static json_t *item_json(const ritem *it) {
                                               lx_srv_json_text(t, it->acc.n), "annotations")
                                   : json_array());
     case BLOCK_TOOL:
+        if (it->custom) {
+            char *input = it->done ? lx_srv_custom_input(t, it->acc.n) : NULL;
+            json_t *o = !it->done || input ? lx_srv_responses_custom_call(it->id, status, it->call_id, it->name,
+                                                                          input ? input : "")
+                                           : NULL;
+            free(input);
+            return o;
+        }
         return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", it->id, "type", "function_call", "status", status, "call_id",
                          jstr(it->call_id), "name", jstr(it->name), "arguments",
                          lx_srv_json_text(it->done && !it->acc.n ? "{}" : t, it->done && !it->acc.n ? 2 : it->acc.n));
@@ -520,6 +531,7 @@ static void close_item(lx_srv_stream *s, sbuf *b) {
 /* A new output item for canonical part `canon`: closes the open message or reasoning item and
  * announces this one (output_item.added). NULL when out of memory. */
 static ritem *open_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind kind, const char *call_id, const char *name) {
+    bool custom = kind == BLOCK_TOOL && lx_srv_names_has(&s->custom, name);
     close_item(s, b);
     if (s->n_items == s->cap_items) {
         size_t cap = s->cap_items ? s->cap_items * 2 : 4;
@@ -540,7 +552,8 @@ static ritem *open_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind ki
     memset(it, 0, sizeof *it);
     it->canon = canon;
     it->kind = kind;
-    snprintf(it->id, sizeof it->id, "%s_%s_%ld", kind == BLOCK_TEXT ? "msg" : kind == BLOCK_TOOL ? "fc" : "rs",
+    it->custom = custom;
+    snprintf(it->id, sizeof it->id, "%s_%s_%ld", kind == BLOCK_TEXT ? "msg" : custom ? "ctc" : kind == BLOCK_TOOL ? "fc" : "rs",
              strlen(s->id) > 5 ? s->id + 5 : s->id, oi);
     if (call_id && !(it->call_id = strdup(call_id))) b->oom = true;
     if (name && !(it->name = strdup(name))) b->oom = true;
@@ -564,6 +577,11 @@ static json_t *robj(lx_srv_stream *s, const char *status, json_t *output, const 
     json_t *o = lx_srv_responses_object(s->id, s->model, s->created, status, output, usage, incomplete);
     lx_srv_responses_state(o, s->prev_id, s->store);
     return o;
+}
+
+bool lx_srv_stream_custom_tools(lx_srv_stream *s, const char *const *names, size_t n) {
+    lx_srv_names_free(&s->custom);
+    return lx_srv_names_copy(&s->custom, names, n);
 }
 
 bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store) {
@@ -646,6 +664,7 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         it = find_item(s, ev->index, BLOCK_TOOL);
         if (!it || it->done || !ev->text_len) break;
         acc_put(&it->acc, b, ev->text, ev->text_len);
+        if (it->custom) break; /* its raw input goes out whole at the end (the arguments wrap it in JSON) */
         rframe(s, b, "response.function_call_arguments.delta",
                json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "delta",
                          lx_srv_json_text(ev->text, ev->text_len)));
@@ -654,6 +673,23 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         it = find_item(s, ev->index, BLOCK_TOOL);
         if (!it || it->done) break;
         it->done = true;
+        if (it->custom) {
+            char *input = lx_srv_custom_input(acc_text(it), it->acc.n);
+            if (!input) {
+                b->oom = true;
+                break;
+            }
+            json_t *in = lx_srv_json_text(input, strlen(input));
+            free(input);
+            rframe(s, b, "response.custom_tool_call_input.delta",
+                   json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "delta", in));
+            rframe(s, b, "response.custom_tool_call_input.done",
+                   json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "input", in));
+            json_decref(in);
+            rframe(s, b, "response.output_item.done",
+                   json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
+            break;
+        }
         rframe(s, b, "response.function_call_arguments.done",
                json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "arguments",
                          lx_srv_json_text(it->acc.n ? acc_text(it) : "{}", it->acc.n ? it->acc.n : 2)));

@@ -47,7 +47,25 @@ typedef struct lx_srv_req {
      * stored responses (response_store.h) before it submits. */
     const char *previous_response_id;
     bool store;
+    /* Responses API only: the names of the client's custom (freeform) tools, which go to the
+     * backend as function tools taking one string, `input` (borrowed from root). */
+    const char **custom_tools;
+    size_t n_custom_tools;
 } lx_srv_req;
+
+/* A set of tool names, owned (the custom tools of a Responses request, kept by its call and
+ * stream after the request is gone). */
+typedef struct lx_srv_names {
+    char **v;
+    size_t n;
+} lx_srv_names;
+bool lx_srv_names_copy(lx_srv_names *dst, const char *const *src, size_t n); /* false: out of memory */
+void lx_srv_names_free(lx_srv_names *x);
+bool lx_srv_names_has(const lx_srv_names *x, const char *name); /* x may be NULL */
+/* A custom tool call's raw input from the arguments the backend produced for its function form:
+ * the string `input` of the arguments object, else the arguments text itself (a model that
+ * answered without the JSON wrapping). Malloc'd; NULL when out of memory. */
+char *lx_srv_custom_input(const char *arguments, size_t len);
 
 /* Parses and translates a client body (len bytes, need not be NUL-terminated). On success *out
  * is owned by the caller (lx_srv_req_free). On failure returns LLMUX_E_INVALID_REQUEST with a
@@ -145,7 +163,11 @@ char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, cons
  * the usage object, a reasoning item (summary text, the signature as id + encrypted_content), the
  * response object around an output array (taken) and the status of a finish reason. */
 char *lx_srv_responses_response(const llmux_response *resp, const char *id, const char *model, long created,
-                                const char *previous_response_id, bool store);
+                                const char *previous_response_id, bool store, const lx_srv_names *custom);
+/* A custom tool call as its output item (custom_tool_call with the raw input); NULL when out of
+ * memory. */
+json_t *lx_srv_responses_custom_call(const char *item_id, const char *status, const char *call_id, const char *name,
+                                     const char *input);
 json_t *lx_srv_responses_usage(const llmux_usage *u);
 json_t *lx_srv_responses_reasoning_item(const char *item_id, const char *text, const char *signature);
 /* A stored conversation (canonical messages) as the Responses input items a client sent for it,
@@ -211,6 +233,9 @@ void lx_srv_stream_free(lx_srv_stream *s);
  * of the final response object (response.completed / incomplete) is kept for
  * lx_srv_stream_take_final. False when out of memory. */
 bool lx_srv_stream_responses_state(lx_srv_stream *s, const char *previous_response_id, bool store);
+/* Responses streams: calls of these tools are custom_tool_call items (their raw input, once the
+ * call is complete) instead of function_call items. False when out of memory. */
+bool lx_srv_stream_custom_tools(lx_srv_stream *s, const char *const *names, size_t n);
 /* The kept final response object (malloc'd JSON text, the caller's), NULL when there is none. */
 char *lx_srv_stream_take_final(lx_srv_stream *s);
 /* Appends the SSE text one event produces to *out (a malloc'd, NUL-terminated buffer the caller
