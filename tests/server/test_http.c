@@ -755,6 +755,7 @@ static void test_responses_codex_apply_patch(void **state) {
         "\"tools\":[{\"type\":\"function\",\"name\":\"shell\",\"description\":\"Runs a command\",\"strict\":false,"
         "\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}},"
         "\"required\":[\"command\"],\"additionalProperties\":false}},"
+        "{\"type\":\"web_search\",\"external_web_access\":false},"
         "{\"type\":\"custom\",\"name\":\"apply_patch\",\"description\":\"Use the `apply_patch` tool to edit files. This is a "
         "FREEFORM tool, so do not wrap the patch in JSON.\",\"format\":{\"type\":\"grammar\",\"syntax\":\"lark\","
         "\"definition\":\"start: begin_patch hunk+ end_patch\\nbegin_patch: \\\"*** Begin Patch\\\" LF\"}}]}";
@@ -786,6 +787,7 @@ static void test_responses_codex_apply_patch(void **state) {
     assert_true(lx_fake_server_request(f.up, 0, &up));
     j = load(up.body);
     free(up.body);
+    assert_int_equal(json_array_size(json_object_get(j, "tools")), 2); /* shell, apply_patch: no hosted search */
     json_t *fn = json_object_get(json_array_get(json_object_get(j, "tools"), 1), "function");
     assert_string_equal(json_string_value(json_object_get(fn, "name")), "apply_patch");
     assert_non_null(strstr(json_string_value(json_object_get(fn, "description")), "lark grammar:\nstart: begin_patch"));

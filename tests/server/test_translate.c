@@ -679,7 +679,7 @@ static void test_responses_request(void **state) {
     REF("{\"model\":\"m\",\"background\":true,\"input\":\"hi\"}", "background");
     REF("{\"model\":\"m\",\"input\":[]}", "input");
     REF("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"x\"}]}", "item_reference");
-    REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"web_search\"}]}", "tools[0].type");
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"file_search\"}]}", "tools[0].type");
     REF("{\"model\":\"m\",\"input\":[{\"type\":\"function_call\",\"name\":\"f\"}]}", "call_id");
     REF("{\"model\":\"m\",\"input\":\"hi\",\"reasoning\":{\"effort\":\"max\"}}", "reasoning.effort");
     REF("{\"model\":\"m\",\"input\":\"hi\",\"max_output_tokens\":0}", "max_output_tokens");
@@ -837,6 +837,22 @@ static void test_responses_custom_tools(void **state) {
     free(all);
     lx_srv_stream_free(s);
     lx_srv_names_free(&custom);
+    /* Hosted web search (Codex declares it by default) is left out, and said so in the metadata;
+     * an earlier turn's web_search_call item is skipped. */
+    const char *ws = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
+                     "{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\",\"action\":{\"type\":\"search\"}},"
+                     "{\"role\":\"user\",\"content\":\"more\"}],"
+                     "\"tools\":[{\"type\":\"web_search\",\"external_web_access\":false},{\"type\":\"function\",\"name\":\"f\"}]}";
+    if (lx_srv_responses_request(ws, strlen(ws), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    assert_int_equal(r->req.n_tools, 1);
+    assert_string_equal(r->req.tools[0].name, "f");
+    assert_int_equal(r->req.n_messages, 2);
+    bool noted = false;
+    for (size_t i = 0; i < r->req.n_metadata; i++)
+        if (strcmp(r->req.metadata[i].key, "dropped_tools") == 0 && strcmp(r->req.metadata[i].value, "web_search") == 0)
+            noted = true;
+    assert_true(noted);
+    lx_srv_req_free(r);
 #define REF(body, names) refused(responses_no_store, body, strlen(body), names)
     REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\"}]}", "tools[0].name");
     REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\",\"name\":\"p\",\"format\":{\"type\":\"grammar\"}}]}",

@@ -215,6 +215,8 @@ static bool input_items(builder *b, const json_t *input, llmux_error_info *err) 
             *p = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = call_id, .text = text};
         } else if (strcmp(type, "reasoning") == 0) {
             if (!reasoning_item(b, it, err)) return false;
+        } else if (strcmp(type, "web_search_call") == 0) {
+            continue; /* a hosted search OpenAI ran in an earlier turn: its findings are in the text */
         } else {
             return lx_srv_fail(err, "%s.type: %s items are not supported (send messages, function_call, "
                                     "function_call_output, custom_tool_call, custom_tool_call_output and reasoning "
@@ -277,12 +279,20 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
         if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d", LX_SRV_MAX_TOOLS), false;
         llmux_tool *out = json_array_size(ts) ? lx_srv_alloc(r, json_array_size(ts) * sizeof *out) : NULL;
         if (json_array_size(ts) && !out) return lx_srv_fail(err, "out of memory"), false;
-        size_t i;
+        size_t i, k = 0;
         json_t *t;
+        bool dropped = false;
         json_array_foreach(ts, i, t) {
             const char *type = json_string_value(json_object_get(t, "type"));
+            /* OpenAI's hosted web search, which Codex declares by default: no backend here runs
+             * it, so the model goes without (noted in the record's metadata), as with any
+             * provider that has no hosted search. */
+            if (type && strncmp(type, "web_search", 10) == 0) {
+                dropped = true;
+                continue;
+            }
             if (type && strcmp(type, "custom") == 0) {
-                if (!custom_tool(r, t, i, &out[i], err)) return false;
+                if (!custom_tool(r, t, i, &out[k++], err)) return false;
                 continue;
             }
             if (!type || strcmp(type, "function") != 0)
@@ -290,17 +300,19 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
                                         "tool)",
                                    i, type ? type : "none"),
                        false;
-            out[i].name = json_string_value(json_object_get(t, "name"));
-            if (!out[i].name) return lx_srv_fail(err, "tools[%zu].name: expected a string", i), false;
-            out[i].description = json_string_value(json_object_get(t, "description"));
+            out[k].name = json_string_value(json_object_get(t, "name"));
+            if (!out[k].name) return lx_srv_fail(err, "tools[%zu].name: expected a string", i), false;
+            out[k].description = json_string_value(json_object_get(t, "description"));
             json_t *params = json_object_get(t, "parameters");
             if (params && !json_is_null(params)) {
                 if (!json_is_object(params)) return lx_srv_fail(err, "tools[%zu].parameters: expected an object", i), false;
-                if (!(out[i].parameters = lx_srv_dump(r, params))) return lx_srv_fail(err, "out of memory"), false;
+                if (!(out[k].parameters = lx_srv_dump(r, params))) return lx_srv_fail(err, "out of memory"), false;
             }
+            k++;
         }
-        r->req.tools = out;
-        r->req.n_tools = json_array_size(ts);
+        r->req.tools = k ? out : NULL;
+        r->req.n_tools = k;
+        if (dropped && !lx_srv_tag(r, "dropped_tools", "web_search")) return lx_srv_fail(err, "out of memory"), false;
     }
     json_t *tc = json_object_get(root, "tool_choice");
     if (tc && !json_is_null(tc)) {
