@@ -1,8 +1,8 @@
 /* Anthropic Messages request → canonical request (POST /v1/messages).
  * Reference: https://docs.anthropic.com/en/api/messages. max_tokens is required, as in the
  * Anthropic API; `thinking` becomes the canonical reasoning budget and also travels to an
- * Anthropic backend as sent (provider_options), as do metadata, service_tier and
- * context_management; tool_result blocks of a user message become a
+ * Anthropic backend as sent (provider_options), as do metadata, service_tier,
+ * context_management and output_config; tool_result blocks of a user message become a
  * canonical TOOL message placed before the rest of that message. A tool result's images (Claude
  * Code's Read of an image file, a screenshot tool) cannot live in a canonical tool result, which
  * holds text: each leaves "[image]" in the result's text and goes into the rest of that user
@@ -292,12 +292,16 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
 
 /* The fields an Anthropic backend gets as the client sent them (provider_options.anthropic; other
  * backends ignore them): metadata (user_id, Anthropic's abuse tracking of the end user),
- * service_tier, context_management (server-side context editing, with its beta header). Each must
- * be of the API's type; what is inside is Anthropic's to check. */
+ * service_tier, context_management (server-side context editing, with its beta header),
+ * output_config (the effort setting of the models that take one). Each must be of the API's type;
+ * what is inside is Anthropic's to check. */
 static const struct {
     const char *name;
     json_type type;
-} k_passthrough[] = {{"metadata", JSON_OBJECT}, {"service_tier", JSON_STRING}, {"context_management", JSON_OBJECT}};
+} k_passthrough[] = {{"metadata", JSON_OBJECT},
+                     {"service_tier", JSON_STRING},
+                     {"context_management", JSON_OBJECT},
+                     {"output_config", JSON_OBJECT}};
 
 /* thinking (read here into the canonical effort or budget, and also passed through as sent, so a
  * type this server does not know reaches an Anthropic backend) and the k_passthrough fields. */
