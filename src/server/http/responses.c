@@ -285,8 +285,8 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
         json_array_foreach(ts, i, t) {
             const char *type = json_string_value(json_object_get(t, "type"));
             /* OpenAI's hosted web search, which Codex declares by default: no backend here runs
-             * it, so the model goes without (noted in the record's metadata), as with any
-             * provider that has no hosted search. */
+             * it, so the model goes without (noted in the request's metadata, which the record's
+             * request body keeps), as with any provider that has no hosted search. */
             if (type && strncmp(type, "web_search", 10) == 0) {
                 dropped = true;
                 continue;
