@@ -240,7 +240,11 @@ typedef struct llmux_request {
     bool stream;                  /* the caller wants events as they are produced */
     int32_t priority;             /* higher runs first when queued; 0 = normal */
     int64_t deadline_ms;          /* whole-request budget in milliseconds; 0 = none */
-    const llmux_kv *metadata;     /* caller's tags, kept in records */
+    const llmux_kv *metadata;     /* caller's tags, kept in records. A few keys also reach the
+                                     provider: prompt_cache_key, safety_identifier, user and
+                                     service_tier go to OpenAI's own API as those fields; user (or
+                                     else safety_identifier) to Anthropic as metadata.user_id
+                                     (docs/providers.md#caller-fields) */
     size_t n_metadata;
     const char *provider_options; /* JSON object text passed through, keyed by provider:
                                      {"openai": {...}, "anthropic": {...}}; NULL = none. The local

@@ -281,6 +281,20 @@ static bool encode_messages(lx_enc *c, const llmux_request *req, json_t *body) {
     return true;
 }
 
+/* The end user an OpenAI-format client named (`user` or `safety_identifier`, kept in the request's
+ * metadata by llmux serve) as Anthropic's metadata.user_id, the field Anthropic's abuse checks
+ * read; an Anthropic client's own metadata (provider_options) replaces it. */
+static bool end_user(lx_enc *c, const llmux_request *req, json_t *body) {
+    const char *user = NULL;
+    for (size_t i = 0; req->metadata && i < req->n_metadata; i++) {
+        const char *k = req->metadata[i].key;
+        if (k && (strcmp(k, "user") == 0 || (!user && strcmp(k, "safety_identifier") == 0))) user = req->metadata[i].value;
+    }
+    if (!user || !*user) return true;
+    json_t *m = json_pack("{s:s}", "user_id", user);
+    return m ? lx_enc_set(c, body, "metadata", m) : lx_enc_oom(c);
+}
+
 #define MAX_BREAKPOINTS 4
 
 /* Counts the blocks of arr (tools, system blocks, or one message's content) that carry a
@@ -491,6 +505,7 @@ static json_t *messages_body(const lx_provider_config *cfg, const llmux_request 
         goto fail;
     if (req->stream && !lx_enc_set(c, body, "stream", json_true())) goto fail;
     if (!encode_thinking(c, req, body)) goto fail;
+    if (!end_user(c, req, body)) goto fail;
     c->st = lx_merge_provider_options(body, req->provider_options, "anthropic", c->err);
     if (c->st != LLMUX_OK || !default_max_tokens(c, body)) goto fail;
     fit_breakpoints(body); /* after the options: breakpoints they bring count too */

@@ -12,11 +12,22 @@
 
 static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
 
-const char *lx_openai_prompt_cache_key(const lx_provider_config *cfg, const llmux_request *req) {
-    if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0) return NULL;
+/* The request's metadata value of key, the last one (a server appends its own tags last). */
+static const char *meta_value(const llmux_request *req, const char *key) {
+    const char *v = NULL;
     for (size_t i = 0; req->metadata && i < req->n_metadata; i++)
-        if (req->metadata[i].key && strcmp(req->metadata[i].key, "prompt_cache_key") == 0) return req->metadata[i].value;
-    return NULL;
+        if (req->metadata[i].key && strcmp(req->metadata[i].key, key) == 0) v = req->metadata[i].value;
+    return v;
+}
+
+bool lx_openai_caller_fields(const lx_provider_config *cfg, const llmux_request *req, json_t *body) {
+    static const char *const keys[] = {"prompt_cache_key", "safety_identifier", "user", "service_tier"};
+    if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0) return true;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *v = meta_value(req, keys[i]);
+        if (v && json_object_set_new(body, keys[i], json_string(v)) != 0) return false;
+    }
+    return true;
 }
 
 bool lx_openai_explicit_cache(const lx_provider_config *cfg, const char *model) {
@@ -362,8 +373,7 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
 static llmux_status build_body(const lx_provider_config *cfg, const llmux_request *req, const char *model, json_t *body,
                                llmux_error_info *err) {
     if (!set_new(body, "model", json_string(model))) return oom(err);
-    const char *pck = lx_openai_prompt_cache_key(cfg, req);
-    if (pck && !set_new(body, "prompt_cache_key", json_string(pck))) return oom(err);
+    if (!lx_openai_caller_fields(cfg, req, body)) return oom(err);
     llmux_status st = lx_chat_messages(body, req,
                                        is_name(cfg, "openrouter")            ? add_message_cached
                                        : lx_openai_explicit_cache(cfg, model) ? add_message_breakpoints

@@ -14,10 +14,12 @@ llmux_status lx_openai_encode(const lx_provider_config *cfg, const llmux_request
 /* Whether a model needs `max_completion_tokens` instead of `max_tokens` (o1/o3/o4/gpt-5
  * reasoning models; a "vendor/" prefix is ignored). */
 bool lx_openai_is_reasoning_model(const char *model);
-/* The request's metadata "prompt_cache_key" for OpenAI's own API (a base URL on api.openai.com),
- * which takes it as a hint that keeps requests sharing a prefix on the same cache; NULL for any
- * other server (OpenAI-compatible ones may refuse unknown fields) or when there is none. */
-const char *lx_openai_prompt_cache_key(const lx_provider_config *cfg, const llmux_request *req);
+/* For OpenAI's own API (a base URL on api.openai.com): the request's metadata prompt_cache_key (a
+ * hint that keeps requests sharing a prefix on the same cache), safety_identifier and user (who
+ * the end user is, for OpenAI's abuse checks) and service_tier (flex, priority, ...) as the body's
+ * fields of those names. Nothing for any other server (OpenAI-compatible ones may refuse unknown
+ * fields). False when out of memory. */
+bool lx_openai_caller_fields(const lx_provider_config *cfg, const llmux_request *req, json_t *body);
 /* Whether the target takes OpenAI's explicit cache breakpoints (prompt_cache_breakpoint on a text
  * part): OpenAI's own API (a base URL on api.openai.com) and a gpt-5.6 or later model. Older
  * models and other servers get none (they may refuse unknown fields). */

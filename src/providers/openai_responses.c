@@ -264,8 +264,7 @@ static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_
               lx_enc_set(&c, body, "store", json_false()) &&
               lx_enc_set(&c, body, "include", json_pack("[s]", "reasoning.encrypted_content")) &&
               lx_enc_set(&c, body, "stream", json_boolean(req->stream));
-    const char *pck = lx_openai_prompt_cache_key(cfg, req);
-    if (ok && pck) ok = lx_enc_set(&c, body, "prompt_cache_key", lx_enc_str(&c, pck, "prompt_cache_key"));
+    if (ok && !lx_openai_caller_fields(cfg, req, body)) ok = lx_enc_oom(&c);
     if (ok) {
         c.st = lx_merge_provider_options(body, req->provider_options, "openai", err);
         if (c.st == LLMUX_OK && cfg->name && strcmp(cfg->name, "openai") != 0)

@@ -229,6 +229,36 @@ static void test_encode_cache_control_fitted(void **state) {
     json_decref(j);
 }
 
+/* An OpenAI-format client's end user (metadata user, or else safety_identifier) becomes
+ * metadata.user_id; an Anthropic client's own metadata wins. */
+static void test_encode_end_user(void **state) {
+    (void)state;
+    const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    const llmux_message msg = {.role = LLMUX_ROLE_USER, .parts = &hello, .n_parts = 1};
+    llmux_kv kv[] = {{.key = "safety_identifier", .value = "h-9"}, {.key = "user", .value = "u-1"}};
+    llmux_request req = llmux_request_default();
+    req.messages = &msg;
+    req.n_messages = 1;
+    req.metadata = kv;
+    req.n_metadata = 2;
+    json_t *j = encode_json(&req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "user_id")), "u-1");
+    json_decref(j);
+    req.n_metadata = 1;
+    j = encode_json(&req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "user_id")), "h-9");
+    json_decref(j);
+    req.provider_options = "{\"anthropic\":{\"metadata\":{\"user_id\":\"from-client\"}}}";
+    j = encode_json(&req);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "user_id")), "from-client");
+    json_decref(j);
+    req.provider_options = NULL;
+    req.n_metadata = 0;
+    j = encode_json(&req);
+    assert_null(json_object_get(j, "metadata"));
+    json_decref(j);
+}
+
 static void expect_encode_error(const llmux_request *req, const char *model, llmux_status want, const char *needle);
 
 /* Beta features (provider_options.anthropic.betas, as the SDKs take them) go as the
@@ -774,6 +804,7 @@ int main(void) {
         cmocka_unit_test(test_encode_tool_choice_and_defaults),
         cmocka_unit_test(test_encode_cache_control),
         cmocka_unit_test(test_encode_cache_control_fitted),
+        cmocka_unit_test(test_encode_end_user),
         cmocka_unit_test(test_encode_betas),
         cmocka_unit_test(test_encode_documents),
         cmocka_unit_test(test_encode_errors),

@@ -294,25 +294,33 @@ static void test_encode_explicit_cache(void **s) {
 
 static llmux_status encode_expect_error(llmux_request *r, const char *needle);
 
-/* The metadata's prompt_cache_key goes to OpenAI's own API only: another OpenAI-compatible
- * server may refuse a field it does not know. */
+/* The metadata's prompt_cache_key, safety_identifier, user and service_tier go to OpenAI's own API
+ * only: another OpenAI-compatible server may refuse a field it does not know. */
 static void test_encode_prompt_cache_key(void **s) {
     (void)s;
     llmux_part p = {.type = LLMUX_PART_TEXT, .text = "Hi"};
     llmux_message m = {.role = LLMUX_ROLE_USER, .parts = &p, .n_parts = 1};
-    llmux_kv kv[] = {{.key = "request_id", .value = "r1"}, {.key = "prompt_cache_key", .value = "conv-42"}};
+    llmux_kv kv[] = {{.key = "request_id", .value = "r1"},         {.key = "prompt_cache_key", .value = "conv-42"},
+                     {.key = "safety_identifier", .value = "h-9"},  {.key = "user", .value = "u-1"},
+                     {.key = "service_tier", .value = "flex"}};
     llmux_request r = llmux_request_default();
     r.messages = &m;
     r.n_messages = 1;
     r.metadata = kv;
-    r.n_metadata = 2;
+    r.n_metadata = 5;
     lx_provider_config cfg = cfg_named("openai", "gpt-4o");
     cfg.base_url = "https://api.openai.com/v1";
     json_t *j = encode_with(&cfg, &r);
     assert_string_equal(json_string_value(json_object_get(j, "prompt_cache_key")), "conv-42");
+    assert_string_equal(json_string_value(json_object_get(j, "safety_identifier")), "h-9");
+    assert_string_equal(json_string_value(json_object_get(j, "user")), "u-1");
+    assert_string_equal(json_string_value(json_object_get(j, "service_tier")), "flex");
+    assert_null(json_object_get(j, "request_id"));
     json_decref(j);
     j = encode_for("vllm", &r); /* https://api.example.com/v1 */
     assert_null(json_object_get(j, "prompt_cache_key"));
+    assert_null(json_object_get(j, "user"));
+    assert_null(json_object_get(j, "service_tier"));
     json_decref(j);
 }
 

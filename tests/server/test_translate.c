@@ -456,14 +456,23 @@ static void test_documents(void **state) {
     assert_int_equal(r->req.messages[0].parts[0].type, LLMUX_PART_FILE);
     assert_string_equal(r->req.messages[0].parts[0].image_url, "https://x/c.pdf");
     lx_srv_req_free(r);
-    /* OpenAI's prompt_cache_key rides in the metadata (for OpenAI's own API). */
-    r = openai_ok("{\"model\":\"m\",\"prompt_cache_key\":\"conv-1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
-    assert_int_equal(r->req.n_metadata, 1);
+    /* OpenAI's prompt_cache_key, safety_identifier, user and service_tier ride in the metadata
+     * (for OpenAI's own API; user for Anthropic's metadata.user_id too). */
+    r = openai_ok("{\"model\":\"m\",\"prompt_cache_key\":\"conv-1\",\"user\":\"u-1\",\"safety_identifier\":\"h-9\","
+                  "\"service_tier\":\"flex\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(r->req.n_metadata, 4);
     assert_string_equal(r->req.metadata[0].key, "prompt_cache_key");
     assert_string_equal(r->req.metadata[0].value, "conv-1");
+    assert_string_equal(r->req.metadata[1].key, "safety_identifier");
+    assert_string_equal(r->req.metadata[2].value, "u-1");
+    assert_string_equal(r->req.metadata[3].value, "flex");
     lx_srv_req_free(r);
 #define OREF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
     OREF("{\"model\":\"m\",\"prompt_cache_key\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "prompt_cache_key");
+    OREF("{\"model\":\"m\",\"user\":\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "user");
+    OREF("{\"model\":\"m\",\"service_tier\":\"priority-but-much-longer-than-32-chars\",\"messages\":[{\"role\":\"user\","
+         "\"content\":\"x\"}]}",
+         "service_tier");
     OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"file-1\"}}]}]}",
          "messages[0].content[0].file.file_id");
     OREF("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_data\":\"JVBERi0=\"}}]}]}",

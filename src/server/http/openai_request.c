@@ -313,7 +313,7 @@ llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **ou
         !response_format(r, root, err) || !sampling(r, root, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
-    if (!lx_srv_stream_options(r, root, err) || !lx_srv_prompt_cache_key(r, err)) goto fail;
+    if (!lx_srv_stream_options(r, root, err) || !lx_srv_openai_tags(r, err)) goto fail;
     /* The rules every entry point shares (llmux_request_validate): what is accepted here is a
      * request the runtime accepts (tool_choice "required" without tools, say, is refused here
      * with the field named, not later). */

@@ -266,10 +266,18 @@ bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value) {
     return true;
 }
 
-bool lx_srv_prompt_cache_key(lx_srv_req *r, llmux_error_info *err) {
-    const char *k = NULL;
-    if (!lx_srv_opt_string(r->root, "prompt_cache_key", &k, err)) return false;
-    if (!k) return true;
-    if (!*k || strlen(k) > 1024) return lx_srv_fail(err, "prompt_cache_key: expected 1..1024 characters"), false;
-    return lx_srv_tag(r, "prompt_cache_key", k) || (lx_srv_fail(err, "out of memory"), false);
+bool lx_srv_openai_tags(lx_srv_req *r, llmux_error_info *err) {
+    static const struct {
+        const char *name;
+        size_t max;
+    } fields[] = {{"prompt_cache_key", 1024}, {"safety_identifier", 256}, {"user", 256}, {"service_tier", 32}};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *v = NULL;
+        if (!lx_srv_opt_string(r->root, fields[i].name, &v, err)) return false;
+        if (!v) continue;
+        if (!*v || strlen(v) > fields[i].max)
+            return lx_srv_fail(err, "%s: expected 1..%zu characters", fields[i].name, fields[i].max), false;
+        if (!lx_srv_tag(r, fields[i].name, v)) return lx_srv_fail(err, "out of memory"), false;
+    }
+    return true;
 }

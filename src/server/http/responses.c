@@ -480,7 +480,7 @@ llmux_status lx_srv_responses_request(const char *body, size_t len, lx_srv_item_
     if (!lx_srv_opt_int(root, "max_output_tokens", 1, INT32_MAX, &mt, err) ||
         !lx_srv_opt_number(root, "temperature", 0, 2, &temp, err) || !lx_srv_opt_number(root, "top_p", 0, 1, &top_p, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err) || !tools(r, root, err) || !text_format(r, root, err) ||
-        !reasoning(r, root, err) || !lx_srv_prompt_cache_key(r, err))
+        !reasoning(r, root, err) || !lx_srv_openai_tags(r, err))
         goto fail;
     if (mt > 0) r->req.sampling.max_tokens = (int32_t)mt;
     r->req.sampling.temperature = temp;

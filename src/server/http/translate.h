@@ -111,10 +111,13 @@ bool lx_srv_image_url(lx_srv_req *r, const char *url, const char *where, llmux_p
 /* Appends {key: value (copied)} to the request's metadata (the caller's own tags come first);
  * false when out of memory. */
 bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value);
-/* OpenAI's prompt_cache_key (Chat Completions, Responses) as the request's metadata of that name,
- * which the openai adapters send to OpenAI's own API only. False (err filled) when not a string of
- * 1..1024 characters. */
-bool lx_srv_prompt_cache_key(lx_srv_req *r, llmux_error_info *err);
+/* OpenAI's request fields that name the caller or steer the provider (Chat Completions,
+ * Responses): prompt_cache_key, safety_identifier, user and service_tier, each as the request's
+ * metadata of that name. The openai adapters send them back to OpenAI's own API only; the
+ * anthropic adapter makes `user` its metadata.user_id. False (err filled) when one is not a
+ * string of 1..1024 (prompt_cache_key), 1..256 (safety_identifier, user) or 1..32 (service_tier)
+ * characters. */
+bool lx_srv_openai_tags(lx_srv_req *r, llmux_error_info *err);
 /* An OpenAI-style file (a Chat Completions part's "file" object, a Responses input_file item):
  * file_data, a base64 data URL, as data + mime_type, or file_url; filename as the part's name.
  * An uploaded file_id is refused (err names `where`). */
