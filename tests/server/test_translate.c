@@ -820,6 +820,11 @@ static void test_responses_custom_tools(void **state) {
     char *raw = lx_srv_custom_input("*** Begin Patch", 15);
     assert_string_equal(raw, "*** Begin Patch");
     free(raw);
+    /* A call cut short (max_tokens): the input decoded as far as it goes. */
+    const char *cut = "{\"input\":\"*** Begin Patch\\n+caf\\u00e9 \\\"q\\\" \\u12";
+    raw = lx_srv_custom_input(cut, strlen(cut));
+    assert_string_equal(raw, "*** Begin Patch\n+caf\xc3\xa9 \"q\" ");
+    free(raw);
 
     /* Streamed: no argument deltas for it; its input whole when the call ends. */
     const llmux_event evs[] = {
@@ -845,7 +850,28 @@ static void test_responses_custom_tools(void **state) {
     assert_non_null(strstr(completed, "\"input\":\"*** Begin Patch\""));
     free(all);
     lx_srv_stream_free(s);
+    /* A call the backend never ended is ended at the finish, with its events. */
+    const llmux_event open_call[] = {
+        {.type = LLMUX_EVENT_TOOL_CALL_START, .index = 0, .id = "c1", .name = "apply_patch"},
+        {.type = LLMUX_EVENT_TOOL_CALL_DELTA, .index = 0, .text = "{\"input\":\"x\"}", .text_len = 13},
+        {.type = LLMUX_EVENT_FINISH, .finish_reason = LLMUX_FINISH_LENGTH},
+    };
+    s = lx_srv_stream_create(LX_SRV_OPENAI_RESPONSES, "resp_ct", "m", 5, true);
+    assert_true(lx_srv_stream_custom_tools(s, names, 1));
+    all = feed(s, open_call, 3);
+    done = strstr(all, "event: response.custom_tool_call_input.done\n");
+    assert_non_null(done);
+    assert_non_null(strstr(done, "event: response.output_item.done\n"));
+    assert_non_null(strstr(all, "event: response.incomplete\n"));
+    free(all);
+    lx_srv_stream_free(s);
     lx_srv_names_free(&custom);
+    /* A hosted-search tool_choice goes with the tool (auto). */
+    const char *wsc = "{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"web_search\"}],\"tool_choice\":{\"type\":\"web_search\"}}";
+    if (lx_srv_responses_request(wsc, strlen(wsc), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
+    assert_int_equal(r->req.tool_choice, LLMUX_TOOL_CHOICE_AUTO);
+    assert_int_equal(r->req.n_tools, 0);
+    lx_srv_req_free(r);
     /* Hosted web search (Codex declares it by default) is left out, and said so in the metadata;
      * an earlier turn's web_search_call item is skipped. */
     const char *ws = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
@@ -867,6 +893,8 @@ static void test_responses_custom_tools(void **state) {
     REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\",\"name\":\"p\",\"format\":{\"type\":\"grammar\"}}]}",
         "tools[0].format");
     REF("{\"model\":\"m\",\"input\":[{\"type\":\"custom_tool_call\",\"call_id\":\"c\",\"name\":\"p\"}]}", "input[0]");
+    REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\",\"name\":\"p\"},{\"type\":\"function\",\"name\":\"p\"}]}",
+        "declared twice");
 #undef REF
 }
 

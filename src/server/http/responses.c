@@ -10,6 +10,7 @@
  * becomes that id and encrypted_content; any other provider's (an Anthropic thinking signature)
  * travels as encrypted_content "llmux:<signature>" under an id of its own. */
 #define _DEFAULT_SOURCE
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,11 +311,17 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
             }
             k++;
         }
+        for (size_t a = 0; a < k; a++)
+            for (size_t b2 = a + 1; b2 < k; b2++)
+                if (strcmp(out[a].name, out[b2].name) == 0)
+                    return lx_srv_fail(err, "tools: the name %s is declared twice", out[a].name), false;
         r->req.tools = k ? out : NULL;
         r->req.n_tools = k;
         if (dropped && !lx_srv_tag(r, "dropped_tools", "web_search")) return lx_srv_fail(err, "out of memory"), false;
     }
     json_t *tc = json_object_get(root, "tool_choice");
+    const char *tct = json_string_value(json_object_get(tc, "type"));
+    if (tct && strncmp(tct, "web_search", 10) == 0) tc = NULL; /* the hosted search left out above */
     if (tc && !json_is_null(tc)) {
         const char *s = json_string_value(tc);
         if (s && strcmp(s, "auto") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_AUTO;
@@ -721,15 +728,57 @@ bool lx_srv_names_has(const lx_srv_names *x, const char *name) {
     return false;
 }
 
-char *lx_srv_custom_input(const char *arguments, size_t len) {
-    json_t *a = json_loadb(arguments, len, 0, NULL);
-    const char *in = json_string_value(json_object_get(a, "input"));
-    size_t n = in ? json_string_length(json_object_get(a, "input")) : len;
-    char *out = malloc(n + 1);
-    if (out) {
-        memcpy(out, in ? in : arguments, n);
-        out[n] = '\0';
+/* The JSON string that starts at p (after its opening quote), decoded as far as it goes: a call
+ * cut short (max_tokens) leaves it unterminated. Malloc'd. */
+static char *partial_string(const char *p, const char *end) {
+    char *out = malloc((size_t)(end - p) * 2 + 1), *o = out; /* \uXXXX → at most 3 bytes for 6 */
+    if (!out) return NULL;
+    while (p < end && *p != '"') {
+        if (*p != '\\') {
+            *o++ = *p++;
+            continue;
+        }
+        if (++p >= end) break;
+        char c = *p++;
+        if (c == 'n') *o++ = '\n';
+        else if (c == 't') *o++ = '\t';
+        else if (c == 'r') *o++ = '\r';
+        else if (c == 'b') *o++ = '\b';
+        else if (c == 'f') *o++ = '\f';
+        else if (c != 'u') *o++ = c; /* " \\ / */
+        else {
+            unsigned v = 0;
+            int k = 0;
+            for (; k < 4 && p < end && isxdigit((unsigned char)*p); k++, p++)
+                v = v * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
+            if (k < 4) break;
+            if (v >= 0xD800 && v <= 0xDFFF) v = 0xFFFD; /* a surrogate half: the replacement character */
+            if (v < 0x80) *o++ = (char)v;
+            else if (v < 0x800) *o++ = (char)(0xC0 | (v >> 6)), *o++ = (char)(0x80 | (v & 0x3F));
+            else *o++ = (char)(0xE0 | (v >> 12)), *o++ = (char)(0x80 | ((v >> 6) & 0x3F)), *o++ = (char)(0x80 | (v & 0x3F));
+        }
     }
+    *o = '\0';
+    return out;
+}
+
+char *lx_srv_custom_input(const char *arguments, size_t len) {
+    json_t *a = json_loadb(arguments, len, JSON_ALLOW_NUL, NULL);
+    json_t *in = json_object_get(a, "input");
+    if (!json_is_string(in)) {
+        json_decref(a);
+        /* Cut short: {"input":"... without its end, decoded as far as it goes. */
+        static const char head[] = "{\"input\":\"";
+        if (!a && len >= sizeof head - 1 && memcmp(arguments, head, sizeof head - 1) == 0)
+            return partial_string(arguments + sizeof head - 1, arguments + len);
+        char *out = malloc(len + 1);
+        if (out) {
+            memcpy(out, arguments, len);
+            out[len] = '\0';
+        }
+        return out;
+    }
+    char *out = strdup(json_string_value(in)); /* up to a NUL the input may hold */
     json_decref(a);
     return out;
 }

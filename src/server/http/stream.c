@@ -613,6 +613,36 @@ static void responses_error(lx_srv_stream *s, sbuf *b, llmux_status st, const ch
     s->ended = true;
 }
 
+/* Ends a call's item: its arguments' .done (a custom tool's whole input: .delta and .done), then
+ * output_item.done. */
+static void end_tool(lx_srv_stream *s, sbuf *b, ritem *it) {
+    it->done = true;
+    if (it->custom) {
+        char *input = lx_srv_custom_input(acc_text(it), it->acc.n);
+        if (!input) {
+            b->oom = true;
+            return;
+        }
+        json_t *in = lx_srv_json_text(input, strlen(input));
+        bool empty = !*input;
+        free(input);
+        if (!empty)
+            rframe(s, b, "response.custom_tool_call_input.delta",
+                   json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "delta", in));
+        rframe(s, b, "response.custom_tool_call_input.done",
+               json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "input", in));
+        json_decref(in);
+        rframe(s, b, "response.output_item.done",
+               json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
+        return;
+    }
+    rframe(s, b, "response.function_call_arguments.done",
+           json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "arguments",
+                     lx_srv_json_text(it->acc.n ? acc_text(it) : "{}", it->acc.n ? it->acc.n : 2)));
+    rframe(s, b, "response.output_item.done",
+           json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
+}
+
 static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
         s->began = true;
@@ -671,30 +701,7 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         break;
     case LLMUX_EVENT_TOOL_CALL_END:
         it = find_item(s, ev->index, BLOCK_TOOL);
-        if (!it || it->done) break;
-        it->done = true;
-        if (it->custom) {
-            char *input = lx_srv_custom_input(acc_text(it), it->acc.n);
-            if (!input) {
-                b->oom = true;
-                break;
-            }
-            json_t *in = lx_srv_json_text(input, strlen(input));
-            free(input);
-            rframe(s, b, "response.custom_tool_call_input.delta",
-                   json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "delta", in));
-            rframe(s, b, "response.custom_tool_call_input.done",
-                   json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "input", in));
-            json_decref(in);
-            rframe(s, b, "response.output_item.done",
-                   json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
-            break;
-        }
-        rframe(s, b, "response.function_call_arguments.done",
-               json_pack("{s:s,s:I,s:o}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "arguments",
-                         lx_srv_json_text(it->acc.n ? acc_text(it) : "{}", it->acc.n ? it->acc.n : 2)));
-        rframe(s, b, "response.output_item.done",
-               json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
+        if (it && !it->done) end_tool(s, b, it);
         break;
     case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
     case LLMUX_EVENT_FINISH: {
@@ -703,6 +710,8 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
             break;
         }
         close_item(s, b);
+        for (size_t i = 0; i < s->n_items; i++) /* a call the backend left open ends with what it had */
+            if (s->items[i].kind == BLOCK_TOOL && !s->items[i].done) end_tool(s, b, &s->items[i]);
         json_t *output = json_array();
         for (size_t i = 0; output && i < s->n_items; i++) {
             s->items[i].done = true; /* a call cut short ends with what it had */
