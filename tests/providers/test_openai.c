@@ -208,18 +208,32 @@ static json_t *encode_for(const char *provider, const llmux_request *req) {
     return encode_with(&cfg, req);
 }
 
+/* A system prompt with a 5-minute breakpoint and a user turn whose first part has a 1-hour one. */
+typedef struct cached_req {
+    llmux_part sys, user[2];
+    llmux_message m[2];
+    llmux_request r;
+} cached_req;
+
+static void cached_req_init(cached_req *c) {
+    c->sys = (llmux_part){.type = LLMUX_PART_TEXT, .text = "Long rules", .cache = LLMUX_CACHE_5M};
+    c->user[0] = (llmux_part){.type = LLMUX_PART_TEXT, .text = "Doc", .cache = LLMUX_CACHE_1H};
+    c->user[1] = (llmux_part){.type = LLMUX_PART_TEXT, .text = "Q"};
+    c->m[0] = (llmux_message){.role = LLMUX_ROLE_SYSTEM, .parts = &c->sys, .n_parts = 1};
+    c->m[1] = (llmux_message){.role = LLMUX_ROLE_USER, .parts = c->user, .n_parts = 2};
+    c->r = llmux_request_default();
+    c->r.messages = c->m;
+    c->r.n_messages = 2;
+}
+
 /* OpenRouter takes cache breakpoints as cache_control on content parts (a cached single text is
  * written as a part to carry it); OpenAI and other compatible servers never see them. */
 static void test_encode_cache_control_openrouter(void **s) {
     (void)s;
-    llmux_part sys = {.type = LLMUX_PART_TEXT, .text = "Long rules", .cache = LLMUX_CACHE_5M};
-    llmux_part user[] = {{.type = LLMUX_PART_TEXT, .text = "Doc", .cache = LLMUX_CACHE_1H},
-                         {.type = LLMUX_PART_TEXT, .text = "Q"}};
-    llmux_message m[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = &sys, .n_parts = 1},
-                         {.role = LLMUX_ROLE_USER, .parts = user, .n_parts = 2}};
-    llmux_request r = llmux_request_default();
-    r.messages = m;
-    r.n_messages = 2;
+    cached_req c;
+    cached_req_init(&c);
+    llmux_message *m = c.m;
+    llmux_request r = c.r;
     json_t *j = encode_for("openrouter", &r);
     json_t *msgs = json_object_get(j, "messages");
     json_t *sc = json_object_get(json_array_get(msgs, 0), "content");
@@ -263,14 +277,9 @@ static void test_encode_explicit_cache(void **s) {
     for (size_t i = 0; i < sizeof no / sizeof *no; i++) assert_false(lx_openai_explicit_cache(&cfg, no[i]));
     assert_false(lx_openai_explicit_cache(&(lx_provider_config){.base_url = "https://api.example.com/v1"}, "gpt-5.6"));
 
-    llmux_part sys = {.type = LLMUX_PART_TEXT, .text = "Long rules", .cache = LLMUX_CACHE_1H};
-    llmux_part user[] = {{.type = LLMUX_PART_TEXT, .text = "Doc", .cache = LLMUX_CACHE_5M},
-                         {.type = LLMUX_PART_TEXT, .text = "Q"}};
-    llmux_message m[] = {{.role = LLMUX_ROLE_SYSTEM, .parts = &sys, .n_parts = 1},
-                         {.role = LLMUX_ROLE_USER, .parts = user, .n_parts = 2}};
-    llmux_request r = llmux_request_default();
-    r.messages = m;
-    r.n_messages = 2;
+    cached_req c;
+    cached_req_init(&c);
+    llmux_request r = c.r;
     json_t *j = encode_with(&cfg, &r);
     json_t *msgs = json_object_get(j, "messages");
     json_t *sc = json_object_get(json_array_get(msgs, 0), "content");

@@ -423,6 +423,22 @@ static void test_responses_backend(void **state) {
     sf_stop(&f);
 }
 
+/* Starts f and makes the first turn both Responses tests build on: a kept response whose answer
+ * is a get_weather call (call_fk). Its response object. */
+static json_t *weather_turn(sf *f) {
+    sf_start(f);
+    sf_push(f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_tool.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(f, "/v1/responses",
+            "{\"model\":\"openai/gpt-4o-mini\",\"instructions\":\"Be brief.\",\"input\":\"Weather?\","
+            "\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = load(r.body);
+    free(r.body);
+    return j;
+}
+
 /* The Responses API's kept responses: a tool call answered by previous_response_id with only the
  * tool's output (the upstream gets the whole conversation back), streamed; GET returns the kept
  * object (the streamed one's ids); DELETE removes it, and continuing from it is then OpenAI's
@@ -430,16 +446,8 @@ static void test_responses_backend(void **state) {
 static void test_responses_previous_response_id(void **state) {
     (void)state;
     sf f;
-    sf_start(&f);
-    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_tool.json", NULL, 0, 0);
     sf_reply r;
-    sf_post(&f, "/v1/responses",
-            "{\"model\":\"openai/gpt-4o-mini\",\"instructions\":\"Be brief.\",\"input\":\"Weather?\","
-            "\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}]}",
-            &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = load(r.body);
-    free(r.body);
+    json_t *j = weather_turn(&f);
     char id1[128];
     snprintf(id1, sizeof id1, "%s", json_string_value(json_object_get(j, "id")));
     assert_true(json_is_true(json_object_get(j, "store")));
@@ -591,16 +599,8 @@ static const char *item_id_at(const json_t *page, size_t i) {
 static void test_responses_input_items_and_references(void **state) {
     (void)state;
     sf f;
-    sf_start(&f);
-    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_tool.json", NULL, 0, 0);
     sf_reply r;
-    sf_post(&f, "/v1/responses",
-            "{\"model\":\"openai/gpt-4o-mini\",\"instructions\":\"Be brief.\",\"input\":\"Weather?\","
-            "\"tools\":[{\"type\":\"function\",\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}]}",
-            &r);
-    assert_int_equal(r.status, 200);
-    json_t *j = load(r.body);
-    free(r.body);
+    json_t *j = weather_turn(&f);
     char id1[128], fc[160];
     snprintf(id1, sizeof id1, "%s", json_string_value(json_object_get(j, "id")));
     snprintf(fc, sizeof fc, "%s", json_string_value(json_object_get(json_array_get(json_object_get(j, "output"), 0), "id")));
