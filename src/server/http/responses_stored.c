@@ -13,7 +13,6 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "core/error.h"
 #include "server/http/call.h"
 #include "server/http/response_store.h"
 
@@ -82,8 +81,8 @@ json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *pre
                                  llmux_error_info *err) {
     lx_item_lookup *l = ctx;
     if (!l->s->resp_store) {
-        lx_error(err, LLMUX_E_INVALID_REQUEST,
-                 "item_reference '%s': this server keeps no responses (server.limits.responses_store_mb is 0)", item_id);
+        lx_srv_fail(err,
+                    "item_reference '%s': this server keeps no responses (server.limits.responses_store_mb is 0)", item_id);
         return NULL;
     }
     /* "<kind>_<hex>_<n>" or "<kind>_<hex>_in<n>" names response "resp_<hex>" (responses.c). */
@@ -92,8 +91,8 @@ json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *pre
     if (a && b && b - a - 1 > 0 && b - a - 1 <= MAX_ID) {
         snprintf(id, sizeof id, "resp_%.*s", (int)(b - a - 1), a + 1);
         if (previous_response_id && strcmp(id, previous_response_id) == 0) {
-            lx_error(err, LLMUX_E_INVALID_REQUEST,
-                     "Duplicate item found with id %s: previous_response_id already puts it in the conversation", item_id);
+            lx_srv_fail(err,
+                        "Duplicate item found with id %s: previous_response_id already puts it in the conversation", item_id);
             return NULL;
         }
         if (load_response(l, id)) {
@@ -102,8 +101,8 @@ json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *pre
             if (i >= 0) return json_incref(json_array_get(list, (size_t)i));
         }
     }
-    lx_error(err, LLMUX_E_INVALID_REQUEST,
-             "item_reference '%s' names no item of a stored response (only responses created with store are kept, in "
+    lx_srv_fail(err,
+                "item_reference '%s' names no item of a stored response (only responses created with store are kept, in "
              "memory, until evicted)",
              item_id);
     return NULL;
