@@ -155,8 +155,12 @@ static json_t *thinking_block(lx_enc *c, const llmux_part *p, const char *where)
         if (b && !lx_enc_set(c, b, "data", lx_enc_str(c, p->text, where))) goto fail;
         return b;
     }
-    /* Unsigned reasoning (from another provider) cannot be verified: the API would reject it. */
-    if (!p->signature || !*p->signature) return NULL;
+    /* Unsigned reasoning (from another provider) cannot be verified: the API would reject it. So
+     * would it reject another provider's signature; OpenAI's Responses reasoning travels as
+     * "<item id>|<encrypted_content>" (openai_responses.c), and '|' is not in the base64 alphabet
+     * of Anthropic's signatures: such a part is left out too (a client that switched a
+     * conversation from an OpenAI model to a Claude model sends them back). */
+    if (!p->signature || !*p->signature || strchr(p->signature, '|')) return NULL;
     b = lx_enc_obj(c, "thinking");
     if (b && (!lx_enc_set(c, b, "thinking", lx_enc_str(c, p->text, where)) ||
               !lx_enc_set(c, b, "signature", lx_enc_str(c, p->signature, where))))

@@ -200,23 +200,27 @@ static bool encode_part(lx_enc *c, size_t i, const llmux_message *m, const llmux
         if (role == LLMUX_ROLE_USER || role == LLMUX_ROLE_TOOL)
             return add_part(c, parts, result_part(c, i, p, where), NULL, pending);
         break;
-    case LLMUX_PART_REASONING:
+    case LLMUX_PART_REASONING: {
         if (role != LLMUX_ROLE_ASSISTANT) break;
-        /* Redacted reasoning is another provider's opaque payload: Gemini cannot use it. */
+        /* Redacted reasoning is another provider's opaque payload: Gemini cannot use it; nor an
+         * OpenAI Responses signature ("<item id>|<encrypted_content>": '|' is not base64), whose
+         * part keeps only its text. */
         if (p->redacted) return true;
+        const char *own = p->signature && !strchr(p->signature, '|') ? p->signature : NULL;
         if (p->text && *p->text) {
             json_t *t = text_part(c, p->text, where);
             if (t && !lx_enc_set(c, t, "thought", json_true())) {
                 json_decref(t);
                 return false;
             }
-            return add_part(c, parts, t, p->signature, pending);
+            return add_part(c, parts, t, own, pending);
         }
-        if (p->signature && *p->signature) {
+        if (own && *own) {
             if (*pending && !flush_signature(c, parts, pending)) return false;
-            *pending = p->signature;
+            *pending = own;
         }
         return true;
+    }
     default: return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type);
     }
     return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: this part type is not allowed in a %s message", where,

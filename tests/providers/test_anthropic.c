@@ -229,6 +229,26 @@ static void test_encode_cache_control_fitted(void **state) {
     json_decref(j);
 }
 
+/* Reasoning an OpenAI Responses model signed ("<item id>|<encrypted>", a conversation the client
+ * moved from an OpenAI model) is left out: Anthropic would refuse the signature. */
+static void test_encode_foreign_signature(void **state) {
+    (void)state;
+    const llmux_part q = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    const llmux_part a[] = {{.type = LLMUX_PART_REASONING, .text = "hm", .signature = "rs_1|gAAAAenc"},
+                            {.type = LLMUX_PART_TEXT, .text = "Hello"}};
+    const llmux_message msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = 2},
+                                  {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1}};
+    llmux_request req = llmux_request_default();
+    req.messages = msgs;
+    req.n_messages = 3;
+    json_t *j = encode_json(&req);
+    json_t *content = json_object_get(json_array_get(json_object_get(j, "messages"), 1), "content");
+    assert_int_equal(json_array_size(content), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "type")), "text");
+    json_decref(j);
+}
+
 /* An OpenAI-format client's end user (metadata user, or else safety_identifier) becomes
  * metadata.user_id; an Anthropic client's own metadata wins. */
 static void test_encode_end_user(void **state) {
@@ -805,6 +825,7 @@ int main(void) {
         cmocka_unit_test(test_encode_cache_control),
         cmocka_unit_test(test_encode_cache_control_fitted),
         cmocka_unit_test(test_encode_end_user),
+        cmocka_unit_test(test_encode_foreign_signature),
         cmocka_unit_test(test_encode_betas),
         cmocka_unit_test(test_encode_documents),
         cmocka_unit_test(test_encode_errors),

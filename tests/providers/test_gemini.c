@@ -33,6 +33,31 @@ static json_t *encode_json(const llmux_request *req) {
 
 /* ------------------------------------------------------------ encode */
 
+/* Reasoning another provider signed in the OpenAI Responses form ("<item id>|<encrypted>") keeps
+ * its text as a thought but not the signature, which Gemini would refuse; its own base64
+ * signatures stay. */
+static void test_encode_foreign_signature(void **state) {
+    (void)state;
+    const llmux_part q = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    const llmux_part a[] = {{.type = LLMUX_PART_REASONING, .text = "hm", .signature = "rs_1|gAAAAenc"},
+                            {.type = LLMUX_PART_REASONING, .signature = "rs_2|gAAAAenc"},
+                            {.type = LLMUX_PART_TEXT, .text = "Hello"},
+                            {.type = LLMUX_PART_REASONING, .text = "ok", .signature = "VGhvdWdodFNpZzE="}};
+    const llmux_message msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = 4},
+                                  {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1}};
+    llmux_request req = llmux_request_default();
+    req.messages = msgs;
+    req.n_messages = 3;
+    json_t *j = encode_json(&req);
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "gAAAAenc"));
+    assert_non_null(strstr(text, "\"thoughtSignature\":\"VGhvdWdodFNpZzE=\""));
+    assert_non_null(strstr(text, "{\"text\":\"hm\",\"thought\":true}"));
+    free(text);
+    json_decref(j);
+}
+
 static void test_encode_basic(void **state) {
     (void)state;
     const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hello"};
@@ -463,6 +488,7 @@ static void test_round_trip_signatures(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_basic),
+        cmocka_unit_test(test_encode_foreign_signature),
         cmocka_unit_test(test_encode_full_conversation),
         cmocka_unit_test(test_encode_tool_choice),
         cmocka_unit_test(test_encode_file),
