@@ -8,6 +8,7 @@
 #include "providers/reasoning.h"
 #include "core/base64.h"
 #include "core/error.h"
+#include "core/request_meta.h"
 #include "providers/anthropic_internal.h"
 #include "providers/embed_models.h"
 #include "providers/enc.h"
@@ -289,11 +290,8 @@ static bool encode_messages(lx_enc *c, const llmux_request *req, json_t *body) {
  * metadata by llmux serve) as Anthropic's metadata.user_id, the field Anthropic's abuse checks
  * read; an Anthropic client's own metadata (provider_options) replaces it. */
 static bool end_user(lx_enc *c, const llmux_request *req, json_t *body) {
-    const char *user = NULL;
-    for (size_t i = 0; req->metadata && i < req->n_metadata; i++) {
-        const char *k = req->metadata[i].key;
-        if (k && (strcmp(k, "user") == 0 || (!user && strcmp(k, "safety_identifier") == 0))) user = req->metadata[i].value;
-    }
+    const char *user = lx_request_meta(req, "user");
+    if (!user) user = lx_request_meta(req, "safety_identifier");
     if (!user || !*user) return true;
     json_t *m = json_pack("{s:s}", "user_id", user);
     return m ? lx_enc_set(c, body, "metadata", m) : lx_enc_oom(c);

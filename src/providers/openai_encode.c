@@ -5,6 +5,7 @@
 
 #include "providers/reasoning.h"
 #include "core/error.h"
+#include "core/request_meta.h"
 #include "providers/chat.h"
 #include "providers/json_util.h"
 #include "providers/openai_internal.h"
@@ -12,19 +13,11 @@
 
 static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
 
-/* The request's metadata value of key, the last one (a server appends its own tags last). */
-static const char *meta_value(const llmux_request *req, const char *key) {
-    const char *v = NULL;
-    for (size_t i = 0; req->metadata && i < req->n_metadata; i++)
-        if (req->metadata[i].key && strcmp(req->metadata[i].key, key) == 0) v = req->metadata[i].value;
-    return v;
-}
-
 bool lx_openai_caller_fields(const lx_provider_config *cfg, const llmux_request *req, json_t *body) {
     static const char *const keys[] = {"prompt_cache_key", "safety_identifier", "user", "service_tier"};
     if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0) return true;
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const char *v = meta_value(req, keys[i]);
+        const char *v = lx_request_meta(req, keys[i]);
         if (v && json_object_set_new(body, keys[i], json_string(v)) != 0) return false;
     }
     return true;

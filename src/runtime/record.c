@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "runtime/runtime_internal.h"
+#include "core/request_meta.h"
 
 static char *dup_or_null(const char *s) {
     if (!s) return NULL;
@@ -55,15 +56,6 @@ static char *warnings_json(const llmux_response *r) {
     return lx_jw_finish(&w);
 }
 
-/* The value of a metadata tag of the request, or NULL; the last one wins (a server appends its
- * own tags after any the client sent). */
-static const char *meta(const llmux_request *req, const char *key) {
-    const char *v = NULL;
-    for (size_t i = 0; req && i < req->n_metadata; i++)
-        if (req->metadata[i].key && strcmp(req->metadata[i].key, key) == 0) v = req->metadata[i].value;
-    return v;
-}
-
 lx_exec_record *lx_record_build(llmux_runtime *rt, const lx_record_input *in) {
     lx_exec_record *r = calloc(1, sizeof *r);
     if (!r) return NULL;
@@ -72,7 +64,7 @@ lx_exec_record *lx_record_build(llmux_runtime *rt, const lx_record_input *in) {
     r->replay_of = dup_or_null(in->replay_of);
     /* A server tags its requests (docs/server.md): the client's X-Request-Id and the name of the
      * API key; they get columns of their own so budgets can be summed per key without bodies. */
-    const char *rid = meta(in->req, "request_id"), *caller = meta(in->req, "key_name");
+    const char *rid = lx_request_meta(in->req, "request_id"), *caller = lx_request_meta(in->req, "key_name");
     if (rid) ok = ok && (r->request_id = dup_or_null(rid)) != NULL;
     if (caller) ok = ok && (r->caller = dup_or_null(caller)) != NULL;
     r->started_at_ms = in->started_at_ms;

@@ -5,16 +5,9 @@
 
 #include <string.h>
 
+#include "core/request_meta.h"
 #include "runtime/runtime_internal.h"
 #include "telemetry/telemetry.h"
-
-/* The metadata value of key. A refused request may carry a NULL array with a count (that is why
- * it was refused): looked at only when the array is there. */
-static const char *meta(const llmux_request *req, const char *key) {
-    for (size_t i = 0; req && req->metadata && i < req->n_metadata; i++)
-        if (req->metadata[i].key && strcmp(req->metadata[i].key, key) == 0) return req->metadata[i].value;
-    return NULL;
-}
 
 void lx_report_started(llmux_runtime *rt) { lx_telemetry_started(lx_runtime_telemetry(rt)); }
 
@@ -46,8 +39,8 @@ void lx_report_execution(llmux_runtime *rt, const lx_record_input *in, bool acce
     lx_tel_execution x = {
         .accepted = accepted,
         .execution_id = in->id,
-        .request_id = meta(in->req, "request_id"),
-        .key_name = meta(in->req, "key_name"),
+        .request_id = lx_request_meta(in->req, "request_id"),
+        .key_name = lx_request_meta(in->req, "key_name"),
         .requested_model = in->requested_model,
         .model = r && r->model && *r->model ? r->model : model,
         .provider = r && r->provider && *r->provider ? r->provider : provider,

@@ -52,7 +52,7 @@ struct lx_call {
      * this response answers (model and messages, the continued one's included) when it is to be
      * kept (response_store.h; echoed as store); NULL otherwise. */
     char *prev_id;
-    lx_srv_names custom;    /* Responses: the request's custom tools, for the non-streamed answer */
+    lx_srv_names custom;    /* Responses, not streamed: the request's custom tools (a stream keeps its own) */
     llmux_request *hist_in;
     lx_call *prev, *next;
 };
@@ -518,8 +518,8 @@ void lx_call_start(lx_server *s, struct evhttp_request *req, lx_srv_format f, co
                               (c->ping = evtimer_new(s->base, on_ping, c))
                         : (c->agg = llmux_aggregator_create()) != NULL;
     if (ok && f == LX_SRV_OPENAI_RESPONSES) {
-        ok = lx_srv_names_copy(&c->custom, r->custom_tools, r->n_custom_tools) &&
-             (!c->stream || lx_srv_stream_custom_tools(c->st, r->custom_tools, r->n_custom_tools)) &&
+        ok = (c->stream ? lx_srv_stream_custom_tools(c->st, r->custom_tools, r->n_custom_tools)
+                        : lx_srv_names_copy(&c->custom, r->custom_tools, r->n_custom_tools)) &&
              (!r->previous_response_id || (c->prev_id = strdup(r->previous_response_id))) &&
              (!r->store || !s->resp_store || hist_copy(&r->req, &c->hist_in));
         /* Echoed as store: whether this response can be continued and fetched. */

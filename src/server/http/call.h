@@ -56,7 +56,7 @@ void lx_responses_stored_route(lx_server *s, struct evhttp_request *req, const c
 typedef struct lx_item_lookup {
     lx_server *s;
     const char *owner; /* lx_auth_key_name of the request's key */
-    char id[160];      /* the response read last ("" none), and its items (NULL: none) */
+    char id[160];      /* the response read last ("" none), and its items (NULL: not read yet, or none) */
     json_t *output, *inputs;
 } lx_item_lookup;
 json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *previous_response_id,

@@ -10,7 +10,6 @@
  * becomes that id and encrypted_content; any other provider's (an Anthropic thinking signature)
  * travels as encrypted_content "llmux:<signature>" under an id of its own. */
 #define _DEFAULT_SOURCE
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -728,57 +727,37 @@ bool lx_srv_names_has(const lx_srv_names *x, const char *name) {
     return false;
 }
 
-/* The JSON string that starts at p (after its opening quote), decoded as far as it goes: a call
- * cut short (max_tokens) leaves it unterminated. Malloc'd. */
-static char *partial_string(const char *p, const char *end) {
-    char *out = malloc((size_t)(end - p) * 2 + 1), *o = out; /* \uXXXX → at most 3 bytes for 6 */
-    if (!out) return NULL;
-    while (p < end && *p != '"') {
-        if (*p != '\\') {
-            *o++ = *p++;
-            continue;
-        }
-        if (++p >= end) break;
-        char c = *p++;
-        if (c == 'n') *o++ = '\n';
-        else if (c == 't') *o++ = '\t';
-        else if (c == 'r') *o++ = '\r';
-        else if (c == 'b') *o++ = '\b';
-        else if (c == 'f') *o++ = '\f';
-        else if (c != 'u') *o++ = c; /* " \\ / */
-        else {
-            unsigned v = 0;
-            int k = 0;
-            for (; k < 4 && p < end && isxdigit((unsigned char)*p); k++, p++)
-                v = v * 16 + (unsigned)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
-            if (k < 4) break;
-            if (v >= 0xD800 && v <= 0xDFFF) v = 0xFFFD; /* a surrogate half: the replacement character */
-            if (v < 0x80) *o++ = (char)v;
-            else if (v < 0x800) *o++ = (char)(0xC0 | (v >> 6)), *o++ = (char)(0x80 | (v & 0x3F));
-            else *o++ = (char)(0xE0 | (v >> 12)), *o++ = (char)(0x80 | ((v >> 6) & 0x3F)), *o++ = (char)(0x80 | (v & 0x3F));
-        }
-    }
-    *o = '\0';
+/* The string `input` of the arguments object text[0..n), or NULL (no such object). */
+static char *input_of(const char *text, size_t n) {
+    json_t *a = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+    const char *in = json_string_value(json_object_get(a, "input"));
+    char *out = in ? strdup(in) : NULL; /* up to a NUL the input may hold */
+    json_decref(a);
     return out;
 }
 
 char *lx_srv_custom_input(const char *arguments, size_t len) {
-    json_t *a = json_loadb(arguments, len, JSON_ALLOW_NUL, NULL);
-    json_t *in = json_object_get(a, "input");
-    if (!json_is_string(in)) {
-        json_decref(a);
-        /* Cut short: {"input":"... without its end, decoded as far as it goes. */
-        static const char head[] = "{\"input\":\"";
-        if (!a && len >= sizeof head - 1 && memcmp(arguments, head, sizeof head - 1) == 0)
-            return partial_string(arguments + sizeof head - 1, arguments + len);
-        char *out = malloc(len + 1);
-        if (out) {
-            memcpy(out, arguments, len);
-            out[len] = '\0';
+    char *out = input_of(arguments, len);
+    if (out) return out;
+    /* Cut short (max_tokens): {"input":"... without its end. Closed again, less what may be
+     * half an escape or a UTF-8 sequence (at most 6 bytes), it reads as far as it came. */
+    static const char head[] = "{\"input\":\"";
+    size_t h = sizeof head - 1;
+    if (len >= h && memcmp(arguments, head, h) == 0) {
+        char *buf = malloc(len + 3);
+        if (!buf) return NULL;
+        for (size_t cut = len; !out && cut >= h && cut + 6 >= len; cut--) {
+            memcpy(buf, arguments, cut);
+            memcpy(buf + cut, "\"}", 3);
+            out = input_of(buf, cut + 2);
         }
-        return out;
+        free(buf);
+        if (out) return out;
     }
-    char *out = strdup(json_string_value(in)); /* up to a NUL the input may hold */
-    json_decref(a);
+    /* A model that answered with the raw text itself. */
+    if ((out = malloc(len + 1))) {
+        memcpy(out, arguments, len);
+        out[len] = '\0';
+    }
     return out;
 }

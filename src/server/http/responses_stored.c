@@ -54,20 +54,25 @@ static long index_of(const json_t *items, const char *item_id) {
     return -1;
 }
 
-/* The kept response's output and input items, read once per request for all the references into
- * it (the last response referred to is kept: references come in runs). False when it is not kept
- * for the owner. */
-static bool load_response(lx_item_lookup *l, const char *id) {
-    if (strcmp(l->id, id) == 0) return l->output || l->inputs;
-    lx_item_lookup_release(l);
-    snprintf(l->id, sizeof l->id, "%s", id);
+/* The kept response's output items (inputs false) or input items (true), each list read once per
+ * request for all the references into it (the last response referred to is kept: references
+ * come in runs), and only when one names it. NULL when it is not kept for the owner. */
+static const json_t *response_items(lx_item_lookup *l, const char *id, bool inputs) {
+    if (strcmp(l->id, id) != 0) {
+        lx_item_lookup_release(l);
+        snprintf(l->id, sizeof l->id, "%s", id);
+    }
+    if (inputs) {
+        if (!l->inputs) l->inputs = input_items_of(l->s, id, l->owner);
+        return l->inputs;
+    }
     const char *object = NULL;
-    if (!lx_resp_store_get(l->s->resp_store, id, l->owner, NULL, NULL, &object)) return false;
-    json_t *o = json_loads(object, 0, NULL);
-    l->output = json_incref(json_object_get(o, "output"));
-    json_decref(o);
-    l->inputs = input_items_of(l->s, id, l->owner);
-    return l->output || l->inputs;
+    if (!l->output && lx_resp_store_get(l->s->resp_store, id, l->owner, NULL, NULL, &object)) {
+        json_t *o = json_loads(object, 0, NULL);
+        l->output = json_incref(json_object_get(o, "output"));
+        json_decref(o);
+    }
+    return l->output;
 }
 
 void lx_item_lookup_release(lx_item_lookup *l) {
@@ -95,16 +100,14 @@ json_t *lx_responses_stored_item(void *ctx, const char *item_id, const char *pre
                         "Duplicate item found with id %s: previous_response_id already puts it in the conversation", item_id);
             return NULL;
         }
-        if (load_response(l, id)) {
-            const json_t *list = strncmp(b + 1, "in", 2) == 0 ? l->inputs : l->output;
-            long i = list ? index_of(list, item_id) : -1;
-            if (i >= 0) return json_incref(json_array_get(list, (size_t)i));
-        }
+        const json_t *list = response_items(l, id, strncmp(b + 1, "in", 2) == 0);
+        long i = list ? index_of(list, item_id) : -1;
+        if (i >= 0) return json_incref(json_array_get(list, (size_t)i));
     }
     lx_srv_fail(err,
                 "item_reference '%s' names no item of a stored response (only responses created with store are kept, in "
-             "memory, until evicted)",
-             item_id);
+                "memory, until evicted)",
+                item_id);
     return NULL;
 }
 

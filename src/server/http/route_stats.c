@@ -29,6 +29,14 @@ void lx_route_stats_init(lx_route_stats *rs) {
     memset(rs, 0, sizeof *rs);
 }
 
+const char *lx_route_response_rest(const char *path) {
+    const char *rest = !path                                        ? NULL
+                       : strncmp(path, "/v1/responses/", 14) == 0 ? path + 14
+                       : strncmp(path, "/responses/", 11) == 0    ? path + 11
+                                                                  : NULL;
+    return rest && *rest ? rest : NULL;
+}
+
 lx_route lx_route_of(const char *path) {
     if (!path) return LX_ROUTE_OTHER;
     for (int r = 0; r < LX_ROUTE_OTHER; r++)
@@ -39,8 +47,9 @@ lx_route lx_route_of(const char *path) {
     if (strcmp(path, "/embeddings") == 0) return LX_ROUTE_EMBEDDINGS;
     if (strcmp(path, "/responses") == 0) return LX_ROUTE_RESPONSES;
     if (strncmp(path, "/v1/models/", 11) == 0) return LX_ROUTE_MODELS;
-    if ((strncmp(path, "/v1/responses/", 14) == 0 && path[14]) || (strncmp(path, "/responses/", 11) == 0 && path[11])) {
-        const char *slash = strchr(path + (path[1] == 'v' ? 14 : 11), '/');
+    const char *rest = lx_route_response_rest(path);
+    if (rest) {
+        const char *slash = strchr(rest, '/');
         return !slash ? LX_ROUTE_RESPONSE_ID : strcmp(slash, "/input_items") == 0 ? LX_ROUTE_RESPONSE_ITEMS : LX_ROUTE_OTHER;
     }
     if (strcmp(path, "/models") == 0 || strcmp(path, "/models/load") == 0 || strcmp(path, "/models/unload") == 0 ||

@@ -53,6 +53,9 @@ struct lx_route_stats {
 void lx_route_stats_init(lx_route_stats *rs);
 /* The route a request path belongs to (NULL: OTHER). */
 lx_route lx_route_of(const char *path);
+/* What follows "/v1/responses/" (or "/responses/", served without the prefix) in path: "{id}" or
+ * "{id}/input_items"; NULL when path is not under either or nothing follows. */
+const char *lx_route_response_rest(const char *path);
 /* Counts req's response once it has been sent (sets req's completion callback; a route that
  * replaces it calls lx_route_stats_sent from its own). */
 void lx_route_stats_track(lx_route_stats *rs, struct evhttp_request *req);

@@ -193,10 +193,8 @@ static void route(struct evhttp_request *req, void *arg) {
     }
     if (lx_models_admin_route(s, req, path, &g)) return; /* /models/load|unload, /models, /api/ps */
     /* GET / DELETE /v1/responses/{id}, also without the prefix (as with_v1 below). */
-    const char *resp_id = strncmp(path, "/v1/responses/", 14) == 0 ? path + 14
-                          : strncmp(path, "/responses/", 11) == 0 ? path + 11
-                                                                  : NULL;
-    if (resp_id && *resp_id) {
+    const char *resp_id = lx_route_response_rest(path);
+    if (resp_id) {
         lx_responses_stored_route(s, req, resp_id, &g);
         return;
     }

@@ -43,6 +43,7 @@ typedef struct ritem {
     sbuf acc;         /* the text, the arguments or the reasoning summary */
     bool done;
     bool custom;      /* BLOCK_TOOL: a custom tool's call (a custom_tool_call item) */
+    char *input;      /* custom, once ended: its raw input (lx_srv_custom_input of acc) */
 } ritem;
 
 struct lx_srv_stream {
@@ -145,6 +146,7 @@ void lx_srv_stream_free(lx_srv_stream *s) {
         free(s->items[i].name);
         free(s->items[i].sig);
         free(s->items[i].acc.p);
+        free(s->items[i].input);
     }
     free(s->items);
     free(s);
@@ -482,14 +484,8 @@ static json_t *item_json(const ritem *it) {
                                               lx_srv_json_text(t, it->acc.n), "annotations")
                                   : json_array());
     case BLOCK_TOOL:
-        if (it->custom) {
-            char *input = it->done ? lx_srv_custom_input(t, it->acc.n) : NULL;
-            json_t *o = !it->done || input ? lx_srv_responses_custom_call(it->id, status, it->call_id, it->name,
-                                                                          input ? input : "")
-                                           : NULL;
-            free(input);
-            return o;
-        }
+        if (it->custom) /* its input once end_tool decoded it */
+            return lx_srv_responses_custom_call(it->id, status, it->call_id, it->name, it->input ? it->input : "");
         return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", it->id, "type", "function_call", "status", status, "call_id",
                          jstr(it->call_id), "name", jstr(it->name), "arguments",
                          lx_srv_json_text(it->done && !it->acc.n ? "{}" : t, it->done && !it->acc.n ? 2 : it->acc.n));
@@ -618,15 +614,12 @@ static void responses_error(lx_srv_stream *s, sbuf *b, llmux_status st, const ch
 static void end_tool(lx_srv_stream *s, sbuf *b, ritem *it) {
     it->done = true;
     if (it->custom) {
-        char *input = lx_srv_custom_input(acc_text(it), it->acc.n);
-        if (!input) {
+        if (!(it->input = lx_srv_custom_input(acc_text(it), it->acc.n))) {
             b->oom = true;
             return;
         }
-        json_t *in = lx_srv_json_text(input, strlen(input));
-        bool empty = !*input;
-        free(input);
-        if (!empty)
+        json_t *in = lx_srv_json_text(it->input, strlen(it->input));
+        if (*it->input)
             rframe(s, b, "response.custom_tool_call_input.delta",
                    json_pack("{s:s,s:I,s:O}", "item_id", it->id, "output_index", (json_int_t)(it - s->items), "delta", in));
         rframe(s, b, "response.custom_tool_call_input.done",
