@@ -53,7 +53,7 @@ static void run(lx_srv_format f, const uint8_t *data, size_t size) {
     size_t i = 1;
     bool ended = false;
     while (i + 2 <= size) {
-        llmux_event ev = {.type = (llmux_event_type)(data[i] % 9), .index = data[i + 1] % 8};
+        llmux_event ev = {.type = (llmux_event_type)(data[i] % 10), .index = data[i + 1] % 8};
         size_t n = i + 2 < size ? data[i + 2] % 16 : 0;
         i += 3;
         if (n > size - (i < size ? i : size)) n = i < size ? size - i : 0;
@@ -61,7 +61,9 @@ static void run(lx_srv_format f, const uint8_t *data, size_t size) {
         ev.text_len = n;
         i += n;
         ev.id = "call";
-        ev.name = "fn";
+        /* NATIVE: an Anthropic block (written to an Anthropic client when its bytes are a JSON
+         * object) or another format's (skipped everywhere). */
+        ev.name = ev.type == LLMUX_EVENT_NATIVE ? ((data[0] & 8) ? "anthropic" : "other") : "fn";
         ev.signature = (data[0] & 2) ? "sig" : NULL;
         ev.redacted = data[0] & 4;
         ev.finish_reason = (llmux_finish_reason)(ev.index % 7);

@@ -129,8 +129,14 @@ typedef enum llmux_part_type {
     LLMUX_PART_TOOL_CALL = 2,   /* id, name, arguments (JSON text) */
     LLMUX_PART_TOOL_RESULT = 3, /* id (the call answered), text (content), is_error */
     LLMUX_PART_REASONING = 4,   /* text, signature; redacted: text holds the opaque payload */
-    LLMUX_PART_FILE = 5         /* a document (a PDF): data (base64) + mime_type, or image_url as
+    LLMUX_PART_FILE = 5,        /* a document (a PDF): data (base64) + mime_type, or image_url as
                                    the document's http(s) URL; name: its file name (optional) */
+    LLMUX_PART_NATIVE = 6       /* a content block of one provider's own wire format that llmux
+                                   does not model (Anthropic's server_tool_use and
+                                   web_search_tool_result, ...): name = the format ("anthropic"),
+                                   text = the block, a JSON object text, as that API writes it.
+                                   Sent back as is to a provider of that format, left out for the
+                                   others (docs/providers.md#native-blocks) */
 } llmux_part_type;
 
 /* A prompt-cache breakpoint on a part or a tool (Anthropic's cache_control): the provider caches
@@ -147,13 +153,14 @@ typedef enum llmux_cache {
 /* A typed content part. Only the fields of its type are read; the others stay NULL/false. */
 typedef struct llmux_part {
     llmux_part_type type;
-    const char *text;       /* TEXT, TOOL_RESULT content, REASONING text or redacted data */
+    const char *text;       /* TEXT, TOOL_RESULT content, REASONING text or redacted data,
+                               NATIVE the block's JSON */
     const char *image_url;  /* IMAGE, FILE: http(s) URL */
     const char *data;       /* IMAGE, FILE: base64 bytes */
     const char *mime_type;  /* IMAGE: e.g. "image/png" (with data); FILE: "application/pdf" */
     const char *id;         /* TOOL_CALL: call id; TOOL_RESULT: id of the call answered */
     const char *name;       /* TOOL_CALL: tool name; TOOL_RESULT: tool name (optional);
-                               FILE: file name (optional) */
+                               FILE: file name (optional); NATIVE: the wire format */
     const char *arguments;  /* TOOL_CALL: arguments, a JSON text */
     const char *signature;  /* REASONING: provider signature that must travel back unchanged */
     bool is_error;          /* TOOL_RESULT: the tool failed */
@@ -420,11 +427,15 @@ typedef enum llmux_event_type {
                                         earlier value, an unset one (-1) keeps it */
     LLMUX_EVENT_FINISH = 7,          /* finish_reason (terminal); text/text_len: the stop sequence
                                         that ended the output, when one did (else NULL) */
-    LLMUX_EVENT_ERROR = 8            /* error (terminal) */
+    LLMUX_EVENT_ERROR = 8,           /* error (terminal) */
+    LLMUX_EVENT_NATIVE = 9           /* index, name (the wire format), text/text_len: one whole
+                                        NATIVE part (a provider's own block, e.g. Anthropic's
+                                        server_tool_use), a JSON object text; consumers that do
+                                        not speak that format skip it */
 } llmux_event_type;
 
 /* "start", "text_delta", "reasoning_delta", "tool_call_start", "tool_call_delta",
- * "tool_call_end", "usage", "finish", "error". */
+ * "tool_call_end", "usage", "finish", "error", "native". */
 LLMUX_API const char *llmux_event_type_name(llmux_event_type t);
 LLMUX_API bool llmux_event_type_from_name(const char *name, llmux_event_type *out);
 
@@ -438,7 +449,7 @@ typedef struct llmux_event {
     const char *text;        /* delta bytes, not NUL-terminated in general: use text_len */
     size_t text_len;
     const char *id;          /* START: response id; TOOL_CALL_START: call id */
-    const char *name;        /* START: model; TOOL_CALL_START: tool name */
+    const char *name;        /* START: model; TOOL_CALL_START: tool name; NATIVE: format */
     const char *provider;    /* START */
     const char *signature;   /* REASONING_DELTA: signature (or fragment) */
     bool redacted;           /* REASONING_DELTA */

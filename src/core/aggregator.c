@@ -19,14 +19,14 @@
 typedef struct slot {
     uint32_t index;
     llmux_part_type type;
-    lx_buf text;    /* TEXT text, REASONING text, TOOL_CALL arguments */
+    lx_buf text;    /* TEXT text, REASONING text, TOOL_CALL arguments, NATIVE block */
     lx_buf sig;     /* REASONING signature */
     bool has_text;  /* REASONING: some text arrived (else the part's text stays NULL) */
     bool has_sig;
     bool redacted;
     bool closed;    /* TOOL_CALL: its end event arrived */
     char *id;       /* TOOL_CALL */
-    char *name;     /* TOOL_CALL */
+    char *name;     /* TOOL_CALL name, NATIVE format */
 } slot;
 
 struct llmux_aggregator {
@@ -286,6 +286,32 @@ static llmux_status add_tool_end(llmux_aggregator *a, const llmux_event *ev, llm
     return LLMUX_OK;
 }
 
+/* NATIVE: one whole part in one event (a provider's own block, passed on as it came). */
+static llmux_status add_native(llmux_aggregator *a, const llmux_event *ev, llmux_error_info *err) {
+    slot *s = find_slot(a, ev->index);
+    if (s) return protocol(err, "%s at index %u: that index already holds a %s part", ev, lx_part_type_name(s->type));
+    if (!ev->text || !ev->text_len || !ev->name || !*ev->name)
+        return protocol(err, "%s at index %u without a format or a block%s", ev, "");
+    size_t add = ev->text_len + strlen(ev->name);
+    llmux_status st = check_cap(a, add, err);
+    if (st) return st;
+    bool failed = false;
+    char *name = dup_or_null(ev->name, &failed);
+    if (failed) return oom(err);
+    s = insert_slot(a, ev->index, LLMUX_PART_NATIVE, err, &st);
+    if (!s) {
+        free(name);
+        return st;
+    }
+    s->name = name;
+    if (!lx_buf_append(&s->text, ev->text, ev->text_len)) {
+        remove_slot(a, s);
+        return oom(err);
+    }
+    a->content_bytes += add;
+    return LLMUX_OK;
+}
+
 static llmux_status add_usage(llmux_aggregator *a, const llmux_event *ev, llmux_error_info *err) {
     if (ev->cost_known) {
         if (!isfinite(ev->cost_usd) || ev->cost_usd < 0)
@@ -353,6 +379,7 @@ llmux_status llmux_aggregator_add(llmux_aggregator *agg, const llmux_event *ev, 
     case LLMUX_EVENT_USAGE: return add_usage(agg, ev, err);
     case LLMUX_EVENT_FINISH: return add_finish(agg, ev, err);
     case LLMUX_EVENT_ERROR: return add_error(agg, ev, err);
+    case LLMUX_EVENT_NATIVE: return add_native(agg, ev, err);
     }
     return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL, "unknown event type %d", (int)ev->type);
 }
@@ -377,6 +404,10 @@ static bool build_part(llmux_response *r, const slot *s) {
         /* A call without arguments still needs a JSON object for the tool. */
         p->arguments = s->text.len ? lx_response_strndup(r, data, s->text.len) : lx_response_strdup(r, "{}");
         return p->arguments != NULL;
+    case LLMUX_PART_NATIVE:
+        p->name = lx_response_strdup(r, s->name);
+        p->text = lx_response_strndup(r, data, s->text.len);
+        return p->name && p->text;
     default: return false;
     }
 }

@@ -89,6 +89,18 @@ llmux_status lx_emit_reasoning(lx_emitter *e, const char *text, size_t len, cons
     return deliver(e, &ev, err);
 }
 
+llmux_status lx_emit_native(lx_emitter *e, const char *format, const char *block, size_t len, llmux_error_info *err) {
+    llmux_status st = lx_emit_start(e, NULL, NULL, err);
+    if (st != LLMUX_OK) return st;
+    e->text_index = e->reasoning_index = -1;
+    llmux_event ev = blank(LLMUX_EVENT_NATIVE);
+    ev.index = e->next_index++;
+    ev.name = format;
+    ev.text = block;
+    ev.text_len = len;
+    return deliver(e, &ev, err);
+}
+
 void lx_emitter_break_text(lx_emitter *e) { e->text_index = -1; }
 void lx_emitter_break_reasoning(lx_emitter *e) { e->reasoning_index = -1; }
 

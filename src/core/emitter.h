@@ -64,6 +64,9 @@ llmux_status lx_emit_text(lx_emitter *e, const char *text, size_t len, llmux_err
 /* REASONING_DELTA to the current reasoning part; text and/or signature; empty both = nothing. */
 llmux_status lx_emit_reasoning(lx_emitter *e, const char *text, size_t len, const char *signature, bool redacted,
                                llmux_error_info *err);
+/* NATIVE: one whole part of a provider's own format (block: a JSON object text of len bytes);
+ * the next text or reasoning opens a new part after it. */
+llmux_status lx_emit_native(lx_emitter *e, const char *format, const char *block, size_t len, llmux_error_info *err);
 /* The next text / reasoning delta opens a new part (Anthropic-style separate blocks). */
 void lx_emitter_break_text(lx_emitter *e);
 void lx_emitter_break_reasoning(lx_emitter *e);

@@ -142,6 +142,7 @@ bool lx_event_decode(const json_t *v, llmux_event *ev, llmux_error_info *err_sto
     static const char *const k_usage[] = {"type", "usage", "cost_usd", NULL};
     static const char *const k_finish[] = {"type", "finish_reason", "stop_sequence", NULL};
     static const char *const k_error[] = {"type", "error", NULL};
+    static const char *const k_native[] = {"type", "index", "format", "block", NULL};
     switch (ev->type) {
     case LLMUX_EVENT_START:
         return keys_ok(v, k_start, "event", why, why_size) && str_field(v, "id", false, &ev->id, NULL, why, why_size) &&
@@ -174,6 +175,18 @@ bool lx_event_decode(const json_t *v, llmux_event *ev, llmux_error_info *err_sto
         if (!llmux_finish_reason_from_name(r, &ev->finish_reason))
             return fail(why, why_size, "event.finish_reason: unknown reason \"%.64s\"", r);
         return str_field(v, "stop_sequence", false, &ev->text, &ev->text_len, why, why_size);
+    }
+    case LLMUX_EVENT_NATIVE: {
+        if (!keys_ok(v, k_native, "event", why, why_size) || !index_field(v, ev, why, why_size) ||
+            !str_field(v, "format", true, &ev->name, NULL, why, why_size) ||
+            !str_field(v, "block", true, &ev->text, &ev->text_len, why, why_size))
+            return false;
+        if (!*ev->name) return fail(why, why_size, "event.format: must not be empty");
+        json_error_t je;
+        json_t *b = json_loadb(ev->text, ev->text_len, JSON_REJECT_DUPLICATES, &je);
+        bool obj = json_is_object(b);
+        json_decref(b);
+        return obj || fail(why, why_size, "event.block: must hold a JSON object");
     }
     case LLMUX_EVENT_ERROR:
         if (!keys_ok(v, k_error, "event", why, why_size) || !decode_error(v, err_store, why, why_size)) return false;

@@ -242,6 +242,7 @@ bool lx_jr_cache(lx_jr *r, const json_t *obj, llmux_cache *out) {
 
 static const char *const k_reasoning_keys[] = {"type", "text", "signature", "redacted", NULL};
 static const char *const k_file_keys[] = {"type", "url", "data", "mime_type", "name", "cache", NULL};
+static const char *const k_native_keys[] = {"type", "format", "block", NULL};
 
 bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
     memset(out, 0, sizeof *out);
@@ -281,6 +282,9 @@ bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
         return lx_jr_check_keys(r, v, k_reasoning_keys) && lx_jr_string(r, v, "text", false, &out->text) &&
                lx_jr_string(r, v, "signature", false, &out->signature) &&
                lx_jr_bool(r, v, "redacted", &out->redacted);
+    case LLMUX_PART_NATIVE:
+        return lx_jr_check_keys(r, v, k_native_keys) && lx_jr_string(r, v, "format", false, &out->name) &&
+               lx_jr_json_object(r, v, "block", &out->text);
     }
     return false;
 }

@@ -109,6 +109,14 @@ char *llmux_event_to_json(const llmux_event *ev) {
         lx_jw_kstr(&w, "name", ev->name);
         break;
     case LLMUX_EVENT_TOOL_CALL_END: lx_jw_kint(&w, "index", ev->index); break;
+    case LLMUX_EVENT_NATIVE:
+        /* The block as a JSON text in a string (an event's fields are borrowed views: a decoder
+         * hands this string back as is). */
+        lx_jw_kint(&w, "index", ev->index);
+        lx_jw_kstr(&w, "format", ev->name ? ev->name : "");
+        lx_jw_key(&w, "block");
+        lx_jw_strn(&w, ev->text, ev->text ? ev->text_len : 0);
+        break;
     case LLMUX_EVENT_USAGE:
         lx_jw_key(&w, "usage");
         lx_jw_usage(&w, &ev->usage);

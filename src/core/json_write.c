@@ -276,8 +276,13 @@ void lx_jw_part(lx_jw *w, const llmux_part *p) {
         opt_str(w, "mime_type", p->mime_type);
         opt_str(w, "name", p->name);
         break;
+    case LLMUX_PART_NATIVE:
+        lx_jw_kstr(w, "format", p->name);
+        lx_jw_key(w, "block");
+        lx_jw_json_text(w, p->text);
+        break;
     }
-    if (p->cache != LLMUX_CACHE_NONE && p->type != LLMUX_PART_REASONING) lx_jw_kstr(w, "cache", lx_cache_name(p->cache));
+    if (p->cache != LLMUX_CACHE_NONE && p->type != LLMUX_PART_REASONING && p->type != LLMUX_PART_NATIVE) lx_jw_kstr(w, "cache", lx_cache_name(p->cache));
     lx_jw_obj_end(w);
 }
 

@@ -79,6 +79,11 @@ bool lx_part_rules(lx_jr *r, const llmux_part *p) {
         if (!p->image_url && !p->data) return lx_jr_fail(r, "file needs \"url\" or \"data\"");
         if (p->data && !p->mime_type) return fail_key(r, "mime_type", "missing (required with \"data\")");
         return utf8_text(r, "url", p->image_url) && utf8_text(r, "mime_type", p->mime_type) && utf8_text(r, "name", p->name);
+    case LLMUX_PART_NATIVE:
+        /* The part's JSON "format" and "block". */
+        if (!p->name || !*p->name) return fail_key(r, "format", "missing");
+        if (!p->text) return fail_key(r, "block", "missing");
+        return utf8_text(r, "format", p->name) && json_object_text(r, "block", p->text);
     }
     size_t old = lx_jr_push_key(r, "type");
     lx_jr_fail(r, "unknown part type (%d)", (int)p->type);

@@ -182,8 +182,12 @@ static void copy_part(copier *c, const llmux_part *in, llmux_part *out) {
         out->mime_type = opt(c, in->mime_type);
         out->name = opt(c, in->name);
         break;
+    case LLMUX_PART_NATIVE:
+        out->name = req_str(c, in->name, "");
+        out->text = json_text(c, in->text);
+        break;
     }
-    if (in->type != LLMUX_PART_REASONING) out->cache = in->cache;
+    if (in->type != LLMUX_PART_REASONING && in->type != LLMUX_PART_NATIVE) out->cache = in->cache;
 }
 
 static void copy_messages(copier *c, const llmux_request *in, llmux_request *out) {

@@ -15,7 +15,7 @@ typedef struct response_box {
     const char *text; /* llmux_response_text() cache; reset whenever a part is added */
 } response_box;
 
-static const char *const k_part_names[] = {"text", "image", "tool_call", "tool_result", "reasoning", "file"};
+static const char *const k_part_names[] = {"text", "image", "tool_call", "tool_result", "reasoning", "file", "native"};
 enum { N_PART_NAMES = sizeof k_part_names / sizeof k_part_names[0] };
 
 const char *lx_part_type_name(llmux_part_type t) {
@@ -145,6 +145,10 @@ bool lx_response_add_part(llmux_response *r, const llmux_part *src) {
         COPY(data);
         COPY(mime_type);
         COPY(name);
+        break;
+    case LLMUX_PART_NATIVE:
+        COPY(name);
+        COPY(text);
         break;
     }
 #undef COPY

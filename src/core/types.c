@@ -54,7 +54,7 @@ void llmux_usage_merge(llmux_usage *dst, const llmux_usage *src) {
 
 static const char *const k_finish[] = {"none", "stop", "length", "tool_calls", "content_filter", "cancelled", "error"};
 static const char *const k_event[] = {"start", "text_delta", "reasoning_delta", "tool_call_start", "tool_call_delta",
-                                      "tool_call_end", "usage", "finish", "error"};
+                                      "tool_call_end", "usage", "finish", "error", "native"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -484,6 +484,7 @@ static bool message_text(const llmux_message *msg, size_t mi, lx_buf *b, llmux_e
             ok = lx_buf_printf(b, "%s(%s)", p->name ? p->name : "", p->arguments ? p->arguments : "{}");
             break;
         case LLMUX_PART_REASONING:
+        case LLMUX_PART_NATIVE: /* a provider's own block: nothing a local model can read */
             break; /* earlier reasoning is not fed back to a local model */
         case LLMUX_PART_IMAGE:
         case LLMUX_PART_FILE:

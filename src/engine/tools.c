@@ -123,6 +123,7 @@ static llmux_status convert_messages(lx_tools *t, const llmux_request *req, llmu
                 break;
             }
             case LLMUX_PART_REASONING:
+            case LLMUX_PART_NATIVE: /* a provider's own block: nothing a local model can read */
                 break; /* earlier reasoning is not fed back to a local model */
             case LLMUX_PART_IMAGE:
             case LLMUX_PART_FILE:

@@ -227,6 +227,12 @@ static llmux_status add_message(state *s, size_t mi) {
                 if (st != LLMUX_OK) return st;
             }
             break;
+        case LLMUX_PART_NATIVE:
+            /* A provider's own block (an Anthropic server tool's call or result) means something
+             * only to that provider's API. */
+            if (s->target == LX_HANDOFF_ANTHROPIC && p->name && strcmp(p->name, "anthropic") == 0)
+                push_part(s, mi, assistant ? SIDE_ASSISTANT : SIDE_USER, p);
+            break;
         default:
             return lx_error(s->err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu].type: unknown part type %d",
                             mi, j, (int)p->type);
@@ -371,6 +377,7 @@ static bool copy_part(state *s, const item *it, llmux_part *o) {
     }
     case LLMUX_PART_REASONING: o->redacted = p->redacted; return DUP(text) && DUP(signature);
     case LLMUX_PART_FILE: return DUP(image_url) && DUP(data) && DUP(mime_type) && DUP(name);
+    case LLMUX_PART_NATIVE: return DUP(name) && DUP(text);
     }
 #undef DUP
     return false;

@@ -70,6 +70,10 @@ static bool check_parts(const llmux_message *m, size_t i, bool keep_reasoning, l
             if (m->role != LLMUX_ROLE_ASSISTANT)
                 return fail(why, ws, "messages[%zu].content[%zu]: reasoning outside an assistant message", i, j);
             break;
+        case LLMUX_PART_NATIVE:
+            if (p != LX_HANDOFF_ANTHROPIC || !q->name || strcmp(q->name, "anthropic") != 0)
+                return fail(why, ws, "messages[%zu].content[%zu]: another provider's native block", i, j);
+            break;
         default: return fail(why, ws, "messages[%zu].content[%zu]: unknown part type", i, j);
         }
     }

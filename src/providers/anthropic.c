@@ -185,6 +185,17 @@ static json_t *with_cache(lx_enc *c, json_t *b, llmux_cache k) {
 
 static json_t *part_block_of(lx_enc *c, llmux_role role, const llmux_part *p, const char *where);
 
+/* A NATIVE part of Anthropic's own format (a server tool's call or result an Anthropic client
+ * sent back) goes back as it came; another format's is left out (NULL without error). */
+static json_t *native_block(lx_enc *c, const llmux_part *p, const char *where) {
+    if (!p->name || strcmp(p->name, "anthropic") != 0) return NULL;
+    json_t *b = json_loads(p->text ? p->text : "", JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(b)) return b;
+    json_decref(b);
+    lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.block: expected a JSON object", where);
+    return NULL;
+}
+
 /* A part's block with its cache breakpoint (none on thinking blocks: the API refuses it there). */
 static json_t *part_block(lx_enc *c, llmux_role role, const llmux_part *p, const char *where) {
     json_t *b = part_block_of(c, role, p, where);
@@ -209,6 +220,7 @@ static json_t *part_block_of(lx_enc *c, llmux_role role, const llmux_part *p, co
     case LLMUX_PART_REASONING:
         if (role == LLMUX_ROLE_ASSISTANT) return thinking_block(c, p, where);
         break;
+    case LLMUX_PART_NATIVE: return native_block(c, p, where);
     default:
         lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type);
         return NULL;

@@ -20,7 +20,7 @@ typedef enum block_kind {
     BLOCK_THINKING,
     BLOCK_REDACTED,
     BLOCK_TOOL,
-    BLOCK_OTHER,
+    BLOCK_NATIVE,
     BLOCK_JSON
 } block_kind;
 
@@ -28,6 +28,11 @@ typedef struct block {
     uint8_t kind;      /* block_kind */
     bool args_seen;    /* tool_use: a non-empty input fragment was emitted */
     bool stopped;
+    /* BLOCK_NATIVE: the block as it started (a server tool's call or result, any type this
+     * adapter does not model), passed on whole as a NATIVE part at its stop; a streamed
+     * server_tool_use's input arrives as input_json_delta fragments, gathered in `input`. */
+    json_t *native;
+    lx_buf *input;
 } block;
 
 typedef struct adec {
@@ -70,6 +75,11 @@ void lx_anthropic_decoder_destroy(lx_decoder *dec) {
     lx_secret_free(d->key);
     lx_sse_parser_free(&d->sse);
     lx_buf_free(&d->body);
+    for (size_t i = 0; i < d->n_blocks; i++) {
+        json_decref(d->blocks[i].native);
+        if (d->blocks[i].input) lx_buf_free(d->blocks[i].input);
+        free(d->blocks[i].input);
+    }
     free(d->blocks);
     free(d->stop_sequence);
     free(d);
@@ -184,15 +194,50 @@ static llmux_status block_start(adec *d, int64_t idx, block *b, const json_t *cb
         }
         return st;
     }
-    /* Server tools (server_tool_use, web_search_tool_result...) have no canonical part. */
-    b->kind = BLOCK_OTHER;
+    /* Server tools (server_tool_use, web_search_tool_result, ...) and block types added later
+     * have no canonical part of their own: kept as they came and passed on as NATIVE at their
+     * stop, so that an Anthropic client gets them (and can send them back). */
+    b->kind = BLOCK_NATIVE;
+    b->native = json_incref((json_t *)cb);
     return LLMUX_OK;
+}
+
+/* A NATIVE block's input fragments (input_json_delta), capped like a stream line. */
+static llmux_status native_input(adec *d, block *b, const char *frag, size_t len, llmux_error_info *err) {
+    if (!b->input) {
+        if (!(b->input = malloc(sizeof *b->input))) return lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", d->provider);
+        lx_buf_init(b->input, LX_WIRE_MAX_LINE);
+    }
+    if (!lx_buf_append(b->input, frag, len)) return protocol(d, err, "a server tool's input is too long");
+    return LLMUX_OK;
+}
+
+/* The whole NATIVE block: its start, with the streamed input (when any) in place of the {} the
+ * start carried. */
+static llmux_status native_stop(adec *d, block *b, llmux_error_info *err) {
+    if (b->input && b->input->len) {
+        json_t *input = json_loadb(b->input->data, b->input->len, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(input)) {
+            json_decref(input);
+            return protocol(d, err, "a server tool's streamed input is not a JSON object");
+        }
+        json_object_set_new(b->native, "input", input);
+    }
+    lx_buf tmp;
+    lx_buf_init(&tmp, LX_WIRE_MAX_BODY);
+    llmux_status st = lx_json_dump_buf(b->native, &tmp) ? lx_emit_native(&d->em, "anthropic", tmp.data, tmp.len, err)
+                                                        : lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", d->provider);
+    lx_buf_free(&tmp);
+    json_decref(b->native);
+    b->native = NULL;
+    return st;
 }
 
 static llmux_status block_stop(adec *d, int64_t idx, block *b, llmux_error_info *err) {
     if (b->stopped) return protocol(d, err, "content block stopped twice");
     b->stopped = true;
     if (b->kind == BLOCK_JSON && !b->args_seen) return lx_emit_text(&d->em, "{}", 2, err); /* an empty answer */
+    if (b->kind == BLOCK_NATIVE) return native_stop(d, b, err);
     if (b->kind != BLOCK_TOOL) return LLMUX_OK;
     llmux_status st = LLMUX_OK;
     if (!b->args_seen) st = lx_emit_tool_delta(&d->em, idx, "{}", 2, err); /* a call without arguments */
@@ -225,6 +270,11 @@ static llmux_status block_delta(adec *d, const json_t *ev, llmux_error_info *err
         if (!sig) return protocol(d, err, "signature_delta without signature");
         return lx_emit_reasoning(&d->em, NULL, 0, sig, false, err);
     }
+    if (strcmp(type, "input_json_delta") == 0 && b->kind == BLOCK_NATIVE) {
+        v = json_object_get(delta, "partial_json");
+        if (!json_is_string(v)) return protocol(d, err, "input_json_delta without partial_json");
+        return native_input(d, b, json_string_value(v), json_string_length(v), err);
+    }
     if (strcmp(type, "input_json_delta") == 0 && (b->kind == BLOCK_TOOL || b->kind == BLOCK_JSON)) {
         v = json_object_get(delta, "partial_json");
         if (!json_is_string(v)) return protocol(d, err, "input_json_delta without partial_json");
@@ -235,7 +285,7 @@ static llmux_status block_delta(adec *d, const json_t *ev, llmux_error_info *err
     }
     if (strcmp(type, "text_delta") == 0 || strcmp(type, "thinking_delta") == 0 ||
         strcmp(type, "signature_delta") == 0 || strcmp(type, "input_json_delta") == 0) {
-        if (b->kind == BLOCK_OTHER) return LLMUX_OK; /* deltas of blocks we do not surface */
+        if (b->kind == BLOCK_NATIVE) return LLMUX_OK; /* a text delta of a block kept whole: its start holds it */
         return protocol(d, err, "content_block_delta of a type that does not match its block");
     }
     return LLMUX_OK; /* citations_delta and later additions */

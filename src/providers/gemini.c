@@ -221,6 +221,7 @@ static bool encode_part(lx_enc *c, size_t i, const llmux_message *m, const llmux
         }
         return true;
     }
+    case LLMUX_PART_NATIVE: return true; /* another provider's own block: left out */
     default: return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s.type: unknown part type %d", where, (int)p->type);
     }
     return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "%s: this part type is not allowed in a %s message", where,

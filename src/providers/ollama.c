@@ -83,6 +83,7 @@ static llmux_status add_message(json_t *msgs, const llmux_message *m, size_t mi,
             break;
         }
         case LLMUX_PART_REASONING:
+        case LLMUX_PART_NATIVE: /* another provider's own block */
             break; /* not sent back */
         case LLMUX_PART_FILE:
             st = lx_error(err, LLMUX_E_INVALID_REQUEST, "messages[%zu].content[%zu]: ollama does not accept files (documents)",

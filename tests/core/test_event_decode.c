@@ -92,6 +92,14 @@ static void test_round_trip_every_type(void **state) {
     ev.finish_reason = LLMUX_FINISH_CANCELLED;
     round_trip(&ev);
 
+    memset(&ev, 0, sizeof ev);
+    ev.type = LLMUX_EVENT_NATIVE;
+    ev.index = 3;
+    ev.name = "anthropic";
+    ev.text = "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"input\":{\"q\":\"\\u00e9\"}}";
+    ev.text_len = strlen(ev.text);
+    round_trip(&ev);
+
     llmux_error_info info;
     memset(&info, 0, sizeof info);
     info.status = LLMUX_E_OVERLOADED;
@@ -128,6 +136,10 @@ static void test_malformed_refused(void **state) {
         {"{\"type\":\"usage\",\"usage\":{},\"cost_usd\":-1}", "event.cost_usd"},
         {"{\"type\":\"finish\",\"finish_reason\":\"done\"}", "unknown reason"},
         {"{\"type\":\"finish\"}", "event.finish_reason: missing"},
+        {"{\"type\":\"native\",\"index\":0,\"block\":\"{}\"}", "event.format: missing"},
+        {"{\"type\":\"native\",\"index\":0,\"format\":\"\",\"block\":\"{}\"}", "event.format: must not be empty"},
+        {"{\"type\":\"native\",\"index\":0,\"format\":\"anthropic\",\"block\":\"[1]\"}", "event.block: must hold a JSON object"},
+        {"{\"type\":\"native\",\"index\":0,\"format\":\"anthropic\",\"block\":{}}", "event.block: must be a string"},
         {"{\"type\":\"error\"}", "event.error: missing"},
         {"{\"type\":\"error\",\"error\":{\"status\":\"ok\",\"message\":\"m\"}}", "not an error class"},
         {"{\"type\":\"error\",\"error\":{\"status\":\"nope\",\"message\":\"m\"}}", "not an error class"},

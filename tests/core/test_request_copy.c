@@ -206,6 +206,19 @@ static void test_c_built_request(void **state) {
     g.parts[0][0] = (llmux_part){.type = LLMUX_PART_FILE, .data = "JVBERi0=", .mime_type = "application/pdf", .name = "a.pdf",
                                  .text = "dropped", .id = "dropped"};
     expect_copy_matches(&g.r);
+    /* A provider's own block: its JSON stored compact, a breakpoint on it dropped (it lives in the
+     * block's own JSON). */
+    g.parts[0][0] = (llmux_part){.type = LLMUX_PART_NATIVE, .name = "anthropic",
+                                 .text = "{ \"type\": \"web_search_tool_result\", \"content\": [] }", .cache = LLMUX_CACHE_5M};
+    expect_copy_matches(&g.r);
+    llmux_error_info ve;
+    g.parts[0][0].text = "[1]";
+    assert_int_equal(llmux_request_validate(&g.r, &ve), LLMUX_E_INVALID_REQUEST);
+    assert_string_equal(ve.message, "messages[0].content[0].block: must be an object");
+    g.parts[0][0].text = "{}";
+    g.parts[0][0].name = NULL;
+    assert_int_equal(llmux_request_validate(&g.r, &ve), LLMUX_E_INVALID_REQUEST);
+    assert_string_equal(ve.message, "messages[0].content[0].format: missing");
     g.parts[0][0] = (llmux_part){.type = LLMUX_PART_TEXT, .text = "hi"};
     /* One cached text part: no shorthand, the breakpoint kept. */
     g.parts[0][0].cache = LLMUX_CACHE_1H;

@@ -116,15 +116,15 @@ static void test_enum_names(void **state) {
     }
     static const char *const events[] = {"start",         "text_delta", "reasoning_delta", "tool_call_start",
                                          "tool_call_delta", "tool_call_end", "usage",      "finish",
-                                         "error"};
-    for (int i = 0; i < 9; i++) {
+                                         "error",         "native"};
+    for (int i = 0; i < 10; i++) {
         assert_string_equal(llmux_event_type_name((llmux_event_type)i), events[i]);
         llmux_event_type t;
         assert_true(llmux_event_type_from_name(events[i], &t));
         assert_int_equal(t, i);
     }
     assert_false(llmux_event_type_from_name("delta", NULL));
-    assert_string_equal(llmux_event_type_name((llmux_event_type)9), "unknown");
+    assert_string_equal(llmux_event_type_name((llmux_event_type)10), "unknown");
     llmux_usage u = llmux_usage_default();
     assert_true(u.input_tokens == -1 && u.output_tokens == -1 && u.cached_input_tokens == -1 &&
                 u.cache_write_tokens == -1 && u.reasoning_tokens == -1 && u.total_tokens == -1);

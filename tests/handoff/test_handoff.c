@@ -382,7 +382,7 @@ static void generate(rng *r, llmux_request *req, llmux_message *msgs, llmux_part
         for (size_t j = 0; j < np; j++) {
             llmux_part *p = &parts[k++];
             memset(p, 0, sizeof *p);
-            p->type = (llmux_part_type)(next(r) % 6);
+            p->type = (llmux_part_type)(next(r) % 7);
             switch (p->type) {
             case LLMUX_PART_TEXT: p->text = PICK(r, k_texts); break;
             case LLMUX_PART_IMAGE: p->image_url = "https://example.com/a.png"; break;
@@ -406,6 +406,10 @@ static void generate(rng *r, llmux_request *req, llmux_message *msgs, llmux_part
                 p->text = PICK(r, k_texts);
                 p->signature = PICK(r, k_sigs);
                 p->redacted = next(r) % 4 == 0;
+                break;
+            case LLMUX_PART_NATIVE:
+                p->name = next(r) % 2 ? "anthropic" : "other";
+                p->text = "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{}}";
                 break;
             }
         }

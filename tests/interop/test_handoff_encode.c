@@ -194,6 +194,7 @@ static void generate(rng *r, llmux_request *req, llmux_message *msgs, llmux_part
                 p->redacted = next(r) % 4 == 0;
                 break;
             case LLMUX_PART_FILE: break; /* never generated (% 5): ollama refuses documents */
+            case LLMUX_PART_NATIVE: break; /* never generated (% 5) */
             }
         }
         m->n_parts = np;

@@ -204,6 +204,12 @@ static inline bool h_emit(void *ud, const llmux_event *ev) {
         h_str(b, ev->name);
         break;
     case LLMUX_EVENT_TOOL_CALL_END: lx_buf_printf(b, " %u", ev->index); break;
+    case LLMUX_EVENT_NATIVE:
+        lx_buf_printf(b, " %u ", ev->index);
+        h_str(b, ev->name);
+        lx_buf_append_str(b, " ");
+        lx_buf_append(b, ev->text, ev->text_len);
+        break;
     case LLMUX_EVENT_USAGE:
         lx_buf_printf(b, " in=%lld out=%lld cached=%lld cache_write=%lld reasoning=%lld total=%lld",
                       (long long)ev->usage.input_tokens, (long long)ev->usage.output_tokens,
@@ -336,6 +342,7 @@ static inline bool h_emit_line(void *user, const llmux_event *ev) {
     case LLMUX_EVENT_TOOL_CALL_START: h_printf(b, "tool_start[%u] id=%s name=%s\n", ev->index, ev->id, ev->name); break;
     case LLMUX_EVENT_TOOL_CALL_DELTA: h_printf(b, "tool_delta[%u] %.*s\n", ev->index, tl, t); break;
     case LLMUX_EVENT_TOOL_CALL_END: h_printf(b, "tool_end[%u]\n", ev->index); break;
+    case LLMUX_EVENT_NATIVE: h_printf(b, "native[%u] %s %.*s\n", ev->index, ev->name ? ev->name : "-", tl, t); break;
     case LLMUX_EVENT_USAGE:
         h_printf(b, "usage in=%lld out=%lld cached=%lld write=%lld reasoning=%lld total=%lld\n",
                  (long long)ev->usage.input_tokens, (long long)ev->usage.output_tokens,

@@ -661,6 +661,77 @@ static void test_decode_non_streaming(void **state) {
     h_rec_free(&r);
 }
 
+/* Server tools: a server_tool_use (its streamed input put together) and a web_search_tool_result
+ * come through whole as NATIVE parts between the text parts, streamed or not, so an Anthropic
+ * client gets them back (and can send them back); citations are left out of the text. */
+static void test_decode_server_tools(void **state) {
+    (void)state;
+    const char *native =
+            "native[1] anthropic {\"type\":\"server_tool_use\",\"id\":\"srvtoolu_fk%d\",\"name\":\"web_search\","
+            "\"input\":{\"query\":\"weather Paris today\"}}\n"
+            "native[2] anthropic {\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_fk%d\",\"content\":"
+            "[{\"type\":\"web_search_result\",\"title\":\"Paris weather\",\"url\":\"https://weather.example/paris\","
+            "\"encrypted_content\":\"EvwDCioIAhgCIiQ0ZmFr\",\"page_age\":\"2 hours ago\"}]}\n";
+    char want[2048], mid[1024];
+    snprintf(mid, sizeof mid, native, 1, 1);
+    snprintf(want, sizeof want,
+             "start id=msg_fkws model=claude-sonnet-4-5-20250929 provider=anthropic\n"
+             "usage in=2679 out=-1 cached=0 write=0 reasoning=-1 total=-1\n"
+             "text[0] Let me look that up.\n%s"
+             "text[3] It is sunny in Paris.\n"
+             "usage in=10682 out=510 cached=0 write=0 reasoning=-1 total=11192\n"
+             "finish stop\n",
+             mid);
+    expect_stream("tests/data/fake/anthropic/stream_web_search.sse", LLMUX_OK, want);
+
+    h_rec r = {0};
+    llmux_error_info err;
+    assert_int_equal(h_decode_file(P, false, "tests/data/fake/anthropic/response_web_search.json", &r, &err), LLMUX_OK);
+    snprintf(mid, sizeof mid, native, 2, 2);
+    snprintf(want, sizeof want,
+             "start id=msg_fkws2 model=claude-sonnet-4-5-20250929 provider=anthropic\n"
+             "text[0] Let me look that up.\n%s"
+             "text[3] It is sunny in Paris.\n"
+             "usage in=10682 out=510 cached=0 write=0 reasoning=-1 total=11192\n"
+             "finish stop\n",
+             mid);
+    assert_string_equal(h_lines(&r), want);
+    llmux_response *resp = llmux_aggregator_response(r.agg);
+    assert_non_null(resp);
+    assert_int_equal(resp->n_parts, 4);
+    assert_int_equal(resp->parts[1].type, LLMUX_PART_NATIVE);
+    assert_string_equal(resp->parts[1].name, "anthropic");
+    assert_non_null(strstr(resp->parts[2].text, "web_search_tool_result"));
+    assert_string_equal(llmux_response_text(resp), "Let me look that up.It is sunny in Paris.");
+    llmux_response_free(resp);
+    h_rec_free(&r);
+}
+
+/* NATIVE parts go back to Anthropic as they came (in either role); another format's are left out. */
+static void test_encode_native_blocks(void **state) {
+    (void)state;
+    const llmux_part q = {.type = LLMUX_PART_TEXT, .text = "Weather in Paris?"};
+    const llmux_part a[] = {
+            {.type = LLMUX_PART_NATIVE, .name = "anthropic",
+             .text = "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{\"query\":\"p\"}}"},
+            {.type = LLMUX_PART_NATIVE, .name = "other", .text = "{\"type\":\"x\"}"},
+            {.type = LLMUX_PART_TEXT, .text = "Sunny."}};
+    const llmux_message msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = 3},
+                                  {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1}};
+    llmux_request req = llmux_request_default();
+    req.messages = msgs;
+    req.n_messages = 3;
+    json_t *j = encode_json(&req);
+    json_t *content = json_object_get(json_array_get(json_object_get(j, "messages"), 1), "content");
+    assert_int_equal(json_array_size(content), 2);
+    json_t *b = json_array_get(content, 0);
+    assert_string_equal(json_string_value(json_object_get(b, "type")), "server_tool_use");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b, "input"), "query")), "p");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(content, 1), "type")), "text");
+    json_decref(j);
+}
+
 static void decode_string(bool stream, const char *body, llmux_status want, const char *needle) {
     h_rec r = {0};
     llmux_error_info err;
@@ -840,6 +911,8 @@ int main(void) {
         cmocka_unit_test(test_decode_midstream_overloaded),
         cmocka_unit_test(test_decode_truncated),
         cmocka_unit_test(test_decode_non_streaming),
+        cmocka_unit_test(test_decode_server_tools),
+        cmocka_unit_test(test_encode_native_blocks),
         cmocka_unit_test(test_decode_cache_1h),
         cmocka_unit_test(test_decode_malformed),
         cmocka_unit_test(test_decode_cancel),

@@ -1086,6 +1086,116 @@ static void test_anthropic_tool_use_as_tool_calls(void **state) {
     sf_stop(&f);
 }
 
+/* Claude Code's web search through llmux to Anthropic: the server tool reaches the upstream as
+ * declared; its server_tool_use and web_search_tool_result blocks come back to the Anthropic
+ * client whole, streamed (block indexes in order, every start closed) and not; the next turn
+ * sends them back to the upstream unchanged. An OpenAI client of the same backend gets the text. */
+static void test_anthropic_server_tools(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_web_search.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_web_search.json", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_web_search.json", NULL, 0, 0);
+    const char *req = "{\"model\":\"anthropic/claude-sonnet-4-5\",\"max_tokens\":1000,%s"
+                      "\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"web_search\",\"max_uses\":8}],"
+                      "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}]}";
+    char body[1024];
+    snprintf(body, sizeof body, req, "\"stream\":true,");
+    sf_reply r;
+    sf_post(&f, "/v1/messages", body, &r);
+    assert_int_equal(r.status, 200);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    json_t *u = load(up.body);
+    free(up.body);
+    json_t *t0 = json_array_get(json_object_get(u, "tools"), 0);
+    assert_string_equal(json_string_value(json_object_get(t0, "type")), "web_search_20250305");
+    assert_int_equal(json_integer_value(json_object_get(t0, "max_uses")), 8);
+    json_decref(u);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    const char *types[8];
+    size_t nb = 0, stops = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = load(fr[i].data);
+        if (strcmp(fr[i].event, "content_block_start") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(j, "index")), (json_int_t)nb);
+            json_t *cb = json_object_get(j, "content_block");
+            assert_true(nb < 8);
+            types[nb++] = strdup(json_string_value(json_object_get(cb, "type")));
+            if (strcmp(types[nb - 1], "server_tool_use") == 0) {
+                assert_string_equal(json_string_value(json_object_get(cb, "id")), "srvtoolu_fk1");
+                assert_string_equal(json_string_value(json_object_get(json_object_get(cb, "input"), "query")),
+                                    "weather Paris today");
+            }
+            if (strcmp(types[nb - 1], "web_search_tool_result") == 0)
+                assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(cb, "content"), 0), "url")),
+                                    "https://weather.example/paris");
+        }
+        if (strcmp(fr[i].event, "content_block_stop") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(j, "index")), (json_int_t)stops);
+            stops++;
+        }
+        if (strcmp(fr[i].event, "message_delta") == 0)
+            assert_string_equal(json_string_value(json_object_get(json_object_get(j, "delta"), "stop_reason")), "end_turn");
+        json_decref(j);
+    }
+    assert_int_equal(nb, 4);
+    assert_int_equal(stops, 4);
+    const char *want[] = {"text", "server_tool_use", "web_search_tool_result", "text"};
+    for (size_t i = 0; i < nb; i++) {
+        assert_string_equal(types[i], want[i]);
+        free((void *)types[i]);
+    }
+    frames_free(fr, n);
+    free(r.body);
+
+    /* Not streamed: the same blocks in the message's content. */
+    snprintf(body, sizeof body, req, "");
+    sf_post(&f, "/v1/messages", body, &r);
+    assert_int_equal(r.status, 200);
+    json_t *m = load(r.body);
+    free(r.body);
+    json_t *content = json_object_get(m, "content");
+    assert_int_equal(json_array_size(content), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(content, i), "type")), want[i]);
+    assert_string_equal(json_string_value(json_object_get(m, "stop_reason")), "end_turn");
+
+    /* The next turn sends the answer back: the server blocks reach Anthropic as they came. */
+    json_t *next = json_pack("{s:s,s:i,s:[{s:s,s:s},{s:s,s:O},{s:s,s:s}]}", "model", "anthropic/claude-sonnet-4-5",
+                             "max_tokens", 100, "messages", "role", "user", "content", "Weather in Paris?", "role",
+                             "assistant", "content", content, "role", "user", "content", "Thanks");
+    char *next_text = json_dumps(next, JSON_COMPACT);
+    sf_post(&f, "/v1/messages", next_text, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 2, &up));
+    u = load(up.body);
+    free(up.body);
+    json_t *sent = json_object_get(json_array_get(json_object_get(u, "messages"), 1), "content");
+    assert_int_equal(json_array_size(sent), 4);
+    for (size_t i = 1; i < 3; i++) assert_true(json_equal(json_array_get(sent, i), json_array_get(content, i)));
+    json_decref(u);
+    json_decref(next);
+    free(next_text);
+    json_decref(m);
+
+    /* An OpenAI-format client of the same backend gets the answer's text. */
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"anthropic/claude-sonnet-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}]}", &r);
+    assert_int_equal(r.status, 200);
+    m = load(r.body);
+    json_t *msg = json_object_get(json_array_get(json_object_get(m, "choices"), 0), "message");
+    assert_string_equal(json_string_value(json_object_get(msg, "content")), "Let me look that up.It is sunny in Paris.");
+    assert_null(json_object_get(msg, "tool_calls"));
+    json_decref(m);
+    free(r.body);
+    sf_stop(&f);
+}
+
 /* -------------------------------------------------------------- errors */
 
 static void assert_openai_error(const sf_reply *r, long status, const char *type, const char *code) {
@@ -1549,6 +1659,7 @@ int main(void) {
         cmocka_unit_test(test_graceful_stop_finishes),
         cmocka_unit_test(test_stop_cancels_after_grace),
         cmocka_unit_test(test_connection_close),
+        cmocka_unit_test(test_anthropic_server_tools),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

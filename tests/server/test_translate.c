@@ -227,7 +227,8 @@ static void test_anthropic_request(void **state) {
     REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[]}]}", "messages[0].content");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"b\",\"input\":{}}]}]}", "unsupported user block");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"b\",\"input\":[]}]}]}", "input object");
-    REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"w\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0]");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"type\":\"web_search_20250305\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0].name");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"f\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0]: a client tool");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"tool_choice\":{\"type\":\"tool\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tool_choice");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"temperature\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "temperature");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"thinking\":{\"type\":\"enabled\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
@@ -245,13 +246,47 @@ static void test_anthropic_request(void **state) {
     assert_int_equal(r->req.reasoning_budget, 0);
     assert_true(r->req.single_tool_call);
     lx_srv_req_free(r);
+    /* Server tools (web_search, web_fetch) reach an Anthropic backend with the tools and the
+     * tool_choice as sent; the canonical request holds the client tools only, with auto for a
+     * choice of a server tool, and names the others in its metadata. Their blocks in the history
+     * (server_tool_use, web_search_tool_result) are NATIVE parts, kept whole. */
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\"}},"
+                     "{\"type\":\"web_search_20250305\",\"name\":\"web_search\",\"max_uses\":3},"
+                     "{\"type\":\"web_fetch_20250910\",\"name\":\"web_fetch\"}],\"tool_choice\":{\"type\":\"tool\",\"name\":\"web_search\"},"
+                     "\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":["
+                     "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{\"query\":\"q\"}},"
+                     "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_1\",\"content\":[],"
+                     "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\",\"text\":\"Found.\"}]},"
+                     "{\"role\":\"user\",\"content\":\"y\"}]}");
+    assert_int_equal(r->req.n_tools, 1);
+    assert_string_equal(r->req.tools[0].name, "Read");
+    assert_int_equal(r->req.tool_choice, LLMUX_TOOL_CHOICE_AUTO);
+    bool tagged = false;
+    for (size_t i = 0; i < r->req.n_metadata; i++)
+        tagged = tagged || (strcmp(r->req.metadata[i].key, "anthropic_tools") == 0 &&
+                            strcmp(r->req.metadata[i].value, "web_search,web_fetch") == 0);
+    assert_true(tagged);
+    json_t *po = json_loads(r->req.provider_options, 0, NULL);
+    json_t *a = json_object_get(po, "anthropic");
+    assert_int_equal(json_array_size(json_object_get(a, "tools")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "tool_choice"), "name")), "web_search");
+    json_decref(po);
+    const llmux_message *am = &r->req.messages[1];
+    assert_int_equal(am->n_parts, 3);
+    assert_int_equal(am->parts[0].type, LLMUX_PART_NATIVE);
+    assert_string_equal(am->parts[0].name, "anthropic");
+    assert_non_null(strstr(am->parts[0].text, "\"server_tool_use\""));
+    assert_int_equal(am->parts[1].type, LLMUX_PART_NATIVE);
+    assert_int_equal(am->parts[1].cache, LLMUX_CACHE_NONE);
+    assert_non_null(strstr(am->parts[1].text, "\"cache_control\""));
+    lx_srv_req_free(r);
     /* metadata, service_tier and context_management go to an Anthropic backend as sent, with the
      * thinking object; nothing at all leaves provider_options unset. */
     r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"metadata\":{\"user_id\":\"u1\"},\"service_tier\":\"auto\","
                      "\"context_management\":{\"edits\":[{\"type\":\"clear_tool_uses_20250919\"}]},"
                      "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
-    json_t *po = json_loads(r->req.provider_options, 0, NULL);
-    json_t *a = json_object_get(po, "anthropic");
+    po = json_loads(r->req.provider_options, 0, NULL);
+    a = json_object_get(po, "anthropic");
     assert_string_equal(json_string_value(json_object_get(json_object_get(a, "metadata"), "user_id")), "u1");
     assert_string_equal(json_string_value(json_object_get(a, "service_tier")), "auto");
     assert_non_null(json_object_get(json_object_get(a, "context_management"), "edits"));

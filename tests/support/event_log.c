@@ -50,6 +50,12 @@ bool log_emit(void *ud, const llmux_event *ev) {
         str(b, ev->name);
         break;
     case LLMUX_EVENT_TOOL_CALL_END: lx_buf_printf(b, " %u", ev->index); break;
+    case LLMUX_EVENT_NATIVE:
+        lx_buf_printf(b, " %u", ev->index);
+        str(b, ev->name);
+        lx_buf_append_str(b, " ");
+        lx_buf_append(b, ev->text ? ev->text : "", ev->text ? ev->text_len : 0);
+        break;
     case LLMUX_EVENT_USAGE:
         lx_buf_printf(b, " in=%lld out=%lld total=%lld", (long long)ev->usage.input_tokens,
                       (long long)ev->usage.output_tokens, (long long)ev->usage.total_tokens);

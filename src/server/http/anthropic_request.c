@@ -107,7 +107,22 @@ static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assista
 /* A content block with its cache breakpoint (cache_control). */
 static bool block(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
     memset(p, 0, sizeof *p); /* image and document blocks set only their own fields */
-    return block_of(r, b, w, assistant, p, err) && lx_srv_cache_control(b, w, &p->cache, err);
+    if (!block_of(r, b, w, assistant, p, err) || !lx_srv_cache_control(b, w, &p->cache, err)) return false;
+    if (p->type == LLMUX_PART_NATIVE) p->cache = LLMUX_CACHE_NONE; /* its cache_control stays in its JSON */
+    return true;
+}
+
+/* The block types this server reads into canonical parts; any other is Anthropic's own (a server
+ * tool's call or result: server_tool_use, web_search_tool_result, web_fetch_tool_result,
+ * code_execution_tool_result, mcp_tool_use, search_result, ...), kept whole as a NATIVE part that
+ * only an Anthropic backend gets back. */
+static const char *const k_modeled_blocks[] = {"text", "image", "document", "tool_use", "tool_result", "thinking",
+                                               "redacted_thinking"};
+
+static bool modeled_block(const char *type) {
+    for (size_t i = 0; i < sizeof k_modeled_blocks / sizeof *k_modeled_blocks; i++)
+        if (strcmp(type, k_modeled_blocks[i]) == 0) return true;
+    return false;
 }
 
 static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
@@ -142,6 +157,10 @@ static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assista
         *p = (llmux_part){.type = LLMUX_PART_REASONING, .redacted = true,
                           .text = json_string_value(json_object_get(b, "data"))};
         return p->text || (lx_srv_fail(err, "%s.data: expected a string", w), false);
+    }
+    if (!modeled_block(type)) {
+        *p = (llmux_part){.type = LLMUX_PART_NATIVE, .name = "anthropic", .text = lx_srv_dump(r, b)};
+        return p->text || (lx_srv_fail(err, "out of memory"), false);
     }
     return lx_srv_fail(err, "%s.type: unsupported %s block \"%.40s\"", w, assistant ? "assistant" : "user", type), false;
 }
@@ -250,30 +269,63 @@ static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *e
     return true;
 }
 
+/* An Anthropic-defined tool (a server tool such as web_search_20250305, web_fetch_*,
+ * code_execution_*, or a client tool with a built-in schema such as bash_* or text_editor_*):
+ * one with a type other than "custom". */
+static bool anthropic_tool(const json_t *t) {
+    const char *type = json_string_value(json_object_get(t, "type"));
+    return type && strcmp(type, "custom") != 0;
+}
+
+/* Whether the request declares Anthropic-defined tools (anthropic_tool). */
+static bool has_anthropic_tools(const json_t *root) {
+    json_t *ts = json_object_get(root, "tools"), *t;
+    size_t i;
+    if (!json_is_array(ts)) return false;
+    json_array_foreach(ts, i, t) if (anthropic_tool(t)) return true;
+    return false;
+}
+
+/* The client's tools. Anthropic-defined ones (anthropic_tool) have no canonical form: an
+ * Anthropic backend gets the tools and tool_choice as sent (anthropic_options), any other backend
+ * the client tools only; their names are kept in the request's metadata as anthropic_tools. */
 static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *ts = json_object_get(root, "tools");
+    char native[256] = "";
+    size_t nn = 0;
     if (ts && !json_is_null(ts)) {
         if (!json_is_array(ts)) return lx_srv_fail(err, "tools: expected an array"), false;
         if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d tools", LX_SRV_MAX_TOOLS), false;
         llmux_tool *out = lx_srv_alloc(r, json_array_size(ts) * sizeof *out);
         if (!out) return lx_srv_fail(err, "out of memory"), false;
-        size_t i;
+        size_t i, n = 0;
         json_t *t;
         json_array_foreach(ts, i, t) {
-            const char *type = json_string_value(json_object_get(t, "type"));
+            if (!json_is_object(t)) return lx_srv_fail(err, "tools[%zu]: expected an object", i), false;
+            const char *name = json_string_value(json_object_get(t, "name"));
+            if (anthropic_tool(t)) {
+                if (!name) return lx_srv_fail(err, "tools[%zu].name: expected a string", i), false;
+                size_t used = strlen(native);
+                if (used + strlen(name) + 2 < sizeof native)
+                    snprintf(native + used, sizeof native - used, "%s%s", used ? "," : "", name);
+                nn++;
+                continue;
+            }
             json_t *schema = json_object_get(t, "input_schema");
-            out[i].name = json_string_value(json_object_get(t, "name"));
-            out[i].description = json_string_value(json_object_get(t, "description"));
-            if ((type && strcmp(type, "custom") != 0) || !out[i].name || !json_is_object(schema))
-                return lx_srv_fail(err, "tools[%zu]: only client tools {name, description, input_schema} are supported", i), false;
-            if (!(out[i].parameters = lx_srv_dump(r, schema))) return lx_srv_fail(err, "out of memory"), false;
+            out[n].name = name;
+            out[n].description = json_string_value(json_object_get(t, "description"));
+            if (!out[n].name || !json_is_object(schema))
+                return lx_srv_fail(err, "tools[%zu]: a client tool needs {name, description, input_schema}", i), false;
+            if (!(out[n].parameters = lx_srv_dump(r, schema))) return lx_srv_fail(err, "out of memory"), false;
             char w[32];
             snprintf(w, sizeof w, "tools[%zu]", i);
-            if (!lx_srv_cache_control(t, w, &out[i].cache, err)) return false;
+            if (!lx_srv_cache_control(t, w, &out[n].cache, err)) return false;
+            n++;
         }
-        r->req.tools = out;
-        r->req.n_tools = json_array_size(ts);
+        r->req.tools = n ? out : NULL;
+        r->req.n_tools = n;
     }
+    if (nn && !lx_srv_tag(r, "anthropic_tools", native)) return lx_srv_fail(err, "out of memory"), false;
     json_t *tc = json_object_get(root, "tool_choice");
     if (!tc || json_is_null(tc)) return true;
     const char *type = json_string_value(json_object_get(tc, "type"));
@@ -287,6 +339,18 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *dp = json_object_get(tc, "disable_parallel_tool_use");
     if (dp && !json_is_boolean(dp)) return lx_srv_fail(err, "tool_choice.disable_parallel_tool_use: expected a boolean"), false;
     r->req.single_tool_call = json_is_true(dp);
+    if (nn) {
+        /* A choice of an Anthropic-defined tool, or "any" with only such tools, means nothing
+         * to a backend without them: auto there (an Anthropic backend gets the choice as sent). */
+        bool named_client = false;
+        for (size_t i = 0; r->req.tool_choice == LLMUX_TOOL_CHOICE_TOOL && i < r->req.n_tools; i++)
+            named_client = named_client || strcmp(r->req.tools[i].name, r->req.tool_choice_name) == 0;
+        if ((r->req.tool_choice == LLMUX_TOOL_CHOICE_TOOL && !named_client) ||
+            (r->req.tool_choice == LLMUX_TOOL_CHOICE_REQUIRED && r->req.n_tools == 0)) {
+            r->req.tool_choice = LLMUX_TOOL_CHOICE_AUTO;
+            r->req.tool_choice_name = NULL;
+        }
+    }
     return true;
 }
 
@@ -318,6 +382,11 @@ static bool anthropic_options(lx_srv_req *r, const json_t *root, llmux_error_inf
                    false;
         }
         json_object_set(a, k_passthrough[i].name, v);
+    }
+    if (has_anthropic_tools(root)) {
+        json_object_set(a, "tools", json_object_get(root, "tools"));
+        json_t *tc = json_object_get(root, "tool_choice");
+        if (tc && !json_is_null(tc)) json_object_set(a, "tool_choice", tc);
     }
     json_t *t = json_object_get(root, "thinking");
     if (t && !json_is_null(t)) {

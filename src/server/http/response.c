@@ -199,6 +199,14 @@ json_t *lx_srv_anthropic_usage(const llmux_usage *u) {
     return o;
 }
 
+json_t *lx_srv_native_block(const char *format, const char *text, size_t len) {
+    if (!format || strcmp(format, "anthropic") != 0 || !text) return NULL;
+    json_t *b = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(b)) return b;
+    json_decref(b);
+    return NULL;
+}
+
 char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, const char *model) {
     json_t *content = json_array();
     if (!content) return NULL;
@@ -222,6 +230,8 @@ char *lx_srv_anthropic_response(const llmux_response *resp, const char *id, cons
         } else if (p->type == LLMUX_PART_REASONING) {
             b = json_pack("{s:s,s:o,s:s}", "type", "thinking", "thinking", text_or_empty(p->text), "signature",
                           p->signature ? p->signature : "");
+        } else if (p->type == LLMUX_PART_NATIVE && (b = lx_srv_native_block(p->name, p->text, p->text ? strlen(p->text) : 0))) {
+            /* an Anthropic backend's own block, as it came */
         } else {
             continue;
         }

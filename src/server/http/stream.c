@@ -25,7 +25,7 @@ static json_t *jstr(const char *v) { return lx_srv_json_text(v ? v : "", v ? str
 /* A stream may interleave at most this many tool calls (a cap on the index map). */
 #define MAX_STREAM_TOOLS 4096
 
-typedef enum { BLOCK_NONE, BLOCK_TEXT, BLOCK_TOOL, BLOCK_THINKING, BLOCK_REDACTED } block_kind;
+typedef enum { BLOCK_NONE, BLOCK_TEXT, BLOCK_TOOL, BLOCK_THINKING, BLOCK_REDACTED, BLOCK_NATIVE } block_kind;
 
 typedef struct sbuf {
     char *p;
@@ -436,6 +436,16 @@ static void anthropic_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     case LLMUX_EVENT_TOOL_CALL_END:
         if (s->open == BLOCK_TOOL && s->open_canon == ev->index) close_block(s, b);
         break;
+    case LLMUX_EVENT_NATIVE: {
+        /* An Anthropic backend's own block (a server tool's call or result) arrives whole: its
+         * start holds all of it (a server_tool_use's input too, where Anthropic streams it as
+         * input_json_delta; the SDKs keep a start's input when no delta follows). */
+        json_t *blk = lx_srv_native_block(ev->name, ev->text, ev->text_len);
+        if (!blk) break;
+        open_block(s, b, ev->index, BLOCK_NATIVE, blk);
+        close_block(s, b);
+        break;
+    }
     case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
     case LLMUX_EVENT_FINISH:
         if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {

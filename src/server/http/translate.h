@@ -211,6 +211,11 @@ char *lx_srv_embed_response(const llmux_embeddings *e, const char *model, bool b
  * them) become U+FFFD instead of failing the whole answer. New reference; NULL when out of memory. */
 json_t *lx_srv_json_text(const char *p, size_t n);
 
+/* A NATIVE part's or event's block (len bytes of JSON text) as an Anthropic content block: a new
+ * reference when format is "anthropic" and the text is a JSON object, else NULL (the part is
+ * another provider's, or out of memory: left out of the answer). */
+json_t *lx_srv_native_block(const char *format, const char *text, size_t len);
+
 /* Usage objects in each format (unknown counts as 0); new references, NULL when out of memory. */
 json_t *lx_srv_openai_usage(const llmux_usage *u);
 json_t *lx_srv_anthropic_usage(const llmux_usage *u);
