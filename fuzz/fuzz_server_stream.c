@@ -66,7 +66,7 @@ static void run(lx_srv_format f, const uint8_t *data, size_t size) {
         ev.name = ev.type == LLMUX_EVENT_NATIVE ? ((data[0] & 8) ? "anthropic" : "other") : "fn";
         ev.signature = (data[0] & 2) ? "sig" : NULL;
         ev.redacted = data[0] & 4;
-        ev.finish_reason = (llmux_finish_reason)(ev.index % 7);
+        ev.finish_reason = (llmux_finish_reason)(ev.index % 8);
         ev.error = &e;
         ev.usage = llmux_usage_default();
         char *out = NULL;

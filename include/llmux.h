@@ -325,10 +325,14 @@ typedef enum llmux_finish_reason {
     LLMUX_FINISH_TOOL_CALLS = 3,     /* the model called tools */
     LLMUX_FINISH_CONTENT_FILTER = 4, /* output blocked */
     LLMUX_FINISH_CANCELLED = 5,      /* the caller cancelled */
-    LLMUX_FINISH_ERROR = 6           /* failed; see llmux_response.error */
+    LLMUX_FINISH_ERROR = 6,          /* failed; see llmux_response.error */
+    LLMUX_FINISH_PAUSED = 7          /* the provider paused a long turn of its own server tools
+                                        (Anthropic's pause_turn): send the answer back as the next
+                                        request's last assistant message to let it go on */
 } llmux_finish_reason;
 
-/* "stop", "length", "tool_calls", "content_filter", "cancelled", "error" ("none" for NONE). */
+/* "stop", "length", "tool_calls", "content_filter", "cancelled", "error", "paused" ("none" for
+ * NONE). */
 LLMUX_API const char *llmux_finish_reason_name(llmux_finish_reason r);
 LLMUX_API bool llmux_finish_reason_from_name(const char *name, llmux_finish_reason *out);
 

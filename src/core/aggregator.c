@@ -327,7 +327,7 @@ static llmux_status add_usage(llmux_aggregator *a, const llmux_event *ev, llmux_
 static llmux_status add_finish(llmux_aggregator *a, const llmux_event *ev, llmux_error_info *err) {
     llmux_finish_reason r = ev->finish_reason;
     /* NONE is not an end, and ERROR needs the error an error event carries. */
-    if ((unsigned)r > LLMUX_FINISH_ERROR || r == LLMUX_FINISH_NONE || r == LLMUX_FINISH_ERROR)
+    if ((unsigned)r > LLMUX_FINISH_PAUSED || r == LLMUX_FINISH_NONE || r == LLMUX_FINISH_ERROR)
         return lx_error(err, LLMUX_E_UPSTREAM_PROTOCOL,
                         "finish event with finish reason \"%s\" (failures end with an error event)",
                         llmux_finish_reason_name(r));

@@ -52,7 +52,7 @@ void llmux_usage_merge(llmux_usage *dst, const llmux_usage *src) {
     if (src->cache_write_1h_tokens >= 0) dst->cache_write_1h_tokens = src->cache_write_1h_tokens;
 }
 
-static const char *const k_finish[] = {"none", "stop", "length", "tool_calls", "content_filter", "cancelled", "error"};
+static const char *const k_finish[] = {"none", "stop", "length", "tool_calls", "content_filter", "cancelled", "error", "paused"};
 static const char *const k_event[] = {"start", "text_delta", "reasoning_delta", "tool_call_start", "tool_call_delta",
                                       "tool_call_end", "usage", "finish", "error", "native"};
 

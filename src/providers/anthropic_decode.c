@@ -316,7 +316,8 @@ static llmux_finish_reason map_stop(const char *r) {
     if (strcmp(r, "max_tokens") == 0 || strcmp(r, "model_context_window_exceeded") == 0) return LLMUX_FINISH_LENGTH;
     if (strcmp(r, "tool_use") == 0) return LLMUX_FINISH_TOOL_CALLS;
     if (strcmp(r, "refusal") == 0) return LLMUX_FINISH_CONTENT_FILTER;
-    return LLMUX_FINISH_STOP; /* end_turn, stop_sequence, pause_turn, later additions */
+    if (strcmp(r, "pause_turn") == 0) return LLMUX_FINISH_PAUSED;
+    return LLMUX_FINISH_STOP; /* end_turn, stop_sequence, later additions */
 }
 
 /* The usage read so far as canonical usage. Anthropic's input_tokens excludes the tokens read

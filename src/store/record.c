@@ -57,7 +57,7 @@ llmux_status lx_exec_record_validate(const lx_exec_record *r, llmux_error_info *
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "record.replay_of: not a valid execution id");
     if ((unsigned)r->status >= LLMUX_STATUS_COUNT)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "record.status: unknown status %d", (int)r->status);
-    if ((unsigned)r->finish_reason > LLMUX_FINISH_ERROR)
+    if ((unsigned)r->finish_reason > LLMUX_FINISH_PAUSED)
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "record.finish_reason: unknown value %d", (int)r->finish_reason);
     const struct {
         const char *s, *name;

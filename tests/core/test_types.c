@@ -107,8 +107,9 @@ static void test_error_helpers(void **state) {
 
 static void test_enum_names(void **state) {
     (void)state;
-    static const char *const finish[] = {"none", "stop", "length", "tool_calls", "content_filter", "cancelled", "error"};
-    for (int i = 0; i < 7; i++) {
+    static const char *const finish[] = {"none",      "stop",  "length", "tool_calls", "content_filter",
+                                         "cancelled", "error", "paused"};
+    for (int i = 0; i < 8; i++) {
         assert_string_equal(llmux_finish_reason_name((llmux_finish_reason)i), finish[i]);
         llmux_finish_reason r;
         assert_true(llmux_finish_reason_from_name(finish[i], &r));

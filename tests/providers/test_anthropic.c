@@ -705,6 +705,24 @@ static void test_decode_server_tools(void **state) {
     assert_string_equal(llmux_response_text(resp), "Let me look that up.It is sunny in Paris.");
     llmux_response_free(resp);
     h_rec_free(&r);
+
+    /* A long server-tool turn paused by the API: FINISH paused (the client sends it back to go on). */
+    const char *paused = "{\"id\":\"m\",\"type\":\"message\",\"model\":\"c\",\"content\":[{\"type\":\"server_tool_use\","
+                         "\"id\":\"s1\",\"name\":\"web_search\",\"input\":{\"query\":\"q\"}}],\"stop_reason\":\"pause_turn\","
+                         "\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}";
+    memset(&r, 0, sizeof r);
+    assert_int_equal(h_decode_rec(P, false, paused, strlen(paused), 0, &r, &err), LLMUX_OK);
+    assert_non_null(strstr(h_lines(&r), "finish paused\n"));
+    h_rec_free(&r);
+    /* A streamed server tool input that is not a JSON object is the upstream's fault. */
+    const char *bad = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\"}}\n\n"
+                      "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"server_tool_use\",\"id\":\"s\",\"input\":{}}}\n\n"
+                      "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"[1\"}}\n\n"
+                      "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
+    memset(&r, 0, sizeof r);
+    assert_int_equal(h_decode_rec(P, true, bad, strlen(bad), 0, &r, &err), LLMUX_E_UPSTREAM_PROTOCOL);
+    assert_non_null(strstr(err.message, "not a JSON object"));
+    h_rec_free(&r);
 }
 
 /* NATIVE parts go back to Anthropic as they came (in either role); another format's are left out. */

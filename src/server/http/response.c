@@ -23,6 +23,7 @@ const char *lx_srv_anthropic_stop(llmux_finish_reason r, bool tool_calls_seen) {
     case LLMUX_FINISH_LENGTH: return "max_tokens";
     case LLMUX_FINISH_CONTENT_FILTER: return "refusal";
     case LLMUX_FINISH_TOOL_CALLS: return "tool_use";
+    case LLMUX_FINISH_PAUSED: return "pause_turn";
     default: return tool_calls_seen ? "tool_use" : "end_turn";
     }
 }
