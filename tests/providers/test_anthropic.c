@@ -231,19 +231,27 @@ static void test_encode_cache_control_fitted(void **state) {
 
 /* Reasoning an OpenAI Responses model signed ("<item id>|<encrypted>", a conversation the client
  * moved from an OpenAI model) is left out: Anthropic would refuse the signature. */
-static void test_encode_foreign_signature(void **state) {
-    (void)state;
+/* The request body of a user / assistant (parts a) / user conversation; *content is the
+ * assistant message's content blocks (borrowed from the returned body). */
+static json_t *encode_assistant_turn(const llmux_part *a, size_t n, json_t **content) {
     const llmux_part q = {.type = LLMUX_PART_TEXT, .text = "Hi"};
-    const llmux_part a[] = {{.type = LLMUX_PART_REASONING, .text = "hm", .signature = "rs_1|gAAAAenc"},
-                            {.type = LLMUX_PART_TEXT, .text = "Hello"}};
     const llmux_message msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1},
-                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = 2},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = n},
                                   {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1}};
     llmux_request req = llmux_request_default();
     req.messages = msgs;
     req.n_messages = 3;
     json_t *j = encode_json(&req);
-    json_t *content = json_object_get(json_array_get(json_object_get(j, "messages"), 1), "content");
+    *content = json_object_get(json_array_get(json_object_get(j, "messages"), 1), "content");
+    return j;
+}
+
+static void test_encode_foreign_signature(void **state) {
+    (void)state;
+    const llmux_part a[] = {{.type = LLMUX_PART_REASONING, .text = "hm", .signature = "rs_1|gAAAAenc"},
+                            {.type = LLMUX_PART_TEXT, .text = "Hello"}};
+    json_t *content;
+    json_t *j = encode_assistant_turn(a, 2, &content);
     assert_int_equal(json_array_size(content), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "type")), "text");
     json_decref(j);
@@ -728,20 +736,13 @@ static void test_decode_server_tools(void **state) {
 /* NATIVE parts go back to Anthropic as they came (in either role); another format's are left out. */
 static void test_encode_native_blocks(void **state) {
     (void)state;
-    const llmux_part q = {.type = LLMUX_PART_TEXT, .text = "Weather in Paris?"};
     const llmux_part a[] = {
             {.type = LLMUX_PART_NATIVE, .name = "anthropic",
              .text = "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{\"query\":\"p\"}}"},
             {.type = LLMUX_PART_NATIVE, .name = "other", .text = "{\"type\":\"x\"}"},
             {.type = LLMUX_PART_TEXT, .text = "Sunny."}};
-    const llmux_message msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1},
-                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = 3},
-                                  {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1}};
-    llmux_request req = llmux_request_default();
-    req.messages = msgs;
-    req.n_messages = 3;
-    json_t *j = encode_json(&req);
-    json_t *content = json_object_get(json_array_get(json_object_get(j, "messages"), 1), "content");
+    json_t *content;
+    json_t *j = encode_assistant_turn(a, 3, &content);
     assert_int_equal(json_array_size(content), 2);
     json_t *b = json_array_get(content, 0);
     assert_string_equal(json_string_value(json_object_get(b, "type")), "server_tool_use");
