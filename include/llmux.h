@@ -348,7 +348,10 @@ typedef struct llmux_usage {
     int64_t cache_write_1h_tokens; /* of cache_write_tokens, those written for an hour (Anthropic's
                                       ttl "1h", priced at twice the input price instead of the
                                       cache-write price); -1 unknown (all at the usual lifetime) */
-    int64_t reserved[3];          /* room to grow in place; always 0, never read */
+    int64_t web_search_requests;  /* web searches the provider's own server tool ran for the
+                                     answer (Anthropic's usage.server_tool_use.web_search_requests),
+                                     billed per search; -1 unknown (0 and -1 cost nothing) */
+    int64_t reserved[2];          /* room to grow in place; always 0, never read */
 } llmux_usage;
 
 /* All values -1 (unknown). */
@@ -371,7 +374,9 @@ typedef struct llmux_cost {
     double cache_read;
     double cache_write;
     double total;
-    double reserved[2];           /* room to grow in place; always 0, never read */
+    double tools;                 /* the provider's server tools, per use (web searches: $10 per
+                                     1,000 at Anthropic); 0 when none ran; included in total */
+    double reserved[1];           /* room to grow in place; always 0, never read */
 } llmux_cost;
 
 /* Milliseconds; -1 when not measured. */

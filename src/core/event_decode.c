@@ -67,7 +67,7 @@ static bool index_field(const json_t *obj, llmux_event *ev, char *why, size_t si
 static bool decode_usage(const json_t *obj, llmux_event *ev, char *why, size_t size) {
     static const char *const keys[] = {"input_tokens",       "output_tokens",    "cached_input_tokens",
                                        "cache_write_tokens", "reasoning_tokens", "total_tokens",
-                                       "cache_write_1h_tokens", NULL};
+                                       "cache_write_1h_tokens", "web_search_requests", NULL};
     const json_t *u = json_object_get(obj, "usage");
     if (!u) return fail(why, size, "event.usage: missing");
     if (!json_is_object(u)) return fail(why, size, "event.usage: must be an object");
@@ -75,8 +75,8 @@ static bool decode_usage(const json_t *obj, llmux_event *ev, char *why, size_t s
     ev->usage = llmux_usage_default();
     int64_t *dst[] = {&ev->usage.input_tokens,       &ev->usage.output_tokens,    &ev->usage.cached_input_tokens,
                       &ev->usage.cache_write_tokens, &ev->usage.reasoning_tokens, &ev->usage.total_tokens,
-                      &ev->usage.cache_write_1h_tokens};
-    for (size_t i = 0; i < 7; i++) {
+                      &ev->usage.cache_write_1h_tokens, &ev->usage.web_search_requests};
+    for (size_t i = 0; i < 8; i++) {
         json_int_t n = -1;
         if (!int_field(u, keys[i], false, 0, INT64_MAX, &n, "event.usage", why, size)) return false;
         *dst[i] = n;

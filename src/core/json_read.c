@@ -291,7 +291,7 @@ bool lx_jr_part(lx_jr *r, const json_t *v, llmux_part *out) {
 
 static const char *const k_usage_keys[] = {"input_tokens",       "output_tokens",    "cached_input_tokens",
                                            "cache_write_tokens", "reasoning_tokens", "total_tokens",
-                                           "cache_write_1h_tokens", NULL};
+                                           "cache_write_1h_tokens", "web_search_requests", NULL};
 
 bool lx_jr_usage(lx_jr *r, const json_t *obj, const char *key, llmux_usage *out) {
     const json_t *v = json_object_get(obj, key);
@@ -300,8 +300,8 @@ bool lx_jr_usage(lx_jr *r, const json_t *obj, const char *key, llmux_usage *out)
     bool ok = lx_jr_expect_object(r, v) && lx_jr_check_keys(r, v, k_usage_keys);
     int64_t *dst[] = {&out->input_tokens,       &out->output_tokens,    &out->cached_input_tokens,
                       &out->cache_write_tokens, &out->reasoning_tokens, &out->total_tokens,
-                      &out->cache_write_1h_tokens};
-    for (size_t i = 0; ok && i < 7; i++) ok = lx_jr_int(r, v, k_usage_keys[i], 0, INT64_MAX, ">= 0", dst[i]);
+                      &out->cache_write_1h_tokens, &out->web_search_requests};
+    for (size_t i = 0; ok && i < 8; i++) ok = lx_jr_int(r, v, k_usage_keys[i], 0, INT64_MAX, ">= 0", dst[i]);
     lx_jr_pop(r, old);
     return ok;
 }

@@ -34,6 +34,7 @@ static void write_cost(lx_jw *w, const llmux_cost *c) {
     if (isfinite(c->output)) lx_jw_kreal(w, "output", c->output);
     if (isfinite(c->cache_read)) lx_jw_kreal(w, "cache_read", c->cache_read);
     if (isfinite(c->cache_write)) lx_jw_kreal(w, "cache_write", c->cache_write);
+    if (isfinite(c->tools) && c->tools > 0) lx_jw_kreal(w, "tools", c->tools);
     lx_jw_kreal(w, "total", c->total);
     lx_jw_obj_end(w);
 }
@@ -146,7 +147,7 @@ char *llmux_event_to_json(const llmux_event *ev) {
 static const char *const k_response_keys[] = {"id",     "model",  "provider", "content", "finish_reason",
                                               "usage",  "cost",   "timing",   "warnings", "error",
                                               "execution_id", "stop_sequence", NULL};
-static const char *const k_cost_keys[] = {"input", "output", "cache_read", "cache_write", "total", NULL};
+static const char *const k_cost_keys[] = {"input", "output", "cache_read", "cache_write", "total", "tools", NULL};
 static const char *const k_timing_keys[] = {"queued_ms", "ttft_ms", "total_ms", NULL};
 static const char *const k_warning_keys[] = {"code", "message", NULL};
 
@@ -204,6 +205,8 @@ static bool decode_cost(lx_jr *r, const json_t *obj, llmux_cost *c) {
             lx_jr_pop(r, o);
         }
     }
+    /* Server tools' fees: written only when some ran. */
+    if (ok && json_object_get(v, "tools")) ok = lx_jr_number(r, v, "tools", ge0, ">= 0", &c->tools);
     c->known = ok;
     lx_jr_pop(r, old);
     return ok;

@@ -295,6 +295,7 @@ void lx_jw_usage(lx_jw *w, const llmux_usage *u) {
     if (u->reasoning_tokens >= 0) lx_jw_kint(w, "reasoning_tokens", u->reasoning_tokens);
     if (u->total_tokens >= 0) lx_jw_kint(w, "total_tokens", u->total_tokens);
     if (u->cache_write_1h_tokens >= 0) lx_jw_kint(w, "cache_write_1h_tokens", u->cache_write_1h_tokens);
+    if (u->web_search_requests >= 0) lx_jw_kint(w, "web_search_requests", u->web_search_requests);
     lx_jw_obj_end(w);
 }
 

@@ -37,7 +37,8 @@ llmux_request llmux_request_default(void) {
 
 llmux_usage llmux_usage_default(void) {
     llmux_usage u = {.input_tokens = -1, .output_tokens = -1, .cached_input_tokens = -1, .cache_write_tokens = -1,
-                     .reasoning_tokens = -1, .total_tokens = -1, .cache_write_1h_tokens = -1};
+                     .reasoning_tokens = -1, .total_tokens = -1, .cache_write_1h_tokens = -1,
+                     .web_search_requests = -1};
     return u;
 }
 
@@ -50,6 +51,7 @@ void llmux_usage_merge(llmux_usage *dst, const llmux_usage *src) {
     if (src->reasoning_tokens >= 0) dst->reasoning_tokens = src->reasoning_tokens;
     if (src->total_tokens >= 0) dst->total_tokens = src->total_tokens;
     if (src->cache_write_1h_tokens >= 0) dst->cache_write_1h_tokens = src->cache_write_1h_tokens;
+    if (src->web_search_requests >= 0) dst->web_search_requests = src->web_search_requests;
 }
 
 static const char *const k_finish[] = {"none", "stop", "length", "tool_calls", "content_filter", "cancelled", "error", "paused"};

@@ -35,7 +35,8 @@ lx_price_status lx_pricing_cost(const llmux_model_info *m, const llmux_usage *u,
     out->cache_write = (written ? per_million(written, write_price) : 0) +
                        (written_1h ? per_million(written_1h, 2 * m->input_price) : 0);
     out->output = per_million(u->output_tokens, m->output_price);
-    out->total = out->input + out->cache_read + out->cache_write + out->output;
+    out->tools = u->web_search_requests > 0 ? (double)u->web_search_requests * LX_PRICE_WEB_SEARCH_USD : 0;
+    out->total = out->input + out->cache_read + out->cache_write + out->output + out->tools;
     out->known = true;
     if (approx) *approx = flags;
     return LX_PRICE_OK;

@@ -6,11 +6,16 @@
  *   cache_read  = cached x cache_read_price
  *   cache_write = cache_write x cache_write_price
  *   output      = output x output_price
+ *   tools       = web_search_requests x LX_PRICE_WEB_SEARCH_USD
  * Pure logic; thread-safe. */
 #ifndef LX_PRICING_H
 #define LX_PRICING_H
 
 #include "llmux.h"
+
+/* One web search of a provider's server tool: Anthropic bills $10 per 1,000 searches, whatever the
+ * model (the only adapter that reports searches: usage.server_tool_use.web_search_requests). */
+#define LX_PRICE_WEB_SEARCH_USD 0.01
 
 typedef enum lx_price_status {
     LX_PRICE_OK = 0,

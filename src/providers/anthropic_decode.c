@@ -44,7 +44,7 @@ typedef struct adec {
     block *blocks;          /* by Anthropic block index */
     size_t n_blocks;
     /* usage as Anthropic reports it: -1 = not reported */
-    int64_t input, cache_read, cache_write, cache_write_1h, output;
+    int64_t input, cache_read, cache_write, cache_write_1h, output, web_searches;
     bool real_tool;            /* a tool_use block of the caller's tools (not the JSON answer) */
     llmux_finish_reason finish;
     char *stop_sequence;       /* the stop sequence that ended the message (stop_reason stop_sequence) */
@@ -63,7 +63,7 @@ lx_decoder *lx_anthropic_decoder_create(const lx_provider_config *cfg, bool stre
     lx_buf_init(&d->body, LX_WIRE_MAX_BODY);
     d->stream = stream;
     d->key = lx_secret_dup(cfg ? cfg->api_key : NULL);
-    d->input = d->cache_read = d->cache_write = d->cache_write_1h = d->output = -1;
+    d->input = d->cache_read = d->cache_write = d->cache_write_1h = d->output = d->web_searches = -1;
     d->finish = LLMUX_FINISH_NONE;
     return (lx_decoder *)d;
 }
@@ -301,6 +301,8 @@ static void read_usage(adec *d, const json_t *u) {
     /* The split by lifetime (prompt caching with ttl): the hour-long writes are priced apart. */
     if (lx_json_i64(lx_json_obj(u, "cache_creation"), "ephemeral_1h_input_tokens", &v)) d->cache_write_1h = v;
     if (lx_json_i64(u, "output_tokens", &v)) d->output = v;
+    /* Server tools' uses, billed per use (pricing.h). */
+    if (lx_json_i64(lx_json_obj(u, "server_tool_use"), "web_search_requests", &v) && v >= 0) d->web_searches = v;
 }
 
 /* The stop sequence a message_delta (or a whole message) names, kept for FINISH. */
@@ -330,6 +332,7 @@ static llmux_usage usage_so_far(const adec *d) {
     u.cached_input_tokens = d->cache_read;
     u.cache_write_tokens = d->cache_write;
     u.cache_write_1h_tokens = d->cache_write_1h;
+    u.web_search_requests = d->web_searches;
     if (u.input_tokens >= 0 && u.output_tokens >= 0) u.total_tokens = u.input_tokens + u.output_tokens;
     return u;
 }

@@ -76,6 +76,7 @@ char *lx_exec_record_to_json(const lx_exec_record *r, bool with_attempts) {
     lx_jw_kreal(&w, "cache_read", r->cost.cache_read);
     lx_jw_kreal(&w, "cache_write", r->cost.cache_write);
     lx_jw_kreal(&w, "total", r->cost.total);
+    if (r->cost.tools > 0) lx_jw_kreal(&w, "tools", r->cost.tools); /* server tools' fees, when any */
     lx_jw_obj_end(&w);
     kstr_or_null(&w, "cost_source", r->cost_source);
     embed(&w, "warnings", r->warnings_json);
@@ -165,7 +166,8 @@ static bool rusage(rd *r, const json_t *o, llmux_usage *u) {
               rdint(r, v, "cache_write_tokens", -1, INT64_MAX, &u->cache_write_tokens) &&
               rdint(r, v, "reasoning_tokens", -1, INT64_MAX, &u->reasoning_tokens) &&
               rdint(r, v, "total_tokens", -1, INT64_MAX, &u->total_tokens) &&
-              rdint(r, v, "cache_write_1h_tokens", -1, INT64_MAX, &u->cache_write_1h_tokens);
+              rdint(r, v, "cache_write_1h_tokens", -1, INT64_MAX, &u->cache_write_1h_tokens) &&
+              rdint(r, v, "web_search_requests", -1, INT64_MAX, &u->web_search_requests);
     r->path[n] = '\0';
     return ok;
 }
@@ -173,6 +175,7 @@ static bool rusage(rd *r, const json_t *o, llmux_usage *u) {
 static bool rcost(rd *r, const json_t *o, llmux_cost *c) {
     c->known = false;
     c->input = c->output = c->cache_read = c->cache_write = c->total = NAN;
+    c->tools = 0;
     const json_t *v = json_object_get(o, "cost");
     if (!v || json_is_null(v)) return true;
     if (!json_is_object(v)) return rfail(r, "cost", "must be an object");
@@ -184,6 +187,10 @@ static bool rcost(rd *r, const json_t *o, llmux_cost *c) {
     bool ok = rreal(r, v, "input", &c->input) && rreal(r, v, "output", &c->output) &&
               rreal(r, v, "cache_read", &c->cache_read) && rreal(r, v, "cache_write", &c->cache_write) &&
               rreal(r, v, "total", &c->total);
+    if (ok && json_object_get(v, "tools")) {
+        ok = rreal(r, v, "tools", &c->tools);
+        if (ok && !(c->tools >= 0)) ok = rfail(r, "tools", "must be a number >= 0");
+    }
     r->path[n] = '\0';
     return ok;
 }

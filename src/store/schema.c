@@ -59,9 +59,18 @@ static const char *const v2[] = {
     NULL,
 };
 
+/* Server tools: the web searches a provider ran for the answer (llmux_usage.web_search_requests)
+ * and their fees (llmux_cost.tools); NULL for rows written before, or when none ran. */
+static const char *const v3[] = {
+    "ALTER TABLE executions ADD COLUMN web_search_requests BIGINT",
+    "ALTER TABLE executions ADD COLUMN cost_tools DOUBLE PRECISION",
+    NULL,
+};
+
 static const lx_migration migrations[] = {
     {1, v1},
     {2, v2},
+    {3, v3},
 };
 
 const lx_migration *lx_store_migrations(size_t *n) {

@@ -114,8 +114,9 @@ static const char k_insert_exec[] =
     " plan_json, model, provider, status, error_message, finish_reason, input_tokens, output_tokens,"
     " cached_input_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_known, cost_input,"
     " cost_output, cost_cache_read, cost_cache_write, cost_total, cost_source, warnings_json, request_json,"
-    " response_text, cache_write_1h_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-    " $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
+    " response_text, cache_write_1h_tokens, web_search_requests, cost_tools) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+    " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29,"
+    " $30, $31, $32)";
 
 static const char k_insert_attempt[] =
     "INSERT INTO attempts (execution_id, n, target, started_at_ms, http_status, status, error_message,"
@@ -153,6 +154,8 @@ static llmux_status insert_one(lx_store *s, const lx_exec_record *r, llmux_error
         ptext(r->request_json),
         ptext(r->response_text),
         r->usage.cache_write_1h_tokens >= 0 ? pint(r->usage.cache_write_1h_tokens) : ptext(NULL),
+        r->usage.web_search_requests >= 0 ? pint(r->usage.web_search_requests) : ptext(NULL),
+        r->cost.tools > 0 ? preal(r->cost.tools) : ptext(NULL),
     };
     llmux_status st = s->b->query(s->db, k_insert_exec, p, (int)(sizeof p / sizeof p[0]), NULL, NULL, err);
     for (size_t i = 0; st == LLMUX_OK && i < r->n_attempts; i++) {
@@ -197,7 +200,7 @@ llmux_status lx_store_insert(lx_store *s, lx_exec_record *const *recs, size_t n,
     " status, error_message, finish_reason, input_tokens, output_tokens, cached_input_tokens,"                   \
     " cache_write_tokens, reasoning_tokens, total_tokens, cost_known, cost_input, cost_output,"                  \
     " cost_cache_read, cost_cache_write, cost_total, cost_source, warnings_json, request_json, response_text,"     \
-    " cache_write_1h_tokens"
+    " cache_write_1h_tokens, web_search_requests, cost_tools"
 
 typedef struct rows {
     lx_exec_record **v;
@@ -246,12 +249,14 @@ static bool read_exec(const lx_sql_row *row, void *ud, llmux_error_info *err) {
     r->usage.reasoning_tokens = row->i64(row, 17);
     r->usage.total_tokens = row->i64(row, 18);
     r->usage.cache_write_1h_tokens = row->is_null(row, 29) ? -1 : row->i64(row, 29);
+    r->usage.web_search_requests = row->is_null(row, 30) ? -1 : row->i64(row, 30);
     r->cost.known = row->i64(row, 19) != 0;
     r->cost.input = col_real(row, 20);
     r->cost.output = col_real(row, 21);
     r->cost.cache_read = col_real(row, 22);
     r->cost.cache_write = col_real(row, 23);
     r->cost.total = col_real(row, 24);
+    r->cost.tools = row->is_null(row, 31) ? 0 : row->f64(row, 31);
     return true;
 }
 

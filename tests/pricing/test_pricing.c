@@ -90,6 +90,23 @@ static void test_cache_write_1h(void **state) {
     NEAR(c.cache_write, 2000 * 6.0 / 1e6);
 }
 
+/* Server-tool web searches at Anthropic's $10 per 1,000, on top of the tokens; none or unknown
+ * costs nothing. */
+static void test_web_searches(void **state) {
+    (void)state;
+    llmux_model_info m = prices(3.0, 15.0, 0.30, 3.75);
+    llmux_usage u = usage(10682, 510, 0, 0);
+    u.web_search_requests = 3;
+    llmux_cost c;
+    assert_int_equal(lx_pricing_cost(&m, &u, &c, NULL), LX_PRICE_OK);
+    NEAR(c.tools, 0.03);
+    NEAR(c.total, (10682 * 3.0 + 510 * 15.0) / 1e6 + 0.03);
+    u.web_search_requests = -1;
+    assert_int_equal(lx_pricing_cost(&m, &u, &c, NULL), LX_PRICE_OK);
+    NEAR(c.tools, 0);
+    NEAR(c.total, (10682 * 3.0 + 510 * 15.0) / 1e6);
+}
+
 static void test_missing_cache_prices_fall_back(void **state) {
     (void)state;
     llmux_model_info m = prices(1.0, 2.0, NAN, NAN);
@@ -145,6 +162,7 @@ int main(void) {
         cmocka_unit_test(test_cache_read),
         cmocka_unit_test(test_cache_write),
         cmocka_unit_test(test_cache_write_1h),
+        cmocka_unit_test(test_web_searches),
         cmocka_unit_test(test_missing_cache_prices_fall_back),
         cmocka_unit_test(test_unknowns),
         cmocka_unit_test(test_contradictory_counts),

@@ -688,6 +688,7 @@ static void test_decode_server_tools(void **state) {
              "text[0] Let me look that up.\n%s"
              "text[3] It is sunny in Paris.\n"
              "usage in=10682 out=510 cached=0 write=0 reasoning=-1 total=11192\n"
+             "web_searches 1\n"
              "finish stop\n",
              mid);
     expect_stream("tests/data/fake/anthropic/stream_web_search.sse", LLMUX_OK, want);
@@ -701,6 +702,7 @@ static void test_decode_server_tools(void **state) {
              "text[0] Let me look that up.\n%s"
              "text[3] It is sunny in Paris.\n"
              "usage in=10682 out=510 cached=0 write=0 reasoning=-1 total=11192\n"
+             "web_searches 1\n"
              "finish stop\n",
              mid);
     assert_string_equal(h_lines(&r), want);

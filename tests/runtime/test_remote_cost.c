@@ -113,6 +113,27 @@ static void test_configured_price(void **state) {
     fx_stop(&f);
 }
 
+/* An Anthropic answer that ran a web search (usage.server_tool_use.web_search_requests): the
+ * search is priced on top of the tokens ($10 per 1,000), streamed and not. */
+static void test_web_search_priced(void **state) {
+    (void)state;
+    fx f;
+    start(&f, "anthropic", "/v1");
+    llmux_model_info m = info("anthropic/llmux-search-model", 3.0, 15.0);
+    assert_int_equal(llmux_catalog_add(f.rt, &m, 1, NULL), LLMUX_OK);
+    push(&f, "/v1/messages", "application/json", NULL, "tests/data/fake/anthropic/response_web_search.json");
+    push(&f, "/v1/messages", "text/event-stream", NULL, "tests/data/fake/anthropic/stream_web_search.sse");
+    for (int stream = 0; stream < 2; stream++) {
+        llmux_response *r = run(&f, "anthropic/llmux-search-model", stream);
+        assert_int_equal(r->usage.web_search_requests, 1);
+        assert_true(r->cost.known);
+        NEAR(r->cost.tools, 0.01);
+        assert_true(fabs(r->cost.total - ((10682 * 3.0 + 510 * 15.0) / 1e6 + 0.01)) <= 1e-12);
+        llmux_response_free(r);
+    }
+    fx_stop(&f);
+}
+
 /* Only the dated model that answered is in the catalog: found through "<provider>/<model>". */
 static void test_price_of_the_answering_model(void **state) {
     (void)state;
@@ -230,6 +251,7 @@ int main(void) {
         cmocka_unit_test(test_unpriced_model_warns_and_succeeds),
         cmocka_unit_test(test_configured_price),
         cmocka_unit_test(test_price_of_the_answering_model),
+        cmocka_unit_test(test_web_search_priced),
         cmocka_unit_test(test_openrouter_reported_cost),
         cmocka_unit_test(test_model_list_feeds_catalog),
         cmocka_unit_test(test_failed_list_changes_nothing),

@@ -1163,6 +1163,10 @@ static void test_anthropic_server_tools(void **state) {
     for (size_t i = 0; i < 4; i++)
         assert_string_equal(json_string_value(json_object_get(json_array_get(content, i), "type")), want[i]);
     assert_string_equal(json_string_value(json_object_get(m, "stop_reason")), "end_turn");
+    /* The search is counted as Anthropic counts it (and priced: pricing.h). */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(m, "usage"), "server_tool_use"),
+                                                        "web_search_requests")),
+                     1);
 
     /* The next turn sends the answer back: the server blocks reach Anthropic as they came. */
     json_t *next = json_pack("{s:s,s:i,s:[{s:s,s:s},{s:s,s:O},{s:s,s:s}]}", "model", "anthropic/claude-sonnet-4-5",

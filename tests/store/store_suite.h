@@ -114,6 +114,7 @@ static void assert_record_eq(const lx_exec_record *a, const lx_exec_record *b, b
     assert_real_eq(a->cost.cache_read, b->cost.cache_read);
     assert_real_eq(a->cost.cache_write, b->cost.cache_write);
     assert_real_eq(a->cost.total, b->cost.total);
+    assert_real_eq(a->cost.tools, b->cost.tools);
     assert_str_eq_or_null(a->cost_source, b->cost_source);
     assert_str_eq_or_null(a->warnings_json, b->warnings_json);
     assert_str_eq_or_null(a->request_json, b->request_json);
@@ -228,6 +229,8 @@ static void test_round_trip_every_field(void **state) {
     full->usage.cached_input_tokens = 3;
     full->usage.cache_write_tokens = 5;
     full->usage.cache_write_1h_tokens = 4; /* schema v2's column */
+    full->usage.web_search_requests = 2;   /* schema v3's columns */
+    full->cost.tools = 0.02;
     full->usage.total_tokens = 30;
     full->cost.cache_write = NAN;
     full->cost.total = 0.1 + 0.2; /* not representable in short decimal: must read back bit-exact */

@@ -111,6 +111,8 @@ static void test_upgrade_from_v1(void **state) {
     assert_int_equal(lx_store_get(s, "old-1", &got, &e), LLMUX_OK);
     assert_int_equal(got->usage.cache_write_tokens, 7);
     assert_int_equal(got->usage.cache_write_1h_tokens, -1);
+    assert_int_equal(got->usage.web_search_requests, -1); /* a row from before v3 */
+    assert_true(got->cost.tools == 0);
     lx_exec_record_free(got);
     lx_exec_record *r = make_record("new-1", 3, "m", LLMUX_OK, 0);
     r->usage.cache_write_tokens = 9;

@@ -197,6 +197,9 @@ json_t *lx_srv_anthropic_usage(const llmux_usage *u) {
         json_object_set_new(o, "cache_creation", json_pack("{s:I,s:I}", "ephemeral_5m_input_tokens", (json_int_t)(w - h),
                                                            "ephemeral_1h_input_tokens", (json_int_t)h));
     }
+    /* The searches an Anthropic backend's web search tool ran, as Anthropic reports them. */
+    if (o && u->web_search_requests > 0)
+        json_object_set_new(o, "server_tool_use", json_pack("{s:I}", "web_search_requests", (json_int_t)u->web_search_requests));
     return o;
 }
 
