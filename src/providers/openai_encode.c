@@ -363,6 +363,36 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
     return ok ? LLMUX_OK : oom(err);
 }
 
+/* provider_options.openai_chat: the fields a client of llmux serve's Chat Completions endpoint
+ * sent that llmux does not read (vLLM's chat_template_kwargs, OpenRouter's provider, llama-server's
+ * grammar, OpenAI's verbosity, ...), set on the body as sent. OpenAI's own API refuses fields it
+ * does not know with a 400, which would also break a fallback from a vLLM target to OpenAI: it
+ * gets only the fields of its own Chat Completions API. Before provider_options.openai, which
+ * wins. */
+static llmux_status merge_chat_extras(const lx_provider_config *cfg, const llmux_request *req, json_t *body,
+                                      llmux_error_info *err) {
+    static const char *const k_openai_own[] = {"logit_bias", "verbosity",  "web_search_options", "prediction",
+                                               "modalities", "audio",      NULL};
+    json_t *extras = NULL;
+    llmux_status st = lx_provider_options_get(req->provider_options, "openai_chat", &extras, err);
+    if (st != LLMUX_OK || !extras) return st;
+    if (!json_is_object(extras)) {
+        json_decref(extras);
+        return lx_error(err, LLMUX_E_INVALID_REQUEST, "provider_options.openai_chat: must be a JSON object");
+    }
+    bool own = cfg->base_url && strncmp(cfg->base_url, "https://api.openai.com/", 23) == 0;
+    const char *k;
+    json_t *v;
+    bool ok = true;
+    json_object_foreach(extras, k, v) {
+        bool allowed = !own;
+        for (size_t i = 0; !allowed && k_openai_own[i]; i++) allowed = strcmp(k, k_openai_own[i]) == 0;
+        if (allowed) ok = ok && json_object_set(body, k, v) == 0;
+    }
+    json_decref(extras);
+    return ok ? LLMUX_OK : oom(err);
+}
+
 static llmux_status build_body(const lx_provider_config *cfg, const llmux_request *req, const char *model, json_t *body,
                                llmux_error_info *err) {
     if (!set_new(body, "model", json_string(model))) return oom(err);
@@ -386,7 +416,8 @@ static llmux_status build_body(const lx_provider_config *cfg, const llmux_reques
         if (!set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1))) return oom(err);
     }
     /* Pass-through last, so callers can override anything the adapter wrote. */
-    st = lx_merge_provider_options(body, req->provider_options, "openai", err);
+    st = merge_chat_extras(cfg, req, body, err);
+    if (st == LLMUX_OK) st = lx_merge_provider_options(body, req->provider_options, "openai", err);
     if (st == LLMUX_OK && cfg->name && strcmp(cfg->name, "openai") != 0)
         st = lx_merge_provider_options(body, req->provider_options, cfg->name, err);
     return st;

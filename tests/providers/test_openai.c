@@ -333,6 +333,32 @@ static void test_encode_prompt_cache_key(void **s) {
     json_decref(j);
 }
 
+/* provider_options.openai_chat (the fields llmux serve does not read) reach a compatible server as
+ * sent; OpenAI's own API gets only its own fields; provider_options.openai wins over both. */
+static void test_encode_chat_extras(void **s) {
+    (void)s;
+    llmux_part p = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = &p, .n_parts = 1};
+    llmux_request r = llmux_request_default();
+    r.messages = &m;
+    r.n_messages = 1;
+    r.provider_options = "{\"openai_chat\":{\"chat_template_kwargs\":{\"enable_thinking\":false},\"verbosity\":\"low\","
+                         "\"logit_bias\":{\"50256\":-100}},\"openai\":{\"verbosity\":\"high\"}}";
+    json_t *j = encode_for("vllm", &r);
+    assert_true(json_is_false(json_object_get(json_object_get(j, "chat_template_kwargs"), "enable_thinking")));
+    assert_string_equal(json_string_value(json_object_get(j, "verbosity")), "high");
+    assert_non_null(json_object_get(j, "logit_bias"));
+    json_decref(j);
+    lx_provider_config cfg = cfg_named("openai", "gpt-4o");
+    cfg.base_url = "https://api.openai.com/v1";
+    j = encode_with(&cfg, &r);
+    assert_null(json_object_get(j, "chat_template_kwargs"));
+    assert_non_null(json_object_get(j, "logit_bias"));
+    json_decref(j);
+    r.provider_options = "{\"openai_chat\":[1]}";
+    encode_expect_error(&r, "provider_options.openai_chat");
+}
+
 /* A document goes to Chat Completions as a file part with its data URL; a document URL is
  * refused (the API takes only uploaded file ids besides data). */
 static void test_encode_file(void **s) {
@@ -697,6 +723,7 @@ int main(void) {
         cmocka_unit_test(test_encode_cache_control_openrouter),
         cmocka_unit_test(test_encode_file),
         cmocka_unit_test(test_encode_prompt_cache_key),
+        cmocka_unit_test(test_encode_chat_extras),
         cmocka_unit_test(test_encode_explicit_cache),
         cmocka_unit_test(test_encode_compat_without_key),
         cmocka_unit_test(test_encode_errors),

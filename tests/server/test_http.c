@@ -1086,6 +1086,31 @@ static void test_anthropic_tool_use_as_tool_calls(void **state) {
     sf_stop(&f);
 }
 
+/* A vLLM user's request through llmux: the fields llmux does not read (chat_template_kwargs,
+ * guided_json) reach the OpenAI-compatible backend as sent. */
+static void test_chat_extras_reach_backend(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/chat/completions", 200, "application/json", "tests/data/fake/openai/response_text.json", NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/chat/completions",
+            "{\"model\":\"openai/qwen3\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"top_k\":20,"
+            "\"chat_template_kwargs\":{\"enable_thinking\":false},\"guided_json\":{\"type\":\"object\"}}",
+            &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    json_t *u = load(up.body);
+    free(up.body);
+    assert_true(json_is_false(json_object_get(json_object_get(u, "chat_template_kwargs"), "enable_thinking")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(u, "guided_json"), "type")), "object");
+    assert_null(json_object_get(u, "openai_chat"));
+    json_decref(u);
+    sf_stop(&f);
+}
+
 /* Claude Code's web search through llmux to Anthropic: the server tool reaches the upstream as
  * declared; its server_tool_use and web_search_tool_result blocks come back to the Anthropic
  * client whole, streamed (block indexes in order, every start closed) and not; the next turn
@@ -1664,6 +1689,7 @@ int main(void) {
         cmocka_unit_test(test_stop_cancels_after_grace),
         cmocka_unit_test(test_connection_close),
         cmocka_unit_test(test_anthropic_server_tools),
+        cmocka_unit_test(test_chat_extras_reach_backend),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -515,6 +515,58 @@ static void test_documents(void **state) {
 #undef OREF
 }
 
+/* What OpenAI-compatible servers add: top_k, min_p and repetition_penalty (or llama-server's
+ * repeat_penalty) reach the canonical sampling; every other field this server does not read goes
+ * to a Chat Completions backend as sent (provider_options.openai_chat). */
+static void test_openai_vendor_fields(void **state) {
+    (void)state;
+    lx_srv_req *r = openai_ok("{\"model\":\"m\",\"top_k\":40,\"min_p\":0.05,\"repeat_penalty\":1.1,"
+                              "\"chat_template_kwargs\":{\"enable_thinking\":false},\"provider\":{\"order\":[\"x\"]},"
+                              "\"metadata\":{\"a\":\"b\"},\"store\":false,\"guided_json\":null,"
+                              "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(r->req.sampling.top_k, 40);
+    assert_true(r->req.sampling.min_p == 0.05);
+    assert_true(r->req.sampling.repeat_penalty == 1.1);
+    json_t *po = json_loads(r->req.provider_options, 0, NULL);
+    json_t *x = json_object_get(po, "openai_chat");
+    assert_int_equal(json_object_size(x), 2); /* metadata and store are OpenAI's stored completions: not passed on */
+    assert_true(json_is_false(json_object_get(json_object_get(x, "chat_template_kwargs"), "enable_thinking")));
+    assert_non_null(json_object_get(json_object_get(x, "provider"), "order"));
+    json_decref(po);
+    lx_srv_req_free(r);
+    /* -1 and 0 mean "off" for vLLM and llama-server: unset; vLLM's name wins over llama-server's. */
+    r = openai_ok("{\"model\":\"m\",\"top_k\":-1,\"repetition_penalty\":1.3,\"repeat_penalty\":1.1,"
+                  "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assert_int_equal(r->req.sampling.top_k, LLMUX_UNSET_INT);
+    assert_true(r->req.sampling.repeat_penalty == 1.3);
+    assert_null(r->req.provider_options);
+    lx_srv_req_free(r);
+    /* The text completions endpoint too, next to its own provider options. */
+    llmux_error_info err;
+    const char *c = "{\"model\":\"m\",\"prompt\":\"p\",\"min_p\":0.1,\"grammar\":\"root ::= \\\"a\\\"\"}";
+    assert_int_equal(lx_srv_completions_request(c, strlen(c), &r, &err), LLMUX_OK);
+    assert_true(r->req.sampling.min_p == 0.1);
+    po = json_loads(r->req.provider_options, 0, NULL);
+    assert_true(json_is_true(json_object_get(json_object_get(po, "local"), "raw_prompt")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(po, "openai_chat"), "grammar")), "root ::= \"a\"");
+    json_decref(po);
+    lx_srv_req_free(r);
+#define OREF(body, names) refused(lx_srv_openai_request, body, strlen(body), names)
+    OREF("{\"model\":\"m\",\"top_k\":-2,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "top_k");
+    OREF("{\"model\":\"m\",\"min_p\":2,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "min_p");
+    OREF("{\"model\":\"m\",\"repetition_penalty\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "repetition_penalty");
+    OREF("{\"model\":\"m\",\"repeat_penalty\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "repeat_penalty");
+#undef OREF
+    /* More than LX_SRV_MAX_EXTRAS unread fields: a 400, not an unbounded pass-through. */
+    char big[4096];
+    size_t at = (size_t)snprintf(big, sizeof big, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]");
+    for (int i = 0; i <= LX_SRV_MAX_EXTRAS; i++) at += (size_t)snprintf(big + at, sizeof big - at, ",\"x%d\":1", i);
+    snprintf(big + at, sizeof big - at, "}");
+    refused(lx_srv_openai_request, big, strlen(big), "more than 64 fields");
+}
+
 static void test_openai_reasoning_and_parallel(void **state) {
     (void)state;
     static const struct {
@@ -1236,6 +1288,7 @@ int main(void) {
         cmocka_unit_test(test_openai_full_request), cmocka_unit_test(test_openai_refusals),
         cmocka_unit_test(test_caps),                cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_openai_reasoning_and_parallel),
+        cmocka_unit_test(test_openai_vendor_fields),
         cmocka_unit_test(test_early_usage),
         cmocka_unit_test(test_anthropic_tool_result_image), cmocka_unit_test(test_cache_control), cmocka_unit_test(test_documents),
         cmocka_unit_test(test_responses_request),

@@ -54,6 +54,13 @@ static bool refused(const json_t *root, llmux_error_info *err) {
     return true;
 }
 
+/* What lx_srv_completions_request reads or refuses; any other field goes to a Chat Completions
+ * backend as sent (lx_srv_chat_extras). */
+static const char *const k_completion_fields[] = {
+    "model", "prompt", "temperature", "top_p", "presence_penalty", "frequency_penalty", "max_tokens", "seed",
+    "stop", "stream", "stream_options", "n", "best_of", "logprobs", "echo", "suffix", "top_k", "min_p",
+    "repetition_penalty", "repeat_penalty", "user", NULL};
+
 llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
     lx_srv_req *r = lx_srv_req_begin(body, len, err);
@@ -72,7 +79,9 @@ llmux_status lx_srv_completions_request(const char *body, size_t len, lx_srv_req
     s->max_tokens = (int32_t)mt;
     /* As in chat: OpenAI allows a negative seed, the canonical one is >= 0; keep the bits. */
     if (json_is_integer(json_object_get(root, "seed"))) s->seed = seed < 0 ? (int64_t)((uint64_t)seed >> 1) : seed;
-    if (!lx_srv_stream_options(r, root, err)) goto fail;
+    if (!lx_srv_stream_options(r, root, err) || !lx_srv_vendor_sampling(r, err) ||
+        !lx_srv_chat_extras(r, k_completion_fields, err))
+        goto fail;
     if (llmux_request_validate(&r->req, err) != LLMUX_OK) goto fail;
     *out = r;
     return LLMUX_OK;

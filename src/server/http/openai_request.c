@@ -285,6 +285,19 @@ static bool sampling(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     return lx_srv_stop_list(r, root, "stop", true, err);
 }
 
+/* What lx_srv_openai_request reads, refuses or leaves out on purpose; any other field goes to a
+ * Chat Completions backend as sent (lx_srv_chat_extras). metadata and store mean OpenAI's stored
+ * completions, which llmux does not offer; functions and function_call are the API's old tool
+ * form, not read. */
+static const char *const k_chat_fields[] = {
+    "model",          "messages",        "tools",          "tool_choice",       "response_format",
+    "temperature",    "top_p",           "presence_penalty", "frequency_penalty", "max_tokens",
+    "max_completion_tokens", "seed",     "stop",           "stream",            "stream_options",
+    "reasoning_effort", "parallel_tool_calls", "prompt_cache_key", "safety_identifier", "user",
+    "service_tier",   "n",               "logprobs",       "top_logprobs",      "top_k",
+    "min_p",          "repetition_penalty", "repeat_penalty", "metadata",        "store",
+    "functions",      "function_call",   NULL};
+
 llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **out, llmux_error_info *err) {
     *out = NULL;
     lx_srv_req *r = lx_srv_req_begin(body, len, err);
@@ -313,7 +326,9 @@ llmux_status lx_srv_openai_request(const char *body, size_t len, lx_srv_req **ou
         !response_format(r, root, err) || !sampling(r, root, err) ||
         !lx_srv_opt_bool(root, "stream", &r->req.stream, err))
         goto fail;
-    if (!lx_srv_stream_options(r, root, err) || !lx_srv_openai_tags(r, err)) goto fail;
+    if (!lx_srv_stream_options(r, root, err) || !lx_srv_openai_tags(r, err) || !lx_srv_vendor_sampling(r, err) ||
+        !lx_srv_chat_extras(r, k_chat_fields, err))
+        goto fail;
     /* The rules every entry point shares (llmux_request_validate): what is accepted here is a
      * request the runtime accepts (tool_choice "required" without tools, say, is refused here
      * with the field named, not later). */

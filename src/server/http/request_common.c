@@ -266,6 +266,51 @@ bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value) {
     return true;
 }
 
+bool lx_srv_vendor_sampling(lx_srv_req *r, llmux_error_info *err) {
+    llmux_sampling *s = &r->req.sampling;
+    int64_t top_k = -1;
+    double rp = llmux_unset(), rp2 = llmux_unset();
+    if (!lx_srv_opt_int(r->root, "top_k", -1, INT32_MAX, &top_k, err) ||
+        !lx_srv_opt_number(r->root, "min_p", 0, 1, &s->min_p, err) ||
+        !lx_srv_opt_number(r->root, "repetition_penalty", 0, 10, &rp, err) ||
+        !lx_srv_opt_number(r->root, "repeat_penalty", 0, 10, &rp2, err))
+        return false;
+    if (top_k > 0) s->top_k = (int32_t)top_k;
+    if (llmux_is_unset(rp)) rp = rp2; /* vLLM's name wins when both are sent */
+    if (!llmux_is_unset(rp) && rp <= 0) return lx_srv_fail(err, "repetition_penalty: expected a number > 0"), false;
+    s->repeat_penalty = rp;
+    return true;
+}
+
+bool lx_srv_chat_extras(lx_srv_req *r, const char *const *known, llmux_error_info *err) {
+    json_t *extras = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->root, k, v) {
+        bool seen = false;
+        for (size_t i = 0; known[i] && !seen; i++) seen = strcmp(k, known[i]) == 0;
+        if (seen || json_is_null(v)) continue;
+        if (!extras && !(extras = json_object())) return lx_srv_fail(err, "out of memory"), false;
+        if (json_object_size(extras) >= LX_SRV_MAX_EXTRAS) {
+            json_decref(extras);
+            return lx_srv_fail(err, "more than %d fields this server does not read (passed on to the backend)",
+                               LX_SRV_MAX_EXTRAS),
+                   false;
+        }
+        json_object_set(extras, k, v);
+    }
+    if (!extras) return true;
+    const char *po = r->req.provider_options;
+    json_t *opts = po ? json_loads(po, 0, NULL) : json_object();
+    bool ok = opts && json_object_set_new(opts, "openai_chat", extras) == 0;
+    if (!opts) json_decref(extras);
+    const char *text = ok ? lx_srv_dump(r, opts) : NULL;
+    json_decref(opts);
+    if (!text) return lx_srv_fail(err, "out of memory"), false;
+    r->req.provider_options = text;
+    return true;
+}
+
 bool lx_srv_openai_tags(lx_srv_req *r, llmux_error_info *err) {
     static const struct {
         const char *name;

@@ -118,6 +118,17 @@ bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value);
  * string of 1..1024 (prompt_cache_key), 1..256 (safety_identifier, user) or 1..32 (service_tier)
  * characters. */
 bool lx_srv_openai_tags(lx_srv_req *r, llmux_error_info *err);
+/* The sampling fields OpenAI-compatible servers add (llama-server, vLLM, OpenRouter): top_k (-1
+ * and 0 mean off there: unset), min_p, repetition_penalty or llama-server's repeat_penalty, into
+ * the canonical sampling every backend reads. */
+bool lx_srv_vendor_sampling(lx_srv_req *r, llmux_error_info *err);
+/* Every top-level field of the body not named in known (NULL-terminated: what the endpoint reads
+ * or deliberately leaves out) as provider_options.openai_chat: a Chat Completions backend gets
+ * them as sent (vLLM's chat_template_kwargs, OpenRouter's provider, llama-server's grammar, ...;
+ * OpenAI's own API only those of its own API: providers.md), others ignore them. At most
+ * LX_SRV_MAX_EXTRAS fields. */
+#define LX_SRV_MAX_EXTRAS 64
+bool lx_srv_chat_extras(lx_srv_req *r, const char *const *known, llmux_error_info *err);
 /* An OpenAI-style file (a Chat Completions part's "file" object, a Responses input_file item):
  * file_data, a base64 data URL, as data + mime_type, or file_url; filename as the part's name.
  * An uploaded file_id is refused (err names `where`). */
