@@ -294,6 +294,17 @@ static void test_anthropic_request(void **state) {
     assert_int_equal(r->req.reasoning_budget, 1024);
     json_decref(po);
     lx_srv_req_free(r);
+    /* Fields this server does not read (code execution's container, the MCP connector's servers)
+     * reach an Anthropic backend as sent. */
+    r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"container\":\"container_1\",\"mcp_servers\":[{\"type\":\"url\","
+                     "\"url\":\"https://mcp.example\",\"name\":\"ex\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    po = json_loads(r->req.provider_options, 0, NULL);
+    a = json_object_get(po, "anthropic");
+    assert_int_equal(json_object_size(a), 2);
+    assert_string_equal(json_string_value(json_object_get(a, "container")), "container_1");
+    assert_int_equal(json_array_size(json_object_get(a, "mcp_servers")), 1);
+    json_decref(po);
+    lx_srv_req_free(r);
     r = anthropic_ok("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assert_null(r->req.provider_options);
     lx_srv_req_free(r);

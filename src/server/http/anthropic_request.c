@@ -367,6 +367,12 @@ static const struct {
                      {"context_management", JSON_OBJECT},
                      {"output_config", JSON_OBJECT}};
 
+/* The fields lx_srv_anthropic_request reads (k_passthrough's among them). */
+static const char *const k_read[] = {"model",       "messages",       "max_tokens", "system",      "tools",
+                                     "tool_choice", "temperature",    "top_p",      "top_k",       "stop_sequences",
+                                     "stream",      "thinking",       "metadata",   "service_tier", "context_management",
+                                     "output_config"};
+
 /* thinking (read here into the canonical effort or budget, and also passed through as sent, so a
  * type this server does not know reaches an Anthropic backend) and the k_passthrough fields. */
 static bool anthropic_options(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
@@ -382,6 +388,23 @@ static bool anthropic_options(lx_srv_req *r, const json_t *root, llmux_error_inf
                    false;
         }
         json_object_set(a, k_passthrough[i].name, v);
+    }
+    /* Any other field this server does not read (container for code execution, mcp_servers for
+     * the MCP connector, fields added later) reaches an Anthropic backend as sent. */
+    const char *k;
+    json_t *v;
+    size_t n_extra = 0;
+    json_object_foreach((json_t *)root, k, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof k_read / sizeof *k_read && !known; i++) known = strcmp(k, k_read[i]) == 0;
+        if (known || json_is_null(v)) continue;
+        if (++n_extra > LX_SRV_MAX_EXTRAS) {
+            json_decref(a);
+            return lx_srv_fail(err, "more than %d fields this server does not read (passed on to the backend)",
+                               LX_SRV_MAX_EXTRAS),
+                   false;
+        }
+        json_object_set(a, k, v);
     }
     if (has_anthropic_tools(root)) {
         json_object_set(a, "tools", json_object_get(root, "tools"));
