@@ -180,7 +180,7 @@ static bool sink_emit(void *ud, const llmux_event *ev) {
     lx_exec *x = ud;
     if (x->p_terminal) return false; /* nothing after the terminal event */
     if (!x->t_first_ns && (ev->type == LLMUX_EVENT_TEXT_DELTA || ev->type == LLMUX_EVENT_REASONING_DELTA ||
-                           ev->type == LLMUX_EVENT_TOOL_CALL_START))
+                           ev->type == LLMUX_EVENT_TOOL_CALL_START || ev->type == LLMUX_EVENT_NATIVE))
         x->t_first_ns = lx_now_ns();
     pthread_mutex_lock(&x->mu);
     if (x->overflow && ev->type == LLMUX_EVENT_FINISH && ev->finish_reason == LLMUX_FINISH_CANCELLED) {

@@ -170,7 +170,7 @@ static bool forward(lx_driver *d, const llmux_event *ev) {
 static bool attempt_emit(void *ud, const llmux_event *ev) {
     lx_driver *d = ud;
     if (!d->t_first_ns && (ev->type == LLMUX_EVENT_TEXT_DELTA || ev->type == LLMUX_EVENT_REASONING_DELTA ||
-                           ev->type == LLMUX_EVENT_TOOL_CALL_START))
+                           ev->type == LLMUX_EVENT_TOOL_CALL_START || ev->type == LLMUX_EVENT_NATIVE))
         d->t_first_ns = lx_now_ns();
     if (d->forwarded) return forward(d, ev);
     switch (ev->type) {
