@@ -251,6 +251,33 @@ static bool encode_sampling(lx_enc *c, json_t *body) {
     return true;
 }
 
+/* provider_options.openai_responses: hosted_tools, OpenAI's own tools as the Responses API takes
+ * them (llmux serve puts a client's web_search there), appended to the tools written from the
+ * request; any other key set on the body as it is (a tool_choice naming a hosted tool). Before
+ * provider_options.openai, which wins. */
+static llmux_status merge_hosted(const llmux_request *req, json_t *body, llmux_error_info *err) {
+    json_t *o = NULL;
+    llmux_status st = lx_provider_options_get(req->provider_options, "openai_responses", &o, err);
+    if (st != LLMUX_OK || !o) return st;
+    json_t *hosted = json_object_get(o, "hosted_tools");
+    if (!json_is_object(o) || (hosted && !json_is_array(hosted))) {
+        json_decref(o);
+        return lx_error(err, LLMUX_E_INVALID_REQUEST,
+                        "provider_options.openai_responses: must be a JSON object, its hosted_tools an array");
+    }
+    bool ok = true;
+    if (hosted && json_array_size(hosted)) {
+        json_t *tools = json_object_get(body, "tools");
+        if (!tools) ok = json_object_set_new(body, "tools", tools = json_array()) == 0;
+        ok = ok && json_is_array(tools) && json_array_extend(tools, hosted) == 0;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) if (ok && strcmp(k, "hosted_tools") != 0) ok = json_object_set(body, k, v) == 0;
+    json_decref(o);
+    return ok ? LLMUX_OK : lx_error(err, LLMUX_E_OUT_OF_MEMORY, WHO ": out of memory");
+}
+
 static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_request *req, lx_wire_request *out,
                                      llmux_error_info *err) {
     if (!cfg || !req || !out) return lx_error(err, LLMUX_E_INTERNAL, WHO ": encode called with NULL");
@@ -265,6 +292,7 @@ static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_
               lx_enc_set(&c, body, "include", json_pack("[s]", "reasoning.encrypted_content")) &&
               lx_enc_set(&c, body, "stream", json_boolean(req->stream));
     if (ok && !lx_openai_caller_fields(cfg, req, body)) ok = lx_enc_oom(&c);
+    if (ok) ok = (c.st = merge_hosted(req, body, err)) == LLMUX_OK;
     if (ok) {
         c.st = lx_merge_provider_options(body, req->provider_options, "openai", err);
         if (c.st == LLMUX_OK && cfg->name && strcmp(cfg->name, "openai") != 0)

@@ -171,6 +171,39 @@ static void test_encode_explicit_cache(void **state) {
     json_decref(j);
 }
 
+/* provider_options.openai_responses: hosted tools (a Codex client's web_search) follow the
+ * request's function tools; a tool_choice naming one replaces the adapter's. */
+static void test_encode_hosted_tools(void **state) {
+    (void)state;
+    llmux_part q = {.type = LLMUX_PART_TEXT, .text = "News?"};
+    llmux_message m = {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1};
+    llmux_tool t = {.name = "shell", .parameters = "{\"type\":\"object\"}"};
+    llmux_request r = llmux_request_default();
+    r.messages = &m;
+    r.n_messages = 1;
+    r.tools = &t;
+    r.n_tools = 1;
+    r.provider_options = "{\"openai_responses\":{\"hosted_tools\":[{\"type\":\"web_search\",\"external_web_access\":true}],"
+                         "\"tool_choice\":{\"type\":\"web_search\"}}}";
+    json_t *j = encode(&r, LLMUX_OK, NULL);
+    json_t *tools = json_object_get(j, "tools");
+    assert_int_equal(json_array_size(tools), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 0), "name")), "shell");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 1), "type")), "web_search");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "tool_choice"), "type")), "web_search");
+    json_decref(j);
+    /* Without function tools the hosted ones are the whole list. */
+    r.n_tools = 0;
+    r.tools = NULL;
+    r.provider_options = "{\"openai_responses\":{\"hosted_tools\":[{\"type\":\"web_search\"}]}}";
+    j = encode(&r, LLMUX_OK, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "tools")), 1);
+    json_decref(j);
+    r.provider_options = "{\"openai_responses\":{\"hosted_tools\":{}}}";
+    j = encode(&r, LLMUX_E_INVALID_REQUEST, "hosted_tools an array");
+    json_decref(j);
+}
+
 static void test_encode(void **state) {
     (void)state;
     llmux_part user[2] = {{.type = LLMUX_PART_TEXT, .text = "Look"},
@@ -259,6 +292,7 @@ int main(void) {
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_encode_file),
         cmocka_unit_test(test_encode_explicit_cache),
+        cmocka_unit_test(test_encode_hosted_tools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

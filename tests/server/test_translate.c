@@ -964,14 +964,18 @@ static void test_responses_custom_tools(void **state) {
     free(all);
     lx_srv_stream_free(s);
     lx_srv_names_free(&custom);
-    /* A hosted-search tool_choice goes with the tool (auto). */
+    /* A hosted-search tool_choice goes with the tool: auto for a backend without it, as sent for a
+     * Responses backend. */
     const char *wsc = "{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"web_search\"}],\"tool_choice\":{\"type\":\"web_search\"}}";
     if (lx_srv_responses_request(wsc, strlen(wsc), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
     assert_int_equal(r->req.tool_choice, LLMUX_TOOL_CHOICE_AUTO);
     assert_int_equal(r->req.n_tools, 0);
+    assert_string_equal(r->req.provider_options,
+                        "{\"openai_responses\":{\"hosted_tools\":[{\"type\":\"web_search\"}],\"tool_choice\":{\"type\":\"web_search\"}}}");
     lx_srv_req_free(r);
-    /* Hosted web search (Codex declares it by default) is left out, and said so in the metadata;
-     * an earlier turn's web_search_call item is skipped. */
+    /* Hosted web search (Codex declares it by default) is not a canonical tool: a Responses backend
+     * gets it as sent, and the metadata names it; an earlier turn's web_search_call item is
+     * skipped. */
     const char *ws = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
                      "{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\",\"action\":{\"type\":\"search\"}},"
                      "{\"role\":\"user\",\"content\":\"more\"}],"
@@ -982,9 +986,11 @@ static void test_responses_custom_tools(void **state) {
     assert_int_equal(r->req.n_messages, 2);
     bool noted = false;
     for (size_t i = 0; i < r->req.n_metadata; i++)
-        if (strcmp(r->req.metadata[i].key, "dropped_tools") == 0 && strcmp(r->req.metadata[i].value, "web_search") == 0)
+        if (strcmp(r->req.metadata[i].key, "openai_tools") == 0 && strcmp(r->req.metadata[i].value, "web_search") == 0)
             noted = true;
     assert_true(noted);
+    assert_string_equal(r->req.provider_options,
+                        "{\"openai_responses\":{\"hosted_tools\":[{\"type\":\"web_search\",\"external_web_access\":false}]}}");
     lx_srv_req_free(r);
 #define REF(body, names) refused(responses_no_store, body, strlen(body), names)
     REF("{\"model\":\"m\",\"input\":\"hi\",\"tools\":[{\"type\":\"custom\"}]}", "tools[0].name");

@@ -272,8 +272,23 @@ static bool custom_tool(lx_srv_req *r, const json_t *t, size_t i, llmux_tool *ou
     return true;
 }
 
+/* OpenAI's hosted tools (taken) for a Responses backend: provider_options.openai_responses
+ * {hosted_tools, tool_choice when it names one of them}; their types are named in the request's
+ * metadata as openai_tools (kept in the record), since no other backend runs them. */
+static bool hosted_options(lx_srv_req *r, json_t *hosted, const json_t *choice, llmux_error_info *err) {
+    json_t *o = json_pack("{s:{s:o}}", "openai_responses", "hosted_tools", hosted);
+    if (o && choice) json_object_set(json_object_get(o, "openai_responses"), "tool_choice", (json_t *)choice);
+    const char *text = o ? lx_srv_dump(r, o) : NULL;
+    json_decref(o);
+    if (!text || !lx_srv_tag(r, "openai_tools", "web_search")) return lx_srv_fail(err, "out of memory"), false;
+    r->req.provider_options = text;
+    return true;
+}
+
 static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
     json_t *ts = json_object_get(root, "tools");
+    json_t *hosted = NULL; /* the hosted web search tools, for a Responses backend */
+    size_t n_hosted = 0;
     if (ts && !json_is_null(ts)) {
         if (!json_is_array(ts)) return lx_srv_fail(err, "tools: expected an array"), false;
         if (json_array_size(ts) > LX_SRV_MAX_TOOLS) return lx_srv_fail(err, "tools: more than %d", LX_SRV_MAX_TOOLS), false;
@@ -281,14 +296,13 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
         if (json_array_size(ts) && !out) return lx_srv_fail(err, "out of memory"), false;
         size_t i, k = 0;
         json_t *t;
-        bool dropped = false;
         json_array_foreach(ts, i, t) {
             const char *type = json_string_value(json_object_get(t, "type"));
-            /* OpenAI's hosted web search, which Codex declares by default: no backend here runs
-             * it, so the model goes without (noted in the request's metadata, which the record's
-             * request body keeps), as with any provider that has no hosted search. */
+            /* OpenAI's hosted web search, which Codex declares by default, runs only at OpenAI: a
+             * Responses backend gets it as sent (hosted_tools below); any other backend's model
+             * goes without, as with any provider that has no hosted search. */
             if (type && strncmp(type, "web_search", 10) == 0) {
-                dropped = true;
+                n_hosted++;
                 continue;
             }
             if (type && strcmp(type, "custom") == 0) {
@@ -316,11 +330,20 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
                     return lx_srv_fail(err, "tools: the name %s is declared twice", out[a].name), false;
         r->req.tools = k ? out : NULL;
         r->req.n_tools = k;
-        if (dropped && !lx_srv_tag(r, "dropped_tools", "web_search")) return lx_srv_fail(err, "out of memory"), false;
+        if (n_hosted && !(hosted = json_array())) return lx_srv_fail(err, "out of memory"), false;
+        json_array_foreach(ts, i, t) {
+            const char *type = json_string_value(json_object_get(t, "type"));
+            if (type && strncmp(type, "web_search", 10) == 0 && json_array_append(hosted, t) != 0) {
+                json_decref(hosted);
+                return lx_srv_fail(err, "out of memory"), false;
+            }
+        }
     }
     json_t *tc = json_object_get(root, "tool_choice");
     const char *tct = json_string_value(json_object_get(tc, "type"));
-    if (tct && strncmp(tct, "web_search", 10) == 0) tc = NULL; /* the hosted search left out above */
+    bool hosted_choice = tct && strncmp(tct, "web_search", 10) == 0;
+    if (hosted && !hosted_options(r, hosted, hosted_choice ? tc : NULL, err)) return false;
+    if (hosted_choice) tc = NULL; /* auto for a backend without the hosted search */
     if (tc && !json_is_null(tc)) {
         const char *s = json_string_value(tc);
         if (s && strcmp(s, "auto") == 0) r->req.tool_choice = LLMUX_TOOL_CHOICE_AUTO;
