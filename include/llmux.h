@@ -257,7 +257,11 @@ typedef struct llmux_request {
                                      {"openai": {...}, "anthropic": {...}}; NULL = none. The local
                                      engine reads {"local": {"raw_prompt": true}}: the messages
                                      without the chat template, texts joined by blank lines (a
-                                     text completion's prompt) */
+                                     text completion's prompt). Two keys by wire format:
+                                     "openai_chat" (fields for any Chat Completions server; OpenAI's
+                                     own API takes only its own) and "openai_responses"
+                                     (hosted_tools appended to the Responses API's tools): see
+                                     docs/providers.md */
     llmux_sampling sampling;      /* a nested struct grows into its own reserved space */
     /* Reasoning: an effort, or a budget of reasoning tokens (> 0; wins over the effort for the
      * providers that take a budget, and is turned into an effort for those that take one). Both
