@@ -21,7 +21,7 @@
 
 #include "server_fixture.h"
 
-#define SDK_CHECKS 23
+#define SDK_CHECKS 24
 
 static json_t *upstream_body(sf *f, int i) {
     lx_fake_request rq;
@@ -54,6 +54,9 @@ static void test_sdks(void **state) {
     /* The Responses API client's tool-call round trip on the anthropic backend. */
     sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_tool.sse", NULL, 0, 0);
     sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
+    /* Claude Code's web search: the server tool's turn (streamed), then the next turn. */
+    sf_push(&f, "/v1/messages", 200, "text/event-stream", "tests/data/fake/anthropic/stream_web_search.sse", NULL, 0, 0);
+    sf_push(&f, "/v1/messages", 200, "application/json", "tests/data/fake/anthropic/response_text.json", NULL, 0, 0);
     /* The aborted stream: ~1 KiB in 32-byte writes 250 ms apart (keep-alive: only a cancel closes
      * its connection before the test ends). */
     sf_push(&f, "/v1/chat/completions", 200, "text/event-stream", "tests/data/fake/openai/stream_text.sse", NULL, 32, 250);
@@ -73,7 +76,7 @@ static void test_sdks(void **state) {
     assert_int_equal(failed, 0);
     assert_int_equal(ok, SDK_CHECKS);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(lx_fake_server_requests(f.up), 12);
+    assert_int_equal(lx_fake_server_requests(f.up), 14);
     assert_int_equal(lx_fake_server_mismatches(f.up), 0);
     /* The embeddings call: the SDK's default encoding reached the server, not the provider. */
     json_t *up = upstream_body(&f, 4);
@@ -114,6 +117,17 @@ static void test_sdks(void **state) {
     assert_string_equal(json_string_value(json_object_get(use, "type")), "tool_use");
     assert_string_equal(json_string_value(json_object_get(use, "id")), "toolu_fk");
     assert_string_equal(json_string_value(json_object_get(res, "tool_use_id")), "toolu_fk");
+    json_decref(up);
+    /* The SDK sent the server tool's blocks back as it got them; they reached Anthropic whole. */
+    up = upstream_body(&f, 12);
+    json_t *blocks = json_object_get(json_array_get(json_object_get(up, "messages"), 1), "content");
+    assert_int_equal(json_array_size(blocks), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 1), "type")), "server_tool_use");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(blocks, 1), "input"), "query")),
+                        "weather Paris today");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 2), "type")), "web_search_tool_result");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(up, "tools"), 0), "type")),
+                        "web_search_20250305");
     json_decref(up);
     /* The SDK's abort closed its connection, the server cancelled the execution, and the runtime
      * closed the upstream socket (the answer would otherwise have ended on a kept-alive one). */

@@ -232,6 +232,22 @@ await check('openai responses tool-call round trip (anthropic backend)', async (
   assert.ok(r.output_text.length > 0);
 });
 
+await check('anthropic web search (server tool, streamed), sent back next turn', async () => {
+  const tools = [{ type: 'web_search_20250305', name: 'web_search', max_uses: 3 }];
+  const m = await anthropic.messages.stream({ model: 'anthropic/claude-sonnet-4-5', max_tokens: 500, messages: user, tools }).finalMessage();
+  assert.deepEqual(m.content.map((b) => b.type), ['text', 'server_tool_use', 'web_search_tool_result', 'text']);
+  assert.equal(m.content[1].input.query, 'weather Paris today');
+  assert.equal(m.content[2].tool_use_id, m.content[1].id);
+  assert.equal(m.content[2].content[0].url, 'https://weather.example/paris');
+  assert.equal(m.stop_reason, 'end_turn');
+  assert.equal(m.usage.server_tool_use.web_search_requests, 1);
+  const next = await anthropic.messages.create({
+    model: 'anthropic/claude-sonnet-4-5', max_tokens: 100, tools,
+    messages: [...user, { role: 'assistant', content: m.content }, { role: 'user', content: 'Thanks' }],
+  });
+  assert.equal(next.content[0].text, 'Hello, world!');
+});
+
 // Last: the upstream streams this answer slowly; the test asserts on the fake server's side that
 // the abort closed the upstream connection long before the stream would have ended.
 await check('openai aborted stream, then a working request', async () => {
