@@ -161,7 +161,11 @@ static void test_one_key_in_order_and_destroy_ends_queued(void **state) {
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
     pthread_join(t, NULL);
-    assert_true(queued.worked && queued.stopping && queued.done);
+    pthread_mutex_lock(&mu);
+    assert_true(queued.worked && queued.stopping);
+    pthread_mutex_unlock(&mu);
+    /* Its then() is posted to the loop thread, which may run it after destroy returned. */
+    assert_true(wait_flag(&mu, &cv, &queued.done, 10000));
     assert_false(blocker.stopping);
     lx_http_client_destroy(c);
 }

@@ -86,8 +86,9 @@ static void test_bad_files(void **state) {
     assert_non_null(strstr(e.message, "999"));
 }
 
-/* A database made before schema version 2 (no cache_write_1h_tokens column): opening it adds the
- * column, its rows read back "not reported" (-1) and new rows keep the count. */
+/* A database made before schema version 2 (no cache_write_1h_tokens column, nor version 3's
+ * web_search_requests and cost_tools): opening it adds the columns, its rows read back "not
+ * reported" (-1) and new rows keep the counts. */
 static void test_upgrade_from_v1(void **state) {
     (void)state;
     lx_store *s = open_fresh();
@@ -96,6 +97,8 @@ static void test_upgrade_from_v1(void **state) {
     assert_int_equal(sqlite3_open(current_path(), &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE executions DROP COLUMN cache_write_1h_tokens;"
+                                  "ALTER TABLE executions DROP COLUMN web_search_requests;"
+                                  "ALTER TABLE executions DROP COLUMN cost_tools;"
                                   "DELETE FROM schema_version WHERE version > 1;"
                                   "INSERT INTO executions (id, started_at_ms, ended_at_ms, status, finish_reason,"
                                   " input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,"
