@@ -528,15 +528,5 @@ bool lx_srv_anthropic_betas(lx_srv_req *r, const char *header, llmux_error_info 
         json_decref(names);
         return true;
     }
-    const char *po = r->req.provider_options;
-    json_t *opts = po ? json_loads(po, 0, NULL) : json_object();
-    json_t *a = json_object_get(opts, "anthropic");
-    if (opts && !a) json_object_set_new(opts, "anthropic", a = json_object());
-    bool ok = a && json_object_set_new(a, "betas", names) == 0;
-    if (!a) json_decref(names);
-    const char *text = ok ? lx_srv_dump(r, opts) : NULL;
-    json_decref(opts);
-    if (!text) return lx_srv_fail(err, "out of memory"), false;
-    r->req.provider_options = text;
-    return true;
+    return lx_srv_option_set(r, "anthropic", "betas", names, err);
 }

@@ -299,11 +299,19 @@ bool lx_srv_chat_extras(lx_srv_req *r, const char *const *known, llmux_error_inf
         }
         json_object_set(extras, k, v);
     }
-    if (!extras) return true;
+    return !extras || lx_srv_option_set(r, "openai_chat", NULL, extras, err);
+}
+
+bool lx_srv_option_set(lx_srv_req *r, const char *provider, const char *key, json_t *value, llmux_error_info *err) {
     const char *po = r->req.provider_options;
     json_t *opts = po ? json_loads(po, 0, NULL) : json_object();
-    bool ok = opts && json_object_set_new(opts, "openai_chat", extras) == 0;
-    if (!opts) json_decref(extras);
+    json_t *at = opts;
+    if (opts && key) {
+        at = json_object_get(opts, provider);
+        if (!json_is_object(at) && json_object_set_new(opts, provider, at = json_object()) != 0) at = NULL;
+    }
+    bool ok = at && json_object_set_new(at, key ? key : provider, value) == 0;
+    if (!at) json_decref(value);
     const char *text = ok ? lx_srv_dump(r, opts) : NULL;
     json_decref(opts);
     if (!text) return lx_srv_fail(err, "out of memory"), false;

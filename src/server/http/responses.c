@@ -276,13 +276,10 @@ static bool custom_tool(lx_srv_req *r, const json_t *t, size_t i, llmux_tool *ou
  * {hosted_tools, tool_choice when it names one of them}; their types are named in the request's
  * metadata as openai_tools (kept in the record), since no other backend runs them. */
 static bool hosted_options(lx_srv_req *r, json_t *hosted, const json_t *choice, llmux_error_info *err) {
-    json_t *o = json_pack("{s:{s:o}}", "openai_responses", "hosted_tools", hosted);
-    if (o && choice) json_object_set(json_object_get(o, "openai_responses"), "tool_choice", (json_t *)choice);
-    const char *text = o ? lx_srv_dump(r, o) : NULL;
-    json_decref(o);
-    if (!text || !lx_srv_tag(r, "openai_tools", "web_search")) return lx_srv_fail(err, "out of memory"), false;
-    r->req.provider_options = text;
-    return true;
+    if (!lx_srv_option_set(r, "openai_responses", "hosted_tools", hosted, err) ||
+        (choice && !lx_srv_option_set(r, "openai_responses", "tool_choice", json_incref((json_t *)choice), err)))
+        return false;
+    return lx_srv_tag(r, "openai_tools", "web_search") || (lx_srv_fail(err, "out of memory"), false);
 }
 
 static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {

@@ -118,6 +118,9 @@ bool lx_srv_tag(lx_srv_req *r, const char *key, const char *value);
  * string of 1..1024 (prompt_cache_key), 1..256 (safety_identifier, user) or 1..32 (service_tier)
  * characters. */
 bool lx_srv_openai_tags(lx_srv_req *r, llmux_error_info *err);
+/* Sets provider_options[provider][key] = value in the request (key NULL: provider_options[provider]
+ * = value), keeping what is there; value is taken. False (err filled) when out of memory. */
+bool lx_srv_option_set(lx_srv_req *r, const char *provider, const char *key, json_t *value, llmux_error_info *err);
 /* The sampling fields OpenAI-compatible servers add (llama-server, vLLM, OpenRouter): top_k (-1
  * and 0 mean off there: unset), min_p, repetition_penalty or llama-server's repeat_penalty, into
  * the canonical sampling every backend reads. */
