@@ -230,6 +230,9 @@ static llmux_status native_stop(adec *d, block *b, llmux_error_info *err) {
     lx_buf_free(&tmp);
     json_decref(b->native);
     b->native = NULL;
+    if (b->input) lx_buf_free(b->input);
+    free(b->input);
+    b->input = NULL;
     return st;
 }
 

@@ -257,6 +257,10 @@ static bool encode_contents(lx_enc *c, json_t *body) {
             if (!encode_part(c, i, m, &m->parts[j], parts, &pending, where)) return false;
         }
         if (!flush_signature(c, parts, &pending)) return false;
+        /* A turn left without parts (only another provider's own blocks: an Anthropic server
+         * tool's call and result) is left out: Gemini refuses a content without parts. */
+        if (!is_tool && json_array_size(parts) == 0 && json_array_remove(contents, json_array_size(contents) - 1) != 0)
+            return lx_enc_oom(c);
     }
     return true;
 }

@@ -13,9 +13,21 @@
 
 static bool is_name(const lx_provider_config *cfg, const char *n) { return cfg->name && strcmp(cfg->name, n) == 0; }
 
+bool lx_openai_own_api(const lx_provider_config *cfg) {
+    return cfg->base_url && strncmp(cfg->base_url, "https://api.openai.com/", 23) == 0;
+}
+
+llmux_status lx_openai_merge_named(const lx_provider_config *cfg, const llmux_request *req, json_t *body,
+                                   llmux_error_info *err) {
+    if (!cfg->name || strcmp(cfg->name, "openai") == 0 || strcmp(cfg->name, "openai_chat") == 0 ||
+        strcmp(cfg->name, "openai_responses") == 0)
+        return LLMUX_OK;
+    return lx_merge_provider_options(body, req->provider_options, cfg->name, err);
+}
+
 bool lx_openai_caller_fields(const lx_provider_config *cfg, const llmux_request *req, json_t *body) {
     static const char *const keys[] = {"prompt_cache_key", "safety_identifier", "user", "service_tier"};
-    if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0) return true;
+    if (!lx_openai_own_api(cfg)) return true;
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const char *v = lx_request_meta(req, keys[i]);
         if (v && json_object_set_new(body, keys[i], json_string(v)) != 0) return false;
@@ -24,7 +36,7 @@ bool lx_openai_caller_fields(const lx_provider_config *cfg, const llmux_request 
 }
 
 bool lx_openai_explicit_cache(const lx_provider_config *cfg, const char *model) {
-    if (!cfg->base_url || strncmp(cfg->base_url, "https://api.openai.com/", 23) != 0 || !model) return false;
+    if (!lx_openai_own_api(cfg) || !model) return false;
     if (strncmp(model, "gpt-", 4) != 0 || !isdigit((unsigned char)model[4])) return false;
     const char *p = model + 4;
     long major = 0, minor = 0;
@@ -354,7 +366,7 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
         ok = ok && set_new(body, "frequency_penalty", json_real(s->frequency_penalty));
     /* OpenAI itself rejects these; OpenRouter, vLLM and most compatible servers accept them
      * under these names (llama-server reads top_k/min_p and its own repeat_penalty). */
-    if (!is_name(cfg, "openai")) {
+    if (!is_name(cfg, "openai") && !lx_openai_own_api(cfg)) {
         if (s->top_k != LLMUX_UNSET_INT) ok = ok && set_new(body, "top_k", json_integer(s->top_k));
         if (!llmux_is_unset(s->min_p)) ok = ok && set_new(body, "min_p", json_real(s->min_p));
         if (!llmux_is_unset(s->repeat_penalty))
@@ -371,8 +383,8 @@ static llmux_status add_sampling(json_t *body, const lx_provider_config *cfg, co
  * wins. */
 static llmux_status merge_chat_extras(const lx_provider_config *cfg, const llmux_request *req, json_t *body,
                                       llmux_error_info *err) {
-    static const char *const k_openai_own[] = {"logit_bias", "verbosity",  "web_search_options", "prediction",
-                                               "modalities", "audio",      NULL};
+    static const char *const k_openai_own[] = {"logit_bias", "verbosity", "web_search_options", "prediction",
+                                               "modalities", "audio",     "prompt_cache_retention", NULL};
     json_t *extras = NULL;
     llmux_status st = lx_provider_options_get(req->provider_options, "openai_chat", &extras, err);
     if (st != LLMUX_OK || !extras) return st;
@@ -380,7 +392,7 @@ static llmux_status merge_chat_extras(const lx_provider_config *cfg, const llmux
         json_decref(extras);
         return lx_error(err, LLMUX_E_INVALID_REQUEST, "provider_options.openai_chat: must be a JSON object");
     }
-    bool own = cfg->base_url && strncmp(cfg->base_url, "https://api.openai.com/", 23) == 0;
+    bool own = lx_openai_own_api(cfg);
     const char *k;
     json_t *v;
     bool ok = true;
@@ -418,8 +430,7 @@ static llmux_status build_body(const lx_provider_config *cfg, const llmux_reques
     /* Pass-through last, so callers can override anything the adapter wrote. */
     st = merge_chat_extras(cfg, req, body, err);
     if (st == LLMUX_OK) st = lx_merge_provider_options(body, req->provider_options, "openai", err);
-    if (st == LLMUX_OK && cfg->name && strcmp(cfg->name, "openai") != 0)
-        st = lx_merge_provider_options(body, req->provider_options, cfg->name, err);
+    if (st == LLMUX_OK) st = lx_openai_merge_named(cfg, req, body, err);
     return st;
 }
 

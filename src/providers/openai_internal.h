@@ -24,6 +24,12 @@ bool lx_openai_caller_fields(const lx_provider_config *cfg, const llmux_request 
  * part): OpenAI's own API (a base URL on api.openai.com) and a gpt-5.6 or later model. Older
  * models and other servers get none (they may refuse unknown fields). */
 bool lx_openai_explicit_cache(const lx_provider_config *cfg, const char *model);
+/* Whether cfg is OpenAI's own API (a base URL on https://api.openai.com/), whatever its name. */
+bool lx_openai_own_api(const lx_provider_config *cfg);
+/* provider_options.<configured name> is merged last, unless the name is one of the keys read by
+ * wire format (openai_chat, openai_responses), which must not be merged whole. */
+llmux_status lx_openai_merge_named(const lx_provider_config *cfg, const llmux_request *req, json_t *body,
+                                   llmux_error_info *err);
 
 /* Maps an OpenAI/OpenRouter error object ({"message","type","code","param"} or OpenRouter's
  * {"code":<int>,"message","metadata"} / {"error_type","http_status","availability"}) to the

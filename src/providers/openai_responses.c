@@ -83,6 +83,8 @@ static bool input_message(lx_enc *c, json_t *input, const char *role, const llmu
             if (!(part = image_item(c, p))) return false;
         } else if (p->type == LLMUX_PART_FILE) {
             if (!(part = file_item(c, p))) return false;
+        } else if (p->type == LLMUX_PART_NATIVE) {
+            continue; /* another provider's own block */
         } else {
             return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "a %s message holds only text, images and files", role);
         }
@@ -151,6 +153,7 @@ static bool assistant_items(lx_enc *c, json_t *input, const llmux_message *m) {
 static bool tool_outputs(lx_enc *c, json_t *input, const llmux_message *m) {
     for (size_t i = 0; i < m->n_parts; i++) {
         const llmux_part *p = &m->parts[i];
+        if (p->type == LLMUX_PART_NATIVE) continue; /* another provider's own block */
         if (p->type != LLMUX_PART_TOOL_RESULT)
             return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "a tool message holds only tool results");
         json_t *o = lx_enc_obj(c, "function_call_output");
@@ -295,8 +298,7 @@ static llmux_status responses_encode(const lx_provider_config *cfg, const llmux_
     if (ok) ok = (c.st = merge_hosted(req, body, err)) == LLMUX_OK;
     if (ok) {
         c.st = lx_merge_provider_options(body, req->provider_options, "openai", err);
-        if (c.st == LLMUX_OK && cfg->name && strcmp(cfg->name, "openai") != 0)
-            c.st = lx_merge_provider_options(body, req->provider_options, cfg->name, err);
+        if (c.st == LLMUX_OK) c.st = lx_openai_merge_named(cfg, req, body, err);
         ok = c.st == LLMUX_OK;
     }
     if (ok) {

@@ -58,6 +58,34 @@ static void test_encode_foreign_signature(void **state) {
     json_decref(j);
 }
 
+/* Anthropic's own blocks (a server tool's call and result) are left out; an assistant turn made of
+ * nothing else is left out whole (Gemini refuses a content without parts). */
+static void test_encode_native_left_out(void **state) {
+    (void)state;
+    const llmux_part q = {.type = LLMUX_PART_TEXT, .text = "Hi"};
+    const llmux_part a[] = {{.type = LLMUX_PART_NATIVE, .name = "anthropic", .text = "{\"type\":\"server_tool_use\"}"}};
+    const llmux_part b[] = {{.type = LLMUX_PART_NATIVE, .name = "anthropic", .text = "{\"type\":\"web_search_tool_result\"}"},
+                            {.type = LLMUX_PART_TEXT, .text = "Sunny."}};
+    const llmux_message msgs[] = {{.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = a, .n_parts = 1},
+                                  {.role = LLMUX_ROLE_ASSISTANT, .parts = b, .n_parts = 2},
+                                  {.role = LLMUX_ROLE_USER, .parts = &q, .n_parts = 1}};
+    llmux_request req = llmux_request_default();
+    req.messages = msgs;
+    req.n_messages = 4;
+    json_t *j = encode_json(&req);
+    json_t *contents = json_object_get(j, "contents");
+    assert_int_equal(json_array_size(contents), 3);
+    json_t *model = json_array_get(contents, 1);
+    assert_string_equal(json_string_value(json_object_get(model, "role")), "model");
+    assert_int_equal(json_array_size(json_object_get(model, "parts")), 1);
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "server_tool_use"));
+    assert_null(strstr(text, "web_search_tool_result"));
+    free(text);
+    json_decref(j);
+}
+
 static void test_encode_basic(void **state) {
     (void)state;
     const llmux_part hello = {.type = LLMUX_PART_TEXT, .text = "Hello"};
@@ -488,6 +516,7 @@ static void test_round_trip_signatures(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_basic),
+        cmocka_unit_test(test_encode_native_left_out),
         cmocka_unit_test(test_encode_foreign_signature),
         cmocka_unit_test(test_encode_full_conversation),
         cmocka_unit_test(test_encode_tool_choice),

@@ -355,6 +355,20 @@ static void test_encode_chat_extras(void **s) {
     assert_null(json_object_get(j, "chat_template_kwargs"));
     assert_non_null(json_object_get(j, "logit_bias"));
     json_decref(j);
+    /* OpenAI's own API under another name: still no vendor sampling, still only its own fields. */
+    r.sampling.top_k = 20;
+    cfg = cfg_named("my-openai", "gpt-4o");
+    cfg.base_url = "https://api.openai.com/v1";
+    j = encode_with(&cfg, &r);
+    assert_null(json_object_get(j, "top_k"));
+    assert_null(json_object_get(j, "chat_template_kwargs"));
+    json_decref(j);
+    /* A provider named like a wire-format key does not get that key merged whole. */
+    j = encode_for("openai_chat", &r);
+    assert_null(json_object_get(j, "openai_chat"));
+    assert_non_null(json_object_get(j, "chat_template_kwargs"));
+    assert_int_equal(json_integer_value(json_object_get(j, "top_k")), 20);
+    json_decref(j);
     r.provider_options = "{\"openai_chat\":[1]}";
     encode_expect_error(&r, "provider_options.openai_chat");
 }

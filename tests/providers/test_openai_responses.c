@@ -199,6 +199,16 @@ static void test_encode_hosted_tools(void **state) {
     j = encode(&r, LLMUX_OK, NULL);
     assert_int_equal(json_array_size(json_object_get(j, "tools")), 1);
     json_decref(j);
+    /* Another provider's own block in a user message is left out, not refused. */
+    llmux_part with_native[] = {{.type = LLMUX_PART_NATIVE, .name = "anthropic", .text = "{\"type\":\"search_result\"}"},
+                                {.type = LLMUX_PART_TEXT, .text = "News?"}};
+    m.parts = with_native;
+    m.n_parts = 2;
+    r.provider_options = NULL;
+    j = encode(&r, LLMUX_OK, NULL);
+    json_t *content = json_object_get(json_array_get(json_object_get(j, "input"), 0), "content");
+    assert_int_equal(json_array_size(content), 1);
+    json_decref(j);
     r.provider_options = "{\"openai_responses\":{\"hosted_tools\":{}}}";
     j = encode(&r, LLMUX_E_INVALID_REQUEST, "hosted_tools an array");
     json_decref(j);

@@ -229,6 +229,10 @@ static void test_anthropic_request(void **state) {
     REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"b\",\"input\":[]}]}]}", "input object");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"type\":\"web_search_20250305\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0].name");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"f\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0]: a client tool");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"input_schema\":{}}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tools[0].type");
+    REF("{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"txt\",\"text\":\"x\"}]}]}",
+        "unsupported user block");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"tool_choice\":{\"type\":\"tool\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "tool_choice");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"temperature\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "temperature");
     REF("{\"model\":\"m\",\"max_tokens\":5,\"thinking\":{\"type\":\"enabled\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",

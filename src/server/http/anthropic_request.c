@@ -112,17 +112,17 @@ static bool block(lx_srv_req *r, const json_t *b, const char *w, bool assistant,
     return true;
 }
 
-/* The block types this server reads into canonical parts; any other is Anthropic's own (a server
- * tool's call or result: server_tool_use, web_search_tool_result, web_fetch_tool_result,
- * code_execution_tool_result, mcp_tool_use, search_result, ...), kept whole as a NATIVE part that
- * only an Anthropic backend gets back. */
-static const char *const k_modeled_blocks[] = {"text", "image", "document", "tool_use", "tool_result", "thinking",
-                                               "redacted_thinking"};
-
-static bool modeled_block(const char *type) {
-    for (size_t i = 0; i < sizeof k_modeled_blocks / sizeof *k_modeled_blocks; i++)
-        if (strcmp(type, k_modeled_blocks[i]) == 0) return true;
-    return false;
+/* Anthropic's own blocks that no canonical part models, kept whole as a NATIVE part that only an
+ * Anthropic backend gets back: a server tool's call (server_tool_use, mcp_tool_use) or result
+ * (web_search_tool_result, web_fetch_tool_result, code_execution_tool_result, mcp_tool_result,
+ * ..., any *_tool_result but the client's tool_result), search results and container uploads.
+ * Any other unknown type stays a 400 (a typo is not silently dropped for other backends). */
+static bool native_block(const char *type) {
+    static const char *const k_named[] = {"server_tool_use", "mcp_tool_use", "search_result", "container_upload"};
+    for (size_t i = 0; i < sizeof k_named / sizeof *k_named; i++)
+        if (strcmp(type, k_named[i]) == 0) return true;
+    size_t n = strlen(type), sl = strlen("_tool_result");
+    return n > sl && strcmp(type + n - sl, "_tool_result") == 0;
 }
 
 static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assistant, llmux_part *p, llmux_error_info *err) {
@@ -158,7 +158,7 @@ static bool block_of(lx_srv_req *r, const json_t *b, const char *w, bool assista
                           .text = json_string_value(json_object_get(b, "data"))};
         return p->text || (lx_srv_fail(err, "%s.data: expected a string", w), false);
     }
-    if (!modeled_block(type)) {
+    if (native_block(type)) {
         *p = (llmux_part){.type = LLMUX_PART_NATIVE, .name = "anthropic", .text = lx_srv_dump(r, b)};
         return p->text || (lx_srv_fail(err, "out of memory"), false);
     }
@@ -269,12 +269,17 @@ static bool system_prompt(lx_srv_req *r, const json_t *root, llmux_error_info *e
     return true;
 }
 
-/* An Anthropic-defined tool (a server tool such as web_search_20250305, web_fetch_*,
- * code_execution_*, or a client tool with a built-in schema such as bash_* or text_editor_*):
- * one with a type other than "custom". */
+/* An Anthropic-defined tool: a server tool (web_search_20250305, web_fetch_20250910,
+ * code_execution_20250825, ...) or a client tool with a built-in schema (bash_20250124,
+ * text_editor_20250728, ...): a type that ends in an underscore and a date (8 digits). Any other
+ * type but "custom" is refused (tools()), so a typo or an OpenAI-style "function" is a 400. */
 static bool anthropic_tool(const json_t *t) {
     const char *type = json_string_value(json_object_get(t, "type"));
-    return type && strcmp(type, "custom") != 0;
+    size_t n = type ? strlen(type) : 0;
+    if (n < 10 || type[n - 9] != '_') return false;
+    for (size_t i = n - 8; i < n; i++)
+        if (type[i] < '0' || type[i] > '9') return false;
+    return true;
 }
 
 /* Whether the request declares Anthropic-defined tools (anthropic_tool). */
@@ -311,6 +316,12 @@ static bool tools(lx_srv_req *r, const json_t *root, llmux_error_info *err) {
                 nn++;
                 continue;
             }
+            const char *type = json_string_value(json_object_get(t, "type"));
+            if (type && strcmp(type, "custom") != 0)
+                return lx_srv_fail(err, "tools[%zu].type: expected \"custom\" or an Anthropic tool version such as "
+                                        "web_search_20250305, not \"%.40s\"",
+                                   i, type),
+                       false;
             json_t *schema = json_object_get(t, "input_schema");
             out[n].name = name;
             out[n].description = json_string_value(json_object_get(t, "description"));

@@ -276,8 +276,9 @@ bool lx_srv_vendor_sampling(lx_srv_req *r, llmux_error_info *err) {
         !lx_srv_opt_number(r->root, "repeat_penalty", 0, 10, &rp2, err))
         return false;
     if (top_k > 0) s->top_k = (int32_t)top_k;
+    const char *rp_name = llmux_is_unset(rp) ? "repeat_penalty" : "repetition_penalty";
     if (llmux_is_unset(rp)) rp = rp2; /* vLLM's name wins when both are sent */
-    if (!llmux_is_unset(rp) && rp <= 0) return lx_srv_fail(err, "repetition_penalty: expected a number > 0"), false;
+    if (!llmux_is_unset(rp) && rp <= 0) return lx_srv_fail(err, "%s: expected a number > 0", rp_name), false;
     s->repeat_penalty = rp;
     return true;
 }

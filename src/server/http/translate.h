@@ -123,7 +123,8 @@ bool lx_srv_openai_tags(lx_srv_req *r, llmux_error_info *err);
 bool lx_srv_option_set(lx_srv_req *r, const char *provider, const char *key, json_t *value, llmux_error_info *err);
 /* The sampling fields OpenAI-compatible servers add (llama-server, vLLM, OpenRouter): top_k (-1
  * and 0 mean off there: unset), min_p, repetition_penalty or llama-server's repeat_penalty, into
- * the canonical sampling every backend reads. */
+ * the canonical sampling (local models and compatible servers read all three, Anthropic top_k,
+ * OpenAI's own API none). */
 bool lx_srv_vendor_sampling(lx_srv_req *r, llmux_error_info *err);
 /* Every top-level field of the body not named in known (NULL-terminated: what the endpoint reads
  * or deliberately leaves out) as provider_options.openai_chat: a Chat Completions backend gets
