@@ -113,12 +113,26 @@ static bool reasoning_item(lx_enc *c, json_t *input, const llmux_part *p) {
     return true;
 }
 
-/* An assistant turn: reasoning items, its text as one assistant message, then its calls. */
+/* A NATIVE part of this API's own (a built-in tool's item: web_search_call, ...) as the item it
+ * was; another provider's is left out. */
+static bool native_item(lx_enc *c, json_t *input, const llmux_part *p) {
+    if (!p->name || strcmp(p->name, "openai_responses") != 0) return true;
+    json_t *it = json_loads(p->text ? p->text : "", JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(it)) {
+        json_decref(it);
+        return lx_enc_failf(c, LLMUX_E_INVALID_REQUEST, "a native openai_responses part that is not a JSON object");
+    }
+    return lx_enc_push(c, input, it);
+}
+
+/* An assistant turn: reasoning and built-in tools' items in their order, its text as one
+ * assistant message, then its calls. */
 static bool assistant_items(lx_enc *c, json_t *input, const llmux_message *m) {
     size_t n_text = 0;
     for (size_t i = 0; i < m->n_parts; i++) {
         const llmux_part *p = &m->parts[i];
         if (p->type == LLMUX_PART_REASONING && !reasoning_item(c, input, p)) return false;
+        if (p->type == LLMUX_PART_NATIVE && !native_item(c, input, p)) return false;
         if (p->type == LLMUX_PART_TEXT) n_text++;
     }
     if (n_text) {
@@ -408,7 +422,15 @@ static llmux_status item(lx_decoder *d, int64_t idx, const json_t *it, bool done
         lx_emitter_break_reasoning(&d->em);
         return st;
     }
-    return LLMUX_OK; /* built-in tools' items (web_search_call...) have no canonical part */
+    /* Built-in tools' items (web_search_call, file_search_call, ...) and item types added later
+     * have no canonical part: passed on whole as NATIVE (a Responses client gets them back, and
+     * sends them back), once complete. */
+    lx_buf tmp;
+    lx_buf_init(&tmp, LX_WIRE_MAX_BODY);
+    st = lx_json_dump_buf(it, &tmp) ? lx_emit_native(&d->em, "openai_responses", tmp.data, tmp.len, err)
+                                    : lx_error(err, LLMUX_E_OUT_OF_MEMORY, "%s: out of memory", d->provider);
+    lx_buf_free(&tmp);
+    return st;
 }
 
 static llmux_status usage(lx_decoder *d, const json_t *u, llmux_error_info *err) {

@@ -59,6 +59,15 @@ static void test_decode(void **state) {
                  "tool_call_start 2 \"call_z\" \"lookup\"\n"
                  "tool_call_delta 2 \"{\\\"q\\\":1}\"\n"
                  "tool_call_end 2\n" USAGE "finish tool_calls\n");
+    /* A hosted web search: its web_search_call item, once done, as a NATIVE part; the answer's
+     * text after it (its url_citation annotations are not kept). */
+    expect(DATA "stream_web_search.sse", true, LLMUX_OK,
+           "start \"resp_ws\" \"gpt-5-codex\" \"openai-responses\"\n"
+           "native 0 \"openai_responses\" {\"id\":\"ws_1\",\"type\":\"web_search_call\",\"status\":\"completed\","
+           "\"action\":{\"type\":\"search\",\"query\":\"llmux release notes\"}}\n"
+           "text_delta 1 \"Version 2 is out.\"\n"
+           "usage in=30 out=12 cached=-1 cache_write=-1 reasoning=-1 total=42\n"
+           "finish stop\n");
     h_result r = decode(DATA "stream_failed.sse", true);
     assert_int_equal(r.status, LLMUX_E_RATE_LIMITED);
     assert_string_equal(r.err.provider_code, "rate_limit_exceeded");
@@ -199,6 +208,25 @@ static void test_encode_hosted_tools(void **state) {
     j = encode(&r, LLMUX_OK, NULL);
     assert_int_equal(json_array_size(json_object_get(j, "tools")), 1);
     json_decref(j);
+    /* This API's own item (a web_search_call of an earlier turn) goes back in the assistant turn
+     * as it came, before the turn's message; another provider's own block in a user message is
+     * left out, not refused. */
+    llmux_part asst[] = {{.type = LLMUX_PART_NATIVE, .name = "openai_responses",
+                          .text = "{\"id\":\"ws_1\",\"type\":\"web_search_call\",\"status\":\"completed\"}"},
+                         {.type = LLMUX_PART_TEXT, .text = "Found it."}};
+    llmux_message turns[] = {m, {.role = LLMUX_ROLE_ASSISTANT, .parts = asst, .n_parts = 2}, m};
+    r.messages = turns;
+    r.n_messages = 3;
+    r.provider_options = NULL;
+    j = encode(&r, LLMUX_OK, NULL);
+    json_t *in = json_object_get(j, "input");
+    assert_int_equal(json_array_size(in), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(in, 1), "type")), "web_search_call");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(in, 1), "id")), "ws_1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(in, 2), "role")), "assistant");
+    json_decref(j);
+    r.messages = &m;
+    r.n_messages = 1;
     /* Another provider's own block in a user message is left out, not refused. */
     llmux_part with_native[] = {{.type = LLMUX_PART_NATIVE, .name = "anthropic", .text = "{\"type\":\"search_result\"}"},
                                 {.type = LLMUX_PART_TEXT, .text = "News?"}};

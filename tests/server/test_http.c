@@ -423,6 +423,83 @@ static void test_responses_backend(void **state) {
     sf_stop(&f);
 }
 
+/* Codex with web search on an OpenAI Responses backend: the hosted tool reaches OpenAI as sent,
+ * its web_search_call item comes back to the client (output_item.added / .done, and in the final
+ * output before the message), and the next turn sends it back to OpenAI as it came (stateless,
+ * store false, as Codex runs). */
+static void test_responses_hosted_web_search(void **state) {
+    (void)state;
+    sf f;
+    sf_start(&f);
+    sf_push(&f, "/v1/responses", 200, "text/event-stream", "tests/providers/data/openai_responses/stream_web_search.sse",
+            NULL, 0, 0);
+    sf_push(&f, "/v1/responses", 200, "application/json", "tests/providers/data/openai_responses/response_mixed.json",
+            NULL, 0, 0);
+    sf_reply r;
+    sf_post(&f, "/v1/responses",
+            "{\"model\":\"openai-responses/gpt-5-codex\",\"stream\":true,\"store\":false,\"input\":\"llmux news?\","
+            "\"tools\":[{\"type\":\"web_search\",\"external_web_access\":true},{\"type\":\"function\",\"name\":\"shell\","
+            "\"parameters\":{\"type\":\"object\"}}]}",
+            &r);
+    assert_int_equal(r.status, 200);
+    lx_fake_request up;
+    assert_true(lx_fake_server_request(f.up, 0, &up));
+    json_t *u = load(up.body);
+    free(up.body);
+    json_t *tools = json_object_get(u, "tools");
+    assert_int_equal(json_array_size(tools), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 1), "type")), "web_search");
+    json_decref(u);
+    frame fr[64];
+    size_t n = parse_sse(r.body, fr, 64);
+    int added = 0, done = 0;
+    json_t *output = NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = load(fr[i].data);
+        json_t *it = json_object_get(j, "item");
+        const char *t = json_string_value(json_object_get(it, "type"));
+        if (t && strcmp(t, "web_search_call") == 0) {
+            assert_int_equal(json_integer_value(json_object_get(j, "output_index")), 0);
+            if (strcmp(fr[i].event, "response.output_item.added") == 0) added++;
+            if (strcmp(fr[i].event, "response.output_item.done") == 0) done++;
+            assert_string_equal(json_string_value(json_object_get(json_object_get(it, "action"), "query")),
+                                "llmux release notes");
+        }
+        if (strcmp(fr[i].event, "response.completed") == 0)
+            output = json_incref(json_object_get(json_object_get(j, "response"), "output"));
+        json_decref(j);
+    }
+    assert_int_equal(added, 1);
+    assert_int_equal(done, 1);
+    assert_int_equal(json_array_size(output), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(output, 0), "id")), "ws_1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(output, 1), "type")), "message");
+    frames_free(fr, n);
+    free(r.body);
+
+    /* The next turn, stateless: the whole history with the search item goes back to OpenAI. */
+    json_t *next = json_pack("{s:s,s:b,s:[{s:s,s:s},O,O,{s:s,s:s}]}", "model", "openai-responses/gpt-5-codex", "store", 0,
+                             "input", "role", "user", "content", "llmux news?", json_array_get(output, 0),
+                             json_array_get(output, 1), "role", "user", "content", "More?");
+    char *text = json_dumps(next, JSON_COMPACT);
+    sf_post(&f, "/v1/responses", text, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    assert_true(lx_fake_server_request(f.up, 1, &up));
+    u = load(up.body);
+    free(up.body);
+    json_t *in = json_object_get(u, "input");
+    bool sent = false;
+    for (size_t i = 0; i < json_array_size(in); i++)
+        sent = sent || json_equal(json_array_get(in, i), json_array_get(output, 0));
+    assert_true(sent);
+    json_decref(u);
+    free(text);
+    json_decref(next);
+    json_decref(output);
+    sf_stop(&f);
+}
+
 /* Starts f and makes the first turn both Responses tests build on: a kept response whose answer
  * is a get_weather call (call_fk). Its response object. */
 static json_t *weather_turn(sf *f) {
@@ -1690,6 +1767,7 @@ int main(void) {
         cmocka_unit_test(test_connection_close),
         cmocka_unit_test(test_anthropic_server_tools),
         cmocka_unit_test(test_chat_extras_reach_backend),
+        cmocka_unit_test(test_responses_hosted_web_search),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -978,8 +978,8 @@ static void test_responses_custom_tools(void **state) {
                         "{\"openai_responses\":{\"hosted_tools\":[{\"type\":\"web_search\"}],\"tool_choice\":{\"type\":\"web_search\"}}}");
     lx_srv_req_free(r);
     /* Hosted web search (Codex declares it by default) is not a canonical tool: a Responses backend
-     * gets it as sent, and the metadata names it; an earlier turn's web_search_call item is
-     * skipped. */
+     * gets it as sent, and the metadata names it; an earlier turn's web_search_call item is an
+     * assistant turn's NATIVE part (for a Responses backend, as it came). */
     const char *ws = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"q\"},"
                      "{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\",\"action\":{\"type\":\"search\"}},"
                      "{\"role\":\"user\",\"content\":\"more\"}],"
@@ -987,7 +987,11 @@ static void test_responses_custom_tools(void **state) {
     if (lx_srv_responses_request(ws, strlen(ws), NULL, NULL, &r, &err) != LLMUX_OK) fail_msg("%s", err.message);
     assert_int_equal(r->req.n_tools, 1);
     assert_string_equal(r->req.tools[0].name, "f");
-    assert_int_equal(r->req.n_messages, 2);
+    assert_int_equal(r->req.n_messages, 3);
+    assert_int_equal(r->req.messages[1].role, LLMUX_ROLE_ASSISTANT);
+    assert_int_equal(r->req.messages[1].parts[0].type, LLMUX_PART_NATIVE);
+    assert_string_equal(r->req.messages[1].parts[0].name, "openai_responses");
+    assert_non_null(strstr(r->req.messages[1].parts[0].text, "\"ws_1\""));
     bool noted = false;
     for (size_t i = 0; i < r->req.n_metadata; i++)
         if (strcmp(r->req.metadata[i].key, "openai_tools") == 0 && strcmp(r->req.metadata[i].value, "web_search") == 0)

@@ -215,8 +215,14 @@ static bool input_items(builder *b, const json_t *input, llmux_error_info *err) 
             *p = (llmux_part){.type = LLMUX_PART_TOOL_RESULT, .id = call_id, .text = text};
         } else if (strcmp(type, "reasoning") == 0) {
             if (!reasoning_item(b, it, err)) return false;
-        } else if (strcmp(type, "web_search_call") == 0) {
-            continue; /* a hosted search OpenAI ran in an earlier turn: its findings are in the text */
+        } else if (lx_srv_responses_hosted_item(type)) {
+            /* A hosted tool's item of an earlier turn (a search OpenAI ran): a Responses backend
+             * gets it back as it was; other backends leave it out (its findings are in the text). */
+            begin(b, LLMUX_ROLE_ASSISTANT);
+            llmux_part *p = new_part(b, err);
+            if (!p) return false;
+            *p = (llmux_part){.type = LLMUX_PART_NATIVE, .name = "openai_responses", .text = lx_srv_dump(b->r, it)};
+            if (!p->text) return lx_srv_fail(err, "out of memory"), false;
         } else {
             return lx_srv_fail(err, "%s.type: %s items are not supported (send messages, function_call, "
                                     "function_call_output, custom_tool_call, custom_tool_call_output and reasoning "
@@ -573,11 +579,32 @@ const char *lx_srv_responses_status(llmux_finish_reason r, const char **incomple
     return *incomplete ? "incomplete" : "completed";
 }
 
+bool lx_srv_responses_hosted_item(const char *type) {
+    static const char *const k_hosted[] = {"web_search_call",       "file_search_call", "code_interpreter_call",
+                                           "image_generation_call", "mcp_call",         "mcp_list_tools"};
+    for (size_t i = 0; type && i < sizeof k_hosted / sizeof *k_hosted; i++)
+        if (strcmp(type, k_hosted[i]) == 0) return true;
+    return false;
+}
+
+json_t *lx_srv_responses_native_item(const char *format, const char *text, size_t len) {
+    if (!format || strcmp(format, "openai_responses") != 0 || !text) return NULL;
+    json_t *it = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(it) && json_is_string(json_object_get(it, "type"))) return it;
+    json_decref(it);
+    return NULL;
+}
+
 /* An assistant part as an output item under item_id: a message (text), a function_call or a
- * reasoning item. NULL with *skip for the types an assistant turn does not show as items, NULL
- * alone when out of memory. */
+ * reasoning item; a Responses backend's own item (NATIVE) as it came, with its own id. NULL with
+ * *skip for the types an assistant turn does not show as items, NULL alone when out of memory. */
 static json_t *assistant_item(const llmux_part *p, const char *item_id, bool *skip) {
     *skip = false;
+    if (p->type == LLMUX_PART_NATIVE) {
+        json_t *it = lx_srv_responses_native_item(p->name, p->text, p->text ? strlen(p->text) : 0);
+        *skip = it == NULL;
+        return it;
+    }
     if (p->type == LLMUX_PART_TEXT) {
         const char *t = p->text ? p->text : "";
         return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:o,s:[]}]}", "id", item_id, "type", "message", "status", "completed",

@@ -37,10 +37,10 @@ typedef struct sbuf {
  * far, for its .done events and the final response object. */
 typedef struct ritem {
     uint32_t canon;   /* its canonical part index */
-    block_kind kind;  /* BLOCK_TEXT, BLOCK_TOOL or BLOCK_THINKING */
+    block_kind kind;  /* BLOCK_TEXT, BLOCK_TOOL, BLOCK_THINKING or BLOCK_NATIVE */
     char id[96];
     char *call_id, *name, *sig;
-    sbuf acc;         /* the text, the arguments or the reasoning summary */
+    sbuf acc;         /* the text, the arguments, the reasoning summary or a native item's JSON */
     bool done;
     bool custom;      /* BLOCK_TOOL: a custom tool's call (a custom_tool_call item) */
     char *input;      /* custom, once ended: its raw input (lx_srv_custom_input of acc) */
@@ -499,6 +499,7 @@ static json_t *item_json(const ritem *it) {
         return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "id", it->id, "type", "function_call", "status", status, "call_id",
                          jstr(it->call_id), "name", jstr(it->name), "arguments",
                          lx_srv_json_text(it->done && !it->acc.n ? "{}" : t, it->done && !it->acc.n ? 2 : it->acc.n));
+    case BLOCK_NATIVE: return lx_srv_responses_native_item("openai_responses", t, it->acc.n);
     default: return lx_srv_responses_reasoning_item(it->id, it->done ? t : NULL, it->done ? it->sig : NULL);
     }
 }
@@ -534,11 +535,8 @@ static void close_item(lx_srv_stream *s, sbuf *b) {
     rframe(s, b, "response.output_item.done", json_pack("{s:I,s:o}", "output_index", (json_int_t)oi, "item", item_json(it)));
 }
 
-/* A new output item for canonical part `canon`: closes the open message or reasoning item and
- * announces this one (output_item.added). NULL when out of memory. */
-static ritem *open_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind kind, const char *call_id, const char *name) {
-    bool custom = kind == BLOCK_TOOL && lx_srv_names_has(&s->custom, name);
-    close_item(s, b);
+/* Room for one more output item, zeroed; NULL when out of memory (b->oom set). */
+static ritem *new_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind kind) {
     if (s->n_items == s->cap_items) {
         size_t cap = s->cap_items ? s->cap_items * 2 : 4;
         if (cap > MAX_STREAM_TOOLS) {
@@ -553,11 +551,21 @@ static ritem *open_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind ki
         s->items = g;
         s->cap_items = cap;
     }
-    long oi = (long)s->n_items;
     ritem *it = &s->items[s->n_items++];
     memset(it, 0, sizeof *it);
     it->canon = canon;
     it->kind = kind;
+    return it;
+}
+
+/* A new output item for canonical part `canon`: closes the open message or reasoning item and
+ * announces this one (output_item.added). NULL when out of memory. */
+static ritem *open_item(lx_srv_stream *s, sbuf *b, uint32_t canon, block_kind kind, const char *call_id, const char *name) {
+    bool custom = kind == BLOCK_TOOL && lx_srv_names_has(&s->custom, name);
+    close_item(s, b);
+    long oi = (long)s->n_items;
+    ritem *it = new_item(s, b, canon, kind);
+    if (!it) return NULL;
     it->custom = custom;
     snprintf(it->id, sizeof it->id, "%s_%s_%ld", kind == BLOCK_TEXT ? "msg" : custom ? "ctc" : kind == BLOCK_TOOL ? "fc" : "rs",
              strlen(s->id) > 5 ? s->id + 5 : s->id, oi);
@@ -646,6 +654,24 @@ static void end_tool(lx_srv_stream *s, sbuf *b, ritem *it) {
            json_pack("{s:I,s:o}", "output_index", (json_int_t)(it - s->items), "item", item_json(it)));
 }
 
+/* A Responses backend's own item (a hosted tool's: web_search_call, ...), complete: its
+ * output_item.added and .done at once, as it came (another format's is skipped). */
+static void native_output_item(lx_srv_stream *s, sbuf *b, const llmux_event *ev) {
+    json_t *item = lx_srv_responses_native_item(ev->name, ev->text, ev->text_len);
+    if (!item) return;
+    close_item(s, b);
+    long oi = (long)s->n_items;
+    ritem *it = new_item(s, b, ev->index, BLOCK_NATIVE);
+    if (!it) {
+        json_decref(item);
+        return;
+    }
+    it->done = true;
+    acc_put(&it->acc, b, ev->text, ev->text_len);
+    rframe(s, b, "response.output_item.added", json_pack("{s:I,s:O}", "output_index", (json_int_t)oi, "item", item));
+    rframe(s, b, "response.output_item.done", json_pack("{s:I,s:o}", "output_index", (json_int_t)oi, "item", item));
+}
+
 static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
     if (!s->began && ev->type != LLMUX_EVENT_START && ev->type != LLMUX_EVENT_USAGE && ev->type != LLMUX_EVENT_ERROR) {
         s->began = true;
@@ -706,6 +732,7 @@ static void responses_event(lx_srv_stream *s, const llmux_event *ev, sbuf *b) {
         it = find_item(s, ev->index, BLOCK_TOOL);
         if (it && !it->done) end_tool(s, b, it);
         break;
+    case LLMUX_EVENT_NATIVE: native_output_item(s, b, ev); break;
     case LLMUX_EVENT_USAGE: llmux_usage_merge(&s->usage, &ev->usage); break; /* the prompt's may come first */
     case LLMUX_EVENT_FINISH: {
         if (ev->finish_reason == LLMUX_FINISH_CANCELLED || ev->finish_reason == LLMUX_FINISH_ERROR) {

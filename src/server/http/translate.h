@@ -226,6 +226,12 @@ char *lx_srv_embed_response(const llmux_embeddings *e, const char *model, bool b
  * them) become U+FFFD instead of failing the whole answer. New reference; NULL when out of memory. */
 json_t *lx_srv_json_text(const char *p, size_t n);
 
+/* Whether a Responses input item of this type is a hosted tool's (web_search_call,
+ * file_search_call, ...): kept whole as a NATIVE part of format openai_responses. */
+bool lx_srv_responses_hosted_item(const char *type);
+/* A NATIVE part's or event's item (len bytes of JSON text) as a Responses output item: a new
+ * reference when format is "openai_responses" and the text is an object with a type, else NULL. */
+json_t *lx_srv_responses_native_item(const char *format, const char *text, size_t len);
 /* A NATIVE part's or event's block (len bytes of JSON text) as an Anthropic content block: a new
  * reference when format is "anthropic" and the text is a JSON object, else NULL (the part is
  * another provider's, or out of memory: left out of the answer). */
