@@ -61,9 +61,12 @@ static void run(lx_srv_format f, const uint8_t *data, size_t size) {
         ev.text_len = n;
         i += n;
         ev.id = "call";
-        /* NATIVE: an Anthropic block (written to an Anthropic client when its bytes are a JSON
-         * object) or another format's (skipped everywhere). */
-        ev.name = ev.type == LLMUX_EVENT_NATIVE ? ((data[0] & 8) ? "anthropic" : "other") : "fn";
+        /* NATIVE: an Anthropic block or a Responses item (written to a client of that format when
+         * its bytes are a JSON object), or another format's (skipped everywhere). */
+        ev.name = ev.type != LLMUX_EVENT_NATIVE ? "fn"
+                  : (data[0] & 8)              ? "anthropic"
+                  : (data[0] & 16)             ? "openai_responses"
+                                               : "other";
         ev.signature = (data[0] & 2) ? "sig" : NULL;
         ev.redacted = data[0] & 4;
         ev.finish_reason = (llmux_finish_reason)(ev.index % 8);
