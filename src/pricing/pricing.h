@@ -13,8 +13,9 @@
 
 #include "llmux.h"
 
-/* One web search of a provider's server tool: Anthropic bills $10 per 1,000 searches, whatever the
- * model (the only adapter that reports searches: usage.server_tool_use.web_search_requests). */
+/* One web search of a provider's server tool: Anthropic bills $10 per 1,000 searches whatever the
+ * model (usage.server_tool_use.web_search_requests), OpenAI $10 per 1,000 web_search calls (the
+ * Responses adapter counts the web_search_call items that searched). */
 #define LX_PRICE_WEB_SEARCH_USD 0.01
 
 typedef enum lx_price_status {

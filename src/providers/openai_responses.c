@@ -342,6 +342,7 @@ struct lx_decoder {
     lx_sse_parser sse;
     lx_buf body;
     bool tool_seen, ended, failed;
+    int64_t web_searches; /* web_search_call items that ran a search, billed per call (pricing.h) */
     char *key;
     llmux_error_info last_err;
     llmux_error_info *work;
@@ -425,6 +426,9 @@ static llmux_status item(lx_decoder *d, int64_t idx, const json_t *it, bool done
     /* Built-in tools' items (web_search_call, file_search_call, ...) and item types added later
      * have no canonical part: passed on whole as NATIVE (a Responses client gets them back, and
      * sends them back), once complete. */
+    json_t *action = lx_json_obj(it, "action");
+    const char *at = lx_json_str(action, "type");
+    if (strcmp(type, "web_search_call") == 0 && (!at || strcmp(at, "search") == 0)) d->web_searches++;
     lx_buf tmp;
     lx_buf_init(&tmp, LX_WIRE_MAX_BODY);
     st = lx_json_dump_buf(it, &tmp) ? lx_emit_native(&d->em, "openai_responses", tmp.data, tmp.len, err)
@@ -442,6 +446,7 @@ static llmux_status usage(lx_decoder *d, const json_t *u, llmux_error_info *err)
     if (lx_json_i64(u, "total_tokens", &v)) x.total_tokens = v;
     if (lx_json_i64(lx_json_obj(u, "input_tokens_details"), "cached_tokens", &v)) x.cached_input_tokens = v;
     if (lx_json_i64(lx_json_obj(u, "output_tokens_details"), "reasoning_tokens", &v)) x.reasoning_tokens = v;
+    if (d->web_searches > 0) x.web_search_requests = d->web_searches;
     return lx_emit_usage(&d->em, &x, err);
 }
 

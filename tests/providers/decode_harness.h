@@ -215,6 +215,7 @@ static inline bool h_emit(void *ud, const llmux_event *ev) {
                       (long long)ev->usage.input_tokens, (long long)ev->usage.output_tokens,
                       (long long)ev->usage.cached_input_tokens, (long long)ev->usage.cache_write_tokens,
                       (long long)ev->usage.reasoning_tokens, (long long)ev->usage.total_tokens);
+        if (ev->usage.web_search_requests >= 0) lx_buf_printf(b, " web_searches=%lld", (long long)ev->usage.web_search_requests);
         if (ev->cost_known) lx_buf_printf(b, " cost=%.9g", ev->cost_usd);
         break;
     case LLMUX_EVENT_FINISH:

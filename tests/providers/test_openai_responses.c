@@ -66,7 +66,7 @@ static void test_decode(void **state) {
            "native 0 \"openai_responses\" {\"id\":\"ws_1\",\"type\":\"web_search_call\",\"status\":\"completed\","
            "\"action\":{\"type\":\"search\",\"query\":\"llmux release notes\"}}\n"
            "text_delta 1 \"Version 2 is out.\"\n"
-           "usage in=30 out=12 cached=-1 cache_write=-1 reasoning=-1 total=42\n"
+           "usage in=30 out=12 cached=-1 cache_write=-1 reasoning=-1 total=42 web_searches=1\n"
            "finish stop\n");
     h_result r = decode(DATA "stream_failed.sse", true);
     assert_int_equal(r.status, LLMUX_E_RATE_LIMITED);
